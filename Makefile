@@ -1,0 +1,89 @@
+# amazon-ecs-agent (C) - build, test and release.
+# Targets keep the seed's names: build (the seed's gobuild), static, test,
+# test-in-docker, release (the default: the container image), clean.
+# O=<dir> builds somewhere other than out/ (parallel builds); SAN=1 builds
+# with AddressSanitizer + UndefinedBehaviorSanitizer.
+
+O ?= out
+CC ?= gcc
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+GITREV := $(shell git rev-parse --short=7 HEAD 2>/dev/null || echo UNKNOWN)
+GITDIRTY := $(shell test -n "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo 1 || echo 0)
+PKGS := libuv libcurl jansson libwebsockets openssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) \
+	-DAGENT_VERSION='"$(VERSION)"' -DAGENT_GITREV='"$(GITREV)"' -DAGENT_GITDIRTY=$(GITDIRTY)
+LDLIBS += $(PKG_LIBS) -lm
+
+ifeq ($(SAN),1)
+CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+LIB_SRCS := $(sort $(wildcard src/*/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o)
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
+HELPER_SRCS := $(sort $(wildcard tests/unit/helpers/*.c))
+INTEG_SRCS := $(sort $(wildcard tests/integration/test_*.c))
+INTEG_BINS := $(INTEG_SRCS:tests/integration/%.c=$(O)/itests/%)
+IMAGE ?= amazon/amazon-ecs-agent:make
+
+.PHONY: all release build static test unit-tests integration-tests test-in-docker deps clean fuzz bench
+
+release: build
+	scripts/build-image.sh $(O)/amazon-ecs-agent $(IMAGE)
+
+build: $(O)/amazon-ecs-agent
+
+all: build $(UNIT_BINS) $(INTEG_BINS)
+
+$(O)/obj/%.o: %.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(O)/libagent.a: $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(O)/amazon-ecs-agent: $(O)/obj/src/main.o $(O)/libagent.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/tests/%: tests/unit/%.c $(HELPER_SRCS) $(O)/libagent.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(HELPER_SRCS) $(O)/libagent.a $(LDLIBS) -lcmocka
+
+$(O)/itests/%: tests/integration/%.c $(HELPER_SRCS) $(O)/libagent.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -Itests/integration $(LDFLAGS) -o $@ $< $(HELPER_SRCS) $(O)/libagent.a $(LDLIBS) -lcmocka
+
+static:
+	scripts/build-static.sh $(O)
+
+unit-tests: $(UNIT_BINS)
+	scripts/run-unit.sh $(O) $(UNIT_BINS)
+
+integration-tests: $(INTEG_BINS) build
+	scripts/run-unit.sh $(O) $(INTEG_BINS)
+
+# The one command that runs every tier (unit, sanitizer, integration, e2e).
+test:
+	scripts/test-all.sh
+
+test-in-docker:
+	scripts/test-in-docker.sh
+
+deps:
+	scripts/install-deps.sh
+
+fuzz:
+	scripts/fuzz.sh
+
+bench:
+	bench/run.sh
+
+clean:
+	rm -rf out

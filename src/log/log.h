@@ -1,0 +1,60 @@
+/* log/log.h - leveled logfmt logging to stdout and an hourly-rotated file.
+ *
+ * Lines look like:  level=info time=2026-11-29T06:50:02Z module=acs msg="connected" key=value
+ * stdout gets lines at or above the configured level; the ECS_LOGFILE file
+ * gets every line down to debug, rotated hourly as <file>.<YYYY-MM-DD-HH>
+ * (the seed's names), keeping the newest 24 rotated files.  Secrets are
+ * redacted here, at the one place every line passes: values registered
+ * with log_secret_add() and the values of secret-looking keys
+ * (Authorization, X-Amz-Security-Token, X-Registry-Auth, password, ...)
+ * are replaced by "[REDACTED]" before a line is written anywhere.
+ * Single-threaded like the rest of the agent.
+ */
+#ifndef LOG_LOG_H
+#define LOG_LOG_H
+
+#include <stdbool.h>
+#include <time.h>
+#include "core/error.h"
+
+enum log_level
+{
+  LOG_NONE = -1,
+  LOG_CRIT = 0,
+  LOG_ERROR,
+  LOG_WARN,
+  LOG_INFO,
+  LOG_DEBUG,
+};
+
+/* "crit", "critical", "error", "warn", "info", "debug", "none"; case-insensitive.  < 0 if unknown. */
+int log_level_parse (const char *s, enum log_level *out);
+const char *log_level_name (enum log_level l);
+
+/* Configure sinks.  file may be NULL.  Can be called again (tests). */
+int log_init (enum log_level stdout_level, const char *file, agent_error_t *err);
+void log_set_level (enum log_level stdout_level);
+enum log_level log_get_level (void);
+void log_close (void);
+
+/* Register a secret string that must never appear in a line (copied; short
+   strings under 4 chars are ignored).  log_secret_remove undoes it. */
+void log_secret_add (const char *secret);
+void log_secret_remove (const char *secret);
+/* Redact registered secrets and secret-looking key values in s (in place,
+   may reallocate).  Exposed for tests and for the introspection API. */
+char *log_redact (char *s);
+
+/* For tests: override the clock used for timestamps and rotation (0 = real). */
+void log_set_clock (time_t (*now) (void));
+
+void log_msg (enum log_level level, const char *module, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+#define log_crit(mod, ...) log_msg (LOG_CRIT, mod, __VA_ARGS__)
+#define log_error(mod, ...) log_msg (LOG_ERROR, mod, __VA_ARGS__)
+#define log_warn(mod, ...) log_msg (LOG_WARN, mod, __VA_ARGS__)
+#define log_info(mod, ...) log_msg (LOG_INFO, mod, __VA_ARGS__)
+#define log_debug(mod, ...) log_msg (LOG_DEBUG, mod, __VA_ARGS__)
+
+#endif
