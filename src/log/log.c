@@ -1,0 +1,391 @@
+#include "log/log.h"
+#include "core/util.h"
+#include "core/xmalloc.h"
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#define LOG_KEEP_FILES 24
+
+static struct
+{
+  enum log_level level;
+  char *file;       /* base path (ECS_LOGFILE) */
+  int fd;           /* current hourly file, -1 if none */
+  char hour[16];    /* YYYY-MM-DD-HH of the open file */
+  char **secrets;
+  size_t n_secrets;
+  time_t (*clock) (void);
+} log_state = { .level = LOG_INFO, .fd = -1 };
+
+static const char *const log_names[] = { "crit", "error", "warn", "info", "debug" };
+
+/* Keys whose value is always secret, whatever it is. */
+static const char *const log_secret_keys[] = {
+  "authorization", "x-amz-security-token", "x-registry-auth", "password", "secretaccesskey",
+  "secret_access_key", "sessiontoken", "session_token", "token", "auth", "aws_secret_access_key",
+  "aws_session_token",
+};
+
+int
+log_level_parse (const char *s, enum log_level *out)
+{
+  if (s == NULL)
+    return -1;
+  while (isspace ((unsigned char) *s))
+    s++;
+  size_t n = strlen (s);
+  while (n > 0 && isspace ((unsigned char) s[n - 1]))
+    n--;
+  if (n == 4 && strncasecmp (s, "none", 4) == 0)
+    {
+      *out = LOG_NONE;
+      return 0;
+    }
+  if (n == 8 && strncasecmp (s, "critical", 8) == 0)
+    {
+      *out = LOG_CRIT;
+      return 0;
+    }
+  if (n == 7 && strncasecmp (s, "warning", 7) == 0)
+    {
+      *out = LOG_WARN;
+      return 0;
+    }
+  for (size_t i = 0; i < ARRAY_SIZE (log_names); i++)
+    if (strlen (log_names[i]) == n && strncasecmp (s, log_names[i], n) == 0)
+      {
+        *out = (enum log_level) i;
+        return 0;
+      }
+  return -1;
+}
+
+const char *
+log_level_name (enum log_level l)
+{
+  if (l < 0 || (size_t) l >= ARRAY_SIZE (log_names))
+    return "none";
+  return log_names[l];
+}
+
+static time_t
+log_now (void)
+{
+  return log_state.clock ? log_state.clock () : time (NULL);
+}
+
+void
+log_set_clock (time_t (*now) (void))
+{
+  log_state.clock = now;
+}
+
+void
+log_set_level (enum log_level l)
+{
+  log_state.level = l;
+}
+
+enum log_level
+log_get_level (void)
+{
+  return log_state.level;
+}
+
+static int
+log_cmp_str (const void *a, const void *b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* Remove the oldest rotated files so at most LOG_KEEP_FILES remain. */
+static void
+log_prune (void)
+{
+  cleanup_free char *dircopy = xstrdup (log_state.file);
+  char *slash = strrchr (dircopy, '/');
+  const char *dir = ".";
+  const char *base = dircopy;
+  if (slash)
+    {
+      *slash = '\0';
+      dir = slash == dircopy ? "/" : dircopy;
+      base = slash + 1;
+    }
+  size_t blen = strlen (base);
+  char **names = NULL;
+  size_t n = 0;
+  DIR *d = NULL;
+  d = opendir (dir);
+  if (d == NULL)
+    return;
+  struct dirent *de;
+  while ((de = readdir (d)))
+    if (strncmp (de->d_name, base, blen) == 0 && de->d_name[blen] == '.'
+        && strlen (de->d_name + blen + 1) == 13)
+      {
+        names = xrealloc (names, (n + 1) * sizeof *names);
+        names[n++] = xasprintf ("%s/%s", dir, de->d_name);
+      }
+  closedir (d);
+  qsort (names, n, sizeof *names, log_cmp_str);
+  for (size_t i = 0; i < n; i++)
+    {
+      if (n - i > LOG_KEEP_FILES)
+        unlink (names[i]);
+      free (names[i]);
+    }
+  free (names);
+}
+
+static void
+log_rotate_if_needed (time_t now)
+{
+  if (log_state.file == NULL)
+    return;
+  struct tm tm;
+  gmtime_r (&now, &tm);
+  char hour[16];
+  strftime (hour, sizeof hour, "%Y-%m-%d-%H", &tm);
+  if (log_state.fd >= 0 && strcmp (hour, log_state.hour) == 0)
+    return;
+  if (log_state.fd >= 0)
+    close (log_state.fd);
+  cleanup_free char *path = xasprintf ("%s.%s", log_state.file, hour);
+  log_state.fd = open (path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  memcpy (log_state.hour, hour, sizeof hour);
+  /* the seed's ECS_LOGFILE path itself points at the current hour's file */
+  cleanup_free char *tmp = xasprintf ("%s.lnk", log_state.file);
+  const char *target = strrchr (path, '/') ? strrchr (path, '/') + 1 : path;
+  unlink (tmp);
+  if (symlink (target, tmp) == 0)
+    {
+      struct stat st;
+      if (lstat (log_state.file, &st) == 0 && !S_ISLNK (st.st_mode))
+        unlink (tmp); /* a real file is there: leave it alone */
+      else if (rename (tmp, log_state.file) < 0)
+        unlink (tmp);
+    }
+  log_prune ();
+}
+
+int
+log_init (enum log_level stdout_level, const char *file, agent_error_t *err)
+{
+  log_close ();
+  log_state.level = stdout_level;
+  if (file && *file)
+    {
+      log_state.file = xstrdup (file);
+      log_rotate_if_needed (log_now ());
+      if (log_state.fd < 0)
+        {
+          int e = errno;
+          free (log_state.file);
+          log_state.file = NULL;
+          return error_set_status (err, ERR_IO, e, "cannot open log file %s: %s", file,
+                                   strerror (e));
+        }
+    }
+  return 0;
+}
+
+void
+log_close (void)
+{
+  if (log_state.fd >= 0)
+    close (log_state.fd);
+  log_state.fd = -1;
+  log_state.hour[0] = '\0';
+  free (log_state.file);
+  log_state.file = NULL;
+  for (size_t i = 0; i < log_state.n_secrets; i++)
+    free (log_state.secrets[i]);
+  free (log_state.secrets);
+  log_state.secrets = NULL;
+  log_state.n_secrets = 0;
+}
+
+void
+log_secret_add (const char *secret)
+{
+  if (secret == NULL || strlen (secret) < 4)
+    return;
+  for (size_t i = 0; i < log_state.n_secrets; i++)
+    if (strcmp (log_state.secrets[i], secret) == 0)
+      return;
+  log_state.secrets = xrealloc (log_state.secrets, (log_state.n_secrets + 1) * sizeof (char *));
+  log_state.secrets[log_state.n_secrets++] = xstrdup (secret);
+}
+
+void
+log_secret_remove (const char *secret)
+{
+  for (size_t i = 0; secret && i < log_state.n_secrets; i++)
+    if (strcmp (log_state.secrets[i], secret) == 0)
+      {
+        free (log_state.secrets[i]);
+        log_state.secrets[i] = log_state.secrets[--log_state.n_secrets];
+        return;
+      }
+}
+
+static const char REDACTED[] = "[REDACTED]";
+
+/* Replace every occurrence of needle in s. */
+static char *
+log_replace_all (char *s, const char *needle)
+{
+  size_t nl = strlen (needle);
+  char *p;
+  while ((p = strstr (s, needle)))
+    {
+      size_t off = (size_t) (p - s);
+      char *r = xasprintf ("%.*s%s%s", (int) off, s, REDACTED, p + nl);
+      free (s);
+      s = r;
+    }
+  return s;
+}
+
+static bool
+log_is_secret_key (const char *k, size_t n)
+{
+  for (size_t i = 0; i < ARRAY_SIZE (log_secret_keys); i++)
+    if (strlen (log_secret_keys[i]) == n && strncasecmp (k, log_secret_keys[i], n) == 0)
+      return true;
+  return false;
+}
+
+/* Redact values after secret-looking keys: key=value, key: value, "key":"value". */
+static char *
+log_redact_keys (char *s)
+{
+  struct sbuf out = { 0 };
+  const char *p = s;
+  while (*p)
+    {
+      if (isalpha ((unsigned char) *p) && (p == s || !isalnum ((unsigned char) p[-1])))
+        {
+          const char *k = p;
+          while (isalnum ((unsigned char) *p) || *p == '_' || *p == '-')
+            p++;
+          size_t kn = (size_t) (p - k);
+          sbuf_append (&out, k, kn);
+          const char *q = p;
+          if (*q == '"')
+            q++;
+          if ((*q == '=' || *q == ':') && log_is_secret_key (k, kn))
+            {
+              sbuf_append (&out, p, (size_t) (q - p) + 1);
+              q++;
+              while (*q == ' ')
+                sbuf_append (&out, q++, 1);
+              char quote = 0;
+              if (*q == '"' || *q == '\'')
+                {
+                  quote = *q;
+                  sbuf_append (&out, q++, 1);
+                }
+              const char *v = q;
+              if (quote)
+                {
+                  while (*q && *q != quote)
+                    q += (*q == '\\' && q[1]) ? 2 : 1;
+                }
+              else
+                while (*q && !isspace ((unsigned char) *q) && *q != ',' && *q != '}')
+                  q++;
+              if (q > v)
+                sbuf_puts (&out, REDACTED);
+              p = q;
+            }
+          continue;
+        }
+      sbuf_append (&out, p++, 1);
+    }
+  free (s);
+  return sbuf_steal (&out);
+}
+
+char *
+log_redact (char *s)
+{
+  for (size_t i = 0; i < log_state.n_secrets; i++)
+    s = log_replace_all (s, log_state.secrets[i]);
+  return log_redact_keys (s);
+}
+
+static void
+log_write_all (int fd, const char *s, size_t n)
+{
+  while (n > 0)
+    {
+      ssize_t w = write (fd, s, n);
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w <= 0)
+        return;
+      s += w;
+      n -= (size_t) w;
+    }
+}
+
+void
+log_msg (enum log_level level, const char *module, const char *fmt, ...)
+{
+  bool to_stdout = log_state.level != LOG_NONE && level <= log_state.level;
+  bool to_file = log_state.file != NULL;
+  if (!to_stdout && !to_file)
+    return;
+  char *msg = NULL;
+  va_list ap;
+  va_start (ap, fmt);
+  if (vasprintf (&msg, fmt, ap) < 0)
+    xalloc_die ();
+  va_end (ap);
+  msg = log_redact (msg);
+  /* logfmt: escape quotes, backslashes and newlines in msg */
+  struct sbuf line = { 0 };
+  time_t now = log_now ();
+  struct tm tm;
+  gmtime_r (&now, &tm);
+  char ts[32];
+  strftime (ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  sbuf_printf (&line, "level=%s time=%s module=%s msg=\"", log_level_name (level), ts,
+               module ? module : "agent");
+  for (const char *p = msg; *p; p++)
+    {
+      if (*p == '"' || *p == '\\')
+        {
+          sbuf_append (&line, "\\", 1);
+          sbuf_append (&line, p, 1);
+        }
+      else if (*p == '\n')
+        sbuf_puts (&line, "\\n");
+      else if (*p == '\r' || *p == '\t')
+        sbuf_append (&line, " ", 1);
+      else
+        sbuf_append (&line, p, 1);
+    }
+  sbuf_puts (&line, "\"\n");
+  free (msg);
+  if (to_stdout)
+    log_write_all (1, line.s, line.len);
+  if (to_file)
+    {
+      log_rotate_if_needed (now);
+      if (log_state.fd >= 0)
+        log_write_all (log_state.fd, line.s, line.len);
+    }
+  sbuf_free (&line);
+}
