@@ -1,0 +1,218 @@
+/* ecs/ecs.h - ECS JSON API client (ecs-api.md).
+ *
+ * AWS JSON 1.1 over POST / to the API endpoint: X-Amz-Target
+ * AmazonEC2ContainerServiceV20141113.<Op>, Content-Type
+ * application/x-amz-json-1.1, SigV4 (service "ecs", the configured region;
+ * signed: host;x-amz-date;x-amz-target[;x-amz-security-token]) with
+ * credentials from aws/credentials.h, User-Agent as given.  All calls are
+ * async on the loop through core/http.h; each call ends with exactly one
+ * callback unless cancelled (ecs_call_cancel / ecs_client_free).
+ *
+ * Errors handed to callbacks:
+ *   ERR_CLIENT       non-retriable: HTTP 4xx (other than throttling) or code
+ *                    ClientException; message "<Code>: <message>"; status set.
+ *   ERR_SERVER       5xx or throttling (Throttling, ThrottlingException,
+ *                    ProvisionedThroughputExceededException,
+ *                    RequestLimitExceeded, TooManyRequestsException) - retriable.
+ *   ERR_UNREACHABLE / ERR_TIMEOUT   network - retriable.
+ *   ERR_MALFORMED    2xx with an unparseable body.
+ *   ERR_AUTH         no credentials could be obtained (retriable).
+ * Retriable errors are retried inside the client per the retry policy
+ * (exponential backoff with jitter, core/util.h) before being reported.
+ *
+ * JSON building and parsing are small pure functions over the typed structs
+ * below (exposed for tests and fuzzing); jansson stays inside ecs.c.
+ */
+#ifndef ECS_ECS_H
+#define ECS_ECS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+#include "aws/credentials.h"
+#include "core/error.h"
+#include "core/http.h"
+
+#define ECS_TARGET_PREFIX "AmazonEC2ContainerServiceV20141113."
+#define ECS_CONTENT_TYPE "application/x-amz-json-1.1"
+
+typedef struct ecs_client ecs_client_t;
+typedef struct ecs_call ecs_call_t;
+
+struct ecs_retry_policy
+{
+  int max_retries;        /* retries after the first attempt; 0 = default 3; < 0 = none */
+  uint64_t min_ms, max_ms; /* 0 = 100 ms, 5000 ms */
+  double jitter, mult;     /* 0 = 0.2, 2.0 */
+};
+
+struct ecs_client_options
+{
+  /* Endpoint URL from ecs_endpoint_url(); NULL = derived from region. */
+  const char *endpoint;
+  const char *region;           /* required */
+  bool insecure;                /* -k: skip TLS verification */
+  const char *user_agent;       /* NULL = ecs_user_agent(AGENT_VERSION, AGENT_GITREV, dirty) */
+  aws_creds_provider_t *creds;  /* required, not owned */
+  long timeout_ms;              /* per attempt; 0 = 42000 (DiscoverPollEndpoint: 3x) */
+  struct ecs_retry_policy retry;
+  time_t (*now) (void);         /* signing clock for tests; NULL = time() */
+};
+
+/* --- endpoints and identity ------------------------------------------- */
+
+/* API endpoint URL: backend_host (ECS_BACKEND_HOST) when non-empty: kept if
+   it has an http:// or https:// scheme, a bare host[:port] gets https://;
+   else https://ecs.<region>.amazonaws.com (.amazonaws.com.cn for cn-*).
+   Trailing '/' removed.  ERR_INVALID when both are empty. */
+int ecs_endpoint_url (const char *backend_host, const char *region, char **out, agent_error_t *err);
+/* "Amazon ECS Agent - v<version> (<[*]gitrev>) (+http://aws.amazon.com/ecs/)". */
+char *ecs_user_agent (const char *version, const char *gitrev, bool dirty);
+
+/* --- request / response structs --------------------------------------- */
+
+struct ecs_attribute
+{
+  const char *name;
+  const char *value; /* NULL = no value */
+};
+
+struct ecs_register_req
+{
+  const char *cluster;                    /* NULL/"" = "default" */
+  const char *instance_identity_document; /* NULL = omitted; "" sent as "" */
+  const char *instance_identity_signature;
+  const char *container_instance_arn;     /* set on re-registration */
+  int64_t cpu;                            /* CPU units (cores * 1024) */
+  int64_t memory_mib;                     /* host MiB minus reserved */
+  const uint16_t *ports_tcp;
+  size_t n_ports_tcp;
+  const uint16_t *ports_udp;
+  size_t n_ports_udp;
+  bool send_ports_udp;                    /* include PORTS_UDP (even if empty) */
+  const char *agent_version, *agent_hash, *docker_version; /* versionInfo, omitted if all NULL */
+  const struct ecs_attribute *attributes;
+  size_t n_attributes;
+  const char *client_token;               /* NULL = omitted */
+};
+
+struct ecs_task_state_change
+{
+  const char *cluster;
+  const char *task_arn;
+  const char *status;  /* RUNNING | STOPPED */
+  const char *reason;  /* NULL -> "" (always sent) */
+};
+
+struct ecs_network_binding
+{
+  const char *bind_ip;
+  int container_port;
+  int host_port;
+  const char *protocol; /* "tcp" | "udp" | NULL (omitted) */
+};
+
+struct ecs_container_state_change
+{
+  const char *cluster;
+  const char *task_arn;
+  const char *container_name;
+  const char *status;      /* RUNNING | STOPPED */
+  bool has_exit_code;
+  int exit_code;
+  const char *reason;      /* omitted if NULL/""; cut to 255 bytes (UTF-8 safe) */
+  const struct ecs_network_binding *bindings;
+  size_t n_bindings;       /* networkBindings always sent (may be []) */
+};
+
+struct ecs_discover_resp
+{
+  char *endpoint;
+  char *telemetry_endpoint; /* NULL if absent */
+};
+
+struct ecs_register_resp
+{
+  char *container_instance_arn;
+  char *availability_zone; /* from attribute ecs.availability-zone, NULL if absent */
+};
+
+/* Pure JSON builders (return malloc'd compact JSON). */
+char *ecs_build_register (const struct ecs_register_req *r);
+char *ecs_build_discover (const char *instance_arn, const char *cluster);
+char *ecs_build_task_state_change (const struct ecs_task_state_change *c);
+char *ecs_build_container_state_change (const struct ecs_container_state_change *c);
+
+/* Pure response parsers. */
+int ecs_parse_register_resp (const char *body, size_t len, struct ecs_register_resp *out,
+                             agent_error_t *err);
+void ecs_register_resp_clear (struct ecs_register_resp *r);
+int ecs_parse_discover_resp (const char *body, size_t len, struct ecs_discover_resp *out,
+                             agent_error_t *err);
+void ecs_discover_resp_clear (struct ecs_discover_resp *r);
+/* Classify a finished HTTP exchange: returns 0 for 2xx, else < 0 with *err
+   set as described at the top (code taken after '#' of "__type", message
+   from "message"/"Message"; empty body -> code "" and the status line). */
+int ecs_classify_response (long status, const char *body, size_t len, agent_error_t *err);
+/* Whether an error kind is retriable (ERR_SERVER, ERR_UNREACHABLE, ERR_TIMEOUT, ERR_AUTH). */
+bool ecs_error_retriable (int kind);
+
+/* --- host resources ---------------------------------------------------- */
+
+/* Logical CPUs usable by the process * 1024. */
+int64_t ecs_host_cpu_units (void);
+/* MemTotal of meminfo_path (NULL = /proc/meminfo) in MiB minus reserved_mib;
+   ERR_INVALID if the result would be negative, ERR_IO if unreadable. */
+int ecs_host_memory_mib (const char *meminfo_path, int64_t reserved_mib, int64_t *out,
+                         agent_error_t *err);
+/* Standard capability attributes as upstream sends for a docker host:
+   com.amazonaws.ecs.capability.docker-remote-api.1.17 .. <max supported>
+   for each API version in docker_api_versions (e.g. "1.17"), logging
+   drivers (com.amazonaws.ecs.capability.logging-driver.<d>), privileged
+   container, ecr-auth, task-iam-role etc.  Returns a malloc'd array of
+   malloc'd strings (names only, values NULL), *n set; free with
+   ecs_attributes_free.  extra = ECS_INSTANCE_ATTRIBUTES JSON object
+   ({"k":"v",...}, may be NULL) appended as name/value. */
+struct ecs_attribute *ecs_standard_attributes (const char *const *docker_api_versions,
+                                               size_t n_versions,
+                                               const char *const *logging_drivers,
+                                               size_t n_drivers, const char *instance_attrs_json,
+                                               size_t *n, agent_error_t *err);
+void ecs_attributes_free (struct ecs_attribute *a, size_t n);
+
+/* --- client -------------------------------------------------------------- */
+
+ecs_client_t *ecs_client_new (uv_loop_t *loop, http_client_t *http,
+                              const struct ecs_client_options *opts, agent_error_t *err);
+/* Cancels every call in flight (no callbacks) and frees. */
+void ecs_client_free (ecs_client_t *c);
+const char *ecs_client_endpoint (const ecs_client_t *c);
+
+/* Callbacks: err is owned by the client and freed after the callback returns
+   (use error_move to keep it).  String arguments are valid during the call. */
+typedef void (*ecs_register_cb) (const char *instance_arn, agent_error_t err, void *data);
+typedef void (*ecs_discover_cb) (const char *endpoint, const char *telemetry_endpoint,
+                                 agent_error_t err, void *data);
+typedef void (*ecs_submit_cb) (agent_error_t err, void *data);
+
+/* Never NULL.  The callback always runs later from the loop (never inside
+   these functions), errors included.  The handle is valid until the
+   callback starts. */
+ecs_call_t *ecs_register_container_instance (ecs_client_t *c, const struct ecs_register_req *req,
+                                             ecs_register_cb cb, void *data);
+ecs_call_t *ecs_discover_poll_endpoint (ecs_client_t *c, const char *instance_arn,
+                                        const char *cluster, ecs_discover_cb cb, void *data);
+ecs_call_t *ecs_submit_task_state_change (ecs_client_t *c, const struct ecs_task_state_change *chg,
+                                          ecs_submit_cb cb, void *data);
+ecs_call_t *ecs_submit_container_state_change (ecs_client_t *c,
+                                               const struct ecs_container_state_change *chg,
+                                               ecs_submit_cb cb, void *data);
+/* Generic: any operation name and JSON body; the response body is passed. */
+typedef void (*ecs_raw_cb) (const char *body, size_t len, agent_error_t err, void *data);
+ecs_call_t *ecs_call_raw (ecs_client_t *c, const char *operation, const char *json_body,
+                          ecs_raw_cb cb, void *data);
+/* Cancel a call; its callback will not run. */
+void ecs_call_cancel (ecs_call_t *call);
+
+#endif
