@@ -1,0 +1,76 @@
+/* config/config.h - environment + JSON file -> one immutable config struct.
+ *
+ * Precedence, as the seed: environment > JSON file > defaults (instance
+ * identity fills the region later, in main, when both are empty).  A field
+ * takes a lower-priority value only while it is still unset.  String values
+ * are trimmed.  Any invalid value (bad JSON in ECS_RESERVED_PORTS, unknown
+ * log level, unparsable duration or boolean, bad attribute map, unreadable
+ * or malformed config file) is an ERR_TERMINAL error whose one-line message
+ * names the key and the problem; main exits 5 on it.  Secrets read here
+ * (AWS keys, engine auth data) are registered with the log redactor.
+ */
+#ifndef CONFIG_CONFIG_H
+#define CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "core/error.h"
+#include "log/log.h"
+
+struct config_kv
+{
+  char *key;
+  char *value;
+};
+
+struct agent_config
+{
+  char *cluster;          /* ECS_CLUSTER; "default" if unset */
+  char *api_endpoint;     /* ECS_BACKEND_HOST; NULL = derive from region */
+  char *docker_endpoint;  /* DOCKER_HOST; unix:///var/run/docker.sock */
+  char *aws_region;       /* AWS_DEFAULT_REGION (or AWS_REGION); NULL = from IMDS, else us-west-2 */
+  int *reserved_ports;    /* ECS_RESERVED_PORTS */
+  size_t n_reserved_ports;
+  int *reserved_ports_udp; /* ECS_RESERVED_PORTS_UDP */
+  size_t n_reserved_ports_udp;
+  char *data_dir;         /* ECS_DATADIR, default /data/ */
+  bool checkpoint;        /* ECS_CHECKPOINT; default: true iff ECS_DATADIR set */
+  char *engine_auth_type; /* ECS_ENGINE_AUTH_TYPE: docker | dockercfg */
+  char *engine_auth_data; /* ECS_ENGINE_AUTH_DATA, raw JSON (secret) */
+  bool updates_enabled;   /* ECS_UPDATES_ENABLED */
+  char *update_download_dir; /* ECS_UPDATE_DOWNLOAD_DIR, default "." */
+  enum log_level log_level;  /* ECS_LOGLEVEL, then -loglevel */
+  char *log_file;            /* ECS_LOGFILE */
+  uint64_t task_cleanup_wait_ms;   /* ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION, default 3h */
+  uint64_t container_stop_timeout_ms; /* ECS_CONTAINER_STOP_TIMEOUT, default 30s */
+  uint64_t reserved_memory_mib;    /* ECS_RESERVED_MEMORY */
+  struct config_kv *instance_attributes; /* ECS_INSTANCE_ATTRIBUTES, JSON object of strings */
+  size_t n_instance_attributes;
+  char *introspection_addr; /* ECS_INTROSPECTION_LISTEN_ADDR, default 0.0.0.0 */
+  int introspection_port;   /* ECS_INTROSPECTION_PORT, default 51678 */
+  char *imds_endpoint;      /* AWS_EC2_METADATA_SERVICE_ENDPOINT */
+  char *access_key_id;      /* AWS_ACCESS_KEY_ID (secret) */
+  char *secret_access_key;  /* AWS_SECRET_ACCESS_KEY (secret) */
+  char *session_token;      /* AWS_SESSION_TOKEN (secret) */
+  bool insecure;            /* -k */
+  char *config_file;        /* the file that was read, NULL if none */
+};
+
+/* getenv-like lookup, so tests can feed a fixed environment. */
+typedef const char *(*config_getenv_fn) (const char *name, void *data);
+
+/* Fill cfg (zeroed by the caller) from env and the JSON file named by
+   ECS_AGENT_CONFIG_FILE_PATH (default /etc/ecs_container_agent/config.json). */
+int config_load (struct agent_config *cfg, config_getenv_fn env, void *env_data,
+                 agent_error_t *err);
+/* Uses the process environment. */
+int config_load_env (struct agent_config *cfg, agent_error_t *err);
+void config_free (struct agent_config *cfg);
+
+/* Go-style duration ("3h", "1m30s", "250ms", "10s"). */
+int config_parse_duration (const char *s, uint64_t *ms, agent_error_t *err);
+/* Go strconv.ParseBool. */
+int config_parse_bool (const char *s, bool *out, agent_error_t *err);
+
+#endif
