@@ -1,0 +1,340 @@
+/* Unit tests for config/: every key, defaults, precedence, every error. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "config/config.h"
+#include "core/xmalloc.h"
+
+struct fake_env
+{
+  const char *kv[64];
+};
+
+static const char *
+fake_getenv (const char *name, void *data)
+{
+  struct fake_env *e = data;
+  for (size_t i = 0; e->kv[i]; i += 2)
+    if (strcmp (e->kv[i], name) == 0)
+      return e->kv[i + 1];
+  return NULL;
+}
+
+static int
+load (struct agent_config *cfg, struct fake_env *e, agent_error_t *err)
+{
+  memset (cfg, 0, sizeof *cfg);
+  return config_load (cfg, fake_getenv, e, err);
+}
+
+static char *
+write_tmp (const char *content)
+{
+  char *path = xstrdup ("/tmp/ecs-config-test-XXXXXX");
+  int fd = mkstemp (path);
+  assert_true (fd >= 0);
+  assert_int_equal (write (fd, content, strlen (content)), (ssize_t) strlen (content));
+  close (fd);
+  return path;
+}
+
+static void
+test_defaults (void **state)
+{
+  (void) state;
+  struct fake_env e = { { "ECS_AGENT_CONFIG_FILE_PATH", "/nonexistent/config.json", NULL } };
+  struct agent_config cfg;
+  agent_error_t err = NULL;
+  assert_int_equal (load (&cfg, &e, &err), 0);
+  assert_string_equal (cfg.cluster, "default");
+  assert_string_equal (cfg.docker_endpoint, "unix:///var/run/docker.sock");
+  assert_string_equal (cfg.data_dir, "/data/");
+  assert_false (cfg.checkpoint);
+  assert_false (cfg.updates_enabled);
+  assert_int_equal (cfg.n_reserved_ports, 5);
+  assert_int_equal (cfg.reserved_ports[0], 22);
+  assert_int_equal (cfg.reserved_ports[3], 51678);
+  assert_int_equal (cfg.log_level, LOG_INFO);
+  assert_null (cfg.log_file);
+  assert_null (cfg.aws_region);
+  assert_null (cfg.api_endpoint);
+  assert_true (cfg.task_cleanup_wait_ms == 3ULL * 3600 * 1000);
+  assert_true (cfg.container_stop_timeout_ms == 30000);
+  assert_int_equal (cfg.introspection_port, 51678);
+  assert_string_equal (cfg.introspection_addr, "0.0.0.0");
+  assert_string_equal (cfg.update_download_dir, ".");
+  config_free (&cfg);
+}
+
+static void
+test_every_env_key (void **state)
+{
+  (void) state;
+  struct fake_env e = { {
+      "ECS_AGENT_CONFIG_FILE_PATH", "/nonexistent",
+      "ECS_CLUSTER", "  prod  ",
+      "ECS_RESERVED_PORTS", "[22, 80]",
+      "ECS_RESERVED_PORTS_UDP", "[53]",
+      "ECS_ENGINE_AUTH_TYPE", " docker ",
+      "ECS_ENGINE_AUTH_DATA", "{\"https://index.docker.io/v1/\":{\"username\":\"u\",\"password\":\"p4ssw0rd\"}}",
+      "AWS_DEFAULT_REGION", " eu-west-1 ",
+      "AWS_ACCESS_KEY_ID", "AKIDEXAMPLE",
+      "AWS_SECRET_ACCESS_KEY", "secretsecret",
+      "AWS_SESSION_TOKEN", "tokentoken",
+      "DOCKER_HOST", "tcp://127.0.0.1:2375",
+      "ECS_LOGLEVEL", "DEBUG",
+      "ECS_LOGFILE", "/tmp/x.log",
+      "ECS_DATADIR", "/var/lib/ecs",
+      "ECS_UPDATES_ENABLED", "true",
+      "ECS_UPDATE_DOWNLOAD_DIR", "/var/cache/ecs",
+      "ECS_BACKEND_HOST", "http://127.0.0.1:8080",
+      "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION", "1m30s",
+      "ECS_CONTAINER_STOP_TIMEOUT", "10s",
+      "ECS_RESERVED_MEMORY", "256",
+      "ECS_INSTANCE_ATTRIBUTES", "{\"stack\":\"prod\",\"tier\":\"web\"}",
+      "ECS_INTROSPECTION_LISTEN_ADDR", "127.0.0.1",
+      "ECS_INTROSPECTION_PORT", "5000",
+      "AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:1234",
+      NULL } };
+  struct agent_config cfg;
+  agent_error_t err = NULL;
+  assert_int_equal (load (&cfg, &e, &err), 0);
+  assert_string_equal (cfg.cluster, "prod");
+  assert_int_equal (cfg.n_reserved_ports, 2);
+  assert_int_equal (cfg.reserved_ports[1], 80);
+  assert_int_equal (cfg.n_reserved_ports_udp, 1);
+  assert_int_equal (cfg.reserved_ports_udp[0], 53);
+  assert_string_equal (cfg.engine_auth_type, "docker");
+  assert_non_null (strstr (cfg.engine_auth_data, "p4ssw0rd"));
+  assert_string_equal (cfg.aws_region, "eu-west-1");
+  assert_string_equal (cfg.access_key_id, "AKIDEXAMPLE");
+  assert_string_equal (cfg.docker_endpoint, "tcp://127.0.0.1:2375");
+  assert_int_equal (cfg.log_level, LOG_DEBUG);
+  assert_string_equal (cfg.log_file, "/tmp/x.log");
+  assert_string_equal (cfg.data_dir, "/var/lib/ecs");
+  assert_true (cfg.checkpoint); /* default: on when ECS_DATADIR is given */
+  assert_true (cfg.updates_enabled);
+  assert_string_equal (cfg.update_download_dir, "/var/cache/ecs");
+  assert_string_equal (cfg.api_endpoint, "http://127.0.0.1:8080");
+  assert_true (cfg.task_cleanup_wait_ms == 90000);
+  assert_true (cfg.container_stop_timeout_ms == 10000);
+  assert_true (cfg.reserved_memory_mib == 256);
+  assert_int_equal (cfg.n_instance_attributes, 2);
+  assert_string_equal (cfg.introspection_addr, "127.0.0.1");
+  assert_int_equal (cfg.introspection_port, 5000);
+  assert_string_equal (cfg.imds_endpoint, "http://127.0.0.1:1234");
+  /* secrets are registered with the redactor */
+  char *line = log_redact (xstrdup ("key secretsecret and tokentoken and p4ssw0rd"));
+  assert_null (strstr (line, "secretsecret"));
+  assert_null (strstr (line, "tokentoken"));
+  free (line);
+  config_free (&cfg);
+}
+
+static void
+test_checkpoint_explicit_off (void **state)
+{
+  (void) state;
+  struct fake_env e = { { "ECS_AGENT_CONFIG_FILE_PATH", "/nonexistent", "ECS_DATADIR", "/d",
+                          "ECS_CHECKPOINT", "false", NULL } };
+  struct agent_config cfg;
+  agent_error_t err = NULL;
+  assert_int_equal (load (&cfg, &e, &err), 0);
+  assert_false (cfg.checkpoint);
+  config_free (&cfg);
+}
+
+static void
+test_blank_env_does_not_override (void **state)
+{
+  (void) state;
+  cleanup_free char *path = write_tmp ("{\"Cluster\":\"fromfile\"}");
+  struct fake_env e = { { "ECS_AGENT_CONFIG_FILE_PATH", path, "ECS_CLUSTER", "   ", NULL } };
+  struct agent_config cfg;
+  agent_error_t err = NULL;
+  assert_int_equal (load (&cfg, &e, &err), 0);
+  assert_string_equal (cfg.cluster, "fromfile");
+  config_free (&cfg);
+  unlink (path);
+}
+
+static void
+test_file_and_precedence (void **state)
+{
+  (void) state;
+  cleanup_free char *path = write_tmp (
+      "{\"cluster\":\" filecluster \",\"APIENDPOINT\":\"https://x\",\"AWSRegion\":\"us-east-1\","
+      "\"ReservedPorts\":[1,2,3],\"DataDir\":\"/fd\",\"Checkpoint\":true,\"EngineAuthType\":\"dockercfg\","
+      "\"EngineAuthData\":{\"reg\":{\"auth\":\"dTpw\"}},\"UpdatesEnabled\":true,"
+      "\"UpdateDownloadDir\":\"/u\",\"DockerEndpoint\":\"unix:///x.sock\",\"Unknown\":1,"
+      "\"TaskCleanupWaitDuration\":\"2m\",\"ReservedMemory\":64,\"InstanceAttributes\":{\"a\":\"b\"}}");
+  struct fake_env e = { { "ECS_AGENT_CONFIG_FILE_PATH", path, "ECS_CLUSTER", "envcluster",
+                          "ECS_CHECKPOINT", "false", NULL } };
+  struct agent_config cfg;
+  agent_error_t err = NULL;
+  assert_int_equal (load (&cfg, &e, &err), 0);
+  assert_string_equal (cfg.cluster, "envcluster"); /* env wins */
+  assert_string_equal (cfg.api_endpoint, "https://x");
+  assert_string_equal (cfg.aws_region, "us-east-1");
+  assert_int_equal (cfg.n_reserved_ports, 3);
+  assert_string_equal (cfg.data_dir, "/fd");
+  assert_false (cfg.checkpoint); /* explicit env false wins */
+  assert_string_equal (cfg.engine_auth_type, "dockercfg");
+  assert_non_null (strstr (cfg.engine_auth_data, "dTpw"));
+  assert_true (cfg.updates_enabled);
+  assert_string_equal (cfg.update_download_dir, "/u");
+  assert_string_equal (cfg.docker_endpoint, "unix:///x.sock");
+  assert_true (cfg.task_cleanup_wait_ms == 120000);
+  assert_true (cfg.reserved_memory_mib == 64);
+  assert_int_equal (cfg.n_instance_attributes, 1);
+  assert_string_equal (cfg.config_file, path);
+  config_free (&cfg);
+  unlink (path);
+}
+
+static void
+test_file_whitespace_only_ignored (void **state)
+{
+  (void) state;
+  cleanup_free char *path = write_tmp ("  \n\t ");
+  struct fake_env e = { { "ECS_AGENT_CONFIG_FILE_PATH", path, NULL } };
+  struct agent_config cfg;
+  agent_error_t err = NULL;
+  assert_int_equal (load (&cfg, &e, &err), 0);
+  assert_string_equal (cfg.cluster, "default");
+  config_free (&cfg);
+  unlink (path);
+}
+
+struct bad_case
+{
+  const char *key, *value, *expect; /* expect: substring of the message */
+};
+
+static void
+test_env_errors (void **state)
+{
+  (void) state;
+  static const struct bad_case cases[] = {
+    { "ECS_RESERVED_PORTS", "[22, 80", "ECS_RESERVED_PORTS" },
+    { "ECS_RESERVED_PORTS", "22", "JSON array" },
+    { "ECS_RESERVED_PORTS", "[70000]", "port number" },
+    { "ECS_RESERVED_PORTS", "[\"a\"]", "port number" },
+    { "ECS_RESERVED_PORTS_UDP", "{}", "ECS_RESERVED_PORTS_UDP" },
+    { "ECS_LOGLEVEL", "verbose", "ECS_LOGLEVEL: unknown log level \"verbose\"" },
+    { "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION", "3 hours", "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION" },
+    { "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION", "10", "missing unit" },
+    { "ECS_CONTAINER_STOP_TIMEOUT", "x", "ECS_CONTAINER_STOP_TIMEOUT" },
+    { "ECS_CHECKPOINT", "yes", "ECS_CHECKPOINT" },
+    { "ECS_UPDATES_ENABLED", "maybe", "ECS_UPDATES_ENABLED" },
+    { "ECS_RESERVED_MEMORY", "-5", "ECS_RESERVED_MEMORY" },
+    { "ECS_RESERVED_MEMORY", "12MB", "ECS_RESERVED_MEMORY" },
+    { "ECS_INSTANCE_ATTRIBUTES", "[1]", "ECS_INSTANCE_ATTRIBUTES" },
+    { "ECS_INSTANCE_ATTRIBUTES", "{\"a\":1}", "not a string" },
+    { "ECS_ENGINE_AUTH_TYPE", "basic", "ECS_ENGINE_AUTH_TYPE" },
+    { "ECS_ENGINE_AUTH_DATA", "{\"x\": \"supersecretvalue\"", "ECS_ENGINE_AUTH_DATA" },
+    { "ECS_INTROSPECTION_PORT", "99999", "ECS_INTROSPECTION_PORT" },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (cases); i++)
+    {
+      struct fake_env e = { { "ECS_AGENT_CONFIG_FILE_PATH", "/nonexistent", cases[i].key,
+                              cases[i].value, NULL } };
+      struct agent_config cfg;
+      agent_error_t err = NULL;
+      int r = load (&cfg, &e, &err);
+      if (r >= 0 || strstr (error_msg (&err), cases[i].expect) == NULL)
+        fail_msg ("%s=%s: r=%d msg=%s", cases[i].key, cases[i].value, r, error_msg (&err));
+      assert_int_equal (error_kind (&err), ERR_TERMINAL);
+      assert_null (strchr (error_msg (&err), '\n'));
+      assert_null (strstr (error_msg (&err), "supersecretvalue"));
+      error_free (&err);
+      config_free (&cfg);
+    }
+}
+
+static void
+test_file_errors (void **state)
+{
+  (void) state;
+  static const char *const bad[] = {
+    "{\"Cluster\": ",           "[1,2]",
+    "{\"Cluster\": 5}",         "{\"Checkpoint\": \"yes\"}",
+    "{\"ReservedPorts\": [-1]}", "{\"TaskCleanupWaitDuration\": \"soon\"}",
+    "{\"ReservedMemory\": \"x\"}",
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (bad); i++)
+    {
+      cleanup_free char *path = write_tmp (bad[i]);
+      struct fake_env e = { { "ECS_AGENT_CONFIG_FILE_PATH", path, NULL } };
+      struct agent_config cfg;
+      agent_error_t err = NULL;
+      if (load (&cfg, &e, &err) >= 0)
+        fail_msg ("accepted %s", bad[i]);
+      assert_int_equal (error_kind (&err), ERR_TERMINAL);
+      error_free (&err);
+      config_free (&cfg);
+      unlink (path);
+    }
+}
+
+static void
+test_duration_and_bool (void **state)
+{
+  (void) state;
+  uint64_t ms;
+  agent_error_t err = NULL;
+  assert_int_equal (config_parse_duration ("3h", &ms, &err), 0);
+  assert_true (ms == 10800000);
+  assert_int_equal (config_parse_duration ("1h2m3s", &ms, &err), 0);
+  assert_true (ms == 3723000);
+  assert_int_equal (config_parse_duration ("250ms", &ms, &err), 0);
+  assert_true (ms == 250);
+  assert_int_equal (config_parse_duration ("1.5s", &ms, &err), 0);
+  assert_true (ms == 1500);
+  assert_int_equal (config_parse_duration ("0", &ms, &err), 0);
+  assert_true (ms == 0);
+  assert_true (config_parse_duration ("h", &ms, &err) < 0);
+  error_free (&err);
+  assert_true (config_parse_duration ("", &ms, &err) < 0);
+  error_free (&err);
+  bool b;
+  const char *yes[] = { "1", "t", "T", "TRUE", "true", "True", " true " };
+  for (size_t i = 0; i < ARRAY_SIZE (yes); i++)
+    {
+      assert_int_equal (config_parse_bool (yes[i], &b, &err), 0);
+      assert_true (b);
+    }
+  const char *no[] = { "0", "f", "F", "FALSE", "false", "False" };
+  for (size_t i = 0; i < ARRAY_SIZE (no); i++)
+    {
+      assert_int_equal (config_parse_bool (no[i], &b, &err), 0);
+      assert_false (b);
+    }
+  assert_true (config_parse_bool ("TRue", &b, &err) < 0);
+  error_free (&err);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_defaults),
+    cmocka_unit_test (test_every_env_key),
+    cmocka_unit_test (test_checkpoint_explicit_off),
+    cmocka_unit_test (test_blank_env_does_not_override),
+    cmocka_unit_test (test_file_and_precedence),
+    cmocka_unit_test (test_file_whitespace_only_ignored),
+    cmocka_unit_test (test_env_errors),
+    cmocka_unit_test (test_file_errors),
+    cmocka_unit_test (test_duration_and_bool),
+  };
+  int r = cmocka_run_group_tests (tests, NULL, NULL);
+  log_close ();
+  return r;
+}
