@@ -1,0 +1,143 @@
+/* engine/engine.h - the task engine: owns every task, drives Docker.
+ *
+ * Contract:
+ *  - One engine per loop; the only writer of task/container state.  It plans
+ *    with the pure functions of plan.h and executes the actions through a
+ *    small Docker ops vtable (default: an adapter over docker/docker.h;
+ *    tests can pass a fake).  Container state comes from Docker events
+ *    (docker_events_start) plus an inspect after start / die; no polling.
+ *  - Persist before you tell: every known-status change that ECS must hear
+ *    about becomes a struct state_change pushed to the state store's queue
+ *    (container change first, then its task's), and a save is requested.
+ *    A Docker create is preceded by a durable save recording the Docker
+ *    name it will use, so after a crash the container is found by name /
+ *    labels and adopted, never created twice.
+ *  - engine_task_add(): a new task is added; a known ARN with a higher
+ *    desired status updates it; anything else (duplicate payload) is a
+ *    no-op.  A task whose dependencies are cyclic or name a missing
+ *    container is recorded as known STOPPED with a reason and never run.
+ *  - engine_start(): load the tasks restored by state_load(), open the
+ *    event stream, reconcile every saved container with Docker (adopt by
+ *    name/labels, real exit codes, ContainerVanishedError for missing ones),
+ *    then run.  Tasks added before engine_start() wait for it.
+ *  - Stopped tasks are removed (containers, empty volumes) after
+ *    cleanup_wait_ms from their STOPPED time and dropped from state.
+ *  - Read-only views (introspection) are valid until the loop runs again.
+ *  - engine_free() leaves Docker objects alone (running tasks keep running,
+ *    as the seed does on SIGTERM); it cancels in-flight calls.
+ */
+#ifndef ENGINE_ENGINE_H
+#define ENGINE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+#include "core/error.h"
+#include "docker/docker.h"
+#include "engine/task.h"
+
+struct state_store;
+struct docker_auth_config;
+
+/* ---- Docker operations used by the engine ------------------------------ */
+
+/* Every call returns an opaque handle (never NULL) and calls its callback
+   exactly once, later on the loop, unless cancel(handle) came first.
+   Result structs are borrowed for the duration of the callback.  The
+   shapes are docker/docker.h's. */
+struct engine_docker_ops
+{
+  void *(*pull) (void *ctx, const struct docker_pull_opts *o, docker_done_cb cb, void *data);
+  void *(*inspect_image) (void *ctx, const char *image, docker_image_cb cb, void *data);
+  void *(*create) (void *ctx, const struct docker_create_opts *o, docker_create_cb cb, void *data);
+  void *(*start) (void *ctx, const char *id, docker_done_cb cb, void *data);
+  void *(*stop) (void *ctx, const char *id, int grace_s, docker_done_cb cb, void *data);
+  void *(*inspect) (void *ctx, const char *id_or_name, docker_inspect_cb cb, void *data);
+  void *(*remove) (void *ctx, const char *id, docker_done_cb cb, void *data); /* -v, force */
+  void *(*list_by_label) (void *ctx, const char *label_filter, docker_list_cb cb, void *data);
+  void *(*volume_create) (void *ctx, const char *name, const struct docker_label *labels,
+                          size_t n_labels, docker_volume_cb cb, void *data);
+  void *(*volume_remove) (void *ctx, const char *name, docker_done_cb cb, void *data);
+  void (*cancel) (void *ctx, void *handle);
+  /* Long-lived container event stream; stop = no callback afterwards. */
+  void *(*events_start) (void *ctx, const struct docker_events_opts *o);
+  void (*events_stop) (void *ctx, void *stream);
+};
+
+/* The default ops: ctx is a docker_client_t*. */
+extern const struct engine_docker_ops engine_docker_ops_default;
+
+/* ---- engine ------------------------------------------------------------ */
+
+typedef struct engine engine_t;
+
+struct engine_label
+{
+  const char *key;
+  const char *value;
+};
+
+struct engine_options
+{
+  const char *cluster;          /* label com.amazonaws.ecs.cluster (copied) */
+  uint64_t cleanup_wait_ms;     /* 0 = 3 h */
+  uint64_t stop_timeout_ms;     /* docker stop grace; 0 = 30 s */
+  struct state_store *state;    /* required (may have checkpointing disabled) */
+  /* Docker: either ops+ops_ctx, or docker (default ops over docker.h). */
+  docker_client_t *docker;
+  const struct engine_docker_ops *ops;
+  void *ops_ctx;
+  const struct docker_auth_config *auth; /* registry credentials, may be NULL */
+  /* Labels added to every container and volume (e.g. ecs-agent-c-test=1), copied. */
+  const struct engine_label *extra_labels;
+  size_t n_extra_labels;
+};
+
+engine_t *engine_new (uv_loop_t *loop, const struct engine_options *opts, agent_error_t *err);
+/* Cancels in-flight Docker calls and timers (handles closed on the loop:
+   run it afterwards); Docker objects and the checkpoint are left as they are. */
+void engine_free (engine_t *e);
+
+/* Restore tasks from the state store (state_load must have run), open the
+   Docker event stream, reconcile, then drive tasks.  Errors: a checkpointed
+   task that cannot be read (ERR_TERMINAL naming the file).  Docker being
+   unreachable is not an error here: reconciliation is retried. */
+int engine_start (engine_t *e, agent_error_t *err);
+/* Stop driving tasks (no new Docker calls; in-flight ones are cancelled).
+   Idempotent; engine_free implies it. */
+void engine_stop (engine_t *e);
+/* True once start-up reconciliation has finished. */
+bool engine_ready (const engine_t *e);
+
+/* Takes ownership of task (also on error).  Sets start_seq/stop_seq from
+   task->start_seq/stop_seq as given by the caller (ACS seqNum).  New task
+   or desired-status increase of a known one; else a no-op returning 0.
+   Requests a checkpoint save.  < 0 only for a NULL/ARN-less task. */
+int engine_task_add (engine_t *e, struct engine_task *task, agent_error_t *err);
+
+/* Read-only views (stable until the loop runs again). */
+size_t engine_task_count (const engine_t *e);
+const struct engine_task *engine_task_at (const engine_t *e, size_t i);
+const struct engine_task *engine_find_task_by_arn (const engine_t *e, const char *arn);
+/* Full 64-hex id, or a unique prefix of at least 12 characters. */
+const struct engine_task *engine_find_task_by_docker_id (const engine_t *e, const char *id,
+                                                         const struct engine_container **c);
+
+/* Serialise / restore the engine part of the checkpoint ("TaskEngine").
+   Used by the state store; exported for tests. */
+json_t *engine_to_json (const engine_t *e);
+
+/* Observer for tests and the benchmark: called after a task's or a
+   container's known status changed (c NULL for a task change). */
+typedef void (*engine_change_cb) (const struct engine_task *t, const struct engine_container *c,
+                                  void *data);
+void engine_set_change_cb (engine_t *e, engine_change_cb cb, void *data);
+
+/* Deterministic Docker names (exported for tests):
+   "ecs-<family>-<version>-<container>-<20 hex of sha256(arn NUL name)>",
+   characters outside [0-9A-Za-z-] removed from family/version/name. */
+char *engine_docker_container_name (const struct engine_task *t, const struct engine_container *c);
+char *engine_docker_volume_name (const struct engine_task *t, const struct engine_volume *v);
+
+#endif

@@ -1,0 +1,83 @@
+/* engine/plan.h - the engine's decisions as pure functions (no I/O).
+ *
+ * Contract (task-engine.md §4-5, with the ordering the brief asks for):
+ *  - Statuses only move forward; a STOPPED container never restarts.
+ *  - Desired: task desired only rises; each container's desired is raised
+ *    to the task's; an essential container known or desired STOPPED makes
+ *    the task (and so every container) desired STOPPED.
+ *  - Next action per container (nothing while an operation is in flight):
+ *      known >= desired                          -> NONE
+ *      desired STOPPED, known RUNNING            -> STOP, once every
+ *          container that depends on it (links / volumesFrom) is STOPPED
+ *          (reverse dependency order)
+ *      desired STOPPED, known != RUNNING         -> MARK_STOPPED (no Docker;
+ *          allowed while a pull is in flight; waits for create / start)
+ *      task held by sequence numbers (§7)        -> NONE
+ *      NONE -> PULL (no dependencies: pulls run in parallel)
+ *      PULLED -> CREATE once link and volumesFrom targets are created
+ *          (known CREATED/RUNNING/STOPPED with a Docker id)
+ *      CREATED -> START once link targets are RUNNING and run
+ *          dependencies are >= RUNNING
+ *  - Task known = min over containers (PULLED counts as NONE), only raised.
+ *  - Links / volumesFrom that form a cycle or name a container missing
+ *    from the task fail the task up front (engine_plan_check_dependencies).
+ *  - A task that is not done but where nothing can move and nothing is in
+ *    flight is stuck: desired RUNNING -> becomes desired STOPPED; desired
+ *    STOPPED -> forced known STOPPED with TaskStateError.
+ */
+#ifndef ENGINE_PLAN_H
+#define ENGINE_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "engine/task.h"
+
+#define ENGINE_REASON_TASK_STATE "TaskStateError: Agent could not progress task's state to stopped"
+
+/* Map a container status to a task status (PULLED -> NONE). */
+enum engine_status engine_plan_task_status_of (enum engine_status container_status);
+
+/* Raise desired statuses (task and containers) per the rules above.
+   Returns true if anything changed.  Mutates only desired_status fields. */
+bool engine_plan_update_desired (struct engine_task *t);
+
+/* Next action for container i (see above). */
+enum engine_action engine_plan_container_action (const struct engine_task *t, size_t i);
+/* Actions for all containers into out[n_containers]; returns how many are
+   not ENGINE_ACTION_NONE. */
+size_t engine_plan_actions (const struct engine_task *t, enum engine_action *out);
+
+/* New task known status: min over containers, never below the current. */
+enum engine_status engine_plan_task_known (const struct engine_task *t);
+
+/* Links / volumesFrom / run dependencies: 0 if valid, else -1 and *reason
+   (malloc'd) e.g. "TaskDependencyError: circular dependency: web -> web-db -> web"
+   or "TaskDependencyError: container web links to missing container db". */
+int engine_plan_check_dependencies (const struct engine_task *t, char **reason);
+
+/* Every container known >= desired and task known >= task desired?  (A task
+   known STOPPED is always done.) */
+bool engine_plan_task_done (const struct engine_task *t);
+
+enum engine_plan_stuck
+{
+  ENGINE_PLAN_NOT_STUCK = 0,
+  ENGINE_PLAN_STUCK_STOP_TASK,  /* set task desired STOPPED */
+  ENGINE_PLAN_STUCK_FORCE_STOP, /* force known STOPPED + ENGINE_REASON_TASK_STATE */
+};
+/* Nothing in flight, nothing can move, not done (and not held). */
+enum engine_plan_stuck engine_plan_stuck (const struct engine_task *t);
+
+enum engine_change_verdict
+{
+  ENGINE_CHANGE_IGNORE = 0, /* not newer than known */
+  ENGINE_CHANGE_APPLY,      /* move known forward */
+  ENGINE_CHANGE_RESTOP,     /* known STOPPED but Docker says RUNNING: stop again (once) */
+};
+/* Whether a container status reported by Docker should be applied. */
+enum engine_change_verdict engine_plan_accept_change (const struct engine_container *c,
+                                                      enum engine_status reported);
+
+const char *engine_action_str (enum engine_action a);
+
+#endif

@@ -1,0 +1,149 @@
+/* state/state.h - the checkpoint file and the persisted state-change queue.
+ *
+ * Contract:
+ *  - File <DataDir>/ecs_agent_data.json, mode 0600, written atomically and
+ *    durably (temp file + fsync + rename + fsync dir, util_write_file_atomic)
+ *    off the loop thread (libuv work queue; the loop never blocks on fsync).
+ *  - Format (our version STATE_VERSION = 100):
+ *      {"Version":100,"Data":{"Cluster":..,"ContainerInstanceArn":..,
+ *        "EC2InstanceID":..,"ACSSeqNum":N,"TaskEngine":{"Tasks":[..]},
+ *        "StateChanges":{"NextId":N,"Queue":[..]}}}
+ *    Upstream 1.1.0 files (Version 1 and 2, agent-runtime.md §5.1) are read
+ *    too (keys case-insensitive); any other version is refused with an
+ *    ERR_TERMINAL error naming the file and the version.  A truncated or
+ *    corrupt file is ERR_TERMINAL naming the file - never a silent reset.
+ *    A missing file is a fresh start.
+ *  - state_save() requests a save; requests are coalesced (all requests made
+ *    in one loop iteration -> one write; requests made while a write is in
+ *    flight -> one more write after it).  cb runs on the loop only after a
+ *    write that contains everything requested before the call is durable
+ *    (err NULL), or with the error if that write failed (a failed write is
+ *    retried with back-off while non-durable state changes are queued).
+ *    With checkpointing disabled cb runs on the next loop turn, err NULL.
+ *  - The engine's tasks are serialised by the engine: it registers a
+ *    provider (state_set_engine_provider) called at each write; at load the
+ *    raw "TaskEngine" object is kept for the engine (state_engine_section).
+ *  - State-change queue (for the ECS submitter): FIFO of struct
+ *    state_change with monotonically increasing ids.  Pushing requests a
+ *    save; a change is `durable` once a save that contains it completed
+ *    (or, checkpointing disabled, on the next loop turn).  Only durable
+ *    changes may be submitted.  The changed callback runs whenever changes
+ *    became durable.  The queue survives kill -9 once durable.
+ *  - Single-threaded: every function is called on the loop thread.
+ */
+#ifndef STATE_STATE_H
+#define STATE_STATE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+#include "core/error.h"
+
+#define STATE_VERSION 100
+#define STATE_FILE_NAME "ecs_agent_data.json"
+
+typedef struct state_store state_store_t;
+
+/* Store for data_dir/ecs_agent_data.json.  enabled=false: nothing is read
+   or written (in-memory only).  enabled and data_dir missing or not a
+   directory: ERR_TERMINAL. */
+state_store_t *state_store_new (uv_loop_t *loop, const char *data_dir, bool enabled,
+                                agent_error_t *err);
+/* Pending callbacks are dropped; a write in flight finishes on the loop
+   (run the loop afterwards), nothing new is written. */
+void state_store_free (state_store_t *s);
+bool state_enabled (const state_store_t *s);
+/* Full path of the checkpoint file ("" if disabled). */
+const char *state_path (const state_store_t *s);
+
+/* Read the file.  Missing -> fresh (0).  Corrupt, truncated, unreadable or
+   unsupported version -> ERR_TERMINAL naming the file.  Disabled -> 0. */
+int state_load (state_store_t *s, agent_error_t *err);
+/* Same, from memory (tests, fuzzing); name is used in error messages. */
+int state_load_buffer (state_store_t *s, const char *data, size_t len, const char *name,
+                       agent_error_t *err);
+/* Version of the loaded file (0 = fresh start). */
+int state_loaded_version (const state_store_t *s);
+
+/* ---- agent metadata ---- */
+const char *state_cluster (const state_store_t *s);                /* NULL if none */
+const char *state_container_instance_arn (const state_store_t *s); /* NULL if none */
+const char *state_ec2_instance_id (const state_store_t *s);        /* NULL if none */
+int64_t state_acs_seq_num (const state_store_t *s);                /* 0 if none */
+bool state_has_acs_seq_num (const state_store_t *s);
+/* Setters copy; they do not save (call state_save). */
+void state_set_cluster (state_store_t *s, const char *cluster);
+void state_set_container_instance_arn (state_store_t *s, const char *arn);
+void state_set_ec2_instance_id (state_store_t *s, const char *id);
+/* Only ever raises the stored value. */
+void state_set_acs_seq_num (state_store_t *s, int64_t seq);
+/* Drop restored tasks and the container instance ARN (EC2 instance id
+   changed, agent-runtime.md §5.3).  The state-change queue is kept. */
+void state_discard_instance (state_store_t *s);
+
+/* ---- engine section ---- */
+/* Called at each write; returns a new reference to the "TaskEngine" object. */
+typedef json_t *(*state_engine_provider_fn) (void *data);
+void state_set_engine_provider (state_store_t *s, state_engine_provider_fn fn, void *data);
+/* The loaded "TaskEngine" object (borrowed; NULL on a fresh start or after
+   state_discard_instance / state_engine_section_release). */
+json_t *state_engine_section (const state_store_t *s);
+void state_engine_section_release (state_store_t *s);
+
+/* ---- saving ---- */
+typedef void (*state_saved_cb) (agent_error_t err, void *data);
+/* cb may be NULL.  Never fails synchronously. */
+void state_save (state_store_t *s, state_saved_cb cb, void *data);
+/* Write now, blocking (shutdown / update).  Disabled: 0. */
+int state_save_sync (state_store_t *s, agent_error_t *err);
+/* Writes completed so far (tests: coalescing). */
+uint64_t state_write_count (const state_store_t *s);
+
+/* ---- state-change queue ---- */
+enum state_change_kind
+{
+  STATE_CHANGE_TASK = 0,
+  STATE_CHANGE_CONTAINER = 1,
+};
+
+struct state_change_binding
+{
+  uint16_t container_port;
+  uint16_t host_port;
+  char *bind_ip;
+  char *protocol; /* "tcp" / "udp" */
+};
+
+struct state_change
+{
+  uint64_t id; /* set by state_change_push, increasing */
+  enum state_change_kind kind;
+  char *task_arn;
+  char *container_name; /* CONTAINER only */
+  char *status;         /* "RUNNING" / "STOPPED" */
+  char *reason;         /* NULL if none */
+  bool has_exit_code;
+  int exit_code;
+  struct state_change_binding *bindings;
+  size_t n_bindings;
+  bool durable; /* saved: may be submitted */
+};
+
+struct state_change *state_change_new (enum state_change_kind kind, const char *task_arn,
+                                       const char *container_name, const char *status,
+                                       const char *reason);
+void state_change_free (struct state_change *c);
+/* Takes ownership of c; assigns c->id, clears c->durable, requests a save. */
+void state_change_push (state_store_t *s, struct state_change *c);
+size_t state_change_count (const state_store_t *s);
+/* i-th oldest (0 = front), NULL if out of range. */
+const struct state_change *state_change_peek (const state_store_t *s, size_t i);
+/* Remove the front change (after ECS acknowledged it) and request a save. */
+void state_change_pop_front (state_store_t *s);
+/* Called (on the loop) whenever one or more queued changes became durable. */
+typedef void (*state_changed_cb) (void *data);
+void state_set_changed_cb (state_store_t *s, state_changed_cb cb, void *data);
+
+#endif
