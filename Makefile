@@ -5,6 +5,7 @@
 # with AddressSanitizer + UndefinedBehaviorSanitizer.
 
 O ?= out
+Q ?= @
 CC ?= gcc
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GITREV := $(shell git rev-parse --short=7 HEAD 2>/dev/null || echo UNKNOWN)
@@ -43,22 +44,22 @@ all: build $(UNIT_BINS) $(INTEG_BINS)
 
 $(O)/obj/%.o: %.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(O)/libagent.a: $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(O)/amazon-ecs-agent: $(O)/obj/src/main.o $(O)/libagent.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(O)/tests/%: tests/unit/%.c $(HELPER_SRCS) $(O)/libagent.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(HELPER_SRCS) $(O)/libagent.a $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(HELPER_SRCS) $(O)/libagent.a $(LDLIBS) -lcmocka
 
 $(O)/itests/%: tests/integration/%.c $(HELPER_SRCS) $(O)/libagent.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -Itests/integration $(LDFLAGS) -o $@ $< $(HELPER_SRCS) $(O)/libagent.a $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itests/integration $(LDFLAGS) -o $@ $< $(HELPER_SRCS) $(O)/libagent.a $(LDLIBS) -lcmocka
 
 static:
 	scripts/build-static.sh $(O)

@@ -1,0 +1,551 @@
+#include "agent/agent.h"
+#include "aws/credentials.h"
+#include "aws/imds.h"
+#include "core/exitcodes.h"
+#include "core/http.h"
+#include "core/util.h"
+#include "core/xmalloc.h"
+#include "docker/auth.h"
+#include "docker/docker.h"
+#include "ecs/ecs.h"
+#include "ecs/submitter.h"
+#include "engine/engine.h"
+#include "log/log.h"
+#include "state/state.h"
+#include "agent/agent_internal.h"
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MOD "agent"
+
+char *
+agent_version_string (void)
+{
+  return xasprintf ("Amazon ECS Agent - v%s (%s%s)", AGENT_VERSION, AGENT_GITDIRTY ? "*" : "",
+                    AGENT_GITREV);
+}
+
+/* ---- end of the run ---- */
+
+void
+agent_finish (struct agent *a, int code, agent_error_t *err)
+{
+  if (a->finished)
+    return;
+  a->finished = true;
+  a->exit_code = code;
+  if (err && *err)
+    error_move (&a->err, err);
+  uv_stop (a->loop);
+}
+
+static void
+agent_close_walk_cb (uv_handle_t *h, void *arg)
+{
+  (void) arg;
+  if (!uv_is_closing (h))
+    uv_close (h, NULL);
+}
+
+/* ---- state-change queue adapter for the submitter ---- */
+
+static size_t
+agent_queue_count (void *ctx)
+{
+  struct agent *a = ctx;
+  return state_change_count (a->state);
+}
+
+static bool
+agent_queue_peek (void *ctx, struct ecs_state_change *out)
+{
+  struct agent *a = ctx;
+  const struct state_change *c = state_change_peek (a->state, 0);
+  if (c == NULL)
+    return false;
+  memset (out, 0, sizeof *out);
+  out->kind = c->kind == STATE_CHANGE_TASK ? ECS_CHANGE_TASK : ECS_CHANGE_CONTAINER;
+  out->task_arn = c->task_arn;
+  out->container_name = c->container_name;
+  out->status = c->status;
+  out->reason = c->reason;
+  out->has_exit_code = c->has_exit_code;
+  out->exit_code = c->exit_code;
+  free (a->queue_bindings);
+  a->queue_bindings = xcalloc (c->n_bindings ? c->n_bindings : 1, sizeof *a->queue_bindings);
+  for (size_t i = 0; i < c->n_bindings; i++)
+    {
+      a->queue_bindings[i].bind_ip = c->bindings[i].bind_ip;
+      a->queue_bindings[i].container_port = c->bindings[i].container_port;
+      a->queue_bindings[i].host_port = c->bindings[i].host_port;
+      a->queue_bindings[i].protocol = c->bindings[i].protocol;
+    }
+  out->bindings = a->queue_bindings;
+  out->n_bindings = c->n_bindings;
+  return true;
+}
+
+static bool
+agent_queue_durable (void *ctx)
+{
+  struct agent *a = ctx;
+  const struct state_change *c = state_change_peek (a->state, 0);
+  return c && c->durable;
+}
+
+static void
+agent_queue_pop (void *ctx)
+{
+  struct agent *a = ctx;
+  state_change_pop_front (a->state);
+}
+
+static void
+agent_state_changed_cb (void *data)
+{
+  struct agent *a = data;
+  if (a->submitter)
+    ecs_submitter_wake (a->submitter);
+}
+
+/* ---- start-up chain ---- */
+
+static void agent_step_identity (struct agent *a);
+static void agent_step_register (struct agent *a);
+static void agent_step_run (struct agent *a);
+
+static void
+agent_retry_timer_cb (uv_timer_t *t)
+{
+  struct agent *a = t->data;
+  void (*fn) (struct agent *) = a->retry_fn;
+  a->retry_fn = NULL;
+  if (fn)
+    fn (a);
+}
+
+static void
+agent_retry_later (struct agent *a, void (*fn) (struct agent *), struct backoff *b)
+{
+  a->retry_fn = fn;
+  uv_timer_start (&a->retry_timer, agent_retry_timer_cb, backoff_next (b), 0);
+}
+
+static void agent_step_docker (struct agent *a);
+
+static void
+agent_docker_version_cb (const struct docker_version_info *v, agent_error_t err, void *data)
+{
+  struct agent *a = data;
+  a->docker_op = NULL;
+  if (err)
+    {
+      log_warn (MOD, "Docker is not answering yet: %s", error_msg (&err));
+      agent_retry_later (a, agent_step_docker, &a->docker_backoff);
+      return;
+    }
+  a->docker_version = xstrdup (v->version);
+  log_info (MOD, "Docker %s, API %s", v->version,
+            docker_client_api_version (a->docker) ? docker_client_api_version (a->docker) : "?");
+  agent_step_identity (a);
+}
+
+static void
+agent_step_docker (struct agent *a)
+{
+  a->docker_op = docker_version (a->docker, agent_docker_version_cb, a);
+}
+
+static void
+agent_identity_cb (const struct imds_identity *id, agent_error_t err, void *data)
+{
+  struct agent *a = data;
+  a->imds_op = NULL;
+  const char *saved = state_ec2_instance_id (a->state);
+  if (err)
+    log_info (MOD, "No instance identity document (not on EC2?): %s", error_msg (&err));
+  else
+    {
+      a->ident.instance_id = xstrdup (id->instance_id);
+      a->ident.region = xstrdup (id->region);
+      a->ident.document = xstrdup (id->document);
+      a->ident.signature = xstrdup (id->signature);
+    }
+  if (saved && *saved && (a->ident.instance_id == NULL || strcmp (saved, a->ident.instance_id) != 0))
+    {
+      log_warn (MOD, "EC2 instance id changed (%s -> %s): registering as a new instance", saved,
+                a->ident.instance_id ? a->ident.instance_id : "unknown");
+      state_discard_instance (a->state);
+    }
+  if (a->ident.instance_id)
+    state_set_ec2_instance_id (a->state, a->ident.instance_id);
+  if (a->region == NULL)
+    a->region = xstrdup (a->ident.region ? a->ident.region : "us-west-2");
+  agent_step_register (a);
+}
+
+static void
+agent_step_identity (struct agent *a)
+{
+  agent_error_t err = NULL;
+  a->imds_op = imds_get_identity (a->imds, agent_identity_cb, a, &err);
+  if (a->imds_op == NULL)
+    {
+      agent_identity_cb (NULL, err, a);
+      error_free (&err);
+    }
+}
+
+static void
+agent_registered_save_cb (agent_error_t err, void *data)
+{
+  struct agent *a = data;
+  if (err)
+    {
+      agent_error_t e = NULL;
+      error_set (&e, ERR_TERMINAL, "saving the checkpoint after registration: %s",
+                 error_msg (&err));
+      agent_finish (a, EXIT_TERMINAL, &e);
+      return;
+    }
+  agent_step_run (a);
+}
+
+static void
+agent_register_cb (const char *arn, agent_error_t err, void *data)
+{
+  struct agent *a = data;
+  a->ecs_op = NULL;
+  if (err)
+    {
+      agent_error_t e = NULL;
+      error_set (&e, error_kind (&err), "registering the container instance: %s",
+                 error_msg (&err));
+      agent_finish (a, error_kind (&err) == ERR_CLIENT ? EXIT_TERMINAL : EXIT_ERROR, &e);
+      return;
+    }
+  log_info (MOD, "Registered container instance %s in cluster %s", arn, a->cfg->cluster);
+  state_set_container_instance_arn (a->state, arn);
+  state_set_cluster (a->state, a->cfg->cluster);
+  state_save (a->state, agent_registered_save_cb, a);
+}
+
+static void
+agent_step_register (struct agent *a)
+{
+  agent_error_t err = NULL;
+  cleanup_free char *endpoint = NULL;
+  if (ecs_endpoint_url (a->cfg->api_endpoint, a->region, &endpoint, &err) < 0)
+    {
+      error_wrap (&err, "ECS endpoint");
+      agent_finish (a, EXIT_TERMINAL, &err);
+      return;
+    }
+  struct ecs_client_options eo = { .endpoint = endpoint, .region = a->region,
+                                   .insecure = a->cfg->insecure, .creds = a->creds };
+  a->ecs = ecs_client_new (a->loop, a->http, &eo, &err);
+  if (a->ecs == NULL)
+    {
+      agent_finish (a, EXIT_TERMINAL, &err);
+      return;
+    }
+  log_info (MOD, "ECS endpoint %s, region %s", endpoint, a->region);
+
+  int64_t mem = 0;
+  if (ecs_host_memory_mib (NULL, (int64_t) a->cfg->reserved_memory_mib, &mem, &err) < 0)
+    {
+      error_wrap (&err, "ECS_RESERVED_MEMORY");
+      agent_finish (a, EXIT_TERMINAL, &err);
+      return;
+    }
+  uint16_t *tcp = xcalloc (a->cfg->n_reserved_ports + 1, sizeof *tcp);
+  for (size_t i = 0; i < a->cfg->n_reserved_ports; i++)
+    tcp[i] = (uint16_t) a->cfg->reserved_ports[i];
+  uint16_t *udp = xcalloc (a->cfg->n_reserved_ports_udp + 1, sizeof *udp);
+  for (size_t i = 0; i < a->cfg->n_reserved_ports_udp; i++)
+    udp[i] = (uint16_t) a->cfg->reserved_ports_udp[i];
+
+  /* docker-remote-api capabilities: 1.17 .. negotiated version */
+  const char *api = docker_client_api_version (a->docker);
+  int maxminor = 17;
+  if (api && strncmp (api, "1.", 2) == 0)
+    maxminor = atoi (api + 2);
+  char *versions[64];
+  size_t nv = 0;
+  for (int m = 17; m <= maxminor && nv < ARRAY_SIZE (versions); m++)
+    versions[nv++] = xasprintf ("1.%d", m);
+  static const char *const drivers[] = { "json-file", "none" };
+  cleanup_free char *attrs_json = NULL;
+  if (a->cfg->n_instance_attributes)
+    {
+      struct sbuf b = { 0 };
+      sbuf_puts (&b, "{");
+      for (size_t i = 0; i < a->cfg->n_instance_attributes; i++)
+        {
+          /* keys and values were validated as JSON strings; re-escape quotes */
+          cleanup_free char *k = xstrdup (a->cfg->instance_attributes[i].key);
+          cleanup_free char *v = xstrdup (a->cfg->instance_attributes[i].value);
+          for (char *p = k; *p; p++)
+            if (*p == '"' || *p == '\\')
+              *p = '_';
+          for (char *p = v; *p; p++)
+            if (*p == '"' || *p == '\\')
+              *p = '_';
+          sbuf_printf (&b, "%s\"%s\":\"%s\"", i ? "," : "", k, v);
+        }
+      sbuf_puts (&b, "}");
+      attrs_json = sbuf_steal (&b);
+    }
+  size_t n_attrs = 0;
+  struct ecs_attribute *attrs = ecs_standard_attributes ((const char *const *) versions, nv, drivers,
+                                                         ARRAY_SIZE (drivers), attrs_json, &n_attrs,
+                                                         &err);
+  for (size_t i = 0; i < nv; i++)
+    free (versions[i]);
+  if (attrs == NULL && err)
+    {
+      free (tcp);
+      free (udp);
+      agent_finish (a, EXIT_TERMINAL, &err);
+      return;
+    }
+  cleanup_free char *hash = xasprintf ("%s%s", AGENT_GITDIRTY ? "*" : "", AGENT_GITREV);
+  struct ecs_register_req req = {
+    .cluster = a->cfg->cluster,
+    .instance_identity_document = a->ident.document,
+    .instance_identity_signature = a->ident.signature,
+    .container_instance_arn = state_container_instance_arn (a->state),
+    .cpu = ecs_host_cpu_units (),
+    .memory_mib = mem,
+    .ports_tcp = tcp,
+    .n_ports_tcp = a->cfg->n_reserved_ports,
+    .ports_udp = udp,
+    .n_ports_udp = a->cfg->n_reserved_ports_udp,
+    .send_ports_udp = true,
+    .agent_version = AGENT_VERSION,
+    .agent_hash = hash,
+    .docker_version = a->docker_version,
+    .attributes = attrs,
+    .n_attributes = n_attrs,
+  };
+  a->ecs_op = ecs_register_container_instance (a->ecs, &req, agent_register_cb, a);
+  ecs_attributes_free (attrs, n_attrs);
+  free (tcp);
+  free (udp);
+}
+
+static void
+agent_creds_cb (const struct aws_credentials *creds, agent_error_t err, void *data)
+{
+  (void) data;
+  (void) creds;
+  if (err)
+    log_warn (MOD, "no AWS credentials yet: %s", error_msg (&err));
+}
+
+static void
+agent_step_run (struct agent *a)
+{
+  agent_error_t err = NULL;
+  struct engine_options eo = {
+    .cluster = a->cfg->cluster,
+    .cleanup_wait_ms = a->cfg->task_cleanup_wait_ms,
+    .stop_timeout_ms = a->cfg->container_stop_timeout_ms,
+    .state = a->state,
+    .docker = a->docker,
+    .auth = a->auth,
+  };
+  struct engine_label extra[8];
+  size_t n_extra = 0;
+  const char *labels = getenv ("ECS_AGENT_EXTRA_CONTAINER_LABEL"); /* k=v, tests label their containers */
+  cleanup_free char *lcopy = xstrdup (labels);
+  if (lcopy && strchr (lcopy, '='))
+    {
+      char *eq = strchr (lcopy, '=');
+      *eq = '\0';
+      extra[n_extra].key = lcopy;
+      extra[n_extra].value = eq + 1;
+      n_extra++;
+    }
+  eo.extra_labels = extra;
+  eo.n_extra_labels = n_extra;
+  a->engine = engine_new (a->loop, &eo, &err);
+  if (a->engine == NULL || engine_start (a->engine, &err) < 0)
+    {
+      agent_finish (a, EXIT_TERMINAL, &err);
+      return;
+    }
+  struct ecs_change_queue q = { .ctx = a,
+                                .count = agent_queue_count,
+                                .peek_front = agent_queue_peek,
+                                .front_durable = agent_queue_durable,
+                                .pop_front = agent_queue_pop };
+  struct ecs_submitter_options so = { .cluster = a->cfg->cluster };
+  a->submitter = ecs_submitter_new (a->loop, a->ecs, &q, &so, &err);
+  if (a->submitter == NULL)
+    {
+      agent_finish (a, EXIT_TERMINAL, &err);
+      return;
+    }
+  state_set_changed_cb (a->state, agent_state_changed_cb, a);
+  ecs_submitter_wake (a->submitter);
+  if (agent_services_start (a, &err) < 0)
+    {
+      agent_finish (a, EXIT_TERMINAL, &err);
+      return;
+    }
+}
+
+/* ---- signals ---- */
+
+static void
+agent_signal_cb (uv_signal_t *s, int signum)
+{
+  struct agent *a = s->data;
+  log_info (MOD, "Received %s, shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+  agent_finish (a, EXIT_OK, NULL);
+}
+
+/* ---- run ---- */
+
+static int
+agent_init (struct agent *a, const struct agent_config *cfg, agent_error_t *err)
+{
+  a->cfg = cfg;
+  a->loop = xcalloc (1, sizeof *a->loop);
+  uv_loop_init (a->loop);
+  a->http = http_client_new (a->loop);
+  uv_timer_init (a->loop, &a->retry_timer);
+  a->retry_timer.data = a;
+  backoff_init (&a->docker_backoff, 500, 30000, 0.2, 2.0);
+  uv_signal_init (a->loop, &a->sigterm);
+  uv_signal_init (a->loop, &a->sigint);
+  a->sigterm.data = a->sigint.data = a;
+  uv_signal_start (&a->sigterm, agent_signal_cb, SIGTERM);
+  uv_signal_start (&a->sigint, agent_signal_cb, SIGINT);
+  signal (SIGPIPE, SIG_IGN);
+  a->region = xstrdup (cfg->aws_region);
+
+  if (docker_auth_parse (cfg->engine_auth_type, cfg->engine_auth_data, &a->auth, err) < 0)
+    {
+      error_wrap (err, "ECS_ENGINE_AUTH_DATA");
+      (*err)->kind = ERR_TERMINAL;
+      return -1;
+    }
+  a->state = state_store_new (a->loop, cfg->data_dir, cfg->checkpoint, err);
+  if (a->state == NULL)
+    return error_wrap (err, "ECS_DATADIR");
+  if (state_load (a->state, err) < 0)
+    return -1;
+  const char *saved = state_cluster (a->state);
+  if (saved && *saved && strcmp (saved, cfg->cluster) != 0)
+    return error_set (err, ERR_TERMINAL,
+                      "checkpoint %s belongs to cluster \"%s\" but ECS_CLUSTER is \"%s\"; delete "
+                      "the checkpoint file to move this instance",
+                      state_path (a->state), saved, cfg->cluster);
+  a->docker = docker_client_new (a->loop, cfg->docker_endpoint, err);
+  if (a->docker == NULL)
+    {
+      error_wrap (err, "DOCKER_HOST");
+      (*err)->kind = ERR_TERMINAL;
+      return -1;
+    }
+  struct imds_options io = { .endpoint = cfg->imds_endpoint };
+  a->imds = imds_client_new (a->loop, a->http, &io, err);
+  if (a->imds == NULL)
+    return -1;
+  struct aws_creds_options co = { .access_key_id = cfg->access_key_id,
+                                  .secret_access_key = cfg->secret_access_key,
+                                  .session_token = cfg->session_token,
+                                  .imds_endpoint = cfg->imds_endpoint };
+  a->creds = aws_creds_provider_new (a->loop, a->http, &co, err);
+  if (a->creds == NULL)
+    return -1;
+  aws_creds_fetch (a->creds, agent_creds_cb, a);
+  return 0;
+}
+
+static void
+agent_teardown (struct agent *a)
+{
+  agent_services_stop (a);
+  if (a->engine)
+    engine_stop (a->engine);
+  if (a->state && a->exit_code != EXIT_TERMINAL && state_enabled (a->state)
+      && state_container_instance_arn (a->state))
+    {
+      agent_error_t err = NULL;
+      if (state_save_sync (a->state, &err) < 0)
+        {
+          log_crit (MOD, "final checkpoint save failed: %s", error_msg (&err));
+          if (a->exit_code == EXIT_OK)
+            {
+              a->exit_code = EXIT_TERMINAL;
+              error_move (&a->err, &err);
+            }
+          error_free (&err);
+        }
+      else
+        log_info (MOD, "Checkpoint saved to %s", state_path (a->state));
+    }
+  aws_creds_fetch_cancel (a->creds, agent_creds_cb, a);
+  if (a->docker_op)
+    docker_op_cancel (a->docker_op);
+  if (a->imds_op)
+    imds_call_cancel (a->imds_op);
+  if (a->ecs_op)
+    ecs_call_cancel (a->ecs_op);
+  if (a->submitter)
+    ecs_submitter_free (a->submitter);
+  if (a->engine)
+    engine_free (a->engine);
+  if (a->ecs)
+    ecs_client_free (a->ecs);
+  if (a->creds)
+    aws_creds_provider_free (a->creds);
+  if (a->imds)
+    imds_client_free (a->imds);
+  if (a->docker)
+    docker_client_free (a->docker);
+  if (a->state)
+    state_store_free (a->state);
+  /* let in-flight closes and the state writer finish, then close the rest */
+  uv_run (a->loop, UV_RUN_NOWAIT);
+  if (a->http)
+    http_client_free (a->http);
+  uv_walk (a->loop, agent_close_walk_cb, NULL);
+  for (int i = 0; i < 100 && uv_run (a->loop, UV_RUN_NOWAIT) != 0; i++)
+    uv_sleep (10);
+  if (uv_loop_close (a->loop) != 0)
+    log_warn (MOD, "event loop still had handles at exit");
+  free (a->loop);
+  docker_auth_config_free (a->auth);
+  free (a->docker_version);
+  free (a->region);
+  free (a->queue_bindings);
+  free (a->ident.instance_id);
+  free (a->ident.region);
+  free (a->ident.document);
+  free (a->ident.signature);
+}
+
+int
+agent_run (const struct agent_config *cfg, agent_error_t *err)
+{
+  struct agent a = { 0 };
+  if (agent_init (&a, cfg, err) < 0)
+    {
+      a.exit_code = error_kind (err) == ERR_TERMINAL ? EXIT_TERMINAL : EXIT_ERROR;
+      a.finished = true;
+      agent_teardown (&a);
+      return a.exit_code;
+    }
+  log_info (MOD, "Starting %s, cluster %s", AGENT_VERSION, cfg->cluster);
+  agent_step_docker (&a);
+  uv_run (a.loop, UV_RUN_DEFAULT);
+  agent_teardown (&a);
+  if (a.err)
+    error_move (err, &a.err);
+  return a.exit_code;
+}

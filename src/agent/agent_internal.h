@@ -1,0 +1,61 @@
+/* agent/agent_internal.h - the agent context shared by agent.c and
+ * services.c (ACS session, introspection, updates).  Not for other modules. */
+#ifndef AGENT_AGENT_INTERNAL_H
+#define AGENT_AGENT_INTERNAL_H
+
+#include <stdbool.h>
+#include <uv.h>
+#include "aws/credentials.h"
+#include "aws/imds.h"
+#include "config/config.h"
+#include "core/http.h"
+#include "core/util.h"
+#include "docker/docker.h"
+#include "ecs/ecs.h"
+#include "ecs/submitter.h"
+#include "engine/engine.h"
+#include "state/state.h"
+
+struct agent_services;
+
+struct agent
+{
+  const struct agent_config *cfg;
+  uv_loop_t *loop;
+  http_client_t *http;
+  docker_client_t *docker;
+  state_store_t *state;
+  engine_t *engine;
+  aws_creds_provider_t *creds;
+  imds_client_t *imds;
+  ecs_client_t *ecs;
+  ecs_submitter_t *submitter;
+  struct docker_auth_config *auth;
+  struct agent_services *services;
+
+  docker_op_t *docker_op;
+  imds_call_t *imds_op;
+  ecs_call_t *ecs_op;
+  uv_timer_t retry_timer;
+  void (*retry_fn) (struct agent *);
+  struct backoff docker_backoff;
+  uv_signal_t sigterm, sigint;
+
+  char *docker_version;
+  char *region;
+  struct imds_identity ident;
+  struct ecs_network_binding *queue_bindings;
+
+  bool finished;
+  int exit_code;
+  agent_error_t err;
+};
+
+/* End the run with this exit code (first call wins); stops the loop. */
+void agent_finish (struct agent *a, int code, agent_error_t *err);
+
+/* services.c: introspection, ACS session, updates. */
+int agent_services_start (struct agent *a, agent_error_t *err);
+void agent_services_stop (struct agent *a);
+
+#endif
