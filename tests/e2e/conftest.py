@@ -1,0 +1,288 @@
+"""Shared fixtures for the end-to-end tests: the local control plane, the
+real agent binary, the locally built test image, and Docker cleanup.
+
+Every container an agent starts here carries the label ecs-agent-c-test=1
+and a per-test cluster name; fixtures remove them at the end, whatever the
+outcome, and never touch other containers on the engine.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+import uuid
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PY = "/usr/bin/python3"
+AKID = "AKIDLOCALTEST"
+SECRET = "localtestsecretkey/0123456789abcdef"
+REGION = "us-west-2"
+TEST_LABEL = "ecs-agent-c-test=1"
+
+
+def agent_bin():
+    return os.environ.get("AGENT_BIN") or os.path.join(ROOT, "out", "amazon-ecs-agent")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(pred, timeout=30.0, interval=0.1, what="condition"):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            last = pred()
+            if last:
+                return last
+        except Exception as e:  # noqa: BLE001 - retried until the deadline
+            last = e
+        time.sleep(interval)
+    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
+
+
+@pytest.fixture(scope="session")
+def test_image():
+    img = os.environ.get("TEST_IMAGE")
+    if not img:
+        img = subprocess.check_output([os.path.join(ROOT, "tests/lib/test-image.sh")], text=True).strip().splitlines()[-1]
+    return img
+
+
+class ControlPlane:
+    def __init__(self, tmp, extra_args=()):
+        self.state_dir = os.path.join(tmp, "cp-state")
+        os.makedirs(self.state_dir, exist_ok=True)
+        self.log_path = os.path.join(tmp, "controlplane.log")
+        self.log = open(self.log_path, "w")
+        args = [PY, "-m", "controlplane", "--listen", "127.0.0.1:0", "--imds-listen", "127.0.0.1:0",
+                "--region", REGION, "--access-key", AKID, "--secret-key", SECRET,
+                "--state-dir", self.state_dir] + list(extra_args)
+        self.proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("control plane did not start: " + open(self.log_path).read())
+        info = json.loads(line)
+        self.addr = info["listen"]
+        self.imds_addr = info.get("imds")
+        self.url = "http://" + self.addr
+        self.imds_url = "http://" + self.imds_addr if self.imds_addr else None
+        self._client = None
+
+    def admin(self, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method="POST" if data is not None else "GET",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            txt = r.read().decode()
+            return json.loads(txt) if txt.strip() else None
+
+    @property
+    def ecs(self):
+        if self._client is None:
+            import botocore.session
+            s = botocore.session.get_session()
+            self._client = s.create_client("ecs", region_name=REGION, endpoint_url=self.url,
+                                           aws_access_key_id=AKID, aws_secret_access_key=SECRET)
+        return self._client
+
+    def aws_cli(self, *args):
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=AKID, AWS_SECRET_ACCESS_KEY=SECRET,
+                   AWS_DEFAULT_REGION=REGION, AWS_CONFIG_FILE="/dev/null",
+                   AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_PAGER="")
+        out = subprocess.check_output(["/usr/bin/aws", "--endpoint-url", self.url, "--output", "json", "ecs"] + list(args),
+                                      env=env, text=True)
+        return json.loads(out) if out.strip() else None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def tmpdir_path():
+    d = tempfile.mkdtemp(prefix="ecs-e2e-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def controlplane(tmpdir_path):
+    cp = ControlPlane(tmpdir_path)
+    yield cp
+    cp.stop()
+
+
+def docker_cleanup(cluster=None):
+    flt = ["--filter", "label=" + TEST_LABEL]
+    if cluster:
+        flt += ["--filter", "label=com.amazonaws.ecs.cluster=" + cluster]
+    ids = subprocess.run(["docker", "ps", "-aq"] + flt, capture_output=True, text=True).stdout.split()
+    if ids:
+        subprocess.run(["docker", "rm", "-fv"] + ids, capture_output=True)
+    vols = subprocess.run(["docker", "volume", "ls", "-q"] + ["--filter", "label=" + TEST_LABEL],
+                          capture_output=True, text=True).stdout.split()
+    if vols and cluster is None:
+        subprocess.run(["docker", "volume", "rm", "-f"] + vols, capture_output=True)
+
+
+class Agent:
+    """The real agent binary against a control plane."""
+
+    def __init__(self, cp, tmp, cluster, env=None, args=()):
+        self.cp = cp
+        self.tmp = tmp
+        self.cluster = cluster
+        self.data_dir = os.path.join(tmp, "data")
+        self.log_dir = os.path.join(tmp, "log")
+        os.makedirs(self.data_dir, exist_ok=True)
+        os.makedirs(self.log_dir, exist_ok=True)
+        self.introspection_port = free_port()
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "ECS_CLUSTER": cluster,
+            "ECS_BACKEND_HOST": cp.url,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": AKID,
+            "AWS_SECRET_ACCESS_KEY": SECRET,
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": cp.imds_url or "http://127.0.0.1:9",
+            "ECS_DATADIR": self.data_dir,
+            "ECS_CHECKPOINT": "true",
+            "ECS_LOGFILE": os.path.join(self.log_dir, "ecs-agent.log"),
+            "ECS_LOGLEVEL": "debug",
+            "ECS_AGENT_CONFIG_FILE_PATH": "/nonexistent/ecs.config.json",
+            "ECS_INTROSPECTION_PORT": str(self.introspection_port),
+            "ECS_INTROSPECTION_LISTEN_ADDR": "127.0.0.1",
+            "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION": "10s",
+            "ECS_CONTAINER_STOP_TIMEOUT": "2s",
+            "ECS_AGENT_EXTRA_CONTAINER_LABEL": TEST_LABEL,
+            "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "detect_leaks=1"),
+            "UBSAN_OPTIONS": os.environ.get("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1"),
+        }
+        if env:
+            self.env.update(env)
+        self.args = list(args)
+        self.proc = None
+        self.stdout_path = os.path.join(tmp, "agent-stdout.log")
+        self.runs = 0
+
+    def start(self):
+        self.runs += 1
+        self.out = open(self.stdout_path, "a")
+        self.proc = subprocess.Popen([agent_bin()] + self.args, env=self.env, stdout=self.out,
+                                     stderr=subprocess.STDOUT, cwd=self.tmp)
+        return self
+
+    def output(self):
+        with open(self.stdout_path) as f:
+            return f.read()
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.out.close()
+        return rc
+
+    def kill9(self):
+        return self.stop(signal.SIGKILL)
+
+    def instance_arn(self):
+        arns = self.cp.ecs.list_container_instances(cluster=self.cluster)["containerInstanceArns"]
+        return arns[0] if arns else None
+
+    def wait_registered(self, timeout=60):
+        return wait_for(self.instance_arn, timeout, what="registration\n" + self.output()[-3000:])
+
+    def wait_connected(self, timeout=60):
+        def connected():
+            arn = self.instance_arn()
+            if not arn:
+                return False
+            d = self.cp.ecs.describe_container_instances(cluster=self.cluster, containerInstances=[arn])
+            return d["containerInstances"][0].get("agentConnected")
+        return wait_for(connected, timeout, what="ACS connection\n" + self.output()[-3000:])
+
+    def introspect(self, path):
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.introspection_port, path), timeout=5) as r:
+            return json.loads(r.read().decode())
+
+
+@pytest.fixture
+def cluster_name():
+    return "e2e-" + uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def make_agent(controlplane, tmpdir_path, cluster_name):
+    agents = []
+
+    def make(env=None, args=(), start=True):
+        a = Agent(controlplane, tmpdir_path, cluster_name, env, args)
+        agents.append(a)
+        if start:
+            a.start()
+        return a
+
+    yield make
+    for a in agents:
+        if a.alive():
+            a.stop()
+    docker_cleanup(cluster_name)
+
+
+def register_task_def(cp, family, image, containers=None, **kw):
+    """Registers a task definition; containers default to one busybox sleeper."""
+    if containers is None:
+        containers = [{"name": "main", "image": image, "cpu": 10, "memory": 32, "essential": True,
+                       "command": ["sleep", "3600"]}]
+    for c in containers:
+        c.setdefault("image", image)
+        c.setdefault("memory", 32)
+    r = cp.ecs.register_task_definition(family=family, containerDefinitions=containers, **kw)
+    td = r["taskDefinition"]
+    return "%s:%d" % (td["family"], td["revision"])
+
+
+def describe_task(cp, cluster, arn):
+    return cp.ecs.describe_tasks(cluster=cluster, tasks=[arn])["tasks"][0]
+
+
+def wait_task_status(cp, cluster, arn, status, timeout=90):
+    return wait_for(lambda: (lambda t: t if t.get("lastStatus") == status else None)(describe_task(cp, cluster, arn)),
+                    timeout, what="task %s %s" % (arn, status))
+
+
+def containers_for(cluster, task_arn=None):
+    flt = ["--filter", "label=com.amazonaws.ecs.cluster=" + cluster]
+    if task_arn:
+        flt += ["--filter", "label=com.amazonaws.ecs.task-arn=" + task_arn]
+    out = subprocess.run(["docker", "ps", "-a", "--format", "{{.ID}} {{.Names}} {{.State}}"] + flt,
+                         capture_output=True, text=True).stdout
+    return [line.split() for line in out.splitlines() if line.strip()]
