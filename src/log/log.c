@@ -302,6 +302,9 @@ log_redact_keys (char *s)
                   while (*q && *q != quote)
                     q += (*q == '\\' && q[1]) ? 2 : 1;
                 }
+              else if (kn == 13 && strncasecmp (k, "authorization", 13) == 0)
+                while (*q && *q != '\n' && *q != '"') /* the whole header value */
+                  q++;
               else
                 while (*q && !isspace ((unsigned char) *q) && *q != ',' && *q != '}')
                   q++;

@@ -1,0 +1,209 @@
+/* Unit tests for log/: levels, logfmt lines, the file sink with hourly
+ * rotation and pruning, and secret redaction. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "core/util.h"
+#include "core/xmalloc.h"
+#include "log/log.h"
+
+static time_t fake_now = 1700000000; /* 2023-11-14T22:13:20Z */
+
+static time_t
+fake_clock (void)
+{
+  return fake_now;
+}
+
+static char *
+tmpdir (void)
+{
+  char *d = xstrdup ("/tmp/ecs-log-test-XXXXXX");
+  assert_non_null (mkdtemp (d));
+  return d;
+}
+
+static char *
+read_all (const char *path)
+{
+  char *s = NULL;
+  agent_error_t err = NULL;
+  if (util_read_file (path, &s, NULL, &err) < 0)
+    {
+      error_free (&err);
+      return NULL;
+    }
+  return s;
+}
+
+static void
+rm_rf (const char *dir)
+{
+  cleanup_free char *cmd = xasprintf ("rm -rf '%s'", dir);
+  assert_int_equal (system (cmd), 0);
+}
+
+static void
+test_level_parse (void **state)
+{
+  (void) state;
+  enum log_level l;
+  assert_int_equal (log_level_parse ("debug", &l), 0);
+  assert_int_equal (l, LOG_DEBUG);
+  assert_int_equal (log_level_parse (" INFO ", &l), 0);
+  assert_int_equal (l, LOG_INFO);
+  assert_int_equal (log_level_parse ("Warn", &l), 0);
+  assert_int_equal (l, LOG_WARN);
+  assert_int_equal (log_level_parse ("error", &l), 0);
+  assert_int_equal (l, LOG_ERROR);
+  assert_int_equal (log_level_parse ("crit", &l), 0);
+  assert_int_equal (l, LOG_CRIT);
+  assert_int_equal (log_level_parse ("none", &l), 0);
+  assert_int_equal (l, LOG_NONE);
+  assert_true (log_level_parse ("verbose", &l) < 0);
+  assert_true (log_level_parse ("", &l) < 0);
+  assert_true (log_level_parse (NULL, &l) < 0);
+}
+
+static void
+test_file_gets_debug_and_logfmt (void **state)
+{
+  (void) state;
+  cleanup_free char *dir = tmpdir ();
+  cleanup_free char *file = xasprintf ("%s/agent.log", dir);
+  agent_error_t err = NULL;
+  log_set_clock (fake_clock);
+  assert_int_equal (log_init (LOG_ERROR, file, &err), 0);
+  log_debug ("engine", "a \"quoted\" debug line\nwith newline");
+  log_info ("acs", "info line");
+  log_close ();
+  cleanup_free char *hourly = xasprintf ("%s/agent.log.2023-11-14-22", dir);
+  cleanup_free char *text = read_all (hourly);
+  assert_non_null (text);
+  assert_non_null (strstr (text, "level=debug time=2023-11-14T22:13:20Z module=engine msg=\"a \\\"quoted\\\" debug line\\nwith newline\"\n"));
+  assert_non_null (strstr (text, "level=info time=2023-11-14T22:13:20Z module=acs msg=\"info line\"\n"));
+  /* ECS_LOGFILE itself points at the current hour's file */
+  cleanup_free char *via_link = read_all (file);
+  assert_non_null (via_link);
+  assert_string_equal (via_link, text);
+  struct stat st;
+  assert_int_equal (stat (hourly, &st), 0);
+  assert_int_equal (st.st_mode & 0007, 0); /* not world-readable */
+  rm_rf (dir);
+  log_set_clock (NULL);
+}
+
+static void
+test_hourly_rotation_and_pruning (void **state)
+{
+  (void) state;
+  cleanup_free char *dir = tmpdir ();
+  cleanup_free char *file = xasprintf ("%s/agent.log", dir);
+  agent_error_t err = NULL;
+  log_set_clock (fake_clock);
+  fake_now = 1700000000;
+  assert_int_equal (log_init (LOG_NONE, file, &err), 0);
+  for (int h = 0; h < 30; h++)
+    {
+      log_info ("t", "hour %d", h);
+      fake_now += 3600;
+    }
+  log_close ();
+  DIR *d = opendir (dir);
+  assert_non_null (d);
+  struct dirent *de;
+  int n = 0;
+  while ((de = readdir (d)))
+    if (strncmp (de->d_name, "agent.log.", 10) == 0)
+      n++;
+  closedir (d);
+  assert_int_equal (n, 24); /* the newest 24 hours are kept */
+  cleanup_free char *last = xasprintf ("%s/agent.log.2023-11-16-03", dir);
+  cleanup_free char *text = read_all (last);
+  assert_non_null (text);
+  assert_non_null (strstr (text, "hour 29"));
+  cleanup_free char *first = xasprintf ("%s/agent.log.2023-11-14-22", dir);
+  assert_int_not_equal (access (first, F_OK), 0);
+  rm_rf (dir);
+  log_set_clock (NULL);
+  fake_now = 1700000000;
+}
+
+static void
+test_redaction (void **state)
+{
+  (void) state;
+  log_secret_add ("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+  log_secret_add ("abc"); /* too short: ignored */
+  char *s = log_redact (xstrdup ("secret wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY twice wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY abc"));
+  assert_string_equal (s, "secret [REDACTED] twice [REDACTED] abc");
+  free (s);
+  s = log_redact (xstrdup ("Authorization: AWS4-HMAC-SHA256 Credential=x\n password=hunter2 \"SecretAccessKey\":\"zzz\", token=t0k"));
+  assert_null (strstr (s, "AWS4-HMAC"));
+  assert_null (strstr (s, "hunter2"));
+  assert_null (strstr (s, "zzz"));
+  assert_null (strstr (s, "t0k"));
+  assert_null (strstr (s, "Credential=x"));
+  free (s);
+  s = log_redact (xstrdup ("X-Registry-Auth: eyJ1c2VybmFtZSI6 other=fine"));
+  assert_null (strstr (s, "eyJ1c2"));
+  assert_non_null (strstr (s, "other=fine"));
+  free (s);
+  log_secret_remove ("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+  s = log_redact (xstrdup ("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"));
+  assert_string_equal (s, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+  free (s);
+}
+
+static void
+test_secret_never_reaches_file (void **state)
+{
+  (void) state;
+  cleanup_free char *dir = tmpdir ();
+  cleanup_free char *file = xasprintf ("%s/agent.log", dir);
+  agent_error_t err = NULL;
+  assert_int_equal (log_init (LOG_NONE, file, &err), 0);
+  log_secret_add ("SessionTokenValue12345");
+  log_error ("aws", "request failed with token SessionTokenValue12345 in it");
+  cleanup_free char *text = read_all (file);
+  log_close ();
+  assert_non_null (text);
+  assert_null (strstr (text, "SessionTokenValue12345"));
+  assert_non_null (strstr (text, "[REDACTED]"));
+  rm_rf (dir);
+}
+
+static void
+test_unwritable_file_is_error (void **state)
+{
+  (void) state;
+  agent_error_t err = NULL;
+  assert_true (log_init (LOG_INFO, "/nonexistent-dir/x/agent.log", &err) < 0);
+  assert_non_null (strstr (error_msg (&err), "/nonexistent-dir/x/agent.log"));
+  error_free (&err);
+  log_close ();
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_level_parse),
+    cmocka_unit_test (test_file_gets_debug_and_logfmt),
+    cmocka_unit_test (test_hourly_rotation_and_pruning),
+    cmocka_unit_test (test_redaction),
+    cmocka_unit_test (test_secret_never_reaches_file),
+    cmocka_unit_test (test_unwritable_file_is_error),
+  };
+  int r = cmocka_run_group_tests (tests, NULL, NULL);
+  log_close ();
+  return r;
+}
