@@ -33,7 +33,7 @@ INTEG_SRCS := $(sort $(wildcard tests/integration/test_*.c))
 INTEG_BINS := $(INTEG_SRCS:tests/integration/%.c=$(O)/itests/%)
 IMAGE ?= amazon/amazon-ecs-agent:make
 
-.PHONY: all release build static test unit-tests integration-tests test-in-docker deps clean fuzz bench
+.PHONY: demo all release build static test unit-tests integration-tests test-in-docker deps clean fuzz bench
 
 release: build
 	scripts/build-image.sh $(O)/amazon-ecs-agent $(IMAGE)
@@ -88,3 +88,7 @@ bench:
 
 clean:
 	rm -rf out
+
+# The main job: agent + local control plane + a real task (README).
+demo:
+	scripts/demo.sh
