@@ -16,6 +16,11 @@ from aiohttp import web, WSMsgType
 
 from . import sigv4
 
+
+def _raw_query(request):
+    rp = request.raw_path
+    return rp.split("?", 1)[1] if "?" in rp else ""
+
 log = logging.getLogger("controlplane.acs")
 
 
@@ -212,7 +217,7 @@ class AcsHub:
         app = request.app
         request["op"] = "ws"
         try:
-            sigv4.verify("GET", request.raw_path.split("?", 1)[0], request.query_string, request.headers, b"",
+            sigv4.verify("GET", request.raw_path.split("?", 1)[0], _raw_query(request), request.headers, b"",
                          self.creds, self.region)
         except sigv4.SigV4Error as e:
             request["note"] = e.code

@@ -14,6 +14,11 @@ import uuid
 from aiohttp import web
 
 from . import sigv4
+
+
+def _raw_query(request):
+    rp = request.raw_path
+    return rp.split("?", 1)[1] if "?" in rp else ""
 from .state import public
 
 log = logging.getLogger("controlplane.ecs")
@@ -861,7 +866,7 @@ async def handle_api(request):
     op = target[len(TARGET_PREFIX):] if target.startswith(TARGET_PREFIX) else ""
     request["op"] = op or "-"
     try:
-        sigv4.verify(request.method, request.raw_path.split("?", 1)[0], request.query_string,
+        sigv4.verify(request.method, request.raw_path.split("?", 1)[0], _raw_query(request),
                      request.headers, body, app["creds"], backend.region)
     except sigv4.SigV4Error as e:
         request["note"] = e.code

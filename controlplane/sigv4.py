@@ -120,6 +120,18 @@ def canonical_query(raw_query):
     return "&".join("%s=%s" % kv for kv in pairs)
 
 
+def raw_canonical_query(raw_query):
+    if not raw_query:
+        return ""
+    pairs = []
+    for part in raw_query.split("&"):
+        if part:
+            k, _, v = part.partition("=")
+            pairs.append((k, v))
+    pairs.sort()
+    return "&".join("%s=%s" % kv for kv in pairs)
+
+
 _WS = re.compile(r"\s+")
 
 
@@ -244,21 +256,23 @@ def verify(method, raw_path, raw_query, headers, body, store, region, service="e
                              "The provided 'x-amz-content-sha256' header does not match what was computed.")
 
     creq_headers = "".join("%s:%s\n" % (h, canonical_header_value(getall(h))) for h in signed)
-    creq = "\n".join([
-        method.upper(),
-        canonical_uri(raw_path),
-        canonical_query(raw_query),
-        creq_headers,
-        ";".join(signed),
-        payload_hash,
-    ])
     scope = "%s/%s/%s/aws4_request" % (a["day"], a["region"], a["service"])
-    sts = "\n".join(["AWS4-HMAC-SHA256", date_hdr if amz_date else
-                     datetime.datetime.utcfromtimestamp(ts).strftime("%Y%m%dT%H%M%SZ"),
-                     scope, hashlib.sha256(creq.encode("utf-8")).hexdigest()])
     key = signing_key(secret, a["day"], a["region"], a["service"])
-    expect = hmac.new(key, sts.encode("utf-8"), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expect, a["signature"]):
+    sts_date = date_hdr if amz_date else datetime.datetime.utcfromtimestamp(ts).strftime("%Y%m%dT%H%M%SZ")
+    # first variant is the standard one (decode, re-encode); the second tolerates
+    # signers that canonicalise the raw, already-encoded query (botocore does).
+    first = None
+    for cq in dict.fromkeys([canonical_query(raw_query), raw_canonical_query(raw_query)]):
+        creq = "\n".join([method.upper(), canonical_uri(raw_path), cq, creq_headers, ";".join(signed),
+                          payload_hash])
+        sts = "\n".join(["AWS4-HMAC-SHA256", sts_date, scope, hashlib.sha256(creq.encode("utf-8")).hexdigest()])
+        if first is None:
+            first = (creq, sts)
+        expect = hmac.new(key, sts.encode("utf-8"), hashlib.sha256).hexdigest()
+        if hmac.compare_digest(expect, a["signature"]):
+            break
+    else:
+        creq, sts = first
         msg = (MSG_BAD_SIGNATURE + "\n\nThe Canonical String for this request should have been\n'"
                + creq + "'\n\nThe String-to-Sign should have been\n'" + sts + "'\n")
         raise SigV4Error("InvalidSignatureException", msg,

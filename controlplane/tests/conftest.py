@@ -16,6 +16,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 import pytest
+import yarl
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PY = "/usr/bin/python3"
@@ -184,7 +185,13 @@ def ws_url(cp, cluster, instance_arn, **extra):
     q = {"clusterArn": cluster, "containerInstanceArn": instance_arn, "agentVersion": "1.1.0",
          "agentHash": "abc", "seqNum": "1", "dockerVersion": "DockerVersion: 20.10"}
     q.update(extra)
-    return cp.url + "/ws?" + urllib.parse.urlencode(sorted(q.items()))
+    # encode like an AWS signer (%20, %3A, %2F) so the wire form equals the signed form
+    return cp.url + "/ws?" + urllib.parse.urlencode(sorted(q.items()), quote_via=urllib.parse.quote, safe="-_.~")
+
+
+def wire(url):
+    """URL object aiohttp sends byte-for-byte (no re-quoting)."""
+    return yarl.URL(url, encoded=True)
 
 
 class AcsClient:
@@ -207,7 +214,7 @@ class AcsClient:
     async def connect(self):
         self._cond = asyncio.Condition()
         self.session = aiohttp.ClientSession()
-        self.ws = await self.session.ws_connect(self.url, headers=signed_ws_headers(self.url, **self.sign_kw),
+        self.ws = await self.session.ws_connect(wire(self.url), headers=signed_ws_headers(self.url, **self.sign_kw),
                                                 autoping=True)
         self._reader = asyncio.get_event_loop().create_task(self._read())
         return self
