@@ -19,6 +19,10 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -
 	-DAGENT_VERSION='"$(VERSION)"' -DAGENT_GITREV='"$(GITREV)"' -DAGENT_GITDIRTY=$(GITDIRTY)
 LDLIBS += $(PKG_LIBS) -lm
 
+ifeq ($(FUZZ),1)
+CFLAGS += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -Wno-unused-command-line-argument
+endif
+
 ifeq ($(SAN),1)
 CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
