@@ -4,14 +4,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Re-entrancy model: libcurl forbids multi API calls (add/remove handle,
+   cleanup) from inside its callbacks, and on_done may free or cancel
+   anything.  Every entry from the loop into curl (poll / timer callbacks)
+   is a "dispatch" (depth > 0).  During a dispatch, http_call_start only
+   queues the call (added == false), http_call_cancel only flags it, and
+   http_client_free only flags the client; dispatch_end() does the work
+   once curl has returned. */
+
+struct http_sock;
+
 struct http_client
 {
   uv_loop_t *loop;
   CURLM *multi;
   uv_timer_t timer;
   size_t active;
-  bool closing;
-  struct http_call *calls; /* every call in flight, for http_client_free */
+  int depth;    /* > 0 while dispatching curl / user callbacks */
+  bool closing; /* http_client_free requested */
+  struct http_call *calls; /* every call not yet freed */
+  struct http_sock *socks; /* every poll handle not yet closed */
 };
 
 struct http_call
@@ -25,8 +37,13 @@ struct http_call
   char errbuf[CURL_ERROR_SIZE];
   http_data_cb on_data;
   http_done_cb on_done;
+  http_headers_cb on_headers;
   void *data;
-  bool aborted;
+  bool added;      /* handed to the multi handle */
+  bool aborted;    /* a callback asked to abort */
+  bool cancelled;  /* no callback may run any more; free at dispatch end */
+  bool completing; /* on_done is running */
+  bool headers_seen;
   struct http_call *prev, *next;
 };
 
@@ -35,14 +52,30 @@ struct http_sock
   uv_poll_t poll;
   curl_socket_t fd;
   http_client_t *client;
+  struct http_sock *prev, *next;
 };
 
 static void http_check_done (http_client_t *c);
+static void http_dispatch_end (http_client_t *c);
 
 static void
 http_poll_close_cb (uv_handle_t *h)
 {
   free (h->data);
+}
+
+static void
+http_sock_close (http_client_t *c, struct http_sock *s)
+{
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    c->socks = s->next;
+  if (s->next)
+    s->next->prev = s->prev;
+  uv_poll_stop (&s->poll);
+  s->poll.data = s;
+  uv_close ((uv_handle_t *) &s->poll, http_poll_close_cb);
 }
 
 static void
@@ -58,8 +91,10 @@ http_poll_cb (uv_poll_t *p, int status, int events)
   if (events & UV_WRITABLE)
     flags |= CURL_CSELECT_OUT;
   int running;
+  c->depth++;
   curl_multi_socket_action (c->multi, s->fd, flags, &running);
   http_check_done (c);
+  http_dispatch_end (c);
 }
 
 static int
@@ -72,9 +107,7 @@ http_socket_cb (CURL *easy, curl_socket_t fd, int what, void *userp, void *socke
     {
       if (s)
         {
-          uv_poll_stop (&s->poll);
-          s->poll.data = s;
-          uv_close ((uv_handle_t *) &s->poll, http_poll_close_cb);
+          http_sock_close (c, s);
           curl_multi_assign (c->multi, fd, NULL);
         }
       return 0;
@@ -90,6 +123,10 @@ http_socket_cb (CURL *easy, curl_socket_t fd, int what, void *userp, void *socke
           return -1;
         }
       s->poll.data = s;
+      s->next = c->socks;
+      if (c->socks)
+        c->socks->prev = s;
+      c->socks = s;
       curl_multi_assign (c->multi, fd, s);
     }
   int ev = 0;
@@ -106,8 +143,10 @@ http_timer_cb (uv_timer_t *t)
 {
   http_client_t *c = t->data;
   int running;
+  c->depth++;
   curl_multi_socket_action (c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
   http_check_done (c);
+  http_dispatch_end (c);
 }
 
 static int
@@ -145,23 +184,28 @@ http_client_new (uv_loop_t *loop)
   return c;
 }
 
+/* Unlink from the client, detach from curl and free.  Only outside curl
+   callbacks. */
 static void
 http_call_free (http_call_t *call)
 {
   if (call == NULL)
     return;
+  http_client_t *c = call->client;
   if (call->easy)
     {
-      curl_multi_remove_handle (call->client->multi, call->easy);
+      if (call->added)
+        curl_multi_remove_handle (c->multi, call->easy);
       curl_easy_cleanup (call->easy);
-      call->client->active--;
-      if (call->prev)
-        call->prev->next = call->next;
-      else
-        call->client->calls = call->next;
-      if (call->next)
-        call->next->prev = call->prev;
     }
+  if (!call->cancelled && !call->completing)
+    c->active--;
+  if (call->prev)
+    call->prev->next = call->next;
+  else
+    c->calls = call->next;
+  if (call->next)
+    call->next->prev = call->prev;
   curl_slist_free_all (call->headers);
   free (call->body_in);
   free (call->buf);
@@ -174,18 +218,75 @@ http_client_timer_close_cb (uv_handle_t *h)
   free (h->data);
 }
 
-void
-http_client_free (http_client_t *c)
+static void
+http_client_destroy (http_client_t *c)
 {
-  if (c == NULL)
-    return;
-  c->closing = true;
   while (c->calls)
     http_call_free (c->calls);
   curl_multi_cleanup (c->multi);
+  /* curl reports CURL_POLL_REMOVE for the sockets it closes; close any
+     poll handle it did not. */
+  while (c->socks)
+    http_sock_close (c, c->socks);
   uv_timer_stop (&c->timer);
   c->timer.data = c;
   uv_close ((uv_handle_t *) &c->timer, http_client_timer_close_cb);
+}
+
+static void http_call_fail_now (http_call_t *call, int kind, const char *msg);
+
+static void
+http_dispatch_end (http_client_t *c)
+{
+  if (--c->depth > 0)
+    return;
+  if (c->closing)
+    {
+      http_client_destroy (c);
+      return;
+    }
+  bool again = true;
+  while (again && !c->closing)
+    {
+      again = false;
+      for (http_call_t *call = c->calls, *next; call; call = next)
+        {
+          next = call->next;
+          if (call->cancelled)
+            {
+              http_call_free (call);
+              again = true;
+              break; /* the list may have changed */
+            }
+          if (!call->added)
+            {
+              if (curl_multi_add_handle (c->multi, call->easy) == CURLM_OK)
+                call->added = true;
+              else
+                http_call_fail_now (call, ERR_GENERIC, "curl_multi_add_handle failed");
+              again = true;
+              break;
+            }
+        }
+    }
+  if (c->closing)
+    http_client_destroy (c);
+}
+
+void
+http_client_free (http_client_t *c)
+{
+  if (c == NULL || c->closing)
+    return;
+  c->closing = true;
+  for (http_call_t *call = c->calls; call; call = call->next)
+    {
+      if (!call->cancelled && !call->completing)
+        c->active--;
+      call->cancelled = true;
+    }
+  if (c->depth == 0)
+    http_client_destroy (c);
 }
 
 size_t
@@ -199,13 +300,15 @@ http_write_cb (char *ptr, size_t size, size_t nmemb, void *userdata)
 {
   http_call_t *call = userdata;
   size_t n = size * nmemb;
+  if (call->cancelled || call->aborted)
+    return 0;
   if (call->on_data)
     {
       long status = 0;
       curl_easy_getinfo (call->easy, CURLINFO_RESPONSE_CODE, &status);
       if (status >= 200 && status < 300)
         {
-          if (call->on_data (ptr, n, call->data) < 0)
+          if (call->on_data (ptr, n, call->data) < 0 || call->cancelled)
             {
               call->aborted = true;
               return 0;
@@ -222,6 +325,29 @@ http_write_cb (char *ptr, size_t size, size_t nmemb, void *userdata)
   memcpy (call->buf + call->len, ptr, n);
   call->len += n;
   call->buf[call->len] = '\0';
+  return n;
+}
+
+static size_t
+http_header_cb (char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+  http_call_t *call = userdata;
+  size_t n = size * nmemb;
+  if (call->cancelled || call->aborted)
+    return 0;
+  bool blank = (n == 2 && ptr[0] == '\r' && ptr[1] == '\n') || (n == 1 && ptr[0] == '\n');
+  if (!blank || call->headers_seen || call->on_headers == NULL)
+    return n;
+  long status = 0;
+  curl_easy_getinfo (call->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (status >= 100 && status < 200)
+    return n; /* interim response; the final one follows */
+  call->headers_seen = true;
+  if (call->on_headers (status, call->data) < 0 || call->cancelled)
+    {
+      call->aborted = true;
+      return 0;
+    }
   return n;
 }
 
@@ -248,18 +374,43 @@ http_curl_kind (CURLcode rc)
     }
 }
 
+/* Complete a call that never reached curl (deferred add failed). */
+static void
+http_call_fail_now (http_call_t *call, int kind, const char *msg)
+{
+  http_client_t *c = call->client;
+  struct http_response resp = { 0 };
+  agent_error_t err = NULL;
+  error_set (&err, kind, "%s", msg);
+  call->completing = true;
+  c->active--;
+  c->depth++;
+  if (call->on_done)
+    call->on_done (&resp, err, call->data);
+  error_free (&err);
+  c->depth--;
+  http_call_free (call);
+}
+
 static void
 http_check_done (http_client_t *c)
 {
   CURLMsg *m;
   int left;
-  while ((m = curl_multi_info_read (c->multi, &left)))
+  while (!c->closing && (m = curl_multi_info_read (c->multi, &left)))
     {
       if (m->msg != CURLMSG_DONE)
         continue;
       http_call_t *call = NULL;
       curl_easy_getinfo (m->easy_handle, CURLINFO_PRIVATE, (char **) &call);
       CURLcode rc = m->data.result;
+      if (call == NULL)
+        continue;
+      if (call->cancelled)
+        {
+          http_call_free (call);
+          continue;
+        }
       struct http_response resp = { 0 };
       curl_easy_getinfo (call->easy, CURLINFO_RESPONSE_CODE, &resp.status);
       char *ct = NULL;
@@ -275,6 +426,8 @@ http_check_done (http_client_t *c)
           int kind = call->aborted ? ERR_CANCELLED : http_curl_kind (rc);
           error_set (&err, kind, "%s", call->errbuf[0] ? call->errbuf : curl_easy_strerror (rc));
         }
+      call->completing = true;
+      c->active--;
       if (call->on_done)
         call->on_done (&resp, err, call->data);
       error_free (&err);
@@ -285,10 +438,16 @@ http_check_done (http_client_t *c)
 http_call_t *
 http_call_start (http_client_t *c, const struct http_request *req, agent_error_t *err)
 {
+  if (c->closing)
+    {
+      error_set (err, ERR_CANCELLED, "http client is closing");
+      return NULL;
+    }
   http_call_t *call = xcalloc (1, sizeof *call);
   call->client = c;
   call->on_data = req->on_data;
   call->on_done = req->on_done;
+  call->on_headers = req->on_headers;
   call->data = req->data;
   CURL *e = curl_easy_init ();
   if (e == NULL)
@@ -304,6 +463,11 @@ http_call_start (http_client_t *c, const struct http_request *req, agent_error_t
   curl_easy_setopt (e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt (e, CURLOPT_WRITEFUNCTION, http_write_cb);
   curl_easy_setopt (e, CURLOPT_WRITEDATA, call);
+  if (req->on_headers)
+    {
+      curl_easy_setopt (e, CURLOPT_HEADERFUNCTION, http_header_cb);
+      curl_easy_setopt (e, CURLOPT_HEADERDATA, call);
+    }
   if (req->unix_socket)
     curl_easy_setopt (e, CURLOPT_UNIX_SOCKET_PATH, req->unix_socket);
   const char *method = req->method ? req->method : "GET";
@@ -347,16 +511,20 @@ http_call_start (http_client_t *c, const struct http_request *req, agent_error_t
       curl_easy_setopt (e, CURLOPT_SSL_VERIFYPEER, 0L);
       curl_easy_setopt (e, CURLOPT_SSL_VERIFYHOST, 0L);
     }
-  if (curl_multi_add_handle (c->multi, e) != CURLM_OK)
+  if (c->depth == 0)
     {
-      curl_easy_cleanup (e);
-      call->easy = NULL;
-      curl_slist_free_all (call->headers);
-      free (call->body_in);
-      free (call);
-      error_set (err, ERR_GENERIC, "curl_multi_add_handle failed");
-      return NULL;
+      if (curl_multi_add_handle (c->multi, e) != CURLM_OK)
+        {
+          curl_easy_cleanup (e);
+          curl_slist_free_all (call->headers);
+          free (call->body_in);
+          free (call);
+          error_set (err, ERR_GENERIC, "curl_multi_add_handle failed");
+          return NULL;
+        }
+      call->added = true;
     }
+  /* else: added by http_dispatch_end once curl has returned */
   c->active++;
   call->next = c->calls;
   if (c->calls)
@@ -368,5 +536,14 @@ http_call_start (http_client_t *c, const struct http_request *req, agent_error_t
 void
 http_call_cancel (http_call_t *call)
 {
+  if (call == NULL || call->cancelled || call->completing)
+    return;
+  http_client_t *c = call->client;
+  if (c->depth > 0)
+    {
+      call->cancelled = true;
+      c->active--;
+      return;
+    }
   http_call_free (call);
 }

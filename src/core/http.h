@@ -9,6 +9,10 @@
  * is collected and handed to on_done.  Requests may go over a unix socket
  * (Docker) by setting unix_socket.  The response and the call are freed by
  * this module after on_done returns.
+ * Re-entrancy: from inside any callback (on_data, on_headers, on_done) it is
+ * safe to start calls, cancel any call (including the current one: no
+ * further callback) and free the client; the work is deferred until
+ * libcurl has returned.
  */
 #ifndef CORE_HTTP_H
 #define CORE_HTTP_H
@@ -31,6 +35,8 @@ struct http_response
 
 /* Return < 0 to abort the transfer (on_done then gets ERR_CANCELLED). */
 typedef int (*http_data_cb) (const char *chunk, size_t len, void *data);
+/* Response headers complete (final, non-1xx status); return < 0 to abort. */
+typedef int (*http_headers_cb) (long status, void *data);
 /* err is NULL on transport success (any HTTP status); else transport error
    (ERR_UNREACHABLE, ERR_TIMEOUT, ERR_CANCELLED...). */
 typedef void (*http_done_cb) (const struct http_response *resp, agent_error_t err, void *data);
@@ -57,6 +63,7 @@ struct http_request
   http_data_cb on_data;
   http_done_cb on_done;
   void *data;
+  http_headers_cb on_headers; /* optional */
 };
 
 http_client_t *http_client_new (uv_loop_t *loop);
@@ -64,6 +71,8 @@ http_client_t *http_client_new (uv_loop_t *loop);
    loop has closed its handles. */
 void http_client_free (http_client_t *c);
 http_call_t *http_call_start (http_client_t *c, const struct http_request *req, agent_error_t *err);
+/* No callback runs after this.  NULL is a no-op; calling it for a call whose
+   on_done is running is a no-op too. */
 void http_call_cancel (http_call_t *call);
 /* Number of calls in flight (tests, benchmarks). */
 size_t http_client_active (const http_client_t *c);
