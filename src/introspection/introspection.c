@@ -1,0 +1,935 @@
+/* introspection/introspection.c - see introspection.h for the contract. */
+#include "introspection/introspection.h"
+#include "core/util.h"
+#include "core/xmalloc.h"
+#include "log/log.h"
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <string.h>
+
+#ifndef AGENT_VERSION
+#define AGENT_VERSION "0.0.0"
+#endif
+#ifndef AGENT_GITREV
+#define AGENT_GITREV "UNKNOWN"
+#endif
+#ifndef AGENT_GITDIRTY
+#define AGENT_GITDIRTY 0
+#endif
+
+#define MOD "introspection"
+#define DEFAULT_MAX_CONNS 200
+#define DEFAULT_TIMEOUT_S 5
+#define DEFAULT_HEADER_BYTES 8192
+#define WRITE_CHUNK 16384
+#define DOCKER_SHORT_ID_LEN 12
+#define FIN_MAX_SPINS 200000
+
+static const char *const available_commands[] = { "/v1/metadata", "/v1/tasks", "/license" };
+
+static const char builtin_license[]
+    = "Amazon ECS Container Agent (C re-implementation)\n"
+      "Licensed under the Apache License, Version 2.0 (the \"License\").\n"
+      "You may not use this software except in compliance with the License.\n"
+      "A copy of the License is located at http://aws.amazon.com/apache2.0/\n"
+      "or in the \"license\" file accompanying this software.  It is distributed\n"
+      "on an \"AS IS\" BASIS, WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND,\n"
+      "either express or implied.\n";
+
+/* ------------------------------------------------------------------ */
+/* Router (no I/O)                                                     */
+/* ------------------------------------------------------------------ */
+
+const char *
+introspection_version_string (void)
+{
+  return "Amazon ECS Agent - v" AGENT_VERSION " (" /* */
+#if AGENT_GITDIRTY
+         "*"
+#endif
+         AGENT_GITREV ")";
+}
+
+static const char *
+backend_status (int s)
+{
+  if (s == INTROSPECTION_STATUS_RUNNING)
+    return "RUNNING";
+  if (s >= INTROSPECTION_STATUS_STOPPED)
+    return "STOPPED";
+  return "PENDING";
+}
+
+static json_t *
+jstr (const char *s)
+{
+  return json_string (s ? s : "");
+}
+
+/* jansson rejects invalid UTF-8; the provider's strings come from Docker and
+   ACS and should be valid, but never let one bad byte drop a response. */
+static void
+set_str (json_t *o, const char *key, const char *s)
+{
+  json_t *v = jstr (s);
+  if (!v)
+    v = json_string ("");
+  json_object_set_new (o, key, v);
+}
+
+static json_t *
+container_json (const struct introspection_container *c)
+{
+  json_t *o = json_object ();
+  set_str (o, "DockerId", c->docker_id);
+  set_str (o, "DockerName", c->docker_name);
+  set_str (o, "Name", c->name);
+  set_str (o, "Image", c->image);
+  set_str (o, "ImageID", c->image_id);
+  if (c->created_at && *c->created_at)
+    set_str (o, "CreatedAt", c->created_at);
+  if (c->started_at && *c->started_at)
+    set_str (o, "StartedAt", c->started_at);
+  if (c->n_ports)
+    {
+      json_t *a = json_array ();
+      for (size_t i = 0; i < c->n_ports; i++)
+        {
+          const struct introspection_port *p = &c->ports[i];
+          json_t *po = json_object ();
+          if (p->container_port)
+            json_object_set_new (po, "ContainerPort", json_integer (p->container_port));
+          set_str (po, "Protocol", p->protocol && *p->protocol ? p->protocol : "tcp");
+          if (p->host_port)
+            json_object_set_new (po, "HostPort", json_integer (p->host_port));
+          if (p->bind_ip && *p->bind_ip)
+            set_str (po, "HostIp", p->bind_ip);
+          json_array_append_new (a, po);
+        }
+      json_object_set_new (o, "Ports", a);
+    }
+  if (c->n_volumes)
+    {
+      json_t *a = json_array ();
+      for (size_t i = 0; i < c->n_volumes; i++)
+        {
+          const struct introspection_volume *v = &c->volumes[i];
+          json_t *vo = json_object ();
+          if (v->docker_name && *v->docker_name)
+            set_str (vo, "DockerName", v->docker_name);
+          if (v->source && *v->source)
+            set_str (vo, "Source", v->source);
+          if (v->destination && *v->destination)
+            set_str (vo, "Destination", v->destination);
+          json_array_append_new (a, vo);
+        }
+      json_object_set_new (o, "Volumes", a);
+    }
+  return o;
+}
+
+static json_t *
+task_json (const struct introspection_task *t)
+{
+  const char *known = backend_status (t->known_status);
+  const char *desired = backend_status (t->desired_status);
+  json_t *o = json_object ();
+  set_str (o, "Arn", t->arn);
+  /* DesiredStatus is omitted while it would contradict what is known. */
+  if (!((strcmp (known, "STOPPED") == 0 && strcmp (desired, "STOPPED") != 0)
+        || (strcmp (known, "RUNNING") == 0 && strcmp (desired, "PENDING") == 0)))
+    set_str (o, "DesiredStatus", desired);
+  set_str (o, "KnownStatus", known);
+  set_str (o, "Family", t->family);
+  set_str (o, "Version", t->version);
+  json_t *a = json_array ();
+  for (size_t i = 0; i < t->n_containers; i++)
+    {
+      const struct introspection_container *c = &t->containers[i];
+      if (!c->has_docker_record || c->internal)
+        continue;
+      json_array_append_new (a, container_json (c));
+    }
+  json_object_set_new (o, "Containers", a);
+  return o;
+}
+
+/* Go's zero-value TaskResponse, as HEAD writes on every error. */
+static json_t *
+empty_task_json (void)
+{
+  json_t *o = json_object ();
+  set_str (o, "Arn", "");
+  set_str (o, "KnownStatus", "");
+  set_str (o, "Family", "");
+  set_str (o, "Version", "");
+  json_object_set_new (o, "Containers", json_null ());
+  return o;
+}
+
+enum find_mode
+{
+  FIND_ALL,
+  FIND_ARN,
+  FIND_ID,
+  FIND_PREFIX,
+};
+
+struct find
+{
+  enum find_mode mode;
+  const char *key;
+  size_t keylen;
+  json_t *all;   /* FIND_ALL: array */
+  json_t *found; /* first match */
+  size_t n_found;
+};
+
+static bool
+task_matches (const struct find *f, const struct introspection_task *t)
+{
+  switch (f->mode)
+    {
+    case FIND_ALL:
+      return true;
+    case FIND_ARN:
+      return t->arn && strcmp (t->arn, f->key) == 0;
+    case FIND_ID:
+    case FIND_PREFIX:
+      for (size_t i = 0; i < t->n_containers; i++)
+        {
+          const char *id = t->containers[i].docker_id;
+          if (!id || !*id)
+            continue;
+          if (f->mode == FIND_ID ? strcmp (id, f->key) == 0 : strncmp (id, f->key, f->keylen) == 0)
+            return true;
+        }
+      return false;
+    }
+  return false;
+}
+
+static void
+find_cb (const struct introspection_task *t, void *arg)
+{
+  struct find *f = arg;
+  if (!t || !task_matches (f, t))
+    return;
+  if (f->mode == FIND_ALL)
+    {
+      json_array_append_new (f->all, task_json (t));
+      return;
+    }
+  if (f->n_found++ == 0)
+    f->found = task_json (t);
+}
+
+static char *
+dump (json_t *j)
+{
+  char *s = json_dumps (j, JSON_COMPACT);
+  json_decref (j);
+  if (!s)
+    xalloc_die ();
+  /* jansson allocates with malloc (default allocators): hand it over as is. */
+  return s;
+}
+
+static int
+route_tasks (const struct introspection_provider *prov, const char *taskarn,
+             const char *dockerid, char **body)
+{
+  struct find f = { 0 };
+  if (taskarn && dockerid)
+    {
+      *body = dump (empty_task_json ());
+      return 400;
+    }
+  if (taskarn)
+    {
+      f.mode = FIND_ARN;
+      f.key = taskarn;
+    }
+  else if (dockerid)
+    {
+      f.mode = strlen (dockerid) > DOCKER_SHORT_ID_LEN ? FIND_ID : FIND_PREFIX;
+      f.key = dockerid;
+      f.keylen = strlen (dockerid);
+    }
+  else
+    {
+      f.mode = FIND_ALL;
+      f.all = json_array ();
+    }
+  if (prov && prov->foreach_task)
+    prov->foreach_task (prov->data, find_cb, &f);
+  if (f.mode == FIND_ALL)
+    {
+      json_t *o = json_object ();
+      json_object_set_new (o, "Tasks", f.all);
+      *body = dump (o);
+      return 200;
+    }
+  if (f.n_found == 1)
+    {
+      *body = dump (f.found);
+      return 200;
+    }
+  if (f.found)
+    json_decref (f.found);
+  *body = dump (empty_task_json ());
+  return f.n_found == 0 ? 404 : 400;
+}
+
+int
+introspection_route (const struct introspection_config *cfg,
+                     const struct introspection_provider *prov, const char *path,
+                     const char *const *args, size_t n_args, char **body,
+                     const char **content_type)
+{
+  *content_type = "application/json";
+  if (!path)
+    path = "/";
+  if (strcmp (path, "/v1/metadata") == 0)
+    {
+      const char *arn = NULL;
+      if (prov && prov->container_instance_arn)
+        arn = prov->container_instance_arn (prov->data);
+      if (!arn && cfg)
+        arn = cfg->container_instance_arn;
+      json_t *o = json_object ();
+      set_str (o, "Cluster", cfg && cfg->cluster ? cfg->cluster : "default");
+      json_object_set_new (o, "ContainerInstanceArn", arn ? jstr (arn) : json_null ());
+      if (!json_object_get (o, "ContainerInstanceArn"))
+        json_object_set_new (o, "ContainerInstanceArn", json_null ());
+      set_str (o, "Version",
+               cfg && cfg->version ? cfg->version : introspection_version_string ());
+      *body = dump (o);
+      return 200;
+    }
+  if (strcmp (path, "/v1/tasks") == 0)
+    {
+      /* First occurrence wins (Go's Values.Get); presence counts, as HEAD. */
+      const char *taskarn = NULL, *dockerid = NULL;
+      for (size_t i = 0; i < n_args; i++)
+        {
+          const char *a = args[i];
+          if (!a)
+            continue;
+          const char *eq = strchr (a, '=');
+          size_t nlen = eq ? (size_t) (eq - a) : strlen (a);
+          const char *val = eq ? eq + 1 : "";
+          if (nlen == 7 && memcmp (a, "taskarn", 7) == 0 && !taskarn)
+            taskarn = val;
+          else if (nlen == 8 && memcmp (a, "dockerid", 8) == 0 && !dockerid)
+            dockerid = val;
+        }
+      return route_tasks (prov, taskarn, dockerid, body);
+    }
+  if (strcmp (path, "/license") == 0)
+    {
+      *content_type = "text/plain; charset=utf-8";
+      *body = xstrdup (cfg && cfg->license_text ? cfg->license_text : builtin_license);
+      return 200;
+    }
+  json_t *o = json_object ();
+  json_t *a = json_array ();
+  for (size_t i = 0; i < ARRAY_SIZE (available_commands); i++)
+    json_array_append_new (a, json_string (available_commands[i]));
+  json_object_set_new (o, "AvailableCommands", a);
+  *body = dump (o);
+  return 200;
+}
+
+/* ------------------------------------------------------------------ */
+/* Server (libwebsockets on the caller's uv loop)                      */
+/* ------------------------------------------------------------------ */
+
+struct conn
+{
+  struct conn *prev, *next;
+  struct introspection_server *srv;
+  struct lws *wsi;
+  bool busy;    /* a response is being written */
+  bool evicted; /* closing because of the connection limit */
+  bool head;    /* HEAD request: headers only */
+  bool headers_sent;
+  int status;
+  const char *ctype;
+  char *body;
+  size_t body_len, body_off;
+};
+
+struct introspection_server
+{
+  uv_loop_t *loop;
+  struct introspection_config cfg; /* strings below are owned copies */
+  struct introspection_provider prov;
+  char *addr;
+  unsigned max_conns, timeout_s, header_bytes;
+  struct lws_protocols protocols[2];
+  struct lws_context *ctx;
+  struct lws_vhost *vhost;
+  int port;
+  struct conn *head, *tail;
+  size_t n_conns; /* all conns still allocated */
+  size_t n_live;  /* conns not evicted */
+  unsigned long n_requests;
+  uv_timer_t retry;
+  bool retry_init;
+  struct backoff backoff;
+  /* shutdown */
+  bool stopping;
+  uv_idle_t fin;
+  bool fin_init;
+  int fin_spins;
+  void **lws_handles; /* uv handles lws created in our context */
+  size_t n_lws_handles;
+  void (*done_cb) (void *);
+  void *done_arg;
+  unsigned char scratch[LWS_PRE + WRITE_CHUNK];
+};
+
+static void
+conn_unlink (struct introspection_server *s, struct conn *c)
+{
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    s->head = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  else
+    s->tail = c->prev;
+  c->prev = c->next = NULL;
+}
+
+static void
+conn_evict_one (struct introspection_server *s)
+{
+  struct conn *victim = NULL;
+  for (struct conn *c = s->head; c; c = c->next)
+    if (!c->evicted && !c->busy)
+      {
+        victim = c;
+        break;
+      }
+  if (!victim)
+    for (struct conn *c = s->head; c; c = c->next)
+      if (!c->evicted)
+        {
+          victim = c;
+          break;
+        }
+  if (!victim)
+    return;
+  victim->evicted = true;
+  s->n_live--;
+  log_debug (MOD, "connection limit %u reached: closing the oldest idle connection",
+             s->max_conns);
+  lws_set_timeout (victim->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+static void
+conn_new (struct introspection_server *s, struct lws *wsi)
+{
+  struct conn *c = xcalloc (1, sizeof *c);
+  c->srv = s;
+  c->wsi = wsi;
+  c->prev = s->tail;
+  if (s->tail)
+    s->tail->next = c;
+  else
+    s->head = c;
+  s->tail = c;
+  s->n_conns++;
+  s->n_live++;
+  lws_set_opaque_user_data (wsi, c);
+  while (s->n_live > s->max_conns)
+    conn_evict_one (s);
+}
+
+static void
+conn_reset (struct conn *c)
+{
+  free (c->body);
+  c->body = NULL;
+  c->body_len = c->body_off = 0;
+  c->busy = c->headers_sent = c->head = false;
+}
+
+static void
+conn_free (struct introspection_server *s, struct conn *c)
+{
+  conn_unlink (s, c);
+  if (!c->evicted)
+    s->n_live--;
+  s->n_conns--;
+  conn_reset (c);
+  free (c);
+}
+
+static const char *
+method_name (int m)
+{
+  switch (m)
+    {
+    case LWSHUMETH_GET:
+      return "GET";
+    case LWSHUMETH_POST:
+      return "POST";
+    case LWSHUMETH_OPTIONS:
+      return "OPTIONS";
+    case LWSHUMETH_PUT:
+      return "PUT";
+    case LWSHUMETH_PATCH:
+      return "PATCH";
+    case LWSHUMETH_DELETE:
+      return "DELETE";
+    case LWSHUMETH_CONNECT:
+      return "CONNECT";
+    case LWSHUMETH_HEAD:
+      return "HEAD";
+    default:
+      return "?";
+    }
+}
+
+/* Route the request now (a snapshot of engine state) and queue the answer. */
+static int
+respond (struct introspection_server *s, struct conn *c)
+{
+  struct lws *wsi = c->wsi;
+  char *uri = NULL;
+  int ulen = 0;
+  int m = lws_http_get_uri_and_method (wsi, &uri, &ulen);
+  cleanup_free char *path = xstrndup (uri ? uri : "/", uri ? (size_t) ulen : 1);
+
+  /* Query fragments arrive url-decoded, one per '&'. */
+  char *args[32];
+  size_t n_args = 0;
+  for (int i = 0; n_args < ARRAY_SIZE (args); i++)
+    {
+      int flen = lws_hdr_fragment_length (wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+      if (flen <= 0)
+        break;
+      char *buf = xmalloc ((size_t) flen + 1);
+      if (lws_hdr_copy_fragment (wsi, buf, flen + 1, WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
+        {
+          free (buf);
+          break;
+        }
+      args[n_args++] = buf;
+    }
+
+  conn_reset (c);
+  c->head = m == LWSHUMETH_HEAD;
+  c->status = introspection_route (&s->cfg, &s->prov, path, (const char *const *) args, n_args,
+                                   &c->body, &c->ctype);
+  c->body_len = strlen (c->body);
+  c->busy = true;
+  s->n_requests++;
+
+  char peer[64] = "";
+  lws_get_peer_simple (wsi, peer, sizeof peer);
+  log_debug (MOD, "request method=%s path=%s args=%zu status=%d peer=%s", method_name (m), path,
+             n_args, c->status, peer);
+  for (size_t i = 0; i < n_args; i++)
+    free (args[i]);
+
+  /* The client has read_timeout_s to take the answer. */
+  lws_set_timeout (wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int) s->timeout_s);
+  lws_callback_on_writable (wsi);
+  return 0;
+}
+
+static int
+on_writable (struct introspection_server *s, struct conn *c)
+{
+  struct lws *wsi = c->wsi;
+  if (!c->busy)
+    return 0;
+  if (!c->headers_sent)
+    {
+      unsigned char hbuf[LWS_PRE + 512];
+      unsigned char *start = hbuf + LWS_PRE, *p = start, *end = hbuf + sizeof hbuf;
+      if (lws_add_http_common_headers (wsi, (unsigned) c->status, c->ctype,
+                                       c->head ? 0 : (lws_filepos_t) c->body_len, &p, end))
+        return -1;
+      if (lws_finalize_write_http_header (wsi, start, &p, end))
+        return -1;
+      c->headers_sent = true;
+      if (!c->head && c->body_len)
+        {
+          lws_callback_on_writable (wsi);
+          return 0;
+        }
+    }
+  else
+    {
+      size_t left = c->body_len - c->body_off;
+      size_t n = left < WRITE_CHUNK ? left : WRITE_CHUNK;
+      bool final = n == left;
+      memcpy (s->scratch + LWS_PRE, c->body + c->body_off, n);
+      if (lws_write (wsi, s->scratch + LWS_PRE, n, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP)
+          != (int) n)
+        return -1;
+      c->body_off += n;
+      if (!final)
+        {
+          lws_callback_on_writable (wsi);
+          return 0;
+        }
+    }
+  conn_reset (c);
+  /* Back to reading the next request on this connection (keep-alive), or close. */
+  if (lws_http_transaction_completed (wsi))
+    return -1;
+  return 0;
+}
+
+static bool
+request_has_body (struct lws *wsi)
+{
+  char buf[32];
+  if (lws_hdr_total_length (wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+    return true;
+  if (lws_hdr_copy (wsi, buf, sizeof buf, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
+    return strtoull (buf, NULL, 10) > 0;
+  return false;
+}
+
+static int
+http_cb (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+  struct lws_context *lc = lws_get_context (wsi);
+  struct introspection_server *s = lc ? lws_context_user (lc) : NULL;
+  struct conn *c = wsi ? lws_get_opaque_user_data (wsi) : NULL;
+
+  switch (reason)
+    {
+    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+      if (!s || s->stopping)
+        return -1;
+      conn_new (s, wsi);
+      return 0;
+
+    case LWS_CALLBACK_WSI_DESTROY:
+      if (s && c)
+        {
+          lws_set_opaque_user_data (wsi, NULL);
+          conn_free (s, c);
+        }
+      return 0;
+
+    case LWS_CALLBACK_HTTP:
+      if (!s || !c || c->evicted || s->stopping)
+        return -1;
+      if (request_has_body (wsi))
+        {
+          /* Read and drop the body first; it must arrive in time. */
+          lws_set_timeout (wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int) s->timeout_s);
+          return 0;
+        }
+      return respond (s, c);
+
+    case LWS_CALLBACK_HTTP_BODY:
+      return 0;
+
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+      if (!s || !c || c->evicted)
+        return -1;
+      return respond (s, c);
+
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+      if (!s || !c)
+        return -1;
+      return on_writable (s, c);
+
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: /* websocket upgrade */
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+      return -1;
+
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_BIND_PROTOCOL:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+      return 0;
+
+    default:
+      break;
+    }
+  return lws_callback_http_dummy (wsi, reason, user, in, len);
+}
+
+/* --- listen (with retry) --- */
+
+static void fill_vhost_info (struct introspection_server *s, struct lws_context_creation_info *i);
+
+static int
+try_listen (struct introspection_server *s, agent_error_t *err)
+{
+  struct lws_context_creation_info info;
+  fill_vhost_info (s, &info);
+  s->vhost = lws_create_vhost (s->ctx, &info);
+  if (!s->vhost)
+    return error_set (err, ERR_CONFLICT, "cannot listen on %s:%d", s->addr, s->cfg.port);
+  s->port = lws_get_vhost_listen_port (s->vhost);
+  log_info (MOD, "introspection API listening on %s:%d", s->addr, s->port);
+  return 0;
+}
+
+static void
+retry_cb (uv_timer_t *t)
+{
+  struct introspection_server *s = t->data;
+  cleanup_error agent_error_t err = NULL;
+  if (s->stopping || s->vhost)
+    return;
+  if (try_listen (s, &err) == 0)
+    return;
+  uint64_t ms = backoff_next (&s->backoff);
+  log_warn (MOD, "%s; retrying in %llu ms", error_msg (&err), (unsigned long long) ms);
+  uv_timer_start (&s->retry, retry_cb, ms, 0);
+}
+
+/* --- shutdown --- */
+
+struct walk
+{
+  void **v;
+  size_t n, cap;
+};
+
+static void
+walk_collect (uv_handle_t *h, void *arg)
+{
+  struct walk *w = arg;
+  if (w->n == w->cap)
+    {
+      w->cap = w->cap ? 2 * w->cap : 64;
+      w->v = xrealloc (w->v, w->cap * sizeof *w->v);
+    }
+  w->v[w->n++] = h;
+}
+
+static bool
+walk_has (const struct walk *w, const void *h)
+{
+  for (size_t i = 0; i < w->n; i++)
+    if (w->v[i] == h)
+      return true;
+  return false;
+}
+
+static void
+server_free (struct introspection_server *s)
+{
+  free (s->lws_handles);
+  free ((char *) s->cfg.cluster);
+  free ((char *) s->cfg.container_instance_arn);
+  free ((char *) s->cfg.version);
+  free ((char *) s->cfg.license_text);
+  free (s->addr);
+  free (s);
+}
+
+static void
+fin_closed_cb (uv_handle_t *h)
+{
+  struct introspection_server *s = h->data;
+  void (*cb) (void *) = s->done_cb;
+  void *arg = s->done_arg;
+  server_free (s);
+  if (cb)
+    cb (arg);
+}
+
+static void
+retry_closed_cb (uv_handle_t *h)
+{
+  struct introspection_server *s = h->data;
+  s->retry_init = false;
+}
+
+/* lws, on a foreign loop, closes its uv handles asynchronously after the
+   first lws_context_destroy(); the context is freed by a second call, which
+   is only safe once those handles are gone.  We recorded which handles lws
+   created at start; poll each loop turn until none of them is left. */
+static void
+fin_idle_cb (uv_idle_t *h)
+{
+  struct introspection_server *s = h->data;
+  struct walk w = { 0 };
+  bool pending = false;
+  uv_walk (s->loop, walk_collect, &w);
+  for (size_t i = 0; i < s->n_lws_handles && !pending; i++)
+    pending = walk_has (&w, s->lws_handles[i]);
+  free (w.v);
+  /* A few turns at least: lws chains its closes (wsi watchers, then its
+     timers), each close callback running in a later turn. */
+  s->fin_spins++;
+  if (s->fin_spins < 3 || ((pending || s->n_conns || s->retry_init) && s->fin_spins < FIN_MAX_SPINS))
+    return;
+  if (pending || s->n_conns)
+    log_warn (MOD, "lws did not release its handles; leaking its context");
+  else if (s->ctx)
+    lws_context_destroy (s->ctx); /* second call: frees the context */
+  s->ctx = NULL;
+  uv_idle_stop (h);
+  uv_close ((uv_handle_t *) h, fin_closed_cb);
+}
+
+void
+introspection_stop (introspection_server_t *s, void (*done_cb) (void *arg), void *arg)
+{
+  if (!s || s->stopping)
+    return;
+  s->stopping = true;
+  s->done_cb = done_cb;
+  s->done_arg = arg;
+  if (s->retry_init)
+    {
+      uv_timer_stop (&s->retry);
+      uv_close ((uv_handle_t *) &s->retry, retry_closed_cb);
+    }
+  if (s->ctx)
+    lws_context_destroy (s->ctx); /* first call: closes every wsi and handle */
+  s->vhost = NULL;
+  s->port = 0;
+  uv_idle_init (s->loop, &s->fin);
+  s->fin.data = s;
+  s->fin_init = true;
+  uv_idle_start (&s->fin, fin_idle_cb);
+}
+
+/* --- start --- */
+
+static void
+fill_vhost_info (struct introspection_server *s, struct lws_context_creation_info *i)
+{
+  memset (i, 0, sizeof *i);
+  i->protocols = s->protocols;
+  i->port = s->cfg.port;
+  i->user = s;
+  i->vhost_name = "introspection";
+  /* NULL iface = every address of the family. */
+  if (strcmp (s->addr, "0.0.0.0") != 0 && strcmp (s->addr, "::") != 0)
+    i->iface = s->addr;
+  if (!strchr (s->addr, ':'))
+    i->options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+  i->keepalive_timeout = (int) s->timeout_s;
+  i->timeout_secs = s->timeout_s;
+  i->timeout_secs_ah_idle = s->timeout_s;
+  i->server_string = "amazon-ecs-agent";
+}
+
+int
+introspection_start (uv_loop_t *loop, const struct introspection_config *cfg,
+                     const struct introspection_provider *prov, introspection_server_t **out,
+                     agent_error_t *err)
+{
+  *out = NULL;
+  if (!loop || !cfg || !prov || !prov->foreach_task)
+    return error_set (err, ERR_INVALID, "introspection: loop, config and provider are required");
+  const char *addr = cfg->listen_addr && *cfg->listen_addr ? cfg->listen_addr
+                                                           : INTROSPECTION_DEFAULT_ADDR;
+  unsigned char sa[sizeof (struct in6_addr)];
+  if (inet_pton (AF_INET, addr, sa) != 1 && inet_pton (AF_INET6, addr, sa) != 1)
+    return error_set (err, ERR_INVALID,
+                      "introspection listen address %s is not an IPv4 or IPv6 address", addr);
+  int port = cfg->port < 0 ? INTROSPECTION_DEFAULT_PORT : cfg->port;
+  if (port > 65535)
+    return error_set (err, ERR_INVALID, "introspection port %d out of range", port);
+  if (cfg->max_header_bytes > 65535)
+    return error_set (err, ERR_INVALID, "introspection header limit %u above 65535",
+                      cfg->max_header_bytes);
+
+  struct introspection_server *s = xcalloc (1, sizeof *s);
+  s->loop = loop;
+  s->cfg = *cfg;
+  s->cfg.port = port;
+  s->cfg.cluster = xstrdup (cfg->cluster ? cfg->cluster : "default");
+  s->cfg.container_instance_arn = xstrdup (cfg->container_instance_arn);
+  s->cfg.version = xstrdup (cfg->version ? cfg->version : introspection_version_string ());
+  s->cfg.license_text = xstrdup (cfg->license_text);
+  s->addr = xstrdup (addr);
+  s->cfg.listen_addr = s->addr;
+  s->prov = *prov;
+  s->max_conns = cfg->max_connections ? cfg->max_connections : DEFAULT_MAX_CONNS;
+  s->timeout_s = cfg->read_timeout_s ? cfg->read_timeout_s : DEFAULT_TIMEOUT_S;
+  s->header_bytes = cfg->max_header_bytes ? cfg->max_header_bytes : DEFAULT_HEADER_BYTES;
+  s->protocols[0].name = "http";
+  s->protocols[0].callback = http_cb;
+
+  struct lws_context_creation_info info;
+  fill_vhost_info (s, &info);
+  info.port = CONTEXT_PORT_NO_LISTEN;
+  info.iface = NULL;
+  void *loops[1] = { loop };
+  info.foreign_loops = loops;
+  info.options |= LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS
+                  | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
+  info.max_http_header_data = (unsigned short) s->header_bytes;
+  /* Evicted connections linger until lws closes them on its next turn. */
+  info.max_http_header_pool2 = 2 * s->max_conns + 8;
+  info.fd_limit_per_thread = 2 * s->max_conns + 32;
+
+  struct walk before = { 0 }, after = { 0 };
+  uv_walk (loop, walk_collect, &before);
+  s->ctx = lws_create_context (&info);
+  if (!s->ctx)
+    {
+      free (before.v);
+      server_free (s);
+      return error_set (err, ERR_IO, "introspection: cannot create the libwebsockets context");
+    }
+  uv_walk (loop, walk_collect, &after);
+  for (size_t i = 0; i < after.n; i++)
+    if (!walk_has (&before, after.v[i]))
+      {
+        s->lws_handles = xrealloc (s->lws_handles, (s->n_lws_handles + 1) * sizeof (void *));
+        s->lws_handles[s->n_lws_handles++] = after.v[i];
+      }
+  free (before.v);
+  free (after.v);
+
+  agent_error_t lerr = NULL;
+  if (try_listen (s, &lerr) < 0)
+    {
+      if (cfg->no_retry)
+        {
+          error_move (err, &lerr);
+          introspection_stop (s, NULL, NULL);
+          return -ERR_CONFLICT;
+        }
+      backoff_init (&s->backoff, 1000, 60000, 0.2, 2.0);
+      uint64_t ms = backoff_next (&s->backoff);
+      log_warn (MOD, "%s; retrying in %llu ms", error_msg (&lerr), (unsigned long long) ms);
+      error_free (&lerr);
+      uv_timer_init (loop, &s->retry);
+      s->retry.data = s;
+      s->retry_init = true;
+      uv_timer_start (&s->retry, retry_cb, ms, 0);
+    }
+  *out = s;
+  return 0;
+}
+
+int
+introspection_port (const introspection_server_t *s)
+{
+  return s ? s->port : 0;
+}
+
+size_t
+introspection_connections (const introspection_server_t *s)
+{
+  return s ? s->n_conns : 0;
+}
+
+unsigned long
+introspection_requests (const introspection_server_t *s)
+{
+  return s ? s->n_requests : 0;
+}

@@ -1,0 +1,170 @@
+/* introspection/introspection.h - the agent's introspection HTTP API (port 51678).
+ *
+ * Contract: read-only JSON views of engine state, served on the agent's libuv
+ * loop (agent-runtime.md §6, with the HEAD additions users rely on):
+ *   /v1/metadata                {"Cluster","ContainerInstanceArn","Version"}
+ *   /v1/tasks                   {"Tasks":[TaskResponse...]}
+ *   /v1/tasks?taskarn=<arn>     one TaskResponse; unknown -> 404
+ *   /v1/tasks?dockerid=<id>     full id (exact) or <= 12 chars (prefix, HEAD's
+ *                               short id); unknown -> 404, prefix matching
+ *                               containers of two tasks -> 400
+ *   both taskarn and dockerid   400
+ *   /license                    the licence text (text/plain)
+ *   anything else               {"AvailableCommands":["/v1/metadata","/v1/tasks","/license"]}
+ * Error responses carry HEAD's all-empty TaskResponse.  Every method lws
+ * knows (GET HEAD POST PUT PATCH DELETE OPTIONS) is answered the same way;
+ * HEAD gets the headers only; a request body is read and discarded; other
+ * methods are refused by lws (403).
+ * The module never sees secrets: the provider hands it names, ids, statuses,
+ * images and ports only - never environment values or credentials.
+ *
+ * HTTP: libwebsockets' HTTP/1.1 server role (lws 4.1, LWS_WITH_LIBUV + the
+ * evlib_uv plugin), in its own lws context bound to the caller's loop through
+ * foreign_loops - no HTTP parsing here, and the websocket client of acs/ keeps
+ * its own context on the same loop.  llhttp + uv_tcp was the fallback; lws
+ * was chosen because it already is a dependency, handles keep-alive,
+ * pipelining and partial writes, and enforces header limits itself.
+ *
+ * Hardening (defaults, all configurable):
+ *   - headers larger than max_header_bytes (8 KiB): connection closed by lws;
+ *   - the request head must arrive within read_timeout_s (5 s) of the
+ *     connection (or of the previous response on a keep-alive connection),
+ *     a request body within read_timeout_s, a response must be taken by the
+ *     client within read_timeout_s: otherwise the connection is closed;
+ *   - at most max_connections (200) connections: when a new one arrives at
+ *     the limit, the oldest connection that is not being answered is closed,
+ *     so idle floods cannot lock out a real client and memory stays bounded
+ *     (lws header buffers are allocated per connection up to the limit).
+ *
+ * Lifetime: introspection_start() listens (retrying with back-off 1 s -> 1 min
+ * when the address is busy, as upstream, unless no_retry); introspection_stop()
+ * closes every connection and frees the server asynchronously on the loop
+ * (the loop must keep running until its handles are closed, as usual).
+ */
+#ifndef INTROSPECTION_INTROSPECTION_H
+#define INTROSPECTION_INTROSPECTION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+#include "core/error.h"
+
+#define INTROSPECTION_DEFAULT_PORT 51678
+#define INTROSPECTION_DEFAULT_ADDR "0.0.0.0"
+
+/* Engine statuses as numbered in task-engine.md §3 (0 NONE, 1 PULLED,
+   2 CREATED, 3 RUNNING, 4 STOPPED; larger values count as STOPPED).  Shown
+   ECS-style: RUNNING, STOPPED, else PENDING. */
+enum introspection_status
+{
+  INTROSPECTION_STATUS_NONE = 0,
+  INTROSPECTION_STATUS_PULLED = 1,
+  INTROSPECTION_STATUS_CREATED = 2,
+  INTROSPECTION_STATUS_RUNNING = 3,
+  INTROSPECTION_STATUS_STOPPED = 4,
+};
+
+/* A port binding Docker reported (KnownPortBindings). */
+struct introspection_port
+{
+  int container_port;
+  int host_port;
+  const char *bind_ip;  /* NULL or "" = omitted */
+  const char *protocol; /* "tcp" / "udp"; NULL = "tcp" */
+};
+
+struct introspection_volume
+{
+  const char *docker_name; /* volume name, NULL = omitted */
+  const char *source;      /* host path */
+  const char *destination; /* container path */
+};
+
+/* Read-only view of one container, valid only during the provider call. */
+struct introspection_container
+{
+  const char *name;        /* task definition name */
+  bool has_docker_record;  /* false: not listed (no create attempted yet) */
+  bool internal;           /* agent-internal helper: not listed */
+  const char *docker_id;   /* may be "" or NULL while a create is in flight */
+  const char *docker_name;
+  const char *image;       /* NULL = "" */
+  const char *image_id;    /* NULL = "" */
+  const char *created_at;  /* RFC 3339 or NULL (omitted) */
+  const char *started_at;  /* RFC 3339 or NULL (omitted) */
+  const struct introspection_port *ports;
+  size_t n_ports;
+  const struct introspection_volume *volumes;
+  size_t n_volumes;
+};
+
+/* Read-only view of one task, valid only during the provider call. */
+struct introspection_task
+{
+  const char *arn;
+  const char *family;
+  const char *version;
+  int desired_status; /* enum introspection_status */
+  int known_status;   /* enum introspection_status */
+  const struct introspection_container *containers;
+  size_t n_containers;
+};
+
+typedef void (*introspection_task_cb) (const struct introspection_task *task, void *arg);
+
+/* How the server reads engine state; the lead wires it to engine/.  Called
+   synchronously on the loop while a request is answered. */
+struct introspection_provider
+{
+  /* Call cb once per task the engine knows (any order).  Required. */
+  void (*foreach_task) (void *data, introspection_task_cb cb, void *arg);
+  /* Current container-instance ARN, NULL while unregistered.  Optional:
+     when NULL the config's container_instance_arn is used. */
+  const char *(*container_instance_arn) (void *data);
+  void *data;
+};
+
+struct introspection_config
+{
+  const char *listen_addr; /* IPv4/IPv6 literal; NULL/"" = "0.0.0.0" (all IPv4); "::" = dual stack */
+  int port;                /* < 0: INTROSPECTION_DEFAULT_PORT; 0: ephemeral (tests) */
+  const char *cluster;     /* shown as given at start ("default" if NULL) */
+  const char *container_instance_arn; /* fallback, see provider */
+  const char *version;     /* NULL = introspection_version_string () */
+  const char *license_text; /* NULL = built-in Apache-2.0 notice */
+  unsigned max_connections; /* 0 = 200 */
+  unsigned read_timeout_s;  /* 0 = 5 */
+  unsigned max_header_bytes; /* 0 = 8192 (lws maximum is 65535) */
+  bool no_retry;            /* fail start instead of retrying a busy address */
+};
+
+typedef struct introspection_server introspection_server_t;
+
+/* Start serving on loop.  cfg strings and the provider are copied.  Errors:
+   ERR_INVALID (bad address/config), ERR_IO (lws context), ERR_CONFLICT
+   (address in use, only with no_retry). */
+int introspection_start (uv_loop_t *loop, const struct introspection_config *cfg,
+                         const struct introspection_provider *prov, introspection_server_t **out,
+                         agent_error_t *err);
+/* Close all connections and the listener; frees s asynchronously (done_cb,
+   optional, runs on the loop once everything is released).  NULL is a no-op. */
+void introspection_stop (introspection_server_t *s, void (*done_cb) (void *arg), void *arg);
+/* Bound port (useful with port 0), 0 while not listening. */
+int introspection_port (const introspection_server_t *s);
+/* Open connections now (tests). */
+size_t introspection_connections (const introspection_server_t *s);
+/* Requests answered since start (tests). */
+unsigned long introspection_requests (const introspection_server_t *s);
+
+/* "Amazon ECS Agent - v<VERSION> (<*if dirty><GITREV>)" from the build macros. */
+const char *introspection_version_string (void);
+
+/* The router without a socket (unit tests, fuzzing): path without query,
+   args = decoded query fragments ("name=value" or "name").  Returns the HTTP
+   status, sets *body (malloc'd, NUL-terminated) and *content_type (static). */
+int introspection_route (const struct introspection_config *cfg,
+                         const struct introspection_provider *prov, const char *path,
+                         const char *const *args, size_t n_args, char **body,
+                         const char **content_type);
+
+#endif
