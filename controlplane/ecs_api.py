@@ -365,9 +365,7 @@ class EcsBackend:
             attrs.setdefault("ecs.instance-type", {"name": "ecs.instance-type", "value": doc["instanceType"]})
         if ci is None:
             arn = self.arn("container-instance/%s/%s" % (name, uuid.uuid4().hex))
-            ci = {"containerInstanceArn": arn, "version": 0, "registeredAt": _now(), "_cluster": name,
-                  "agentUpdateStatus": None}
-            ci.pop("agentUpdateStatus")
+            ci = {"containerInstanceArn": arn, "version": 0, "registeredAt": _now(), "_cluster": name}
             self.state.instances[arn] = ci
         ci["version"] = ci.get("version", 0) + 1
         ci["ec2InstanceId"] = doc.get("instanceId") or ci.get("ec2InstanceId") or ""
@@ -796,8 +794,7 @@ class EcsBackend:
             if reason and not t.get("stoppedReason"):
                 t["stoppedReason"] = reason
             if not t.get("stopCode"):
-                t["stopCode"] = "EssentialContainerExited" if not reason else "TaskFailedToStart" \
-                    if "Error" in reason else "EssentialContainerExited"
+                t["stopCode"] = "TaskFailedToStart" if reason and "Error" in reason else "EssentialContainerExited"
             t.setdefault("stoppingAt", now)
             self._mark_stopped(t)
         t["version"] += 1
