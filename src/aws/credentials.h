@@ -31,7 +31,7 @@ struct aws_credentials
 struct aws_credentials *aws_credentials_dup (const struct aws_credentials *c);
 /* Frees the members and the struct itself; NULL is fine. */
 void aws_credentials_free (struct aws_credentials *c);
-/* Register / unregister every secret member with the log redactor. */
+/* Register every member (key id, secret, token) with the log redactor. */
 void aws_credentials_register_secrets (const struct aws_credentials *c);
 
 typedef struct aws_creds_provider aws_creds_provider_t;
@@ -78,6 +78,9 @@ const struct aws_credentials *aws_creds_current (aws_creds_provider_t *p);
 void aws_creds_fetch (aws_creds_provider_t *p, aws_creds_cb cb, void *data);
 /* Drop a pending aws_creds_fetch callback registered with (cb, data). */
 void aws_creds_fetch_cancel (aws_creds_provider_t *p, aws_creds_cb cb, void *data);
+/* Forget the cached role credentials (e.g. after ExpiredTokenException) so
+   the next aws_creds_fetch goes to IMDS.  No-op for static credentials. */
+void aws_creds_invalidate (aws_creds_provider_t *p);
 /* Is it static (env) credentials? */
 bool aws_creds_is_static (const aws_creds_provider_t *p);
 /* When the next background refresh is scheduled (wall-clock seconds), 0 = none. */

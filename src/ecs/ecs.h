@@ -151,6 +151,8 @@ void ecs_register_resp_clear (struct ecs_register_resp *r);
 int ecs_parse_discover_resp (const char *body, size_t len, struct ecs_discover_resp *out,
                              agent_error_t *err);
 void ecs_discover_resp_clear (struct ecs_discover_resp *r);
+/* CreateCluster response: cluster.clusterName (malloc'd). */
+int ecs_parse_cluster_name (const char *body, size_t len, char **out, agent_error_t *err);
 /* Classify a finished HTTP exchange: returns 0 for 2xx, else < 0 with *err
    set as described at the top (code taken after '#' of "__type", message
    from "message"/"Message"; empty body -> code "" and the status line). */
@@ -163,17 +165,20 @@ bool ecs_error_retriable (int kind);
 /* Logical CPUs usable by the process * 1024. */
 int64_t ecs_host_cpu_units (void);
 /* MemTotal of meminfo_path (NULL = /proc/meminfo) in MiB minus reserved_mib;
-   ERR_INVALID if the result would be negative, ERR_IO if unreadable. */
+   an unreadable file counts as 0 MiB (as upstream, with a warning);
+   ERR_INVALID if the result would be negative. */
 int ecs_host_memory_mib (const char *meminfo_path, int64_t reserved_mib, int64_t *out,
                          agent_error_t *err);
-/* Standard capability attributes as upstream sends for a docker host:
-   com.amazonaws.ecs.capability.docker-remote-api.1.17 .. <max supported>
-   for each API version in docker_api_versions (e.g. "1.17"), logging
-   drivers (com.amazonaws.ecs.capability.logging-driver.<d>), privileged
-   container, ecr-auth, task-iam-role etc.  Returns a malloc'd array of
-   malloc'd strings (names only, values NULL), *n set; free with
-   ecs_attributes_free.  extra = ECS_INSTANCE_ATTRIBUTES JSON object
-   ({"k":"v",...}, may be NULL) appended as name/value. */
+/* Standard capability attributes as upstream sends for a Linux docker host:
+   com.amazonaws.ecs.capability.docker-remote-api.<v> for each API version in
+   docker_api_versions (e.g. "1.17".."1.43"), com.amazonaws.ecs.capability.
+   logging-driver.<d> for each driver (NULL = json-file, none),
+   com.amazonaws.ecs.capability.privileged-container, ecs.os-type=linux,
+   ecs.os-family=LINUX; then the ECS_INSTANCE_ATTRIBUTES JSON object
+   ({"k":"v",...}, may be NULL) appended as name/value pairs.  Returns a
+   malloc'd array (names and values malloc'd), *n set; NULL + ERR_INVALID if
+   instance_attrs_json is not an object of strings (or a name is invalid).
+   Free with ecs_attributes_free. */
 struct ecs_attribute *ecs_standard_attributes (const char *const *docker_api_versions,
                                                size_t n_versions,
                                                const char *const *logging_drivers,
@@ -208,6 +213,8 @@ ecs_call_t *ecs_submit_task_state_change (ecs_client_t *c, const struct ecs_task
 ecs_call_t *ecs_submit_container_state_change (ecs_client_t *c,
                                                const struct ecs_container_state_change *chg,
                                                ecs_submit_cb cb, void *data);
+/* CreateCluster {"clusterName":name}; cb gets the returned clusterName. */
+ecs_call_t *ecs_create_cluster (ecs_client_t *c, const char *name, ecs_register_cb cb, void *data);
 /* Generic: any operation name and JSON body; the response body is passed. */
 typedef void (*ecs_raw_cb) (const char *body, size_t len, agent_error_t err, void *data);
 ecs_call_t *ecs_call_raw (ecs_client_t *c, const char *operation, const char *json_body,

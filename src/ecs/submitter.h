@@ -70,6 +70,12 @@ struct ecs_submitter_options
   uint64_t min_backoff_ms;      /* 0 = 1000 */
   uint64_t max_backoff_ms;      /* 0 = 30000 */
   double mult, jitter;          /* 0 = 1.3, 0.2 */
+  /* Tests only: replace the ECS calls (client may then be NULL).  send
+     must call cb later from the loop, exactly once unless cancelled. */
+  void *(*send) (void *ctx, const struct ecs_state_change *c, const char *cluster,
+                 ecs_submit_cb cb, void *cb_data);
+  void (*cancel) (void *ctx, void *handle);
+  void *send_ctx;
 };
 
 typedef struct ecs_submitter ecs_submitter_t;
