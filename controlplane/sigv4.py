@@ -255,14 +255,19 @@ def verify(method, raw_path, raw_query, headers, body, store, region, service="e
             raise SigV4Error("InvalidSignatureException",
                              "The provided 'x-amz-content-sha256' header does not match what was computed.")
 
-    creq_headers = "".join("%s:%s\n" % (h, canonical_header_value(getall(h))) for h in signed)
+    # repeated header values: current AWS keeps their order, the 2011 test suite sorts them
+    header_variants = list(dict.fromkeys([
+        "".join("%s:%s\n" % (h, canonical_header_value(getall(h))) for h in signed),
+        "".join("%s:%s\n" % (h, canonical_header_value(sorted(getall(h)))) for h in signed)]))
     scope = "%s/%s/%s/aws4_request" % (a["day"], a["region"], a["service"])
     key = signing_key(secret, a["day"], a["region"], a["service"])
     sts_date = date_hdr if amz_date else datetime.datetime.utcfromtimestamp(ts).strftime("%Y%m%dT%H%M%SZ")
     # first variant is the standard one (decode, re-encode); the second tolerates
     # signers that canonicalise the raw, already-encoded query (botocore does).
     first = None
-    for cq in dict.fromkeys([canonical_query(raw_query), raw_canonical_query(raw_query)]):
+    variants = [(cq, ch) for cq in dict.fromkeys([canonical_query(raw_query), raw_canonical_query(raw_query)])
+                for ch in header_variants]
+    for cq, creq_headers in variants:
         creq = "\n".join([method.upper(), canonical_uri(raw_path), cq, creq_headers, ";".join(signed),
                           payload_hash])
         sts = "\n".join(["AWS4-HMAC-SHA256", sts_date, scope, hashlib.sha256(creq.encode("utf-8")).hexdigest()])
