@@ -4,7 +4,7 @@ import time
 import botocore.exceptions
 import pytest
 
-from conftest import REGION
+from conftest import REGION, AcsClient, run
 
 
 def err_code(excinfo):
@@ -244,3 +244,12 @@ def test_state_persists_across_restart(fresh_cp):
     st = c.admin("/_local/state")
     assert any(x["clusterName"] == "keep" for x in st["clusters"])
     assert st["pendingPayloads"][inst][0]["taskArns"] == [t]
+    mid = st["pendingPayloads"][inst][0]["messageId"]
+
+    async def reconnect():
+        a = await AcsClient(c, "keep", inst).connect()
+        p = await a.wait_type("PayloadMessage")
+        await a.close()
+        return p
+    p = run(reconnect())
+    assert p["message"]["messageId"] == mid and p["message"]["tasks"][0]["arn"] == t
