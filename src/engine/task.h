@@ -54,6 +54,7 @@ enum engine_action
   ENGINE_ACTION_STOP,
   ENGINE_ACTION_MARK_STOPPED, /* desired STOPPED, never ran: no Docker call */
   ENGINE_ACTION_REMOVE,
+  ENGINE_ACTION_INSPECT, /* runtime: inspect after an event / at reconciliation */
 };
 
 struct engine_kv
@@ -142,6 +143,7 @@ struct engine_container
 
   /* --- runtime only (not persisted) --- */
   enum engine_action inflight; /* operation in flight, NONE if idle */
+  enum engine_status pending_event; /* Docker event seen while busy, handled after */
 };
 
 struct engine_task
@@ -201,6 +203,8 @@ struct engine_volume *engine_task_find_volume (const struct engine_task *t, cons
 /* The command Docker gets: override if present, else command (may be NULL). */
 char **engine_container_effective_command (const struct engine_container *c);
 size_t engine_strv_len (char *const *v);
+char **engine_strv_dup (char *const *v); /* NULL in, NULL out */
+void engine_strv_free (char **v);
 
 /* Checkpoint form of a task (keys as upstream's internal JSON, plus the
    engine's own: DockerId, DockerName, Reason, sequence numbers, protocol).
@@ -209,5 +213,15 @@ json_t *engine_task_to_json (const struct engine_task *t);
 /* Read a checkpointed task (upstream versions 1/2 or ours, keys matched
    case-insensitively).  ERR_INVALID with a reason on malformed input. */
 int engine_task_from_json (json_t *j, struct engine_task **out, agent_error_t *err);
+/* Read a whole checkpoint "TaskEngine" object: "Tasks" plus, for upstream
+   files, "IdToContainer" / "IdToTask" (docker id and name of each
+   container; an entry naming an unknown task or container is an error).
+   *tasks is a malloc'd array of n tasks (free each, then the array). */
+int engine_tasks_from_json (json_t *task_engine, struct engine_task ***tasks, size_t *n,
+                            agent_error_t *err);
+
+/* RFC 3339 with nanoseconds <-> unix ns (Go's zero time <-> 0). */
+int engine_time_parse (const char *s, int64_t *ns);
+void engine_time_format (int64_t ns, char *buf, size_t len); /* len >= 40 */
 
 #endif

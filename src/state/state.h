@@ -96,6 +96,9 @@ void state_engine_section_release (state_store_t *s);
 typedef void (*state_saved_cb) (agent_error_t err, void *data);
 /* cb may be NULL.  Never fails synchronously. */
 void state_save (state_store_t *s, state_saved_cb cb, void *data);
+/* Forget every pending callback registered with exactly (cb, data): it
+   will not run (for owners of data that go away first). */
+void state_save_cancel (state_store_t *s, state_saved_cb cb, void *data);
 /* Write now, blocking (shutdown / update).  Disabled: 0. */
 int state_save_sync (state_store_t *s, agent_error_t *err);
 /* Writes completed so far (tests: coalescing). */
