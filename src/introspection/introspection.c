@@ -496,9 +496,9 @@ method_name (int m)
     }
 }
 
-/* Route the request now (a snapshot of engine state) and queue the answer. */
+/* Route the request now: the answer is a snapshot of engine state. */
 static int
-respond (struct introspection_server *s, struct conn *c)
+prepare (struct introspection_server *s, struct conn *c)
 {
   struct lws *wsi = c->wsi;
   char *uri = NULL;
@@ -538,10 +538,44 @@ respond (struct introspection_server *s, struct conn *c)
   for (size_t i = 0; i < n_args; i++)
     free (args[i]);
 
-  /* The client has read_timeout_s to take the answer. */
-  lws_set_timeout (wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int) s->timeout_s);
-  lws_callback_on_writable (wsi);
   return 0;
+}
+
+static int
+respond (struct introspection_server *s, struct conn *c)
+{
+  prepare (s, c);
+  /* The client has read_timeout_s to take the answer. */
+  lws_set_timeout (c->wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int) s->timeout_s);
+  lws_callback_on_writable (c->wsi);
+  return 0;
+}
+
+/* An Upgrade request (websocket, h2c) is answered as plain HTTP/1.1, like Go's
+   server does: right away, from the upgrade callback (lws buffers what the
+   socket does not take), then lws completes the transaction itself. */
+static int
+respond_now (struct introspection_server *s, struct conn *c)
+{
+  struct lws *wsi = c->wsi;
+  prepare (s, c);
+  unsigned char hbuf[LWS_PRE + 512];
+  unsigned char *start = hbuf + LWS_PRE, *p = start, *end = hbuf + sizeof hbuf;
+  int rc = 1;
+  if (lws_add_http_common_headers (wsi, (unsigned) c->status, c->ctype,
+                                   (lws_filepos_t) c->body_len, &p, end)
+      || lws_finalize_write_http_header (wsi, start, &p, end))
+    rc = -1;
+  else if (!c->head && c->body_len)
+    {
+      unsigned char *buf = xmalloc (LWS_PRE + c->body_len);
+      memcpy (buf + LWS_PRE, c->body, c->body_len);
+      if (lws_write (wsi, buf + LWS_PRE, c->body_len, LWS_WRITE_HTTP_FINAL) != (int) c->body_len)
+        rc = -1;
+      free (buf);
+    }
+  conn_reset (c);
+  return rc;
 }
 
 static int
@@ -555,7 +589,7 @@ on_writable (struct introspection_server *s, struct conn *c)
       unsigned char hbuf[LWS_PRE + 512];
       unsigned char *start = hbuf + LWS_PRE, *p = start, *end = hbuf + sizeof hbuf;
       if (lws_add_http_common_headers (wsi, (unsigned) c->status, c->ctype,
-                                       c->head ? 0 : (lws_filepos_t) c->body_len, &p, end))
+                                       (lws_filepos_t) c->body_len, &p, end))
         return -1;
       if (lws_finalize_write_http_header (wsi, start, &p, end))
         return -1;
@@ -647,8 +681,12 @@ http_cb (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
         return -1;
       return on_writable (s, c);
 
-    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: /* websocket upgrade */
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+      if (!s || !c || c->evicted || s->stopping)
+        return -1;
+      return respond_now (s, c);
+
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: /* never become a websocket */
       return -1;
 
     case LWS_CALLBACK_CLOSED_HTTP:
@@ -821,7 +859,6 @@ fill_vhost_info (struct introspection_server *s, struct lws_context_creation_inf
   i->keepalive_timeout = (int) s->timeout_s;
   i->timeout_secs = s->timeout_s;
   i->timeout_secs_ah_idle = s->timeout_s;
-  i->server_string = "amazon-ecs-agent";
 }
 
 int
