@@ -24,8 +24,9 @@ def test_cli_cluster_lifecycle(cp):
     r = cp.aws("delete-cluster", "--cluster", "cli-c1")
     assert r["cluster"]["status"] == "INACTIVE"
     assert r["cluster"]["clusterArn"] not in cp.client().list_clusters()["clusterArns"]
-    p = cp.aws("describe-tasks", "--cluster", "cli-c1", "--tasks", "x", check=False)
-    assert p.returncode != 0 and "ClusterNotFoundException" in p.stderr
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        cp.client().describe_tasks(cluster="cli-c1", tasks=["x"])
+    assert err_code(e) == "ClusterNotFoundException"
 
 
 def test_cli_task_definition_run_stop(cp, tmp_path):
