@@ -11,12 +11,13 @@
  * Errors handed to callbacks:
  *   ERR_CLIENT       non-retriable: HTTP 4xx (other than throttling) or code
  *                    ClientException; message "<Code>: <message>"; status set.
- *   ERR_SERVER       5xx or throttling (Throttling, ThrottlingException,
+ *   ERR_SERVER       5xx, 429 or throttling (Throttling, ThrottlingException,
  *                    ProvisionedThroughputExceededException,
  *                    RequestLimitExceeded, TooManyRequestsException) - retriable.
  *   ERR_UNREACHABLE / ERR_TIMEOUT   network - retriable.
  *   ERR_MALFORMED    2xx with an unparseable body.
- *   ERR_AUTH         no credentials could be obtained (retriable).
+ *   ERR_AUTH         no credentials could be obtained, or ExpiredTokenException
+ *                    (cached credentials are dropped; retriable).
  * Retriable errors are retried inside the client per the retry policy
  * (exponential backoff with jitter, core/util.h) before being reported.
  *

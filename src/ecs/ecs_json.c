@@ -461,7 +461,7 @@ ecs_classify_response (long status, const char *body, size_t len, agent_error_t 
   int kind;
   if (strcmp (code, "ClientException") == 0)
     kind = ERR_CLIENT;
-  else if (is_throttle (code) || status >= 500 || status < 400)
+  else if (is_throttle (code) || status == 429 || status >= 500 || status < 400)
     kind = ERR_SERVER;
   else if (is_expired_creds (code))
     kind = ERR_AUTH;
@@ -575,8 +575,8 @@ ecs_standard_attributes (const char *const *docker_api_versions, size_t n_versio
             ok = false;
         if (!ok)
           {
-            json_decref (ua);
             error_set (err, ERR_INVALID, "ECS_INSTANCE_ATTRIBUTES: invalid attribute %s", k);
+            json_decref (ua);
             return NULL;
           }
       }

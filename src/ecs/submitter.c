@@ -109,6 +109,9 @@ submitted_cb (agent_error_t err, void *data)
       log_warn (MOD, "submitting %s state change %s %s%s%s failed: %s; retrying in %llu ms", what,
                 c->task_arn, c->container_name ? c->container_name : "", c->container_name ? " " : "",
                 c->status, error_msg (&err), (unsigned long long) d);
+      /* the front stays queued; pump() peeks it again after the backoff */
+      copy_clear (&s->cur);
+      s->have_cur = false;
       defer (s, d);
       return;
     }

@@ -1,0 +1,443 @@
+/* Unit tests for ecs/submitter with a fake queue and a fake ECS (timers on a
+ * private uv loop; no network): FIFO order, durability gate, pop only after
+ * ack, retry forever on retriable errors, drop on non-retriable ones,
+ * status filtering, wake-ups and cancellation on free. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+#include "core/xmalloc.h"
+#include "ecs/submitter.h"
+
+/* ---- fake queue ---- */
+struct fq_item
+{
+  struct ecs_state_change c;
+  char task[64], name[64], status[16];
+  struct ecs_network_binding b[2];
+  bool durable;
+};
+
+struct fq
+{
+  struct fq_item items[64];
+  size_t head, n;
+  int pops;
+};
+
+static size_t
+fq_count (void *ctx)
+{
+  return ((struct fq *) ctx)->n;
+}
+
+static bool
+fq_peek (void *ctx, struct ecs_state_change *out)
+{
+  struct fq *q = ctx;
+  if (!q->n)
+    return false;
+  *out = q->items[q->head].c;
+  return true;
+}
+
+static bool
+fq_durable (void *ctx)
+{
+  struct fq *q = ctx;
+  return q->n && q->items[q->head].durable;
+}
+
+static void
+fq_pop (void *ctx)
+{
+  struct fq *q = ctx;
+  assert_true (q->n > 0);
+  q->head++;
+  q->n--;
+  q->pops++;
+}
+
+static struct fq_item *
+fq_push (struct fq *q, enum ecs_change_kind kind, const char *task, const char *name,
+         const char *status, bool durable)
+{
+  struct fq_item *it = &q->items[q->head + q->n];
+  memset (it, 0, sizeof *it);
+  snprintf (it->task, sizeof it->task, "%s", task);
+  snprintf (it->status, sizeof it->status, "%s", status);
+  it->c.kind = kind;
+  it->c.task_arn = it->task;
+  it->c.status = it->status;
+  if (name)
+    {
+      snprintf (it->name, sizeof it->name, "%s", name);
+      it->c.container_name = it->name;
+    }
+  it->durable = durable;
+  q->n++;
+  return it;
+}
+
+/* ---- fake ECS ---- */
+struct sent
+{
+  char what[160];
+};
+
+struct fake_ecs
+{
+  uv_loop_t *loop;
+  int script[64]; /* error kind per send, 0 = ack; beyond the script: ack */
+  size_t n_script, next;
+  struct sent log[128];
+  size_t n_log;
+  int cancels;
+  uint64_t delay_ms;
+  char cluster[32];
+};
+
+struct pending
+{
+  uv_timer_t t;
+  struct fake_ecs *f;
+  int kind;
+  ecs_submit_cb cb;
+  void *cb_data;
+  bool cancelled;
+};
+
+static void
+pending_closed (uv_handle_t *h)
+{
+  free (h->data);
+}
+
+static void
+pending_fire (uv_timer_t *t)
+{
+  struct pending *p = t->data;
+  agent_error_t err = NULL;
+  if (p->kind)
+    error_set (&err, p->kind, "injected %d", p->kind);
+  p->cb (err, p->cb_data);
+  error_free (&err);
+  uv_close ((uv_handle_t *) &p->t, pending_closed);
+}
+
+static void *
+fake_send (void *ctx, const struct ecs_state_change *c, const char *cluster, ecs_submit_cb cb,
+           void *cb_data)
+{
+  struct fake_ecs *f = ctx;
+  snprintf (f->cluster, sizeof f->cluster, "%s", cluster);
+  assert_true (f->n_log < 128);
+  snprintf (f->log[f->n_log].what, sizeof f->log[0].what, "%s %s %s%s%s",
+            c->kind == ECS_CHANGE_TASK ? "task" : "container", c->task_arn,
+            c->container_name ? c->container_name : "", c->container_name ? " " : "", c->status);
+  f->n_log++;
+  struct pending *p = xcalloc (1, sizeof *p);
+  p->f = f;
+  p->kind = f->next < f->n_script ? f->script[f->next] : 0;
+  f->next++;
+  p->cb = cb;
+  p->cb_data = cb_data;
+  uv_timer_init (f->loop, &p->t);
+  p->t.data = p;
+  uv_timer_start (&p->t, pending_fire, f->delay_ms ? f->delay_ms : 1, 0);
+  return p;
+}
+
+static void
+fake_cancel (void *ctx, void *handle)
+{
+  struct fake_ecs *f = ctx;
+  struct pending *p = handle;
+  f->cancels++;
+  uv_timer_stop (&p->t);
+  uv_close ((uv_handle_t *) &p->t, pending_closed);
+}
+
+struct env
+{
+  uv_loop_t loop;
+  struct fq q;
+  struct fake_ecs f;
+  ecs_submitter_t *s;
+};
+
+static struct env *
+env_new (void)
+{
+  struct env *e = xcalloc (1, sizeof *e);
+  uv_loop_init (&e->loop);
+  e->f.loop = &e->loop;
+  return e;
+}
+
+static void
+env_start (struct env *e)
+{
+  struct ecs_change_queue q = { .ctx = &e->q, .count = fq_count, .peek_front = fq_peek,
+                                .front_durable = fq_durable, .pop_front = fq_pop };
+  struct ecs_submitter_options o = { .cluster = "prod", .min_backoff_ms = 1, .max_backoff_ms = 4,
+                                     .send = fake_send, .cancel = fake_cancel, .send_ctx = &e->f };
+  agent_error_t err = NULL;
+  e->s = ecs_submitter_new (&e->loop, NULL, &q, &o, &err);
+  assert_non_null (e->s);
+}
+
+static void
+env_free (struct env *e)
+{
+  if (e->s)
+    ecs_submitter_free (e->s);
+  uv_run (&e->loop, UV_RUN_DEFAULT);
+  assert_int_equal (uv_loop_close (&e->loop), 0);
+  free (e);
+}
+
+static void
+run (struct env *e)
+{
+  uv_run (&e->loop, UV_RUN_DEFAULT);
+}
+
+static void
+test_fifo_order (void **state)
+{
+  struct env *e = env_new ();
+  fq_push (&e->q, ECS_CHANGE_CONTAINER, "t1", "web", "RUNNING", true);
+  fq_push (&e->q, ECS_CHANGE_TASK, "t1", NULL, "RUNNING", true);
+  fq_push (&e->q, ECS_CHANGE_TASK, "t2", NULL, "RUNNING", true);
+  fq_push (&e->q, ECS_CHANGE_CONTAINER, "t1", "web", "STOPPED", true);
+  fq_push (&e->q, ECS_CHANGE_TASK, "t1", NULL, "STOPPED", true);
+  env_start (e);
+  /* nothing happens inside ecs_submitter_new */
+  assert_int_equal (e->f.n_log, 0);
+  run (e);
+  assert_int_equal (e->f.n_log, 5);
+  assert_string_equal (e->f.log[0].what, "container t1 web RUNNING");
+  assert_string_equal (e->f.log[1].what, "task t1 RUNNING");
+  assert_string_equal (e->f.log[2].what, "task t2 RUNNING");
+  assert_string_equal (e->f.log[3].what, "container t1 web STOPPED");
+  assert_string_equal (e->f.log[4].what, "task t1 STOPPED");
+  assert_string_equal (e->f.cluster, "prod");
+  assert_int_equal (e->q.n, 0);
+  struct ecs_submitter_stats st;
+  ecs_submitter_stats (e->s, &st);
+  assert_int_equal (st.submitted, 5);
+  assert_int_equal (st.dropped, 0);
+  assert_false (st.busy);
+  env_free (e);
+}
+
+static void
+test_durability_gate (void **state)
+{
+  struct env *e = env_new ();
+  fq_push (&e->q, ECS_CHANGE_TASK, "t1", NULL, "RUNNING", true);
+  struct fq_item *second = fq_push (&e->q, ECS_CHANGE_TASK, "t2", NULL, "RUNNING", false);
+  env_start (e);
+  run (e);
+  /* the first went out, the second waits for persistence */
+  assert_int_equal (e->f.n_log, 1);
+  assert_int_equal (e->q.n, 1);
+  /* a wake-up without durability changes nothing */
+  ecs_submitter_wake (e->s);
+  run (e);
+  assert_int_equal (e->f.n_log, 1);
+  second->durable = true;
+  ecs_submitter_wake (e->s);
+  assert_int_equal (e->f.n_log, 1); /* never inside the caller */
+  run (e);
+  assert_int_equal (e->f.n_log, 2);
+  assert_int_equal (e->q.n, 0);
+  /* new entries later */
+  fq_push (&e->q, ECS_CHANGE_TASK, "t3", NULL, "STOPPED", true);
+  ecs_submitter_wake (e->s);
+  ecs_submitter_wake (e->s); /* coalesced */
+  run (e);
+  assert_int_equal (e->f.n_log, 3);
+  assert_string_equal (e->f.log[2].what, "task t3 STOPPED");
+  env_free (e);
+}
+
+static void
+test_retry_until_acked (void **state)
+{
+  struct env *e = env_new ();
+  /* outage: 5xx, throttling, network, timeouts, no credentials, then ack */
+  int script[] = { ERR_SERVER, ERR_SERVER, ERR_UNREACHABLE, ERR_TIMEOUT, ERR_AUTH, ERR_SERVER, 0 };
+  memcpy (e->f.script, script, sizeof script);
+  e->f.n_script = ARRAY_SIZE (script);
+  fq_push (&e->q, ECS_CHANGE_CONTAINER, "t1", "web", "RUNNING", true);
+  fq_push (&e->q, ECS_CHANGE_TASK, "t1", NULL, "RUNNING", true);
+  env_start (e);
+  run (e);
+  /* the first change was sent 7 times, never popped before the ack, and the
+     second only after it */
+  assert_int_equal (e->f.n_log, 8);
+  for (int i = 0; i < 7; i++)
+    assert_string_equal (e->f.log[i].what, "container t1 web RUNNING");
+  assert_string_equal (e->f.log[7].what, "task t1 RUNNING");
+  assert_int_equal (e->q.pops, 2);
+  struct ecs_submitter_stats st;
+  ecs_submitter_stats (e->s, &st);
+  assert_int_equal (st.retries, 6);
+  assert_int_equal (st.submitted, 2);
+  env_free (e);
+}
+
+static void
+test_long_outage (void **state)
+{
+  struct env *e = env_new ();
+  /* 60 consecutive failures: still retried (forever), backoff capped */
+  for (int i = 0; i < 60; i++)
+    e->f.script[i] = ERR_SERVER;
+  e->f.n_script = 60;
+  fq_push (&e->q, ECS_CHANGE_TASK, "t1", NULL, "STOPPED", true);
+  env_start (e);
+  run (e);
+  assert_int_equal (e->f.n_log, 61);
+  assert_int_equal (e->q.n, 0);
+  env_free (e);
+}
+
+static void
+test_drop_non_retriable (void **state)
+{
+  struct env *e = env_new ();
+  int script[] = { ERR_CLIENT, 0, ERR_MALFORMED, 0 };
+  memcpy (e->f.script, script, sizeof script);
+  e->f.n_script = ARRAY_SIZE (script);
+  fq_push (&e->q, ECS_CHANGE_TASK, "bad", NULL, "RUNNING", true);
+  fq_push (&e->q, ECS_CHANGE_TASK, "good", NULL, "RUNNING", true);
+  fq_push (&e->q, ECS_CHANGE_TASK, "odd", NULL, "RUNNING", true);
+  fq_push (&e->q, ECS_CHANGE_TASK, "good2", NULL, "RUNNING", true);
+  env_start (e);
+  run (e);
+  assert_int_equal (e->f.n_log, 4);
+  assert_int_equal (e->q.n, 0);
+  struct ecs_submitter_stats st;
+  ecs_submitter_stats (e->s, &st);
+  assert_int_equal (st.dropped, 2);
+  assert_int_equal (st.submitted, 2);
+  assert_int_equal (st.retries, 0);
+  env_free (e);
+}
+
+static void
+test_status_filter (void **state)
+{
+  struct env *e = env_new ();
+  fq_push (&e->q, ECS_CHANGE_TASK, "t1", NULL, "PENDING", true);
+  fq_push (&e->q, ECS_CHANGE_CONTAINER, "t1", "web", "DEAD", true);
+  fq_push (&e->q, ECS_CHANGE_CONTAINER, "", "web", "RUNNING", true);    /* malformed */
+  fq_push (&e->q, ECS_CHANGE_CONTAINER, "t1", NULL, "RUNNING", true);   /* malformed */
+  fq_push (&e->q, ECS_CHANGE_TASK, "t1", NULL, "STOPPED", true);
+  env_start (e);
+  run (e);
+  assert_int_equal (e->f.n_log, 2);
+  assert_string_equal (e->f.log[0].what, "container t1 web STOPPED");
+  assert_string_equal (e->f.log[1].what, "task t1 STOPPED");
+  assert_int_equal (e->q.n, 0);
+  env_free (e);
+}
+
+static void
+test_duplicates_harmless (void **state)
+{
+  struct env *e = env_new ();
+  fq_push (&e->q, ECS_CHANGE_TASK, "t1", NULL, "RUNNING", true);
+  fq_push (&e->q, ECS_CHANGE_TASK, "t1", NULL, "RUNNING", true);
+  env_start (e);
+  run (e);
+  assert_int_equal (e->f.n_log, 2);
+  assert_int_equal (e->q.n, 0);
+  env_free (e);
+}
+
+static void
+test_free_in_flight (void **state)
+{
+  struct env *e = env_new ();
+  fq_push (&e->q, ECS_CHANGE_TASK, "t1", NULL, "RUNNING", true);
+  e->f.delay_ms = 10000;
+  env_start (e);
+  uv_run (&e->loop, UV_RUN_NOWAIT); /* the deferred start: send goes out */
+  while (e->f.n_log < 1)
+    uv_run (&e->loop, UV_RUN_NOWAIT);
+  assert_int_equal (e->f.n_log, 1);
+  ecs_submitter_free (e->s);
+  e->s = NULL;
+  assert_int_equal (e->f.cancels, 1);
+  assert_int_equal (e->q.n, 1); /* still queued: resubmitted after restart */
+  env_free (e);
+}
+
+static void
+test_free_in_backoff (void **state)
+{
+  struct env *e = env_new ();
+  e->f.script[0] = ERR_SERVER;
+  e->f.n_script = 1;
+  fq_push (&e->q, ECS_CHANGE_TASK, "t1", NULL, "RUNNING", true);
+  struct ecs_change_queue q = { .ctx = &e->q, .count = fq_count, .peek_front = fq_peek,
+                                .front_durable = fq_durable, .pop_front = fq_pop };
+  struct ecs_submitter_options o = { .min_backoff_ms = 60000, .max_backoff_ms = 60000,
+                                     .send = fake_send, .cancel = fake_cancel, .send_ctx = &e->f };
+  agent_error_t err = NULL;
+  e->s = ecs_submitter_new (&e->loop, NULL, &q, &o, &err);
+  for (int i = 0; i < 20 && e->f.next < 1; i++)
+    uv_run (&e->loop, UV_RUN_NOWAIT);
+  /* wait for the failure to come back */
+  while (e->f.n_log < 1)
+    uv_run (&e->loop, UV_RUN_ONCE);
+  for (int i = 0; i < 5; i++)
+    uv_run (&e->loop, UV_RUN_NOWAIT);
+  uv_sleep (5);
+  uv_run (&e->loop, UV_RUN_NOWAIT);
+  struct ecs_submitter_stats st;
+  ecs_submitter_stats (e->s, &st);
+  assert_int_equal (st.retries, 1);
+  assert_true (st.busy);
+  assert_string_equal (e->f.cluster, "default");
+  ecs_submitter_free (e->s);
+  e->s = NULL;
+  assert_int_equal (e->q.n, 1);
+  env_free (e);
+}
+
+static void
+test_bad_args (void **state)
+{
+  uv_loop_t loop;
+  uv_loop_init (&loop);
+  struct fq fq = { 0 };
+  struct ecs_change_queue q = { .ctx = &fq, .count = fq_count, .peek_front = fq_peek };
+  agent_error_t err = NULL;
+  assert_null (ecs_submitter_new (&loop, NULL, &q, NULL, &err));
+  assert_int_equal (error_kind (&err), ERR_INVALID);
+  error_free (&err);
+  uv_loop_close (&loop);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_fifo_order),        cmocka_unit_test (test_durability_gate),
+    cmocka_unit_test (test_retry_until_acked), cmocka_unit_test (test_long_outage),
+    cmocka_unit_test (test_drop_non_retriable), cmocka_unit_test (test_status_filter),
+    cmocka_unit_test (test_duplicates_harmless), cmocka_unit_test (test_free_in_flight),
+    cmocka_unit_test (test_free_in_backoff),   cmocka_unit_test (test_bad_args),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
