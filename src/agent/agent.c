@@ -212,11 +212,41 @@ agent_registered_save_cb (agent_error_t err, void *data)
   agent_step_run (a);
 }
 
+static void agent_register_cb (const char *arn, agent_error_t err, void *data);
+
+static void
+agent_create_cluster_cb (const char *body, size_t len, agent_error_t err, void *data)
+{
+  struct agent *a = data;
+  (void) body;
+  (void) len;
+  a->ecs_op = NULL;
+  if (err)
+    {
+      agent_error_t e = NULL;
+      error_set (&e, error_kind (&err), "creating the default cluster: %s", error_msg (&err));
+      agent_finish (a, error_kind (&err) == ERR_CLIENT ? EXIT_TERMINAL : EXIT_ERROR, &e);
+      return;
+    }
+  agent_step_register (a);
+}
+
 static void
 agent_register_cb (const char *arn, agent_error_t err, void *data)
 {
   struct agent *a = data;
   a->ecs_op = NULL;
+  if (err && a->cfg->cluster_defaulted && !a->tried_create_cluster)
+    {
+      /* 1.1.0: no cluster configured and registering into "default" failed:
+         create "default" and register again */
+      log_info (MOD, "Registration into the default cluster failed (%s); creating it",
+                error_msg (&err));
+      a->tried_create_cluster = true;
+      a->ecs_op = ecs_call_raw (a->ecs, "CreateCluster", "{\"clusterName\":\"default\"}",
+                                agent_create_cluster_cb, a);
+      return;
+    }
   if (err)
     {
       agent_error_t e = NULL;
@@ -244,7 +274,8 @@ agent_step_register (struct agent *a)
     }
   struct ecs_client_options eo = { .endpoint = endpoint, .region = a->region,
                                    .insecure = a->cfg->insecure, .creds = a->creds };
-  a->ecs = ecs_client_new (a->loop, a->http, &eo, &err);
+  if (a->ecs == NULL)
+    a->ecs = ecs_client_new (a->loop, a->http, &eo, &err);
   if (a->ecs == NULL)
     {
       agent_finish (a, EXIT_TERMINAL, &err);

@@ -46,6 +46,7 @@ struct agent
   struct imds_identity ident;
   struct ecs_network_binding *queue_bindings;
 
+  bool tried_create_cluster;
   bool finished;
   int exit_code;
   agent_error_t err;

@@ -81,6 +81,9 @@ config_parse_duration (const char *s, uint64_t *ms, agent_error_t *err)
         return error_set (err, ERR_INVALID, "\"%s\" is not a duration: missing unit (h, m, s, ms)",
                           s);
       total += v * mult;
+      /* Go's limit: a time.Duration is int64 nanoseconds (~292 years) */
+      if (!(total <= 9223372036854.0))
+        return error_set (err, ERR_INVALID, "\"%s\" is not a duration: out of range", s);
     }
   *ms = (uint64_t) total;
   return 0;
@@ -137,8 +140,10 @@ config_parse_attributes (const char *key, const char *s, struct agent_config *cf
         for (size_t j = 0; j < i; j++)
           free (kv[j].key), free (kv[j].value);
         free (kv);
+        /* k points into obj: format the message before releasing it */
+        error_set (err, ERR_TERMINAL, "%s: invalid value: attribute \"%s\" is not a string", key, k);
         json_decref (obj);
-        return error_set (err, ERR_TERMINAL, "%s: invalid value: attribute \"%s\" is not a string", key, k);
+        return -1;
       }
     kv[i].key = xstrdup (k);
     kv[i].value = xstrdup (json_string_value (v));
@@ -257,6 +262,8 @@ config_load_file (struct agent_config *cfg, struct config_set *set, const char *
   if (r == 0 && v && !json_is_null (v) && cfg->engine_auth_data == NULL)
     cfg->engine_auth_data = json_is_string (v) ? xstrdup (json_string_value (v))
                                                : json_dumps (v, JSON_ENCODE_ANY | JSON_COMPACT);
+  if (r == 0 && cfg->engine_auth_data)
+    log_secret_add (cfg->engine_auth_data); /* from the file too: it holds credentials */
   v = config_file_get (root, "TaskCleanupWaitDuration");
   if (r == 0 && v && !set->cleanup)
     {
@@ -428,7 +435,10 @@ config_load (struct agent_config *cfg, config_getenv_fn env, void *d, agent_erro
   /* defaults */
   bool datadir_given = cfg->data_dir != NULL;
   if (cfg->cluster == NULL)
-    cfg->cluster = xstrdup ("default");
+    {
+      cfg->cluster = xstrdup ("default");
+      cfg->cluster_defaulted = true;
+    }
   if (cfg->docker_endpoint == NULL)
     cfg->docker_endpoint = xstrdup ("unix:///var/run/docker.sock");
   if (cfg->data_dir == NULL)
@@ -459,7 +469,9 @@ config_load (struct agent_config *cfg, config_getenv_fn env, void *d, agent_erro
       bool ok = j && json_is_object (j);
       json_decref (j);
       if (!ok) /* never echo the value: it holds credentials */
-        return error_set (err, ERR_TERMINAL, "ECS_ENGINE_AUTH_DATA: not a JSON object (line %d: %s)", jerr.line, j ? "not an object" : jerr.text);
+        /* nor jansson's text: it quotes the token near the error ("near 'hunter2'") */
+        return error_set (err, ERR_TERMINAL, "ECS_ENGINE_AUTH_DATA: not a JSON object (%s at line %d, column %d)",
+                          j ? "not an object" : "syntax error", j ? 1 : jerr.line, j ? 1 : jerr.column);
     }
   return 0;
 }

@@ -27,6 +27,7 @@ struct config_kv
 struct agent_config
 {
   char *cluster;          /* ECS_CLUSTER; "default" if unset */
+  bool cluster_defaulted; /* no cluster configured: "default", created if missing */
   char *api_endpoint;     /* ECS_BACKEND_HOST; NULL = derive from region */
   char *docker_endpoint;  /* DOCKER_HOST; unix:///var/run/docker.sock */
   char *aws_region;       /* AWS_DEFAULT_REGION (or AWS_REGION); NULL = from IMDS, else us-west-2 */
