@@ -1,0 +1,784 @@
+#!/usr/bin/python3
+"""bench.py - the agent benchmarks (run by bench/run.sh, i.e. `make bench`).
+
+Runs the real agent binary against the local control plane (bench/cp_bench.py:
+controlplane/ plus bench-only admin hooks) on the real Docker engine and measures:
+
+  startup   process start -> registered -> ACS connected -> first task RUNNING
+  idle      RSS / PSS / private memory and CPU time of the idle agent with 0, 10, 50 running tasks
+  launch    PayloadMessage of N tasks sent -> RUNNING submitted for all N (N = 1, 10, 50),
+            against bench/direct_launch (create+start only, same concurrency)
+  stop      Docker `die` (timeNano) -> the container's STOPPED state change at the control plane
+  churn     500 short tasks in waves: RSS before/after, CPU time per task
+
+Prints a table (each number next to its target) and writes out/bench/results.json.
+Environment knobs (defaults in brackets):
+  BENCH_IDLE_SECONDS [300]      idle period with 0 tasks
+  BENCH_TASK_IDLE_SECONDS [30]  idle period with 10 and with 50 running tasks
+  BENCH_LAUNCH_REPS [3]         repetitions per N (median reported; N=50 uses max(1, reps-1))
+  BENCH_STOP_EXITS [100]        container exits measured for stop reporting
+  BENCH_CHURN_TASKS [500]       churn tasks, BENCH_CHURN_WAVE [50] per wave
+  BENCH_STARTUP_RUNS [3]        fresh agent starts for the start-up numbers
+  BENCH_PHASES                  comma list of phases to run (startup,idle,launch,stop,churn)
+  BENCH_AGENT_LOGFILE [1]       1: the agent also writes ECS_LOGFILE (debug level), as in production
+  AGENT_BIN                     agent binary [out/amazon-ecs-agent]
+  BENCH_VALGRIND                e.g. "--tool=callgrind" or "--tool=massif": run the main agent under valgrind
+"""
+
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+OUT = os.path.join(ROOT, "out", "bench")
+WORK = os.path.join(OUT, "work")
+PY = "/usr/bin/python3"
+AKID = "AKIDLOCALBENCH"
+SECRET = "localbenchsecret/0123456789abcdef"
+REGION = "us-west-2"
+TEST_LABEL = "ecs-agent-c-test=1"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def env_int(name, default):
+    v = os.environ.get(name, "")
+    return int(v) if v.strip() else default
+
+
+IDLE_S = env_int("BENCH_IDLE_SECONDS", 300)
+TASK_IDLE_S = env_int("BENCH_TASK_IDLE_SECONDS", 30)
+LAUNCH_REPS = env_int("BENCH_LAUNCH_REPS", 3)
+STOP_EXITS = env_int("BENCH_STOP_EXITS", 100)
+CHURN_TASKS = env_int("BENCH_CHURN_TASKS", 500)
+CHURN_WAVE = env_int("BENCH_CHURN_WAVE", 50)
+STARTUP_RUNS = env_int("BENCH_STARTUP_RUNS", 3)
+PHASES = [p.strip() for p in os.environ.get("BENCH_PHASES", "startup,idle,launch,stop,churn").split(",") if p.strip()]
+AGENT_LOGFILE = os.environ.get("BENCH_AGENT_LOGFILE", "1") == "1"
+AGENT_BIN = os.environ.get("AGENT_BIN") or os.path.join(ROOT, "out", "amazon-ecs-agent")
+DIRECT_BIN = os.path.join(OUT, "direct_launch")
+VALGRIND = os.environ.get("BENCH_VALGRIND", "").strip()
+IMAGE = os.environ.get("BENCH_IMAGE", "ecs-agent-c-test/busybox:latest")
+CLEANUP_WAIT = os.environ.get("BENCH_CLEANUP_WAIT", "2s")
+
+# A container that runs until stopped and exits at once on SIGTERM (PID 1 ignores
+# SIGTERM without a handler, which would make every stop wait for the grace period).
+LONG_CMD = ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
+T0 = time.time()
+
+
+def log(msg):
+    sys.stderr.write("[bench %6.1fs] %s\n" % (time.time() - T0, msg))
+    sys.stderr.flush()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_for(pred, timeout, what, interval=0.05):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = pred()
+        if last:
+            return last
+        time.sleep(interval)
+    raise TimeoutError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
+
+
+def pct(values, p):
+    """Nearest-rank percentile."""
+    v = sorted(values)
+    if not v:
+        return None
+    k = max(1, math.ceil(p / 100.0 * len(v)))
+    return v[k - 1]
+
+
+def docker(*args, check=False):
+    return subprocess.run(["docker"] + list(args), capture_output=True, text=True, check=check)
+
+
+def docker_ids(*filters, all_=True):
+    args = ["ps", "-q"] + (["-a"] if all_ else [])
+    for f in filters:
+        args += ["--filter", f]
+    return docker(*args).stdout.split()
+
+
+def docker_rm_label(*filters):
+    ids = docker_ids("label=" + TEST_LABEL, *filters)
+    for i in range(0, len(ids), 100):
+        docker("rm", "-fv", *ids[i:i + 100])
+    return len(ids)
+
+
+# --------------------------------------------------------------------------- control plane
+class ControlPlane:
+    def __init__(self):
+        self.log_path = os.path.join(OUT, "controlplane.log")
+        self.logf = open(self.log_path, "w")
+        # In memory (no --state-dir): the bench measures the agent, not state.json rewrites.
+        args = [PY, os.path.join(ROOT, "bench", "cp_bench.py"), "--listen", "127.0.0.1:0",
+                "--imds-listen", "127.0.0.1:0", "--region", REGION, "--access-key", AKID,
+                "--secret-key", SECRET, "--log-level", "WARNING"]
+        self.proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=self.logf, text=True)
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("control plane did not start:\n" + open(self.log_path).read())
+        info = json.loads(line)
+        self.url = "http://" + info["listen"]
+        self.imds_url = "http://" + info["imds"]
+        self.events = EventIndex(self)
+        import botocore.session
+        s = botocore.session.get_session()
+        self.ecs = s.create_client("ecs", region_name=REGION, endpoint_url=self.url,
+                                   aws_access_key_id=AKID, aws_secret_access_key=SECRET)
+
+    def admin(self, path, body=None, timeout=60):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method="POST" if data is not None else "GET",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                txt = r.read().decode()
+        except urllib.error.HTTPError as e:
+            raise RuntimeError("%s: %s" % (path, e.read().decode()[:500]))
+        return json.loads(txt) if txt.strip() else None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.logf.close()
+
+
+class EventIndex:
+    """Incremental view of GET /_local/events: earliest server time of every reported status."""
+
+    def __init__(self, cp):
+        self.cp = cp
+        self.seq = 0
+        self.task = {}       # task arn -> {status: time}
+        self.ctr = {}        # (task arn, container name) -> {status: (time, via)}
+        self.by_kind = {}    # kind -> [event]
+        self.count = {}
+
+    def poll(self):
+        d = self.cp.admin("/_local/events?since=%d" % self.seq)
+        for ev in d["events"]:
+            self.seq = max(self.seq, ev["seq"])
+            k = ev["kind"]
+            self.count[k] = self.count.get(k, 0) + 1
+            t = ev["time"]
+            req = ev.get("request") or {}
+            if k == "SubmitTaskStateChange":
+                arn = req.get("task")
+                if req.get("status"):
+                    self.task.setdefault(arn, {}).setdefault(req["status"], t)
+                for c in req.get("containers") or []:
+                    if c.get("status"):
+                        self.ctr.setdefault((arn, c.get("containerName")), {}).setdefault(c["status"], (t, k))
+            elif k == "SubmitContainerStateChange":
+                arn = req.get("task")
+                if req.get("status"):
+                    self.ctr.setdefault((arn, req.get("containerName")), {}).setdefault(req["status"], (t, k))
+            elif k not in ("HeartbeatAckRequest",):
+                self.by_kind.setdefault(k, []).append(ev)
+        return self
+
+    def running_at(self, arn, cname="main"):
+        """RUNNING submitted: the earliest of the task's and its container's RUNNING."""
+        ts = []
+        if "RUNNING" in self.task.get(arn, {}):
+            ts.append(self.task[arn]["RUNNING"])
+        c = self.ctr.get((arn, cname), {})
+        if "RUNNING" in c:
+            ts.append(c["RUNNING"][0])
+        return min(ts) if ts else None
+
+    def stopped_at(self, arn, cname="main"):
+        c = self.ctr.get((arn, cname), {})
+        if "STOPPED" in c:
+            return c["STOPPED"]
+        if "STOPPED" in self.task.get(arn, {}):
+            return (self.task[arn]["STOPPED"], "SubmitTaskStateChange(task only)")
+        return None
+
+    def task_stopped(self, arn):
+        return "STOPPED" in self.task.get(arn, {})
+
+    def wait_all(self, arns, fn, timeout, what, interval=0.1):
+        def done():
+            self.poll()
+            missing = [a for a in arns if fn(a) is None]
+            return True if not missing else None
+        try:
+            wait_for(done, timeout, what, interval)
+        except TimeoutError:
+            missing = [a for a in arns if fn(a) is None]
+            raise TimeoutError("timed out after %ss waiting for %s: %d of %d missing (e.g. %s)"
+                               % (timeout, what, len(missing), len(arns), missing[:1]))
+
+
+# --------------------------------------------------------------------------- agent
+def proc_sample(pid):
+    """RSS/PSS/private (KiB) from smaps_rollup, CPU seconds from stat."""
+    s = {"t": time.time()}
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    s["utime"] = int(fields[11]) / CLK_TCK
+    s["stime"] = int(fields[12]) / CLK_TCK
+    s["cpu"] = s["utime"] + s["stime"]
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3 and parts[2] == "kB":
+                s[parts[0].rstrip(":")] = int(parts[1])
+    s["private"] = s.get("Private_Clean", 0) + s.get("Private_Dirty", 0)
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(("VmHWM:", "VmRSS:")):
+                s[line.split(":")[0]] = int(line.split()[1])
+    return s
+
+
+class Agent:
+    def __init__(self, cp, name, cluster, valgrind=None):
+        self.cp = cp
+        self.name = name
+        self.cluster = cluster
+        self.dir = os.path.join(WORK, name)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(os.path.join(self.dir, "data"))
+        os.makedirs(os.path.join(self.dir, "log"))
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "ECS_CLUSTER": cluster,
+            "ECS_BACKEND_HOST": cp.url,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": AKID,
+            "AWS_SECRET_ACCESS_KEY": SECRET,
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": cp.imds_url,
+            "ECS_DATADIR": os.path.join(self.dir, "data"),
+            "ECS_CHECKPOINT": "true",
+            "ECS_LOGLEVEL": "info",
+            "ECS_AGENT_CONFIG_FILE_PATH": "/nonexistent/ecs.config.json",
+            "ECS_INTROSPECTION_PORT": str(free_port()),
+            "ECS_INTROSPECTION_LISTEN_ADDR": "127.0.0.1",
+            "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION": CLEANUP_WAIT,
+            "ECS_CONTAINER_STOP_TIMEOUT": "2s",
+            "ECS_AGENT_EXTRA_CONTAINER_LABEL": TEST_LABEL,
+        }
+        if AGENT_LOGFILE:
+            self.env["ECS_LOGFILE"] = os.path.join(self.dir, "log", "ecs-agent.log")
+        self.lines = []  # (arrival time, line)
+        self.stdout_path = os.path.join(self.dir, "agent-stdout.log")
+        argv = [AGENT_BIN]
+        if valgrind:
+            tool = next((a.split("=", 1)[1] for a in valgrind.split() if a.startswith("--tool=")), "memcheck")
+            argv = ["valgrind", "--quiet"] + valgrind.split() + argv
+            if tool in ("callgrind", "massif"):
+                argv.insert(2, "--%s-out-file=%s" % (tool, os.path.join(OUT, "%s.%s.out" % (tool, name))))
+        self.t_start = time.time()
+        self.proc = subprocess.Popen(argv, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     cwd=self.dir, bufsize=0)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        with open(self.stdout_path, "wb") as f:
+            for line in iter(self.proc.stdout.readline, b""):
+                t = time.time()
+                self.lines.append((t, line.decode("utf-8", "replace").rstrip("\n")))
+                f.write(("%.6f " % t).encode() + line)
+                f.flush()
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def sample(self):
+        if not self.alive():
+            raise RuntimeError("agent %s exited with %s:\n%s" % (self.name, self.proc.returncode, self.tail()))
+        return proc_sample(self.pid)
+
+    def tail(self, n=30):
+        return "\n".join(l for _, l in self.lines[-n:])
+
+    def first_line(self, *needles):
+        for t, l in self.lines:
+            low = l.lower()
+            if all(n.lower() in low for n in needles):
+                return t, l
+        return None
+
+    def instance_arn(self):
+        arns = self.cp.ecs.list_container_instances(cluster=self.cluster)["containerInstanceArns"]
+        return arns[0] if arns else None
+
+    def wait_connected(self, timeout=60):
+        def connected():
+            if not self.alive():
+                raise RuntimeError("agent exited with %s:\n%s" % (self.proc.returncode, self.tail()))
+            self.cp.events.poll()
+            for ev in self.cp.events.by_kind.get("ws_connect", []):
+                if ev.get("containerInstanceArn") and self.cluster in ev["containerInstanceArn"]:
+                    return ev
+            return None
+        return wait_for(connected, timeout, "ACS connection of " + self.name)
+
+    def stop(self, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.reader.join(5)
+        return rc
+
+
+def new_cluster(cp, prefix):
+    name = "%s-%s" % (prefix, uuid.uuid4().hex[:8])
+    cp.ecs.create_cluster(clusterName=name)
+    return name
+
+
+def register_td(cp, family, command):
+    r = cp.ecs.register_task_definition(family=family, containerDefinitions=[{
+        "name": "main", "image": IMAGE, "cpu": 10, "memory": 32, "essential": True, "command": command}])
+    td = r["taskDefinition"]
+    return "%s:%d" % (td["family"], td["revision"])
+
+
+def cluster_containers(cluster, all_=True):
+    return docker_ids("label=" + TEST_LABEL, "label=com.amazonaws.ecs.cluster=" + cluster, all_=all_)
+
+
+def wait_cleanup(cluster, timeout=180):
+    """Waits until the agent has removed every container of the cluster (task cleanup)."""
+    try:
+        wait_for(lambda: not cluster_containers(cluster), timeout, "task cleanup in " + cluster, interval=0.5)
+        return True
+    except TimeoutError as e:
+        log("warning: %s (%d containers left)" % (e, len(cluster_containers(cluster))))
+        return False
+
+
+# --------------------------------------------------------------------------- phases
+class Bench:
+    def __init__(self):
+        self.cp = ControlPlane()
+        self.res = {}
+        self.agent = None
+        self.cluster = None
+
+    # ---------------------------------------------------------------- startup
+    def phase_startup(self):
+        td = register_td(self.cp, "bench-startup", LONG_CMD)
+        runs = []
+        for i in range(STARTUP_RUNS):
+            cluster = new_cluster(self.cp, "bench-start")
+            self.cp.admin("/_local/bench/on_register", {"cluster": cluster, "taskDefinition": td})
+            a = Agent(self.cp, "startup-%d" % i, cluster)
+            t0 = a.t_start
+            try:
+                def first_running():
+                    if not a.alive():
+                        raise RuntimeError("agent exited with %s:\n%s" % (a.proc.returncode, a.tail()))
+                    ev = self.cp.events.poll()
+                    placed = [e for e in ev.by_kind.get("bench_placed", []) if cluster in e["taskArn"]]
+                    if not placed:
+                        return None
+                    return ev.running_at(placed[0]["taskArn"])
+                t_run = wait_for(first_running, 60, "first task RUNNING (startup run %d)" % i)
+                ev = self.cp.events
+                reg = [e for e in ev.by_kind.get("bench_api", [])
+                       if e.get("op") == "RegisterContainerInstance" and e.get("cluster") in (cluster,)]
+                inst = reg[0]["containerInstanceArn"] if reg else None
+                ws = [e for e in ev.by_kind.get("ws_connect", []) if e.get("containerInstanceArn") == inst]
+                log_reg = a.first_line("registered container instance")
+                log_acs = a.first_line("acs", "connected")
+                r = {
+                    "registered_ms": (reg[0]["time"] - t0) * 1000 if reg else None,
+                    "registered_log_ms": (log_reg[0] - t0) * 1000 if log_reg else None,
+                    "acs_connected_ms": (ws[0]["time"] - t0) * 1000 if ws else None,
+                    "acs_connected_log_ms": (log_acs[0] - t0) * 1000 if log_acs else None,
+                    "first_task_running_ms": (t_run - t0) * 1000,
+                }
+                runs.append(r)
+                log("startup run %d: %s" % (i, {k: (round(v, 1) if v is not None else None) for k, v in r.items()}))
+            finally:
+                a.stop()
+                docker_rm_label("label=com.amazonaws.ecs.cluster=" + cluster)
+        med = {}
+        for k in runs[0]:
+            vals = [r[k] for r in runs if r[k] is not None]
+            med[k] = statistics.median(vals) if vals else None
+        self.res["startup"] = {"runs": runs, "median": med}
+
+    # ---------------------------------------------------------------- main agent
+    def start_main(self):
+        self.cluster = new_cluster(self.cp, "bench-main")
+        self.agent = Agent(self.cp, "main", self.cluster, valgrind=VALGRIND or None)
+        self.agent.wait_connected(120 if VALGRIND else 60)
+        self.td_long = register_td(self.cp, "bench-long", LONG_CMD)
+        self.td_short = register_td(self.cp, "bench-short", ["sh", "-c", "usleep 200000"])
+        time.sleep(3)  # initial payload, acks, first heartbeat settle
+        self.res["agent"] = {"pid": self.agent.pid, "registered_sample": self.agent.sample()}
+
+    def idle(self, seconds, label):
+        """Samples the agent every second for `seconds`; returns the footprint."""
+        s0 = self.agent.sample()
+        samples = [s0]
+        end = time.time() + seconds
+        while time.time() < end:
+            time.sleep(min(1.0, max(0.0, end - time.time())))
+            samples.append(self.agent.sample())
+        s1 = samples[-1]
+        el = s1["t"] - s0["t"]
+        r = {
+            "seconds": el,
+            "rss_kib": s1["Rss"], "pss_kib": s1.get("Pss"), "private_kib": s1["private"],
+            "anon_kib": s1.get("Anonymous"),
+            "rss_max_kib": max(s["Rss"] for s in samples),
+            "cpu_s": s1["cpu"] - s0["cpu"],
+            "cpu_pct": (s1["cpu"] - s0["cpu"]) / el * 100.0 if el > 0 else None,
+        }
+        log("idle %s: %s" % (label, {k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}))
+        return r
+
+    def phase_idle(self):
+        self.res.setdefault("idle", {})["0"] = self.idle(IDLE_S, "0 tasks")
+
+    # ---------------------------------------------------------------- launch
+    def run_tasks(self, td, n, overrides=None):
+        body = {"cluster": self.cluster, "taskDefinition": td, "count": n}
+        if overrides:
+            body["overrides"] = overrides
+        return self.cp.admin("/_local/bench/run_tasks", body)
+
+    def stop_tasks(self, arns):
+        r = self.cp.admin("/_local/bench/stop_tasks", {"cluster": self.cluster, "tasks": arns})
+        self.cp.events.wait_all(arns, lambda a: True if self.cp.events.task_stopped(a) else None, 120,
+                                "STOPPED of %d tasks" % len(arns), interval=0.2)
+        return r
+
+    def launch_agent(self, n):
+        r = self.run_tasks(self.td_long, n)
+        arns = r["taskArns"]
+        ev = self.cp.events
+        ev.wait_all(arns, ev.running_at, 60 + 3 * n, "RUNNING of %d tasks" % n, interval=0.05)
+        last = max(ev.running_at(a) for a in arns)
+        return {"ms": (last - r["sendStart"]) * 1000.0, "send_ms": (r["sendEnd"] - r["sendStart"]) * 1000.0,
+                "first_ms": (min(ev.running_at(a) for a in arns) - r["sendStart"]) * 1000.0}, arns
+
+    def launch_direct(self, n):
+        tag = uuid.uuid4().hex[:8]
+        cmd = [DIRECT_BIN, "-n", str(n), "-c", str(n), "-i", IMAGE, "-p", "bench-direct-" + tag,
+               "-m", "32", "-u", "10", "-l", TEST_LABEL, "-l", "ecs-agent-c-bench=direct-" + tag, "--"] + LONG_CMD
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        try:
+            d = json.loads(p.stdout)
+        except ValueError:
+            raise RuntimeError("direct_launch failed: %s %s" % (p.stdout, p.stderr))
+        if d["ok"] != n:
+            raise RuntimeError("direct_launch: %s" % d["errors"][:3])
+        docker_rm_label("label=ecs-agent-c-bench=direct-" + tag)
+        return {"ms": d["elapsed_ms"], "first_ms": d["done_ms"][0] if d["done_ms"] else None}
+
+    def phase_launch(self):
+        out = {}
+        idle = self.res.setdefault("idle", {})
+        for n in (1, 10, 50):
+            reps = LAUNCH_REPS if n < 50 else max(1, LAUNCH_REPS - 1)
+            ag, di = [], []
+            for rep in range(reps):
+                wait_cleanup(self.cluster)
+                a, arns = self.launch_agent(n)
+                ag.append(a)
+                log("launch N=%d rep %d: agent %.1f ms (first %.1f ms)" % (n, rep, a["ms"], a["first_ms"]))
+                if rep == reps - 1 and n in (10, 50):
+                    time.sleep(2)
+                    idle[str(n)] = self.idle(TASK_IDLE_S, "%d tasks" % n)
+                self.stop_tasks(arns)
+                wait_cleanup(self.cluster)
+                d = self.launch_direct(n)
+                di.append(d)
+                log("launch N=%d rep %d: direct %.1f ms" % (n, rep, d["ms"]))
+            am = statistics.median(x["ms"] for x in ag)
+            dm = statistics.median(x["ms"] for x in di)
+            out[str(n)] = {"agent_ms": am, "direct_ms": dm, "ratio": am / dm if dm else None,
+                           "agent_runs": ag, "direct_runs": di}
+        self.res["launch"] = out
+
+    # ---------------------------------------------------------------- stop reporting
+    def phase_stop(self):
+        wait_cleanup(self.cluster)
+        dies = {}
+        lock = threading.Lock()
+        evp = subprocess.Popen(["docker", "events", "--filter", "type=container", "--filter", "event=die",
+                                "--filter", "label=com.amazonaws.ecs.cluster=" + self.cluster,
+                                "--format", "{{json .}}"], stdout=subprocess.PIPE, text=True)
+
+        def reader():
+            for line in evp.stdout:
+                try:
+                    e = json.loads(line)
+                except ValueError:
+                    continue
+                attrs = (e.get("Actor") or {}).get("Attributes") or {}
+                key = (attrs.get("com.amazonaws.ecs.task-arn"), attrs.get("com.amazonaws.ecs.container-name"))
+                with lock:
+                    dies.setdefault(key, (e["timeNano"] / 1e9, e.get("id") or e.get("Actor", {}).get("ID")))
+        th = threading.Thread(target=reader, daemon=True)
+        th.start()
+        time.sleep(0.5)
+        wave = 10
+        lat, vias, all_arns = [], {}, []
+        try:
+            done = 0
+            while done < STOP_EXITS:
+                k = min(wave, STOP_EXITS - done)
+                # staggered exits 1.5 s .. 3.3 s after each start, 200 ms apart
+                ovs = [{"containerOverrides": [{"name": "main", "command": ["sh", "-c", "usleep %d" % (1500000 + 200000 * i)]}]}
+                       for i in range(k)]
+                r = self.run_tasks(self.td_short, k, ovs)
+                arns = r["taskArns"]
+                all_arns += arns
+                ev = self.cp.events
+                ev.wait_all(arns, ev.stopped_at, 90, "STOPPED of %d containers" % k, interval=0.5)
+                done += k
+            time.sleep(1)
+            with lock:
+                for arn in all_arns:
+                    d = dies.get((arn, "main"))
+                    s = self.cp.events.stopped_at(arn)
+                    if d and s:
+                        lat.append((s[0] - d[0]) * 1000.0)
+                        vias[s[1]] = vias.get(s[1], 0) + 1
+        finally:
+            evp.terminate()
+            evp.wait()
+        if not lat:
+            raise RuntimeError("no die events matched (docker events labels?)")
+        self.res["stop"] = {"n": len(lat), "expected": STOP_EXITS, "median_ms": statistics.median(lat),
+                            "p99_ms": pct(lat, 99), "max_ms": max(lat), "min_ms": min(lat), "via": vias,
+                            "samples_ms": sorted(lat)}
+        log("stop reporting: n=%d median %.1f ms p99 %.1f ms max %.1f ms via %s"
+            % (len(lat), statistics.median(lat), pct(lat, 99), max(lat), vias))
+
+    # ---------------------------------------------------------------- churn
+    def phase_churn(self):
+        wait_cleanup(self.cluster)
+        time.sleep(3)
+        before = self.agent.sample()
+        log("churn: %d tasks in waves of %d; RSS before %d KiB" % (CHURN_TASKS, CHURN_WAVE, before["Rss"]))
+        done, w = 0, 0
+        t0 = time.time()
+        while done < CHURN_TASKS:
+            k = min(CHURN_WAVE, CHURN_TASKS - done)
+            ev = self.cp.events
+            if w % 2 == 0:   # tasks whose container exits by itself
+                arns = self.run_tasks(self.td_short, k)["taskArns"]
+                ev.wait_all(arns, lambda a: True if ev.task_stopped(a) else None, 60 + 3 * k,
+                            "STOPPED of churn wave %d" % w, interval=0.2)
+            else:            # tasks stopped through ACS (StopTask)
+                arns = self.run_tasks(self.td_long, k)["taskArns"]
+                ev.wait_all(arns, ev.running_at, 60 + 3 * k, "RUNNING of churn wave %d" % w, interval=0.2)
+                self.stop_tasks(arns)
+            done += k
+            w += 1
+            log("churn: %d/%d (RSS %d KiB)" % (done, CHURN_TASKS, self.agent.sample()["Rss"]))
+        wait_cleanup(self.cluster, 300)
+        time.sleep(3)
+        after = self.agent.sample()
+        self.res["churn"] = {
+            "tasks": CHURN_TASKS, "seconds": time.time() - t0,
+            "rss_before_kib": before["Rss"], "rss_after_kib": after["Rss"],
+            "rss_growth_pct": (after["Rss"] - before["Rss"]) / before["Rss"] * 100.0,
+            "private_before_kib": before["private"], "private_after_kib": after["private"],
+            "cpu_s": after["cpu"] - before["cpu"],
+            "cpu_ms_per_task": (after["cpu"] - before["cpu"]) / CHURN_TASKS * 1000.0,
+        }
+        log("churn: %s" % self.res["churn"])
+
+    # ---------------------------------------------------------------- run
+    def run(self):
+        try:
+            if "startup" in PHASES:
+                log("phase startup (%d runs)" % STARTUP_RUNS)
+                self.phase_startup()
+            if any(p in PHASES for p in ("idle", "launch", "stop", "churn")):
+                self.start_main()
+                for p in ("idle", "launch", "stop", "churn"):
+                    if p in PHASES:
+                        log("phase %s" % p)
+                        getattr(self, "phase_" + p)()
+                s = self.agent.sample()
+                self.res["agent"]["final_sample"] = s
+                self.res["agent"]["cpu_total_s"] = s["cpu"]
+                self.res["agent"]["rss_peak_kib"] = s.get("VmHWM")
+        finally:
+            if self.agent:
+                self.res.setdefault("agent", {})["exit_code"] = self.agent.stop()
+            if self.cluster:
+                docker_rm_label("label=com.amazonaws.ecs.cluster=" + self.cluster)
+            docker_rm_label("label=ecs-agent-c-bench")
+            self.cp.stop()
+        return self.res
+
+
+# --------------------------------------------------------------------------- report
+def machine():
+    m = {"nproc": os.cpu_count(), "kernel": platform.release()}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                m["mem_gib"] = round(int(line.split()[1]) / 1024 / 1024, 1)
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                m["cpu"] = line.split(":", 1)[1].strip()
+                break
+    m["docker"] = docker("version", "--format", "{{.Server.Version}}").stdout.strip()
+    m["storage_driver"] = docker("info", "--format", "{{.Driver}}").stdout.strip()
+    try:
+        m["agent_version"] = subprocess.run([AGENT_BIN, "-version"], capture_output=True, text=True,
+                                            timeout=10).stdout.strip().splitlines()[0]
+    except Exception:  # noqa: BLE001
+        m["agent_version"] = None
+    m["git"] = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True).stdout.strip()
+    return m
+
+
+def table(res):
+    rows = []  # (metric, value text, target text, met: True/False/None)
+
+    def row(name, value, fmt, target=None, ok=None):
+        rows.append({"metric": name, "value": value, "text": (fmt % value) if value is not None else "n/a",
+                     "target": target or "", "met": ok})
+
+    st = res.get("startup", {}).get("median")
+    if st:
+        row("startup: process start -> registered", st["registered_ms"], "%.1f ms")
+        acs = st["acs_connected_ms"]
+        row("startup: process start -> ACS connected", acs, "%.1f ms", "<= 50 ms",
+            None if acs is None else acs <= 50)
+        row("startup: process start -> first task RUNNING", st["first_task_running_ms"], "%.1f ms")
+    idle = res.get("idle", {})
+    if "0" in idle:
+        i0 = idle["0"]
+        row("idle (0 tasks, %ds): RSS" % round(i0["seconds"]), i0["rss_kib"], "%d KiB")
+        row("idle (0 tasks): PSS / private", i0["pss_kib"], "%d KiB", None, None)
+        rows[-1]["text"] = "%s / %s KiB" % (i0["pss_kib"], i0["private_kib"])
+        row("idle (0 tasks): CPU", i0["cpu_pct"], "%.4f %% of one core", "<= 0.1 %", i0["cpu_pct"] <= 0.1)
+    for n in ("10", "50"):
+        if n in idle:
+            r = idle[n]
+            row("idle (%s tasks, %ds): RSS / private" % (n, round(r["seconds"])), r["rss_kib"], "%d KiB")
+            rows[-1]["text"] = "%d / %d KiB" % (r["rss_kib"], r["private_kib"])
+            row("idle (%s tasks): CPU" % n, r["cpu_pct"], "%.4f %% of one core")
+    if "0" in idle and "50" in idle:
+        m = (idle["50"]["rss_kib"] - idle["0"]["rss_kib"]) / 50.0
+        mp = (idle["50"]["private_kib"] - idle["0"]["private_kib"]) / 50.0
+        row("marginal memory per running task (RSS, 0->50)", m, "%.1f KiB", "<= 16 KiB", m <= 16)
+        row("marginal memory per running task (private, 0->50)", mp, "%.1f KiB")
+        if "10" in idle:
+            m2 = (idle["50"]["rss_kib"] - idle["10"]["rss_kib"]) / 40.0
+            row("marginal memory per running task (RSS, 10->50)", m2, "%.1f KiB")
+    for n, d in res.get("launch", {}).items():
+        row("launch N=%s: agent (payload sent -> all RUNNING)" % n, d["agent_ms"], "%.1f ms")
+        row("launch N=%s: direct Docker create+start" % n, d["direct_ms"], "%.1f ms")
+        tgt = "<= 1.05" if n in ("10", "50") else None
+        row("launch N=%s: ratio agent/direct" % n, d["ratio"], "%.3f", tgt,
+            (d["ratio"] <= 1.05) if tgt and d["ratio"] is not None else None)
+    s = res.get("stop")
+    if s:
+        row("stop reporting: die -> STOPPED at control plane, median (n=%d)" % s["n"], s["median_ms"], "%.1f ms")
+        row("stop reporting: p99", s["p99_ms"], "%.1f ms", "<= 20 ms", s["p99_ms"] <= 20)
+    c = res.get("churn")
+    if c:
+        row("churn (%d tasks): RSS before -> after" % c["tasks"], c["rss_before_kib"], "%d KiB")
+        rows[-1]["text"] = "%d -> %d KiB" % (c["rss_before_kib"], c["rss_after_kib"])
+        row("churn: RSS growth", c["rss_growth_pct"], "%+.2f %%", "<= 5 %", c["rss_growth_pct"] <= 5)
+        row("churn: CPU time per task", c["cpu_ms_per_task"], "%.2f ms")
+    a = res.get("agent", {})
+    if a.get("cpu_total_s") is not None:
+        row("agent total CPU over the bench / peak RSS (VmHWM)", a["cpu_total_s"], "%.2f s")
+        rows[-1]["text"] = "%.2f s / %s KiB" % (a["cpu_total_s"], a.get("rss_peak_kib"))
+    return rows
+
+
+def render(rows, mach):
+    w = max(len(r["metric"]) for r in rows) if rows else 10
+    wv = max(len(r["text"]) for r in rows) if rows else 10
+    out = ["machine: %s CPUs (%s), %s GiB RAM, kernel %s, Docker %s (%s), agent %s, git %s"
+           % (mach["nproc"], mach.get("cpu"), mach.get("mem_gib"), mach["kernel"], mach["docker"],
+              mach.get("storage_driver"), mach.get("agent_version"), mach.get("git"))]
+    out.append("%-*s  %*s  %-10s  %s" % (w, "metric", wv, "value", "target", "met"))
+    out.append("-" * (w + wv + 22))
+    for r in rows:
+        met = "" if r["met"] is None else ("yes" if r["met"] else "NO")
+        out.append("%-*s  %*s  %-10s  %s" % (w, r["metric"], wv, r["text"], r["target"], met))
+    return "\n".join(out)
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    os.makedirs(WORK, exist_ok=True)
+    mach = machine()
+    config = {"idle_seconds": IDLE_S, "task_idle_seconds": TASK_IDLE_S, "launch_reps": LAUNCH_REPS,
+              "stop_exits": STOP_EXITS, "churn_tasks": CHURN_TASKS, "churn_wave": CHURN_WAVE,
+              "startup_runs": STARTUP_RUNS, "phases": PHASES, "agent_logfile": AGENT_LOGFILE,
+              "cleanup_wait": CLEANUP_WAIT, "image": IMAGE, "agent_bin": AGENT_BIN, "valgrind": VALGRIND}
+    b = Bench()
+    err = None
+    try:
+        res = b.run()
+    except Exception as e:  # noqa: BLE001 - report what we have
+        import traceback
+        traceback.print_exc()
+        err = "%s: %s" % (type(e).__name__, e)
+        res = b.res
+    rows = table(res)
+    doc = {"machine": mach, "config": config, "results": res, "table": rows, "error": err,
+           "elapsed_s": time.time() - T0, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    with open(os.path.join(OUT, "results.json"), "w") as f:
+        json.dump(doc, f, indent=1, default=str)
+    print(render(rows, mach))
+    print("elapsed %.0f s; results in %s" % (time.time() - T0, os.path.relpath(os.path.join(OUT, "results.json"), ROOT)))
+    if err:
+        print("ERROR: " + err)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+#!/bin/bash
+# run.sh - the benchmarks (`make bench`): builds the agent and bench/direct_launch,
+# makes sure the test image exists, then runs bench/bench.py against the real
+# Docker engine and the local control plane.  Prints the results table and
+# writes out/bench/results.json.  Knobs: see the header of bench/bench.py
+# (BENCH_IDLE_SECONDS=60 for a shorter run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p out/bench
+if [ -z "${AGENT_BIN:-}" ]; then
+  make -s build
+fi
+cc=${CC:-gcc}
+$cc -std=gnu11 -O2 -g -Wall -Wextra -Werror -o out/bench/direct_launch bench/direct_launch.c \
+  $(pkg-config --cflags --libs libcurl jansson)
+export BENCH_IMAGE
+BENCH_IMAGE=$(bench/image.sh | tail -1)
+exec /usr/bin/python3 bench/bench.py "$@"
