@@ -246,13 +246,16 @@ static char *
 log_replace_all (char *s, const char *needle)
 {
   size_t nl = strlen (needle);
+  size_t from = 0;
   char *p;
-  while ((p = strstr (s, needle)))
+  /* search on after each replacement: the needle may occur in "[REDACTED]" */
+  while ((p = strstr (s + from, needle)))
     {
       size_t off = (size_t) (p - s);
       char *r = xasprintf ("%.*s%s%s", (int) off, s, REDACTED, p + nl);
       free (s);
       s = r;
+      from = off + sizeof REDACTED - 1;
     }
   return s;
 }
