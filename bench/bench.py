@@ -493,7 +493,7 @@ class Bench:
         r = self.run_tasks(self.td_long, n)
         arns = r["taskArns"]
         ev = self.cp.events
-        ev.wait_all(arns, ev.running_at, 60 + 3 * n, "RUNNING of %d tasks" % n, interval=0.05)
+        ev.wait_all(arns, ev.running_at, 60 + 3 * n, "RUNNING of %d tasks" % n, interval=0.1)
         last = max(ev.running_at(a) for a in arns)
         return {"ms": (last - r["sendStart"]) * 1000.0, "send_ms": (r["sendEnd"] - r["sendStart"]) * 1000.0,
                 "first_ms": (min(ev.running_at(a) for a in arns) - r["sendStart"]) * 1000.0}, arns
@@ -687,10 +687,15 @@ def table(res):
 
     st = res.get("startup", {}).get("median")
     if st:
-        row("startup: process start -> registered", st["registered_ms"], "%.1f ms")
+        def both(cpk, logk):
+            f = lambda v: "n/a" if v is None else "%.1f" % v  # noqa: E731
+            return "%s / %s ms" % (f(st[cpk]), f(st[logk]))
+        row("startup: process start -> registered (control plane / agent log)", st["registered_ms"], "%.1f ms")
+        rows[-1]["text"] = both("registered_ms", "registered_log_ms")
         acs = st["acs_connected_ms"]
-        row("startup: process start -> ACS connected", acs, "%.1f ms", "<= 50 ms",
+        row("startup: process start -> ACS connected (control plane / agent log)", acs, "%.1f ms", "<= 50 ms",
             None if acs is None else acs <= 50)
+        rows[-1]["text"] = both("acs_connected_ms", "acs_connected_log_ms")
         row("startup: process start -> first task RUNNING", st["first_task_running_ms"], "%.1f ms")
     idle = res.get("idle", {})
     if "0" in idle:
