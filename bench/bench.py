@@ -630,16 +630,33 @@ class Bench:
 
     # ---------------------------------------------------------------- run
     def run(self):
+        errors = self.res.setdefault("errors", {})
+
+        def attempt(name, fn):
+            try:
+                fn()
+                return True
+            except Exception as e:  # noqa: BLE001 - one phase failing does not hide the others
+                import traceback
+                traceback.print_exc()
+                errors[name] = "%s: %s" % (type(e).__name__, e)
+                log("phase %s FAILED: %s" % (name, errors[name]))
+                return False
+
         try:
             if "startup" in PHASES:
                 log("phase startup (%d runs)" % STARTUP_RUNS)
-                self.phase_startup()
+                attempt("startup", self.phase_startup)
             if any(p in PHASES for p in ("idle", "launch", "stop", "churn")):
-                self.start_main()
+                if not attempt("start", self.start_main):
+                    raise RuntimeError("the main agent did not start: " + errors["start"])
                 for p in ("idle", "launch", "stop", "churn"):
                     if p in PHASES:
+                        if not self.agent.alive():
+                            errors[p] = "agent exited with %s before the phase" % self.agent.proc.returncode
+                            continue
                         log("phase %s" % p)
-                        getattr(self, "phase_" + p)()
+                        attempt(p, getattr(self, "phase_" + p))
                 s = self.agent.sample()
                 self.res["agent"]["final_sample"] = s
                 self.res["agent"]["cpu_total_s"] = s["cpu"]
@@ -779,8 +796,11 @@ def main():
         json.dump(doc, f, indent=1, default=str)
     print(render(rows, mach))
     print("elapsed %.0f s; results in %s" % (time.time() - T0, os.path.relpath(os.path.join(OUT, "results.json"), ROOT)))
+    for phase, e in (res.get("errors") or {}).items():
+        print("ERROR in phase %s: %s" % (phase, e))
     if err:
         print("ERROR: " + err)
+    if err or res.get("errors"):
         return 1
     return 0
 
