@@ -180,7 +180,8 @@ get_done (const struct http_response *resp, agent_error_t herr, void *data)
   agent_error_t err = NULL;
   if (herr)
     {
-      error_move (&err, &herr);
+      /* herr belongs to the http module: copy it */
+      error_set_status (&err, error_kind (&herr), herr->status, "%s", error_msg (&herr));
       error_wrap (&err, "instance metadata GET %s", call->path);
       call_fail (call, err);
       return;
@@ -249,12 +250,12 @@ token_done (const struct http_response *resp, agent_error_t herr, void *data)
       if (k == ERR_TIMEOUT || k == ERR_UNREACHABLE)
         {
           log_debug (MOD, "IMDSv2 token request failed (%s), falling back to IMDSv1", error_msg (&herr));
-          error_free (&herr);
           do_get (call, false);
           return;
         }
       agent_error_t err = NULL;
-      error_move (&err, &herr);
+      /* herr belongs to the http module: copy it */
+      error_set_status (&err, error_kind (&herr), herr->status, "%s", error_msg (&herr));
       error_wrap (&err, "instance metadata token");
       call_fail (call, err);
       return;

@@ -307,7 +307,8 @@ http_done (const struct http_response *resp, agent_error_t herr, void *data)
   if (herr)
     {
       agent_error_t err = NULL;
-      error_move (&err, &herr);
+      /* herr belongs to the http module: copy it */
+      error_set_status (&err, error_kind (&herr), herr->status, "%s", error_msg (&herr));
       attempt_failed (call, err);
       return;
     }
