@@ -409,13 +409,13 @@ transition_failed (engine_t *e, struct engine_task *t, size_t ci, const char *na
   c->desired_status = ENGINE_STATUS_STOPPED;
 }
 
-/* Common tail of every op callback touching a container. */
+/* Common tail of every op callback touching a container (which has set
+   inflight back to NONE before applying its result). */
 static void
 container_idle (engine_t *e, struct engine_task *t, size_t ci)
 {
   struct engine_container *c = &t->containers[ci];
-  c->inflight = ENGINE_ACTION_NONE;
-  if (c->pending_event != ENGINE_STATUS_NONE)
+  if (c->inflight == ENGINE_ACTION_NONE && c->pending_event != ENGINE_STATUS_NONE)
     {
       enum engine_status st = c->pending_event;
       c->pending_event = ENGINE_STATUS_NONE;
@@ -434,6 +434,7 @@ on_pull_image_checked (const struct docker_image_info *img, agent_error_t err, v
   struct engine_task *t = op->t;
   size_t ci = op->ci;
   op_unlink (op);
+  t->containers[ci].inflight = ENGINE_ACTION_NONE;
   struct engine_container *c = &t->containers[ci];
   if (!err && img)
     {
@@ -466,6 +467,7 @@ on_pull_done (agent_error_t err, void *data)
     }
   op_unlink (op);
   op_free (op);
+  c->inflight = ENGINE_ACTION_NONE;
   if (!err)
     apply_change (e, t, ci, ENGINE_STATUS_PULLED, NULL);
   container_idle (e, t, ci);
@@ -741,6 +743,7 @@ on_create_saved (agent_error_t err, void *data)
     }
   if (c->desired_status == ENGINE_STATUS_STOPPED)
     {
+      c->inflight = ENGINE_ACTION_NONE;
       container_idle (e, t, ci); /* told to stop meanwhile: never create */
       return;
     }
@@ -836,6 +839,7 @@ on_create_adopt (const struct docker_container_info *info, agent_error_t err, vo
   struct engine_task *t = op->t;
   size_t ci = op->ci;
   op_unlink (op);
+  t->containers[ci].inflight = ENGINE_ACTION_NONE;
   struct engine_container *c = &t->containers[ci];
   if (!err && info && label_is (info->labels, info->n_labels, LABEL_TASK_ARN, t->arn)
       && label_is (info->labels, info->n_labels, LABEL_CONTAINER_NAME, c->name))
@@ -864,6 +868,7 @@ on_create_done (const char *id, agent_error_t err, void *data)
     }
   op_unlink (op);
   op_free (op);
+  c->inflight = ENGINE_ACTION_NONE;
   if (err)
     transition_failed (e, t, ci, "CannotCreateContainerError", err->msg);
   else
@@ -885,6 +890,7 @@ on_start_inspect (const struct docker_container_info *info, agent_error_t err, v
   struct engine_task *t = op->t;
   size_t ci = op->ci;
   op_unlink (op);
+  t->containers[ci].inflight = ENGINE_ACTION_NONE;
   op_free (op);
   struct meta m;
   meta_from_info (&m, err ? NULL : info);
@@ -912,6 +918,7 @@ on_start_done (agent_error_t err, void *data)
     }
   op_unlink (op);
   op_free (op);
+  c->inflight = ENGINE_ACTION_NONE;
   transition_failed (e, t, ci, "CannotStartContainerError", err->msg);
   container_idle (e, t, ci);
 }
@@ -939,6 +946,7 @@ on_stop_inspect (const struct docker_container_info *info, agent_error_t err, vo
   struct engine_task *t = op->t;
   size_t ci = op->ci;
   op_unlink (op);
+  t->containers[ci].inflight = ENGINE_ACTION_NONE;
   struct engine_container *c = &t->containers[ci];
   struct meta m;
   meta_from_info (&m, err ? NULL : info);
@@ -989,6 +997,7 @@ on_event_inspect (const struct docker_container_info *info, agent_error_t err, v
   size_t ci = op->ci;
   enum engine_status st = op->status;
   op_unlink (op);
+  t->containers[ci].inflight = ENGINE_ACTION_NONE;
   op_free (op);
   struct engine_container *c = &t->containers[ci];
   struct meta m;

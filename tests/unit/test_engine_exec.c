@@ -1,0 +1,1119 @@
+/* Unit tests for engine/engine.c (the executor) against a fake Docker
+ * (struct engine_docker_ops): ordering, state changes, save-before-create,
+ * errors as reasons, essential semantics, cleanup, reconciliation and
+ * adoption after a crash, sequence-number holds. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include "engine/engine.h"
+#include "engine/plan.h"
+#include "state/state.h"
+#include "log/log.h"
+#include "test_engine_util.h"
+
+/* ---- the fake Docker ------------------------------------------------------ */
+
+enum fk
+{
+  F_PULL,
+  F_IMG,
+  F_CREATE,
+  F_START,
+  F_STOP,
+  F_INSPECT,
+  F_REMOVE,
+  F_LIST,
+  F_VCREATE,
+  F_VREMOVE,
+  F_EVENT,
+};
+
+struct fctr
+{
+  char id[65];
+  char *name;
+  char *image;
+  char *task_arn, *cname;
+  char *state; /* created running exited */
+  int exit_code;
+  bool started_once;
+  bool staged;
+  struct docker_port ports[4];
+  size_t n_ports;
+  char **cmd, **links, **binds, **vfrom, **env;
+  int64_t cpu, mem;
+  size_t n_labels;
+  bool test_label;
+};
+
+struct fcall
+{
+  enum fk kind;
+  void *cb;
+  void *data;
+  char *arg;
+  int grace;
+  bool cancelled;
+  struct fcall *next;
+};
+
+struct fake
+{
+  uv_loop_t *loop;
+  uv_timer_t timer;
+  struct fcall *head, **tail;
+  struct fctr ctrs[64];
+  size_t n_ctrs;
+  char *images[16];
+  size_t n_images;
+  char *volumes[16];
+  size_t n_volumes;
+  bool pull_fails, create_fails, start_fails;
+  int stop_exit_code;
+  docker_event_cb ev_cb;
+  void *ev_data;
+  bool events_on;
+  char log[8192]; /* "pull:img create:name start:name stop:name ..." */
+  int n_create, n_pull, n_remove, n_vcreate, n_vremove, n_stop;
+  const char *state_path; /* checked at create: the name must be on disk */
+  bool name_on_disk_at_create;
+  bool checked_create;
+};
+
+static void
+flog (struct fake *f, const char *what, const char *arg)
+{
+  size_t n = strlen (f->log);
+  snprintf (f->log + n, sizeof f->log - n, "%s:%s ", what, arg ? arg : "");
+}
+
+static struct fctr *
+fctr_find (struct fake *f, const char *id_or_name)
+{
+  for (size_t i = 0; i < f->n_ctrs; i++)
+    if (f->ctrs[i].state && (strcmp (f->ctrs[i].id, id_or_name) == 0 || strcmp (f->ctrs[i].name, id_or_name) == 0))
+      return &f->ctrs[i];
+  return NULL;
+}
+
+static bool
+has_image (struct fake *f, const char *img)
+{
+  for (size_t i = 0; i < f->n_images; i++)
+    if (strcmp (f->images[i], img) == 0)
+      return true;
+  return false;
+}
+
+static void fake_tick (uv_timer_t *t);
+
+static void *
+enqueue (struct fake *f, enum fk kind, void *cb, void *data, const char *arg)
+{
+  struct fcall *c = xcalloc (1, sizeof *c);
+  c->kind = kind;
+  c->cb = cb;
+  c->data = data;
+  c->arg = xstrdup (arg);
+  *f->tail = c;
+  f->tail = &c->next;
+  uv_timer_start (&f->timer, fake_tick, 0, 0);
+  return c;
+}
+
+static void
+emit_event (struct fake *f, const char *id, enum docker_event_action kind)
+{
+  if (f->events_on)
+    {
+      struct fcall *c = enqueue (f, F_EVENT, NULL, NULL, id);
+      c->grace = kind;
+    }
+}
+
+static void
+fill_info (struct fctr *k, struct docker_container_info *i)
+{
+  memset (i, 0, sizeof *i);
+  i->id = k->id;
+  i->name = k->name;
+  i->status = k->state;
+  i->running = strcmp (k->state, "running") == 0;
+  i->exit_code = k->exit_code;
+  i->ports = k->ports;
+  i->n_ports = i->running ? k->n_ports : 0;
+  i->started_at_ns = k->started_once ? 1 : 0;
+  static struct docker_kv labels[2];
+  labels[0] = (struct docker_kv){ "com.amazonaws.ecs.task-arn", k->task_arn };
+  labels[1] = (struct docker_kv){ "com.amazonaws.ecs.container-name", k->cname };
+  i->labels = labels;
+  i->n_labels = 2;
+}
+
+static char **
+dupv (const char *const *v)
+{
+  return engine_strv_dup ((char *const *) v);
+}
+
+static void
+fake_tick (uv_timer_t *t)
+{
+  struct fake *f = t->data;
+  /* Process what is queued now; new work lands behind. */
+  struct fcall *list = f->head;
+  f->head = NULL;
+  f->tail = &f->head;
+  while (list)
+    {
+      struct fcall *c = list;
+      list = c->next;
+      if (c->cancelled)
+        goto next;
+      agent_error_t err = NULL;
+      switch (c->kind)
+        {
+        case F_PULL:
+          if (f->pull_fails)
+            error_set (&err, ERR_NOT_FOUND, "pull access denied for %s", c->arg);
+          else if (!has_image (f, c->arg))
+            f->images[f->n_images++] = xstrdup (c->arg);
+          ((docker_done_cb) c->cb) (err, c->data);
+          break;
+        case F_IMG:
+          {
+            struct docker_image_info img = { .id = "sha256:x" };
+            if (!has_image (f, c->arg))
+              error_set (&err, ERR_NOT_FOUND, "No such image: %s", c->arg);
+            ((docker_image_cb) c->cb) (err ? NULL : &img, err, c->data);
+            break;
+          }
+        case F_CREATE:
+          {
+            struct fctr *k = fctr_find (f, c->arg);
+            const char *id = NULL;
+            if (k)
+              error_set (&err, ERR_CONFLICT, "Conflict. The container name \"/%s\" is already in use", c->arg);
+            else if (f->create_fails)
+              error_set (&err, ERR_SERVER, "create exploded");
+            else
+              {
+                for (size_t i = 0; i < f->n_ctrs; i++) /* staged by fake_create */
+                  if (!f->ctrs[i].state && f->ctrs[i].staged && strcmp (f->ctrs[i].name, c->arg) == 0)
+                    k = &f->ctrs[i];
+                assert_non_null (k);
+                k->staged = false;
+                k->state = "created";
+                id = k->id;
+                emit_event (f, id, DOCKER_EV_CREATE);
+              }
+            ((docker_create_cb) c->cb) (id, err, c->data);
+            break;
+          }
+        case F_START:
+          {
+            struct fctr *k = fctr_find (f, c->arg);
+            if (!k)
+              error_set (&err, ERR_NOT_FOUND, "No such container: %s", c->arg);
+            else if (f->start_fails)
+              error_set (&err, ERR_SERVER, "OCI runtime create failed");
+            else
+              {
+                k->state = "running";
+                k->started_once = true;
+                emit_event (f, k->id, DOCKER_EV_START);
+              }
+            ((docker_done_cb) c->cb) (err, c->data);
+            break;
+          }
+        case F_STOP:
+          {
+            struct fctr *k = fctr_find (f, c->arg);
+            if (!k)
+              error_set (&err, ERR_NOT_FOUND, "No such container: %s", c->arg);
+            else if (strcmp (k->state, "running") == 0)
+              {
+                k->state = "exited";
+                k->exit_code = f->stop_exit_code;
+                emit_event (f, k->id, DOCKER_EV_DIE);
+              }
+            ((docker_done_cb) c->cb) (err, c->data);
+            break;
+          }
+        case F_INSPECT:
+          {
+            struct fctr *k = fctr_find (f, c->arg);
+            struct docker_container_info info;
+            if (!k)
+              error_set (&err, ERR_NOT_FOUND, "No such container: %s", c->arg);
+            else
+              fill_info (k, &info);
+            ((docker_inspect_cb) c->cb) (err ? NULL : &info, err, c->data);
+            break;
+          }
+        case F_REMOVE:
+          {
+            struct fctr *k = fctr_find (f, c->arg);
+            if (!k)
+              error_set (&err, ERR_NOT_FOUND, "No such container: %s", c->arg);
+            else
+              k->state = NULL;
+            ((docker_done_cb) c->cb) (err, c->data);
+            break;
+          }
+        case F_LIST:
+          {
+            struct docker_container_summary items[64];
+            char *names[64];
+            struct docker_kv labels[64][2];
+            size_t n = 0;
+            for (size_t i = 0; i < f->n_ctrs; i++)
+              {
+                struct fctr *k = &f->ctrs[i];
+                if (!k->state)
+                  continue;
+                memset (&items[n], 0, sizeof items[n]);
+                items[n].id = k->id;
+                names[n] = k->name;
+                items[n].names = &names[n];
+                items[n].n_names = 1;
+                items[n].state = k->state;
+                labels[n][0] = (struct docker_kv){ "com.amazonaws.ecs.task-arn", k->task_arn };
+                labels[n][1] = (struct docker_kv){ "com.amazonaws.ecs.container-name", k->cname };
+                items[n].labels = labels[n];
+                items[n].n_labels = 2;
+                n++;
+              }
+            struct docker_container_list l = { items, n };
+            ((docker_list_cb) c->cb) (&l, NULL, c->data);
+            break;
+          }
+        case F_VCREATE:
+          {
+            struct docker_volume_info v = { .name = c->arg };
+            f->volumes[f->n_volumes++] = xstrdup (c->arg);
+            ((docker_volume_cb) c->cb) (&v, NULL, c->data);
+            break;
+          }
+        case F_VREMOVE:
+          {
+            bool found = false;
+            for (size_t i = 0; i < f->n_volumes; i++)
+              if (f->volumes[i] && strcmp (f->volumes[i], c->arg) == 0)
+                {
+                  free (f->volumes[i]);
+                  f->volumes[i] = NULL;
+                  found = true;
+                }
+            if (!found)
+              error_set (&err, ERR_NOT_FOUND, "no such volume");
+            ((docker_done_cb) c->cb) (err, c->data);
+            break;
+          }
+        case F_EVENT:
+          if (f->events_on && f->ev_cb)
+            {
+              struct docker_event ev = { .kind = (enum docker_event_action) c->grace, .id = c->arg,
+                                         .action = "event", .type = "container", .exit_code = -1 };
+              f->ev_cb (&ev, f->ev_data);
+            }
+          break;
+        }
+      error_free (&err);
+    next:
+      free (c->arg);
+      free (c);
+    }
+}
+
+static void *
+fake_pull (void *ctx, const struct docker_pull_opts *o, docker_done_cb cb, void *data)
+{
+  struct fake *f = ctx;
+  f->n_pull++;
+  flog (f, "pull", o->image);
+  return enqueue (f, F_PULL, cb, data, o->image);
+}
+
+static void *
+fake_inspect_image (void *ctx, const char *image, docker_image_cb cb, void *data)
+{
+  return enqueue (ctx, F_IMG, cb, data, image);
+}
+
+static void *
+fake_create (void *ctx, const struct docker_create_opts *o, docker_create_cb cb, void *data)
+{
+  struct fake *f = ctx;
+  f->n_create++;
+  flog (f, "create", o->name);
+  if (f->state_path)
+    {
+      char *text = NULL;
+      size_t len;
+      agent_error_t err = NULL;
+      f->checked_create = true;
+      f->name_on_disk_at_create = util_read_file (f->state_path, &text, &len, &err) == 0
+                                  && strstr (text, o->name) != NULL;
+      free (text);
+      error_free (&err);
+    }
+  if (!fctr_find (f, o->name) && !f->create_fails)
+    {
+      /* Stage the container now so the test can inspect the request. */
+      struct fctr *k = &f->ctrs[f->n_ctrs++];
+      memset (k, 0, sizeof *k);
+      snprintf (k->id, sizeof k->id, "%064zx", (size_t) 0xc0ffee00 + f->n_ctrs);
+      k->name = xstrdup (o->name);
+      k->staged = true;
+      k->image = xstrdup (o->image);
+      for (size_t i = 0; i < o->n_labels; i++)
+        {
+          if (strcmp (o->labels[i].key, "com.amazonaws.ecs.task-arn") == 0)
+            k->task_arn = xstrdup (o->labels[i].value);
+          if (strcmp (o->labels[i].key, "com.amazonaws.ecs.container-name") == 0)
+            k->cname = xstrdup (o->labels[i].value);
+          if (strcmp (o->labels[i].key, "ecs-agent-c-test") == 0)
+            k->test_label = true;
+        }
+      k->n_labels = o->n_labels;
+      k->cmd = dupv (o->cmd);
+      k->links = dupv (o->links);
+      k->binds = dupv (o->binds);
+      k->vfrom = dupv (o->volumes_from);
+      k->env = dupv (o->env);
+      k->cpu = o->cpu_shares;
+      k->mem = o->memory;
+      for (size_t i = 0; i < o->n_ports && i < 4; i++)
+        {
+          k->ports[i].container_port = o->ports[i].container_port;
+          k->ports[i].host_port = o->ports[i].host_port ? o->ports[i].host_port : (uint16_t) (40000 + i);
+          k->ports[i].host_ip = "0.0.0.0";
+          k->ports[i].proto = "tcp";
+          k->n_ports++;
+        }
+    }
+  return enqueue (f, F_CREATE, cb, data, o->name);
+}
+
+static void *
+fake_start (void *ctx, const char *id, docker_done_cb cb, void *data)
+{
+  struct fake *f = ctx;
+  struct fctr *k = fctr_find (f, id);
+  flog (f, "start", k ? k->cname : id);
+  return enqueue (ctx, F_START, cb, data, id);
+}
+
+static void *
+fake_stop (void *ctx, const char *id, int grace, docker_done_cb cb, void *data)
+{
+  struct fake *f = ctx;
+  struct fctr *k = fctr_find (f, id);
+  f->n_stop++;
+  flog (f, "stop", k ? k->cname : id);
+  struct fcall *c = enqueue (ctx, F_STOP, cb, data, id);
+  c->grace = grace;
+  return c;
+}
+
+static void *
+fake_inspect (void *ctx, const char *id, docker_inspect_cb cb, void *data)
+{
+  return enqueue (ctx, F_INSPECT, cb, data, id);
+}
+
+static void *
+fake_remove (void *ctx, const char *id, docker_done_cb cb, void *data)
+{
+  struct fake *f = ctx;
+  f->n_remove++;
+  return enqueue (ctx, F_REMOVE, cb, data, id);
+}
+
+static void *
+fake_list (void *ctx, const char *filter, docker_list_cb cb, void *data)
+{
+  return enqueue (ctx, F_LIST, cb, data, filter);
+}
+
+static void *
+fake_vcreate (void *ctx, const char *name, const struct docker_label *l, size_t n, docker_volume_cb cb, void *data)
+{
+  struct fake *f = ctx;
+  (void) l;
+  (void) n;
+  f->n_vcreate++;
+  flog (f, "vcreate", name);
+  return enqueue (ctx, F_VCREATE, cb, data, name);
+}
+
+static void *
+fake_vremove (void *ctx, const char *name, docker_done_cb cb, void *data)
+{
+  struct fake *f = ctx;
+  f->n_vremove++;
+  return enqueue (ctx, F_VREMOVE, cb, data, name);
+}
+
+static void
+fake_cancel (void *ctx, void *h)
+{
+  (void) ctx;
+  ((struct fcall *) h)->cancelled = true;
+}
+
+static void *
+fake_events_start (void *ctx, const struct docker_events_opts *o)
+{
+  struct fake *f = ctx;
+  f->ev_cb = o->on_event;
+  f->ev_data = o->data;
+  f->events_on = true;
+  return f;
+}
+
+static void
+fake_events_stop (void *ctx, void *s)
+{
+  struct fake *f = ctx;
+  (void) s;
+  f->events_on = false;
+}
+
+static const struct engine_docker_ops fake_ops = {
+  fake_pull, fake_inspect_image, fake_create, fake_start, fake_stop, fake_inspect, fake_remove,
+  fake_list, fake_vcreate, fake_vremove, fake_cancel, fake_events_start, fake_events_stop,
+};
+
+/* The container exits on its own. */
+static void
+fake_exit (struct fake *f, const char *cname, int code)
+{
+  for (size_t i = 0; i < f->n_ctrs; i++)
+    {
+      struct fctr *k = &f->ctrs[i];
+      if (k->state && k->cname && strcmp (k->cname, cname) == 0 && strcmp (k->state, "running") == 0)
+        {
+          k->state = "exited";
+          k->exit_code = code;
+          emit_event (f, k->id, DOCKER_EV_DIE);
+          return;
+        }
+    }
+  fail_msg ("no running container %s", cname);
+}
+
+static struct fctr *
+fake_by_cname (struct fake *f, const char *cname)
+{
+  for (size_t i = 0; i < f->n_ctrs; i++)
+    if (f->ctrs[i].cname && strcmp (f->ctrs[i].cname, cname) == 0)
+      return &f->ctrs[i];
+  return NULL;
+}
+
+/* ---- fixture ---------------------------------------------------------------- */
+
+struct fx
+{
+  uv_loop_t loop;
+  char dir[64];
+  struct fake fake;
+  state_store_t *state;
+  engine_t *e;
+  uint64_t cleanup_ms;
+};
+
+static void
+fake_free (struct fake *f)
+{
+  for (size_t i = 0; i < f->n_ctrs; i++)
+    {
+      struct fctr *k = &f->ctrs[i];
+      free (k->name);
+      free (k->image);
+      free (k->task_arn);
+      free (k->cname);
+      engine_strv_free (k->cmd);
+      engine_strv_free (k->links);
+      engine_strv_free (k->binds);
+      engine_strv_free (k->vfrom);
+      engine_strv_free (k->env);
+    }
+  for (size_t i = 0; i < f->n_images; i++)
+    free (f->images[i]);
+  for (size_t i = 0; i < f->n_volumes; i++)
+    free (f->volumes[i]);
+  while (f->head)
+    {
+      struct fcall *c = f->head;
+      f->head = c->next;
+      free (c->arg);
+      free (c);
+    }
+}
+
+static void
+engine_up (struct fx *x)
+{
+  agent_error_t err = NULL;
+  struct engine_label extra[] = { { "ecs-agent-c-test", "1" } };
+  struct engine_options o = {
+    .cluster = "unit",
+    .cleanup_wait_ms = x->cleanup_ms ? x->cleanup_ms : 3600 * 1000,
+    .stop_timeout_ms = 2000,
+    .state = x->state,
+    .ops = &fake_ops,
+    .ops_ctx = &x->fake,
+    .extra_labels = extra,
+    .n_extra_labels = 1,
+  };
+  x->e = engine_new (&x->loop, &o, &err);
+  assert_non_null (x->e);
+  assert_int_equal (engine_start (x->e, &err), 0);
+  for (int i = 0; i < 1000 && !engine_ready (x->e); i++)
+    uv_run (&x->loop, UV_RUN_ONCE);
+  assert_true (engine_ready (x->e));
+}
+
+static void
+state_up (struct fx *x)
+{
+  agent_error_t err = NULL;
+  x->state = state_store_new (&x->loop, x->dir, true, &err);
+  assert_non_null (x->state);
+  if (state_load (x->state, &err) < 0)
+    fail_msg ("%s", error_msg (&err));
+}
+
+static void
+teardown_engine (struct fx *x)
+{
+  engine_free (x->e);
+  x->e = NULL;
+  state_store_free (x->state);
+  x->state = NULL;
+  uv_run (&x->loop, UV_RUN_DEFAULT);
+}
+
+static int
+setup (void **st)
+{
+  struct fx *x = xcalloc (1, sizeof *x);
+  uv_loop_init (&x->loop);
+  strcpy (x->dir, "/tmp/ecs-engine-unit-XXXXXX");
+  assert_non_null (mkdtemp (x->dir));
+  x->fake.loop = &x->loop;
+  x->fake.tail = &x->fake.head;
+  x->fake.stop_exit_code = 137;
+  uv_timer_init (&x->loop, &x->fake.timer);
+  x->fake.timer.data = &x->fake;
+  x->fake.images[x->fake.n_images++] = xstrdup ("local-only");
+  state_up (x);
+  *st = x;
+  return 0;
+}
+
+static int
+teardown (void **st)
+{
+  struct fx *x = *st;
+  if (x->e || x->state)
+    teardown_engine (x);
+  uv_close ((uv_handle_t *) &x->fake.timer, NULL);
+  uv_run (&x->loop, UV_RUN_DEFAULT);
+  fake_free (&x->fake);
+  assert_int_equal (uv_loop_close (&x->loop), 0);
+  cleanup_free char *cmd = xasprintf ("rm -rf '%s'", x->dir);
+  assert_int_equal (system (cmd), 0);
+  free (x);
+  return 0;
+}
+
+static void
+add (struct fx *x, const char *json)
+{
+  agent_error_t err = NULL;
+  struct engine_task *t = teu_task (json, &err);
+  if (!t)
+    fail_msg ("%s", error_msg (&err));
+  assert_int_equal (engine_task_add (x->e, t, &err), 0);
+}
+
+static const struct engine_task *
+task_of (struct fx *x, const char *arn)
+{
+  return engine_find_task_by_arn (x->e, arn);
+}
+
+static bool
+spin_task (struct fx *x, const char *arn, enum engine_status want)
+{
+  for (int i = 0; i < 5000; i++)
+    {
+      const struct engine_task *t = task_of (x, arn);
+      if (t && t->known_status >= want)
+        return true;
+      uv_run (&x->loop, UV_RUN_ONCE);
+    }
+  return false;
+}
+
+/* Queue rendered as "C:name:STATUS[:exit]" / "T:STATUS" lines joined by ' '. */
+static char *
+queue_str (struct fx *x)
+{
+  struct sbuf b = { 0 };
+  for (size_t i = 0; i < state_change_count (x->state); i++)
+    {
+      const struct state_change *c = state_change_peek (x->state, i);
+      if (c->kind == STATE_CHANGE_TASK)
+        sbuf_printf (&b, "T:%s ", c->status);
+      else if (c->has_exit_code)
+        sbuf_printf (&b, "C:%s:%s:%d ", c->container_name, c->status, c->exit_code);
+      else
+        sbuf_printf (&b, "C:%s:%s ", c->container_name, c->status);
+    }
+  return sbuf_steal (&b);
+}
+
+#define SLEEP5 "{\"arn\":\"arn:t1\",\"family\":\"sleep5\",\"version\":\"2\",\"desiredStatus\":\"RUNNING\"," \
+               "\"containers\":[{\"name\":\"sleep5\",\"image\":\"busybox\",\"command\":[\"sleep\",\"5\"]," \
+               "\"cpu\":10,\"memory\":10,\"essential\":true,\"environment\":{\"A\":\"1\"}," \
+               "\"portMappings\":[{\"containerPort\":8080,\"hostPort\":0}]}]}"
+
+/* ---- tests -------------------------------------------------------------------- */
+
+static void
+test_run_to_completion (void **st)
+{
+  struct fx *x = *st;
+  engine_up (x);
+  x->fake.state_path = state_path (x->state);
+  add (x, SLEEP5);
+  assert_true (spin_task (x, "arn:t1", ENGINE_STATUS_RUNNING));
+  const struct engine_task *t = task_of (x, "arn:t1");
+  const struct engine_container *c = &t->containers[0];
+  assert_int_equal (c->known_status, ENGINE_STATUS_RUNNING);
+  assert_non_null (c->docker_id);
+  assert_int_equal (strncmp (c->docker_name, "ecs-sleep5-2-sleep5-", 20), 0);
+  /* The create request. */
+  struct fctr *k = fake_by_cname (&x->fake, "sleep5");
+  assert_string_equal (k->name, c->docker_name);
+  assert_string_equal (k->cmd[0], "sleep");
+  assert_int_equal (k->cpu, 10);
+  assert_int_equal (k->mem, 10 * 1024 * 1024);
+  assert_string_equal (k->env[0], "A=1");
+  assert_int_equal (k->n_labels, 6); /* five ECS labels + the extra test label */
+  assert_true (k->test_label);
+  /* Save-before-create: the Docker name was on disk when create ran. */
+  assert_true (x->fake.checked_create);
+  assert_true (x->fake.name_on_disk_at_create);
+  /* Port bindings learnt from the inspect after start. */
+  assert_int_equal (c->n_known_bindings, 1);
+  assert_int_equal (c->known_bindings[0].container_port, 8080);
+  assert_int_equal (c->known_bindings[0].host_port, 40000);
+  cleanup_free char *q1 = queue_str (x);
+  assert_string_equal (q1, "C:sleep5:RUNNING T:RUNNING ");
+  assert_int_equal (state_change_peek (x->state, 0)->n_bindings, 1);
+  assert_int_equal (state_change_peek (x->state, 0)->bindings[0].host_port, 40000);
+  /* It exits: exit code recorded, task stops (essential). */
+  fake_exit (&x->fake, "sleep5", 0);
+  assert_true (spin_task (x, "arn:t1", ENGINE_STATUS_STOPPED));
+  cleanup_free char *q2 = queue_str (x);
+  assert_string_equal (q2, "C:sleep5:RUNNING T:RUNNING C:sleep5:STOPPED:0 T:STOPPED ");
+  /* Every change becomes durable. */
+  for (int i = 0; i < 1000 && !state_change_peek (x->state, 3)->durable; i++)
+    uv_run (&x->loop, UV_RUN_ONCE);
+  assert_true (state_change_peek (x->state, 3)->durable);
+  assert_int_equal (x->fake.n_create, 1);
+  assert_int_equal (x->fake.n_pull, 1);
+}
+
+static void
+test_duplicate_and_stop (void **st)
+{
+  struct fx *x = *st;
+  engine_up (x);
+  add (x, SLEEP5);
+  add (x, SLEEP5); /* duplicate payload: no-op */
+  assert_true (spin_task (x, "arn:t1", ENGINE_STATUS_RUNNING));
+  add (x, SLEEP5); /* again, while running */
+  for (int i = 0; i < 50; i++)
+    uv_run (&x->loop, UV_RUN_NOWAIT);
+  assert_int_equal (x->fake.n_create, 1);
+  assert_int_equal (x->fake.n_pull, 1);
+  assert_int_equal (engine_task_count (x->e), 1);
+  /* Desired STOPPED: docker stop, exit 137 recorded. */
+  add (x, "{\"arn\":\"arn:t1\",\"desiredStatus\":\"STOPPED\"}");
+  assert_true (spin_task (x, "arn:t1", ENGINE_STATUS_STOPPED));
+  assert_int_equal (x->fake.n_stop, 1);
+  const struct engine_task *t = task_of (x, "arn:t1");
+  assert_int_equal (t->containers[0].exit_code, 137);
+  cleanup_free char *q = queue_str (x);
+  assert_string_equal (q, "C:sleep5:RUNNING T:RUNNING C:sleep5:STOPPED:137 T:STOPPED ");
+  /* A later RUNNING for a stopped task is ignored (desired only rises). */
+  add (x, SLEEP5);
+  for (int i = 0; i < 50; i++)
+    uv_run (&x->loop, UV_RUN_NOWAIT);
+  assert_int_equal (task_of (x, "arn:t1")->desired_status, ENGINE_STATUS_STOPPED);
+  assert_int_equal (x->fake.n_create, 1);
+}
+
+static void
+test_pull_failures (void **st)
+{
+  struct fx *x = *st;
+  engine_up (x);
+  x->fake.pull_fails = true;
+  /* Image present locally: pull failure is not fatal. */
+  add (x, "{\"arn\":\"arn:local\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"local-only\",\"essential\":true}]}");
+  assert_true (spin_task (x, "arn:local", ENGINE_STATUS_RUNNING));
+  assert_null (task_of (x, "arn:local")->containers[0].reason);
+  /* Image absent: CannotPullContainerError, STOPPED, never created. */
+  add (x, "{\"arn\":\"arn:absent\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"nowhere\",\"essential\":true}]}");
+  assert_true (spin_task (x, "arn:absent", ENGINE_STATUS_STOPPED));
+  const struct engine_container *c = &task_of (x, "arn:absent")->containers[0];
+  assert_int_equal (c->known_status, ENGINE_STATUS_STOPPED);
+  assert_int_equal (strncmp (c->reason, "CannotPullContainerError: pull access denied for nowhere", 56), 0);
+  assert_null (c->docker_id);
+  assert_int_equal (x->fake.n_create, 1);
+  /* The reason travels with the STOPPED change. */
+  const struct state_change *last_c = NULL;
+  for (size_t i = 0; i < state_change_count (x->state); i++)
+    if (state_change_peek (x->state, i)->container_name
+        && strcmp (state_change_peek (x->state, i)->task_arn, "arn:absent") == 0)
+      last_c = state_change_peek (x->state, i);
+  assert_non_null (last_c);
+  assert_string_equal (last_c->status, "STOPPED");
+  assert_non_null (strstr (last_c->reason, "CannotPullContainerError"));
+}
+
+static void
+test_create_and_start_failures (void **st)
+{
+  struct fx *x = *st;
+  engine_up (x);
+  x->fake.create_fails = true;
+  add (x, "{\"arn\":\"arn:cf\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"busybox\",\"essential\":true}]}");
+  assert_true (spin_task (x, "arn:cf", ENGINE_STATUS_STOPPED));
+  assert_string_equal (task_of (x, "arn:cf")->containers[0].reason, "CannotCreateContainerError: create exploded");
+  x->fake.create_fails = false;
+  x->fake.start_fails = true;
+  add (x, "{\"arn\":\"arn:sf\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"busybox\",\"essential\":true}]}");
+  assert_true (spin_task (x, "arn:sf", ENGINE_STATUS_STOPPED));
+  assert_string_equal (task_of (x, "arn:sf")->containers[0].reason,
+                       "CannotStartContainerError: OCI runtime create failed");
+}
+
+static void
+test_dependency_failures (void **st)
+{
+  struct fx *x = *st;
+  engine_up (x);
+  json_t *j = teu_load_protocol_json ("samples/circular_dependency.json__task-circular-dependency.json");
+  if (!j)
+    skip ();
+  struct engine_task *t = NULL;
+  agent_error_t err = NULL;
+  assert_int_equal (engine_task_from_json (j, &t, &err), 0);
+  json_decref (j);
+  assert_int_equal (engine_task_add (x->e, t, &err), 0);
+  const struct engine_task *ct = task_of (x, "arn:aws:ecs:us-west-2:123456789012:task/12345678-90ab-cdef-1234-56780abcdef1-circular-dependency");
+  assert_int_equal (ct->known_status, ENGINE_STATUS_STOPPED);
+  assert_non_null (strstr (ct->reason, "circular dependency"));
+  /* First (and only) state change: the task STOPPED, with the reason. */
+  assert_int_equal (state_change_count (x->state), 1);
+  assert_int_equal (state_change_peek (x->state, 0)->kind, STATE_CHANGE_TASK);
+  assert_string_equal (state_change_peek (x->state, 0)->status, "STOPPED");
+  assert_non_null (strstr (state_change_peek (x->state, 0)->reason, "TaskDependencyError"));
+  add (x, "{\"arn\":\"arn:missing\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"web\",\"image\":\"busybox\",\"links\":[\"db\"]}]}");
+  assert_int_equal (task_of (x, "arn:missing")->known_status, ENGINE_STATUS_STOPPED);
+  assert_non_null (strstr (task_of (x, "arn:missing")->reason, "missing container db"));
+  for (int i = 0; i < 50; i++)
+    uv_run (&x->loop, UV_RUN_NOWAIT);
+  assert_int_equal (x->fake.n_pull, 0);
+  assert_int_equal (x->fake.n_create, 0);
+}
+
+#define LINKED "{\"arn\":\"arn:l\",\"family\":\"web\",\"version\":\"1\",\"desiredStatus\":\"RUNNING\",\"containers\":[" \
+               "{\"name\":\"web\",\"image\":\"busybox\",\"essential\":true,\"links\":[\"db:database\"]," \
+               "\"volumesFrom\":[{\"sourceContainer\":\"data\",\"readOnly\":true}],\"mountPoints\":[" \
+               "{\"sourceVolume\":\"scratch\",\"containerPath\":\"/scratch\"},{\"sourceVolume\":\"host\",\"containerPath\":\"/h\",\"readOnly\":true}]}," \
+               "{\"name\":\"db\",\"image\":\"busybox\",\"essential\":false}," \
+               "{\"name\":\"data\",\"image\":\"busybox\",\"essential\":false,\"mountPoints\":[{\"sourceVolume\":\"scratch\",\"containerPath\":\"/s\"}]}]," \
+               "\"volumes\":[{\"name\":\"scratch\",\"host\":{}},{\"name\":\"host\",\"host\":{\"sourcePath\":\"/tmp\"}}]}"
+
+static void
+test_links_volumes_essential_cleanup (void **st)
+{
+  struct fx *x = *st;
+  x->cleanup_ms = 300;
+  engine_up (x);
+  add (x, LINKED);
+  assert_true (spin_task (x, "arn:l", ENGINE_STATUS_RUNNING));
+  const struct engine_task *t = task_of (x, "arn:l");
+  /* Order: db started before web was started; data created before web. */
+  const char *log = x->fake.log;
+  const char *start_db = strstr (log, "start:db"), *start_web = strstr (log, "start:web");
+  assert_non_null (start_db);
+  assert_non_null (start_web);
+  assert_true (start_db < start_web);
+  cleanup_free char *data_name = xstrdup (t->containers[2].docker_name);
+  cleanup_free char *want_create_data = xasprintf ("create:%s", data_name);
+  cleanup_free char *want_create_web = xasprintf ("create:%s", t->containers[0].docker_name);
+  assert_true (strstr (log, want_create_data) < strstr (log, want_create_web));
+  /* One Docker volume for the empty volume, created once, before use. */
+  assert_int_equal (x->fake.n_vcreate, 1);
+  struct fctr *web = fake_by_cname (&x->fake, "web");
+  cleanup_free char *link = xasprintf ("%s:database", t->containers[1].docker_name);
+  assert_string_equal (web->links[0], link);
+  cleanup_free char *vf = xasprintf ("%s:ro", data_name);
+  assert_string_equal (web->vfrom[0], vf);
+  cleanup_free char *bind0 = xasprintf ("%s:/scratch", t->volumes[0].docker_name);
+  assert_string_equal (web->binds[0], bind0);
+  assert_string_equal (web->binds[1], "/tmp:/h:ro");
+  /* A non-essential container exiting does not stop the task. */
+  fake_exit (&x->fake, "db", 3);
+  for (int i = 0; i < 50; i++)
+    uv_run (&x->loop, UV_RUN_NOWAIT);
+  t = task_of (x, "arn:l");
+  assert_int_equal (t->known_status, ENGINE_STATUS_RUNNING);
+  assert_int_equal (t->containers[1].known_status, ENGINE_STATUS_STOPPED);
+  assert_int_equal (t->containers[1].exit_code, 3);
+  assert_int_equal (t->containers[0].known_status, ENGINE_STATUS_RUNNING);
+  /* The essential one exiting stops the rest. */
+  fake_exit (&x->fake, "web", 1);
+  assert_true (spin_task (x, "arn:l", ENGINE_STATUS_STOPPED));
+  t = task_of (x, "arn:l");
+  assert_int_equal (t->containers[0].exit_code, 1);
+  assert_int_equal (t->containers[2].known_status, ENGINE_STATUS_STOPPED);
+  assert_int_equal (t->containers[2].exit_code, 137);
+  cleanup_free char *q = queue_str (x);
+  /* container changes always precede their task's */
+  assert_non_null (strstr (q, "C:web:STOPPED:1 "));
+  assert_true (strstr (q, "C:data:STOPPED:137 ") < strstr (q, "T:STOPPED"));
+  /* Cleanup after the wait: containers and the volume removed, task dropped. */
+  for (int i = 0; i < 20000 && engine_task_count (x->e) > 0; i++)
+    uv_run (&x->loop, UV_RUN_ONCE);
+  assert_int_equal (engine_task_count (x->e), 0);
+  assert_int_equal (x->fake.n_remove, 3);
+  assert_int_equal (x->fake.n_vremove, 1);
+  for (size_t i = 0; i < x->fake.n_ctrs; i++)
+    assert_null (x->fake.ctrs[i].state);
+}
+
+/* Crash recovery: checkpoint says "about to create X" (name, no id) and X
+   exists -> adopted, not created again; an id Docker no longer knows ->
+   ContainerVanishedError; one that died meanwhile -> its real exit code. */
+static void
+test_reconcile_after_crash (void **st)
+{
+  struct fx *x = *st;
+  engine_up (x);
+  add (x, "{\"arn\":\"arn:r\",\"family\":\"r\",\"version\":\"1\",\"desiredStatus\":\"RUNNING\",\"containers\":["
+          "{\"name\":\"a\",\"image\":\"busybox\",\"essential\":true},{\"name\":\"b\",\"image\":\"busybox\"},"
+          "{\"name\":\"c\",\"image\":\"busybox\"}]}");
+  assert_true (spin_task (x, "arn:r", ENGINE_STATUS_RUNNING));
+  for (int i = 0; i < 100; i++)
+    uv_run (&x->loop, UV_RUN_NOWAIT);
+  cleanup_free char *ida = xstrdup (task_of (x, "arn:r")->containers[0].docker_id);
+  /* "Crash": free everything without any shutdown work; then doctor the
+     world: a's id forgotten by the checkpoint, b vanished, c died (exit 9). */
+  teardown_engine (x);
+  x->fake.events_on = false;
+  char *text = NULL;
+  size_t len;
+  agent_error_t err = NULL;
+  cleanup_free char *path = xasprintf ("%s/%s", x->dir, STATE_FILE_NAME);
+  assert_int_equal (util_read_file (path, &text, &len, &err), 0);
+  json_t *root = json_loads (text, 0, NULL);
+  free (text);
+  json_t *ctrs = json_object_get (json_array_get (json_object_get (json_object_get (json_object_get (root, "Data"), "TaskEngine"), "Tasks"), 0), "Containers");
+  json_object_set_new (json_array_get (ctrs, 0), "DockerId", json_null ());
+  json_object_set_new (json_array_get (ctrs, 0), "KnownStatus", json_string ("PULLED"));
+  json_object_set_new (json_array_get (ctrs, 0), "SentStatus", json_string ("NONE"));
+  char *out = json_dumps (root, JSON_COMPACT);
+  assert_int_equal (util_write_file_atomic (path, out, strlen (out), 0600, &err), 0);
+  free (out);
+  json_decref (root);
+  fake_by_cname (&x->fake, "b")->state = NULL;
+  struct fctr *kc = fake_by_cname (&x->fake, "c");
+  kc->state = "exited";
+  kc->exit_code = 9;
+  size_t creates_before = (size_t) x->fake.n_create;
+  size_t changes_before = 0;
+
+  state_up (x);
+  changes_before = state_change_count (x->state);
+  engine_up (x);
+  const struct engine_task *t = task_of (x, "arn:r");
+  assert_non_null (t);
+  assert_string_equal (t->containers[0].docker_id, ida); /* adopted */
+  assert_int_equal (t->containers[0].known_status, ENGINE_STATUS_RUNNING);
+  assert_int_equal (t->containers[1].known_status, ENGINE_STATUS_STOPPED);
+  assert_string_equal (t->containers[1].reason, "ContainerVanishedError: No container matching saved ID found");
+  assert_int_equal (t->containers[2].known_status, ENGINE_STATUS_STOPPED);
+  assert_int_equal (t->containers[2].exit_code, 9);
+  for (int i = 0; i < 100; i++)
+    uv_run (&x->loop, UV_RUN_NOWAIT);
+  assert_int_equal ((size_t) x->fake.n_create, creates_before); /* never created twice */
+  /* The new changes were queued (a RUNNING re-report for the adopted one,
+     STOPPED for b and c). */
+  cleanup_free char *q = queue_str (x);
+  assert_true (state_change_count (x->state) > changes_before);
+  assert_non_null (strstr (q, "C:b:STOPPED"));
+  assert_non_null (strstr (q, "C:c:STOPPED:9"));
+}
+
+/* The create of a container that already exists with our labels (created
+   just before a crash, name saved) is adopted on 409. */
+static void
+test_conflict_adopt (void **st)
+{
+  struct fx *x = *st;
+  engine_up (x);
+  agent_error_t err = NULL;
+  struct engine_task *t = teu_task ("{\"arn\":\"arn:cf2\",\"family\":\"f\",\"version\":\"1\",\"desiredStatus\":\"RUNNING\","
+                                    "\"containers\":[{\"name\":\"c\",\"image\":\"busybox\",\"essential\":true}]}", &err);
+  char *name = engine_docker_container_name (t, &t->containers[0]);
+  struct fctr *k = &x->fake.ctrs[x->fake.n_ctrs++];
+  memset (k, 0, sizeof *k);
+  snprintf (k->id, sizeof k->id, "%064x", 0xabc);
+  k->name = name;
+  k->task_arn = xstrdup ("arn:cf2");
+  k->cname = xstrdup ("c");
+  k->state = "created";
+  assert_int_equal (engine_task_add (x->e, t, &err), 0);
+  assert_true (spin_task (x, "arn:cf2", ENGINE_STATUS_RUNNING));
+  assert_string_equal (task_of (x, "arn:cf2")->containers[0].docker_id, k->id);
+  assert_null (task_of (x, "arn:cf2")->containers[0].reason);
+}
+
+/* §7: a task started in payload N waits until tasks stopped in payloads
+   <= N have stopped. */
+static void
+test_sequence_hold (void **st)
+{
+  struct fx *x = *st;
+  engine_up (x);
+  agent_error_t err = NULL;
+  struct engine_task *a = teu_task ("{\"arn\":\"arn:A\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"a\",\"image\":\"busybox\",\"essential\":true}]}", &err);
+  a->start_seq = 1;
+  assert_int_equal (engine_task_add (x->e, a, &err), 0);
+  assert_true (spin_task (x, "arn:A", ENGINE_STATUS_RUNNING));
+  struct engine_task *stop = teu_task ("{\"arn\":\"arn:A\",\"desiredStatus\":\"STOPPED\"}", &err);
+  stop->stop_seq = 5;
+  struct engine_task *b = teu_task ("{\"arn\":\"arn:B\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"b\",\"image\":\"busybox\",\"essential\":true}]}", &err);
+  b->start_seq = 5;
+  x->fake.log[0] = '\0';
+  assert_int_equal (engine_task_add (x->e, stop, &err), 0);
+  assert_int_equal (engine_task_add (x->e, b, &err), 0);
+  assert_true (task_of (x, "arn:B")->hold);
+  assert_true (spin_task (x, "arn:B", ENGINE_STATUS_RUNNING));
+  assert_int_equal (task_of (x, "arn:A")->known_status, ENGINE_STATUS_STOPPED);
+  const char *stop_a = strstr (x->fake.log, "stop:a"), *pull_b = strstr (x->fake.log, "pull:");
+  assert_non_null (stop_a);
+  assert_non_null (pull_b);
+  assert_true (stop_a < pull_b);
+}
+
+/* A STOPPED container that Docker says is running again is stopped once. */
+static void
+test_restop_once (void **st)
+{
+  struct fx *x = *st;
+  engine_up (x);
+  add (x, "{\"arn\":\"arn:rs\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"m\",\"image\":\"busybox\",\"essential\":false},"
+          "{\"name\":\"k\",\"image\":\"busybox\",\"essential\":true}]}");
+  assert_true (spin_task (x, "arn:rs", ENGINE_STATUS_RUNNING));
+  fake_exit (&x->fake, "m", 0);
+  for (int i = 0; i < 50; i++)
+    uv_run (&x->loop, UV_RUN_NOWAIT);
+  assert_int_equal (task_of (x, "arn:rs")->containers[0].known_status, ENGINE_STATUS_STOPPED);
+  /* Someone runs "docker start" on it. */
+  struct fctr *m = fake_by_cname (&x->fake, "m");
+  m->state = "running";
+  emit_event (&x->fake, m->id, DOCKER_EV_START);
+  for (int i = 0; i < 50; i++)
+    uv_run (&x->loop, UV_RUN_NOWAIT);
+  assert_int_equal (x->fake.n_stop, 1);
+  assert_string_equal (m->state, "exited");
+  assert_int_equal (task_of (x, "arn:rs")->containers[0].known_status, ENGINE_STATUS_STOPPED);
+  assert_true (task_of (x, "arn:rs")->containers[0].restopped);
+  m->state = "running";
+  emit_event (&x->fake, m->id, DOCKER_EV_START);
+  for (int i = 0; i < 50; i++)
+    uv_run (&x->loop, UV_RUN_NOWAIT);
+  assert_int_equal (x->fake.n_stop, 1); /* only once */
+}
+
+static void
+test_find_by_docker_id (void **st)
+{
+  struct fx *x = *st;
+  engine_up (x);
+  add (x, SLEEP5);
+  assert_true (spin_task (x, "arn:t1", ENGINE_STATUS_RUNNING));
+  const struct engine_task *t = task_of (x, "arn:t1");
+  const struct engine_container *c = NULL;
+  assert_ptr_equal (engine_find_task_by_docker_id (x->e, t->containers[0].docker_id, &c), t);
+  assert_ptr_equal (c, &t->containers[0]);
+  char shortid[13];
+  memcpy (shortid, t->containers[0].docker_id, 12);
+  shortid[12] = '\0';
+  assert_ptr_equal (engine_find_task_by_docker_id (x->e, shortid, NULL), t);
+  assert_null (engine_find_task_by_docker_id (x->e, "abc", NULL));
+  assert_null (engine_find_task_by_arn (x->e, "nope"));
+  assert_int_equal (engine_task_count (x->e), 1);
+  assert_ptr_equal (engine_task_at (x->e, 0), t);
+  assert_null (engine_task_at (x->e, 1));
+}
+
+/* Tasks added before engine_start wait for the reconciliation; the engine
+   refuses ARN-less tasks. */
+static void
+test_add_before_start (void **st)
+{
+  struct fx *x = *st;
+  agent_error_t err = NULL;
+  struct engine_options o = { .cluster = "unit", .state = x->state, .ops = &fake_ops, .ops_ctx = &x->fake };
+  x->e = engine_new (&x->loop, &o, &err);
+  add (x, SLEEP5);
+  for (int i = 0; i < 20; i++)
+    uv_run (&x->loop, UV_RUN_NOWAIT);
+  assert_int_equal (x->fake.n_pull, 0);
+  assert_int_equal (engine_start (x->e, &err), 0);
+  assert_true (spin_task (x, "arn:t1", ENGINE_STATUS_RUNNING));
+  struct engine_task *bad = xcalloc (1, sizeof *bad);
+  assert_true (engine_task_add (x->e, bad, &err) < 0);
+  assert_int_equal (error_kind (&err), ERR_INVALID);
+  error_free (&err);
+  assert_true (engine_task_add (x->e, NULL, &err) < 0);
+  error_free (&err);
+}
+
+int
+main (void)
+{
+  log_set_level (LOG_WARN);
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown (test_run_to_completion, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_duplicate_and_stop, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_pull_failures, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_create_and_start_failures, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_dependency_failures, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_links_volumes_essential_cleanup, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_reconcile_after_crash, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_conflict_adopt, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_sequence_hold, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_restop_once, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_find_by_docker_id, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_add_before_start, setup, teardown),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}

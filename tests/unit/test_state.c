@@ -1,0 +1,597 @@
+/* Unit tests for state/state.c: checkpoint round trip, durable-save
+ * callback ordering and coalescing, the state-change queue and its
+ * durability (also across kill -9), corrupt / truncated / unsupported
+ * files, the upstream 1.1.0 v1 fixture. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include "engine/task.h"
+#include "state/state.h"
+#include "test_engine_util.h"
+
+struct fixture
+{
+  uv_loop_t loop;
+  char dir[64];
+  char *path;
+};
+
+static int
+setup (void **st)
+{
+  struct fixture *f = xcalloc (1, sizeof *f);
+  uv_loop_init (&f->loop);
+  strcpy (f->dir, "/tmp/ecs-state-test-XXXXXX");
+  assert_non_null (mkdtemp (f->dir));
+  f->path = xasprintf ("%s/%s", f->dir, STATE_FILE_NAME);
+  *st = f;
+  return 0;
+}
+
+static int
+teardown (void **st)
+{
+  struct fixture *f = *st;
+  uv_run (&f->loop, UV_RUN_DEFAULT);
+  assert_int_equal (uv_loop_close (&f->loop), 0);
+  cleanup_free char *cmd = xasprintf ("rm -rf '%s'", f->dir);
+  assert_int_equal (system (cmd), 0);
+  free (f->path);
+  free (f);
+  return 0;
+}
+
+static state_store_t *
+store (struct fixture *f, bool enabled)
+{
+  agent_error_t err = NULL;
+  state_store_t *s = state_store_new (&f->loop, f->dir, enabled, &err);
+  if (!s)
+    fail_msg ("%s", error_msg (&err));
+  return s;
+}
+
+static void
+spin_until (struct fixture *f, const bool *flag)
+{
+  for (int i = 0; i < 100000 && !*flag; i++)
+    uv_run (&f->loop, UV_RUN_ONCE);
+  assert_true (*flag);
+}
+
+static void
+write_file (const char *path, const char *data, size_t len)
+{
+  int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  assert_true (fd >= 0);
+  assert_int_equal (write (fd, data, len), (ssize_t) len);
+  close (fd);
+}
+
+struct saved
+{
+  int calls;
+  bool done;
+  bool file_had_marker; /* checked inside the callback */
+  const char *path;
+  const char *marker;
+  int kinds[8];
+  int order[8];
+};
+
+static int order_counter;
+
+static void
+on_saved (agent_error_t err, void *data)
+{
+  struct saved *s = data;
+  s->kinds[s->calls] = err ? err->kind : 0;
+  s->order[s->calls] = ++order_counter;
+  s->calls++;
+  s->done = true;
+  if (s->path && s->marker)
+    {
+      char *text = NULL;
+      size_t len;
+      agent_error_t e = NULL;
+      if (util_read_file (s->path, &text, &len, &e) == 0)
+        s->file_had_marker = strstr (text, s->marker) != NULL;
+      free (text);
+      error_free (&e);
+    }
+}
+
+static json_t *
+provider (void *data)
+{
+  return json_pack ("{s:[{s:s,s:s,s:s,s:s,s:[]}]}", "Tasks", "Arn", (const char *) data, "Family", "f",
+                    "Version", "1", "DesiredStatus", "RUNNING", "Containers");
+}
+
+static void
+test_missing_file_is_fresh (void **st)
+{
+  struct fixture *f = *st;
+  state_store_t *s = store (f, true);
+  agent_error_t err = NULL;
+  assert_int_equal (state_load (s, &err), 0);
+  assert_int_equal (state_loaded_version (s), 0);
+  assert_null (state_cluster (s));
+  assert_null (state_container_instance_arn (s));
+  assert_false (state_has_acs_seq_num (s));
+  assert_null (state_engine_section (s));
+  assert_int_equal (state_change_count (s), 0);
+  assert_string_equal (state_path (s), f->path);
+  state_store_free (s);
+}
+
+static void
+test_bad_data_dir (void **st)
+{
+  struct fixture *f = *st;
+  agent_error_t err = NULL;
+  assert_null (state_store_new (&f->loop, "/nonexistent/dir", true, &err));
+  assert_int_equal (error_kind (&err), ERR_TERMINAL);
+  error_free (&err);
+  write_file (f->path, "x", 1);
+  assert_null (state_store_new (&f->loop, f->path, true, &err));
+  assert_int_equal (error_kind (&err), ERR_TERMINAL);
+  assert_non_null (strstr (error_msg (&err), "not a directory"));
+  error_free (&err);
+  /* Disabled: the directory does not matter. */
+  state_store_t *s = state_store_new (&f->loop, "/nonexistent/dir", false, &err);
+  assert_non_null (s);
+  state_store_free (s);
+}
+
+static void
+test_round_trip (void **st)
+{
+  struct fixture *f = *st;
+  state_store_t *s = store (f, true);
+  state_set_cluster (s, "my-cluster");
+  state_set_container_instance_arn (s, "arn:aws:ecs:us-west-2:1:container-instance/abc");
+  state_set_ec2_instance_id (s, "i-0123");
+  state_set_acs_seq_num (s, 7);
+  state_set_acs_seq_num (s, 3); /* only raises */
+  state_set_engine_provider (s, provider, "arn:task-1");
+  struct state_change *c = state_change_new (STATE_CHANGE_CONTAINER, "arn:task-1", "web", "STOPPED",
+                                             "CannotStartContainerError: x");
+  c->has_exit_code = true;
+  c->exit_code = 137;
+  c->bindings = xcalloc (1, sizeof *c->bindings);
+  c->bindings[0] = (struct state_change_binding){ 80, 32768, xstrdup ("0.0.0.0"), xstrdup ("tcp") };
+  c->n_bindings = 1;
+  state_change_push (s, c);
+  state_change_push (s, state_change_new (STATE_CHANGE_TASK, "arn:task-1", NULL, "STOPPED", NULL));
+  struct saved sv = { 0 };
+  state_save (s, on_saved, &sv);
+  spin_until (f, &sv.done);
+  assert_int_equal (sv.kinds[0], 0);
+  struct stat stt;
+  assert_int_equal (stat (f->path, &stt), 0);
+  assert_int_equal (stt.st_mode & 0777, 0600);
+  state_store_free (s);
+
+  s = store (f, true);
+  agent_error_t err = NULL;
+  if (state_load (s, &err) < 0)
+    fail_msg ("%s", error_msg (&err));
+  assert_int_equal (state_loaded_version (s), STATE_VERSION);
+  assert_string_equal (state_cluster (s), "my-cluster");
+  assert_string_equal (state_container_instance_arn (s), "arn:aws:ecs:us-west-2:1:container-instance/abc");
+  assert_string_equal (state_ec2_instance_id (s), "i-0123");
+  assert_true (state_has_acs_seq_num (s));
+  assert_int_equal (state_acs_seq_num (s), 7);
+  json_t *te = state_engine_section (s);
+  assert_non_null (te);
+  assert_string_equal (json_string_value (json_object_get (json_array_get (json_object_get (te, "Tasks"), 0), "Arn")),
+                       "arn:task-1");
+  assert_int_equal (state_change_count (s), 2);
+  const struct state_change *c0 = state_change_peek (s, 0), *c1 = state_change_peek (s, 1);
+  assert_int_equal (c0->id, 1);
+  assert_int_equal (c1->id, 2);
+  assert_true (c0->durable && c1->durable);
+  assert_int_equal (c0->kind, STATE_CHANGE_CONTAINER);
+  assert_string_equal (c0->container_name, "web");
+  assert_string_equal (c0->status, "STOPPED");
+  assert_string_equal (c0->reason, "CannotStartContainerError: x");
+  assert_true (c0->has_exit_code);
+  assert_int_equal (c0->exit_code, 137);
+  assert_int_equal (c0->n_bindings, 1);
+  assert_int_equal (c0->bindings[0].host_port, 32768);
+  assert_string_equal (c0->bindings[0].bind_ip, "0.0.0.0");
+  assert_string_equal (c0->bindings[0].protocol, "tcp");
+  assert_int_equal (c1->kind, STATE_CHANGE_TASK);
+  assert_null (c1->container_name);
+  assert_null (c1->reason);
+  assert_false (c1->has_exit_code);
+  assert_null (state_change_peek (s, 2));
+  /* Ids keep increasing after a reload, also once the queue is drained. */
+  state_change_pop_front (s);
+  state_change_pop_front (s);
+  state_change_pop_front (s); /* empty: no-op */
+  struct saved sv2 = { 0 };
+  state_save (s, on_saved, &sv2);
+  spin_until (f, &sv2.done);
+  state_store_free (s);
+  s = store (f, true);
+  assert_int_equal (state_load (s, &err), 0);
+  assert_int_equal (state_change_count (s), 0);
+  /* Without a provider the loaded engine section is written back unchanged. */
+  assert_non_null (state_engine_section (s));
+  state_change_push (s, state_change_new (STATE_CHANGE_TASK, "a", NULL, "RUNNING", NULL));
+  assert_int_equal (state_change_peek (s, 0)->id, 3);
+  struct saved sv3 = { 0 };
+  state_save (s, on_saved, &sv3);
+  spin_until (f, &sv3.done);
+  state_store_free (s);
+  s = store (f, true);
+  assert_int_equal (state_load (s, &err), 0);
+  assert_non_null (state_engine_section (s));
+  state_store_free (s);
+}
+
+/* Several requests in one loop iteration -> one write; every callback runs
+   after the data is on disk, in request order. */
+static void
+test_coalescing_and_cb_order (void **st)
+{
+  struct fixture *f = *st;
+  state_store_t *s = store (f, true);
+  state_set_cluster (s, "marker-cluster-1");
+  struct saved sv[5] = { { 0 } };
+  order_counter = 0;
+  for (int i = 0; i < 5; i++)
+    {
+      sv[i].path = f->path;
+      sv[i].marker = "marker-cluster-1";
+      state_save (s, on_saved, &sv[i]);
+    }
+  assert_int_equal (sv[0].calls, 0); /* never synchronous */
+  spin_until (f, &sv[4].done);
+  assert_int_equal (state_write_count (s), 1);
+  for (int i = 0; i < 5; i++)
+    {
+      assert_int_equal (sv[i].calls, 1);
+      assert_true (sv[i].file_had_marker);
+      assert_int_equal (sv[i].order[0], i + 1);
+    }
+  /* A request made while a write is in flight gets a second write that
+     contains its data. */
+  struct saved a = { 0 }, b = { 0 };
+  state_set_cluster (s, "marker-cluster-2");
+  state_save (s, on_saved, &a);
+  /* Run until the write is queued (check phase), then change and request. */
+  uv_run (&f->loop, UV_RUN_NOWAIT);
+  state_set_cluster (s, "marker-cluster-3");
+  b.path = f->path;
+  b.marker = "marker-cluster-3";
+  state_save (s, on_saved, &b);
+  spin_until (f, &b.done);
+  assert_true (a.done);
+  assert_true (b.file_had_marker);
+  assert_true (a.order[0] < b.order[0]);
+  assert_int_equal (state_write_count (s), 3);
+  /* Cancelled callbacks never run. */
+  struct saved c = { 0 }, d = { 0 };
+  state_save (s, on_saved, &c);
+  state_save (s, on_saved, &d);
+  state_save_cancel (s, on_saved, &c);
+  spin_until (f, &d.done);
+  assert_int_equal (c.calls, 0);
+  state_store_free (s);
+}
+
+static int changed_calls;
+static void
+on_changed (void *data)
+{
+  (void) data;
+  changed_calls++;
+}
+
+static void
+test_durable_flag (void **st)
+{
+  struct fixture *f = *st;
+  state_store_t *s = store (f, true);
+  changed_calls = 0;
+  state_set_changed_cb (s, on_changed, NULL);
+  state_change_push (s, state_change_new (STATE_CHANGE_CONTAINER, "t", "c", "RUNNING", NULL));
+  state_change_push (s, state_change_new (STATE_CHANGE_TASK, "t", NULL, "RUNNING", NULL));
+  assert_false (state_change_peek (s, 0)->durable);
+  assert_false (state_change_peek (s, 1)->durable);
+  struct saved sv = { 0 };
+  state_save (s, on_saved, &sv);
+  spin_until (f, &sv.done);
+  assert_true (state_change_peek (s, 0)->durable);
+  assert_true (state_change_peek (s, 1)->durable);
+  assert_int_equal (changed_calls, 1);
+  /* The file holds both before anyone is told. */
+  char *text = NULL;
+  size_t len;
+  agent_error_t err = NULL;
+  assert_int_equal (util_read_file (f->path, &text, &len, &err), 0);
+  assert_non_null (strstr (text, "\"Id\":2"));
+  free (text);
+  /* Push alone (no explicit save) also becomes durable. */
+  state_change_push (s, state_change_new (STATE_CHANGE_TASK, "t", NULL, "STOPPED", NULL));
+  bool never = false;
+  for (int i = 0; i < 1000 && !state_change_peek (s, 2)->durable; i++)
+    uv_run (&f->loop, UV_RUN_ONCE);
+  (void) never;
+  assert_true (state_change_peek (s, 2)->durable);
+  assert_int_equal (changed_calls, 2);
+  state_store_free (s);
+}
+
+static void
+test_disabled (void **st)
+{
+  struct fixture *f = *st;
+  state_store_t *s = store (f, false);
+  agent_error_t err = NULL;
+  assert_int_equal (state_load (s, &err), 0);
+  assert_false (state_enabled (s));
+  state_change_push (s, state_change_new (STATE_CHANGE_TASK, "t", NULL, "RUNNING", NULL));
+  struct saved sv = { 0 };
+  state_save (s, on_saved, &sv);
+  assert_int_equal (sv.calls, 0);
+  spin_until (f, &sv.done);
+  assert_int_equal (sv.kinds[0], 0);
+  assert_true (state_change_peek (s, 0)->durable);
+  struct stat stt;
+  assert_true (stat (f->path, &stt) < 0); /* nothing written */
+  assert_int_equal (state_save_sync (s, &err), 0);
+  state_store_free (s);
+}
+
+static void
+expect_terminal (struct fixture *f, const char *content, size_t len, const char *needle)
+{
+  write_file (f->path, content, len);
+  state_store_t *s = store (f, true);
+  agent_error_t err = NULL;
+  assert_true (state_load (s, &err) < 0);
+  assert_int_equal (error_kind (&err), ERR_TERMINAL);
+  if (!strstr (error_msg (&err), f->path))
+    fail_msg ("message does not name the file: %s", error_msg (&err));
+  if (needle && !strstr (error_msg (&err), needle))
+    fail_msg ("message \"%s\" lacks \"%s\"", error_msg (&err), needle);
+  error_free (&err);
+  /* Nothing was half-loaded. */
+  assert_null (state_cluster (s));
+  assert_int_equal (state_change_count (s), 0);
+  state_store_free (s);
+}
+
+static void
+test_corrupt_and_truncated (void **st)
+{
+  struct fixture *f = *st;
+  /* Build a valid file, then cut it. */
+  state_store_t *s = store (f, true);
+  state_set_cluster (s, "c");
+  state_set_engine_provider (s, provider, "arn:x");
+  for (int i = 0; i < 3; i++)
+    state_change_push (s, state_change_new (STATE_CHANGE_TASK, "arn:x", NULL, "RUNNING", NULL));
+  agent_error_t err = NULL;
+  assert_int_equal (state_save_sync (s, &err), 0);
+  state_store_free (s);
+  char *text = NULL;
+  size_t len = 0;
+  assert_int_equal (util_read_file (f->path, &text, &len, &err), 0);
+  for (size_t cut = 1; cut < len; cut += len / 7 + 1)
+    expect_terminal (f, text, cut, "corrupt or truncated");
+  expect_terminal (f, "", 0, "empty");
+  expect_terminal (f, "\x01\x02garbage", 9, "corrupt");
+  expect_terminal (f, "[]", 2, "Version");
+  expect_terminal (f, "{\"Data\":{}}", 11, "Version");
+  expect_terminal (f, "{\"Version\":2}", 13, "Data");
+  expect_terminal (f, "{\"Version\":3,\"Data\":{}}", 23, "state version 3");
+  expect_terminal (f, "{\"Version\":2,\"Data\":{\"Cluster\":5}}", 34, "Cluster");
+  expect_terminal (f, "{\"Version\":2,\"Data\":{\"ACSSeqNum\":\"x\"}}", 38, "ACSSeqNum");
+  const char *bad_tasks = "{\"Version\":2,\"Data\":{\"TaskEngine\":{\"Tasks\":[{\"Arn\":\"a\",\"KnownStatus\":\"WEIRD\"}]}}}";
+  expect_terminal (f, bad_tasks, strlen (bad_tasks), "WEIRD");
+  const char *orphan = "{\"Version\":2,\"Data\":{\"TaskEngine\":{\"Tasks\":[],\"IdToContainer\":{\"abc\":{\"DockerId\":\"abc\","
+                       "\"Container\":{\"Name\":\"x\"}}},\"IdToTask\":{\"abc\":\"arn:nope\"}}}}";
+  expect_terminal (f, orphan, strlen (orphan), "arn:nope");
+  const char *badq = "{\"Version\":100,\"Data\":{\"StateChanges\":{\"Queue\":[{\"Id\":1,\"Kind\":\"bogus\"}]}}}";
+  expect_terminal (f, badq, strlen (badq), "StateChanges");
+  free (text);
+}
+
+static void
+test_upstream_v1_fixture (void **st)
+{
+  struct fixture *f = *st;
+  size_t len = 0;
+  char *data = teu_read_protocol ("fixtures/agent-1.1.0/statemanager/testdata/v1/1/ecs_agent_data.json", &len);
+  if (!data)
+    skip ();
+  write_file (f->path, data, len);
+  free (data);
+  state_store_t *s = store (f, true);
+  agent_error_t err = NULL;
+  if (state_load (s, &err) < 0)
+    fail_msg ("%s", error_msg (&err));
+  assert_int_equal (state_loaded_version (s), 1);
+  assert_string_equal (state_cluster (s), "test");
+  assert_string_equal (state_container_instance_arn (s),
+                       "arn:aws:ecs:us-west-2:1234567890:container-instance/a9f8e650-e66e-466d-9b0e-3cbce3ba5245");
+  assert_string_equal (state_ec2_instance_id (s), "i-00000000");
+  assert_false (state_has_acs_seq_num (s)); /* v1: none */
+  struct engine_task **tasks = NULL;
+  size_t n = 0;
+  assert_int_equal (engine_tasks_from_json (state_engine_section (s), &tasks, &n, &err), 0);
+  assert_int_equal (n, 3);
+  /* nginx: DEAD -> STOPPED, ApplyingError without name, exit 128. */
+  struct engine_task *t = tasks[0];
+  assert_string_equal (t->family, "nginx");
+  assert_int_equal (t->known_status, ENGINE_STATUS_STOPPED);
+  assert_int_equal (t->desired_status, ENGINE_STATUS_RUNNING);
+  assert_int_equal (t->known_time_ns, 1430242188129140193LL);
+  struct engine_container *c = &t->containers[0];
+  assert_int_equal (c->known_status, ENGINE_STATUS_STOPPED);
+  assert_int_equal (c->desired_status, ENGINE_STATUS_STOPPED);
+  assert_int_equal (c->sent_status, ENGINE_STATUS_STOPPED);
+  assert_true (c->has_exit_code);
+  assert_int_equal (c->exit_code, 128);
+  assert_non_null (strstr (c->reason, "UnknownError: API error (500): Cannot start container"));
+  assert_string_equal (c->docker_id, "d1d1293c78bd44124ca841f0f17f48502426fd972545adee2f41aa5899bd41ea");
+  assert_string_equal (c->docker_name, "ecs-nginx-2-nginx-e293f2f8c0c48cbd6c00");
+  assert_int_equal (c->port_mappings[0].container_port, 80);
+  /* sleep5: exit 137. */
+  assert_int_equal (tasks[1]->containers[0].exit_code, 137);
+  assert_string_equal (tasks[1]->containers[0].docker_name, "ecs-sleep5-2-sleep5-f8d2b3c7f9ad98c5d501");
+  /* datavolume-example: 4 containers incl. the internal helper, host + empty volumes. */
+  t = tasks[2];
+  assert_int_equal (t->known_status, ENGINE_STATUS_CREATED);
+  assert_int_equal (t->n_containers, 4);
+  assert_true (t->containers[3].is_internal);
+  assert_int_equal (t->containers[3].exit_code, -1);
+  assert_string_equal (t->containers[0].run_dependencies[0], "~internal~ecs-emptyvolume-source");
+  assert_int_equal (t->containers[1].known_status, ENGINE_STATUS_CREATED);
+  assert_string_equal (t->volumes[0].source_path, "/tmp/host/path");
+  assert_null (t->volumes[1].source_path);
+  assert_false (t->containers[1].has_exit_code);
+  for (size_t i = 0; i < n; i++)
+    engine_task_free (tasks[i]);
+  free (tasks);
+  state_store_free (s);
+}
+
+/* Later upstream versions (HEAD fixtures) are refused, naming the version. */
+static void
+test_upstream_head_fixtures_rejected (void **st)
+{
+  struct fixture *f = *st;
+  static const struct
+  {
+    const char *rel;
+    const char *ver;
+  } cases[] = {
+    { "fixtures/agent-1.105.1/statemanager/testdata/v10/container-health-check/ecs_agent_data.json", "version 10" },
+    { "fixtures/agent-1.105.1/statemanager/testdata/v31/gmsalinux/ecs_agent_data.json", "version 31" },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (cases); i++)
+    {
+      size_t len = 0;
+      char *data = teu_read_protocol (cases[i].rel, &len);
+      if (!data)
+        skip ();
+      expect_terminal (f, data, len, cases[i].ver);
+      free (data);
+    }
+}
+
+static void
+test_v2_seq_num (void **st)
+{
+  struct fixture *f = *st;
+  const char *v2 = "{\"Data\":{\"TaskEngine\":{\"Tasks\":[],\"IdToContainer\":{},\"IdToTask\":{}},"
+                   "\"ContainerInstanceArn\":\"arn:ci\",\"Cluster\":\"default\",\"EC2InstanceID\":\"i-1\","
+                   "\"ACSSeqNum\":7,\"Unknown\":1},\"Version\":2}";
+  write_file (f->path, v2, strlen (v2));
+  state_store_t *s = store (f, true);
+  agent_error_t err = NULL;
+  assert_int_equal (state_load (s, &err), 0);
+  assert_int_equal (state_acs_seq_num (s), 7);
+  assert_string_equal (state_container_instance_arn (s), "arn:ci");
+  state_discard_instance (s);
+  assert_null (state_container_instance_arn (s));
+  assert_null (state_engine_section (s));
+  /* Case-insensitive keys. */
+  state_store_free (s);
+  const char *lower = "{\"version\":2,\"data\":{\"cluster\":\"lc\",\"acsseqnum\":9}}";
+  write_file (f->path, lower, strlen (lower));
+  s = store (f, true);
+  assert_int_equal (state_load (s, &err), 0);
+  assert_string_equal (state_cluster (s), "lc");
+  assert_int_equal (state_acs_seq_num (s), 9);
+  state_store_free (s);
+}
+
+/* A change pushed and saved survives kill -9 of the process. */
+static void
+test_survives_kill9 (void **st)
+{
+  struct fixture *f = *st;
+  fflush (NULL);
+  pid_t pid = fork ();
+  assert_true (pid >= 0);
+  if (pid == 0)
+    {
+      uv_loop_t loop;
+      uv_loop_init (&loop);
+      state_store_t *s = state_store_new (&loop, f->dir, true, NULL);
+      state_change_push (s, state_change_new (STATE_CHANGE_CONTAINER, "arn:k", "c", "STOPPED", "killed"));
+      for (int i = 0; i < 100000 && !state_change_peek (s, 0)->durable; i++)
+        uv_run (&loop, UV_RUN_ONCE);
+      raise (SIGKILL); /* no cleanup, no flush */
+      _exit (3);
+    }
+  int status = 0;
+  assert_int_equal (waitpid (pid, &status, 0), pid);
+  assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL);
+  state_store_t *s = store (f, true);
+  agent_error_t err = NULL;
+  assert_int_equal (state_load (s, &err), 0);
+  assert_int_equal (state_change_count (s), 1);
+  assert_string_equal (state_change_peek (s, 0)->reason, "killed");
+  assert_true (state_change_peek (s, 0)->durable);
+  state_store_free (s);
+}
+
+/* A failing write reports the error to the callback and keeps changes
+   non-durable (never submitted). */
+static void
+test_write_failure (void **st)
+{
+  struct fixture *f = *st;
+  state_store_t *s = store (f, true);
+  /* A non-empty directory where the file should go: rename fails, even as root. */
+  assert_int_equal (mkdir (f->path, 0700), 0);
+  cleanup_free char *inner = xasprintf ("%s/x", f->path);
+  write_file (inner, "x", 1);
+  state_change_push (s, state_change_new (STATE_CHANGE_TASK, "t", NULL, "RUNNING", NULL));
+  struct saved sv = { 0 };
+  state_save (s, on_saved, &sv);
+  spin_until (f, &sv.done);
+  assert_int_equal (sv.kinds[0], ERR_IO);
+  assert_false (state_change_peek (s, 0)->durable);
+  unlink (inner);
+  rmdir (f->path);
+  /* The store retries on its own. */
+  for (int i = 0; i < 200000 && !state_change_peek (s, 0)->durable; i++)
+    uv_run (&f->loop, UV_RUN_ONCE);
+  assert_true (state_change_peek (s, 0)->durable);
+  state_store_free (s);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown (test_missing_file_is_fresh, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_bad_data_dir, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_round_trip, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_coalescing_and_cb_order, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_durable_flag, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_disabled, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_corrupt_and_truncated, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_upstream_v1_fixture, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_upstream_head_fixtures_rejected, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_v2_seq_num, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_survives_kill9, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_write_failure, setup, teardown),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
