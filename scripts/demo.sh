@@ -38,6 +38,7 @@ cp_pid=$!
 for _ in $(seq 50); do [ -s "$work/cp.addr" ] && break; sleep 0.1; done
 imds=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["imds"])' "$work/cp.addr")
 echo "control plane on http://127.0.0.1:$port (instance metadata on http://$imds)"
+ecs create-cluster --cluster-name demo --query 'cluster.clusterArn'
 
 ECS_CLUSTER=demo ECS_BACKEND_HOST="http://127.0.0.1:$port" ECS_DATADIR="$work/data" \
   ECS_LOGFILE="$work/log/ecs-agent.log" AWS_EC2_METADATA_SERVICE_ENDPOINT="http://$imds" \
@@ -46,7 +47,6 @@ ECS_CLUSTER=demo ECS_BACKEND_HOST="http://127.0.0.1:$port" ECS_DATADIR="$work/da
 agent_pid=$!
 echo "agent started (pid $agent_pid, log $work/log/ecs-agent.log)"
 
-ecs create-cluster --cluster-name demo >/dev/null
 for _ in $(seq 100); do
   n=$(ecs list-container-instances --cluster demo --query 'length(containerInstanceArns)' 2>/dev/null || echo 0)
   [ "$n" = "1" ] && break; sleep 0.2

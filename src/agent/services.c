@@ -6,6 +6,7 @@
 #include "core/xmalloc.h"
 #include "introspection/introspection.h"
 #include "log/log.h"
+#include <libwebsockets.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,9 +95,26 @@ agent_intro_start (struct agent *a, agent_error_t *err)
   return 0;
 }
 
+/* libwebsockets' own messages go through our logger (and its redaction). */
+static void
+agent_lws_log_cb (int level, const char *line)
+{
+  size_t n = strlen (line);
+  while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' '))
+    n--;
+  if (level & LLL_ERR)
+    log_error ("lws", "%.*s", (int) n, line);
+  else if (level & LLL_WARN)
+    log_warn ("lws", "%.*s", (int) n, line);
+  else
+    log_debug ("lws", "%.*s", (int) n, line);
+}
+
 int
 agent_services_start (struct agent *a, agent_error_t *err)
 {
+  lws_set_log_level (LLL_ERR | LLL_WARN | (log_get_level () >= LOG_DEBUG ? LLL_NOTICE : 0),
+                     agent_lws_log_cb);
   a->services = xcalloc (1, sizeof *a->services);
   a->services->version = agent_version_string ();
   if (agent_intro_start (a, err) < 0)

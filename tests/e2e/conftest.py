@@ -244,6 +244,8 @@ def make_agent(controlplane, tmpdir_path, cluster_name):
     agents = []
 
     def make(env=None, args=(), start=True):
+        if not agents:
+            controlplane.ecs.create_cluster(clusterName=cluster_name)
         a = Agent(controlplane, tmpdir_path, cluster_name, env, args)
         agents.append(a)
         if start:
