@@ -1,0 +1,342 @@
+/* acs/payload.c - PayloadMessage -> engine -> durable save -> AckRequest (see payload.h). */
+#include "acs/payload.h"
+#include "core/xmalloc.h"
+#include "log/log.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define MOD "acs"
+
+struct pending
+{
+  struct pending *prev, *next;
+  acs_payload_handler_t *h;
+  char *message_id, *cluster, *instance;
+  bool has_seq;
+  int64_t seq;
+};
+
+struct acs_payload_handler
+{
+  struct acs_payload_ops ops;
+  void *ctx;
+  engine_t *engine;
+  state_store_t *state;
+  acs_session_t *session;
+  struct pending *pending;
+  size_t n_pending;
+  char *recent[ACS_PAYLOAD_RECENT_IDS];
+  size_t recent_next;
+};
+
+/* ---- default ops over engine / state / session ---- */
+
+static int
+def_task_add (void *ctx, struct engine_task *task, agent_error_t *err)
+{
+  acs_payload_handler_t *h = ctx;
+  return engine_task_add (h->engine, task, err);
+}
+
+static void
+def_report_stopped (void *ctx, const char *task_arn, const char *reason)
+{
+  acs_payload_handler_t *h = ctx;
+  state_change_push (h->state,
+                     state_change_new (STATE_CHANGE_TASK, task_arn, NULL, "STOPPED", reason));
+}
+
+static void
+def_save (void *ctx, state_saved_cb cb, void *data)
+{
+  acs_payload_handler_t *h = ctx;
+  state_save (h->state, cb, data);
+}
+
+static void
+def_save_cancel (void *ctx, state_saved_cb cb, void *data)
+{
+  acs_payload_handler_t *h = ctx;
+  state_save_cancel (h->state, cb, data);
+}
+
+static void
+def_set_seq_num (void *ctx, int64_t seq)
+{
+  acs_payload_handler_t *h = ctx;
+  if (seq > state_acs_seq_num (h->state))
+    {
+      state_set_acs_seq_num (h->state, seq);
+      state_save (h->state, NULL, NULL);
+    }
+  if (h->session)
+    acs_session_set_seq_num (h->session, seq);
+}
+
+static int
+def_send_ack (void *ctx, const char *message_id, const char *cluster, const char *instance,
+              agent_error_t *err)
+{
+  acs_payload_handler_t *h = ctx;
+  if (!h->session)
+    return error_set (err, ERR_UNREACHABLE, "no ACS session");
+  return acs_session_send_ack (h->session, message_id, cluster, instance, err);
+}
+
+static const struct acs_payload_ops default_ops = {
+  .task_add = def_task_add,
+  .report_stopped = def_report_stopped,
+  .save = def_save,
+  .save_cancel = def_save_cancel,
+  .set_seq_num = def_set_seq_num,
+  .send_ack = def_send_ack,
+};
+
+/* ---- handler ---- */
+
+acs_payload_handler_t *
+acs_payload_handler_new (const struct acs_payload_options *opts)
+{
+  acs_payload_handler_t *h = xcalloc (1, sizeof *h);
+  h->engine = opts->engine;
+  h->state = opts->state;
+  h->session = opts->session;
+  if (opts->ops)
+    {
+      h->ops = *opts->ops;
+      h->ctx = opts->ops_ctx;
+    }
+  else
+    {
+      h->ops = default_ops;
+      h->ctx = h;
+    }
+  return h;
+}
+
+void
+acs_payload_handler_set_session (acs_payload_handler_t *h, acs_session_t *s)
+{
+  h->session = s;
+}
+
+size_t
+acs_payload_pending (const acs_payload_handler_t *h)
+{
+  return h->n_pending;
+}
+
+static bool
+recent_has (const acs_payload_handler_t *h, const char *id)
+{
+  for (size_t i = 0; i < ACS_PAYLOAD_RECENT_IDS; i++)
+    if (h->recent[i] && strcmp (h->recent[i], id) == 0)
+      return true;
+  return false;
+}
+
+static void
+recent_add (acs_payload_handler_t *h, const char *id)
+{
+  if (recent_has (h, id))
+    return;
+  free (h->recent[h->recent_next]);
+  h->recent[h->recent_next] = xstrdup (id);
+  h->recent_next = (h->recent_next + 1) % ACS_PAYLOAD_RECENT_IDS;
+}
+
+static bool
+pending_has (const acs_payload_handler_t *h, const char *id)
+{
+  for (const struct pending *p = h->pending; p; p = p->next)
+    if (strcmp (p->message_id, id) == 0)
+      return true;
+  return false;
+}
+
+static void
+pending_free (struct pending *p)
+{
+  free (p->message_id);
+  free (p->cluster);
+  free (p->instance);
+  free (p);
+}
+
+static void
+pending_unlink (acs_payload_handler_t *h, struct pending *p)
+{
+  if (p->prev)
+    p->prev->next = p->next;
+  else
+    h->pending = p->next;
+  if (p->next)
+    p->next->prev = p->prev;
+  h->n_pending--;
+}
+
+static void
+send_ack (acs_payload_handler_t *h, const char *id, const char *cluster, const char *instance)
+{
+  agent_error_t err = NULL;
+  if (h->ops.send_ack (h->ctx, id, cluster, instance, &err) < 0)
+    log_warn (MOD, "could not ack payload %s: %s (ACS will re-send it)", id, error_msg (&err));
+  error_free (&err);
+}
+
+static void
+saved_cb (agent_error_t err, void *data)
+{
+  struct pending *p = data;
+  acs_payload_handler_t *h = p->h;
+  pending_unlink (h, p);
+  if (err)
+    log_error (MOD, "payload %s: saving state failed, not acknowledging: %s", p->message_id,
+               error_msg (&err));
+  else
+    {
+      send_ack (h, p->message_id, p->cluster, p->instance);
+      recent_add (h, p->message_id);
+      if (p->has_seq)
+        h->ops.set_seq_num (h->ctx, p->seq);
+    }
+  pending_free (p);
+}
+
+static bool
+empty (const char *s)
+{
+  return s == NULL || *s == '\0';
+}
+
+static void
+add_task (acs_payload_handler_t *h, struct engine_task *t)
+{
+  char *arn = xstrdup (t->arn);
+  agent_error_t err = NULL;
+  if (h->ops.task_add (h->ctx, t, &err) < 0)
+    log_error (MOD, "task %s: engine refused it: %s", arn ? arn : "", error_msg (&err));
+  error_free (&err);
+  free (arn);
+}
+
+void
+acs_payload_handle (acs_payload_handler_t *h, struct acs_payload *p)
+{
+  if (!p)
+    return;
+  if (empty (p->message_id) || empty (p->cluster_arn) || empty (p->container_instance_arn))
+    {
+      log_error (MOD, "rejecting payload %s: messageId, clusterArn and containerInstanceArn are "
+                      "required",
+                 p->message_id ? p->message_id : "(no messageId)");
+      acs_payload_free (p);
+      return;
+    }
+  if (pending_has (h, p->message_id))
+    {
+      log_info (MOD, "payload %s is already being handled; ignoring the duplicate", p->message_id);
+      acs_payload_free (p);
+      return;
+    }
+  if (recent_has (h, p->message_id))
+    {
+      log_info (MOD, "payload %s was already handled; acknowledging again", p->message_id);
+      send_ack (h, p->message_id, p->cluster_arn, p->container_instance_arn);
+      acs_payload_free (p);
+      return;
+    }
+
+  size_t n = json_array_size (p->tasks);
+  struct engine_task **tasks = xcalloc (n + 1, sizeof *tasks);
+  size_t nt = 0;
+  for (size_t i = 0; i < n; i++)
+    {
+      json_t *tj = json_array_get (p->tasks, i);
+      if (json_is_null (tj))
+        {
+          log_warn (MOD, "payload %s: task %zu is null", p->message_id, i);
+          continue;
+        }
+      struct engine_task *t = NULL;
+      agent_error_t err = NULL;
+      if (engine_task_from_acs_json (tj, &t, &err) < 0)
+        {
+          json_t *a = json_is_object (tj) ? json_object_get (tj, "arn") : NULL;
+          const char *arn = json_is_string (a) ? json_string_value (a) : NULL;
+          if (arn && *arn)
+            {
+              char *reason = xasprintf ("UnrecognizedTaskError: %s", error_msg (&err));
+              log_error (MOD, "payload %s: task %s cannot be run: %s", p->message_id, arn, reason);
+              h->ops.report_stopped (h->ctx, arn, reason);
+              free (reason);
+            }
+          else
+            log_error (MOD, "payload %s: task %zu without an ARN cannot be read: %s",
+                       p->message_id, i, error_msg (&err));
+          error_free (&err);
+          continue;
+        }
+      if (p->has_seq_num)
+        {
+          if (t->desired_status == ENGINE_STATUS_STOPPED)
+            t->stop_seq = p->seq_num;
+          else if (t->desired_status == ENGINE_STATUS_RUNNING)
+            t->start_seq = p->seq_num;
+        }
+      tasks[nt++] = t;
+    }
+  /* Stops first, then everything else (acs.md §6). */
+  for (size_t i = 0; i < nt; i++)
+    if (tasks[i]->desired_status == ENGINE_STATUS_STOPPED)
+      {
+        add_task (h, tasks[i]);
+        tasks[i] = NULL;
+      }
+  for (size_t i = 0; i < nt; i++)
+    if (tasks[i])
+      add_task (h, tasks[i]);
+  free (tasks);
+
+  struct pending *pd = xcalloc (1, sizeof *pd);
+  pd->h = h;
+  pd->message_id = xstrdup (p->message_id);
+  pd->cluster = xstrdup (p->cluster_arn);
+  pd->instance = xstrdup (p->container_instance_arn);
+  pd->has_seq = p->has_seq_num;
+  pd->seq = p->seq_num;
+  pd->next = h->pending;
+  if (h->pending)
+    h->pending->prev = pd;
+  h->pending = pd;
+  h->n_pending++;
+  acs_payload_free (p);
+  h->ops.save (h->ctx, saved_cb, pd);
+}
+
+void
+acs_payload_on_payload (acs_session_t *s, struct acs_payload *p, void *data)
+{
+  acs_payload_handler_t *h = data;
+  if (!h->session)
+    h->session = s;
+  acs_payload_handle (h, p);
+}
+
+void
+acs_payload_handler_free (acs_payload_handler_t *h)
+{
+  if (!h)
+    return;
+  while (h->pending)
+    {
+      struct pending *p = h->pending;
+      if (h->ops.save_cancel)
+        h->ops.save_cancel (h->ctx, saved_cb, p);
+      pending_unlink (h, p);
+      pending_free (p);
+    }
+  for (size_t i = 0; i < ACS_PAYLOAD_RECENT_IDS; i++)
+    free (h->recent[i]);
+  free (h);
+}
