@@ -10,6 +10,12 @@
 #include <time.h>
 
 #define MOD "imds"
+/* The token PUT is answered at once by IMDS; a hop limit of 1 (containers
+   behind a bridge) makes it time out instead: do not wait long. */
+#define TOKEN_TIMEOUT_MS 2000
+/* After falling back to v1, use v1 for this long before trying v2 again
+   (a 401 on a v1 GET switches back to v2 at once). */
+#define V1_STICKY_MS (5 * 60 * 1000)
 
 struct imds_client
 {
@@ -20,6 +26,7 @@ struct imds_client
   bool v1_only;
   char *token;
   uint64_t token_expiry_ms; /* monotonic */
+  uint64_t v1_until_ms;     /* after a fallback: skip the token PUT until then */
   bool used_v2;
   struct imds_call *calls; /* in flight */
 };
@@ -186,12 +193,14 @@ get_done (const struct http_response *resp, agent_error_t herr, void *data)
       call_fail (call, err);
       return;
     }
-  if (resp->status == 401 && call->with_token && !call->retried_401)
+  if (resp->status == 401 && !call->retried_401)
     {
-      /* token expired or revoked: get a new one once */
+      /* token expired or revoked, or v2 is required after a v1 fallback:
+         get a (new) token once */
       imds_client_t *c = call->c;
       free (c->token);
       c->token = NULL;
+      c->v1_until_ms = 0;
       call->retried_401 = true;
       cleanup_free char *p = xstrdup (call->path);
       start_path (call, p);
@@ -250,6 +259,7 @@ token_done (const struct http_response *resp, agent_error_t herr, void *data)
       if (k == ERR_TIMEOUT || k == ERR_UNREACHABLE)
         {
           log_debug (MOD, "IMDSv2 token request failed (%s), falling back to IMDSv1", error_msg (&herr));
+          c->v1_until_ms = util_now_ms () + V1_STICKY_MS;
           do_get (call, false);
           return;
         }
@@ -263,6 +273,7 @@ token_done (const struct http_response *resp, agent_error_t herr, void *data)
   if (resp->status == 403 || resp->status == 404 || resp->status == 405)
     {
       log_debug (MOD, "IMDSv2 token refused (HTTP %ld), falling back to IMDSv1", resp->status);
+      c->v1_until_ms = util_now_ms () + V1_STICKY_MS;
       do_get (call, false);
       return;
     }
@@ -293,7 +304,7 @@ start_path (struct imds_call *call, const char *path)
       free (call->path);
       call->path = xstrdup (path);
     }
-  if (c->v1_only)
+  if (c->v1_only || (c->v1_until_ms && util_now_ms () < c->v1_until_ms))
     {
       do_get (call, false);
       return;
@@ -309,7 +320,7 @@ start_path (struct imds_call *call, const char *path)
   struct http_header h[] = { { "X-aws-ec2-metadata-token-ttl-seconds", ttl } };
   struct http_request req = {
     .method = "PUT", .url = url, .headers = h, .n_headers = 1, .body = "", .body_len = 0,
-    .timeout_ms = c->timeout_ms, .connect_timeout_ms = c->connect_timeout_ms,
+    .timeout_ms = c->timeout_ms < TOKEN_TIMEOUT_MS ? c->timeout_ms : TOKEN_TIMEOUT_MS, .connect_timeout_ms = c->connect_timeout_ms,
     .on_done = token_done, .data = call,
   };
   agent_error_t err = NULL;

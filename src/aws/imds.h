@@ -4,8 +4,10 @@
  * http://169.254.169.254.  Every GET is preceded (once per token lifetime) by
  * an IMDSv2 token request (PUT /latest/api/token with
  * X-aws-ec2-metadata-token-ttl-seconds) and carries X-aws-ec2-metadata-token;
- * when the PUT answers 403/404/405 or times out / is unreachable the client
- * falls back to IMDSv1 (plain GET) for that request.  1 s connect timeout.
+ * when the PUT answers 403/404/405 or times out (2 s) / is unreachable the
+ * client falls back to IMDSv1 (plain GET), and keeps using v1 for 5 minutes
+ * (a 401 on a v1 GET switches back to v2 at once); a 401 with a token
+ * fetches a new token once.  1 s connect timeout.
  * All calls are async on the loop via core/http.h; each has exactly one
  * callback unless cancelled (imds_call_cancel or imds_client_free).
  * Parsers (identity document, role credentials) are pure functions, fuzzed.

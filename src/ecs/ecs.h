@@ -55,7 +55,7 @@ struct ecs_client_options
   const char *region;           /* required */
   bool insecure;                /* -k: skip TLS verification */
   const char *user_agent;       /* NULL = ecs_user_agent(AGENT_VERSION, AGENT_GITREV, dirty) */
-  aws_creds_provider_t *creds;  /* required, not owned */
+  aws_creds_provider_t *creds;  /* required, not owned; must outlive the client */
   long timeout_ms;              /* per attempt; 0 = 42000 (DiscoverPollEndpoint: 3x) */
   struct ecs_retry_policy retry;
   time_t (*now) (void);         /* signing clock for tests; NULL = time() */
@@ -82,8 +82,8 @@ struct ecs_attribute
 struct ecs_register_req
 {
   const char *cluster;                    /* NULL/"" = "default" */
-  const char *instance_identity_document; /* NULL = omitted; "" sent as "" */
-  const char *instance_identity_signature;
+  const char *instance_identity_document; /* NULL (not on EC2) is sent as "" */
+  const char *instance_identity_signature; /* NULL or no document: "" */
   const char *container_instance_arn;     /* set on re-registration */
   int64_t cpu;                            /* CPU units (cores * 1024) */
   int64_t memory_mib;                     /* host MiB minus reserved */

@@ -158,11 +158,10 @@ ecs_build_register (const struct ecs_register_req *r)
 {
   json_t *o = json_object ();
   json_object_set_new (o, "cluster", jstr (r->cluster && *r->cluster ? r->cluster : "default"));
-  if (r->instance_identity_document)
-    json_object_set_new (o, "instanceIdentityDocument", jstr (r->instance_identity_document));
-  if (r->instance_identity_signature || r->instance_identity_document)
-    json_object_set_new (o, "instanceIdentityDocumentSignature",
-                         jstr (r->instance_identity_signature ? r->instance_identity_signature : ""));
+  /* always present, "" when unavailable (upstream 1.1.0 and HEAD) */
+  json_object_set_new (o, "instanceIdentityDocument", jstr (r->instance_identity_document));
+  json_object_set_new (o, "instanceIdentityDocumentSignature",
+                       jstr (r->instance_identity_document ? r->instance_identity_signature : ""));
   if (r->container_instance_arn && *r->container_instance_arn)
     json_object_set_new (o, "containerInstanceArn", jstr (r->container_instance_arn));
   json_t *res = json_array ();

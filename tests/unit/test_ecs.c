@@ -132,7 +132,8 @@ test_build_register_full (void **state)
     .attributes = attrs, .n_attributes = 2, .client_token = "tok-1",
   };
   char *s = ecs_build_register (&r);
-  assert_json_eq (s, "{\"cluster\":\"default\","
+  assert_json_eq (s, "{\"cluster\":\"default\",\"instanceIdentityDocument\":\"\","
+                     "\"instanceIdentityDocumentSignature\":\"\","
                      "\"containerInstanceArn\":\"arn:aws:ecs:us-west-2:123:container-instance/abc\","
                      "\"totalResources\":[{\"integerValue\":1024,\"name\":\"CPU\",\"type\":\"INTEGER\"},"
                      "{\"integerValue\":100,\"name\":\"MEMORY\",\"type\":\"INTEGER\"},"
@@ -146,7 +147,8 @@ test_build_register_full (void **state)
   /* empty UDP list still sent when asked; empty TCP list is [] */
   struct ecs_register_req r2 = { .cluster = "c", .send_ports_udp = true };
   s = ecs_build_register (&r2);
-  assert_json_eq (s, "{\"cluster\":\"c\",\"totalResources\":[{\"integerValue\":0,\"name\":\"CPU\","
+  assert_json_eq (s, "{\"cluster\":\"c\",\"instanceIdentityDocument\":\"\","
+                     "\"instanceIdentityDocumentSignature\":\"\",\"totalResources\":[{\"integerValue\":0,\"name\":\"CPU\","
                      "\"type\":\"INTEGER\"},{\"integerValue\":0,\"name\":\"MEMORY\",\"type\":\"INTEGER\"},"
                      "{\"name\":\"PORTS\",\"stringSetValue\":[],\"type\":\"STRINGSET\"},"
                      "{\"name\":\"PORTS_UDP\",\"stringSetValue\":[],\"type\":\"STRINGSET\"}]}");
