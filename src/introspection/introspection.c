@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <libwebsockets.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef AGENT_VERSION
 #define AGENT_VERSION "0.0.0"
@@ -352,6 +353,7 @@ struct conn
   struct introspection_server *srv;
   struct lws *wsi;
   bool busy;    /* a response is being written */
+  bool in_body; /* request head seen, dropping its body */
   bool evicted; /* closing because of the connection limit */
   bool head;    /* HEAD request: headers only */
   bool headers_sent;
@@ -456,7 +458,7 @@ conn_reset (struct conn *c)
   free (c->body);
   c->body = NULL;
   c->body_len = c->body_off = 0;
-  c->busy = c->headers_sent = c->head = false;
+  c->busy = c->in_body = c->headers_sent = c->head = false;
 }
 
 static void
@@ -657,22 +659,26 @@ http_cb (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
         }
       return 0;
 
+    /* One request at a time per connection: any callback out of sequence
+       (lws 4.1 repeats BODY_COMPLETION for some malformed requests, which
+       would answer forever) closes the connection. */
     case LWS_CALLBACK_HTTP:
-      if (!s || !c || c->evicted || s->stopping)
+      if (!s || !c || c->evicted || s->stopping || c->busy || c->in_body)
         return -1;
       if (request_has_body (wsi))
         {
           /* Read and drop the body first; it must arrive in time. */
+          c->in_body = true;
           lws_set_timeout (wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int) s->timeout_s);
           return 0;
         }
       return respond (s, c);
 
     case LWS_CALLBACK_HTTP_BODY:
-      return 0;
+      return c && c->in_body ? 0 : -1;
 
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-      if (!s || !c || c->evicted)
+      if (!s || !c || c->evicted || !c->in_body)
         return -1;
       return respond (s, c);
 
@@ -682,7 +688,7 @@ http_cb (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
       return on_writable (s, c);
 
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-      if (!s || !c || c->evicted || s->stopping)
+      if (!s || !c || c->evicted || s->stopping || c->busy || c->in_body)
         return -1;
       return respond_now (s, c);
 
@@ -950,6 +956,19 @@ introspection_start (uv_loop_t *loop, const struct introspection_config *cfg,
       uv_timer_start (&s->retry, retry_cb, ms, 0);
     }
   *out = s;
+  return 0;
+}
+
+int
+introspection_adopt_fd (introspection_server_t *s, int fd, agent_error_t *err)
+{
+  if (!s || !s->vhost || s->stopping)
+    {
+      close (fd);
+      return error_set (err, ERR_INVALID, "introspection server is not listening");
+    }
+  if (!lws_adopt_socket_vhost (s->vhost, fd))
+    return error_set (err, ERR_IO, "libwebsockets could not adopt fd %d", fd);
   return 0;
 }
 

@@ -149,6 +149,9 @@ int introspection_start (uv_loop_t *loop, const struct introspection_config *cfg
 /* Close all connections and the listener; frees s asynchronously (done_cb,
    optional, runs on the loop once everything is released).  NULL is a no-op. */
 void introspection_stop (introspection_server_t *s, void (*done_cb) (void *arg), void *arg);
+/* Serve an already-connected stream socket (socket activation, fuzzing);
+   the server owns fd from then on, also on failure. */
+int introspection_adopt_fd (introspection_server_t *s, int fd, agent_error_t *err);
 /* Bound port (useful with port 0), 0 while not listening. */
 int introspection_port (const introspection_server_t *s);
 /* Open connections now (tests). */
