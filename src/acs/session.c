@@ -617,6 +617,7 @@ lws_cb (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
         break;
       }
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+      log_debug (MOD, "peer close frame (%zu bytes)", len);
       if (len >= 2 && in)
         {
           const unsigned char *b = in;
@@ -728,7 +729,9 @@ finish_conn (acs_session_t *s, struct acs_conn *c)
       s->stats.disconnects++;
       uv_timer_stop (&s->hb_timer);
       uv_timer_stop (&s->ttl_timer);
-      log_info (MOD, "disconnected from ACS%s%s", c->err ? ": " : "",
+      log_info (MOD, "disconnected from ACS (close code %d%s%s)%s%s", c->close_code,
+                c->close_reason && *c->close_reason ? " " : "",
+                c->close_reason ? c->close_reason : "", c->err ? ": " : "",
                 c->err ? error_msg (&c->err) : "");
       if (s->h.on_disconnected)
         s->h.on_disconnected (s, c->err ? (const agent_error_t *) &c->err : NULL, s->h.data);
