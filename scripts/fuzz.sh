@@ -32,7 +32,10 @@ for src in $targets; do
   seeds=fuzz/corpus/$short
   [ -d "$seeds" ] || seeds=fuzz/corpus/$name
   mkdir -p "$out/corpus/$name" "$out/crashes/$name"
-  dirs=()
+  # libFuzzer writes new inputs into the first directory: a scratch one,
+  # never the committed corpus
+  rm -rf "$out/scratch/$name"; mkdir -p "$out/scratch/$name"
+  dirs=("$out/scratch/$name")
   [ -d "$seeds" ] && dirs+=("$seeds")
   [ -d "fuzz/regressions/$short" ] && dirs+=("fuzz/regressions/$short")
   if [ "$mode" = "--brief" ]; then

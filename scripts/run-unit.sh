@@ -23,7 +23,7 @@ for bin in "$@"; do
     echo "--- $name: FAILED (exit $st)"
     rc=1
   else
-    grep -E '^\[  (PASSED|SKIPPED) \]' "$log"
+    grep -E '^\[  (PASSED|SKIPPED)  \]' "$log"
   fi
   if [ -n "${TEST_RESULTS:-}" ]; then
     echo "$passed $failed $name" >>"$TEST_RESULTS"
