@@ -1,0 +1,31 @@
+"""Fault injection (bounded: one round of every scenario of
+tests/reliability/faults.py).  Docker engine faults go through a proxy on a
+private unix socket (DOCKER_HOST), never the host daemon; control plane
+faults through its /_local/faults API.  After each scenario the invariants
+of tests/reliability/harness.py must hold; the agent's RSS must not grow by
+more than 64 MiB over the run; SIGTERM at the end exits 0.
+
+Long run: tests/reliability/faults.py --rounds N
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reliability"))
+
+import faults  # noqa: E402
+
+SEED = int(os.environ.get("FAULTS_SEED", "4242"))
+
+
+def _check(res):
+    msg = "seed=%d faults=%s rss=%s scenarios=%s" % (SEED, res.get("faults_injected"), res.get("rss_kb"),
+                                                     res.get("scenarios"))
+    assert not res["problems"], msg + "\n" + "\n".join(res["problems"])
+
+
+def test_docker_engine_faults():
+    _check(faults.run([f.__name__ for f in faults.DOCKER_SCENARIOS], rounds=1, seed=SEED, verbose=False))
+
+
+def test_control_plane_faults():
+    _check(faults.run([f.__name__ for f in faults.CP_SCENARIOS], rounds=1, seed=SEED, verbose=False))
