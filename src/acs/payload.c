@@ -14,6 +14,7 @@ struct pending
   char *message_id, *cluster, *instance;
   bool has_seq;
   int64_t seq;
+  bool refused; /* the engine refused a task: no ack, ACS re-sends */
 };
 
 struct acs_payload_handler
@@ -193,6 +194,8 @@ saved_cb (agent_error_t err, void *data)
   if (err)
     log_error (MOD, "payload %s: saving state failed, not acknowledging: %s", p->message_id,
                error_msg (&err));
+  else if (p->refused)
+    log_warn (MOD, "payload %s: not every task was accepted; not acknowledging", p->message_id);
   else
     {
       send_ack (h, p->message_id, p->cluster, p->instance);
@@ -209,15 +212,17 @@ empty (const char *s)
   return s == NULL || *s == '\0';
 }
 
-static void
+static bool
 add_task (acs_payload_handler_t *h, struct engine_task *t)
 {
   char *arn = xstrdup (t->arn);
   agent_error_t err = NULL;
-  if (h->ops.task_add (h->ctx, t, &err) < 0)
+  bool ok = h->ops.task_add (h->ctx, t, &err) == 0;
+  if (!ok)
     log_error (MOD, "task %s: engine refused it: %s", arn ? arn : "", error_msg (&err));
   error_free (&err);
   free (arn);
+  return ok;
 }
 
 void
@@ -287,15 +292,16 @@ acs_payload_handle (acs_payload_handler_t *h, struct acs_payload *p)
       tasks[nt++] = t;
     }
   /* Stops first, then everything else (acs.md §6). */
+  bool refused = false;
   for (size_t i = 0; i < nt; i++)
     if (tasks[i]->desired_status == ENGINE_STATUS_STOPPED)
       {
-        add_task (h, tasks[i]);
+        refused |= !add_task (h, tasks[i]);
         tasks[i] = NULL;
       }
   for (size_t i = 0; i < nt; i++)
     if (tasks[i])
-      add_task (h, tasks[i]);
+      refused |= !add_task (h, tasks[i]);
   free (tasks);
 
   struct pending *pd = xcalloc (1, sizeof *pd);
@@ -305,6 +311,7 @@ acs_payload_handle (acs_payload_handler_t *h, struct acs_payload *p)
   pd->instance = xstrdup (p->container_instance_arn);
   pd->has_seq = p->has_seq_num;
   pd->seq = p->seq_num;
+  pd->refused = refused;
   pd->next = h->pending;
   if (h->pending)
     h->pending->prev = pd;

@@ -16,7 +16,10 @@
  *  - Then a durable state save is requested; only in its callback (and
  *    only if it succeeded) the AckRequest {cluster: clusterArn,
  *    containerInstance: containerInstanceArn, messageId} is sent and the
- *    stored ACS seqNum is raised to the payload's seqNum (and saved).
+ *    stored ACS seqNum is raised to the payload's seqNum (and saved).  If
+ *    the engine refused a task (it is stopping) nothing is acknowledged:
+ *    ACS re-sends the payload.  An unrecognised task does not prevent the
+ *    ack (its STOPPED report is queued durably by the same save).
  *  - Everything goes through an ops table (defaults: engine.h, state.h and
  *    acs_session_send_ack) so it can be tested without Docker or a socket.
  */
