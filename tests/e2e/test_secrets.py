@@ -1,0 +1,228 @@
+"""Secrets never leak: registry credentials (ECS_ENGINE_AUTH_TYPE docker and
+dockercfg, against the real private registry of tests/lib/registry.sh),
+session credentials (AWS_SESSION_TOKEN) and IMDS role credentials (issued and
+rotated by the fake IMDS) are used at debug log level by a real task run, and
+none of them appears in the log files, stdout or any introspection answer -
+neither raw nor URL-, JSON-, or base64-encoded.  The checkpoint is 0600, the
+log files 0600/0640, none world-readable.
+"""
+import base64
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+import uuid
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reliability"))
+
+import harness  # noqa: E402
+from conftest import ROOT, SECRET  # noqa: E402
+
+ENV_MARKER = "envvalue-" + uuid.uuid4().hex  # a task environment value: never in introspection
+
+
+def registry_info():
+    path = os.environ.get("REGISTRY_INFO")
+    if not path or not os.path.exists(path):
+        r = subprocess.run([os.path.join(ROOT, "tests/lib/registry.sh"), "start"], capture_output=True,
+                           text=True, timeout=300)
+        if r.returncode != 0:
+            pytest.fail("registry.sh start failed: " + r.stderr[-2000:])
+        path = r.stdout.strip().splitlines()[-1]
+    info = {}
+    with open(path) as f:
+        for line in f:
+            k, _, v = line.strip().partition("=")
+            if k:
+                info[k] = v
+    return info
+
+
+def encodings(secret):
+    """The forms a secret could take in a log line or a JSON answer."""
+    forms = {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret),
+             json.dumps(secret)[1:-1], secret.replace("/", "\\/")}
+    b = secret.encode()
+    for enc in (base64.b64encode, base64.urlsafe_b64encode):
+        e = enc(b).decode()
+        forms.add(e.rstrip("="))
+    return {f for f in forms if len(f) >= 6}
+
+
+B64_TOKEN = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+
+
+def decoded_blobs(text):
+    """Every base64-looking token of text, decoded (X-Registry-Auth & co.)."""
+    out = []
+    for m in B64_TOKEN.finditer(text):
+        t = m.group(0).rstrip("=")
+        for dec in (base64.b64decode, base64.urlsafe_b64decode):
+            try:
+                out.append(dec(t + "=" * (-len(t) % 4)).decode("utf-8", "replace"))
+            except Exception:  # noqa: BLE001
+                pass
+    return out
+
+
+def leaks(texts, secrets):
+    """[(secret label, where, form)] for every secret found."""
+    found = []
+    for where, text in texts.items():
+        blobs = decoded_blobs(text)
+        for label, s in secrets.items():
+            if not s:
+                continue
+            for form in encodings(s):
+                if form in text:
+                    found.append((label, where, form[:4] + "..."))
+                    break
+            else:
+                if any(s in b for b in blobs):
+                    found.append((label, where, "base64-encoded"))
+    return found
+
+
+def introspection_texts(rig, task_arns):
+    port = rig.agent.introspection_port
+    paths = ["/v1/metadata", "/v1/tasks", "/license", "/", "/v1/nothing"]
+    paths += ["/v1/tasks?taskarn=" + urllib.parse.quote(a, safe="") for a in task_arns]
+    out = {}
+    for p in paths:
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, p), timeout=5) as r:
+                out["introspection " + p] = r.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as e:
+            out["introspection " + p] = e.read().decode("utf-8", "replace")
+    try:
+        tasks = json.loads(out["introspection /v1/tasks"])["Tasks"]
+        for t in tasks:
+            for c in t.get("Containers") or []:
+                if c.get("DockerId"):
+                    p = "/v1/tasks?dockerid=" + c["DockerId"]
+                    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, p), timeout=5) as r:
+                        out["introspection " + p] = r.read().decode("utf-8", "replace")
+    except (KeyError, ValueError):
+        pass
+    return out
+
+
+def file_texts(rig):
+    out = {"stdout": rig.agent.output()}
+    for name in sorted(os.listdir(rig.agent.log_dir)):
+        with open(os.path.join(rig.agent.log_dir, name), errors="replace") as f:
+            out["log " + name] = f.read()
+    return out
+
+
+def check_modes(rig):
+    bad = []
+    ck = os.path.join(rig.agent.data_dir, "ecs_agent_data.json")
+    assert os.path.exists(ck), "no checkpoint written"
+    m = stat.S_IMODE(os.stat(ck).st_mode)
+    if m & 0o077:
+        bad.append("checkpoint %s mode %o (want 0600)" % (ck, m))
+    logs = os.listdir(rig.agent.log_dir)
+    assert logs, "no log file written"
+    for name in logs:
+        p = os.path.join(rig.agent.log_dir, name)
+        m = stat.S_IMODE(os.stat(p).st_mode)
+        if m & 0o137:
+            bad.append("log file %s mode %o (want 0600 or 0640, never world-readable)" % (p, m))
+    assert not bad, "\n".join(bad)
+
+
+def run_one_task(rig, image):
+    td = rig.cp.ecs.register_task_definition(
+        family=rig.cluster + "-secret", containerDefinitions=[{
+            "name": "main", "image": image, "cpu": 10, "memory": 16, "essential": True,
+            "command": ["sleep", "3600"],
+            "environment": [{"name": "DB_PASSWORD", "value": ENV_MARKER}]}])["taskDefinition"]
+    arn = rig.cp.ecs.run_task(cluster=rig.cluster, taskDefinition="%s:%d" % (td["family"], td["revision"]))
+    arn = arn["tasks"][0]["taskArn"]
+    harness.wait_for(lambda: rig.cp_tasks()[arn]["lastStatus"] == "RUNNING", 120,
+                     what="task RUNNING (pull with registry auth)\n" + rig.agent.output()[-3000:])
+    return arn
+
+
+def finish(rig, arn):
+    rig.stop_task(arn)
+    harness.wait_for(lambda: rig.cp_tasks()[arn]["lastStatus"] == "STOPPED", 60, what="task STOPPED")
+
+
+def drop_pulled(image):
+    subprocess.run(["docker", "rmi", "-f", image], capture_output=True, timeout=60)
+
+
+def test_registry_auth_docker_and_session_token_never_leak():
+    reg = registry_info()
+    token = "FQoGZXIvYXdzE" + uuid.uuid4().hex + uuid.uuid4().hex
+    server = "127.0.0.1:%s" % reg["port"]
+    auth = {server: {"username": reg["user"], "password": reg["password"], "email": "ci@example.com"}}
+    rig = harness.Rig(cp_args=["--session-token", token], agent_env={
+        "AWS_SESSION_TOKEN": token, "ECS_ENGINE_AUTH_TYPE": "docker",
+        "ECS_ENGINE_AUTH_DATA": json.dumps(auth), "ECS_LOGLEVEL": "debug"})
+    drop_pulled(reg["image"])
+    try:
+        rig.start_agent()
+        arn = run_one_task(rig, reg["image"])
+        texts = introspection_texts(rig, [arn])
+        finish(rig, arn)
+        assert rig.agent.stop() == 0
+        texts.update(file_texts(rig))
+        secrets = {"AWS secret key": SECRET, "session token": token, "registry password": reg["password"],
+                   "registry user:password": "%s:%s" % (reg["user"], reg["password"]),
+                   "auth data": json.dumps(auth)}
+        found = leaks(texts, secrets)
+        intro = {k: v for k, v in texts.items() if k.startswith("introspection")}
+        found += [("task environment value", k, "raw") for k, v in intro.items() if ENV_MARKER in v]
+        assert not found, "secrets leaked: %s" % found
+        check_modes(rig)
+    finally:
+        rig.close()
+        drop_pulled(reg["image"])
+
+
+def test_registry_auth_dockercfg_and_imds_role_credentials_never_leak():
+    reg = registry_info()
+    server = "127.0.0.1:%s" % reg["port"]
+    b64 = base64.b64encode(("%s:%s" % (reg["user"], reg["password"])).encode()).decode()
+    auth = {server: {"auth": b64, "email": "ci@example.com"}}
+    rig = harness.Rig(cp_args=["--imds-cred-lifetime", "600"], agent_env={
+        "ECS_ENGINE_AUTH_TYPE": "dockercfg", "ECS_ENGINE_AUTH_DATA": json.dumps(auth),
+        "ECS_LOGLEVEL": "debug"})
+    # no static keys: the agent must take the instance role from the fake IMDS
+    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        rig.agent.env.pop(k, None)
+    drop_pulled(reg["image"])
+    try:
+        rig.start_agent()
+        arn = run_one_task(rig, reg["image"])
+        rig.cp.admin("/_local/imds/rotate", {})   # a second set of role credentials
+        time.sleep(1)
+        texts = introspection_texts(rig, [arn])
+        finish(rig, arn)
+        assert rig.agent.stop() == 0
+        texts.update(file_texts(rig))
+        creds = rig.cp.admin("/_local/state")["imds"]["credentials"]
+        assert creds, "the fake IMDS issued no credentials: the agent did not use the instance role"
+        secrets = {"registry password": reg["password"], "dockercfg auth": b64,
+                   "registry user:password": "%s:%s" % (reg["user"], reg["password"])}
+        for i, c in enumerate(creds):
+            secrets["role secret key %d" % i] = c.get("SecretAccessKey")
+            secrets["role token %d" % i] = c.get("Token")
+        found = leaks(texts, secrets)
+        intro = {k: v for k, v in texts.items() if k.startswith("introspection")}
+        found += [("task environment value", k, "raw") for k, v in intro.items() if ENV_MARKER in v]
+        assert not found, "secrets leaked: %s" % found
+        check_modes(rig)
+    finally:
+        rig.close()
+        drop_pulled(reg["image"])
