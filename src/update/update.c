@@ -50,6 +50,7 @@ struct update_manager
 
   uv_timer_t perform_timer;
   bool perform_pending;
+  bool performed; /* on_perform ran: the process is on its way out */
 };
 
 /* ---- sending ---- */
@@ -401,6 +402,7 @@ perform_now (update_t *u)
   if (!u->perform_pending)
     return;
   u->perform_pending = false;
+  u->performed = true;
   uv_timer_stop (&u->perform_timer);
   log_info (MOD, "performing the update: the agent exits for the supervisor to load %s",
             u->tar_path ? u->tar_path : "");
@@ -436,7 +438,9 @@ update_handle_perform (update_t *u, struct acs_update_message *m)
     nack (u, id, cl, in, "Updates are disabled");
   else if (u->state != UPDATE_DOWNLOADED)
     nack (u, id, cl, in, "Cannot perform update; update not downloaded");
-  else if (!u->perform_pending)
+  else if (u->perform_pending || u->performed)
+    ack (u, id, cl, in); /* already on its way */
+  else
     {
       ack (u, id, cl, in);
       u->perform_pending = true;
