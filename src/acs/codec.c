@@ -569,8 +569,9 @@ acs_decode (const char *data, size_t len, struct acs_message **out, agent_error_
   json_t *msg = json_object_get (root, "message");
   if (msg != NULL && !json_is_object (msg) && !json_is_null (msg))
     {
+      rc = error_set (err, ERR_MALFORMED, "%.64s: message is not an object", tname);
       json_decref (root);
-      return error_set (err, ERR_MALFORMED, "%s: message is not an object", tname);
+      return rc;
     }
   json_t *empty = NULL;
   if (msg == NULL || json_is_null (msg))
