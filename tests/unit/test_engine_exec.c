@@ -69,7 +69,7 @@ struct fake
   size_t n_ctrs;
   char *images[16];
   size_t n_images;
-  char *volumes[16];
+  char *volumes[128];
   size_t n_volumes;
   bool pull_fails, create_fails, start_fails;
   int stop_exit_code;
@@ -294,6 +294,7 @@ fake_tick (uv_timer_t *t)
         case F_VCREATE:
           {
             struct docker_volume_info v = { .name = c->arg };
+            assert_true (f->n_volumes < 128);
             f->volumes[f->n_volumes++] = xstrdup (c->arg);
             ((docker_volume_cb) c->cb) (&v, NULL, c->data);
             break;
@@ -1097,6 +1098,72 @@ test_add_before_start (void **st)
   error_free (&err);
 }
 
+/* The upstream 1.1.0 v1 checkpoint through the whole engine: it loads,
+   nothing in it exists in Docker any more -> every container that was not
+   already stopped is reported vanished, nothing is created, and the old
+   stopped tasks are cleaned up (their STOPPED time is years ago). */
+static void
+test_upstream_v1_checkpoint_in_engine (void **st)
+{
+  struct fx *x = *st;
+  size_t len = 0;
+  char *data = teu_read_protocol ("fixtures/agent-1.1.0/statemanager/testdata/v1/1/ecs_agent_data.json", &len);
+  if (!data)
+    skip ();
+  cleanup_free char *path = xasprintf ("%s/%s", x->dir, STATE_FILE_NAME);
+  agent_error_t err = NULL;
+  assert_int_equal (util_write_file_atomic (path, data, len, 0600, &err), 0);
+  free (data);
+  state_store_free (x->state);
+  state_up (x);
+  x->cleanup_ms = 1000;
+  engine_up (x);
+  /* (the two tasks stopped in 2015 may already be gone: cleanup is due) */
+  const struct engine_task *dv = task_of (x, "arn:aws:ecs:us-west-2:1234567890:task/86601083-0fad-4985-abf1-c097d3db0a89");
+  assert_non_null (dv);
+  assert_int_equal (dv->known_status, ENGINE_STATUS_STOPPED);
+  const struct engine_container *c1 = engine_task_find_container (dv, "consumer1");
+  assert_string_equal (c1->reason, "ContainerVanishedError: No container matching saved ID found");
+  /* consumer1/2 STOPPED changes + the task's; the internal helper never reports. */
+  cleanup_free char *q = queue_str (x);
+  assert_non_null (strstr (q, "C:consumer1:STOPPED"));
+  assert_non_null (strstr (q, "C:consumer2:STOPPED"));
+  assert_null (strstr (q, "internal"));
+  assert_non_null (strstr (q, "T:STOPPED"));
+  for (int i = 0; i < 20000 && engine_task_count (x->e) > 0; i++)
+    uv_run (&x->loop, UV_RUN_ONCE);
+  assert_int_equal (engine_task_count (x->e), 0);
+  assert_int_equal (x->fake.n_create, 0);
+  assert_int_equal (x->fake.n_pull, 0);
+  /* The rewritten checkpoint is ours (version 100) and still loads. */
+  teardown_engine (x);
+  state_up (x);
+  assert_int_equal (state_loaded_version (x->state), STATE_VERSION);
+}
+
+/* Freeing the engine at any point (ops in flight, a save pending before a
+   create) is clean: no leak, no late callback (ASan). */
+static void
+test_free_at_any_point (void **st)
+{
+  struct fx *x = *st;
+  for (int k = 0; k < 24; k++)
+    {
+      engine_up (x);
+      cleanup_free char *json = xasprintf ("{\"arn\":\"arn:f%d\",\"desiredStatus\":\"RUNNING\",\"volumes\":[{\"name\":\"v\",\"host\":{}}],"
+                                           "\"containers\":[{\"name\":\"a\",\"image\":\"busybox\",\"essential\":true,"
+                                           "\"mountPoints\":[{\"sourceVolume\":\"v\",\"containerPath\":\"/v\"}]},"
+                                           "{\"name\":\"b\",\"image\":\"busybox\",\"links\":[\"a\"]}]}", k);
+      add (x, json);
+      for (int i = 0; i < k; i++)
+        uv_run (&x->loop, UV_RUN_NOWAIT);
+      engine_free (x->e);
+      x->e = NULL;
+      for (int i = 0; i < 5; i++)
+        uv_run (&x->loop, UV_RUN_NOWAIT);
+    }
+}
+
 int
 main (void)
 {
@@ -1114,6 +1181,8 @@ main (void)
     cmocka_unit_test_setup_teardown (test_restop_once, setup, teardown),
     cmocka_unit_test_setup_teardown (test_find_by_docker_id, setup, teardown),
     cmocka_unit_test_setup_teardown (test_add_before_start, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_upstream_v1_checkpoint_in_engine, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_free_at_any_point, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
