@@ -190,7 +190,7 @@ docker_auth_parse (const char *type, const char *data_json, struct docker_auth_c
       *out = xcalloc (1, sizeof **out);
       return 0;
     }
-  json_t *root = json_loads (data_json, 0, NULL);
+  json_t *root = json_loads (data_json, JSON_DECODE_ANY, NULL);
   /* ECS_ENGINE_AUTH_DATA from a config file may arrive as a JSON string
      holding the document */
   if (json_is_string (root))

@@ -390,6 +390,10 @@ struct docker_json_stream
 {
   char *buf;
   size_t len, cap;
+  /* framing scan state (private) */
+  size_t scan;
+  int depth;
+  bool in_str, esc;
 };
 /* Feed a chunk; calls on_value for each complete JSON value (as text,
    NUL-terminated).  on_value returns < 0 to stop (that return is passed up).

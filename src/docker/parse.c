@@ -342,8 +342,9 @@ error_body_message (const char *body, size_t len)
           if (m == NULL)
             m = jstr_ne (root, "error");
         }
+      bool obj = json_is_object (root);
       json_decref (root);
-      if (m)
+      if (m || obj)
         return m;
     }
   while (len > 0 && isspace ((unsigned char) *body))
@@ -951,42 +952,84 @@ docker_json_stream_feed (struct docker_json_stream *s, const char *chunk, size_t
       s->len += len;
       s->buf[s->len] = '\0';
     }
+  /* Framing: find the end of the next top-level object by tracking
+     strings, escapes and nesting (s->scan is where the scan resumes, the
+     value starts at 0 after each compaction); jansson parses the span. */
   size_t off = 0;
   int rc = 0;
   for (;;)
     {
-      while (off < s->len && isspace ((unsigned char) s->buf[off]))
-        off++;
-      if (off >= s->len)
-        break;
-      if (s->buf[off] != '{')
+      if (s->scan == 0 || s->depth == 0)
         {
-          rc = error_set (err, ERR_MALFORMED, "invalid JSON stream: expected an object");
-          break;
-        }
-      json_error_t jerr;
-      json_t *v = json_loadb (s->buf + off, s->len - off, JSON_DISABLE_EOF_CHECK, &jerr);
-      if (v == NULL)
-        {
-          if (json_error_code (&jerr) == json_error_premature_end_of_input)
+          while (off < s->len && isspace ((unsigned char) s->buf[off]))
+            off++;
+          if (off >= s->len)
+            break;
+          if (s->buf[off] != '{')
             {
-              if (s->len - off > STREAM_MAX_VALUE)
-                rc = error_set (err, ERR_MALFORMED, "invalid JSON stream: value too large");
+              rc = error_set (err, ERR_MALFORMED, "invalid JSON stream: expected an object");
               break;
             }
+          s->scan = off;
+          s->depth = 0;
+          s->in_str = s->esc = false;
+        }
+      size_t end = 0;
+      size_t i;
+      for (i = s->scan; i < s->len; i++)
+        {
+          char ch = s->buf[i];
+          if (s->in_str)
+            {
+              if (s->esc)
+                s->esc = false;
+              else if (ch == '\\')
+                s->esc = true;
+              else if (ch == '"')
+                s->in_str = false;
+              continue;
+            }
+          if (ch == '"')
+            s->in_str = true;
+          else if (ch == '{' || ch == '[')
+            s->depth++;
+          else if (ch == '}' || ch == ']')
+            {
+              if (--s->depth == 0)
+                {
+                  end = i + 1;
+                  break;
+                }
+              if (s->depth < 0)
+                break;
+            }
+        }
+      if (s->depth < 0)
+        {
+          rc = error_set (err, ERR_MALFORMED, "invalid JSON stream: unbalanced brackets");
+          break;
+        }
+      if (end == 0)
+        {
+          s->scan = i;
+          if (s->len - off > STREAM_MAX_VALUE)
+            rc = error_set (err, ERR_MALFORMED, "invalid JSON stream: value too large");
+          break;
+        }
+      size_t vlen = end - off;
+      s->scan = 0;
+      s->depth = 0;
+      json_error_t jerr;
+      json_t *v = json_loadb (s->buf + off, vlen, 0, &jerr);
+      if (v == NULL)
+        {
           rc = error_set (err, ERR_MALFORMED, "invalid JSON stream: %s", jerr.text);
           break;
         }
       json_decref (v);
-      size_t used = jerr.position;
-      if (used == 0 || used > s->len - off)
-        {
-          rc = error_set (err, ERR_MALFORMED, "invalid JSON stream");
-          break;
-        }
-      char *text = xstrndup (s->buf + off, used);
-      off += used;
-      int r = on_value ? on_value (text, used, data) : 0;
+      char *text = xstrndup (s->buf + off, vlen);
+      off = end;
+      int r = on_value ? on_value (text, vlen, data) : 0;
       free (text);
       if (r < 0)
         {
@@ -999,6 +1042,10 @@ docker_json_stream_feed (struct docker_json_stream *s, const char *chunk, size_t
       memmove (s->buf, s->buf + off, s->len - off);
       s->len -= off;
       s->buf[s->len] = '\0';
+      if (s->scan >= off)
+        s->scan -= off;
+      else
+        s->scan = 0;
     }
   return rc;
 }
@@ -1016,6 +1063,5 @@ void
 docker_json_stream_free (struct docker_json_stream *s)
 {
   free (s->buf);
-  s->buf = NULL;
-  s->len = s->cap = 0;
+  memset (s, 0, sizeof *s);
 }
