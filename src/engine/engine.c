@@ -18,6 +18,7 @@
 #define DEFAULT_STOP_TIMEOUT_MS 30000ULL
 #define MIN_MEMORY_BYTES (6LL * 1024 * 1024) /* Docker >= 1.x refuses less than 6 MB */
 #define MIN_CPU_SHARES 2
+#define RESYNC_INTERVAL_MS (10ULL * 60 * 1000)
 
 #define LABEL_TASK_ARN "com.amazonaws.ecs.task-arn"
 #define LABEL_CONTAINER_NAME "com.amazonaws.ecs.container-name"
@@ -76,6 +77,8 @@ struct engine
   void *events;
   uv_timer_t cleanup_timer;
   uv_timer_t reconcile_timer;
+  uv_timer_t resync_timer;
+  bool events_seen_connected;
   struct backoff reconcile_backoff;
   int open_handles;
   bool started, ready, stopped, freeing;
@@ -1002,6 +1005,28 @@ on_event_inspect (const struct docker_container_info *info, agent_error_t err, v
   struct engine_container *c = &t->containers[ci];
   struct meta m;
   meta_from_info (&m, err ? NULL : info);
+  if (st == ENGINE_STATUS_NONE)
+    {
+      /* Resync (event stream reconnected, periodic check): whatever Docker says. */
+      if (err && err->kind == ERR_NOT_FOUND)
+        {
+          if (c->known_status != ENGINE_STATUS_STOPPED)
+            set_reason (c, "ContainerVanishedError", "No container matching saved ID found");
+          st = ENGINE_STATUS_STOPPED;
+        }
+      else if (err)
+        log_warn (MOD, "task %s container %s: inspect: %s", t->arn, c->name, err->msg);
+      else
+        {
+          st = status_of_info (info);
+          if (st == ENGINE_STATUS_STOPPED && c->known_status == ENGINE_STATUS_CREATED && info->started_at_ns > 0)
+            apply_change (e, t, ci, ENGINE_STATUS_RUNNING, &m);
+        }
+      if (st != ENGINE_STATUS_NONE)
+        apply_change (e, t, ci, st, &m);
+      container_idle (e, t, ci);
+      return;
+    }
   if (err)
     log_warn (MOD, "task %s container %s: inspect after event: %s", t->arn, c->name, err->msg);
   if (st == ENGINE_STATUS_RUNNING && !err && info && !info->running)
@@ -1072,12 +1097,50 @@ on_docker_event (const struct docker_event *ev, void *data)
   task_step (e, t);
 }
 
+/* Inspect every live container and take Docker's word for its status:
+   after the event stream reconnected (events may have been lost) and
+   periodically while tasks run (upstream's 10-minute check). */
+static void
+resync_all (engine_t *e)
+{
+  if (!e->ready || e->stopped)
+    return;
+  for (size_t i = 0; i < e->n_tasks; i++)
+    {
+      struct engine_task *t = e->tasks[i];
+      if (t->removing)
+        continue;
+      for (size_t k = 0; k < t->n_containers; k++)
+        {
+          struct engine_container *c = &t->containers[k];
+          if (!c->docker_id || c->inflight != ENGINE_ACTION_NONE || c->known_status < ENGINE_STATUS_CREATED
+              || c->known_status == ENGINE_STATUS_STOPPED)
+            continue;
+          c->inflight = ENGINE_ACTION_INSPECT;
+          struct op *op = op_new (e, OP_EVENT_INSPECT, t, k);
+          op->status = ENGINE_STATUS_NONE;
+          op->handle = e->ops->inspect (e->ops_ctx, c->docker_id, on_event_inspect, op);
+        }
+    }
+}
+
+static void
+on_resync_timer (uv_timer_t *h)
+{
+  resync_all (h->data);
+}
+
 static void
 on_events_state (bool connected, agent_error_t err, void *data)
 {
-  (void) data;
+  engine_t *e = data;
   if (connected)
-    log_info (MOD, "docker event stream connected");
+    {
+      log_info (MOD, "docker event stream connected");
+      if (e->events_seen_connected)
+        resync_all (e);
+      e->events_seen_connected = true;
+    }
   else
     log_warn (MOD, "docker event stream broke: %s (reconnecting)", err ? err->msg : "eof");
 }
@@ -1517,8 +1580,9 @@ engine_new (uv_loop_t *loop, const struct engine_options *opts, agent_error_t *e
     }
   uv_timer_init (loop, &e->cleanup_timer);
   uv_timer_init (loop, &e->reconcile_timer);
-  e->cleanup_timer.data = e->reconcile_timer.data = e;
-  e->open_handles = 2;
+  uv_timer_init (loop, &e->resync_timer);
+  e->cleanup_timer.data = e->reconcile_timer.data = e->resync_timer.data = e;
+  e->open_handles = 3;
   backoff_init (&e->reconcile_backoff, 200, 5000, 0.2, 1.5);
   return e;
 }
@@ -1622,6 +1686,8 @@ engine_start (engine_t *e, agent_error_t *err)
   };
   e->events = e->ops->events_start (e->ops_ctx, &eo);
   reconcile_start (e);
+  uv_timer_start (&e->resync_timer, on_resync_timer, RESYNC_INTERVAL_MS, RESYNC_INTERVAL_MS);
+  uv_unref ((uv_handle_t *) &e->resync_timer); /* never keeps the loop alive by itself */
   return 0;
 }
 
@@ -1647,6 +1713,7 @@ engine_stop (engine_t *e)
   e->events = NULL;
   uv_timer_stop (&e->cleanup_timer);
   uv_timer_stop (&e->reconcile_timer);
+  uv_timer_stop (&e->resync_timer);
 }
 
 static void
@@ -1684,6 +1751,7 @@ engine_free (engine_t *e)
   state_set_engine_provider (e->state, NULL, NULL);
   uv_close ((uv_handle_t *) &e->cleanup_timer, on_engine_close);
   uv_close ((uv_handle_t *) &e->reconcile_timer, on_engine_close);
+  uv_close ((uv_handle_t *) &e->resync_timer, on_engine_close);
 }
 
 int

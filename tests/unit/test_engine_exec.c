@@ -74,6 +74,7 @@ struct fake
   bool pull_fails, create_fails, start_fails;
   int stop_exit_code;
   docker_event_cb ev_cb;
+  docker_events_state_cb ev_state_cb;
   void *ev_data;
   bool events_on;
   char log[8192]; /* "pull:img create:name start:name stop:name ..." */
@@ -472,6 +473,7 @@ fake_events_start (void *ctx, const struct docker_events_opts *o)
 {
   struct fake *f = ctx;
   f->ev_cb = o->on_event;
+  f->ev_state_cb = o->on_state;
   f->ev_data = o->data;
   f->events_on = true;
   return f;
@@ -1098,6 +1100,40 @@ test_add_before_start (void **st)
   error_free (&err);
 }
 
+/* Events lost while the stream was down: on reconnect the engine inspects
+   its live containers and learns that one exited (exit code), one vanished. */
+static void
+test_resync_after_reconnect (void **st)
+{
+  struct fx *x = *st;
+  engine_up (x);
+  add (x, "{\"arn\":\"arn:rc\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"a\",\"image\":\"busybox\"},"
+          "{\"name\":\"b\",\"image\":\"busybox\"},{\"name\":\"k\",\"image\":\"busybox\",\"essential\":true}]}");
+  assert_true (spin_task (x, "arn:rc", ENGINE_STATUS_RUNNING));
+  assert_non_null (x->fake.ev_state_cb);
+  x->fake.ev_state_cb (true, NULL, x->fake.ev_data); /* first connect */
+  agent_error_t err = NULL;
+  error_set (&err, ERR_UNREACHABLE, "connection reset");
+  x->fake.ev_state_cb (false, err, x->fake.ev_data);
+  error_free (&err);
+  x->fake.events_on = false; /* the events below are lost */
+  struct fctr *a = fake_by_cname (&x->fake, "a");
+  a->state = "exited";
+  a->exit_code = 42;
+  fake_by_cname (&x->fake, "b")->state = NULL;
+  x->fake.events_on = true;
+  x->fake.ev_state_cb (true, NULL, x->fake.ev_data); /* reconnected */
+  for (int i = 0; i < 100; i++)
+    uv_run (&x->loop, UV_RUN_NOWAIT);
+  const struct engine_task *t = task_of (x, "arn:rc");
+  assert_int_equal (t->containers[0].known_status, ENGINE_STATUS_STOPPED);
+  assert_int_equal (t->containers[0].exit_code, 42);
+  assert_int_equal (t->containers[1].known_status, ENGINE_STATUS_STOPPED);
+  assert_string_equal (t->containers[1].reason, "ContainerVanishedError: No container matching saved ID found");
+  assert_int_equal (t->containers[2].known_status, ENGINE_STATUS_RUNNING);
+  assert_int_equal (t->known_status, ENGINE_STATUS_RUNNING);
+}
+
 /* The upstream 1.1.0 v1 checkpoint through the whole engine: it loads,
    nothing in it exists in Docker any more -> every container that was not
    already stopped is reported vanished, nothing is created, and the old
@@ -1181,6 +1217,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_restop_once, setup, teardown),
     cmocka_unit_test_setup_teardown (test_find_by_docker_id, setup, teardown),
     cmocka_unit_test_setup_teardown (test_add_before_start, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_resync_after_reconnect, setup, teardown),
     cmocka_unit_test_setup_teardown (test_upstream_v1_checkpoint_in_engine, setup, teardown),
     cmocka_unit_test_setup_teardown (test_free_at_any_point, setup, teardown),
   };
