@@ -63,11 +63,10 @@ deps() {
   ldd "$1" | awk '/=>/ { if ($3 ~ /^\//) print $3; next } $1 ~ /^\// { print $1 }'
 }
 
-if ldd "$bin" 2>&1 | grep -q 'not a dynamic executable'; then
-  static=1
-else
-  static=0
-fi
+static=0
+case "$(LC_ALL=C ldd "$bin" 2>&1 || true)" in
+  *"not a dynamic executable"* | *"statically linked"*) static=1 ;;
+esac
 
 install -m 0755 "$bin" "$stage/agent"
 strip --strip-unneeded "$stage/agent" 2>/dev/null || true
