@@ -423,9 +423,10 @@ op_http_done_cb (const struct http_response *resp, agent_error_t terr, void *dat
       docker_version_info_free (result);
       result = NULL;
     }
-  op_complete (op, err ? NULL : result, err);
+  enum op_kind kind = op->kind;
+  op_complete (op, err ? NULL : result, err); /* frees op */
   error_free (&err);
-  switch (op->kind)
+  switch (kind)
     {
     case OP_VERSION:
       docker_version_info_free (result);
