@@ -15,6 +15,7 @@
 #define CLOSE_GRACE_MS 2000
 #define ERROR_BODY_TIMEOUT_MS 10000
 #define FIN_MAX_SPINS 2000
+#define ACS_LWS_WRITE_CLOSE 4 /* see LWS_CALLBACK_CLIENT_WRITEABLE */
 
 struct out_frame
 {
@@ -42,6 +43,7 @@ struct acs_conn
   int close_code;    /* peer close code, 0 if none */
   char *close_reason;
   int want_close_code; /* close requested by us, 0 = none */
+  bool close_sent;
   char *want_close_reason;
   agent_error_t err; /* why it ended (NULL = clean) */
   unsigned http_status;
@@ -590,10 +592,26 @@ lws_cb (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
       {
         if (c->want_close_code)
           {
+            if (c->close_sent)
+              break;
+            /* libwebsockets 4.1.6 drops the close frame prepared with
+               lws_close_reason() when a client callback returns -1 (the
+               peer sees 1006), so the close frame is written explicitly;
+               lws frames it (write type 4 = its internal LWS_WRITE_CLOSE)
+               and closes when the peer answers, or at the timeout set in
+               conn_request_close(). */
             const char *r = c->want_close_reason ? c->want_close_reason : "";
-            lws_close_reason (wsi, (enum lws_close_status) c->want_close_code,
-                              (unsigned char *) r, strlen (r));
-            return -1;
+            size_t rl = strlen (r);
+            if (rl > 123)
+              rl = 123;
+            unsigned char buf[LWS_PRE + 125];
+            buf[LWS_PRE] = (unsigned char) ((c->want_close_code >> 8) & 0xff);
+            buf[LWS_PRE + 1] = (unsigned char) (c->want_close_code & 0xff);
+            memcpy (buf + LWS_PRE + 2, r, rl);
+            c->close_sent = true;
+            if (lws_write (wsi, buf + LWS_PRE, rl + 2, (enum lws_write_protocol) ACS_LWS_WRITE_CLOSE) < 0)
+              return -1;
+            break;
           }
         struct out_frame *f = c->out_head;
         if (!f)

@@ -128,11 +128,46 @@ child_stop (struct child *c)
   memset (c, 0, sizeof *c);
 }
 
+/* A TLS terminator in front of the control plane (wss:// tests): accepts
+   TLS with the given certificate and pipes bytes to the control plane. */
+static const char *TLS_PROXY_PY
+    = "import asyncio, ssl, sys\n"
+      "cert, key, target = sys.argv[1], sys.argv[2], sys.argv[3]\n"
+      "th, tp = target.rsplit(':', 1)\n"
+      "ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+      "ctx.load_cert_chain(cert, key)\n"
+      "async def pipe(r, w):\n"
+      "    try:\n"
+      "        while True:\n"
+      "            d = await r.read(65536)\n"
+      "            if not d:\n"
+      "                break\n"
+      "            w.write(d)\n"
+      "            await w.drain()\n"
+      "    except Exception:\n"
+      "        pass\n"
+      "    finally:\n"
+      "        w.close()\n"
+      "async def handle(cr, cw):\n"
+      "    try:\n"
+      "        ur, uw = await asyncio.open_connection(th, int(tp))\n"
+      "    except Exception:\n"
+      "        cw.close()\n"
+      "        return\n"
+      "    await asyncio.gather(pipe(cr, uw), pipe(ur, cw))\n"
+      "async def main():\n"
+      "    srv = await asyncio.start_server(handle, '127.0.0.1', 0, ssl=ctx)\n"
+      "    print('127.0.0.1:%d' % srv.sockets[0].getsockname()[1], flush=True)\n"
+      "    await srv.serve_forever()\n"
+      "asyncio.run(main())\n";
+
 /* ---- fixture ---- */
 
 static struct
 {
-  struct child cp, web;
+  struct child cp, web, tls;
+  char *tls_addr; /* TLS proxy host:port, NULL if it could not start */
+  char cert[128];
   char *listen;   /* control plane host:port */
   char *web_addr; /* update file server host:port */
   char dir[64];   /* temp dir: control plane state, checkpoint, downloads */
@@ -387,6 +422,22 @@ group_setup (void **state)
     return -1;
   F.web_addr = xasprintf ("127.0.0.1:%d", atoi (pp + 6));
 
+  /* self-signed certificate for 127.0.0.1 and the TLS proxy */
+  char key[128], cmd[512];
+  snprintf (F.cert, sizeof F.cert, "%s/cert.pem", F.dir);
+  snprintf (key, sizeof key, "%s/key.pem", F.dir);
+  snprintf (cmd, sizeof cmd,
+            "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -addext "
+            "subjectAltName=IP:127.0.0.1,DNS:127.0.0.1 -days 2 -keyout '%s' -out '%s' "
+            ">/dev/null 2>&1",
+            key, F.cert);
+  if (system (cmd) == 0)
+    {
+      char *targv[] = { "/usr/bin/python3", "-c", (char *) TLS_PROXY_PY, F.cert, key, F.listen, NULL };
+      if (child_start (&F.tls, targv) == 0)
+        F.tls_addr = xstrdup (F.tls.line);
+    }
+
   uv_loop_init (&F.loop);
   uv_timer_init (&F.loop, &F.tick);
   uv_timer_start (&F.tick, tick_cb, 20, 20);
@@ -439,6 +490,8 @@ group_teardown (void **state)
   int rc = uv_loop_close (&F.loop);
   child_stop (&F.cp);
   child_stop (&F.web);
+  child_stop (&F.tls);
+  free (F.tls_addr);
   char cmd[160];
   snprintf (cmd, sizeof cmd, "rm -rf '%s'", F.dir);
   if (system (cmd) != 0)
@@ -596,6 +649,15 @@ t_perform (acs_session_t *s, struct acs_update_message *m, void *data)
   update_on_perform (s, m, ((struct t *) data)->up);
 }
 
+/* Extra session options for the next t_new (reset after use). */
+static struct
+{
+  const char *endpoint;
+  const char *ca_file;
+  bool insecure;
+  uint64_t ttl_ms;
+} NEXT;
+
 static struct t *
 t_new (const char *instance_arn, uint64_t hb_ms, bool updates)
 {
@@ -616,7 +678,6 @@ t_new (const char *instance_arn, uint64_t hb_ms, bool updates)
   t->up = update_new (&F.loop, &uo, &err);
   assert_non_null (t->up);
   struct acs_session_options o = {
-    .ecs = F.ecs,
     .creds = F.creds,
     .http = F.http,
     .region = "us-west-2",
@@ -630,6 +691,12 @@ t_new (const char *instance_arn, uint64_t hb_ms, bool updates)
     .backoff_min_ms = 100,
     .backoff_max_ms = 1000,
     .inactive_wait_ms = 600000,
+    .endpoint = NEXT.endpoint,
+    .ecs = NEXT.endpoint ? NULL : F.ecs,
+    .ca_file = NEXT.ca_file,
+    .insecure = NEXT.insecure,
+    .connection_ttl_ms = NEXT.ttl_ms,
+    .connection_ttl_jitter_ms = NEXT.ttl_ms ? 1 : 0,
     .handlers = { .on_payload = t_payload,
                   .on_stage_update = t_stage,
                   .on_perform_update = t_perform,
@@ -638,6 +705,7 @@ t_new (const char *instance_arn, uint64_t hb_ms, bool updates)
                   .on_inactive = t_inactive,
                   .data = t },
   };
+  memset (&NEXT, 0, sizeof NEXT);
   t->s = acs_session_new (&F.loop, &o, &err);
   if (!t->s)
     fail_msg ("acs_session_new: %s", error_msg (&err));
@@ -742,7 +810,15 @@ test_connect_signed (void **state)
   assert_non_null (strstr (qs, "*abcdef0"));
   free (qs);
   json_decref (ev);
+  size_t closes = count_events ("ws_disconnect", NULL, NULL);
   t_free (t);
+  /* graceful stop: a close frame with code 1000 */
+  run_for (300);
+  json_t *dc = events ("ws_disconnect");
+  assert_true (json_array_size (dc) > closes);
+  json_t *last = json_array_get (dc, json_array_size (dc) - 1);
+  assert_int_equal (json_integer_value (json_object_get (last, "closeCode")), 1000);
+  json_decref (dc);
 }
 
 static bool
@@ -1067,6 +1143,52 @@ test_updates_disabled (void **state)
 }
 
 static void
+test_wss (void **state)
+{
+  (void) state;
+  if (!F.tls_addr)
+    skip ();
+  char *ep = xasprintf ("https://%s/", F.tls_addr);
+  /* verified against the test CA */
+  NEXT.endpoint = ep;
+  NEXT.ca_file = F.cert;
+  struct t *t = t_new (NULL, 0, false);
+  t_start (t);
+  assert_true (run_until (hb_acked, t, 6000));
+  t_free (t);
+  /* the system bundle does not know the self-signed certificate: refused */
+  NEXT.endpoint = ep;
+  t = t_new (NULL, 0, false);
+  agent_error_t err = NULL;
+  assert_int_equal (acs_session_start (t->s, &err), 0);
+  run_for (1500);
+  assert_int_equal (t->connected, 0);
+  assert_true (acs_session_get_stats (t->s)->connect_attempts >= 1);
+  assert_non_null (acs_session_get_stats (t->s)->last_error);
+  t_free (t);
+  /* -k: certificate checks off */
+  NEXT.endpoint = ep;
+  NEXT.insecure = true;
+  t = t_new (NULL, 0, false);
+  t_start (t);
+  t_free (t);
+  free (ep);
+}
+
+static void
+test_connection_ttl (void **state)
+{
+  (void) state;
+  NEXT.ttl_ms = 700;
+  struct t *t = t_new (NULL, 0, false);
+  t_start (t);
+  assert_true (run_until (reconnected, t, 5000));
+  assert_int_equal (acs_session_get_stats (t->s)->last_delay_ms, 0);
+  assert_null (acs_session_get_stats (t->s)->last_error);
+  t_free (t);
+}
+
+static void
 test_stop_while_connecting (void **state)
 {
   (void) state;
@@ -1096,6 +1218,8 @@ main (void)
     cmocka_unit_test (test_handshake_errors),
     cmocka_unit_test (test_update_flow),
     cmocka_unit_test (test_updates_disabled),
+    cmocka_unit_test (test_wss),
+    cmocka_unit_test (test_connection_ttl),
     cmocka_unit_test (test_stop_while_connecting),
   };
   return cmocka_run_group_tests (tests, group_setup, group_teardown);
