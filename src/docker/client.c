@@ -49,7 +49,8 @@ struct docker_op
   struct docker_json_stream js;
   bool got_data;
   agent_error_t stream_err;
-  uv_timer_t *begin_timer;
+  uv_timer_t *begin_timer; /* pull begin, then inactivity */
+  long begin_ms, inactivity_ms;
   void (*on_progress) (const char *status, const char *id, void *data);
   struct docker_op *prev, *next;
 };
@@ -335,14 +336,7 @@ op_http_done_cb (const struct http_response *resp, agent_error_t terr, void *dat
     error_move (&err, &op->stream_err);
   else if (terr)
     {
-      if (error_kind (&terr) == ERR_TIMEOUT && op->kind == OP_PULL
-          && strstr (error_msg (&terr), "too slow"))
-        {
-          char d[64];
-          go_duration (c ? c->t.pull_inactivity_ms : 0, d, sizeof d);
-          error_set (&err, ERR_TIMEOUT, "image pull inactivity timeout: no progress for %s", d);
-        }
-      else if (error_kind (&terr) == ERR_TIMEOUT)
+      if (error_kind (&terr) == ERR_TIMEOUT)
         timeout_error (&err, op->what ? op->what : "done", op->timeout_ms);
       else if (error_kind (&terr) == ERR_CANCELLED && op->kind == OP_PULL)
         error_set (&err, ERR_MALFORMED, "image pull: invalid progress stream");
@@ -496,13 +490,41 @@ pull_line_cb (const char *json, size_t len, void *data)
   return op->cancelled ? -1 : 0;
 }
 
+/* No first byte within begin_ms, or no byte for inactivity_ms. */
+static void
+pull_timeout_cb (uv_timer_t *t)
+{
+  docker_op_t *op = t->data;
+  if (op->call == NULL)
+    return;
+  http_call_cancel (op->call);
+  op->call = NULL;
+  agent_error_t err = NULL;
+  if (op->got_data)
+    {
+      char d[64];
+      go_duration (op->inactivity_ms, d, sizeof d);
+      error_set (&err, ERR_TIMEOUT, "image pull inactivity timeout: no progress for %s", d);
+    }
+  else
+    timeout_error (&err, "pullBegin", op->begin_ms);
+  op_complete (op, NULL, err);
+  error_free (&err);
+}
+
 static int
 pull_data_cb (const char *chunk, size_t len, void *data)
 {
   docker_op_t *op = data;
-  if (!op->got_data && op->begin_timer)
-    uv_timer_stop (op->begin_timer);
   op->got_data = true;
+  if (op->begin_timer)
+    {
+      /* from now on the timer watches inactivity */
+      if (op->inactivity_ms > 0)
+        uv_timer_start (op->begin_timer, pull_timeout_cb, (uint64_t) op->inactivity_ms, 0);
+      else
+        uv_timer_stop (op->begin_timer);
+    }
   agent_error_t err = NULL;
   op->in_data = true;
   int r = docker_json_stream_feed (&op->js, chunk, len, pull_line_cb, op, &err);
@@ -523,19 +545,6 @@ pull_data_cb (const char *chunk, size_t len, void *data)
   return 0;
 }
 
-static void
-pull_begin_timeout_cb (uv_timer_t *t)
-{
-  docker_op_t *op = t->data;
-  if (op->got_data || op->call == NULL)
-    return;
-  http_call_cancel (op->call);
-  op->call = NULL;
-  agent_error_t err = NULL;
-  timeout_error (&err, "pullBegin", op->c ? op->c->t.pull_begin_ms : 0);
-  op_complete (op, NULL, err);
-  error_free (&err);
-}
 
 static void
 op_start_negotiation (docker_client_t *c)
@@ -579,11 +588,7 @@ op_send (docker_op_t *op)
     .data = op,
   };
   if (op->kind == OP_PULL)
-    {
-      req.on_data = pull_data_cb;
-      if (c->t.pull_inactivity_ms > 0)
-        req.inactivity_s = (c->t.pull_inactivity_ms + 999) / 1000;
-    }
+    req.on_data = pull_data_cb;
   log_debug ("docker", "%s %s", op->method, op->path);
   agent_error_t err = NULL;
   op->call = http_call_start (c->http, &req, &err);
@@ -601,12 +606,15 @@ op_send (docker_op_t *op)
       error_free (&err);
       return;
     }
-  if (op->kind == OP_PULL && c->t.pull_begin_ms > 0)
+  if (op->kind == OP_PULL && (c->t.pull_begin_ms > 0 || c->t.pull_inactivity_ms > 0))
     {
+      op->begin_ms = c->t.pull_begin_ms;
+      op->inactivity_ms = c->t.pull_inactivity_ms;
       op->begin_timer = xcalloc (1, sizeof *op->begin_timer);
       uv_timer_init (c->loop, op->begin_timer);
       op->begin_timer->data = op;
-      uv_timer_start (op->begin_timer, pull_begin_timeout_cb, (uint64_t) c->t.pull_begin_ms, 0);
+      if (op->begin_ms > 0)
+        uv_timer_start (op->begin_timer, pull_timeout_cb, (uint64_t) op->begin_ms, 0);
     }
 }
 

@@ -37,6 +37,7 @@ struct docker_events
   struct backoff bo;
   uint64_t hold_ms;
   uint64_t n_connects;
+  docker_op_t *ver_op; /* API version negotiation before the first connect */
   struct docker_events *prev, *next;
 };
 
@@ -92,6 +93,11 @@ docker_events_stop (docker_events_t *ev)
   if (ev == NULL || ev->stopped)
     return;
   ev->stopped = true;
+  if (ev->ver_op)
+    {
+      docker_op_cancel (ev->ver_op);
+      ev->ver_op = NULL;
+    }
   events_unlink (ev);
   if (ev->call)
     {
@@ -253,9 +259,33 @@ events_done_cb (const struct http_response *resp, agent_error_t terr, void *data
 }
 
 static void
+events_version_cb (const struct docker_version_info *v, agent_error_t err, void *data)
+{
+  docker_events_t *ev = data;
+  (void) v;
+  ev->ver_op = NULL;
+  if (err || ev->c->api == NULL)
+    {
+      agent_error_t e = NULL;
+      error_set (&e, err ? err->kind : ERR_GENERIC, "docker API version negotiation: %s",
+                 err ? err->msg : "failed");
+      events_down (ev, &e);
+      error_free (&e);
+      return;
+    }
+  events_connect (ev);
+}
+
+static void
 events_connect (docker_events_t *ev)
 {
   docker_client_t *c = ev->c;
+  if (c->api == NULL)
+    {
+      /* the stream uses the negotiated version like every other call */
+      ev->ver_op = docker_version (c, events_version_cb, ev);
+      return;
+    }
   json_t *f = json_object ();
   json_object_set_new (f, "type", json_pack ("[s]", "container"));
   if (ev->label_filter)
