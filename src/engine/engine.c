@@ -445,7 +445,7 @@ on_pull_image_checked (const struct docker_image_info *img, agent_error_t err, v
                 c->name, c->image, op->msg);
       apply_change (e, t, ci, ENGINE_STATUS_PULLED, NULL);
     }
-  else
+  else if (c->known_status < ENGINE_STATUS_STOPPED)
     transition_failed (e, t, ci, "CannotPullContainerError", op->msg);
   op_free (op);
   container_idle (e, t, ci);
@@ -1005,6 +1005,8 @@ on_event_inspect (const struct docker_container_info *info, agent_error_t err, v
   struct engine_container *c = &t->containers[ci];
   struct meta m;
   meta_from_info (&m, err ? NULL : info);
+  if (err && err->kind == ERR_NOT_FOUND && st != ENGINE_STATUS_NONE)
+    st = ENGINE_STATUS_NONE; /* gone before we could look: handled as vanished below */
   if (st == ENGINE_STATUS_NONE)
     {
       /* Resync (event stream reconnected, periodic check): whatever Docker says. */
@@ -1546,6 +1548,46 @@ provider (void *data)
   return engine_to_json (data);
 }
 
+static void add_task_array (engine_t *e, struct engine_task *t);
+static void fail_task_dependencies (engine_t *e, struct engine_task *t, char *reason);
+
+/* Tasks restored from the checkpoint (state_load kept the section). */
+static int
+restore_tasks (engine_t *e, agent_error_t *err)
+{
+  json_t *section = state_engine_section (e->state);
+  if (section)
+    {
+      struct engine_task **tasks = NULL;
+      size_t n = 0;
+      agent_error_t le = NULL;
+      if (engine_tasks_from_json (section, &tasks, &n, &le) < 0)
+        {
+          int rc = error_set (err, ERR_TERMINAL, "checkpoint %s: %s", state_path (e->state), error_msg (&le));
+          error_free (&le);
+          return rc;
+        }
+      for (size_t i = 0; i < n; i++)
+        {
+          struct engine_task *t = tasks[i];
+          if (t->desired_status == ENGINE_STATUS_PULLED)
+            t->desired_status = ENGINE_STATUS_NONE;
+          if (t->known_status == ENGINE_STATUS_PULLED)
+            t->known_status = ENGINE_STATUS_NONE;
+          add_task_array (e, t);
+          char *reason = NULL;
+          if (t->known_status != ENGINE_STATUS_STOPPED && engine_plan_check_dependencies (t, &reason) < 0)
+            fail_task_dependencies (e, t, reason);
+        }
+      free (tasks);
+      state_engine_section_release (e->state);
+      log_info (MOD, "restored %zu tasks from the checkpoint", n);
+    }
+  return 0;
+}
+
+static void engine_destroy (engine_t *e);
+
 engine_t *
 engine_new (uv_loop_t *loop, const struct engine_options *opts, agent_error_t *err)
 {
@@ -1578,6 +1620,12 @@ engine_new (uv_loop_t *loop, const struct engine_options *opts, agent_error_t *e
         }
       e->n_extra_labels = opts->n_extra_labels;
     }
+  if (restore_tasks (e, err) < 0)
+    {
+      engine_destroy (e);
+      return NULL;
+    }
+  state_set_engine_provider (e->state, provider, e);
   uv_timer_init (loop, &e->cleanup_timer);
   uv_timer_init (loop, &e->reconcile_timer);
   uv_timer_init (loop, &e->resync_timer);
@@ -1634,48 +1682,6 @@ engine_start (engine_t *e, agent_error_t *err)
 {
   if (e->started)
     return 0;
-  json_t *section = state_engine_section (e->state);
-  if (section)
-    {
-      struct engine_task **tasks = NULL;
-      size_t n = 0;
-      agent_error_t le = NULL;
-      if (engine_tasks_from_json (section, &tasks, &n, &le) < 0)
-        {
-          int rc = error_set (err, ERR_TERMINAL, "checkpoint %s: %s", state_path (e->state), error_msg (&le));
-          error_free (&le);
-          return rc;
-        }
-      /* Restored tasks go first, in file order; tasks added before start follow. */
-      struct engine_task **added = e->tasks;
-      size_t n_added = e->n_tasks;
-      e->tasks = NULL;
-      e->n_tasks = e->cap_tasks = 0;
-      for (size_t i = 0; i < n; i++)
-        {
-          struct engine_task *t = tasks[i];
-          if (t->desired_status == ENGINE_STATUS_PULLED)
-            t->desired_status = ENGINE_STATUS_NONE;
-          if (t->known_status == ENGINE_STATUS_PULLED)
-            t->known_status = ENGINE_STATUS_NONE;
-          add_task_array (e, t);
-          char *reason = NULL;
-          if (t->known_status != ENGINE_STATUS_STOPPED && engine_plan_check_dependencies (t, &reason) < 0)
-            fail_task_dependencies (e, t, reason);
-        }
-      free (tasks);
-      for (size_t i = 0; i < n_added; i++)
-        {
-          if (engine_find_task_by_arn (e, added[i]->arn))
-            engine_task_free (added[i]); /* same ARN restored: the restored one wins */
-          else
-            add_task_array (e, added[i]);
-        }
-      free (added);
-      state_engine_section_release (e->state);
-      log_info (MOD, "restored %zu tasks from the checkpoint", n);
-    }
-  state_set_engine_provider (e->state, provider, e);
   e->started = true;
   struct docker_events_opts eo = {
     .since_ns = wall_ns () - 1000000000LL,

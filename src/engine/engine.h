@@ -16,10 +16,12 @@
  *    desired status updates it; anything else (duplicate payload) is a
  *    no-op.  A task whose dependencies are cyclic or name a missing
  *    container is recorded as known STOPPED with a reason and never run.
- *  - engine_start(): load the tasks restored by state_load(), open the
- *    event stream, reconcile every saved container with Docker (adopt by
- *    name/labels, real exit codes, ContainerVanishedError for missing ones),
- *    then run.  Tasks added before engine_start() wait for it.
+ *  - engine_new() takes over the tasks restored by state_load() (and from
+ *    then on serialises the engine part of every checkpoint write);
+ *    engine_start() opens the event stream, reconciles every saved
+ *    container with Docker (adopt by name/labels, real exit codes,
+ *    ContainerVanishedError for missing ones), then runs.  Tasks added
+ *    before engine_start() wait for it (a restored ARN counts as known).
  *  - Stopped tasks are removed (containers, empty volumes) after
  *    cleanup_wait_ms from their STOPPED time and dropped from state.
  *  - Read-only views (introspection) are valid until the loop runs again.
@@ -94,15 +96,16 @@ struct engine_options
   size_t n_extra_labels;
 };
 
+/* state_load() must have run on opts->state.  A checkpointed task that
+   cannot be read: NULL with ERR_TERMINAL naming the file. */
 engine_t *engine_new (uv_loop_t *loop, const struct engine_options *opts, agent_error_t *err);
 /* Cancels in-flight Docker calls and timers (handles closed on the loop:
    run it afterwards); Docker objects and the checkpoint are left as they are. */
 void engine_free (engine_t *e);
 
-/* Restore tasks from the state store (state_load must have run), open the
-   Docker event stream, reconcile, then drive tasks.  Errors: a checkpointed
-   task that cannot be read (ERR_TERMINAL naming the file).  Docker being
-   unreachable is not an error here: reconciliation is retried. */
+/* Open the Docker event stream, reconcile, then drive tasks.  Docker being
+   unreachable is not an error here: reconciliation is retried with
+   back-off (engine_ready() turns true once it is done). */
 int engine_start (engine_t *e, agent_error_t *err);
 /* Stop driving tasks (no new Docker calls; in-flight ones are cancelled).
    Idempotent; engine_free implies it. */
