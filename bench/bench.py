@@ -23,6 +23,8 @@ Environment knobs (defaults in brackets):
   BENCH_AGENT_LOGFILE [1]       1: the agent also writes ECS_LOGFILE (debug level), as in production
   AGENT_BIN                     agent binary [out/amazon-ecs-agent]
   BENCH_VALGRIND                e.g. "--tool=callgrind" or "--tool=massif": run the main agent under valgrind
+  BENCH_AGENT_ENV               extra agent environment, "K=V K2=V2" (e.g. ECS_LOGLEVEL=debug)
+  BENCH_AGENT_WRAPPER           command prefix for every agent, {name} = run name (e.g. strace -f -tt -o out/bench/{name}.strace)
 """
 
 import json
@@ -292,6 +294,9 @@ class Agent:
         }
         if AGENT_LOGFILE:
             self.env["ECS_LOGFILE"] = os.path.join(self.dir, "log", "ecs-agent.log")
+        for kv in os.environ.get("BENCH_AGENT_ENV", "").split():
+            k, _, v = kv.partition("=")
+            self.env[k] = v
         self.lines = []  # (arrival time, line)
         self.stdout_path = os.path.join(self.dir, "agent-stdout.log")
         argv = [AGENT_BIN]
@@ -300,6 +305,9 @@ class Agent:
             argv = ["valgrind", "--quiet"] + valgrind.split() + argv
             if tool in ("callgrind", "massif"):
                 argv.insert(2, "--%s-out-file=%s" % (tool, os.path.join(OUT, "%s.%s.out" % (tool, name))))
+        wrapper = os.environ.get("BENCH_AGENT_WRAPPER", "").strip()
+        if wrapper:
+            argv = wrapper.replace("{name}", name).split() + argv
         self.t_start = time.time()
         self.proc = subprocess.Popen(argv, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      cwd=self.dir, bufsize=0)
@@ -422,11 +430,14 @@ class Bench:
                        if e.get("op") == "RegisterContainerInstance" and e.get("cluster") in (cluster,)]
                 inst = reg[0]["containerInstanceArn"] if reg else None
                 ws = [e for e in ev.by_kind.get("ws_connect", []) if e.get("containerInstanceArn") == inst]
+                disc = [e for e in ev.by_kind.get("bench_api", []) if e.get("op") == "DiscoverPollEndpoint"
+                        and (e.get("containerInstance") == inst or (e.get("cluster") or "").endswith(cluster))]
                 log_reg = a.first_line("registered container instance")
                 log_acs = a.first_line("acs", "connected")
                 r = {
                     "registered_ms": (reg[0]["time"] - t0) * 1000 if reg else None,
                     "registered_log_ms": (log_reg[0] - t0) * 1000 if log_reg else None,
+                    "discover_poll_endpoint_ms": (disc[0]["time"] - t0) * 1000 if disc else None,
                     "acs_connected_ms": (ws[0]["time"] - t0) * 1000 if ws else None,
                     "acs_connected_log_ms": (log_acs[0] - t0) * 1000 if log_acs else None,
                     "first_task_running_ms": (t_run - t0) * 1000,
@@ -436,6 +447,7 @@ class Bench:
             finally:
                 a.stop()
                 docker_rm_label("label=com.amazonaws.ecs.cluster=" + cluster)
+                time.sleep(1)
         med = {}
         for k in runs[0]:
             vals = [r[k] for r in runs if r[k] is not None]

@@ -52,9 +52,8 @@ class BenchServer(cp_server.Server):
             result = orig_call(op, req)
             if op in ("RegisterContainerInstance", "DiscoverPollEndpoint"):
                 with self.state.lock:
-                    ev = {"op": op}
+                    ev = {"op": op, "cluster": req.get("cluster"), "containerInstance": req.get("containerInstance")}
                     if op == "RegisterContainerInstance":
-                        ev["cluster"] = req.get("cluster")
                         ev["containerInstanceArn"] = result["containerInstance"]["containerInstanceArn"]
                     self.state.add_event("bench_api", **ev)
                     if op == "RegisterContainerInstance":
