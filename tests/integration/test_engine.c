@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include "docker/auth.h"
 
 static char *
 arn (struct it *x, const char *name)
@@ -273,6 +274,88 @@ test_missing_image (void **st)
   assert_int_equal (it_count_containers (x, a, NULL), 0);
 }
 
+/* Pull from the private registry (tests/lib/registry.sh) with credentials
+   from ECS_ENGINE_AUTH_DATA-style config: right credentials -> pulled and
+   running; wrong ones -> CannotPullContainerError, nothing created.  Uses
+   its own repository name so nothing else is disturbed. */
+static void
+test_registry_pull_with_auth (void **st)
+{
+  struct it *x = *st;
+  FILE *p = popen ("sh tests/lib/registry.sh start 2>/dev/null", "r");
+  char info[512] = "";
+  if (p)
+    {
+      if (!fgets (info, sizeof info, p))
+        info[0] = '\0';
+      pclose (p);
+    }
+  info[strcspn (info, "\n")] = '\0';
+  char *text = NULL;
+  size_t len;
+  agent_error_t err = NULL;
+  if (!info[0] || util_read_file (info, &text, &len, &err) < 0)
+    {
+      error_free (&err);
+      print_message ("no private registry (tests/lib/registry.sh): skipping\n");
+      skip ();
+    }
+  char port[16] = "", user[64] = "", password[128] = "";
+  for (char *line = strtok (text, "\n"); line; line = strtok (NULL, "\n"))
+    {
+      if (!strncmp (line, "port=", 5))
+        snprintf (port, sizeof port, "%s", line + 5);
+      else if (!strncmp (line, "user=", 5))
+        snprintf (user, sizeof user, "%s", line + 5);
+      else if (!strncmp (line, "password=", 9))
+        snprintf (password, sizeof password, "%s", line + 9);
+    }
+  free (text);
+  cleanup_free char *image = xasprintf ("127.0.0.1:%s/ecs-agent-c-test/engine-%s:v1", port, x->run);
+  cleanup_free char *push = xasprintf (
+      "set -e; d=$(mktemp -d); export DOCKER_CONFIG=$d; echo '%s' | docker login -u '%s' --password-stdin 127.0.0.1:%s >/dev/null 2>&1;"
+      "docker tag %s %s; docker push %s >/dev/null 2>&1; docker rmi %s >/dev/null; rm -rf $d",
+      password, user, port, x->image, image, image, image);
+  assert_int_equal (system (push), 0);
+  x->extra_cleanup = xasprintf ("docker rmi -f %s >/dev/null 2>&1; true", image);
+
+  /* Wrong password first (the image is nowhere locally). */
+  cleanup_free char *bad = xasprintf ("{\"127.0.0.1:%s\":{\"username\":\"%s\",\"password\":\"wrong\"}}", port, user);
+  struct docker_auth_config *cfg = NULL;
+  assert_int_equal (docker_auth_parse ("docker", bad, &cfg, &err), 0);
+  x->auth = cfg;
+  it_engine_up (x);
+  cleanup_free char *a1 = arn (x, "reg-bad");
+  cleanup_free char *j1 = xasprintf ("{\"arn\":\"%s\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\","
+                                     "\"image\":\"%s\",\"essential\":true,\"command\":[\"sleep\",\"300\"]}]}", a1, image);
+  it_add (x, j1);
+  assert_true (it_wait_task (x, a1, ENGINE_STATUS_STOPPED, 60000));
+  const struct engine_container *c = &it_task (x, a1)->containers[0];
+  assert_int_equal (strncmp (c->reason, "CannotPullContainerError: ", 26), 0);
+  assert_null (strstr (c->reason, "wrong")); /* never the credentials */
+  assert_int_equal (it_count_containers (x, a1, NULL), 0);
+  it_engine_down (x);
+  docker_auth_config_free (cfg);
+
+  /* Right credentials. */
+  cleanup_free char *good = xasprintf ("{\"127.0.0.1:%s\":{\"username\":\"%s\",\"password\":\"%s\"}}", port, user, password);
+  assert_int_equal (docker_auth_parse ("docker", good, &cfg, &err), 0);
+  x->auth = cfg;
+  it_state_up (x);
+  it_engine_up (x);
+  cleanup_free char *a2 = arn (x, "reg-good");
+  cleanup_free char *j2 = xasprintf ("{\"arn\":\"%s\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\","
+                                     "\"image\":\"%s\",\"essential\":true,\"command\":[\"sleep\",\"300\"]}]}", a2, image);
+  it_add (x, j2);
+  assert_true (it_wait_task (x, a2, ENGINE_STATUS_RUNNING, 60000));
+  assert_null (it_task (x, a2)->containers[0].reason);
+  cleanup_free char *check = xasprintf ("docker image inspect %s >/dev/null 2>&1", image);
+  assert_int_equal (system (check), 0);
+  it_engine_down (x);
+  docker_auth_config_free (cfg);
+  x->auth = NULL;
+}
+
 int
 main (void)
 {
@@ -284,6 +367,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_dynamic_port, it_setup, it_teardown),
     cmocka_unit_test_setup_teardown (test_essential_semantics, it_setup, it_teardown),
     cmocka_unit_test_setup_teardown (test_missing_image, it_setup, it_teardown),
+    cmocka_unit_test_setup_teardown (test_registry_pull_with_auth, it_setup, it_teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

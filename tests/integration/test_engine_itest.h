@@ -38,6 +38,8 @@ struct it
   uint64_t cleanup_ms;
   const struct engine_docker_ops *ops; /* NULL = default */
   void *ops_ctx;
+  const struct docker_auth_config *auth;
+  char *extra_cleanup; /* shell command run at teardown */
 };
 
 static inline void
@@ -97,6 +99,7 @@ it_engine_up (struct it *x)
     .ops_ctx = x->ops_ctx,
     .extra_labels = extra,
     .n_extra_labels = 2,
+    .auth = x->auth,
   };
   x->e = engine_new (&x->loop, &o, &err);
   if (!x->e)
@@ -163,6 +166,9 @@ it_teardown (void **st)
   uv_run (&x->loop, UV_RUN_DEFAULT);
   assert_int_equal (uv_loop_close (&x->loop), 0);
   it_docker_cleanup (x);
+  if (x->extra_cleanup && system (x->extra_cleanup) != 0)
+    print_message ("extra cleanup failed\n");
+  free (x->extra_cleanup);
   char cmd[128];
   snprintf (cmd, sizeof cmd, "rm -rf '%s'", x->dir);
   if (system (cmd) != 0)
