@@ -18,6 +18,7 @@ ecs() { /usr/bin/aws --endpoint-url "http://127.0.0.1:$port" --output json ecs "
 
 make -s build
 image=$(tests/lib/test-image.sh | tail -1)
+rm -rf "$work"
 mkdir -p "$work/data" "$work/log" "$work/cp"
 
 cleanup() {

@@ -4,7 +4,12 @@
 #include "agent/agent_internal.h"
 #include "agent/agent.h"
 #include "core/xmalloc.h"
+#include "acs/codec.h"
+#include "acs/payload.h"
+#include "acs/session.h"
+#include "core/exitcodes.h"
 #include "introspection/introspection.h"
+#include "update/update.h"
 #include "log/log.h"
 #include <libwebsockets.h>
 #include <stdlib.h>
@@ -15,7 +20,11 @@
 struct agent_services
 {
   introspection_server_t *intro;
+  acs_session_t *acs;
+  acs_payload_handler_t *payload;
+  update_t *update;
   char *version;
+  char *hash;
 };
 
 /* ---- introspection provider over the engine ---- */
@@ -110,6 +119,144 @@ agent_lws_log_cb (int level, const char *line)
     log_debug ("lws", "%.*s", (int) n, line);
 }
 
+/* ---- ACS session, payloads, updates ---- */
+
+static void
+agent_acs_payload_cb (acs_session_t *s, struct acs_payload *p, void *data)
+{
+  struct agent *a = data;
+  acs_payload_on_payload (s, p, a->services->payload);
+}
+
+static void
+agent_acs_stage_cb (acs_session_t *s, struct acs_update_message *m, void *data)
+{
+  struct agent *a = data;
+  update_on_stage (s, m, a->services->update);
+}
+
+static void
+agent_acs_perform_cb (acs_session_t *s, struct acs_update_message *m, void *data)
+{
+  struct agent *a = data;
+  update_on_perform (s, m, a->services->update);
+}
+
+/* Task IAM role credentials are not served yet (no credentials endpoint):
+   acknowledge them so ACS does not re-send, and drop them. */
+static void
+agent_acs_credentials_cb (acs_session_t *s, struct acs_iam_credentials *c, void *data)
+{
+  (void) data;
+  agent_error_t err = NULL;
+  log_info (MOD, "task role credentials for %s received (not used: no credentials endpoint)",
+            c->task_arn ? c->task_arn : "?");
+  if (c->message_id
+      && acs_session_send_credentials_ack (s, c->message_id, c->creds.expiration,
+                                           c->creds.credentials_id, &err) < 0)
+    log_warn (MOD, "credentials ack: %s", error_msg (&err));
+  error_free (&err);
+  acs_iam_credentials_free (c);
+}
+
+static void
+agent_acs_manifest_cb (acs_session_t *s, struct acs_task_manifest *m, void *data)
+{
+  (void) data;
+  agent_error_t err = NULL;
+  if (m->message_id
+      && acs_session_send_ack (s, m->message_id, m->cluster_arn, m->container_instance_arn, &err) < 0)
+    log_warn (MOD, "task manifest ack: %s", error_msg (&err));
+  error_free (&err);
+  acs_task_manifest_free (m);
+}
+
+static void
+agent_acs_stop_verification_cb (acs_session_t *s, struct acs_task_stop_verification_ack *m,
+                                void *data)
+{
+  (void) s;
+  (void) data;
+  acs_task_stop_verification_ack_free (m);
+}
+
+static void
+agent_acs_connected_cb (acs_session_t *s, void *data)
+{
+  (void) s;
+  (void) data;
+  log_info (MOD, "ACS session connected");
+}
+
+static void
+agent_acs_disconnected_cb (acs_session_t *s, const agent_error_t *err, void *data)
+{
+  (void) s;
+  (void) data;
+  if (err && *err)
+    log_warn (MOD, "ACS session ended: %s", error_msg (err));
+  else
+    log_info (MOD, "ACS session closed");
+}
+
+static void
+agent_update_perform_cb (void *data)
+{
+  struct agent *a = data;
+  log_info (MOD, "update staged: exiting with code %d for the supervisor", EXIT_UPDATE);
+  agent_finish (a, EXIT_UPDATE, NULL);
+}
+
+static int
+agent_acs_start (struct agent *a, agent_error_t *err)
+{
+  struct agent_services *sv = a->services;
+  struct update_options uo = { .enabled = a->cfg->updates_enabled,
+                               .download_dir = a->cfg->update_download_dir,
+                               .http = a->http,
+                               .on_perform = agent_update_perform_cb,
+                               .data = a };
+  sv->update = update_new (a->loop, &uo, err);
+  if (sv->update == NULL)
+    return error_wrap (err, "updates");
+  struct acs_payload_options po = { .engine = a->engine, .state = a->state };
+  sv->payload = acs_payload_handler_new (&po);
+  sv->hash = xasprintf ("%s%s", AGENT_GITDIRTY ? "*" : "", AGENT_GITREV);
+  struct acs_session_options so = {
+    .ecs = a->ecs,
+    .creds = a->creds,
+    .http = a->http,
+    .region = a->region,
+    .cluster = a->cfg->cluster,
+    .container_instance_arn = state_container_instance_arn (a->state),
+    .agent_version = AGENT_VERSION,
+    .agent_hash = sv->hash,
+    .docker_version = a->docker_version,
+    .seq_num = state_acs_seq_num (a->state),
+    .insecure = a->cfg->insecure,
+    .handlers = { .on_payload = agent_acs_payload_cb,
+                  .on_stage_update = agent_acs_stage_cb,
+                  .on_perform_update = agent_acs_perform_cb,
+                  .on_credentials = agent_acs_credentials_cb,
+                  .on_task_manifest = agent_acs_manifest_cb,
+                  .on_task_stop_verification_ack = agent_acs_stop_verification_cb,
+                  .on_connected = agent_acs_connected_cb,
+                  .on_disconnected = agent_acs_disconnected_cb,
+                  .data = a },
+  };
+  const char *hb = getenv ("ECS_ACS_HEARTBEAT_TIMEOUT_MS"); /* tests: shorter liveness window */
+  if (hb && atoll (hb) > 0)
+    so.heartbeat_timeout_ms = so.heartbeat_jitter_ms = (uint64_t) atoll (hb);
+  sv->acs = acs_session_new (a->loop, &so, err);
+  if (sv->acs == NULL)
+    return error_wrap (err, "ACS session");
+  acs_payload_handler_set_session (sv->payload, sv->acs);
+  update_set_session (sv->update, sv->acs);
+  if (acs_session_start (sv->acs, err) < 0)
+    return error_wrap (err, "ACS session");
+  return 0;
+}
+
 int
 agent_services_start (struct agent *a, agent_error_t *err)
 {
@@ -119,7 +266,7 @@ agent_services_start (struct agent *a, agent_error_t *err)
   a->services->version = agent_version_string ();
   if (agent_intro_start (a, err) < 0)
     return -1;
-  return 0;
+  return agent_acs_start (a, err);
 }
 
 void
@@ -128,7 +275,14 @@ agent_services_stop (struct agent *a)
   struct agent_services *s = a->services;
   if (s == NULL)
     return;
+  if (s->acs)
+    acs_session_free (s->acs);
+  if (s->payload)
+    acs_payload_handler_free (s->payload);
+  if (s->update)
+    update_free (s->update);
   introspection_stop (s->intro, NULL, NULL);
+  free (s->hash);
   free (s->version);
   free (s);
   a->services = NULL;
