@@ -1,0 +1,53 @@
+/* fuzz_docker_pull.c - libFuzzer target for the image pull progress stream
+ * (POST /images/create body): framing by docker_json_stream_feed, each line
+ * through docker_parse_pull_line.  An "error"/"errorDetail" line must end
+ * the stream with a typed error that carries a message. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "docker/docker.h"
+
+#define CHECK(c)                                                                              \
+  do                                                                                          \
+    {                                                                                         \
+      if (!(c))                                                                               \
+        abort ();                                                                             \
+    }                                                                                         \
+  while (0)
+
+static int
+on_line (const char *json, size_t len, void *data)
+{
+  agent_error_t *perr = data;
+  char *status = NULL, *id = NULL;
+  int r = docker_parse_pull_line (json, len, &status, &id, perr);
+  if (r < 0)
+    {
+      CHECK (status == NULL && id == NULL);
+      CHECK (*perr && (*perr)->msg && (*perr)->kind > 0);
+      return r;
+    }
+  free (status);
+  free (id);
+  return 0;
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  struct docker_json_stream s = { 0 };
+  agent_error_t err = NULL, line_err = NULL;
+  size_t half = size / 2;
+  int r = docker_json_stream_feed (&s, (const char *) data, half, on_line, &line_err, &err);
+  if (r == 0)
+    r = docker_json_stream_feed (&s, (const char *) data + half, size - half, on_line, &line_err,
+                                 &err);
+  if (r < 0)
+    CHECK (err != NULL || line_err != NULL);
+  else
+    (void) docker_json_stream_empty (&s);
+  error_free (&err);
+  error_free (&line_err);
+  docker_json_stream_free (&s);
+  return 0;
+}
