@@ -572,7 +572,7 @@ class Bench:
         th.start()
         time.sleep(0.5)
         wave = 10
-        lat, vias, all_arns = [], {}, []
+        lat, vias, all_arns, detail = [], {}, [], []
         try:
             done = 0
             while done < STOP_EXITS:
@@ -594,6 +594,7 @@ class Bench:
                     if d and s:
                         lat.append((s[0] - d[0]) * 1000.0)
                         vias[s[1]] = vias.get(s[1], 0) + 1
+                        detail.append({"task": arn, "docker_id": d[1], "die": d[0], "reported": s[0]})
         finally:
             evp.terminate()
             evp.wait()
@@ -601,7 +602,7 @@ class Bench:
             raise RuntimeError("no die events matched (docker events labels?)")
         self.res["stop"] = {"n": len(lat), "expected": STOP_EXITS, "median_ms": statistics.median(lat),
                             "p99_ms": pct(lat, 99), "max_ms": max(lat), "min_ms": min(lat), "via": vias,
-                            "samples_ms": sorted(lat)}
+                            "samples_ms": sorted(lat), "detail": detail}
         log("stop reporting: n=%d median %.1f ms p99 %.1f ms max %.1f ms via %s"
             % (len(lat), statistics.median(lat), pct(lat, 99), max(lat), vias))
 
