@@ -709,7 +709,8 @@ on_volume_created (const struct docker_volume_info *vol, agent_error_t err, void
         /* Only containers not yet past this phase (no op of theirs in flight). */
         bool busy = false;
         for (struct op *o = e->ops_head; o; o = o->next)
-          if (o->t == t && o->ci == i && (o->kind == OP_CREATE_SAVE || o->kind == OP_CREATE))
+          if (o->t == t && o->ci == i
+              && (o->kind == OP_CREATE_SAVE || o->kind == OP_CREATE || o->kind == OP_CREATE_ADOPT))
             busy = true;
         if (!busy)
           create_continue (e, t, i);
