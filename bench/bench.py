@@ -645,7 +645,10 @@ class Bench:
     def run(self):
         errors = self.res.setdefault("errors", {})
 
+        host = self.res.setdefault("host", {})
+
         def attempt(name, fn):
+            b0, t0 = host_cpu()
             try:
                 fn()
                 return True
@@ -655,6 +658,9 @@ class Bench:
                 errors[name] = "%s: %s" % (type(e).__name__, e)
                 log("phase %s FAILED: %s" % (name, errors[name]))
                 return False
+            finally:
+                b1, t1 = host_cpu()
+                host[name] = {"host_cpu_busy_pct": 100.0 * (b1 - b0) / max(1, t1 - t0), "loadavg_after": loadavg()}
 
         try:
             if "startup" in PHASES:
@@ -685,6 +691,19 @@ class Bench:
 
 
 # --------------------------------------------------------------------------- report
+def host_cpu():
+    """(busy, total) jiffies of the whole host from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    return sum(v) - idle, sum(v)
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return [float(x) for x in f.read().split()[:3]]
+
+
 def machine():
     m = {"nproc": os.cpu_count(), "kernel": platform.release()}
     with open("/proc/meminfo") as f:
@@ -773,10 +792,15 @@ def table(res):
 
 def render(rows, mach):
     w = max(len(r["metric"]) for r in rows) if rows else 10
+    w = max(w, 40)
     wv = max(len(r["text"]) for r in rows) if rows else 10
     out = ["machine: %s CPUs (%s), %s GiB RAM, kernel %s, Docker %s (%s), agent %s, git %s"
            % (mach["nproc"], mach.get("cpu"), mach.get("mem_gib"), mach["kernel"], mach["docker"],
               mach.get("storage_driver"), mach.get("agent_version"), mach.get("git"))]
+    if mach.get("host"):
+        out.append("host CPU busy during each phase (all processes: agent, Docker, others): "
+                   + ", ".join("%s %.0f%%" % (k, v["host_cpu_busy_pct"]) for k, v in mach["host"].items())
+                   + "; loadavg at start %s" % (mach.get("loadavg_start"),))
     out.append("%-*s  %*s  %-10s  %s" % (w, "metric", wv, "value", "target", "met"))
     out.append("-" * (w + wv + 22))
     for r in rows:
@@ -789,6 +813,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     os.makedirs(WORK, exist_ok=True)
     mach = machine()
+    mach["loadavg_start"] = loadavg()
     config = {"idle_seconds": IDLE_S, "task_idle_seconds": TASK_IDLE_S, "launch_reps": LAUNCH_REPS,
               "stop_exits": STOP_EXITS, "churn_tasks": CHURN_TASKS, "churn_wave": CHURN_WAVE,
               "startup_runs": STARTUP_RUNS, "phases": PHASES, "agent_logfile": AGENT_LOGFILE,
@@ -803,6 +828,7 @@ def main():
         err = "%s: %s" % (type(e).__name__, e)
         res = b.res
     rows = table(res)
+    mach["host"] = res.get("host")
     doc = {"machine": mach, "config": config, "results": res, "table": rows, "error": err,
            "elapsed_s": time.time() - T0, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     with open(os.path.join(OUT, "results.json"), "w") as f:

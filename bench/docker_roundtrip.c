@@ -99,14 +99,19 @@ main (int argc, char **argv)
       uint64_t t0 = uv_hrtime ();
       docker_container_create (c, &o, create_cb, &s);
       wait (&loop, &s);
+      uint64_t t1 = uv_hrtime ();
       docker_container_start (c, s.id, done_cb, &s);
       wait (&loop, &s);
+      uint64_t t2 = uv_hrtime ();
       docker_container_inspect (c, s.id, inspect_cb, &s);
       wait (&loop, &s);
+      uint64_t t3 = uv_hrtime ();
       docker_container_remove (c, s.id, true, true, done_cb, &s);
       wait (&loop, &s);
-      ms[i] = (double) (uv_hrtime () - t0) / 1e6;
-      printf ("client round trip %2d: %.1f ms\n", i + 1, ms[i]);
+      uint64_t t4 = uv_hrtime ();
+      ms[i] = (double) (t4 - t0) / 1e6;
+      printf ("client round trip %2d: %.1f ms (create %.1f, start %.1f, inspect %.1f, remove %.1f)\n",
+              i + 1, ms[i], (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6, (t4 - t3) / 1e6);
     }
   qsort (ms, (size_t) n, sizeof *ms, cmp);
   double med = n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2;
