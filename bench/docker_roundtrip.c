@@ -1,6 +1,8 @@
 /* docker_roundtrip.c - create + start + inspect + remove(force) round trip
  * through the agent's Docker client (src/docker), N times; prints each
  * round trip and the median in ms.  Usage: docker_roundtrip IMAGE [N]
+ * With N = "-" it does one round trip per line read on stdin and prints
+ * its ms (bench/docker_roundtrip.sh interleaves it with the docker CLI).
  * Containers are labelled ecs-agent-c-test=1 and removed. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +74,10 @@ int
 main (int argc, char **argv)
 {
   const char *image = argc > 1 ? argv[1] : "ecs-agent-c-test/busybox:latest";
-  int n = argc > 2 ? atoi (argv[2]) : 20;
+  bool interactive = argc > 2 && strcmp (argv[2], "-") == 0;
+  int n = argc > 2 && !interactive ? atoi (argv[2]) : 20;
+  if (interactive)
+    n = 1000;
   if (n < 1 || n > 1000)
     n = 20;
   log_init (LOG_WARN, NULL, NULL);
@@ -92,8 +97,12 @@ main (int argc, char **argv)
   double *ms = calloc ((size_t) n, sizeof *ms);
   struct docker_label labels[] = { { "ecs-agent-c-test", "1" }, { "ecs-agent-c-test-bench", "1" } };
   const char *cmd[] = { "sleep", "300", NULL };
+  int done = 0;
+  char line[16];
   for (int i = 0; i < n; i++)
     {
+      if (interactive && !fgets (line, sizeof line, stdin))
+        break;
       struct docker_create_opts o
           = { .image = image, .cmd = cmd, .labels = labels, .n_labels = 2 };
       uint64_t t0 = uv_hrtime ();
@@ -110,9 +119,19 @@ main (int argc, char **argv)
       wait (&loop, &s);
       uint64_t t4 = uv_hrtime ();
       ms[i] = (double) (t4 - t0) / 1e6;
+      done++;
+      if (interactive)
+        {
+          printf ("%.3f\n", ms[i]);
+          fflush (stdout);
+          continue;
+        }
       printf ("client round trip %2d: %.1f ms (create %.1f, start %.1f, inspect %.1f, remove %.1f)\n",
               i + 1, ms[i], (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6, (t4 - t3) / 1e6);
     }
+  n = done;
+  if (n == 0)
+    return 0;
   qsort (ms, (size_t) n, sizeof *ms, cmp);
   double med = n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2;
   printf ("client median: %.1f ms (n=%d, min %.1f, max %.1f)\n", med, n, ms[0], ms[n - 1]);
