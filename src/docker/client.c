@@ -812,6 +812,50 @@ strv_json (const char *const *v)
   return a;
 }
 
+static bool
+utf8_ok (const char *s)
+{
+  if (s == NULL)
+    return true;
+  json_t *j = json_string (s);
+  json_decref (j);
+  return j != NULL;
+}
+
+static bool
+strv_utf8_ok (const char *const *v)
+{
+  for (size_t i = 0; v && v[i]; i++)
+    if (!utf8_ok (v[i]))
+      return false;
+  return true;
+}
+
+static bool
+labels_utf8_ok (const struct docker_label *l, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (!utf8_ok (l[i].key) || !utf8_ok (l[i].value))
+      return false;
+  return true;
+}
+
+/* Every string of the request must be valid UTF-8 (JSON): nothing is
+   silently dropped. */
+static bool
+create_opts_utf8_ok (const struct docker_create_opts *o)
+{
+  if (!utf8_ok (o->image) || !utf8_ok (o->name) || !utf8_ok (o->network_mode)
+      || !strv_utf8_ok (o->cmd) || !strv_utf8_ok (o->entrypoint) || !strv_utf8_ok (o->env)
+      || !strv_utf8_ok (o->links) || !strv_utf8_ok (o->binds) || !strv_utf8_ok (o->volumes_from)
+      || !strv_utf8_ok (o->volumes) || !labels_utf8_ok (o->labels, o->n_labels))
+    return false;
+  for (size_t i = 0; i < o->n_ports; i++)
+    if (!utf8_ok (o->ports[i].proto) || !utf8_ok (o->ports[i].host_ip))
+      return false;
+  return true;
+}
+
 static int
 merge_extra (json_t *dst, const char *text, const char *what, agent_error_t *err)
 {
@@ -834,6 +878,11 @@ merge_extra (json_t *dst, const char *text, const char *what, agent_error_t *err
 static char *
 create_body (const struct docker_create_opts *o, agent_error_t *err)
 {
+  if (!create_opts_utf8_ok (o))
+    {
+      error_set (err, ERR_INVALID, "container create: a string is not valid UTF-8");
+      return NULL;
+    }
   json_t *cfg = json_object ();
   json_t *hc = json_object ();
   json_object_set_new (cfg, "Image", json_string (o->image));
@@ -1043,6 +1092,8 @@ docker_volume_create (docker_client_t *c, const char *name, const char *driver,
                       const struct docker_label *labels, size_t n_labels, docker_volume_cb cb,
                       void *data)
 {
+  if (!utf8_ok (name) || !utf8_ok (driver) || !labels_utf8_ok (labels, n_labels))
+    return invalid (c, OP_VOLUME_CREATE, CB (cb), data, "volume create: a string is not valid UTF-8");
   json_t *b = json_object ();
   if (name && name[0])
     json_object_set_new (b, "Name", json_string (name));

@@ -456,6 +456,16 @@ test_fake_garbage (void **state)
   WAIT_RES (&x->l, &r, 5000);
   assert_int_equal (r.kind, ERR_MALFORMED);
 
+  /* a string that is not UTF-8 is refused, not dropped */
+  res_reset (&r);
+  const char *cmd[] = { "echo", "bad\xff", NULL };
+  struct docker_create_opts ob = { .image = "img", .cmd = cmd };
+  int before = x->f->n_reqs;
+  docker_container_create (x->c, &ob, res_create_cb, &r);
+  WAIT_RES (&x->l, &r, 5000);
+  assert_int_equal (r.kind, ERR_INVALID);
+  assert_int_equal (x->f->n_reqs, before);
+
   res_reset (&r);
   docker_container_start (x->c, "s304", res_done_cb, &r);
   WAIT_RES (&x->l, &r, 5000);
