@@ -23,6 +23,8 @@ Environment knobs (defaults in brackets):
   BENCH_AGENT_LOGFILE [1]       1: the agent also writes ECS_LOGFILE (debug level), as in production
   AGENT_BIN                     agent binary [out/amazon-ecs-agent]
   BENCH_VALGRIND                e.g. "--tool=callgrind" or "--tool=massif": run the main agent under valgrind
+  BENCH_TRIM_PROBE [0]          1: after each idle sample, gdb calls malloc_trim(0) in the agent and samples again
+                                (how much RSS is free heap kept by glibc rather than live data)
   BENCH_AGENT_ENV               extra agent environment, "K=V K2=V2" (e.g. ECS_LOGLEVEL=debug)
   BENCH_AGENT_WRAPPER           command prefix for every agent, {name} = run name (e.g. strace -f -tt -o out/bench/{name}.strace)
 """
@@ -71,6 +73,7 @@ AGENT_LOGFILE = os.environ.get("BENCH_AGENT_LOGFILE", "1") == "1"
 AGENT_BIN = os.environ.get("AGENT_BIN") or os.path.join(ROOT, "out", "amazon-ecs-agent")
 DIRECT_BIN = os.path.join(OUT, "direct_launch")
 VALGRIND = os.environ.get("BENCH_VALGRIND", "").strip()
+TRIM_PROBE = os.environ.get("BENCH_TRIM_PROBE", "0") == "1"
 IMAGE = os.environ.get("BENCH_IMAGE", "ecs-agent-c-test/busybox:latest")
 CLEANUP_WAIT = os.environ.get("BENCH_CLEANUP_WAIT", "2s")
 
@@ -482,6 +485,13 @@ class Bench:
             "cpu_s": s1["cpu"] - s0["cpu"],
             "cpu_pct": (s1["cpu"] - s0["cpu"]) / el * 100.0 if el > 0 else None,
         }
+        if TRIM_PROBE:
+            # diagnostic: how much of the RSS is free heap glibc kept (malloc high-water), not live data
+            subprocess.run(["gdb", "-p", str(self.agent.pid), "-batch", "-ex", "call (int) malloc_trim(0)"],
+                           capture_output=True, timeout=60)
+            s2 = self.agent.sample()
+            r["rss_after_malloc_trim_kib"] = s2["Rss"]
+            r["private_after_malloc_trim_kib"] = s2["private"]
         log("idle %s: %s" % (label, {k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}))
         return r
 
