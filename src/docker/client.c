@@ -595,15 +595,13 @@ op_send (docker_op_t *op)
   free (url);
   if (op->call == NULL)
     {
-      docker_transport_error (c, &err, &err);
-      if (op == c->neg_op)
-        {
-          neg_finish (c, &err);
-          op_fail_later (op, &err);
-        }
-      else
-        op_fail_later (op, &err);
+      agent_error_t e2 = NULL;
+      docker_transport_error (c, &e2, &err);
       error_free (&err);
+      if (op == c->neg_op)
+        neg_finish (c, &e2);
+      op_fail_later (op, &e2);
+      error_free (&e2);
       return;
     }
   if (op->kind == OP_PULL && (c->t.pull_begin_ms > 0 || c->t.pull_inactivity_ms > 0))
