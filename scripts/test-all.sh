@@ -46,17 +46,24 @@ scripts/run-unit.sh out/san $(ls out/san/itests/test_* 2>/dev/null) || status=1
 
 step "control plane and end-to-end tests (pytest)"
 export AGENT_BIN=${AGENT_BIN:-$root/out/san/amazon-ecs-agent}
-pyout=$root/out/pytest.log
-/usr/bin/python3 -m pytest -q -p no:cacheprovider controlplane/tests tests/e2e 2>&1 | tee "$pyout"
-prc=${PIPESTATUS[0]}
-tail=$(grep -E '^(=+ )?[0-9]+ (passed|failed)|^=+ .*(passed|failed|error)' "$pyout" | tail -1)
-pp=$(echo "$tail" | grep -Eo '[0-9]+ passed' | grep -Eo '[0-9]+' || true)
-pf=$(echo "$tail" | grep -Eo '[0-9]+ failed' | grep -Eo '[0-9]+' || true)
-pe=$(echo "$tail" | grep -Eo '[0-9]+ error' | grep -Eo '[0-9]+' || true)
-pf=$(( ${pf:-0} + ${pe:-0} ))
-if [ "$prc" -ne 0 ] && [ "$prc" -ne 5 ] && [ "$pf" -eq 0 ]; then pf=1; fi
-echo "${pp:-0} $pf pytest" >>"$TEST_RESULTS"
-[ "$pf" -eq 0 ] || status=1
+# each suite has its own conftest.py: one pytest run per suite
+run_pytest() {
+  local name=$1; shift
+  local pyout=$root/out/pytest-$name.log
+  /usr/bin/python3 -m pytest -q -p no:cacheprovider "$@" 2>&1 | tee "$pyout"
+  local prc=${PIPESTATUS[0]}
+  local tail pp pf pe
+  tail=$(grep -E '^=* ?[0-9]+ (passed|failed|errors?|skipped)' "$pyout" | tail -1)
+  pp=$(echo "$tail" | grep -Eo '[0-9]+ passed' | grep -Eo '[0-9]+' || true)
+  pf=$(echo "$tail" | grep -Eo '[0-9]+ failed' | grep -Eo '[0-9]+' || true)
+  pe=$(echo "$tail" | grep -Eo '[0-9]+ errors?' | grep -Eo '[0-9]+' || true)
+  pf=$(( ${pf:-0} + ${pe:-0} ))
+  if [ "$prc" -ne 0 ] && [ "$prc" -ne 5 ] && [ "$pf" -eq 0 ]; then pf=1; fi
+  echo "${pp:-0} $pf pytest-$name" >>"$TEST_RESULTS"
+  [ "$pf" -eq 0 ] || status=1
+}
+run_pytest controlplane controlplane/tests
+run_pytest e2e tests/e2e
 
 step "fuzz targets over their corpus"
 if [ -x scripts/fuzz.sh ]; then

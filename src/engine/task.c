@@ -265,6 +265,8 @@ engine_time_parse (const char *s, int64_t *ns)
     return -1;
   if (Y <= 1)
     return 0; /* Go zero time */
+  if (Y > 9999 || h < 0 || m < 0 || sec < 0)
+    return -1; /* keeps the nanosecond product in range */
   struct tm tm = { 0 };
   tm.tm_year = Y - 1900;
   tm.tm_mon = M - 1;
