@@ -205,6 +205,18 @@ http_get_retry (const char *url, int tries)
 /* ---- tests ------------------------------------------------------------- */
 
 static void
+info_cb (const struct docker_info *i, agent_error_t err, void *data)
+{
+  struct res *r = data;
+  if (i)
+    {
+      r->version = xstrdup (i->server_version ? i->server_version : "?");
+      r->exit_code = (int) i->containers;
+    }
+  res_err (r, err);
+}
+
+static void
 test_ping_version_negotiation (void **state)
 {
   struct it *x = *state;
@@ -249,6 +261,12 @@ test_ping_version_negotiation (void **state)
   docker_client_free (c2);
 
   /* info */
+  docker_info (x->c, info_cb, &r);
+  WAIT_RES (&x->l, &r, 10000);
+  ASSERT_OK (&r);
+  assert_non_null (r.version);
+  printf ("# info: server %s, %d containers\n", r.version, r.exit_code);
+  res_reset (&r);
   docker_info (x->c, (docker_info_cb) NULL, NULL); /* fire and forget, NULL cb tolerated */
   tloop_sleep (&x->l, 200);
 }
