@@ -550,6 +550,13 @@ lws_cb (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
       c->connected_at = util_now_ms ();
       s->stats.connects++;
       s->sent_credentials_ok = true;
+      if (s->stopping)
+        {
+          /* stop() came while connecting: its kill timeout and grace timer stay */
+          c->close_clean = true;
+          conn_request_close (c, LWS_CLOSE_STATUS_NORMAL, "agent stopping");
+          break;
+        }
       uv_timer_stop (&s->conn_timer);
       lws_set_timeout (wsi, NO_PENDING_TIMEOUT, 0);
       rearm_heartbeat (s);
@@ -1369,15 +1376,15 @@ acs_session_stop (acs_session_t *s, void (*done_cb) (void *data), void *data)
     {
       c->close_clean = true;
       conn_request_close (c, LWS_CLOSE_STATUS_NORMAL, "agent stopping");
-      uv_timer_start (&s->conn_timer, conn_timer_cb, CLOSE_GRACE_MS, 0);
     }
   else
     {
-      uv_timer_stop (&s->conn_timer);
       if (c && !c->ended && c->wsi)
         lws_set_timeout (c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
       kick (s);
     }
+  /* Whatever lws does with the connection, tear down after the grace period. */
+  uv_timer_start (&s->conn_timer, conn_timer_cb, CLOSE_GRACE_MS, 0);
 }
 
 void

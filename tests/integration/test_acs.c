@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -77,6 +78,7 @@ child_start (struct child *c, char *const argv[])
   c->pid = fork ();
   if (c->pid == 0)
     {
+      prctl (PR_SET_PDEATHSIG, SIGTERM);
       if (chdir (repo_root) < 0)
         _exit (127);
       dup2 (fds[1], 1);
@@ -1192,11 +1194,16 @@ static void
 test_stop_while_connecting (void **state)
 {
   (void) state;
-  struct t *t = t_new (NULL, 0, false);
-  agent_error_t err = NULL;
-  assert_int_equal (acs_session_start (t->s, &err), 0);
-  run_for (5);
-  t_free (t);
+  /* stop at various points of discovery / connect / upgrade */
+  const uint64_t delays[] = { 0, 1, 2, 4, 7, 12, 25 };
+  for (size_t i = 0; i < ARRAY_SIZE (delays); i++)
+    {
+      struct t *t = t_new (NULL, 0, false);
+      agent_error_t err = NULL;
+      assert_int_equal (acs_session_start (t->s, &err), 0);
+      run_for (delays[i]);
+      t_free (t);
+    }
   /* never started */
   struct t *t2 = t_new (NULL, 0, false);
   t_free (t2);
@@ -1222,5 +1229,7 @@ main (void)
     cmocka_unit_test (test_connection_ttl),
     cmocka_unit_test (test_stop_while_connecting),
   };
+  if (getenv ("ACS_TEST_FILTER"))
+    cmocka_set_test_filter (getenv ("ACS_TEST_FILTER"));
   return cmocka_run_group_tests (tests, group_setup, group_teardown);
 }
