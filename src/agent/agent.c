@@ -520,7 +520,8 @@ agent_teardown (struct agent *a)
       else
         log_info (MOD, "Checkpoint saved to %s", state_path (a->state));
     }
-  aws_creds_fetch_cancel (a->creds, agent_creds_cb, a);
+  if (a->creds)
+    aws_creds_fetch_cancel (a->creds, agent_creds_cb, a);
   if (a->docker_op)
     docker_op_cancel (a->docker_op);
   if (a->imds_op)
