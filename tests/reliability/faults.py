@@ -14,6 +14,9 @@ Docker engine:
                          essential -> task STOPPED, non-essential -> container
                          STOPPED with a reason, task stays RUNNING
   docker_hung            the engine stops answering for a while
+  docker_unreachable_at_cleanup
+                         the engine is unreachable when a stopped task's
+                         containers are due for removal: retried, not leaked
 Control plane:
   ws_drops               the ACS websocket is closed / cut repeatedly around
                          RunTask and StopTask
@@ -141,10 +144,46 @@ def docker_unreachable(rig, rng, c):
     s = rig.run_task("short", 0)
     time.sleep(max(0.0, secs - (time.time() - t0)))
     wait_task(rig, a, "STOPPED", 90)
-    wait_task(rig, b, "RUNNING", 90)
     wait_task(rig, s, "STOPPED", 90)
-    rig.stop_task(b)
+    # b was placed while the engine was unreachable: it may run once the engine
+    # is back, or fail - but then reported STOPPED with the reason
+    deadline = time.time() + 90
+    while True:
+        tb = rig.cp_tasks()[b]
+        if tb["lastStatus"] == "RUNNING":
+            c.add("task_survived_outage")
+            rig.stop_task(b)
+            break
+        if tb["lastStatus"] == "STOPPED":
+            reasons = [x.get("reason") for x in tb["containers"]]
+            if not all(reasons):
+                raise AssertionError("task failed by the outage reported without a reason: %s" % tb["containers"])
+            c.add("task_failed_by_outage_with_reason")
+            break
+        if time.time() > deadline:
+            raise AssertionError("task placed during the outage is %s after 90 s" % tb["lastStatus"])
+        time.sleep(0.3)
     settle_or_fail(rig, "docker_unreachable")
+
+
+def docker_unreachable_at_cleanup(rig, rng, c):
+    """The engine is unreachable exactly when a stopped task's containers are
+    due for removal (ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION after STOPPED): the
+    removal must be retried, not forgotten (else Docker keeps a container no
+    one knows about, forever)."""
+    a = rig.run_task("long")
+    wait_task(rig, a, "RUNNING")
+    rig.stop_task(a)
+    wait_task(rig, a, "STOPPED")
+    cleanup = rig.cleanup_wait_s
+    time.sleep(max(0.0, cleanup - 3))
+    rig.proxy.refuse(8)
+    c.add("docker_refused_at_cleanup")
+    time.sleep(9)
+    settle_or_fail(rig, "docker_unreachable_at_cleanup", 90)
+    left = [x for x in harness.docker_containers(rig.cluster) if x["task"] == a]
+    if left:
+        raise AssertionError("container of cleaned-up task %s still in Docker: %s" % (short(a), left))
 
 
 def docker_rm(rig, rng, c):
@@ -328,7 +367,24 @@ def payload_repeated(rig, rng, c):
     settle_or_fail(rig, "payload_repeated", 60)
 
 
-DOCKER_SCENARIOS = [docker_events_cut, docker_unreachable, docker_rm, docker_hung]
+def reset(rig):
+    """After a failed scenario: stop every task and remove containers the
+    agent does not know, so the next scenario is judged on its own."""
+    try:
+        for arn in rig.desired_running():
+            rig.stop_task(arn)
+        time.sleep(3)
+        known = set()
+        for t in rig.agent.introspect("/v1/tasks").get("Tasks") or []:
+            known.update(x.get("DockerId") for x in t.get("Containers") or [])
+        for x in harness.docker_containers(rig.cluster):
+            if x["id"] not in known:
+                subprocess.run(["docker", "rm", "-f", x["id"]], capture_output=True, timeout=30)
+    except Exception as e:  # noqa: BLE001
+        log("reset after failure: %r" % e)
+
+
+DOCKER_SCENARIOS = [docker_events_cut, docker_unreachable, docker_rm, docker_hung, docker_unreachable_at_cleanup]
 CP_SCENARIOS = [ws_drops, ws_refused, api_errors, api_slow, acs_garbage, acs_oversize, payload_repeated]
 ALL = {f.__name__: f for f in DOCKER_SCENARIOS + CP_SCENARIOS}
 
@@ -362,6 +418,7 @@ def run(names, rounds=1, seed=1, verbose=True, rss_growth_limit_kb=64 * 1024):
                 except AssertionError as e:
                     ok = False
                     res["problems"].append("round %d %s: %s" % (r, n, e))
+                    reset(rig)
                 finally:
                     clear(rig)
                     if rig.proxy:

@@ -62,6 +62,15 @@ def test_image():
     return img
 
 
+def parse_secs(d):
+    """'10s', '1m', '500ms', '3h' -> seconds (the forms the tests use)."""
+    d = d.strip()
+    for suf, mult in (("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)):
+        if d.endswith(suf) and d[:-len(suf)].replace(".", "", 1).isdigit():
+            return float(d[:-len(suf)]) * mult
+    return 3 * 3600.0
+
+
 def rss_kb(pid):
     try:
         with open("/proc/%d/status" % pid) as f:
@@ -159,6 +168,7 @@ class Rig:
             self.proxy = DockerProxy(os.path.join(self.dir, "docker.sock"), log=log).start()
             env["DOCKER_HOST"] = self.proxy.docker_host
         self.agent = Agent(self.cp, self.dir, self.cluster, env)
+        self.cleanup_wait_s = parse_secs(self.agent.env.get("ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION", "3h"))
         self.events = DockerEventLog(self.cluster)
         self.families = {}
         self.task_kind = {}   # task arn -> kind ("long", "short", "pair")
