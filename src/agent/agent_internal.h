@@ -48,6 +48,7 @@ struct agent
 
   bool tried_create_cluster;
   bool finished;
+  int services_stopping; /* asynchronous stops (ACS, introspection) not yet done */
   int exit_code;
   agent_error_t err;
 };

@@ -269,19 +269,50 @@ agent_services_start (struct agent *a, agent_error_t *err)
   return agent_acs_start (a, err);
 }
 
+static void
+agent_service_stopped_cb (void *data)
+{
+  struct agent *a = data;
+  a->services_stopping--;
+}
+
+/* The ACS session and the introspection server stop asynchronously (close
+   frame, then libwebsockets releases its handles and context): run the loop
+   until both are done, bounded, before the rest of the teardown closes
+   whatever handles remain. */
+#define SERVICES_STOP_MAX_MS 5000
+
 void
 agent_services_stop (struct agent *a)
 {
   struct agent_services *s = a->services;
   if (s == NULL)
     return;
+  a->services_stopping = 0;
+  if (s->acs)
+    {
+      a->services_stopping++;
+      acs_session_stop (s->acs, agent_service_stopped_cb, a);
+    }
+  if (s->intro)
+    {
+      a->services_stopping++;
+      introspection_stop (s->intro, agent_service_stopped_cb, a);
+      s->intro = NULL; /* frees itself once stopped */
+    }
+  uv_update_time (a->loop);
+  uint64_t deadline = uv_now (a->loop) + SERVICES_STOP_MAX_MS;
+  while (a->services_stopping > 0 && uv_now (a->loop) < deadline)
+    if (uv_run (a->loop, UV_RUN_ONCE) == 0)
+      break;
+  if (a->services_stopping > 0)
+    log_warn (MOD, "ACS session / introspection server did not stop in time");
   if (s->acs)
     acs_session_free (s->acs);
   if (s->payload)
     acs_payload_handler_free (s->payload);
   if (s->update)
     update_free (s->update);
-  introspection_stop (s->intro, NULL, NULL);
   free (s->hash);
   free (s->version);
   free (s);
