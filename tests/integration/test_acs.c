@@ -729,6 +729,12 @@ t_stopped (void *data)
 }
 
 static void
+t_stopped_flag (void *data)
+{
+  *(bool *) data = true;
+}
+
+static void
 t_free (struct t *t)
 {
   acs_session_stop (t->s, t_stopped, t);
@@ -1209,6 +1215,84 @@ test_stop_while_connecting (void **state)
   t_free (t2);
 }
 
+/* The session on a loop of its own: connects, stops, is freed; a foreign
+   timer on that loop keeps running and is never touched, and afterwards the
+   loop closes cleanly (no handle of libwebsockets or the session is left). */
+static void
+l2_connected (acs_session_t *s, void *data)
+{
+  (void) s;
+  *(bool *) data = true;
+}
+
+static void
+l2_tick (uv_timer_t *t)
+{
+  (*(int *) t->data)++;
+}
+
+static void
+test_loop_hygiene (void **state)
+{
+  (void) state;
+  uv_loop_t l2;
+  uv_loop_init (&l2);
+  uv_timer_t sentinel;
+  int ticks = 0;
+  uv_timer_init (&l2, &sentinel);
+  sentinel.data = &ticks;
+  uv_timer_start (&sentinel, l2_tick, 5, 5);
+  http_client_t *http = http_client_new (&l2);
+  struct aws_creds_options co = { .access_key_id = "AKID", .secret_access_key = "SECRET",
+                                  .no_imds = true };
+  agent_error_t err = NULL;
+  aws_creds_provider_t *creds = aws_creds_provider_new (&l2, http, &co, &err);
+  assert_non_null (creds);
+  char *ep = xasprintf ("http://%s/", F.listen);
+  for (int round = 0; round < 3; round++)
+    {
+      bool connected = false, stopped = false;
+      struct acs_session_options o = {
+        .endpoint = ep,
+        .creds = creds,
+        .http = http,
+        .region = "us-west-2",
+        .cluster = CLUSTER,
+        .container_instance_arn = F.instance_arn,
+        .handlers = { .on_connected = l2_connected, .data = &connected },
+      };
+      acs_session_t *s = acs_session_new (&l2, &o, &err);
+      assert_non_null (s);
+      if (round > 0)
+        {
+          assert_int_equal (acs_session_start (s, &err), 0);
+          uint64_t end = util_now_ms () + 5000;
+          while (!connected && util_now_ms () < end)
+            uv_run (&l2, UV_RUN_ONCE);
+          assert_true (connected);
+        }
+      acs_session_stop (s, t_stopped_flag, &stopped);
+      uint64_t end = util_now_ms () + 5000;
+      while (!stopped && util_now_ms () < end)
+        uv_run (&l2, UV_RUN_ONCE);
+      assert_true (stopped);
+      acs_session_free (s);
+      int before = ticks;
+      end = util_now_ms () + 100;
+      while (util_now_ms () < end)
+        uv_run (&l2, UV_RUN_ONCE);
+      assert_true (ticks > before);
+      assert_true (uv_is_active ((uv_handle_t *) &sentinel));
+      assert_false (uv_is_closing ((uv_handle_t *) &sentinel));
+    }
+  free (ep);
+  aws_creds_provider_free (creds);
+  http_client_free (http);
+  uv_close ((uv_handle_t *) &sentinel, NULL);
+  uv_run (&l2, UV_RUN_DEFAULT);
+  assert_int_equal (uv_loop_close (&l2), 0);
+}
+
 int
 main (void)
 {
@@ -1228,6 +1312,7 @@ main (void)
     cmocka_unit_test (test_wss),
     cmocka_unit_test (test_connection_ttl),
     cmocka_unit_test (test_stop_while_connecting),
+    cmocka_unit_test (test_loop_hygiene),
   };
   if (getenv ("ACS_TEST_FILTER"))
     cmocka_set_test_filter (getenv ("ACS_TEST_FILTER"));
