@@ -81,6 +81,7 @@ struct acs_session
   ecs_call_t *ecs_op;
   bool creds_pending;
   http_call_t *body_call;
+  struct acs_conn *body_conn; /* the ended connection whose error body is read */
   struct acs_conn *conn;
   struct acs_conn *ended_conn; /* waiting for the kick to be processed */
   struct flush_waiter *flush_head;
@@ -772,6 +773,7 @@ body_done_cb (const struct http_response *resp, agent_error_t herr, void *data)
   struct acs_conn *c = data;
   acs_session_t *s = c->s;
   s->body_call = NULL;
+  s->body_conn = NULL;
   if (!herr && resp && resp->body && resp->body_len)
     {
       struct acs_exception *e = NULL;
@@ -814,6 +816,7 @@ fetch_error_body (acs_session_t *s, struct acs_conn *c)
       error_free (&err);
       return false;
     }
+  s->body_conn = c;
   return true;
 }
 
@@ -1367,6 +1370,8 @@ acs_session_stop (acs_session_t *s, void (*done_cb) (void *data), void *data)
     {
       http_call_cancel (s->body_call);
       s->body_call = NULL;
+      conn_free (s->body_conn);
+      s->body_conn = NULL;
     }
   uv_timer_stop (&s->retry_timer);
   uv_timer_stop (&s->hb_timer);
