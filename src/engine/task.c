@@ -275,7 +275,11 @@ engine_time_parse (const char *s, int64_t *ns)
   tm.tm_min = m;
   tm.tm_sec = sec;
   time_t t = timegm (&tm);
-  *ns = ((int64_t) t - off) * 1000000000LL + frac;
+  int64_t secs = (int64_t) t - off, v;
+  /* unix ns in int64 covers 1677-09-21 .. 2262-04-11; anything else is refused */
+  if (__builtin_mul_overflow (secs, (int64_t) 1000000000, &v) || __builtin_add_overflow (v, frac, &v))
+    return -1;
+  *ns = v;
   return 0;
 }
 

@@ -345,6 +345,13 @@ test_time (void **st)
   assert_string_equal (buf, "0001-01-01T00:00:00Z");
   assert_int_equal (engine_time_parse ("2015-04-28T19:29:48+02:00", &ns), 0);
   assert_int_equal (ns, 1430242188000000000LL);
+  /* int64 unix ns spans 1677-09-21 .. 2262-04-11: outside is refused, not UB */
+  assert_true (engine_time_parse ("0002-01-01T00:00:00Z", &ns) < 0);
+  assert_true (engine_time_parse ("9999-12-31T23:59:59Z", &ns) < 0);
+  assert_true (engine_time_parse ("2262-04-11T23:47:17Z", &ns) < 0);
+  assert_int_equal (engine_time_parse ("2262-04-11T23:47:16.854775807Z", &ns), 0);
+  assert_int_equal (ns, INT64_MAX);
+  assert_true (engine_time_parse ("2015-01-01T-1:00:00Z", &ns) < 0);
   assert_true (engine_time_parse ("yesterday", &ns) < 0);
   assert_true (engine_time_parse ("2015-04-28T17:29:48", &ns) < 0);
 }
