@@ -129,8 +129,9 @@ def docker_ids(*filters, all_=True):
 
 def docker_rm_label(*filters):
     ids = docker_ids("label=" + TEST_LABEL, *filters)
-    for i in range(0, len(ids), 100):
-        docker("rm", "-fv", *ids[i:i + 100])
+    # small batches: dockerd 20.10 has been seen wedging on 50 concurrent forced removals
+    for i in range(0, len(ids), 10):
+        docker("rm", "-fv", *ids[i:i + 10])
     return len(ids)
 
 
@@ -374,6 +375,49 @@ class Agent:
         return rc
 
 
+class DockerEvents:
+    """`docker events` for one label filter: first timeNano (s) of every action per (task arn, container
+    name) for agent containers, and per container name for direct_launch containers."""
+
+    def __init__(self, label, actions=("create", "start", "die")):
+        args = ["docker", "events", "--filter", "type=container", "--filter", "label=" + label,
+                "--format", "{{json .}}"]
+        for a in actions:
+            args += ["--filter", "event=" + a]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+        self.lock = threading.Lock()
+        self.seen = {}  # (action, key) -> (time, docker id)
+        self.th = threading.Thread(target=self._read, daemon=True)
+        self.th.start()
+        time.sleep(0.3)  # the subscription is live before anything happens
+
+    def _read(self):
+        for line in self.proc.stdout:
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            attrs = (e.get("Actor") or {}).get("Attributes") or {}
+            key = (attrs.get("com.amazonaws.ecs.task-arn"), attrs.get("com.amazonaws.ecs.container-name"))
+            if key[0] is None:
+                key = attrs.get("name")
+            with self.lock:
+                self.seen.setdefault((e.get("status") or e.get("Action"), key),
+                                     (e["timeNano"] / 1e9, e.get("id") or (e.get("Actor") or {}).get("ID")))
+
+    def get(self, action, key):
+        with self.lock:
+            return self.seen.get((action, key))
+
+    def times(self, action):
+        with self.lock:
+            return [v[0] for (a, _), v in self.seen.items() if a == action]
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
 def new_cluster(cp, prefix):
     name = "%s-%s" % (prefix, uuid.uuid4().hex[:8])
     cp.ecs.create_cluster(clusterName=name)
@@ -512,19 +556,42 @@ class Bench:
         return r
 
     def launch_agent(self, n):
-        r = self.run_tasks(self.td_long, n)
-        arns = r["taskArns"]
-        ev = self.cp.events
-        ev.wait_all(arns, ev.running_at, 60 + 3 * n, "RUNNING of %d tasks" % n, interval=0.1)
+        dev = DockerEvents("com.amazonaws.ecs.cluster=" + self.cluster, ("create", "start"))
+        try:
+            r = self.run_tasks(self.td_long, n)
+            arns = r["taskArns"]
+            ev = self.cp.events
+            ev.wait_all(arns, ev.running_at, 60 + 3 * n, "RUNNING of %d tasks" % n, interval=0.1)
+            time.sleep(0.2)
+        finally:
+            dev.stop()
+        t0 = r["sendStart"]
         last = max(ev.running_at(a) for a in arns)
-        return {"ms": (last - r["sendStart"]) * 1000.0, "send_ms": (r["sendEnd"] - r["sendStart"]) * 1000.0,
-                "first_ms": (min(ev.running_at(a) for a in arns) - r["sendStart"]) * 1000.0}, arns
+        out = {"ms": (last - t0) * 1000.0, "send_ms": (r["sendEnd"] - t0) * 1000.0,
+               "first_ms": (min(ev.running_at(a) for a in arns) - t0) * 1000.0}
+        # decomposition with Docker's own event times
+        creates = [dev.get("create", (a, "main")) for a in arns]
+        starts = [dev.get("start", (a, "main")) for a in arns]
+        if all(creates) and all(starts):
+            after = [(ev.running_at(a) - st[0]) * 1000.0 for a, st in zip(arns, starts)]
+            out.update({
+                "first_create_event_ms": (min(c[0] for c in creates) - t0) * 1000.0,
+                "last_start_event_ms": (max(st[0] for st in starts) - t0) * 1000.0,
+                "running_after_start_event_ms_median": statistics.median(after),
+                "running_after_start_event_ms_max": max(after),
+            })
+        return out, arns
 
     def launch_direct(self, n):
         tag = uuid.uuid4().hex[:8]
+        dev = DockerEvents("ecs-agent-c-bench=direct-" + tag, ("create", "start"))
         cmd = [DIRECT_BIN, "-n", str(n), "-c", str(n), "-i", IMAGE, "-p", "bench-direct-" + tag,
                "-m", "32", "-u", "10", "-l", TEST_LABEL, "-l", "ecs-agent-c-bench=direct-" + tag, "--"] + LONG_CMD
-        p = subprocess.run(cmd, capture_output=True, text=True)
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True)
+            time.sleep(0.2)
+        finally:
+            dev.stop()
         try:
             d = json.loads(p.stdout)
         except ValueError:
@@ -532,7 +599,12 @@ class Bench:
         if d["ok"] != n:
             raise RuntimeError("direct_launch: %s" % d["errors"][:3])
         docker_rm_label("label=ecs-agent-c-bench=direct-" + tag)
-        return {"ms": d["elapsed_ms"], "first_ms": d["done_ms"][0] if d["done_ms"] else None}
+        out = {"ms": d["elapsed_ms"], "first_ms": d["done_ms"][0] if d["done_ms"] else None}
+        cr, st = dev.times("create"), dev.times("start")
+        if len(cr) == n and len(st) == n:
+            out["first_create_event_ms"] = (min(cr) - d["start"]) * 1000.0
+            out["last_start_event_ms"] = (max(st) - d["start"]) * 1000.0
+        return out
 
     def phase_launch(self):
         out = {}
@@ -544,7 +616,7 @@ class Bench:
                 wait_cleanup(self.cluster)
                 a, arns = self.launch_agent(n)
                 ag.append(a)
-                log("launch N=%d rep %d: agent %.1f ms (first %.1f ms)" % (n, rep, a["ms"], a["first_ms"]))
+                log("launch N=%d rep %d: agent %s" % (n, rep, {k: round(v, 1) for k, v in a.items()}))
                 if rep == reps - 1 and n in (10, 50):
                     time.sleep(2)
                     idle[str(n)] = self.idle(TASK_IDLE_S, "%d tasks" % n)
@@ -552,35 +624,25 @@ class Bench:
                 wait_cleanup(self.cluster)
                 d = self.launch_direct(n)
                 di.append(d)
-                log("launch N=%d rep %d: direct %.1f ms" % (n, rep, d["ms"]))
+                log("launch N=%d rep %d: direct %s" % (n, rep, {k: round(v, 1) for k, v in d.items() if v is not None}))
             am = statistics.median(x["ms"] for x in ag)
             dm = statistics.median(x["ms"] for x in di)
             out[str(n)] = {"agent_ms": am, "direct_ms": dm, "ratio": am / dm if dm else None,
                            "agent_runs": ag, "direct_runs": di}
+            for k in ("first_create_event_ms", "last_start_event_ms", "running_after_start_event_ms_median",
+                      "running_after_start_event_ms_max"):
+                va = [x[k] for x in ag if k in x]
+                if va:
+                    out[str(n)]["agent_" + k] = statistics.median(va)
+                vd = [x[k] for x in di if k in x]
+                if vd:
+                    out[str(n)]["direct_" + k] = statistics.median(vd)
         self.res["launch"] = out
 
     # ---------------------------------------------------------------- stop reporting
     def phase_stop(self):
         wait_cleanup(self.cluster)
-        dies = {}
-        lock = threading.Lock()
-        evp = subprocess.Popen(["docker", "events", "--filter", "type=container", "--filter", "event=die",
-                                "--filter", "label=com.amazonaws.ecs.cluster=" + self.cluster,
-                                "--format", "{{json .}}"], stdout=subprocess.PIPE, text=True)
-
-        def reader():
-            for line in evp.stdout:
-                try:
-                    e = json.loads(line)
-                except ValueError:
-                    continue
-                attrs = (e.get("Actor") or {}).get("Attributes") or {}
-                key = (attrs.get("com.amazonaws.ecs.task-arn"), attrs.get("com.amazonaws.ecs.container-name"))
-                with lock:
-                    dies.setdefault(key, (e["timeNano"] / 1e9, e.get("id") or e.get("Actor", {}).get("ID")))
-        th = threading.Thread(target=reader, daemon=True)
-        th.start()
-        time.sleep(0.5)
+        dev = DockerEvents("com.amazonaws.ecs.cluster=" + self.cluster, ("die",))
         wave = 10
         lat, vias, all_arns, detail = [], {}, [], []
         try:
@@ -597,17 +659,16 @@ class Bench:
                 ev.wait_all(arns, ev.stopped_at, 90, "STOPPED of %d containers" % k, interval=0.5)
                 done += k
             time.sleep(1)
-            with lock:
+            if True:
                 for arn in all_arns:
-                    d = dies.get((arn, "main"))
+                    d = dev.get("die", (arn, "main"))
                     s = self.cp.events.stopped_at(arn)
                     if d and s:
                         lat.append((s[0] - d[0]) * 1000.0)
                         vias[s[1]] = vias.get(s[1], 0) + 1
                         detail.append({"task": arn, "docker_id": d[1], "die": d[0], "reported": s[0]})
         finally:
-            evp.terminate()
-            evp.wait()
+            dev.stop()
         if not lat:
             raise RuntimeError("no die events matched (docker events labels?)")
         self.res["stop"] = {"n": len(lat), "expected": STOP_EXITS, "median_ms": statistics.median(lat),
