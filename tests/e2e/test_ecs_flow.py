@@ -27,6 +27,13 @@ def run_task(cp, cluster, td):
     return r["tasks"][0]["taskArn"]
 
 
+def run_task_api(cp, cluster, td):
+    """RunTask through botocore (faster than the CLI on a loaded machine)."""
+    r = cp.ecs.run_task(cluster=cluster, taskDefinition=td)
+    assert not r.get("failures"), r
+    return r["tasks"][0]["taskArn"]
+
+
 def cli_task(cp, cluster, arn):
     return cp.aws_cli("describe-tasks", "--cluster", cluster, "--tasks", arn)["tasks"][0]
 
@@ -106,6 +113,14 @@ def controlplane(tmpdir_path, request):
     cp.stop()
 
 
+def stop_clean(a):
+    """SIGTERM: exit 0 with the checkpoint saved, and no sanitizer report."""
+    rc = a.stop()
+    out = a.output()
+    assert rc == 0, out[-3000:]
+    assert "Sanitizer" not in out and "runtime error:" not in out, out[-3000:]
+
+
 def start_agent(make_agent, env=None, **kw):
     a = make_agent(env=env, **kw)
     a.wait_registered()
@@ -129,12 +144,13 @@ def test_register_appears_in_cli_list_container_instances(make_agent, controlpla
     assert ci["versionInfo"].get("agentVersion")
     # the checkpoint holds the same ARN
     assert arn in open(os.path.join(a.data_dir, "ecs_agent_data.json")).read()
+    stop_clean(a)
 
 
 # --------------------------------------------------------------------------- run-task
 
 def test_run_task_network_bindings_fixed_and_dynamic(make_agent, controlplane, cluster_name, test_image):
-    start_agent(make_agent)
+    a = start_agent(make_agent)
     fixed = free_port()
     td = register_task_def(controlplane, "web", test_image,
                            [httpd("fixed", fixed, "hello-fixed"), httpd("dynamic", 0, "hello-dynamic")])
@@ -169,6 +185,7 @@ def test_run_task_network_bindings_fixed_and_dynamic(make_agent, controlplane, c
         # ... and it answers HTTP
         status, body = wait_for(lambda: http_get(hp), 15, what="HTTP on port %d" % hp)
         assert status == 200 and body.strip() == want_text
+    stop_clean(a)
 
 
 # --------------------------------------------------------------------------- stop-task
@@ -200,12 +217,13 @@ def test_stop_task_exit_codes_and_cleanup(make_agent, controlplane, cluster_name
 
     # removed from Docker after ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION
     wait_for(lambda: not docker_ids(cluster_name, arn), 40, what="containers removed\n" + a.output()[-2000:])
+    stop_clean(a)
 
 
 # --------------------------------------------------------------------------- essential / non-essential
 
 def test_essential_exit_stops_task_nonessential_does_not(make_agent, controlplane, cluster_name, test_image):
-    start_agent(make_agent)
+    a = start_agent(make_agent)
     td_ess = register_task_def(controlplane, "essential", test_image, [
         {"name": "quitter", "cpu": 10, "memory": 32, "essential": True, "command": ["sh", "-c", "sleep 2; exit 3"]},
         sleeper("companion"),
@@ -214,8 +232,8 @@ def test_essential_exit_stops_task_nonessential_does_not(make_agent, controlplan
         {"name": "oneshot", "cpu": 10, "memory": 32, "essential": False, "command": ["sh", "-c", "sleep 1; exit 5"]},
         sleeper("keeper"),
     ])
-    ess = controlplane.ecs.run_task(cluster=cluster_name, taskDefinition=td_ess)["tasks"][0]["taskArn"]
-    non = controlplane.ecs.run_task(cluster=cluster_name, taskDefinition=td_non)["tasks"][0]["taskArn"]
+    ess = run_task_api(controlplane, cluster_name, td_ess)
+    non = run_task_api(controlplane, cluster_name, td_non)
 
     # essential container exits -> the whole task stops, exit code reported
     wait_task_status(controlplane, cluster_name, ess, "STOPPED", timeout=60)
@@ -237,6 +255,7 @@ def test_essential_exit_stops_task_nonessential_does_not(make_agent, controlplan
     assert container_of(t, "keeper")["lastStatus"] == "RUNNING"
     running = [cid for cid in docker_ids(cluster_name, non) if docker_inspect(cid)["State"]["Running"]]
     assert len(running) == 1
+    stop_clean(a)
 
 
 # --------------------------------------------------------------------------- instance role credentials
@@ -260,7 +279,7 @@ def test_instance_role_credentials_rotated_no_secret_in_logs(make_agent, control
     a.wait_registered()
     a.wait_connected()
     td = register_task_def(controlplane, "creds", test_image)
-    first = run_task(controlplane, cluster_name, td)
+    first = run_task_api(controlplane, cluster_name, td)
     wait_task_status(controlplane, cluster_name, first, "RUNNING")
 
     issued_before = controlplane.admin("/_local/state")["imds"]["credentials"]
@@ -275,18 +294,20 @@ def test_instance_role_credentials_rotated_no_secret_in_logs(make_agent, control
     wait_for(expired, 30, interval=0.5, what="old credentials expired")
     time.sleep(1)
 
-    second = run_task(controlplane, cluster_name, td)
+    second = run_task_api(controlplane, cluster_name, td)
     wait_task_status(controlplane, cluster_name, second, "RUNNING")
     controlplane.ecs.stop_task(cluster=cluster_name, task=first)
     wait_task_status(controlplane, cluster_name, first, "STOPPED", timeout=60)
     assert a.alive()
     assert a.wait_connected()
+    stop_clean(a)  # shutdown logs are checked too
 
     issued = controlplane.admin("/_local/state")["imds"]["credentials"]
     assert rot["AccessKeyId"] in {c["AccessKeyId"] for c in issued}
     assert len(issued) >= 2
     logs = agent_logs(a)
-    assert "instance role credentials" in logs  # obtained / rotated (no static keys in env)
+    # role credentials (no static keys in the env), fetched again after the rotation
+    assert "instance role credentials obtained" in logs and "instance role credentials rotated" in logs
     for c in issued:
         for secret in (c["SecretAccessKey"], c["Token"]):
             assert secret and secret not in logs
@@ -302,14 +323,14 @@ def test_websocket_dropped_reconnects_nothing_lost(make_agent, controlplane, clu
     a = start_agent(make_agent)
     inst = a.instance_arn()
     td = register_task_def(controlplane, "ws", test_image)
-    before = controlplane.ecs.run_task(cluster=cluster_name, taskDefinition=td)["tasks"][0]["taskArn"]
+    before = run_task_api(controlplane, cluster_name, td)
     wait_task_status(controlplane, cluster_name, before, "RUNNING")
 
     seq = last_seq(controlplane)
     # drop the websocket and refuse handshakes for a while: the agent is cut off
     controlplane.admin("/_local/faults", {"drop_ws": mode, "refuse_ws": 4})
     wait_for(lambda: events(controlplane, "ws_disconnect", seq)["events"], 10, what="ws_disconnect")
-    during = controlplane.ecs.run_task(cluster=cluster_name, taskDefinition=td)["tasks"][0]["taskArn"]
+    during = run_task_api(controlplane, cluster_name, td)
     placed_at = time.time()
     assert not controlplane.ecs.describe_container_instances(
         cluster=cluster_name, containerInstances=[inst])["containerInstances"][0]["agentConnected"]
@@ -327,10 +348,10 @@ def test_websocket_dropped_reconnects_nothing_lost(make_agent, controlplane, clu
         assert len(docker_ids(cluster_name, arn)) == 1, containers_for(cluster_name)
     wait_for(lambda: not controlplane.admin("/_local/state")["pendingPayloads"].get(inst), 20,
              what="every payload acknowledged")
-    after = controlplane.ecs.run_task(cluster=cluster_name, taskDefinition=td)["tasks"][0]["taskArn"]
+    after = run_task_api(controlplane, cluster_name, td)
     wait_task_status(controlplane, cluster_name, after, "RUNNING")
     assert len(docker_ids(cluster_name)) == 3
-    assert a.alive()
+    stop_clean(a)
 
 
 def test_malformed_and_unknown_acs_frames_session_goes_on(make_agent, controlplane, cluster_name, test_image):
@@ -358,14 +379,14 @@ def test_malformed_and_unknown_acs_frames_session_goes_on(make_agent, controlpla
         assert r["applied"]["send_raw"] == 1, r
     # the session goes on: no disconnect, and a task sent afterwards runs
     td = register_task_def(controlplane, "afterjunk", test_image)
-    arn = controlplane.ecs.run_task(cluster=cluster_name, taskDefinition=td)["tasks"][0]["taskArn"]
+    arn = run_task_api(controlplane, cluster_name, td)
     wait_task_status(controlplane, cluster_name, arn, "RUNNING")
     assert len(docker_ids(cluster_name, arn)) == 1
     evs = events(controlplane, since=seq)["events"]
     assert not [e for e in evs if e["kind"] in ("ws_disconnect", "ws_connect")], evs
     acks = [e for e in evs if e["kind"] == "AckRequest" and e["matched"]]
     assert acks, "the real payload was not acknowledged"
-    assert a.alive()
+    stop_clean(a)
 
 
 # --------------------------------------------------------------------------- ECS API errors
@@ -382,8 +403,8 @@ def test_state_changes_delivered_in_order_after_500s(make_agent, controlplane, c
         "status": 500, "code": "ServerException", "message": "injected outage", "seconds": outage,
         "operations": ["SubmitTaskStateChange", "SubmitContainerStateChange"]}})
     t0 = time.time()
-    short = controlplane.ecs.run_task(cluster=cluster_name, taskDefinition=td_short)["tasks"][0]["taskArn"]
-    long_ = controlplane.ecs.run_task(cluster=cluster_name, taskDefinition=td_long)["tasks"][0]["taskArn"]
+    short = run_task_api(controlplane, cluster_name, td_short)
+    long_ = run_task_api(controlplane, cluster_name, td_long)
 
     # the short task runs and exits in Docker while ECS hears nothing
     def short_exited():
@@ -420,7 +441,7 @@ def test_state_changes_delivered_in_order_after_500s(make_agent, controlplane, c
         if final == "STOPPED":
             last_task = max(i for i, e in enumerate(evs) if e[0] == "task")
             assert all(e[0] == "task" for e in evs[last_task:]), evs
-    assert a.alive()
+    stop_clean(a)
 
 
 # --------------------------------------------------------------------------- restart
@@ -429,7 +450,7 @@ def test_kill9_restart_same_instance_tasks_tracked(make_agent, controlplane, clu
     a = start_agent(make_agent)
     inst = a.instance_arn()
     td = register_task_def(controlplane, "survivor", test_image, [sleeper("main"), sleeper("side")])
-    t1 = controlplane.ecs.run_task(cluster=cluster_name, taskDefinition=td)["tasks"][0]["taskArn"]
+    t1 = run_task_api(controlplane, cluster_name, td)
     wait_task_status(controlplane, cluster_name, t1, "RUNNING")
     ids_before = sorted(docker_ids(cluster_name, t1))
     assert len(ids_before) == 2
@@ -453,12 +474,12 @@ def test_kill9_restart_same_instance_tasks_tracked(make_agent, controlplane, clu
     assert len(docker_ids(cluster_name)) == 2
 
     # still under control: a new task runs, the old one stops
-    t2 = controlplane.ecs.run_task(cluster=cluster_name, taskDefinition=td)["tasks"][0]["taskArn"]
+    t2 = run_task_api(controlplane, cluster_name, td)
     wait_task_status(controlplane, cluster_name, t2, "RUNNING")
     controlplane.ecs.stop_task(cluster=cluster_name, task=t1)
     wait_task_status(controlplane, cluster_name, t1, "STOPPED", timeout=60)
     assert len(docker_ids(cluster_name, t2)) == 2
-    assert a.alive()
+    stop_clean(a)
 
 
 # --------------------------------------------------------------------------- duplicates
@@ -466,7 +487,7 @@ def test_kill9_restart_same_instance_tasks_tracked(make_agent, controlplane, clu
 def test_duplicate_payload_runs_once(make_agent, controlplane, cluster_name, test_image):
     a = start_agent(make_agent)
     td = register_task_def(controlplane, "dup", test_image)
-    arn = controlplane.ecs.run_task(cluster=cluster_name, taskDefinition=td)["tasks"][0]["taskArn"]
+    arn = run_task_api(controlplane, cluster_name, td)
     # re-sent at once (while the first copy is being handled) ...
     r = controlplane.admin("/_local/faults", {"duplicate_payload": True})
     assert r["applied"]["duplicate_payload"] == 1, r
@@ -482,3 +503,4 @@ def test_duplicate_payload_runs_once(make_agent, controlplane, cluster_name, tes
     assert [t["Arn"] for t in tasks] == [arn]
     runs = [e for e in state_change_events(controlplane, arn) if e[0] == "task" and e[1] == "RUNNING"]
     assert len(runs) == 1, runs
+    stop_clean(a)

@@ -90,6 +90,13 @@ def agent_logs(a):
     return text
 
 
+def stop_clean(a):
+    rc = a.stop()
+    out = a.output()
+    assert rc == 0, out[-3000:]
+    assert "Sanitizer" not in out and "runtime error:" not in out, out[-3000:]
+
+
 def start(make_agent, env):
     a = make_agent(env=env)
     a.wait_registered()
@@ -133,6 +140,7 @@ def test_stage_then_perform_update_exits_42_with_checkpoint(make_agent, controlp
     assert ev["kind"] == "AckRequest", ev
     rc = a.proc.wait(30)
     assert rc == 42, a.output()[-3000:]
+    assert "Sanitizer" not in a.output() and "runtime error:" not in a.output(), a.output()[-3000:]
 
     # the checkpoint was saved on the way out and still knows the instance and the task
     assert "Checkpoint saved" in agent_logs(a)
@@ -170,7 +178,7 @@ def test_bad_checksum_is_nacked_and_nothing_staged(make_agent, controlplane, upd
     ok = stage(controlplane, update_server.url, update_server.sha256)
     assert reply_for(controlplane, ok)["kind"] == "AckRequest"
     assert os.path.exists(os.path.join(download_dir, "desired-image"))
-    assert a.alive()
+    stop_clean(a)
 
 
 @pytest.mark.parametrize("enabled", [None, "false"], ids=["default", "false"])
@@ -187,4 +195,4 @@ def test_updates_disabled_are_nacked(make_agent, controlplane, update_server, do
     assert ev["kind"] == "NackRequest" and ev["message"].get("reason") == "Updates are disabled", ev
     assert update_server.requests == []
     assert os.listdir(download_dir) == []
-    assert a.alive()
+    stop_clean(a)
