@@ -17,6 +17,7 @@ export AWS_DEFAULT_REGION=us-west-2 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENT
 ecs() { /usr/bin/aws --endpoint-url "http://127.0.0.1:$port" --output json ecs "$@"; }
 
 make -s build
+scripts/ensure-docker.sh
 image=$(tests/lib/test-image.sh | tail -1)
 rm -rf "$work"
 mkdir -p "$work/data" "$work/log" "$work/cp"

@@ -32,7 +32,8 @@ scripts/run-unit.sh out $(ls out/tests/test_* 2>/dev/null) || status=1
 step "unit tests (ASan+UBSan)"
 scripts/run-unit.sh out/san $(ls out/san/tests/test_* 2>/dev/null) || status=1
 
-step "test fixtures: image and registry"
+step "test fixtures: Docker engine, image and registry"
+scripts/ensure-docker.sh || fail 0 docker-engine
 export TEST_IMAGE
 TEST_IMAGE=$(tests/lib/test-image.sh) || fail 0 test-image
 if [ -x tests/lib/registry.sh ]; then
