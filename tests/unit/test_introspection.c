@@ -1170,6 +1170,120 @@ test_server_busy_address (void **state)
   assert_true (c_stopped);
 }
 
+/* A malformed request once made lws repeat BODY_COMPLETION and the server
+   answered it forever (fuzz/regressions/introspection_http/): now the
+   connection is closed and the output stays small. */
+struct drain
+{
+  struct raw r;
+  size_t got;
+};
+
+static void
+drain_read (uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+  (void) b;
+  struct raw *r = s->data;
+  struct drain *d = (struct drain *) r;
+  if (n > 0)
+    d->got += (size_t) n;
+  if (n < 0)
+    {
+      r->eof = true;
+      uv_read_stop (s);
+    }
+}
+
+static void
+drain_connected (uv_connect_t *req, int status)
+{
+  struct raw *r = req->data;
+  if (status < 0)
+    {
+      r->failed = true;
+      return;
+    }
+  r->connected = true;
+  uv_read_start ((uv_stream_t *) &r->tcp, raw_alloc, drain_read);
+}
+
+static void
+test_server_malformed_body_no_loop (void **state)
+{
+  (void) state;
+  struct harness h;
+  harness_init (&h);
+  struct introspection_config cfg = local_cfg ();
+  h.srv = harness_start (&h, &cfg);
+  int port = introspection_port (h.srv);
+  static const char evil[] = "POST /v1/t1%3A\r\nContent-Length: 5\r\n\r\n\xff\xff\xff\xbfhello";
+  struct drain d;
+  memset (&d, 0, sizeof d);
+  uv_tcp_init (&h.loop, &d.r.tcp);
+  d.r.tcp.data = &d.r;
+  d.r.creq.data = &d.r;
+  struct sockaddr_in sa;
+  uv_ip4_addr ("127.0.0.1", port, &sa);
+  assert_int_equal (uv_tcp_connect (&d.r.creq, &d.r.tcp, (struct sockaddr *) &sa, drain_connected), 0);
+  while (!d.r.connected)
+    uv_run (&h.loop, UV_RUN_ONCE);
+  raw_send (&d.r, evil, sizeof evil - 1);
+  uv_shutdown_t sreq;
+  uv_shutdown (&sreq, (uv_stream_t *) &d.r.tcp, NULL);
+  uint64_t t0 = util_now_ms ();
+  while (!d.r.eof && util_now_ms () - t0 < 3000)
+    uv_run (&h.loop, UV_RUN_ONCE);
+  assert_true (d.r.eof);
+  assert_true (d.got < 4096);
+  assert_true (introspection_requests (h.srv) <= 2);
+  raw_close (&d.r);
+  harness_finish (&h);
+}
+
+/* A client that asks for a big answer and never reads it is cut off after
+   the timeout; the server does not hold the connection (or its buffer). */
+static void
+test_server_slow_reader (void **state)
+{
+  (void) state;
+  struct harness h;
+  harness_init (&h);
+  size_t n = 20000;
+  struct introspection_task *tasks = xcalloc (n, sizeof *tasks);
+  for (size_t i = 0; i < n; i++)
+    tasks[i] = fake_tasks[0];
+  h.fake.tasks = tasks;
+  h.fake.n = n;
+  struct introspection_config cfg = local_cfg ();
+  cfg.read_timeout_s = 1;
+  h.srv = harness_start (&h, &cfg);
+  int port = introspection_port (h.srv);
+  struct raw r;
+  memset (&r, 0, sizeof r);
+  uv_tcp_init (&h.loop, &r.tcp);
+  r.tcp.data = &r;
+  r.creq.data = &r;
+  struct sockaddr_in sa;
+  uv_ip4_addr ("127.0.0.1", port, &sa);
+  /* connect without reading: raw_connected would start reading */
+  assert_int_equal (uv_tcp_connect (&r.creq, &r.tcp, (struct sockaddr *) &sa, NULL), 0);
+  uint64_t t0 = util_now_ms ();
+  while (introspection_connections (h.srv) == 0 && util_now_ms () - t0 < 3000)
+    uv_run (&h.loop, UV_RUN_ONCE);
+  int rcv = 4096;
+  uv_recv_buffer_size ((uv_handle_t *) &r.tcp, &rcv);
+  static const char get_tasks[] = "GET /v1/tasks HTTP/1.1\r\nHost: x\r\n\r\n";
+  raw_send (&r, get_tasks, sizeof get_tasks - 1);
+  t0 = util_now_ms ();
+  while (introspection_connections (h.srv) > 0 && util_now_ms () - t0 < 6000)
+    uv_run (&h.loop, UV_RUN_ONCE);
+  print_message ("slow reader dropped after %llu ms\n", (unsigned long long) (util_now_ms () - t0));
+  assert_int_equal (introspection_connections (h.srv), 0);
+  raw_close (&r);
+  harness_finish (&h);
+  free (tasks);
+}
+
 /* Stop while clients are connected and mid-request: everything is released
    (ASan/LSan builds check the memory, harness_finish the loop). */
 static void
@@ -1274,6 +1388,8 @@ main (int argc, char **argv)
     cmocka_unit_test (test_server_bad_config),
     cmocka_unit_test (test_server_busy_address),
     cmocka_unit_test (test_server_stop_with_clients),
+    cmocka_unit_test (test_server_malformed_body_no_loop),
+    cmocka_unit_test (test_server_slow_reader),
   };
   int r = cmocka_run_group_tests (tests, NULL, NULL);
   log_close ();
