@@ -111,9 +111,9 @@ agent_lws_log_cb (int level, const char *line)
   size_t n = strlen (line);
   while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' '))
     n--;
-  if (level & LLL_ERR)
-    log_error ("lws", "%.*s", (int) n, line);
-  else if (level & LLL_WARN)
+  /* lws errors are mostly about peers (a client's oversized headers, a
+     dropped socket): warn, so a remote party cannot fill the error level */
+  if (level & (LLL_ERR | LLL_WARN))
     log_warn ("lws", "%.*s", (int) n, line);
   else
     log_debug ("lws", "%.*s", (int) n, line);
