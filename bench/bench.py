@@ -328,7 +328,26 @@ class Agent:
 
     @property
     def pid(self):
-        return self.proc.pid
+        """The agent process: the child itself, or (under a wrapper such as perf/strace) its descendant
+        running the agent binary, so footprints are the agent's and not the wrapper's."""
+        if getattr(self, "_pid", None):
+            return self._pid
+        want = os.path.realpath(AGENT_BIN)
+        todo, seen = [self.proc.pid], set()
+        while todo:
+            p = todo.pop(0)
+            if p in seen:
+                continue
+            seen.add(p)
+            try:
+                if os.path.realpath("/proc/%d/exe" % p) == want:
+                    self._pid = p
+                    return p
+                with open("/proc/%d/task/%d/children" % (p, p)) as f:
+                    todo += [int(x) for x in f.read().split()]
+            except OSError:
+                continue
+        return self.proc.pid  # valgrind: the tool runs in the same process
 
     def alive(self):
         return self.proc.poll() is None
