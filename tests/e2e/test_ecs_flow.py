@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from conftest import (AKID, SECRET, ControlPlane, containers_for, describe_task, free_port,
+from conftest import (SECRET, ControlPlane, containers_for, describe_task, free_port,
                       register_task_def, wait_for, wait_task_status)
 
 
