@@ -134,13 +134,13 @@ def docker_cleanup(cluster=None):
     flt = ["--filter", "label=" + TEST_LABEL]
     if cluster:
         flt += ["--filter", "label=com.amazonaws.ecs.cluster=" + cluster]
-    ids = subprocess.run(["docker", "ps", "-aq"] + flt, capture_output=True, text=True).stdout.split()
+    ids = subprocess.run(["docker", "ps", "-aq"] + flt, capture_output=True, text=True, timeout=120).stdout.split()
     if ids:
-        subprocess.run(["docker", "rm", "-fv"] + ids, capture_output=True)
+        subprocess.run(["docker", "rm", "-fv"] + ids, capture_output=True, timeout=180)
     vols = subprocess.run(["docker", "volume", "ls", "-q"] + ["--filter", "label=" + TEST_LABEL],
-                          capture_output=True, text=True).stdout.split()
+                          capture_output=True, text=True, timeout=120).stdout.split()
     if vols and cluster is None:
-        subprocess.run(["docker", "volume", "rm", "-f"] + vols, capture_output=True)
+        subprocess.run(["docker", "volume", "rm", "-f"] + vols, capture_output=True, timeout=120)
 
 
 class Agent:
@@ -286,5 +286,5 @@ def containers_for(cluster, task_arn=None):
     if task_arn:
         flt += ["--filter", "label=com.amazonaws.ecs.task-arn=" + task_arn]
     out = subprocess.run(["docker", "ps", "-a", "--format", "{{.ID}} {{.Names}} {{.State}}"] + flt,
-                         capture_output=True, text=True).stdout
+                         capture_output=True, text=True, timeout=120).stdout
     return [line.split() for line in out.splitlines() if line.strip()]
