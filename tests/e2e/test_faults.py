@@ -1,9 +1,10 @@
 """Fault injection (bounded: one round of every scenario of
-tests/reliability/faults.py).  Docker engine faults go through a proxy on a
-private unix socket (DOCKER_HOST), never the host daemon; control plane
-faults through its /_local/faults API.  After each scenario the invariants
-of tests/reliability/harness.py must hold; the agent's RSS must not grow by
-more than 64 MiB over the run; SIGTERM at the end exits 0.
+tests/reliability/faults.py, fault windows halved).  Docker engine faults go
+through a proxy on a private unix socket (DOCKER_HOST), never the host
+daemon; control plane faults through its /_local/faults API.  After each
+scenario the invariants of tests/reliability/harness.py must hold; the
+agent's RSS must not grow by more than 64 MiB over the run; SIGTERM at the
+end exits 0.
 
 Long run: tests/reliability/faults.py --rounds N
 """
@@ -23,9 +24,20 @@ def _check(res):
     assert not res["problems"], msg + "\n" + "\n".join(res["problems"])
 
 
+def _run(names, **kw):
+    return faults.run(names, rounds=1, seed=SEED, verbose=False, settle_timeout=40, scale=0.5, **kw)
+
+
 def test_docker_engine_faults():
-    _check(faults.run([f.__name__ for f in faults.DOCKER_SCENARIOS], rounds=1, seed=SEED, verbose=False))
+    # stopped tasks are kept (3h cleanup wait) so that a removal never falls
+    # into an outage here: that case has its own test below
+    names = [f.__name__ for f in faults.DOCKER_SCENARIOS if f is not faults.docker_unreachable_at_cleanup]
+    _check(_run(names, cleanup_wait="3h"))
+
+
+def test_docker_unreachable_when_cleanup_is_due():
+    _check(_run(["docker_unreachable_at_cleanup"], cleanup_wait="6s"))
 
 
 def test_control_plane_faults():
-    _check(faults.run([f.__name__ for f in faults.CP_SCENARIOS], rounds=1, seed=SEED, verbose=False))
+    _check(_run([f.__name__ for f in faults.CP_SCENARIOS], cleanup_wait="3h"))

@@ -94,7 +94,12 @@ def clear(rig):
     rig.cp.admin("/_local/faults/clear", {})
 
 
+SETTLE = 90   # settle timeout of the current run
+SCALE = 1.0   # fault window scale of the current run
+
+
 def settle_or_fail(rig, what, timeout=90):
+    timeout = min(timeout, SETTLE)
     probs = rig.settle(timeout=timeout)
     if probs:
         raise AssertionError("%s: not consistent after %ss:\n  %s" % (what, timeout, "\n  ".join(probs[:30])))
@@ -135,7 +140,7 @@ def docker_events_cut(rig, rng, c):
 def docker_unreachable(rig, rng, c):
     a = rig.run_task("long")
     wait_task(rig, a, "RUNNING")
-    secs = rng.uniform(5, 9)
+    secs = rng.uniform(5, 9) * SCALE
     rig.proxy.refuse(secs)
     c.add("docker_refused")
     t0 = time.time()
@@ -220,7 +225,7 @@ def docker_rm(rig, rng, c):
 def docker_hung(rig, rng, c):
     a = rig.run_task("long")
     wait_task(rig, a, "RUNNING")
-    rig.proxy.blackhole(rng.uniform(4, 7))
+    rig.proxy.blackhole(rng.uniform(4, 7) * SCALE)
     c.add("docker_hung")
     b = rig.run_task("long")
     rig.stop_task(a)
@@ -232,6 +237,7 @@ def docker_hung(rig, rng, c):
 
 # ================================================================ control plane
 def ws_drops(rig, rng, c, n=8):
+    n = max(3, int(n * SCALE))
     live = []
     for i in range(n):
         r = rng.random()
@@ -245,14 +251,14 @@ def ws_drops(rig, rng, c, n=8):
         time.sleep(rng.uniform(0.0, 0.3))
         mode = "abort" if rng.random() < 0.4 else True
         fault(rig, {"drop_ws": mode}, c, "ws_drop_abort" if mode == "abort" else "ws_drop_close")
-        time.sleep(rng.uniform(0.2, 1.5))
+        time.sleep(rng.uniform(0.2, 1.5) * SCALE)
     for arn in live:
         rig.stop_task(arn)
     settle_or_fail(rig, "ws_drops", 120)
 
 
 def ws_refused(rig, rng, c):
-    fault(rig, {"refuse_ws": 6, "drop_ws": True}, c, "ws_refused")
+    fault(rig, {"refuse_ws": 6 * SCALE, "drop_ws": True}, c, "ws_refused")
     a = rig.run_task("long")
     wait_task(rig, a, "RUNNING", 90)
     rig.stop_task(a)
@@ -260,14 +266,14 @@ def ws_refused(rig, rng, c):
 
 
 def api_errors(rig, rng, c):
-    fault(rig, {"api_error": {"seconds": 8, "operations": AGENT_OPS}}, c, "api_500_window")
+    fault(rig, {"api_error": {"seconds": 8 * SCALE, "operations": AGENT_OPS}}, c, "api_500_window")
     a = rig.run_task("long")
     s = rig.run_task("short", 0)
-    time.sleep(3)
+    time.sleep(3 * SCALE)
     fault(rig, {"drop_ws": True}, c, "ws_drop_close")  # reconnect needs DiscoverPollEndpoint
     wait_task(rig, a, "RUNNING", 90)
     wait_task(rig, s, "STOPPED", 90)
-    fault(rig, {"api_throttle": {"seconds": 8, "operations": AGENT_OPS}}, c, "api_throttle_window")
+    fault(rig, {"api_throttle": {"seconds": 8 * SCALE, "operations": AGENT_OPS}}, c, "api_throttle_window")
     rig.stop_task(a)
     b = rig.run_task("short", 1)
     wait_task(rig, a, "STOPPED", 90)
@@ -276,7 +282,7 @@ def api_errors(rig, rng, c):
 
 
 def api_slow(rig, rng, c):
-    fault(rig, {"api_delay_ms": {"ms": 3000, "operations": AGENT_OPS}}, c, "api_slow_window")
+    fault(rig, {"api_delay_ms": {"ms": int(3000 * SCALE), "operations": AGENT_OPS}}, c, "api_slow_window")
     a = rig.run_task("long")
     s = rig.run_task("short", 0)
     fault(rig, {"drop_ws": True}, c, "ws_drop_close")
@@ -333,7 +339,7 @@ def acs_garbage(rig, rng, c):
 
 
 def acs_oversize(rig, rng, c):
-    for size in (1 << 20, 8 << 20, (16 << 20) + 4096):
+    for size in ((1 << 20, 8 << 20, (16 << 20) + 4096) if SCALE >= 1 else (1 << 20, (16 << 20) + 4096)):
         body = "{\"type\":\"PayloadMessage\",\"message\":{\"messageId\":\"big\",\"pad\":\"" + "A" * size + "\",\"tasks\":[]}}"
         try:
             fault(rig, {"send_raw": body}, c, "acs_oversize")
@@ -369,7 +375,8 @@ def payload_repeated(rig, rng, c):
 
 def reset(rig):
     """After a failed scenario: stop every task and remove containers the
-    agent does not know, so the next scenario is judged on its own."""
+    agent does not know or that still run for a task reported STOPPED, so
+    the next scenario is judged on its own."""
     try:
         for arn in rig.desired_running():
             rig.stop_task(arn)
@@ -377,8 +384,9 @@ def reset(rig):
         known = set()
         for t in rig.agent.introspect("/v1/tasks").get("Tasks") or []:
             known.update(x.get("DockerId") for x in t.get("Containers") or [])
+        stopped = {a for a, t in rig.cp_tasks().items() if t["lastStatus"] == "STOPPED"}
         for x in harness.docker_containers(rig.cluster):
-            if x["id"] not in known:
+            if x["id"] not in known or (x["running"] and x["task"] in stopped):
                 subprocess.run(["docker", "rm", "-f", x["id"]], capture_output=True, timeout=30)
     except Exception as e:  # noqa: BLE001
         log("reset after failure: %r" % e)
@@ -389,12 +397,16 @@ CP_SCENARIOS = [ws_drops, ws_refused, api_errors, api_slow, acs_garbage, acs_ove
 ALL = {f.__name__: f for f in DOCKER_SCENARIOS + CP_SCENARIOS}
 
 
-def run(names, rounds=1, seed=1, verbose=True, rss_growth_limit_kb=64 * 1024):
-    """One rig, every named scenario `rounds` times.  Returns a result dict."""
+def run(names, rounds=1, seed=1, verbose=True, rss_growth_limit_kb=64 * 1024, cleanup_wait="10s",
+        settle_timeout=90, scale=1.0):
+    """One rig, every named scenario `rounds` times.  Returns a result dict.
+    scale < 1 shortens the fault windows (the bounded runs of make test)."""
+    global SETTLE, SCALE
+    SETTLE, SCALE = settle_timeout, scale
     rng = seeded(seed)
     need_proxy = any(ALL[n] in DOCKER_SCENARIOS for n in names)
-    rig = Rig(agent_env={"ASAN_OPTIONS": ASAN_SMALL}, docker_proxy=need_proxy,
-              cp_args=["--resend-interval", "3"])
+    rig = Rig(agent_env={"ASAN_OPTIONS": ASAN_SMALL, "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION": cleanup_wait},
+              docker_proxy=need_proxy, cp_args=["--resend-interval", "3"])
     c = Counts()
     res = {"seed": seed, "rounds": rounds, "scenarios": {}, "problems": [], "rss_kb": []}
     say = log if verbose else (lambda m: None)

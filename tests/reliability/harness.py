@@ -162,6 +162,12 @@ class Rig:
         self.cluster = cluster or "rel-" + uuid.uuid4().hex[:10]
         self.image = test_image()
         self.cp = ControlPlane(self.dir, list(cp_args))
+        if "--session-token" in cp_args:  # our own API calls need the token too
+            import botocore.session
+            tok = list(cp_args)[list(cp_args).index("--session-token") + 1]
+            self.cp._client = botocore.session.get_session().create_client(
+                "ecs", region_name=conftest.REGION, endpoint_url=self.cp.url, aws_access_key_id=conftest.AKID,
+                aws_secret_access_key=conftest.SECRET, aws_session_token=tok)
         self.proxy = None
         env = dict(agent_env or {})
         if docker_proxy:
