@@ -6,7 +6,8 @@ is kill -9'd at random (seeded) instants and restarted each time.
 
 For every instant: churn (run long / short / two-container tasks, stop
 running ones) for a random 0.05-4 s while a timer kill -9s the agent at a
-random point of it; the agent is restarted on the same data dir.  Every
+random point of it; the agent is restarted on the same data dir (and, one
+time in seven, kill -9'd again 0-1.5 s into that recovery and restarted).  Every
 --settle-every instants (default 1) churn pauses and the invariants of
 harness.py must hold within --settle-timeout seconds: Docker and the agent
 agree (no orphan, no duplicate), every placed task is RUNNING or reported
@@ -29,7 +30,7 @@ from harness import Rig, Churn, AgentDied, log, seeded  # noqa: E402
 
 
 def run(instants=200, seed=1, settle_every=1, settle_timeout=90, max_running=6, workdir=None,
-        keep=False, agent_env=None, verbose=True, stop_on_problem=True):
+        keep=False, agent_env=None, verbose=True, stop_on_problem=True, early_kill=0.15):
     rng = seeded(seed)
     rig = Rig(workdir=workdir, agent_env=agent_env, keep=keep)
     res = {"seed": seed, "instants_planned": instants, "instants_done": 0, "kills": 0, "restarts": 0,
@@ -75,6 +76,19 @@ def run(instants=200, seed=1, settle_every=1, settle_timeout=90, max_running=6, 
                 i + 1, instants, kill_at, window, rss, "; ".join(steps[-6:])))
             rig.start_agent(wait=False)
             res["restarts"] += 1
+            if rng.random() < early_kill:
+                # crash again during recovery (checkpoint load, reconciliation,
+                # re-registration, the first payload)
+                time.sleep(rng.uniform(0.0, 1.5))
+                rc2 = rig.kill9()
+                res["kills"] += 1
+                res["early_kills"] = res.get("early_kills", 0) + 1
+                if rc2 != -9:
+                    res["problems"].append("instant %d: agent exited (%s) during recovery:\n%s" % (
+                        i, rc2, rig.agent.output()[-3000:]))
+                    break
+                rig.start_agent(wait=False)
+                res["restarts"] += 1
             try:
                 rig.wait_connected(timeout=settle_timeout)
             except AgentDied as e:
