@@ -862,9 +862,13 @@ on_create_done (const char *id, agent_error_t err, void *data)
   struct engine_task *t = op->t;
   size_t ci = op->ci;
   struct engine_container *c = &t->containers[ci];
-  if (err && err->kind == ERR_CONFLICT)
+  if (err
+      && (err->kind == ERR_CONFLICT || err->kind == ERR_UNREACHABLE || err->kind == ERR_TIMEOUT
+          || err->kind == ERR_MALFORMED || err->kind == ERR_SERVER))
     {
-      /* Name in use: ours from before a crash?  Inspect and adopt. */
+      /* Name in use: ours from before a crash?  Or the answer was lost
+         (daemon unreachable, timeout): the create may have happened all the
+         same.  Inspect by name and adopt rather than leave an orphan. */
       op->msg = xstrdup (err->msg);
       op->kind = OP_CREATE_ADOPT;
       op->handle = e->ops->inspect (e->ops_ctx, c->docker_name, on_create_adopt, op);
@@ -1343,10 +1347,13 @@ start_task_cleanup (engine_t *e, struct engine_task *t)
   for (size_t i = 0; i < t->n_containers; i++)
     {
       struct engine_container *c = &t->containers[i];
-      if (!c->docker_id)
+      /* No id but a name: a create was attempted and its answer lost; the
+         deterministic name finds the container if it exists (404 is fine). */
+      const char *ref = c->docker_id ? c->docker_id : c->docker_name;
+      if (!ref)
         continue;
       struct op *op = op_new (e, OP_REMOVE, t, i);
-      op->handle = e->ops->remove (e->ops_ctx, c->docker_id, on_removed, op);
+      op->handle = e->ops->remove (e->ops_ctx, ref, on_removed, op);
     }
   removal_progress (e, t);
 }
