@@ -47,7 +47,7 @@ sys.exit(0 if ok else 1)
 EOPY
 prc=$?
 echo "valgrind log: $vglog"
-grep -E "definitely lost|indirectly lost|possibly lost|still reachable|ERROR SUMMARY" "$vglog" | sed 's/^==[0-9]*== *//'
+grep -E "in use at exit|total heap usage|All heap blocks|definitely lost|indirectly lost|possibly lost|still reachable|ERROR SUMMARY" "$vglog" | sed 's/^==[0-9]*== *//'
 def=$(grep -Eo 'definitely lost: [0-9,]+ bytes' "$vglog" | grep -Eo '[0-9,]+' | tr -d , | tail -1)
 ind=$(grep -Eo 'indirectly lost: [0-9,]+ bytes' "$vglog" | grep -Eo '[0-9,]+' | tr -d , | tail -1)
 errs=$(grep -Eo 'ERROR SUMMARY: [0-9,]+ errors' "$vglog" | grep -Eo '[0-9,]+' | tr -d , | tail -1)
