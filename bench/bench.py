@@ -532,12 +532,28 @@ class Bench:
 
     def idle(self, seconds, label):
         """Samples the agent every second for `seconds`; returns the footprint."""
+        # Docker events the agent's stream receives (label com.amazonaws.ecs.task-arn) that are not its own:
+        # other agents' containers on a shared engine cost the "idle" agent CPU
+        counter = {"n": 0}
+        evp = subprocess.Popen(["docker", "events", "--filter", "type=container", "--filter",
+                                "label=com.amazonaws.ecs.task-arn", "--format", "{{json .Actor.Attributes}}"],
+                               stdout=subprocess.PIPE, text=True)
+
+        def count():
+            for line in evp.stdout:
+                if ("com.amazonaws.ecs.cluster\":\"%s\"" % self.cluster) not in line:
+                    counter["n"] += 1
+        threading.Thread(target=count, daemon=True).start()
         s0 = self.agent.sample()
         samples = [s0]
         end = time.time() + seconds
-        while time.time() < end:
-            time.sleep(min(1.0, max(0.0, end - time.time())))
-            samples.append(self.agent.sample())
+        try:
+            while time.time() < end:
+                time.sleep(min(1.0, max(0.0, end - time.time())))
+                samples.append(self.agent.sample())
+        finally:
+            evp.terminate()
+            evp.wait()
         s1 = samples[-1]
         el = s1["t"] - s0["t"]
         r = {
@@ -547,6 +563,7 @@ class Bench:
             "rss_max_kib": max(s["Rss"] for s in samples),
             "cpu_s": s1["cpu"] - s0["cpu"],
             "cpu_pct": (s1["cpu"] - s0["cpu"]) / el * 100.0 if el > 0 else None,
+            "foreign_docker_events": counter["n"],
         }
         if TRIM_PROBE:
             # diagnostic: how much of the RSS is free heap glibc kept (malloc high-water), not live data
@@ -843,6 +860,9 @@ def table(res):
         row("idle (0 tasks): PSS / private", i0["pss_kib"], "%d KiB", None, None)
         rows[-1]["text"] = "%s / %s KiB" % (i0["pss_kib"], i0["private_kib"])
         row("idle (0 tasks): CPU", i0["cpu_pct"], "%.4f %% of one core", "<= 0.1 %", i0["cpu_pct"] <= 0.1)
+        if i0.get("foreign_docker_events"):
+            row("idle (0 tasks): Docker events of other agents' containers received", i0["foreign_docker_events"],
+                "%d")
     for n in ("10", "50"):
         if n in idle:
             r = idle[n]
