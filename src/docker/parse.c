@@ -1019,6 +1019,11 @@ docker_json_stream_feed (struct docker_json_stream *s, const char *chunk, size_t
       size_t vlen = end - off;
       s->scan = 0;
       s->depth = 0;
+      if (memchr (s->buf + off, '\0', vlen))
+        { /* jansson lets a raw NUL through; the value is handed on as a C string */
+          rc = error_set (err, ERR_MALFORMED, "invalid JSON stream: NUL byte in a value");
+          break;
+        }
       json_error_t jerr;
       json_t *v = json_loadb (s->buf + off, vlen, 0, &jerr);
       if (v == NULL)
