@@ -75,6 +75,14 @@ struct engine
 
   struct op *ops_head;
   void *events;
+  /* Images pulled (or found locally after a failed pull) recently: the
+     containers of a burst of tasks share one pull instead of N concurrent
+     pulls of the same reference, which dockerd serialises badly. */
+  struct
+  {
+    char *image;
+    uint64_t at_ms;
+  } recent_pulls[16];
   uv_timer_t cleanup_timer;
   uv_timer_t reconcile_timer;
   uv_timer_t resync_timer;
@@ -429,6 +437,46 @@ container_idle (engine_t *e, struct engine_task *t, size_t ci)
 
 /* ---- pull ---------------------------------------------------------------------------- */
 
+#define ENGINE_PULL_REUSE_MS 10000
+
+static void
+pull_remember (engine_t *e, const char *image)
+{
+  size_t slot = 0;
+  for (size_t i = 0; i < ARRAY_SIZE (e->recent_pulls); i++)
+    {
+      if (e->recent_pulls[i].image && strcmp (e->recent_pulls[i].image, image) == 0)
+        {
+          slot = i;
+          break;
+        }
+      if (e->recent_pulls[i].at_ms < e->recent_pulls[slot].at_ms)
+        slot = i;
+    }
+  free (e->recent_pulls[slot].image);
+  e->recent_pulls[slot].image = xstrdup (image);
+  e->recent_pulls[slot].at_ms = uv_now (e->loop);
+}
+
+static bool
+pull_recent (engine_t *e, const char *image)
+{
+  for (size_t i = 0; i < ARRAY_SIZE (e->recent_pulls); i++)
+    if (e->recent_pulls[i].image && strcmp (e->recent_pulls[i].image, image) == 0)
+      return uv_now (e->loop) - e->recent_pulls[i].at_ms < ENGINE_PULL_REUSE_MS;
+  return false;
+}
+
+static bool
+pull_inflight (engine_t *e, const char *image)
+{
+  for (struct op *o = e->ops_head; o; o = o->next)
+    if ((o->kind == OP_PULL || o->kind == OP_PULL_CHECK_IMAGE) && o->t
+        && strcmp (o->t->containers[o->ci].image, image) == 0)
+      return true;
+  return false;
+}
+
 static void
 on_pull_image_checked (const struct docker_image_info *img, agent_error_t err, void *data)
 {
@@ -443,12 +491,14 @@ on_pull_image_checked (const struct docker_image_info *img, agent_error_t err, v
     {
       log_warn (MOD, "task %s container %s: pull of %s failed (%s); using the local image", t->arn,
                 c->name, c->image, op->msg);
+      pull_remember (e, c->image);
       apply_change (e, t, ci, ENGINE_STATUS_PULLED, NULL);
     }
   else if (c->known_status < ENGINE_STATUS_STOPPED)
     transition_failed (e, t, ci, "CannotPullContainerError", op->msg);
   op_free (op);
   container_idle (e, t, ci);
+  step_all (e); /* containers waiting for this image's pull */
 }
 
 static void
@@ -472,20 +522,35 @@ on_pull_done (agent_error_t err, void *data)
   op_free (op);
   c->inflight = ENGINE_ACTION_NONE;
   if (!err)
-    apply_change (e, t, ci, ENGINE_STATUS_PULLED, NULL);
+    {
+      pull_remember (e, c->image);
+      apply_change (e, t, ci, ENGINE_STATUS_PULLED, NULL);
+    }
   container_idle (e, t, ci);
+  step_all (e); /* containers waiting for this image's pull */
 }
 
-static void
+/* Returns true when the container moved to PULLED at once (image pulled
+   moments ago); false when a pull was issued or the container waits for
+   the pull of the same image already in flight. */
+static bool
 issue_pull (engine_t *e, struct engine_task *t, size_t ci)
 {
   struct engine_container *c = &t->containers[ci];
+  if (pull_recent (e, c->image))
+    {
+      apply_change (e, t, ci, ENGINE_STATUS_PULLED, NULL);
+      return true;
+    }
+  if (pull_inflight (e, c->image))
+    return false;
   c->inflight = ENGINE_ACTION_PULL;
   struct op *op = op_new (e, OP_PULL, t, ci);
   cleanup_free char *auth = e->auth ? docker_auth_for_image (e->auth, c->image) : NULL;
   struct docker_pull_opts o = { .image = c->image, .registry_auth = auth };
   log_info (MOD, "task %s container %s: pulling %s", t->arn, c->name, c->image);
   op->handle = e->ops->pull (e->ops_ctx, &o, on_pull_done, op);
+  return false;
 }
 
 /* ---- create ------------------------------------------------------------------------- */
@@ -1092,14 +1157,33 @@ on_docker_event (const struct docker_event *ev, void *data)
     case DOCKER_EV_CREATE: st = ENGINE_STATUS_CREATED; break;
     case DOCKER_EV_START: st = ENGINE_STATUS_RUNNING; break;
     case DOCKER_EV_DIE: st = ENGINE_STATUS_STOPPED; break;
+    case DOCKER_EV_OOM: st = ENGINE_STATUS_NONE; break;
     default: return; /* kill/stop precede die; die is what tells us it exited */
     }
   struct engine_task *t;
   size_t ci;
   if (!find_by_id (e, ev->id, &t, &ci) || t->removing)
     return;
+  struct engine_container *c = &t->containers[ci];
   log_debug (MOD, "event %s for task %s container %s", ev->action ? ev->action : "?", t->arn,
-             t->containers[ci].name);
+             c->name);
+  if (ev->kind == DOCKER_EV_OOM)
+    {
+      /* the die that follows carries the exit code; the reason is this */
+      set_reason (c, "OutOfMemoryError", "Container killed due to memory usage");
+      return;
+    }
+  if (ev->kind == DOCKER_EV_DIE && ev->exit_code >= 0 && c->inflight == ENGINE_ACTION_NONE
+      && c->known_status == ENGINE_STATUS_RUNNING && c->docker_id)
+    {
+      /* The die event carries everything a STOPPED report needs; an inspect
+         of a container that has just died waits for dockerd to finish the
+         exit (tens to hundreds of ms), so report straight from the event. */
+      struct meta m = { .has_exit_code = true, .exit_code = ev->exit_code };
+      apply_change (e, t, ci, ENGINE_STATUS_STOPPED, &m);
+      task_step (e, t);
+      return;
+    }
   handle_event_status (e, t, ci, st);
   task_step (e, t);
 }
@@ -1208,7 +1292,8 @@ task_step (engine_t *e, struct engine_task *t)
               again = dirty = true;
               break;
             case ENGINE_ACTION_PULL:
-              issue_pull (e, t, i);
+              if (issue_pull (e, t, i))
+                again = true;
               dirty = true;
               break;
             case ENGINE_ACTION_CREATE:
@@ -1742,6 +1827,8 @@ engine_destroy (engine_t *e)
       free ((char *) e->extra_labels[i].value);
     }
   free (e->extra_labels);
+  for (size_t i = 0; i < ARRAY_SIZE (e->recent_pulls); i++)
+    free (e->recent_pulls[i].image);
   free (e->cluster);
   free (e);
 }

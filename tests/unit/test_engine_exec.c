@@ -1019,10 +1019,36 @@ test_sequence_hold (void **st)
   assert_true (task_of (x, "arn:B")->hold);
   assert_true (spin_task (x, "arn:B", ENGINE_STATUS_RUNNING));
   assert_int_equal (task_of (x, "arn:A")->known_status, ENGINE_STATUS_STOPPED);
-  const char *stop_a = strstr (x->fake.log, "stop:a"), *pull_b = strstr (x->fake.log, "pull:");
+  /* B's first Docker call (its image was pulled moments ago for A, so the
+     pull is shared and B starts at create) comes after A's stop */
+  const char *stop_a = strstr (x->fake.log, "stop:a"), *first_b = strstr (x->fake.log, "create:");
   assert_non_null (stop_a);
-  assert_non_null (pull_b);
-  assert_true (stop_a < pull_b);
+  assert_non_null (first_b);
+  assert_true (stop_a < first_b);
+}
+
+/* A burst of tasks using one image shares one pull. */
+static void
+test_pull_shared (void **st)
+{
+  struct fx *x = *st;
+  engine_up (x);
+  agent_error_t err = NULL;
+  x->fake.log[0] = '\0';
+  for (int i = 0; i < 5; i++)
+    {
+      cleanup_free char *json = xasprintf ("{\"arn\":\"arn:P%d\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"shared-image\",\"essential\":true}]}", i);
+      assert_int_equal (engine_task_add (x->e, teu_task (json, &err), &err), 0);
+    }
+  for (int i = 0; i < 5; i++)
+    {
+      cleanup_free char *arn = xasprintf ("arn:P%d", i);
+      assert_true (spin_task (x, arn, ENGINE_STATUS_RUNNING));
+    }
+  int pulls = 0;
+  for (const char *p = x->fake.log; (p = strstr (p, "pull:")); p++)
+    pulls++;
+  assert_int_equal (pulls, 1);
 }
 
 /* A STOPPED container that Docker says is running again is stopped once. */
@@ -1213,6 +1239,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_links_volumes_essential_cleanup, setup, teardown),
     cmocka_unit_test_setup_teardown (test_reconcile_after_crash, setup, teardown),
     cmocka_unit_test_setup_teardown (test_conflict_adopt, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_pull_shared, setup, teardown),
     cmocka_unit_test_setup_teardown (test_sequence_hold, setup, teardown),
     cmocka_unit_test_setup_teardown (test_restop_once, setup, teardown),
     cmocka_unit_test_setup_teardown (test_find_by_docker_id, setup, teardown),
