@@ -13,6 +13,7 @@
 #include "log/log.h"
 #include "state/state.h"
 #include "agent/agent_internal.h"
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -428,6 +429,16 @@ agent_step_run (struct agent *a)
     }
 }
 
+/* Bursts (a payload of 50 tasks: 50 curl transfers with their buffers) leave
+   freed memory in glibc's arenas; hand it back to the kernel now and then
+   so RSS follows the live heap. */
+static void
+agent_trim_timer_cb (uv_timer_t *t)
+{
+  (void) t;
+  malloc_trim (0);
+}
+
 /* ---- signals ---- */
 
 static void
@@ -449,6 +460,9 @@ agent_init (struct agent *a, const struct agent_config *cfg, agent_error_t *err)
   a->http = http_client_new (a->loop);
   uv_timer_init (a->loop, &a->retry_timer);
   a->retry_timer.data = a;
+  uv_timer_init (a->loop, &a->trim_timer);
+  uv_timer_start (&a->trim_timer, agent_trim_timer_cb, 15000, 30000);
+  uv_unref ((uv_handle_t *) &a->trim_timer);
   backoff_init (&a->docker_backoff, 500, 30000, 0.2, 2.0);
   uv_signal_init (a->loop, &a->sigterm);
   uv_signal_init (a->loop, &a->sigint);

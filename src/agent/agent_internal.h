@@ -37,6 +37,7 @@ struct agent
   imds_call_t *imds_op;
   ecs_call_t *ecs_op;
   uv_timer_t retry_timer;
+  uv_timer_t trim_timer;
   void (*retry_fn) (struct agent *);
   struct backoff docker_backoff;
   uv_signal_t sigterm, sigint;
