@@ -1173,7 +1173,7 @@ on_docker_event (const struct docker_event *ev, void *data)
       set_reason (c, "OutOfMemoryError", "Container killed due to memory usage");
       return;
     }
-  if (ev->kind == DOCKER_EV_DIE && ev->exit_code >= 0 && c->inflight == ENGINE_ACTION_NONE
+  if (ev->kind == DOCKER_EV_DIE && e->ready && ev->exit_code >= 0 && c->inflight == ENGINE_ACTION_NONE
       && c->known_status == ENGINE_STATUS_RUNNING && c->docker_id)
     {
       /* The die event carries everything a STOPPED report needs; an inspect
