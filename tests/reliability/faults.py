@@ -9,7 +9,10 @@ Docker engine:
                          container exits and while one is killed behind the
                          agent's back
   docker_unreachable     the socket refuses connections for a while during
-                         a stop and two runs
+                         two runs; a stop right after
+  docker_unreachable_at_stop
+                         StopTask while the engine is unreachable: never
+                         reported STOPPED while the container runs
   docker_rm              a running container is removed (docker rm -f):
                          essential -> task STOPPED, non-essential -> container
                          STOPPED with a reason, task stays RUNNING
@@ -144,10 +147,12 @@ def docker_unreachable(rig, rng, c):
     rig.proxy.refuse(secs)
     c.add("docker_refused")
     t0 = time.time()
-    rig.stop_task(a)
     b = rig.run_task("long")
     s = rig.run_task("short", 0)
-    time.sleep(max(0.0, secs - (time.time() - t0)))
+    time.sleep(max(0.0, secs - (time.time() - t0)) + 1.0)
+    harness.wait_for(lambda: rig.proxy.listener is not None, 10, what="proxy listening again")
+    time.sleep(1.0)
+    rig.stop_task(a)
     wait_task(rig, a, "STOPPED", 90)
     wait_task(rig, s, "STOPPED", 90)
     # b was placed while the engine was unreachable: it may run once the engine
@@ -169,6 +174,19 @@ def docker_unreachable(rig, rng, c):
             raise AssertionError("task placed during the outage is %s after 90 s" % tb["lastStatus"])
         time.sleep(0.3)
     settle_or_fail(rig, "docker_unreachable")
+
+
+def docker_unreachable_at_stop(rig, rng, c):
+    """StopTask arrives while the engine is unreachable: `docker stop` fails.
+    The task must not be reported STOPPED while its container still runs
+    (ECS would release its ports and memory): the stop is retried."""
+    a = rig.run_task("long")
+    wait_task(rig, a, "RUNNING")
+    rig.proxy.refuse(max(3.0, 6 * SCALE))
+    c.add("docker_refused_at_stop")
+    rig.stop_task(a)
+    wait_task(rig, a, "STOPPED", 90)
+    settle_or_fail(rig, "docker_unreachable_at_stop", 90)
 
 
 def docker_unreachable_at_cleanup(rig, rng, c):
@@ -392,7 +410,8 @@ def reset(rig):
         log("reset after failure: %r" % e)
 
 
-DOCKER_SCENARIOS = [docker_events_cut, docker_unreachable, docker_rm, docker_hung, docker_unreachable_at_cleanup]
+DOCKER_SCENARIOS = [docker_events_cut, docker_unreachable, docker_rm, docker_hung, docker_unreachable_at_stop,
+                    docker_unreachable_at_cleanup]
 CP_SCENARIOS = [ws_drops, ws_refused, api_errors, api_slow, acs_garbage, acs_oversize, payload_repeated]
 ALL = {f.__name__: f for f in DOCKER_SCENARIOS + CP_SCENARIOS}
 
