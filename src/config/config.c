@@ -239,8 +239,12 @@ config_load_file (struct agent_config *cfg, struct config_set *set, const char *
   if (root == NULL || !json_is_object (root))
     {
       json_decref (root);
-      return error_set (err, ERR_TERMINAL, "config file %s: invalid JSON at line %d: %s", path,
-                        jerr.line, root ? "not an object" : jerr.text);
+      /* line and column only: jansson's text quotes the input near the
+         error, which may be part of EngineAuthData */
+      if (root)
+        return error_set (err, ERR_TERMINAL, "config file %s: not a JSON object", path);
+      return error_set (err, ERR_TERMINAL, "config file %s: invalid JSON at line %d, column %d",
+                        path, jerr.line, jerr.column);
     }
   int r = 0;
   if (config_file_string (root, "Cluster", &cfg->cluster, err) < 0

@@ -267,6 +267,7 @@ test_file_errors (void **state)
     "{\"Cluster\": 5}",         "{\"Checkpoint\": \"yes\"}",
     "{\"ReservedPorts\": [-1]}", "{\"TaskCleanupWaitDuration\": \"soon\"}",
     "{\"ReservedMemory\": \"x\"}",
+    "{\"EngineAuthData\": {\"r\": {\"auth\": \"supersecretvalue\" x}}}",
   };
   for (size_t i = 0; i < ARRAY_SIZE (bad); i++)
     {
@@ -277,6 +278,7 @@ test_file_errors (void **state)
       if (load (&cfg, &e, &err) >= 0)
         fail_msg ("accepted %s", bad[i]);
       assert_int_equal (error_kind (&err), ERR_TERMINAL);
+      assert_null (strstr (error_msg (&err), "supersecretvalue"));
       error_free (&err);
       config_free (&cfg);
       unlink (path);
