@@ -19,6 +19,10 @@
 #define MIN_MEMORY_BYTES (6LL * 1024 * 1024) /* Docker >= 1.x refuses less than 6 MB */
 #define MIN_CPU_SHARES 2
 #define RESYNC_INTERVAL_MS (10ULL * 60 * 1000)
+#define STOP_RETRY_BASE_MS 500ULL
+#define STOP_RETRY_MAX_MS 30000ULL
+#define CLEANUP_RETRY_BASE_MS 1000ULL
+#define CLEANUP_RETRY_MAX_MS (5ULL * 60 * 1000)
 
 #define LABEL_TASK_ARN "com.amazonaws.ecs.task-arn"
 #define LABEL_CONTAINER_NAME "com.amazonaws.ecs.container-name"
@@ -86,6 +90,7 @@ struct engine
   uv_timer_t cleanup_timer;
   uv_timer_t reconcile_timer;
   uv_timer_t resync_timer;
+  uv_timer_t retry_timer; /* failed stops due for another try */
   bool events_seen_connected;
   struct backoff reconcile_backoff;
   int open_handles;
@@ -99,6 +104,7 @@ struct engine
 static void task_step (engine_t *e, struct engine_task *t);
 static void step_all (engine_t *e);
 static void arm_cleanup (engine_t *e);
+static void arm_retry (engine_t *e);
 static void handle_event_status (engine_t *e, struct engine_task *t, size_t ci,
                                  enum engine_status st);
 
@@ -1011,6 +1017,34 @@ issue_start (engine_t *e, struct engine_task *t, size_t ci)
   op->handle = e->ops->start (e->ops_ctx, c->docker_id, on_start_done, op);
 }
 
+/* Exponential back-off with 20 % additive jitter: base * 2^(n-1), capped. */
+static uint64_t
+retry_delay_ms (uint32_t attempt, uint64_t base_ms, uint64_t cap_ms)
+{
+  uint64_t d = base_ms;
+  for (uint32_t i = 1; i < attempt && d < cap_ms; i++)
+    d *= 2;
+  if (d > cap_ms)
+    d = cap_ms;
+  return d + (uint64_t) (util_random_unit () * 0.2 * (double) d);
+}
+
+/* A stop that did not provably stop the container (the daemon unreachable,
+   timing out, or answering that it still runs): the container keeps its
+   known status (reporting STOPPED would let ECS release its ports and
+   memory while it runs) and the stop is tried again after a back-off. */
+static void
+stop_retry_later (engine_t *e, struct engine_task *t, size_t ci, const char *msg)
+{
+  struct engine_container *c = &t->containers[ci];
+  c->retry_attempts++;
+  uint64_t d = retry_delay_ms (c->retry_attempts, STOP_RETRY_BASE_MS, STOP_RETRY_MAX_MS);
+  c->retry_at_ms = uv_now (e->loop) + d;
+  log_warn (MOD, "task %s container %s: stop not confirmed (%s); retrying in %llu ms", t->arn, c->name,
+            msg && *msg ? msg : "container still running", (unsigned long long) d);
+  arm_retry (e);
+}
+
 static void
 on_stop_inspect (const struct docker_container_info *info, agent_error_t err, void *data)
 {
@@ -1021,13 +1055,21 @@ on_stop_inspect (const struct docker_container_info *info, agent_error_t err, vo
   op_unlink (op);
   t->containers[ci].inflight = ENGINE_ACTION_NONE;
   struct engine_container *c = &t->containers[ci];
+  bool gone = err && err->kind == ERR_NOT_FOUND;
+  if ((err && !gone) || (!err && info && info->running))
+    {
+      stop_retry_later (e, t, ci, op->msg ? op->msg : err ? err->msg : NULL);
+      op_free (op);
+      container_idle (e, t, ci);
+      return;
+    }
   struct meta m;
   meta_from_info (&m, err ? NULL : info);
-  if (op->msg)
+  if (op->msg && gone)
     set_reason (c, "CannotStopContainerError", op->msg);
-  else if (err && err->kind != ERR_NOT_FOUND)
-    set_reason (c, "CannotInspectContainerError", err->msg);
   op_free (op);
+  c->retry_at_ms = 0;
+  c->retry_attempts = 0;
   apply_change (e, t, ci, ENGINE_STATUS_STOPPED, &m);
   container_idle (e, t, ci);
 }
@@ -1215,6 +1257,34 @@ resync_all (engine_t *e)
     }
 }
 
+/* The daemon answers again (its event stream reconnected): stops and
+   cleanups waiting for their back-off go now. */
+static void
+retry_now (engine_t *e)
+{
+  bool any = false;
+  for (size_t i = 0; i < e->n_tasks; i++)
+    {
+      struct engine_task *t = e->tasks[i];
+      if (t->cleanup_retry_ns)
+        {
+          t->cleanup_retry_ns = 0;
+          any = true;
+        }
+      for (size_t k = 0; k < t->n_containers; k++)
+        if (t->containers[k].retry_at_ms)
+          {
+            t->containers[k].retry_at_ms = 0;
+            any = true;
+          }
+    }
+  if (!any)
+    return;
+  uv_timer_stop (&e->retry_timer);
+  step_all (e);
+  arm_cleanup (e);
+}
+
 static void
 on_resync_timer (uv_timer_t *h)
 {
@@ -1229,7 +1299,10 @@ on_events_state (bool connected, agent_error_t err, void *data)
     {
       log_info (MOD, "docker event stream connected");
       if (e->events_seen_connected)
-        resync_all (e);
+        {
+          retry_now (e);
+          resync_all (e);
+        }
       e->events_seen_connected = true;
     }
   else
@@ -1305,6 +1378,8 @@ task_step (engine_t *e, struct engine_task *t)
               again = dirty = true;
               break;
             case ENGINE_ACTION_STOP:
+              if (t->containers[i].retry_at_ms)
+                break; /* an earlier stop failed: the retry timer calls again */
               issue_stop (e, t, i);
               dirty = true;
               break;
@@ -1361,6 +1436,46 @@ step_all (engine_t *e)
     task_step (e, e->tasks[i]);
 }
 
+/* ---- stop retries ----------------------------------------------------------------------- */
+
+static void
+on_retry_timer (uv_timer_t *h)
+{
+  engine_t *e = h->data;
+  if (e->stopped)
+    return;
+  uint64_t now = uv_now (e->loop);
+  for (size_t i = 0; i < e->n_tasks; i++)
+    for (size_t k = 0; k < e->tasks[i]->n_containers; k++)
+      {
+        struct engine_container *c = &e->tasks[i]->containers[k];
+        if (c->retry_at_ms && c->retry_at_ms <= now)
+          c->retry_at_ms = 0;
+      }
+  step_all (e);
+  arm_retry (e);
+}
+
+static void
+arm_retry (engine_t *e)
+{
+  if (e->stopped || e->freeing)
+    return;
+  uint64_t best = UINT64_MAX;
+  for (size_t i = 0; i < e->n_tasks; i++)
+    for (size_t k = 0; k < e->tasks[i]->n_containers; k++)
+      {
+        uint64_t at = e->tasks[i]->containers[k].retry_at_ms;
+        if (at && at < best)
+          best = at;
+      }
+  uv_timer_stop (&e->retry_timer);
+  if (best == UINT64_MAX)
+    return;
+  uint64_t now = uv_now (e->loop);
+  uv_timer_start (&e->retry_timer, on_retry_timer, best > now ? best - now : 0, 0);
+}
+
 /* ---- cleanup --------------------------------------------------------------------------- */
 
 static void drop_task (engine_t *e, struct engine_task *t);
@@ -1376,11 +1491,40 @@ task_removal_pending (engine_t *e, struct engine_task *t)
 
 static void on_volume_removed (agent_error_t err, void *data);
 
+/* A removal round left something in Docker (the daemon unreachable, timing
+   out or refusing): the task stays in state, and so in the checkpoint, and
+   its cleanup is tried again after a back-off, never forgotten. */
+static void
+removal_retry_later (engine_t *e, struct engine_task *t)
+{
+  t->removal_failed = false;
+  t->removing = false;
+  t->cleanup_attempts++;
+  uint64_t d = retry_delay_ms (t->cleanup_attempts, CLEANUP_RETRY_BASE_MS, CLEANUP_RETRY_MAX_MS);
+  t->cleanup_retry_ns = wall_ns () + (int64_t) d * 1000000LL;
+  log_warn (MOD, "task %s: cleanup incomplete; retrying in %llu ms", t->arn, (unsigned long long) d);
+  arm_cleanup (e);
+}
+
+/* Errors after which a removal is retried: anything but "not there" (done)
+   and a request Docker will refuse again the same way. */
+static bool
+removal_retriable (agent_error_t err)
+{
+  return err && err->kind != ERR_NOT_FOUND && err->kind != ERR_CLIENT && err->kind != ERR_INVALID
+         && err->kind != ERR_AUTH;
+}
+
 static void
 removal_progress (engine_t *e, struct engine_task *t)
 {
   if (task_removal_pending (e, t))
     return;
+  if (t->removal_failed)
+    {
+      removal_retry_later (e, t);
+      return;
+    }
   /* Containers gone: now the task's empty volumes, one at a time. */
   for (size_t i = 0; i < t->n_volumes; i++)
     {
@@ -1403,6 +1547,11 @@ on_volume_removed (agent_error_t err, void *data)
   struct engine_task *t = op->t;
   if (err && err->kind != ERR_NOT_FOUND)
     log_warn (MOD, "task %s: removing volume %s: %s", t->arn, t->volumes[op->ci].docker_name, err->msg);
+  if (removal_retriable (err))
+    {
+      t->volumes[op->ci].created = true;
+      t->removal_failed = true;
+    }
   op_unlink (op);
   op_free (op);
   removal_progress (e, t);
@@ -1417,6 +1566,8 @@ on_removed (agent_error_t err, void *data)
   struct engine_container *c = &t->containers[op->ci];
   if (err && err->kind != ERR_NOT_FOUND)
     log_warn (MOD, "task %s container %s: remove: %s", t->arn, c->name, err->msg);
+  if (removal_retriable (err))
+    t->removal_failed = true;
   op_unlink (op);
   op_free (op);
   removal_progress (e, t);
@@ -1462,7 +1613,8 @@ drop_task (engine_t *e, struct engine_task *t)
 static int64_t
 cleanup_deadline_ns (const engine_t *e, const struct engine_task *t)
 {
-  return t->known_time_ns + (int64_t) e->cleanup_wait_ms * 1000000LL;
+  int64_t d = t->known_time_ns + (int64_t) e->cleanup_wait_ms * 1000000LL;
+  return t->cleanup_retry_ns > d ? t->cleanup_retry_ns : d;
 }
 
 static void
@@ -1722,8 +1874,9 @@ engine_new (uv_loop_t *loop, const struct engine_options *opts, agent_error_t *e
   uv_timer_init (loop, &e->cleanup_timer);
   uv_timer_init (loop, &e->reconcile_timer);
   uv_timer_init (loop, &e->resync_timer);
-  e->cleanup_timer.data = e->reconcile_timer.data = e->resync_timer.data = e;
-  e->open_handles = 3;
+  uv_timer_init (loop, &e->retry_timer);
+  e->cleanup_timer.data = e->reconcile_timer.data = e->resync_timer.data = e->retry_timer.data = e;
+  e->open_handles = 4;
   backoff_init (&e->reconcile_backoff, 200, 5000, 0.2, 1.5);
   return e;
 }
@@ -1813,6 +1966,7 @@ engine_stop (engine_t *e)
   uv_timer_stop (&e->cleanup_timer);
   uv_timer_stop (&e->reconcile_timer);
   uv_timer_stop (&e->resync_timer);
+  uv_timer_stop (&e->retry_timer);
 }
 
 static void
@@ -1853,6 +2007,7 @@ engine_free (engine_t *e)
   uv_close ((uv_handle_t *) &e->cleanup_timer, on_engine_close);
   uv_close ((uv_handle_t *) &e->reconcile_timer, on_engine_close);
   uv_close ((uv_handle_t *) &e->resync_timer, on_engine_close);
+  uv_close ((uv_handle_t *) &e->retry_timer, on_engine_close);
 }
 
 int

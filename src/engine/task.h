@@ -144,6 +144,8 @@ struct engine_container
   /* --- runtime only (not persisted) --- */
   enum engine_action inflight; /* operation in flight, NONE if idle */
   enum engine_status pending_event; /* Docker event seen while busy, handled after */
+  uint64_t retry_at_ms;      /* loop ms: a failed stop is retried then; 0 = none */
+  uint32_t retry_attempts;   /* failed stops in a row (back-off exponent) */
 };
 
 struct engine_task
@@ -168,6 +170,9 @@ struct engine_task
   bool hold;        /* waiting for earlier stops (sequence numbers, §7) */
   bool cleanup_due; /* cleanup wait elapsed: remove containers and drop task */
   bool removing;
+  bool removal_failed;      /* a removal of this round failed: retry, keep the task */
+  uint32_t cleanup_attempts; /* removal rounds that failed (back-off exponent) */
+  int64_t cleanup_retry_ns;  /* unix ns before which cleanup is not retried */
 };
 
 /* Parse one ACS Task object (the JSON of PayloadMessage.tasks[i]).  Strict:

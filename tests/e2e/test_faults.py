@@ -6,30 +6,24 @@ scenario the invariants of tests/reliability/harness.py must hold; the
 agent's RSS must not grow by more than 64 MiB over the run; SIGTERM at the
 end exits 0.
 
-Two scenarios expose known engine bugs and are marked xfail (non-strict)
-until fixed; RELIABILITY_STRICT=1 makes them ordinary tests:
-  - StopTask while Docker is unreachable: the task is reported STOPPED while
-    its container keeps running (src/engine/engine.c on_stop_inspect);
-  - Docker unreachable when cleanup is due: the task is dropped from state,
-    its container leaked (src/engine/engine.c on_removed / removal_progress).
+Two scenarios are regression tests of engine bugs this suite found (both
+fixed in src/engine/engine.c):
+  - StopTask while Docker is unreachable: the task was reported STOPPED while
+    its container kept running (now: the stop is retried with back-off, the
+    container stays RUNNING until Docker confirms it stopped);
+  - Docker unreachable when cleanup is due: the task was dropped from state,
+    its container leaked (now: the task is kept and removal retried).
 
 Long run: tests/reliability/faults.py --rounds N
 """
 import os
 import sys
 
-import pytest
-
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reliability"))
 
 import faults  # noqa: E402
 
 SEED = int(os.environ.get("FAULTS_SEED", "4242"))
-STRICT = os.environ.get("RELIABILITY_STRICT") == "1"
-
-
-def known_bug(reason):
-    return pytest.mark.xfail(not STRICT, reason=reason, strict=False)
 
 
 def _check(res):
@@ -49,12 +43,10 @@ def test_docker_engine_faults():
     _check(_run(names, cleanup_wait="3h"))
 
 
-@known_bug("engine reports a task STOPPED when docker stop failed (engine unreachable): container still running")
 def test_stop_while_docker_unreachable():
     _check(_run(["docker_unreachable_at_stop"], cleanup_wait="3h"))
 
 
-@known_bug("engine drops a task from state when container removal failed (engine unreachable): container leaked")
 def test_docker_unreachable_when_cleanup_is_due():
     _check(_run(["docker_unreachable_at_cleanup"], cleanup_wait="6s"))
 

@@ -72,6 +72,7 @@ struct fake
   char *volumes[128];
   size_t n_volumes;
   bool pull_fails, create_fails, start_fails;
+  bool unreachable; /* stop, inspect and removals fail as with the socket refused */
   int stop_exit_code;
   docker_event_cb ev_cb;
   docker_events_state_cb ev_state_cb;
@@ -175,6 +176,16 @@ fake_tick (uv_timer_t *t)
       if (c->cancelled)
         goto next;
       agent_error_t err = NULL;
+      if (f->unreachable && (c->kind == F_STOP || c->kind == F_INSPECT || c->kind == F_REMOVE || c->kind == F_VREMOVE))
+        {
+          error_set (&err, ERR_UNREACHABLE, "Cannot connect to the Docker daemon");
+          if (c->kind == F_INSPECT)
+            ((docker_inspect_cb) c->cb) (NULL, err, c->data);
+          else
+            ((docker_done_cb) c->cb) (err, c->data);
+          error_free (&err);
+          goto next;
+        }
       switch (c->kind)
         {
         case F_PULL:
@@ -1226,6 +1237,83 @@ test_free_at_any_point (void **st)
     }
 }
 
+static void
+on_spin_done (uv_timer_t *h)
+{
+  *(bool *) h->data = true;
+}
+
+/* Run the loop for ms milliseconds of loop time. */
+static void
+spin_for (struct fx *x, uint64_t ms)
+{
+  bool done = false;
+  uv_timer_t tm;
+  uv_timer_init (&x->loop, &tm);
+  tm.data = &done;
+  uv_timer_start (&tm, on_spin_done, ms, 0);
+  while (!done)
+    uv_run (&x->loop, UV_RUN_ONCE);
+  uv_close ((uv_handle_t *) &tm, NULL);
+  uv_run (&x->loop, UV_RUN_NOWAIT);
+}
+
+/* A stop the daemon never received (socket refused, inspect refused too)
+   leaves the container RUNNING, as it is, and is retried with back-off
+   until the daemon answers; only then is STOPPED reported, with the real
+   exit code. */
+static void
+test_stop_retried_while_unreachable (void **st)
+{
+  struct fx *x = *st;
+  engine_up (x);
+  add (x, SLEEP5);
+  assert_true (spin_task (x, "arn:t1", ENGINE_STATUS_RUNNING));
+  x->fake.unreachable = true;
+  add (x, "{\"arn\":\"arn:t1\",\"desiredStatus\":\"STOPPED\"}");
+  spin_for (x, 1700); /* tries at 0, ~0.5 s and ~1.5 s */
+  const struct engine_task *t = task_of (x, "arn:t1");
+  assert_int_equal (t->known_status, ENGINE_STATUS_RUNNING);
+  assert_int_equal (t->containers[0].known_status, ENGINE_STATUS_RUNNING);
+  assert_null (t->containers[0].reason);
+  assert_true (x->fake.n_stop >= 2 && x->fake.n_stop <= 4);
+  cleanup_free char *q1 = queue_str (x);
+  assert_string_equal (q1, "C:sleep5:RUNNING T:RUNNING ");
+  x->fake.unreachable = false;
+  assert_true (spin_task (x, "arn:t1", ENGINE_STATUS_STOPPED));
+  t = task_of (x, "arn:t1");
+  assert_int_equal (t->containers[0].exit_code, 137);
+  assert_int_equal (t->containers[0].retry_attempts, 0);
+  cleanup_free char *q2 = queue_str (x);
+  assert_string_equal (q2, "C:sleep5:RUNNING T:RUNNING C:sleep5:STOPPED:137 T:STOPPED ");
+}
+
+/* Cleanup while the daemon is unreachable: the task stays in state (and in
+   the checkpoint) and removal is retried until Docker confirms it. */
+static void
+test_cleanup_retried_while_unreachable (void **st)
+{
+  struct fx *x = *st;
+  x->cleanup_ms = 100;
+  engine_up (x);
+  add (x, LINKED);
+  assert_true (spin_task (x, "arn:l", ENGINE_STATUS_RUNNING));
+  fake_exit (&x->fake, "web", 0);
+  assert_true (spin_task (x, "arn:l", ENGINE_STATUS_STOPPED));
+  x->fake.unreachable = true;
+  spin_for (x, 1500);
+  assert_int_equal (engine_task_count (x->e), 1);
+  assert_true (x->fake.n_remove >= 6); /* two rounds of three */
+  x->fake.unreachable = false;
+  for (int i = 0; i < 20000 && engine_task_count (x->e) > 0; i++)
+    uv_run (&x->loop, UV_RUN_ONCE);
+  assert_int_equal (engine_task_count (x->e), 0);
+  for (size_t i = 0; i < x->fake.n_ctrs; i++)
+    assert_null (x->fake.ctrs[i].state);
+  for (size_t i = 0; i < x->fake.n_volumes; i++)
+    assert_null (x->fake.volumes[i]);
+}
+
 int
 main (void)
 {
@@ -1247,6 +1335,8 @@ main (void)
     cmocka_unit_test_setup_teardown (test_resync_after_reconnect, setup, teardown),
     cmocka_unit_test_setup_teardown (test_upstream_v1_checkpoint_in_engine, setup, teardown),
     cmocka_unit_test_setup_teardown (test_free_at_any_point, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_stop_retried_while_unreachable, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_cleanup_retried_while_unreachable, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
