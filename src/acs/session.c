@@ -68,6 +68,10 @@ struct acs_session
   struct lws_protocols protocols[2];
   void **lws_handles;
   size_t n_lws_handles;
+  /* One vhost per scheme, made on first use: loading the CA store costs
+     tens of milliseconds of start-up, and a ws:// endpoint (the local
+     control plane) never needs it. */
+  struct lws_vhost *vh_plain, *vh_tls;
 
   uv_timer_t retry_timer, hb_timer, ttl_timer, conn_timer, kick_timer;
   uv_idle_t fin_idle;
@@ -922,6 +926,8 @@ connect_failed (acs_session_t *s, agent_error_t *err)
   error_free (&c.err);
 }
 
+static struct lws_vhost *session_vhost (acs_session_t *s, bool tls);
+
 static void
 do_connect (acs_session_t *s, const struct aws_credentials *creds)
 {
@@ -946,6 +952,14 @@ do_connect (acs_session_t *s, const struct aws_credentials *creds)
       return;
     }
   free (url);
+  struct lws_vhost *vh = session_vhost (s, u.tls);
+  if (!vh)
+    {
+      url_parts_free (&u);
+      error_set (&err, ERR_GENERIC, "cannot create the libwebsockets %s client vhost", u.tls ? "TLS" : "plain");
+      connect_failed (s, &err);
+      return;
+    }
   struct aws_sigv4_input in = {
     .method = "GET",
     .url = u.http_url,
@@ -977,6 +991,7 @@ do_connect (acs_session_t *s, const struct aws_credentials *creds)
   struct lws_client_connect_info ci;
   memset (&ci, 0, sizeof ci);
   ci.context = s->ctx;
+  ci.vhost = vh;
   ci.address = u.host;
   ci.port = u.port;
   ci.path = u.path;
@@ -1093,6 +1108,58 @@ walk_has (const struct walk *w, void *h)
     if (w->v[i] == h)
       return true;
   return false;
+}
+
+/* Remember the uv handles libwebsockets opened since `before` was taken:
+   teardown waits for them to close before freeing the context. */
+static void
+track_new_handles (acs_session_t *s, struct walk *before)
+{
+  struct walk after = { 0 };
+  uv_walk (s->loop, walk_collect, &after);
+  for (size_t i = 0; i < after.n; i++)
+    if (!walk_has (before, after.v[i]))
+      {
+        s->lws_handles = xrealloc (s->lws_handles, (s->n_lws_handles + 1) * sizeof (void *));
+        s->lws_handles[s->n_lws_handles++] = after.v[i];
+      }
+  free (before->v);
+  free (after.v);
+  before->v = NULL;
+}
+
+/* The client vhost for a scheme, created on first use.  Only the TLS one
+   loads the CA store (ECS_CA_FILE-style override, else Debian's bundle). */
+static struct lws_vhost *
+session_vhost (acs_session_t *s, bool tls)
+{
+  struct lws_vhost **slot = tls ? &s->vh_tls : &s->vh_plain;
+  if (*slot)
+    return *slot;
+  struct lws_context_creation_info info;
+  memset (&info, 0, sizeof info);
+  info.port = CONTEXT_PORT_NO_LISTEN;
+  info.protocols = s->protocols;
+  info.vhost_name = tls ? "acs-tls" : "acs";
+  info.user = s;
+  info.connect_timeout_secs = (unsigned) ((s->o.connect_timeout_ms + 999) / 1000);
+  info.timeout_secs = info.connect_timeout_secs;
+  /* lws makes a vhost's client TLS context only with DO_SSL_GLOBAL_INIT. */
+  if (!tls)
+    info.options = LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+  else
+    {
+      info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+      if (s->ca_file)
+        info.client_ssl_ca_filepath = s->ca_file;
+      else if (access ("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0)
+        info.client_ssl_ca_filepath = "/etc/ssl/certs/ca-certificates.crt";
+    }
+  struct walk before = { 0 };
+  uv_walk (s->loop, walk_collect, &before);
+  *slot = lws_create_vhost (s->ctx, &info);
+  track_new_handles (s, &before);
+  return *slot;
 }
 
 static void
@@ -1286,16 +1353,13 @@ acs_session_new (uv_loop_t *loop, const struct acs_session_options *opts, agent_
   info.protocols = s->protocols;
   info.foreign_loops = loops;
   info.user = s;
+  /* The client vhosts are made on first use (session_vhost). */
   info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT
-                 | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
+                 | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
   info.connect_timeout_secs = (unsigned) ((s->o.connect_timeout_ms + 999) / 1000);
   info.timeout_secs = info.connect_timeout_secs;
-  if (s->ca_file)
-    info.client_ssl_ca_filepath = s->ca_file;
-  else if (access ("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0)
-    info.client_ssl_ca_filepath = "/etc/ssl/certs/ca-certificates.crt";
 
-  struct walk before = { 0 }, after = { 0 };
+  struct walk before = { 0 };
   uv_walk (loop, walk_collect, &before);
   s->ctx = lws_create_context (&info);
   if (!s->ctx)
@@ -1305,15 +1369,7 @@ acs_session_new (uv_loop_t *loop, const struct acs_session_options *opts, agent_
       session_release (s);
       return NULL;
     }
-  uv_walk (loop, walk_collect, &after);
-  for (size_t i = 0; i < after.n; i++)
-    if (!walk_has (&before, after.v[i]))
-      {
-        s->lws_handles = xrealloc (s->lws_handles, (s->n_lws_handles + 1) * sizeof (void *));
-        s->lws_handles[s->n_lws_handles++] = after.v[i];
-      }
-  free (before.v);
-  free (after.v);
+  track_new_handles (s, &before);
 
   uv_timer_init (loop, &s->retry_timer);
   uv_timer_init (loop, &s->hb_timer);
