@@ -230,6 +230,31 @@ op_free (struct op *op)
   free (op);
 }
 
+/* The common end of a Docker callback: the op leaves the list and is
+   freed.  A caller that still needs op->msg takes it first (op_take_msg). */
+static void
+op_finish (struct op *op)
+{
+  op_unlink (op);
+  op_free (op);
+}
+
+/* Same, for an op that held its container busy (inflight): idle again. */
+static void
+op_finish_container (struct op *op)
+{
+  op->t->containers[op->ci].inflight = ENGINE_ACTION_NONE;
+  op_finish (op);
+}
+
+static char *
+op_take_msg (struct op *op)
+{
+  char *m = op->msg;
+  op->msg = NULL;
+  return m;
+}
+
 static void on_create_saved (agent_error_t err, void *data);
 
 /* Cancel one op (no callback will run) and free it. */
@@ -490,19 +515,18 @@ on_pull_image_checked (const struct docker_image_info *img, agent_error_t err, v
   engine_t *e = op->e;
   struct engine_task *t = op->t;
   size_t ci = op->ci;
-  op_unlink (op);
-  t->containers[ci].inflight = ENGINE_ACTION_NONE;
+  cleanup_free char *msg = op_take_msg (op);
+  op_finish_container (op);
   struct engine_container *c = &t->containers[ci];
   if (!err && img)
     {
       log_warn (MOD, "task %s container %s: pull of %s failed (%s); using the local image", t->arn,
-                c->name, c->image, op->msg);
+                c->name, c->image, msg);
       pull_remember (e, c->image);
       apply_change (e, t, ci, ENGINE_STATUS_PULLED, NULL);
     }
   else if (c->known_status < ENGINE_STATUS_STOPPED)
-    transition_failed (e, t, ci, "CannotPullContainerError", op->msg);
-  op_free (op);
+    transition_failed (e, t, ci, "CannotPullContainerError", msg);
   container_idle (e, t, ci);
   step_all (e); /* containers waiting for this image's pull */
 }
@@ -524,9 +548,7 @@ on_pull_done (agent_error_t err, void *data)
       op->handle = e->ops->inspect_image (e->ops_ctx, c->image, on_pull_image_checked, op);
       return;
     }
-  op_unlink (op);
-  op_free (op);
-  c->inflight = ENGINE_ACTION_NONE;
+  op_finish_container (op);
   if (!err)
     {
       pull_remember (e, c->image);
@@ -748,8 +770,7 @@ on_volume_created (const struct docker_volume_info *vol, agent_error_t err, void
   engine_t *e = op->e;
   struct engine_task *t = op->t;
   size_t vi = op->ci;
-  op_unlink (op);
-  op_free (op);
+  op_finish (op);
   struct engine_volume *v = &t->volumes[vi];
   if (err)
     {
@@ -804,8 +825,7 @@ on_create_saved (agent_error_t err, void *data)
   engine_t *e = op->e;
   struct engine_task *t = op->t;
   size_t ci = op->ci;
-  op_unlink (op);
-  op_free (op);
+  op_finish (op);
   struct engine_container *c = &t->containers[ci];
   if (err)
     {
@@ -913,15 +933,14 @@ on_create_adopt (const struct docker_container_info *info, agent_error_t err, vo
   engine_t *e = op->e;
   struct engine_task *t = op->t;
   size_t ci = op->ci;
-  op_unlink (op);
-  t->containers[ci].inflight = ENGINE_ACTION_NONE;
+  cleanup_free char *msg = op_take_msg (op);
+  op_finish_container (op);
   struct engine_container *c = &t->containers[ci];
   if (!err && info && label_is (info->labels, info->n_labels, LABEL_TASK_ARN, t->arn)
       && label_is (info->labels, info->n_labels, LABEL_CONTAINER_NAME, c->name))
     adopt (e, t, ci, info);
   else
-    transition_failed (e, t, ci, "CannotCreateContainerError", op->msg);
-  op_free (op);
+    transition_failed (e, t, ci, "CannotCreateContainerError", msg);
   container_idle (e, t, ci);
 }
 
@@ -945,9 +964,7 @@ on_create_done (const char *id, agent_error_t err, void *data)
       op->handle = e->ops->inspect (e->ops_ctx, c->docker_name, on_create_adopt, op);
       return;
     }
-  op_unlink (op);
-  op_free (op);
-  c->inflight = ENGINE_ACTION_NONE;
+  op_finish_container (op);
   if (err)
     transition_failed (e, t, ci, "CannotCreateContainerError", err->msg);
   else
@@ -968,9 +985,7 @@ on_start_inspect (const struct docker_container_info *info, agent_error_t err, v
   engine_t *e = op->e;
   struct engine_task *t = op->t;
   size_t ci = op->ci;
-  op_unlink (op);
-  t->containers[ci].inflight = ENGINE_ACTION_NONE;
-  op_free (op);
+  op_finish_container (op);
   struct meta m;
   meta_from_info (&m, err ? NULL : info);
   if (err)
@@ -995,9 +1010,7 @@ on_start_done (agent_error_t err, void *data)
       op->handle = e->ops->inspect (e->ops_ctx, c->docker_id, on_start_inspect, op);
       return;
     }
-  op_unlink (op);
-  op_free (op);
-  c->inflight = ENGINE_ACTION_NONE;
+  op_finish_container (op);
   transition_failed (e, t, ci, "CannotStartContainerError", err->msg);
   container_idle (e, t, ci);
 }
@@ -1052,22 +1065,20 @@ on_stop_inspect (const struct docker_container_info *info, agent_error_t err, vo
   engine_t *e = op->e;
   struct engine_task *t = op->t;
   size_t ci = op->ci;
-  op_unlink (op);
-  t->containers[ci].inflight = ENGINE_ACTION_NONE;
+  cleanup_free char *msg = op_take_msg (op);
+  op_finish_container (op);
   struct engine_container *c = &t->containers[ci];
   bool gone = err && err->kind == ERR_NOT_FOUND;
   if ((err && !gone) || (!err && info && info->running))
     {
-      stop_retry_later (e, t, ci, op->msg ? op->msg : err ? err->msg : NULL);
-      op_free (op);
+      stop_retry_later (e, t, ci, msg ? msg : err ? err->msg : NULL);
       container_idle (e, t, ci);
       return;
     }
   struct meta m;
   meta_from_info (&m, err ? NULL : info);
-  if (op->msg && gone)
-    set_reason (c, "CannotStopContainerError", op->msg);
-  op_free (op);
+  if (msg && gone)
+    set_reason (c, "CannotStopContainerError", msg);
   c->retry_at_ms = 0;
   c->retry_attempts = 0;
   apply_change (e, t, ci, ENGINE_STATUS_STOPPED, &m);
@@ -1111,9 +1122,7 @@ on_event_inspect (const struct docker_container_info *info, agent_error_t err, v
   struct engine_task *t = op->t;
   size_t ci = op->ci;
   enum engine_status st = op->status;
-  op_unlink (op);
-  t->containers[ci].inflight = ENGINE_ACTION_NONE;
-  op_free (op);
+  op_finish_container (op);
   struct engine_container *c = &t->containers[ci];
   struct meta m;
   meta_from_info (&m, err ? NULL : info);
@@ -1552,8 +1561,7 @@ on_volume_removed (agent_error_t err, void *data)
       t->volumes[op->ci].created = true;
       t->removal_failed = true;
     }
-  op_unlink (op);
-  op_free (op);
+  op_finish (op);
   removal_progress (e, t);
 }
 
@@ -1568,8 +1576,7 @@ on_removed (agent_error_t err, void *data)
     log_warn (MOD, "task %s container %s: remove: %s", t->arn, c->name, err->msg);
   if (removal_retriable (err))
     t->removal_failed = true;
-  op_unlink (op);
-  op_free (op);
+  op_finish (op);
   removal_progress (e, t);
 }
 
@@ -1686,10 +1693,8 @@ on_reconcile_inspect (const struct docker_container_info *info, agent_error_t er
   engine_t *e = op->e;
   struct engine_task *t = op->t;
   size_t ci = op->ci;
-  op_unlink (op);
-  op_free (op);
+  op_finish_container (op);
   struct engine_container *c = &t->containers[ci];
-  c->inflight = ENGINE_ACTION_NONE;
   if (err && err->kind == ERR_NOT_FOUND)
     {
       if (c->known_status != ENGINE_STATUS_STOPPED)
@@ -1728,8 +1733,7 @@ on_reconcile_list (const struct docker_container_list *list, agent_error_t err, 
 {
   struct op *op = data;
   engine_t *e = op->e;
-  op_unlink (op);
-  op_free (op);
+  op_finish (op);
   if (err)
     {
       uint64_t wait = backoff_next (&e->reconcile_backoff);

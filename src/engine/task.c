@@ -467,82 +467,94 @@ parse_protocol (json_t *obj, const char *path, enum engine_protocol *out, agent_
   return error_set (err, ERR_INVALID, "%s.protocol must be \"tcp\" or \"udp\"", path);
 }
 
+/* An optional array of objects at obj.key, each parsed by item_fn into a
+   calloc'd array of elem_size items; *n counts the items filled so far, so
+   the free function sees every partly parsed item after an error. */
+typedef int (*item_parse_fn) (json_t *m, const char *ipath, void *item, agent_error_t *err);
+
 static int
-parse_port_mappings (json_t *obj, const char *path, struct engine_container *c, agent_error_t *err)
+parse_object_array (json_t *obj, const char *key, const char *path, size_t elem_size, void **arr,
+                    size_t *n, item_parse_fn item_fn, agent_error_t *err)
 {
-  json_t *pm = jget (obj, "portMappings");
-  if (jnull (pm))
+  json_t *a = jget (obj, key);
+  if (jnull (a))
     return 0;
-  if (!json_is_array (pm))
-    return error_set (err, ERR_INVALID, "%s.portMappings must be an array", path);
-  size_t n = json_array_size (pm);
-  c->port_mappings = xcalloc (n ? n : 1, sizeof *c->port_mappings);
-  for (size_t i = 0; i < n; i++)
+  if (!json_is_array (a))
+    return error_set (err, ERR_INVALID, "%s.%s must be an array", path, key);
+  size_t len = json_array_size (a);
+  *arr = xcalloc (len ? len : 1, elem_size);
+  for (size_t i = 0; i < len; i++)
     {
-      json_t *m = json_array_get (pm, i);
-      cleanup_free char *ipath = xasprintf ("%s.portMappings[%zu]", path, i);
+      json_t *m = json_array_get (a, i);
+      cleanup_free char *ipath = xasprintf ("%s.%s[%zu]", path, key, i);
       if (!json_is_object (m))
         return error_set (err, ERR_INVALID, "%s must be an object", ipath);
-      int64_t cp, hp;
-      if (get_int_range (m, "containerPort", ipath, 1, 65535, true, &cp, err) < 0
-          || get_int_range (m, "hostPort", ipath, 0, 65535, false, &hp, err) < 0)
-        return -ERR_INVALID;
-      struct engine_port_mapping *p = &c->port_mappings[c->n_port_mappings++];
-      p->container_port = (uint16_t) cp;
-      p->host_port = (uint16_t) hp;
-      if (parse_protocol (m, ipath, &p->protocol, err) < 0)
+      void *item = (char *) *arr + (*n)++ * elem_size;
+      if (item_fn (m, ipath, item, err) < 0)
         return -ERR_INVALID;
     }
   return 0;
+}
+
+static int
+parse_port_mapping (json_t *m, const char *ipath, void *item, agent_error_t *err)
+{
+  struct engine_port_mapping *p = item;
+  int64_t cp, hp;
+  if (get_int_range (m, "containerPort", ipath, 1, 65535, true, &cp, err) < 0
+      || get_int_range (m, "hostPort", ipath, 0, 65535, false, &hp, err) < 0)
+    return -ERR_INVALID;
+  p->container_port = (uint16_t) cp;
+  p->host_port = (uint16_t) hp;
+  return parse_protocol (m, ipath, &p->protocol, err);
+}
+
+static int
+parse_mount_point (json_t *m, const char *ipath, void *item, agent_error_t *err)
+{
+  struct engine_mount_point *p = item;
+  if (get_string (m, "sourceVolume", ipath, true, &p->source_volume, err) < 0
+      || get_string (m, "containerPath", ipath, true, &p->container_path, err) < 0
+      || get_bool (m, "readOnly", ipath, &p->read_only, err) < 0)
+    return -ERR_INVALID;
+  return 0;
+}
+
+static int
+parse_volume_from (json_t *m, const char *ipath, void *item, agent_error_t *err)
+{
+  struct engine_volume_from *p = item;
+  if (get_string (m, "sourceContainer", ipath, true, &p->source_container, err) < 0
+      || get_bool (m, "readOnly", ipath, &p->read_only, err) < 0)
+    return -ERR_INVALID;
+  return 0;
+}
+
+static int
+parse_port_mappings (json_t *obj, const char *path, struct engine_container *c, agent_error_t *err)
+{
+  void *arr = NULL;
+  int rc = parse_object_array (obj, "portMappings", path, sizeof *c->port_mappings, &arr, &c->n_port_mappings, parse_port_mapping, err);
+  c->port_mappings = arr; /* also on error: the free function sees the parsed items */
+  return rc;
 }
 
 static int
 parse_mount_points (json_t *obj, const char *path, struct engine_container *c, agent_error_t *err)
 {
-  json_t *mp = jget (obj, "mountPoints");
-  if (jnull (mp))
-    return 0;
-  if (!json_is_array (mp))
-    return error_set (err, ERR_INVALID, "%s.mountPoints must be an array", path);
-  size_t n = json_array_size (mp);
-  c->mount_points = xcalloc (n ? n : 1, sizeof *c->mount_points);
-  for (size_t i = 0; i < n; i++)
-    {
-      json_t *m = json_array_get (mp, i);
-      cleanup_free char *ipath = xasprintf ("%s.mountPoints[%zu]", path, i);
-      if (!json_is_object (m))
-        return error_set (err, ERR_INVALID, "%s must be an object", ipath);
-      struct engine_mount_point *p = &c->mount_points[c->n_mount_points++];
-      if (get_string (m, "sourceVolume", ipath, true, &p->source_volume, err) < 0
-          || get_string (m, "containerPath", ipath, true, &p->container_path, err) < 0
-          || get_bool (m, "readOnly", ipath, &p->read_only, err) < 0)
-        return -ERR_INVALID;
-    }
-  return 0;
+  void *arr = NULL;
+  int rc = parse_object_array (obj, "mountPoints", path, sizeof *c->mount_points, &arr, &c->n_mount_points, parse_mount_point, err);
+  c->mount_points = arr; /* also on error: the free function sees the parsed items */
+  return rc;
 }
 
 static int
 parse_volumes_from (json_t *obj, const char *path, struct engine_container *c, agent_error_t *err)
 {
-  json_t *vf = jget (obj, "volumesFrom");
-  if (jnull (vf))
-    return 0;
-  if (!json_is_array (vf))
-    return error_set (err, ERR_INVALID, "%s.volumesFrom must be an array", path);
-  size_t n = json_array_size (vf);
-  c->volumes_from = xcalloc (n ? n : 1, sizeof *c->volumes_from);
-  for (size_t i = 0; i < n; i++)
-    {
-      json_t *m = json_array_get (vf, i);
-      cleanup_free char *ipath = xasprintf ("%s.volumesFrom[%zu]", path, i);
-      if (!json_is_object (m))
-        return error_set (err, ERR_INVALID, "%s must be an object", ipath);
-      struct engine_volume_from *p = &c->volumes_from[c->n_volumes_from++];
-      if (get_string (m, "sourceContainer", ipath, true, &p->source_container, err) < 0
-          || get_bool (m, "readOnly", ipath, &p->read_only, err) < 0)
-        return -ERR_INVALID;
-    }
-  return 0;
+  void *arr = NULL;
+  int rc = parse_object_array (obj, "volumesFrom", path, sizeof *c->volumes_from, &arr, &c->n_volumes_from, parse_volume_from, err);
+  c->volumes_from = arr; /* also on error: the free function sees the parsed items */
+  return rc;
 }
 
 static int
