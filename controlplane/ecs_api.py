@@ -49,6 +49,19 @@ def _now():
     return time.time()
 
 
+def _describe(refs, find, view):
+    """Describe* shape: each reference found becomes view(item), each one
+    not found a MISSING failure, in request order."""
+    out, failures = [], []
+    for ref in refs:
+        item = find(ref)
+        if item is None:
+            failures.append({"arn": ref, "reason": "MISSING"})
+        else:
+            out.append(view(item))
+    return out, failures
+
+
 def _paginate(items, req):
     start = 0
     tok = req.get("nextToken")
@@ -414,13 +427,7 @@ class EcsBackend:
         refs = req.get("containerInstances")
         if not refs:
             raise invalid_param("containerInstances can not be empty.")
-        out, failures = [], []
-        for ref in refs:
-            ci = self.find_instance(c, ref)
-            if ci is None:
-                failures.append({"arn": ref, "reason": "MISSING"})
-            else:
-                out.append(self.instance_view(ci))
+        out, failures = _describe(refs, lambda ref: self.find_instance(c, ref), self.instance_view)
         return {"containerInstances": out, "failures": failures}
 
     def op_UpdateContainerInstancesState(self, req):
@@ -428,15 +435,13 @@ class EcsBackend:
         st = req.get("status")
         if st not in ("ACTIVE", "DRAINING"):
             raise invalid_param("status must be ACTIVE or DRAINING")
-        out, failures = [], []
-        for ref in req.get("containerInstances") or []:
-            ci = self.find_instance(c, ref)
-            if ci is None:
-                failures.append({"arn": ref, "reason": "MISSING"})
-                continue
+        def update(ci):
             ci["status"] = st
             ci["version"] = ci.get("version", 0) + 1
-            out.append(self.instance_view(ci))
+            return self.instance_view(ci)
+
+        out, failures = _describe(req.get("containerInstances") or [],
+                                  lambda ref: self.find_instance(c, ref), update)
         return {"containerInstances": out, "failures": failures}
 
     def op_DiscoverPollEndpoint(self, req):
@@ -707,13 +712,7 @@ class EcsBackend:
         refs = req.get("tasks")
         if not refs:
             raise invalid_param("Tasks cannot be empty.")
-        out, failures = [], []
-        for ref in refs:
-            t = self.find_task(c, ref)
-            if t is None:
-                failures.append({"arn": ref, "reason": "MISSING"})
-            else:
-                out.append(self.task_view(t))
+        out, failures = _describe(refs, lambda ref: self.find_task(c, ref), self.task_view)
         return {"tasks": out, "failures": failures}
 
     def op_ListTasks(self, req):

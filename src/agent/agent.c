@@ -430,13 +430,26 @@ agent_step_run (struct agent *a)
 }
 
 /* Bursts (a payload of 50 tasks: 50 curl transfers with their buffers) leave
-   freed memory in glibc's arenas; hand it back to the kernel now and then
-   so RSS follows the live heap. */
+   freed memory in glibc's arenas, which RSS keeps.  Every couple of seconds
+   (a check of a few microseconds), once the free heap has grown by
+   AGENT_TRIM_SLACK since it was last seen lowest, hand it back to the
+   kernel, so RSS follows the live heap within seconds of a burst. */
+#define AGENT_TRIM_PERIOD_MS 2000
+#define AGENT_MMAP_THRESHOLD (16 * 1024)
+#define AGENT_TRIM_SLACK (128u * 1024)
+
 static void
 agent_trim_timer_cb (uv_timer_t *t)
 {
-  (void) t;
-  malloc_trim (0);
+  struct agent *a = t->data;
+  struct mallinfo2 mi = mallinfo2 ();
+  if (mi.fordblks < a->trim_free_low)
+    a->trim_free_low = mi.fordblks;
+  if (mi.fordblks > a->trim_free_low + AGENT_TRIM_SLACK)
+    {
+      malloc_trim (0);
+      a->trim_free_low = mi.fordblks;
+    }
 }
 
 /* ---- signals ---- */
@@ -455,13 +468,22 @@ static int
 agent_init (struct agent *a, const struct agent_config *cfg, agent_error_t *err)
 {
   a->cfg = cfg;
+  /* Buffers of 16 KiB and more (curl's per-transfer buffer, a checkpoint
+     being serialised) come from mmap and go back to the kernel when freed:
+     a burst of 50 concurrent Docker calls no longer spreads them through
+     the heap, where the few long-lived objects allocated meanwhile would
+     keep the pages resident (RSS after 500 tasks of churn: +10 % -> see
+     the benchmark in the README). */
+  mallopt (M_MMAP_THRESHOLD, AGENT_MMAP_THRESHOLD);
   a->loop = xcalloc (1, sizeof *a->loop);
   uv_loop_init (a->loop);
   a->http = http_client_new (a->loop);
   uv_timer_init (a->loop, &a->retry_timer);
   a->retry_timer.data = a;
   uv_timer_init (a->loop, &a->trim_timer);
-  uv_timer_start (&a->trim_timer, agent_trim_timer_cb, 15000, 30000);
+  a->trim_timer.data = a;
+  a->trim_free_low = SIZE_MAX;
+  uv_timer_start (&a->trim_timer, agent_trim_timer_cb, AGENT_TRIM_PERIOD_MS, AGENT_TRIM_PERIOD_MS);
   uv_unref ((uv_handle_t *) &a->trim_timer);
   backoff_init (&a->docker_backoff, 500, 30000, 0.2, 2.0);
   uv_signal_init (a->loop, &a->sigterm);

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define HTTP_MAX_IDLE_CONNECTIONS 8
+
 /* Re-entrancy model: libcurl forbids multi API calls (add/remove handle,
    cleanup) from inside its callbacks, and on_done may free or cancel
    anything.  Every entry from the loop into curl (poll / timer callbacks)
@@ -181,6 +183,10 @@ http_client_new (uv_loop_t *loop)
   curl_multi_setopt (c->multi, CURLMOPT_SOCKETDATA, c);
   curl_multi_setopt (c->multi, CURLMOPT_TIMERFUNCTION, http_timer_set_cb);
   curl_multi_setopt (c->multi, CURLMOPT_TIMERDATA, c);
+  /* Idle connections kept for reuse: after a burst of 50 concurrent Docker
+     calls, curl would otherwise keep all 50 (and dockerd a goroutine for
+     each); a few cover the steady state. */
+  curl_multi_setopt (c->multi, CURLMOPT_MAXCONNECTS, (long) HTTP_MAX_IDLE_CONNECTIONS);
   return c;
 }
 

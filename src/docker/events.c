@@ -29,7 +29,14 @@ struct docker_events
   struct docker_json_stream js;
   int64_t since_ns; /* replay point when no event was delivered yet; 0 = none */
   int64_t last_ns;  /* newest delivered event */
-  char *seen[SEEN_RING];
+  /* Events already delivered (a reconnect replays from `since`): time and a
+     64-bit hash of id|action, inline, so that the ring does not pin heap
+     pages with a thousand small strings allocated over hours. */
+  struct
+  {
+    int64_t time_ns;
+    uint64_t hash;
+  } seen[SEEN_RING];
   size_t seen_pos;
   bool connected, stopped, in_cb;
   agent_error_t stream_err;
@@ -63,8 +70,6 @@ events_destroy (docker_events_t *ev)
       uv_timer_stop (ev->retry);
       uv_close ((uv_handle_t *) ev->retry, retry_close_cb);
     }
-  for (size_t i = 0; i < SEEN_RING; i++)
-    free (ev->seen[i]);
   docker_json_stream_free (&ev->js);
   error_free (&ev->stream_err);
   free (ev->label_filter);
@@ -154,18 +159,28 @@ events_down (docker_events_t *ev, agent_error_t *err)
     ev->on_state (false, *err, ev->data);
 }
 
+/* FNV-1a, 64 bits: a false match also needs the same nanosecond time. */
+static uint64_t
+seen_hash (const char *id, const char *action)
+{
+  uint64_t h = 14695981039346656037ULL;
+  for (const char *p = id ? id : ""; *p; p++)
+    h = (h ^ (unsigned char) *p) * 1099511628211ULL;
+  h = (h ^ '|') * 1099511628211ULL;
+  for (const char *p = action ? action : ""; *p; p++)
+    h = (h ^ (unsigned char) *p) * 1099511628211ULL;
+  return h | 1; /* 0 marks an empty slot */
+}
+
 static bool
 seen_check_add (docker_events_t *ev, const struct docker_event *e)
 {
-  char *key = xasprintf ("%lld|%s|%s", (long long) e->time_ns, e->id ? e->id : "", e->action);
+  uint64_t h = seen_hash (e->id, e->action);
   for (size_t i = 0; i < SEEN_RING; i++)
-    if (ev->seen[i] && strcmp (ev->seen[i], key) == 0)
-      {
-        free (key);
-        return true;
-      }
-  free (ev->seen[ev->seen_pos]);
-  ev->seen[ev->seen_pos] = key;
+    if (ev->seen[i].hash == h && ev->seen[i].time_ns == e->time_ns)
+      return true;
+  ev->seen[ev->seen_pos].time_ns = e->time_ns;
+  ev->seen[ev->seen_pos].hash = h;
   ev->seen_pos = (ev->seen_pos + 1) % SEEN_RING;
   return false;
 }

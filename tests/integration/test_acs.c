@@ -37,98 +37,11 @@
 #include "log/log.h"
 #include "state/state.h"
 #include "update/update.h"
+#include "helpers/child.h"
 
 #define CLUSTER "acs-itest"
 
-/* ---- child processes ---- */
-
-struct child
-{
-  pid_t pid;
-  char *line; /* first stdout line */
-};
-
-static char repo_root[PATH_MAX];
-
-static int
-find_repo_root (void)
-{
-  if (!getcwd (repo_root, sizeof repo_root))
-    return -1;
-  for (;;)
-    {
-      char p[PATH_MAX + 64];
-      snprintf (p, sizeof p, "%s/controlplane/__main__.py", repo_root);
-      if (access (p, R_OK) == 0)
-        return 0;
-      char *sl = strrchr (repo_root, '/');
-      if (!sl || sl == repo_root)
-        return -1;
-      *sl = '\0';
-    }
-}
-
-static int
-child_start (struct child *c, char *const argv[])
-{
-  memset (c, 0, sizeof *c);
-  int fds[2];
-  if (pipe (fds) < 0)
-    return -1;
-  c->pid = fork ();
-  if (c->pid == 0)
-    {
-      prctl (PR_SET_PDEATHSIG, SIGTERM);
-      if (chdir (repo_root) < 0)
-        _exit (127);
-      dup2 (fds[1], 1);
-      close (fds[0]);
-      close (fds[1]);
-      int dn = open ("/dev/null", O_WRONLY);
-      if (dn >= 0 && !getenv ("ECS_TEST_VERBOSE"))
-        dup2 (dn, 2);
-      execv (argv[0], argv);
-      _exit (127);
-    }
-  close (fds[1]);
-  char buf[1024];
-  size_t n = 0;
-  while (n < sizeof buf - 1)
-    {
-      ssize_t r = read (fds[0], buf + n, 1);
-      if (r <= 0 || buf[n] == '\n')
-        break;
-      n++;
-    }
-  buf[n] = '\0';
-  close (fds[0]);
-  c->line = xstrdup (buf);
-  return n ? 0 : -1;
-}
-
-static void
-child_stop (struct child *c)
-{
-  if (c->pid > 0)
-    {
-      kill (c->pid, SIGTERM);
-      int st;
-      for (int i = 0; i < 50 && c->pid > 0; i++)
-        {
-          if (waitpid (c->pid, &st, WNOHANG) == c->pid)
-            c->pid = 0;
-          else
-            usleep (100000);
-        }
-      if (c->pid > 0)
-        {
-          kill (c->pid, SIGKILL);
-          waitpid (c->pid, &st, 0);
-        }
-    }
-  free (c->line);
-  memset (c, 0, sizeof *c);
-}
+/* ---- child processes: helpers/child.h ---- */
 
 /* A TLS terminator in front of the control plane (wss:// tests): accepts
    TLS with the given certificate and pipes bytes to the control plane. */
@@ -167,7 +80,7 @@ static const char *TLS_PROXY_PY
 
 static struct
 {
-  struct child cp, web, tls;
+  struct test_child cp, web, tls;
   char *tls_addr; /* TLS proxy host:port, NULL if it could not start */
   char cert[128];
   char *listen;   /* control plane host:port */
@@ -381,7 +294,7 @@ static int
 group_setup (void **state)
 {
   (void) state;
-  if (find_repo_root () < 0)
+  if (!test_repo_root ())
     return -1;
   curl_global_init (CURL_GLOBAL_DEFAULT);
   log_init (getenv ("ECS_TEST_VERBOSE") ? LOG_DEBUG : LOG_CRIT, NULL, NULL);
@@ -395,7 +308,7 @@ group_setup (void **state)
                    "--region", "us-west-2", "--access-key", "AKID", "--secret-key", "SECRET",
                    "--state-dir", cpdir, "--heartbeat-interval", "1", "--resend-interval", "2",
                    "--connect-payload", "never", NULL };
-  if (child_start (&F.cp, argv) < 0)
+  if (test_child_start (&F.cp, argv) < 0)
     return -1;
   json_t *j = json_loads (F.cp.line, 0, NULL);
   if (!j || !json_is_string (json_object_get (j, "listen")))
@@ -417,7 +330,7 @@ group_setup (void **state)
   F.good_sha = sha256_file_hex (tar);
   char *wargv[] = { "/usr/bin/python3", "-u", "-m", "http.server", "0", "--bind", "127.0.0.1",
                     "--directory", F.webdir, NULL };
-  if (child_start (&F.web, wargv) < 0)
+  if (test_child_start (&F.web, wargv) < 0)
     return -1;
   const char *pp = strstr (F.web.line, " port ");
   if (!pp)
@@ -436,7 +349,7 @@ group_setup (void **state)
   if (system (cmd) == 0)
     {
       char *targv[] = { "/usr/bin/python3", "-c", (char *) TLS_PROXY_PY, F.cert, key, F.listen, NULL };
-      if (child_start (&F.tls, targv) == 0)
+      if (test_child_start (&F.tls, targv) == 0)
         F.tls_addr = xstrdup (F.tls.line);
     }
 
@@ -490,9 +403,9 @@ group_teardown (void **state)
   uv_walk (&F.loop, loop_close_walk, NULL);
   uv_run (&F.loop, UV_RUN_DEFAULT);
   int rc = uv_loop_close (&F.loop);
-  child_stop (&F.cp);
-  child_stop (&F.web);
-  child_stop (&F.tls);
+  test_child_stop (&F.cp);
+  test_child_stop (&F.web);
+  test_child_stop (&F.tls);
   free (F.tls_addr);
   char cmd[160];
   snprintf (cmd, sizeof cmd, "rm -rf '%s'", F.dir);

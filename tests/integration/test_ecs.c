@@ -34,96 +34,22 @@
 #include "ecs/ecs.h"
 #include "ecs/submitter.h"
 #include "log/log.h"
+#include "helpers/child.h"
 
 /* ---- processes ------------------------------------------------------------ */
 
 struct proc
 {
-  pid_t pid;
+  struct test_child child;
   char *listen; /* host:port */
   char *imds;   /* host:port */
   char *dir;
 };
 
-static char repo_root[PATH_MAX];
-
-static int
-find_repo_root (void)
-{
-  if (!getcwd (repo_root, sizeof repo_root))
-    return -1;
-  for (;;)
-    {
-      char p[PATH_MAX + 64];
-      snprintf (p, sizeof p, "%s/controlplane/__main__.py", repo_root);
-      if (access (p, R_OK) == 0)
-        return 0;
-      char *s = strrchr (repo_root, '/');
-      if (!s || s == repo_root)
-        return -1;
-      *s = '\0';
-    }
-}
-
-/* Spawn argv with cwd = repo root; read the first stdout line into *line. */
-static pid_t
-spawn_line (char *const argv[], char **line)
-{
-  int fds[2];
-  if (pipe (fds) < 0)
-    return -1;
-  pid_t pid = fork ();
-  if (pid == 0)
-    {
-      if (chdir (repo_root) < 0)
-        _exit (127);
-      dup2 (fds[1], 1);
-      close (fds[0]);
-      close (fds[1]);
-      int devnull = open ("/dev/null", O_WRONLY);
-      if (devnull >= 0 && !getenv ("ECS_TEST_VERBOSE"))
-        dup2 (devnull, 2);
-      execv (argv[0], argv);
-      _exit (127);
-    }
-  close (fds[1]);
-  char buf[1024];
-  size_t n = 0;
-  while (n < sizeof buf - 1)
-    {
-      ssize_t r = read (fds[0], buf + n, 1);
-      if (r <= 0 || buf[n] == '\n')
-        break;
-      n++;
-    }
-  buf[n] = '\0';
-  close (fds[0]);
-  *line = xstrdup (buf);
-  return pid;
-}
-
 static void
 proc_stop (struct proc *p)
 {
-  if (p->pid > 0)
-    {
-      kill (p->pid, SIGTERM);
-      int st;
-      for (int i = 0; i < 50; i++)
-        {
-          if (waitpid (p->pid, &st, WNOHANG) == p->pid)
-            {
-              p->pid = 0;
-              break;
-            }
-          usleep (100000);
-        }
-      if (p->pid > 0)
-        {
-          kill (p->pid, SIGKILL);
-          waitpid (p->pid, &st, 0);
-        }
-    }
+  test_child_stop (&p->child);
   if (p->dir)
     {
       char cmd[PATH_MAX + 16];
@@ -167,11 +93,8 @@ cp_start (struct proc *p, const char *extra1, const char *extra2)
   if (extra2)
     argv[a++] = (char *) extra2;
   argv[a] = NULL;
-  char *line = NULL;
-  p->pid = spawn_line (argv, &line);
   json_error_t je;
-  json_t *j = json_loads (line, 0, &je);
-  free (line);
+  json_t *j = test_child_start (&p->child, argv) == 0 ? json_loads (p->child.line, 0, &je) : NULL;
   if (!j || !json_is_string (json_object_get (j, "listen")))
     {
       json_decref (j);
@@ -223,15 +146,12 @@ proxy_start (struct proc *p, const char *mode, const char *target)
 {
   memset (p, 0, sizeof *p);
   char *argv[] = { "/usr/bin/python3", "-c", (char *) PROXY_PY, (char *) mode, (char *) target, NULL };
-  char *line = NULL;
-  p->pid = spawn_line (argv, &line);
-  if (!line || !*line)
+  if (test_child_start (&p->child, argv) < 0)
     {
-      free (line);
       proc_stop (p);
       return -1;
     }
-  p->listen = line;
+  p->listen = xstrdup (p->child.line);
   return 0;
 }
 
@@ -439,7 +359,7 @@ group_setup (void **state)
 {
   curl_global_init (CURL_GLOBAL_DEFAULT);
   log_init (getenv ("ECS_TEST_VERBOSE") ? LOG_DEBUG : LOG_CRIT, NULL, NULL);
-  if (find_repo_root () < 0)
+  if (!test_repo_root ())
     {
       fprintf (stderr, "controlplane/ not found from cwd\n");
       return -1;
