@@ -429,27 +429,24 @@ agent_step_run (struct agent *a)
     }
 }
 
-/* Bursts (a payload of 50 tasks: 50 curl transfers with their buffers) leave
-   freed memory in glibc's arenas, which RSS keeps.  Every couple of seconds
-   (a check of a few microseconds), once the free heap has grown by
-   AGENT_TRIM_SLACK since it was last seen lowest, hand it back to the
-   kernel, so RSS follows the live heap within seconds of a burst. */
+/* Bursts (a payload of 50 tasks: 50 Docker calls at once, their JSON and
+   curl handles) leave freed memory in glibc's heap, which RSS keeps.  Every
+   couple of seconds, if enough HTTP transfers finished since the last look
+   (nothing to do at idle, and no heap walk), hand the free pages back to
+   the kernel, so RSS follows the live heap within seconds of a burst. */
 #define AGENT_TRIM_PERIOD_MS 2000
+#define AGENT_TRIM_TRANSFERS 16
 #define AGENT_MMAP_THRESHOLD (16 * 1024)
-#define AGENT_TRIM_SLACK (128u * 1024)
 
 static void
 agent_trim_timer_cb (uv_timer_t *t)
 {
   struct agent *a = t->data;
-  struct mallinfo2 mi = mallinfo2 ();
-  if (mi.fordblks < a->trim_free_low)
-    a->trim_free_low = mi.fordblks;
-  if (mi.fordblks > a->trim_free_low + AGENT_TRIM_SLACK)
-    {
-      malloc_trim (0);
-      a->trim_free_low = mi.fordblks;
-    }
+  uint64_t n = http_transfer_count ();
+  if (n - a->trim_transfers < AGENT_TRIM_TRANSFERS)
+    return;
+  a->trim_transfers = n;
+  malloc_trim (0);
 }
 
 /* ---- signals ---- */
@@ -482,7 +479,6 @@ agent_init (struct agent *a, const struct agent_config *cfg, agent_error_t *err)
   a->retry_timer.data = a;
   uv_timer_init (a->loop, &a->trim_timer);
   a->trim_timer.data = a;
-  a->trim_free_low = SIZE_MAX;
   uv_timer_start (&a->trim_timer, agent_trim_timer_cb, AGENT_TRIM_PERIOD_MS, AGENT_TRIM_PERIOD_MS);
   uv_unref ((uv_handle_t *) &a->trim_timer);
   backoff_init (&a->docker_backoff, 500, 30000, 0.2, 2.0);

@@ -38,7 +38,7 @@ struct agent
   ecs_call_t *ecs_op;
   uv_timer_t retry_timer;
   uv_timer_t trim_timer;
-  size_t trim_free_low; /* lowest free heap seen since the last trim */
+  uint64_t trim_transfers; /* http_transfer_count () at the last trim */
   void (*retry_fn) (struct agent *);
   struct backoff docker_backoff;
   uv_signal_t sigterm, sigint;

@@ -6,6 +6,15 @@
 
 #define HTTP_MAX_IDLE_CONNECTIONS 8
 
+/* Transfers finished by every client of the process (see http.h). */
+static uint64_t http_transfers_done;
+
+uint64_t
+http_transfer_count (void)
+{
+  return http_transfers_done;
+}
+
 /* Re-entrancy model: libcurl forbids multi API calls (add/remove handle,
    cleanup) from inside its callbacks, and on_done may free or cancel
    anything.  Every entry from the loop into curl (poll / timer callbacks)
@@ -407,6 +416,7 @@ http_check_done (http_client_t *c)
     {
       if (m->msg != CURLMSG_DONE)
         continue;
+      http_transfers_done++;
       http_call_t *call = NULL;
       curl_easy_getinfo (m->easy_handle, CURLINFO_PRIVATE, (char **) &call);
       CURLcode rc = m->data.result;

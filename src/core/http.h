@@ -67,6 +67,10 @@ struct http_request
 };
 
 http_client_t *http_client_new (uv_loop_t *loop);
+
+/* Transfers finished so far by all clients of the process: a cheap measure
+   of activity (the agent trims its heap after bursts of them). */
+uint64_t http_transfer_count (void);
 /* Cancels every call in flight (no callbacks) and frees the client once the
    loop has closed its handles. */
 void http_client_free (http_client_t *c);

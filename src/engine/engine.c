@@ -1004,14 +1004,18 @@ on_start_done (agent_error_t err, void *data)
   struct engine_task *t = op->t;
   size_t ci = op->ci;
   struct engine_container *c = &t->containers[ci];
-  if (!err)
+  if (!err && c->n_port_mappings > 0)
     {
+      /* The host ports Docker picked are only known from an inspect. */
       op->kind = OP_START_INSPECT;
       op->handle = e->ops->inspect (e->ops_ctx, c->docker_id, on_start_inspect, op);
       return;
     }
   op_finish_container (op);
-  transition_failed (e, t, ci, "CannotStartContainerError", err->msg);
+  if (err)
+    transition_failed (e, t, ci, "CannotStartContainerError", err->msg);
+  else
+    apply_change (e, t, ci, ENGINE_STATUS_RUNNING, NULL); /* an exit right away comes as a die event */
   container_idle (e, t, ci);
 }
 
