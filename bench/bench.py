@@ -15,7 +15,7 @@ Prints a table (each number next to its target) and writes out/bench/results.jso
 Environment knobs (defaults in brackets):
   BENCH_IDLE_SECONDS [300]      idle period with 0 tasks
   BENCH_TASK_IDLE_SECONDS [30]  idle period with 10 and with 50 running tasks
-  BENCH_LAUNCH_REPS [3]         repetitions per N (median reported; N=50 uses max(1, reps-1))
+  BENCH_LAUNCH_REPS [5]         repetitions per N (median reported; N=50 uses max(1, reps-1))
   BENCH_STOP_EXITS [100]        container exits measured for stop reporting
   BENCH_CHURN_TASKS [500]       churn tasks, BENCH_CHURN_WAVE [50] per wave
   BENCH_STARTUP_RUNS [3]        fresh agent starts for the start-up numbers
@@ -63,7 +63,7 @@ def env_int(name, default):
 
 IDLE_S = env_int("BENCH_IDLE_SECONDS", 300)
 TASK_IDLE_S = env_int("BENCH_TASK_IDLE_SECONDS", 30)
-LAUNCH_REPS = env_int("BENCH_LAUNCH_REPS", 3)
+LAUNCH_REPS = env_int("BENCH_LAUNCH_REPS", 5)
 STOP_EXITS = env_int("BENCH_STOP_EXITS", 100)
 CHURN_TASKS = env_int("BENCH_CHURN_TASKS", 500)
 CHURN_WAVE = env_int("BENCH_CHURN_WAVE", 50)
