@@ -553,7 +553,6 @@ agent_teardown (struct agent *a)
         log_info (MOD, "Checkpoint saved to %s", state_path (a->state));
     }
   if (a->creds)
-    if (a->creds)
     aws_creds_fetch_cancel (a->creds, agent_creds_cb, a);
   if (a->docker_op)
     docker_op_cancel (a->docker_op);

@@ -1034,16 +1034,13 @@ issue_start (engine_t *e, struct engine_task *t, size_t ci)
   op->handle = e->ops->start (e->ops_ctx, c->docker_id, on_start_done, op);
 }
 
-/* Exponential back-off with 20 % additive jitter: base * 2^(n-1), capped. */
+/* The next delay of a lazily initialised back-off (x2, 20 % jitter). */
 static uint64_t
-retry_delay_ms (uint32_t attempt, uint64_t base_ms, uint64_t cap_ms)
+retry_delay_ms (struct backoff *b, uint64_t min_ms, uint64_t max_ms)
 {
-  uint64_t d = base_ms;
-  for (uint32_t i = 1; i < attempt && d < cap_ms; i++)
-    d *= 2;
-  if (d > cap_ms)
-    d = cap_ms;
-  return d + (uint64_t) (util_random_unit () * 0.2 * (double) d);
+  if (b->min_ms == 0)
+    backoff_init (b, min_ms, max_ms, 0.2, 2.0);
+  return backoff_next (b);
 }
 
 /* A stop that did not provably stop the container (the daemon unreachable,
@@ -1054,8 +1051,7 @@ static void
 stop_retry_later (engine_t *e, struct engine_task *t, size_t ci, const char *msg)
 {
   struct engine_container *c = &t->containers[ci];
-  c->retry_attempts++;
-  uint64_t d = retry_delay_ms (c->retry_attempts, STOP_RETRY_BASE_MS, STOP_RETRY_MAX_MS);
+  uint64_t d = retry_delay_ms (&c->stop_backoff, STOP_RETRY_BASE_MS, STOP_RETRY_MAX_MS);
   c->retry_at_ms = uv_now (e->loop) + d;
   log_warn (MOD, "task %s container %s: stop not confirmed (%s); retrying in %llu ms", t->arn, c->name,
             msg && *msg ? msg : "container still running", (unsigned long long) d);
@@ -1084,7 +1080,7 @@ on_stop_inspect (const struct docker_container_info *info, agent_error_t err, vo
   if (msg && gone)
     set_reason (c, "CannotStopContainerError", msg);
   c->retry_at_ms = 0;
-  c->retry_attempts = 0;
+  backoff_reset (&c->stop_backoff);
   apply_change (e, t, ci, ENGINE_STATUS_STOPPED, &m);
   container_idle (e, t, ci);
 }
@@ -1512,8 +1508,7 @@ removal_retry_later (engine_t *e, struct engine_task *t)
 {
   t->removal_failed = false;
   t->removing = false;
-  t->cleanup_attempts++;
-  uint64_t d = retry_delay_ms (t->cleanup_attempts, CLEANUP_RETRY_BASE_MS, CLEANUP_RETRY_MAX_MS);
+  uint64_t d = retry_delay_ms (&t->cleanup_backoff, CLEANUP_RETRY_BASE_MS, CLEANUP_RETRY_MAX_MS);
   t->cleanup_retry_ns = wall_ns () + (int64_t) d * 1000000LL;
   log_warn (MOD, "task %s: cleanup incomplete; retrying in %llu ms", t->arn, (unsigned long long) d);
   arm_cleanup (e);

@@ -534,7 +534,8 @@ static int
 parse_port_mappings (json_t *obj, const char *path, struct engine_container *c, agent_error_t *err)
 {
   void *arr = NULL;
-  int rc = parse_object_array (obj, "portMappings", path, sizeof *c->port_mappings, &arr, &c->n_port_mappings, parse_port_mapping, err);
+  int rc = parse_object_array (obj, "portMappings", path, sizeof *c->port_mappings, &arr,
+                               &c->n_port_mappings, parse_port_mapping, err);
   c->port_mappings = arr; /* also on error: the free function sees the parsed items */
   return rc;
 }
@@ -543,7 +544,8 @@ static int
 parse_mount_points (json_t *obj, const char *path, struct engine_container *c, agent_error_t *err)
 {
   void *arr = NULL;
-  int rc = parse_object_array (obj, "mountPoints", path, sizeof *c->mount_points, &arr, &c->n_mount_points, parse_mount_point, err);
+  int rc = parse_object_array (obj, "mountPoints", path, sizeof *c->mount_points, &arr,
+                               &c->n_mount_points, parse_mount_point, err);
   c->mount_points = arr; /* also on error: the free function sees the parsed items */
   return rc;
 }
@@ -552,7 +554,8 @@ static int
 parse_volumes_from (json_t *obj, const char *path, struct engine_container *c, agent_error_t *err)
 {
   void *arr = NULL;
-  int rc = parse_object_array (obj, "volumesFrom", path, sizeof *c->volumes_from, &arr, &c->n_volumes_from, parse_volume_from, err);
+  int rc = parse_object_array (obj, "volumesFrom", path, sizeof *c->volumes_from, &arr,
+                               &c->n_volumes_from, parse_volume_from, err);
   c->volumes_from = arr; /* also on error: the free function sees the parsed items */
   return rc;
 }

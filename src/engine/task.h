@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/error.h"
+#include "core/util.h"
 
 enum engine_status
 {
@@ -144,8 +145,8 @@ struct engine_container
   /* --- runtime only (not persisted) --- */
   enum engine_action inflight; /* operation in flight, NONE if idle */
   enum engine_status pending_event; /* Docker event seen while busy, handled after */
-  uint64_t retry_at_ms;      /* loop ms: a failed stop is retried then; 0 = none */
-  uint32_t retry_attempts;   /* failed stops in a row (back-off exponent) */
+  uint64_t retry_at_ms;        /* loop ms: a failed stop is retried then; 0 = none */
+  struct backoff stop_backoff; /* between unconfirmed stops; min_ms 0 = never used */
 };
 
 struct engine_task
@@ -170,9 +171,9 @@ struct engine_task
   bool hold;        /* waiting for earlier stops (sequence numbers, §7) */
   bool cleanup_due; /* cleanup wait elapsed: remove containers and drop task */
   bool removing;
-  bool removal_failed;      /* a removal of this round failed: retry, keep the task */
-  uint32_t cleanup_attempts; /* removal rounds that failed (back-off exponent) */
-  int64_t cleanup_retry_ns;  /* unix ns before which cleanup is not retried */
+  bool removal_failed;            /* a removal of this round failed: retry, keep the task */
+  struct backoff cleanup_backoff; /* between failed removal rounds; min_ms 0 = never used */
+  int64_t cleanup_retry_ns;       /* unix ns before which cleanup is not retried */
 };
 
 /* Parse one ACS Task object (the JSON of PayloadMessage.tasks[i]).  Strict:

@@ -194,6 +194,14 @@ class Agent:
         with open(self.stdout_path) as f:
             return f.read()
 
+    def all_logs(self):
+        """stdout followed by every file of ECS_LOGFILE's folder (rotated hours too)."""
+        text = self.output()
+        for f in sorted(os.listdir(self.log_dir)):
+            with open(os.path.join(self.log_dir, f), errors="replace") as fh:
+                text += fh.read()
+        return text
+
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 

@@ -21,8 +21,8 @@ def test_kill9_at_random_instants_under_churn():
     instants = int(os.environ.get("CRASH_INSTANTS", "6"))
     res = crash.run(instants=instants, seed=seed, settle_every=1, settle_timeout=60, max_running=4,
                     verbose=False)
-    summary = "seed=%d instants=%d/%d kills=%d (early %d) ops=%s" % (seed, res["instants_done"], instants, res["kills"], res.get("early_kills", 0),
-                                                        res["ops"])
+    summary = "seed=%d instants=%d/%d kills=%d (early %d) ops=%s" % (
+        seed, res["instants_done"], instants, res["kills"], res.get("early_kills", 0), res["ops"])
     assert not res["problems"], summary + "\n" + "\n".join(res["problems"])
     assert res["instants_done"] == instants, summary
     assert res["kills"] >= instants

@@ -260,14 +260,6 @@ def test_essential_exit_stops_task_nonessential_does_not(make_agent, controlplan
 
 # --------------------------------------------------------------------------- instance role credentials
 
-def agent_logs(a):
-    text = a.output()
-    for f in os.listdir(a.log_dir):
-        with open(os.path.join(a.log_dir, f), errors="replace") as fh:
-            text += fh.read()
-    return text
-
-
 @pytest.mark.parametrize("controlplane", [["--imds-cred-lifetime", "10"]], indirect=True,
                          ids=["cred-lifetime-10s"])
 def test_instance_role_credentials_rotated_no_secret_in_logs(make_agent, controlplane, cluster_name,
@@ -305,7 +297,7 @@ def test_instance_role_credentials_rotated_no_secret_in_logs(make_agent, control
     issued = controlplane.admin("/_local/state")["imds"]["credentials"]
     assert rot["AccessKeyId"] in {c["AccessKeyId"] for c in issued}
     assert len(issued) >= 2
-    logs = agent_logs(a)
+    logs = a.all_logs()
     # role credentials (no static keys in the env), fetched again after the rotation
     assert "instance role credentials obtained" in logs and "instance role credentials rotated" in logs
     for c in issued:

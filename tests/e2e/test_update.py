@@ -82,14 +82,6 @@ def reply_for(cp, mid, timeout=30):
     return wait_for(find, timeout, what="ack/nack for %s" % mid)
 
 
-def agent_logs(a):
-    text = a.output()
-    for f in os.listdir(a.log_dir):
-        with open(os.path.join(a.log_dir, f), errors="replace") as fh:
-            text += fh.read()
-    return text
-
-
 def stop_clean(a):
     rc = a.stop()
     out = a.output()
@@ -143,7 +135,7 @@ def test_stage_then_perform_update_exits_42_with_checkpoint(make_agent, controlp
     assert "Sanitizer" not in a.output() and "runtime error:" not in a.output(), a.output()[-3000:]
 
     # the checkpoint was saved on the way out and still knows the instance and the task
-    assert "Checkpoint saved" in agent_logs(a)
+    assert "Checkpoint saved" in a.all_logs()
     assert os.stat(ckpt).st_mtime_ns >= mtime_before
     with open(ckpt) as f:
         saved = f.read()

@@ -1283,7 +1283,9 @@ test_stop_retried_while_unreachable (void **st)
   assert_true (spin_task (x, "arn:t1", ENGINE_STATUS_STOPPED));
   t = task_of (x, "arn:t1");
   assert_int_equal (t->containers[0].exit_code, 137);
-  assert_int_equal (t->containers[0].retry_attempts, 0);
+  /* back-off reset after the confirmed stop */
+  assert_int_equal (t->containers[0].stop_backoff.cur_ms, t->containers[0].stop_backoff.min_ms);
+  assert_int_equal (t->containers[0].stop_backoff.min_ms, 500);
   cleanup_free char *q2 = queue_str (x);
   assert_string_equal (q2, "C:sleep5:RUNNING T:RUNNING C:sleep5:STOPPED:137 T:STOPPED ");
 }
