@@ -11,18 +11,6 @@
 
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-static void
-hex_encode (const unsigned char *in, size_t n, char *out)
-{
-  static const char hx[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++)
-    {
-      out[2 * i] = hx[in[i] >> 4];
-      out[2 * i + 1] = hx[in[i] & 15];
-    }
-  out[2 * n] = '\0';
-}
-
 void
 aws_sha256_hex (const void *data, size_t len, char hex[65])
 {
@@ -30,7 +18,7 @@ aws_sha256_hex (const void *data, size_t len, char hex[65])
   unsigned int mdlen = 0;
   if (EVP_Digest (data ? data : "", len, md, &mdlen, EVP_sha256 (), NULL) != 1 || mdlen != 32)
     xalloc_die (); /* only fails on allocation failure */
-  hex_encode (md, 32, hex);
+  util_hex_encode (md, 32, hex);
 }
 
 static void
@@ -467,7 +455,7 @@ aws_sigv4_sign (const struct aws_sigv4_input *in, const struct aws_credentials *
   hmac256 (key, 32, out->string_to_sign, strlen (out->string_to_sign), sig);
   OPENSSL_cleanse (key, sizeof key);
   char sighex[65];
-  hex_encode (sig, 32, sighex);
+  util_hex_encode (sig, 32, sighex);
   out->signature = xstrdup (sighex);
   out->amz_date = xstrdup (amzdate);
   out->authorization = xasprintf ("AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s",

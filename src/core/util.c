@@ -194,6 +194,19 @@ util_read_file (const char *path, char **out, size_t *len, agent_error_t *err)
 }
 
 void
+util_hex_encode (const void *in, size_t n, char *out)
+{
+  static const char hex[] = "0123456789abcdef";
+  const unsigned char *p = in;
+  for (size_t i = 0; i < n; i++)
+    {
+      out[2 * i] = hex[p[i] >> 4];
+      out[2 * i + 1] = hex[p[i] & 15];
+    }
+  out[2 * n] = '\0';
+}
+
+void
 util_random_hex (char *out, size_t nbytes)
 {
   unsigned char buf[64];
@@ -206,13 +219,7 @@ util_random_hex (char *out, size_t nbytes)
       if (r > 0)
         got += (size_t) r;
     }
-  static const char hex[] = "0123456789abcdef";
-  for (size_t i = 0; i < nbytes; i++)
-    {
-      out[2 * i] = hex[buf[i] >> 4];
-      out[2 * i + 1] = hex[buf[i] & 15];
-    }
-  out[2 * nbytes] = '\0';
+  util_hex_encode (buf, nbytes, out);
 }
 
 double

@@ -44,6 +44,8 @@ int util_write_file_atomic (const char *path, const void *data, size_t len, int 
 /* Read a whole file (NUL-terminated).  ERR_NOT_FOUND if it does not exist. */
 int util_read_file (const char *path, char **out, size_t *len, agent_error_t *err);
 
+/* n bytes as lowercase hex into out (2n chars + NUL: out holds 2n + 1). */
+void util_hex_encode (const void *in, size_t n, char *out);
 /* Random bytes from the kernel as lowercase hex (n bytes -> 2n chars). */
 void util_random_hex (char *out, size_t nbytes);
 /* Uniform random double in [0,1). */

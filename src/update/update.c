@@ -256,9 +256,7 @@ on_done (const struct http_response *resp, agent_error_t err, void *data)
   EVP_MD_CTX_free (u->md);
   u->md = NULL;
   char hex[2 * EVP_MAX_MD_SIZE + 1];
-  for (unsigned i = 0; i < dl; i++)
-    snprintf (hex + 2 * i, 3, "%02x", dg[i]);
-  hex[2 * dl] = '\0';
+  util_hex_encode (dg, dl, hex);
   if (strcmp (hex, u->signature) != 0)
     {
       log_warn (MOD, "update %s: sha256 %s does not match the signature %s (HTTP %ld)", u->msg_id,
