@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/time.h"
 #include "core/xmalloc.h"
 #include "docker/docker.h"
 
@@ -53,7 +54,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   /* helpers on the input as a C string */
   char *str = xstrndup (s, size);
   int64_t ns;
-  (void) docker_parse_time (str, &ns);
+  if (time_rfc3339_parse (str, &ns) == 0)
+    {
+      char tb[TIME_RFC3339_LEN];
+      CHECK (time_rfc3339_format (ns, tb, sizeof tb) > 0);
+      int64_t back;
+      CHECK (time_rfc3339_parse (tb, &back) == 0 && back == ns);
+    }
   char *ref = docker_image_ref_normalize (str);
   CHECK (ref && strlen (ref) >= strlen (str));
   free (ref);

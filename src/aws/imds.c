@@ -1,5 +1,6 @@
 /* aws/imds.c - async EC2 instance metadata client (see imds.h). */
 #include "aws/imds.h"
+#include "core/time.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
 #include "log/log.h"
@@ -519,63 +520,14 @@ imds_identity_clear (struct imds_identity *id)
   memset (id, 0, sizeof *id);
 }
 
-static int
-digits (const char *s, int n, int *out)
-{
-  int v = 0;
-  for (int i = 0; i < n; i++)
-    {
-      if (!isdigit ((unsigned char) s[i]))
-        return -1;
-      v = v * 10 + (s[i] - '0');
-    }
-  *out = v;
-  return 0;
-}
-
 int
 imds_parse_time (const char *s, time_t *out)
 {
-  if (!s)
+  int64_t ns;
+  if (time_rfc3339_parse (s, &ns) < 0)
     return -1;
-  int Y, M, D, h, m, sec;
-  if (strlen (s) < 19 || digits (s, 4, &Y) || s[4] != '-' || digits (s + 5, 2, &M) || s[7] != '-'
-      || digits (s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ')
-      || digits (s + 11, 2, &h) || s[13] != ':' || digits (s + 14, 2, &m) || s[16] != ':'
-      || digits (s + 17, 2, &sec))
-    return -1;
-  if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
-    return -1;
-  const char *p = s + 19;
-  if (*p == '.')
-    {
-      p++;
-      if (!isdigit ((unsigned char) *p))
-        return -1;
-      while (isdigit ((unsigned char) *p))
-        p++;
-    }
-  long off = 0;
-  if (*p == 'Z' || *p == 'z')
-    p++;
-  else if (*p == '+' || *p == '-')
-    {
-      int oh, om;
-      if (digits (p + 1, 2, &oh) || p[3] != ':' || digits (p + 4, 2, &om) || oh > 23 || om > 59)
-        return -1;
-      off = (oh * 3600L + om * 60L) * (*p == '+' ? 1 : -1);
-      p += 6;
-    }
-  else
-    return -1;
-  if (*p)
-    return -1;
-  struct tm tm = { .tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D, .tm_hour = h,
-                   .tm_min = m, .tm_sec = sec };
-  time_t t = timegm (&tm);
-  if (t == (time_t) -1)
-    return -1;
-  *out = t - off;
+  int64_t secs = ns / 1000000000LL;
+  *out = (time_t) (ns % 1000000000LL < 0 ? secs - 1 : secs);
   return 0;
 }
 

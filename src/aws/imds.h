@@ -90,7 +90,8 @@ int imds_credentials_parse (const char *json, size_t len, struct aws_credentials
                             agent_error_t *err);
 /* First non-empty line of a role listing (newly allocated), NULL if none. */
 char *imds_first_role (const char *body, size_t len);
-/* RFC 3339 "YYYY-MM-DDTHH:MM:SS[.fff](Z|+hh:mm)" to time_t; < 0 on error. */
+/* RFC 3339 to whole seconds (core/time's parser, fraction dropped; Go's zero
+   time gives 0); < 0 on error. */
 int imds_parse_time (const char *s, time_t *out);
 
 #endif

@@ -371,8 +371,6 @@ void docker_event_free (struct docker_event *e);
 enum docker_event_action docker_event_action_parse (const char *action);
 /* "id" of a create response. */
 int docker_parse_create_response (const char *s, size_t len, char **id, agent_error_t *err);
-/* RFC 3339 (nano) -> unix ns; Docker's zero time "0001-01-01T00:00:00Z" -> 0. */
-int docker_parse_time (const char *s, int64_t *ns);
 /* Compare API versions "1.41" vs "1.9": <0, 0, >0. */
 int docker_api_version_cmp (const char *a, const char *b);
 /* Pick the API version to use (xstrdup'd into *out); ERR_GENERIC when the

@@ -1,6 +1,7 @@
 /* docker/parse.c - pure parsers of Docker Engine API JSON into typed structs,
  * error mapping, API version helpers, JSON stream splitting. */
 #include "docker/docker.h"
+#include "core/time.h"
 #include "core/xmalloc.h"
 #include <ctype.h>
 #include <errno.h>
@@ -137,92 +138,6 @@ strv_free (char **v, size_t n)
 }
 
 /* ---- time, versions, refs ---------------------------------------------- */
-
-static int
-parse_digits (const char **p, int n, int *out)
-{
-  int v = 0;
-  for (int i = 0; i < n; i++)
-    {
-      if (!isdigit ((unsigned char) (*p)[i]))
-        return -1;
-      v = v * 10 + ((*p)[i] - '0');
-    }
-  *p += n;
-  *out = v;
-  return 0;
-}
-
-int
-docker_parse_time (const char *s, int64_t *ns)
-{
-  *ns = 0;
-  if (s == NULL)
-    return -1;
-  const char *p = s;
-  int Y, M, D, h, m, sec;
-  if (parse_digits (&p, 4, &Y) < 0 || *p++ != '-' || parse_digits (&p, 2, &M) < 0 || *p++ != '-'
-      || parse_digits (&p, 2, &D) < 0 || (*p != 'T' && *p != 't' && *p != ' '))
-    return -1;
-  p++;
-  if (parse_digits (&p, 2, &h) < 0 || *p++ != ':' || parse_digits (&p, 2, &m) < 0 || *p++ != ':'
-      || parse_digits (&p, 2, &sec) < 0)
-    return -1;
-  if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
-    return -1;
-  int64_t frac = 0;
-  if (*p == '.')
-    {
-      p++;
-      int digits = 0;
-      if (!isdigit ((unsigned char) *p))
-        return -1;
-      while (isdigit ((unsigned char) *p))
-        {
-          if (digits < 9)
-            {
-              frac = frac * 10 + (*p - '0');
-              digits++;
-            }
-          p++;
-        }
-      while (digits++ < 9)
-        frac *= 10;
-    }
-  int off = 0;
-  if (*p == 'Z' || *p == 'z')
-    p++;
-  else if (*p == '+' || *p == '-')
-    {
-      int sign = *p == '-' ? -1 : 1;
-      p++;
-      int oh, om;
-      if (parse_digits (&p, 2, &oh) < 0 || *p++ != ':' || parse_digits (&p, 2, &om) < 0)
-        return -1;
-      off = sign * (oh * 3600 + om * 60);
-    }
-  else
-    return -1;
-  if (*p != '\0')
-    return -1;
-  if (Y <= 1)
-    return 0; /* Go's zero time */
-  if (Y > 2262 || Y < 1678)
-    return -1; /* out of int64 ns range */
-  struct tm tm = { 0 };
-  tm.tm_year = Y - 1900;
-  tm.tm_mon = M - 1;
-  tm.tm_mday = D;
-  tm.tm_hour = h;
-  tm.tm_min = m;
-  tm.tm_sec = sec;
-  time_t t = timegm (&tm);
-  int64_t secs = (int64_t) t - off;
-  if (secs > INT64_MAX / 1000000000LL - 1 || secs < INT64_MIN / 1000000000LL + 1)
-    return -1;
-  *ns = secs * 1000000000LL + frac;
-  return 0;
-}
 
 int
 docker_api_version_cmp (const char *a, const char *b)
@@ -661,8 +576,9 @@ docker_parse_container_inspect (const char *s, size_t len, struct docker_contain
   i->error = jstr_ne (st, "Error");
   i->started_at = jstr (st, "StartedAt");
   i->finished_at = jstr (st, "FinishedAt");
-  docker_parse_time (i->started_at, &i->started_at_ns);
-  docker_parse_time (i->finished_at, &i->finished_at_ns);
+  /* a malformed time reads as 0, "never" */
+  (void) time_rfc3339_parse (i->started_at, &i->started_at_ns);
+  (void) time_rfc3339_parse (i->finished_at, &i->finished_at_ns);
   if (i->status == NULL)
     i->status = xstrdup (i->running ? "running" : "exited");
   json_t *ns = json_object_get (root, "NetworkSettings");

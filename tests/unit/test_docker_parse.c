@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/time.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
 #include "docker/docker.h"
@@ -527,19 +528,19 @@ test_time_and_refs (void **state)
 {
   (void) state;
   int64_t ns;
-  assert_int_equal (docker_parse_time ("1970-01-01T00:00:01Z", &ns), 0);
+  assert_int_equal (time_rfc3339_parse ("1970-01-01T00:00:01Z", &ns), 0);
   assert_true (ns == 1000000000LL);
-  assert_int_equal (docker_parse_time ("1970-01-01T01:00:01.5+01:00", &ns), 0);
+  assert_int_equal (time_rfc3339_parse ("1970-01-01T01:00:01.5+01:00", &ns), 0);
   assert_true (ns == 1500000000LL);
-  assert_int_equal (docker_parse_time ("2026-11-29T07:22:50.3050845391234Z", &ns), 0);
+  assert_int_equal (time_rfc3339_parse ("2026-11-29T07:22:50.3050845391234Z", &ns), 0);
   assert_true (ns == 1795936970305084539LL);
-  assert_int_equal (docker_parse_time ("0001-01-01T00:00:00Z", &ns), 0);
+  assert_int_equal (time_rfc3339_parse ("0001-01-01T00:00:00Z", &ns), 0);
   assert_true (ns == 0);
   const char *bad[] = { "", "2026", "2026-13-01T00:00:00Z", "2026-01-01T00:00:00", "2026-01-01T00:00:00.Z",
                         "9999-01-01T00:00:00Z", "2026-01-01T00:00:00Zjunk" };
   for (size_t k = 0; k < ARRAY_SIZE (bad); k++)
-    assert_true (docker_parse_time (bad[k], &ns) < 0);
-  assert_true (docker_parse_time (NULL, &ns) < 0);
+    assert_true (time_rfc3339_parse (bad[k], &ns) < 0);
+  assert_true (time_rfc3339_parse (NULL, &ns) < 0);
 
   struct
   {
