@@ -1,6 +1,7 @@
 /* acs/session.c - the ACS websocket session on libwebsockets + libuv (see session.h). */
 #include "acs/session.h"
 #include "aws/sigv4.h"
+#include "core/lws_util.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
 #include "log/log.h"
@@ -66,15 +67,13 @@ struct acs_session
 
   struct lws_context *ctx;
   struct lws_protocols protocols[2];
-  void **lws_handles;
-  size_t n_lws_handles;
+  struct lws_util_handles lws_track; /* uv handles libwebsockets opened */
   /* One vhost per scheme, made on first use: loading the CA store costs
      tens of milliseconds of start-up, and a ws:// endpoint (the local
      control plane) never needs it. */
   struct lws_vhost *vh_plain, *vh_tls;
 
   uv_timer_t retry_timer, hb_timer, ttl_timer, conn_timer, kick_timer;
-  uv_idle_t fin_idle;
   int open_handles;
 
   struct backoff backoff;
@@ -91,8 +90,7 @@ struct acs_session
   struct flush_waiter *flush_head;
 
   bool force_teardown;
-  bool started, stopping, torn_down, lws_destroyed, closed_all, free_requested;
-  int fin_spins;
+  bool started, stopping, torn_down, closed_all, free_requested;
   void (*stop_cb) (void *data);
   void *stop_data;
 
@@ -390,7 +388,7 @@ dispatch (acs_session_t *s, struct acs_conn *c, struct acs_message *m)
       {
         struct acs_payload *p = acs_message_take_payload (m);
         log_info (MOD, "payload %s seq %lld: %zu task(s)", p->message_id ? p->message_id : "(none)",
-                  (long long) p->seq_num, json_array_size (p->tasks));
+                  (long long) p->seq_num, p->n_tasks);
         if (h->on_payload)
           h->on_payload (s, p, h->data);
         else
@@ -1085,49 +1083,6 @@ begin_connect (acs_session_t *s)
 
 /* ---- teardown ---- */
 
-struct walk
-{
-  void **v;
-  size_t n;
-};
-
-static void
-walk_collect (uv_handle_t *h, void *arg)
-{
-  struct walk *w = arg;
-  if (uv_is_closing (h))
-    return;
-  w->v = xrealloc (w->v, (w->n + 1) * sizeof (void *));
-  w->v[w->n++] = h;
-}
-
-static bool
-walk_has (const struct walk *w, void *h)
-{
-  for (size_t i = 0; i < w->n; i++)
-    if (w->v[i] == h)
-      return true;
-  return false;
-}
-
-/* Remember the uv handles libwebsockets opened since `before` was taken:
-   teardown waits for them to close before freeing the context. */
-static void
-track_new_handles (acs_session_t *s, struct walk *before)
-{
-  struct walk after = { 0 };
-  uv_walk (s->loop, walk_collect, &after);
-  for (size_t i = 0; i < after.n; i++)
-    if (!walk_has (before, after.v[i]))
-      {
-        s->lws_handles = xrealloc (s->lws_handles, (s->n_lws_handles + 1) * sizeof (void *));
-        s->lws_handles[s->n_lws_handles++] = after.v[i];
-      }
-  free (before->v);
-  free (after.v);
-  before->v = NULL;
-}
-
 /* The client vhost for a scheme, created on first use.  Only the TLS one
    loads the CA store (ECS_CA_FILE-style override, else Debian's bundle). */
 static struct lws_vhost *
@@ -1155,10 +1110,7 @@ session_vhost (acs_session_t *s, bool tls)
       else if (access ("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0)
         info.client_ssl_ca_filepath = "/etc/ssl/certs/ca-certificates.crt";
     }
-  struct walk before = { 0 };
-  uv_walk (s->loop, walk_collect, &before);
-  *slot = lws_create_vhost (s->ctx, &info);
-  track_new_handles (s, &before);
+  *slot = lws_util_vhost_create (s->ctx, s->loop, &info, &s->lws_track);
   return *slot;
 }
 
@@ -1174,7 +1126,7 @@ session_release (acs_session_t *s)
   free (s->docker_version);
   free (s->ca_file);
   free (s->endpoint);
-  free (s->lws_handles);
+  lws_util_handles_free (&s->lws_track);
   free (s->stats.last_error);
   while (s->flush_head)
     {
@@ -1208,7 +1160,7 @@ close_own_handles (acs_session_t *s)
 {
   uv_handle_t *hs[] = { (uv_handle_t *) &s->retry_timer, (uv_handle_t *) &s->hb_timer,
                         (uv_handle_t *) &s->ttl_timer,   (uv_handle_t *) &s->conn_timer,
-                        (uv_handle_t *) &s->kick_timer,  (uv_handle_t *) &s->fin_idle };
+                        (uv_handle_t *) &s->kick_timer };
   for (size_t i = 0; i < ARRAY_SIZE (hs); i++)
     {
       hs[i]->data = s;
@@ -1216,25 +1168,20 @@ close_own_handles (acs_session_t *s)
     }
 }
 
-static void
-fin_idle_cb (uv_idle_t *h)
+/* libwebsockets still owns a connection while one is open or unprocessed. */
+static bool
+lws_busy_cb (void *data)
 {
-  acs_session_t *s = h->data;
-  struct walk w = { 0 };
-  bool pending = false;
-  uv_walk (s->loop, walk_collect, &w);
-  for (size_t i = 0; i < s->n_lws_handles && !pending; i++)
-    pending = walk_has (&w, s->lws_handles[i]);
-  free (w.v);
-  s->fin_spins++;
-  if (s->fin_spins < 3 || ((pending || s->conn || s->ended_conn) && s->fin_spins < FIN_MAX_SPINS))
-    return;
-  if (pending)
+  acs_session_t *s = data;
+  return s->conn || s->ended_conn;
+}
+
+static void
+lws_done_cb (bool leaked, void *data)
+{
+  acs_session_t *s = data;
+  if (leaked)
     log_warn (MOD, "libwebsockets did not release its handles; leaking its context");
-  else if (s->ctx)
-    lws_context_destroy (s->ctx); /* second call frees the context */
-  s->ctx = NULL;
-  uv_idle_stop (h);
   close_own_handles (s);
 }
 
@@ -1248,10 +1195,9 @@ teardown (acs_session_t *s)
   uv_timer_stop (&s->hb_timer);
   uv_timer_stop (&s->ttl_timer);
   uv_timer_stop (&s->conn_timer);
-  if (s->ctx)
-    lws_context_destroy (s->ctx); /* first call: closes every wsi and handle */
-  s->lws_destroyed = true;
-  uv_idle_start (&s->fin_idle, fin_idle_cb);
+  struct lws_context *ctx = s->ctx;
+  s->ctx = NULL;
+  lws_util_context_destroy (ctx, s->loop, &s->lws_track, FIN_MAX_SPINS, lws_busy_cb, lws_done_cb, s);
 }
 
 static void
@@ -1348,38 +1294,31 @@ acs_session_new (uv_loop_t *loop, const struct acs_session_options *opts, agent_
 
   struct lws_context_creation_info info;
   memset (&info, 0, sizeof info);
-  void *loops[1] = { loop };
   info.port = CONTEXT_PORT_NO_LISTEN;
   info.protocols = s->protocols;
-  info.foreign_loops = loops;
   info.user = s;
   /* The client vhosts are made on first use (session_vhost). */
-  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT
+  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT
                  | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
   info.connect_timeout_secs = (unsigned) ((s->o.connect_timeout_ms + 999) / 1000);
   info.timeout_secs = info.connect_timeout_secs;
 
-  struct walk before = { 0 };
-  uv_walk (loop, walk_collect, &before);
-  s->ctx = lws_create_context (&info);
+  s->ctx = lws_util_context_create (loop, &info, &s->lws_track);
   if (!s->ctx)
     {
-      free (before.v);
       error_set (err, ERR_GENERIC, "cannot create the libwebsockets context for ACS");
       session_release (s);
       return NULL;
     }
-  track_new_handles (s, &before);
 
   uv_timer_init (loop, &s->retry_timer);
   uv_timer_init (loop, &s->hb_timer);
   uv_timer_init (loop, &s->ttl_timer);
   uv_timer_init (loop, &s->conn_timer);
   uv_timer_init (loop, &s->kick_timer);
-  uv_idle_init (loop, &s->fin_idle);
   s->retry_timer.data = s->hb_timer.data = s->ttl_timer.data = s->conn_timer.data = s;
-  s->kick_timer.data = s->fin_idle.data = s;
-  s->open_handles = 6;
+  s->kick_timer.data = s;
+  s->open_handles = 5;
   return s;
 }
 
