@@ -9,6 +9,7 @@
  *                               short id); unknown -> 404, prefix matching
  *                               containers of two tasks -> 400
  *   both taskarn and dockerid   400
+ *   more than 32 query args     400 (a filter past the limit is never ignored)
  *   /license                    the licence text (text/plain)
  *   anything else               {"AvailableCommands":["/v1/metadata","/v1/tasks","/license"]}
  * Error responses carry HEAD's all-empty TaskResponse.  Every method lws
@@ -161,6 +162,10 @@ unsigned long introspection_requests (const introspection_server_t *s);
 
 /* "Amazon ECS Agent - v<VERSION> (<*if dirty><GITREV>)" from the build macros. */
 const char *introspection_version_string (void);
+
+/* Query arguments a request may carry: /v1/tasks with more is refused (400)
+   rather than answered with a filter past the limit ignored. */
+#define INTROSPECTION_MAX_QUERY_ARGS 32
 
 /* The router without a socket (unit tests, fuzzing): path without query,
    args = decoded query fragments ("name=value" or "name").  Returns the HTTP

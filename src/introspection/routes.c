@@ -299,6 +299,13 @@ introspection_route (const struct introspection_config *cfg,
     }
   if (strcmp (path, "/v1/tasks") == 0)
     {
+      /* A filter past the argument limit would be ignored, answering more
+         than was asked: refuse the request instead. */
+      if (n_args > INTROSPECTION_MAX_QUERY_ARGS)
+        {
+          *body = dump (empty_task_json ());
+          return 400;
+        }
       /* First occurrence wins (Go's Values.Get); presence counts, as HEAD. */
       const char *taskarn = NULL, *dockerid = NULL;
       for (size_t i = 0; i < n_args; i++)

@@ -179,16 +179,19 @@ prepare (struct introspection_server *s, struct conn *c)
   int m = lws_http_get_uri_and_method (wsi, &uri, &ulen);
   cleanup_free char *path = xstrndup (uri ? uri : "/", uri ? (size_t) ulen : 1);
 
-  /* Query fragments arrive url-decoded, one per '&'. */
-  char *args[32];
+  /* Query fragments arrive url-decoded, one per '&' (an empty one too).
+     One more than the router accepts is collected, so that it can refuse a
+     request whose arguments would otherwise be cut short. */
+  char *args[INTROSPECTION_MAX_QUERY_ARGS + 1];
   size_t n_args = 0;
   for (int i = 0; n_args < ARRAY_SIZE (args); i++)
     {
       int flen = lws_hdr_fragment_length (wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
-      if (flen <= 0)
-        break;
-      char *buf = xmalloc ((size_t) flen + 1);
-      if (lws_hdr_copy_fragment (wsi, buf, flen + 1, WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
+      char *buf = xmalloc ((size_t) (flen > 0 ? flen : 0) + 1);
+      /* 0 is the length of both an empty and a missing fragment; the copy
+         tells them apart (-1: no such fragment). */
+      if (lws_hdr_copy_fragment (wsi, buf, (flen > 0 ? flen : 0) + 1, WSI_TOKEN_HTTP_URI_ARGS, i)
+          < 0)
         {
           free (buf);
           break;

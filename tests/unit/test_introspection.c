@@ -395,6 +395,30 @@ test_route_task_lookups (void **state)
   json_decref (j);
 }
 
+/* A filter after the argument limit is never ignored (that answered every
+   task): more arguments than the limit is a 400; exactly the limit is fine. */
+static void
+test_route_too_many_args (void **state)
+{
+  (void) state;
+  int st;
+  const char *args[INTROSPECTION_MAX_QUERY_ARGS + 1];
+  for (size_t i = 0; i < ARRAY_SIZE (args); i++)
+    args[i] = "junk=1";
+  args[INTROSPECTION_MAX_QUERY_ARGS - 1] = "taskarn=" ARN3;
+  json_t *j = route_json ("/v1/tasks", args, INTROSPECTION_MAX_QUERY_ARGS, &st);
+  assert_int_equal (st, 200);
+  assert_string_equal (jget (j, "Arn"), ARN3);
+  json_decref (j);
+
+  args[INTROSPECTION_MAX_QUERY_ARGS - 1] = "junk=1";
+  args[INTROSPECTION_MAX_QUERY_ARGS] = "taskarn=" ARN3;
+  j = route_json ("/v1/tasks", args, ARRAY_SIZE (args), &st);
+  assert_int_equal (st, 400);
+  assert_empty_task_response (j);
+  json_decref (j);
+}
+
 static void
 test_route_license (void **state)
 {
@@ -672,6 +696,27 @@ test_server_routes (void **state)
   fetch_free (&f);
   fetch (&h, port, "/v1/tasks?taskarn=" ARN1 "&dockerid=" ID1, &f);
   assert_int_equal (f.status, 400);
+  fetch_free (&f);
+
+  /* taskarn= after 40 junk arguments (and an empty one): refused, never
+     answered with every task */
+  struct sbuf q = { 0 };
+  sbuf_puts (&q, "/v1/tasks?&");
+  for (int i = 0; i < 40; i++)
+    sbuf_printf (&q, "junk%d=%d&", i, i);
+  sbuf_puts (&q, "taskarn=" ARN3);
+  fetch (&h, port, q.s, &f);
+  assert_int_equal (f.status, 400);
+  j = json_loads (f.body, 0, NULL);
+  assert_empty_task_response (j);
+  json_decref (j);
+  fetch_free (&f);
+  sbuf_free (&q);
+  /* an empty argument does not hide the ones after it */
+  fetch (&h, port, "/v1/tasks?a=1&&taskarn=" ARN3, &f);
+  assert_int_equal (f.status, 200);
+  assert_non_null (strstr (f.body, ARN3));
+  assert_null (strstr (f.body, ARN1));
   fetch_free (&f);
 
   fetch (&h, port, "/license", &f);
@@ -1341,6 +1386,7 @@ main (int argc, char **argv)
     cmocka_unit_test (test_route_tasks_all),
     cmocka_unit_test (test_route_status_rules),
     cmocka_unit_test (test_route_task_lookups),
+    cmocka_unit_test (test_route_too_many_args),
     cmocka_unit_test (test_route_license),
     cmocka_unit_test (test_route_bad_utf8_and_nulls),
     cmocka_unit_test (test_server_routes),
