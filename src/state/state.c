@@ -6,20 +6,32 @@
 #include "engine/task.h"
 #include "log/log.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define MOD "state"
+
+/* A failed write is retried after STATE_RETRY_MIN_MS, doubling (with 20 %
+   jitter) up to STATE_RETRY_MAX_MS while it keeps failing.  Saves requested
+   meanwhile only join the next attempt: they never shorten the wait. */
+#define STATE_RETRY_MIN_MS 250
+#define STATE_RETRY_MAX_MS 10000
+#define STATE_RETRY_JITTER 0.2
+#define STATE_RETRY_MULT 2.0
 
 struct pending_cb
 {
   state_saved_cb cb;
   void *data;
-  struct pending_cb *next;
+  STAILQ_ENTRY (pending_cb) link;
 };
+STAILQ_HEAD (pending_list, pending_cb);
 
 struct write_job
 {
@@ -29,7 +41,7 @@ struct write_job
   size_t len;
   uint64_t gen;
   uint64_t max_id;           /* changes with id <= max_id are in this write */
-  struct pending_cb *cbs;    /* run when this write completes */
+  struct pending_list cbs;   /* run when this write is durable */
   agent_error_t err;         /* set by the worker thread */
 };
 
@@ -61,7 +73,9 @@ struct state_store
   uv_timer_t retry;
   struct backoff retry_backoff;
   bool scheduled, dirty;
-  struct pending_cb *waiting, **waiting_tail;
+  bool failing;             /* the last write failed (logged once) */
+  uint64_t failed_writes;   /* since the condition began */
+  struct pending_list waiting;
   struct write_job *inflight;
   uint64_t writes;
   uint64_t gen;
@@ -265,25 +279,26 @@ state_store_new (uv_loop_t *loop, const char *data_dir, bool enabled, agent_erro
   else
     s->path = xstrdup ("");
   s->next_id = 1;
-  s->waiting_tail = &s->waiting;
+  STAILQ_INIT (&s->waiting);
   uv_check_init (loop, &s->check);
   uv_idle_init (loop, &s->idle);
   uv_timer_init (loop, &s->retry);
   s->check.data = s->idle.data = s->retry.data = s;
   s->open_handles = 3;
   uv_mutex_init (&s->write_lock);
-  backoff_init (&s->retry_backoff, 500, 30000, 0.2, 2.0);
+  backoff_init (&s->retry_backoff, STATE_RETRY_MIN_MS, STATE_RETRY_MAX_MS, STATE_RETRY_JITTER,
+                STATE_RETRY_MULT);
   return s;
 }
 
 static void
-free_pending (struct pending_cb *p)
+free_pending (struct pending_list *l)
 {
-  while (p)
+  struct pending_cb *p;
+  while ((p = STAILQ_FIRST (l)))
     {
-      struct pending_cb *n = p->next;
+      STAILQ_REMOVE_HEAD (l, link);
       free (p);
-      p = n;
     }
 }
 
@@ -300,7 +315,7 @@ store_destroy (state_store_t *s)
   for (size_t i = 0; i < s->qn; i++)
     state_change_free (s->q[i]);
   free (s->q);
-  free_pending (s->waiting);
+  free_pending (&s->waiting);
   uv_mutex_destroy (&s->write_lock);
   free (s);
 }
@@ -513,6 +528,104 @@ out:
   return rc;
 }
 
+/* Reads the checkpoint without ever blocking or reading without bound:
+   O_NOFOLLOW refuses a symbolic link (saves replace the path by a regular
+   file anyway), O_NONBLOCK makes opening a FIFO return at once, fstat
+   refuses anything but a regular file, and at most STATE_FILE_MAX_BYTES
+   are read.  ERR_NOT_FOUND when the file does not exist; ERR_TERMINAL with
+   one line naming the file otherwise. */
+static int
+read_checkpoint (const char *path, char **out, size_t *len, agent_error_t *err)
+{
+  *out = NULL;
+  *len = 0;
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0)
+    {
+      int e = errno;
+      if (e == ENOENT)
+        return error_set_status (err, ERR_NOT_FOUND, e, "no checkpoint at %s", path);
+      if (e == ELOOP)
+        return terminal (err, path, "is a symbolic link, not a regular file");
+      cleanup_free char *m = xasprintf ("cannot open: %s", strerror (e));
+      return terminal (err, path, m);
+    }
+  struct stat st;
+  int rc = 0;
+  if (fstat (fd, &st) < 0)
+    {
+      cleanup_free char *m = xasprintf ("cannot stat: %s", strerror (errno));
+      rc = terminal (err, path, m);
+    }
+  else if (!S_ISREG (st.st_mode))
+    {
+      const char *what = S_ISDIR (st.st_mode)    ? "is a directory"
+                         : S_ISFIFO (st.st_mode) ? "is a FIFO"
+                         : S_ISCHR (st.st_mode)  ? "is a character device"
+                         : S_ISBLK (st.st_mode)  ? "is a block device"
+                         : S_ISSOCK (st.st_mode) ? "is a socket"
+                                                 : "is not a regular file";
+      cleanup_free char *m = xasprintf ("%s, not a regular file", what);
+      rc = terminal (err, path, m);
+    }
+  else if (st.st_size > (off_t) STATE_FILE_MAX_BYTES)
+    {
+      cleanup_free char *m = xasprintf ("%lld bytes, more than the %u MiB a checkpoint may have",
+                                        (long long) st.st_size, STATE_FILE_MAX_BYTES >> 20);
+      rc = terminal (err, path, m);
+    }
+  if (rc < 0)
+    {
+      close (fd);
+      return rc;
+    }
+  /* The size may change under us: read at most one byte past the cap. */
+  size_t cap = (size_t) st.st_size + 1;
+  if (cap > (size_t) STATE_FILE_MAX_BYTES + 1)
+    cap = (size_t) STATE_FILE_MAX_BYTES + 1;
+  char *buf = xmalloc (cap + 1);
+  size_t n = 0;
+  while (n < cap)
+    {
+      ssize_t r = read (fd, buf + n, cap - n);
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r < 0)
+        {
+          cleanup_free char *m = xasprintf ("read failed: %s", strerror (errno));
+          rc = terminal (err, path, m);
+          break;
+        }
+      if (r == 0)
+        break;
+      n += (size_t) r;
+      if (n == cap && cap <= (size_t) STATE_FILE_MAX_BYTES)
+        {
+          /* grew while we read: widen up to the cap */
+          size_t ncap = cap * 2 > (size_t) STATE_FILE_MAX_BYTES + 1 ? (size_t) STATE_FILE_MAX_BYTES + 1
+                                                                    : cap * 2;
+          buf = xrealloc (buf, ncap + 1);
+          cap = ncap;
+        }
+    }
+  close (fd);
+  if (rc == 0 && n > (size_t) STATE_FILE_MAX_BYTES)
+    {
+      cleanup_free char *m = xasprintf ("more than the %u MiB a checkpoint may have",
+                                        STATE_FILE_MAX_BYTES >> 20);
+      rc = terminal (err, path, m);
+    }
+  if (rc < 0)
+    {
+      free (buf);
+      return rc;
+    }
+  buf[n] = '\0';
+  *out = buf;
+  *len = n;
+  return 0;
+}
+
 int
 state_load (state_store_t *s, agent_error_t *err)
 {
@@ -521,7 +634,7 @@ state_load (state_store_t *s, agent_error_t *err)
   cleanup_free char *data = NULL;
   size_t len = 0;
   agent_error_t e = NULL;
-  if (util_read_file (s->path, &data, &len, &e) < 0)
+  if (read_checkpoint (s->path, &data, &len, &e) < 0)
     {
       if (error_kind (&e) == ERR_NOT_FOUND)
         {
@@ -530,9 +643,8 @@ state_load (state_store_t *s, agent_error_t *err)
           log_info (MOD, "no checkpoint at %s: fresh start", s->path);
           return 0;
         }
-      int rc = error_set (err, ERR_TERMINAL, "checkpoint %s: %s", s->path, error_msg (&e));
-      error_free (&e);
-      return rc;
+      error_move (err, &e);
+      return -ERR_TERMINAL;
     }
   int rc = state_load_buffer (s, data, len, s->path, err);
   if (rc == 0)
@@ -664,31 +776,46 @@ mark_durable (state_store_t *s, uint64_t max_id)
     s->changed_cb (s->changed_data);
 }
 
-static bool
-has_nondurable (const state_store_t *s)
+/* Runs every callback of l (err NULL: the write is durable) and empties l.
+   A callback may call state_save: it lands on s->waiting, not on l. */
+static void
+run_cbs (struct pending_list *l)
 {
-  for (size_t i = 0; i < s->qn; i++)
-    if (!s->q[i]->durable)
-      return true;
-  return false;
+  struct pending_cb *p;
+  while ((p = STAILQ_FIRST (l)))
+    {
+      STAILQ_REMOVE_HEAD (l, link);
+      if (p->cb)
+        p->cb (NULL, p->data);
+      free (p);
+    }
+}
+
+/* The condition changed from working to failing: one line, not one per
+   attempt (the retry keeps the store busy at most once per back-off). */
+static void
+write_failed (state_store_t *s, const agent_error_t err)
+{
+  s->failed_writes++;
+  if (!s->failing)
+    {
+      s->failing = true;
+      log_error (MOD, "saving the checkpoint %s fails: %s; retrying with back-off (up to %d s), "
+                 "work that waits for a save is held until it succeeds",
+                 s->path, err->msg, STATE_RETRY_MAX_MS / 1000);
+    }
 }
 
 static void
-run_cbs (struct pending_cb *p, agent_error_t err)
+write_recovered (state_store_t *s)
 {
-  while (p)
+  backoff_reset (&s->retry_backoff);
+  if (s->failing)
     {
-      struct pending_cb *n = p->next;
-      if (p->cb)
-        {
-          agent_error_t copy = NULL;
-          if (err)
-            error_set_status (&copy, err->kind, err->status, "%s", err->msg);
-          p->cb (copy, p->data);
-          error_free (&copy);
-        }
-      free (p);
-      p = n;
+      log_info (MOD, "saving the checkpoint %s works again (after %" PRIu64 " failed attempts)",
+                s->path, s->failed_writes);
+      s->failing = false;
+      s->failed_writes = 0;
     }
 }
 
@@ -702,25 +829,25 @@ after_write (uv_work_t *req, int status)
     error_set (&j->err, ERR_CANCELLED, "checkpoint write cancelled");
   if (s->freeing)
     {
-      free_pending (j->cbs);
+      free_pending (&j->cbs);
       goto done;
     }
   s->writes++;
   if (j->err)
     {
-      log_error (MOD, "checkpoint write failed: %s", j->err->msg);
-      run_cbs (j->cbs, j->err);
-      if (has_nondurable (s))
-        {
-          s->dirty = true;
-          uv_timer_start (&s->retry, on_retry, backoff_next (&s->retry_backoff), 0);
-        }
+      /* Nothing of this write is durable: its callbacks wait (ahead of the
+         newer ones) for the next attempt, after the back-off. */
+      write_failed (s, j->err);
+      STAILQ_CONCAT (&j->cbs, &s->waiting);
+      STAILQ_CONCAT (&s->waiting, &j->cbs);
+      s->dirty = true;
+      uv_timer_start (&s->retry, on_retry, backoff_next (&s->retry_backoff), 0);
     }
   else
     {
-      backoff_reset (&s->retry_backoff);
+      write_recovered (s);
       mark_durable (s, j->max_id);
-      run_cbs (j->cbs, NULL);
+      run_cbs (&j->cbs);
     }
   if (s->dirty && !s->freeing && !uv_is_active ((uv_handle_t *) &s->retry))
     schedule (s);
@@ -758,25 +885,24 @@ on_check (uv_check_t *h)
   s->scheduled = false;
   if (s->freeing || s->inflight)
     return;
-  struct pending_cb *cbs = s->waiting;
-  s->waiting = NULL;
-  s->waiting_tail = &s->waiting;
-  if (!s->dirty && !cbs)
+  if (!s->dirty && STAILQ_EMPTY (&s->waiting))
     return;
   s->dirty = false;
+  struct pending_list cbs = STAILQ_HEAD_INITIALIZER (cbs);
+  STAILQ_CONCAT (&cbs, &s->waiting);
   if (!s->enabled)
     {
       mark_durable (s, s->next_id - 1);
-      run_cbs (cbs, NULL);
+      run_cbs (&cbs);
       return;
     }
-  uv_timer_stop (&s->retry);
   struct write_job *j = xcalloc (1, sizeof *j);
   j->s = s;
   j->buf = serialise (s, &j->len);
   j->gen = ++s->gen;
   j->max_id = s->next_id - 1;
-  j->cbs = cbs;
+  STAILQ_INIT (&j->cbs);
+  STAILQ_CONCAT (&j->cbs, &cbs);
   j->req.data = j;
   s->inflight = j;
   int rc = uv_queue_work (s->loop, &j->req, work_write, after_write);
@@ -799,25 +925,22 @@ state_save (state_store_t *s, state_saved_cb cb, void *data)
       struct pending_cb *p = xcalloc (1, sizeof *p);
       p->cb = cb;
       p->data = data;
-      *s->waiting_tail = p;
-      s->waiting_tail = &p->next;
+      STAILQ_INSERT_TAIL (&s->waiting, p, link);
     }
+  /* While a retry is pending the request joins it: asking again never
+     shortens the back-off (a caller that saves again from its callback, or
+     on every loop turn, cannot turn a full disk into a busy loop). */
   if (!uv_is_active ((uv_handle_t *) &s->retry))
     schedule (s);
-  else if (cb)
-    {
-      /* A retry is pending: try now rather than making the caller wait. */
-      uv_timer_stop (&s->retry);
-      schedule (s);
-    }
 }
 
 static void
-cancel_in (struct pending_cb **head, state_saved_cb cb, void *data)
+cancel_in (struct pending_list *l, state_saved_cb cb, void *data)
 {
-  for (struct pending_cb *p = *head; p; p = p->next)
-    if (p->cb == cb && p->data == data)
-      p->cb = NULL; /* kept in the list (tail pointers stay valid), never run */
+  struct pending_cb *p;
+  STAILQ_FOREACH (p, l, link)
+  if (p->cb == cb && p->data == data)
+    p->cb = NULL; /* kept in the list, never run */
 }
 
 void
@@ -826,6 +949,12 @@ state_save_cancel (state_store_t *s, state_saved_cb cb, void *data)
   cancel_in (&s->waiting, cb, data);
   if (s->inflight)
     cancel_in (&s->inflight->cbs, cb, data);
+}
+
+bool
+state_store_healthy (const state_store_t *s)
+{
+  return !s->failing;
 }
 
 int
@@ -842,9 +971,10 @@ state_save_sync (state_store_t *s, agent_error_t *err)
   if (rc == 0)
     s->written_gen = gen;
   uv_mutex_unlock (&s->write_lock);
+  s->writes++;
   if (rc < 0)
     return error_wrap (err, "saving checkpoint");
-  s->writes++;
+  write_recovered (s);
   mark_durable (s, max_id);
   return 0;
 }

@@ -8,18 +8,24 @@
  *      {"Version":100,"Data":{"Cluster":..,"ContainerInstanceArn":..,
  *        "EC2InstanceID":..,"ACSSeqNum":N,"TaskEngine":{"Tasks":[..]},
  *        "StateChanges":{"NextId":N,"Queue":[..]}}}
- *    Upstream 1.1.0 files (Version 1 and 2, agent-runtime.md §5.1) are read
- *    too (keys case-insensitive); any other version is refused with an
- *    ERR_TERMINAL error naming the file and the version.  A truncated or
- *    corrupt file is ERR_TERMINAL naming the file - never a silent reset.
- *    A missing file is a fresh start.
+ *    Upstream 1.1.0 files (Version 1 and 2) are read too (keys
+ *    case-insensitive); any other version is refused with an ERR_TERMINAL
+ *    error naming the file and the version.  A truncated or corrupt file is
+ *    ERR_TERMINAL naming the file - never a silent reset.  So is a path that
+ *    is not a regular file (symbolic link, FIFO, device, directory: checked
+ *    without blocking) and a file over STATE_FILE_MAX_BYTES.  A missing file
+ *    is a fresh start.
  *  - state_save() requests a save; requests are coalesced (all requests made
  *    in one loop iteration -> one write; requests made while a write is in
- *    flight -> one more write after it).  cb runs on the loop only after a
- *    write that contains everything requested before the call is durable
- *    (err NULL), or with the error if that write failed (a failed write is
- *    retried with back-off while non-durable state changes are queued).
- *    With checkpointing disabled cb runs on the next loop turn, err NULL.
+ *    flight -> one more write after it).  cb runs on the loop, err NULL,
+ *    only once a write that contains everything requested before the call
+ *    is durable.  A failed write (disk full, read-only, out of descriptors)
+ *    is retried with back-off for as long as it fails; callbacks wait for
+ *    the write that succeeds, and a state_save() while a retry is pending
+ *    joins that retry (never shortens the back-off).  One log line when
+ *    saving starts failing, one when it works again; state_store_healthy()
+ *    tells which.  With checkpointing disabled cb runs on the next loop
+ *    turn.
  *  - The engine's tasks are serialised by the engine: it registers a
  *    provider (state_set_engine_provider) called at each write; at load the
  *    raw "TaskEngine" object is kept for the engine (state_engine_section).
@@ -43,6 +49,9 @@
 
 #define STATE_VERSION 100
 #define STATE_FILE_NAME "ecs_agent_data.json"
+/* Largest checkpoint read (a task takes a few KiB: this is thousands of
+   times what a busy instance writes); bigger is refused as corrupt. */
+#define STATE_FILE_MAX_BYTES (256u << 20)
 
 typedef struct state_store state_store_t;
 
@@ -79,8 +88,8 @@ void state_set_container_instance_arn (state_store_t *s, const char *arn);
 void state_set_ec2_instance_id (state_store_t *s, const char *id);
 /* Only ever raises the stored value. */
 void state_set_acs_seq_num (state_store_t *s, int64_t seq);
-/* Drop restored tasks and the container instance ARN (EC2 instance id
-   changed, agent-runtime.md §5.3).  The state-change queue is kept. */
+/* Drop restored tasks and the container instance ARN (the EC2 instance id
+   changed: this is a new instance).  The state-change queue is kept. */
 void state_discard_instance (state_store_t *s);
 
 /* ---- engine section ---- */
@@ -93,6 +102,8 @@ json_t *state_engine_section (const state_store_t *s);
 void state_engine_section_release (state_store_t *s);
 
 /* ---- saving ---- */
+/* err is always NULL: a callback runs only after a durable write (kept in
+   the type for callers written against an error path). */
 typedef void (*state_saved_cb) (agent_error_t err, void *data);
 /* cb may be NULL.  Never fails synchronously. */
 void state_save (state_store_t *s, state_saved_cb cb, void *data);
@@ -101,8 +112,10 @@ void state_save (state_store_t *s, state_saved_cb cb, void *data);
 void state_save_cancel (state_store_t *s, state_saved_cb cb, void *data);
 /* Write now, blocking (shutdown / update).  Disabled: 0. */
 int state_save_sync (state_store_t *s, agent_error_t *err);
-/* Writes completed so far (tests: coalescing). */
+/* Write attempts completed so far, failed ones included (tests). */
 uint64_t state_write_count (const state_store_t *s);
+/* false while saving fails (the store is retrying with back-off). */
+bool state_store_healthy (const state_store_t *s);
 
 /* ---- state-change queue ---- */
 enum state_change_kind
