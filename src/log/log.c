@@ -346,6 +346,106 @@ log_write_all (int fd, const char *s, size_t n)
     }
 }
 
+/* Length of the valid UTF-8 sequence at p (2 to 4 bytes, lead byte >= 0x80),
+   0 if the bytes there are not one: overlong forms, surrogates and code
+   points above U+10FFFF count as invalid. */
+static size_t
+log_utf8_len (const unsigned char *p)
+{
+  unsigned char c = p[0];
+  unsigned char lo = 0x80, hi = 0xbf;
+  size_t n;
+  if (c >= 0xc2 && c <= 0xdf)
+    n = 2;
+  else if (c >= 0xe0 && c <= 0xef)
+    {
+      n = 3;
+      if (c == 0xe0)
+        lo = 0xa0;
+      else if (c == 0xed)
+        hi = 0x9f;
+    }
+  else if (c >= 0xf0 && c <= 0xf4)
+    {
+      n = 4;
+      if (c == 0xf0)
+        lo = 0x90;
+      else if (c == 0xf4)
+        hi = 0x8f;
+    }
+  else
+    return 0;
+  if (p[1] < lo || p[1] > hi)
+    return 0;
+  for (size_t i = 2; i < n; i++)
+    if (p[i] < 0x80 || p[i] > 0xbf)
+      return 0;
+  return n;
+}
+
+/* Append s to out as the inside of a logfmt quoted value: quote and
+   backslash escaped, \n \r \t as such, every other control byte (C0 and
+   DEL) as \xNN, a C1 control written as UTF-8 (U+0080..U+009F) as \u00NN,
+   and a byte that does not start a valid UTF-8 sequence as \xNN.  Whoever
+   tails the log sees no raw control byte from any source (terminal escape
+   injection) and every line stays one line. */
+static void
+log_escape_into (struct sbuf *out, const char *s)
+{
+  const unsigned char *p = (const unsigned char *) s;
+  while (*p)
+    {
+      unsigned char c = *p;
+      size_t run = 0;
+      if (c == '"' || c == '\\')
+        {
+          char e[2] = { '\\', (char) c };
+          sbuf_append (out, e, 2);
+        }
+      else if (c == '\n')
+        sbuf_puts (out, "\\n");
+      else if (c == '\r')
+        sbuf_puts (out, "\\r");
+      else if (c == '\t')
+        sbuf_puts (out, "\\t");
+      else if (c < 0x20 || c == 0x7f)
+        sbuf_printf (out, "\\x%02x", c);
+      else if (c < 0x80)
+        {
+          /* a run of plain printable ASCII at once */
+          while (p[run] >= 0x20 && p[run] < 0x7f && p[run] != '"' && p[run] != '\\')
+            run++;
+          sbuf_append (out, (const char *) p, run);
+          p += run;
+          continue;
+        }
+      else if ((run = log_utf8_len (p)) == 0)
+        sbuf_printf (out, "\\x%02x", c);
+      else if (c == 0xc2 && p[1] < 0xa0)
+        {
+          sbuf_printf (out, "\\u%04x", p[1]);
+          p += 2;
+          continue;
+        }
+      else
+        {
+          sbuf_append (out, (const char *) p, run);
+          p += run;
+          continue;
+        }
+      p++;
+    }
+}
+
+char *
+log_escape (const char *s)
+{
+  struct sbuf out = { 0 };
+  if (s)
+    log_escape_into (&out, s);
+  return sbuf_steal (&out);
+}
+
 void
 log_msg (enum log_level level, const char *module, const char *fmt, ...)
 {
@@ -360,7 +460,6 @@ log_msg (enum log_level level, const char *module, const char *fmt, ...)
     xalloc_die ();
   va_end (ap);
   msg = log_redact (msg);
-  /* logfmt: escape quotes, backslashes and newlines in msg */
   struct sbuf line = { 0 };
   time_t now = log_now ();
   struct tm tm;
@@ -369,20 +468,7 @@ log_msg (enum log_level level, const char *module, const char *fmt, ...)
   strftime (ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
   sbuf_printf (&line, "level=%s time=%s module=%s msg=\"", log_level_name (level), ts,
                module ? module : "agent");
-  for (const char *p = msg; *p; p++)
-    {
-      if (*p == '"' || *p == '\\')
-        {
-          sbuf_append (&line, "\\", 1);
-          sbuf_append (&line, p, 1);
-        }
-      else if (*p == '\n')
-        sbuf_puts (&line, "\\n");
-      else if (*p == '\r' || *p == '\t')
-        sbuf_append (&line, " ", 1);
-      else
-        sbuf_append (&line, p, 1);
-    }
+  log_escape_into (&line, msg);
   sbuf_puts (&line, "\"\n");
   free (msg);
   if (to_stdout)

@@ -8,6 +8,8 @@
  * with log_secret_add() and the values of secret-looking keys
  * (Authorization, X-Amz-Security-Token, X-Registry-Auth, password, ...)
  * are replaced by "[REDACTED]" before a line is written anywhere.
+ * The message is written escaped (log_escape): no control byte and no
+ * invalid UTF-8 reaches a log raw, whatever a peer sent.
  * Single-threaded like the rest of the agent.
  */
 #ifndef LOG_LOG_H
@@ -44,6 +46,11 @@ void log_secret_remove (const char *secret);
 /* Redact registered secrets and secret-looking key values in s (in place,
    may reallocate).  Exposed for tests and for the introspection API. */
 char *log_redact (char *s);
+
+/* s escaped as the inside of a quoted logfmt value (malloc'd): " and \ with
+   a backslash, \n \r \t, other C0 controls and DEL as \xNN, C1 controls
+   encoded as UTF-8 as \u00NN, bytes that are not valid UTF-8 as \xNN. */
+char *log_escape (const char *s);
 
 /* For tests: override the clock used for timestamps and rotation (0 = real). */
 void log_set_clock (time_t (*now) (void));

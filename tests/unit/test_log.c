@@ -1,5 +1,6 @@
 /* Unit tests for log/: levels, logfmt lines, the file sink with hourly
- * rotation and pruning, and secret redaction. */
+ * rotation and pruning, secret redaction, and the escaping of control bytes
+ * and invalid UTF-8 in messages. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -192,6 +193,87 @@ test_unwritable_file_is_error (void **state)
   log_close ();
 }
 
+/* Every control byte is escaped; valid UTF-8 passes; invalid UTF-8 is
+   written byte by byte as \xNN (terminal escape injection from a peer). */
+static void
+test_escape_control_bytes (void **state)
+{
+  (void) state;
+  struct
+  {
+    const char *in, *want;
+  } cases[] = {
+    { "plain text", "plain text" },
+    { "", "" },
+    { "a \"q\" \\ b", "a \\\"q\\\" \\\\ b" },
+    { "l1\nl2\rl3\tx", "l1\\nl2\\rl3\\tx" },
+    { "\x1b[31mred\x1b[0m", "\\x1b[31mred\\x1b[0m" },
+    { "\x01\x07\x08\x0b\x0c\x1f", "\\x01\\x07\\x08\\x0b\\x0c\\x1f" },
+    { "del\x7f", "del\\x7f" },
+    /* raw C1 bytes (not UTF-8): CSI, OSC */
+    { "\x9b" "31m \x9d" "0;title\x07", "\\x9b31m \\x9d0;title\\x07" },
+    /* C1 controls written as UTF-8 (U+009B, U+0085) */
+    { "\xc2\x9b" "2J \xc2\x85", "\\u009b2J \\u0085" },
+    /* valid UTF-8 passes: U+00A0, é, €, 😀 */
+    { "\xc2\xa0 caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\xc2\xa0 caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
+    /* invalid: lone continuation, truncated sequence, overlong, surrogate,
+       above U+10FFFF, 0xff */
+    { "\x80", "\\x80" },
+    { "\xe2\x82", "\\xe2\\x82" },
+    { "\xe2\x82x", "\\xe2\\x82x" },
+    { "\xc0\xaf", "\\xc0\\xaf" },
+    { "\xe0\x80\xaf", "\\xe0\\x80\\xaf" },
+    { "\xed\xa0\x80", "\\xed\\xa0\\x80" },
+    { "\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80" },
+    { "\xff\xfe", "\\xff\\xfe" },
+    { "\xc3\x1b", "\\xc3\\x1b" },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (cases); i++)
+    {
+      cleanup_free char *got = log_escape (cases[i].in);
+      if (strcmp (got, cases[i].want) != 0)
+        fail_msg ("case %zu: got \"%s\", want \"%s\"", i, got, cases[i].want);
+    }
+  cleanup_free char *null = log_escape (NULL);
+  assert_string_equal (null, "");
+}
+
+/* What a peer sends reaches the file as one line with no raw control byte
+   and no invalid UTF-8. */
+static void
+test_file_line_has_no_control_bytes (void **state)
+{
+  (void) state;
+  cleanup_free char *dir = tmpdir ();
+  cleanup_free char *file = xasprintf ("%s/agent.log", dir);
+  agent_error_t err = NULL;
+  log_set_clock (fake_clock);
+  assert_int_equal (log_init (LOG_NONE, file, &err), 0);
+  char hostile[256];
+  size_t n = 0;
+  for (int c = 1; c < 256; c++)
+    hostile[n++] = (char) c;
+  hostile[n] = '\0';
+  log_warn ("acs", "reason from ACS: %s", hostile);
+  log_close ();
+  cleanup_free char *hourly = xasprintf ("%s/agent.log.2023-11-14-22", dir);
+  cleanup_free char *text = read_all (hourly);
+  assert_non_null (text);
+  size_t len = strlen (text);
+  assert_true (len > 0 && text[len - 1] == '\n');
+  for (size_t i = 0; i + 1 < len; i++)
+    {
+      unsigned char c = (unsigned char) text[i];
+      if (c < 0x20 || c >= 0x7f)
+        fail_msg ("raw byte 0x%02x at %zu in %s", c, i, text);
+    }
+  assert_non_null (strstr (text, "\\x1b"));
+  assert_non_null (strstr (text, "\\x9b"));
+  assert_non_null (strstr (text, "\\x7f"));
+  rm_rf (dir);
+  log_set_clock (NULL);
+}
+
 int
 main (void)
 {
@@ -202,6 +284,8 @@ main (void)
     cmocka_unit_test (test_redaction),
     cmocka_unit_test (test_secret_never_reaches_file),
     cmocka_unit_test (test_unwritable_file_is_error),
+    cmocka_unit_test (test_escape_control_bytes),
+    cmocka_unit_test (test_file_line_has_no_control_bytes),
   };
   int r = cmocka_run_group_tests (tests, NULL, NULL);
   log_close ();
