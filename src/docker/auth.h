@@ -1,4 +1,5 @@
-/* docker/auth.h - registry credentials for image pulls (task-engine.md §13).
+/* docker/auth.h - registry credentials for image pulls (the X-Registry-Auth
+ * header of docker_image_pull).
  *
  * ECS_ENGINE_AUTH_TYPE "docker":    {"https://index.docker.io/v1/":{"username":..,"password":..,"email":..}}
  *                      "dockercfg": {"registry":{"auth":"base64(user:pass)","email":..}}

@@ -1,60 +1,19 @@
-/* docker/client.c - Docker Engine API calls over core/http.h. */
+/* docker/client.c - the client and the op machinery: an op's lifecycle
+ * (create, send, complete exactly once, cancel, deferred failure), API
+ * version negotiation before the first versioned call, response to result
+ * and the streamed pull.  The endpoint calls that build ops are in calls.c.
+ */
 #include "core/util.h"
 #include "core/xmalloc.h"
 #include "docker/docker.h"
 #include "docker/docker_int.h"
 #include "log/log.h"
+#include <curl/curl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum op_kind
-{
-  OP_PING,
-  OP_VERSION,
-  OP_INFO,
-  OP_PULL,
-  OP_IMAGE_INSPECT,
-  OP_IMAGE_REMOVE,
-  OP_CREATE,
-  OP_START,
-  OP_STOP,
-  OP_KILL,
-  OP_INSPECT,
-  OP_REMOVE,
-  OP_LIST,
-  OP_VOLUME_CREATE,
-  OP_VOLUME_REMOVE,
-};
-
-struct docker_op
-{
-  docker_client_t *c; /* NULL once unlinked (cancelled / client freed) */
-  enum op_kind kind;
-  const char *what; /* transition name for timeout messages */
-  char *method;
-  char *path;
-  char *body;
-  char *auth; /* X-Registry-Auth value (secret) */
-  long timeout_ms;
-  bool versioned;
-  bool internal; /* negotiation op: no user callback */
-  void (*cb) (void);
-  void *data;
-  http_call_t *call;
-  agent_error_t err; /* deferred completion */
-  bool deferred, waiting_neg;
-  bool in_data, cancelled;
-  /* pull */
-  struct docker_json_stream js;
-  bool got_data;
-  agent_error_t stream_err;
-  uv_timer_t *begin_timer; /* pull begin, then inactivity */
-  long begin_ms, inactivity_ms;
-  void (*on_progress) (const char *status, const char *id, void *data);
-  struct docker_op *prev, *next;
-};
-
+/* Time limits used until docker_client_set_timeouts: upstream's defaults. */
 static const struct docker_timeouts default_timeouts = {
   .pull_total_ms = 2 * 3600 * 1000L,
   .pull_begin_ms = 5 * 60 * 1000L,
@@ -73,18 +32,22 @@ static const struct docker_timeouts default_timeouts = {
 char *
 docker_escape (const char *s, const char *keep)
 {
-  static const char hex[] = "0123456789ABCDEF";
   struct sbuf b = { 0 };
-  for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+  sbuf_puts (&b, "");
+  while (*s)
     {
-      if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')
-          || *p == '-' || *p == '_' || *p == '.' || *p == '~' || (keep && strchr (keep, *p)))
-        sbuf_append (&b, (const char *) p, 1);
-      else
+      size_t n = keep ? strcspn (s, keep) : strlen (s);
+      if (n > 0)
         {
-          char e[3] = { '%', hex[*p >> 4], hex[*p & 15] };
-          sbuf_append (&b, e, 3);
+          char *e = curl_easy_escape (NULL, s, (int) n);
+          if (e == NULL)
+            xalloc_die ();
+          sbuf_puts (&b, e);
+          curl_free (e);
+          s += n;
         }
+      if (*s)
+        sbuf_append (&b, s++, 1); /* a kept character */
     }
   return sbuf_steal (&b);
 }
@@ -160,13 +123,7 @@ op_unlink (docker_op_t *op)
   docker_client_t *c = op->c;
   if (c == NULL)
     return;
-  if (op->prev)
-    op->prev->next = op->next;
-  else
-    c->ops = op->next;
-  if (op->next)
-    op->next->prev = op->prev;
-  op->prev = op->next = NULL;
+  TAILQ_REMOVE (&c->ops, op, link);
   if (c->neg_op == op)
     c->neg_op = NULL;
   op->c = NULL;
@@ -191,46 +148,93 @@ op_destroy (docker_op_t *op)
   free (op);
 }
 
-/* Invoke the user callback with a result (or error) and free the op.  The
-   op is unlinked first, so the callback may free the client. */
+/* A parsed response body; the member is named by the op's cb.type. */
+union op_result
+{
+  struct docker_version_info *version;
+  struct docker_info *info;
+  struct docker_image_info *image;
+  char *id;
+  struct docker_container_info *inspect;
+  struct docker_container_list *list;
+  struct docker_volume_info *volume;
+};
+
 static void
-op_complete (docker_op_t *op, const void *result, agent_error_t err)
+op_result_free (enum docker_result_type type, union op_result *r)
+{
+  switch (type)
+    {
+    case DOCKER_RES_DONE:
+      break;
+    case DOCKER_RES_VERSION:
+      docker_version_info_free (r->version);
+      break;
+    case DOCKER_RES_INFO:
+      docker_info_free (r->info);
+      break;
+    case DOCKER_RES_IMAGE:
+      docker_image_info_free (r->image);
+      break;
+    case DOCKER_RES_CREATE:
+      free (r->id);
+      break;
+    case DOCKER_RES_INSPECT:
+      docker_container_info_free (r->inspect);
+      break;
+    case DOCKER_RES_LIST:
+      docker_container_list_free (r->list);
+      break;
+    case DOCKER_RES_VOLUME:
+      docker_volume_info_free (r->volume);
+      break;
+    }
+  *r = (union op_result){ 0 };
+}
+
+/* Invoke the user callback with a result (r NULL on error) and free the op.
+   The op is unlinked first, so the callback may free the client. */
+static void
+op_complete (docker_op_t *op, const union op_result *r, agent_error_t err)
 {
   op_unlink (op);
   op->cancelled = true; /* docker_op_cancel from inside the callback: no-op */
-  if (!op->internal && op->cb)
-    switch (op->kind)
+  const struct docker_op_cb *cb = &op->cb;
+  void *d = op->data;
+  if (!op->internal)
+    switch (cb->type)
       {
-      case OP_PING:
-      case OP_PULL:
-      case OP_IMAGE_REMOVE:
-      case OP_START:
-      case OP_STOP:
-      case OP_KILL:
-      case OP_REMOVE:
-      case OP_VOLUME_REMOVE:
-        ((docker_done_cb) op->cb) (err, op->data);
+      case DOCKER_RES_DONE:
+        if (cb->fn.done)
+          cb->fn.done (err, d);
         break;
-      case OP_VERSION:
-        ((docker_version_cb) op->cb) (result, err, op->data);
+      case DOCKER_RES_VERSION:
+        if (cb->fn.version)
+          cb->fn.version (r ? r->version : NULL, err, d);
         break;
-      case OP_INFO:
-        ((docker_info_cb) op->cb) (result, err, op->data);
+      case DOCKER_RES_INFO:
+        if (cb->fn.info)
+          cb->fn.info (r ? r->info : NULL, err, d);
         break;
-      case OP_IMAGE_INSPECT:
-        ((docker_image_cb) op->cb) (result, err, op->data);
+      case DOCKER_RES_IMAGE:
+        if (cb->fn.image)
+          cb->fn.image (r ? r->image : NULL, err, d);
         break;
-      case OP_CREATE:
-        ((docker_create_cb) op->cb) (result, err, op->data);
+      case DOCKER_RES_CREATE:
+        if (cb->fn.create)
+          cb->fn.create (r ? r->id : NULL, err, d);
         break;
-      case OP_INSPECT:
-        ((docker_inspect_cb) op->cb) (result, err, op->data);
+      case DOCKER_RES_INSPECT:
+        if (cb->fn.inspect)
+          cb->fn.inspect (r ? r->inspect : NULL, err, d);
         break;
-      case OP_LIST:
-        ((docker_list_cb) op->cb) (result, err, op->data);
+      case DOCKER_RES_LIST:
+        if (cb->fn.list)
+          cb->fn.list (r ? r->list : NULL, err, d);
         break;
-      case OP_VOLUME_CREATE:
-        ((docker_volume_cb) op->cb) (result, err, op->data);
+      case DOCKER_RES_VOLUME:
+        if (cb->fn.volume)
+          cb->fn.volume (r ? r->volume : NULL, err, d);
         break;
       }
   op_destroy (op);
@@ -242,10 +246,13 @@ defer_cb (uv_timer_t *t)
   docker_client_t *c = t->data;
   while (c)
     {
-      docker_op_t *op = NULL;
-      for (docker_op_t *o = c->ops; o; o = o->next)
+      docker_op_t *op = NULL, *o;
+      TAILQ_FOREACH (o, &c->ops, link)
         if (o->deferred)
-          op = o; /* oldest last in the list: keep submission order */
+          {
+            op = o; /* the oldest first: keep submission order */
+            break;
+          }
       if (op == NULL)
         break;
       agent_error_t err = op->err;
@@ -256,9 +263,8 @@ defer_cb (uv_timer_t *t)
     }
 }
 
-/* Complete op with err on a later loop turn. */
-static docker_op_t *
-op_fail_later (docker_op_t *op, agent_error_t *err)
+docker_op_t *
+docker_op_fail_later (docker_op_t *op, agent_error_t *err)
 {
   error_move (&op->err, err);
   if (op->err == NULL)
@@ -270,9 +276,9 @@ op_fail_later (docker_op_t *op, agent_error_t *err)
   return op;
 }
 
-static docker_op_t *
-op_new (docker_client_t *c, enum op_kind kind, const char *method, char *path, long timeout_ms,
-        void (*cb) (void), void *data)
+docker_op_t *
+docker_op_new (docker_client_t *c, enum docker_op_kind kind, const char *method, char *path,
+               long timeout_ms, struct docker_op_cb cb, void *data)
 {
   docker_op_t *op = xcalloc (1, sizeof *op);
   op->c = c;
@@ -280,13 +286,10 @@ op_new (docker_client_t *c, enum op_kind kind, const char *method, char *path, l
   op->method = xstrdup (method);
   op->path = path;
   op->timeout_ms = timeout_ms;
-  op->versioned = kind != OP_PING && kind != OP_VERSION;
+  op->versioned = kind != DOCKER_OP_PING && kind != DOCKER_OP_VERSION;
   op->cb = cb;
   op->data = data;
-  op->next = c->ops;
-  if (c->ops)
-    c->ops->prev = op;
-  c->ops = op;
+  TAILQ_INSERT_TAIL (&c->ops, op, link);
   return op;
 }
 
@@ -314,13 +317,67 @@ status_ok (const docker_op_t *op, long status)
 {
   if (status == 200 || status == 201 || status == 204)
     return true;
-  if (status == 304 && (op->kind == OP_START || op->kind == OP_STOP))
+  if (status == 304 && (op->kind == DOCKER_OP_START || op->kind == DOCKER_OP_STOP))
     return true;
   return false;
 }
 
-static void op_send (docker_op_t *op);
 static void neg_finish (docker_client_t *c, agent_error_t *err);
+
+/* A /version answer: (re)negotiate the client's API version from it. */
+static int
+negotiate_from (docker_client_t *c, const struct docker_version_info *v, agent_error_t *err)
+{
+  char *api = NULL;
+  if (docker_api_version_negotiate (v->api_version, v->min_api_version, &api, err) < 0)
+    return -1;
+  if (c)
+    {
+      if (c->api == NULL || strcmp (c->api, api) != 0)
+        log_info ("docker", "using Docker API version %s (daemon %s, API %s)", api,
+                  v->version ? v->version : "?", v->api_version);
+      free (c->api);
+      c->api = api;
+      api = NULL;
+    }
+  free (api);
+  return 0;
+}
+
+/* A successful response body into r, by the op's result type. */
+static void
+op_parse (docker_op_t *op, const char *b, size_t n, union op_result *r, agent_error_t *err)
+{
+  switch (op->cb.type)
+    {
+    case DOCKER_RES_DONE:
+      if (op->kind == DOCKER_OP_PULL && !docker_json_stream_empty (&op->js))
+        error_set (err, ERR_MALFORMED, "image pull: truncated progress stream");
+      break;
+    case DOCKER_RES_VERSION:
+      if (docker_parse_version (b, n, &r->version, err) == 0)
+        negotiate_from (op->c, r->version, err);
+      break;
+    case DOCKER_RES_INFO:
+      docker_parse_info (b, n, &r->info, err);
+      break;
+    case DOCKER_RES_IMAGE:
+      docker_parse_image_inspect (b, n, &r->image, err);
+      break;
+    case DOCKER_RES_CREATE:
+      docker_parse_create_response (b, n, &r->id, err);
+      break;
+    case DOCKER_RES_INSPECT:
+      docker_parse_container_inspect (b, n, &r->inspect, err);
+      break;
+    case DOCKER_RES_LIST:
+      docker_parse_container_list (b, n, &r->list, err);
+      break;
+    case DOCKER_RES_VOLUME:
+      docker_parse_volume (b, n, &r->volume, err);
+      break;
+    }
+}
 
 static void
 op_http_done_cb (const struct http_response *resp, agent_error_t terr, void *data)
@@ -329,123 +386,33 @@ op_http_done_cb (const struct http_response *resp, agent_error_t terr, void *dat
   docker_client_t *c = op->c;
   op->call = NULL;
   agent_error_t err = NULL;
-  void *result = NULL;
-  char *id = NULL;
+  union op_result r = { 0 };
 
-  if (op->kind == OP_PULL && op->stream_err)
+  if (op->kind == DOCKER_OP_PULL && op->stream_err)
     error_move (&err, &op->stream_err);
   else if (terr)
     {
       if (error_kind (&terr) == ERR_TIMEOUT)
         timeout_error (&err, op->what ? op->what : "done", op->timeout_ms);
-      else if (error_kind (&terr) == ERR_CANCELLED && op->kind == OP_PULL)
+      else if (error_kind (&terr) == ERR_CANCELLED && op->kind == DOCKER_OP_PULL)
         error_set (&err, ERR_MALFORMED, "image pull: invalid progress stream");
       else
         docker_transport_error (c, &err, &terr);
     }
   else if (!status_ok (op, resp->status))
     docker_error_from_response (&err, resp->status, resp->body, resp->body_len,
-                                op->kind == OP_PULL);
+                                op->kind == DOCKER_OP_PULL);
   else
-    {
-      const char *b = resp->body;
-      size_t n = resp->body_len;
-      switch (op->kind)
-        {
-        case OP_PING:
-        case OP_IMAGE_REMOVE:
-        case OP_START:
-        case OP_STOP:
-        case OP_KILL:
-        case OP_REMOVE:
-        case OP_VOLUME_REMOVE:
-          break;
-        case OP_PULL:
-          if (!docker_json_stream_empty (&op->js))
-            error_set (&err, ERR_MALFORMED, "image pull: truncated progress stream");
-          break;
-        case OP_VERSION:
-          {
-            struct docker_version_info *v = NULL;
-            if (docker_parse_version (b, n, &v, &err) == 0)
-              {
-                char *api = NULL;
-                if (docker_api_version_negotiate (v->api_version, v->min_api_version, &api, &err)
-                    == 0)
-                  {
-                    if (c)
-                      {
-                        if (c->api == NULL || strcmp (c->api, api) != 0)
-                          log_info ("docker", "using Docker API version %s (daemon %s, API %s)",
-                                    api, v->version ? v->version : "?", v->api_version);
-                        free (c->api);
-                        c->api = api;
-                        api = NULL;
-                      }
-                    free (api);
-                  }
-              }
-            result = v;
-            break;
-          }
-        case OP_INFO:
-          docker_parse_info (b, n, (struct docker_info **) &result, &err);
-          break;
-        case OP_IMAGE_INSPECT:
-          docker_parse_image_inspect (b, n, (struct docker_image_info **) &result, &err);
-          break;
-        case OP_CREATE:
-          docker_parse_create_response (b, n, &id, &err);
-          result = id;
-          break;
-        case OP_INSPECT:
-          docker_parse_container_inspect (b, n, (struct docker_container_info **) &result, &err);
-          break;
-        case OP_LIST:
-          docker_parse_container_list (b, n, (struct docker_container_list **) &result, &err);
-          break;
-        case OP_VOLUME_CREATE:
-          docker_parse_volume (b, n, (struct docker_volume_info **) &result, &err);
-          break;
-        }
-    }
+    op_parse (op, resp->body, resp->body_len, &r, &err);
 
-  if (op->kind == OP_VERSION && c && c->neg_op == op)
+  if (op->kind == DOCKER_OP_VERSION && c && c->neg_op == op)
     neg_finish (c, &err);
-  if (op->kind == OP_VERSION && err && result)
-    {
-      docker_version_info_free (result);
-      result = NULL;
-    }
-  enum op_kind kind = op->kind;
-  op_complete (op, err ? NULL : result, err); /* frees op */
+  enum docker_result_type type = op->cb.type;
+  if (err)
+    op_result_free (type, &r); /* a half-parsed result never reaches the callback */
+  op_complete (op, err ? NULL : &r, err); /* frees op */
   error_free (&err);
-  switch (kind)
-    {
-    case OP_VERSION:
-      docker_version_info_free (result);
-      break;
-    case OP_INFO:
-      docker_info_free (result);
-      break;
-    case OP_IMAGE_INSPECT:
-      docker_image_info_free (result);
-      break;
-    case OP_CREATE:
-      free (id);
-      break;
-    case OP_INSPECT:
-      docker_container_info_free (result);
-      break;
-    case OP_LIST:
-      docker_container_list_free (result);
-      break;
-    case OP_VOLUME_CREATE:
-      docker_volume_info_free (result);
-      break;
-    default:
-      break;
-    }
+  op_result_free (type, &r);
 }
 
 /* Negotiation finished (err NULL = c->api set): resume or fail waiters. */
@@ -453,22 +420,25 @@ static void
 neg_finish (docker_client_t *c, agent_error_t *err)
 {
   c->neg_op = NULL;
-  for (docker_op_t *o = c->ops; o; o = o->next)
+  docker_op_t *o;
+  TAILQ_FOREACH (o, &c->ops, link)
     {
       if (!o->waiting_neg)
         continue;
       o->waiting_neg = false;
       if (*err == NULL && c->api)
-        op_send (o);
+        docker_op_send (o);
       else
         {
           agent_error_t e = NULL;
           error_set (&e, error_kind (err) ? error_kind (err) : ERR_GENERIC,
                      "docker API version negotiation: %s", error_msg (err));
-          op_fail_later (o, &e);
+          docker_op_fail_later (o, &e);
         }
     }
 }
+
+/* ---- pull progress stream ---------------------------------------------- */
 
 static int
 pull_line_cb (const char *json, size_t len, void *data)
@@ -546,19 +516,22 @@ pull_data_cb (const char *chunk, size_t len, void *data)
 }
 
 
+/* ---- send and negotiation ---------------------------------------------- */
+
 static void
 op_start_negotiation (docker_client_t *c)
 {
   if (c->neg_op)
     return;
-  docker_op_t *n = op_new (c, OP_VERSION, "GET", xstrdup ("/version"), c->t.other_ms, NULL, NULL);
+  docker_op_t *n = docker_op_new (c, DOCKER_OP_VERSION, "GET", xstrdup ("/version"), c->t.other_ms,
+                                  docker_op_cb_version (NULL), NULL);
   n->internal = true;
   c->neg_op = n;
-  op_send (n);
+  docker_op_send (n);
 }
 
-static void
-op_send (docker_op_t *op)
+void
+docker_op_send (docker_op_t *op)
 {
   docker_client_t *c = op->c;
   if (op->versioned && c->api == NULL)
@@ -587,7 +560,7 @@ op_send (docker_op_t *op)
     .on_done = op_http_done_cb,
     .data = op,
   };
-  if (op->kind == OP_PULL)
+  if (op->kind == DOCKER_OP_PULL)
     req.on_data = pull_data_cb;
   log_debug ("docker", "%s %s", op->method, op->path);
   agent_error_t err = NULL;
@@ -600,11 +573,11 @@ op_send (docker_op_t *op)
       error_free (&err);
       if (op == c->neg_op)
         neg_finish (c, &e2);
-      op_fail_later (op, &e2);
+      docker_op_fail_later (op, &e2);
       error_free (&e2);
       return;
     }
-  if (op->kind == OP_PULL && (c->t.pull_begin_ms > 0 || c->t.pull_inactivity_ms > 0))
+  if (op->kind == DOCKER_OP_PULL && (c->t.pull_begin_ms > 0 || c->t.pull_inactivity_ms > 0))
     {
       op->begin_ms = c->t.pull_begin_ms;
       op->inactivity_ms = c->t.pull_inactivity_ms;
@@ -662,6 +635,8 @@ docker_client_new (uv_loop_t *loop, const char *docker_host, agent_error_t *err)
   c->defer = xcalloc (1, sizeof *c->defer);
   uv_timer_init (loop, c->defer);
   c->defer->data = c;
+  TAILQ_INIT (&c->ops);
+  LIST_INIT (&c->events);
   return c;
 }
 
@@ -671,8 +646,8 @@ docker_client_free (docker_client_t *c)
   if (c == NULL)
     return;
   docker_events_detach_all (c);
-  while (c->ops)
-    docker_op_cancel (c->ops);
+  while (!TAILQ_EMPTY (&c->ops))
+    docker_op_cancel (TAILQ_FIRST (&c->ops));
   http_client_free (c->http);
   uv_timer_stop (c->defer);
   c->defer->data = NULL;
@@ -706,425 +681,9 @@ size_t
 docker_client_active (const docker_client_t *c)
 {
   size_t n = 0;
-  for (docker_op_t *o = c->ops; o; o = o->next)
+  docker_op_t *o;
+  TAILQ_FOREACH (o, &c->ops, link)
     if (!o->internal)
       n++;
   return n;
-}
-
-/* ---- calls ------------------------------------------------------------- */
-
-#define CB(f) ((void (*) (void)) (f))
-
-static docker_op_t *
-simple (docker_client_t *c, enum op_kind kind, const char *method, char *path, long timeout_ms,
-        const char *what, void (*cb) (void), void *data)
-{
-  docker_op_t *op = op_new (c, kind, method, path, timeout_ms, cb, data);
-  op->what = what;
-  op_send (op);
-  return op;
-}
-
-static docker_op_t *
-invalid (docker_client_t *c, enum op_kind kind, void (*cb) (void), void *data, const char *msg)
-{
-  docker_op_t *op = op_new (c, kind, "GET", xstrdup (""), 0, cb, data);
-  agent_error_t err = NULL;
-  error_set (&err, ERR_INVALID, "%s", msg);
-  return op_fail_later (op, &err);
-}
-
-docker_op_t *
-docker_ping (docker_client_t *c, docker_done_cb cb, void *data)
-{
-  return simple (c, OP_PING, "GET", xstrdup ("/_ping"), c->t.other_ms, "pinged", CB (cb), data);
-}
-
-docker_op_t *
-docker_version (docker_client_t *c, docker_version_cb cb, void *data)
-{
-  return simple (c, OP_VERSION, "GET", xstrdup ("/version"), c->t.other_ms, "version", CB (cb),
-                 data);
-}
-
-docker_op_t *
-docker_info (docker_client_t *c, docker_info_cb cb, void *data)
-{
-  return simple (c, OP_INFO, "GET", xstrdup ("/info"), c->t.other_ms, "info", CB (cb), data);
-}
-
-docker_op_t *
-docker_image_pull (docker_client_t *c, const struct docker_pull_opts *o, docker_done_cb cb,
-                   void *data)
-{
-  if (o == NULL || o->image == NULL || o->image[0] == '\0')
-    return invalid (c, OP_PULL, CB (cb), data, "image pull: no image");
-  char *ref = docker_image_ref_normalize (o->image);
-  char *eref = docker_escape (ref, NULL);
-  char *path = xasprintf ("/images/create?fromImage=%s", eref);
-  free (ref);
-  free (eref);
-  docker_op_t *op = op_new (c, OP_PULL, "POST", path, c->t.pull_total_ms, CB (cb), data);
-  op->what = "pulled";
-  op->on_progress = o->on_progress;
-  if (o->registry_auth && o->registry_auth[0])
-    {
-      op->auth = xstrdup (o->registry_auth);
-      log_secret_add (op->auth);
-    }
-  log_info ("docker", "pulling image %s", o->image);
-  op_send (op);
-  return op;
-}
-
-docker_op_t *
-docker_image_inspect (docker_client_t *c, const char *image, docker_image_cb cb, void *data)
-{
-  if (image == NULL || image[0] == '\0')
-    return invalid (c, OP_IMAGE_INSPECT, CB (cb), data, "image inspect: no image");
-  char *e = docker_escape (image, "/:@");
-  char *path = xasprintf ("/images/%s/json", e);
-  free (e);
-  return simple (c, OP_IMAGE_INSPECT, "GET", path, c->t.inspect_ms, "inspecting", CB (cb), data);
-}
-
-docker_op_t *
-docker_image_remove (docker_client_t *c, const char *image, bool force, docker_done_cb cb,
-                     void *data)
-{
-  if (image == NULL || image[0] == '\0')
-    return invalid (c, OP_IMAGE_REMOVE, CB (cb), data, "image remove: no image");
-  char *e = docker_escape (image, "/:@");
-  char *path = xasprintf ("/images/%s%s", e, force ? "?force=1" : "");
-  free (e);
-  return simple (c, OP_IMAGE_REMOVE, "DELETE", path, c->t.remove_ms, "removing", CB (cb), data);
-}
-
-static json_t *
-strv_json (const char *const *v)
-{
-  json_t *a = json_array ();
-  for (size_t i = 0; v[i]; i++)
-    json_array_append_new (a, json_string (v[i]));
-  return a;
-}
-
-static bool
-utf8_ok (const char *s)
-{
-  if (s == NULL)
-    return true;
-  json_t *j = json_string (s);
-  json_decref (j);
-  return j != NULL;
-}
-
-static bool
-strv_utf8_ok (const char *const *v)
-{
-  for (size_t i = 0; v && v[i]; i++)
-    if (!utf8_ok (v[i]))
-      return false;
-  return true;
-}
-
-static bool
-labels_utf8_ok (const struct docker_label *l, size_t n)
-{
-  for (size_t i = 0; i < n; i++)
-    if (!utf8_ok (l[i].key) || !utf8_ok (l[i].value))
-      return false;
-  return true;
-}
-
-/* Every string of the request must be valid UTF-8 (JSON): nothing is
-   silently dropped. */
-static bool
-create_opts_utf8_ok (const struct docker_create_opts *o)
-{
-  if (!utf8_ok (o->image) || !utf8_ok (o->name) || !utf8_ok (o->network_mode)
-      || !strv_utf8_ok (o->cmd) || !strv_utf8_ok (o->entrypoint) || !strv_utf8_ok (o->env)
-      || !strv_utf8_ok (o->links) || !strv_utf8_ok (o->binds) || !strv_utf8_ok (o->volumes_from)
-      || !strv_utf8_ok (o->volumes) || !labels_utf8_ok (o->labels, o->n_labels))
-    return false;
-  for (size_t i = 0; i < o->n_ports; i++)
-    if (!utf8_ok (o->ports[i].proto) || !utf8_ok (o->ports[i].host_ip))
-      return false;
-  return true;
-}
-
-static int
-merge_extra (json_t *dst, const char *text, const char *what, agent_error_t *err)
-{
-  if (text == NULL || text[0] == '\0')
-    return 0;
-  json_error_t jerr;
-  json_t *x = json_loads (text, 0, &jerr);
-  if (!json_is_object (x))
-    {
-      json_decref (x);
-      return error_set (err, ERR_INVALID, "invalid %s JSON: %s", what,
-                        x ? "not an object" : jerr.text);
-    }
-  json_object_update (dst, x);
-  json_decref (x);
-  return 0;
-}
-
-/* Create body.  Exported via the test of the request text only indirectly. */
-static char *
-create_body (const struct docker_create_opts *o, agent_error_t *err)
-{
-  if (!create_opts_utf8_ok (o))
-    {
-      error_set (err, ERR_INVALID, "container create: a string is not valid UTF-8");
-      return NULL;
-    }
-  json_t *cfg = json_object ();
-  json_t *hc = json_object ();
-  json_object_set_new (cfg, "Image", json_string (o->image));
-  if (o->cmd)
-    json_object_set_new (cfg, "Cmd", strv_json (o->cmd));
-  if (o->entrypoint && o->entrypoint[0])
-    json_object_set_new (cfg, "Entrypoint", strv_json (o->entrypoint));
-  if (o->env && o->env[0])
-    json_object_set_new (cfg, "Env", strv_json (o->env));
-  if (o->n_labels)
-    {
-      json_t *l = json_object ();
-      for (size_t i = 0; i < o->n_labels; i++)
-        if (o->labels[i].key)
-          json_object_set_new (l, o->labels[i].key,
-                               json_string (o->labels[i].value ? o->labels[i].value : ""));
-      json_object_set_new (cfg, "Labels", l);
-    }
-  if (o->volumes && o->volumes[0])
-    {
-      json_t *v = json_object ();
-      for (size_t i = 0; o->volumes[i]; i++)
-        json_object_set_new (v, o->volumes[i], json_object ());
-      json_object_set_new (cfg, "Volumes", v);
-    }
-  if (o->n_ports)
-    {
-      json_t *exp = json_object ();
-      json_t *pb = json_object ();
-      for (size_t i = 0; i < o->n_ports; i++)
-        {
-          const struct docker_port_spec *p = &o->ports[i];
-          char key[48];
-          snprintf (key, sizeof key, "%u/%.16s", (unsigned) p->container_port,
-                    p->proto ? p->proto : "tcp");
-          json_object_set_new (exp, key, json_object ());
-          if (p->expose_only)
-            continue;
-          json_t *arr = json_object_get (pb, key);
-          if (arr == NULL)
-            {
-              arr = json_array ();
-              json_object_set_new (pb, key, arr);
-            }
-          json_t *b = json_object ();
-          if (p->host_ip)
-            json_object_set_new (b, "HostIp", json_string (p->host_ip));
-          char hp[8];
-          snprintf (hp, sizeof hp, "%u", (unsigned) p->host_port);
-          json_object_set_new (b, "HostPort", json_string (p->host_port ? hp : ""));
-          json_array_append_new (arr, b);
-        }
-      json_object_set_new (cfg, "ExposedPorts", exp);
-      json_object_set_new (hc, "PortBindings", pb);
-    }
-  if (o->links && o->links[0])
-    json_object_set_new (hc, "Links", strv_json (o->links));
-  if (o->binds && o->binds[0])
-    json_object_set_new (hc, "Binds", strv_json (o->binds));
-  if (o->volumes_from && o->volumes_from[0])
-    json_object_set_new (hc, "VolumesFrom", strv_json (o->volumes_from));
-  if (o->memory > 0)
-    json_object_set_new (hc, "Memory", json_integer (o->memory));
-  if (o->cpu_shares > 0)
-    json_object_set_new (hc, "CpuShares", json_integer (o->cpu_shares));
-  if (o->network_mode)
-    json_object_set_new (hc, "NetworkMode", json_string (o->network_mode));
-  char *out = NULL;
-  if (merge_extra (cfg, o->extra_config_json, "docker config", err) == 0
-      && merge_extra (hc, o->extra_host_config_json, "docker host config", err) == 0)
-    {
-      /* an extra config may carry its own HostConfig: ours wins only where unset */
-      json_t *xhc = json_object_get (cfg, "HostConfig");
-      if (json_is_object (xhc))
-        {
-          json_object_update_missing (hc, xhc);
-        }
-      json_object_set (cfg, "HostConfig", hc);
-      out = json_dumps (cfg, JSON_COMPACT);
-      if (out == NULL)
-        error_set (err, ERR_INVALID, "container create: cannot encode request");
-    }
-  json_decref (hc);
-  json_decref (cfg);
-  return out;
-}
-
-docker_op_t *
-docker_container_create (docker_client_t *c, const struct docker_create_opts *o,
-                         docker_create_cb cb, void *data)
-{
-  if (o == NULL || o->image == NULL || o->image[0] == '\0')
-    return invalid (c, OP_CREATE, CB (cb), data, "container create: no image");
-  agent_error_t err = NULL;
-  char *body = create_body (o, &err);
-  if (body == NULL)
-    {
-      docker_op_t *op = op_new (c, OP_CREATE, "POST", xstrdup (""), 0, CB (cb), data);
-      return op_fail_later (op, &err);
-    }
-  char *path;
-  if (o->name && o->name[0])
-    {
-      char *e = docker_escape (o->name, NULL);
-      path = xasprintf ("/containers/create?name=%s", e);
-      free (e);
-    }
-  else
-    path = xstrdup ("/containers/create");
-  docker_op_t *op = op_new (c, OP_CREATE, "POST", path, c->t.create_ms, CB (cb), data);
-  op->what = "created";
-  op->body = body;
-  op_send (op);
-  return op;
-}
-
-static char *
-ctr_path (const char *id, const char *suffix)
-{
-  char *e = docker_escape (id, NULL);
-  char *p = xasprintf ("/containers/%s%s", e, suffix);
-  free (e);
-  return p;
-}
-
-docker_op_t *
-docker_container_start (docker_client_t *c, const char *id, docker_done_cb cb, void *data)
-{
-  if (id == NULL || id[0] == '\0')
-    return invalid (c, OP_START, CB (cb), data, "container start: no id");
-  return simple (c, OP_START, "POST", ctr_path (id, "/start"), c->t.start_ms, "started", CB (cb),
-                 data);
-}
-
-docker_op_t *
-docker_container_stop (docker_client_t *c, const char *id, int grace_s, docker_done_cb cb,
-                       void *data)
-{
-  if (id == NULL || id[0] == '\0')
-    return invalid (c, OP_STOP, CB (cb), data, "container stop: no id");
-  if (grace_s < 0)
-    grace_s = 0;
-  char suffix[32];
-  snprintf (suffix, sizeof suffix, "/stop?t=%d", grace_s);
-  return simple (c, OP_STOP, "POST", ctr_path (id, suffix),
-                 (long) grace_s * 1000 + c->t.stop_margin_ms, "stopped", CB (cb), data);
-}
-
-docker_op_t *
-docker_container_kill (docker_client_t *c, const char *id, const char *signal, docker_done_cb cb,
-                       void *data)
-{
-  if (id == NULL || id[0] == '\0')
-    return invalid (c, OP_KILL, CB (cb), data, "container kill: no id");
-  char *es = docker_escape (signal ? signal : "KILL", NULL);
-  char *suffix = xasprintf ("/kill?signal=%s", es);
-  free (es);
-  docker_op_t *op = simple (c, OP_KILL, "POST", ctr_path (id, suffix), c->t.other_ms, "stopped",
-                            CB (cb), data);
-  free (suffix);
-  return op;
-}
-
-docker_op_t *
-docker_container_inspect (docker_client_t *c, const char *id, docker_inspect_cb cb, void *data)
-{
-  if (id == NULL || id[0] == '\0')
-    return invalid (c, OP_INSPECT, CB (cb), data, "container inspect: no id");
-  return simple (c, OP_INSPECT, "GET", ctr_path (id, "/json"), c->t.inspect_ms, "inspecting",
-                 CB (cb), data);
-}
-
-docker_op_t *
-docker_container_remove (docker_client_t *c, const char *id, bool remove_volumes, bool force,
-                         docker_done_cb cb, void *data)
-{
-  if (id == NULL || id[0] == '\0')
-    return invalid (c, OP_REMOVE, CB (cb), data, "container remove: no id");
-  char suffix[32];
-  snprintf (suffix, sizeof suffix, "?v=%d&force=%d", remove_volumes ? 1 : 0, force ? 1 : 0);
-  return simple (c, OP_REMOVE, "DELETE", ctr_path (id, suffix), c->t.remove_ms, "removing",
-                 CB (cb), data);
-}
-
-docker_op_t *
-docker_container_list (docker_client_t *c, const char *label_filter, docker_list_cb cb,
-                       void *data)
-{
-  char *path;
-  if (label_filter && label_filter[0])
-    {
-      json_t *f = json_pack ("{s:[s]}", "label", label_filter);
-      char *fs = json_dumps (f, JSON_COMPACT);
-      json_decref (f);
-      char *e = docker_escape (fs, NULL);
-      free (fs);
-      path = xasprintf ("/containers/json?all=1&filters=%s", e);
-      free (e);
-    }
-  else
-    path = xstrdup ("/containers/json?all=1");
-  return simple (c, OP_LIST, "GET", path, c->t.other_ms, "listed", CB (cb), data);
-}
-
-docker_op_t *
-docker_volume_create (docker_client_t *c, const char *name, const char *driver,
-                      const struct docker_label *labels, size_t n_labels, docker_volume_cb cb,
-                      void *data)
-{
-  if (!utf8_ok (name) || !utf8_ok (driver) || !labels_utf8_ok (labels, n_labels))
-    return invalid (c, OP_VOLUME_CREATE, CB (cb), data, "volume create: a string is not valid UTF-8");
-  json_t *b = json_object ();
-  if (name && name[0])
-    json_object_set_new (b, "Name", json_string (name));
-  json_object_set_new (b, "Driver", json_string (driver && driver[0] ? driver : "local"));
-  if (n_labels)
-    {
-      json_t *l = json_object ();
-      for (size_t i = 0; i < n_labels; i++)
-        if (labels[i].key)
-          json_object_set_new (l, labels[i].key,
-                               json_string (labels[i].value ? labels[i].value : ""));
-      json_object_set_new (b, "Labels", l);
-    }
-  char *body = json_dumps (b, JSON_COMPACT);
-  json_decref (b);
-  if (body == NULL)
-    return invalid (c, OP_VOLUME_CREATE, CB (cb), data, "volume create: invalid name or labels");
-  docker_op_t *op = op_new (c, OP_VOLUME_CREATE, "POST", xstrdup ("/volumes/create"),
-                            c->t.other_ms, CB (cb), data);
-  op->what = "created";
-  op->body = body;
-  op_send (op);
-  return op;
-}
-
-docker_op_t *
-docker_volume_remove (docker_client_t *c, const char *name, bool force, docker_done_cb cb,
-                      void *data)
-{
-  if (name == NULL || name[0] == '\0')
-    return invalid (c, OP_VOLUME_REMOVE, CB (cb), data, "volume remove: no name");
-  char *e = docker_escape (name, NULL);
-  char *path = xasprintf ("/volumes/%s%s", e, force ? "?force=1" : "");
-  free (e);
-  return simple (c, OP_VOLUME_REMOVE, "DELETE", path, c->t.other_ms, "removing", CB (cb), data);
 }

@@ -176,7 +176,8 @@ struct docker_event
 
 /* ---- client ------------------------------------------------------------ */
 
-/* Time limits in ms (0 = none).  Defaults follow task-engine.md §6. */
+/* Time limits in ms (0 = none).  docker_client_new starts with the values
+   in the comments (upstream agent's); docker_client_set_timeouts replaces them. */
 struct docker_timeouts
 {
   long pull_total_ms;    /* 2 h */

@@ -1,9 +1,16 @@
-/* docker/docker_int.h - private to src/docker: the client struct shared by
- * client.c (calls) and events.c (event stream).  Not for other modules.
+/* docker/docker_int.h - private to src/docker: the client and op structs
+ * shared by client.c (client, op lifecycle, API version negotiation),
+ * calls.c (one function per Docker endpoint) and events.c (event stream).
+ * Not for other modules.
+ *
+ * An op carries its callback with its real type: struct docker_op_cb is a
+ * tagged union built only by the docker_op_cb_* constructors below, so the
+ * compiler checks every callback against its result type.
  */
 #ifndef DOCKER_DOCKER_INT_H
 #define DOCKER_DOCKER_INT_H
 
+#include <sys/queue.h>
 #include "core/http.h"
 #include "docker/docker.h"
 
@@ -16,17 +23,145 @@ struct docker_client
   char *base_url;    /* "http://localhost" or "http://h:p" */
   char *api;         /* negotiated version, NULL before */
   docker_op_t *neg_op; /* negotiation in flight */
-  docker_op_t *ops;    /* every live op */
-  docker_events_t *events; /* every live event stream */
+  TAILQ_HEAD (docker_op_list, docker_op) ops; /* every live op, oldest first */
+  LIST_HEAD (docker_events_list, docker_events) events; /* every live event stream */
   uv_timer_t *defer;   /* completes deferred ops on the next loop turn */
   struct docker_timeouts t;
 };
+
+enum docker_op_kind
+{
+  DOCKER_OP_PING,
+  DOCKER_OP_VERSION,
+  DOCKER_OP_INFO,
+  DOCKER_OP_PULL,
+  DOCKER_OP_IMAGE_INSPECT,
+  DOCKER_OP_IMAGE_REMOVE,
+  DOCKER_OP_CREATE,
+  DOCKER_OP_START,
+  DOCKER_OP_STOP,
+  DOCKER_OP_KILL,
+  DOCKER_OP_INSPECT,
+  DOCKER_OP_REMOVE,
+  DOCKER_OP_LIST,
+  DOCKER_OP_VOLUME_CREATE,
+  DOCKER_OP_VOLUME_REMOVE,
+};
+
+/* What the response body of an op parses into, and so which callback. */
+enum docker_result_type
+{
+  DOCKER_RES_DONE,    /* nothing: docker_done_cb */
+  DOCKER_RES_VERSION, /* struct docker_version_info */
+  DOCKER_RES_INFO,    /* struct docker_info */
+  DOCKER_RES_IMAGE,   /* struct docker_image_info */
+  DOCKER_RES_CREATE,  /* new container id */
+  DOCKER_RES_INSPECT, /* struct docker_container_info */
+  DOCKER_RES_LIST,    /* struct docker_container_list */
+  DOCKER_RES_VOLUME,  /* struct docker_volume_info */
+};
+
+struct docker_op_cb
+{
+  enum docker_result_type type;
+  union
+  {
+    docker_done_cb done;
+    docker_version_cb version;
+    docker_info_cb info;
+    docker_image_cb image;
+    docker_create_cb create;
+    docker_inspect_cb inspect;
+    docker_list_cb list;
+    docker_volume_cb volume;
+  } fn; /* the member named by type; may be NULL (no callback) */
+};
+
+static inline struct docker_op_cb
+docker_op_cb_done (docker_done_cb f)
+{
+  return (struct docker_op_cb){ .type = DOCKER_RES_DONE, .fn.done = f };
+}
+static inline struct docker_op_cb
+docker_op_cb_version (docker_version_cb f)
+{
+  return (struct docker_op_cb){ .type = DOCKER_RES_VERSION, .fn.version = f };
+}
+static inline struct docker_op_cb
+docker_op_cb_info (docker_info_cb f)
+{
+  return (struct docker_op_cb){ .type = DOCKER_RES_INFO, .fn.info = f };
+}
+static inline struct docker_op_cb
+docker_op_cb_image (docker_image_cb f)
+{
+  return (struct docker_op_cb){ .type = DOCKER_RES_IMAGE, .fn.image = f };
+}
+static inline struct docker_op_cb
+docker_op_cb_create (docker_create_cb f)
+{
+  return (struct docker_op_cb){ .type = DOCKER_RES_CREATE, .fn.create = f };
+}
+static inline struct docker_op_cb
+docker_op_cb_inspect (docker_inspect_cb f)
+{
+  return (struct docker_op_cb){ .type = DOCKER_RES_INSPECT, .fn.inspect = f };
+}
+static inline struct docker_op_cb
+docker_op_cb_list (docker_list_cb f)
+{
+  return (struct docker_op_cb){ .type = DOCKER_RES_LIST, .fn.list = f };
+}
+static inline struct docker_op_cb
+docker_op_cb_volume (docker_volume_cb f)
+{
+  return (struct docker_op_cb){ .type = DOCKER_RES_VOLUME, .fn.volume = f };
+}
+
+typedef void (*docker_progress_cb) (const char *status, const char *id, void *data);
+
+struct docker_op
+{
+  docker_client_t *c; /* NULL once unlinked (cancelled / client freed) */
+  enum docker_op_kind kind;
+  const char *what; /* transition name for timeout messages */
+  char *method;
+  char *path;
+  char *body;
+  char *auth; /* X-Registry-Auth value (secret) */
+  long timeout_ms;
+  bool versioned;
+  bool internal; /* negotiation op: no user callback */
+  struct docker_op_cb cb;
+  void *data;
+  http_call_t *call;
+  agent_error_t err; /* deferred completion */
+  bool deferred, waiting_neg;
+  bool in_data, cancelled;
+  /* pull */
+  struct docker_json_stream js;
+  bool got_data;
+  agent_error_t stream_err;
+  uv_timer_t *begin_timer; /* pull begin, then inactivity */
+  long begin_ms, inactivity_ms;
+  docker_progress_cb on_progress;
+  TAILQ_ENTRY (docker_op) link;
+};
+
+/* A new op linked into c (path is taken over); send it with docker_op_send. */
+docker_op_t *docker_op_new (docker_client_t *c, enum docker_op_kind kind, const char *method,
+                            char *path, long timeout_ms, struct docker_op_cb cb, void *data);
+/* Start the request (after API version negotiation for versioned ops). */
+void docker_op_send (docker_op_t *op);
+/* Complete op with *err (taken over) on a later loop turn; returns op. */
+docker_op_t *docker_op_fail_later (docker_op_t *op, agent_error_t *err);
 
 /* "http://localhost/v1.41/containers/json" (versioned) or unversioned. */
 char *docker_url (const docker_client_t *c, bool versioned, const char *path);
 /* Map a transport error (http layer) to the client's message/kind. */
 int docker_transport_error (const docker_client_t *c, agent_error_t *err, const agent_error_t *in);
-/* Percent-encode (RFC 3986 unreserved kept, plus the chars in keep). */
+/* Percent-encode with libcurl (RFC 3986 unreserved kept), leaving the
+   characters in keep (NULL = none) as they are. */
 char *docker_escape (const char *s, const char *keep);
 /* Cancel event streams (client free). */
 void docker_events_detach_all (docker_client_t *c);

@@ -45,7 +45,7 @@ struct docker_events
   uint64_t hold_ms;
   uint64_t n_connects;
   docker_op_t *ver_op; /* API version negotiation before the first connect */
-  struct docker_events *prev, *next;
+  LIST_ENTRY (docker_events) link;
 };
 
 static int64_t
@@ -82,13 +82,7 @@ events_unlink (docker_events_t *ev)
   docker_client_t *c = ev->c;
   if (c == NULL)
     return;
-  if (ev->prev)
-    ev->prev->next = ev->next;
-  else
-    c->events = ev->next;
-  if (ev->next)
-    ev->next->prev = ev->prev;
-  ev->prev = ev->next = NULL;
+  LIST_REMOVE (ev, link);
   ev->c = NULL;
 }
 
@@ -117,8 +111,8 @@ docker_events_stop (docker_events_t *ev)
 void
 docker_events_detach_all (docker_client_t *c)
 {
-  while (c->events)
-    docker_events_stop (c->events);
+  while (!LIST_EMPTY (&c->events))
+    docker_events_stop (LIST_FIRST (&c->events));
 }
 
 bool
@@ -360,10 +354,7 @@ docker_events_start (docker_client_t *c, const struct docker_events_opts *o)
   ev->retry = xcalloc (1, sizeof *ev->retry);
   uv_timer_init (c->loop, ev->retry);
   ev->retry->data = ev;
-  ev->next = c->events;
-  if (c->events)
-    c->events->prev = ev;
-  c->events = ev;
+  LIST_INSERT_HEAD (&c->events, ev, link);
   /* connect on the next loop turn: callbacks never run inside this call */
   uv_timer_start (ev->retry, retry_cb, 0, 0);
   return ev;
