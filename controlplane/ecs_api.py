@@ -349,8 +349,15 @@ class EcsBackend:
         name = c["clusterName"]
         token = req.get("clientToken")
         arn = req.get("containerInstanceArn")
-        if not arn and token and token in self.state.client_tokens:
-            arn = self.state.client_tokens[token]
+        # Idempotency as ECS: the same clientToken in the same cluster names
+        # the instance it registered (an agent that registered, then died
+        # before it could save the ARN, gets it back instead of a second
+        # instance); a token whose instance was deregistered is spent.
+        token_key = "%s/%s" % (name, token) if token else None
+        if not arn and token_key in self.state.client_tokens:
+            known = self.state.instances.get(self.state.client_tokens[token_key])
+            if known is not None and known.get("status") == "ACTIVE":
+                arn = known["containerInstanceArn"]
         ci = None
         if arn:
             ci = self.state.instances.get(arn)
@@ -391,9 +398,9 @@ class EcsBackend:
         ci["_platformDevices"] = req.get("platformDevices") or []
         ci["_identityDocument"] = iid or ""
         ci["_identitySignature"] = req.get("instanceIdentityDocumentSignature") or ""
-        if token:
-            ci["clientToken"] = token
-            self.state.client_tokens[token] = arn
+        if token_key:
+            ci["_clientToken"] = token
+            self.state.client_tokens[token_key] = arn
         return {"containerInstance": self.instance_view(ci)}
 
     def op_DeregisterContainerInstance(self, req):

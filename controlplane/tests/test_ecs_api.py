@@ -119,7 +119,21 @@ def test_client_token_idempotent(cp):
     sa, a = cp.raw_call("RegisterContainerInstance", {"cluster": "tok", "clientToken": "t-1", "totalResources": []})
     sb, b = cp.raw_call("RegisterContainerInstance", {"cluster": "tok", "clientToken": "t-1", "totalResources": []})
     assert sa == sb == 200
-    assert a["containerInstance"]["containerInstanceArn"] == b["containerInstance"]["containerInstanceArn"]
+    arn = a["containerInstance"]["containerInstanceArn"]
+    assert b["containerInstance"]["containerInstanceArn"] == arn
+    assert ecs.list_container_instances(cluster="tok")["containerInstanceArns"] == [arn]
+    assert "clientToken" not in b["containerInstance"]
+    # another token: another instance; the same token in another cluster too
+    _, c = cp.raw_call("RegisterContainerInstance", {"cluster": "tok", "clientToken": "t-2", "totalResources": []})
+    assert c["containerInstance"]["containerInstanceArn"] != arn
+    ecs.create_cluster(clusterName="tok2")
+    s2, d = cp.raw_call("RegisterContainerInstance", {"cluster": "tok2", "clientToken": "t-1", "totalResources": []})
+    assert s2 == 200 and d["containerInstance"]["containerInstanceArn"] != arn
+    assert len(ecs.list_container_instances(cluster="tok2")["containerInstanceArns"]) == 1
+    # a deregistered instance's token is spent: registering again makes a new one
+    ecs.deregister_container_instance(cluster="tok", containerInstance=arn, force=True)
+    _, e2 = cp.raw_call("RegisterContainerInstance", {"cluster": "tok", "clientToken": "t-1", "totalResources": []})
+    assert e2["containerInstance"]["containerInstanceArn"] != arn
     st, e = cp.raw_call("NoSuchOperation", {})
     assert st == 400 and e["__type"].endswith("UnknownOperationException")
 
