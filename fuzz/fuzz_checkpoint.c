@@ -15,7 +15,9 @@
 #include <uv.h>
 
 #include "core/error.h"
-#include "engine/task.h"
+#include "task/task.h"
+#include "acs/task_codec.h"
+#include "state/checkpoint_tasks.h"
 #include "log/log.h"
 #include "state/state.h"
 
@@ -55,19 +57,19 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   json_t *te = state_engine_section (store);
   if (te)
     {
-      struct engine_task **tasks = NULL;
+      struct task **tasks = NULL;
       size_t n = 0;
-      if (engine_tasks_from_json (te, &tasks, &n, &err) < 0)
+      if (state_tasks_from_json (te, &tasks, &n, &err) < 0)
         abort (); /* validated by the load */
       for (size_t i = 0; i < n; i++)
         {
-          json_t *j = engine_task_to_json (tasks[i]);
-          struct engine_task *r = NULL;
-          if (engine_task_from_json (j, &r, &err) < 0)
+          json_t *j = state_task_to_json (tasks[i]);
+          struct task *r = NULL;
+          if (state_task_from_json (j, &r, &err) < 0)
             abort ();
-          engine_task_free (r);
+          task_free (r);
           json_decref (j);
-          engine_task_free (tasks[i]);
+          task_free (tasks[i]);
         }
       free (tasks);
     }

@@ -1,7 +1,7 @@
 /* fuzz_task.c - libFuzzer target for the task parsers and the planner.
  *
- * Input: JSON text.  It is fed to engine_task_from_acs_json() (ACS form) and
- * to engine_task_from_json() (checkpoint form).  For every accepted task:
+ * Input: JSON text.  It is fed to acs_task_from_json() (ACS form) and
+ * to state_task_from_json() (checkpoint form).  For every accepted task:
  * the error contract holds (err set iff < 0, ERR_INVALID), the checkpoint
  * codec round-trips (to_json -> from_json -> to_json gives the same JSON),
  * the pure planner runs over it (dependency check, desired propagation,
@@ -18,22 +18,24 @@
 #include "core/xmalloc.h"
 #include "engine/engine.h"
 #include "engine/plan.h"
-#include "engine/task.h"
+#include "task/task.h"
+#include "acs/task_codec.h"
+#include "state/checkpoint_tasks.h"
 #include "log/log.h"
 
 static void
-check_round_trip (const struct engine_task *t)
+check_round_trip (const struct task *t)
 {
-  json_t *a = engine_task_to_json (t);
+  json_t *a = state_task_to_json (t);
   char *sa = json_dumps (a, JSON_COMPACT | JSON_SORT_KEYS);
-  struct engine_task *r = NULL;
+  struct task *r = NULL;
   agent_error_t err = NULL;
-  if (engine_task_from_json (a, &r, &err) < 0)
+  if (state_task_from_json (a, &r, &err) < 0)
     {
       fprintf (stderr, "round trip rejected: %s\n%s\n", error_msg (&err), sa);
       abort ();
     }
-  json_t *b = engine_task_to_json (r);
+  json_t *b = state_task_to_json (r);
   char *sb = json_dumps (b, JSON_COMPACT | JSON_SORT_KEYS);
   if (strcmp (sa, sb) != 0)
     {
@@ -44,11 +46,11 @@ check_round_trip (const struct engine_task *t)
   free (sb);
   json_decref (a);
   json_decref (b);
-  engine_task_free (r);
+  task_free (r);
 }
 
 static void
-exercise_plan (struct engine_task *t)
+exercise_plan (struct task *t)
 {
   char *reason = NULL;
   int dep = engine_plan_check_dependencies (t, &reason);
@@ -58,54 +60,54 @@ exercise_plan (struct engine_task *t)
   for (size_t i = 0; i < t->n_containers; i++)
     {
       free (engine_docker_container_name (t, &t->containers[i]));
-      t->containers[i].known_status = ENGINE_STATUS_NONE;
-      t->containers[i].inflight = ENGINE_ACTION_NONE;
+      t->containers[i].known_status = TASK_STATUS_NONE;
+      t->containers[i].inflight = TASK_ACTION_NONE;
     }
   for (size_t i = 0; i < t->n_volumes; i++)
     free (engine_docker_volume_name (t, &t->volumes[i]));
   if (dep < 0 || t->n_containers > 64)
     return;
-  t->known_status = ENGINE_STATUS_NONE;
-  if (t->desired_status == ENGINE_STATUS_NONE)
-    t->desired_status = ENGINE_STATUS_RUNNING;
-  enum engine_action acts[64];
-  enum engine_status prev[64] = { 0 };
-  for (int round = 0; round < 40 && t->known_status != ENGINE_STATUS_STOPPED; round++)
+  t->known_status = TASK_STATUS_NONE;
+  if (t->desired_status == TASK_STATUS_NONE)
+    t->desired_status = TASK_STATUS_RUNNING;
+  enum task_action acts[64];
+  enum task_status prev[64] = { 0 };
+  for (int round = 0; round < 40 && t->known_status != TASK_STATUS_STOPPED; round++)
     {
       engine_plan_update_desired (t);
       engine_plan_actions (t, acts);
       for (size_t i = 0; i < t->n_containers; i++)
         {
-          struct engine_container *c = &t->containers[i];
+          struct task_container *c = &t->containers[i];
           switch (acts[i])
             {
-            case ENGINE_ACTION_PULL: c->known_status = ENGINE_STATUS_PULLED; break;
-            case ENGINE_ACTION_CREATE:
-              c->known_status = ENGINE_STATUS_CREATED;
+            case TASK_ACTION_PULL: c->known_status = TASK_STATUS_PULLED; break;
+            case TASK_ACTION_CREATE:
+              c->known_status = TASK_STATUS_CREATED;
               if (!c->docker_id)
                 c->docker_id = xstrdup ("fuzz");
               break;
-            case ENGINE_ACTION_START: c->known_status = ENGINE_STATUS_RUNNING; break;
-            case ENGINE_ACTION_STOP:
-            case ENGINE_ACTION_MARK_STOPPED: c->known_status = ENGINE_STATUS_STOPPED; break;
+            case TASK_ACTION_START: c->known_status = TASK_STATUS_RUNNING; break;
+            case TASK_ACTION_STOP:
+            case TASK_ACTION_MARK_STOPPED: c->known_status = TASK_STATUS_STOPPED; break;
             default: break;
             }
           if (c->known_status < prev[i])
             abort ();
           prev[i] = c->known_status;
         }
-      enum engine_status k = engine_plan_task_known (t);
+      enum task_status k = engine_plan_task_known (t);
       if (k < t->known_status)
         abort ();
       t->known_status = k;
       switch (engine_plan_stuck (t))
         {
-        case ENGINE_PLAN_STUCK_STOP_TASK: t->desired_status = ENGINE_STATUS_STOPPED; break;
-        case ENGINE_PLAN_STUCK_FORCE_STOP: t->known_status = ENGINE_STATUS_STOPPED; break;
+        case ENGINE_PLAN_STUCK_STOP_TASK: t->desired_status = TASK_STATUS_STOPPED; break;
+        case ENGINE_PLAN_STUCK_FORCE_STOP: t->known_status = TASK_STATUS_STOPPED; break;
         default: break;
         }
-      if (t->known_status == ENGINE_STATUS_RUNNING)
-        t->desired_status = ENGINE_STATUS_STOPPED;
+      if (t->known_status == TASK_STATUS_RUNNING)
+        t->desired_status = TASK_STATUS_STOPPED;
     }
 }
 
@@ -123,9 +125,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     return 0;
   for (int form = 0; form < 2; form++)
     {
-      struct engine_task *t = NULL;
+      struct task *t = NULL;
       agent_error_t err = NULL;
-      int rc = form == 0 ? engine_task_from_acs_json (j, &t, &err) : engine_task_from_json (j, &t, &err);
+      int rc = form == 0 ? acs_task_from_json (j, &t, &err) : state_task_from_json (j, &t, &err);
       if ((rc < 0) != (t == NULL) || (rc < 0) != (err != NULL))
         abort ();
       if (rc < 0)
@@ -137,7 +139,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         }
       check_round_trip (t);
       exercise_plan (t);
-      engine_task_free (t);
+      task_free (t);
     }
   json_decref (j);
   return 0;

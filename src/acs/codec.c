@@ -1,5 +1,6 @@
 /* acs/codec.c - ACS frame decoding and encoding (see codec.h). */
 #include "acs/codec.h"
+#include "acs/task_codec.h"
 #include "core/xmalloc.h"
 #include "log/log.h"
 #include <string.h>
@@ -111,7 +112,13 @@ acs_payload_free (struct acs_payload *p)
   free (p->message_id);
   free (p->cluster_arn);
   free (p->container_instance_arn);
-  json_decref (p->tasks);
+  for (size_t i = 0; i < p->n_tasks; i++)
+    {
+      task_free (p->tasks[i].task);
+      free (p->tasks[i].arn);
+      free (p->tasks[i].error);
+    }
+  free (p->tasks);
   free (p);
 }
 
@@ -322,7 +329,24 @@ dec_payload (json_t *o, struct acs_message *m, agent_error_t *err)
       || get_int (o, "timeline", &p->timeline, &p->has_timeline, err) < 0
       || get_arr (o, "tasks", &tasks, err) < 0)
     return -1;
-  p->tasks = tasks ? json_incref (tasks) : json_array ();
+  size_t n = json_array_size (tasks);
+  p->tasks = xcalloc (n ? n : 1, sizeof *p->tasks);
+  for (size_t i = 0; i < n; i++, p->n_tasks++)
+    {
+      struct acs_payload_task *pt = &p->tasks[i];
+      json_t *tj = json_array_get (tasks, i);
+      if (json_is_null (tj))
+        continue;
+      json_t *a = json_is_object (tj) ? json_object_get (tj, "arn") : NULL;
+      if (json_is_string (a) && json_string_length (a) > 0)
+        pt->arn = xstrdup (json_string_value (a));
+      agent_error_t terr = NULL;
+      if (acs_task_from_json (tj, &pt->task, &terr) < 0)
+        {
+          pt->error = xstrdup (error_msg (&terr));
+          error_free (&terr);
+        }
+    }
   return 0;
 }
 

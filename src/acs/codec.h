@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/error.h"
+#include "task/task.h"
 
 /* Frames above this size are dropped unread (ERR_MALFORMED). */
 #define ACS_MAX_FRAME (16u * 1024u * 1024u)
@@ -46,6 +47,15 @@ enum acs_msg_type
   ACS_MSG_ATTACHMENT, /* Attach{Task,Instance}NetworkInterfaces, ConfirmAttachment */
 };
 
+/* One entry of PayloadMessage.tasks, read with acs_task_from_json()
+   (acs/task_codec.h). */
+struct acs_payload_task
+{
+  struct task *task; /* NULL if the entry could not be read (or was null) */
+  char *arn;         /* the entry's "arn" when it has one, even if unreadable */
+  char *error;       /* why it could not be read; NULL for a JSON null entry */
+};
+
 struct acs_payload
 {
   char *message_id;
@@ -56,7 +66,8 @@ struct acs_payload
   int64_t generated_at;
   bool has_timeline;
   int64_t timeline;
-  json_t *tasks; /* a JSON array (owned reference), never NULL ([] if absent) */
+  struct acs_payload_task *tasks; /* n_tasks entries, in payload order */
+  size_t n_tasks;
 };
 
 struct acs_heartbeat

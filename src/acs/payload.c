@@ -33,7 +33,7 @@ struct acs_payload_handler
 /* ---- default ops over engine / state / session ---- */
 
 static int
-def_task_add (void *ctx, struct engine_task *task, agent_error_t *err)
+def_task_add (void *ctx, struct task *task, agent_error_t *err)
 {
   acs_payload_handler_t *h = ctx;
   return engine_task_add (h->engine, task, err);
@@ -213,7 +213,7 @@ empty (const char *s)
 }
 
 static bool
-add_task (acs_payload_handler_t *h, struct engine_task *t)
+add_task (acs_payload_handler_t *h, struct task *t)
 {
   char *arn = xstrdup (t->arn);
   agent_error_t err = NULL;
@@ -252,41 +252,38 @@ acs_payload_handle (acs_payload_handler_t *h, struct acs_payload *p)
       return;
     }
 
-  size_t n = json_array_size (p->tasks);
-  struct engine_task **tasks = xcalloc (n + 1, sizeof *tasks);
+  size_t n = p->n_tasks;
+  struct task **tasks = xcalloc (n + 1, sizeof *tasks);
   size_t nt = 0;
   for (size_t i = 0; i < n; i++)
     {
-      json_t *tj = json_array_get (p->tasks, i);
-      if (json_is_null (tj))
+      struct acs_payload_task *pt = &p->tasks[i];
+      if (!pt->task && !pt->error)
         {
           log_warn (MOD, "payload %s: task %zu is null", p->message_id, i);
           continue;
         }
-      struct engine_task *t = NULL;
-      agent_error_t err = NULL;
-      if (engine_task_from_acs_json (tj, &t, &err) < 0)
+      if (!pt->task)
         {
-          json_t *a = json_is_object (tj) ? json_object_get (tj, "arn") : NULL;
-          const char *arn = json_is_string (a) ? json_string_value (a) : NULL;
-          if (arn && *arn)
+          if (pt->arn)
             {
-              char *reason = xasprintf ("UnrecognizedTaskError: %s", error_msg (&err));
-              log_error (MOD, "payload %s: task %s cannot be run: %s", p->message_id, arn, reason);
-              h->ops.report_stopped (h->ctx, arn, reason);
+              char *reason = xasprintf ("UnrecognizedTaskError: %s", pt->error);
+              log_error (MOD, "payload %s: task %s cannot be run: %s", p->message_id, pt->arn, reason);
+              h->ops.report_stopped (h->ctx, pt->arn, reason);
               free (reason);
             }
           else
             log_error (MOD, "payload %s: task %zu without an ARN cannot be read: %s",
-                       p->message_id, i, error_msg (&err));
-          error_free (&err);
+                       p->message_id, i, pt->error);
           continue;
         }
+      struct task *t = pt->task;
+      pt->task = NULL;
       if (p->has_seq_num)
         {
-          if (t->desired_status == ENGINE_STATUS_STOPPED)
+          if (t->desired_status == TASK_STATUS_STOPPED)
             t->stop_seq = p->seq_num;
-          else if (t->desired_status == ENGINE_STATUS_RUNNING)
+          else if (t->desired_status == TASK_STATUS_RUNNING)
             t->start_seq = p->seq_num;
         }
       tasks[nt++] = t;
@@ -294,7 +291,7 @@ acs_payload_handle (acs_payload_handler_t *h, struct acs_payload *p)
   /* Stops first, then everything else (acs.md §6). */
   bool refused = false;
   for (size_t i = 0; i < nt; i++)
-    if (tasks[i]->desired_status == ENGINE_STATUS_STOPPED)
+    if (tasks[i]->desired_status == TASK_STATUS_STOPPED)
       {
         refused |= !add_task (h, tasks[i]);
         tasks[i] = NULL;

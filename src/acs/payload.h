@@ -8,7 +8,7 @@
  *    acknowledged again but not run; one whose messageId is still being
  *    handled is ignored (its ack follows).  Known task ARNs are no-ops in
  *    the engine, so a re-sent payload is never run twice.
- *  - Each task is parsed with engine_task_from_acs_json(); desired STOPPED
+ *  - Each task is parsed with acs_task_from_json(); desired STOPPED
  *    tasks go to the engine first, then the others; start/stop sequence
  *    numbers come from seqNum.  A task that fails to parse is reported
  *    STOPPED with reason "UnrecognizedTaskError: <reason>" through the
@@ -38,7 +38,7 @@
 struct acs_payload_ops
 {
   /* Takes ownership of task. */
-  int (*task_add) (void *ctx, struct engine_task *task, agent_error_t *err);
+  int (*task_add) (void *ctx, struct task *task, agent_error_t *err);
   /* Queue a task STOPPED state change with reason. */
   void (*report_stopped) (void *ctx, const char *task_arn, const char *reason);
   void (*save) (void *ctx, state_saved_cb cb, void *data);

@@ -73,16 +73,7 @@ agent_queue_peek (void *ctx, struct ecs_state_change *out)
   out->reason = c->reason;
   out->has_exit_code = c->has_exit_code;
   out->exit_code = c->exit_code;
-  free (a->queue_bindings);
-  a->queue_bindings = xcalloc (c->n_bindings ? c->n_bindings : 1, sizeof *a->queue_bindings);
-  for (size_t i = 0; i < c->n_bindings; i++)
-    {
-      a->queue_bindings[i].bind_ip = c->bindings[i].bind_ip;
-      a->queue_bindings[i].container_port = c->bindings[i].container_port;
-      a->queue_bindings[i].host_port = c->bindings[i].host_port;
-      a->queue_bindings[i].protocol = c->bindings[i].protocol;
-    }
-  out->bindings = a->queue_bindings;
+  out->bindings = c->bindings;
   out->n_bindings = c->n_bindings;
   return true;
 }
@@ -587,7 +578,6 @@ agent_teardown (struct agent *a)
   docker_auth_config_free (a->auth);
   free (a->docker_version);
   free (a->region);
-  free (a->queue_bindings);
   free (a->ident.instance_id);
   free (a->ident.region);
   free (a->ident.document);

@@ -46,7 +46,6 @@ struct agent
   char *docker_version;
   char *region;
   struct imds_identity ident;
-  struct ecs_network_binding *queue_bindings;
 
   bool tried_create_cluster;
   bool finished;

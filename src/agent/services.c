@@ -38,7 +38,7 @@ agent_intro_foreach_task (void *data, introspection_task_cb cb, void *arg)
   size_t n = engine_task_count (a->engine);
   for (size_t i = 0; i < n; i++)
     {
-      const struct engine_task *t = engine_task_at (a->engine, i);
+      const struct task *t = engine_task_at (a->engine, i);
       struct introspection_container *cs = xcalloc (t->n_containers + 1, sizeof *cs);
       size_t nports = 0;
       for (size_t j = 0; j < t->n_containers; j++)
@@ -47,7 +47,7 @@ agent_intro_foreach_task (void *data, introspection_task_cb cb, void *arg)
       size_t pi = 0;
       for (size_t j = 0; j < t->n_containers; j++)
         {
-          const struct engine_container *c = &t->containers[j];
+          const struct task_container *c = &t->containers[j];
           cs[j].name = c->name;
           cs[j].has_docker_record = c->docker_name != NULL || c->docker_id != NULL;
           cs[j].internal = c->is_internal;
@@ -60,7 +60,7 @@ agent_intro_foreach_task (void *data, introspection_task_cb cb, void *arg)
               ports[pi].container_port = c->known_bindings[k].container_port;
               ports[pi].host_port = c->known_bindings[k].host_port;
               ports[pi].bind_ip = c->known_bindings[k].bind_ip;
-              ports[pi].protocol = engine_protocol_str (c->known_bindings[k].protocol);
+              ports[pi].protocol = task_protocol_str (c->known_bindings[k].protocol);
             }
           cs[j].n_ports = c->n_known_bindings;
         }

@@ -1,4 +1,4 @@
-/* ecs/ecs.h - ECS JSON API client (ecs-api.md).
+/* ecs/ecs.h - client of the ECS JSON API (the calls an agent makes).
  *
  * AWS JSON 1.1 over POST / to the API endpoint: X-Amz-Target
  * AmazonEC2ContainerServiceV20141113.<Op>, Content-Type
@@ -34,6 +34,7 @@
 #include "aws/credentials.h"
 #include "core/error.h"
 #include "core/http.h"
+#include "task/task.h"
 
 #define ECS_TARGET_PREFIX "AmazonEC2ContainerServiceV20141113."
 #define ECS_CONTENT_TYPE "application/x-amz-json-1.1"
@@ -106,14 +107,6 @@ struct ecs_task_state_change
   const char *reason;  /* NULL -> "" (always sent) */
 };
 
-struct ecs_network_binding
-{
-  const char *bind_ip;
-  int container_port;
-  int host_port;
-  const char *protocol; /* "tcp" | "udp" | NULL (omitted) */
-};
-
 struct ecs_container_state_change
 {
   const char *cluster;
@@ -123,7 +116,7 @@ struct ecs_container_state_change
   bool has_exit_code;
   int exit_code;
   const char *reason;      /* omitted if NULL/""; cut to 255 bytes (UTF-8 safe) */
-  const struct ecs_network_binding *bindings;
+  const struct task_port_binding *bindings; /* task/task.h */
   size_t n_bindings;       /* networkBindings always sent (may be []) */
 };
 

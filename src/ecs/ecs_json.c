@@ -245,13 +245,12 @@ ecs_build_container_state_change (const struct ecs_container_state_change *c)
   json_t *nb = json_array ();
   for (size_t i = 0; i < c->n_bindings; i++)
     {
-      const struct ecs_network_binding *b = &c->bindings[i];
+      const struct task_port_binding *b = &c->bindings[i];
       json_t *e = json_object ();
       json_object_set_new (e, "bindIP", jstr (b->bind_ip ? b->bind_ip : "0.0.0.0"));
       json_object_set_new (e, "containerPort", json_integer (b->container_port));
       json_object_set_new (e, "hostPort", json_integer (b->host_port));
-      if (b->protocol && *b->protocol)
-        json_object_set_new (e, "protocol", jstr (b->protocol));
+      json_object_set_new (e, "protocol", json_string (task_protocol_str (b->protocol)));
       json_array_append_new (nb, e);
     }
   json_object_set_new (o, "networkBindings", nb);

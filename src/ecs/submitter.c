@@ -15,7 +15,7 @@ struct change_copy
   char *task_arn, *container_name, *status, *reason;
   bool has_exit_code;
   int exit_code;
-  struct ecs_network_binding *bindings;
+  struct task_port_binding *bindings;
   size_t n_bindings;
 };
 
@@ -45,12 +45,7 @@ copy_clear (struct change_copy *c)
   free (c->container_name);
   free (c->status);
   free (c->reason);
-  for (size_t i = 0; i < c->n_bindings; i++)
-    {
-      free ((char *) c->bindings[i].bind_ip);
-      free ((char *) c->bindings[i].protocol);
-    }
-  free (c->bindings);
+  task_port_bindings_free (c->bindings, c->n_bindings);
   memset (c, 0, sizeof *c);
 }
 
@@ -67,15 +62,7 @@ copy_from (struct change_copy *d, const struct ecs_state_change *s)
   d->exit_code = s->exit_code;
   d->n_bindings = s->bindings ? s->n_bindings : 0;
   if (d->n_bindings)
-    {
-      d->bindings = xcalloc (d->n_bindings, sizeof *d->bindings);
-      for (size_t i = 0; i < d->n_bindings; i++)
-        {
-          d->bindings[i] = s->bindings[i];
-          d->bindings[i].bind_ip = xstrdup (s->bindings[i].bind_ip);
-          d->bindings[i].protocol = xstrdup (s->bindings[i].protocol);
-        }
-    }
+    d->bindings = task_port_bindings_dup (s->bindings, d->n_bindings);
 }
 
 static void pump (ecs_submitter_t *s);
@@ -167,7 +154,7 @@ pump (ecs_submitter_t *s)
         status = "STOPPED";
       if (!submittable_status (status))
         {
-          /* ECS only knows RUNNING and STOPPED (ecs-api.md §3.5) */
+          /* ECS accepts only RUNNING and STOPPED in a state change */
           log_debug (MOD, "skipping state change %s to %s", ch.task_arn, status ? status : "?");
           s->q.pop_front (s->q.ctx);
           continue;

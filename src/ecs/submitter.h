@@ -1,6 +1,6 @@
 /* ecs/submitter.h - drains the persisted state-change queue to ECS.
  *
- * Contract (ecs-api.md §4, made crash-safe):
+ * Contract (what ECS expects of state-change submission, made crash-safe):
  *  - the queue (src/state) owns the changes and their persistence; the
  *    submitter sees it through the small interface below (a fake in tests);
  *  - a change is submitted only once the queue says it is durable, in queue
@@ -45,7 +45,7 @@ struct ecs_state_change
   const char *reason;         /* may be NULL */
   bool has_exit_code;
   int exit_code;
-  const struct ecs_network_binding *bindings;
+  const struct task_port_binding *bindings;
   size_t n_bindings;
 };
 

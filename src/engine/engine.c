@@ -53,10 +53,10 @@ struct op
 {
   engine_t *e;
   enum op_kind kind;
-  struct engine_task *t; /* NULL for engine-level ops */
+  struct task *t; /* NULL for engine-level ops */
   size_t ci;             /* container (or volume) index */
   void *handle;          /* Docker call handle, NULL while waiting for a save */
-  enum engine_status status; /* event inspect: reported status */
+  enum task_status status; /* event inspect: reported status */
   char *msg;             /* error text carried between phases */
   struct op *prev, *next;
 };
@@ -74,7 +74,7 @@ struct engine
   struct docker_label *extra_labels;
   size_t n_extra_labels;
 
-  struct engine_task **tasks;
+  struct task **tasks;
   size_t n_tasks, cap_tasks;
 
   struct op *ops_head;
@@ -101,12 +101,12 @@ struct engine
   void *change_data;
 };
 
-static void task_step (engine_t *e, struct engine_task *t);
+static void task_step (engine_t *e, struct task *t);
 static void step_all (engine_t *e);
 static void arm_cleanup (engine_t *e);
 static void arm_retry (engine_t *e);
-static void handle_event_status (engine_t *e, struct engine_task *t, size_t ci,
-                                 enum engine_status st);
+static void handle_event_status (engine_t *e, struct task *t, size_t ci,
+                                 enum task_status st);
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -151,7 +151,7 @@ hash_hex20 (const char *a, const char *b, const char *c, char out[21])
 }
 
 char *
-engine_docker_container_name (const struct engine_task *t, const struct engine_container *c)
+engine_docker_container_name (const struct task *t, const struct task_container *c)
 {
   struct sbuf b = { 0 };
   char h[21];
@@ -167,7 +167,7 @@ engine_docker_container_name (const struct engine_task *t, const struct engine_c
 }
 
 char *
-engine_docker_volume_name (const struct engine_task *t, const struct engine_volume *v)
+engine_docker_volume_name (const struct task *t, const struct task_volume *v)
 {
   struct sbuf b = { 0 };
   char h[21];
@@ -183,7 +183,7 @@ engine_docker_volume_name (const struct engine_task *t, const struct engine_volu
 }
 
 static void
-set_reason (struct engine_container *c, const char *name, const char *msg)
+set_reason (struct task_container *c, const char *name, const char *msg)
 {
   if (c->reason)
     return; /* the first error is sticky */
@@ -196,7 +196,7 @@ set_reason (struct engine_container *c, const char *name, const char *msg)
 /* ---- ops bookkeeping --------------------------------------------------------- */
 
 static struct op *
-op_new (engine_t *e, enum op_kind kind, struct engine_task *t, size_t ci)
+op_new (engine_t *e, enum op_kind kind, struct task *t, size_t ci)
 {
   struct op *op = xcalloc (1, sizeof *op);
   op->e = e;
@@ -243,7 +243,7 @@ op_finish (struct op *op)
 static void
 op_finish_container (struct op *op)
 {
-  op->t->containers[op->ci].inflight = ENGINE_ACTION_NONE;
+  op->t->containers[op->ci].inflight = TASK_ACTION_NONE;
   op_finish (op);
 }
 
@@ -271,7 +271,7 @@ op_cancel (struct op *op)
 }
 
 static void
-cancel_task_ops (engine_t *e, struct engine_task *t)
+cancel_task_ops (engine_t *e, struct task *t)
 {
   struct op *op = e->ops_head;
   while (op)
@@ -282,44 +282,37 @@ cancel_task_ops (engine_t *e, struct engine_task *t)
       op = n;
     }
   for (size_t i = 0; i < t->n_containers; i++)
-    t->containers[i].inflight = ENGINE_ACTION_NONE;
+    t->containers[i].inflight = TASK_ACTION_NONE;
 }
 
 /* ---- change recording ------------------------------------------------------------ */
 
 static void
-notify (engine_t *e, const struct engine_task *t, const struct engine_container *c)
+notify (engine_t *e, const struct task *t, const struct task_container *c)
 {
   if (e->change_cb)
     e->change_cb (t, c, e->change_data);
 }
 
 static void
-emit_container_change (engine_t *e, struct engine_task *t, struct engine_container *c)
+emit_container_change (engine_t *e, struct task *t, struct task_container *c)
 {
   if (c->is_internal)
     return;
-  if (c->known_status != ENGINE_STATUS_RUNNING && c->known_status != ENGINE_STATUS_STOPPED)
+  if (c->known_status != TASK_STATUS_RUNNING && c->known_status != TASK_STATUS_STOPPED)
     return;
   if (c->known_status <= c->sent_status)
     return;
   struct state_change *ch = state_change_new (STATE_CHANGE_CONTAINER, t->arn, c->name,
-                                              engine_container_status_str (c->known_status), c->reason);
-  if (c->known_status == ENGINE_STATUS_STOPPED && c->has_exit_code)
+                                              task_container_status_str (c->known_status), c->reason);
+  if (c->known_status == TASK_STATUS_STOPPED && c->has_exit_code)
     {
       ch->has_exit_code = true;
       ch->exit_code = c->exit_code;
     }
   if (c->n_known_bindings)
     {
-      ch->bindings = xcalloc (c->n_known_bindings, sizeof *ch->bindings);
-      for (size_t i = 0; i < c->n_known_bindings; i++)
-        {
-          ch->bindings[i].container_port = c->known_bindings[i].container_port;
-          ch->bindings[i].host_port = c->known_bindings[i].host_port;
-          ch->bindings[i].bind_ip = xstrdup (c->known_bindings[i].bind_ip ? c->known_bindings[i].bind_ip : "");
-          ch->bindings[i].protocol = xstrdup (engine_protocol_str (c->known_bindings[i].protocol));
-        }
+      ch->bindings = task_port_bindings_dup (c->known_bindings, c->n_known_bindings);
       ch->n_bindings = c->n_known_bindings;
     }
   c->sent_status = c->known_status;
@@ -327,14 +320,14 @@ emit_container_change (engine_t *e, struct engine_task *t, struct engine_contain
 }
 
 static void
-emit_task_change (engine_t *e, struct engine_task *t)
+emit_task_change (engine_t *e, struct task *t)
 {
-  if (t->known_status != ENGINE_STATUS_RUNNING && t->known_status != ENGINE_STATUS_STOPPED)
+  if (t->known_status != TASK_STATUS_RUNNING && t->known_status != TASK_STATUS_STOPPED)
     return;
   if (t->known_status <= t->sent_status)
     return;
   struct state_change *ch = state_change_new (STATE_CHANGE_TASK, t->arn, NULL,
-                                              engine_task_status_str (t->known_status), t->reason);
+                                              task_status_str (t->known_status), t->reason);
   t->sent_status = t->known_status;
   state_change_push (e->state, ch);
 }
@@ -377,7 +370,7 @@ meta_from_info (struct meta *m, const struct docker_container_info *info)
 }
 
 static void
-set_bindings (struct engine_container *c, const struct docker_port *ports, size_t n)
+set_bindings (struct task_container *c, const struct docker_port *ports, size_t n)
 {
   for (size_t i = 0; i < c->n_known_bindings; i++)
     free (c->known_bindings[i].bind_ip);
@@ -389,23 +382,23 @@ set_bindings (struct engine_container *c, const struct docker_port *ports, size_
   c->known_bindings = xcalloc (n, sizeof *c->known_bindings);
   for (size_t i = 0; i < n; i++)
     {
-      struct engine_port_binding *b = &c->known_bindings[c->n_known_bindings++];
+      struct task_port_binding *b = &c->known_bindings[c->n_known_bindings++];
       b->container_port = ports[i].container_port;
       b->host_port = ports[i].host_port;
       b->bind_ip = xstrdup (ports[i].host_ip ? ports[i].host_ip : "");
-      b->protocol = ports[i].proto && strcmp (ports[i].proto, "udp") == 0 ? ENGINE_PROTO_UDP : ENGINE_PROTO_TCP;
+      b->protocol = ports[i].proto && strcmp (ports[i].proto, "udp") == 0 ? TASK_PROTO_UDP : TASK_PROTO_TCP;
     }
 }
 
-static void issue_stop (engine_t *e, struct engine_task *t, size_t ci);
+static void issue_stop (engine_t *e, struct task *t, size_t ci);
 
 /* Apply a status reported for container ci (by an op result, an event or
    reconciliation).  Returns true if the known status moved. */
 static bool
-apply_change (engine_t *e, struct engine_task *t, size_t ci, enum engine_status st,
+apply_change (engine_t *e, struct task *t, size_t ci, enum task_status st,
               const struct meta *m)
 {
-  struct engine_container *c = &t->containers[ci];
+  struct task_container *c = &t->containers[ci];
   switch (engine_plan_accept_change (c, st))
     {
     case ENGINE_CHANGE_IGNORE:
@@ -414,25 +407,25 @@ apply_change (engine_t *e, struct engine_task *t, size_t ci, enum engine_status 
       log_warn (MOD, "task %s container %s: STOPPED container reports RUNNING; stopping it again",
                 t->arn, c->name);
       c->restopped = true;
-      if (c->docker_id && c->inflight == ENGINE_ACTION_NONE)
+      if (c->docker_id && c->inflight == TASK_ACTION_NONE)
         issue_stop (e, t, ci);
       return false;
     case ENGINE_CHANGE_APPLY:
       break;
     }
   log_info (MOD, "task %s container %s: %s -> %s", t->arn, c->name,
-            engine_container_status_str (c->known_status), engine_container_status_str (st));
+            task_container_status_str (c->known_status), task_container_status_str (st));
   c->known_status = st;
   if (m)
     {
-      if (st == ENGINE_STATUS_STOPPED && m->has_exit_code)
+      if (st == TASK_STATUS_STOPPED && m->has_exit_code)
         {
           c->has_exit_code = true;
           c->exit_code = m->exit_code;
         }
       if (m->error_name)
         set_reason (c, m->error_name, m->error_msg);
-      if (m->has_ports && (st == ENGINE_STATUS_RUNNING || m->n_ports))
+      if (m->has_ports && (st == TASK_STATUS_RUNNING || m->n_ports))
         set_bindings (c, m->ports, m->n_ports);
     }
   emit_container_change (e, t, c);
@@ -443,24 +436,24 @@ apply_change (engine_t *e, struct engine_task *t, size_t ci, enum engine_status 
 /* A Docker error on a forward transition: record the reason and stop the
    container (it is then marked STOPPED by the planner). */
 static void
-transition_failed (engine_t *e, struct engine_task *t, size_t ci, const char *name, const char *msg)
+transition_failed (engine_t *e, struct task *t, size_t ci, const char *name, const char *msg)
 {
-  struct engine_container *c = &t->containers[ci];
+  struct task_container *c = &t->containers[ci];
   log_warn (MOD, "task %s container %s: %s: %s", t->arn, c->name, name, msg);
   set_reason (c, name, msg);
-  c->desired_status = ENGINE_STATUS_STOPPED;
+  c->desired_status = TASK_STATUS_STOPPED;
 }
 
 /* Common tail of every op callback touching a container (which has set
    inflight back to NONE before applying its result). */
 static void
-container_idle (engine_t *e, struct engine_task *t, size_t ci)
+container_idle (engine_t *e, struct task *t, size_t ci)
 {
-  struct engine_container *c = &t->containers[ci];
-  if (c->inflight == ENGINE_ACTION_NONE && c->pending_event != ENGINE_STATUS_NONE)
+  struct task_container *c = &t->containers[ci];
+  if (c->inflight == TASK_ACTION_NONE && c->pending_event != TASK_STATUS_NONE)
     {
-      enum engine_status st = c->pending_event;
-      c->pending_event = ENGINE_STATUS_NONE;
+      enum task_status st = c->pending_event;
+      c->pending_event = TASK_STATUS_NONE;
       handle_event_status (e, t, ci, st);
     }
   task_step (e, t);
@@ -513,19 +506,19 @@ on_pull_image_checked (const struct docker_image_info *img, agent_error_t err, v
 {
   struct op *op = data;
   engine_t *e = op->e;
-  struct engine_task *t = op->t;
+  struct task *t = op->t;
   size_t ci = op->ci;
   cleanup_free char *msg = op_take_msg (op);
   op_finish_container (op);
-  struct engine_container *c = &t->containers[ci];
+  struct task_container *c = &t->containers[ci];
   if (!err && img)
     {
       log_warn (MOD, "task %s container %s: pull of %s failed (%s); using the local image", t->arn,
                 c->name, c->image, msg);
       pull_remember (e, c->image);
-      apply_change (e, t, ci, ENGINE_STATUS_PULLED, NULL);
+      apply_change (e, t, ci, TASK_STATUS_PULLED, NULL);
     }
-  else if (c->known_status < ENGINE_STATUS_STOPPED)
+  else if (c->known_status < TASK_STATUS_STOPPED)
     transition_failed (e, t, ci, "CannotPullContainerError", msg);
   container_idle (e, t, ci);
   step_all (e); /* containers waiting for this image's pull */
@@ -536,10 +529,10 @@ on_pull_done (agent_error_t err, void *data)
 {
   struct op *op = data;
   engine_t *e = op->e;
-  struct engine_task *t = op->t;
+  struct task *t = op->t;
   size_t ci = op->ci;
-  struct engine_container *c = &t->containers[ci];
-  if (err && c->known_status < ENGINE_STATUS_PULLED)
+  struct task_container *c = &t->containers[ci];
+  if (err && c->known_status < TASK_STATUS_PULLED)
     {
       /* No registry here may be reachable: an image that is present
          locally is good enough (prefer-cached fallback). */
@@ -552,7 +545,7 @@ on_pull_done (agent_error_t err, void *data)
   if (!err)
     {
       pull_remember (e, c->image);
-      apply_change (e, t, ci, ENGINE_STATUS_PULLED, NULL);
+      apply_change (e, t, ci, TASK_STATUS_PULLED, NULL);
     }
   container_idle (e, t, ci);
   step_all (e); /* containers waiting for this image's pull */
@@ -562,17 +555,17 @@ on_pull_done (agent_error_t err, void *data)
    moments ago); false when a pull was issued or the container waits for
    the pull of the same image already in flight. */
 static bool
-issue_pull (engine_t *e, struct engine_task *t, size_t ci)
+issue_pull (engine_t *e, struct task *t, size_t ci)
 {
-  struct engine_container *c = &t->containers[ci];
+  struct task_container *c = &t->containers[ci];
   if (pull_recent (e, c->image))
     {
-      apply_change (e, t, ci, ENGINE_STATUS_PULLED, NULL);
+      apply_change (e, t, ci, TASK_STATUS_PULLED, NULL);
       return true;
     }
   if (pull_inflight (e, c->image))
     return false;
-  c->inflight = ENGINE_ACTION_PULL;
+  c->inflight = TASK_ACTION_PULL;
   struct op *op = op_new (e, OP_PULL, t, ci);
   cleanup_free char *auth = e->auth ? docker_auth_for_image (e->auth, c->image) : NULL;
   struct docker_pull_opts o = { .image = c->image, .registry_auth = auth };
@@ -619,7 +612,7 @@ static void on_create_done (const char *id, agent_error_t err, void *data);
 
 /* Labels for a container (or, c NULL, a volume). */
 static struct docker_label *
-make_labels (engine_t *e, const struct engine_task *t, const struct engine_container *c, size_t *n)
+make_labels (engine_t *e, const struct task *t, const struct task_container *c, size_t *n)
 {
   struct docker_label *l = xcalloc (5 + e->n_extra_labels, sizeof *l);
   size_t k = 0;
@@ -636,7 +629,7 @@ make_labels (engine_t *e, const struct engine_task *t, const struct engine_conta
 }
 
 static int
-build_create (engine_t *e, struct engine_task *t, struct engine_container *c, struct docker_create_opts *o,
+build_create (engine_t *e, struct task *t, struct task_container *c, struct docker_create_opts *o,
               struct strv_builder *env, struct strv_builder *links, struct strv_builder *binds,
               struct strv_builder *vfrom, struct docker_port_spec **ports, struct docker_label **labels,
               char **errmsg)
@@ -644,7 +637,7 @@ build_create (engine_t *e, struct engine_task *t, struct engine_container *c, st
   memset (o, 0, sizeof *o);
   o->name = c->docker_name;
   o->image = c->image;
-  o->cmd = (const char *const *) engine_container_effective_command (c);
+  o->cmd = (const char *const *) task_container_effective_command (c);
   if (c->entry_point && c->entry_point[0])
     o->entrypoint = (const char *const *) c->entry_point;
   for (size_t i = 0; i < c->n_environment; i++)
@@ -656,7 +649,7 @@ build_create (engine_t *e, struct engine_task *t, struct engine_container *c, st
   for (size_t i = 0; i < c->n_port_mappings; i++)
     {
       (*ports)[i].container_port = c->port_mappings[i].container_port;
-      (*ports)[i].proto = engine_protocol_str (c->port_mappings[i].protocol);
+      (*ports)[i].proto = task_protocol_str (c->port_mappings[i].protocol);
       (*ports)[i].host_ip = "0.0.0.0";
       (*ports)[i].host_port = c->port_mappings[i].host_port;
     }
@@ -668,7 +661,7 @@ build_create (engine_t *e, struct engine_task *t, struct engine_container *c, st
       const char *colon = strchr (l, ':');
       cleanup_free char *target = colon ? xstrndup (l, (size_t) (colon - l)) : xstrdup (l);
       const char *alias = colon ? colon + 1 : target;
-      struct engine_container *d = engine_task_find_container (t, target);
+      struct task_container *d = task_find_container (t, target);
       if (!d || !d->docker_name)
         {
           *errmsg = xasprintf ("Link target not available: %s", target);
@@ -679,8 +672,8 @@ build_create (engine_t *e, struct engine_task *t, struct engine_container *c, st
   o->links = links->v ? sv_get (links) : NULL;
   for (size_t i = 0; i < c->n_mount_points; i++)
     {
-      const struct engine_mount_point *m = &c->mount_points[i];
-      const struct engine_volume *v = engine_task_find_volume (t, m->source_volume);
+      const struct task_mount_point *m = &c->mount_points[i];
+      const struct task_volume *v = task_find_volume (t, m->source_volume);
       if (!v)
         {
           *errmsg = xasprintf ("Invalid volume referenced: %s", m->source_volume);
@@ -698,7 +691,7 @@ build_create (engine_t *e, struct engine_task *t, struct engine_container *c, st
   o->binds = binds->v ? sv_get (binds) : NULL;
   for (size_t i = 0; i < c->n_volumes_from; i++)
     {
-      struct engine_container *d = engine_task_find_container (t, c->volumes_from[i].source_container);
+      struct task_container *d = task_find_container (t, c->volumes_from[i].source_container);
       if (!d || !d->docker_name)
         {
           *errmsg = xasprintf ("Volumes-from source not available: %s", c->volumes_from[i].source_container);
@@ -721,9 +714,9 @@ build_create (engine_t *e, struct engine_task *t, struct engine_container *c, st
 }
 
 static void
-do_create (engine_t *e, struct engine_task *t, size_t ci)
+do_create (engine_t *e, struct task *t, size_t ci)
 {
-  struct engine_container *c = &t->containers[ci];
+  struct task_container *c = &t->containers[ci];
   struct docker_create_opts o;
   struct strv_builder env = { 0 }, links = { 0 }, binds = { 0 }, vfrom = { 0 };
   struct docker_port_spec *ports = NULL;
@@ -733,7 +726,7 @@ do_create (engine_t *e, struct engine_task *t, size_t ci)
     {
       transition_failed (e, t, ci, "HostConfigError", errmsg);
       free (errmsg);
-      c->inflight = ENGINE_ACTION_NONE;
+      c->inflight = TASK_ACTION_NONE;
     }
   else
     {
@@ -750,41 +743,41 @@ do_create (engine_t *e, struct engine_task *t, size_t ci)
 }
 
 static bool
-volumes_ready (const struct engine_task *t, const struct engine_container *c)
+volumes_ready (const struct task *t, const struct task_container *c)
 {
   for (size_t i = 0; i < c->n_mount_points; i++)
     {
-      const struct engine_volume *v = engine_task_find_volume (t, c->mount_points[i].source_volume);
+      const struct task_volume *v = task_find_volume (t, c->mount_points[i].source_volume);
       if (v && !v->source_path && !v->created)
         return false;
     }
   return true;
 }
 
-static void create_continue (engine_t *e, struct engine_task *t, size_t ci);
+static void create_continue (engine_t *e, struct task *t, size_t ci);
 
 static void
 on_volume_created (const struct docker_volume_info *vol, agent_error_t err, void *data)
 {
   struct op *op = data;
   engine_t *e = op->e;
-  struct engine_task *t = op->t;
+  struct task *t = op->t;
   size_t vi = op->ci;
   op_finish (op);
-  struct engine_volume *v = &t->volumes[vi];
+  struct task_volume *v = &t->volumes[vi];
   if (err)
     {
       /* Fail every container waiting for this volume. */
       for (size_t i = 0; i < t->n_containers; i++)
         {
-          struct engine_container *c = &t->containers[i];
-          if (c->inflight != ENGINE_ACTION_CREATE)
+          struct task_container *c = &t->containers[i];
+          if (c->inflight != TASK_ACTION_CREATE)
             continue;
           for (size_t m = 0; m < c->n_mount_points; m++)
             if (strcmp (c->mount_points[m].source_volume, v->name) == 0)
               {
                 transition_failed (e, t, i, "CannotCreateVolumeError", err->msg);
-                c->inflight = ENGINE_ACTION_NONE;
+                c->inflight = TASK_ACTION_NONE;
                 break;
               }
         }
@@ -796,7 +789,7 @@ on_volume_created (const struct docker_volume_info *vol, agent_error_t err, void
   log_info (MOD, "task %s: created volume %s", t->arn, v->docker_name);
   state_save (e->state, NULL, NULL);
   for (size_t i = 0; i < t->n_containers; i++)
-    if (t->containers[i].inflight == ENGINE_ACTION_CREATE && volumes_ready (t, &t->containers[i]))
+    if (t->containers[i].inflight == TASK_ACTION_CREATE && volumes_ready (t, &t->containers[i]))
       {
         /* Only containers not yet past this phase (no op of theirs in flight). */
         bool busy = false;
@@ -810,7 +803,7 @@ on_volume_created (const struct docker_volume_info *vol, agent_error_t err, void
 }
 
 static bool
-volume_create_inflight (engine_t *e, struct engine_task *t, size_t vi)
+volume_create_inflight (engine_t *e, struct task *t, size_t vi)
 {
   for (struct op *o = e->ops_head; o; o = o->next)
     if (o->t == t && o->kind == OP_VOLUME_CREATE && o->ci == vi)
@@ -823,10 +816,10 @@ on_create_saved (agent_error_t err, void *data)
 {
   struct op *op = data;
   engine_t *e = op->e;
-  struct engine_task *t = op->t;
+  struct task *t = op->t;
   size_t ci = op->ci;
   op_finish (op);
-  struct engine_container *c = &t->containers[ci];
+  struct task_container *c = &t->containers[ci];
   if (err)
     {
       /* The name must be on disk before the container exists: retry the
@@ -836,22 +829,22 @@ on_create_saved (agent_error_t err, void *data)
       state_save (e->state, on_create_saved, again);
       return;
     }
-  if (c->desired_status == ENGINE_STATUS_STOPPED)
+  if (c->desired_status == TASK_STATUS_STOPPED)
     {
-      c->inflight = ENGINE_ACTION_NONE;
+      c->inflight = TASK_ACTION_NONE;
       container_idle (e, t, ci); /* told to stop meanwhile: never create */
       return;
     }
   do_create (e, t, ci);
-  if (c->inflight == ENGINE_ACTION_NONE)
+  if (c->inflight == TASK_ACTION_NONE)
     task_step (e, t);
 }
 
 /* Phase 2 of a create: volumes ready -> durable save of the name -> create. */
 static void
-create_continue (engine_t *e, struct engine_task *t, size_t ci)
+create_continue (engine_t *e, struct task *t, size_t ci)
 {
-  struct engine_container *c = &t->containers[ci];
+  struct task_container *c = &t->containers[ci];
   if (!c->docker_name)
     c->docker_name = engine_docker_container_name (t, c);
   struct op *op = op_new (e, OP_CREATE_SAVE, t, ci);
@@ -859,16 +852,16 @@ create_continue (engine_t *e, struct engine_task *t, size_t ci)
 }
 
 static void
-issue_create (engine_t *e, struct engine_task *t, size_t ci)
+issue_create (engine_t *e, struct task *t, size_t ci)
 {
-  struct engine_container *c = &t->containers[ci];
-  c->inflight = ENGINE_ACTION_CREATE;
+  struct task_container *c = &t->containers[ci];
+  c->inflight = TASK_ACTION_CREATE;
   if (!c->docker_name)
     c->docker_name = engine_docker_container_name (t, c);
   bool wait = false;
   for (size_t m = 0; m < c->n_mount_points; m++)
     {
-      struct engine_volume *v = engine_task_find_volume (t, c->mount_points[m].source_volume);
+      struct task_volume *v = task_find_volume (t, c->mount_points[m].source_volume);
       if (!v || v->source_path || v->created)
         continue;
       wait = true;
@@ -895,35 +888,35 @@ label_is (const struct docker_kv *l, size_t n, const char *key, const char *valu
   return false;
 }
 
-static enum engine_status
+static enum task_status
 status_of_info (const struct docker_container_info *info)
 {
   if (info->running)
-    return ENGINE_STATUS_RUNNING;
+    return TASK_STATUS_RUNNING;
   if (info->status && strcmp (info->status, "created") == 0)
-    return ENGINE_STATUS_CREATED;
-  return ENGINE_STATUS_STOPPED;
+    return TASK_STATUS_CREATED;
+  return TASK_STATUS_STOPPED;
 }
 
 /* Adopt an existing Docker container as container ci (after a crash). */
 static void
-adopt (engine_t *e, struct engine_task *t, size_t ci, const struct docker_container_info *info)
+adopt (engine_t *e, struct task *t, size_t ci, const struct docker_container_info *info)
 {
-  struct engine_container *c = &t->containers[ci];
+  struct task_container *c = &t->containers[ci];
   free (c->docker_id);
   c->docker_id = xstrdup (info->id);
   log_info (MOD, "task %s container %s: adopted existing Docker container %s (%s)", t->arn, c->name,
             info->name ? info->name : "", info->status ? info->status : "");
   struct meta m;
   meta_from_info (&m, info);
-  enum engine_status st = status_of_info (info);
+  enum task_status st = status_of_info (info);
   /* Walk through the intermediate statuses so every change is recorded. */
-  if (st >= ENGINE_STATUS_CREATED)
-    apply_change (e, t, ci, ENGINE_STATUS_CREATED, NULL);
-  if (st >= ENGINE_STATUS_RUNNING && st != ENGINE_STATUS_STOPPED)
-    apply_change (e, t, ci, ENGINE_STATUS_RUNNING, &m);
-  if (st == ENGINE_STATUS_STOPPED)
-    apply_change (e, t, ci, ENGINE_STATUS_STOPPED, &m);
+  if (st >= TASK_STATUS_CREATED)
+    apply_change (e, t, ci, TASK_STATUS_CREATED, NULL);
+  if (st >= TASK_STATUS_RUNNING && st != TASK_STATUS_STOPPED)
+    apply_change (e, t, ci, TASK_STATUS_RUNNING, &m);
+  if (st == TASK_STATUS_STOPPED)
+    apply_change (e, t, ci, TASK_STATUS_STOPPED, &m);
 }
 
 static void
@@ -931,11 +924,11 @@ on_create_adopt (const struct docker_container_info *info, agent_error_t err, vo
 {
   struct op *op = data;
   engine_t *e = op->e;
-  struct engine_task *t = op->t;
+  struct task *t = op->t;
   size_t ci = op->ci;
   cleanup_free char *msg = op_take_msg (op);
   op_finish_container (op);
-  struct engine_container *c = &t->containers[ci];
+  struct task_container *c = &t->containers[ci];
   if (!err && info && label_is (info->labels, info->n_labels, LABEL_TASK_ARN, t->arn)
       && label_is (info->labels, info->n_labels, LABEL_CONTAINER_NAME, c->name))
     adopt (e, t, ci, info);
@@ -949,9 +942,9 @@ on_create_done (const char *id, agent_error_t err, void *data)
 {
   struct op *op = data;
   engine_t *e = op->e;
-  struct engine_task *t = op->t;
+  struct task *t = op->t;
   size_t ci = op->ci;
-  struct engine_container *c = &t->containers[ci];
+  struct task_container *c = &t->containers[ci];
   if (err
       && (err->kind == ERR_CONFLICT || err->kind == ERR_UNREACHABLE || err->kind == ERR_TIMEOUT
           || err->kind == ERR_MALFORMED || err->kind == ERR_SERVER))
@@ -971,7 +964,7 @@ on_create_done (const char *id, agent_error_t err, void *data)
     {
       free (c->docker_id);
       c->docker_id = xstrdup (id);
-      apply_change (e, t, ci, ENGINE_STATUS_CREATED, NULL);
+      apply_change (e, t, ci, TASK_STATUS_CREATED, NULL);
     }
   container_idle (e, t, ci);
 }
@@ -983,16 +976,16 @@ on_start_inspect (const struct docker_container_info *info, agent_error_t err, v
 {
   struct op *op = data;
   engine_t *e = op->e;
-  struct engine_task *t = op->t;
+  struct task *t = op->t;
   size_t ci = op->ci;
   op_finish_container (op);
   struct meta m;
   meta_from_info (&m, err ? NULL : info);
   if (err)
     log_warn (MOD, "task %s container %s: inspect after start: %s", t->arn, t->containers[ci].name, err->msg);
-  apply_change (e, t, ci, ENGINE_STATUS_RUNNING, &m);
+  apply_change (e, t, ci, TASK_STATUS_RUNNING, &m);
   if (!err && info && !info->running)
-    apply_change (e, t, ci, ENGINE_STATUS_STOPPED, &m); /* already exited */
+    apply_change (e, t, ci, TASK_STATUS_STOPPED, &m); /* already exited */
   container_idle (e, t, ci);
 }
 
@@ -1001,9 +994,9 @@ on_start_done (agent_error_t err, void *data)
 {
   struct op *op = data;
   engine_t *e = op->e;
-  struct engine_task *t = op->t;
+  struct task *t = op->t;
   size_t ci = op->ci;
-  struct engine_container *c = &t->containers[ci];
+  struct task_container *c = &t->containers[ci];
   if (!err && c->n_port_mappings > 0)
     {
       /* The host ports Docker picked are only known from an inspect. */
@@ -1015,20 +1008,20 @@ on_start_done (agent_error_t err, void *data)
   if (err)
     transition_failed (e, t, ci, "CannotStartContainerError", err->msg);
   else
-    apply_change (e, t, ci, ENGINE_STATUS_RUNNING, NULL); /* an exit right away comes as a die event */
+    apply_change (e, t, ci, TASK_STATUS_RUNNING, NULL); /* an exit right away comes as a die event */
   container_idle (e, t, ci);
 }
 
 static void
-issue_start (engine_t *e, struct engine_task *t, size_t ci)
+issue_start (engine_t *e, struct task *t, size_t ci)
 {
-  struct engine_container *c = &t->containers[ci];
+  struct task_container *c = &t->containers[ci];
   if (!c->docker_id)
     {
       transition_failed (e, t, ci, "CannotStartContainerError", "Container not recorded as created");
       return;
     }
-  c->inflight = ENGINE_ACTION_START;
+  c->inflight = TASK_ACTION_START;
   struct op *op = op_new (e, OP_START, t, ci);
   log_info (MOD, "task %s container %s: starting %s", t->arn, c->name, c->docker_name);
   op->handle = e->ops->start (e->ops_ctx, c->docker_id, on_start_done, op);
@@ -1048,9 +1041,9 @@ retry_delay_ms (struct backoff *b, uint64_t min_ms, uint64_t max_ms)
    known status (reporting STOPPED would let ECS release its ports and
    memory while it runs) and the stop is tried again after a back-off. */
 static void
-stop_retry_later (engine_t *e, struct engine_task *t, size_t ci, const char *msg)
+stop_retry_later (engine_t *e, struct task *t, size_t ci, const char *msg)
 {
-  struct engine_container *c = &t->containers[ci];
+  struct task_container *c = &t->containers[ci];
   uint64_t d = retry_delay_ms (&c->stop_backoff, STOP_RETRY_BASE_MS, STOP_RETRY_MAX_MS);
   c->retry_at_ms = uv_now (e->loop) + d;
   log_warn (MOD, "task %s container %s: stop not confirmed (%s); retrying in %llu ms", t->arn, c->name,
@@ -1063,11 +1056,11 @@ on_stop_inspect (const struct docker_container_info *info, agent_error_t err, vo
 {
   struct op *op = data;
   engine_t *e = op->e;
-  struct engine_task *t = op->t;
+  struct task *t = op->t;
   size_t ci = op->ci;
   cleanup_free char *msg = op_take_msg (op);
   op_finish_container (op);
-  struct engine_container *c = &t->containers[ci];
+  struct task_container *c = &t->containers[ci];
   bool gone = err && err->kind == ERR_NOT_FOUND;
   if ((err && !gone) || (!err && info && info->running))
     {
@@ -1081,7 +1074,7 @@ on_stop_inspect (const struct docker_container_info *info, agent_error_t err, vo
     set_reason (c, "CannotStopContainerError", msg);
   c->retry_at_ms = 0;
   backoff_reset (&c->stop_backoff);
-  apply_change (e, t, ci, ENGINE_STATUS_STOPPED, &m);
+  apply_change (e, t, ci, TASK_STATUS_STOPPED, &m);
   container_idle (e, t, ci);
 }
 
@@ -1090,7 +1083,7 @@ on_stop_done (agent_error_t err, void *data)
 {
   struct op *op = data;
   engine_t *e = op->e;
-  struct engine_container *c = &op->t->containers[op->ci];
+  struct task_container *c = &op->t->containers[op->ci];
   if (err)
     {
       log_warn (MOD, "task %s container %s: stop failed: %s", op->t->arn, c->name, err->msg);
@@ -1102,10 +1095,10 @@ on_stop_done (agent_error_t err, void *data)
 }
 
 static void
-issue_stop (engine_t *e, struct engine_task *t, size_t ci)
+issue_stop (engine_t *e, struct task *t, size_t ci)
 {
-  struct engine_container *c = &t->containers[ci];
-  c->inflight = ENGINE_ACTION_STOP;
+  struct task_container *c = &t->containers[ci];
+  c->inflight = TASK_ACTION_STOP;
   struct op *op = op_new (e, OP_STOP, t, ci);
   log_info (MOD, "task %s container %s: stopping %s", t->arn, c->name, c->docker_name);
   op->handle = e->ops->stop (e->ops_ctx, c->docker_id, (int) ((e->stop_timeout_ms + 999) / 1000),
@@ -1119,53 +1112,53 @@ on_event_inspect (const struct docker_container_info *info, agent_error_t err, v
 {
   struct op *op = data;
   engine_t *e = op->e;
-  struct engine_task *t = op->t;
+  struct task *t = op->t;
   size_t ci = op->ci;
-  enum engine_status st = op->status;
+  enum task_status st = op->status;
   op_finish_container (op);
-  struct engine_container *c = &t->containers[ci];
+  struct task_container *c = &t->containers[ci];
   struct meta m;
   meta_from_info (&m, err ? NULL : info);
-  if (err && err->kind == ERR_NOT_FOUND && st != ENGINE_STATUS_NONE)
-    st = ENGINE_STATUS_NONE; /* gone before we could look: handled as vanished below */
-  if (st == ENGINE_STATUS_NONE)
+  if (err && err->kind == ERR_NOT_FOUND && st != TASK_STATUS_NONE)
+    st = TASK_STATUS_NONE; /* gone before we could look: handled as vanished below */
+  if (st == TASK_STATUS_NONE)
     {
       /* Resync (event stream reconnected, periodic check): whatever Docker says. */
       if (err && err->kind == ERR_NOT_FOUND)
         {
-          if (c->known_status != ENGINE_STATUS_STOPPED)
+          if (c->known_status != TASK_STATUS_STOPPED)
             set_reason (c, "ContainerVanishedError", "No container matching saved ID found");
-          st = ENGINE_STATUS_STOPPED;
+          st = TASK_STATUS_STOPPED;
         }
       else if (err)
         log_warn (MOD, "task %s container %s: inspect: %s", t->arn, c->name, err->msg);
       else
         {
           st = status_of_info (info);
-          if (st == ENGINE_STATUS_STOPPED && c->known_status == ENGINE_STATUS_CREATED && info->started_at_ns > 0)
-            apply_change (e, t, ci, ENGINE_STATUS_RUNNING, &m);
+          if (st == TASK_STATUS_STOPPED && c->known_status == TASK_STATUS_CREATED && info->started_at_ns > 0)
+            apply_change (e, t, ci, TASK_STATUS_RUNNING, &m);
         }
-      if (st != ENGINE_STATUS_NONE)
+      if (st != TASK_STATUS_NONE)
         apply_change (e, t, ci, st, &m);
       container_idle (e, t, ci);
       return;
     }
   if (err)
     log_warn (MOD, "task %s container %s: inspect after event: %s", t->arn, c->name, err->msg);
-  if (st == ENGINE_STATUS_RUNNING && !err && info && !info->running)
-    st = ENGINE_STATUS_STOPPED; /* started and already gone */
-  if (st == ENGINE_STATUS_STOPPED && c->known_status < ENGINE_STATUS_RUNNING
-      && c->desired_status != ENGINE_STATUS_STOPPED)
-    apply_change (e, t, ci, ENGINE_STATUS_RUNNING, &m); /* ran, however briefly */
+  if (st == TASK_STATUS_RUNNING && !err && info && !info->running)
+    st = TASK_STATUS_STOPPED; /* started and already gone */
+  if (st == TASK_STATUS_STOPPED && c->known_status < TASK_STATUS_RUNNING
+      && c->desired_status != TASK_STATUS_STOPPED)
+    apply_change (e, t, ci, TASK_STATUS_RUNNING, &m); /* ran, however briefly */
   apply_change (e, t, ci, st, &m);
   container_idle (e, t, ci);
 }
 
 static void
-handle_event_status (engine_t *e, struct engine_task *t, size_t ci, enum engine_status st)
+handle_event_status (engine_t *e, struct task *t, size_t ci, enum task_status st)
 {
-  struct engine_container *c = &t->containers[ci];
-  if (c->inflight != ENGINE_ACTION_NONE)
+  struct task_container *c = &t->containers[ci];
+  if (c->inflight != TASK_ACTION_NONE)
     {
       if (st > c->pending_event)
         c->pending_event = st;
@@ -1173,14 +1166,14 @@ handle_event_status (engine_t *e, struct engine_task *t, size_t ci, enum engine_
     }
   if (engine_plan_accept_change (c, st) == ENGINE_CHANGE_IGNORE || !c->docker_id)
     return;
-  c->inflight = ENGINE_ACTION_INSPECT;
+  c->inflight = TASK_ACTION_INSPECT;
   struct op *op = op_new (e, OP_EVENT_INSPECT, t, ci);
   op->status = st;
   op->handle = e->ops->inspect (e->ops_ctx, c->docker_id, on_event_inspect, op);
 }
 
 static bool
-find_by_id (const engine_t *e, const char *id, struct engine_task **tp, size_t *ci)
+find_by_id (const engine_t *e, const char *id, struct task **tp, size_t *ci)
 {
   for (size_t i = 0; i < e->n_tasks; i++)
     for (size_t k = 0; k < e->tasks[i]->n_containers; k++)
@@ -1202,20 +1195,20 @@ on_docker_event (const struct docker_event *ev, void *data)
   engine_t *e = data;
   if (e->stopped || !ev->id)
     return;
-  enum engine_status st;
+  enum task_status st;
   switch (ev->kind)
     {
-    case DOCKER_EV_CREATE: st = ENGINE_STATUS_CREATED; break;
-    case DOCKER_EV_START: st = ENGINE_STATUS_RUNNING; break;
-    case DOCKER_EV_DIE: st = ENGINE_STATUS_STOPPED; break;
-    case DOCKER_EV_OOM: st = ENGINE_STATUS_NONE; break;
+    case DOCKER_EV_CREATE: st = TASK_STATUS_CREATED; break;
+    case DOCKER_EV_START: st = TASK_STATUS_RUNNING; break;
+    case DOCKER_EV_DIE: st = TASK_STATUS_STOPPED; break;
+    case DOCKER_EV_OOM: st = TASK_STATUS_NONE; break;
     default: return; /* kill/stop precede die; die is what tells us it exited */
     }
-  struct engine_task *t;
+  struct task *t;
   size_t ci;
   if (!find_by_id (e, ev->id, &t, &ci) || t->removing)
     return;
-  struct engine_container *c = &t->containers[ci];
+  struct task_container *c = &t->containers[ci];
   log_debug (MOD, "event %s for task %s container %s", ev->action ? ev->action : "?", t->arn,
              c->name);
   if (ev->kind == DOCKER_EV_OOM)
@@ -1224,14 +1217,14 @@ on_docker_event (const struct docker_event *ev, void *data)
       set_reason (c, "OutOfMemoryError", "Container killed due to memory usage");
       return;
     }
-  if (ev->kind == DOCKER_EV_DIE && e->ready && ev->exit_code >= 0 && c->inflight == ENGINE_ACTION_NONE
-      && c->known_status == ENGINE_STATUS_RUNNING && c->docker_id)
+  if (ev->kind == DOCKER_EV_DIE && e->ready && ev->exit_code >= 0 && c->inflight == TASK_ACTION_NONE
+      && c->known_status == TASK_STATUS_RUNNING && c->docker_id)
     {
       /* The die event carries everything a STOPPED report needs; an inspect
          of a container that has just died waits for dockerd to finish the
          exit (tens to hundreds of ms), so report straight from the event. */
       struct meta m = { .has_exit_code = true, .exit_code = ev->exit_code };
-      apply_change (e, t, ci, ENGINE_STATUS_STOPPED, &m);
+      apply_change (e, t, ci, TASK_STATUS_STOPPED, &m);
       task_step (e, t);
       return;
     }
@@ -1249,18 +1242,18 @@ resync_all (engine_t *e)
     return;
   for (size_t i = 0; i < e->n_tasks; i++)
     {
-      struct engine_task *t = e->tasks[i];
+      struct task *t = e->tasks[i];
       if (t->removing)
         continue;
       for (size_t k = 0; k < t->n_containers; k++)
         {
-          struct engine_container *c = &t->containers[k];
-          if (!c->docker_id || c->inflight != ENGINE_ACTION_NONE || c->known_status < ENGINE_STATUS_CREATED
-              || c->known_status == ENGINE_STATUS_STOPPED)
+          struct task_container *c = &t->containers[k];
+          if (!c->docker_id || c->inflight != TASK_ACTION_NONE || c->known_status < TASK_STATUS_CREATED
+              || c->known_status == TASK_STATUS_STOPPED)
             continue;
-          c->inflight = ENGINE_ACTION_INSPECT;
+          c->inflight = TASK_ACTION_INSPECT;
           struct op *op = op_new (e, OP_EVENT_INSPECT, t, k);
-          op->status = ENGINE_STATUS_NONE;
+          op->status = TASK_STATUS_NONE;
           op->handle = e->ops->inspect (e->ops_ctx, c->docker_id, on_event_inspect, op);
         }
     }
@@ -1274,7 +1267,7 @@ retry_now (engine_t *e)
   bool any = false;
   for (size_t i = 0; i < e->n_tasks; i++)
     {
-      struct engine_task *t = e->tasks[i];
+      struct task *t = e->tasks[i];
       if (t->cleanup_retry_ns)
         {
           t->cleanup_retry_ns = 0;
@@ -1321,22 +1314,22 @@ on_events_state (bool connected, agent_error_t err, void *data)
 /* ---- the step ---------------------------------------------------------------------- */
 
 static bool
-task_held (const engine_t *e, const struct engine_task *t)
+task_held (const engine_t *e, const struct task *t)
 {
-  if (t->start_seq == 0 || t->desired_status == ENGINE_STATUS_STOPPED)
+  if (t->start_seq == 0 || t->desired_status == TASK_STATUS_STOPPED)
     return false;
   for (size_t i = 0; i < e->n_tasks; i++)
     {
-      const struct engine_task *u = e->tasks[i];
+      const struct task *u = e->tasks[i];
       if (u != t && u->stop_seq != 0 && u->stop_seq <= t->start_seq
-          && u->known_status != ENGINE_STATUS_STOPPED)
+          && u->known_status != TASK_STATUS_STOPPED)
         return true;
     }
   return false;
 }
 
 static void
-task_became_stopped (engine_t *e, struct engine_task *t)
+task_became_stopped (engine_t *e, struct task *t)
 {
   log_info (MOD, "task %s stopped%s%s", t->arn, t->reason ? ": " : "", t->reason ? t->reason : "");
   arm_cleanup (e);
@@ -1350,7 +1343,7 @@ task_became_stopped (engine_t *e, struct engine_task *t)
 }
 
 static void
-task_step (engine_t *e, struct engine_task *t)
+task_step (engine_t *e, struct task *t)
 {
   if (!e->ready || e->stopped || t->removing)
     return;
@@ -1362,31 +1355,31 @@ task_step (engine_t *e, struct engine_task *t)
       t->hold = task_held (e, t);
       for (size_t i = 0; i < t->n_containers; i++)
         {
-          enum engine_action a = engine_plan_container_action (t, i);
+          enum task_action a = engine_plan_container_action (t, i);
           switch (a)
             {
-            case ENGINE_ACTION_NONE:
-            case ENGINE_ACTION_REMOVE:
-            case ENGINE_ACTION_INSPECT:
+            case TASK_ACTION_NONE:
+            case TASK_ACTION_REMOVE:
+            case TASK_ACTION_INSPECT:
               break;
-            case ENGINE_ACTION_MARK_STOPPED:
-              apply_change (e, t, i, ENGINE_STATUS_STOPPED, NULL);
+            case TASK_ACTION_MARK_STOPPED:
+              apply_change (e, t, i, TASK_STATUS_STOPPED, NULL);
               again = dirty = true;
               break;
-            case ENGINE_ACTION_PULL:
+            case TASK_ACTION_PULL:
               if (issue_pull (e, t, i))
                 again = true;
               dirty = true;
               break;
-            case ENGINE_ACTION_CREATE:
+            case TASK_ACTION_CREATE:
               issue_create (e, t, i);
               dirty = true;
               break;
-            case ENGINE_ACTION_START:
+            case TASK_ACTION_START:
               issue_start (e, t, i);
               again = dirty = true;
               break;
-            case ENGINE_ACTION_STOP:
+            case TASK_ACTION_STOP:
               if (t->containers[i].retry_at_ms)
                 break; /* an earlier stop failed: the retry timer calls again */
               issue_stop (e, t, i);
@@ -1394,17 +1387,17 @@ task_step (engine_t *e, struct engine_task *t)
               break;
             }
         }
-      enum engine_status k = engine_plan_task_known (t);
+      enum task_status k = engine_plan_task_known (t);
       if (k > t->known_status)
         {
-          log_info (MOD, "task %s: %s -> %s", t->arn, engine_task_status_str (t->known_status),
-                    engine_task_status_str (k));
+          log_info (MOD, "task %s: %s -> %s", t->arn, task_status_str (t->known_status),
+                    task_status_str (k));
           t->known_status = k;
           t->known_time_ns = wall_ns ();
           emit_task_change (e, t);
           notify (e, t, NULL);
           dirty = true;
-          if (k == ENGINE_STATUS_STOPPED)
+          if (k == TASK_STATUS_STOPPED)
             {
               task_became_stopped (e, t);
               break;
@@ -1416,13 +1409,13 @@ task_step (engine_t *e, struct engine_task *t)
           break;
         case ENGINE_PLAN_STUCK_STOP_TASK:
           log_warn (MOD, "task %s cannot progress; stopping it", t->arn);
-          t->desired_status = ENGINE_STATUS_STOPPED;
+          t->desired_status = TASK_STATUS_STOPPED;
           again = dirty = true;
           break;
         case ENGINE_PLAN_STUCK_FORCE_STOP:
           if (!t->reason)
             t->reason = xstrdup (ENGINE_REASON_TASK_STATE);
-          t->known_status = ENGINE_STATUS_STOPPED;
+          t->known_status = TASK_STATUS_STOPPED;
           t->known_time_ns = wall_ns ();
           emit_task_change (e, t);
           notify (e, t, NULL);
@@ -1430,7 +1423,7 @@ task_step (engine_t *e, struct engine_task *t)
           dirty = true;
           break;
         }
-      if (!again || t->known_status == ENGINE_STATUS_STOPPED)
+      if (!again || t->known_status == TASK_STATUS_STOPPED)
         break;
     }
   if (dirty)
@@ -1457,7 +1450,7 @@ on_retry_timer (uv_timer_t *h)
   for (size_t i = 0; i < e->n_tasks; i++)
     for (size_t k = 0; k < e->tasks[i]->n_containers; k++)
       {
-        struct engine_container *c = &e->tasks[i]->containers[k];
+        struct task_container *c = &e->tasks[i]->containers[k];
         if (c->retry_at_ms && c->retry_at_ms <= now)
           c->retry_at_ms = 0;
       }
@@ -1487,10 +1480,10 @@ arm_retry (engine_t *e)
 
 /* ---- cleanup --------------------------------------------------------------------------- */
 
-static void drop_task (engine_t *e, struct engine_task *t);
+static void drop_task (engine_t *e, struct task *t);
 
 static bool
-task_removal_pending (engine_t *e, struct engine_task *t)
+task_removal_pending (engine_t *e, struct task *t)
 {
   for (struct op *o = e->ops_head; o; o = o->next)
     if (o->t == t)
@@ -1504,7 +1497,7 @@ static void on_volume_removed (agent_error_t err, void *data);
    out or refusing): the task stays in state, and so in the checkpoint, and
    its cleanup is tried again after a back-off, never forgotten. */
 static void
-removal_retry_later (engine_t *e, struct engine_task *t)
+removal_retry_later (engine_t *e, struct task *t)
 {
   t->removal_failed = false;
   t->removing = false;
@@ -1524,7 +1517,7 @@ removal_retriable (agent_error_t err)
 }
 
 static void
-removal_progress (engine_t *e, struct engine_task *t)
+removal_progress (engine_t *e, struct task *t)
 {
   if (task_removal_pending (e, t))
     return;
@@ -1536,7 +1529,7 @@ removal_progress (engine_t *e, struct engine_task *t)
   /* Containers gone: now the task's empty volumes, one at a time. */
   for (size_t i = 0; i < t->n_volumes; i++)
     {
-      struct engine_volume *v = &t->volumes[i];
+      struct task_volume *v = &t->volumes[i];
       if (v->source_path || !v->created || !v->docker_name)
         continue;
       v->created = false;
@@ -1552,7 +1545,7 @@ on_volume_removed (agent_error_t err, void *data)
 {
   struct op *op = data;
   engine_t *e = op->e;
-  struct engine_task *t = op->t;
+  struct task *t = op->t;
   if (err && err->kind != ERR_NOT_FOUND)
     log_warn (MOD, "task %s: removing volume %s: %s", t->arn, t->volumes[op->ci].docker_name, err->msg);
   if (removal_retriable (err))
@@ -1569,8 +1562,8 @@ on_removed (agent_error_t err, void *data)
 {
   struct op *op = data;
   engine_t *e = op->e;
-  struct engine_task *t = op->t;
-  struct engine_container *c = &t->containers[op->ci];
+  struct task *t = op->t;
+  struct task_container *c = &t->containers[op->ci];
   if (err && err->kind != ERR_NOT_FOUND)
     log_warn (MOD, "task %s container %s: remove: %s", t->arn, c->name, err->msg);
   if (removal_retriable (err))
@@ -1580,7 +1573,7 @@ on_removed (agent_error_t err, void *data)
 }
 
 static void
-start_task_cleanup (engine_t *e, struct engine_task *t)
+start_task_cleanup (engine_t *e, struct task *t)
 {
   log_info (MOD, "task %s: cleaning up", t->arn);
   cancel_task_ops (e, t);
@@ -1588,7 +1581,7 @@ start_task_cleanup (engine_t *e, struct engine_task *t)
   t->cleanup_due = true;
   for (size_t i = 0; i < t->n_containers; i++)
     {
-      struct engine_container *c = &t->containers[i];
+      struct task_container *c = &t->containers[i];
       /* No id but a name: a create was attempted and its answer lost; the
          deterministic name finds the container if it exists (404 is fine). */
       const char *ref = c->docker_id ? c->docker_id : c->docker_name;
@@ -1601,7 +1594,7 @@ start_task_cleanup (engine_t *e, struct engine_task *t)
 }
 
 static void
-drop_task (engine_t *e, struct engine_task *t)
+drop_task (engine_t *e, struct task *t)
 {
   for (size_t i = 0; i < e->n_tasks; i++)
     if (e->tasks[i] == t)
@@ -1612,12 +1605,12 @@ drop_task (engine_t *e, struct engine_task *t)
       }
   log_info (MOD, "task %s: removed from state", t->arn);
   notify (e, t, NULL);
-  engine_task_free (t);
+  task_free (t);
   state_save (e->state, NULL, NULL);
 }
 
 static int64_t
-cleanup_deadline_ns (const engine_t *e, const struct engine_task *t)
+cleanup_deadline_ns (const engine_t *e, const struct task *t)
 {
   int64_t d = t->known_time_ns + (int64_t) e->cleanup_wait_ms * 1000000LL;
   return t->cleanup_retry_ns > d ? t->cleanup_retry_ns : d;
@@ -1632,8 +1625,8 @@ on_cleanup_timer (uv_timer_t *h)
   int64_t now = wall_ns ();
   for (size_t i = 0; i < e->n_tasks;)
     {
-      struct engine_task *t = e->tasks[i];
-      if (t->known_status == ENGINE_STATUS_STOPPED && !t->removing && cleanup_deadline_ns (e, t) <= now)
+      struct task *t = e->tasks[i];
+      if (t->known_status == TASK_STATUS_STOPPED && !t->removing && cleanup_deadline_ns (e, t) <= now)
         {
           size_t before = e->n_tasks;
           start_task_cleanup (e, t);
@@ -1653,8 +1646,8 @@ arm_cleanup (engine_t *e)
   int64_t best = INT64_MAX;
   for (size_t i = 0; i < e->n_tasks; i++)
     {
-      const struct engine_task *t = e->tasks[i];
-      if (t->known_status == ENGINE_STATUS_STOPPED && !t->removing)
+      const struct task *t = e->tasks[i];
+      if (t->known_status == TASK_STATUS_STOPPED && !t->removing)
         {
           int64_t d = cleanup_deadline_ns (e, t);
           if (d < best)
@@ -1690,16 +1683,16 @@ on_reconcile_inspect (const struct docker_container_info *info, agent_error_t er
 {
   struct op *op = data;
   engine_t *e = op->e;
-  struct engine_task *t = op->t;
+  struct task *t = op->t;
   size_t ci = op->ci;
   op_finish_container (op);
-  struct engine_container *c = &t->containers[ci];
+  struct task_container *c = &t->containers[ci];
   if (err && err->kind == ERR_NOT_FOUND)
     {
-      if (c->known_status != ENGINE_STATUS_STOPPED)
+      if (c->known_status != TASK_STATUS_STOPPED)
         {
           set_reason (c, "ContainerVanishedError", "No container matching saved ID found");
-          apply_change (e, t, ci, ENGINE_STATUS_STOPPED, NULL);
+          apply_change (e, t, ci, TASK_STATUS_STOPPED, NULL);
         }
     }
   else if (err)
@@ -1711,17 +1704,17 @@ on_reconcile_inspect (const struct docker_container_info *info, agent_error_t er
     {
       struct meta m;
       meta_from_info (&m, info);
-      enum engine_status st = status_of_info (info);
-      if (st >= ENGINE_STATUS_CREATED)
-        apply_change (e, t, ci, ENGINE_STATUS_CREATED, NULL);
-      if (st == ENGINE_STATUS_RUNNING)
-        apply_change (e, t, ci, ENGINE_STATUS_RUNNING, &m);
-      if (st == ENGINE_STATUS_STOPPED)
+      enum task_status st = status_of_info (info);
+      if (st >= TASK_STATUS_CREATED)
+        apply_change (e, t, ci, TASK_STATUS_CREATED, NULL);
+      if (st == TASK_STATUS_RUNNING)
+        apply_change (e, t, ci, TASK_STATUS_RUNNING, &m);
+      if (st == TASK_STATUS_STOPPED)
         {
-          if (c->known_status < ENGINE_STATUS_RUNNING && c->known_status >= ENGINE_STATUS_CREATED
+          if (c->known_status < TASK_STATUS_RUNNING && c->known_status >= TASK_STATUS_CREATED
               && info->started_at_ns > 0)
-            apply_change (e, t, ci, ENGINE_STATUS_RUNNING, &m);
-          apply_change (e, t, ci, ENGINE_STATUS_STOPPED, &m);
+            apply_change (e, t, ci, TASK_STATUS_RUNNING, &m);
+          apply_change (e, t, ci, TASK_STATUS_STOPPED, &m);
         }
     }
   reconcile_done_one (e);
@@ -1744,10 +1737,10 @@ on_reconcile_list (const struct docker_container_list *list, agent_error_t err, 
   e->reconcile_pending = 1; /* guard while issuing */
   for (size_t i = 0; i < e->n_tasks; i++)
     {
-      struct engine_task *t = e->tasks[i];
+      struct task *t = e->tasks[i];
       for (size_t k = 0; k < t->n_containers; k++)
         {
-          struct engine_container *c = &t->containers[k];
+          struct task_container *c = &t->containers[k];
           if (!c->docker_id)
             for (size_t j = 0; j < list->n; j++)
               {
@@ -1770,7 +1763,7 @@ on_reconcile_list (const struct docker_container_list *list, agent_error_t err, 
               }
           if (!c->docker_id)
             continue;
-          c->inflight = ENGINE_ACTION_INSPECT;
+          c->inflight = TASK_ACTION_INSPECT;
           e->reconcile_pending++;
           struct op *iop = op_new (e, OP_RECONCILE_INSPECT, t, k);
           iop->handle = e->ops->inspect (e->ops_ctx, c->docker_id, on_reconcile_inspect, iop);
@@ -1790,45 +1783,39 @@ reconcile_start (engine_t *e)
 
 /* ---- public API ---------------------------------------------------------------------------- */
 
-static json_t *
-provider (void *data)
+static void
+provider (void *data, struct task *const **tasks, size_t *n)
 {
-  return engine_to_json (data);
+  engine_t *e = data;
+  *tasks = e->tasks;
+  *n = e->n_tasks;
 }
 
-static void add_task_array (engine_t *e, struct engine_task *t);
-static void fail_task_dependencies (engine_t *e, struct engine_task *t, char *reason);
+static void add_task_array (engine_t *e, struct task *t);
+static void fail_task_dependencies (engine_t *e, struct task *t, char *reason);
 
 /* Tasks restored from the checkpoint (state_load kept the section). */
 static int
 restore_tasks (engine_t *e, agent_error_t *err)
 {
-  json_t *section = state_engine_section (e->state);
-  if (section)
+  if (state_loaded_task_count (e->state) > 0)
     {
-      struct engine_task **tasks = NULL;
+      struct task **tasks = NULL;
       size_t n = 0;
-      agent_error_t le = NULL;
-      if (engine_tasks_from_json (section, &tasks, &n, &le) < 0)
-        {
-          int rc = error_set (err, ERR_TERMINAL, "checkpoint %s: %s", state_path (e->state), error_msg (&le));
-          error_free (&le);
-          return rc;
-        }
+      state_take_tasks (e->state, &tasks, &n);
       for (size_t i = 0; i < n; i++)
         {
-          struct engine_task *t = tasks[i];
-          if (t->desired_status == ENGINE_STATUS_PULLED)
-            t->desired_status = ENGINE_STATUS_NONE;
-          if (t->known_status == ENGINE_STATUS_PULLED)
-            t->known_status = ENGINE_STATUS_NONE;
+          struct task *t = tasks[i];
+          if (t->desired_status == TASK_STATUS_PULLED)
+            t->desired_status = TASK_STATUS_NONE;
+          if (t->known_status == TASK_STATUS_PULLED)
+            t->known_status = TASK_STATUS_NONE;
           add_task_array (e, t);
           char *reason = NULL;
-          if (t->known_status != ENGINE_STATUS_STOPPED && engine_plan_check_dependencies (t, &reason) < 0)
+          if (t->known_status != TASK_STATUS_STOPPED && engine_plan_check_dependencies (t, &reason) < 0)
             fail_task_dependencies (e, t, reason);
         }
       free (tasks);
-      state_engine_section_release (e->state);
       log_info (MOD, "restored %zu tasks from the checkpoint", n);
     }
   return 0;
@@ -1873,7 +1860,7 @@ engine_new (uv_loop_t *loop, const struct engine_options *opts, agent_error_t *e
       engine_destroy (e);
       return NULL;
     }
-  state_set_engine_provider (e->state, provider, e);
+  state_set_task_provider (e->state, provider, e);
   uv_timer_init (loop, &e->cleanup_timer);
   uv_timer_init (loop, &e->reconcile_timer);
   uv_timer_init (loop, &e->resync_timer);
@@ -1885,7 +1872,7 @@ engine_new (uv_loop_t *loop, const struct engine_options *opts, agent_error_t *e
 }
 
 static void
-add_task_array (engine_t *e, struct engine_task *t)
+add_task_array (engine_t *e, struct task *t)
 {
   if (e->n_tasks == e->cap_tasks)
     {
@@ -1898,27 +1885,27 @@ add_task_array (engine_t *e, struct engine_task *t)
 /* Fail a task whose dependencies cannot be satisfied: recorded STOPPED with
    the reason, never run. */
 static void
-fail_task_dependencies (engine_t *e, struct engine_task *t, char *reason)
+fail_task_dependencies (engine_t *e, struct task *t, char *reason)
 {
   log_warn (MOD, "task %s: %s", t->arn, reason);
   free (t->reason);
   t->reason = reason;
-  t->desired_status = ENGINE_STATUS_STOPPED;
+  t->desired_status = TASK_STATUS_STOPPED;
   for (size_t i = 0; i < t->n_containers; i++)
     {
-      struct engine_container *c = &t->containers[i];
-      c->desired_status = ENGINE_STATUS_STOPPED;
+      struct task_container *c = &t->containers[i];
+      c->desired_status = TASK_STATUS_STOPPED;
       if (!c->docker_id)
-        c->known_status = ENGINE_STATUS_STOPPED;
+        c->known_status = TASK_STATUS_STOPPED;
     }
-  if (t->known_status != ENGINE_STATUS_STOPPED)
+  if (t->known_status != TASK_STATUS_STOPPED)
     {
       bool any_docker = false;
       for (size_t i = 0; i < t->n_containers; i++)
         any_docker |= t->containers[i].docker_id != NULL;
       if (!any_docker)
         {
-          t->known_status = ENGINE_STATUS_STOPPED;
+          t->known_status = TASK_STATUS_STOPPED;
           t->known_time_ns = wall_ns ();
           emit_task_change (e, t);
           notify (e, t, NULL);
@@ -1962,7 +1949,7 @@ engine_stop (engine_t *e)
     op_cancel (e->ops_head);
   for (size_t i = 0; i < e->n_tasks; i++)
     for (size_t k = 0; k < e->tasks[i]->n_containers; k++)
-      e->tasks[i]->containers[k].inflight = ENGINE_ACTION_NONE;
+      e->tasks[i]->containers[k].inflight = TASK_ACTION_NONE;
   if (e->events)
     e->ops->events_stop (e->ops_ctx, e->events);
   e->events = NULL;
@@ -1976,7 +1963,7 @@ static void
 engine_destroy (engine_t *e)
 {
   for (size_t i = 0; i < e->n_tasks; i++)
-    engine_task_free (e->tasks[i]);
+    task_free (e->tasks[i]);
   free (e->tasks);
   for (size_t i = 0; i < e->n_extra_labels; i++)
     {
@@ -2006,7 +1993,7 @@ engine_free (engine_t *e)
   engine_stop (e);
   e->freeing = true;
   /* Last serialisation point: the store must not call back into us. */
-  state_set_engine_provider (e->state, NULL, NULL);
+  state_set_task_provider (e->state, NULL, NULL);
   uv_close ((uv_handle_t *) &e->cleanup_timer, on_engine_close);
   uv_close ((uv_handle_t *) &e->reconcile_timer, on_engine_close);
   uv_close ((uv_handle_t *) &e->resync_timer, on_engine_close);
@@ -2014,53 +2001,53 @@ engine_free (engine_t *e)
 }
 
 int
-engine_task_add (engine_t *e, struct engine_task *task, agent_error_t *err)
+engine_task_add (engine_t *e, struct task *task, agent_error_t *err)
 {
   if (!task || !task->arn || !*task->arn)
     {
-      engine_task_free (task);
+      task_free (task);
       return error_set (err, ERR_INVALID, "engine_task_add: task without an ARN");
     }
   if (e->stopped)
     {
-      engine_task_free (task);
+      task_free (task);
       return error_set (err, ERR_CANCELLED, "engine stopped");
     }
-  struct engine_task *old = (struct engine_task *) engine_find_task_by_arn (e, task->arn);
+  struct task *old = (struct task *) engine_find_task_by_arn (e, task->arn);
   if (old)
     {
-      enum engine_status want = engine_plan_task_status_of (task->desired_status);
+      enum task_status want = engine_plan_task_status_of (task->desired_status);
       if (want > old->desired_status)
         {
-          log_info (MOD, "task %s: desired %s -> %s", old->arn, engine_task_status_str (old->desired_status),
-                    engine_task_status_str (want));
+          log_info (MOD, "task %s: desired %s -> %s", old->arn, task_status_str (old->desired_status),
+                    task_status_str (want));
           old->desired_status = want;
-          if (want == ENGINE_STATUS_STOPPED && task->stop_seq && !old->stop_seq)
+          if (want == TASK_STATUS_STOPPED && task->stop_seq && !old->stop_seq)
             old->stop_seq = task->stop_seq;
           task_step (e, old);
           state_save (e->state, NULL, NULL);
         }
       else
         log_debug (MOD, "task %s: already known with desired %s; ignored", old->arn,
-                   engine_task_status_str (old->desired_status));
-      engine_task_free (task);
+                   task_status_str (old->desired_status));
+      task_free (task);
       return 0;
     }
-  struct engine_task *t = task;
-  if (t->desired_status == ENGINE_STATUS_PULLED)
-    t->desired_status = ENGINE_STATUS_NONE;
-  t->known_status = t->sent_status = ENGINE_STATUS_NONE;
+  struct task *t = task;
+  if (t->desired_status == TASK_STATUS_PULLED)
+    t->desired_status = TASK_STATUS_NONE;
+  t->known_status = t->sent_status = TASK_STATUS_NONE;
   for (size_t i = 0; i < t->n_containers; i++)
     {
-      struct engine_container *c = &t->containers[i];
-      c->known_status = c->sent_status = ENGINE_STATUS_NONE;
-      c->inflight = ENGINE_ACTION_NONE;
-      c->pending_event = ENGINE_STATUS_NONE;
-      if (c->desired_status > ENGINE_STATUS_NONE && c->desired_status != ENGINE_STATUS_STOPPED)
-        c->desired_status = ENGINE_STATUS_NONE; /* raised from the task's */
+      struct task_container *c = &t->containers[i];
+      c->known_status = c->sent_status = TASK_STATUS_NONE;
+      c->inflight = TASK_ACTION_NONE;
+      c->pending_event = TASK_STATUS_NONE;
+      if (c->desired_status > TASK_STATUS_NONE && c->desired_status != TASK_STATUS_STOPPED)
+        c->desired_status = TASK_STATUS_NONE; /* raised from the task's */
     }
   log_info (MOD, "task %s (%s:%s): added, desired %s, %zu containers", t->arn, t->family, t->version,
-            engine_task_status_str (t->desired_status), t->n_containers);
+            task_status_str (t->desired_status), t->n_containers);
   add_task_array (e, t);
   char *reason = NULL;
   if (engine_plan_check_dependencies (t, &reason) < 0)
@@ -2080,13 +2067,13 @@ engine_task_count (const engine_t *e)
   return e->n_tasks;
 }
 
-const struct engine_task *
+const struct task *
 engine_task_at (const engine_t *e, size_t i)
 {
   return i < e->n_tasks ? e->tasks[i] : NULL;
 }
 
-const struct engine_task *
+const struct task *
 engine_find_task_by_arn (const engine_t *e, const char *arn)
 {
   if (!arn)
@@ -2097,8 +2084,8 @@ engine_find_task_by_arn (const engine_t *e, const char *arn)
   return NULL;
 }
 
-const struct engine_task *
-engine_find_task_by_docker_id (const engine_t *e, const char *id, const struct engine_container **cout)
+const struct task *
+engine_find_task_by_docker_id (const engine_t *e, const char *id, const struct task_container **cout)
 {
   if (cout)
     *cout = NULL;
@@ -2108,12 +2095,12 @@ engine_find_task_by_docker_id (const engine_t *e, const char *id, const struct e
   bool exact = n == 64;
   if (n < 12)
     return NULL;
-  const struct engine_task *found = NULL;
-  const struct engine_container *fc = NULL;
+  const struct task *found = NULL;
+  const struct task_container *fc = NULL;
   for (size_t i = 0; i < e->n_tasks; i++)
     for (size_t k = 0; k < e->tasks[i]->n_containers; k++)
       {
-        const struct engine_container *c = &e->tasks[i]->containers[k];
+        const struct task_container *c = &e->tasks[i]->containers[k];
         if (!c->docker_id)
           continue;
         if (exact ? strcmp (c->docker_id, id) == 0 : strncmp (c->docker_id, id, n) == 0)
@@ -2127,15 +2114,6 @@ engine_find_task_by_docker_id (const engine_t *e, const char *id, const struct e
   if (cout)
     *cout = fc;
   return found;
-}
-
-json_t *
-engine_to_json (const engine_t *e)
-{
-  json_t *tasks = json_array ();
-  for (size_t i = 0; i < e->n_tasks; i++)
-    json_array_append_new (tasks, engine_task_to_json (e->tasks[i]));
-  return json_pack ("{s:o}", "Tasks", tasks);
 }
 
 void

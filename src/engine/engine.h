@@ -37,7 +37,7 @@
 #include <uv.h>
 #include "core/error.h"
 #include "docker/docker.h"
-#include "engine/task.h"
+#include "task/task.h"
 
 struct state_store;
 struct docker_auth_config;
@@ -117,30 +117,27 @@ bool engine_ready (const engine_t *e);
    task->start_seq/stop_seq as given by the caller (ACS seqNum).  New task
    or desired-status increase of a known one; else a no-op returning 0.
    Requests a checkpoint save.  < 0 only for a NULL/ARN-less task. */
-int engine_task_add (engine_t *e, struct engine_task *task, agent_error_t *err);
+int engine_task_add (engine_t *e, struct task *task, agent_error_t *err);
 
 /* Read-only views (stable until the loop runs again). */
 size_t engine_task_count (const engine_t *e);
-const struct engine_task *engine_task_at (const engine_t *e, size_t i);
-const struct engine_task *engine_find_task_by_arn (const engine_t *e, const char *arn);
+const struct task *engine_task_at (const engine_t *e, size_t i);
+const struct task *engine_find_task_by_arn (const engine_t *e, const char *arn);
 /* Full 64-hex id, or a unique prefix of at least 12 characters. */
-const struct engine_task *engine_find_task_by_docker_id (const engine_t *e, const char *id,
-                                                         const struct engine_container **c);
+const struct task *engine_find_task_by_docker_id (const engine_t *e, const char *id,
+                                                         const struct task_container **c);
 
-/* Serialise / restore the engine part of the checkpoint ("TaskEngine").
-   Used by the state store; exported for tests. */
-json_t *engine_to_json (const engine_t *e);
 
 /* Observer for tests and the benchmark: called after a task's or a
    container's known status changed (c NULL for a task change). */
-typedef void (*engine_change_cb) (const struct engine_task *t, const struct engine_container *c,
+typedef void (*engine_change_cb) (const struct task *t, const struct task_container *c,
                                   void *data);
 void engine_set_change_cb (engine_t *e, engine_change_cb cb, void *data);
 
 /* Deterministic Docker names (exported for tests):
    "ecs-<family>-<version>-<container>-<20 hex of sha256(arn NUL name)>",
    characters outside [0-9A-Za-z-] removed from family/version/name. */
-char *engine_docker_container_name (const struct engine_task *t, const struct engine_container *c);
-char *engine_docker_volume_name (const struct engine_task *t, const struct engine_volume *v);
+char *engine_docker_container_name (const struct task *t, const struct task_container *c);
+char *engine_docker_volume_name (const struct task *t, const struct task_volume *v);
 
 #endif

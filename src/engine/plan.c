@@ -8,26 +8,26 @@
 #include <string.h>
 
 const char *
-engine_action_str (enum engine_action a)
+engine_action_str (enum task_action a)
 {
   switch (a)
     {
-    case ENGINE_ACTION_NONE: return "none";
-    case ENGINE_ACTION_PULL: return "pull";
-    case ENGINE_ACTION_CREATE: return "create";
-    case ENGINE_ACTION_START: return "start";
-    case ENGINE_ACTION_STOP: return "stop";
-    case ENGINE_ACTION_MARK_STOPPED: return "mark-stopped";
-    case ENGINE_ACTION_REMOVE: return "remove";
-    case ENGINE_ACTION_INSPECT: return "inspect";
+    case TASK_ACTION_NONE: return "none";
+    case TASK_ACTION_PULL: return "pull";
+    case TASK_ACTION_CREATE: return "create";
+    case TASK_ACTION_START: return "start";
+    case TASK_ACTION_STOP: return "stop";
+    case TASK_ACTION_MARK_STOPPED: return "mark-stopped";
+    case TASK_ACTION_REMOVE: return "remove";
+    case TASK_ACTION_INSPECT: return "inspect";
     }
   return "?";
 }
 
-enum engine_status
-engine_plan_task_status_of (enum engine_status s)
+enum task_status
+engine_plan_task_status_of (enum task_status s)
 {
-  return s == ENGINE_STATUS_PULLED ? ENGINE_STATUS_NONE : s;
+  return s == TASK_STATUS_PULLED ? TASK_STATUS_NONE : s;
 }
 
 /* Name of the container a link points to ("name" or "name:alias"), into buf. */
@@ -43,29 +43,29 @@ link_target (const char *link, char *buf, size_t len)
   return buf;
 }
 
-static const struct engine_container *
-find (const struct engine_task *t, const char *name)
+static const struct task_container *
+find (const struct task *t, const char *name)
 {
-  return engine_task_find_container (t, name);
+  return task_find_container (t, name);
 }
 
 bool
-engine_plan_update_desired (struct engine_task *t)
+engine_plan_update_desired (struct task *t)
 {
   bool changed = false;
   for (size_t i = 0; i < t->n_containers; i++)
     {
-      const struct engine_container *c = &t->containers[i];
-      if (c->essential && t->desired_status != ENGINE_STATUS_STOPPED
-          && (c->known_status == ENGINE_STATUS_STOPPED || c->desired_status == ENGINE_STATUS_STOPPED))
+      const struct task_container *c = &t->containers[i];
+      if (c->essential && t->desired_status != TASK_STATUS_STOPPED
+          && (c->known_status == TASK_STATUS_STOPPED || c->desired_status == TASK_STATUS_STOPPED))
         {
-          t->desired_status = ENGINE_STATUS_STOPPED;
+          t->desired_status = TASK_STATUS_STOPPED;
           changed = true;
         }
     }
   for (size_t i = 0; i < t->n_containers; i++)
     {
-      struct engine_container *c = &t->containers[i];
+      struct task_container *c = &t->containers[i];
       if (c->desired_status < t->desired_status)
         {
           c->desired_status = t->desired_status;
@@ -78,25 +78,25 @@ engine_plan_update_desired (struct engine_task *t)
 /* True when every link / volumesFrom source / run dependency of c exists
    in Docker (created, with an id). */
 static bool
-deps_created (const struct engine_task *t, const struct engine_container *c)
+deps_created (const struct task *t, const struct task_container *c)
 {
   char buf[256];
   for (size_t i = 0; c->links && c->links[i]; i++)
     {
-      const struct engine_container *d = find (t, link_target (c->links[i], buf, sizeof buf));
-      if (!d || d->known_status < ENGINE_STATUS_CREATED || !d->docker_id)
+      const struct task_container *d = find (t, link_target (c->links[i], buf, sizeof buf));
+      if (!d || d->known_status < TASK_STATUS_CREATED || !d->docker_id)
         return false;
     }
   for (size_t i = 0; i < c->n_volumes_from; i++)
     {
-      const struct engine_container *d = find (t, c->volumes_from[i].source_container);
-      if (!d || d->known_status < ENGINE_STATUS_CREATED || !d->docker_id)
+      const struct task_container *d = find (t, c->volumes_from[i].source_container);
+      if (!d || d->known_status < TASK_STATUS_CREATED || !d->docker_id)
         return false;
     }
   for (size_t i = 0; c->run_dependencies && c->run_dependencies[i]; i++)
     {
-      const struct engine_container *d = find (t, c->run_dependencies[i]);
-      if (!d || d->known_status < ENGINE_STATUS_RUNNING)
+      const struct task_container *d = find (t, c->run_dependencies[i]);
+      if (!d || d->known_status < TASK_STATUS_RUNNING)
         return false;
     }
   return true;
@@ -105,26 +105,26 @@ deps_created (const struct engine_task *t, const struct engine_container *c)
 /* True when every link target of c is RUNNING (Docker refuses to start a
    container linked to a stopped one). */
 static bool
-deps_running (const struct engine_task *t, const struct engine_container *c)
+deps_running (const struct task *t, const struct task_container *c)
 {
   char buf[256];
   for (size_t i = 0; c->links && c->links[i]; i++)
     {
-      const struct engine_container *d = find (t, link_target (c->links[i], buf, sizeof buf));
-      if (!d || d->known_status != ENGINE_STATUS_RUNNING)
+      const struct task_container *d = find (t, link_target (c->links[i], buf, sizeof buf));
+      if (!d || d->known_status != TASK_STATUS_RUNNING)
         return false;
     }
   for (size_t i = 0; c->run_dependencies && c->run_dependencies[i]; i++)
     {
-      const struct engine_container *d = find (t, c->run_dependencies[i]);
-      if (!d || d->known_status < ENGINE_STATUS_RUNNING)
+      const struct task_container *d = find (t, c->run_dependencies[i]);
+      if (!d || d->known_status < TASK_STATUS_RUNNING)
         return false;
     }
   return true;
 }
 
 static bool
-depends_on (const struct engine_container *d, const char *name)
+depends_on (const struct task_container *d, const char *name)
 {
   char buf[256];
   for (size_t i = 0; d->links && d->links[i]; i++)
@@ -136,78 +136,78 @@ depends_on (const struct engine_container *d, const char *name)
   return false;
 }
 
-enum engine_action
-engine_plan_container_action (const struct engine_task *t, size_t idx)
+enum task_action
+engine_plan_container_action (const struct task *t, size_t idx)
 {
-  const struct engine_container *c = &t->containers[idx];
+  const struct task_container *c = &t->containers[idx];
   if (t->removing)
-    return ENGINE_ACTION_NONE;
-  if (c->inflight != ENGINE_ACTION_NONE)
+    return TASK_ACTION_NONE;
+  if (c->inflight != TASK_ACTION_NONE)
     {
       /* Heading to STOPPED with only a pull outstanding: stop waiting. */
-      if (c->inflight == ENGINE_ACTION_PULL && c->desired_status == ENGINE_STATUS_STOPPED
-          && c->known_status < ENGINE_STATUS_STOPPED)
-        return ENGINE_ACTION_MARK_STOPPED;
-      return ENGINE_ACTION_NONE;
+      if (c->inflight == TASK_ACTION_PULL && c->desired_status == TASK_STATUS_STOPPED
+          && c->known_status < TASK_STATUS_STOPPED)
+        return TASK_ACTION_MARK_STOPPED;
+      return TASK_ACTION_NONE;
     }
   if (c->known_status >= c->desired_status)
-    return ENGINE_ACTION_NONE;
-  if (c->desired_status == ENGINE_STATUS_STOPPED)
+    return TASK_ACTION_NONE;
+  if (c->desired_status == TASK_STATUS_STOPPED)
     {
-      if (c->known_status != ENGINE_STATUS_RUNNING)
-        return ENGINE_ACTION_MARK_STOPPED;
+      if (c->known_status != TASK_STATUS_RUNNING)
+        return TASK_ACTION_MARK_STOPPED;
       /* Reverse dependency order: dependents that are stopping go first. */
       for (size_t i = 0; i < t->n_containers; i++)
         {
-          const struct engine_container *d = &t->containers[i];
-          if (i == idx || d->known_status == ENGINE_STATUS_STOPPED
-              || d->desired_status != ENGINE_STATUS_STOPPED)
+          const struct task_container *d = &t->containers[i];
+          if (i == idx || d->known_status == TASK_STATUS_STOPPED
+              || d->desired_status != TASK_STATUS_STOPPED)
             continue;
           if (depends_on (d, c->name))
-            return ENGINE_ACTION_NONE;
+            return TASK_ACTION_NONE;
         }
-      return ENGINE_ACTION_STOP;
+      return TASK_ACTION_STOP;
     }
   if (t->hold)
-    return ENGINE_ACTION_NONE;
+    return TASK_ACTION_NONE;
   switch (c->known_status)
     {
-    case ENGINE_STATUS_NONE:
-      return ENGINE_ACTION_PULL;
-    case ENGINE_STATUS_PULLED:
-      return deps_created (t, c) ? ENGINE_ACTION_CREATE : ENGINE_ACTION_NONE;
-    case ENGINE_STATUS_CREATED:
-      return deps_running (t, c) ? ENGINE_ACTION_START : ENGINE_ACTION_NONE;
+    case TASK_STATUS_NONE:
+      return TASK_ACTION_PULL;
+    case TASK_STATUS_PULLED:
+      return deps_created (t, c) ? TASK_ACTION_CREATE : TASK_ACTION_NONE;
+    case TASK_STATUS_CREATED:
+      return deps_running (t, c) ? TASK_ACTION_START : TASK_ACTION_NONE;
     default:
-      return ENGINE_ACTION_NONE;
+      return TASK_ACTION_NONE;
     }
 }
 
 size_t
-engine_plan_actions (const struct engine_task *t, enum engine_action *out)
+engine_plan_actions (const struct task *t, enum task_action *out)
 {
   size_t n = 0;
   for (size_t i = 0; i < t->n_containers; i++)
     {
       out[i] = engine_plan_container_action (t, i);
-      if (out[i] != ENGINE_ACTION_NONE)
+      if (out[i] != TASK_ACTION_NONE)
         n++;
     }
   return n;
 }
 
-enum engine_status
-engine_plan_task_known (const struct engine_task *t)
+enum task_status
+engine_plan_task_known (const struct task *t)
 {
-  enum engine_status min;
+  enum task_status min;
   if (t->n_containers == 0)
     min = engine_plan_task_status_of (t->desired_status);
   else
     {
-      min = ENGINE_STATUS_STOPPED;
+      min = TASK_STATUS_STOPPED;
       for (size_t i = 0; i < t->n_containers; i++)
         {
-          enum engine_status s = engine_plan_task_status_of (t->containers[i].known_status);
+          enum task_status s = engine_plan_task_status_of (t->containers[i].known_status);
           if (s < min)
             min = s;
         }
@@ -216,9 +216,9 @@ engine_plan_task_known (const struct engine_task *t)
 }
 
 bool
-engine_plan_task_done (const struct engine_task *t)
+engine_plan_task_done (const struct task *t)
 {
-  if (t->known_status == ENGINE_STATUS_STOPPED)
+  if (t->known_status == TASK_STATUS_STOPPED)
     return true;
   for (size_t i = 0; i < t->n_containers; i++)
     if (t->containers[i].known_status < t->containers[i].desired_status)
@@ -227,30 +227,30 @@ engine_plan_task_done (const struct engine_task *t)
 }
 
 enum engine_plan_stuck
-engine_plan_stuck (const struct engine_task *t)
+engine_plan_stuck (const struct task *t)
 {
-  if (t->known_status == ENGINE_STATUS_STOPPED || t->removing)
+  if (t->known_status == TASK_STATUS_STOPPED || t->removing)
     return ENGINE_PLAN_NOT_STUCK;
   for (size_t i = 0; i < t->n_containers; i++)
-    if (t->containers[i].inflight != ENGINE_ACTION_NONE)
+    if (t->containers[i].inflight != TASK_ACTION_NONE)
       return ENGINE_PLAN_NOT_STUCK;
   if (engine_plan_task_done (t))
     return ENGINE_PLAN_NOT_STUCK;
-  if (t->hold && t->desired_status != ENGINE_STATUS_STOPPED)
+  if (t->hold && t->desired_status != TASK_STATUS_STOPPED)
     return ENGINE_PLAN_NOT_STUCK;
   for (size_t i = 0; i < t->n_containers; i++)
-    if (engine_plan_container_action (t, i) != ENGINE_ACTION_NONE)
+    if (engine_plan_container_action (t, i) != TASK_ACTION_NONE)
       return ENGINE_PLAN_NOT_STUCK;
-  return t->desired_status == ENGINE_STATUS_STOPPED ? ENGINE_PLAN_STUCK_FORCE_STOP
+  return t->desired_status == TASK_STATUS_STOPPED ? ENGINE_PLAN_STUCK_FORCE_STOP
                                                     : ENGINE_PLAN_STUCK_STOP_TASK;
 }
 
 enum engine_change_verdict
-engine_plan_accept_change (const struct engine_container *c, enum engine_status reported)
+engine_plan_accept_change (const struct task_container *c, enum task_status reported)
 {
   if (reported > c->known_status)
     return ENGINE_CHANGE_APPLY;
-  if (c->known_status == ENGINE_STATUS_STOPPED && reported == ENGINE_STATUS_RUNNING && !c->restopped)
+  if (c->known_status == TASK_STATUS_STOPPED && reported == TASK_STATUS_RUNNING && !c->restopped)
     return ENGINE_CHANGE_RESTOP;
   return ENGINE_CHANGE_IGNORE;
 }
@@ -259,7 +259,7 @@ engine_plan_accept_change (const struct engine_container *c, enum engine_status 
 
 struct dep_ctx
 {
-  const struct engine_task *t;
+  const struct task *t;
   int *color; /* 0 white, 1 grey (on stack), 2 black */
   size_t *stack;
   size_t depth;
@@ -267,7 +267,7 @@ struct dep_ctx
 };
 
 static ssize_t
-index_of (const struct engine_task *t, const char *name)
+index_of (const struct task *t, const char *name)
 {
   for (size_t i = 0; i < t->n_containers; i++)
     if (strcmp (t->containers[i].name, name) == 0)
@@ -280,7 +280,7 @@ static int dfs (struct dep_ctx *x, size_t i);
 static int
 visit_edge (struct dep_ctx *x, size_t from, const char *target, const char *how)
 {
-  const struct engine_task *t = x->t;
+  const struct task *t = x->t;
   ssize_t j = index_of (t, target);
   if (j < 0)
     {
@@ -309,7 +309,7 @@ visit_edge (struct dep_ctx *x, size_t from, const char *target, const char *how)
 static int
 dfs (struct dep_ctx *x, size_t i)
 {
-  const struct engine_container *c = &x->t->containers[i];
+  const struct task_container *c = &x->t->containers[i];
   char buf[256];
   x->color[i] = 1;
   x->stack[x->depth++] = i;
@@ -328,7 +328,7 @@ dfs (struct dep_ctx *x, size_t i)
 }
 
 int
-engine_plan_check_dependencies (const struct engine_task *t, char **reason)
+engine_plan_check_dependencies (const struct task *t, char **reason)
 {
   *reason = NULL;
   if (t->n_containers == 0)

@@ -30,34 +30,34 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include "engine/task.h"
+#include "task/task.h"
 
 #define ENGINE_REASON_TASK_STATE "TaskStateError: Agent could not progress task's state to stopped"
 
 /* Map a container status to a task status (PULLED -> NONE). */
-enum engine_status engine_plan_task_status_of (enum engine_status container_status);
+enum task_status engine_plan_task_status_of (enum task_status container_status);
 
 /* Raise desired statuses (task and containers) per the rules above.
    Returns true if anything changed.  Mutates only desired_status fields. */
-bool engine_plan_update_desired (struct engine_task *t);
+bool engine_plan_update_desired (struct task *t);
 
 /* Next action for container i (see above). */
-enum engine_action engine_plan_container_action (const struct engine_task *t, size_t i);
+enum task_action engine_plan_container_action (const struct task *t, size_t i);
 /* Actions for all containers into out[n_containers]; returns how many are
-   not ENGINE_ACTION_NONE. */
-size_t engine_plan_actions (const struct engine_task *t, enum engine_action *out);
+   not TASK_ACTION_NONE. */
+size_t engine_plan_actions (const struct task *t, enum task_action *out);
 
 /* New task known status: min over containers, never below the current. */
-enum engine_status engine_plan_task_known (const struct engine_task *t);
+enum task_status engine_plan_task_known (const struct task *t);
 
 /* Links / volumesFrom / run dependencies: 0 if valid, else -1 and *reason
    (malloc'd) e.g. "TaskDependencyError: circular dependency: web -> web-db -> web"
    or "TaskDependencyError: container web links to missing container db". */
-int engine_plan_check_dependencies (const struct engine_task *t, char **reason);
+int engine_plan_check_dependencies (const struct task *t, char **reason);
 
 /* Every container known >= desired and task known >= task desired?  (A task
    known STOPPED is always done.) */
-bool engine_plan_task_done (const struct engine_task *t);
+bool engine_plan_task_done (const struct task *t);
 
 enum engine_plan_stuck
 {
@@ -66,7 +66,7 @@ enum engine_plan_stuck
   ENGINE_PLAN_STUCK_FORCE_STOP, /* force known STOPPED + ENGINE_REASON_TASK_STATE */
 };
 /* Nothing in flight, nothing can move, not done (and not held). */
-enum engine_plan_stuck engine_plan_stuck (const struct engine_task *t);
+enum engine_plan_stuck engine_plan_stuck (const struct task *t);
 
 enum engine_change_verdict
 {
@@ -75,9 +75,9 @@ enum engine_change_verdict
   ENGINE_CHANGE_RESTOP,     /* known STOPPED but Docker says RUNNING: stop again (once) */
 };
 /* Whether a container status reported by Docker should be applied. */
-enum engine_change_verdict engine_plan_accept_change (const struct engine_container *c,
-                                                      enum engine_status reported);
+enum engine_change_verdict engine_plan_accept_change (const struct task_container *c,
+                                                      enum task_status reported);
 
-const char *engine_action_str (enum engine_action a);
+const char *engine_action_str (enum task_action a);
 
 #endif

@@ -3,7 +3,7 @@
 #include "state/state.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
-#include "engine/task.h"
+#include "state/checkpoint_tasks.h"
 #include "log/log.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -53,11 +53,13 @@ struct state_store
 
   /* metadata */
   char *cluster, *ci_arn, *ec2_id;
+  char *client_token; /* registration idempotency token, saved before registering */
   int64_t seq;
   bool has_seq;
   int loaded_version;
-  json_t *engine_section;
-  state_engine_provider_fn provider;
+  struct task **loaded_tasks; /* from the checkpoint, until the engine takes them */
+  size_t n_loaded_tasks;
+  state_task_provider_fn provider;
   void *provider_data;
 
   /* queue */
@@ -114,7 +116,6 @@ state_change_free (struct state_change *c)
   for (size_t i = 0; i < c->n_bindings; i++)
     {
       free (c->bindings[i].bind_ip);
-      free (c->bindings[i].protocol);
     }
   free (c->bindings);
   free (c);
@@ -138,7 +139,7 @@ change_to_json (const struct state_change *c)
                                          c->bindings[i].bind_ip ? c->bindings[i].bind_ip : "",
                                          "containerPort", c->bindings[i].container_port, "hostPort",
                                          c->bindings[i].host_port, "protocol",
-                                         c->bindings[i].protocol ? c->bindings[i].protocol : "tcp"));
+                                         task_protocol_str (c->bindings[i].protocol)));
   json_object_set_new (o, "NetworkBindings", b);
   return o;
 }
@@ -221,10 +222,12 @@ change_from_json (json_t *o, struct state_change **out, agent_error_t *err)
               || json_integer_value (cp) < 0 || json_integer_value (cp) > 65535
               || json_integer_value (hp) < 0 || json_integer_value (hp) > 65535)
             goto bad;
-          struct state_change_binding *sb = &c->bindings[c->n_bindings++];
+          struct task_port_binding *sb = &c->bindings[c->n_bindings++];
           sb->container_port = (uint16_t) json_integer_value (cp);
           sb->host_port = (uint16_t) json_integer_value (hp);
-          if (opt_str (b, "bindIP", &sb->bind_ip, err) < 0 || opt_str (b, "protocol", &sb->protocol, err) < 0)
+          cleanup_free char *proto = NULL;
+          if (opt_str (b, "bindIP", &sb->bind_ip, err) < 0 || opt_str (b, "protocol", &proto, err) < 0
+              || task_protocol_parse (proto, &sb->protocol, err) < 0)
             {
               state_change_free (c);
               return error_wrap (err, "state change network binding");
@@ -303,6 +306,16 @@ free_pending (struct pending_list *l)
 }
 
 static void
+drop_loaded_tasks (state_store_t *s)
+{
+  for (size_t i = 0; i < s->n_loaded_tasks; i++)
+    task_free (s->loaded_tasks[i]);
+  free (s->loaded_tasks);
+  s->loaded_tasks = NULL;
+  s->n_loaded_tasks = 0;
+}
+
+static void
 store_destroy (state_store_t *s)
 {
   free (s->dir);
@@ -310,8 +323,8 @@ store_destroy (state_store_t *s)
   free (s->cluster);
   free (s->ci_arn);
   free (s->ec2_id);
-  if (s->engine_section)
-    json_decref (s->engine_section);
+  free (s->client_token);
+  drop_loaded_tasks (s);
   for (size_t i = 0; i < s->qn; i++)
     state_change_free (s->q[i]);
   free (s->q);
@@ -372,12 +385,11 @@ clear_loaded (state_store_t *s)
   free (s->cluster);
   free (s->ci_arn);
   free (s->ec2_id);
-  s->cluster = s->ci_arn = s->ec2_id = NULL;
+  free (s->client_token);
+  s->cluster = s->ci_arn = s->ec2_id = s->client_token = NULL;
   s->seq = 0;
   s->has_seq = false;
-  if (s->engine_section)
-    json_decref (s->engine_section);
-  s->engine_section = NULL;
+  drop_loaded_tasks (s);
   for (size_t i = 0; i < s->qn; i++)
     state_change_free (s->q[i]);
   s->qn = 0;
@@ -433,7 +445,8 @@ state_load_buffer (state_store_t *s, const char *data, size_t len, const char *n
     }
   agent_error_t e = NULL;
   if (opt_str (d, "Cluster", &s->cluster, &e) < 0 || opt_str (d, "ContainerInstanceArn", &s->ci_arn, &e) < 0
-      || opt_str (d, "EC2InstanceID", &s->ec2_id, &e) < 0)
+      || opt_str (d, "EC2InstanceID", &s->ec2_id, &e) < 0
+      || opt_str (d, "ClientToken", &s->client_token, &e) < 0)
     {
       rc = terminal (err, name, error_msg (&e));
       error_free (&e);
@@ -456,18 +469,16 @@ state_load_buffer (state_store_t *s, const char *data, size_t len, const char *n
   json_t *te = jget (d, "TaskEngine");
   if (te && !json_is_null (te))
     {
-      struct engine_task **tasks = NULL;
+      struct task **tasks = NULL;
       size_t n = 0;
-      if (engine_tasks_from_json (te, &tasks, &n, &e) < 0)
+      if (state_tasks_from_json (te, &tasks, &n, &e) < 0)
         {
           rc = terminal (err, name, error_msg (&e));
           error_free (&e);
           goto out;
         }
-      for (size_t i = 0; i < n; i++)
-        engine_task_free (tasks[i]);
-      free (tasks);
-      s->engine_section = json_incref (te);
+      s->loaded_tasks = tasks;
+      s->n_loaded_tasks = n;
     }
   json_t *sc = jget (d, "StateChanges");
   if (sc && !json_is_null (sc))
@@ -513,7 +524,7 @@ state_load_buffer (state_store_t *s, const char *data, size_t len, const char *n
   json_object_foreach (d, k, val)
   {
     static const char *const known[] = { "Cluster", "ContainerInstanceArn", "EC2InstanceID", "ACSSeqNum",
-                                         "TaskEngine", "StateChanges" };
+                                         "ClientToken", "TaskEngine", "StateChanges" };
     bool ok = false;
     for (size_t i = 0; i < ARRAY_SIZE (known); i++)
       ok |= strcasecmp (k, known[i]) == 0;
@@ -658,6 +669,7 @@ state_load (state_store_t *s, agent_error_t *err)
 const char *state_cluster (const state_store_t *s) { return s->cluster; }
 const char *state_container_instance_arn (const state_store_t *s) { return s->ci_arn; }
 const char *state_ec2_instance_id (const state_store_t *s) { return s->ec2_id; }
+const char *state_client_token (const state_store_t *s) { return s->client_token; }
 int64_t state_acs_seq_num (const state_store_t *s) { return s->seq; }
 bool state_has_acs_seq_num (const state_store_t *s) { return s->has_seq; }
 
@@ -672,6 +684,7 @@ replace (char **dst, const char *v)
 void state_set_cluster (state_store_t *s, const char *v) { replace (&s->cluster, v); }
 void state_set_container_instance_arn (state_store_t *s, const char *v) { replace (&s->ci_arn, v); }
 void state_set_ec2_instance_id (state_store_t *s, const char *v) { replace (&s->ec2_id, v); }
+void state_set_client_token (state_store_t *s, const char *v) { replace (&s->client_token, v); }
 
 void
 state_set_acs_seq_num (state_store_t *s, int64_t seq)
@@ -687,28 +700,30 @@ void
 state_discard_instance (state_store_t *s)
 {
   replace (&s->ci_arn, NULL);
-  state_engine_section_release (s);
+  replace (&s->client_token, NULL);
+  drop_loaded_tasks (s);
 }
 
 void
-state_set_engine_provider (state_store_t *s, state_engine_provider_fn fn, void *data)
+state_set_task_provider (state_store_t *s, state_task_provider_fn fn, void *data)
 {
   s->provider = fn;
   s->provider_data = data;
 }
 
-json_t *
-state_engine_section (const state_store_t *s)
+size_t
+state_loaded_task_count (const state_store_t *s)
 {
-  return s->engine_section;
+  return s->n_loaded_tasks;
 }
 
 void
-state_engine_section_release (state_store_t *s)
+state_take_tasks (state_store_t *s, struct task ***tasks, size_t *n)
 {
-  if (s->engine_section)
-    json_decref (s->engine_section);
-  s->engine_section = NULL;
+  *tasks = s->loaded_tasks;
+  *n = s->n_loaded_tasks;
+  s->loaded_tasks = NULL;
+  s->n_loaded_tasks = 0;
 }
 
 /* ---- serialise ---------------------------------------------------------------- */
@@ -723,15 +738,16 @@ serialise (state_store_t *s, size_t *len)
     json_object_set_new (d, "ContainerInstanceArn", json_string (s->ci_arn));
   if (s->ec2_id)
     json_object_set_new (d, "EC2InstanceID", json_string (s->ec2_id));
+  if (s->client_token)
+    json_object_set_new (d, "ClientToken", json_string (s->client_token));
   if (s->has_seq)
     json_object_set_new (d, "ACSSeqNum", json_integer (s->seq));
-  json_t *te = NULL;
+  struct task *const *tasks = s->loaded_tasks; /* not taken yet: keep them */
+  size_t n_tasks = s->n_loaded_tasks;
   if (s->provider)
-    te = s->provider (s->provider_data);
-  else if (s->engine_section)
-    te = json_incref (s->engine_section); /* not consumed yet: keep it */
-  if (te)
-    json_object_set_new (d, "TaskEngine", te);
+    s->provider (s->provider_data, &tasks, &n_tasks);
+  if (s->provider || n_tasks > 0)
+    json_object_set_new (d, "TaskEngine", state_tasks_to_json (tasks, n_tasks));
   json_t *q = json_array ();
   for (size_t i = 0; i < s->qn; i++)
     json_array_append_new (q, change_to_json (s->q[i]));

@@ -6,7 +6,7 @@
  *    off the loop thread (libuv work queue; the loop never blocks on fsync).
  *  - Format (our version STATE_VERSION = 100):
  *      {"Version":100,"Data":{"Cluster":..,"ContainerInstanceArn":..,
- *        "EC2InstanceID":..,"ACSSeqNum":N,"TaskEngine":{"Tasks":[..]},
+ *        "EC2InstanceID":..,"ClientToken":..,"ACSSeqNum":N,"TaskEngine":{"Tasks":[..]},
  *        "StateChanges":{"NextId":N,"Queue":[..]}}}
  *    Upstream 1.1.0 files (Version 1 and 2) are read too (keys
  *    case-insensitive); any other version is refused with an ERR_TERMINAL
@@ -26,9 +26,10 @@
  *    saving starts failing, one when it works again; state_store_healthy()
  *    tells which.  With checkpointing disabled cb runs on the next loop
  *    turn.
- *  - The engine's tasks are serialised by the engine: it registers a
- *    provider (state_set_engine_provider) called at each write; at load the
- *    raw "TaskEngine" object is kept for the engine (state_engine_section).
+ *  - The engine's tasks are written by the store (state/checkpoint_tasks.c):
+ *    the engine registers a provider (state_set_task_provider) that lists
+ *    its tasks at each write; at load the "TaskEngine" object is parsed once
+ *    into tasks the engine takes over (state_take_tasks).
  *  - State-change queue (for the ECS submitter): FIFO of struct
  *    state_change with monotonically increasing ids.  Pushing requests a
  *    save; a change is `durable` once a save that contains it completed
@@ -40,12 +41,12 @@
 #ifndef STATE_STATE_H
 #define STATE_STATE_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 #include "core/error.h"
+#include "task/task.h"
 
 #define STATE_VERSION 100
 #define STATE_FILE_NAME "ecs_agent_data.json"
@@ -80,26 +81,37 @@ int state_loaded_version (const state_store_t *s);
 const char *state_cluster (const state_store_t *s);                /* NULL if none */
 const char *state_container_instance_arn (const state_store_t *s); /* NULL if none */
 const char *state_ec2_instance_id (const state_store_t *s);        /* NULL if none */
+/* The token that makes registration idempotent (RegisterContainerInstance
+   clientToken): saved before the first registration, so that a restart
+   after a registration whose ARN could not be saved gets the same
+   instance back.  NULL if none. */
+const char *state_client_token (const state_store_t *s);
 int64_t state_acs_seq_num (const state_store_t *s);                /* 0 if none */
 bool state_has_acs_seq_num (const state_store_t *s);
 /* Setters copy; they do not save (call state_save). */
 void state_set_cluster (state_store_t *s, const char *cluster);
 void state_set_container_instance_arn (state_store_t *s, const char *arn);
 void state_set_ec2_instance_id (state_store_t *s, const char *id);
+void state_set_client_token (state_store_t *s, const char *token);
 /* Only ever raises the stored value. */
 void state_set_acs_seq_num (state_store_t *s, int64_t seq);
-/* Drop restored tasks and the container instance ARN (the EC2 instance id
-   changed: this is a new instance).  The state-change queue is kept. */
+/* Drop restored tasks, the container instance ARN and the client token (the
+   EC2 instance id changed: this is a new instance).  The state-change queue
+   is kept. */
 void state_discard_instance (state_store_t *s);
 
-/* ---- engine section ---- */
-/* Called at each write; returns a new reference to the "TaskEngine" object. */
-typedef json_t *(*state_engine_provider_fn) (void *data);
-void state_set_engine_provider (state_store_t *s, state_engine_provider_fn fn, void *data);
-/* The loaded "TaskEngine" object (borrowed; NULL on a fresh start or after
-   state_discard_instance / state_engine_section_release). */
-json_t *state_engine_section (const state_store_t *s);
-void state_engine_section_release (state_store_t *s);
+/* ---- the engine's tasks ---- */
+/* Called at each write: *tasks (borrowed for the call) lists the n tasks to
+   write, in order. */
+typedef void (*state_task_provider_fn) (void *data, struct task *const **tasks, size_t *n);
+void state_set_task_provider (state_store_t *s, state_task_provider_fn fn, void *data);
+/* Number of tasks loaded from the checkpoint and not yet taken (0 on a fresh
+   start or after state_discard_instance). */
+size_t state_loaded_task_count (const state_store_t *s);
+/* Hand the loaded tasks over: *tasks is a malloc'd array of *n tasks the
+   caller owns (free each with task_free, then the array); afterwards the
+   store holds none.  Until a provider is set, writes keep the loaded tasks. */
+void state_take_tasks (state_store_t *s, struct task ***tasks, size_t *n);
 
 /* ---- saving ---- */
 /* err is always NULL: a callback runs only after a durable write (kept in
@@ -124,14 +136,6 @@ enum state_change_kind
   STATE_CHANGE_CONTAINER = 1,
 };
 
-struct state_change_binding
-{
-  uint16_t container_port;
-  uint16_t host_port;
-  char *bind_ip;
-  char *protocol; /* "tcp" / "udp" */
-};
-
 struct state_change
 {
   uint64_t id; /* set by state_change_push, increasing */
@@ -142,7 +146,7 @@ struct state_change
   char *reason;         /* NULL if none */
   bool has_exit_code;
   int exit_code;
-  struct state_change_binding *bindings;
+  struct task_port_binding *bindings; /* bind_ip owned */
   size_t n_bindings;
   bool durable; /* saved: may be submitted */
 };

@@ -477,12 +477,12 @@ t_payload (acs_session_t *s, struct acs_payload *p, void *data)
 
 /* recording ops: engine replaced by a log, the rest real */
 static int
-op_task_add (void *ctx, struct engine_task *task, agent_error_t *err)
+op_task_add (void *ctx, struct task *task, agent_error_t *err)
 {
   (void) err;
   struct t *t = ctx;
   sbuf_printf (&t->order, "add:%s ", task->arn);
-  engine_task_free (task);
+  task_free (task);
   return 0;
 }
 

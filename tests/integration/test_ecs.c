@@ -542,7 +542,7 @@ test_submit_changes (void **state)
   task_arn = run_task (&w);
   struct result r = { 0 };
 
-  struct ecs_network_binding nb[] = { { "0.0.0.0", 80, 32768, "tcp" } };
+  struct task_port_binding nb[] = { { .bind_ip = "0.0.0.0", .container_port = 80, .host_port = 32768 } };
   struct ecs_container_state_change cc = { .cluster = "default", .task_arn = task_arn,
                                            .container_name = "web", .status = "RUNNING",
                                            .bindings = nb, .n_bindings = 1 };
@@ -862,7 +862,7 @@ test_credentials_rotation (void **state)
 struct qitem
 {
   struct ecs_state_change c;
-  struct ecs_network_binding b;
+  struct task_port_binding b;
 };
 
 struct queue
@@ -912,7 +912,7 @@ q_push (struct queue *q, enum ecs_change_kind k, const char *task, const char *n
   i->c.status = st;
   if (name)
     {
-      i->b = (struct ecs_network_binding){ "0.0.0.0", 80, 32800, "tcp" };
+      i->b = (struct task_port_binding){ .bind_ip = "0.0.0.0", .container_port = 80, .host_port = 32800 };
       i->c.bindings = &i->b;
       i->c.n_bindings = 1;
       i->c.has_exit_code = strcmp (st, "STOPPED") == 0;

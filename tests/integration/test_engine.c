@@ -18,7 +18,7 @@ arn (struct it *x, const char *name)
 }
 
 static void
-replace_images (struct engine_task *t, const char *image)
+replace_images (struct task *t, const char *image)
 {
   for (size_t i = 0; i < t->n_containers; i++)
     {
@@ -43,9 +43,9 @@ test_upstream_fixture_tasks (void **st)
       json_t *j = teu_load_protocol_json (files[i]);
       if (!j)
         skip ();
-      struct engine_task *t = NULL;
+      struct task *t = NULL;
       agent_error_t err = NULL;
-      if (engine_task_from_json (j, &t, &err) < 0)
+      if (state_task_from_json (j, &t, &err) < 0)
         fail_msg ("%s: %s", files[i], error_msg (&err));
       json_decref (j);
       replace_images (t, x->image);
@@ -57,19 +57,19 @@ test_upstream_fixture_tasks (void **st)
       assert_int_equal (engine_task_add (x->e, t, &err), 0);
     }
   for (size_t i = 0; i < ARRAY_SIZE (files); i++)
-    assert_true (it_wait_task (x, arns[i], ENGINE_STATUS_RUNNING, 30000));
+    assert_true (it_wait_task (x, arns[i], TASK_STATUS_RUNNING, 30000));
   /* sleep5 with a dynamic port: Docker chose a host port. */
-  const struct engine_task *pm = it_task (x, arns[2]);
+  const struct task *pm = it_task (x, arns[2]);
   assert_int_equal (pm->containers[0].n_known_bindings >= 1, 1);
   assert_int_equal (pm->containers[0].known_bindings[0].container_port, 8080);
   assert_true (pm->containers[0].known_bindings[0].host_port > 0);
   for (size_t i = 0; i < ARRAY_SIZE (files); i++)
     {
-      assert_true (it_wait_task (x, arns[i], ENGINE_STATUS_STOPPED, 30000));
-      const struct engine_task *t = it_task (x, arns[i]);
+      assert_true (it_wait_task (x, arns[i], TASK_STATUS_STOPPED, 30000));
+      const struct task *t = it_task (x, arns[i]);
       for (size_t k = 0; k < t->n_containers; k++)
         {
-          assert_int_equal (t->containers[k].known_status, ENGINE_STATUS_STOPPED);
+          assert_int_equal (t->containers[k].known_status, TASK_STATUS_STOPPED);
           assert_true (t->containers[k].has_exit_code);
           assert_int_equal (t->containers[k].exit_code, 0);
           assert_null (t->containers[k].reason);
@@ -97,14 +97,14 @@ test_linked_pair (void **st)
       " \"command\":[\"sh\",\"-c\",\"for i in $(seq 1 50); do wget -q -O - http://$TARGET/ | grep -q hello-from-web && exit 0; sleep 0.2; done; exit 1\"]}]}",
       a, x->image, x->image);
   it_add (x, json);
-  assert_true (it_wait_task (x, a, ENGINE_STATUS_STOPPED, 60000));
-  const struct engine_task *t = it_task (x, a);
-  const struct engine_container *client = engine_task_find_container (t, "client");
-  const struct engine_container *web = engine_task_find_container (t, "web");
+  assert_true (it_wait_task (x, a, TASK_STATUS_STOPPED, 60000));
+  const struct task *t = it_task (x, a);
+  const struct task_container *client = task_find_container (t, "client");
+  const struct task_container *web = task_find_container (t, "web");
   assert_true (client->has_exit_code);
   assert_int_equal (client->exit_code, 0); /* reached web by its alias */
   /* Essential client exited -> web stopped by the engine. */
-  assert_int_equal (web->known_status, ENGINE_STATUS_STOPPED);
+  assert_int_equal (web->known_status, TASK_STATUS_STOPPED);
   assert_true (web->exit_code == 137 || web->exit_code == 143);
 }
 
@@ -130,10 +130,10 @@ test_volumes (void **st)
       "grep -q data-host /host/f && grep -q data-empty /scratch/f && ! touch /scratch/ro-check 2>/dev/null\"]}]}",
       a, hostdir, x->image, x->image);
   it_add (x, json);
-  assert_true (it_wait_task (x, a, ENGINE_STATUS_STOPPED, 60000));
-  const struct engine_task *t = it_task (x, a);
-  const struct engine_container *writer = engine_task_find_container (t, "writer");
-  const struct engine_container *reader = engine_task_find_container (t, "reader");
+  assert_true (it_wait_task (x, a, TASK_STATUS_STOPPED, 60000));
+  const struct task *t = it_task (x, a);
+  const struct task_container *writer = task_find_container (t, "writer");
+  const struct task_container *reader = task_find_container (t, "reader");
   assert_int_equal (writer->exit_code, 0);
   assert_int_equal (reader->exit_code, 0); /* saw both files; volumesFrom read-only */
   cleanup_free char *vol = xstrdup (t->volumes[1].docker_name);
@@ -180,9 +180,9 @@ test_dynamic_port (void **st)
       " \"command\":[\"httpd\",\"-f\",\"-p\",\"80\",\"-h\",\"/\"]}]}",
       a, x->image);
   it_add (x, json);
-  assert_true (it_wait_task (x, a, ENGINE_STATUS_RUNNING, 30000));
-  const struct engine_task *t = it_task (x, a);
-  const struct engine_container *c = &t->containers[0];
+  assert_true (it_wait_task (x, a, TASK_STATUS_RUNNING, 30000));
+  const struct task *t = it_task (x, a);
+  const struct task_container *c = &t->containers[0];
   assert_true (c->n_known_bindings >= 1);
   uint16_t hp = 0;
   for (size_t i = 0; i < c->n_known_bindings; i++)
@@ -206,7 +206,7 @@ test_dynamic_port (void **st)
   /* Stop the running task: exit 137 (SIGKILL after the grace) or 143 (SIGTERM). */
   cleanup_free char *stop = xasprintf ("{\"arn\":\"%s\",\"desiredStatus\":\"STOPPED\"}", a);
   it_add (x, stop);
-  assert_true (it_wait_task (x, a, ENGINE_STATUS_STOPPED, 30000));
+  assert_true (it_wait_task (x, a, TASK_STATUS_STOPPED, 30000));
   c = &it_task (x, a)->containers[0];
   assert_true (c->exit_code == 137 || c->exit_code == 143);
   const struct state_change *last = state_change_peek (x->state, state_change_count (x->state) - 1);
@@ -235,23 +235,23 @@ test_essential_semantics (void **st)
       b, x->image, x->image);
   it_add (x, ja);
   it_add (x, jb);
-  assert_true (it_wait_task (x, a, ENGINE_STATUS_STOPPED, 60000));
-  const struct engine_task *t = it_task (x, a);
-  assert_int_equal (engine_task_find_container (t, "quitter")->exit_code, 3);
-  int sx = engine_task_find_container (t, "sleeper")->exit_code;
+  assert_true (it_wait_task (x, a, TASK_STATUS_STOPPED, 60000));
+  const struct task *t = it_task (x, a);
+  assert_int_equal (task_find_container (t, "quitter")->exit_code, 3);
+  int sx = task_find_container (t, "sleeper")->exit_code;
   assert_true (sx == 137 || sx == 143);
   /* Non-essential quitter: exit 5 recorded, task still RUNNING. */
-  assert_true (it_wait_container (x, b, "quitter", ENGINE_STATUS_STOPPED, 30000));
+  assert_true (it_wait_container (x, b, "quitter", TASK_STATUS_STOPPED, 30000));
   it_spin (x, 500);
   t = it_task (x, b);
-  assert_int_equal (engine_task_find_container (t, "quitter")->exit_code, 5);
-  assert_int_equal (t->known_status, ENGINE_STATUS_RUNNING);
-  assert_int_equal (engine_task_find_container (t, "sleeper")->known_status, ENGINE_STATUS_RUNNING);
+  assert_int_equal (task_find_container (t, "quitter")->exit_code, 5);
+  assert_int_equal (t->known_status, TASK_STATUS_RUNNING);
+  assert_int_equal (task_find_container (t, "sleeper")->known_status, TASK_STATUS_RUNNING);
   assert_int_equal (it_count_containers (x, b, "--filter status=running"), 1);
   cleanup_free char *stop = xasprintf ("{\"arn\":\"%s\",\"desiredStatus\":\"STOPPED\"}", b);
   it_add (x, stop);
-  assert_true (it_wait_task (x, b, ENGINE_STATUS_STOPPED, 30000));
-  sx = engine_task_find_container (it_task (x, b), "sleeper")->exit_code;
+  assert_true (it_wait_task (x, b, TASK_STATUS_STOPPED, 30000));
+  sx = task_find_container (it_task (x, b), "sleeper")->exit_code;
   assert_true (sx == 137 || sx == 143);
 }
 
@@ -267,8 +267,8 @@ test_missing_image (void **st)
       "\"image\":\"ecs-agent-c-test/does-not-exist-%s:latest\",\"essential\":true}]}",
       a, x->run);
   it_add (x, json);
-  assert_true (it_wait_task (x, a, ENGINE_STATUS_STOPPED, 60000));
-  const struct engine_container *c = &it_task (x, a)->containers[0];
+  assert_true (it_wait_task (x, a, TASK_STATUS_STOPPED, 60000));
+  const struct task_container *c = &it_task (x, a)->containers[0];
   assert_non_null (c->reason);
   assert_int_equal (strncmp (c->reason, "CannotPullContainerError: ", 26), 0);
   assert_int_equal (it_count_containers (x, a, NULL), 0);
@@ -329,8 +329,8 @@ test_registry_pull_with_auth (void **st)
   cleanup_free char *j1 = xasprintf ("{\"arn\":\"%s\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\","
                                      "\"image\":\"%s\",\"essential\":true,\"command\":[\"sleep\",\"300\"]}]}", a1, image);
   it_add (x, j1);
-  assert_true (it_wait_task (x, a1, ENGINE_STATUS_STOPPED, 60000));
-  const struct engine_container *c = &it_task (x, a1)->containers[0];
+  assert_true (it_wait_task (x, a1, TASK_STATUS_STOPPED, 60000));
+  const struct task_container *c = &it_task (x, a1)->containers[0];
   assert_int_equal (strncmp (c->reason, "CannotPullContainerError: ", 26), 0);
   assert_null (strstr (c->reason, "wrong")); /* never the credentials */
   assert_int_equal (it_count_containers (x, a1, NULL), 0);
@@ -347,7 +347,7 @@ test_registry_pull_with_auth (void **st)
   cleanup_free char *j2 = xasprintf ("{\"arn\":\"%s\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\","
                                      "\"image\":\"%s\",\"essential\":true,\"command\":[\"sleep\",\"300\"]}]}", a2, image);
   it_add (x, j2);
-  assert_true (it_wait_task (x, a2, ENGINE_STATUS_RUNNING, 60000));
+  assert_true (it_wait_task (x, a2, TASK_STATUS_RUNNING, 60000));
   assert_null (it_task (x, a2)->containers[0].reason);
   cleanup_free char *check = xasprintf ("docker image inspect %s >/dev/null 2>&1", image);
   assert_int_equal (system (check), 0);

@@ -51,12 +51,12 @@ struct watch
 };
 
 static void
-on_change (const struct engine_task *t, const struct engine_container *c, void *data)
+on_change (const struct task *t, const struct task_container *c, void *data)
 {
   struct watch *w = data;
   if (c && getenv ("BENCH_TRACE"))
-    fprintf (stderr, "%" PRIu64 " %s %s\n", util_now_ms () % 100000, c->name, engine_container_status_str (c->known_status));
-  if (!c && strcmp (t->arn, w->arn) == 0 && t->known_status == ENGINE_STATUS_RUNNING && !w->running_at)
+    fprintf (stderr, "%" PRIu64 " %s %s\n", util_now_ms () % 100000, c->name, task_container_status_str (c->known_status));
+  if (!c && strcmp (t->arn, w->arn) == 0 && t->known_status == TASK_STATUS_RUNNING && !w->running_at)
     w->running_at = util_now_ms ();
 }
 
@@ -72,7 +72,7 @@ engine_round (struct it *x, int round)
   sbuf_puts (&b, "]}");
   cleanup_free char *json = sbuf_steal (&b);
   agent_error_t err = NULL;
-  struct engine_task *t = teu_task (json, &err);
+  struct task *t = teu_task (json, &err);
   assert_non_null (t);
   struct watch w = { .arn = arn };
   engine_set_change_cb (x->e, on_change, &w);
@@ -83,9 +83,9 @@ engine_round (struct it *x, int round)
     uv_run (&x->loop, UV_RUN_ONCE);
   assert_true (w.running_at > 0);
   engine_set_change_cb (x->e, NULL, NULL);
-  const struct engine_task *tt = engine_find_task_by_arn (x->e, arn);
+  const struct task *tt = engine_find_task_by_arn (x->e, arn);
   for (size_t i = 0; i < tt->n_containers; i++)
-    assert_int_equal (tt->containers[i].known_status, ENGINE_STATUS_RUNNING);
+    assert_int_equal (tt->containers[i].known_status, TASK_STATUS_RUNNING);
   return w.running_at - t0;
 }
 

@@ -124,8 +124,8 @@ crash_at (struct it *x, int on_create, int on_start)
   uint64_t deadline = util_now_ms () + 60000;
   while (!w.crash && util_now_ms () < deadline)
     {
-      const struct engine_task *t = it_task (x, a);
-      if (t->known_status >= ENGINE_STATUS_RUNNING && on_create == 0 && on_start == 0)
+      const struct task *t = it_task (x, a);
+      if (t->known_status >= TASK_STATUS_RUNNING && on_create == 0 && on_start == 0)
         break;
       uv_run (&x->loop, UV_RUN_ONCE);
     }
@@ -139,9 +139,9 @@ crash_at (struct it *x, int on_create, int on_start)
   x->ops_ctx = NULL;
   it_state_up (x);
   it_engine_up (x);
-  assert_true (it_wait_task (x, a, ENGINE_STATUS_RUNNING, 60000));
+  assert_true (it_wait_task (x, a, TASK_STATUS_RUNNING, 60000));
   it_spin (x, 300);
-  const struct engine_task *t = it_task (x, a);
+  const struct task *t = it_task (x, a);
   assert_int_equal (t->n_containers, 4);
   /* Exactly one Docker container per task container, all running, and the
      ones that existed before the restart were adopted (never re-created). */
@@ -149,8 +149,8 @@ crash_at (struct it *x, int on_create, int on_start)
   assert_int_equal (it_count_containers (x, a, "--filter status=running"), 4);
   for (size_t i = 0; i < t->n_containers; i++)
     {
-      const struct engine_container *c = &t->containers[i];
-      assert_int_equal (c->known_status, ENGINE_STATUS_RUNNING);
+      const struct task_container *c = &t->containers[i];
+      assert_int_equal (c->known_status, TASK_STATUS_RUNNING);
       assert_non_null (c->docker_id);
       char cmd[512];
       snprintf (cmd, sizeof cmd, "docker ps -q --no-trunc --filter id=%s --filter 'label=com.amazonaws.ecs.container-name=%s' | grep -q .",
@@ -188,20 +188,20 @@ test_crash_then_changes_while_down (void **st)
 {
   struct it *x = *st;
   crash_at (x, 0, 0); /* running, checked */
-  const struct engine_task *t0 = engine_task_at (x->e, 0);
+  const struct task *t0 = engine_task_at (x->e, 0);
   cleanup_free char *a = xstrdup (t0->arn);
-  cleanup_free char *db = xstrdup (engine_task_find_container (t0, "db")->docker_id);
-  cleanup_free char *solo = xstrdup (engine_task_find_container (t0, "solo")->docker_id);
+  cleanup_free char *db = xstrdup (task_find_container (t0, "db")->docker_id);
+  cleanup_free char *solo = xstrdup (task_find_container (t0, "solo")->docker_id);
   it_engine_down (x);
   char cmd[256];
   snprintf (cmd, sizeof cmd, "docker kill -s KILL %s >/dev/null && docker rm -f %s >/dev/null", db, solo);
   assert_int_equal (system (cmd), 0);
   it_state_up (x);
   it_engine_up (x);
-  assert_true (it_wait_task (x, a, ENGINE_STATUS_STOPPED, 60000));
-  const struct engine_task *t = it_task (x, a);
-  const struct engine_container *cdb = engine_task_find_container (t, "db");
-  const struct engine_container *csolo = engine_task_find_container (t, "solo");
+  assert_true (it_wait_task (x, a, TASK_STATUS_STOPPED, 60000));
+  const struct task *t = it_task (x, a);
+  const struct task_container *cdb = task_find_container (t, "db");
+  const struct task_container *csolo = task_find_container (t, "solo");
   assert_int_equal (cdb->exit_code, 137);
   assert_null (cdb->reason);
   assert_string_equal (csolo->reason, "ContainerVanishedError: No container matching saved ID found");

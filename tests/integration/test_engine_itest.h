@@ -178,42 +178,42 @@ it_teardown (void **st)
   return 0;
 }
 
-static inline const struct engine_task *
+static inline const struct task *
 it_task (struct it *x, const char *arn)
 {
   return engine_find_task_by_arn (x->e, arn);
 }
 
 static inline bool
-it_wait_task (struct it *x, const char *arn, enum engine_status want, int timeout_ms)
+it_wait_task (struct it *x, const char *arn, enum task_status want, int timeout_ms)
 {
   uint64_t deadline = util_now_ms () + (uint64_t) timeout_ms;
   while (util_now_ms () < deadline)
     {
-      const struct engine_task *t = it_task (x, arn);
+      const struct task *t = it_task (x, arn);
       if (t && t->known_status >= want)
         return true;
       uv_run (&x->loop, UV_RUN_ONCE);
     }
-  const struct engine_task *t = it_task (x, arn);
-  print_message ("task %s: known %s (wanted %s)\n", arn, t ? engine_task_status_str (t->known_status) : "gone",
-                 engine_task_status_str (want));
+  const struct task *t = it_task (x, arn);
+  print_message ("task %s: known %s (wanted %s)\n", arn, t ? task_status_str (t->known_status) : "gone",
+                 task_status_str (want));
   for (size_t i = 0; t && i < t->n_containers; i++)
     print_message ("  %s: known %s desired %s reason %s\n", t->containers[i].name,
-                   engine_container_status_str (t->containers[i].known_status),
-                   engine_container_status_str (t->containers[i].desired_status),
+                   task_container_status_str (t->containers[i].known_status),
+                   task_container_status_str (t->containers[i].desired_status),
                    t->containers[i].reason ? t->containers[i].reason : "-");
   return false;
 }
 
 static inline bool
-it_wait_container (struct it *x, const char *arn, const char *name, enum engine_status want, int timeout_ms)
+it_wait_container (struct it *x, const char *arn, const char *name, enum task_status want, int timeout_ms)
 {
   uint64_t deadline = util_now_ms () + (uint64_t) timeout_ms;
   while (util_now_ms () < deadline)
     {
-      const struct engine_task *t = it_task (x, arn);
-      const struct engine_container *c = t ? engine_task_find_container (t, name) : NULL;
+      const struct task *t = it_task (x, arn);
+      const struct task_container *c = t ? task_find_container (t, name) : NULL;
       if (c && c->known_status >= want)
         return true;
       uv_run (&x->loop, UV_RUN_ONCE);
@@ -234,7 +234,7 @@ static inline void
 it_add (struct it *x, const char *json)
 {
   agent_error_t err = NULL;
-  struct engine_task *t = teu_task (json, &err);
+  struct task *t = teu_task (json, &err);
   if (!t)
     fail_msg ("%s", error_msg (&err));
   assert_int_equal (engine_task_add (x->e, t, &err), 0);

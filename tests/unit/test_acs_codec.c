@@ -68,7 +68,8 @@ test_payload (void **state)
   assert_int_equal (p->generated_at, 1431990000);
   assert_true (p->has_timeline);
   assert_int_equal (p->timeline, 3);
-  assert_int_equal (json_array_size (p->tasks), 2);
+  assert_int_equal (p->n_tasks, 2);
+  assert_string_equal (p->tasks[0].arn, "t1");
   /* take: the message no longer owns it */
   struct acs_payload *taken = acs_message_take_payload (m);
   assert_ptr_equal (taken, p);
@@ -80,8 +81,7 @@ test_payload (void **state)
   m = dec_ok ("{\"type\":\"PayloadMessage\",\"message\":{}}");
   assert_false (m->u.payload->has_seq_num);
   assert_null (m->u.payload->message_id);
-  assert_true (json_is_array (m->u.payload->tasks));
-  assert_int_equal (json_array_size (m->u.payload->tasks), 0);
+  assert_int_equal (m->u.payload->n_tasks, 0);
   acs_message_free (m);
   /* message: null is an empty message */
   m = dec_ok ("{\"type\":\"PayloadMessage\",\"message\":null}");
@@ -433,16 +433,14 @@ test_samples (void **state)
   struct acs_message *m = sample ("payload-message-minimal-task-arn-only.json");
   assert_int_equal (m->type, ACS_MSG_PAYLOAD);
   assert_null (m->u.payload->message_id);
-  assert_int_equal (json_array_size (m->u.payload->tasks), 1);
-  assert_string_equal (json_string_value (json_object_get (json_array_get (m->u.payload->tasks, 0),
-                                                           "arn")),
-                       "arn");
+  assert_int_equal (m->u.payload->n_tasks, 1);
+  assert_string_equal (m->u.payload->tasks[0].arn, "arn");
   acs_message_free (m);
 
   m = sample ("payload-message-one-task-redis.json");
   assert_string_equal (m->u.payload->message_id, "messageId");
-  assert_string_equal (
-      json_string_value (json_object_get (json_array_get (m->u.payload->tasks, 0), "arn")), "arn1");
+  assert_string_equal (m->u.payload->tasks[0].arn, "arn1");
+  assert_non_null (m->u.payload->tasks[0].task);
   acs_message_free (m);
 
   m = sample ("payload-message-task-with-eni-and-role-credentials.json");

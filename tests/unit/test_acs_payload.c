@@ -31,12 +31,12 @@ struct fake
 };
 
 static int
-f_task_add (void *ctx, struct engine_task *t, agent_error_t *err)
+f_task_add (void *ctx, struct task *t, agent_error_t *err)
 {
   struct fake *f = ctx;
   sbuf_printf (&f->log, "add:%s[%lld/%lld] ", t->arn, (long long) t->start_seq,
                (long long) t->stop_seq);
-  engine_task_free (t);
+  task_free (t);
   if (f->engine_fail)
     return error_set (err, ERR_CANCELLED, "engine stopped");
   return 0;

@@ -199,7 +199,10 @@ test_build_task_change (void **state)
 static void
 test_build_container_change (void **state)
 {
-  struct ecs_network_binding nb[] = { { "0.0.0.0", 80, 32768, "tcp" }, { "::", 53, 53, NULL } };
+  struct task_port_binding nb[] = {
+    { .bind_ip = "0.0.0.0", .container_port = 80, .host_port = 32768, .protocol = TASK_PROTO_TCP },
+    { .bind_ip = "::", .container_port = 53, .host_port = 53, .protocol = TASK_PROTO_UDP },
+  };
   struct ecs_container_state_change c = {
     .cluster = "default", .task_arn = "arn:t/1", .container_name = "web", .status = "STOPPED",
     .has_exit_code = true, .exit_code = 137, .reason = "CannotStartContainerError: boom",
@@ -209,7 +212,7 @@ test_build_container_change (void **state)
   assert_json_eq (s, "{\"cluster\":\"default\",\"task\":\"arn:t/1\",\"containerName\":\"web\","
                      "\"status\":\"STOPPED\",\"exitCode\":137,\"reason\":\"CannotStartContainerError: boom\","
                      "\"networkBindings\":[{\"bindIP\":\"0.0.0.0\",\"containerPort\":80,\"hostPort\":32768,"
-                     "\"protocol\":\"tcp\"},{\"bindIP\":\"::\",\"containerPort\":53,\"hostPort\":53}]}");
+                     "\"protocol\":\"tcp\"},{\"bindIP\":\"::\",\"containerPort\":53,\"hostPort\":53,\"protocol\":\"udp\"}]}");
   free (s);
   /* no exit code, no reason, no bindings -> [] */
   struct ecs_container_state_change c2 = { .cluster = "c", .task_arn = "t", .container_name = "n",

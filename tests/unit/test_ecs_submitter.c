@@ -19,7 +19,7 @@ struct fq_item
 {
   struct ecs_state_change c;
   char task[64], name[64], status[16];
-  struct ecs_network_binding b[2];
+  struct task_port_binding b[2];
   bool durable;
 };
 

@@ -158,7 +158,7 @@ fill_info (struct fctr *k, struct docker_container_info *i)
 static char **
 dupv (const char *const *v)
 {
-  return engine_strv_dup ((char *const *) v);
+  return task_strv_dup ((char *const *) v);
 }
 
 static void
@@ -552,11 +552,11 @@ fake_free (struct fake *f)
       free (k->image);
       free (k->task_arn);
       free (k->cname);
-      engine_strv_free (k->cmd);
-      engine_strv_free (k->links);
-      engine_strv_free (k->binds);
-      engine_strv_free (k->vfrom);
-      engine_strv_free (k->env);
+      task_strv_free (k->cmd);
+      task_strv_free (k->links);
+      task_strv_free (k->binds);
+      task_strv_free (k->vfrom);
+      task_strv_free (k->env);
     }
   for (size_t i = 0; i < f->n_images; i++)
     free (f->images[i]);
@@ -652,24 +652,24 @@ static void
 add (struct fx *x, const char *json)
 {
   agent_error_t err = NULL;
-  struct engine_task *t = teu_task (json, &err);
+  struct task *t = teu_task (json, &err);
   if (!t)
     fail_msg ("%s", error_msg (&err));
   assert_int_equal (engine_task_add (x->e, t, &err), 0);
 }
 
-static const struct engine_task *
+static const struct task *
 task_of (struct fx *x, const char *arn)
 {
   return engine_find_task_by_arn (x->e, arn);
 }
 
 static bool
-spin_task (struct fx *x, const char *arn, enum engine_status want)
+spin_task (struct fx *x, const char *arn, enum task_status want)
 {
   for (int i = 0; i < 5000; i++)
     {
-      const struct engine_task *t = task_of (x, arn);
+      const struct task *t = task_of (x, arn);
       if (t && t->known_status >= want)
         return true;
       uv_run (&x->loop, UV_RUN_ONCE);
@@ -709,10 +709,10 @@ test_run_to_completion (void **st)
   engine_up (x);
   x->fake.state_path = state_path (x->state);
   add (x, SLEEP5);
-  assert_true (spin_task (x, "arn:t1", ENGINE_STATUS_RUNNING));
-  const struct engine_task *t = task_of (x, "arn:t1");
-  const struct engine_container *c = &t->containers[0];
-  assert_int_equal (c->known_status, ENGINE_STATUS_RUNNING);
+  assert_true (spin_task (x, "arn:t1", TASK_STATUS_RUNNING));
+  const struct task *t = task_of (x, "arn:t1");
+  const struct task_container *c = &t->containers[0];
+  assert_int_equal (c->known_status, TASK_STATUS_RUNNING);
   assert_non_null (c->docker_id);
   assert_int_equal (strncmp (c->docker_name, "ecs-sleep5-2-sleep5-", 20), 0);
   /* The create request. */
@@ -737,7 +737,7 @@ test_run_to_completion (void **st)
   assert_int_equal (state_change_peek (x->state, 0)->bindings[0].host_port, 40000);
   /* It exits: exit code recorded, task stops (essential). */
   fake_exit (&x->fake, "sleep5", 0);
-  assert_true (spin_task (x, "arn:t1", ENGINE_STATUS_STOPPED));
+  assert_true (spin_task (x, "arn:t1", TASK_STATUS_STOPPED));
   cleanup_free char *q2 = queue_str (x);
   assert_string_equal (q2, "C:sleep5:RUNNING T:RUNNING C:sleep5:STOPPED:0 T:STOPPED ");
   /* Every change becomes durable. */
@@ -755,7 +755,7 @@ test_duplicate_and_stop (void **st)
   engine_up (x);
   add (x, SLEEP5);
   add (x, SLEEP5); /* duplicate payload: no-op */
-  assert_true (spin_task (x, "arn:t1", ENGINE_STATUS_RUNNING));
+  assert_true (spin_task (x, "arn:t1", TASK_STATUS_RUNNING));
   add (x, SLEEP5); /* again, while running */
   for (int i = 0; i < 50; i++)
     uv_run (&x->loop, UV_RUN_NOWAIT);
@@ -764,9 +764,9 @@ test_duplicate_and_stop (void **st)
   assert_int_equal (engine_task_count (x->e), 1);
   /* Desired STOPPED: docker stop, exit 137 recorded. */
   add (x, "{\"arn\":\"arn:t1\",\"desiredStatus\":\"STOPPED\"}");
-  assert_true (spin_task (x, "arn:t1", ENGINE_STATUS_STOPPED));
+  assert_true (spin_task (x, "arn:t1", TASK_STATUS_STOPPED));
   assert_int_equal (x->fake.n_stop, 1);
-  const struct engine_task *t = task_of (x, "arn:t1");
+  const struct task *t = task_of (x, "arn:t1");
   assert_int_equal (t->containers[0].exit_code, 137);
   cleanup_free char *q = queue_str (x);
   assert_string_equal (q, "C:sleep5:RUNNING T:RUNNING C:sleep5:STOPPED:137 T:STOPPED ");
@@ -774,7 +774,7 @@ test_duplicate_and_stop (void **st)
   add (x, SLEEP5);
   for (int i = 0; i < 50; i++)
     uv_run (&x->loop, UV_RUN_NOWAIT);
-  assert_int_equal (task_of (x, "arn:t1")->desired_status, ENGINE_STATUS_STOPPED);
+  assert_int_equal (task_of (x, "arn:t1")->desired_status, TASK_STATUS_STOPPED);
   assert_int_equal (x->fake.n_create, 1);
 }
 
@@ -786,13 +786,13 @@ test_pull_failures (void **st)
   x->fake.pull_fails = true;
   /* Image present locally: pull failure is not fatal. */
   add (x, "{\"arn\":\"arn:local\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"local-only\",\"essential\":true}]}");
-  assert_true (spin_task (x, "arn:local", ENGINE_STATUS_RUNNING));
+  assert_true (spin_task (x, "arn:local", TASK_STATUS_RUNNING));
   assert_null (task_of (x, "arn:local")->containers[0].reason);
   /* Image absent: CannotPullContainerError, STOPPED, never created. */
   add (x, "{\"arn\":\"arn:absent\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"nowhere\",\"essential\":true}]}");
-  assert_true (spin_task (x, "arn:absent", ENGINE_STATUS_STOPPED));
-  const struct engine_container *c = &task_of (x, "arn:absent")->containers[0];
-  assert_int_equal (c->known_status, ENGINE_STATUS_STOPPED);
+  assert_true (spin_task (x, "arn:absent", TASK_STATUS_STOPPED));
+  const struct task_container *c = &task_of (x, "arn:absent")->containers[0];
+  assert_int_equal (c->known_status, TASK_STATUS_STOPPED);
   assert_int_equal (strncmp (c->reason, "CannotPullContainerError: pull access denied for nowhere", 56), 0);
   assert_null (c->docker_id);
   assert_int_equal (x->fake.n_create, 1);
@@ -814,12 +814,12 @@ test_create_and_start_failures (void **st)
   engine_up (x);
   x->fake.create_fails = true;
   add (x, "{\"arn\":\"arn:cf\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"busybox\",\"essential\":true}]}");
-  assert_true (spin_task (x, "arn:cf", ENGINE_STATUS_STOPPED));
+  assert_true (spin_task (x, "arn:cf", TASK_STATUS_STOPPED));
   assert_string_equal (task_of (x, "arn:cf")->containers[0].reason, "CannotCreateContainerError: create exploded");
   x->fake.create_fails = false;
   x->fake.start_fails = true;
   add (x, "{\"arn\":\"arn:sf\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"busybox\",\"essential\":true}]}");
-  assert_true (spin_task (x, "arn:sf", ENGINE_STATUS_STOPPED));
+  assert_true (spin_task (x, "arn:sf", TASK_STATUS_STOPPED));
   assert_string_equal (task_of (x, "arn:sf")->containers[0].reason,
                        "CannotStartContainerError: OCI runtime create failed");
 }
@@ -832,13 +832,13 @@ test_dependency_failures (void **st)
   json_t *j = teu_load_protocol_json ("samples/circular_dependency.json__task-circular-dependency.json");
   if (!j)
     skip ();
-  struct engine_task *t = NULL;
+  struct task *t = NULL;
   agent_error_t err = NULL;
-  assert_int_equal (engine_task_from_json (j, &t, &err), 0);
+  assert_int_equal (state_task_from_json (j, &t, &err), 0);
   json_decref (j);
   assert_int_equal (engine_task_add (x->e, t, &err), 0);
-  const struct engine_task *ct = task_of (x, "arn:aws:ecs:us-west-2:123456789012:task/12345678-90ab-cdef-1234-56780abcdef1-circular-dependency");
-  assert_int_equal (ct->known_status, ENGINE_STATUS_STOPPED);
+  const struct task *ct = task_of (x, "arn:aws:ecs:us-west-2:123456789012:task/12345678-90ab-cdef-1234-56780abcdef1-circular-dependency");
+  assert_int_equal (ct->known_status, TASK_STATUS_STOPPED);
   assert_non_null (strstr (ct->reason, "circular dependency"));
   /* First (and only) state change: the task STOPPED, with the reason. */
   assert_int_equal (state_change_count (x->state), 1);
@@ -846,7 +846,7 @@ test_dependency_failures (void **st)
   assert_string_equal (state_change_peek (x->state, 0)->status, "STOPPED");
   assert_non_null (strstr (state_change_peek (x->state, 0)->reason, "TaskDependencyError"));
   add (x, "{\"arn\":\"arn:missing\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"web\",\"image\":\"busybox\",\"links\":[\"db\"]}]}");
-  assert_int_equal (task_of (x, "arn:missing")->known_status, ENGINE_STATUS_STOPPED);
+  assert_int_equal (task_of (x, "arn:missing")->known_status, TASK_STATUS_STOPPED);
   assert_non_null (strstr (task_of (x, "arn:missing")->reason, "missing container db"));
   for (int i = 0; i < 50; i++)
     uv_run (&x->loop, UV_RUN_NOWAIT);
@@ -869,8 +869,8 @@ test_links_volumes_essential_cleanup (void **st)
   x->cleanup_ms = 300;
   engine_up (x);
   add (x, LINKED);
-  assert_true (spin_task (x, "arn:l", ENGINE_STATUS_RUNNING));
-  const struct engine_task *t = task_of (x, "arn:l");
+  assert_true (spin_task (x, "arn:l", TASK_STATUS_RUNNING));
+  const struct task *t = task_of (x, "arn:l");
   /* Order: db started before web was started; data created before web. */
   const char *log = x->fake.log;
   const char *start_db = strstr (log, "start:db"), *start_web = strstr (log, "start:web");
@@ -896,16 +896,16 @@ test_links_volumes_essential_cleanup (void **st)
   for (int i = 0; i < 50; i++)
     uv_run (&x->loop, UV_RUN_NOWAIT);
   t = task_of (x, "arn:l");
-  assert_int_equal (t->known_status, ENGINE_STATUS_RUNNING);
-  assert_int_equal (t->containers[1].known_status, ENGINE_STATUS_STOPPED);
+  assert_int_equal (t->known_status, TASK_STATUS_RUNNING);
+  assert_int_equal (t->containers[1].known_status, TASK_STATUS_STOPPED);
   assert_int_equal (t->containers[1].exit_code, 3);
-  assert_int_equal (t->containers[0].known_status, ENGINE_STATUS_RUNNING);
+  assert_int_equal (t->containers[0].known_status, TASK_STATUS_RUNNING);
   /* The essential one exiting stops the rest. */
   fake_exit (&x->fake, "web", 1);
-  assert_true (spin_task (x, "arn:l", ENGINE_STATUS_STOPPED));
+  assert_true (spin_task (x, "arn:l", TASK_STATUS_STOPPED));
   t = task_of (x, "arn:l");
   assert_int_equal (t->containers[0].exit_code, 1);
-  assert_int_equal (t->containers[2].known_status, ENGINE_STATUS_STOPPED);
+  assert_int_equal (t->containers[2].known_status, TASK_STATUS_STOPPED);
   assert_int_equal (t->containers[2].exit_code, 137);
   cleanup_free char *q = queue_str (x);
   /* container changes always precede their task's */
@@ -932,7 +932,7 @@ test_reconcile_after_crash (void **st)
   add (x, "{\"arn\":\"arn:r\",\"family\":\"r\",\"version\":\"1\",\"desiredStatus\":\"RUNNING\",\"containers\":["
           "{\"name\":\"a\",\"image\":\"busybox\",\"essential\":true},{\"name\":\"b\",\"image\":\"busybox\"},"
           "{\"name\":\"c\",\"image\":\"busybox\"}]}");
-  assert_true (spin_task (x, "arn:r", ENGINE_STATUS_RUNNING));
+  assert_true (spin_task (x, "arn:r", TASK_STATUS_RUNNING));
   for (int i = 0; i < 100; i++)
     uv_run (&x->loop, UV_RUN_NOWAIT);
   cleanup_free char *ida = xstrdup (task_of (x, "arn:r")->containers[0].docker_id);
@@ -965,13 +965,13 @@ test_reconcile_after_crash (void **st)
   state_up (x);
   changes_before = state_change_count (x->state);
   engine_up (x);
-  const struct engine_task *t = task_of (x, "arn:r");
+  const struct task *t = task_of (x, "arn:r");
   assert_non_null (t);
   assert_string_equal (t->containers[0].docker_id, ida); /* adopted */
-  assert_int_equal (t->containers[0].known_status, ENGINE_STATUS_RUNNING);
-  assert_int_equal (t->containers[1].known_status, ENGINE_STATUS_STOPPED);
+  assert_int_equal (t->containers[0].known_status, TASK_STATUS_RUNNING);
+  assert_int_equal (t->containers[1].known_status, TASK_STATUS_STOPPED);
   assert_string_equal (t->containers[1].reason, "ContainerVanishedError: No container matching saved ID found");
-  assert_int_equal (t->containers[2].known_status, ENGINE_STATUS_STOPPED);
+  assert_int_equal (t->containers[2].known_status, TASK_STATUS_STOPPED);
   assert_int_equal (t->containers[2].exit_code, 9);
   for (int i = 0; i < 100; i++)
     uv_run (&x->loop, UV_RUN_NOWAIT);
@@ -992,7 +992,7 @@ test_conflict_adopt (void **st)
   struct fx *x = *st;
   engine_up (x);
   agent_error_t err = NULL;
-  struct engine_task *t = teu_task ("{\"arn\":\"arn:cf2\",\"family\":\"f\",\"version\":\"1\",\"desiredStatus\":\"RUNNING\","
+  struct task *t = teu_task ("{\"arn\":\"arn:cf2\",\"family\":\"f\",\"version\":\"1\",\"desiredStatus\":\"RUNNING\","
                                     "\"containers\":[{\"name\":\"c\",\"image\":\"busybox\",\"essential\":true}]}", &err);
   char *name = engine_docker_container_name (t, &t->containers[0]);
   struct fctr *k = &x->fake.ctrs[x->fake.n_ctrs++];
@@ -1003,7 +1003,7 @@ test_conflict_adopt (void **st)
   k->cname = xstrdup ("c");
   k->state = "created";
   assert_int_equal (engine_task_add (x->e, t, &err), 0);
-  assert_true (spin_task (x, "arn:cf2", ENGINE_STATUS_RUNNING));
+  assert_true (spin_task (x, "arn:cf2", TASK_STATUS_RUNNING));
   assert_string_equal (task_of (x, "arn:cf2")->containers[0].docker_id, k->id);
   assert_null (task_of (x, "arn:cf2")->containers[0].reason);
 }
@@ -1016,20 +1016,20 @@ test_sequence_hold (void **st)
   struct fx *x = *st;
   engine_up (x);
   agent_error_t err = NULL;
-  struct engine_task *a = teu_task ("{\"arn\":\"arn:A\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"a\",\"image\":\"busybox\",\"essential\":true}]}", &err);
+  struct task *a = teu_task ("{\"arn\":\"arn:A\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"a\",\"image\":\"busybox\",\"essential\":true}]}", &err);
   a->start_seq = 1;
   assert_int_equal (engine_task_add (x->e, a, &err), 0);
-  assert_true (spin_task (x, "arn:A", ENGINE_STATUS_RUNNING));
-  struct engine_task *stop = teu_task ("{\"arn\":\"arn:A\",\"desiredStatus\":\"STOPPED\"}", &err);
+  assert_true (spin_task (x, "arn:A", TASK_STATUS_RUNNING));
+  struct task *stop = teu_task ("{\"arn\":\"arn:A\",\"desiredStatus\":\"STOPPED\"}", &err);
   stop->stop_seq = 5;
-  struct engine_task *b = teu_task ("{\"arn\":\"arn:B\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"b\",\"image\":\"busybox\",\"essential\":true}]}", &err);
+  struct task *b = teu_task ("{\"arn\":\"arn:B\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"b\",\"image\":\"busybox\",\"essential\":true}]}", &err);
   b->start_seq = 5;
   x->fake.log[0] = '\0';
   assert_int_equal (engine_task_add (x->e, stop, &err), 0);
   assert_int_equal (engine_task_add (x->e, b, &err), 0);
   assert_true (task_of (x, "arn:B")->hold);
-  assert_true (spin_task (x, "arn:B", ENGINE_STATUS_RUNNING));
-  assert_int_equal (task_of (x, "arn:A")->known_status, ENGINE_STATUS_STOPPED);
+  assert_true (spin_task (x, "arn:B", TASK_STATUS_RUNNING));
+  assert_int_equal (task_of (x, "arn:A")->known_status, TASK_STATUS_STOPPED);
   /* B's first Docker call (its image was pulled moments ago for A, so the
      pull is shared and B starts at create) comes after A's stop */
   const char *stop_a = strstr (x->fake.log, "stop:a"), *first_b = strstr (x->fake.log, "create:");
@@ -1054,7 +1054,7 @@ test_pull_shared (void **st)
   for (int i = 0; i < 5; i++)
     {
       cleanup_free char *arn = xasprintf ("arn:P%d", i);
-      assert_true (spin_task (x, arn, ENGINE_STATUS_RUNNING));
+      assert_true (spin_task (x, arn, TASK_STATUS_RUNNING));
     }
   int pulls = 0;
   for (const char *p = x->fake.log; (p = strstr (p, "pull:")); p++)
@@ -1070,11 +1070,11 @@ test_restop_once (void **st)
   engine_up (x);
   add (x, "{\"arn\":\"arn:rs\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"m\",\"image\":\"busybox\",\"essential\":false},"
           "{\"name\":\"k\",\"image\":\"busybox\",\"essential\":true}]}");
-  assert_true (spin_task (x, "arn:rs", ENGINE_STATUS_RUNNING));
+  assert_true (spin_task (x, "arn:rs", TASK_STATUS_RUNNING));
   fake_exit (&x->fake, "m", 0);
   for (int i = 0; i < 50; i++)
     uv_run (&x->loop, UV_RUN_NOWAIT);
-  assert_int_equal (task_of (x, "arn:rs")->containers[0].known_status, ENGINE_STATUS_STOPPED);
+  assert_int_equal (task_of (x, "arn:rs")->containers[0].known_status, TASK_STATUS_STOPPED);
   /* Someone runs "docker start" on it. */
   struct fctr *m = fake_by_cname (&x->fake, "m");
   m->state = "running";
@@ -1083,7 +1083,7 @@ test_restop_once (void **st)
     uv_run (&x->loop, UV_RUN_NOWAIT);
   assert_int_equal (x->fake.n_stop, 1);
   assert_string_equal (m->state, "exited");
-  assert_int_equal (task_of (x, "arn:rs")->containers[0].known_status, ENGINE_STATUS_STOPPED);
+  assert_int_equal (task_of (x, "arn:rs")->containers[0].known_status, TASK_STATUS_STOPPED);
   assert_true (task_of (x, "arn:rs")->containers[0].restopped);
   m->state = "running";
   emit_event (&x->fake, m->id, DOCKER_EV_START);
@@ -1098,9 +1098,9 @@ test_find_by_docker_id (void **st)
   struct fx *x = *st;
   engine_up (x);
   add (x, SLEEP5);
-  assert_true (spin_task (x, "arn:t1", ENGINE_STATUS_RUNNING));
-  const struct engine_task *t = task_of (x, "arn:t1");
-  const struct engine_container *c = NULL;
+  assert_true (spin_task (x, "arn:t1", TASK_STATUS_RUNNING));
+  const struct task *t = task_of (x, "arn:t1");
+  const struct task_container *c = NULL;
   assert_ptr_equal (engine_find_task_by_docker_id (x->e, t->containers[0].docker_id, &c), t);
   assert_ptr_equal (c, &t->containers[0]);
   char shortid[13];
@@ -1128,8 +1128,8 @@ test_add_before_start (void **st)
     uv_run (&x->loop, UV_RUN_NOWAIT);
   assert_int_equal (x->fake.n_pull, 0);
   assert_int_equal (engine_start (x->e, &err), 0);
-  assert_true (spin_task (x, "arn:t1", ENGINE_STATUS_RUNNING));
-  struct engine_task *bad = xcalloc (1, sizeof *bad);
+  assert_true (spin_task (x, "arn:t1", TASK_STATUS_RUNNING));
+  struct task *bad = xcalloc (1, sizeof *bad);
   assert_true (engine_task_add (x->e, bad, &err) < 0);
   assert_int_equal (error_kind (&err), ERR_INVALID);
   error_free (&err);
@@ -1146,7 +1146,7 @@ test_resync_after_reconnect (void **st)
   engine_up (x);
   add (x, "{\"arn\":\"arn:rc\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"a\",\"image\":\"busybox\"},"
           "{\"name\":\"b\",\"image\":\"busybox\"},{\"name\":\"k\",\"image\":\"busybox\",\"essential\":true}]}");
-  assert_true (spin_task (x, "arn:rc", ENGINE_STATUS_RUNNING));
+  assert_true (spin_task (x, "arn:rc", TASK_STATUS_RUNNING));
   assert_non_null (x->fake.ev_state_cb);
   x->fake.ev_state_cb (true, NULL, x->fake.ev_data); /* first connect */
   agent_error_t err = NULL;
@@ -1162,13 +1162,13 @@ test_resync_after_reconnect (void **st)
   x->fake.ev_state_cb (true, NULL, x->fake.ev_data); /* reconnected */
   for (int i = 0; i < 100; i++)
     uv_run (&x->loop, UV_RUN_NOWAIT);
-  const struct engine_task *t = task_of (x, "arn:rc");
-  assert_int_equal (t->containers[0].known_status, ENGINE_STATUS_STOPPED);
+  const struct task *t = task_of (x, "arn:rc");
+  assert_int_equal (t->containers[0].known_status, TASK_STATUS_STOPPED);
   assert_int_equal (t->containers[0].exit_code, 42);
-  assert_int_equal (t->containers[1].known_status, ENGINE_STATUS_STOPPED);
+  assert_int_equal (t->containers[1].known_status, TASK_STATUS_STOPPED);
   assert_string_equal (t->containers[1].reason, "ContainerVanishedError: No container matching saved ID found");
-  assert_int_equal (t->containers[2].known_status, ENGINE_STATUS_RUNNING);
-  assert_int_equal (t->known_status, ENGINE_STATUS_RUNNING);
+  assert_int_equal (t->containers[2].known_status, TASK_STATUS_RUNNING);
+  assert_int_equal (t->known_status, TASK_STATUS_RUNNING);
 }
 
 /* The upstream 1.1.0 v1 checkpoint through the whole engine: it loads,
@@ -1192,10 +1192,10 @@ test_upstream_v1_checkpoint_in_engine (void **st)
   x->cleanup_ms = 1000;
   engine_up (x);
   /* (the two tasks stopped in 2015 may already be gone: cleanup is due) */
-  const struct engine_task *dv = task_of (x, "arn:aws:ecs:us-west-2:1234567890:task/86601083-0fad-4985-abf1-c097d3db0a89");
+  const struct task *dv = task_of (x, "arn:aws:ecs:us-west-2:1234567890:task/86601083-0fad-4985-abf1-c097d3db0a89");
   assert_non_null (dv);
-  assert_int_equal (dv->known_status, ENGINE_STATUS_STOPPED);
-  const struct engine_container *c1 = engine_task_find_container (dv, "consumer1");
+  assert_int_equal (dv->known_status, TASK_STATUS_STOPPED);
+  const struct task_container *c1 = task_find_container (dv, "consumer1");
   assert_string_equal (c1->reason, "ContainerVanishedError: No container matching saved ID found");
   /* consumer1/2 STOPPED changes + the task's; the internal helper never reports. */
   cleanup_free char *q = queue_str (x);
@@ -1268,19 +1268,19 @@ test_stop_retried_while_unreachable (void **st)
   struct fx *x = *st;
   engine_up (x);
   add (x, SLEEP5);
-  assert_true (spin_task (x, "arn:t1", ENGINE_STATUS_RUNNING));
+  assert_true (spin_task (x, "arn:t1", TASK_STATUS_RUNNING));
   x->fake.unreachable = true;
   add (x, "{\"arn\":\"arn:t1\",\"desiredStatus\":\"STOPPED\"}");
   spin_for (x, 1700); /* tries at 0, ~0.5 s and ~1.5 s */
-  const struct engine_task *t = task_of (x, "arn:t1");
-  assert_int_equal (t->known_status, ENGINE_STATUS_RUNNING);
-  assert_int_equal (t->containers[0].known_status, ENGINE_STATUS_RUNNING);
+  const struct task *t = task_of (x, "arn:t1");
+  assert_int_equal (t->known_status, TASK_STATUS_RUNNING);
+  assert_int_equal (t->containers[0].known_status, TASK_STATUS_RUNNING);
   assert_null (t->containers[0].reason);
   assert_true (x->fake.n_stop >= 2 && x->fake.n_stop <= 4);
   cleanup_free char *q1 = queue_str (x);
   assert_string_equal (q1, "C:sleep5:RUNNING T:RUNNING ");
   x->fake.unreachable = false;
-  assert_true (spin_task (x, "arn:t1", ENGINE_STATUS_STOPPED));
+  assert_true (spin_task (x, "arn:t1", TASK_STATUS_STOPPED));
   t = task_of (x, "arn:t1");
   assert_int_equal (t->containers[0].exit_code, 137);
   /* back-off reset after the confirmed stop */
@@ -1299,9 +1299,9 @@ test_cleanup_retried_while_unreachable (void **st)
   x->cleanup_ms = 100;
   engine_up (x);
   add (x, LINKED);
-  assert_true (spin_task (x, "arn:l", ENGINE_STATUS_RUNNING));
+  assert_true (spin_task (x, "arn:l", TASK_STATUS_RUNNING));
   fake_exit (&x->fake, "web", 0);
-  assert_true (spin_task (x, "arn:l", ENGINE_STATUS_STOPPED));
+  assert_true (spin_task (x, "arn:l", TASK_STATUS_STOPPED));
   x->fake.unreachable = true;
   spin_for (x, 1500);
   assert_int_equal (engine_task_count (x->e), 1);

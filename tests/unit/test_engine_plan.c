@@ -10,31 +10,31 @@
 #include "engine/plan.h"
 #include "test_engine_util.h"
 
-#define N ENGINE_STATUS_NONE
-#define P ENGINE_STATUS_PULLED
-#define C ENGINE_STATUS_CREATED
-#define R ENGINE_STATUS_RUNNING
-#define S ENGINE_STATUS_STOPPED
+#define N TASK_STATUS_NONE
+#define P TASK_STATUS_PULLED
+#define C TASK_STATUS_CREATED
+#define R TASK_STATUS_RUNNING
+#define S TASK_STATUS_STOPPED
 
-static struct engine_task *
+static struct task *
 task (const char *json)
 {
   agent_error_t err = NULL;
-  struct engine_task *t = teu_task (json, &err);
+  struct task *t = teu_task (json, &err);
   if (!t)
     fail_msg ("%s", error_msg (&err));
   return t;
 }
 
 /* One container, no dependencies. */
-static struct engine_task *
+static struct task *
 single (void)
 {
   return task ("{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"a\",\"image\":\"i\",\"essential\":true}]}");
 }
 
 static void
-set (struct engine_container *c, enum engine_status desired, enum engine_status known)
+set (struct task_container *c, enum task_status desired, enum task_status known)
 {
   c->desired_status = desired;
   c->known_status = known;
@@ -48,44 +48,44 @@ test_single_container_table (void **st)
   (void) st;
   static const struct
   {
-    enum engine_status desired, known;
-    enum engine_action want;
+    enum task_status desired, known;
+    enum task_action want;
   } rows[] = {
     /* desired RUNNING: forward one step at a time */
-    { R, N, ENGINE_ACTION_PULL },
-    { R, P, ENGINE_ACTION_CREATE },
-    { R, C, ENGINE_ACTION_START },
-    { R, R, ENGINE_ACTION_NONE },
-    { R, S, ENGINE_ACTION_NONE }, /* a STOPPED container never restarts */
+    { R, N, TASK_ACTION_PULL },
+    { R, P, TASK_ACTION_CREATE },
+    { R, C, TASK_ACTION_START },
+    { R, R, TASK_ACTION_NONE },
+    { R, S, TASK_ACTION_NONE }, /* a STOPPED container never restarts */
     /* desired CREATED */
-    { C, N, ENGINE_ACTION_PULL },
-    { C, P, ENGINE_ACTION_CREATE },
-    { C, C, ENGINE_ACTION_NONE },
-    { C, R, ENGINE_ACTION_NONE }, /* never backwards */
-    { C, S, ENGINE_ACTION_NONE },
+    { C, N, TASK_ACTION_PULL },
+    { C, P, TASK_ACTION_CREATE },
+    { C, C, TASK_ACTION_NONE },
+    { C, R, TASK_ACTION_NONE }, /* never backwards */
+    { C, S, TASK_ACTION_NONE },
     /* desired STOPPED */
-    { S, N, ENGINE_ACTION_MARK_STOPPED },
-    { S, P, ENGINE_ACTION_MARK_STOPPED },
-    { S, C, ENGINE_ACTION_MARK_STOPPED },
-    { S, R, ENGINE_ACTION_STOP },
-    { S, S, ENGINE_ACTION_NONE },
+    { S, N, TASK_ACTION_MARK_STOPPED },
+    { S, P, TASK_ACTION_MARK_STOPPED },
+    { S, C, TASK_ACTION_MARK_STOPPED },
+    { S, R, TASK_ACTION_STOP },
+    { S, S, TASK_ACTION_NONE },
     /* desired NONE / PULLED */
-    { N, N, ENGINE_ACTION_NONE },
-    { P, N, ENGINE_ACTION_PULL },
-    { P, P, ENGINE_ACTION_NONE },
-    { N, R, ENGINE_ACTION_NONE },
+    { N, N, TASK_ACTION_NONE },
+    { P, N, TASK_ACTION_PULL },
+    { P, P, TASK_ACTION_NONE },
+    { N, R, TASK_ACTION_NONE },
   };
   for (size_t i = 0; i < ARRAY_SIZE (rows); i++)
     {
-      struct engine_task *t = single ();
+      struct task *t = single ();
       t->desired_status = rows[i].desired == P ? N : rows[i].desired;
       set (&t->containers[0], rows[i].desired, rows[i].known);
-      enum engine_action a = engine_plan_container_action (t, 0);
+      enum task_action a = engine_plan_container_action (t, 0);
       if (a != rows[i].want)
-        fail_msg ("desired %s known %s: got %s want %s", engine_container_status_str (rows[i].desired),
-                  engine_container_status_str (rows[i].known), engine_action_str (a),
+        fail_msg ("desired %s known %s: got %s want %s", task_container_status_str (rows[i].desired),
+                  task_container_status_str (rows[i].known), engine_action_str (a),
                   engine_action_str (rows[i].want));
-      engine_task_free (t);
+      task_free (t);
     }
 }
 
@@ -93,19 +93,19 @@ static void
 test_inflight_blocks (void **st)
 {
   (void) st;
-  enum engine_action ops[] = { ENGINE_ACTION_PULL, ENGINE_ACTION_CREATE, ENGINE_ACTION_START,
-                               ENGINE_ACTION_STOP, ENGINE_ACTION_INSPECT };
+  enum task_action ops[] = { TASK_ACTION_PULL, TASK_ACTION_CREATE, TASK_ACTION_START,
+                               TASK_ACTION_STOP, TASK_ACTION_INSPECT };
   for (size_t i = 0; i < ARRAY_SIZE (ops); i++)
     {
-      struct engine_task *t = single ();
+      struct task *t = single ();
       set (&t->containers[0], R, N);
       t->containers[0].inflight = ops[i];
-      assert_int_equal (engine_plan_container_action (t, 0), ENGINE_ACTION_NONE);
+      assert_int_equal (engine_plan_container_action (t, 0), TASK_ACTION_NONE);
       /* Heading to STOPPED: only an outstanding pull is abandoned. */
       t->containers[0].desired_status = S;
       assert_int_equal (engine_plan_container_action (t, 0),
-                        ops[i] == ENGINE_ACTION_PULL ? ENGINE_ACTION_MARK_STOPPED : ENGINE_ACTION_NONE);
-      engine_task_free (t);
+                        ops[i] == TASK_ACTION_PULL ? TASK_ACTION_MARK_STOPPED : TASK_ACTION_NONE);
+      task_free (t);
     }
 }
 
@@ -113,8 +113,8 @@ static void
 test_accept_change (void **st)
 {
   (void) st;
-  struct engine_task *t = single ();
-  struct engine_container *c = &t->containers[0];
+  struct task *t = single ();
+  struct task_container *c = &t->containers[0];
   for (int known = N; known <= S; known++)
     for (int rep = N; rep <= S; rep++)
       {
@@ -131,14 +131,14 @@ test_accept_change (void **st)
   c->known_status = S;
   c->restopped = true;
   assert_int_equal (engine_plan_accept_change (c, R), ENGINE_CHANGE_IGNORE);
-  engine_task_free (t);
+  task_free (t);
 }
 
 static void
 test_update_desired (void **st)
 {
   (void) st;
-  struct engine_task *t = task ("{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\",\"containers\":["
+  struct task *t = task ("{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\",\"containers\":["
                                 "{\"name\":\"e\",\"image\":\"i\",\"essential\":true},"
                                 "{\"name\":\"n\",\"image\":\"i\",\"essential\":false}]}");
   assert_true (engine_plan_update_desired (t));
@@ -156,7 +156,7 @@ test_update_desired (void **st)
   assert_int_equal (t->desired_status, S);
   assert_int_equal (t->containers[0].desired_status, S);
   assert_int_equal (t->containers[1].desired_status, S);
-  engine_task_free (t);
+  task_free (t);
   /* Essential desired STOPPED (an error on its create) stops the task too. */
   t = task ("{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\",\"containers\":["
             "{\"name\":\"e\",\"image\":\"i\",\"essential\":true},{\"name\":\"n\",\"image\":\"i\"}]}");
@@ -170,14 +170,14 @@ test_update_desired (void **st)
   t->desired_status = R;
   engine_plan_update_desired (t);
   assert_int_equal (t->containers[1].desired_status, S);
-  engine_task_free (t);
+  task_free (t);
 }
 
 static void
 test_task_known (void **st)
 {
   (void) st;
-  struct engine_task *t = task ("{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\",\"containers\":["
+  struct task *t = task ("{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\",\"containers\":["
                                 "{\"name\":\"a\",\"image\":\"i\"},{\"name\":\"b\",\"image\":\"i\"}]}");
   assert_int_equal (engine_plan_task_known (t), N);
   t->containers[0].known_status = P;
@@ -200,20 +200,20 @@ test_task_known (void **st)
   t->containers[0].known_status = C;
   t->containers[1].known_status = C;
   assert_int_equal (engine_plan_task_known (t), R);
-  engine_task_free (t);
+  task_free (t);
   assert_int_equal (engine_plan_task_status_of (P), N);
   assert_int_equal (engine_plan_task_status_of (R), R);
   /* No containers: straight to the desired status. */
   t = task ("{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\"}");
   assert_int_equal (engine_plan_task_known (t), R);
-  engine_task_free (t);
+  task_free (t);
 }
 
 /* web links to db, reads volumes from data. */
-static struct engine_task *
+static struct task *
 linked (void)
 {
-  struct engine_task *t = task ("{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\",\"containers\":["
+  struct task *t = task ("{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\",\"containers\":["
                                 "{\"name\":\"web\",\"image\":\"i\",\"essential\":true,\"links\":[\"db:database\"],"
                                 "\"volumesFrom\":[{\"sourceContainer\":\"data\"}]},"
                                 "{\"name\":\"db\",\"image\":\"i\",\"essential\":true},"
@@ -226,75 +226,75 @@ static void
 test_dependency_ordering (void **st)
 {
   (void) st;
-  struct engine_task *t = linked ();
-  struct engine_container *web = &t->containers[0], *db = &t->containers[1], *data = &t->containers[2];
-  enum engine_action a[3];
+  struct task *t = linked ();
+  struct task_container *web = &t->containers[0], *db = &t->containers[1], *data = &t->containers[2];
+  enum task_action a[3];
   /* Pulls never wait: all three in parallel. */
   assert_int_equal (engine_plan_actions (t, a), 3);
-  assert_int_equal (a[0], ENGINE_ACTION_PULL);
-  assert_int_equal (a[1], ENGINE_ACTION_PULL);
-  assert_int_equal (a[2], ENGINE_ACTION_PULL);
+  assert_int_equal (a[0], TASK_ACTION_PULL);
+  assert_int_equal (a[1], TASK_ACTION_PULL);
+  assert_int_equal (a[2], TASK_ACTION_PULL);
   web->known_status = db->known_status = data->known_status = P;
   /* web is created only after db and data exist. */
   engine_plan_actions (t, a);
-  assert_int_equal (a[0], ENGINE_ACTION_NONE);
-  assert_int_equal (a[1], ENGINE_ACTION_CREATE);
-  assert_int_equal (a[2], ENGINE_ACTION_CREATE);
+  assert_int_equal (a[0], TASK_ACTION_NONE);
+  assert_int_equal (a[1], TASK_ACTION_CREATE);
+  assert_int_equal (a[2], TASK_ACTION_CREATE);
   set (db, R, C);
   engine_plan_actions (t, a);
-  assert_int_equal (a[0], ENGINE_ACTION_NONE); /* data not created yet */
+  assert_int_equal (a[0], TASK_ACTION_NONE); /* data not created yet */
   set (data, R, C);
   engine_plan_actions (t, a);
-  assert_int_equal (a[0], ENGINE_ACTION_CREATE);
+  assert_int_equal (a[0], TASK_ACTION_CREATE);
   /* Created without a Docker id is not enough. */
   free (data->docker_id);
   data->docker_id = NULL;
-  assert_int_equal (engine_plan_container_action (t, 0), ENGINE_ACTION_NONE);
+  assert_int_equal (engine_plan_container_action (t, 0), TASK_ACTION_NONE);
   data->docker_id = xstrdup ("id");
   set (web, R, C);
   /* web starts only after db (linked) is RUNNING; data (volumesFrom) need not run. */
   engine_plan_actions (t, a);
-  assert_int_equal (a[0], ENGINE_ACTION_NONE);
-  assert_int_equal (a[1], ENGINE_ACTION_START);
-  assert_int_equal (a[2], ENGINE_ACTION_START);
+  assert_int_equal (a[0], TASK_ACTION_NONE);
+  assert_int_equal (a[1], TASK_ACTION_START);
+  assert_int_equal (a[2], TASK_ACTION_START);
   db->known_status = R;
-  assert_int_equal (engine_plan_container_action (t, 0), ENGINE_ACTION_START);
+  assert_int_equal (engine_plan_container_action (t, 0), TASK_ACTION_START);
   /* A volumesFrom source that already exited still satisfies create. */
-  struct engine_task *t2 = linked ();
+  struct task *t2 = linked ();
   set (&t2->containers[1], R, C);
   set (&t2->containers[2], R, S);
   t2->containers[0].known_status = P;
-  assert_int_equal (engine_plan_container_action (t2, 0), ENGINE_ACTION_CREATE);
-  engine_task_free (t2);
-  engine_task_free (t);
+  assert_int_equal (engine_plan_container_action (t2, 0), TASK_ACTION_CREATE);
+  task_free (t2);
+  task_free (t);
 }
 
 static void
 test_reverse_stop_order (void **st)
 {
   (void) st;
-  struct engine_task *t = linked ();
-  struct engine_container *web = &t->containers[0], *db = &t->containers[1], *data = &t->containers[2];
+  struct task *t = linked ();
+  struct task_container *web = &t->containers[0], *db = &t->containers[1], *data = &t->containers[2];
   set (web, R, R);
   set (db, R, R);
   set (data, R, R);
   t->desired_status = S;
   engine_plan_update_desired (t);
-  enum engine_action a[3];
+  enum task_action a[3];
   engine_plan_actions (t, a);
-  assert_int_equal (a[0], ENGINE_ACTION_STOP); /* dependents first */
-  assert_int_equal (a[1], ENGINE_ACTION_NONE);
-  assert_int_equal (a[2], ENGINE_ACTION_NONE);
-  web->inflight = ENGINE_ACTION_STOP;
+  assert_int_equal (a[0], TASK_ACTION_STOP); /* dependents first */
+  assert_int_equal (a[1], TASK_ACTION_NONE);
+  assert_int_equal (a[2], TASK_ACTION_NONE);
+  web->inflight = TASK_ACTION_STOP;
   engine_plan_actions (t, a);
-  assert_int_equal (a[0], ENGINE_ACTION_NONE);
-  assert_int_equal (a[1], ENGINE_ACTION_NONE);
-  web->inflight = ENGINE_ACTION_NONE;
+  assert_int_equal (a[0], TASK_ACTION_NONE);
+  assert_int_equal (a[1], TASK_ACTION_NONE);
+  web->inflight = TASK_ACTION_NONE;
   web->known_status = S;
   engine_plan_actions (t, a);
-  assert_int_equal (a[1], ENGINE_ACTION_STOP);
-  assert_int_equal (a[2], ENGINE_ACTION_STOP);
-  engine_task_free (t);
+  assert_int_equal (a[1], TASK_ACTION_STOP);
+  assert_int_equal (a[2], TASK_ACTION_STOP);
+  task_free (t);
 }
 
 static void
@@ -302,23 +302,23 @@ test_check_dependencies (void **st)
 {
   (void) st;
   char *reason = NULL;
-  struct engine_task *t = linked ();
+  struct task *t = linked ();
   assert_int_equal (engine_plan_check_dependencies (t, &reason), 0);
   assert_null (reason);
-  engine_task_free (t);
+  task_free (t);
 
   /* Upstream's circular_dependency fixture: web links web-db, web-db mounts from web. */
   json_t *j = teu_load_protocol_json ("samples/circular_dependency.json__task-circular-dependency.json");
   if (j)
     {
       agent_error_t err = NULL;
-      assert_int_equal (engine_task_from_json (j, &t, &err), 0);
+      assert_int_equal (state_task_from_json (j, &t, &err), 0);
       json_decref (j);
       assert_int_equal (engine_plan_check_dependencies (t, &reason), -1);
       assert_non_null (strstr (reason, "TaskDependencyError: circular dependency"));
       assert_non_null (strstr (reason, "web -> web-db -> web"));
       free (reason);
-      engine_task_free (t);
+      task_free (t);
     }
   static const struct
   {
@@ -337,14 +337,14 @@ test_check_dependencies (void **st)
       if (!strstr (reason, bad[i].needle))
         fail_msg ("case %zu: \"%s\" lacks \"%s\"", i, reason, bad[i].needle);
       free (reason);
-      engine_task_free (t);
+      task_free (t);
     }
   /* A diamond is not a cycle. */
   t = task ("{\"arn\":\"t\",\"containers\":[{\"name\":\"a\",\"image\":\"i\",\"links\":[\"b\",\"c\"]},"
             "{\"name\":\"b\",\"image\":\"i\",\"links\":[\"d\"]},{\"name\":\"c\",\"image\":\"i\",\"links\":[\"d\"]},"
             "{\"name\":\"d\",\"image\":\"i\"}]}");
   assert_int_equal (engine_plan_check_dependencies (t, &reason), 0);
-  engine_task_free (t);
+  task_free (t);
 }
 
 static void
@@ -352,21 +352,21 @@ test_stuck (void **st)
 {
   (void) st;
   /* Link target exited before the dependent could start: stop the task. */
-  struct engine_task *t = linked ();
+  struct task *t = linked ();
   set (&t->containers[1], R, S); /* db: essential... make it non-essential for this case */
   t->containers[1].essential = false;
   set (&t->containers[2], R, C);
   set (&t->containers[0], R, C);
-  t->containers[2].inflight = ENGINE_ACTION_START;
+  t->containers[2].inflight = TASK_ACTION_START;
   assert_int_equal (engine_plan_stuck (t), ENGINE_PLAN_NOT_STUCK); /* something in flight */
-  t->containers[2].inflight = ENGINE_ACTION_NONE;
+  t->containers[2].inflight = TASK_ACTION_NONE;
   t->containers[2].known_status = R;
   assert_int_equal (engine_plan_stuck (t), ENGINE_PLAN_STUCK_STOP_TASK);
   t->hold = true; /* waiting on sequence numbers is not stuck */
   assert_int_equal (engine_plan_stuck (t), ENGINE_PLAN_NOT_STUCK);
   t->hold = false;
   /* Stopping but nothing can move (a stop-order cycle built by hand). */
-  engine_task_free (t);
+  task_free (t);
   t = task ("{\"arn\":\"t\",\"desiredStatus\":\"STOPPED\",\"containers\":[{\"name\":\"a\",\"image\":\"i\",\"links\":[\"b\"]},"
             "{\"name\":\"b\",\"image\":\"i\",\"links\":[\"a\"]}]}");
   set (&t->containers[0], S, R);
@@ -374,30 +374,30 @@ test_stuck (void **st)
   assert_int_equal (engine_plan_stuck (t), ENGINE_PLAN_STUCK_FORCE_STOP);
   t->known_status = S;
   assert_int_equal (engine_plan_stuck (t), ENGINE_PLAN_NOT_STUCK);
-  engine_task_free (t);
+  task_free (t);
   /* Steady running task: done, not stuck. */
   t = single ();
   set (&t->containers[0], R, R);
   t->known_status = R;
   assert_true (engine_plan_task_done (t));
   assert_int_equal (engine_plan_stuck (t), ENGINE_PLAN_NOT_STUCK);
-  engine_task_free (t);
+  task_free (t);
 }
 
 static void
 test_hold (void **st)
 {
   (void) st;
-  struct engine_task *t = single ();
+  struct task *t = single ();
   set (&t->containers[0], R, N);
   t->hold = true;
-  assert_int_equal (engine_plan_container_action (t, 0), ENGINE_ACTION_NONE);
+  assert_int_equal (engine_plan_container_action (t, 0), TASK_ACTION_NONE);
   t->containers[0].desired_status = S;
-  assert_int_equal (engine_plan_container_action (t, 0), ENGINE_ACTION_MARK_STOPPED);
+  assert_int_equal (engine_plan_container_action (t, 0), TASK_ACTION_MARK_STOPPED);
   t->hold = false;
   t->removing = true; /* a task being removed does nothing */
-  assert_int_equal (engine_plan_container_action (t, 0), ENGINE_ACTION_NONE);
-  engine_task_free (t);
+  assert_int_equal (engine_plan_container_action (t, 0), TASK_ACTION_NONE);
+  task_free (t);
 }
 
 /* Drive a task to completion through the planner alone: every action
@@ -406,23 +406,23 @@ static void
 test_simulated_run (void **st)
 {
   (void) st;
-  struct engine_task *t = linked ();
-  enum engine_status prev[3] = { N, N, N };
+  struct task *t = linked ();
+  enum task_status prev[3] = { N, N, N };
   for (int round = 0; round < 20 && t->known_status != S; round++)
     {
       engine_plan_update_desired (t);
-      enum engine_action a[3];
+      enum task_action a[3];
       engine_plan_actions (t, a);
       for (size_t i = 0; i < 3; i++)
         {
-          struct engine_container *c = &t->containers[i];
+          struct task_container *c = &t->containers[i];
           switch (a[i])
             {
-            case ENGINE_ACTION_PULL: c->known_status = P; break;
-            case ENGINE_ACTION_CREATE: c->known_status = C; c->docker_id = xstrdup ("id"); break;
-            case ENGINE_ACTION_START: c->known_status = R; break;
-            case ENGINE_ACTION_STOP:
-            case ENGINE_ACTION_MARK_STOPPED: c->known_status = S; break;
+            case TASK_ACTION_PULL: c->known_status = P; break;
+            case TASK_ACTION_CREATE: c->known_status = C; c->docker_id = xstrdup ("id"); break;
+            case TASK_ACTION_START: c->known_status = R; break;
+            case TASK_ACTION_STOP:
+            case TASK_ACTION_MARK_STOPPED: c->known_status = S; break;
             default: break;
             }
           assert_true (c->known_status >= prev[i]);
@@ -433,7 +433,7 @@ test_simulated_run (void **st)
         t->desired_status = S; /* then stop it */
     }
   assert_int_equal (t->known_status, S);
-  engine_task_free (t);
+  task_free (t);
 }
 
 int

@@ -7,16 +7,17 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include "engine/engine.h"
-#include "engine/task.h"
+#include "task/task.h"
+#include "core/time.h"
 #include "test_engine_util.h"
 
 #define SAMPLES "samples/"
 
-static struct engine_task *
+static struct task *
 must_parse (const char *text)
 {
   agent_error_t err = NULL;
-  struct engine_task *t = teu_task (text, &err);
+  struct task *t = teu_task (text, &err);
   if (!t)
     fail_msg ("parse failed: %s", error_msg (&err));
   error_free (&err);
@@ -28,10 +29,10 @@ static char *
 must_reject (const char *text)
 {
   agent_error_t err = NULL;
-  struct engine_task *t = teu_task (text, &err);
+  struct task *t = teu_task (text, &err);
   if (t)
     {
-      engine_task_free (t);
+      task_free (t);
       fail_msg ("accepted: %s", text);
     }
   assert_int_equal (error_kind (&err), ERR_INVALID);
@@ -66,18 +67,18 @@ test_payload_one_task_redis (void **st)
   (void) st;
   json_t *frame = sample_or_skip ("acs_client_test.go__payload-message-one-task-redis.json");
   json_t *task = json_array_get (json_object_get (json_object_get (frame, "message"), "tasks"), 0);
-  struct engine_task *t = NULL;
+  struct task *t = NULL;
   agent_error_t err = NULL;
-  assert_int_equal (engine_task_from_acs_json (task, &t, &err), 0);
+  assert_int_equal (acs_task_from_json (task, &t, &err), 0);
   assert_string_equal (t->arn, "arn1");
   assert_string_equal (t->family, "test");
   assert_string_equal (t->version, "v1");
-  assert_int_equal (t->desired_status, ENGINE_STATUS_RUNNING);
+  assert_int_equal (t->desired_status, TASK_STATUS_RUNNING);
   assert_int_equal (t->n_containers, 1);
-  struct engine_container *c = &t->containers[0];
+  struct task_container *c = &t->containers[0];
   assert_string_equal (c->name, "c1");
   assert_string_equal (c->image, "redis");
-  assert_int_equal (engine_strv_len (c->command), 2);
+  assert_int_equal (task_strv_len (c->command), 2);
   assert_string_equal (c->command[0], "arg1");
   assert_string_equal (c->command[1], "arg2");
   assert_int_equal (c->cpu, 10);
@@ -87,16 +88,16 @@ test_payload_one_task_redis (void **st)
   assert_int_equal (c->n_port_mappings, 1);
   assert_int_equal (c->port_mappings[0].container_port, 22);
   assert_int_equal (c->port_mappings[0].host_port, 22);
-  assert_int_equal (c->port_mappings[0].protocol, ENGINE_PROTO_TCP);
+  assert_int_equal (c->port_mappings[0].protocol, TASK_PROTO_TCP);
   assert_true (c->essential);
   assert_string_equal (c->entry_point[0], "bash");
   assert_int_equal (c->n_environment, 1);
   assert_string_equal (c->environment[0].key, "key");
   assert_string_equal (c->environment[0].value, "val");
   assert_false (c->has_override_command); /* "{}" */
-  assert_int_equal (c->known_status, ENGINE_STATUS_NONE);
-  assert_int_equal (c->desired_status, ENGINE_STATUS_NONE); /* raised from the task by the engine */
-  engine_task_free (t);
+  assert_int_equal (c->known_status, TASK_STATUS_NONE);
+  assert_int_equal (c->desired_status, TASK_STATUS_NONE); /* raised from the task by the engine */
+  task_free (t);
   json_decref (frame);
 }
 
@@ -106,14 +107,14 @@ test_payload_minimal_arn_only (void **st)
   (void) st;
   json_t *frame = sample_or_skip ("acs_client_test.go__payload-message-minimal-task-arn-only.json");
   json_t *task = json_array_get (json_object_get (json_object_get (frame, "message"), "tasks"), 0);
-  struct engine_task *t = NULL;
+  struct task *t = NULL;
   agent_error_t err = NULL;
-  assert_int_equal (engine_task_from_acs_json (task, &t, &err), 0);
+  assert_int_equal (acs_task_from_json (task, &t, &err), 0);
   assert_string_equal (t->arn, "arn");
   assert_int_equal (t->n_containers, 0);
   assert_int_equal (t->n_volumes, 0);
-  assert_int_equal (t->desired_status, ENGINE_STATUS_NONE);
-  engine_task_free (t);
+  assert_int_equal (t->desired_status, TASK_STATUS_NONE);
+  task_free (t);
   json_decref (frame);
 }
 
@@ -145,11 +146,11 @@ test_overrides_samples (void **st)
       cleanup_free char *text = task_with_overrides (vtext);
       if (cases[i].accept)
         {
-          struct engine_task *t = must_parse (text);
+          struct task *t = must_parse (text);
           assert_true (t->containers[0].has_override_command);
-          char **cmd = engine_container_effective_command (&t->containers[0]);
+          char **cmd = task_container_effective_command (&t->containers[0]);
           assert_string_equal (cmd[2], cases[i].cmd2);
-          engine_task_free (t);
+          task_free (t);
         }
       else
         {
@@ -159,19 +160,19 @@ test_overrides_samples (void **st)
       json_decref (j);
     }
   /* The string-encoded form built in code by upstream's test: accepted. */
-  struct engine_task *t = must_parse (
+  struct task *t = must_parse (
       "{\"arn\":\"a\",\"containers\":[{\"name\":\"c\",\"image\":\"i\",\"command\":[\"x\"],"
       "\"overrides\":\"{\\\"command\\\":[\\\"sh\\\",\\\"-c\\\",\\\"sleep 15\\\"]}\"}]}");
-  char **cmd = engine_container_effective_command (&t->containers[0]);
+  char **cmd = task_container_effective_command (&t->containers[0]);
   assert_string_equal (cmd[2], "sleep 15");
   assert_string_equal (t->containers[0].command[0], "x");
-  engine_task_free (t);
+  task_free (t);
   /* command null inside overrides: no override. */
   t = must_parse ("{\"arn\":\"a\",\"containers\":[{\"name\":\"c\",\"image\":\"i\",\"command\":[\"x\"],"
                   "\"overrides\":{\"command\":null}}]}");
   assert_false (t->containers[0].has_override_command);
-  assert_string_equal (engine_container_effective_command (&t->containers[0])[0], "x");
-  engine_task_free (t);
+  assert_string_equal (task_container_effective_command (&t->containers[0])[0], "x");
+  task_free (t);
   /* Unknown key message names the key. */
   cleanup_free char *m = must_reject (
       "{\"arn\":\"a\",\"containers\":[{\"name\":\"c\",\"image\":\"i\",\"overrides\":{\"environment\":{}}}]}");
@@ -196,31 +197,31 @@ test_volume_samples (void **st)
     {
       json_t *j = sample_or_skip (cases[i].file);
       json_object_set_new (j, "arn", json_string ("a"));
-      struct engine_task *t = NULL;
+      struct task *t = NULL;
       agent_error_t err = NULL;
-      assert_int_equal (engine_task_from_acs_json (j, &t, &err), 0);
+      assert_int_equal (acs_task_from_json (j, &t, &err), 0);
       assert_int_equal (t->n_volumes, 1);
       assert_string_equal (t->volumes[0].name, "test");
       if (cases[i].source)
         assert_string_equal (t->volumes[0].source_path, cases[i].source);
       else
         assert_null (t->volumes[0].source_path);
-      engine_task_free (t);
+      task_free (t);
       json_decref (j);
     }
   /* volumesFrom list: c1 readOnly false (default), c2 true. */
   json_t *vf = sample_or_skip ("types_unmarshal_test.go__volumes-from-list.json");
   json_t *task = json_pack ("{s:s,s:[{s:s,s:s,s:O}]}", "arn", "a", "containers", "name", "c", "image", "i",
                             "volumesFrom", vf);
-  struct engine_task *t = NULL;
+  struct task *t = NULL;
   agent_error_t err = NULL;
-  assert_int_equal (engine_task_from_acs_json (task, &t, &err), 0);
+  assert_int_equal (acs_task_from_json (task, &t, &err), 0);
   assert_int_equal (t->containers[0].n_volumes_from, 2);
   assert_string_equal (t->containers[0].volumes_from[0].source_container, "c1");
   assert_false (t->containers[0].volumes_from[0].read_only);
   assert_string_equal (t->containers[0].volumes_from[1].source_container, "c2");
   assert_true (t->containers[0].volumes_from[1].read_only);
-  engine_task_free (t);
+  task_free (t);
   json_decref (task);
   json_decref (vf);
 }
@@ -280,53 +281,53 @@ test_accept_variants (void **st)
   (void) st;
   /* Case-insensitive keys, env as a list, udp, links with alias, missing
      dependency targets (rejected later by the engine, not here). */
-  struct engine_task *t = must_parse (
+  struct task *t = must_parse (
       "{\"Arn\":\"a\",\"Family\":\"f\",\"Version\":\"3\",\"DesiredStatus\":\"STOPPED\","
       "\"Containers\":[{\"Name\":\"c\",\"Image\":\"i\",\"Environment\":[{\"name\":\"A\",\"value\":\"1\"}],"
       "\"PortMappings\":[{\"ContainerPort\":53,\"protocol\":\"udp\"}],\"Links\":[\"ghost:alias\"],"
       "\"volumesFrom\":[{\"sourceContainer\":\"ghost2\"}],\"cpu\":1,\"memory\":0,\"essential\":null}]}");
   assert_string_equal (t->family, "f");
-  assert_int_equal (t->desired_status, ENGINE_STATUS_STOPPED);
+  assert_int_equal (t->desired_status, TASK_STATUS_STOPPED);
   assert_string_equal (t->containers[0].environment[0].key, "A");
-  assert_int_equal (t->containers[0].port_mappings[0].protocol, ENGINE_PROTO_UDP);
+  assert_int_equal (t->containers[0].port_mappings[0].protocol, TASK_PROTO_UDP);
   assert_int_equal (t->containers[0].port_mappings[0].host_port, 0);
   assert_false (t->containers[0].essential);
-  engine_task_free (t);
+  task_free (t);
   /* Legacy status names. */
   t = must_parse ("{\"arn\":\"a\",\"desiredStatus\":\"DEAD\"}");
-  assert_int_equal (t->desired_status, ENGINE_STATUS_STOPPED);
-  engine_task_free (t);
+  assert_int_equal (t->desired_status, TASK_STATUS_STOPPED);
+  task_free (t);
 }
 
 static void
 test_status_names (void **st)
 {
   (void) st;
-  enum engine_status s;
+  enum task_status s;
   agent_error_t err = NULL;
   const char *names[] = { "NONE", "PULLED", "CREATED", "RUNNING", "STOPPED" };
   for (int i = 0; i < 5; i++)
     {
-      assert_int_equal (engine_status_parse (names[i], &s, &err), 0);
+      assert_int_equal (task_status_parse (names[i], &s, &err), 0);
       assert_int_equal (s, i);
-      assert_string_equal (engine_container_status_str (s), names[i]);
+      assert_string_equal (task_container_status_str (s), names[i]);
     }
-  assert_string_equal (engine_task_status_str (ENGINE_STATUS_PULLED), "NONE");
-  assert_int_equal (engine_status_parse ("DEAD", &s, &err), 0);
-  assert_int_equal (s, ENGINE_STATUS_STOPPED);
-  assert_int_equal (engine_status_parse ("UNKNOWN", &s, &err), 0);
-  assert_int_equal (s, ENGINE_STATUS_NONE);
-  assert_int_equal (engine_status_parse (NULL, &s, &err), 0);
-  assert_int_equal (s, ENGINE_STATUS_NONE);
-  assert_true (engine_status_parse ("ZOMBIE", &s, &err) < 0);
+  assert_string_equal (task_status_str (TASK_STATUS_PULLED), "NONE");
+  assert_int_equal (task_status_parse ("DEAD", &s, &err), 0);
+  assert_int_equal (s, TASK_STATUS_STOPPED);
+  assert_int_equal (task_status_parse ("UNKNOWN", &s, &err), 0);
+  assert_int_equal (s, TASK_STATUS_NONE);
+  assert_int_equal (task_status_parse (NULL, &s, &err), 0);
+  assert_int_equal (s, TASK_STATUS_NONE);
+  assert_true (task_status_parse ("ZOMBIE", &s, &err) < 0);
   assert_int_equal (error_kind (&err), ERR_INVALID);
   error_free (&err);
-  assert_string_equal (engine_status_ecs_str (ENGINE_STATUS_CREATED), "PENDING");
-  assert_string_equal (engine_status_ecs_str (ENGINE_STATUS_RUNNING), "RUNNING");
-  assert_string_equal (engine_status_ecs_str (ENGINE_STATUS_STOPPED), "STOPPED");
+  assert_string_equal (task_status_ecs_str (TASK_STATUS_CREATED), "PENDING");
+  assert_string_equal (task_status_ecs_str (TASK_STATUS_RUNNING), "RUNNING");
+  assert_string_equal (task_status_ecs_str (TASK_STATUS_STOPPED), "STOPPED");
   /* Ordering the whole engine relies on. */
-  assert_true (ENGINE_STATUS_NONE < ENGINE_STATUS_PULLED && ENGINE_STATUS_PULLED < ENGINE_STATUS_CREATED
-               && ENGINE_STATUS_CREATED < ENGINE_STATUS_RUNNING && ENGINE_STATUS_RUNNING < ENGINE_STATUS_STOPPED);
+  assert_true (TASK_STATUS_NONE < TASK_STATUS_PULLED && TASK_STATUS_PULLED < TASK_STATUS_CREATED
+               && TASK_STATUS_CREATED < TASK_STATUS_RUNNING && TASK_STATUS_RUNNING < TASK_STATUS_STOPPED);
 }
 
 static void
@@ -334,33 +335,33 @@ test_time (void **st)
 {
   (void) st;
   int64_t ns;
-  assert_int_equal (engine_time_parse ("2015-04-28T17:29:48.129140193Z", &ns), 0);
+  assert_int_equal (time_rfc3339_parse ("2015-04-28T17:29:48.129140193Z", &ns), 0);
   assert_int_equal (ns, 1430242188129140193LL);
   char buf[48];
-  engine_time_format (ns, buf, sizeof buf);
+  time_rfc3339_format (ns, buf, sizeof buf);
   assert_string_equal (buf, "2015-04-28T17:29:48.129140193Z");
-  assert_int_equal (engine_time_parse ("0001-01-01T00:00:00Z", &ns), 0);
+  assert_int_equal (time_rfc3339_parse ("0001-01-01T00:00:00Z", &ns), 0);
   assert_int_equal (ns, 0);
-  engine_time_format (0, buf, sizeof buf);
+  time_rfc3339_format (0, buf, sizeof buf);
   assert_string_equal (buf, "0001-01-01T00:00:00Z");
-  assert_int_equal (engine_time_parse ("2015-04-28T19:29:48+02:00", &ns), 0);
+  assert_int_equal (time_rfc3339_parse ("2015-04-28T19:29:48+02:00", &ns), 0);
   assert_int_equal (ns, 1430242188000000000LL);
   /* int64 unix ns spans 1677-09-21 .. 2262-04-11: outside is refused, not UB */
-  assert_true (engine_time_parse ("0002-01-01T00:00:00Z", &ns) < 0);
-  assert_true (engine_time_parse ("9999-12-31T23:59:59Z", &ns) < 0);
-  assert_true (engine_time_parse ("2262-04-11T23:47:17Z", &ns) < 0);
-  assert_int_equal (engine_time_parse ("2262-04-11T23:47:16.854775807Z", &ns), 0);
+  assert_true (time_rfc3339_parse ("0002-01-01T00:00:00Z", &ns) < 0);
+  assert_true (time_rfc3339_parse ("9999-12-31T23:59:59Z", &ns) < 0);
+  assert_true (time_rfc3339_parse ("2262-04-11T23:47:17Z", &ns) < 0);
+  assert_int_equal (time_rfc3339_parse ("2262-04-11T23:47:16.854775807Z", &ns), 0);
   assert_int_equal (ns, INT64_MAX);
-  assert_true (engine_time_parse ("2015-01-01T-1:00:00Z", &ns) < 0);
-  assert_true (engine_time_parse ("yesterday", &ns) < 0);
-  assert_true (engine_time_parse ("2015-04-28T17:29:48", &ns) < 0);
+  assert_true (time_rfc3339_parse ("2015-01-01T-1:00:00Z", &ns) < 0);
+  assert_true (time_rfc3339_parse ("yesterday", &ns) < 0);
+  assert_true (time_rfc3339_parse ("2015-04-28T17:29:48", &ns) < 0);
 }
 
 static void
 test_checkpoint_round_trip (void **st)
 {
   (void) st;
-  struct engine_task *t = must_parse (
+  struct task *t = must_parse (
       "{\"arn\":\"arn:t\",\"family\":\"fam\",\"version\":\"7\",\"desiredStatus\":\"RUNNING\","
       "\"volumes\":[{\"name\":\"h\",\"host\":{\"sourcePath\":\"/tmp\"}},{\"name\":\"e\",\"host\":{}}],"
       "\"containers\":[{\"name\":\"web\",\"image\":\"busybox\",\"command\":[\"httpd\",\"-f\"],"
@@ -370,21 +371,21 @@ test_checkpoint_round_trip (void **st)
       "\"mountPoints\":[{\"sourceVolume\":\"h\",\"containerPath\":\"/h\",\"readOnly\":true},{\"sourceVolume\":\"e\",\"containerPath\":\"/e\"}],"
       "\"volumesFrom\":[{\"sourceContainer\":\"db\",\"readOnly\":true}],\"overrides\":{\"command\":[\"x\"]}},"
       "{\"name\":\"db\",\"image\":\"busybox\"}]}");
-  struct engine_container *c = &t->containers[0];
-  c->known_status = ENGINE_STATUS_STOPPED;
-  c->desired_status = ENGINE_STATUS_STOPPED;
-  c->sent_status = ENGINE_STATUS_RUNNING;
+  struct task_container *c = &t->containers[0];
+  c->known_status = TASK_STATUS_STOPPED;
+  c->desired_status = TASK_STATUS_STOPPED;
+  c->sent_status = TASK_STATUS_RUNNING;
   c->reason = xstrdup ("CannotStartContainerError: boom");
   c->has_exit_code = true;
   c->exit_code = 137;
   c->docker_id = xstrdup ("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
   c->docker_name = xstrdup ("ecs-fam-7-web-00");
   c->known_bindings = xcalloc (1, sizeof *c->known_bindings);
-  c->known_bindings[0] = (struct engine_port_binding){ 80, 32768, xstrdup ("0.0.0.0"), ENGINE_PROTO_TCP };
+  c->known_bindings[0] = (struct task_port_binding){ 80, 32768, xstrdup ("0.0.0.0"), TASK_PROTO_TCP };
   c->n_known_bindings = 1;
   c->restopped = true;
-  t->known_status = ENGINE_STATUS_RUNNING;
-  t->sent_status = ENGINE_STATUS_RUNNING;
+  t->known_status = TASK_STATUS_RUNNING;
+  t->sent_status = TASK_STATUS_RUNNING;
   t->known_time_ns = 1430242188129140193LL;
   t->start_seq = 5;
   t->stop_seq = 9;
@@ -392,23 +393,23 @@ test_checkpoint_round_trip (void **st)
   t->volumes[1].docker_name = xstrdup ("ecs-fam-7-e-abc");
   t->volumes[1].created = true;
 
-  json_t *j = engine_task_to_json (t);
+  json_t *j = state_task_to_json (t);
   char *text = json_dumps (j, JSON_COMPACT);
   json_decref (j);
   j = json_loads (text, 0, NULL);
   free (text);
-  struct engine_task *r = NULL;
+  struct task *r = NULL;
   agent_error_t err = NULL;
-  if (engine_task_from_json (j, &r, &err) < 0)
+  if (state_task_from_json (j, &r, &err) < 0)
     fail_msg ("%s", error_msg (&err));
   json_decref (j);
 
   assert_string_equal (r->arn, "arn:t");
   assert_string_equal (r->family, "fam");
   assert_string_equal (r->version, "7");
-  assert_int_equal (r->desired_status, ENGINE_STATUS_RUNNING);
-  assert_int_equal (r->known_status, ENGINE_STATUS_RUNNING);
-  assert_int_equal (r->sent_status, ENGINE_STATUS_RUNNING);
+  assert_int_equal (r->desired_status, TASK_STATUS_RUNNING);
+  assert_int_equal (r->known_status, TASK_STATUS_RUNNING);
+  assert_int_equal (r->sent_status, TASK_STATUS_RUNNING);
   assert_int_equal (r->known_time_ns, 1430242188129140193LL);
   assert_int_equal (r->start_seq, 5);
   assert_int_equal (r->stop_seq, 9);
@@ -418,7 +419,7 @@ test_checkpoint_round_trip (void **st)
   assert_null (r->volumes[1].source_path);
   assert_string_equal (r->volumes[1].docker_name, "ecs-fam-7-e-abc");
   assert_true (r->volumes[1].created);
-  struct engine_container *rc = &r->containers[0];
+  struct task_container *rc = &r->containers[0];
   assert_string_equal (rc->name, "web");
   assert_string_equal (rc->command[1], "-f");
   assert_string_equal (rc->entry_point[0], "/bin/sh");
@@ -429,15 +430,15 @@ test_checkpoint_round_trip (void **st)
   assert_string_equal (rc->links[0], "db:database");
   assert_int_equal (rc->n_port_mappings, 2);
   assert_int_equal (rc->port_mappings[1].host_port, 5353);
-  assert_int_equal (rc->port_mappings[1].protocol, ENGINE_PROTO_UDP);
+  assert_int_equal (rc->port_mappings[1].protocol, TASK_PROTO_UDP);
   assert_int_equal (rc->n_mount_points, 2);
   assert_true (rc->mount_points[0].read_only);
   assert_true (rc->volumes_from[0].read_only);
   assert_true (rc->has_override_command);
   assert_string_equal (rc->override_command[0], "x");
-  assert_int_equal (rc->known_status, ENGINE_STATUS_STOPPED);
-  assert_int_equal (rc->desired_status, ENGINE_STATUS_STOPPED);
-  assert_int_equal (rc->sent_status, ENGINE_STATUS_RUNNING);
+  assert_int_equal (rc->known_status, TASK_STATUS_STOPPED);
+  assert_int_equal (rc->desired_status, TASK_STATUS_STOPPED);
+  assert_int_equal (rc->sent_status, TASK_STATUS_RUNNING);
   assert_string_equal (rc->reason, "CannotStartContainerError: boom");
   assert_true (rc->has_exit_code);
   assert_int_equal (rc->exit_code, 137);
@@ -449,8 +450,8 @@ test_checkpoint_round_trip (void **st)
   assert_true (rc->restopped);
   assert_false (r->containers[1].has_exit_code);
   assert_null (r->containers[1].docker_id);
-  engine_task_free (r);
-  engine_task_free (t);
+  task_free (r);
+  task_free (t);
 }
 
 /* The internal-format fixtures (checkpoint form) parse. */
@@ -467,18 +468,18 @@ test_internal_fixtures (void **st)
       json_t *j = teu_load_protocol_json (files[i]);
       if (!j)
         skip ();
-      struct engine_task *t = NULL;
+      struct task *t = NULL;
       agent_error_t err = NULL;
-      if (engine_task_from_json (j, &t, &err) < 0)
+      if (state_task_from_json (j, &t, &err) < 0)
         fail_msg ("%s: %s", files[i], error_msg (&err));
       assert_true (t->n_containers >= 1);
-      assert_int_equal (t->desired_status, ENGINE_STATUS_RUNNING);
+      assert_int_equal (t->desired_status, TASK_STATUS_RUNNING);
       if (i == 1)
         {
           assert_int_equal (t->containers[0].port_mappings[0].container_port, 8080);
           assert_int_equal (t->containers[0].port_mappings[0].host_port, 0);
         }
-      engine_task_free (t);
+      task_free (t);
       json_decref (j);
     }
 }
@@ -487,7 +488,7 @@ static void
 test_docker_names (void **st)
 {
   (void) st;
-  struct engine_task *t = must_parse ("{\"arn\":\"arn:aws:ecs:us-west-2:1:task/x\",\"family\":\"my_fam!\","
+  struct task *t = must_parse ("{\"arn\":\"arn:aws:ecs:us-west-2:1:task/x\",\"family\":\"my_fam!\","
                                       "\"version\":\"2\",\"containers\":[{\"name\":\"web.1\",\"image\":\"i\"},"
                                       "{\"name\":\"web1\",\"image\":\"i\"}],"
                                       "\"volumes\":[{\"name\":\"data\",\"host\":{}}]}");
@@ -504,7 +505,7 @@ test_docker_names (void **st)
   free (b);
   free (c);
   free (v);
-  engine_task_free (t);
+  task_free (t);
 }
 
 int

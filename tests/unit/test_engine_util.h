@@ -11,7 +11,9 @@
 #include <unistd.h>
 #include "core/util.h"
 #include "core/xmalloc.h"
-#include "engine/task.h"
+#include "task/task.h"
+#include "acs/task_codec.h"
+#include "state/checkpoint_tasks.h"
 
 /* <shared>/protocol: $SHARED_DIR/protocol, else walk up from cwd looking for
    <dir>/../shared/protocol (the layout of /work/main next to /work/shared). */
@@ -79,7 +81,7 @@ teu_load_protocol_json (const char *rel)
 }
 
 /* Parse an ACS task from JSON text; NULL (and *err) on failure. */
-static inline struct engine_task *
+static inline struct task *
 teu_task (const char *json_text, agent_error_t *err)
 {
   json_error_t jerr;
@@ -89,8 +91,8 @@ teu_task (const char *json_text, agent_error_t *err)
       error_set (err, ERR_INVALID, "test JSON: %s", jerr.text);
       return NULL;
     }
-  struct engine_task *t = NULL;
-  engine_task_from_acs_json (j, &t, err);
+  struct task *t = NULL;
+  acs_task_from_json (j, &t, err);
   json_decref (j);
   return t;
 }

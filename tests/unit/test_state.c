@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
-#include "engine/task.h"
+#include "task/task.h"
 #include "log/log.h"
 #include "state/state.h"
 #include "test_engine_util.h"
@@ -110,11 +110,20 @@ on_saved (agent_error_t err, void *data)
     }
 }
 
-static json_t *
-provider (void *data)
+/* One task named by data, built on first use and kept for the test binary. */
+static void
+provider (void *data, struct task *const **tasks, size_t *n)
 {
-  return json_pack ("{s:[{s:s,s:s,s:s,s:s,s:[]}]}", "Tasks", "Arn", (const char *) data, "Family", "f",
-                    "Version", "1", "DesiredStatus", "RUNNING", "Containers");
+  static struct task t;
+  static struct task *list[1] = { &t };
+  static char arn[128];
+  snprintf (arn, sizeof arn, "%s", (const char *) data);
+  t.arn = arn;
+  t.family = (char *) "f";
+  t.version = (char *) "1";
+  t.desired_status = TASK_STATUS_RUNNING;
+  *tasks = list;
+  *n = 1;
 }
 
 static void
@@ -128,7 +137,7 @@ test_missing_file_is_fresh (void **st)
   assert_null (state_cluster (s));
   assert_null (state_container_instance_arn (s));
   assert_false (state_has_acs_seq_num (s));
-  assert_null (state_engine_section (s));
+  assert_int_equal (state_loaded_task_count (s), 0);
   assert_int_equal (state_change_count (s), 0);
   assert_string_equal (state_path (s), f->path);
   state_store_free (s);
@@ -163,13 +172,13 @@ test_round_trip (void **st)
   state_set_ec2_instance_id (s, "i-0123");
   state_set_acs_seq_num (s, 7);
   state_set_acs_seq_num (s, 3); /* only raises */
-  state_set_engine_provider (s, provider, "arn:task-1");
+  state_set_task_provider (s, provider, "arn:task-1");
   struct state_change *c = state_change_new (STATE_CHANGE_CONTAINER, "arn:task-1", "web", "STOPPED",
                                              "CannotStartContainerError: x");
   c->has_exit_code = true;
   c->exit_code = 137;
   c->bindings = xcalloc (1, sizeof *c->bindings);
-  c->bindings[0] = (struct state_change_binding){ 80, 32768, xstrdup ("0.0.0.0"), xstrdup ("tcp") };
+  c->bindings[0] = (struct task_port_binding){ .container_port = 80, .host_port = 32768, .bind_ip = xstrdup ("0.0.0.0") };
   c->n_bindings = 1;
   state_change_push (s, c);
   state_change_push (s, state_change_new (STATE_CHANGE_TASK, "arn:task-1", NULL, "STOPPED", NULL));
@@ -192,10 +201,7 @@ test_round_trip (void **st)
   assert_string_equal (state_ec2_instance_id (s), "i-0123");
   assert_true (state_has_acs_seq_num (s));
   assert_int_equal (state_acs_seq_num (s), 7);
-  json_t *te = state_engine_section (s);
-  assert_non_null (te);
-  assert_string_equal (json_string_value (json_object_get (json_array_get (json_object_get (te, "Tasks"), 0), "Arn")),
-                       "arn:task-1");
+  assert_int_equal (state_loaded_task_count (s), 1);
   assert_int_equal (state_change_count (s), 2);
   const struct state_change *c0 = state_change_peek (s, 0), *c1 = state_change_peek (s, 1);
   assert_int_equal (c0->id, 1);
@@ -210,7 +216,7 @@ test_round_trip (void **st)
   assert_int_equal (c0->n_bindings, 1);
   assert_int_equal (c0->bindings[0].host_port, 32768);
   assert_string_equal (c0->bindings[0].bind_ip, "0.0.0.0");
-  assert_string_equal (c0->bindings[0].protocol, "tcp");
+  assert_int_equal (c0->bindings[0].protocol, TASK_PROTO_TCP);
   assert_int_equal (c1->kind, STATE_CHANGE_TASK);
   assert_null (c1->container_name);
   assert_null (c1->reason);
@@ -228,7 +234,7 @@ test_round_trip (void **st)
   assert_int_equal (state_load (s, &err), 0);
   assert_int_equal (state_change_count (s), 0);
   /* Without a provider the loaded engine section is written back unchanged. */
-  assert_non_null (state_engine_section (s));
+  assert_int_equal (state_loaded_task_count (s), 1);
   state_change_push (s, state_change_new (STATE_CHANGE_TASK, "a", NULL, "RUNNING", NULL));
   assert_int_equal (state_change_peek (s, 0)->id, 3);
   struct saved sv3 = { 0 };
@@ -237,7 +243,15 @@ test_round_trip (void **st)
   state_store_free (s);
   s = store (f, true);
   assert_int_equal (state_load (s, &err), 0);
-  assert_non_null (state_engine_section (s));
+  assert_int_equal (state_loaded_task_count (s), 1);
+  struct task **lt = NULL;
+  size_t ln = 0;
+  state_take_tasks (s, &lt, &ln);
+  assert_int_equal (ln, 1);
+  assert_string_equal (lt[0]->arn, "arn:task-1");
+  assert_int_equal (state_loaded_task_count (s), 0);
+  task_free (lt[0]);
+  free (lt);
   state_store_free (s);
 }
 
@@ -382,7 +396,7 @@ test_corrupt_and_truncated (void **st)
   /* Build a valid file, then cut it. */
   state_store_t *s = store (f, true);
   state_set_cluster (s, "c");
-  state_set_engine_provider (s, provider, "arn:x");
+  state_set_task_provider (s, provider, "arn:x");
   for (int i = 0; i < 3; i++)
     state_change_push (s, state_change_new (STATE_CHANGE_TASK, "arn:x", NULL, "RUNNING", NULL));
   agent_error_t err = NULL;
@@ -431,20 +445,20 @@ test_upstream_v1_fixture (void **st)
                        "arn:aws:ecs:us-west-2:1234567890:container-instance/a9f8e650-e66e-466d-9b0e-3cbce3ba5245");
   assert_string_equal (state_ec2_instance_id (s), "i-00000000");
   assert_false (state_has_acs_seq_num (s)); /* v1: none */
-  struct engine_task **tasks = NULL;
+  struct task **tasks = NULL;
   size_t n = 0;
-  assert_int_equal (engine_tasks_from_json (state_engine_section (s), &tasks, &n, &err), 0);
+  state_take_tasks (s, &tasks, &n);
   assert_int_equal (n, 3);
   /* nginx: DEAD -> STOPPED, ApplyingError without name, exit 128. */
-  struct engine_task *t = tasks[0];
+  struct task *t = tasks[0];
   assert_string_equal (t->family, "nginx");
-  assert_int_equal (t->known_status, ENGINE_STATUS_STOPPED);
-  assert_int_equal (t->desired_status, ENGINE_STATUS_RUNNING);
+  assert_int_equal (t->known_status, TASK_STATUS_STOPPED);
+  assert_int_equal (t->desired_status, TASK_STATUS_RUNNING);
   assert_int_equal (t->known_time_ns, 1430242188129140193LL);
-  struct engine_container *c = &t->containers[0];
-  assert_int_equal (c->known_status, ENGINE_STATUS_STOPPED);
-  assert_int_equal (c->desired_status, ENGINE_STATUS_STOPPED);
-  assert_int_equal (c->sent_status, ENGINE_STATUS_STOPPED);
+  struct task_container *c = &t->containers[0];
+  assert_int_equal (c->known_status, TASK_STATUS_STOPPED);
+  assert_int_equal (c->desired_status, TASK_STATUS_STOPPED);
+  assert_int_equal (c->sent_status, TASK_STATUS_STOPPED);
   assert_true (c->has_exit_code);
   assert_int_equal (c->exit_code, 128);
   assert_non_null (strstr (c->reason, "UnknownError: API error (500): Cannot start container"));
@@ -456,17 +470,17 @@ test_upstream_v1_fixture (void **st)
   assert_string_equal (tasks[1]->containers[0].docker_name, "ecs-sleep5-2-sleep5-f8d2b3c7f9ad98c5d501");
   /* datavolume-example: 4 containers incl. the internal helper, host + empty volumes. */
   t = tasks[2];
-  assert_int_equal (t->known_status, ENGINE_STATUS_CREATED);
+  assert_int_equal (t->known_status, TASK_STATUS_CREATED);
   assert_int_equal (t->n_containers, 4);
   assert_true (t->containers[3].is_internal);
   assert_int_equal (t->containers[3].exit_code, -1);
   assert_string_equal (t->containers[0].run_dependencies[0], "~internal~ecs-emptyvolume-source");
-  assert_int_equal (t->containers[1].known_status, ENGINE_STATUS_CREATED);
+  assert_int_equal (t->containers[1].known_status, TASK_STATUS_CREATED);
   assert_string_equal (t->volumes[0].source_path, "/tmp/host/path");
   assert_null (t->volumes[1].source_path);
   assert_false (t->containers[1].has_exit_code);
   for (size_t i = 0; i < n; i++)
-    engine_task_free (tasks[i]);
+    task_free (tasks[i]);
   free (tasks);
   state_store_free (s);
 }
@@ -510,7 +524,7 @@ test_v2_seq_num (void **st)
   assert_string_equal (state_container_instance_arn (s), "arn:ci");
   state_discard_instance (s);
   assert_null (state_container_instance_arn (s));
-  assert_null (state_engine_section (s));
+  assert_int_equal (state_loaded_task_count (s), 0);
   /* Case-insensitive keys. */
   state_store_free (s);
   const char *lower = "{\"version\":2,\"data\":{\"cluster\":\"lc\",\"acsseqnum\":9}}";
