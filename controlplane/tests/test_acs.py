@@ -1,6 +1,5 @@
 import asyncio
 import json
-import time
 
 import aiohttp
 
@@ -83,9 +82,11 @@ def test_acs_payload_ack_resend_reconnect_stop(cp):
         assert re["message"]["messageId"] == m["messageId"]
         await c.ack(re)
         wait_until(lambda: any(e["message"]["messageId"] == m["messageId"] for e in cp.events("AckRequest")))
-        # acked -> no more re-sends
+        # acked -> no more re-sends: the payload left the pending list the
+        # re-send loop walks
         n1 = len(c.frames)
-        await asyncio.sleep(2.2)
+        pending = cp.admin("/_local/state")["pendingPayloads"].get(inst, [])
+        assert m["messageId"] not in [e["messageId"] for e in pending], pending
         assert not [f for f in c.frames[n1:] if f.get("type") == "PayloadMessage"]
 
         # agent reports RUNNING; describe-tasks reflects it

@@ -49,6 +49,12 @@ def last_seq(cp):
     return cp.admin("/_local/events")["lastSeq"]
 
 
+def refused_handshakes(cp):
+    """How many websocket handshakes the refuse_ws fault has refused so far."""
+    with open(cp.log_path) as f:
+        return sum(1 for line in f if "note=fault:refuse_ws" in line)
+
+
 def state_change_events(cp, task_arn, since=0):
     """(kind, status, container-or-None, exitCode, time) of every state change the
     control plane accepted for task_arn, in arrival order (HEAD-style batched
@@ -249,7 +255,10 @@ def test_essential_exit_stops_task_nonessential_does_not(make_agent, controlplan
     c = wait_for(lambda: (lambda c: c if c.get("lastStatus") == "STOPPED" else None)(
         container_of(describe_task(controlplane, cluster_name, non), "oneshot")), 60, what="oneshot STOPPED")
     assert c["exitCode"] == 5, c
-    time.sleep(2)
+    # the agent decides whether the task stops when it records the container
+    # STOPPED, before it reports it: its own view already holds the decision
+    mine = [t for t in a.introspect("/v1/tasks")["Tasks"] if t["Arn"] == non]
+    assert mine and mine[0]["KnownStatus"] == "RUNNING" and mine[0].get("DesiredStatus") == "RUNNING", mine
     t = describe_task(controlplane, cluster_name, non)
     assert t["lastStatus"] == "RUNNING" and t["desiredStatus"] == "RUNNING", t
     assert container_of(t, "keeper")["lastStatus"] == "RUNNING"
@@ -279,12 +288,13 @@ def test_instance_role_credentials_rotated_no_secret_in_logs(make_agent, control
     rot = controlplane.admin("/_local/imds/rotate", {})
     # every credential issued before the rotation expires (10 s lifetime): from
     # then on only credentials fetched again from the metadata service are accepted
+    # (Expiration has whole seconds: a second of margin past it)
     def expired():
         st = controlplane.admin("/_local/state")["imds"]["credentials"]
         old = [c for c in st if c["AccessKeyId"] in {b["AccessKeyId"] for b in issued_before}]
-        return all(c["Expiration"] < time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) for c in old)
+        return all(c["Expiration"] < time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
+                   for c in old)
     wait_for(expired, 30, interval=0.5, what="old credentials expired")
-    time.sleep(1)
 
     second = run_task_api(controlplane, cluster_name, td)
     wait_task_status(controlplane, cluster_name, second, "RUNNING")
@@ -326,7 +336,9 @@ def test_websocket_dropped_reconnects_nothing_lost(make_agent, controlplane, clu
     placed_at = time.time()
     assert not controlplane.ecs.describe_container_instances(
         cluster=cluster_name, containerInstances=[inst])["containerInstances"][0]["agentConnected"]
-    time.sleep(1)  # a few refused reconnection attempts
+    # a few refused reconnection attempts (the control plane's request log
+    # notes each refused handshake)
+    wait_for(lambda: refused_handshakes(controlplane) >= 2, 30, what="two refused reconnection attempts")
     assert a.alive() and not events(controlplane, "ws_connect", seq)["events"]
     controlplane.admin("/_local/faults", {"refuse_ws": 0})
 
@@ -450,6 +462,7 @@ def test_kill9_restart_same_instance_tasks_tracked(make_agent, controlplane, clu
     ids_before = sorted(docker_ids(cluster_name, t1))
     assert len(ids_before) == 2
 
+    seq = last_seq(controlplane)
     a.kill9()
     a.start()
     wait_for(lambda: a.introspect("/v1/metadata").get("ContainerInstanceArn") == inst, 60,
@@ -463,14 +476,17 @@ def test_kill9_restart_same_instance_tasks_tracked(make_agent, controlplane, clu
         return ts[0] if ts and ts[0]["KnownStatus"] == "RUNNING" else None
     t = wait_for(tracked, 30, what="task tracked after restart")
     assert sorted(c["DockerId"] for c in t["Containers"]) == ids_before
-    # a moment for any (wrong) re-creation from the reconnect payload
-    time.sleep(2)
+    # the payload sent on reconnection (t1 again) is handled: acknowledged
+    wait_for(lambda: events(controlplane, "AckRequest", seq)["events"], 30, what="ack of the reconnect payload")
     assert sorted(docker_ids(cluster_name, t1)) == ids_before
-    assert len(docker_ids(cluster_name)) == 2
 
-    # still under control: a new task runs, the old one stops
+    # still under control: a new task runs, the old one stops.  Placed after
+    # the reconnect payload, its containers run only after anything that
+    # payload could (wrongly) have re-created was asked of Docker
     t2 = run_task_api(controlplane, cluster_name, td)
     wait_task_status(controlplane, cluster_name, t2, "RUNNING")
+    assert sorted(docker_ids(cluster_name, t1)) == ids_before
+    assert len(docker_ids(cluster_name)) == 4, containers_for(cluster_name)
     controlplane.ecs.stop_task(cluster=cluster_name, task=t1)
     wait_task_status(controlplane, cluster_name, t1, "STOPPED", timeout=60)
     assert len(docker_ids(cluster_name, t2)) == 2
@@ -491,11 +507,14 @@ def test_duplicate_payload_runs_once(make_agent, controlplane, cluster_name, tes
     seq = last_seq(controlplane)
     controlplane.admin("/_local/faults", {"duplicate_payload": True})
     wait_for(lambda: events(controlplane, "AckRequest", seq)["events"], 15, what="ack of the duplicate")
-    time.sleep(1)
+    # a task placed after the duplicate runs only after anything the
+    # duplicate could (wrongly) have started was asked of Docker
+    later = run_task_api(controlplane, cluster_name, td)
+    wait_task_status(controlplane, cluster_name, later, "RUNNING")
     assert len(docker_ids(cluster_name, arn)) == 1, containers_for(cluster_name)
-    assert len(docker_ids(cluster_name)) == 1
+    assert len(docker_ids(cluster_name)) == 2, containers_for(cluster_name)
     tasks = a.introspect("/v1/tasks")["Tasks"]
-    assert [t["Arn"] for t in tasks] == [arn]
+    assert sorted(t["Arn"] for t in tasks) == sorted([arn, later])
     runs = [e for e in state_change_events(controlplane, arn) if e[0] == "task" and e[1] == "RUNNING"]
     assert len(runs) == 1, runs
     stop_clean(a)

@@ -13,7 +13,6 @@ import re
 import stat
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -205,8 +204,8 @@ def test_registry_auth_dockercfg_and_imds_role_credentials_never_leak():
     try:
         rig.start_agent()
         arn = run_one_task(rig, reg["image"])
-        rig.cp.admin("/_local/imds/rotate", {})   # a second set of role credentials
-        time.sleep(1)
+        # a second set of role credentials: issued when the call returns
+        rig.cp.admin("/_local/imds/rotate", {})
         texts = introspection_texts(rig, [arn])
         finish(rig, arn)
         assert rig.agent.stop() == 0
