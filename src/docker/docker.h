@@ -384,7 +384,8 @@ char *docker_image_ref_normalize (const char *image);
 int docker_error_from_response (agent_error_t *err, long status, const char *body, size_t len,
                                 bool is_pull);
 
-/* Newline/concatenated JSON stream splitter (pull progress, events). */
+/* Newline/concatenated JSON stream splitter (pull progress, events);
+   json_stream.c. */
 struct docker_json_stream
 {
   char *buf;
@@ -397,9 +398,9 @@ struct docker_json_stream
 /* Feed a chunk; calls on_value for each complete JSON value (as text,
    NUL-terminated).  on_value returns < 0 to stop (that return is passed up).
    Returns < 0 with ERR_MALFORMED on garbage or a value over 1 MiB. */
+typedef int (*docker_json_value_cb) (const char *json, size_t len, void *data);
 int docker_json_stream_feed (struct docker_json_stream *s, const char *chunk, size_t len,
-                             int (*on_value) (const char *json, size_t len, void *data),
-                             void *data, agent_error_t *err);
+                             docker_json_value_cb on_value, void *data, agent_error_t *err);
 /* True if only whitespace is buffered (a clean end of stream). */
 bool docker_json_stream_empty (const struct docker_json_stream *s);
 void docker_json_stream_free (struct docker_json_stream *s);

@@ -163,6 +163,8 @@ int docker_transport_error (const docker_client_t *c, agent_error_t *err, const 
 /* Percent-encode with libcurl (RFC 3986 unreserved kept), leaving the
    characters in keep (NULL = none) as they are. */
 char *docker_escape (const char *s, const char *keep);
+/* "1.41": digits and dots, starting with a digit, shorter than 16 (api.c). */
+bool docker_api_version_valid (const char *v);
 /* Cancel event streams (client free). */
 void docker_events_detach_all (docker_client_t *c);
 

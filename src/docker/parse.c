@@ -1,6 +1,9 @@
 /* docker/parse.c - pure parsers of Docker Engine API JSON into typed structs,
- * error mapping, API version helpers, JSON stream splitting. */
+ * and the mapping of error responses.  API version and image reference
+ * helpers are in api.c; the framer that splits a streamed body into JSON
+ * values is json_stream.c. */
 #include "docker/docker.h"
+#include "docker/docker_int.h"
 #include "core/time.h"
 #include "core/xmalloc.h"
 #include <ctype.h>
@@ -11,8 +14,6 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-
-#define STREAM_MAX_VALUE (1024 * 1024)
 
 /* ---- jansson helpers --------------------------------------------------- */
 
@@ -135,85 +136,6 @@ strv_free (char **v, size_t n)
   for (size_t i = 0; i < n; i++)
     free (v[i]);
   free (v);
-}
-
-/* ---- time, versions, refs ---------------------------------------------- */
-
-int
-docker_api_version_cmp (const char *a, const char *b)
-{
-  if (a == NULL || b == NULL)
-    return (a != NULL) - (b != NULL);
-  while (*a || *b)
-    {
-      long x = 0, y = 0;
-      while (isdigit ((unsigned char) *a))
-        {
-          if (x < 1000000)
-            x = x * 10 + (*a - '0');
-          a++;
-        }
-      while (isdigit ((unsigned char) *b))
-        {
-          if (y < 1000000)
-            y = y * 10 + (*b - '0');
-          b++;
-        }
-      if (x != y)
-        return x < y ? -1 : 1;
-      /* skip one separator (or garbage char) */
-      if (*a)
-        a++;
-      if (*b)
-        b++;
-    }
-  return 0;
-}
-
-static bool
-api_version_valid (const char *v)
-{
-  if (v == NULL || !isdigit ((unsigned char) *v))
-    return false;
-  for (const char *p = v; *p; p++)
-    if (!isdigit ((unsigned char) *p) && *p != '.')
-      return false;
-  return strlen (v) < 16;
-}
-
-int
-docker_api_version_negotiate (const char *daemon_api, const char *daemon_min, char **out,
-                              agent_error_t *err)
-{
-  *out = NULL;
-  if (!api_version_valid (daemon_api))
-    return error_set (err, ERR_MALFORMED, "docker version: invalid ApiVersion");
-  const char *v = docker_api_version_cmp (daemon_api, DOCKER_API_MAX) < 0 ? daemon_api
-                                                                         : DOCKER_API_MAX;
-  if (docker_api_version_cmp (v, DOCKER_API_MIN) < 0)
-    return error_set (err, ERR_GENERIC,
-                      "docker API version %s is too old (this agent needs at least %s)",
-                      daemon_api, DOCKER_API_MIN);
-  if (api_version_valid (daemon_min) && docker_api_version_cmp (v, daemon_min) < 0)
-    return error_set (err, ERR_GENERIC,
-                      "docker daemon requires API version >= %s (this agent supports <= %s)",
-                      daemon_min, DOCKER_API_MAX);
-  *out = xstrdup (v);
-  return 0;
-}
-
-char *
-docker_image_ref_normalize (const char *image)
-{
-  if (image == NULL)
-    return NULL;
-  if (strchr (image, '@'))
-    return xstrdup (image);
-  const char *slash = strrchr (image, '/');
-  const char *last = slash ? slash + 1 : image;
-  if (strchr (last, ':'))
-    return xstrdup (image);
-  return xasprintf ("%s:latest", image);
 }
 
 /* ---- errors ------------------------------------------------------------ */
@@ -340,7 +262,7 @@ docker_parse_version (const char *s, size_t len, struct docker_version_info **ou
   v->arch = jstr (root, "Arch");
   v->kernel_version = jstr (root, "KernelVersion");
   json_decref (root);
-  if (!api_version_valid (v->api_version))
+  if (!docker_api_version_valid (v->api_version))
     {
       docker_version_info_free (v);
       return error_set (err, ERR_MALFORMED, "docker version: missing or invalid ApiVersion");
@@ -848,141 +770,4 @@ docker_parse_pull_line (const char *s, size_t len, char **status, char **id, age
   *id = jstr (root, "id");
   json_decref (root);
   return 0;
-}
-
-/* ---- JSON stream ------------------------------------------------------- */
-
-int
-docker_json_stream_feed (struct docker_json_stream *s, const char *chunk, size_t len,
-                         int (*on_value) (const char *json, size_t len, void *data), void *data,
-                         agent_error_t *err)
-{
-  if (len > 0)
-    {
-      if (s->len + len + 1 > s->cap)
-        {
-          s->cap = (s->len + len + 1) * 2;
-          s->buf = xrealloc (s->buf, s->cap);
-        }
-      memcpy (s->buf + s->len, chunk, len);
-      s->len += len;
-      s->buf[s->len] = '\0';
-    }
-  /* Framing: find the end of the next top-level object by tracking
-     strings, escapes and nesting (s->scan is where the scan resumes, the
-     value starts at 0 after each compaction); jansson parses the span. */
-  size_t off = 0;
-  int rc = 0;
-  for (;;)
-    {
-      if (s->scan == 0 || s->depth == 0)
-        {
-          while (off < s->len && isspace ((unsigned char) s->buf[off]))
-            off++;
-          if (off >= s->len)
-            break;
-          if (s->buf[off] != '{')
-            {
-              rc = error_set (err, ERR_MALFORMED, "invalid JSON stream: expected an object");
-              break;
-            }
-          s->scan = off;
-          s->depth = 0;
-          s->in_str = s->esc = false;
-        }
-      size_t end = 0;
-      size_t i;
-      for (i = s->scan; i < s->len; i++)
-        {
-          char ch = s->buf[i];
-          if (s->in_str)
-            {
-              if (s->esc)
-                s->esc = false;
-              else if (ch == '\\')
-                s->esc = true;
-              else if (ch == '"')
-                s->in_str = false;
-              continue;
-            }
-          if (ch == '"')
-            s->in_str = true;
-          else if (ch == '{' || ch == '[')
-            s->depth++;
-          else if (ch == '}' || ch == ']')
-            {
-              if (--s->depth == 0)
-                {
-                  end = i + 1;
-                  break;
-                }
-              if (s->depth < 0)
-                break;
-            }
-        }
-      if (s->depth < 0)
-        {
-          rc = error_set (err, ERR_MALFORMED, "invalid JSON stream: unbalanced brackets");
-          break;
-        }
-      if (end == 0)
-        {
-          s->scan = i;
-          if (s->len - off > STREAM_MAX_VALUE)
-            rc = error_set (err, ERR_MALFORMED, "invalid JSON stream: value too large");
-          break;
-        }
-      size_t vlen = end - off;
-      s->scan = 0;
-      s->depth = 0;
-      if (memchr (s->buf + off, '\0', vlen))
-        { /* jansson lets a raw NUL through; the value is handed on as a C string */
-          rc = error_set (err, ERR_MALFORMED, "invalid JSON stream: NUL byte in a value");
-          break;
-        }
-      json_error_t jerr;
-      json_t *v = json_loadb (s->buf + off, vlen, 0, &jerr);
-      if (v == NULL)
-        {
-          rc = error_set (err, ERR_MALFORMED, "invalid JSON stream: %s", jerr.text);
-          break;
-        }
-      json_decref (v);
-      char *text = xstrndup (s->buf + off, vlen);
-      off = end;
-      int r = on_value ? on_value (text, vlen, data) : 0;
-      free (text);
-      if (r < 0)
-        {
-          rc = r;
-          break;
-        }
-    }
-  if (off > 0 && s->buf)
-    {
-      memmove (s->buf, s->buf + off, s->len - off);
-      s->len -= off;
-      s->buf[s->len] = '\0';
-      if (s->scan >= off)
-        s->scan -= off;
-      else
-        s->scan = 0;
-    }
-  return rc;
-}
-
-bool
-docker_json_stream_empty (const struct docker_json_stream *s)
-{
-  for (size_t i = 0; i < s->len; i++)
-    if (!isspace ((unsigned char) s->buf[i]))
-      return false;
-  return true;
-}
-
-void
-docker_json_stream_free (struct docker_json_stream *s)
-{
-  free (s->buf);
-  memset (s, 0, sizeof *s);
 }
