@@ -1,6 +1,6 @@
 /* agent/agent.h - the agent context: wires every subsystem on one loop.
  *
- * agent_run() performs the start-up sequence of agent-runtime.md §1 as a
+ * agent_run() performs the start-up sequence of the upstream agent as a
  * chain of asynchronous steps on one libuv loop:
  *   checkpoint load -> Docker version (retried) -> instance identity
  *   (IMDS, optional) -> credentials -> RegisterContainerInstance (with the

@@ -5,6 +5,7 @@
 #include "core/xmalloc.h"
 #include "log/log.h"
 #include <stdlib.h>
+#include <sys/queue.h>
 #include <string.h>
 
 #define MOD "aws"
@@ -75,8 +76,9 @@ struct waiter
 {
   aws_creds_cb cb;
   void *data;
-  struct waiter *next;
+  STAILQ_ENTRY (waiter) link;
 };
+STAILQ_HEAD (waiter_list, waiter);
 
 struct aws_creds_provider
 {
@@ -88,7 +90,7 @@ struct aws_creds_provider
   long refresh_before_s;
   time_t (*now) (void);
   imds_call_t *inflight;
-  struct waiter *waiters; /* FIFO */
+  struct waiter_list waiters; /* FIFO */
   uv_timer_t *timer;      /* background refresh / retry */
   struct backoff bo;
   time_t next_refresh;
@@ -138,15 +140,15 @@ notify (aws_creds_provider_t *p, const struct aws_credentials *c, agent_error_t 
 {
   /* Callbacks may call aws_creds_fetch again (new waiters) or free the
      provider; detach the list first and stop if freed. */
-  struct waiter *w = p->waiters;
-  p->waiters = NULL;
+  struct waiter_list ready = STAILQ_HEAD_INITIALIZER (ready);
+  STAILQ_CONCAT (&ready, &p->waiters);
   struct aws_credentials *copy = aws_credentials_dup (c);
-  while (w)
+  struct waiter *w;
+  while ((w = STAILQ_FIRST (&ready)) != NULL)
     {
-      struct waiter *n = w->next;
+      STAILQ_REMOVE_HEAD (&ready, link);
       w->cb (copy, err, w->data);
       free (w);
-      w = n;
     }
   aws_credentials_free (copy);
 }
@@ -232,6 +234,7 @@ aws_creds_provider_new (uv_loop_t *loop, http_client_t *http, const struct aws_c
       tok = getenv ("AWS_SESSION_TOKEN");
     }
   aws_creds_provider_t *p = xcalloc (1, sizeof *p);
+  STAILQ_INIT (&p->waiters);
   p->loop = loop;
   p->http = http;
   p->refresh_before_s = opts->refresh_before_s > 0 ? opts->refresh_before_s : 300;
@@ -309,26 +312,22 @@ aws_creds_fetch (aws_creds_provider_t *p, aws_creds_cb cb, void *data)
   struct waiter *w = xcalloc (1, sizeof *w);
   w->cb = cb;
   w->data = data;
-  struct waiter **tail = &p->waiters;
-  while (*tail)
-    tail = &(*tail)->next;
-  *tail = w;
+  STAILQ_INSERT_TAIL (&p->waiters, w, link);
   start_fetch (p);
 }
 
 void
 aws_creds_fetch_cancel (aws_creds_provider_t *p, aws_creds_cb cb, void *data)
 {
-  for (struct waiter **w = &p->waiters; *w;)
+  struct waiter *w, *next;
+  for (w = STAILQ_FIRST (&p->waiters); w; w = next)
     {
-      if ((*w)->cb == cb && (*w)->data == data)
+      next = STAILQ_NEXT (w, link);
+      if (w->cb == cb && w->data == data)
         {
-          struct waiter *x = *w;
-          *w = x->next;
-          free (x);
+          STAILQ_REMOVE (&p->waiters, w, waiter, link);
+          free (w);
         }
-      else
-        w = &(*w)->next;
     }
 }
 
@@ -356,11 +355,11 @@ aws_creds_provider_free (aws_creds_provider_t *p)
   if (p->inflight)
     imds_call_cancel (p->inflight);
   imds_client_free (p->imds);
-  while (p->waiters)
+  struct waiter *w;
+  while ((w = STAILQ_FIRST (&p->waiters)) != NULL)
     {
-      struct waiter *n = p->waiters->next;
-      free (p->waiters);
-      p->waiters = n;
+      STAILQ_REMOVE_HEAD (&p->waiters, link);
+      free (w);
     }
   if (p->timer)
     {

@@ -1,6 +1,6 @@
 /* aws/credentials.h - AWS credentials and the provider chain.
  *
- * Chain (agent-runtime.md §7, HEAD-style): static credentials from the
+ * Chain (as current upstream orders it): static credentials from the
  * environment (AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY, both non-empty, and
  * AWS_SESSION_TOKEN if set), else the EC2 instance role through IMDS
  * (aws/imds.h: IMDSv2 token first, v1 fallback; first role listed is used).

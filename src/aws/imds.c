@@ -211,7 +211,7 @@ get_done (const struct http_response *resp, agent_error_t herr, void *data)
     {
       if (call->kind == CALL_IDENTITY && call->phase == 1)
         {
-          /* signature unavailable: send "" (ecs-api.md §3.1) */
+          /* signature unavailable: ECS accepts an empty one */
           step_done (call, "", 0);
           return;
         }

@@ -1,4 +1,4 @@
-/* aws/sigv4.c - AWS Signature Version 4 (see sigv4.h, sigv4.md). */
+/* aws/sigv4.c - AWS Signature Version 4 (see sigv4.h). */
 #include "aws/sigv4.h"
 #include "core/util.h"
 #include "core/xmalloc.h"

@@ -1,4 +1,4 @@
-/* aws/sigv4.h - AWS Signature Version 4 (sigv4.md).
+/* aws/sigv4.h - AWS Signature Version 4 request signing.
  *
  * Pure function: no I/O, no clock (the caller passes `now`).  Given a
  * request (method, URL, headers, body) it computes the canonical request,
@@ -13,7 +13,7 @@
  *                          x-amz-date and x-amz-security-token (if a token).
  *                          Pass only the headers to sign (X-Amz-Target);
  *                          add Content-Type/User-Agent to the request yourself.
- *   AWS_SIGV4_HOST_DATE    websocket (HEAD, acs.md §3): host;x-amz-date
+ *   AWS_SIGV4_HOST_DATE    websocket (the ACS handshake, as current upstream signs it): host;x-amz-date
  *                          (;x-amz-security-token); given headers are ignored.
  *   AWS_SIGV4_HOST_ONLY    websocket 1.1.0: host only (token sent unsigned).
  *   AWS_SIGV4_NO_DATE      test suite mode: do not add X-Amz-Date; dates come

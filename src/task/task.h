@@ -169,7 +169,7 @@ struct task
   int64_t stop_seq;      /* ACS payload seqNum that asked STOPPED, 0 = none */
 
   /* runtime only */
-  bool hold;        /* waiting for earlier stops (sequence numbers, §7) */
+  bool hold;        /* waiting for earlier stops (a stop with a lower ACS sequence number is still running) */
   bool cleanup_due; /* cleanup wait elapsed: remove containers and drop task */
   bool removing;
   bool removal_failed;            /* a removal of this round failed: retry, keep the task */

@@ -1,4 +1,4 @@
-/* update/update.h - agent self-update over ACS (agent-runtime.md §9, HEAD rules).
+/* update/update.h - agent self-update over ACS (the rules of current upstream).
  *
  * Contract:
  *  - Updates disabled: StageUpdateMessage and PerformUpdateMessage are both
