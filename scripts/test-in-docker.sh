@@ -118,7 +118,9 @@ docker run --rm --name "$name" --label ecs-agent-c-test=1 --network host \
   "$image" /bin/bash -c "make ${TID_ARGS:-test}"
 rc=$?
 set -e
-[ -f "$snap/out/test-results.txt" ] && cp "$snap/out/test-results.txt" out/test-in-docker/test-results.txt
+for f in test-results.txt test-skipped.txt; do
+  [ -f "$snap/out/$f" ] && cp "$snap/out/$f" "out/test-in-docker/$f"
+done
 [ "${TID_KEEP:-0}" = 1 ] || rm -rf "$snap"
 say "make ${TID_ARGS:-test} exited $rc"
 exit $rc
