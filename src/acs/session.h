@@ -1,22 +1,31 @@
-/* acs/session.h - the ACS websocket session (acs.md §1-3, §7-8, HEAD timings).
+/* acs/session.h - the ACS websocket session.
  *
  * Contract:
  *  - One session per agent, on the agent's libuv loop (libwebsockets joins
  *    that loop as a foreign loop; nothing here blocks or spawns threads).
  *  - Before every connect: ECS DiscoverPollEndpoint (ecs/ecs.h), then the
- *    websocket URL of acs_build_url(), then a SigV4-signed GET upgrade
- *    (service "ecs", host;x-amz-date[;x-amz-security-token], empty body;
- *    credentials from aws/credentials.h).  ws:// and wss:// (OpenSSL;
+ *    websocket URL of acs_build_url() (acs/url.h), then a SigV4-signed GET
+ *    upgrade (service "ecs", host;x-amz-date[;x-amz-security-token], empty
+ *    body; credentials from aws/credentials.h).  ws:// and wss:// (OpenSSL;
  *    certificates verified unless insecure).
- *  - Frames are decoded with acs/codec.h.  Undecodable or unknown frames
- *    are logged and dropped; the connection stays up.  Every decoded frame
- *    re-arms the disconnect timer (heartbeat timeout + jitter); when it
- *    fires the connection is closed and re-made after back-off.
- *    HeartbeatMessage with a messageId is answered with HeartbeatAckRequest.
+ *  - Frames are decoded with acs/codec.h.  Undecodable or unknown frames,
+ *    and frames whose messageId is longer than ACS_SESSION_MAX_MESSAGE_ID,
+ *    are logged and dropped (never echoed back); the connection stays up.
+ *    Every accepted frame re-arms the disconnect timer (heartbeat timeout
+ *    + jitter); when it fires the connection is closed and re-made after
+ *    back-off.  HeartbeatMessage with a messageId is answered with
+ *    HeartbeatAckRequest.
+ *  - Outbound frames wait in a per-connection queue capped at
+ *    ACS_SESSION_MAX_QUEUED_BYTES: a frame that does not fit is refused
+ *    (ERR_UNREACHABLE, logged once per connection; ACS re-sends what it
+ *    did not get acknowledged).  Queued data must reach the socket within
+ *    the write deadline (write_timeout_ms, 3 min as the upstream agent):
+ *    otherwise the connection is dropped (one log line) and re-made with
+ *    the normal back-off.
  *  - The session is decoupled from the engine: typed messages go to the
  *    handler table, which owns them afterwards and answers later through
  *    acs_session_send_ack() & co.  Without a stage/perform-update handler
- *    both are NACKed "Updates are disabled" (HEAD).
+ *    both are NACKed "Updates are disabled", as the upstream agent does.
  *  - Reconnects: a clean end (close code 1000/1001/1006/1011 or a
  *    CloseMessage) reconnects at once with the back-off reset; any other
  *    failure waits back-off (250 ms .. 2 min, x1.5, jitter 0.2), reset once a
@@ -40,10 +49,21 @@
 #include <time.h>
 #include <uv.h>
 #include "acs/codec.h"
+#include "acs/url.h"
 #include "aws/credentials.h"
 #include "core/error.h"
 #include "core/http.h"
 #include "ecs/ecs.h"
+
+/* Bytes of outbound frames one connection may hold before the socket takes
+   them (a heartbeat ack is ~100 bytes, a payload ack ~250). */
+#define ACS_SESSION_MAX_QUEUED_BYTES (1024u * 1024u)
+/* Default write deadline: queued data not written within it drops the
+   connection (the upstream agent's websocket write deadline). */
+#define ACS_SESSION_WRITE_TIMEOUT_MS (3u * 60u * 1000u)
+/* Longest messageId accepted (ACS sends UUIDs); a longer one would be
+   echoed in the ack, so its frame is dropped instead. */
+#define ACS_SESSION_MAX_MESSAGE_ID 1024u
 
 typedef struct acs_session acs_session_t;
 
@@ -90,6 +110,7 @@ struct acs_session_options
   double backoff_jitter;         /* 0 = 0.2 */
   uint64_t inactive_wait_ms;     /* 0 = 1 h */
   uint64_t connect_timeout_ms;   /* 0 = 30 s */
+  uint64_t write_timeout_ms;     /* 0 = ACS_SESSION_WRITE_TIMEOUT_MS */
   time_t (*now) (void);          /* signing clock; NULL = time() */
   struct acs_session_handlers handlers;
 };
@@ -102,6 +123,8 @@ struct acs_session_stats
   uint64_t frames_received;
   uint64_t frames_dropped;    /* undecodable / unknown / oversize */
   uint64_t frames_sent;
+  uint64_t frames_refused;    /* outbound frames refused: queue full */
+  uint64_t write_timeouts;    /* connections dropped at the write deadline */
   uint64_t heartbeat_acks;
   uint64_t heartbeat_timeouts;
   uint64_t last_delay_ms;     /* wait before the latest reconnect */
@@ -126,8 +149,12 @@ int64_t acs_session_seq_num (const acs_session_t *s);
 /* The endpoint used by the current / last connection (NULL before). */
 const char *acs_session_endpoint (const acs_session_t *s);
 
-/* Queue a text frame (copied).  ERR_UNREACHABLE when not connected (the
-   frame is dropped: ACS re-sends what it did not get acknowledged). */
+/* Bytes queued on the current connection and not yet handed to the socket. */
+size_t acs_session_queued_bytes (const acs_session_t *s);
+
+/* Queue a text frame (copied).  ERR_UNREACHABLE when not connected or the
+   queue is full (the frame is dropped: ACS re-sends what it did not get
+   acknowledged). */
 int acs_session_send_text (acs_session_t *s, const char *frame, agent_error_t *err);
 int acs_session_send_ack (acs_session_t *s, const char *message_id, const char *cluster,
                           const char *container_instance, agent_error_t *err);
@@ -142,23 +169,5 @@ int acs_session_send_credentials_ack (acs_session_t *s, const char *message_id,
 void acs_session_flush (acs_session_t *s, void (*cb) (void *data), void *data);
 /* Drop pending flush callbacks registered with exactly (cb, data). */
 void acs_session_flush_cancel (acs_session_t *s, void (*cb) (void *data), void *data);
-
-/* ---- URL (exported for tests) ---- */
-struct acs_url_params
-{
-  const char *endpoint; /* http(s)://host[:port][/] as discovered */
-  const char *cluster;
-  const char *container_instance_arn;
-  const char *agent_hash;
-  const char *agent_version;
-  const char *docker_version; /* NULL = omitted; sent as "DockerVersion: <v>" */
-  int64_t seq_num;
-  bool send_credentials;
-  int protocol_version; /* 0 = omitted */
-};
-/* endpoint + "/"(if missing) + "ws?" + sorted, form-encoded query. */
-char *acs_build_url (const struct acs_url_params *p);
-/* Go url.QueryEscape: A-Za-z0-9-_.~ kept, ' ' -> '+', rest %XX. */
-char *acs_query_escape (const char *s);
 
 #endif

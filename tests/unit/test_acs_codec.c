@@ -1,8 +1,10 @@
 /* Unit tests for acs/codec.h (every ACS message type, malformed, unknown and
  * oversize frames, the upstream samples in fuzz/corpus/acs_frame/, both
  * handshake error encodings, encoders, secret handling) and for the
- * websocket URL (acs_build_url / acs_query_escape) and the HEAD back-off. */
+ * websocket URL (acs_build_url / acs_url_resolve on libcurl) and the
+ * upstream agent's back-off. */
 #include <setjmp.h>
+#include <ctype.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -577,22 +579,18 @@ test_encoders (void **state)
 
 /* ---- URL ---- */
 
-static void
-test_query_escape (void **state)
+/* libcurl writes %xx in lower case up to 7.x and in upper case later (both
+   mean the same): compare in upper case. */
+static char *
+pct_upper (char *u)
 {
-  (void) state;
-  char *e = acs_query_escape ("DockerVersion: 1.6.0");
-  assert_string_equal (e, "DockerVersion%3A+1.6.0");
-  free (e);
-  e = acs_query_escape ("arn:aws:ecs:us-west-2:1:container-instance/abc*~_.-");
-  assert_string_equal (e, "arn%3Aaws%3Aecs%3Aus-west-2%3A1%3Acontainer-instance%2Fabc%2A~_.-");
-  free (e);
-  e = acs_query_escape ("a+b&c=d\xc3\xa9");
-  assert_string_equal (e, "a%2Bb%26c%3Dd%C3%A9");
-  free (e);
-  e = acs_query_escape (NULL);
-  assert_string_equal (e, "");
-  free (e);
+  for (char *p = u; p && *p; p++)
+    if (*p == '%' && p[1] && p[2])
+      {
+        p[1] = (char) toupper ((unsigned char) p[1]);
+        p[2] = (char) toupper ((unsigned char) p[2]);
+      }
+  return u;
 }
 
 static void
@@ -610,11 +608,11 @@ test_build_url (void **state)
     .send_credentials = true,
     .protocol_version = 2,
   };
-  char *u = acs_build_url (&p);
+  char *u = pct_upper (acs_build_url (&p));
   assert_string_equal (u, "https://ecs-a-1.us-west-2.amazonaws.com/ws?agentHash=4d9f982&"
                           "agentVersion=1.1.0&clusterArn=default&containerInstanceArn=arn%3Aaws%"
                           "3Aecs%3Aus-west-2%3A123456789012%3Acontainer-instance%2Fabc&"
-                          "dockerVersion=DockerVersion%3A+1.6.0&protocolVersion=2&"
+                          "dockerVersion=DockerVersion%3A%201.6.0&protocolVersion=2&"
                           "sendCredentials=true&seqNum=1");
   free (u);
   /* no trailing slash, no docker version, later connection, dirty hash, seq 0 -> 1 */
@@ -624,18 +622,84 @@ test_build_url (void **state)
   p.agent_hash = "*UNKNOWN";
   p.seq_num = 0;
   p.protocol_version = 0;
-  u = acs_build_url (&p);
+  u = pct_upper (acs_build_url (&p));
   assert_string_equal (u, "http://127.0.0.1:8080/ws?agentHash=%2AUNKNOWN&agentVersion=1.1.0&"
                           "clusterArn=default&containerInstanceArn=arn%3Aaws%3Aecs%3Aus-west-2%"
                           "3A123456789012%3Acontainer-instance%2Fabc&sendCredentials=false&seqNum=1");
   free (u);
   p.seq_num = 42;
-  u = acs_build_url (&p);
+  u = pct_upper (acs_build_url (&p));
   assert_non_null (strstr (u, "&seqNum=42"));
   free (u);
+  /* values escaped by libcurl: unreserved kept, everything else %XX */
+  p.cluster = "a+b&c=d\xc3\xa9 *~_.-";
+  u = pct_upper (acs_build_url (&p));
+  assert_non_null (strstr (u, "&clusterArn=a%2Bb%26c%3Dd%C3%A9%20%2A~_.-&"));
+  free (u);
+  /* an endpoint path is kept, its query and fragment are not */
+  p.endpoint = "wss://h.example/base/?x=1#f";
+  u = pct_upper (acs_build_url (&p));
+  assert_true (strncmp (u, "wss://h.example/base/ws?agentHash=", 34) == 0);
+  free (u);
+  p.endpoint = "not a url";
+  assert_null (acs_build_url (&p));
 }
 
-/* HEAD back-off: 250 ms -> 2 min, x1.5, jitter 0.2 (only ever added). */
+static void
+test_url_resolve (void **state)
+{
+  (void) state;
+  struct acs_url_params p = { .endpoint = "https://ecs-a-1.us-west-2.amazonaws.com/", .seq_num = 3 };
+  struct acs_url u;
+  agent_error_t err = NULL;
+  assert_int_equal (acs_url_resolve (&p, &u, &err), 0);
+  assert_true (u.tls);
+  assert_string_equal (u.host, "ecs-a-1.us-west-2.amazonaws.com");
+  assert_int_equal (u.port, 443);
+  assert_string_equal (u.authority, "ecs-a-1.us-west-2.amazonaws.com");
+  assert_string_equal (u.path, "/ws?sendCredentials=false&seqNum=3");
+  assert_string_equal (u.http_url,
+                       "https://ecs-a-1.us-west-2.amazonaws.com/ws?sendCredentials=false&seqNum=3");
+  acs_url_free (&u);
+  /* ws:// with a port: signed as http://, the port kept in Host */
+  p.endpoint = "ws://127.0.0.1:8080";
+  assert_int_equal (acs_url_resolve (&p, &u, &err), 0);
+  assert_false (u.tls);
+  assert_string_equal (u.host, "127.0.0.1");
+  assert_int_equal (u.port, 8080);
+  assert_string_equal (u.authority, "127.0.0.1:8080");
+  assert_string_equal (u.http_url, "http://127.0.0.1:8080/ws?sendCredentials=false&seqNum=3");
+  acs_url_free (&u);
+  /* IPv6: brackets only in Host; an explicit default port is left out */
+  p.endpoint = "wss://[::1]:443/acs";
+  assert_int_equal (acs_url_resolve (&p, &u, &err), 0);
+  assert_true (u.tls);
+  assert_string_equal (u.host, "::1");
+  assert_int_equal (u.port, 443);
+  assert_string_equal (u.authority, "[::1]");
+  assert_string_equal (u.path, "/acs/ws?sendCredentials=false&seqNum=3");
+  assert_string_equal (u.http_url, "https://[::1]/acs/ws?sendCredentials=false&seqNum=3");
+  acs_url_free (&u);
+  p.endpoint = "http://[::1]:9000/";
+  assert_int_equal (acs_url_resolve (&p, &u, &err), 0);
+  assert_string_equal (u.authority, "[::1]:9000");
+  acs_url_free (&u);
+  /* refused: unknown scheme, no host, bad port, not a URL */
+  const char *bad[] = { "ftp://h/", "https://", "http://h:70000/", "http://h:x/", "h.example", NULL };
+  for (size_t i = 0; bad[i]; i++)
+    {
+      p.endpoint = bad[i];
+      assert_true (acs_url_resolve (&p, &u, &err) < 0);
+      assert_int_equal (error_kind (&err), ERR_INVALID);
+      assert_null (u.host);
+      error_free (&err);
+    }
+  p.endpoint = NULL;
+  assert_true (acs_url_resolve (&p, &u, &err) < 0);
+  error_free (&err);
+}
+
+/* The upstream agent's back-off: 250 ms -> 2 min, x1.5, jitter 0.2 (only ever added). */
 static void
 test_backoff (void **state)
 {
@@ -679,8 +743,8 @@ main (void)
     cmocka_unit_test (test_samples),
     cmocka_unit_test (test_corpus_all),
     cmocka_unit_test (test_encoders),
-    cmocka_unit_test (test_query_escape),
     cmocka_unit_test (test_build_url),
+    cmocka_unit_test (test_url_resolve),
     cmocka_unit_test (test_backoff),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
