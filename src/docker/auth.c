@@ -6,6 +6,8 @@
 #include "log/log.h"
 #include <ctype.h>
 #include <jansson.h>
+#include <limits.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -13,89 +15,62 @@
 static const char HUB_KEY[] = "index.docker.io/v1/";
 static const char HUB_ADDRESS[] = "https://index.docker.io/v1/";
 
-/* ---- base64 ------------------------------------------------------------ */
+/* ---- base64 (OpenSSL) --------------------------------------------------- */
 
+/* base64url with padding, as Go's base64.URLEncoding. */
 static char *
-b64_encode (const unsigned char *in, size_t n, bool url)
+b64url_encode (const char *in, size_t n)
 {
-  const char *tab = url ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-                        : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  if (n > (size_t) INT_MAX / 4 * 3 - 3)
+    xalloc_die ();
   char *out = xmalloc (4 * ((n + 2) / 3) + 1);
-  size_t o = 0;
-  for (size_t i = 0; i < n; i += 3)
-    {
-      uint32_t v = (uint32_t) in[i] << 16;
-      if (i + 1 < n)
-        v |= (uint32_t) in[i + 1] << 8;
-      if (i + 2 < n)
-        v |= in[i + 2];
-      out[o++] = tab[(v >> 18) & 63];
-      out[o++] = tab[(v >> 12) & 63];
-      out[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-      out[o++] = i + 2 < n ? tab[v & 63] : '=';
-    }
-  out[o] = '\0';
-  return out;
+  int k = EVP_EncodeBlock ((unsigned char *) out, (const unsigned char *) in, (int) n);
+  for (int i = 0; i < k; i++)
+    if (out[i] == '+')
+      out[i] = '-';
+    else if (out[i] == '/')
+      out[i] = '_';
+  return out; /* EVP_EncodeBlock NUL-terminates */
 }
 
-static int
-b64_val (int ch)
-{
-  if (ch >= 'A' && ch <= 'Z')
-    return ch - 'A';
-  if (ch >= 'a' && ch <= 'z')
-    return ch - 'a' + 26;
-  if (ch >= '0' && ch <= '9')
-    return ch - '0' + 52;
-  if (ch == '+' || ch == '-')
-    return 62;
-  if (ch == '/' || ch == '_')
-    return 63;
-  return -1;
-}
-
-/* Standard or URL alphabet, padding optional, whitespace ignored. */
+/* Standard or URL alphabet, padding optional, whitespace ignored.  The text
+   is brought to the form EVP_DecodeBlock takes (standard alphabet, padded
+   to a multiple of 4); its padding bytes are then dropped from the count. */
 static int
 b64_decode (const char *in, char **out, size_t *outlen)
 {
   size_t n = strlen (in);
-  char *o = xmalloc (n / 4 * 3 + 4);
+  if (n > (size_t) INT_MAX - 4)
+    return -1;
+  char *t = xmalloc (n + 4);
   size_t k = 0;
-  uint32_t acc = 0;
-  int bits = 0;
-  bool pad = false;
   for (size_t i = 0; i < n; i++)
     {
       unsigned char ch = (unsigned char) in[i];
       if (isspace (ch))
         continue;
-      if (ch == '=')
-        {
-          pad = true;
-          continue;
-        }
-      int v = b64_val (ch);
-      if (v < 0 || pad)
-        {
-          free (o);
-          return -1;
-        }
-      acc = (acc << 6) | (uint32_t) v;
-      bits += 6;
-      if (bits >= 8)
-        {
-          bits -= 8;
-          o[k++] = (char) ((acc >> bits) & 0xff);
-        }
+      t[k++] = ch == '-' ? '+' : ch == '_' ? '/' : (char) ch;
     }
-  if (bits >= 6)
+  while (k > 0 && t[k - 1] == '=')
+    k--; /* padding is optional: count our own */
+  size_t pad = (4 - k % 4) % 4;
+  if (pad == 3 || memchr (t, '=', k))
+    {
+      free (t);
+      return -1;
+    }
+  memset (t + k, '=', pad);
+  char *o = xmalloc ((k + pad) / 4 * 3 + 1);
+  int r = EVP_DecodeBlock ((unsigned char *) o, (const unsigned char *) t, (int) (k + pad));
+  free (t);
+  if (r < 0 || (size_t) r < pad)
     {
       free (o);
       return -1;
     }
-  o[k] = '\0';
+  *outlen = (size_t) r - pad;
+  o[*outlen] = '\0';
   *out = o;
-  *outlen = k;
   return 0;
 }
 
@@ -158,6 +133,15 @@ normalize_key (const char *key)
   char *r = xasprintf ("%s/%.*s", host, (int) pl, path);
   free (host);
   return r;
+}
+
+/* jansson is the judge of UTF-8: credentials must encode into the header. */
+static bool
+utf8_valid (const char *s, size_t n)
+{
+  json_t *j = json_stringn (s, n);
+  json_decref (j);
+  return j != NULL;
 }
 
 static char *
@@ -230,7 +214,7 @@ docker_auth_parse (const char *type, const char *data_json, struct docker_auth_c
         char *dec = NULL;
         size_t dlen = 0;
         if (b64_decode (auth, &dec, &dlen) < 0 || memchr (dec, '\0', dlen)
-            || strchr (dec, ':') == NULL)
+            || strchr (dec, ':') == NULL || !utf8_valid (dec, dlen))
           {
             free (dec);
             free (auth);
@@ -355,65 +339,70 @@ docker_auth_lookup (const struct docker_auth_config *cfg, const char *image)
   return best;
 }
 
-static void
-json_go_string (struct sbuf *b, const char *s)
+/* jansson's compact output made byte-identical to Go's json.Marshal, which
+   differs only in escapes: Go also escapes <, > and & (\u003c \u003e
+   \u0026) and U+2028/U+2029, and writes the hex of \u escapes in lower
+   case where jansson writes "\u001F".  The characters replaced here can
+   only occur inside string values (the keys are ours). */
+static char *
+go_json_escapes (const char *j)
 {
-  static const char hex[] = "0123456789abcdef";
-  sbuf_puts (b, "\"");
-  for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+  struct sbuf b = { 0 };
+  for (const char *p = j; *p; p++)
     {
-      unsigned char ch = *p;
-      if (ch == '"' || ch == '\\')
+      if (*p == '\\' && p[1] == 'u' && p[2] && p[3] && p[4] && p[5])
         {
-          char e[2] = { '\\', (char) ch };
-          sbuf_append (b, e, 2);
+          char e[6] = { '\\', 'u' };
+          for (int i = 2; i < 6; i++)
+            e[i] = (char) tolower ((unsigned char) p[i]);
+          sbuf_append (&b, e, 6);
+          p += 5;
         }
-      else if (ch == '\n')
-        sbuf_puts (b, "\\n");
-      else if (ch == '\r')
-        sbuf_puts (b, "\\r");
-      else if (ch == '\t')
-        sbuf_puts (b, "\\t");
-      else if (ch < 0x20 || ch == '<' || ch == '>' || ch == '&')
+      else if (*p == '\\' && p[1])
+        sbuf_append (&b, p++, 2); /* \" \\ \n ...: as is */
+      else if (*p == '<')
+        sbuf_puts (&b, "\\u003c");
+      else if (*p == '>')
+        sbuf_puts (&b, "\\u003e");
+      else if (*p == '&')
+        sbuf_puts (&b, "\\u0026");
+      else if ((unsigned char) p[0] == 0xe2 && (unsigned char) p[1] == 0x80
+               && ((unsigned char) p[2] == 0xa8 || (unsigned char) p[2] == 0xa9))
         {
-          char e[6] = { '\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15] };
-          sbuf_append (b, e, 6);
-        }
-      else if (ch == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9))
-        {
-          sbuf_puts (b, p[2] == 0xa8 ? "\\u2028" : "\\u2029");
+          sbuf_puts (&b, (unsigned char) p[2] == 0xa8 ? "\\u2028" : "\\u2029");
           p += 2;
         }
       else
-        sbuf_append (b, (const char *) p, 1);
+        sbuf_append (&b, p, 1);
     }
-  sbuf_puts (b, "\"");
+  return sbuf_steal (&b);
 }
 
 char *
 docker_auth_encode (const char *username, const char *password, const char *email,
                     const char *serveraddress)
 {
-  struct sbuf b = { 0 };
+  /* Go's AuthConfig field order; empty members are omitted (omitempty) */
   const char *names[] = { "username", "password", "email", "serveraddress" };
   const char *vals[] = { username, password, email, serveraddress };
-  bool first = true;
-  sbuf_puts (&b, "{");
+  json_t *o = json_object ();
   for (size_t i = 0; i < ARRAY_SIZE (names); i++)
-    {
-      if (vals[i] == NULL || vals[i][0] == '\0')
-        continue;
-      if (!first)
-        sbuf_puts (&b, ",");
-      first = false;
-      json_go_string (&b, names[i]);
-      sbuf_puts (&b, ":");
-      json_go_string (&b, vals[i]);
-    }
-  sbuf_puts (&b, "}\n");
-  char *json = sbuf_steal (&b);
-  char *enc = b64_encode ((const unsigned char *) json, strlen (json), true);
-  free (json);
+    if (vals[i] && vals[i][0]
+        && json_object_set_new (o, names[i], json_string (vals[i])) < 0)
+      {
+        json_decref (o); /* not valid UTF-8 */
+        return NULL;
+      }
+  char *j = json_dumps (o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref (o);
+  if (j == NULL)
+    xalloc_die ();
+  char *go = go_json_escapes (j);
+  free (j);
+  char *line = xasprintf ("%s\n", go); /* json.Encoder ends each value with a newline */
+  free (go);
+  char *enc = b64url_encode (line, strlen (line));
+  free (line);
   return enc;
 }
 

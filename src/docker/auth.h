@@ -47,7 +47,9 @@ const struct docker_auth_entry *docker_auth_lookup (const struct docker_auth_con
    credentials match (then send no header).  cfg may be NULL. */
 char *docker_auth_for_image (const struct docker_auth_config *cfg, const char *image);
 /* base64url (padded) of {"username","password","email","serveraddress"} with
-   empty members omitted and a trailing newline, as Go's json.Encoder. */
+   empty members omitted and a trailing newline, byte for byte as Go's
+   json.Encoder writes it.  NULL if a value is not valid UTF-8 (values that
+   docker_auth_parse accepted always are). */
 char *docker_auth_encode (const char *username, const char *password, const char *email,
                           const char *serveraddress);
 /* Registry host of an image ref ("docker.io" for Hub images). Caller frees. */

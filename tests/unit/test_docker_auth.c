@@ -12,9 +12,10 @@
 #include "core/util.h"
 #include "core/xmalloc.h"
 #include "docker/auth.h"
+#include "helpers/fixture.h"
 #include "log/log.h"
 
-#define SAMPLES "/work/shared/protocol/samples/"
+#define SAMPLES "protocol/samples/"
 
 /* base64 (either alphabet) decoder for checking the header */
 static char *
@@ -161,6 +162,55 @@ test_parse_empty_and_errors (void **state)
 }
 
 static void
+test_parse_auth_base64 (void **state)
+{
+  (void) state;
+  /* "auth" is base64 of user:password, standard or URL alphabet, padding
+     optional, whitespace ignored */
+  static const struct
+  {
+    const char *auth, *user, *pass; /* user NULL: refused */
+  } cases[] = {
+    { "aHViOmh1YnB3", "hub", "hubpw" },
+    { "dXNlcjpwYXNzMQ==", "user", "pass1" },
+    { "dXNlcjpwYXNzMQ", "user", "pass1" },
+    { "dXNlcjpwYXNzMTI=", "user", "pass12" },
+    { "dXNlcjpwYXNzMTI", "user", "pass12" },
+    { " dXNl cjpw\\nYXNz MTI=\\n", "user", "pass12" }, /* JSON \n: a newline */
+    { "dTrDvz8+fg==", "u", "\xc3\xbf?>~" },
+    { "dTrDvz8-fg", "u", "\xc3\xbf?>~" },
+    { "dXNlcjpwYXNzM", NULL, NULL },     /* one char too many */
+    { "dXNl=cjpwYXNz", NULL, NULL },     /* padding inside */
+    { "dXNlcjpwYXNz*", NULL, NULL },     /* not the alphabet */
+    { "dTr/", NULL, NULL },              /* "u:\xff": not UTF-8 */
+    { "bm9jb2xvbg==", NULL, NULL },      /* no colon */
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (cases); i++)
+    {
+      char *doc = xasprintf ("{\"r.io\":{\"auth\":\"%s\"}}", cases[i].auth);
+      struct docker_auth_config *cfg = NULL;
+      agent_error_t err = NULL;
+      int r = docker_auth_parse ("dockercfg", doc, &cfg, &err);
+      if (cases[i].user == NULL)
+        {
+          if (r >= 0)
+            fail_msg ("%s accepted", cases[i].auth);
+          assert_int_equal (error_kind (&err), ERR_INVALID);
+          error_free (&err);
+        }
+      else
+        {
+          if (r < 0)
+            fail_msg ("%s: %s", cases[i].auth, error_msg (&err));
+          assert_string_equal (cfg->entries[0].username, cases[i].user);
+          assert_string_equal (cfg->entries[0].password, cases[i].pass);
+          docker_auth_config_free (cfg);
+        }
+      free (doc);
+    }
+}
+
+static void
 test_image_registry (void **state)
 {
   (void) state;
@@ -248,16 +298,8 @@ static void
 test_encode_matches_sample (void **state)
 {
   (void) state;
-  char *sample = NULL;
-  size_t len = 0;
-  agent_error_t err = NULL;
-  if (util_read_file (SAMPLES "docker_client_test.go__x-registry-auth-header-decoded.json", &sample,
-                      &len, &err)
-      < 0)
-    {
-      error_free (&err);
-      skip ();
-    }
+  char *sample = test_fixture_shared (
+      SAMPLES "docker_client_test.go__x-registry-auth-header-decoded.json", NULL);
   char *h = docker_auth_encode ("username", "password", NULL, "https://registry.endpoint");
   char *dec = unb64 (h);
   assert_non_null (dec);
@@ -281,11 +323,21 @@ test_encode_escaping_and_alphabet (void **state)
                        "{\"username\":\"u\\u003c\\u003e\\u0026\",\"password\":\"p\\\"\\\\\\n\\u0001\"}\n");
   free (dec);
   free (h);
-  /* bytes that give '+' and '/' in the standard alphabet must use '-' '_' */
-  h = docker_auth_encode ("\xfb\xff\xbf~~~", "x", NULL, NULL);
+  /* Go writes control characters as lower-case \u00xx and escapes U+2028 */
+  h = docker_auth_encode ("a\x1b\x1f\b\f", "\xe2\x80\xa8\xe2\x80\xa9", NULL, NULL);
+  dec = unb64 (h);
+  assert_string_equal (
+      dec, "{\"username\":\"a\\u001b\\u001f\\b\\f\",\"password\":\"\\u2028\\u2029\"}\n");
+  free (dec);
+  free (h);
+  /* text that gives '+' and '/' in the standard alphabet ("ÿÿÿ~~~" does)
+     must use '-' '_' */
+  h = docker_auth_encode ("\xc3\xbf\xc3\xbf\xc3\xbf~~~", "x", NULL, NULL);
   assert_null (strpbrk (h, "+/"));
   assert_true (strpbrk (h, "-_") != NULL);
   free (h);
+  /* not valid UTF-8: no header (docker_auth_parse never lets such a value in) */
+  assert_null (docker_auth_encode ("\xfb\xff\xbf", "x", NULL, NULL));
   /* nothing set: "{}\n" */
   h = docker_auth_encode (NULL, NULL, NULL, NULL);
   dec = unb64 (h);
@@ -324,6 +376,7 @@ main (void)
     cmocka_unit_test (test_parse_dockercfg_type),
     cmocka_unit_test (test_parse_auth_overrides_user),
     cmocka_unit_test (test_parse_empty_and_errors),
+    cmocka_unit_test (test_parse_auth_base64),
     cmocka_unit_test (test_image_registry),
     cmocka_unit_test (test_lookup),
     cmocka_unit_test (test_encode_matches_sample),

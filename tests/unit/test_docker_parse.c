@@ -13,8 +13,9 @@
 #include "core/util.h"
 #include "core/xmalloc.h"
 #include "docker/docker.h"
+#include "helpers/fixture.h"
 
-#define SAMPLES "/work/shared/protocol/samples/"
+#define SAMPLES "protocol/samples/"
 
 static const char INSPECT[] =
     "{\"Id\":\"d6c7eeaf\",\"Created\":\"2026-11-29T07:22:49.721431194Z\","
@@ -141,14 +142,9 @@ static void
 test_inspect_real_sample (void **state)
 {
   (void) state;
-  char *s = NULL;
   size_t len;
   agent_error_t err = NULL;
-  if (util_read_file ("fuzz/corpus/docker_inspect/running-ports-bind.json", &s, &len, &err) < 0)
-    {
-      error_free (&err);
-      skip ();
-    }
+  char *s = test_fixture_repo ("fuzz/corpus/docker_inspect/running-ports-bind.json", &len);
   struct docker_container_info *i = NULL;
   assert_int_equal (docker_parse_container_inspect (s, len, &i, &err), 0);
   assert_true (i->running);
@@ -409,14 +405,9 @@ test_pull_samples (void **state)
   };
   for (size_t k = 0; k < ARRAY_SIZE (cases); k++)
     {
-      char *s = NULL;
       size_t len;
       agent_error_t err = NULL;
-      if (util_read_file (cases[k].file, &s, &len, &err) < 0)
-        {
-          error_free (&err);
-          continue;
-        }
+      char *s = test_fixture_shared (cases[k].file, &len);
       struct docker_json_stream js = { 0 };
       agent_error_t lerr = NULL;
       int r = docker_json_stream_feed (&js, s, len, pull_sample_cb, &lerr, &err);
