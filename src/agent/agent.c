@@ -189,19 +189,44 @@ agent_step_identity (struct agent *a)
     }
 }
 
+/* The store calls back only once the ARN is on disk; while saving fails it
+   retries with back-off (and says so once), so a full disk at first start
+   delays the start instead of ending it. */
 static void
 agent_registered_save_cb (agent_error_t err, void *data)
 {
   struct agent *a = data;
-  if (err)
-    {
-      agent_error_t e = NULL;
-      error_set (&e, ERR_TERMINAL, "saving the checkpoint after registration: %s",
-                 error_msg (&err));
-      agent_finish (a, EXIT_TERMINAL, &e);
-      return;
-    }
+  (void) err; /* always NULL: a save callback means the write is durable */
   agent_step_run (a);
+}
+
+/* Registration is idempotent across restarts: a client token is saved
+   before the first RegisterContainerInstance and sent with it, so an agent
+   that registered but could not save the ARN (full disk, kill -9) gets the
+   same container instance back on its next start, not a second one. */
+static void
+agent_token_saved_cb (agent_error_t err, void *data)
+{
+  struct agent *a = data;
+  (void) err; /* always NULL: the token is durable */
+  agent_step_register (a);
+}
+
+/* true: a token was made and is being saved (registration resumes in
+   agent_token_saved_cb). */
+static bool
+agent_ensure_client_token (struct agent *a)
+{
+  if (state_client_token (a->state))
+    return false;
+  char hex[33];
+  util_random_hex (hex, 16);
+  /* UUID version 4 layout, as upstream's token */
+  cleanup_free char *tok = xasprintf ("%.8s-%.4s-4%.3s-a%.3s-%.12s", hex, hex + 8, hex + 13,
+                                      hex + 17, hex + 20);
+  state_set_client_token (a->state, tok);
+  state_save (a->state, agent_token_saved_cb, a);
+  return true;
 }
 
 static void agent_register_cb (const char *arn, agent_error_t err, void *data);
@@ -257,6 +282,8 @@ static void
 agent_step_register (struct agent *a)
 {
   agent_error_t err = NULL;
+  if (agent_ensure_client_token (a))
+    return;
   cleanup_free char *endpoint = NULL;
   if (ecs_endpoint_url (a->cfg->api_endpoint, a->region, &endpoint, &err) < 0)
     {
@@ -351,6 +378,7 @@ agent_step_register (struct agent *a)
     .docker_version = a->docker_version,
     .attributes = attrs,
     .n_attributes = n_attrs,
+    .client_token = state_client_token (a->state),
   };
   a->ecs_op = ecs_register_container_instance (a->ecs, &req, agent_register_cb, a);
   ecs_attributes_free (attrs, n_attrs);

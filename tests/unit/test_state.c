@@ -567,6 +567,28 @@ test_survives_kill9 (void **st)
   state_store_free (s);
 }
 
+/* The registration token survives a restart and goes with the instance. */
+static void
+test_client_token (void **st)
+{
+  struct fixture *f = *st;
+  state_store_t *s = store (f, true);
+  assert_null (state_client_token (s));
+  state_set_client_token (s, "6f1c-token");
+  struct saved sv = { 0 };
+  state_save (s, on_saved, &sv);
+  spin_until (f, &sv.done);
+  state_store_free (s);
+  uv_run (&f->loop, UV_RUN_DEFAULT);
+  s = store (f, true);
+  agent_error_t err = NULL;
+  assert_int_equal (state_load (s, &err), 0);
+  assert_string_equal (state_client_token (s), "6f1c-token");
+  state_discard_instance (s);
+  assert_null (state_client_token (s));
+  state_store_free (s);
+}
+
 /* Makes every save fail, even as root: a non-empty directory where the
    checkpoint goes (the rename over it fails). */
 static void
@@ -788,6 +810,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_upstream_head_fixtures_rejected, setup, teardown),
     cmocka_unit_test_setup_teardown (test_v2_seq_num, setup, teardown),
     cmocka_unit_test_setup_teardown (test_survives_kill9, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_client_token, setup, teardown),
     cmocka_unit_test_setup_teardown (test_write_failure, setup, teardown),
     cmocka_unit_test_setup_teardown (test_failing_saves_back_off, setup, teardown),
     cmocka_unit_test_setup_teardown (test_checkpoint_not_a_regular_file, setup, teardown),
