@@ -1,7 +1,8 @@
 /* introspection/introspection.h - the agent's introspection HTTP API (port 51678).
  *
  * Contract: read-only JSON views of engine state, served on the agent's libuv
- * loop (agent-runtime.md §6, with the HEAD additions users rely on):
+ * loop, with the paths and answers of the upstream Go agent's v1 API (and
+ * the additions its HEAD made that users rely on):
  *   /v1/metadata                {"Cluster","ContainerInstanceArn","Version"}
  *   /v1/tasks                   {"Tasks":[TaskResponse...]}
  *   /v1/tasks?taskarn=<arn>     one TaskResponse; unknown -> 404
@@ -22,9 +23,13 @@
  * HTTP: libwebsockets' HTTP/1.1 server role (lws 4.1, LWS_WITH_LIBUV + the
  * evlib_uv plugin), in its own lws context bound to the caller's loop through
  * foreign_loops - no HTTP parsing here, and the websocket client of acs/ keeps
- * its own context on the same loop.  llhttp + uv_tcp was the fallback; lws
- * was chosen because it already is a dependency, handles keep-alive,
- * pipelining and partial writes, and enforces header limits itself.
+ * its own context on the same loop.  lws was chosen because it already is a
+ * dependency, handles keep-alive, pipelining and partial writes, and enforces
+ * header limits itself.  The listening socket is ours (listener.h): lws
+ * serves each connection it accepts.
+ *
+ * Files: routes.c (router, JSON views), server.c (lws server, connection
+ * limits, start/stop), listener.c (listening socket, accept back-off).
  *
  * Hardening (defaults, all configurable):
  *   - headers larger than max_header_bytes (8 KiB): connection closed by lws;
@@ -35,7 +40,13 @@
  *   - at most max_connections (200) connections: when a new one arrives at
  *     the limit, the oldest connection that is not being answered is closed,
  *     so idle floods cannot lock out a real client and memory stays bounded
- *     (lws header buffers are allocated per connection up to the limit).
+ *     (lws header buffers are allocated per connection up to the limit);
+ *   - descriptors: the server never holds more connections than the open
+ *     file limit (RLIMIT_NOFILE) minus 128 (half the limit when it is below
+ *     256), lowering max_connections if needed, so Docker, ACS and the
+ *     checkpoint keep theirs under a flood; when accept() fails anyway for
+ *     want of descriptors, accepting backs off (50 ms -> 5 s) instead of
+ *     spinning, with one log line when it starts and one when it clears.
  *
  * Lifetime: introspection_start() listens (retrying with back-off 1 s -> 1 min
  * when the address is busy, as upstream, unless no_retry); introspection_stop()
@@ -142,8 +153,8 @@ struct introspection_config
 typedef struct introspection_server introspection_server_t;
 
 /* Start serving on loop.  cfg strings and the provider are copied.  Errors:
-   ERR_INVALID (bad address/config), ERR_IO (lws context), ERR_CONFLICT
-   (address in use, only with no_retry). */
+   ERR_INVALID (bad address/config), ERR_IO (lws context; socket errors with
+   no_retry), ERR_CONFLICT (address in use, only with no_retry). */
 int introspection_start (uv_loop_t *loop, const struct introspection_config *cfg,
                          const struct introspection_provider *prov, introspection_server_t **out,
                          agent_error_t *err);
@@ -159,6 +170,8 @@ int introspection_port (const introspection_server_t *s);
 size_t introspection_connections (const introspection_server_t *s);
 /* Requests answered since start (tests). */
 unsigned long introspection_requests (const introspection_server_t *s);
+/* accept() failures for want of descriptors since start (tests). */
+unsigned long introspection_accept_failures (const introspection_server_t *s);
 
 /* "Amazon ECS Agent - v<VERSION> (<*if dirty><GITREV>)" from the build macros. */
 const char *introspection_version_string (void);

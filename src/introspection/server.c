@@ -3,12 +3,14 @@
  * limits and timeouts, listening with retry, asynchronous shutdown.  What a
  * request answers is decided by routes.c.  See introspection.h. */
 #include "introspection/introspection.h"
+#include "introspection/listener.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
 #include "log/log.h"
 #include <arpa/inet.h>
 #include <libwebsockets.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define MOD "introspection"
@@ -17,6 +19,10 @@
 #define DEFAULT_HEADER_BYTES 8192
 #define WRITE_CHUNK 16384
 #define FIN_MAX_SPINS 200000
+/* Descriptors left to the rest of the agent (Docker, ACS, ECS, checkpoint,
+   log): the server holds at most the open file limit minus this many, or
+   half the limit when the limit is below twice this. */
+#define FD_RESERVE 128
 
 struct conn
 {
@@ -44,10 +50,13 @@ struct introspection_server
   struct lws_protocols protocols[2];
   struct lws_context *ctx;
   struct lws_vhost *vhost;
+  introspection_listener_t *listener;
+  bool listener_closing; /* closed, its handles not yet released */
   int port;
   struct conn *head, *tail;
   size_t n_conns; /* all conns still allocated */
   size_t n_live;  /* conns not evicted */
+  size_t budget;  /* at most this many conns (descriptors) at once */
   unsigned long n_requests;
   uv_timer_t retry;
   bool retry_init;
@@ -121,6 +130,10 @@ conn_new (struct introspection_server *s, struct lws *wsi)
   lws_set_opaque_user_data (wsi, c);
   while (s->n_live > s->max_conns)
     conn_evict_one (s);
+  /* Evicted connections close on lws' next turn: accept no more than the
+     budget meanwhile (conn_free resumes). */
+  if (s->n_conns >= s->budget)
+    introspection_listener_pause (s->listener);
 }
 
 static void
@@ -141,6 +154,8 @@ conn_free (struct introspection_server *s, struct conn *c)
   s->n_conns--;
   conn_reset (c);
   free (c);
+  if (s->n_conns < s->budget)
+    introspection_listener_resume (s->listener);
 }
 
 static const char *
@@ -382,17 +397,31 @@ http_cb (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
 
 /* --- listen (with retry) --- */
 
-static void fill_vhost_info (struct introspection_server *s, struct lws_context_creation_info *i);
+/* A connection the listener accepted: lws serves it (and closes it if it
+   cannot). */
+static void
+server_accept_cb (int fd, void *arg)
+{
+  struct introspection_server *s = arg;
+  if (s->stopping || !s->vhost)
+    {
+      close (fd);
+      return;
+    }
+  if (!lws_adopt_socket_vhost (s->vhost, fd))
+    log_debug (MOD, "libwebsockets could not take a new connection");
+}
 
 static int
 try_listen (struct introspection_server *s, agent_error_t *err)
 {
-  struct lws_context_creation_info info;
-  fill_vhost_info (s, &info);
-  s->vhost = lws_create_vhost (s->ctx, &info);
-  if (!s->vhost)
-    return error_set (err, ERR_CONFLICT, "cannot listen on %s:%d", s->addr, s->cfg.port);
-  s->port = lws_get_vhost_listen_port (s->vhost);
+  if (introspection_listener_open (s->loop, s->addr, s->cfg.port, server_accept_cb, s,
+                                   &s->listener, err)
+      < 0)
+    return -1;
+  s->port = introspection_listener_port (s->listener);
+  if (s->n_conns >= s->budget)
+    introspection_listener_pause (s->listener);
   log_info (MOD, "introspection API listening on %s:%d", s->addr, s->port);
   return 0;
 }
@@ -402,7 +431,7 @@ retry_cb (uv_timer_t *t)
 {
   struct introspection_server *s = t->data;
   cleanup_error agent_error_t err = NULL;
-  if (s->stopping || s->vhost)
+  if (s->stopping || s->listener)
     return;
   if (try_listen (s, &err) == 0)
     return;
@@ -470,6 +499,13 @@ retry_closed_cb (uv_handle_t *h)
   s->retry_init = false;
 }
 
+static void
+listener_closed_cb (void *arg)
+{
+  struct introspection_server *s = arg;
+  s->listener_closing = false;
+}
+
 /* lws, on a foreign loop, closes its uv handles asynchronously after the
    first lws_context_destroy(); the context is freed by a second call, which
    is only safe once those handles are gone.  We recorded which handles lws
@@ -487,7 +523,9 @@ fin_idle_cb (uv_idle_t *h)
   /* A few turns at least: lws chains its closes (wsi watchers, then its
      timers), each close callback running in a later turn. */
   s->fin_spins++;
-  if (s->fin_spins < 3 || ((pending || s->n_conns || s->retry_init) && s->fin_spins < FIN_MAX_SPINS))
+  if (s->fin_spins < 3
+      || ((pending || s->n_conns || s->retry_init || s->listener_closing)
+          && s->fin_spins < FIN_MAX_SPINS))
     return;
   if (pending || s->n_conns)
     log_warn (MOD, "lws did not release its handles; leaking its context");
@@ -511,6 +549,12 @@ introspection_stop (introspection_server_t *s, void (*done_cb) (void *arg), void
       uv_timer_stop (&s->retry);
       uv_close ((uv_handle_t *) &s->retry, retry_closed_cb);
     }
+  if (s->listener)
+    {
+      s->listener_closing = true;
+      introspection_listener_close (s->listener, listener_closed_cb, s);
+      s->listener = NULL;
+    }
   if (s->ctx)
     lws_context_destroy (s->ctx); /* first call: closes every wsi and handle */
   s->vhost = NULL;
@@ -528,17 +572,30 @@ fill_vhost_info (struct introspection_server *s, struct lws_context_creation_inf
 {
   memset (i, 0, sizeof *i);
   i->protocols = s->protocols;
-  i->port = s->cfg.port;
+  /* The listener (listener.c) accepts; lws serves what it is handed. */
+  i->port = CONTEXT_PORT_NO_LISTEN_SERVER;
   i->user = s;
   i->vhost_name = "introspection";
-  /* NULL iface = every address of the family. */
-  if (strcmp (s->addr, "0.0.0.0") != 0 && strcmp (s->addr, "::") != 0)
-    i->iface = s->addr;
-  if (!strchr (s->addr, ':'))
-    i->options |= LWS_SERVER_OPTION_DISABLE_IPV6;
   i->keepalive_timeout = (int) s->timeout_s;
   i->timeout_secs = s->timeout_s;
   i->timeout_secs_ah_idle = s->timeout_s;
+}
+
+/* How many connections the server may hold: twice the live limit (evicted
+   ones linger until lws closes them), and never so many that the rest of
+   the agent runs out of descriptors. */
+static size_t
+conn_budget (unsigned max_conns)
+{
+  size_t budget = 2 * (size_t) max_conns + 8;
+  struct rlimit rl;
+  if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    {
+      size_t lim = rl.rlim_cur >= 2 * FD_RESERVE ? rl.rlim_cur - FD_RESERVE : rl.rlim_cur / 2;
+      if (lim < budget)
+        budget = lim;
+    }
+  return budget ? budget : 1;
 }
 
 int
@@ -578,11 +635,19 @@ introspection_start (uv_loop_t *loop, const struct introspection_config *cfg,
   s->header_bytes = cfg->max_header_bytes ? cfg->max_header_bytes : DEFAULT_HEADER_BYTES;
   s->protocols[0].name = "http";
   s->protocols[0].callback = http_cb;
+  s->budget = conn_budget (s->max_conns);
+  /* The live limit leaves room under the budget for evicted connections. */
+  size_t live = s->budget - (s->budget / 8 ? s->budget / 8 : 1);
+  if (live < s->max_conns)
+    {
+      s->max_conns = live ? (unsigned) live : 1;
+      log_info (MOD, "open file limit: at most %u introspection connections (%zu descriptors)",
+                s->max_conns, s->budget);
+    }
 
   struct lws_context_creation_info info;
   fill_vhost_info (s, &info);
   info.port = CONTEXT_PORT_NO_LISTEN;
-  info.iface = NULL;
   void *loops[1] = { loop };
   info.foreign_loops = loops;
   info.options |= LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS
@@ -610,15 +675,23 @@ introspection_start (uv_loop_t *loop, const struct introspection_config *cfg,
       }
   free (before.v);
   free (after.v);
+  fill_vhost_info (s, &info);
+  s->vhost = lws_create_vhost (s->ctx, &info);
+  if (!s->vhost)
+    {
+      introspection_stop (s, NULL, NULL);
+      return error_set (err, ERR_IO, "introspection: cannot create the libwebsockets vhost");
+    }
 
   agent_error_t lerr = NULL;
   if (try_listen (s, &lerr) < 0)
     {
       if (cfg->no_retry)
         {
+          int kind = error_kind (&lerr);
           error_move (err, &lerr);
           introspection_stop (s, NULL, NULL);
-          return -ERR_CONFLICT;
+          return -kind;
         }
       backoff_init (&s->backoff, 1000, 60000, 0.2, 2.0);
       uint64_t ms = backoff_next (&s->backoff);
@@ -662,4 +735,10 @@ unsigned long
 introspection_requests (const introspection_server_t *s)
 {
   return s ? s->n_requests : 0;
+}
+
+unsigned long
+introspection_accept_failures (const introspection_server_t *s)
+{
+  return s ? introspection_listener_starved (s->listener) : 0;
 }

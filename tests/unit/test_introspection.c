@@ -16,11 +16,13 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <libwebsockets.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include "core/http.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
@@ -973,6 +975,137 @@ nofile_limit (void)
   return rl.rlim_cur;
 }
 
+static unsigned long loop_turns;
+
+static void
+count_turn_cb (uv_check_t *c)
+{
+  (void) c;
+  loop_turns++;
+}
+
+static bool
+time_passed (void *arg)
+{
+  return util_now_ms () >= *(uint64_t *) arg;
+}
+
+static bool
+all_answered (void *arg)
+{
+  struct count_arg *c = arg;
+  for (size_t i = 0; i < c->n; i++)
+    if (!c->raws[i].got_data)
+      return false;
+  return true;
+}
+
+static size_t
+count_substr (const char *text, const char *needle)
+{
+  size_t n = 0;
+  for (const char *p = text; (p = strstr (p, needle)); p += strlen (needle))
+    n++;
+  return n;
+}
+
+/* Out of descriptors while clients wait: accept() fails with EMFILE.  The
+   listening socket is no longer polled and accepting is retried with
+   back-off (the loop does not spin: lws' own listener turned the loop
+   ~78,000 times a second, logging each failure), the condition is logged
+   once and its end once, and the waiting clients are answered once
+   descriptors are back. */
+static void
+test_server_out_of_descriptors (void **state)
+{
+  (void) state;
+  enum { N_CLIENTS = 4 };
+  char dir[] = "/tmp/ecs-intro-fd-XXXXXX";
+  assert_non_null (mkdtemp (dir));
+  cleanup_free char *logfile = xasprintf ("%s/agent.log", dir);
+  agent_error_t err = NULL;
+  assert_int_equal (log_init (LOG_WARN, logfile, &err), 0);
+
+  struct harness h;
+  harness_init (&h);
+  struct introspection_config cfg = local_cfg ();
+  h.srv = harness_start (&h, &cfg);
+  int port = introspection_port (h.srv);
+  uv_check_t check;
+  uv_check_init (&h.loop, &check);
+  uv_check_start (&check, count_turn_cb);
+
+  /* Use up every descriptor under a small limit but N_CLIENTS, which the
+     clients take. */
+  struct rlimit saved, low;
+  getrlimit (RLIMIT_NOFILE, &saved);
+  low = saved;
+  if (low.rlim_cur > 512)
+    low.rlim_cur = 512;
+  assert_int_equal (setrlimit (RLIMIT_NOFILE, &low), 0);
+  int *fill = xcalloc (low.rlim_cur, sizeof *fill);
+  size_t n_fill = 0;
+  int fd;
+  while ((fd = dup (0)) >= 0)
+    fill[n_fill++] = fd;
+  assert_int_equal (errno, EMFILE);
+  assert_true (n_fill >= N_CLIENTS);
+  /* (libuv keeps one descriptor in reserve once a stream exists) */
+  for (int i = 0; i < N_CLIENTS + 1; i++)
+    close (fill[--n_fill]);
+  struct raw raws[N_CLIENTS];
+  int n_eof = 0;
+  for (int i = 0; i < N_CLIENTS; i++)
+    raw_connect (&h.loop, &raws[i], port, &n_eof);
+  while ((fd = dup (0)) >= 0)
+    fill[n_fill++] = fd;
+  struct count_arg ca = { raws, N_CLIENTS, N_CLIENTS };
+  assert_true (run_until (&h, all_connected, &ca, 5000));
+  static const char req[] = "GET /v1/metadata HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (int i = 0; i < N_CLIENTS; i++)
+    {
+      assert_true (raws[i].connected);
+      raw_send (&raws[i], req, sizeof req - 1);
+    }
+
+  /* One second without descriptors: a few accept attempts, not a spin. */
+  loop_turns = 0;
+  uint64_t until = util_now_ms () + 1000;
+  run_until (&h, time_passed, &until, 2000);
+  unsigned long failures = introspection_accept_failures (h.srv);
+  print_message ("out of descriptors for 1 s: %lu loop turns, %lu failed accepts\n", loop_turns,
+                 failures);
+  assert_true (failures >= 1);
+  assert_true (failures <= 12);
+  assert_true (loop_turns < 200); /* the 20 ms tick alone makes ~50 */
+  for (int i = 0; i < N_CLIENTS; i++)
+    assert_false (raws[i].got_data);
+
+  /* Descriptors back: every waiting client is answered. */
+  while (n_fill > 0)
+    close (fill[--n_fill]);
+  free (fill);
+  setrlimit (RLIMIT_NOFILE, &saved);
+  assert_true (run_until (&h, all_answered, &ca, 10000));
+  for (int i = 0; i < N_CLIENTS; i++)
+    raw_close (&raws[i]);
+  uv_close ((uv_handle_t *) &check, NULL);
+  harness_finish (&h);
+
+  log_close ();
+  cleanup_free char *cmd = xasprintf ("cat %s/agent.log.* > %s/all.log", dir, dir);
+  assert_int_equal (system (cmd), 0);
+  cleanup_free char *all = xasprintf ("%s/all.log", dir);
+  cleanup_free char *text = NULL;
+  assert_int_equal (util_read_file (all, &text, NULL, &err), 0);
+  assert_int_equal (count_substr (text, "cannot accept introspection connections"), 1);
+  assert_int_equal (count_substr (text, "accepting introspection connections again"), 1);
+  assert_int_equal (count_substr (text, "errno 24"), 0);
+  cleanup_free char *rm = xasprintf ("rm -rf '%s'", dir);
+  assert_int_equal (system (rm), 0);
+  log_init (LOG_WARN, NULL, NULL);
+}
+
 /* 1000 clients connect and say nothing; a real request still gets a prompt
    answer and the server never holds more than the limit. */
 static void
@@ -1393,6 +1526,7 @@ main (int argc, char **argv)
     cmocka_unit_test (test_server_upgrade_ignored),
     cmocka_unit_test (test_server_large_response),
     cmocka_unit_test (test_server_idle_flood),
+    cmocka_unit_test (test_server_out_of_descriptors),
     cmocka_unit_test (test_server_read_timeout),
     cmocka_unit_test (test_server_huge_header_rejected),
     cmocka_unit_test (test_server_bad_config),
