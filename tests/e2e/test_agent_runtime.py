@@ -2,8 +2,11 @@
 import glob
 import os
 import re
+import resource
 import signal
+import socket
 import subprocess
+import time
 
 import pytest
 
@@ -99,3 +102,121 @@ def test_sigint_exits_0(make_agent):
     a = make_agent()
     a.wait_registered()
     assert a.stop(signal.SIGINT, timeout=20) == 0
+
+
+# ---- descriptor exhaustion (issue 20, item 5) ----
+
+def start_with_nofile(a, limit):
+    """Agent.start with RLIMIT_NOFILE set to limit in the child."""
+    def lower():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+    a.runs += 1
+    a.out = open(a.stdout_path, "a")
+    a.proc = subprocess.Popen([agent_bin()] + a.args, env=a.env, stdout=a.out, stderr=subprocess.STDOUT,
+                              cwd=a.tmp, preexec_fn=lower)
+    return a
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def open_fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def flood(port, n):
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(("127.0.0.1", port))
+        socks.append(s)
+    return socks
+
+
+def file_log(a):
+    """The agent's log file: every hourly file once (ECS_LOGFILE itself is a link to one)."""
+    text = ""
+    for f in sorted(glob.glob(os.path.join(a.log_dir, "ecs-agent.log.*"))):
+        with open(f, errors="replace") as fh:
+            text += fh.read()
+    return text
+
+
+def metadata_answers(a):
+    try:
+        return a.introspect("/v1/metadata").get("Cluster") == a.cluster
+    except OSError:
+        return False
+
+
+def test_introspection_flood_under_low_fd_limit_keeps_a_reserve(make_agent):
+    """With RLIMIT_NOFILE at 64, 300 idle connections never take the agent's
+    last descriptors: the server caps its connections below the limit, the
+    loop stays idle (today: accept failed with EMFILE, ~78,000 log lines a
+    second at 100 % CPU), a request is still answered during the flood, and
+    the final save works."""
+    limit = 64
+    a = make_agent(start=False)
+    start_with_nofile(a, limit)
+    a.wait_connected()
+    socks = flood(a.introspection_port, 300)
+    try:
+        time.sleep(0.5)  # let the agent take what it will (measured below, not a synchronisation)
+        cpu0, t0 = cpu_seconds(a.proc.pid), time.time()
+        peak = 0
+        while time.time() - t0 < 3:
+            peak = max(peak, open_fds(a.proc.pid))
+            time.sleep(0.1)
+        cpu = (cpu_seconds(a.proc.pid) - cpu0) / (time.time() - t0)
+        assert cpu < 0.3, "agent used %.0f %% CPU under the flood" % (cpu * 100)
+        assert peak <= limit - 8, "agent held %d of %d descriptors" % (peak, limit)
+        # a real client still gets an answer (the oldest idle connection makes room)
+        wait_for(lambda: metadata_answers(a), 10, what="/v1/metadata during the flood")
+    finally:
+        for s in socks:
+            s.close()
+    wait_for(lambda: metadata_answers(a), 10, what="/v1/metadata after the flood")
+    assert a.alive()
+    text = a.all_logs()
+    assert "errno 24" not in text
+    assert "at most" in text and "introspection connections" in text
+    assert a.stop(signal.SIGTERM, timeout=30) == 0, a.output()[-3000:]
+    assert "Checkpoint saved" in a.all_logs()
+
+
+def test_out_of_descriptors_backs_off_and_recovers(make_agent):
+    """Descriptors run out while clients flood the port (the limit lowered
+    under the running agent): accepting backs off instead of spinning, the
+    condition is logged once and its end once, and /v1/metadata answers
+    again once the flood is gone."""
+    a = make_agent(start=False)
+    start_with_nofile(a, 64)
+    a.wait_connected()
+    pid = a.proc.pid
+    used = open_fds(pid)
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (used + 4, 64))
+    socks = flood(a.introspection_port, 100)
+    try:
+        wait_for(lambda: "cannot accept introspection connections" in a.all_logs(), 10,
+                 what="the out-of-descriptors line")
+        cpu0, t0 = cpu_seconds(pid), time.time()
+        time.sleep(3)  # a measurement window, not a synchronisation
+        cpu = (cpu_seconds(pid) - cpu0) / (time.time() - t0)
+        assert cpu < 0.3, "agent used %.0f %% CPU out of descriptors" % (cpu * 100)
+    finally:
+        for s in socks:
+            s.close()
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (64, 64))
+    wait_for(lambda: metadata_answers(a), 15, what="/v1/metadata after the flood")
+    wait_for(lambda: "accepting introspection connections again" in a.all_logs(), 5,
+             what="the recovery line")
+    assert "errno 24" not in a.all_logs()
+    text = file_log(a)
+    assert text.count("cannot accept introspection connections") == 1, text[-3000:]
+    assert text.count("accepting introspection connections again") == 1, text[-3000:]
+    assert a.alive()
+    assert a.stop(signal.SIGTERM, timeout=30) == 0, a.output()[-3000:]
