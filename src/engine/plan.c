@@ -257,73 +257,170 @@ engine_plan_accept_change (const struct task_container *c, enum task_status repo
 
 /* ---- dependency validation ---------------------------------------------- */
 
+/* Depth-first search over links, volumesFrom and run dependencies, with an
+   explicit stack: a task's shape (a chain of thousands of links) must never
+   decide how deep the C stack goes.  The walk visits containers and edges in
+   the same order as a recursive search would, so the first problem found and
+   the cycle it prints do not depend on how the walk is implemented.  Names
+   are looked up in a sorted index: O((n + e) log n) for n containers and e
+   edges. */
+
+enum dep_color
+{
+  DEP_WHITE = 0, /* not visited */
+  DEP_GREY,      /* on the current path */
+  DEP_BLACK,     /* done: everything it reaches is valid */
+};
+
+struct dep_frame
+{
+  size_t node;            /* container index */
+  size_t edge;            /* next edge of node to follow */
+  size_t n_links, n_deps; /* lengths of its links and run dependencies */
+};
+
 struct dep_ctx
 {
   const struct task *t;
-  int *color; /* 0 white, 1 grey (on stack), 2 black */
-  size_t *stack;
+  size_t *by_name; /* container indices sorted by (name, index) */
+  unsigned char *color;
+  struct dep_frame *stack; /* the current path; a container is on it at most once */
   size_t depth;
-  char *reason;
 };
 
-static ssize_t
-index_of (const struct task *t, const char *name)
+static int
+dep_name_cmp (const char *a, size_t alen, const char *b)
 {
-  for (size_t i = 0; i < t->n_containers; i++)
-    if (strcmp (t->containers[i].name, name) == 0)
-      return (ssize_t) i;
+  int c = strncmp (a, b, alen);
+  if (c != 0)
+    return c;
+  return b[alen] == '\0' ? 0 : -1;
+}
+
+/* First container (lowest index) named exactly name[0..len), or -1. */
+static ssize_t
+dep_lookup (const struct dep_ctx *x, const char *name, size_t len)
+{
+  size_t lo = 0, hi = x->t->n_containers;
+  while (lo < hi)
+    {
+      size_t mid = lo + (hi - lo) / 2;
+      if (dep_name_cmp (name, len, x->t->containers[x->by_name[mid]].name) > 0)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  if (lo < x->t->n_containers && dep_name_cmp (name, len, x->t->containers[x->by_name[lo]].name) == 0)
+    return (ssize_t) x->by_name[lo];
   return -1;
 }
 
-static int dfs (struct dep_ctx *x, size_t i);
-
 static int
-visit_edge (struct dep_ctx *x, size_t from, const char *target, const char *how)
+dep_sort_cmp (const void *a, const void *b, void *data)
 {
-  const struct task *t = x->t;
-  ssize_t j = index_of (t, target);
-  if (j < 0)
-    {
-      x->reason = xasprintf ("TaskDependencyError: container %s %s missing container %s",
-                             t->containers[from].name, how, target);
-      return -1;
-    }
-  if (x->color[j] == 1)
-    {
-      struct sbuf b = { 0 };
-      sbuf_puts (&b, "TaskDependencyError: circular dependency: ");
-      size_t k = 0;
-      while (k < x->depth && x->stack[k] != (size_t) j)
-        k++;
-      for (; k < x->depth; k++)
-        sbuf_printf (&b, "%s -> ", t->containers[x->stack[k]].name);
-      sbuf_puts (&b, target);
-      x->reason = sbuf_steal (&b);
-      return -1;
-    }
-  if (x->color[j] == 0)
-    return dfs (x, (size_t) j);
-  return 0;
+  const struct task *t = data;
+  size_t i = *(const size_t *) a, j = *(const size_t *) b;
+  int c = strcmp (t->containers[i].name, t->containers[j].name);
+  if (c != 0)
+    return c;
+  return i < j ? -1 : i > j;
 }
 
-static int
-dfs (struct dep_ctx *x, size_t i)
+/* Edge k of the frame's container: links first, then volumesFrom, then
+   run dependencies.  False when it has no edge k. */
+static bool
+dep_edge (const struct task_container *c, const struct dep_frame *f, size_t k, const char **name,
+          size_t *len, const char **how)
 {
-  const struct task_container *c = &x->t->containers[i];
-  char buf[256];
-  x->color[i] = 1;
-  x->stack[x->depth++] = i;
-  for (size_t k = 0; c->links && c->links[k]; k++)
-    if (visit_edge (x, i, link_target (c->links[k], buf, sizeof buf), "links to") < 0)
-      return -1;
-  for (size_t k = 0; k < c->n_volumes_from; k++)
-    if (visit_edge (x, i, c->volumes_from[k].source_container, "mounts volumes from") < 0)
-      return -1;
-  for (size_t k = 0; c->run_dependencies && c->run_dependencies[k]; k++)
-    if (visit_edge (x, i, c->run_dependencies[k], "depends on") < 0)
-      return -1;
-  x->depth--;
-  x->color[i] = 2;
+  size_t nl = f->n_links;
+  if (k < nl)
+    {
+      const char *l = c->links[k];
+      const char *colon = strchr (l, ':');
+      *name = l;
+      *len = colon ? (size_t) (colon - l) : strlen (l);
+      *how = "links to";
+      return true;
+    }
+  k -= nl;
+  if (k < c->n_volumes_from)
+    {
+      *name = c->volumes_from[k].source_container;
+      *len = strlen (*name);
+      *how = "mounts volumes from";
+      return true;
+    }
+  k -= c->n_volumes_from;
+  if (k < f->n_deps)
+    {
+      *name = c->run_dependencies[k];
+      *len = strlen (*name);
+      *how = "depends on";
+      return true;
+    }
+  return false;
+}
+
+static char *
+dep_cycle_reason (const struct dep_ctx *x, size_t target)
+{
+  const struct task *t = x->t;
+  struct sbuf b = { 0 };
+  sbuf_puts (&b, "TaskDependencyError: circular dependency: ");
+  size_t k = 0;
+  while (k < x->depth && x->stack[k].node != target)
+    k++;
+  for (; k < x->depth; k++)
+    sbuf_printf (&b, "%s -> ", t->containers[x->stack[k].node].name);
+  sbuf_puts (&b, t->containers[target].name);
+  return sbuf_steal (&b);
+}
+
+static void
+dep_push (struct dep_ctx *x, size_t node)
+{
+  const struct task_container *c = &x->t->containers[node];
+  x->color[node] = DEP_GREY;
+  x->stack[x->depth++] = (struct dep_frame){ .node = node,
+                                             .n_links = task_strv_len (c->links),
+                                             .n_deps = task_strv_len (c->run_dependencies) };
+}
+
+/* Walk everything reachable from root.  0, or -1 with *reason. */
+static int
+dep_walk (struct dep_ctx *x, size_t root, char **reason)
+{
+  const struct task *t = x->t;
+  x->depth = 0;
+  dep_push (x, root);
+  while (x->depth > 0)
+    {
+      struct dep_frame *f = &x->stack[x->depth - 1];
+      const struct task_container *c = &t->containers[f->node];
+      const char *name, *how;
+      size_t len;
+      if (!dep_edge (c, f, f->edge, &name, &len, &how))
+        {
+          x->color[f->node] = DEP_BLACK;
+          x->depth--;
+          continue;
+        }
+      f->edge++;
+      ssize_t j = dep_lookup (x, name, len);
+      if (j < 0)
+        {
+          *reason = xasprintf ("TaskDependencyError: container %s %s missing container %.*s", c->name,
+                               how, (int) len, name);
+          return -1;
+        }
+      if (x->color[j] == DEP_GREY)
+        {
+          *reason = dep_cycle_reason (x, (size_t) j);
+          return -1;
+        }
+      if (x->color[j] == DEP_WHITE)
+        dep_push (x, (size_t) j);
+    }
   return 0;
 }
 
@@ -331,17 +428,22 @@ int
 engine_plan_check_dependencies (const struct task *t, char **reason)
 {
   *reason = NULL;
-  if (t->n_containers == 0)
+  size_t n = t->n_containers;
+  if (n == 0)
     return 0;
   struct dep_ctx x = { .t = t };
-  x.color = xcalloc (t->n_containers, sizeof *x.color);
-  x.stack = xcalloc (t->n_containers, sizeof *x.stack);
+  x.by_name = xcalloc (n, sizeof *x.by_name);
+  x.color = xcalloc (n, sizeof *x.color);
+  x.stack = xcalloc (n, sizeof *x.stack);
+  for (size_t i = 0; i < n; i++)
+    x.by_name[i] = i;
+  qsort_r (x.by_name, n, sizeof *x.by_name, dep_sort_cmp, (void *) t);
   int rc = 0;
-  for (size_t i = 0; i < t->n_containers && rc == 0; i++)
-    if (x.color[i] == 0)
-      rc = dfs (&x, i);
+  for (size_t i = 0; i < n && rc == 0; i++)
+    if (x.color[i] == DEP_WHITE)
+      rc = dep_walk (&x, i, reason);
+  free (x.by_name);
   free (x.color);
   free (x.stack);
-  *reason = x.reason;
   return rc;
 }

@@ -347,6 +347,102 @@ test_check_dependencies (void **st)
   task_free (t);
 }
 
+/* A task of n containers c0..c(n-1) where ci depends on c(i+1) by links
+   (how 0), volumesFrom (1) or both alternately (2); close: the last one
+   points back at c0 (a cycle through all of them); missing: the last one
+   points at "ghost". */
+static struct task *
+chain_task (size_t n, int how, bool close, bool missing)
+{
+  struct task *t = xcalloc (1, sizeof *t);
+  t->arn = xstrdup ("chain");
+  t->family = xstrdup ("f");
+  t->version = xstrdup ("1");
+  t->containers = xcalloc (n, sizeof *t->containers);
+  t->n_containers = n;
+  for (size_t i = 0; i < n; i++)
+    {
+      struct task_container *c = &t->containers[i];
+      c->name = xasprintf ("c%zu", i);
+      c->image = xstrdup ("i");
+      char *to = NULL;
+      if (i + 1 < n)
+        to = xasprintf ("c%zu", i + 1);
+      else if (close)
+        to = xstrdup ("c0");
+      else if (missing)
+        to = xstrdup ("ghost");
+      if (!to)
+        continue;
+      if (how == 0 || (how == 2 && i % 2 == 0))
+        {
+          c->links = xcalloc (2, sizeof *c->links);
+          c->links[0] = xasprintf ("%s:alias%zu", to, i);
+          free (to);
+        }
+      else
+        {
+          c->volumes_from = xcalloc (1, sizeof *c->volumes_from);
+          c->volumes_from[0].source_container = to;
+          c->n_volumes_from = 1;
+        }
+    }
+  return t;
+}
+
+/* No recursion whose depth a task decides: a 5,000-long chain (the
+   recursive check overflowed the stack from about 20,000 under ASan) is
+   walked, its cycle printed in full, its missing target named. */
+static void
+test_check_dependencies_long_chain (void **st)
+{
+  (void) st;
+  const size_t n = 5000;
+  char *reason = NULL;
+  for (int how = 0; how < 3; how++)
+    {
+      struct task *t = chain_task (n, how, false, false);
+      assert_int_equal (engine_plan_check_dependencies (t, &reason), 0);
+      assert_null (reason);
+      task_free (t);
+
+      t = chain_task (n, how, true, false);
+      assert_int_equal (engine_plan_check_dependencies (t, &reason), -1);
+      assert_non_null (strstr (reason, "TaskDependencyError: circular dependency: c0 -> c1 -> c2 -> "));
+      char *tail = xasprintf (" -> c%zu -> c0", n - 1);
+      assert_non_null (strstr (reason, tail));
+      free (tail);
+      free (reason);
+      task_free (t);
+
+      t = chain_task (n, how, false, true);
+      assert_int_equal (engine_plan_check_dependencies (t, &reason), -1);
+      char *want = xasprintf ("TaskDependencyError: container c%zu %s missing container ghost", n - 1,
+                              how == 0 ? "links to" : "mounts volumes from");
+      assert_string_equal (reason, want);
+      free (want);
+      free (reason);
+      task_free (t);
+    }
+  /* Names are looked up exactly: a link to a longer name that shares a
+     prefix (or to a name over 255 characters) is not confused with another. */
+  struct task *t = chain_task (2, 0, false, false);
+  free (t->containers[0].links[0]);
+  t->containers[0].links[0] = xstrdup ("c1x");
+  assert_int_equal (engine_plan_check_dependencies (t, &reason), -1);
+  assert_string_equal (reason, "TaskDependencyError: container c0 links to missing container c1x");
+  free (reason);
+  char *long_name = xmalloc (301);
+  memset (long_name, 'n', 300);
+  long_name[300] = '\0';
+  free (t->containers[1].name);
+  t->containers[1].name = long_name;
+  free (t->containers[0].links[0]);
+  t->containers[0].links[0] = xasprintf ("%s:a", long_name);
+  assert_int_equal (engine_plan_check_dependencies (t, &reason), 0);
+  task_free (t);
+}
+
 static void
 test_stuck (void **st)
 {
@@ -448,6 +544,7 @@ main (void)
     cmocka_unit_test (test_dependency_ordering),
     cmocka_unit_test (test_reverse_stop_order),
     cmocka_unit_test (test_check_dependencies),
+    cmocka_unit_test (test_check_dependencies_long_chain),
     cmocka_unit_test (test_stuck),
     cmocka_unit_test (test_hold),
     cmocka_unit_test (test_simulated_run),
