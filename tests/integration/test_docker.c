@@ -154,7 +154,7 @@ wait_exit (struct it *x, const char *id, struct res *r, uint64_t timeout_ms)
       ASSERT_OK (r);
       if (!r->running || util_now_ms () > end)
         return;
-      tloop_sleep (&x->l, 100);
+      tloop_poll_pause (&x->l, 100);
     }
 }
 
@@ -267,8 +267,8 @@ test_ping_version_negotiation (void **state)
   assert_non_null (r.version);
   printf ("# info: server %s, %d containers\n", r.version, r.exit_code);
   res_reset (&r);
-  docker_info (x->c, (docker_info_cb) NULL, NULL); /* fire and forget, NULL cb tolerated */
-  tloop_sleep (&x->l, 200);
+  docker_info (x->c, NULL, NULL); /* fire and forget, NULL cb tolerated */
+  WAIT_FOR (&x->l, docker_client_active (x->c) == 0, 10000);
 }
 
 static void
@@ -508,16 +508,33 @@ test_create_errors_and_kill (void **state)
   create_sync (x, &o, &r);
   assert_int_equal (r.kind, ERR_INVALID);
 
-  /* extra config overlay reaches Docker (Hostname) */
-  const char *cmd[] = { "sh", "-c", "[ \"$(hostname)\" = overlay-host ] && sleep 300", NULL };
-  o.cmd = cmd;
+  /* extra config overlay reaches Docker (Hostname): the container exits 0
+     only if it sees it */
+  const char *check[] = { "sh", "-c", "[ \"$(hostname)\" = overlay-host ]", NULL };
+  o.cmd = check;
   o.extra_host_config_json = NULL;
   o.extra_config_json = "{\"Hostname\":\"overlay-host\"}";
   char *id = xstrdup (create_sync (x, &o, &r));
   ASSERT_OK (&r);
   start_sync (x, id, &r);
   ASSERT_OK (&r);
-  tloop_sleep (&x->l, 300);
+  wait_exit (x, id, &r, 10000);
+  assert_false (r.running);
+  assert_int_equal (r.exit_code, 0);
+  res_reset (&r);
+  docker_container_remove (x->c, id, true, true, res_done_cb, &r);
+  WAIT_RES (&x->l, &r, 30000);
+  ASSERT_OK (&r);
+  free (id);
+
+  /* kill a running container */
+  const char *cmd[] = { "sleep", "300", NULL };
+  o.cmd = cmd;
+  o.extra_config_json = NULL;
+  id = xstrdup (create_sync (x, &o, &r));
+  ASSERT_OK (&r);
+  start_sync (x, id, &r);
+  ASSERT_OK (&r);
   inspect_sync (x, id, &r);
   assert_true (r.running);
 
@@ -682,14 +699,7 @@ static bool
 wait_event (struct it *x, struct evlog *l, const char *id, enum docker_event_action k,
             uint64_t timeout_ms)
 {
-  uint64_t end = util_now_ms () + timeout_ms;
-  while (evlog_find (l, id, k) == 0)
-    {
-      if (util_now_ms () > end)
-        return false;
-      uv_run (&x->l.loop, UV_RUN_ONCE);
-    }
-  return true;
+  return TLOOP_UNTIL (&x->l, evlog_find (l, id, k) > 0, timeout_ms);
 }
 
 static bool
@@ -833,20 +843,17 @@ test_events_reconnect_no_loss (void **state)
     if (l->ev[i].kind == DOCKER_EV_DIE)
       assert_int_equal (l->ev[i].exit_code, 137);
 
-  /* drop again with nothing happening in between: no duplicates */
+  /* drop again with nothing happening in between: the replay brings no
+     duplicates (checked below, once a later event has come through) */
   docker_events_test_drop (ev, 0);
-  tloop_sleep (&x->l, 800);
-  assert_true (docker_events_connected (ev));
-  assert_int_equal (l->ups, 3);
-  assert_int_equal (l->dups, 0);
-  docker_events_stop (ev);
+  WAIT_FOR (&x->l, l->ups == 3 && docker_events_connected (ev), 10000);
 
   /* the engine's pattern: inspect from inside the event callback */
   struct ev_inspect *s = xcalloc (1, sizeof *s);
   s->c = x->c;
   struct docker_events_opts eo2 = { .label_filter = x->label_run, .on_event = ev_inspect_cb, .data = s };
-  ev = docker_events_start (x->c, &eo2);
-  tloop_sleep (&x->l, 300);
+  docker_events_t *ev2 = docker_events_start (x->c, &eo2);
+  WAIT_FOR (&x->l, docker_events_connected (ev2), 10000); /* or the start would not be seen */
   start_sync (x, id, &r);
   ASSERT_OK (&r);
   WAIT_RES (&x->l, &s->r, 10000);
@@ -854,6 +861,13 @@ test_events_reconnect_no_loss (void **state)
   assert_string_equal (s->r.id, id);
   res_reset (&s->r);
   free (s);
+
+  /* the first stream delivers the new start after whatever the daemon
+     replayed on its reconnect: by then a duplicate would have shown */
+  WAIT_FOR (&x->l, evlog_find (l, id, DOCKER_EV_START) == 2, 10000);
+  assert_int_equal (l->ups, 3);
+  assert_int_equal (l->dups, 0);
+  docker_events_stop (ev);
   /* leave this stream running: docker_client_free (teardown) stops it */
 
   res_reset (&r);
@@ -1075,11 +1089,9 @@ test_unreachable_daemon (void **state)
   struct docker_events_opts eo = { .on_event = evlog_event_cb, .on_state = evlog_state_cb, .data = l,
                                    .backoff_min_ms = 20, .backoff_max_ms = 40 };
   docker_events_start (c, &eo);
-  tloop_sleep (&x->l, 500);
-  assert_true (l->downs >= 3);
+  WAIT_FOR (&x->l, l->downs >= 3, 5000);
   assert_int_equal (l->ups, 0);
-  docker_client_free (c); /* stops the stream too */
-  tloop_sleep (&x->l, 50);
+  docker_client_free (c); /* stops the stream too: no callback after this */
   free (l);
   res_reset (&r);
   res_reset (&r2);

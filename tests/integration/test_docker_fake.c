@@ -52,6 +52,7 @@ struct fake
   int n_conns;
   /* version answered to /version */
   const char *api, *min_api;
+  bool server_closed;
 };
 
 static void
@@ -297,11 +298,38 @@ fake_new (uv_loop_t *loop, fake_handler h)
 }
 
 static void
+fake_server_closed_cb (uv_handle_t *h)
+{
+  struct fake *f = h->data;
+  f->server_closed = true;
+}
+
+/* No connection open: every connection the client made is closed on the
+   daemon's side too (so nothing more can arrive on it). */
+static bool
+fake_idle (const struct fake *f)
+{
+  return f->conns == NULL;
+}
+
+/* A request whose path contains what, among requests from..n_reqs. */
+static bool
+fake_saw (const struct fake *f, int from, const char *what)
+{
+  for (int i = from; i < f->n_reqs; i++)
+    if (strstr (f->reqs[i].path, what))
+      return true;
+  return false;
+}
+
+/* Close the server and every connection; f is freed by the caller once
+   f->server_closed. */
+static void
 fake_free (struct fake *f)
 {
   while (f->conns)
     fconn_close (f->conns);
-  uv_close ((uv_handle_t *) &f->server, NULL);
+  uv_close ((uv_handle_t *) &f->server, fake_server_closed_cb);
   unlink (f->path);
   rmdir (f->dir);
   for (int i = 0; i < f->n_reqs; i++)
@@ -343,7 +371,7 @@ teardown (void **state)
   if (x->f)
     {
       fake_free (x->f);
-      tloop_sleep (&x->l, 20);
+      WAIT_FOR (&x->l, x->f->server_closed, 2000);
       free (x->f);
     }
   int r = tloop_close (&x->l);
@@ -766,7 +794,7 @@ test_fake_pull_streams (void **state)
   t.pull_total_ms = 0;
   docker_client_set_timeouts (x->c, &t);
   p.self = pull_start (x, "trickle", NULL, &r, &p);
-  tloop_sleep (&x->l, 500);
+  WAIT_FOR (&x->l, p.n >= 1 && fake_idle (x->f), 5000);
   assert_int_equal (p.n, 1);
   assert_false (r.done);
   r.items[63] = NULL;
@@ -774,11 +802,10 @@ test_fake_pull_streams (void **state)
   /* cancel from outside while streaming */
   memset (&p, 0, sizeof p);
   docker_op_t *op = pull_start (x, "trickle", NULL, &r, &p);
-  tloop_sleep (&x->l, 350);
-  assert_true (p.n >= 1);
+  WAIT_FOR (&x->l, p.n >= 1, 5000);
   docker_op_cancel (op);
   int n = p.n;
-  tloop_sleep (&x->l, 300);
+  WAIT_FOR (&x->l, fake_idle (x->f), 5000);
   assert_int_equal (p.n, n);
   assert_false (r.done);
   r.items[63] = NULL;
@@ -915,10 +942,8 @@ test_fake_events_reconnect (void **state)
   struct docker_events_opts eo = { .on_event = evrec_event, .on_state = evrec_state, .data = s,
                                    .backoff_min_ms = 10, .backoff_max_ms = 20 };
   s->ev = docker_events_start (x->c, &eo);
-  uint64_t end = util_now_ms () + 5000;
-  while (s->n < 4 && util_now_ms () < end)
-    uv_run (&x->l.loop, UV_RUN_ONCE);
-  tloop_sleep (&x->l, 200);
+  /* the 4th connection replays die (dropped) and destroy, then stays open */
+  WAIT_FOR (&x->l, s->n >= 5 && s->ups == 3, 5000);
   assert_int_equal (s->n, 5);
   assert_string_equal (s->what[0], "create c1 -1 1");
   assert_string_equal (s->what[1], "start c1 -1 2");
@@ -953,10 +978,9 @@ test_fake_events_reconnect (void **state)
   /* stop from inside the event callback */
   s->stop_in_cb = true;
   docker_events_test_drop (s->ev, 0);
-  tloop_sleep (&x->l, 300);
-  assert_null (s->ev);
+  WAIT_FOR (&x->l, s->ev == NULL, 5000);
   int n = s->n;
-  tloop_sleep (&x->l, 100);
+  WAIT_FOR (&x->l, fake_idle (x->f), 5000); /* the stopped stream's connection is gone */
   assert_int_equal (s->n, n);
   free (s);
 
@@ -964,16 +988,16 @@ test_fake_events_reconnect (void **state)
   s = xcalloc (1, sizeof *s);
   struct docker_events_opts eo2 = { .since_ns = 5000000007LL, .label_filter = "k=v",
                                     .on_event = evrec_event, .data = s };
+  int from = x->f->n_reqs;
   s->ev = docker_events_start (x->c, &eo2);
-  tloop_sleep (&x->l, 200);
+  WAIT_FOR (&x->l, fake_saw (x->f, from, "/events?"), 5000);
   const char *p = x->f->reqs[x->f->n_reqs - 1].path;
   assert_non_null (strstr (p, "since=5.000000007"));
   assert_non_null (strstr (p, "%22label%22%3A%5B%22k%3Dv%22%5D"));
   /* free the client from inside the event callback */
   s->free_client_in_cb = x->c;
   docker_events_test_drop (s->ev, 0);
-  tloop_sleep (&x->l, 300);
-  assert_null (s->free_client_in_cb);
+  WAIT_FOR (&x->l, s->free_client_in_cb == NULL, 5000);
   x->c = NULL;
   free (s);
 }
@@ -1009,9 +1033,10 @@ chain_cb (const struct docker_container_info *i, agent_error_t err, void *data)
 }
 
 static void
-self_cancel_cb (agent_error_t err, void *data)
+self_cancel_cb (const struct docker_version_info *v, agent_error_t err, void *data)
 {
   docker_op_t **self = data;
+  (void) v;
   (void) err;
   docker_op_cancel (*self); /* no-op: the callback is already running */
   *self = NULL;
@@ -1039,15 +1064,23 @@ test_fake_cancel_free_timeouts (void **state)
   docker_op_t *op = docker_container_inspect (x->c, "slow", res_inspect_cb, &r);
   docker_op_cancel (op);
   docker_op_cancel (NULL);
-  tloop_sleep (&x->l, 500);
-  assert_false (r.done);
   assert_int_equal (docker_client_active (x->c), 0);
+  /* a second one with the same limit, started later, times out later */
+  docker_container_inspect (x->c, "slow", res_inspect_cb, &r2);
+  WAIT_RES (&x->l, &r2, 3000);
+  assert_int_equal (r2.kind, ERR_TIMEOUT);
+  assert_false (r.done);
+  res_reset (&r2);
 
-  /* cancel a deferred (invalid-argument) op before it completes */
+  /* cancel a deferred (invalid-argument) op before it completes; deferred
+     ops complete in order, so once a later one has, it would have too */
   op = docker_container_start (x->c, NULL, res_done_cb, &r);
   docker_op_cancel (op);
-  tloop_sleep (&x->l, 50);
+  docker_container_start (x->c, NULL, res_done_cb, &r2);
+  WAIT_RES (&x->l, &r2, 3000);
+  assert_int_equal (r2.kind, ERR_INVALID);
   assert_false (r.done);
+  res_reset (&r2);
 
   /* cancel from inside the callback of another op */
   struct chain *ch = xcalloc (1, sizeof *ch);
@@ -1057,14 +1090,14 @@ test_fake_cancel_free_timeouts (void **state)
   docker_container_inspect (x->c, "fastx", chain_cb, ch);
   WAIT_RES (&x->l, &ch->r, 3000);
   ASSERT_OK (&ch->r);
-  tloop_sleep (&x->l, 100);
+  WAIT_FOR (&x->l, fake_idle (x->f), 3000); /* the victim's connection is closed */
   assert_false (r2.done);
   res_reset (&ch->r);
 
   /* docker_op_cancel on itself inside its callback is harmless */
   docker_op_t *self = NULL;
-  self = docker_ping (x->c, self_cancel_cb, &self);
-  tloop_sleep (&x->l, 300);
+  self = docker_version (x->c, self_cancel_cb, &self);
+  WAIT_FOR (&x->l, self == NULL, 3000);
 
   /* free the client from inside a callback with other calls in flight */
   res_reset (&r);
@@ -1077,7 +1110,7 @@ test_fake_cancel_free_timeouts (void **state)
   docker_container_inspect (x->c, "fasty", chain_cb, ch);
   WAIT_RES (&x->l, &ch->r, 3000);
   x->c = NULL;
-  tloop_sleep (&x->l, 200);
+  WAIT_FOR (&x->l, fake_idle (x->f), 3000); /* every call's connection is closed */
   assert_false (r.done);
   res_reset (&ch->r);
   free (ch);
@@ -1089,11 +1122,14 @@ test_fake_cancel_free_timeouts (void **state)
   docker_ping (c, res_done_cb, &r);
   struct evrec s = { 0 };
   struct docker_events_opts eo = { .on_event = evrec_event, .data = &s };
+  int from = x->f->n_reqs;
   docker_events_start (c, &eo);
-  tloop_sleep (&x->l, 100);
+  /* the inspect (after negotiation) and the event stream reach the daemon */
+  WAIT_FOR (&x->l, fake_saw (x->f, from, "/containers/slow/json") && fake_saw (x->f, from, "/events?"),
+            3000);
   docker_container_stop (c, NULL, 1, res_done_cb, &r); /* deferred error, not yet delivered */
   docker_client_free (c);
-  tloop_sleep (&x->l, 200);
+  WAIT_FOR (&x->l, fake_idle (x->f), 3000);
   assert_false (r.done);
   res_reset (&r);
   res_reset (&r2);

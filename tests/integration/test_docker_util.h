@@ -1,6 +1,7 @@
 /* test_docker_util.h - shared helpers of the docker client tests: a private
- * uv loop per test, blocking wrappers that run the loop until a callback
- * arrives (bounded), and result captures that copy the borrowed results. */
+ * uv loop per test, waits that run the loop until a condition holds
+ * (bounded: WAIT_FOR, WAIT_RES), and result captures that copy the borrowed
+ * results. */
 #ifndef TEST_DOCKER_UTIL_H
 #define TEST_DOCKER_UTIL_H
 
@@ -37,26 +38,53 @@ tloop_init (struct tloop *l)
   uv_timer_start (&l->tick, tloop_tick_cb, 20, 20);
 }
 
+/* Run the loop until cond (an expression, evaluated again after every loop
+   turn; the tick wakes the loop every 20 ms) holds, or timeout_ms pass.
+   Evaluates to true if cond holds.  The one wait of these suites: tests
+   wait on a condition, never for a fixed time. */
+#define TLOOP_UNTIL(l, cond, timeout_ms)                                                       \
+  __extension__ ({                                                                            \
+    uv_update_time (&(l)->loop);                                                              \
+    uint64_t tl_end_ = uv_now (&(l)->loop) + (uint64_t) (timeout_ms);                         \
+    bool tl_ok_ = true;                                                                       \
+    while (!(cond))                                                                           \
+      {                                                                                       \
+        if (uv_now (&(l)->loop) >= tl_end_)                                                   \
+          {                                                                                   \
+            tl_ok_ = (cond);                                                                  \
+            break;                                                                            \
+          }                                                                                   \
+        uv_run (&(l)->loop, UV_RUN_ONCE);                                                     \
+      }                                                                                       \
+    tl_ok_;                                                                                   \
+  })
+
+/* TLOOP_UNTIL that fails the test, naming the condition, on timeout. */
+#define WAIT_FOR(l, cond, timeout_ms)                                                         \
+  do                                                                                          \
+    {                                                                                         \
+      if (!TLOOP_UNTIL ((l), (cond), (timeout_ms)))                                           \
+        fail_msg ("%s:%d: not within %d ms: %s", __FILE__, __LINE__, (int) (timeout_ms),      \
+                  #cond);                                                                     \
+    }                                                                                         \
+  while (0)
+
+/* The pause between two polls of a condition that only a request can
+   observe (e.g. inspect until a container exits): keeps the loop running.
+   Only inside such a wait-until loop, never as synchronisation. */
+static inline void
+tloop_poll_pause (struct tloop *l, uint64_t ms)
+{
+  uv_update_time (&l->loop);
+  uint64_t until = uv_now (&l->loop) + ms;
+  TLOOP_UNTIL (l, uv_now (&l->loop) >= until, ms);
+}
+
 /* Run the loop until *flag or timeout; true if the flag was set. */
 static inline bool
 tloop_until (struct tloop *l, const bool *flag, uint64_t timeout_ms)
 {
-  uv_update_time (&l->loop);
-  uint64_t end = uv_now (&l->loop) + timeout_ms;
-  while (!*flag)
-    {
-      if (uv_now (&l->loop) >= end)
-        return false;
-      uv_run (&l->loop, UV_RUN_ONCE);
-    }
-  return true;
-}
-
-static inline void
-tloop_sleep (struct tloop *l, uint64_t ms)
-{
-  bool never = false;
-  tloop_until (l, &never, ms);
+  return TLOOP_UNTIL (l, *flag, timeout_ms);
 }
 
 static inline void
