@@ -4,9 +4,9 @@
  *
  * Input: the bytes of an ecs_agent_data.json.  Checked: the error contract
  * (< 0 iff err set, and then ERR_TERMINAL naming the file, with nothing half
- * loaded), and for an accepted file that the TaskEngine section parses into
- * tasks that round-trip through the checkpoint codec, that queued changes
- * have increasing ids and are durable.  No crash, leak or UB.
+ * loaded), and for an accepted file that the tasks loaded from the
+ * TaskEngine section round-trip through the checkpoint codec, that queued
+ * changes have increasing ids and are durable.  No crash, leak or UB.
  */
 #include <jansson.h>
 #include <stdint.h>
@@ -16,7 +16,6 @@
 
 #include "core/error.h"
 #include "task/task.h"
-#include "acs/task_codec.h"
 #include "state/checkpoint_tasks.h"
 #include "log/log.h"
 #include "state/state.h"
@@ -41,7 +40,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     {
       if (error_kind (&err) != ERR_TERMINAL || !strstr (error_msg (&err), "fuzz.json"))
         abort ();
-      if (state_cluster (store) || state_change_count (store) || state_engine_section (store))
+      if (state_cluster (store) || state_change_count (store) || state_loaded_task_count (store))
         abort ();
       error_free (&err);
       return 0;
@@ -54,24 +53,19 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         abort ();
       last = c->id;
     }
-  json_t *te = state_engine_section (store);
-  if (te)
+  struct task **tasks = NULL;
+  size_t n = 0;
+  state_take_tasks (store, &tasks, &n);
+  for (size_t i = 0; i < n; i++)
     {
-      struct task **tasks = NULL;
-      size_t n = 0;
-      if (state_tasks_from_json (te, &tasks, &n, &err) < 0)
-        abort (); /* validated by the load */
-      for (size_t i = 0; i < n; i++)
-        {
-          json_t *j = state_task_to_json (tasks[i]);
-          struct task *r = NULL;
-          if (state_task_from_json (j, &r, &err) < 0)
-            abort ();
-          task_free (r);
-          json_decref (j);
-          task_free (tasks[i]);
-        }
-      free (tasks);
+      json_t *j = state_task_to_json (tasks[i]);
+      struct task *r = NULL;
+      if (state_task_from_json (j, &r, &err) < 0)
+        abort (); /* what we write, we read back */
+      task_free (r);
+      json_decref (j);
+      task_free (tasks[i]);
     }
+  free (tasks);
   return 0;
 }

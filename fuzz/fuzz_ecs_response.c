@@ -39,7 +39,11 @@ builders (const char *d, size_t n)
   for (size_t i = 0; i < n && k < 6; i++)
     if (copy[i] == '\0')
       f[k++] = copy + i + 1;
-  struct ecs_network_binding nb[2] = { { f[4], (int) n, -1, f[5] }, { NULL, 0, 65535, NULL } };
+  char *bind_ip = xstrdup (f[4]);
+  struct task_port_binding nb[2] = {
+    { .bind_ip = bind_ip, .container_port = (uint16_t) n, .host_port = 0, .protocol = TASK_PROTO_UDP },
+    { .bind_ip = NULL, .container_port = 0, .host_port = 65535, .protocol = TASK_PROTO_TCP },
+  };
   struct ecs_container_state_change c = { .cluster = f[0], .task_arn = f[1], .container_name = f[2],
                                           .status = "STOPPED", .has_exit_code = n & 1,
                                           .exit_code = (int) n, .reason = f[3], .bindings = nb,
@@ -76,6 +80,7 @@ builders (const char *d, size_t n)
     abort ();
   json_decref (j);
   free (s);
+  free (bind_ip);
   free (copy);
 }
 

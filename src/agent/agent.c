@@ -303,7 +303,8 @@ agent_step_register (struct agent *a)
   log_info (MOD, "ECS endpoint %s, region %s", endpoint, a->region);
 
   int64_t mem = 0;
-  if (ecs_host_memory_mib (NULL, (int64_t) a->cfg->reserved_memory_mib, &mem, &err) < 0)
+  if (ecs_host_memory_mib (uv_get_total_memory (), (int64_t) a->cfg->reserved_memory_mib, &mem,
+                           &err) < 0)
     {
       error_wrap (&err, "ECS_RESERVED_MEMORY");
       agent_finish (a, EXIT_TERMINAL, &err);
@@ -326,31 +327,18 @@ agent_step_register (struct agent *a)
   for (int m = 17; m <= maxminor && nv < ARRAY_SIZE (versions); m++)
     versions[nv++] = xasprintf ("1.%d", m);
   static const char *const drivers[] = { "json-file", "none" };
-  cleanup_free char *attrs_json = NULL;
-  if (a->cfg->n_instance_attributes)
+  size_t n_user = a->cfg->n_instance_attributes;
+  struct ecs_attribute *user = xcalloc (n_user + 1, sizeof *user);
+  for (size_t i = 0; i < n_user; i++)
     {
-      struct sbuf b = { 0 };
-      sbuf_puts (&b, "{");
-      for (size_t i = 0; i < a->cfg->n_instance_attributes; i++)
-        {
-          /* keys and values were validated as JSON strings; re-escape quotes */
-          cleanup_free char *k = xstrdup (a->cfg->instance_attributes[i].key);
-          cleanup_free char *v = xstrdup (a->cfg->instance_attributes[i].value);
-          for (char *p = k; *p; p++)
-            if (*p == '"' || *p == '\\')
-              *p = '_';
-          for (char *p = v; *p; p++)
-            if (*p == '"' || *p == '\\')
-              *p = '_';
-          sbuf_printf (&b, "%s\"%s\":\"%s\"", i ? "," : "", k, v);
-        }
-      sbuf_puts (&b, "}");
-      attrs_json = sbuf_steal (&b);
+      user[i].name = a->cfg->instance_attributes[i].key;
+      user[i].value = a->cfg->instance_attributes[i].value;
     }
   size_t n_attrs = 0;
   struct ecs_attribute *attrs = ecs_standard_attributes ((const char *const *) versions, nv, drivers,
-                                                         ARRAY_SIZE (drivers), attrs_json, &n_attrs,
+                                                         ARRAY_SIZE (drivers), user, n_user, &n_attrs,
                                                          &err);
+  free (user);
   for (size_t i = 0; i < nv; i++)
     free (versions[i]);
   if (attrs == NULL && err)

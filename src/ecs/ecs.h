@@ -156,28 +156,29 @@ bool ecs_error_retriable (int kind);
 
 /* --- host resources ---------------------------------------------------- */
 
-/* Logical CPUs usable by the process * 1024. */
+/* CPUs this process may use (libuv's uv_available_parallelism) * 1024. */
 int64_t ecs_host_cpu_units (void);
-/* MemTotal of meminfo_path (NULL = /proc/meminfo) in MiB minus reserved_mib;
-   an unreadable file counts as 0 MiB (as upstream, with a warning);
-   ERR_INVALID if the result would be negative. */
-int ecs_host_memory_mib (const char *meminfo_path, int64_t reserved_mib, int64_t *out,
+/* total_bytes (the caller passes uv_get_total_memory()) in MiB minus
+   reserved_mib; 0 bytes (unknown) registers 0 MiB, as upstream, with a
+   warning; ERR_INVALID if the result would be negative. */
+int ecs_host_memory_mib (uint64_t total_bytes, int64_t reserved_mib, int64_t *out,
                          agent_error_t *err);
 /* Standard capability attributes as upstream sends for a Linux docker host:
    com.amazonaws.ecs.capability.docker-remote-api.<v> for each API version in
    docker_api_versions (e.g. "1.17".."1.43"), com.amazonaws.ecs.capability.
    logging-driver.<d> for each driver (NULL = json-file, none),
    com.amazonaws.ecs.capability.privileged-container, ecs.os-type=linux,
-   ecs.os-family=LINUX; then the ECS_INSTANCE_ATTRIBUTES JSON object
-   ({"k":"v",...}, may be NULL) appended as name/value pairs.  Returns a
-   malloc'd array (names and values malloc'd), *n set; NULL + ERR_INVALID if
-   instance_attrs_json is not an object of strings (or a name is invalid).
-   Free with ecs_attributes_free. */
+   ecs.os-family=LINUX; then the n_user ECS_INSTANCE_ATTRIBUTES (name and
+   value each set), in their order, replacing a standard one of the same
+   name.  Returns a malloc'd array (names and values malloc'd), *n set;
+   NULL + ERR_INVALID if a user attribute is invalid (name empty, over 128
+   characters or with characters other than letters, digits and -_./@;
+   value missing or over 128 characters).  Free with ecs_attributes_free. */
 struct ecs_attribute *ecs_standard_attributes (const char *const *docker_api_versions,
                                                size_t n_versions,
                                                const char *const *logging_drivers,
-                                               size_t n_drivers, const char *instance_attrs_json,
-                                               size_t *n, agent_error_t *err);
+                                               size_t n_drivers, const struct ecs_attribute *user,
+                                               size_t n_user, size_t *n, agent_error_t *err);
 void ecs_attributes_free (struct ecs_attribute *a, size_t n);
 
 /* --- client -------------------------------------------------------------- */

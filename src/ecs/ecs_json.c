@@ -7,7 +7,6 @@
 #include "log/log.h"
 #include <ctype.h>
 #include <jansson.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -482,39 +481,15 @@ ecs_error_retriable (int kind)
 int64_t
 ecs_host_cpu_units (void)
 {
-  cpu_set_t set;
-  long n = 0;
-  if (sched_getaffinity (0, sizeof set, &set) == 0)
-    n = CPU_COUNT (&set);
-  if (n <= 0)
-    n = sysconf (_SC_NPROCESSORS_ONLN);
-  if (n <= 0)
-    n = 1;
-  return (int64_t) n * 1024;
+  return (int64_t) uv_available_parallelism () * 1024;
 }
 
 int
-ecs_host_memory_mib (const char *meminfo_path, int64_t reserved_mib, int64_t *out,
-                     agent_error_t *err)
+ecs_host_memory_mib (uint64_t total_bytes, int64_t reserved_mib, int64_t *out, agent_error_t *err)
 {
-  const char *path = meminfo_path ? meminfo_path : "/proc/meminfo";
-  int64_t kb = 0;
-  cleanup_file FILE *f = fopen (path, "re");
-  if (f)
-    {
-      char line[256];
-      while (fgets (line, sizeof line, f))
-        if (strncmp (line, "MemTotal:", 9) == 0)
-          {
-            long long v = 0;
-            if (sscanf (line + 9, "%lld", &v) == 1 && v > 0)
-              kb = v;
-            break;
-          }
-    }
-  else
-    log_warn (MOD, "cannot read %s: registering 0 MiB of memory", path);
-  int64_t mib = kb / 1024;
+  if (total_bytes == 0)
+    log_warn (MOD, "the host memory is unknown: registering 0 MiB of memory");
+  int64_t mib = (int64_t) (total_bytes / (1024 * 1024));
   if (reserved_mib < 0 || mib - reserved_mib < 0)
     return error_set (err, ERR_INVALID,
                       "ECS_RESERVED_MEMORY (%lld MiB) exceeds the host memory (%lld MiB)",
@@ -543,42 +518,38 @@ attr_add (struct ecs_attribute **a, size_t *n, const char *name, const char *val
 
 #define CAP "com.amazonaws.ecs.capability."
 
+/* Attribute names as ECS accepts them: 1-128 of letters, digits and -_./@;
+   values up to 128 characters. */
+#define ECS_ATTRIBUTE_MAX 128
+
+static bool
+user_attribute_valid (const struct ecs_attribute *u)
+{
+  size_t kl = u->name ? strlen (u->name) : 0;
+  if (kl == 0 || kl > ECS_ATTRIBUTE_MAX || !u->value || strlen (u->value) > ECS_ATTRIBUTE_MAX)
+    return false;
+  for (const char *p = u->name; *p; p++)
+    if (!isalnum ((unsigned char) *p) && !strchr ("-_./@", *p))
+      return false;
+  return true;
+}
+
 struct ecs_attribute *
 ecs_standard_attributes (const char *const *docker_api_versions, size_t n_versions,
                          const char *const *logging_drivers, size_t n_drivers,
-                         const char *instance_attrs_json, size_t *n, agent_error_t *err)
+                         const struct ecs_attribute *user, size_t n_user, size_t *n,
+                         agent_error_t *err)
 {
   struct ecs_attribute *a = NULL;
   *n = 0;
   /* Validate the user attributes first (ERR_INVALID, nothing allocated). */
-  json_t *ua = NULL;
-  if (instance_attrs_json && *instance_attrs_json)
-    {
-      json_error_t je;
-      ua = json_loads (instance_attrs_json, 0, &je);
-      if (!json_is_object (ua))
-        {
-          json_decref (ua);
-          error_set (err, ERR_INVALID, "ECS_INSTANCE_ATTRIBUTES: not a JSON object");
-          return NULL;
-        }
-      const char *k;
-      json_t *v;
-      json_object_foreach (ua, k, v)
+  for (size_t i = 0; i < n_user; i++)
+    if (!user_attribute_valid (&user[i]))
       {
-        size_t kl = strlen (k);
-        bool ok = kl > 0 && kl <= 128 && json_is_string (v) && json_string_length (v) <= 128;
-        for (const char *p = k; ok && *p; p++)
-          if (!isalnum ((unsigned char) *p) && !strchr ("-_./@", *p))
-            ok = false;
-        if (!ok)
-          {
-            error_set (err, ERR_INVALID, "ECS_INSTANCE_ATTRIBUTES: invalid attribute %s", k);
-            json_decref (ua);
-            return NULL;
-          }
+        error_set (err, ERR_INVALID, "ECS_INSTANCE_ATTRIBUTES: invalid attribute %s",
+                   user[i].name ? user[i].name : "");
+        return NULL;
       }
-    }
   attr_add (&a, n, CAP "privileged-container", NULL);
   for (size_t i = 0; i < n_versions; i++)
     if (docker_api_versions[i] && *docker_api_versions[i])
@@ -600,15 +571,8 @@ ecs_standard_attributes (const char *const *docker_api_versions, size_t n_versio
       }
   attr_add (&a, n, "ecs.os-type", "linux");
   attr_add (&a, n, "ecs.os-family", "LINUX");
-  if (ua)
-    {
-      /* keep the user's order: jansson preserves insertion order */
-      const char *k;
-      json_t *v;
-      json_object_foreach (ua, k, v)
-      attr_add (&a, n, k, json_string_value (v));
-      json_decref (ua);
-    }
+  for (size_t i = 0; i < n_user; i++) /* in the user's order */
+    attr_add (&a, n, user[i].name, user[i].value);
   return a;
 }
 

@@ -167,7 +167,7 @@ static void
 test_build_discover (void **state)
 {
   char *s = ecs_build_discover ("arn:aws:ecs:us-west-2:123456789012:container-instance/abc", "default");
-  /* exact bytes of sigv4.md §6(b) */
+  /* exact bytes of the DiscoverPollEndpoint body of the SigV4 worked example */
   assert_string_equal (s, "{\"cluster\":\"default\",\"containerInstance\":\"arn:aws:ecs:us-west-2:"
                           "123456789012:container-instance/abc\"}");
   free (s);
@@ -391,29 +391,27 @@ test_host_resources (void **state)
   assert_true (cpu >= 1024);
   assert_int_equal (cpu % 1024, 0);
 
-  char path[] = "/tmp/ecs-meminfo-XXXXXX";
-  int fd = mkstemp (path);
-  assert_true (fd >= 0);
-  const char *txt = "MemFree:         1000 kB\nMemTotal:        3858868 kB\n";
-  assert_int_equal (write (fd, txt, strlen (txt)), (ssize_t) strlen (txt));
-  close (fd);
   int64_t mem = 0;
   agent_error_t err = NULL;
-  assert_int_equal (ecs_host_memory_mib (path, 0, &mem, &err), 0);
+  const uint64_t total = 3858868ull * 1024; /* MemTotal: 3858868 kB */
+  assert_int_equal (ecs_host_memory_mib (total, 0, &mem, &err), 0);
   assert_int_equal (mem, 3768);
-  assert_int_equal (ecs_host_memory_mib (path, 768, &mem, &err), 0);
+  assert_int_equal (ecs_host_memory_mib (total, 768, &mem, &err), 0);
   assert_int_equal (mem, 3000);
-  assert_true (ecs_host_memory_mib (path, 4000, &mem, &err) < 0);
+  assert_true (ecs_host_memory_mib (total, 4000, &mem, &err) < 0);
   assert_int_equal (error_kind (&err), ERR_INVALID);
   error_free (&err);
-  unlink (path);
-  /* unreadable -> 0 MiB (upstream), reserved > 0 then fails */
-  assert_int_equal (ecs_host_memory_mib ("/nonexistent/meminfo", 0, &mem, &err), 0);
-  assert_int_equal (mem, 0);
-  assert_true (ecs_host_memory_mib ("/nonexistent/meminfo", 1, &mem, &err) < 0);
+  assert_true (ecs_host_memory_mib (total, -1, &mem, &err) < 0);
   error_free (&err);
-  assert_int_equal (ecs_host_memory_mib (NULL, 0, &mem, &err), 0);
+  /* unknown -> 0 MiB (upstream), reserved > 0 then fails */
+  assert_int_equal (ecs_host_memory_mib (0, 0, &mem, &err), 0);
+  assert_int_equal (mem, 0);
+  assert_true (ecs_host_memory_mib (0, 1, &mem, &err) < 0);
+  error_free (&err);
+  /* this host, as the agent asks */
+  assert_int_equal (ecs_host_memory_mib (uv_get_total_memory (), 0, &mem, &err), 0);
   assert_true (mem > 0);
+  assert_int_equal (ecs_host_cpu_units (), (int64_t) uv_available_parallelism () * 1024);
 }
 
 static const char *
@@ -436,8 +434,9 @@ test_attributes (void **state)
   const char *d[] = { "json-file", "awslogs" };
   size_t n = 0;
   agent_error_t err = NULL;
-  struct ecs_attribute *a
-      = ecs_standard_attributes (v, 3, d, 2, "{\"stack\":\"prod\",\"team\":\"a b\"}", &n, &err);
+  /* quotes and backslashes pass through unchanged (they used to become '_') */
+  const struct ecs_attribute user[] = { { "stack", "prod" }, { "team", "a \"b\" \\c" } };
+  struct ecs_attribute *a = ecs_standard_attributes (v, 3, d, 2, user, 2, &n, &err);
   assert_non_null (a);
   bool f;
   attr_value (a, n, "com.amazonaws.ecs.capability.docker-remote-api.1.17", &f);
@@ -453,20 +452,34 @@ test_attributes (void **state)
   assert_string_equal (attr_value (a, n, "ecs.os-type", &f), "linux");
   assert_string_equal (attr_value (a, n, "stack", &f), "prod");
   assert_string_equal (a[n - 1].name, "team");
-  assert_string_equal (a[n - 1].value, "a b");
+  assert_string_equal (a[n - 1].value, "a \"b\" \\c");
+  /* and reach the request as JSON strings */
+  struct ecs_register_req rr = { .cluster = "c", .attributes = a, .n_attributes = n };
+  char *body = ecs_build_register (&rr);
+  json_t *j = json_loads (body, 0, NULL);
+  json_t *last = json_array_get (json_object_get (j, "attributes"), n - 1);
+  assert_string_equal (json_string_value (json_object_get (last, "value")), "a \"b\" \\c");
+  json_decref (j);
+  free (body);
   ecs_attributes_free (a, n);
 
-  a = ecs_standard_attributes (NULL, 0, NULL, 0, NULL, &n, &err);
+  a = ecs_standard_attributes (NULL, 0, NULL, 0, NULL, 0, &n, &err);
   attr_value (a, n, "com.amazonaws.ecs.capability.logging-driver.json-file", &f);
   assert_true (f);
   attr_value (a, n, "com.amazonaws.ecs.capability.logging-driver.none", &f);
   assert_true (f);
   ecs_attributes_free (a, n);
 
-  const char *bad[] = { "[]", "{\"a\":1}", "{\"\":\"x\"}", "{\"a b\":\"x\"}", "not json" };
+  char long_name[130], long_value[130];
+  memset (long_name, 'k', 129);
+  long_name[129] = '\0';
+  memset (long_value, 'v', 129);
+  long_value[129] = '\0';
+  const struct ecs_attribute bad[] = { { "", "x" }, { NULL, "x" }, { "a b", "x" }, { "a\"b", "x" },
+                                       { "a", NULL }, { long_name, "x" }, { "a", long_value } };
   for (size_t i = 0; i < ARRAY_SIZE (bad); i++)
     {
-      a = ecs_standard_attributes (v, 1, NULL, 0, bad[i], &n, &err);
+      a = ecs_standard_attributes (v, 1, NULL, 0, &bad[i], 1, &n, &err);
       assert_null (a);
       assert_int_equal (error_kind (&err), ERR_INVALID);
       error_free (&err);
