@@ -7,7 +7,7 @@
  *     arn|family|version|D|K|id:name:f,id:name:f,...
  *     ...                                 one task per following line
  *
- * D and K are status digits (0..9), f is a flag digit (bit 0: has a docker
+ * D and K are status digits (0..9, modulo 5: NONE..STOPPED), f is a flag digit (bit 0: has a docker
  * record, bit 1: internal).  Missing fields are empty.  The query is split
  * on '&' as lws hands it over (already decoded).
  *
@@ -64,6 +64,13 @@ digit (const char *s)
   return s[0] >= '0' && s[0] <= '9' ? s[0] - '0' : 0;
 }
 
+/* A task status from a digit: NONE..STOPPED, modulo their count. */
+static enum task_status
+status_digit (const char *s)
+{
+  return (enum task_status) (digit (s) % (TASK_STATUS_STOPPED + 1));
+}
+
 static void
 parse_task (struct fstate *s, char *line)
 {
@@ -75,8 +82,8 @@ parse_task (struct fstate *s, char *line)
   ft->t.arn = field (&p, "|");
   ft->t.family = field (&p, "|");
   ft->t.version = field (&p, "|");
-  ft->t.desired_status = digit (field (&p, "|"));
-  ft->t.known_status = digit (field (&p, "|"));
+  ft->t.desired_status = status_digit (field (&p, "|"));
+  ft->t.known_status = status_digit (field (&p, "|"));
   char *conts = field (&p, "|");
   ft->t.containers = ft->c;
   while (conts && *conts && ft->t.n_containers < MAX_CONTS)

@@ -40,11 +40,6 @@ agent_intro_foreach_task (void *data, introspection_task_cb cb, void *arg)
     {
       const struct task *t = engine_task_at (a->engine, i);
       struct introspection_container *cs = xcalloc (t->n_containers + 1, sizeof *cs);
-      size_t nports = 0;
-      for (size_t j = 0; j < t->n_containers; j++)
-        nports += t->containers[j].n_known_bindings;
-      struct introspection_port *ports = xcalloc (nports + 1, sizeof *ports);
-      size_t pi = 0;
       for (size_t j = 0; j < t->n_containers; j++)
         {
           const struct task_container *c = &t->containers[j];
@@ -54,27 +49,19 @@ agent_intro_foreach_task (void *data, introspection_task_cb cb, void *arg)
           cs[j].docker_id = c->docker_id ? c->docker_id : "";
           cs[j].docker_name = c->docker_name ? c->docker_name : "";
           cs[j].image = c->image;
-          cs[j].ports = ports + pi;
-          for (size_t k = 0; k < c->n_known_bindings; k++, pi++)
-            {
-              ports[pi].container_port = c->known_bindings[k].container_port;
-              ports[pi].host_port = c->known_bindings[k].host_port;
-              ports[pi].bind_ip = c->known_bindings[k].bind_ip;
-              ports[pi].protocol = task_protocol_str (c->known_bindings[k].protocol);
-            }
+          cs[j].ports = c->known_bindings;
           cs[j].n_ports = c->n_known_bindings;
         }
       struct introspection_task it = {
         .arn = t->arn,
         .family = t->family,
         .version = t->version,
-        .desired_status = (int) t->desired_status,
-        .known_status = (int) t->known_status,
+        .desired_status = t->desired_status,
+        .known_status = t->known_status,
         .containers = cs,
         .n_containers = t->n_containers,
       };
       cb (&it, arg);
-      free (ports);
       free (cs);
     }
 }

@@ -60,30 +60,10 @@
 #include <stddef.h>
 #include <uv.h>
 #include "core/error.h"
+#include "task/task.h"
 
 #define INTROSPECTION_DEFAULT_PORT 51678
 #define INTROSPECTION_DEFAULT_ADDR "0.0.0.0"
-
-/* Engine statuses as numbered in task-engine.md §3 (0 NONE, 1 PULLED,
-   2 CREATED, 3 RUNNING, 4 STOPPED; larger values count as STOPPED).  Shown
-   ECS-style: RUNNING, STOPPED, else PENDING. */
-enum introspection_status
-{
-  INTROSPECTION_STATUS_NONE = 0,
-  INTROSPECTION_STATUS_PULLED = 1,
-  INTROSPECTION_STATUS_CREATED = 2,
-  INTROSPECTION_STATUS_RUNNING = 3,
-  INTROSPECTION_STATUS_STOPPED = 4,
-};
-
-/* A port binding Docker reported (KnownPortBindings). */
-struct introspection_port
-{
-  int container_port;
-  int host_port;
-  const char *bind_ip;  /* NULL or "" = omitted */
-  const char *protocol; /* "tcp" / "udp"; NULL = "tcp" */
-};
 
 struct introspection_volume
 {
@@ -104,7 +84,9 @@ struct introspection_container
   const char *image_id;    /* NULL = "" */
   const char *created_at;  /* RFC 3339 or NULL (omitted) */
   const char *started_at;  /* RFC 3339 or NULL (omitted) */
-  const struct introspection_port *ports;
+  /* Port bindings Docker reported (KnownPortBindings); a NULL or empty
+     bind_ip and a zero port are omitted. */
+  const struct task_port_binding *ports;
   size_t n_ports;
   const struct introspection_volume *volumes;
   size_t n_volumes;
@@ -116,8 +98,9 @@ struct introspection_task
   const char *arn;
   const char *family;
   const char *version;
-  int desired_status; /* enum introspection_status */
-  int known_status;   /* enum introspection_status */
+  /* Shown ECS-style: RUNNING, STOPPED, else PENDING. */
+  enum task_status desired_status;
+  enum task_status known_status;
   const struct introspection_container *containers;
   size_t n_containers;
 };

@@ -40,16 +40,6 @@ introspection_version_string (void)
          AGENT_GITREV ")";
 }
 
-static const char *
-backend_status (int s)
-{
-  if (s == INTROSPECTION_STATUS_RUNNING)
-    return "RUNNING";
-  if (s >= INTROSPECTION_STATUS_STOPPED)
-    return "STOPPED";
-  return "PENDING";
-}
-
 static json_t *
 jstr (const char *s)
 {
@@ -85,11 +75,11 @@ container_json (const struct introspection_container *c)
       json_t *a = json_array ();
       for (size_t i = 0; i < c->n_ports; i++)
         {
-          const struct introspection_port *p = &c->ports[i];
+          const struct task_port_binding *p = &c->ports[i];
           json_t *po = json_object ();
           if (p->container_port)
             json_object_set_new (po, "ContainerPort", json_integer (p->container_port));
-          set_str (po, "Protocol", p->protocol && *p->protocol ? p->protocol : "tcp");
+          set_str (po, "Protocol", task_protocol_str (p->protocol));
           if (p->host_port)
             json_object_set_new (po, "HostPort", json_integer (p->host_port));
           if (p->bind_ip && *p->bind_ip)
@@ -121,8 +111,8 @@ container_json (const struct introspection_container *c)
 static json_t *
 task_json (const struct introspection_task *t)
 {
-  const char *known = backend_status (t->known_status);
-  const char *desired = backend_status (t->desired_status);
+  const char *known = task_status_ecs_str (t->known_status);
+  const char *desired = task_status_ecs_str (t->desired_status);
   json_t *o = json_object ();
   set_str (o, "Arn", t->arn);
   /* DesiredStatus is omitted while it would contradict what is known. */

@@ -43,9 +43,9 @@
 #define ARN4 "arn:aws:ecs:us-west-2:123456789012:task/t4"
 #define CI_ARN "arn:aws:ecs:us-west-2:123456789012:container-instance/ci-1"
 
-static const struct introspection_port ports1[] = {
-  { .container_port = 80, .host_port = 32768, .bind_ip = "0.0.0.0", .protocol = "tcp" },
-  { .container_port = 53, .host_port = 5353, .bind_ip = NULL, .protocol = "udp" },
+static const struct task_port_binding ports1[] = {
+  { .container_port = 80, .host_port = 32768, .bind_ip = "0.0.0.0", .protocol = TASK_PROTO_TCP },
+  { .container_port = 53, .host_port = 5353, .bind_ip = NULL, .protocol = TASK_PROTO_UDP },
 };
 static const struct introspection_volume vols1[] = {
   { .docker_name = NULL, .source = "/var/data", .destination = "/data" },
@@ -69,17 +69,17 @@ static const struct introspection_container cont3[] = {
 };
 
 static struct introspection_task fake_tasks[] = {
-  { .arn = ARN1, .family = "sleep", .version = "3", .desired_status = INTROSPECTION_STATUS_RUNNING,
-    .known_status = INTROSPECTION_STATUS_RUNNING, .containers = cont1, .n_containers = 3 },
+  { .arn = ARN1, .family = "sleep", .version = "3", .desired_status = TASK_STATUS_RUNNING,
+    .known_status = TASK_STATUS_RUNNING, .containers = cont1, .n_containers = 3 },
   /* desired STOPPED while running: shown */
-  { .arn = ARN2, .family = "f2", .version = "1", .desired_status = INTROSPECTION_STATUS_STOPPED,
-    .known_status = INTROSPECTION_STATUS_RUNNING, .containers = cont2, .n_containers = 2 },
+  { .arn = ARN2, .family = "f2", .version = "1", .desired_status = TASK_STATUS_STOPPED,
+    .known_status = TASK_STATUS_RUNNING, .containers = cont2, .n_containers = 2 },
   /* known STOPPED, desired RUNNING: DesiredStatus omitted */
-  { .arn = ARN3, .family = "f3", .version = "7", .desired_status = INTROSPECTION_STATUS_RUNNING,
-    .known_status = INTROSPECTION_STATUS_STOPPED, .containers = cont3, .n_containers = 1 },
+  { .arn = ARN3, .family = "f3", .version = "7", .desired_status = TASK_STATUS_RUNNING,
+    .known_status = TASK_STATUS_STOPPED, .containers = cont3, .n_containers = 1 },
   /* known CREATED (PENDING), desired RUNNING; no containers */
-  { .arn = ARN4, .family = "f4", .version = "2", .desired_status = INTROSPECTION_STATUS_RUNNING,
-    .known_status = INTROSPECTION_STATUS_CREATED, .containers = NULL, .n_containers = 0 },
+  { .arn = ARN4, .family = "f4", .version = "2", .desired_status = TASK_STATUS_RUNNING,
+    .known_status = TASK_STATUS_CREATED, .containers = NULL, .n_containers = 0 },
 };
 
 struct fake
@@ -305,9 +305,9 @@ test_route_status_rules (void **state)
 {
   (void) state;
   /* every (desired, known) pair: ECS-style names and the omission rule */
-  static const char *names[] = { "PENDING", "PENDING", "PENDING", "RUNNING", "STOPPED", "STOPPED" };
-  for (int d = 0; d <= 5; d++)
-    for (int k = 0; k <= 5; k++)
+  static const char *names[] = { "PENDING", "PENDING", "PENDING", "RUNNING", "STOPPED" };
+  for (enum task_status d = TASK_STATUS_NONE; d <= TASK_STATUS_STOPPED; d++)
+    for (enum task_status k = TASK_STATUS_NONE; k <= TASK_STATUS_STOPPED; k++)
       {
         struct introspection_task t = { .arn = "a", .family = "f", .version = "1",
                                         .desired_status = d, .known_status = k };
@@ -1416,8 +1416,10 @@ test_server_slow_reader (void **state)
   uv_recv_buffer_size ((uv_handle_t *) &r.tcp, &rcv);
   static const char get_tasks[] = "GET /v1/tasks HTTP/1.1\r\nHost: x\r\n\r\n";
   raw_send (&r, get_tasks, sizeof get_tasks - 1);
+  /* (the bound is generous: building 20,000 tasks under ASan on a loaded
+     machine takes seconds before the 1 s write timeout starts) */
   t0 = util_now_ms ();
-  while (introspection_connections (h.srv) > 0 && util_now_ms () - t0 < 6000)
+  while (introspection_connections (h.srv) > 0 && util_now_ms () - t0 < 20000)
     uv_run (&h.loop, UV_RUN_ONCE);
   print_message ("slow reader dropped after %llu ms\n", (unsigned long long) (util_now_ms () - t0));
   assert_int_equal (introspection_connections (h.srv), 0);
