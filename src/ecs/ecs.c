@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #define MOD "ecs"
 
@@ -33,7 +34,7 @@ struct ecs_client
   long timeout_ms;
   struct ecs_retry_policy retry;
   time_t (*now) (void);
-  struct ecs_call *calls;
+  LIST_HEAD (ecs_call_list, ecs_call) calls; /* in flight */
 };
 
 enum op_kind
@@ -48,7 +49,8 @@ enum op_kind
 struct ecs_call
 {
   ecs_client_t *c;
-  struct ecs_call *prev, *next;
+  LIST_ENTRY (ecs_call) link;
+  bool linked; /* on c->calls */
   enum op_kind kind;
   char *op;
   char *body;
@@ -90,6 +92,7 @@ ecs_client_new (uv_loop_t *loop, http_client_t *http, const struct ecs_client_op
   if (ecs_endpoint_url (opts->endpoint, opts->region, &ep, err) < 0)
     return NULL;
   ecs_client_t *c = xcalloc (1, sizeof *c);
+  LIST_INIT (&c->calls);
   c->loop = loop;
   c->http = http;
   c->endpoint = ep;
@@ -137,14 +140,9 @@ timer_closed (uv_handle_t *h)
 static void
 call_unlink (struct ecs_call *call)
 {
-  ecs_client_t *c = call->c;
-  if (call->prev)
-    call->prev->next = call->next;
-  else if (c->calls == call)
-    c->calls = call->next;
-  if (call->next)
-    call->next->prev = call->prev;
-  call->prev = call->next = NULL;
+  if (call->linked)
+    LIST_REMOVE (call, link);
+  call->linked = false;
 }
 
 static void creds_cb (const struct aws_credentials *creds, agent_error_t err, void *data);
@@ -182,8 +180,8 @@ ecs_client_free (ecs_client_t *c)
 {
   if (!c)
     return;
-  while (c->calls)
-    call_destroy (c->calls);
+  while (!LIST_EMPTY (&c->calls))
+    call_destroy (LIST_FIRST (&c->calls));
   free (c->endpoint);
   free (c->url);
   free (c->region);
@@ -251,7 +249,6 @@ call_finish (struct ecs_call *call, const char *body, size_t len, agent_error_t 
       break;
     }
   /* The call is unlinked: destroy without touching the client. */
-  call->prev = call->next = NULL;
   if (call->timer)
     {
       uv_timer_stop (call->timer);
@@ -431,10 +428,8 @@ call_new (ecs_client_t *c, enum op_kind kind, const char *op, char *body, void *
   call->timer = xcalloc (1, sizeof *call->timer);
   uv_timer_init (c->loop, call->timer);
   call->timer->data = call;
-  call->next = c->calls;
-  if (c->calls)
-    c->calls->prev = call;
-  c->calls = call;
+  LIST_INSERT_HEAD (&c->calls, call, link);
+  call->linked = true;
   /* first attempt from the loop: callbacks never run inside the caller */
   uv_timer_start (call->timer, timer_cb, 0, 0);
   return call;

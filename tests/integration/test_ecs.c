@@ -233,17 +233,30 @@ run_until (struct world *w, const bool *flag, int timeout_ms)
 }
 
 static void
-sleep_loop (struct world *w, int ms)
+wake_cb (uv_timer_t *t)
 {
-  bool never = false;
-  uv_timer_t guard;
+  (void) t; /* only makes uv_run return so that the condition is looked at */
+}
+
+/* Runs the loop until pred(arg) holds (looked at after every loop turn and
+   at least every 20 ms); fails after timeout_ms. */
+static void
+run_until_pred (struct world *w, bool (*pred) (void *), void *arg, int timeout_ms)
+{
+  uv_timer_t guard, wake;
   uv_timer_init (&w->loop, &guard);
+  uv_timer_init (&w->loop, &wake);
   timed_out = false;
-  uv_timer_start (&guard, guard_cb, (uint64_t) ms, 0);
-  while (!never && !timed_out)
+  uv_timer_start (&guard, guard_cb, (uint64_t) timeout_ms, 0);
+  uv_timer_start (&wake, wake_cb, 20, 20);
+  bool ok;
+  while (!(ok = pred (arg)) && !timed_out)
     uv_run (&w->loop, UV_RUN_ONCE);
   uv_close ((uv_handle_t *) &guard, NULL);
+  uv_close ((uv_handle_t *) &wake, NULL);
   uv_run (&w->loop, UV_RUN_NOWAIT);
+  if (!ok)
+    fail_msg ("timed out after %d ms", timeout_ms);
 }
 
 static void
@@ -628,7 +641,13 @@ test_errors (void **state)
   /* cancel: no callback */
   ecs_call_t *call = ecs_discover_poll_endpoint (w.ecs, instance_arn, "default", disc_cb, &r);
   ecs_call_cancel (call);
-  sleep_loop (&w, 200);
+  /* a call made after it has its answer: the cancelled one would have had
+     its own by then */
+  struct result later = { 0 };
+  ecs_discover_poll_endpoint (w.ecs, instance_arn, "default", disc_cb, &later);
+  run_until (&w, &later.done, 20000);
+  assert_int_equal (later.kind, 0);
+  result_clear (&later);
   assert_false (r.done);
   /* freeing the client with calls in flight: no callback (the answer is
      held back, else a loaded machine can deliver it within the one loop
@@ -820,6 +839,20 @@ test_role_credentials_sign (void **state)
   world_free (&w);
 }
 
+struct rotation
+{
+  aws_creds_provider_t *creds;
+  const char *first;
+};
+
+static bool
+creds_rotated (void *arg)
+{
+  struct rotation *rot = arg;
+  const struct aws_credentials *c = aws_creds_current (rot->creds);
+  return c && strcmp (c->access_key_id, rot->first) != 0;
+}
+
 static void
 test_credentials_rotation (void **state)
 {
@@ -835,15 +868,8 @@ test_credentials_rotation (void **state)
   result_clear (&r);
   /* background refreshes (at half life, as the lifetime is short) pick up
      the rotated credentials within the lifetime */
-  uint64_t start = util_now_ms ();
-  bool rotated = false;
-  while (!rotated && util_now_ms () - start < 15000)
-    {
-      sleep_loop (&w, 200);
-      const struct aws_credentials *c = aws_creds_current (w.creds);
-      rotated = c && strcmp (c->access_key_id, first) != 0;
-    }
-  assert_true (rotated);
+  struct rotation rot = { .creds = w.creds, .first = first };
+  run_until_pred (&w, creds_rotated, &rot, 15000);
   /* and the new ones sign valid requests */
   struct ecs_task_state_change bad = { .cluster = "default", .task_arn = "x", .status = "RUNNING" };
   ecs_submit_task_state_change (w.ecs, &bad, sub_cb, &r);
@@ -875,6 +901,12 @@ static size_t
 q_count (void *ctx)
 {
   return ((struct queue *) ctx)->n;
+}
+
+static bool
+queue_empty (void *ctx)
+{
+  return ((struct queue *) ctx)->n == 0;
 }
 
 static bool
@@ -950,9 +982,7 @@ test_submitter_faults (void **state)
   agent_error_t err = NULL;
   ecs_submitter_t *sub = ecs_submitter_new (&w.loop, w.ecs, &qi, &so, &err);
   assert_non_null (sub);
-  uint64_t start = util_now_ms ();
-  while (q.n && util_now_ms () - start < 60000)
-    sleep_loop (&w, 100);
+  run_until_pred (&w, queue_empty, &q, 60000);
   assert_int_equal (q.n, 0);
   struct ecs_submitter_stats st;
   ecs_submitter_stats (sub, &st);
