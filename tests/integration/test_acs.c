@@ -5,8 +5,10 @@
  * after drop_ws (close frame and TCP abort), malformed / unknown frames,
  * CloseMessage, heartbeat timeout with back-off, handshake error bodies
  * (InvalidInstanceException, InactiveInstanceException), graceful stop,
- * and the update flow (stage with a good and a bad checksum served by a
- * local HTTP server, perform -> callback). */
+ * a peer that stops reading (bounded outbound queue, write deadline,
+ * reconnect; against a small fake ACS), and the update flow (stage with a
+ * good and a bad checksum served by a local HTTP server, perform ->
+ * callback). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -76,6 +78,56 @@ static const char *TLS_PROXY_PY
       "    await srv.serve_forever()\n"
       "asyncio.run(main())\n";
 
+/* A fake ACS whose first connection stops reading: it pauses its socket
+   (receive buffer 4 KiB), sends one heartbeat with a 4 MiB messageId, then
+   heartbeats with 1000-byte ids until the agent drops the connection.  Later
+   connections read normally and beat every 200 ms. */
+static const char *STALL_ACS_PY
+    = "import asyncio, socket\n"
+      "from aiohttp import web\n"
+      "n = 0\n"
+      "def hb(mid):\n"
+      "    return '{\"type\":\"HeartbeatMessage\",\"message\":{\"healthy\":true,\"messageId\":\"%s\"}}' % mid\n"
+      "async def handler(request):\n"
+      "    global n\n"
+      "    n += 1\n"
+      "    ws = web.WebSocketResponse(autoping=False)\n"
+      "    await ws.prepare(request)\n"
+      "    if n == 1:\n"
+      "        request.transport.pause_reading()\n"
+      "        try:\n"
+      "            await ws.send_str(hb('x' * (4 << 20)))\n"
+      "            i = 0\n"
+      "            while True:\n"
+      "                i += 1\n"
+      "                await ws.send_str(hb('%08d' % i + 'y' * 992))\n"
+      "        except Exception:\n"
+      "            pass\n"
+      "        return ws\n"
+      "    async def beat():\n"
+      "        i = 0\n"
+      "        while not ws.closed:\n"
+      "            i += 1\n"
+      "            await ws.send_str(hb('ok-%d' % i))\n"
+      "            await asyncio.sleep(0.2)\n"
+      "    t = asyncio.ensure_future(beat())\n"
+      "    async for _ in ws:\n"
+      "        pass\n"
+      "    t.cancel()\n"
+      "    return ws\n"
+      "async def main():\n"
+      "    app = web.Application()\n"
+      "    app.router.add_get('/ws', handler)\n"
+      "    runner = web.AppRunner(app)\n"
+      "    await runner.setup()\n"
+      "    sock = socket.socket()\n"
+      "    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)\n"
+      "    sock.bind(('127.0.0.1', 0))\n"
+      "    await web.SockSite(runner, sock).start()\n"
+      "    print('127.0.0.1:%d' % sock.getsockname()[1], flush=True)\n"
+      "    await asyncio.Event().wait()\n"
+      "asyncio.run(main())\n";
+
 /* ---- fixture ---- */
 
 static struct
@@ -123,11 +175,20 @@ flag_set (void *arg)
 }
 
 static void
-run_for (uint64_t ms)
+count_closing (uv_handle_t *h, void *arg)
 {
-  uint64_t end = util_now_ms () + ms;
-  while (util_now_ms () < end)
-    uv_run (&F.loop, UV_RUN_ONCE);
+  if (uv_is_closing (h))
+    (*(size_t *) arg)++;
+}
+
+/* Every handle closed so far has finished closing. */
+static bool
+no_closing_handles (void *arg)
+{
+  (void) arg;
+  size_t n = 0;
+  uv_walk (&F.loop, count_closing, &n);
+  return n == 0;
 }
 
 static size_t
@@ -571,6 +632,7 @@ static struct
   const char *ca_file;
   bool insecure;
   uint64_t ttl_ms;
+  uint64_t write_timeout_ms;
 } NEXT;
 
 static struct t *
@@ -612,6 +674,7 @@ t_new (const char *instance_arn, uint64_t hb_ms, bool updates)
     .insecure = NEXT.insecure,
     .connection_ttl_ms = NEXT.ttl_ms,
     .connection_ttl_jitter_ms = NEXT.ttl_ms ? 1 : 0,
+    .write_timeout_ms = NEXT.write_timeout_ms,
     .handlers = { .on_payload = t_payload,
                   .on_stage_update = t_stage,
                   .on_perform_update = t_perform,
@@ -656,7 +719,7 @@ t_free (struct t *t)
   acs_payload_handler_free (t->ph);
   update_free (t->up);
   state_store_free (t->state);
-  run_for (50);
+  assert_true (run_until (no_closing_handles, NULL, 5000));
   for (size_t i = 0; i < t->n_payloads; i++)
     free (t->payload_ids[i]);
   sbuf_free (&t->order);
@@ -734,7 +797,7 @@ test_connect_signed (void **state)
   size_t closes = count_events ("ws_disconnect", NULL, NULL);
   t_free (t);
   /* graceful stop: a close frame with code 1000 */
-  run_for (300);
+  assert_true (wait_events ("ws_disconnect", NULL, NULL, closes + 1, 5000));
   json_t *dc = events ("ws_disconnect");
   assert_true (json_array_size (dc) > closes);
   json_t *last = json_array_get (dc, json_array_size (dc) - 1);
@@ -873,6 +936,26 @@ test_drop_ws_reconnect (void **state)
   t_free (t);
 }
 
+struct stat_wait
+{
+  struct t *t;
+  uint64_t base;
+};
+
+static bool
+acks_grew (void *arg)
+{
+  struct stat_wait *w = arg;
+  return acs_session_get_stats (w->t->s)->heartbeat_acks > w->base;
+}
+
+static bool
+attempts_grew (void *arg)
+{
+  struct stat_wait *w = arg;
+  return acs_session_get_stats (w->t->s)->connect_attempts > w->base;
+}
+
 static bool
 two_dropped (void *arg)
 {
@@ -891,11 +974,10 @@ test_malformed_frames (void **state)
   admin_ok ("POST", "/_local/faults",
             "{\"send_raw\":\"{\\\"type\\\":\\\"PayloadMessage\\\",\\\"message\\\":{\\\"messageId\\\":5}}\"}");
   assert_true (run_until (two_dropped, t, 5000));
-  uint64_t acks = acs_session_get_stats (t->s)->heartbeat_acks;
-  run_for (1500);
+  struct stat_wait w = { t, acs_session_get_stats (t->s)->heartbeat_acks };
+  assert_true (run_until (acks_grew, &w, 5000));
   assert_true (acs_session_connected (t->s));
   assert_int_equal (t->disconnected, 0);
-  assert_true (acs_session_get_stats (t->s)->heartbeat_acks > acks);
   t_free (t);
 }
 
@@ -941,6 +1023,13 @@ has_error (void *arg)
   return e && strstr (e, "Exception");
 }
 
+static bool
+inactive_wait (void *arg)
+{
+  struct t *t = arg;
+  return t->inactive >= 1 && acs_session_get_stats (t->s)->last_delay_ms == 600000;
+}
+
 static void
 test_handshake_errors (void **state)
 {
@@ -954,9 +1043,8 @@ test_handshake_errors (void **state)
   assert_non_null (strstr (acs_session_get_stats (t->s)->last_error,
                            "InvalidInstanceException: Invalid container instance"));
   /* keeps retrying with back-off, never gives up */
-  uint64_t attempts = acs_session_get_stats (t->s)->connect_attempts;
-  run_for (1500);
-  assert_true (acs_session_get_stats (t->s)->connect_attempts > attempts);
+  struct stat_wait w = { t, acs_session_get_stats (t->s)->connect_attempts };
+  assert_true (run_until (attempts_grew, &w, 5000));
   assert_true (acs_session_get_stats (t->s)->last_delay_ms > 0);
   t_free (t);
 
@@ -967,10 +1055,7 @@ test_handshake_errors (void **state)
   char *body = xasprintf ("{\"cluster\":\"" CLUSTER "\",\"containerInstance\":\"%s\",\"force\":true}", arn);
   free (ecs_raw ("DeregisterContainerInstance", body));
   free (body);
-  bool dummy = false;
-  (void) dummy;
-  assert_true (run_until (has_error, t2, 8000) || t2->inactive);
-  run_for (1000);
+  assert_true (run_until (inactive_wait, t2, 8000));
   assert_true (t2->inactive >= 1);
   assert_int_equal (acs_session_get_stats (t2->s)->last_delay_ms, 600000);
   assert_false (acs_session_connected (t2->s));
@@ -1063,12 +1148,19 @@ test_updates_disabled (void **state)
   t_free (t);
 }
 
+static bool
+has_last_error (void *arg)
+{
+  struct t *t = arg;
+  return acs_session_get_stats (t->s)->last_error != NULL;
+}
+
 static void
 test_wss (void **state)
 {
   (void) state;
   if (!F.tls_addr)
-    skip ();
+    fail_msg ("the TLS proxy in front of the control plane did not start");
   char *ep = xasprintf ("https://%s/", F.tls_addr);
   /* verified against the test CA */
   NEXT.endpoint = ep;
@@ -1082,10 +1174,9 @@ test_wss (void **state)
   t = t_new (NULL, 0, false);
   agent_error_t err = NULL;
   assert_int_equal (acs_session_start (t->s, &err), 0);
-  run_for (1500);
+  assert_true (run_until (has_last_error, t, 5000));
   assert_int_equal (t->connected, 0);
   assert_true (acs_session_get_stats (t->s)->connect_attempts >= 1);
-  assert_non_null (acs_session_get_stats (t->s)->last_error);
   t_free (t);
   /* -k: certificate checks off */
   NEXT.endpoint = ep;
@@ -1109,18 +1200,94 @@ test_connection_ttl (void **state)
   t_free (t);
 }
 
+/* A peer that stops reading: the outbound queue stays under its byte cap
+   (frames past it are refused), the 4 MiB messageId is not echoed, and the
+   write deadline drops the connection, which is re-made with back-off. */
+struct stall_watch
+{
+  struct t *t;
+  size_t max_queued;
+  uint64_t acks;
+};
+
+static void
+stall_sample (struct stall_watch *w)
+{
+  size_t q = acs_session_queued_bytes (w->t->s);
+  if (q > w->max_queued)
+    w->max_queued = q;
+}
+
+static bool
+stall_refused (void *arg)
+{
+  struct stall_watch *w = arg;
+  stall_sample (w);
+  return acs_session_get_stats (w->t->s)->frames_refused > 0;
+}
+
+static bool
+stall_reconnected (void *arg)
+{
+  struct stall_watch *w = arg;
+  stall_sample (w);
+  return w->t->connected >= 2 && acs_session_connected (w->t->s);
+}
+
+static bool
+stall_acked_again (void *arg)
+{
+  struct stall_watch *w = arg;
+  return acs_session_get_stats (w->t->s)->heartbeat_acks > w->acks;
+}
+
+static void
+test_peer_stops_reading (void **state)
+{
+  (void) state;
+  struct test_child srv = { 0 };
+  char *argv[] = { "/usr/bin/python3", "-c", (char *) STALL_ACS_PY, NULL };
+  if (test_child_start (&srv, argv) < 0)
+    fail_msg ("the fake ACS server did not start");
+  char *ep = xasprintf ("ws://%s", srv.line);
+  NEXT.endpoint = ep;
+  NEXT.write_timeout_ms = 2000;
+  struct t *t = t_new (NULL, 0, false);
+  t_start (t);
+  struct stall_watch w = { .t = t };
+  assert_true (run_until (stall_refused, &w, 30000));
+  const struct acs_session_stats *st = acs_session_get_stats (t->s);
+  assert_true (st->frames_dropped >= 1); /* the 4 MiB messageId */
+  assert_true (run_until (stall_reconnected, &w, 30000));
+  assert_true (w.max_queued > 0);
+  assert_true (w.max_queued <= ACS_SESSION_MAX_QUEUED_BYTES);
+  assert_int_equal (st->write_timeouts, 1);
+  assert_int_equal (t->disconnected, 1);
+  assert_non_null (st->last_error);
+  assert_non_null (strstr (st->last_error, "write deadline"));
+  assert_true (st->last_delay_ms > 0); /* back-off, not a clean-end reconnect */
+  /* the new connection is answered again */
+  w.acks = st->heartbeat_acks;
+  assert_true (run_until (stall_acked_again, &w, 5000));
+  t_free (t);
+  free (ep);
+  test_child_stop (&srv);
+}
+
 static void
 test_stop_while_connecting (void **state)
 {
   (void) state;
-  /* stop at various points of discovery / connect / upgrade */
-  const uint64_t delays[] = { 0, 1, 2, 4, 7, 12, 25 };
-  for (size_t i = 0; i < ARRAY_SIZE (delays); i++)
+  /* stop at various points of discovery / connect / upgrade: after that
+     many loop turns (each one event: answer, connect, handshake, ...) */
+  const int turns[] = { 0, 1, 2, 3, 4, 6, 8, 12 };
+  for (size_t i = 0; i < ARRAY_SIZE (turns); i++)
     {
       struct t *t = t_new (NULL, 0, false);
       agent_error_t err = NULL;
       assert_int_equal (acs_session_start (t->s, &err), 0);
-      run_for (delays[i]);
+      for (int k = 0; k < turns[i]; k++)
+        uv_run (&F.loop, UV_RUN_ONCE);
       t_free (t);
     }
   /* never started */
@@ -1191,8 +1358,8 @@ test_loop_hygiene (void **state)
       assert_true (stopped);
       acs_session_free (s);
       int before = ticks;
-      end = util_now_ms () + 100;
-      while (util_now_ms () < end)
+      end = util_now_ms () + 5000;
+      while (ticks <= before && util_now_ms () < end)
         uv_run (&l2, UV_RUN_ONCE);
       assert_true (ticks > before);
       assert_true (uv_is_active ((uv_handle_t *) &sentinel));
@@ -1224,6 +1391,7 @@ main (void)
     cmocka_unit_test (test_updates_disabled),
     cmocka_unit_test (test_wss),
     cmocka_unit_test (test_connection_ttl),
+    cmocka_unit_test (test_peer_stops_reading),
     cmocka_unit_test (test_stop_while_connecting),
     cmocka_unit_test (test_loop_hygiene),
   };
