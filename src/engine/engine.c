@@ -1665,6 +1665,7 @@ arm_cleanup (engine_t *e)
 /* ---- reconciliation --------------------------------------------------------------------- */
 
 static void reconcile_start (engine_t *e);
+static void reconcile_timer_cb (uv_timer_t *h);
 
 static void
 reconcile_done_one (engine_t *e)
@@ -1731,7 +1732,7 @@ on_reconcile_list (const struct docker_container_list *list, agent_error_t err, 
       uint64_t wait = backoff_next (&e->reconcile_backoff);
       log_warn (MOD, "reconciliation: listing containers failed: %s (retrying in %" PRIu64 " ms)",
                 err->msg, wait);
-      uv_timer_start (&e->reconcile_timer, (uv_timer_cb) reconcile_start, wait, 0);
+      uv_timer_start (&e->reconcile_timer, reconcile_timer_cb, wait, 0);
       return;
     }
   e->reconcile_pending = 1; /* guard while issuing */
@@ -1779,6 +1780,13 @@ reconcile_start (engine_t *e)
     return;
   struct op *op = op_new (e, OP_RECONCILE_LIST, NULL, 0);
   op->handle = e->ops->list_by_label (e->ops_ctx, LABEL_TASK_ARN, on_reconcile_list, op);
+}
+
+/* The back-off after a failed container list has elapsed: list again. */
+static void
+reconcile_timer_cb (uv_timer_t *h)
+{
+  reconcile_start (h->data);
 }
 
 /* ---- public API ---------------------------------------------------------------------------- */

@@ -73,6 +73,8 @@ struct fake
   size_t n_volumes;
   bool pull_fails, create_fails, start_fails;
   bool unreachable; /* stop, inspect and removals fail as with the socket refused */
+  int list_failures; /* the next n container lists fail (daemon not up yet) */
+  int n_list;
   int stop_exit_code;
   docker_event_cb ev_cb;
   docker_events_state_cb ev_state_cb;
@@ -278,6 +280,14 @@ fake_tick (uv_timer_t *t)
           }
         case F_LIST:
           {
+            f->n_list++;
+            if (f->list_failures > 0)
+              {
+                f->list_failures--;
+                error_set (&err, ERR_UNREACHABLE, "Cannot connect to the Docker daemon");
+                ((docker_list_cb) c->cb) (NULL, err, c->data);
+                break;
+              }
             struct docker_container_summary items[64];
             char *names[64];
             struct docker_kv labels[64][2];
@@ -1316,6 +1326,33 @@ test_cleanup_retried_while_unreachable (void **st)
     assert_null (x->fake.volumes[i]);
 }
 
+/* Docker unreachable at start-up: the container list fails twice, then
+   answers.  Reconciliation is retried (on its back-off timer) and
+   completes; a checkpointed container is then reconciled as usual. */
+static void
+test_reconcile_retried_after_list_failure (void **st)
+{
+  struct fx *x = *st;
+  engine_up (x);
+  add (x, SLEEP5);
+  assert_true (spin_task (x, "arn:t1", TASK_STATUS_RUNNING));
+  teardown_engine (x);
+  state_up (x);
+  x->fake.list_failures = 2;
+  x->fake.n_list = 0;
+  engine_up (x);
+  assert_int_equal (x->fake.n_list, 3);
+  assert_int_equal (x->fake.list_failures, 0);
+  const struct task *t = task_of (x, "arn:t1");
+  assert_non_null (t);
+  assert_int_equal (t->containers[0].known_status, TASK_STATUS_RUNNING);
+  assert_int_equal (x->fake.n_create, 1);
+  /* and it still drives tasks */
+  fake_exit (&x->fake, "sleep5", 4);
+  assert_true (spin_task (x, "arn:t1", TASK_STATUS_STOPPED));
+  assert_int_equal (task_of (x, "arn:t1")->containers[0].exit_code, 4);
+}
+
 int
 main (void)
 {
@@ -1339,6 +1376,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_free_at_any_point, setup, teardown),
     cmocka_unit_test_setup_teardown (test_stop_retried_while_unreachable, setup, teardown),
     cmocka_unit_test_setup_teardown (test_cleanup_retried_while_unreachable, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_reconcile_retried_after_list_failure, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
