@@ -23,6 +23,8 @@
 #define STOP_RETRY_MAX_MS 30000ULL
 #define CLEANUP_RETRY_BASE_MS 1000ULL
 #define CLEANUP_RETRY_MAX_MS (5ULL * 60 * 1000)
+#define SAVE_RETRY_BASE_MS 500ULL
+#define SAVE_RETRY_MAX_MS 30000ULL
 
 #define LABEL_TASK_ARN "com.amazonaws.ecs.task-arn"
 #define LABEL_CONTAINER_NAME "com.amazonaws.ecs.container-name"
@@ -36,6 +38,7 @@ enum op_kind
   OP_PULL_CHECK_IMAGE,
   OP_VOLUME_CREATE,
   OP_CREATE_SAVE, /* waiting for the save recording the docker name */
+  OP_CREATE_SAVE_WAIT, /* that save failed: asked again at due_ms */
   OP_CREATE,
   OP_CREATE_ADOPT, /* 409 on create: inspect by name */
   OP_START,
@@ -58,6 +61,7 @@ struct op
   void *handle;          /* Docker call handle, NULL while waiting for a save */
   enum task_status status; /* event inspect: reported status */
   char *msg;             /* error text carried between phases */
+  uint64_t due_ms;       /* OP_CREATE_SAVE_WAIT: loop ms of the next save request */
   struct op *prev, *next;
 };
 
@@ -93,6 +97,8 @@ struct engine
   uv_timer_t retry_timer; /* failed stops due for another try */
   bool events_seen_connected;
   struct backoff reconcile_backoff;
+  struct backoff save_backoff; /* between requests of a save a create waits for */
+  bool save_failing;           /* the last such save failed (logged once) */
   int open_handles;
   bool started, ready, stopped, freeing;
   size_t reconcile_pending;
@@ -191,6 +197,15 @@ set_reason (struct task_container *c, const char *name, const char *msg)
   size_t n = strlen (c->reason);
   while (n > 0 && (c->reason[n - 1] == '\n' || c->reason[n - 1] == ' '))
     c->reason[--n] = '\0';
+}
+
+/* The next delay of a lazily initialised back-off (x2, 20 % jitter). */
+static uint64_t
+retry_delay_ms (struct backoff *b, uint64_t min_ms, uint64_t max_ms)
+{
+  if (b->min_ms == 0)
+    backoff_init (b, min_ms, max_ms, 0.2, 2.0);
+  return backoff_next (b);
 }
 
 /* ---- ops bookkeeping --------------------------------------------------------- */
@@ -795,7 +810,8 @@ on_volume_created (const struct docker_volume_info *vol, agent_error_t err, void
         bool busy = false;
         for (struct op *o = e->ops_head; o; o = o->next)
           if (o->t == t && o->ci == i
-              && (o->kind == OP_CREATE_SAVE || o->kind == OP_CREATE || o->kind == OP_CREATE_ADOPT))
+              && (o->kind == OP_CREATE_SAVE || o->kind == OP_CREATE_SAVE_WAIT || o->kind == OP_CREATE
+                  || o->kind == OP_CREATE_ADOPT))
             busy = true;
         if (!busy)
           create_continue (e, t, i);
@@ -822,12 +838,22 @@ on_create_saved (agent_error_t err, void *data)
   struct task_container *c = &t->containers[ci];
   if (err)
     {
-      /* The name must be on disk before the container exists: retry the
-         whole step later (the store retries its write). */
-      log_warn (MOD, "task %s container %s: save before create failed: %s", t->arn, c->name, err->msg);
-      struct op *again = op_new (e, OP_CREATE_SAVE, t, ci);
-      state_save (e->state, on_create_saved, again);
+      /* The name must be on disk before the container exists.  The store
+         retries its write with back-off; the request is made again after
+         a back-off of our own, never at once (that would spin). */
+      if (!e->save_failing)
+        log_warn (MOD, "checkpoint save failing (%s): creates wait for it", err->msg);
+      e->save_failing = true;
+      struct op *again = op_new (e, OP_CREATE_SAVE_WAIT, t, ci);
+      again->due_ms = uv_now (e->loop) + retry_delay_ms (&e->save_backoff, SAVE_RETRY_BASE_MS, SAVE_RETRY_MAX_MS);
+      arm_retry (e);
       return;
+    }
+  if (e->save_failing)
+    {
+      log_info (MOD, "checkpoint save succeeded again: waiting creates go on");
+      e->save_failing = false;
+      backoff_reset (&e->save_backoff);
     }
   if (c->desired_status == TASK_STATUS_STOPPED)
     {
@@ -1025,15 +1051,6 @@ issue_start (engine_t *e, struct task *t, size_t ci)
   struct op *op = op_new (e, OP_START, t, ci);
   log_info (MOD, "task %s container %s: starting %s", t->arn, c->name, c->docker_name);
   op->handle = e->ops->start (e->ops_ctx, c->docker_id, on_start_done, op);
-}
-
-/* The next delay of a lazily initialised back-off (x2, 20 % jitter). */
-static uint64_t
-retry_delay_ms (struct backoff *b, uint64_t min_ms, uint64_t max_ms)
-{
-  if (b->min_ms == 0)
-    backoff_init (b, min_ms, max_ms, 0.2, 2.0);
-  return backoff_next (b);
 }
 
 /* A stop that did not provably stop the container (the daemon unreachable,
@@ -1285,6 +1302,7 @@ retry_now (engine_t *e)
   uv_timer_stop (&e->retry_timer);
   step_all (e);
   arm_cleanup (e);
+  arm_retry (e); /* saves a create waits for */
 }
 
 static void
@@ -1454,6 +1472,12 @@ on_retry_timer (uv_timer_t *h)
         if (c->retry_at_ms && c->retry_at_ms <= now)
           c->retry_at_ms = 0;
       }
+  for (struct op *o = e->ops_head; o; o = o->next)
+    if (o->kind == OP_CREATE_SAVE_WAIT && o->due_ms <= now)
+      {
+        o->kind = OP_CREATE_SAVE;
+        state_save (e->state, on_create_saved, o);
+      }
   step_all (e);
   arm_retry (e);
 }
@@ -1471,6 +1495,9 @@ arm_retry (engine_t *e)
         if (at && at < best)
           best = at;
       }
+  for (const struct op *o = e->ops_head; o; o = o->next)
+    if (o->kind == OP_CREATE_SAVE_WAIT && o->due_ms < best)
+      best = o->due_ms;
   uv_timer_stop (&e->retry_timer);
   if (best == UINT64_MAX)
     return;
@@ -1820,7 +1847,7 @@ restore_tasks (engine_t *e, agent_error_t *err)
             t->known_status = TASK_STATUS_NONE;
           add_task_array (e, t);
           char *reason = NULL;
-          if (t->known_status != TASK_STATUS_STOPPED && engine_plan_check_dependencies (t, &reason) < 0)
+          if (t->known_status != TASK_STATUS_STOPPED && engine_plan_check_task (t, &reason) < 0)
             fail_task_dependencies (e, t, reason);
         }
       free (tasks);
@@ -1890,8 +1917,8 @@ add_task_array (engine_t *e, struct task *t)
   e->tasks[e->n_tasks++] = t;
 }
 
-/* Fail a task whose dependencies cannot be satisfied: recorded STOPPED with
-   the reason, never run. */
+/* Refuse a task that cannot run (no containers, dependencies that cannot
+   be satisfied): recorded STOPPED with the reason, never run. */
 static void
 fail_task_dependencies (engine_t *e, struct task *t, char *reason)
 {
@@ -2058,7 +2085,11 @@ engine_task_add (engine_t *e, struct task *task, agent_error_t *err)
             task_status_str (t->desired_status), t->n_containers);
   add_task_array (e, t);
   char *reason = NULL;
-  if (engine_plan_check_dependencies (t, &reason) < 0)
+  /* (A stop for a task never seen carries no containers: nothing to refuse.) */
+  int rc = t->desired_status == TASK_STATUS_STOPPED && t->n_containers == 0
+               ? 0
+               : engine_plan_check_task (t, &reason);
+  if (rc < 0)
     {
       fail_task_dependencies (e, t, reason);
       arm_cleanup (e);

@@ -30,23 +30,29 @@ engine_plan_task_status_of (enum task_status s)
   return s == TASK_STATUS_PULLED ? TASK_STATUS_NONE : s;
 }
 
-/* Name of the container a link points to ("name" or "name:alias"), into buf. */
-static const char *
-link_target (const char *link, char *buf, size_t len)
+/* Length of the container name a link points to ("name" or "name:alias"). */
+static size_t
+link_target_len (const char *link)
 {
   const char *colon = strchr (link, ':');
-  size_t n = colon ? (size_t) (colon - link) : strlen (link);
-  if (n >= len)
-    n = len - 1;
-  memcpy (buf, link, n);
-  buf[n] = '\0';
-  return buf;
+  return colon ? (size_t) (colon - link) : strlen (link);
 }
 
 static const struct task_container *
 find (const struct task *t, const char *name)
 {
   return task_find_container (t, name);
+}
+
+/* The container a link points to (compared exactly, whatever its length). */
+static const struct task_container *
+find_link (const struct task *t, const char *link)
+{
+  size_t n = link_target_len (link);
+  for (size_t i = 0; i < t->n_containers; i++)
+    if (strncmp (t->containers[i].name, link, n) == 0 && t->containers[i].name[n] == '\0')
+      return &t->containers[i];
+  return NULL;
 }
 
 bool
@@ -80,10 +86,9 @@ engine_plan_update_desired (struct task *t)
 static bool
 deps_created (const struct task *t, const struct task_container *c)
 {
-  char buf[256];
   for (size_t i = 0; c->links && c->links[i]; i++)
     {
-      const struct task_container *d = find (t, link_target (c->links[i], buf, sizeof buf));
+      const struct task_container *d = find_link (t, c->links[i]);
       if (!d || d->known_status < TASK_STATUS_CREATED || !d->docker_id)
         return false;
     }
@@ -107,10 +112,9 @@ deps_created (const struct task *t, const struct task_container *c)
 static bool
 deps_running (const struct task *t, const struct task_container *c)
 {
-  char buf[256];
   for (size_t i = 0; c->links && c->links[i]; i++)
     {
-      const struct task_container *d = find (t, link_target (c->links[i], buf, sizeof buf));
+      const struct task_container *d = find_link (t, c->links[i]);
       if (!d || d->known_status != TASK_STATUS_RUNNING)
         return false;
     }
@@ -126,9 +130,9 @@ deps_running (const struct task *t, const struct task_container *c)
 static bool
 depends_on (const struct task_container *d, const char *name)
 {
-  char buf[256];
+  size_t n = strlen (name);
   for (size_t i = 0; d->links && d->links[i]; i++)
-    if (strcmp (link_target (d->links[i], buf, sizeof buf), name) == 0)
+    if (link_target_len (d->links[i]) == n && strncmp (d->links[i], name, n) == 0)
       return true;
   for (size_t i = 0; i < d->n_volumes_from; i++)
     if (strcmp (d->volumes_from[i].source_container, name) == 0)
@@ -406,6 +410,12 @@ dep_walk (struct dep_ctx *x, size_t root, char **reason)
           continue;
         }
       f->edge++;
+      if (len > ENGINE_CONTAINER_NAME_MAX)
+        {
+          *reason = xasprintf ("TaskDependencyError: container %s %s a container name longer than %d characters",
+                               c->name, how, ENGINE_CONTAINER_NAME_MAX);
+          return -1;
+        }
       ssize_t j = dep_lookup (x, name, len);
       if (j < 0)
         {
@@ -422,6 +432,18 @@ dep_walk (struct dep_ctx *x, size_t root, char **reason)
         dep_push (x, (size_t) j);
     }
   return 0;
+}
+
+int
+engine_plan_check_task (const struct task *t, char **reason)
+{
+  *reason = NULL;
+  if (t->n_containers == 0)
+    {
+      *reason = xstrdup (ENGINE_REASON_NO_CONTAINERS);
+      return -1;
+    }
+  return engine_plan_check_dependencies (t, reason);
 }
 
 int

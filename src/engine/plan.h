@@ -1,6 +1,6 @@
 /* engine/plan.h - the engine's decisions as pure functions (no I/O).
  *
- * Contract (task-engine.md §4-5, with the ordering the brief asks for):
+ * Contract:
  *  - Statuses only move forward; a STOPPED container never restarts.
  *  - Desired: task desired only rises; each container's desired is raised
  *    to the task's; an essential container known or desired STOPPED makes
@@ -12,7 +12,7 @@
  *          (reverse dependency order)
  *      desired STOPPED, known != RUNNING         -> MARK_STOPPED (no Docker;
  *          allowed while a pull is in flight; waits for create / start)
- *      task held by sequence numbers (§7)        -> NONE
+ *      task held (an earlier stop still running) -> NONE
  *      NONE -> PULL (no dependencies: pulls run in parallel)
  *      PULLED -> CREATE once link and volumesFrom targets are created
  *          (known CREATED/RUNNING/STOPPED with a Docker id)
@@ -33,6 +33,9 @@
 #include "task/task.h"
 
 #define ENGINE_REASON_TASK_STATE "TaskStateError: Agent could not progress task's state to stopped"
+#define ENGINE_REASON_NO_CONTAINERS "TaskValidationError: task has no containers"
+/* Longest container name a link / volumesFrom / dependency may name. */
+#define ENGINE_CONTAINER_NAME_MAX 255
 
 /* Map a container status to a task status (PULLED -> NONE). */
 enum task_status engine_plan_task_status_of (enum task_status container_status);
@@ -56,6 +59,12 @@ enum task_status engine_plan_task_known (const struct task *t);
    first problem a depth-first walk in container order meets.  The walk keeps
    its path on the heap: O((n + e) log n), whatever the length of a chain. */
 int engine_plan_check_dependencies (const struct task *t, char **reason);
+/* A task that can run at all: at least one container (else
+   ENGINE_REASON_NO_CONTAINERS), then engine_plan_check_dependencies.  A
+   target name over ENGINE_CONTAINER_NAME_MAX characters is refused as too
+   long ("... links to a container name longer than 255 characters"), not
+   read as a missing container. */
+int engine_plan_check_task (const struct task *t, char **reason);
 
 /* Every container known >= desired and task known >= task desired?  (A task
    known STOPPED is always done.) */

@@ -309,7 +309,7 @@ test_check_dependencies (void **st)
 
   /* Upstream's circular_dependency fixture: web links web-db, web-db mounts from web. */
   json_t *j = teu_load_protocol_json ("samples/circular_dependency.json__task-circular-dependency.json");
-  if (j)
+  assert_non_null (j); /* fixture from $SHARED_DIR/protocol: missing fails */
     {
       agent_error_t err = NULL;
       assert_int_equal (state_task_from_json (j, &t, &err), 0);
@@ -425,7 +425,8 @@ test_check_dependencies_long_chain (void **st)
       task_free (t);
     }
   /* Names are looked up exactly: a link to a longer name that shares a
-     prefix (or to a name over 255 characters) is not confused with another. */
+     prefix is not confused with another; a name over 255 characters is
+     refused as too long (test_check_task), not read as missing. */
   struct task *t = chain_task (2, 0, false, false);
   free (t->containers[0].links[0]);
   t->containers[0].links[0] = xstrdup ("c1x");
@@ -439,8 +440,51 @@ test_check_dependencies_long_chain (void **st)
   t->containers[1].name = long_name;
   free (t->containers[0].links[0]);
   t->containers[0].links[0] = xasprintf ("%s:a", long_name);
-  assert_int_equal (engine_plan_check_dependencies (t, &reason), 0);
+  assert_int_equal (engine_plan_check_dependencies (t, &reason), -1);
+  assert_string_equal (reason, "TaskDependencyError: container c0 links to a container name longer than 255 characters");
+  free (reason);
   task_free (t);
+}
+
+/* A task that cannot run at all: no containers; a link (or volumesFrom)
+   naming a container longer than 255 characters is refused as too long,
+   not read as a missing container (and a 255-character name is fine). */
+static void
+test_check_task (void **st)
+{
+  (void) st;
+  char *reason = NULL;
+  struct task *t = task ("{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\",\"containers\":[]}");
+  assert_int_equal (engine_plan_check_task (t, &reason), -1);
+  assert_string_equal (reason, ENGINE_REASON_NO_CONTAINERS);
+  free (reason);
+  task_free (t);
+  char n255[256], n300[301];
+  memset (n255, 'x', 255);
+  n255[255] = '\0';
+  memset (n300, 'y', 300);
+  n300[300] = '\0';
+  cleanup_free char *ok = xasprintf ("{\"arn\":\"t\",\"containers\":[{\"name\":\"a\",\"image\":\"i\",\"links\":[\"%s:al\"]},"
+                                     "{\"name\":\"%s\",\"image\":\"i\"}]}", n255, n255);
+  t = task (ok);
+  assert_int_equal (engine_plan_check_task (t, &reason), 0);
+  assert_null (reason);
+  task_free (t);
+  const char *fmts[] = {
+    "{\"arn\":\"t\",\"containers\":[{\"name\":\"a\",\"image\":\"i\",\"links\":[\"%s\"]},{\"name\":\"%s\",\"image\":\"i\"}]}",
+    "{\"arn\":\"t\",\"containers\":[{\"name\":\"a\",\"image\":\"i\",\"links\":[\"%s:alias\"]},{\"name\":\"%s\",\"image\":\"i\"}]}",
+    "{\"arn\":\"t\",\"containers\":[{\"name\":\"a\",\"image\":\"i\",\"volumesFrom\":[{\"sourceContainer\":\"%s\"}]},{\"name\":\"%s\",\"image\":\"i\"}]}",
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (fmts); i++)
+    {
+      cleanup_free char *json = xasprintf (fmts[i], n300, n300);
+      t = task (json);
+      assert_int_equal (engine_plan_check_task (t, &reason), -1);
+      if (!strstr (reason, "a container name longer than 255 characters") || strstr (reason, "missing"))
+        fail_msg ("case %zu: %s", i, reason);
+      free (reason);
+      task_free (t);
+    }
 }
 
 static void
@@ -544,6 +588,7 @@ main (void)
     cmocka_unit_test (test_dependency_ordering),
     cmocka_unit_test (test_reverse_stop_order),
     cmocka_unit_test (test_check_dependencies),
+    cmocka_unit_test (test_check_task),
     cmocka_unit_test (test_check_dependencies_long_chain),
     cmocka_unit_test (test_stuck),
     cmocka_unit_test (test_hold),
