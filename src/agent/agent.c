@@ -14,7 +14,6 @@
 #include "state/state.h"
 #include "agent/agent_internal.h"
 #include <malloc.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -456,16 +455,6 @@ agent_trim_timer_cb (uv_timer_t *t)
   malloc_trim (0);
 }
 
-/* ---- signals ---- */
-
-static void
-agent_signal_cb (uv_signal_t *s, int signum)
-{
-  struct agent *a = s->data;
-  log_info (MOD, "Received %s, shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
-  agent_finish (a, EXIT_OK, NULL);
-}
-
 /* ---- run ---- */
 
 static int
@@ -489,12 +478,7 @@ agent_init (struct agent *a, const struct agent_config *cfg, agent_error_t *err)
   uv_timer_start (&a->trim_timer, agent_trim_timer_cb, AGENT_TRIM_PERIOD_MS, AGENT_TRIM_PERIOD_MS);
   uv_unref ((uv_handle_t *) &a->trim_timer);
   backoff_init (&a->docker_backoff, 500, 30000, 0.2, 2.0);
-  uv_signal_init (a->loop, &a->sigterm);
-  uv_signal_init (a->loop, &a->sigint);
-  a->sigterm.data = a->sigint.data = a;
-  uv_signal_start (&a->sigterm, agent_signal_cb, SIGTERM);
-  uv_signal_start (&a->sigint, agent_signal_cb, SIGINT);
-  signal (SIGPIPE, SIG_IGN);
+  agent_signals_start (a);
   a->region = xstrdup (cfg->aws_region);
 
   if (docker_auth_parse (cfg->engine_auth_type, cfg->engine_auth_data, &a->auth, err) < 0)

@@ -15,8 +15,12 @@
 #include "ecs/submitter.h"
 #include "engine/engine.h"
 #include "state/state.h"
+#include "acs/session.h"
 
 struct agent_services;
+
+/* TERM INT QUIT HUP USR1 USR2 ALRM (signals.c) */
+#define AGENT_N_SIGNALS 7
 
 struct agent
 {
@@ -41,7 +45,7 @@ struct agent
   uint64_t trim_transfers; /* http_transfer_count () at the last trim */
   void (*retry_fn) (struct agent *);
   struct backoff docker_backoff;
-  uv_signal_t sigterm, sigint;
+  uv_signal_t signals[AGENT_N_SIGNALS]; /* signals.c */
 
   char *docker_version;
   char *region;
@@ -60,5 +64,10 @@ void agent_finish (struct agent *a, int code, agent_error_t *err);
 /* services.c: introspection, ACS session, updates. */
 int agent_services_start (struct agent *a, agent_error_t *err);
 void agent_services_stop (struct agent *a);
+/* The ACS session, NULL while the services are not started. */
+acs_session_t *agent_services_acs (const struct agent *a);
+
+/* signals.c: what each signal does (see there); handles on a->loop. */
+void agent_signals_start (struct agent *a);
 
 #endif

@@ -256,6 +256,12 @@ agent_services_start (struct agent *a, agent_error_t *err)
   return agent_acs_start (a, err);
 }
 
+acs_session_t *
+agent_services_acs (const struct agent *a)
+{
+  return a->services ? a->services->acs : NULL;
+}
+
 static void
 agent_service_stopped_cb (void *data)
 {

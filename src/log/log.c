@@ -199,6 +199,25 @@ log_init (enum log_level stdout_level, const char *file, agent_error_t *err)
   return 0;
 }
 
+int
+log_reopen (agent_error_t *err)
+{
+  if (log_state.file == NULL)
+    return 0;
+  if (log_state.fd >= 0)
+    close (log_state.fd);
+  log_state.fd = -1;
+  log_state.hour[0] = '\0';
+  log_rotate_if_needed (log_now ());
+  if (log_state.fd < 0)
+    {
+      int e = errno;
+      return error_set_status (err, ERR_IO, e, "cannot reopen log file %s: %s", log_state.file,
+                               strerror (e));
+    }
+  return 0;
+}
+
 void
 log_close (void)
 {

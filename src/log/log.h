@@ -38,6 +38,11 @@ int log_init (enum log_level stdout_level, const char *file, agent_error_t *err)
 void log_set_level (enum log_level stdout_level);
 enum log_level log_get_level (void);
 void log_close (void);
+/* Open the log file again by name (the current hour's file, and the
+   ECS_LOGFILE link to it): after a rotation tool moved or deleted it
+   (SIGHUP).  0 without a file; < 0 (ERR_IO) if it cannot be opened (each
+   later line tries again; stdout still gets its lines). */
+int log_reopen (agent_error_t *err);
 
 /* Register a secret string that must never appear in a line (copied; short
    strings under 4 chars are ignored).  log_secret_remove undoes it. */

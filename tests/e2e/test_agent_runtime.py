@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import agent_bin, wait_for
+from conftest import agent_bin, register_task_def, wait_for, wait_task_status
 
 BASE_ENV = {"PATH": "/usr/bin:/bin", "ECS_AGENT_CONFIG_FILE_PATH": "/nonexistent/config.json"}
 
@@ -220,3 +220,74 @@ def test_out_of_descriptors_backs_off_and_recovers(make_agent):
     assert text.count("accepting introspection connections again") == 1, text[-3000:]
     assert a.alive()
     assert a.stop(signal.SIGTERM, timeout=30) == 0, a.output()[-3000:]
+
+
+# ---- signals (issue 20, item 7): a daemon's signals never end the agent unannounced ----
+
+def test_sighup_reopens_the_log_file(make_agent, tmp_path):
+    """A rotation tool moved the log file away: after SIGHUP the agent logs
+    to a new file of the same name, not to the moved one, and keeps running."""
+    a = make_agent()
+    a.wait_connected()
+    rotated = tmp_path / "rotated"
+    rotated.mkdir()
+    for f in glob.glob(os.path.join(a.log_dir, "ecs-agent.log.*")):
+        os.rename(f, str(rotated / os.path.basename(f)))
+    a.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "Received SIGHUP, reopened the log file" in file_log(a), 10,
+             what="the SIGHUP line in a new log file\n" + a.output()[-2000:])
+    assert a.alive()
+    assert metadata_answers(a)
+    old = "".join(open(str(f), errors="replace").read() for f in rotated.iterdir())
+    assert "SIGHUP" not in old
+    assert a.stop(signal.SIGTERM, timeout=30) == 0
+    assert "Received SIGTERM, shutting down" in file_log(a)
+
+
+@pytest.mark.parametrize("sig,name", [(signal.SIGUSR2, "SIGUSR2"), (signal.SIGALRM, "SIGALRM")])
+def test_ignored_signals_are_logged_and_survived(make_agent, sig, name):
+    a = make_agent()
+    a.wait_connected()
+    a.proc.send_signal(sig)
+    wait_for(lambda: "Received %s, ignored" % name in file_log(a), 10,
+             what="the %s line\n%s" % (name, a.output()[-2000:]))
+    assert a.alive()
+    assert metadata_answers(a)
+    assert a.stop(signal.SIGTERM, timeout=30) == 0
+
+
+def test_sigusr1_logs_a_state_summary(make_agent, controlplane, cluster_name, test_image):
+    """USR1: one summary line (registration, ACS, queue, checkpoint) and one
+    line per task with its containers and statuses; the agent keeps running."""
+    a = make_agent()
+    a.wait_connected()
+    td = register_task_def(controlplane, "sig-summary", test_image)
+    r = controlplane.ecs.run_task(cluster=cluster_name, taskDefinition=td)
+    assert not r.get("failures"), r
+    arn = r["tasks"][0]["taskArn"]
+    wait_task_status(controlplane, cluster_name, arn, "RUNNING")
+    a.proc.send_signal(signal.SIGUSR1)
+    wait_for(lambda: "Received SIGUSR1, logging a state summary" in file_log(a), 10, what="the SIGUSR1 line")
+    summary = wait_for(lambda: re.search(r'msg="state summary: cluster=%s instance=(\S+) .*tasks=1 acs=connected '
+                                         r'acs_queued_bytes=\d+ state_changes_queued=\d+ checkpoint=healthy"'
+                                         % re.escape(cluster_name), file_log(a)), 10, what="the summary line")
+    assert summary.group(1) == a.instance_arn()
+    assert re.search(r'msg="task %s sig-summary:\d+ known=RUNNING desired=RUNNING containers=1: '
+                     r'main=RUNNING/RUNNING id=[0-9a-f]{12}"' % re.escape(arn), file_log(a)), file_log(a)[-3000:]
+    assert a.alive()
+    controlplane.ecs.stop_task(cluster=cluster_name, task=arn)
+    wait_task_status(controlplane, cluster_name, arn, "STOPPED")
+    assert a.stop(signal.SIGTERM, timeout=30) == 0
+
+
+def test_sigquit_stops_cleanly_with_a_final_save(make_agent):
+    a = make_agent()
+    a.wait_connected()
+    ckpt = os.path.join(a.data_dir, "ecs_agent_data.json")
+    before = os.stat(ckpt).st_mtime_ns
+    assert a.stop(signal.SIGQUIT, timeout=30) == 0, a.output()[-3000:]
+    text = file_log(a)
+    assert "Received SIGQUIT, shutting down" in text
+    assert "Checkpoint saved" in text
+    assert os.stat(ckpt).st_mtime_ns >= before
+    assert "exiting cleanly" in a.output()

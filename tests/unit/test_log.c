@@ -274,6 +274,40 @@ test_file_line_has_no_control_bytes (void **state)
   log_set_clock (NULL);
 }
 
+/* A rotation tool moved the file away: after log_reopen (SIGHUP) lines go
+   to a new file of the same name, none to the moved one. */
+static void
+test_reopen_after_move (void **state)
+{
+  (void) state;
+  cleanup_free char *dir = tmpdir ();
+  cleanup_free char *file = xasprintf ("%s/agent.log", dir);
+  cleanup_free char *hourly = xasprintf ("%s/agent.log.2023-11-14-22", dir);
+  cleanup_free char *moved = xasprintf ("%s/moved.log", dir);
+  agent_error_t err = NULL;
+  log_set_clock (fake_clock);
+  assert_int_equal (log_reopen (&err), 0); /* no file: nothing to do */
+  assert_int_equal (log_init (LOG_NONE, file, &err), 0);
+  log_info ("agent", "before the move");
+  assert_int_equal (rename (hourly, moved), 0);
+  assert_int_equal (log_reopen (&err), 0);
+  log_info ("agent", "after the move");
+  log_close ();
+  cleanup_free char *old_text = read_all (moved);
+  cleanup_free char *new_text = read_all (hourly);
+  cleanup_free char *via_link = read_all (file);
+  assert_non_null (old_text);
+  assert_non_null (new_text);
+  assert_non_null (strstr (old_text, "before the move"));
+  assert_null (strstr (old_text, "after the move"));
+  assert_non_null (strstr (new_text, "after the move"));
+  assert_null (strstr (new_text, "before the move"));
+  assert_non_null (via_link);
+  assert_string_equal (via_link, new_text);
+  rm_rf (dir);
+  log_set_clock (NULL);
+}
+
 int
 main (void)
 {
@@ -286,6 +320,7 @@ main (void)
     cmocka_unit_test (test_unwritable_file_is_error),
     cmocka_unit_test (test_escape_control_bytes),
     cmocka_unit_test (test_file_line_has_no_control_bytes),
+    cmocka_unit_test (test_reopen_after_move),
   };
   int r = cmocka_run_group_tests (tests, NULL, NULL);
   log_close ();
