@@ -532,10 +532,12 @@ agent_teardown (struct agent *a)
       agent_error_t err = NULL;
       if (state_save_sync (a->state, &err) < 0)
         {
+          /* What was acknowledged is on disk already; a restart once the
+             disk works again is safe: retriable, not terminal. */
           log_crit (MOD, "final checkpoint save failed: %s", error_msg (&err));
           if (a->exit_code == EXIT_OK)
             {
-              a->exit_code = EXIT_TERMINAL;
+              a->exit_code = EXIT_ERROR;
               error_move (&a->err, &err);
             }
           error_free (&err);

@@ -39,6 +39,17 @@ def fill(agent, leave_pages):
         f.write(b"\0" * (TMPFS_BYTES - leave_pages * PAGE))
 
 
+def fill_up(agent):
+    """Fills what is left of the tmpfs (whatever the checkpoint takes)."""
+    import errno
+    with open(os.path.join(agent.data_dir, ".filler"), "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * PAGE)
+        except OSError as e:
+            assert e.errno == errno.ENOSPC
+
+
 def unfill(agent):
     os.unlink(os.path.join(agent.data_dir, ".filler"))
 
@@ -97,3 +108,20 @@ def test_arn_save_fails_after_registration_no_orphan(small_disk):
     assert active_instances(agent) == [first], "a second container instance was registered"
     with open(os.path.join(agent.data_dir, "ecs_agent_data.json")) as f:
         assert first in f.read()
+
+
+def test_full_disk_at_shutdown_exits_retriable(small_disk):
+    agent = small_disk
+    fill(agent, 8)
+    agent.start()
+    agent.wait_connected(60)
+    arns = active_instances(agent)
+    # the disk fills up under a running agent: the final save fails; what was
+    # acknowledged is on disk, so the exit is retriable (1), not terminal (5)
+    unfill(agent)
+    fill_up(agent)
+    assert agent.stop() == 1
+    unfill(agent)
+    agent.start()
+    agent.wait_connected(60)
+    assert active_instances(agent) == arns
