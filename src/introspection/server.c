@@ -4,6 +4,7 @@
  * request answers is decided by routes.c.  See introspection.h. */
 #include "introspection/introspection.h"
 #include "introspection/listener.h"
+#include "core/lws_util.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
 #include "log/log.h"
@@ -18,7 +19,8 @@
 #define DEFAULT_TIMEOUT_S 5
 #define DEFAULT_HEADER_BYTES 8192
 #define WRITE_CHUNK 16384
-#define FIN_MAX_SPINS 200000
+/* Loop turns the shutdown waits for lws to release its handles. */
+#define FIN_MAX_TURNS 200000
 /* Descriptors left to the rest of the agent (Docker, ACS, ECS, checkpoint,
    log): the server holds at most the open file limit minus this many, or
    half the limit when the limit is below twice this. */
@@ -63,11 +65,7 @@ struct introspection_server
   struct backoff backoff;
   /* shutdown */
   bool stopping;
-  uv_idle_t fin;
-  bool fin_init;
-  int fin_spins;
-  void **lws_handles; /* uv handles lws created in our context */
-  size_t n_lws_handles;
+  struct lws_util_handles lws_track; /* uv handles lws opened for us */
   void (*done_cb) (void *);
   void *done_arg;
   unsigned char scratch[LWS_PRE + WRITE_CHUNK];
@@ -442,54 +440,16 @@ retry_cb (uv_timer_t *t)
 
 /* --- shutdown --- */
 
-struct walk
-{
-  void **v;
-  size_t n, cap;
-};
-
-static void
-walk_collect (uv_handle_t *h, void *arg)
-{
-  struct walk *w = arg;
-  if (w->n == w->cap)
-    {
-      w->cap = w->cap ? 2 * w->cap : 64;
-      w->v = xrealloc (w->v, w->cap * sizeof *w->v);
-    }
-  w->v[w->n++] = h;
-}
-
-static bool
-walk_has (const struct walk *w, const void *h)
-{
-  for (size_t i = 0; i < w->n; i++)
-    if (w->v[i] == h)
-      return true;
-  return false;
-}
-
 static void
 server_free (struct introspection_server *s)
 {
-  free (s->lws_handles);
+  lws_util_handles_free (&s->lws_track);
   free ((char *) s->cfg.cluster);
   free ((char *) s->cfg.container_instance_arn);
   free ((char *) s->cfg.version);
   free ((char *) s->cfg.license_text);
   free (s->addr);
   free (s);
-}
-
-static void
-fin_closed_cb (uv_handle_t *h)
-{
-  struct introspection_server *s = h->data;
-  void (*cb) (void *) = s->done_cb;
-  void *arg = s->done_arg;
-  server_free (s);
-  if (cb)
-    cb (arg);
 }
 
 static void
@@ -506,34 +466,26 @@ listener_closed_cb (void *arg)
   s->listener_closing = false;
 }
 
-/* lws, on a foreign loop, closes its uv handles asynchronously after the
-   first lws_context_destroy(); the context is freed by a second call, which
-   is only safe once those handles are gone.  We recorded which handles lws
-   created at start; poll each loop turn until none of them is left. */
-static void
-fin_idle_cb (uv_idle_t *h)
+/* The lws context is freed only once our own handles are closed and every
+   connection released. */
+static bool
+server_busy_cb (void *data)
 {
-  struct introspection_server *s = h->data;
-  struct walk w = { 0 };
-  bool pending = false;
-  uv_walk (s->loop, walk_collect, &w);
-  for (size_t i = 0; i < s->n_lws_handles && !pending; i++)
-    pending = walk_has (&w, s->lws_handles[i]);
-  free (w.v);
-  /* A few turns at least: lws chains its closes (wsi watchers, then its
-     timers), each close callback running in a later turn. */
-  s->fin_spins++;
-  if (s->fin_spins < 3
-      || ((pending || s->n_conns || s->retry_init || s->listener_closing)
-          && s->fin_spins < FIN_MAX_SPINS))
-    return;
-  if (pending || s->n_conns)
+  struct introspection_server *s = data;
+  return s->n_conns || s->retry_init || s->listener_closing;
+}
+
+static void
+server_released_cb (bool leaked, void *data)
+{
+  struct introspection_server *s = data;
+  void (*cb) (void *) = s->done_cb;
+  void *arg = s->done_arg;
+  if (leaked)
     log_warn (MOD, "lws did not release its handles; leaking its context");
-  else if (s->ctx)
-    lws_context_destroy (s->ctx); /* second call: frees the context */
-  s->ctx = NULL;
-  uv_idle_stop (h);
-  uv_close ((uv_handle_t *) h, fin_closed_cb);
+  server_free (s);
+  if (cb)
+    cb (arg);
 }
 
 void
@@ -555,14 +507,12 @@ introspection_stop (introspection_server_t *s, void (*done_cb) (void *arg), void
       introspection_listener_close (s->listener, listener_closed_cb, s);
       s->listener = NULL;
     }
-  if (s->ctx)
-    lws_context_destroy (s->ctx); /* first call: closes every wsi and handle */
+  struct lws_context *ctx = s->ctx;
+  s->ctx = NULL;
   s->vhost = NULL;
   s->port = 0;
-  uv_idle_init (s->loop, &s->fin);
-  s->fin.data = s;
-  s->fin_init = true;
-  uv_idle_start (&s->fin, fin_idle_cb);
+  lws_util_context_destroy (ctx, s->loop, &s->lws_track, FIN_MAX_TURNS, server_busy_cb,
+                            server_released_cb, s);
 }
 
 /* --- start --- */
@@ -648,35 +598,19 @@ introspection_start (uv_loop_t *loop, const struct introspection_config *cfg,
   struct lws_context_creation_info info;
   fill_vhost_info (s, &info);
   info.port = CONTEXT_PORT_NO_LISTEN;
-  void *loops[1] = { loop };
-  info.foreign_loops = loops;
-  info.options |= LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS
-                  | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
+  info.options |= LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
   info.max_http_header_data = (unsigned short) s->header_bytes;
   /* Evicted connections linger until lws closes them on its next turn. */
   info.max_http_header_pool2 = 2 * s->max_conns + 8;
   info.fd_limit_per_thread = 2 * s->max_conns + 32;
-
-  struct walk before = { 0 }, after = { 0 };
-  uv_walk (loop, walk_collect, &before);
-  s->ctx = lws_create_context (&info);
+  s->ctx = lws_util_context_create (loop, &info, &s->lws_track);
   if (!s->ctx)
     {
-      free (before.v);
       server_free (s);
       return error_set (err, ERR_IO, "introspection: cannot create the libwebsockets context");
     }
-  uv_walk (loop, walk_collect, &after);
-  for (size_t i = 0; i < after.n; i++)
-    if (!walk_has (&before, after.v[i]))
-      {
-        s->lws_handles = xrealloc (s->lws_handles, (s->n_lws_handles + 1) * sizeof (void *));
-        s->lws_handles[s->n_lws_handles++] = after.v[i];
-      }
-  free (before.v);
-  free (after.v);
   fill_vhost_info (s, &info);
-  s->vhost = lws_create_vhost (s->ctx, &info);
+  s->vhost = lws_util_vhost_create (s->ctx, loop, &info, &s->lws_track);
   if (!s->vhost)
     {
       introspection_stop (s, NULL, NULL);
