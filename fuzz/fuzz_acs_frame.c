@@ -1,10 +1,40 @@
 /* libFuzzer target: ACS frame decoding (acs/codec.h) plus the handshake
- * error body decoder, and a re-encode of whatever decoded. */
+ * error body decoder, and a re-encode of whatever decoded; the same bytes
+ * as an ACS endpoint for the websocket URL (acs/url.h). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include "acs/codec.h"
+#include "acs/url.h"
+#include "core/xmalloc.h"
 #include "log/log.h"
+
+/* The input (up to its first NUL) as a discovered endpoint. */
+static void
+fuzz_url (const uint8_t *data, size_t size)
+{
+  if (size > 4096)
+    return;
+  char *ep = xstrndup ((const char *) data, size);
+  struct acs_url_params p = { .endpoint = ep, .cluster = ep, .agent_hash = "*h", .seq_num = 7 };
+  struct acs_url u;
+  agent_error_t err = NULL;
+  int rc = acs_url_resolve (&p, &u, &err);
+  if ((rc < 0) != (err != NULL))
+    abort ();
+  if (rc == 0
+      && (!u.host || !*u.host || u.port < 1 || u.port > 65535 || u.path[0] != '/'
+          || strncmp (u.http_url, "http", 4) != 0 || !strstr (u.path, "/ws?")))
+    abort ();
+  char *b = acs_build_url (&p);
+  if (rc == 0 && !b)
+    abort ();
+  free (b);
+  acs_url_free (&u);
+  error_free (&err);
+  free (ep);
+}
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
@@ -56,5 +86,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     abort ();
   acs_exception_free (e);
   error_free (&err);
+  fuzz_url (data, size);
   return 0;
 }

@@ -92,7 +92,8 @@ acs_queue_write_timer_cb (uv_timer_t *t)
   if (STAILQ_EMPTY (&c->out) && !lws_partial_buffered (c->wsi))
     return;
   s->stats.write_timeouts++;
-  log_warn (ACS_MOD, "ACS took no queued data within %llu ms (%zu bytes waiting); dropping the connection",
+  log_warn (ACS_MOD,
+            "ACS took no queued data within %llu ms (%zu bytes waiting); dropping the connection",
             (unsigned long long) s->o.write_timeout_ms, c->out_bytes);
   acs_conn_set_err (c, ERR_TIMEOUT, "ACS write deadline passed");
   /* A close frame could not be written either: end the socket. */

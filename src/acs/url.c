@@ -48,7 +48,9 @@ url_handle (const struct acs_url_params *p)
     goto bad;
   char *path = url_get (u, CURLUPART_PATH, 0);
   size_t pl = path ? strlen (path) : 0;
-  char *ws = xasprintf ("%.*s/ws", (int) (pl && path[pl - 1] == '/' ? pl - 1 : pl), path ? path : "");
+  if (pl && path[pl - 1] == '/')
+    pl--;
+  char *ws = xasprintf ("%.*s/ws", (int) pl, path ? path : "");
   free (path);
   CURLUcode rc = curl_url_set (u, CURLUPART_PATH, ws, 0);
   free (ws);

@@ -32,7 +32,8 @@ struct lws_util_handles
 };
 
 /* info->foreign_loops and LWS_SERVER_OPTION_LIBUV are set here. */
-struct lws_context *lws_util_context_create (uv_loop_t *loop, struct lws_context_creation_info *info,
+struct lws_context *lws_util_context_create (uv_loop_t *loop,
+                                             struct lws_context_creation_info *info,
                                              struct lws_util_handles *track);
 struct lws_vhost *lws_util_vhost_create (struct lws_context *ctx, uv_loop_t *loop,
                                          const struct lws_context_creation_info *info,
