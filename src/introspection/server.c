@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <libwebsockets.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -28,7 +29,7 @@
 
 struct conn
 {
-  struct conn *prev, *next;
+  TAILQ_ENTRY (conn) link; /* oldest first */
   struct introspection_server *srv;
   struct lws *wsi;
   bool busy;    /* a response is being written */
@@ -41,6 +42,8 @@ struct conn
   char *body;
   size_t body_len, body_off;
 };
+
+TAILQ_HEAD (conn_list, conn);
 
 struct introspection_server
 {
@@ -55,7 +58,7 @@ struct introspection_server
   introspection_listener_t *listener;
   bool listener_closing; /* closed, its handles not yet released */
   int port;
-  struct conn *head, *tail;
+  struct conn_list conns;
   size_t n_conns; /* all conns still allocated */
   size_t n_live;  /* conns not evicted */
   size_t budget;  /* at most this many conns (descriptors) at once */
@@ -72,31 +75,18 @@ struct introspection_server
 };
 
 static void
-conn_unlink (struct introspection_server *s, struct conn *c)
-{
-  if (c->prev)
-    c->prev->next = c->next;
-  else
-    s->head = c->next;
-  if (c->next)
-    c->next->prev = c->prev;
-  else
-    s->tail = c->prev;
-  c->prev = c->next = NULL;
-}
-
-static void
 conn_evict_one (struct introspection_server *s)
 {
   struct conn *victim = NULL;
-  for (struct conn *c = s->head; c; c = c->next)
+  struct conn *c;
+  TAILQ_FOREACH (c, &s->conns, link)
     if (!c->evicted && !c->busy)
       {
         victim = c;
         break;
       }
   if (!victim)
-    for (struct conn *c = s->head; c; c = c->next)
+    TAILQ_FOREACH (c, &s->conns, link)
       if (!c->evicted)
         {
           victim = c;
@@ -117,12 +107,7 @@ conn_new (struct introspection_server *s, struct lws *wsi)
   struct conn *c = xcalloc (1, sizeof *c);
   c->srv = s;
   c->wsi = wsi;
-  c->prev = s->tail;
-  if (s->tail)
-    s->tail->next = c;
-  else
-    s->head = c;
-  s->tail = c;
+  TAILQ_INSERT_TAIL (&s->conns, c, link);
   s->n_conns++;
   s->n_live++;
   lws_set_opaque_user_data (wsi, c);
@@ -146,7 +131,7 @@ conn_reset (struct conn *c)
 static void
 conn_free (struct introspection_server *s, struct conn *c)
 {
-  conn_unlink (s, c);
+  TAILQ_REMOVE (&s->conns, c, link);
   if (!c->evicted)
     s->n_live--;
   s->n_conns--;
@@ -570,6 +555,7 @@ introspection_start (uv_loop_t *loop, const struct introspection_config *cfg,
                       cfg->max_header_bytes);
 
   struct introspection_server *s = xcalloc (1, sizeof *s);
+  TAILQ_INIT (&s->conns);
   s->loop = loop;
   s->cfg = *cfg;
   s->cfg.port = port;
