@@ -148,8 +148,8 @@ time_rfc3339_format (int64_t unix_ns, char *buf, size_t len)
       int64_t y;
       int mo, d;
       civil_from_days (days, &y, &mo, &d);
-      n = snprintf (buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%09dZ", (int) y, mo, d, (int) (sod / 3600),
-                    (int) (sod / 60 % 60), (int) (sod % 60), (int) frac);
+      n = snprintf (buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%09dZ", (int) y, mo, d,
+                    (int) (sod / 3600), (int) (sod / 60 % 60), (int) (sod % 60), (int) frac);
     }
   if (n < 0 || (size_t) n >= len)
     {

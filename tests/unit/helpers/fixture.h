@@ -18,15 +18,13 @@ test_fixture_read (const char *dir, const char *rel, size_t *len)
   char *s = NULL;
   size_t n = 0;
   agent_error_t err = NULL;
+  char msg[512] = "";
   if (util_read_file (path, &s, &n, &err) < 0)
-    {
-      char msg[512];
-      snprintf (msg, sizeof msg, "fixture %s: %s", path, error_msg (&err));
-      free (path);
-      error_free (&err);
-      fail_msg ("%s", msg);
-    }
+    snprintf (msg, sizeof msg, "fixture %s: %s", path, error_msg (&err));
   free (path);
+  error_free (&err);
+  if (msg[0])
+    fail_msg ("%s", msg);
   if (len)
     *len = n;
   return s;
