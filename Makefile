@@ -35,9 +35,10 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 HELPER_SRCS := $(sort $(wildcard tests/unit/helpers/*.c))
 INTEG_SRCS := $(sort $(wildcard tests/integration/test_*.c))
 INTEG_BINS := $(INTEG_SRCS:tests/integration/%.c=$(O)/itests/%)
+BENCH_BINS := $(O)/bench/engine_launch
 IMAGE ?= amazon/amazon-ecs-agent:make
 
-.PHONY: demo all release build static test unit-tests integration-tests test-in-docker deps clean fuzz bench
+.PHONY: demo all release build static test unit-tests integration-tests test-in-docker deps clean fuzz bench bench-bins
 
 release: build
 	scripts/build-image.sh $(O)/amazon-ecs-agent $(IMAGE)
@@ -62,6 +63,13 @@ $(O)/tests/%: tests/unit/%.c $(HELPER_SRCS) $(O)/libagent.a
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(HELPER_SRCS) $(O)/libagent.a $(LDLIBS) -lcmocka
 
 $(O)/itests/%: tests/integration/%.c $(HELPER_SRCS) $(O)/libagent.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itests/integration $(LDFLAGS) -o $@ $< $(HELPER_SRCS) $(O)/libagent.a $(LDLIBS) -lcmocka
+
+# Benchmarks built on the library (bench/README.md); never run by `make test`.
+bench-bins: $(BENCH_BINS)
+
+$(O)/bench/engine_launch: bench/engine_launch.c $(HELPER_SRCS) $(O)/libagent.a
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itests/integration $(LDFLAGS) -o $@ $< $(HELPER_SRCS) $(O)/libagent.a $(LDLIBS) -lcmocka
 

@@ -168,6 +168,13 @@ tcp_connect (uint16_t port)
   return rc;
 }
 
+static bool
+port_open (struct it *x, void *data)
+{
+  (void) x;
+  return tcp_connect (*(uint16_t *) data) == 0;
+}
+
 static void
 test_dynamic_port (void **st)
 {
@@ -195,14 +202,7 @@ test_dynamic_port (void **st)
   assert_true (ch->n_bindings >= 1);
   assert_int_equal (ch->bindings[0].host_port, hp);
   /* And Docker really listens there. */
-  bool ok = false;
-  for (int i = 0; i < 50 && !ok; i++)
-    {
-      ok = tcp_connect (hp) == 0;
-      if (!ok)
-        it_spin (x, 100);
-    }
-  assert_true (ok);
+  assert_true (it_wait_until (x, port_open, &hp, 5000));
   /* Stop the running task: exit 137 (SIGKILL after the grace) or 143 (SIGTERM). */
   cleanup_free char *stop = xasprintf ("{\"arn\":\"%s\",\"desiredStatus\":\"STOPPED\"}", a);
   it_add (x, stop);
@@ -241,8 +241,8 @@ test_essential_semantics (void **st)
   int sx = task_find_container (t, "sleeper")->exit_code;
   assert_true (sx == 137 || sx == 143);
   /* Non-essential quitter: exit 5 recorded, task still RUNNING. */
+  /* (the essential rule runs in the same loop turn that records the exit) */
   assert_true (it_wait_container (x, b, "quitter", TASK_STATUS_STOPPED, 30000));
-  it_spin (x, 500);
   t = it_task (x, b);
   assert_int_equal (task_find_container (t, "quitter")->exit_code, 5);
   assert_int_equal (t->known_status, TASK_STATUS_RUNNING);

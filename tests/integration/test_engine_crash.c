@@ -109,6 +109,20 @@ task_json (struct it *x, const char *arn)
       arn, x->image, x->image, x->image, x->image);
 }
 
+struct count_want
+{
+  const char *arn;
+  const char *filter;
+  int n;
+};
+
+static bool
+count_reached (struct it *x, void *data)
+{
+  const struct count_want *w = data;
+  return it_count_containers (x, w->arn, w->filter) >= w->n;
+}
+
 /* Run the task until the wrapper fires, "crash", restart, and check. */
 static void
 crash_at (struct it *x, int on_create, int on_start)
@@ -132,7 +146,11 @@ crash_at (struct it *x, int on_create, int on_start)
   assert_true (w.crash || (on_create == 0 && on_start == 0));
   /* The crash: the in-flight Docker request is abandoned, nothing saved. */
   it_engine_down (x);
-  it_spin (x, 1000); /* let the daemon finish whatever it had received */
+  /* Let the daemon finish the request it had received (it may also fail:
+     not asserted; the restart copes either way). */
+  struct count_want pending = { a, on_start ? "--filter status=running" : NULL,
+                                on_start ? w.starts : w.creates };
+  it_wait_until (x, count_reached, &pending, 5000);
   int before = it_count_containers (x, a, NULL);
   /* Restart from the same directory with the plain Docker ops. */
   x->ops = NULL;
@@ -140,7 +158,8 @@ crash_at (struct it *x, int on_create, int on_start)
   it_state_up (x);
   it_engine_up (x);
   assert_true (it_wait_task (x, a, TASK_STATUS_RUNNING, 60000));
-  it_spin (x, 300);
+  struct count_want all = { a, "--filter status=running", 4 };
+  assert_true (it_wait_until (x, count_reached, &all, 10000));
   const struct task *t = it_task (x, a);
   assert_int_equal (t->n_containers, 4);
   /* Exactly one Docker container per task container, all running, and the

@@ -221,12 +221,19 @@ it_wait_container (struct it *x, const char *arn, const char *name, enum task_st
   return false;
 }
 
-static inline void
-it_spin (struct it *x, int ms)
+/* Run the loop until pred(x, data) holds (true) or timeout_ms pass (false). */
+typedef bool (*it_pred_fn) (struct it *x, void *data);
+static inline bool
+it_wait_until (struct it *x, it_pred_fn pred, void *data, int timeout_ms)
 {
-  uint64_t deadline = util_now_ms () + (uint64_t) ms;
-  while (util_now_ms () < deadline)
-    uv_run (&x->loop, UV_RUN_ONCE);
+  uint64_t deadline = util_now_ms () + (uint64_t) timeout_ms;
+  while (!pred (x, data))
+    {
+      if (util_now_ms () >= deadline)
+        return false;
+      uv_run (&x->loop, UV_RUN_ONCE);
+    }
+  return true;
 }
 
 /* Add a task from a printf-style ACS JSON template. */

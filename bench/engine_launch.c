@@ -3,7 +3,9 @@
  * RUNNING, against the lower bound of the same 10 containers created and
  * started directly with the Docker client (create, then start, all in
  * parallel, no pull / inspect / state).  Both on the same loop and client.
- *   make O=out/engine out/engine/itests/test_engine_bench && out/engine/itests/test_engine_bench
+ * Needs the Docker daemon and the test image (TEST_IMAGE, or
+ * tests/lib/test-image.sh).  Not part of `make test`:
+ *   make bench-bins && out/bench/engine_launch
  * BENCH_ROUNDS (default 5) rounds each; medians are printed. */
 #include "test_engine_itest.h"
 #include <inttypes.h>
