@@ -515,7 +515,6 @@ pull_data_cb (const char *chunk, size_t len, void *data)
   return 0;
 }
 
-
 /* ---- send and negotiation ---------------------------------------------- */
 
 static void

@@ -20,8 +20,7 @@
 
 int
 docker_json_stream_feed (struct docker_json_stream *s, const char *chunk, size_t len,
-                         docker_json_value_cb on_value, void *data,
-                         agent_error_t *err)
+                         docker_json_value_cb on_value, void *data, agent_error_t *err)
 {
   if (len > 0)
     {
