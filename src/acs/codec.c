@@ -119,6 +119,7 @@ acs_payload_free (struct acs_payload *p)
       free (p->tasks[i].error);
     }
   free (p->tasks);
+  free (p->refused);
   free (p);
 }
 
@@ -330,6 +331,14 @@ dec_payload (json_t *o, struct acs_message *m, agent_error_t *err)
       || get_arr (o, "tasks", &tasks, err) < 0)
     return -1;
   size_t n = json_array_size (tasks);
+  agent_error_t lerr = NULL;
+  if (acs_payload_check_limits (tasks, &lerr) < 0)
+    {
+      p->refused = xstrdup (error_msg (&lerr));
+      error_free (&lerr);
+      if (n > ACS_PAYLOAD_MAX_TASKS)
+        n = ACS_PAYLOAD_MAX_TASKS;
+    }
   p->tasks = xcalloc (n ? n : 1, sizeof *p->tasks);
   for (size_t i = 0; i < n; i++, p->n_tasks++)
     {
@@ -340,6 +349,11 @@ dec_payload (json_t *o, struct acs_message *m, agent_error_t *err)
       json_t *a = json_is_object (tj) ? json_object_get (tj, "arn") : NULL;
       if (json_is_string (a) && json_string_length (a) > 0)
         pt->arn = xstrdup (json_string_value (a));
+      if (p->refused)
+        {
+          pt->error = xstrdup (p->refused);
+          continue;
+        }
       agent_error_t terr = NULL;
       if (acs_task_from_json (tj, &pt->task, &terr) < 0)
         {

@@ -68,6 +68,10 @@ struct acs_payload
   int64_t timeline;
   struct acs_payload_task *tasks; /* n_tasks entries, in payload order */
   size_t n_tasks;
+  /* Over a limit of acs/task_codec.h: why.  Then no task was read: tasks
+     holds the first ACS_PAYLOAD_MAX_TASKS entries, each with its arn (if
+     any) and this as its error. */
+  char *refused;
 };
 
 struct acs_heartbeat

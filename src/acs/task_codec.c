@@ -6,6 +6,62 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ---- limits (task_codec.h) ----------------------------------------------------- */
+
+/* Size of obj.key when it is an array, else 0 (the parser reports the type). */
+static size_t
+array_len (json_t *obj, const char *key)
+{
+  return json_array_size (task_json_get (obj, key));
+}
+
+int
+acs_payload_check_limits (json_t *tasks, agent_error_t *err)
+{
+  size_t n = json_array_size (tasks);
+  if (n > ACS_PAYLOAD_MAX_TASKS)
+    return error_set (err, ERR_INVALID, "payload carries %zu tasks; at most %d are accepted in one payload",
+                      n, ACS_PAYLOAD_MAX_TASKS);
+  size_t containers = 0;
+  for (size_t i = 0; i < n; i++)
+    {
+      /* A task over its own limit is refused alone, unread: not counted. */
+      size_t c = array_len (json_array_get (tasks, i), "containers");
+      containers += c <= ACS_TASK_MAX_CONTAINERS ? c : 0;
+    }
+  if (containers > ACS_PAYLOAD_MAX_CONTAINERS)
+    return error_set (err, ERR_INVALID,
+                      "payload carries %zu containers; at most %d are accepted in one payload",
+                      containers, ACS_PAYLOAD_MAX_CONTAINERS);
+  return 0;
+}
+
+/* The per-task limits, before anything else of the task is read. */
+static int
+check_task_limits (json_t *j, const char *arn, agent_error_t *err)
+{
+  size_t n = array_len (j, "containers");
+  if (n > ACS_TASK_MAX_CONTAINERS)
+    return error_set (err, ERR_INVALID, "task %s: %zu containers; at most %d are accepted in a task", arn,
+                      n, ACS_TASK_MAX_CONTAINERS);
+  n = array_len (j, "volumes");
+  if (n > ACS_TASK_MAX_VOLUMES)
+    return error_set (err, ERR_INVALID, "task %s: %zu volumes; at most %d are accepted in a task", arn, n,
+                      ACS_TASK_MAX_VOLUMES);
+  static const char *const refs[] = { "links", "volumesFrom", "mountPoints" };
+  json_t *cs = task_json_get (j, "containers");
+  for (size_t i = 0; i < json_array_size (cs); i++)
+    for (size_t k = 0; k < sizeof refs / sizeof *refs; k++)
+      {
+        n = array_len (json_array_get (cs, i), refs[k]);
+        if (n > ACS_CONTAINER_MAX_REFS)
+          return error_set (err, ERR_INVALID,
+                            "task %s: containers[%zu].%s has %zu entries; at most %d are accepted", arn,
+                            i, refs[k], n, ACS_CONTAINER_MAX_REFS);
+      }
+  return 0;
+}
+
 /* ---- ACS form ----------------------------------------------------------------- */
 
 int
@@ -29,6 +85,8 @@ acs_task_from_json (json_t *j, struct task **out, agent_error_t *err)
   free (ds);
   if (rc < 0)
     return error_wrap (err, "task %s: desiredStatus", t->arn);
+  if (check_task_limits (j, t->arn, err) < 0)
+    return -ERR_INVALID;
   if (t->desired_status == TASK_STATUS_PULLED)
     t->desired_status = TASK_STATUS_NONE;
   if (task_json_volumes (j, t, false, err) < 0)

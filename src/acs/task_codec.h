@@ -26,6 +26,35 @@
    Engine fields start at NONE; desired status of each container = NONE
    (raised by the engine).  ERR_INVALID on error. */
 int acs_task_from_json (json_t *task, struct task **out, agent_error_t *err);
-int acs_task_from_json (json_t *task, struct task **out, agent_error_t *err);
+
+/* What one payload may carry.  ECS itself accepts at most 10 containers in
+   a task definition and places at most 10 tasks per RunTask / StartTask
+   call; the payload sent when the agent connects lists every task of the
+   instance, which a host's ports, memory and network interfaces keep to a
+   few hundred at most.  The limits below sit 10 times or more above that,
+   so a payload from ECS never meets them, and they bound the work one
+   payload can cause on the loop (parsing, the dependency check, the
+   engine's per-step walk over a task's containers and their references).
+   Upstream has no such limits; what passes them is handled as upstream
+   does.
+   - A task with more than ACS_TASK_MAX_CONTAINERS containers or
+     ACS_TASK_MAX_VOLUMES volumes, or a container with more than
+     ACS_CONTAINER_MAX_REFS links, volumesFrom or mountPoints, is invalid
+     (acs_task_from_json: ERR_INVALID "... at most N ..."), checked before
+     the rest of it is read.
+   - A payload with more than ACS_PAYLOAD_MAX_TASKS tasks or more than
+     ACS_PAYLOAD_MAX_CONTAINERS containers in all (not counting tasks over
+     their own limit, which are refused alone) is refused as a whole
+     (acs_payload_check_limits), before any of its tasks is read. */
+#define ACS_TASK_MAX_CONTAINERS 100
+#define ACS_TASK_MAX_VOLUMES 100
+#define ACS_CONTAINER_MAX_REFS 100
+#define ACS_PAYLOAD_MAX_TASKS 1000
+#define ACS_PAYLOAD_MAX_CONTAINERS 2000
+
+/* tasks: PayloadMessage.tasks (an array; anything else passes).  0, or
+   ERR_INVALID with the reason ("payload carries 20000 tasks; at most 1000
+   are accepted in one payload").  O(number of tasks). */
+int acs_payload_check_limits (json_t *tasks, agent_error_t *err);
 
 #endif

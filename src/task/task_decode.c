@@ -429,17 +429,55 @@ task_json_volumes (json_t *obj, struct task *t, bool checkpoint, agent_error_t *
   return 0;
 }
 
+static int
+name_index_cmp (const void *a, const void *b, void *data)
+{
+  const struct task *t = data;
+  size_t i = *(const size_t *) a, j = *(const size_t *) b;
+  int c = strcmp (t->containers[i].name, t->containers[j].name);
+  return c ? c : (i > j) - (i < j);
+}
+
+static int
+volume_ptr_cmp (const void *a, const void *b, void *data)
+{
+  (void) data;
+  return strcmp ((*(const struct task_volume *const *) a)->name,
+                 (*(const struct task_volume *const *) b)->name);
+}
+
+static int
+volume_name_cmp (const void *key, const void *elem)
+{
+  return strcmp (key, (*(const struct task_volume *const *) elem)->name);
+}
+
+/* Sorted, not pairwise: a task of n containers costs O(n log n).  Reports
+   what the pairwise loops did: the first container (in task order) whose
+   name an earlier one has, or whose mount point names no volume. */
 int
 task_json_check_refs (struct task *t, agent_error_t *err)
 {
-  for (size_t i = 0; i < t->n_containers; i++)
+  size_t n = t->n_containers, first_dup = SIZE_MAX;
+  cleanup_free size_t *by_name = xcalloc (n ? n : 1, sizeof *by_name);
+  for (size_t i = 0; i < n; i++)
+    by_name[i] = i;
+  qsort_r (by_name, n, sizeof *by_name, name_index_cmp, t);
+  for (size_t k = 1; k < n; k++)
+    if (strcmp (t->containers[by_name[k - 1]].name, t->containers[by_name[k]].name) == 0
+        && by_name[k] < first_dup)
+      first_dup = by_name[k];
+  cleanup_free const struct task_volume **vols = xcalloc (t->n_volumes ? t->n_volumes : 1, sizeof *vols);
+  for (size_t i = 0; i < t->n_volumes; i++)
+    vols[i] = &t->volumes[i];
+  qsort_r (vols, t->n_volumes, sizeof *vols, volume_ptr_cmp, NULL);
+  for (size_t i = 0; i < n; i++)
     {
       struct task_container *c = &t->containers[i];
-      for (size_t j = 0; j < i; j++)
-        if (strcmp (t->containers[j].name, c->name) == 0)
-          return error_set (err, ERR_INVALID, "duplicate container name \"%s\"", c->name);
+      if (i == first_dup)
+        return error_set (err, ERR_INVALID, "duplicate container name \"%s\"", c->name);
       for (size_t m = 0; m < c->n_mount_points; m++)
-        if (!task_find_volume (t, c->mount_points[m].source_volume))
+        if (!bsearch (c->mount_points[m].source_volume, vols, t->n_volumes, sizeof *vols, volume_name_cmp))
           return error_set (err, ERR_INVALID,
                             "container %s: mount point references unknown volume \"%s\"", c->name,
                             c->mount_points[m].source_volume);
