@@ -2,6 +2,7 @@
 #include "acs/payload.h"
 #include "core/xmalloc.h"
 #include "log/log.h"
+#include "state/marker.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,9 @@ struct acs_payload_handler
   size_t n_pending;
   char *recent[ACS_PAYLOAD_RECENT_IDS];
   size_t recent_next;
+  state_marker_t *marker;
+  bool marker_failing; /* the last marker write failed (logged once) */
+  char *test_abort_id;
 };
 
 /* ---- default ops over engine / state / session ---- */
@@ -84,6 +88,13 @@ def_send_ack (void *ctx, const char *message_id, const char *cluster, const char
   return acs_session_send_ack (h->session, message_id, cluster, instance, err);
 }
 
+static bool
+def_task_known (void *ctx, const char *task_arn)
+{
+  acs_payload_handler_t *h = ctx;
+  return h->engine && engine_find_task_by_arn (h->engine, task_arn) != NULL;
+}
+
 static const struct acs_payload_ops default_ops = {
   .task_add = def_task_add,
   .report_stopped = def_report_stopped,
@@ -91,6 +102,7 @@ static const struct acs_payload_ops default_ops = {
   .save_cancel = def_save_cancel,
   .set_seq_num = def_set_seq_num,
   .send_ack = def_send_ack,
+  .task_known = def_task_known,
 };
 
 /* ---- handler ---- */
@@ -112,7 +124,57 @@ acs_payload_handler_new (const struct acs_payload_options *opts)
       h->ops = default_ops;
       h->ctx = h;
     }
+  char *warning = NULL;
+  h->marker = state_marker_open (opts->marker_dir, &warning);
+  if (warning)
+    log_warn (MOD, "%s", warning);
+  free (warning);
+  if (state_marker_suspect_count (h->marker) > 0)
+    log_warn (MOD, "the agent died while handling %zu payload(s) (%s); each is refused if ACS sends it "
+                   "again",
+              state_marker_suspect_count (h->marker), state_marker_path (h->marker));
+  if (opts->test_abort_message_id && *opts->test_abort_message_id)
+    {
+      h->test_abort_id = xstrdup (opts->test_abort_message_id);
+      log_warn (MOD, "test hook armed: the agent aborts while handling payload %s", h->test_abort_id);
+    }
   return h;
+}
+
+size_t
+acs_payload_suspects (const acs_payload_handler_t *h)
+{
+  return state_marker_suspect_count (h->marker);
+}
+
+/* ---- the payload marker ---- */
+
+/* A failing write is logged when it starts failing and when it works again. */
+static void
+marker_result (acs_payload_handler_t *h, int rc, agent_error_t *err)
+{
+  if (rc < 0 && !h->marker_failing)
+    log_warn (MOD, "cannot write the payload marker (a payload that kills the agent would be handled "
+                   "again after a restart): %s",
+              error_msg (err));
+  else if (rc == 0 && h->marker_failing)
+    log_info (MOD, "the payload marker is written again");
+  h->marker_failing = rc < 0;
+  error_free (err);
+}
+
+static void
+marker_begin (acs_payload_handler_t *h, const char *id)
+{
+  agent_error_t err = NULL;
+  marker_result (h, state_marker_begin (h->marker, id, &err), &err);
+}
+
+static void
+marker_end (acs_payload_handler_t *h, const char *id, bool acknowledged)
+{
+  agent_error_t err = NULL;
+  marker_result (h, state_marker_end (h->marker, id, acknowledged, &err), &err);
 }
 
 void
@@ -176,13 +238,15 @@ pending_unlink (acs_payload_handler_t *h, struct pending *p)
   h->n_pending--;
 }
 
-static void
+static bool
 send_ack (acs_payload_handler_t *h, const char *id, const char *cluster, const char *instance)
 {
   agent_error_t err = NULL;
-  if (h->ops.send_ack (h->ctx, id, cluster, instance, &err) < 0)
+  bool ok = h->ops.send_ack (h->ctx, id, cluster, instance, &err) == 0;
+  if (!ok)
     log_warn (MOD, "could not ack payload %s: %s (ACS will re-send it)", id, error_msg (&err));
   error_free (&err);
+  return ok;
 }
 
 static void
@@ -191,6 +255,7 @@ saved_cb (agent_error_t err, void *data)
   struct pending *p = data;
   acs_payload_handler_t *h = p->h;
   pending_unlink (h, p);
+  bool acked = false;
   if (err)
     log_error (MOD, "payload %s: saving state failed, not acknowledging: %s", p->message_id,
                error_msg (&err));
@@ -198,11 +263,14 @@ saved_cb (agent_error_t err, void *data)
     log_warn (MOD, "payload %s: not every task was accepted; not acknowledging", p->message_id);
   else
     {
-      send_ack (h, p->message_id, p->cluster, p->instance);
+      acked = send_ack (h, p->message_id, p->cluster, p->instance);
       recent_add (h, p->message_id);
       if (p->has_seq)
         h->ops.set_seq_num (h->ctx, p->seq);
     }
+  /* Handled without dying; a refused message stays suspect until ACS has
+     its ack. */
+  marker_end (h, p->message_id, acked);
   pending_free (p);
 }
 
@@ -223,6 +291,75 @@ add_task (acs_payload_handler_t *h, struct task *t)
   error_free (&err);
   free (arn);
   return ok;
+}
+
+/* Frees p; the ack follows a successful save (unless refused). */
+static void
+save_then_ack (acs_payload_handler_t *h, struct acs_payload *p, bool refused)
+{
+  struct pending *pd = xcalloc (1, sizeof *pd);
+  pd->h = h;
+  pd->message_id = xstrdup (p->message_id);
+  pd->cluster = xstrdup (p->cluster_arn);
+  pd->instance = xstrdup (p->container_instance_arn);
+  pd->has_seq = p->has_seq_num;
+  pd->seq = p->seq_num;
+  pd->refused = refused;
+  pd->next = h->pending;
+  if (h->pending)
+    h->pending->prev = pd;
+  h->pending = pd;
+  h->n_pending++;
+  acs_payload_free (p);
+  h->ops.save (h->ctx, saved_cb, pd);
+}
+
+/* Report STOPPED, with reason, every task of p the engine does not hold;
+   nothing reaches the engine.  Returns how many were reported. */
+static size_t
+report_unknown_tasks (acs_payload_handler_t *h, const struct acs_payload *p, const char *reason)
+{
+  size_t n = 0;
+  for (size_t i = 0; i < p->n_tasks; i++)
+    {
+      const struct acs_payload_task *pt = &p->tasks[i];
+      const char *arn = pt->task ? pt->task->arn : pt->arn;
+      if (!arn || (h->ops.task_known && h->ops.task_known (h->ctx, arn)))
+        continue;
+      h->ops.report_stopped (h->ctx, arn, reason);
+      n++;
+    }
+  return n;
+}
+
+/* The agent died while handling this payload before: refuse it. */
+static void
+refuse_suspect (acs_payload_handler_t *h, struct acs_payload *p, unsigned deaths)
+{
+  if (deaths == 1)
+    {
+      size_t n = report_unknown_tasks (h, p, ACS_PAYLOAD_REASON_REFUSED);
+      log_error (MOD, "refusing payload %s: the agent died while handling it; %zu of its %zu tasks "
+                      "reported STOPPED (\"%s\"), the others are already known",
+                 p->message_id, n, p->n_tasks, ACS_PAYLOAD_REASON_REFUSED);
+    }
+  else
+    log_error (MOD, "refusing payload %s: the agent died %u times while handling or refusing it; "
+                    "acknowledging it without reporting its tasks",
+               p->message_id, deaths);
+  save_then_ack (h, p, false);
+}
+
+/* Over a limit of acs/task_codec.h: refuse it as a whole. */
+static void
+refuse_over_limit (acs_payload_handler_t *h, struct acs_payload *p)
+{
+  char *reason = xasprintf ("UnrecognizedTaskError: %s", p->refused);
+  size_t n = report_unknown_tasks (h, p, reason);
+  log_error (MOD, "refusing payload %s: %s; none of its tasks runs, %zu reported STOPPED",
+             p->message_id, p->refused, n);
+  free (reason);
+  save_then_ack (h, p, false);
 }
 
 void
@@ -247,8 +384,32 @@ acs_payload_handle (acs_payload_handler_t *h, struct acs_payload *p)
   if (recent_has (h, p->message_id))
     {
       log_info (MOD, "payload %s was already handled; acknowledging again", p->message_id);
-      send_ack (h, p->message_id, p->cluster_arn, p->container_instance_arn);
+      /* A refused one whose first ack was lost is no longer suspect once
+         this ack is out. */
+      if (send_ack (h, p->message_id, p->cluster_arn, p->container_instance_arn)
+          && state_marker_deaths (h->marker, p->message_id) > 0)
+        marker_end (h, p->message_id, true);
       acs_payload_free (p);
+      return;
+    }
+
+  /* Durable before anything of the payload is acted on. */
+  unsigned deaths = state_marker_deaths (h->marker, p->message_id);
+  marker_begin (h, p->message_id);
+  if (deaths > 0)
+    {
+      refuse_suspect (h, p, deaths);
+      return;
+    }
+  if (h->test_abort_id && strcmp (h->test_abort_id, p->message_id) == 0)
+    {
+      log_error (MOD, "test hook: aborting while handling payload %s", p->message_id);
+      log_close ();
+      abort ();
+    }
+  if (p->refused)
+    {
+      refuse_over_limit (h, p);
       return;
     }
 
@@ -288,7 +449,8 @@ acs_payload_handle (acs_payload_handler_t *h, struct acs_payload *p)
         }
       tasks[nt++] = t;
     }
-  /* Stops first, then everything else (acs.md §6). */
+  /* Stops first, then everything else (as upstream: a stop frees the
+     resources a start in the same payload may need). */
   bool refused = false;
   for (size_t i = 0; i < nt; i++)
     if (tasks[i]->desired_status == TASK_STATUS_STOPPED)
@@ -301,21 +463,7 @@ acs_payload_handle (acs_payload_handler_t *h, struct acs_payload *p)
       refused |= !add_task (h, tasks[i]);
   free (tasks);
 
-  struct pending *pd = xcalloc (1, sizeof *pd);
-  pd->h = h;
-  pd->message_id = xstrdup (p->message_id);
-  pd->cluster = xstrdup (p->cluster_arn);
-  pd->instance = xstrdup (p->container_instance_arn);
-  pd->has_seq = p->has_seq_num;
-  pd->seq = p->seq_num;
-  pd->refused = refused;
-  pd->next = h->pending;
-  if (h->pending)
-    h->pending->prev = pd;
-  h->pending = pd;
-  h->n_pending++;
-  acs_payload_free (p);
-  h->ops.save (h->ctx, saved_cb, pd);
+  save_then_ack (h, p, refused);
 }
 
 void
@@ -337,10 +485,15 @@ acs_payload_handler_free (acs_payload_handler_t *h)
       struct pending *p = h->pending;
       if (h->ops.save_cancel)
         h->ops.save_cancel (h->ctx, saved_cb, p);
+      /* A clean stop is no death: the payload is handled again when ACS
+         re-sends it. */
+      marker_end (h, p->message_id, false);
       pending_unlink (h, p);
       pending_free (p);
     }
   for (size_t i = 0; i < ACS_PAYLOAD_RECENT_IDS; i++)
     free (h->recent[i]);
+  state_marker_free (h->marker);
+  free (h->test_abort_id);
   free (h);
 }

@@ -1,5 +1,5 @@
 /* acs/payload.h - PayloadMessage handling: the glue between ACS, the task
- * engine and the state store (acs.md §6, HEAD payload responder).
+ * engine and the state store (as upstream's payload responder).
  *
  * Contract, per payload (strictly in arrival order):
  *  - Rejected, never acknowledged, unless messageId, clusterArn and
@@ -20,6 +20,25 @@
  *    the engine refused a task (it is stopping) nothing is acknowledged:
  *    ACS re-sends the payload.  An unrecognised task does not prevent the
  *    ack (its STOPPED report is queued durably by the same save).
+ *  - A payload over a limit of acs/task_codec.h (too many tasks or
+ *    containers) is refused as a whole with one log line: none of its tasks
+ *    runs; those the engine does not know yet are reported STOPPED with
+ *    "UnrecognizedTaskError: <which limit>" (at most ACS_PAYLOAD_MAX_TASKS
+ *    of them) and the payload is acknowledged as above.
+ *  - Crash loops: before a payload is handled, its messageId is written
+ *    durably to the payload marker (state/marker.h, in the data directory)
+ *    and it is dropped from there once the payload is acknowledged (or its
+ *    handling ended without an ack).  A messageId still there at the next
+ *    start was being handled when the agent died; when ACS sends it again
+ *    it is refused, with one log line: its tasks that the engine does not
+ *    know (restored from the checkpoint) are reported STOPPED with
+ *    ACS_PAYLOAD_REASON_REFUSED, nothing of it reaches the engine, and it is
+ *    acknowledged.  If the agent died again while refusing it, it is only
+ *    acknowledged.  The marker leaves the handler's memory at a clean stop.
+ *  - Test hook, never set in normal runs: test_abort_message_id (the agent
+ *    sets it from the environment variable ECS_AGENT_TEST_ABORT_PAYLOAD)
+ *    makes the handler abort() right after the marker of that message was
+ *    written, so that tests can kill the agent in the middle of a payload.
  *  - Everything goes through an ops table (defaults: engine.h, state.h and
  *    acs_session_send_ack) so it can be tested without Docker or a socket.
  */
@@ -34,6 +53,9 @@
 #include "state/state.h"
 
 #define ACS_PAYLOAD_RECENT_IDS 64
+#define ACS_PAYLOAD_REASON_REFUSED                                                                 \
+  "TaskRefusedError: the agent died while handling the payload that carried this task; "         \
+  "it is not run"
 
 struct acs_payload_ops
 {
@@ -46,6 +68,8 @@ struct acs_payload_ops
   void (*set_seq_num) (void *ctx, int64_t seq);
   int (*send_ack) (void *ctx, const char *message_id, const char *cluster,
                    const char *container_instance, agent_error_t *err);
+  /* Does the engine hold this task already?  (NULL: never.) */
+  bool (*task_known) (void *ctx, const char *task_arn);
 };
 
 struct acs_payload_options
@@ -57,6 +81,11 @@ struct acs_payload_options
   /* Or a custom table (tests): */
   const struct acs_payload_ops *ops;
   void *ops_ctx;
+  /* Directory of the payload marker (state/marker.h); NULL: kept in memory
+     only (checkpointing disabled). */
+  const char *marker_dir;
+  /* Test hook (see above); NULL in normal runs. */
+  const char *test_abort_message_id;
 };
 
 typedef struct acs_payload_handler acs_payload_handler_t;
@@ -69,6 +98,8 @@ void acs_payload_handle (acs_payload_handler_t *h, struct acs_payload *p);
 void acs_payload_on_payload (acs_session_t *s, struct acs_payload *p, void *data);
 /* Payloads whose save is still pending. */
 size_t acs_payload_pending (const acs_payload_handler_t *h);
+/* Messages the payload marker held at start as having killed the agent. */
+size_t acs_payload_suspects (const acs_payload_handler_t *h);
 /* Pending save callbacks are cancelled. */
 void acs_payload_handler_free (acs_payload_handler_t *h);
 

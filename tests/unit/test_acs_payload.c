@@ -4,7 +4,13 @@
  * tasks reported STOPPED with UnrecognizedTaskError, a duplicate payload is
  * acknowledged but run once (also while its save is pending), payloads
  * missing messageId / clusterArn / containerInstanceArn are rejected, and
- * freeing with saves pending cancels them. */
+ * freeing with saves pending cancels them.  Hostile payloads: a task over
+ * the container limit is reported STOPPED, a payload over the task or
+ * container limit is refused as a whole (bounded reports) and the limit is
+ * checked before anything is parsed; the payload marker is written before
+ * a payload is handled and removed after its ack, a payload the agent died
+ * on is refused (its unknown tasks reported STOPPED, acknowledged), one it
+ * died on twice only acknowledged; a clean stop leaves no suspect. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 #include "acs/codec.h"
+#include "acs/task_codec.h"
+#include "state/marker.h"
 #include "acs/payload.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
@@ -28,6 +39,9 @@ struct fake
   int cancelled;
   int64_t seq;
   int engine_fail;
+  int ack_fail;
+  const char *known; /* task_known: true for this ARN */
+  size_t n_stopped;
 };
 
 static int
@@ -46,7 +60,16 @@ static void
 f_report (void *ctx, const char *arn, const char *reason)
 {
   struct fake *f = ctx;
-  sbuf_printf (&f->log, "stopped:%s=%s ", arn, reason);
+  f->n_stopped++;
+  if (f->n_stopped <= 3)
+    sbuf_printf (&f->log, "stopped:%s=%s ", arn, reason);
+}
+
+static bool
+f_known (void *ctx, const char *arn)
+{
+  struct fake *f = ctx;
+  return f->known && strcmp (f->known, arn) == 0;
 }
 
 static void
@@ -83,8 +106,9 @@ f_set_seq (void *ctx, int64_t seq)
 static int
 f_send_ack (void *ctx, const char *id, const char *cl, const char *in, agent_error_t *err)
 {
-  (void) err;
   struct fake *f = ctx;
+  if (f->ack_fail)
+    return error_set (err, ERR_UNREACHABLE, "no ACS session");
   sbuf_printf (&f->log, "ack:%s@%s/%s ", id, cl, in);
   return 0;
 }
@@ -96,6 +120,7 @@ static const struct acs_payload_ops fops = {
   .save_cancel = f_save_cancel,
   .set_seq_num = f_set_seq,
   .send_ack = f_send_ack,
+  .task_known = f_known,
 };
 
 /* Complete save i (err NULL = success). */
@@ -390,6 +415,318 @@ test_default_ops_state (void **state)
   assert_int_equal (uv_loop_close (&loop), 0);
 }
 
+/* ---- limits ---- */
+
+#define ENVELOPE(id, tasks)                                                                        \
+  "{\"type\":\"PayloadMessage\",\"message\":{\"messageId\":\"" id "\",\"clusterArn\":\"c\","   \
+  "\"containerInstanceArn\":\"i\",\"tasks\":[" tasks "]}}"
+
+/* A payload of ntasks tasks "t<i>" of ncont containers each; bad: every
+   container is {} (unreadable if it were read). */
+static char *
+big_payload (const char *id, size_t ntasks, size_t ncont, bool bad)
+{
+  struct sbuf b = { 0 };
+  sbuf_printf (&b, "{\"type\":\"PayloadMessage\",\"message\":{\"messageId\":\"%s\",\"clusterArn\":\"c\","
+                   "\"containerInstanceArn\":\"i\",\"tasks\":[", id);
+  for (size_t t = 0; t < ntasks; t++)
+    {
+      sbuf_printf (&b, "%s{\"arn\":\"t%zu\",\"desiredStatus\":\"RUNNING\",\"containers\":[", t ? "," : "", t);
+      for (size_t c = 0; c < ncont; c++)
+        if (bad)
+          sbuf_puts (&b, c ? ",{}" : "{}");
+        else
+          sbuf_printf (&b, "%s{\"name\":\"c%zu\",\"image\":\"i\",\"links\":[\"c%zu\"]}", c ? "," : "", c,
+                       (c + 1) % ncont == 0 ? c + 1 : c + 1);
+      sbuf_puts (&b, "]}");
+    }
+  sbuf_puts (&b, "]}}");
+  return sbuf_steal (&b);
+}
+
+static double
+now_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void
+test_task_over_container_limit (void **state)
+{
+  struct fake *f = *state;
+  acs_payload_handler_t *h = handler (f);
+  /* ACS_TASK_MAX_CONTAINERS + 1 containers: reported STOPPED, the other task runs. */
+  char *big = big_payload ("m", 1, ACS_TASK_MAX_CONTAINERS + 1, false);
+  /* splice a normal task after the big one */
+  char *end = strstr (big, "]}}");
+  *end = '\0';
+  char *json = xasprintf ("%s," TASK ("good", "RUNNING") "]}}", big);
+  acs_payload_handle (h, payload (json));
+  char *want = xasprintf ("stopped:t0=UnrecognizedTaskError: task t0: %d containers; at most %d are "
+                          "accepted in a task add:good[0/0] save ",
+                          ACS_TASK_MAX_CONTAINERS + 1, ACS_TASK_MAX_CONTAINERS);
+  assert_string_equal (log_of (f), want);
+  complete (f, 0, NULL);
+  assert_non_null (strstr (log_of (f), "ack:m@c/i"));
+  free (want);
+  free (json);
+  free (big);
+  /* per-container references and volumes too */
+  struct sbuf b = { 0 };
+  sbuf_puts (&b, "{\"arn\":\"refs\",\"containers\":[{\"name\":\"a\",\"image\":\"i\",\"links\":[");
+  for (int i = 0; i <= ACS_CONTAINER_MAX_REFS; i++)
+    sbuf_printf (&b, "%s\"x%d\"", i ? "," : "", i);
+  sbuf_puts (&b, "]}],\"volumes\":[]}");
+  json_t *tj = json_loads (b.s, 0, NULL);
+  struct task *t = NULL;
+  agent_error_t err = NULL;
+  assert_true (acs_task_from_json (tj, &t, &err) < 0);
+  assert_non_null (strstr (error_msg (&err), "containers[0].links has 101 entries; at most 100"));
+  error_free (&err);
+  json_decref (tj);
+  sbuf_free (&b);
+  sbuf_puts (&b, "{\"arn\":\"vols\",\"containers\":[],\"volumes\":[");
+  for (int i = 0; i <= ACS_TASK_MAX_VOLUMES; i++)
+    sbuf_printf (&b, "%s{\"name\":\"v%d\",\"host\":{}}", i ? "," : "", i);
+  sbuf_puts (&b, "]}");
+  tj = json_loads (b.s, 0, NULL);
+  assert_true (acs_task_from_json (tj, &t, &err) < 0);
+  assert_non_null (strstr (error_msg (&err), "101 volumes; at most 100"));
+  error_free (&err);
+  json_decref (tj);
+  sbuf_free (&b);
+  acs_payload_handler_free (h);
+}
+
+static void
+test_payload_over_limits_refused (void **state)
+{
+  struct fake *f = *state;
+  acs_payload_handler_t *h = handler (f);
+  /* Too many tasks: none runs, the first ACS_PAYLOAD_MAX_TASKS are reported. */
+  char *json = big_payload ("many", ACS_PAYLOAD_MAX_TASKS * 20, 1, false);
+  acs_payload_handle (h, payload (json));
+  free (json);
+  assert_null (strstr (log_of (f), "add:"));
+  assert_int_equal (f->n_stopped, ACS_PAYLOAD_MAX_TASKS);
+  char *want = xasprintf ("stopped:t0=UnrecognizedTaskError: payload carries %d tasks; at most %d are "
+                          "accepted in one payload ",
+                          ACS_PAYLOAD_MAX_TASKS * 20, ACS_PAYLOAD_MAX_TASKS);
+  assert_true (strncmp (log_of (f), want, strlen (want)) == 0);
+  free (want);
+  complete (f, 0, NULL);
+  assert_non_null (strstr (log_of (f), "ack:many@c/i"));
+  /* Too many containers in all (each task within its own limit). */
+  sbuf_free (&f->log);
+  f->n_stopped = 0;
+  size_t ntasks = ACS_PAYLOAD_MAX_CONTAINERS / ACS_TASK_MAX_CONTAINERS + 1;
+  json = big_payload ("wide", ntasks, ACS_TASK_MAX_CONTAINERS, false);
+  acs_payload_handle (h, payload (json));
+  free (json);
+  assert_null (strstr (log_of (f), "add:"));
+  assert_int_equal (f->n_stopped, ntasks);
+  assert_non_null (strstr (log_of (f), "at most 2000 are accepted in one payload"));
+  /* A known task is not reported (the engine holds it). */
+  sbuf_free (&f->log);
+  f->n_stopped = 0;
+  f->known = "t1";
+  json = big_payload ("wide2", ntasks, ACS_TASK_MAX_CONTAINERS, false);
+  acs_payload_handle (h, payload (json));
+  free (json);
+  assert_int_equal (f->n_stopped, ntasks - 1);
+  acs_payload_handler_free (h);
+}
+
+/* The limits are checked before anything is read: 60,000 unreadable
+   containers in one task and 20,000 tasks in one payload are refused for
+   their size, fast (the duplicate-name check used to be quadratic). */
+static void
+test_limits_checked_first_and_fast (void **state)
+{
+  struct fake *f = *state;
+  acs_payload_handler_t *h = handler (f);
+  char *json = big_payload ("wide", 1, 60000, true);
+  double t0 = now_ms ();
+  struct acs_payload *p = payload (json);
+  acs_payload_handle (h, p);
+  double wide_ms = now_ms () - t0;
+  free (json);
+  assert_string_equal (log_of (f), "stopped:t0=UnrecognizedTaskError: task t0: 60000 containers; at most "
+                                   "100 are accepted in a task save ");
+  json = big_payload ("tasks", 20000, 1, true);
+  t0 = now_ms ();
+  acs_payload_handle (h, payload (json));
+  double tasks_ms = now_ms () - t0;
+  free (json);
+  assert_int_equal (f->n_stopped, 1 + ACS_PAYLOAD_MAX_TASKS);
+  print_message ("decode + refuse: 60,000 containers %.1f ms, 20,000 tasks %.1f ms\n", wide_ms, tasks_ms);
+  /* Generous: the quadratic check took seconds here; ASan and a loaded
+     machine stay far below this. */
+  assert_true (wide_ms < 5000 && tasks_ms < 5000);
+  complete (f, 0, NULL);
+  complete (f, 1, NULL);
+  acs_payload_handler_free (h);
+}
+
+/* ---- the payload marker (crash loops) ---- */
+
+struct mdir
+{
+  char dir[64];
+  char *path;
+};
+
+static void
+mdir_init (struct mdir *d)
+{
+  strcpy (d->dir, "/tmp/test-payload-marker-XXXXXX");
+  assert_non_null (mkdtemp (d->dir));
+  d->path = xasprintf ("%s/%s", d->dir, STATE_MARKER_FILE_NAME);
+}
+
+static void
+mdir_done (struct mdir *d)
+{
+  unlink (d->path);
+  rmdir (d->dir);
+  free (d->path);
+}
+
+static bool
+file_has (const char *path, const char *needle)
+{
+  char *text = NULL;
+  agent_error_t err = NULL;
+  if (util_read_file (path, &text, NULL, &err) < 0)
+    {
+      error_free (&err);
+      return false;
+    }
+  bool r = strstr (text, needle) != NULL;
+  free (text);
+  return r;
+}
+
+static acs_payload_handler_t *
+marked_handler (struct fake *f, const struct mdir *d)
+{
+  struct acs_payload_options o = { .ops = &fops, .ops_ctx = f, .marker_dir = d->dir };
+  return acs_payload_handler_new (&o);
+}
+
+/* The agent "dies" handling id (deaths times): begun, never ended. */
+static void
+die_on (const struct mdir *d, const char *id, int deaths)
+{
+  for (int i = 0; i < deaths; i++)
+    {
+      char *warn = NULL;
+      state_marker_t *m = state_marker_open (d->dir, &warn);
+      assert_null (warn);
+      agent_error_t err = NULL;
+      assert_int_equal (state_marker_begin (m, id, &err), 0);
+      state_marker_free (m);
+    }
+}
+
+static void
+test_marker_around_handling (void **state)
+{
+  struct fake *f = *state;
+  struct mdir d;
+  mdir_init (&d);
+  acs_payload_handler_t *h = marked_handler (f, &d);
+  assert_int_equal (acs_payload_suspects (h), 0);
+  acs_payload_handle (h, payload (ENVELOPE ("m1", TASK ("t1", "RUNNING"))));
+  /* written before the task reached the engine, still there until the ack */
+  assert_true (file_has (d.path, "\"m1\""));
+  complete (f, 0, NULL);
+  assert_string_equal (log_of (f), "add:t1[0/0] save ack:m1@c/i ");
+  assert_int_equal (access (d.path, F_OK), -1);
+  /* a clean stop with a payload pending is no death */
+  acs_payload_handle (h, payload (ENVELOPE ("m2", TASK ("t2", "RUNNING"))));
+  assert_true (file_has (d.path, "\"m2\""));
+  acs_payload_handler_free (h);
+  h = marked_handler (f, &d);
+  assert_int_equal (acs_payload_suspects (h), 0);
+  acs_payload_handler_free (h);
+  mdir_done (&d);
+}
+
+static void
+test_poison_refused_after_death (void **state)
+{
+  struct fake *f = *state;
+  struct mdir d;
+  mdir_init (&d);
+  die_on (&d, "poison", 1);
+  f->known = "t-known"; /* restored from the checkpoint: left alone */
+  acs_payload_handler_t *h = marked_handler (f, &d);
+  assert_int_equal (acs_payload_suspects (h), 1);
+  /* another payload first: handled normally, the suspect stays */
+  acs_payload_handle (h, payload (ENVELOPE ("other", TASK ("t0", "RUNNING"))));
+  complete (f, 0, NULL);
+  assert_true (file_has (d.path, "\"poison\""));
+  sbuf_free (&f->log);
+  acs_payload_handle (h, payload (ENVELOPE ("poison", TASK ("t-new", "RUNNING") "," TASK ("t-known", "STOPPED")
+                                                    ",{\"arn\":\"t-bad\"}")));
+  assert_string_equal (log_of (f), "stopped:t-new=" ACS_PAYLOAD_REASON_REFUSED " stopped:t-bad="
+                                   ACS_PAYLOAD_REASON_REFUSED " save ");
+  complete (f, 1, NULL);
+  assert_non_null (strstr (log_of (f), "ack:poison@c/i"));
+  assert_int_equal (acs_payload_suspects (h), 0);
+  assert_int_equal (access (d.path, F_OK), -1);
+  /* re-sent again: acknowledged, not run */
+  acs_payload_handle (h, payload (ENVELOPE ("poison", TASK ("t-new", "RUNNING"))));
+  assert_null (strstr (log_of (f), "add:"));
+  acs_payload_handler_free (h);
+  mdir_done (&d);
+}
+
+static void
+test_poison_twice_only_acked (void **state)
+{
+  struct fake *f = *state;
+  struct mdir d;
+  mdir_init (&d);
+  die_on (&d, "poison", 2);
+  acs_payload_handler_t *h = marked_handler (f, &d);
+  acs_payload_handle (h, payload (ENVELOPE ("poison", TASK ("t", "RUNNING"))));
+  assert_string_equal (log_of (f), "save ");
+  complete (f, 0, NULL);
+  assert_string_equal (log_of (f), "save ack:poison@c/i ");
+  acs_payload_handler_free (h);
+  mdir_done (&d);
+}
+
+static void
+test_poison_ack_lost_stays_suspect (void **state)
+{
+  struct fake *f = *state;
+  struct mdir d;
+  mdir_init (&d);
+  die_on (&d, "poison", 1);
+  acs_payload_handler_t *h = marked_handler (f, &d);
+  f->ack_fail = 1;
+  acs_payload_handle (h, payload (ENVELOPE ("poison", TASK ("t", "RUNNING"))));
+  complete (f, 0, NULL);
+  acs_payload_handler_free (h);
+  /* next start: still refused, never run */
+  f->ack_fail = 0;
+  sbuf_free (&f->log);
+  f->n_saves = 0;
+  h = marked_handler (f, &d);
+  assert_int_equal (acs_payload_suspects (h), 1);
+  acs_payload_handle (h, payload (ENVELOPE ("poison", TASK ("t", "RUNNING"))));
+  assert_null (strstr (log_of (f), "add:"));
+  complete (f, 0, NULL);
+  assert_non_null (strstr (log_of (f), "ack:poison@c/i"));
+  acs_payload_handler_free (h);
+  mdir_done (&d);
+}
+
 int
 main (void)
 {
@@ -405,6 +742,13 @@ main (void)
     cmocka_unit_test_setup_teardown (test_engine_refuses, setup, teardown),
     cmocka_unit_test_setup_teardown (test_free_cancels_pending, setup, teardown),
     cmocka_unit_test_setup_teardown (test_default_ops_state, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_task_over_container_limit, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_payload_over_limits_refused, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_limits_checked_first_and_fast, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_marker_around_handling, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_poison_refused_after_death, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_poison_twice_only_acked, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_poison_ack_lost_stays_suspect, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
