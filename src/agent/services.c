@@ -206,7 +206,12 @@ agent_acs_start (struct agent *a, agent_error_t *err)
   sv->update = update_new (a->loop, &uo, err);
   if (sv->update == NULL)
     return error_wrap (err, "updates");
-  struct acs_payload_options po = { .engine = a->engine, .state = a->state };
+  struct acs_payload_options po = {
+    .engine = a->engine,
+    .state = a->state,
+    .marker_dir = a->cfg->checkpoint ? a->cfg->data_dir : NULL,
+    .test_abort_message_id = getenv ("ECS_AGENT_TEST_ABORT_PAYLOAD"), /* tests only */
+  };
   sv->payload = acs_payload_handler_new (&po);
   sv->hash = xasprintf ("%s%s", AGENT_GITDIRTY ? "*" : "", AGENT_GITREV);
   struct acs_session_options so = {
