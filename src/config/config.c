@@ -458,9 +458,9 @@ config_load (struct agent_config *cfg, config_getenv_fn env, void *d, agent_erro
       memcpy (cfg->reserved_ports, config_default_ports, sizeof config_default_ports);
     }
   if (!set.cleanup)
-    cfg->task_cleanup_wait_ms = 3ULL * 3600 * 1000;
+    cfg->task_cleanup_wait_ms = CONFIG_DEFAULT_TASK_CLEANUP_WAIT_MS;
   if (!set.stop_timeout)
-    cfg->container_stop_timeout_ms = 30000;
+    cfg->container_stop_timeout_ms = CONFIG_DEFAULT_CONTAINER_STOP_TIMEOUT_MS;
   if (cfg->introspection_addr == NULL)
     cfg->introspection_addr = xstrdup ("0.0.0.0");
   if (cfg->engine_auth_type && strcmp (cfg->engine_auth_type, "docker") != 0

@@ -18,6 +18,10 @@
 #include "core/error.h"
 #include "log/log.h"
 
+/* Defaults of the durations below (the engine uses them too). */
+#define CONFIG_DEFAULT_TASK_CLEANUP_WAIT_MS (3ULL * 3600 * 1000)
+#define CONFIG_DEFAULT_CONTAINER_STOP_TIMEOUT_MS 30000ULL
+
 struct config_kv
 {
   char *key;

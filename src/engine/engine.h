@@ -1,32 +1,42 @@
 /* engine/engine.h - the task engine: owns every task, drives Docker.
  *
  * Contract:
- *  - One engine per loop; the only writer of task/container state.  It plans
- *    with the pure functions of plan.h and executes the actions through a
- *    small Docker ops vtable (default: an adapter over docker/docker.h;
- *    tests can pass a fake).  Container state comes from Docker events
- *    (docker_events_start) plus an inspect after start / die; no polling.
+ *  - One engine per loop; the only writer of task/container state.  Its
+ *    work runs observe -> decide -> act: every Docker answer or event
+ *    becomes one observation (observe.c), a pure function decides what it
+ *    means (decide.c for answers and events, plan.c for desired statuses
+ *    and next actions), and the executor (exec.c) records the outcome and
+ *    issues the next Docker calls through a small ops vtable (default: an
+ *    adapter over docker/docker.h; tests can pass a fake).  Container state
+ *    comes from Docker events plus an inspect where an answer needs one;
+ *    no polling except a resync every 10 minutes and after the event
+ *    stream reconnects.
  *  - Persist before you tell: every known-status change that ECS must hear
  *    about becomes a struct state_change pushed to the state store's queue
  *    (container change first, then its task's), and a save is requested.
- *    A Docker create is preceded by a durable save recording the Docker
- *    name it will use, so after a crash the container is found by name /
- *    labels and adopted, never created twice.
+ *    A Docker create waits for the durable save recording the Docker name
+ *    it will use (the store retries a failing write; the engine never
+ *    re-requests at once), so after a crash the container is found by
+ *    name / labels and adopted, never created twice.
  *  - engine_task_add(): a new task is added; a known ARN with a higher
  *    desired status updates it; anything else (duplicate payload) is a
- *    no-op.  A task whose dependencies are cyclic or name a missing
- *    container is recorded as known STOPPED with a reason and never run.
- *  - engine_new() takes over the tasks restored by state_load() (and from
- *    then on serialises the engine part of every checkpoint write);
- *    engine_start() opens the event stream, reconciles every saved
- *    container with Docker (adopt by name/labels, real exit codes,
- *    ContainerVanishedError for missing ones), then runs.  Tasks added
- *    before engine_start() wait for it (a restored ARN counts as known).
- *  - Stopped tasks are removed (containers, empty volumes) after
- *    cleanup_wait_ms from their STOPPED time and dropped from state.
+ *    no-op.  A task that cannot run (no containers; dependencies that are
+ *    cyclic, name a missing container or a name over 255 characters) is
+ *    recorded as known STOPPED with a reason and never run.
+ *  - engine_new() takes over the tasks restored by state_load() and lists
+ *    them to the store at every checkpoint write; engine_start() opens the
+ *    event stream, reconciles every saved container with Docker (adopt by
+ *    name/labels, real exit codes, ContainerVanishedError for missing
+ *    ones; a failed container list is retried with back-off), then runs.
+ *    Tasks added before engine_start() wait for it (a restored ARN counts
+ *    as known).
+ *  - A stop that Docker does not confirm keeps the container RUNNING and is
+ *    retried with back-off; stopped tasks are removed (containers, empty
+ *    volumes) cleanup_wait_ms after their STOPPED time and dropped from
+ *    state (a failed removal is retried with back-off, the task kept).
  *  - Read-only views (introspection) are valid until the loop runs again.
- *  - engine_free() leaves Docker objects alone (running tasks keep running,
- *    as the seed does on SIGTERM); it cancels in-flight calls.
+ *  - engine_free() leaves Docker objects alone (running tasks keep running
+ *    across an agent restart); it cancels in-flight calls.
  */
 #ifndef ENGINE_ENGINE_H
 #define ENGINE_ENGINE_H
@@ -83,8 +93,8 @@ struct engine_label
 struct engine_options
 {
   const char *cluster;          /* label com.amazonaws.ecs.cluster (copied) */
-  uint64_t cleanup_wait_ms;     /* 0 = 3 h */
-  uint64_t stop_timeout_ms;     /* docker stop grace; 0 = 30 s */
+  uint64_t cleanup_wait_ms;     /* 0 = CONFIG_DEFAULT_TASK_CLEANUP_WAIT_MS (3 h) */
+  uint64_t stop_timeout_ms;     /* docker stop grace; 0 = CONFIG_DEFAULT_CONTAINER_STOP_TIMEOUT_MS (30 s) */
   struct state_store *state;    /* required (may have checkpointing disabled) */
   /* Docker: either ops+ops_ctx, or docker (default ops over docker.h). */
   docker_client_t *docker;

@@ -42,7 +42,7 @@ test_upstream_fixture_tasks (void **st)
     {
       json_t *j = teu_load_protocol_json (files[i]);
       if (!j)
-        skip ();
+        fail_msg ("fixture %s not found (SHARED_DIR)", files[i]);
       struct task *t = NULL;
       agent_error_t err = NULL;
       if (state_task_from_json (j, &t, &err) < 0)

@@ -1,7 +1,9 @@
-/* Unit tests for engine/engine.c (the executor) against a fake Docker
- * (struct engine_docker_ops): ordering, state changes, save-before-create,
- * errors as reasons, essential semantics, cleanup, reconciliation and
- * adoption after a crash, sequence-number holds. */
+/* Unit tests of the engine as a whole (executor, observations,
+ * reconciliation, cleanup) against a fake Docker (struct
+ * engine_docker_ops, every callback kept with its real type): ordering,
+ * state changes, save-before-create, errors as reasons, essential
+ * semantics, cleanup, reconciliation and adoption after a crash,
+ * sequence-number holds, retries (stop, cleanup, save, container list). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -49,10 +51,21 @@ struct fctr
   bool test_label;
 };
 
+/* The callback of a queued call, with its real type (one member set). */
+struct fcb
+{
+  docker_done_cb done;
+  docker_image_cb image;
+  docker_create_cb create;
+  docker_inspect_cb inspect;
+  docker_list_cb list;
+  docker_volume_cb volume;
+};
+
 struct fcall
 {
   enum fk kind;
-  void *cb;
+  struct fcb cb;
   void *data;
   char *arg;
   int grace;
@@ -115,7 +128,7 @@ has_image (struct fake *f, const char *img)
 static void fake_tick (uv_timer_t *t);
 
 static void *
-enqueue (struct fake *f, enum fk kind, void *cb, void *data, const char *arg)
+enqueue (struct fake *f, enum fk kind, struct fcb cb, void *data, const char *arg)
 {
   struct fcall *c = xcalloc (1, sizeof *c);
   c->kind = kind;
@@ -133,7 +146,7 @@ emit_event (struct fake *f, const char *id, enum docker_event_action kind)
 {
   if (f->events_on)
     {
-      struct fcall *c = enqueue (f, F_EVENT, NULL, NULL, id);
+      struct fcall *c = enqueue (f, F_EVENT, (struct fcb){ 0 }, NULL, id);
       c->grace = kind;
     }
 }
@@ -182,9 +195,9 @@ fake_tick (uv_timer_t *t)
         {
           error_set (&err, ERR_UNREACHABLE, "Cannot connect to the Docker daemon");
           if (c->kind == F_INSPECT)
-            ((docker_inspect_cb) c->cb) (NULL, err, c->data);
+            c->cb.inspect (NULL, err, c->data);
           else
-            ((docker_done_cb) c->cb) (err, c->data);
+            c->cb.done (err, c->data);
           error_free (&err);
           goto next;
         }
@@ -195,14 +208,14 @@ fake_tick (uv_timer_t *t)
             error_set (&err, ERR_NOT_FOUND, "pull access denied for %s", c->arg);
           else if (!has_image (f, c->arg))
             f->images[f->n_images++] = xstrdup (c->arg);
-          ((docker_done_cb) c->cb) (err, c->data);
+          c->cb.done (err, c->data);
           break;
         case F_IMG:
           {
             struct docker_image_info img = { .id = "sha256:x" };
             if (!has_image (f, c->arg))
               error_set (&err, ERR_NOT_FOUND, "No such image: %s", c->arg);
-            ((docker_image_cb) c->cb) (err ? NULL : &img, err, c->data);
+            c->cb.image (err ? NULL : &img, err, c->data);
             break;
           }
         case F_CREATE:
@@ -224,7 +237,7 @@ fake_tick (uv_timer_t *t)
                 id = k->id;
                 emit_event (f, id, DOCKER_EV_CREATE);
               }
-            ((docker_create_cb) c->cb) (id, err, c->data);
+            c->cb.create (id, err, c->data);
             break;
           }
         case F_START:
@@ -240,7 +253,7 @@ fake_tick (uv_timer_t *t)
                 k->started_once = true;
                 emit_event (f, k->id, DOCKER_EV_START);
               }
-            ((docker_done_cb) c->cb) (err, c->data);
+            c->cb.done (err, c->data);
             break;
           }
         case F_STOP:
@@ -254,7 +267,7 @@ fake_tick (uv_timer_t *t)
                 k->exit_code = f->stop_exit_code;
                 emit_event (f, k->id, DOCKER_EV_DIE);
               }
-            ((docker_done_cb) c->cb) (err, c->data);
+            c->cb.done (err, c->data);
             break;
           }
         case F_INSPECT:
@@ -265,7 +278,7 @@ fake_tick (uv_timer_t *t)
               error_set (&err, ERR_NOT_FOUND, "No such container: %s", c->arg);
             else
               fill_info (k, &info);
-            ((docker_inspect_cb) c->cb) (err ? NULL : &info, err, c->data);
+            c->cb.inspect (err ? NULL : &info, err, c->data);
             break;
           }
         case F_REMOVE:
@@ -275,7 +288,7 @@ fake_tick (uv_timer_t *t)
               error_set (&err, ERR_NOT_FOUND, "No such container: %s", c->arg);
             else
               k->state = NULL;
-            ((docker_done_cb) c->cb) (err, c->data);
+            c->cb.done (err, c->data);
             break;
           }
         case F_LIST:
@@ -285,7 +298,7 @@ fake_tick (uv_timer_t *t)
               {
                 f->list_failures--;
                 error_set (&err, ERR_UNREACHABLE, "Cannot connect to the Docker daemon");
-                ((docker_list_cb) c->cb) (NULL, err, c->data);
+                c->cb.list (NULL, err, c->data);
                 break;
               }
             struct docker_container_summary items[64];
@@ -310,7 +323,7 @@ fake_tick (uv_timer_t *t)
                 n++;
               }
             struct docker_container_list l = { items, n };
-            ((docker_list_cb) c->cb) (&l, NULL, c->data);
+            c->cb.list (&l, NULL, c->data);
             break;
           }
         case F_VCREATE:
@@ -318,7 +331,7 @@ fake_tick (uv_timer_t *t)
             struct docker_volume_info v = { .name = c->arg };
             assert_true (f->n_volumes < 128);
             f->volumes[f->n_volumes++] = xstrdup (c->arg);
-            ((docker_volume_cb) c->cb) (&v, NULL, c->data);
+            c->cb.volume (&v, NULL, c->data);
             break;
           }
         case F_VREMOVE:
@@ -333,7 +346,7 @@ fake_tick (uv_timer_t *t)
                 }
             if (!found)
               error_set (&err, ERR_NOT_FOUND, "no such volume");
-            ((docker_done_cb) c->cb) (err, c->data);
+            c->cb.done (err, c->data);
             break;
           }
         case F_EVENT:
@@ -358,13 +371,13 @@ fake_pull (void *ctx, const struct docker_pull_opts *o, docker_done_cb cb, void 
   struct fake *f = ctx;
   f->n_pull++;
   flog (f, "pull", o->image);
-  return enqueue (f, F_PULL, cb, data, o->image);
+  return enqueue (f, F_PULL, (struct fcb){ .done = cb }, data, o->image);
 }
 
 static void *
 fake_inspect_image (void *ctx, const char *image, docker_image_cb cb, void *data)
 {
-  return enqueue (ctx, F_IMG, cb, data, image);
+  return enqueue (ctx, F_IMG, (struct fcb){ .image = cb }, data, image);
 }
 
 static void *
@@ -419,7 +432,7 @@ fake_create (void *ctx, const struct docker_create_opts *o, docker_create_cb cb,
           k->n_ports++;
         }
     }
-  return enqueue (f, F_CREATE, cb, data, o->name);
+  return enqueue (f, F_CREATE, (struct fcb){ .create = cb }, data, o->name);
 }
 
 static void *
@@ -428,7 +441,7 @@ fake_start (void *ctx, const char *id, docker_done_cb cb, void *data)
   struct fake *f = ctx;
   struct fctr *k = fctr_find (f, id);
   flog (f, "start", k ? k->cname : id);
-  return enqueue (ctx, F_START, cb, data, id);
+  return enqueue (ctx, F_START, (struct fcb){ .done = cb }, data, id);
 }
 
 static void *
@@ -438,7 +451,7 @@ fake_stop (void *ctx, const char *id, int grace, docker_done_cb cb, void *data)
   struct fctr *k = fctr_find (f, id);
   f->n_stop++;
   flog (f, "stop", k ? k->cname : id);
-  struct fcall *c = enqueue (ctx, F_STOP, cb, data, id);
+  struct fcall *c = enqueue (ctx, F_STOP, (struct fcb){ .done = cb }, data, id);
   c->grace = grace;
   return c;
 }
@@ -446,7 +459,7 @@ fake_stop (void *ctx, const char *id, int grace, docker_done_cb cb, void *data)
 static void *
 fake_inspect (void *ctx, const char *id, docker_inspect_cb cb, void *data)
 {
-  return enqueue (ctx, F_INSPECT, cb, data, id);
+  return enqueue (ctx, F_INSPECT, (struct fcb){ .inspect = cb }, data, id);
 }
 
 static void *
@@ -454,13 +467,13 @@ fake_remove (void *ctx, const char *id, docker_done_cb cb, void *data)
 {
   struct fake *f = ctx;
   f->n_remove++;
-  return enqueue (ctx, F_REMOVE, cb, data, id);
+  return enqueue (ctx, F_REMOVE, (struct fcb){ .done = cb }, data, id);
 }
 
 static void *
 fake_list (void *ctx, const char *filter, docker_list_cb cb, void *data)
 {
-  return enqueue (ctx, F_LIST, cb, data, filter);
+  return enqueue (ctx, F_LIST, (struct fcb){ .list = cb }, data, filter);
 }
 
 static void *
@@ -471,7 +484,7 @@ fake_vcreate (void *ctx, const char *name, const struct docker_label *l, size_t 
   (void) n;
   f->n_vcreate++;
   flog (f, "vcreate", name);
-  return enqueue (ctx, F_VCREATE, cb, data, name);
+  return enqueue (ctx, F_VCREATE, (struct fcb){ .volume = cb }, data, name);
 }
 
 static void *
@@ -479,7 +492,7 @@ fake_vremove (void *ctx, const char *name, docker_done_cb cb, void *data)
 {
   struct fake *f = ctx;
   f->n_vremove++;
-  return enqueue (ctx, F_VREMOVE, cb, data, name);
+  return enqueue (ctx, F_VREMOVE, (struct fcb){ .done = cb }, data, name);
 }
 
 static void
@@ -1028,8 +1041,8 @@ test_conflict_adopt (void **st)
   assert_null (task_of (x, "arn:cf2")->containers[0].reason);
 }
 
-/* §7: a task started in payload N waits until tasks stopped in payloads
-   <= N have stopped. */
+/* Sequence numbers: a task started in payload N waits until tasks stopped
+   in payloads <= N have stopped. */
 static void
 test_sequence_hold (void **st)
 {

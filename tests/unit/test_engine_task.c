@@ -49,15 +49,12 @@ task_with_overrides (const char *ov)
 }
 
 static json_t *
-sample_or_skip (const char *name)
+sample_or_fail (const char *name)
 {
   cleanup_free char *rel = xasprintf (SAMPLES "%s", name);
   json_t *j = teu_load_protocol_json (rel);
   if (!j)
-    {
-      print_message ("shared/protocol sample %s not found: skipping\n", name);
-      skip ();
-    }
+    fail_msg ("shared/protocol sample %s not found (SHARED_DIR)", name); /* a missing fixture fails */
   return j;
 }
 
@@ -65,7 +62,7 @@ static void
 test_payload_one_task_redis (void **st)
 {
   (void) st;
-  json_t *frame = sample_or_skip ("acs_client_test.go__payload-message-one-task-redis.json");
+  json_t *frame = sample_or_fail ("acs_client_test.go__payload-message-one-task-redis.json");
   json_t *task = json_array_get (json_object_get (json_object_get (frame, "message"), "tasks"), 0);
   struct task *t = NULL;
   agent_error_t err = NULL;
@@ -105,7 +102,7 @@ static void
 test_payload_minimal_arn_only (void **st)
 {
   (void) st;
-  json_t *frame = sample_or_skip ("acs_client_test.go__payload-message-minimal-task-arn-only.json");
+  json_t *frame = sample_or_fail ("acs_client_test.go__payload-message-minimal-task-arn-only.json");
   json_t *task = json_array_get (json_object_get (json_object_get (frame, "message"), "tasks"), 0);
   struct task *t = NULL;
   agent_error_t err = NULL;
@@ -118,7 +115,8 @@ test_payload_minimal_arn_only (void **st)
   json_decref (frame);
 }
 
-/* samples/json_test.go__*.json: overrides accept / reject per INDEX.md. */
+/* samples/json_test.go__*.json: overrides accepted or rejected as the
+   upstream json_test.go cases say (the file name tells which). */
 static void
 test_overrides_samples (void **st)
 {
@@ -139,7 +137,7 @@ test_overrides_samples (void **st)
   };
   for (size_t i = 0; i < ARRAY_SIZE (cases); i++)
     {
-      json_t *j = sample_or_skip (cases[i].file);
+      json_t *j = sample_or_fail (cases[i].file);
       json_t *value = cases[i].wrapped ? json_object_get (j, "overrides") : j;
       assert_non_null (value);
       cleanup_free char *vtext = json_dumps (value, JSON_ENCODE_ANY);
@@ -195,7 +193,7 @@ test_volume_samples (void **st)
   };
   for (size_t i = 0; i < ARRAY_SIZE (cases); i++)
     {
-      json_t *j = sample_or_skip (cases[i].file);
+      json_t *j = sample_or_fail (cases[i].file);
       json_object_set_new (j, "arn", json_string ("a"));
       struct task *t = NULL;
       agent_error_t err = NULL;
@@ -210,7 +208,7 @@ test_volume_samples (void **st)
       json_decref (j);
     }
   /* volumesFrom list: c1 readOnly false (default), c2 true. */
-  json_t *vf = sample_or_skip ("types_unmarshal_test.go__volumes-from-list.json");
+  json_t *vf = sample_or_fail ("types_unmarshal_test.go__volumes-from-list.json");
   json_t *task = json_pack ("{s:s,s:[{s:s,s:s,s:O}]}", "arn", "a", "containers", "name", "c", "image", "i",
                             "volumesFrom", vf);
   struct task *t = NULL;
@@ -467,7 +465,7 @@ test_internal_fixtures (void **st)
     {
       json_t *j = teu_load_protocol_json (files[i]);
       if (!j)
-        skip ();
+        fail_msg ("fixture %s not found (SHARED_DIR)", files[i]);
       struct task *t = NULL;
       agent_error_t err = NULL;
       if (state_task_from_json (j, &t, &err) < 0)

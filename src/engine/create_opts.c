@@ -1,0 +1,144 @@
+/* engine/create_opts.c - task container -> docker create options (pure). */
+#include "engine/create_opts.h"
+#include "core/util.h"
+#include "core/xmalloc.h"
+#include <stdlib.h>
+#include <string.h>
+
+static void
+sv_add (struct engine_strv *b, char *s)
+{
+  if (b->n + 2 > b->cap)
+    {
+      b->cap = b->cap ? b->cap * 2 : 8;
+      b->v = xrealloc (b->v, b->cap * sizeof *b->v);
+    }
+  b->v[b->n++] = s;
+  b->v[b->n] = NULL;
+}
+
+static const char *const *
+sv_get (const struct engine_strv *b)
+{
+  return (const char *const *) b->v;
+}
+
+static void
+sv_free (struct engine_strv *b)
+{
+  for (size_t i = 0; i < b->n; i++)
+    free (b->v[i]);
+  free (b->v);
+  memset (b, 0, sizeof *b);
+}
+
+void
+engine_create_req_free (struct engine_create_req *r)
+{
+  sv_free (&r->env);
+  sv_free (&r->links);
+  sv_free (&r->binds);
+  sv_free (&r->vfrom);
+  free (r->ports);
+  free (r->labels);
+  memset (r, 0, sizeof *r);
+}
+
+static int
+add_links (const struct task *t, const struct task_container *c, struct engine_create_req *r,
+           char **errmsg)
+{
+  for (size_t i = 0; c->links && c->links[i]; i++)
+    {
+      const char *l = c->links[i];
+      const char *colon = strchr (l, ':');
+      cleanup_free char *target = colon ? xstrndup (l, (size_t) (colon - l)) : xstrdup (l);
+      const char *alias = colon ? colon + 1 : target;
+      const struct task_container *d = task_find_container (t, target);
+      if (!d || !d->docker_name)
+        {
+          *errmsg = xasprintf ("Link target not available: %s", target);
+          return -1;
+        }
+      sv_add (&r->links, xasprintf ("%s:%s", d->docker_name, alias));
+    }
+  return 0;
+}
+
+static int
+add_binds (const struct task *t, const struct task_container *c, struct engine_create_req *r,
+           char **errmsg)
+{
+  for (size_t i = 0; i < c->n_mount_points; i++)
+    {
+      const struct task_mount_point *m = &c->mount_points[i];
+      const struct task_volume *v = task_find_volume (t, m->source_volume);
+      if (!v)
+        {
+          *errmsg = xasprintf ("Invalid volume referenced: %s", m->source_volume);
+          return -1;
+        }
+      const char *src = v->source_path ? v->source_path : v->docker_name;
+      if (!src || !*src || !m->container_path || !*m->container_path)
+        {
+          *errmsg = xasprintf ("Unable to resolve volume mounts; invalid path: %s:%s", src ? src : "",
+                               m->container_path ? m->container_path : "");
+          return -1;
+        }
+      sv_add (&r->binds, xasprintf ("%s:%s%s", src, m->container_path, m->read_only ? ":ro" : ""));
+    }
+  for (size_t i = 0; i < c->n_volumes_from; i++)
+    {
+      const struct task_container *d = task_find_container (t, c->volumes_from[i].source_container);
+      if (!d || !d->docker_name)
+        {
+          *errmsg = xasprintf ("Volumes-from source not available: %s", c->volumes_from[i].source_container);
+          return -1;
+        }
+      sv_add (&r->vfrom, xasprintf ("%s%s", d->docker_name, c->volumes_from[i].read_only ? ":ro" : ""));
+    }
+  return 0;
+}
+
+int
+engine_create_req_build (const struct task *t, const struct task_container *c,
+                         struct docker_label *labels, size_t n_labels, struct engine_create_req *r,
+                         char **errmsg)
+{
+  memset (r, 0, sizeof *r);
+  r->labels = labels;
+  struct docker_create_opts *o = &r->opts;
+  o->name = c->docker_name;
+  o->image = c->image;
+  o->cmd = (const char *const *) task_container_effective_command (c);
+  if (c->entry_point && c->entry_point[0])
+    o->entrypoint = (const char *const *) c->entry_point;
+  for (size_t i = 0; i < c->n_environment; i++)
+    sv_add (&r->env, xasprintf ("%s=%s", c->environment[i].key, c->environment[i].value));
+  o->env = c->n_environment ? sv_get (&r->env) : NULL;
+  r->ports = xcalloc (c->n_port_mappings + 1, sizeof *r->ports);
+  for (size_t i = 0; i < c->n_port_mappings; i++)
+    {
+      r->ports[i].container_port = c->port_mappings[i].container_port;
+      r->ports[i].proto = task_protocol_str (c->port_mappings[i].protocol);
+      r->ports[i].host_ip = "0.0.0.0";
+      r->ports[i].host_port = c->port_mappings[i].host_port;
+    }
+  o->ports = r->ports;
+  o->n_ports = c->n_port_mappings;
+  if (add_links (t, c, r, errmsg) < 0 || add_binds (t, c, r, errmsg) < 0)
+    return -1;
+  o->links = r->links.v ? sv_get (&r->links) : NULL;
+  o->binds = r->binds.v ? sv_get (&r->binds) : NULL;
+  o->volumes_from = r->vfrom.v ? sv_get (&r->vfrom) : NULL;
+  if (c->cpu)
+    o->cpu_shares = c->cpu < ENGINE_MIN_CPU_SHARES ? ENGINE_MIN_CPU_SHARES : c->cpu;
+  if (c->memory)
+    {
+      int64_t bytes = (int64_t) c->memory * 1024 * 1024;
+      o->memory = bytes < ENGINE_MIN_MEMORY_BYTES ? ENGINE_MIN_MEMORY_BYTES : bytes;
+    }
+  o->labels = r->labels;
+  o->n_labels = n_labels;
+  return 0;
+}

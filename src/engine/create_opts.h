@@ -1,0 +1,42 @@
+/* engine/create_opts.h - a task container as Docker create options (pure).
+ *
+ * Contract: engine_create_req_build() translates container c of task t
+ * (its Docker name already chosen) into docker_create_opts: command
+ * (override first), entry point, environment, port mappings (host IP
+ * 0.0.0.0), links and volumesFrom by the targets' Docker names, binds for
+ * mount points (host path or the empty volume's Docker name), CPU shares
+ * (at least 2), memory (MiB -> bytes, at least 6 MiB), labels as given.
+ * A target or volume that cannot be resolved: -1 and *errmsg (malloc'd).
+ * The request owns every string and array it points to; free it with
+ * engine_create_req_free() (also after an error). */
+#ifndef ENGINE_CREATE_OPTS_H
+#define ENGINE_CREATE_OPTS_H
+
+#include "docker/docker.h"
+#include "task/task.h"
+
+/* Docker refuses less memory than this. */
+#define ENGINE_MIN_MEMORY_BYTES (6LL * 1024 * 1024)
+#define ENGINE_MIN_CPU_SHARES 2
+
+struct engine_strv
+{
+  char **v; /* NULL-terminated once non-empty */
+  size_t n, cap;
+};
+
+struct engine_create_req
+{
+  struct docker_create_opts opts;
+  struct engine_strv env, links, binds, vfrom;
+  struct docker_port_spec *ports;
+  struct docker_label *labels;
+};
+
+/* labels (n_labels) is taken over by r, whatever the result. */
+int engine_create_req_build (const struct task *t, const struct task_container *c,
+                             struct docker_label *labels, size_t n_labels,
+                             struct engine_create_req *r, char **errmsg);
+void engine_create_req_free (struct engine_create_req *r);
+
+#endif

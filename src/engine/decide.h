@@ -1,0 +1,180 @@
+/* engine/decide.h - what a Docker answer means for a container: pure
+ * functions from one observation to one outcome (no I/O, no clock, no
+ * allocation).
+ *
+ * Contract:
+ *  - Every Docker callback of the engine (pull, image check, create, adopt,
+ *    start, stop, each inspect, each event) fills one struct
+ *    engine_observation and calls engine_decide() (events:
+ *    engine_decide_event()); the executor then only records what the
+ *    outcome lists, in order, and issues its next call.
+ *  - An inspect result is interpreted once, by engine_inspect_read().
+ *  - Retry delays (stop, cleanup, save), cleanup deadlines and pull reuse
+ *    are decided here too, with the constants below.
+ */
+#ifndef ENGINE_DECIDE_H
+#define ENGINE_DECIDE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "core/util.h"
+#include "docker/docker.h"
+#include "task/task.h"
+
+/* An unconfirmed stop is tried again after these (x2, 20 % jitter). */
+#define ENGINE_STOP_RETRY_MIN_MS 500ULL
+#define ENGINE_STOP_RETRY_MAX_MS 30000ULL
+/* A cleanup round that left something in Docker. */
+#define ENGINE_CLEANUP_RETRY_MIN_MS 1000ULL
+#define ENGINE_CLEANUP_RETRY_MAX_MS (5ULL * 60 * 1000)
+/* A failed save a create waits for is asked for again after these. */
+#define ENGINE_SAVE_RETRY_MIN_MS 500ULL
+#define ENGINE_SAVE_RETRY_MAX_MS 30000ULL
+/* Reconciliation after a failed container list (x1.5, 20 % jitter). */
+#define ENGINE_RECONCILE_RETRY_MIN_MS 200ULL
+#define ENGINE_RECONCILE_RETRY_MAX_MS 5000ULL
+/* An image pulled (or found locally) this recently is not pulled again. */
+#define ENGINE_PULL_REUSE_MS 10000ULL
+#define ENGINE_PULL_CACHE_SIZE 16
+
+/* ---- one interpretation of an inspect ------------------------------------ */
+
+struct engine_inspect
+{
+  enum task_status status; /* RUNNING, CREATED (never started) or STOPPED */
+  bool started;              /* it ran at some point */
+  bool has_exit_code;        /* not running: exit_code is Docker's */
+  int exit_code;
+  const char *error_name, *error_msg; /* OutOfMemoryError / DockerStateError, or NULL */
+  const struct docker_port *ports;    /* borrowed from the docker answer */
+  size_t n_ports;
+  bool has_ports;
+};
+
+/* NULL info (an inspect that failed): everything unknown (zeroed). */
+void engine_inspect_read (const struct docker_container_info *info, struct engine_inspect *out);
+
+/* ---- observations and outcomes ------------------------------------------- */
+
+enum engine_obs_source
+{
+  ENGINE_OBS_PULL,             /* image pull answered */
+  ENGINE_OBS_PULL_LOCAL_IMAGE, /* after a failed pull: is the image here? */
+  ENGINE_OBS_CREATE,           /* container create answered (id) */
+  ENGINE_OBS_CREATE_ADOPT,     /* create failed: inspect by the name */
+  ENGINE_OBS_START,            /* start answered */
+  ENGINE_OBS_START_INSPECT,    /* inspect after start (host ports) */
+  ENGINE_OBS_STOP,             /* stop answered */
+  ENGINE_OBS_STOP_INSPECT,     /* inspect after stop: did it stop? */
+  ENGINE_OBS_EVENT_INSPECT,    /* inspect after a Docker event (reported set) */
+  ENGINE_OBS_RESYNC_INSPECT,   /* inspect after events may have been lost */
+  ENGINE_OBS_RECONCILE_INSPECT /* inspect at start-up reconciliation */
+};
+
+struct engine_observation
+{
+  enum engine_obs_source source;
+  int err_kind;        /* enum error_kind of a failed call, 0 = success */
+  const char *err_msg; /* its text */
+  const char *carried; /* error text from the previous phase of the same operation */
+  bool has_info;       /* inspects: the answer, read by engine_inspect_read */
+  struct engine_inspect info;
+  bool labels_match;           /* CREATE_ADOPT: the container carries this task's labels */
+  bool image_present;          /* PULL_LOCAL_IMAGE */
+  enum task_status reported; /* EVENT_INSPECT: status the event announced */
+};
+
+enum engine_next
+{
+  ENGINE_NEXT_NONE = 0,
+  ENGINE_NEXT_INSPECT_IMAGE, /* same op: look for the image locally */
+  ENGINE_NEXT_INSPECT_NAME,  /* same op: inspect the container by its Docker name */
+  ENGINE_NEXT_INSPECT_ID,    /* same op: inspect the container by id */
+  ENGINE_NEXT_STOP_LATER,    /* stop not confirmed: try again after a back-off */
+};
+
+#define ENGINE_MAX_STEPS 3
+
+struct engine_outcome
+{
+  /* Known statuses to record, in order (each only if newer). */
+  struct
+  {
+    enum task_status status;
+    bool with_info; /* exit code, reason and ports from the observation's info */
+  } steps[ENGINE_MAX_STEPS];
+  size_t n_steps;
+  const char *reason_name, *reason_msg; /* sticky reason to set first */
+  const char *fail_name, *fail_msg;     /* failed transition: reason + desired STOPPED */
+  bool set_id;        /* take the Docker id (create answer / adopted container) */
+  bool adopted;       /* an existing container was adopted (log it) */
+  bool pulled;        /* the image is here: remember it, wake containers waiting for it */
+  bool stop_confirmed; /* reset the stop back-off */
+  enum engine_next next;
+  const char *carry;  /* error text for the next phase (or the retry log line) */
+  const char *warn;   /* a Docker error worth a log line, or NULL */
+};
+
+/* The outcome of observation o for container ci of t. */
+void engine_decide (const struct task *t, size_t ci, const struct engine_observation *o,
+                    struct engine_outcome *out);
+
+/* ---- events ----------------------------------------------------------- */
+
+enum engine_event_verdict
+{
+  ENGINE_EVENT_IGNORE = 0,
+  ENGINE_EVENT_OOM,     /* set the OutOfMemoryError reason (the die follows) */
+  ENGINE_EVENT_DIED,    /* record STOPPED with the event's exit code, no inspect */
+  ENGINE_EVENT_PENDING, /* busy: remember *reported, handled when idle */
+  ENGINE_EVENT_INSPECT, /* inspect, then ENGINE_OBS_EVENT_INSPECT with *reported */
+};
+
+/* A container event for container ci (ready: start-up reconciliation is
+   done; exit_code < 0 when the event carries none).  The die shortcut: a
+   die of a RUNNING idle container after reconciliation carries everything
+   a STOPPED report needs. */
+enum engine_event_verdict engine_decide_event (const struct task *t, size_t ci,
+                                               enum docker_event_action kind, int exit_code,
+                                               bool ready, enum task_status *reported);
+/* A status remembered while busy (pending_event), now that it is idle. */
+enum engine_event_verdict engine_decide_pending (const struct task *t, size_t ci,
+                                                 enum task_status reported);
+
+/* ---- pulls ----------------------------------------------------------------- */
+
+struct engine_pull_cache
+{
+  struct
+  {
+    char *image; /* owned */
+    uint64_t at_ms;
+  } e[ENGINE_PULL_CACHE_SIZE];
+};
+
+enum engine_pull_verdict
+{
+  ENGINE_PULL_REUSE, /* pulled moments ago: PULLED at once */
+  ENGINE_PULL_WAIT,  /* the same image is being pulled: wait for it */
+  ENGINE_PULL_ISSUE, /* pull it */
+};
+
+enum engine_pull_verdict engine_decide_pull (const struct engine_pull_cache *c, const char *image,
+                                             bool pull_in_flight, uint64_t now_ms);
+/* Remember image as pulled at now_ms (replaces the oldest entry). */
+void engine_pull_cache_remember (struct engine_pull_cache *c, const char *image, uint64_t now_ms);
+void engine_pull_cache_free (struct engine_pull_cache *c);
+
+/* ---- retries and deadlines ------------------------------------------------ */
+
+/* Next delay of a lazily initialised back-off b (min_ms 0 = never used). */
+uint64_t engine_retry_delay_ms (struct backoff *b, uint64_t min_ms, uint64_t max_ms);
+/* Errors after which a removal is retried: anything but "not there" (done)
+   and a request Docker will refuse again the same way. */
+bool engine_removal_retriable (int err_kind);
+/* Unix ns at which a STOPPED task is cleaned up: cleanup_wait after its
+   STOPPED time, or the retry time of a failed round if later. */
+int64_t engine_cleanup_deadline_ns (const struct task *t, uint64_t cleanup_wait_ms);
+
+#endif

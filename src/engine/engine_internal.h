@@ -1,0 +1,178 @@
+/* engine/engine_internal.h - what the engine's files share (not for other
+ * modules): the engine struct, the Docker operations in flight, and the
+ * functions each file offers the others.
+ *
+ *   engine.c     lifecycle, restore, public API (task add, lookups)
+ *   naming.c     deterministic Docker names, labels
+ *   create_opts.c  task container -> docker create options (pure)
+ *   decide.c     observation -> outcome, events, retries (pure)
+ *   plan.c       desired statuses, next actions, dependencies (pure)
+ *   exec.c       issues Docker calls, records outcomes, the step loop
+ *   observe.c    Docker answers and events -> observations -> decide -> exec
+ *   cleanup.c    removal of stopped tasks after the wait
+ *   reconcile.c  start-up reconciliation with Docker
+ */
+#ifndef ENGINE_ENGINE_INTERNAL_H
+#define ENGINE_ENGINE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include "engine/decide.h"
+#include "engine/engine.h"
+#include "state/state.h"
+
+#define MOD "engine"
+
+#define LABEL_TASK_ARN "com.amazonaws.ecs.task-arn"
+#define LABEL_CONTAINER_NAME "com.amazonaws.ecs.container-name"
+#define LABEL_CLUSTER "com.amazonaws.ecs.cluster"
+#define LABEL_FAMILY "com.amazonaws.ecs.task-definition-family"
+#define LABEL_VERSION "com.amazonaws.ecs.task-definition-version"
+
+enum op_kind
+{
+  OP_PULL,
+  OP_PULL_CHECK_IMAGE,
+  OP_VOLUME_CREATE,
+  OP_CREATE_SAVE,      /* waiting for the save recording the docker name */
+  OP_CREATE_SAVE_WAIT, /* that save failed: asked again at due_ms */
+  OP_CREATE,
+  OP_CREATE_ADOPT, /* create failed in a way it may have happened: inspect by name */
+  OP_START,
+  OP_START_INSPECT,
+  OP_STOP,
+  OP_STOP_INSPECT,
+  OP_EVENT_INSPECT,
+  OP_RECONCILE_LIST,
+  OP_RECONCILE_INSPECT,
+  OP_REMOVE,
+  OP_VOLUME_REMOVE,
+};
+
+/* One Docker call (or save) in flight; the callback's data. */
+struct op
+{
+  engine_t *e;
+  enum op_kind kind;
+  struct task *t;     /* NULL for engine-level ops */
+  size_t ci;                 /* container (or volume) index */
+  void *handle;              /* Docker call handle, NULL while waiting for a save */
+  enum task_status status; /* event inspect: reported status (NONE: resync) */
+  char *msg;                 /* error text carried between phases */
+  uint64_t due_ms;           /* OP_CREATE_SAVE_WAIT: loop ms of the next save request */
+  TAILQ_ENTRY (op) link;
+};
+
+TAILQ_HEAD (op_list, op);
+
+struct engine
+{
+  uv_loop_t *loop;
+  char *cluster;
+  uint64_t cleanup_wait_ms;
+  uint64_t stop_timeout_ms;
+  state_store_t *state;
+  const struct engine_docker_ops *ops;
+  void *ops_ctx;
+  const struct docker_auth_config *auth;
+  struct docker_label *extra_labels;
+  size_t n_extra_labels;
+
+  struct task **tasks;
+  size_t n_tasks, cap_tasks;
+
+  struct op_list ops_list;
+  void *events;
+  /* Images pulled (or found locally after a failed pull) recently: the
+     containers of a burst of tasks share one pull instead of N concurrent
+     pulls of the same reference, which dockerd serialises badly. */
+  struct engine_pull_cache pulls;
+  uv_timer_t cleanup_timer;
+  uv_timer_t reconcile_timer;
+  uv_timer_t resync_timer;
+  uv_timer_t retry_timer; /* failed stops and saves due for another try */
+  bool events_seen_connected;
+  struct backoff reconcile_backoff;
+  struct backoff save_backoff; /* between requests of a save a create waits for */
+  bool save_failing;           /* the last such save failed (logged once) */
+  int open_handles;
+  bool started, ready, stopped, freeing;
+  size_t reconcile_pending;
+
+  engine_change_cb change_cb;
+  void *change_data;
+};
+
+/* ---- naming.c ---- */
+/* Labels of a container (or, c NULL, a volume): malloc'd array of *n,
+   pointing into t, c and e. */
+struct docker_label *engine_labels (const engine_t *e, const struct task *t,
+                                    const struct task_container *c, size_t *n);
+/* Does the label set carry key=value? */
+bool engine_label_is (const struct docker_kv *l, size_t n, const char *key, const char *value);
+
+/* ---- exec.c ---- */
+int64_t engine_wall_ns (void);
+struct op *engine_op_new (engine_t *e, enum op_kind kind, struct task *t, size_t ci);
+/* The common end of a Docker callback: the op leaves the list and is freed. */
+void engine_op_finish (struct op *op);
+/* Same, for an op that held its container busy (inflight): idle again. */
+void engine_op_finish_container (struct op *op);
+char *engine_op_take_msg (struct op *op);
+/* Cancel one op (no callback will run) and free it. */
+void engine_op_cancel (struct op *op);
+void engine_cancel_task_ops (engine_t *e, struct task *t);
+bool engine_task_has_ops (const engine_t *e, const struct task *t);
+void engine_notify (engine_t *e, const struct task *t, const struct task_container *c);
+void engine_emit_task_change (engine_t *e, struct task *t);
+/* Set the first (sticky) reason "<name>: <msg>". */
+void engine_set_reason (struct task_container *c, const char *name, const char *msg);
+/* Record a status reported for container ci; info may be NULL.  True if
+   the known status moved. */
+bool engine_record (engine_t *e, struct task *t, size_t ci, enum task_status st,
+                    const struct engine_inspect *info);
+/* Record an outcome of engine_decide and issue its next call. */
+void engine_apply_outcome (engine_t *e, struct op *op, struct task *t, size_t ci,
+                           const struct engine_observation *o, const struct engine_outcome *out,
+                           const char *docker_id);
+void engine_issue_stop (engine_t *e, struct task *t, size_t ci);
+void engine_issue_inspect (engine_t *e, struct task *t, size_t ci, enum task_status reported);
+/* After a container's op ended: a remembered event, then the task's step. */
+void engine_container_idle (engine_t *e, struct task *t, size_t ci);
+void engine_task_step (engine_t *e, struct task *t);
+void engine_step_all (engine_t *e);
+void engine_arm_retry (engine_t *e);
+void engine_retry_timer_cb (uv_timer_t *h);
+void engine_create_continue (engine_t *e, struct task *t, size_t ci);
+void engine_do_create (engine_t *e, struct task *t, size_t ci);
+bool engine_volumes_ready (const struct task *t, const struct task_container *c);
+
+/* ---- observe.c (Docker callbacks) ---- */
+void engine_pull_done_cb (agent_error_t err, void *data);
+void engine_pull_image_checked_cb (const struct docker_image_info *img, agent_error_t err, void *data);
+void engine_volume_created_cb (const struct docker_volume_info *vol, agent_error_t err, void *data);
+void engine_create_saved_cb (agent_error_t err, void *data);
+void engine_create_done_cb (const char *id, agent_error_t err, void *data);
+void engine_inspect_done_cb (const struct docker_container_info *info, agent_error_t err, void *data);
+void engine_start_done_cb (agent_error_t err, void *data);
+void engine_stop_done_cb (agent_error_t err, void *data);
+void engine_docker_event_cb (const struct docker_event *ev, void *data);
+void engine_events_state_cb (bool connected, agent_error_t err, void *data);
+void engine_resync_timer_cb (uv_timer_t *h);
+
+/* ---- cleanup.c ---- */
+void engine_arm_cleanup (engine_t *e);
+void engine_cleanup_timer_cb (uv_timer_t *h);
+
+/* ---- reconcile.c ---- */
+void engine_reconcile_start (engine_t *e);
+void engine_reconcile_timer_cb (uv_timer_t *h);
+/* A reconciliation inspect has been concluded. */
+void engine_reconcile_inspected (engine_t *e);
+
+/* ---- engine.c ---- */
+/* Refuse a task that cannot run: recorded STOPPED with reason, never run. */
+void engine_refuse_task (engine_t *e, struct task *t, char *reason);
+
+#endif

@@ -1,0 +1,677 @@
+/* engine/exec.c - the executor: issues the Docker calls the planner asks
+ * for, keeps the calls in flight, records outcomes (known statuses, state
+ * changes for ECS, saves) and runs the step loop of a task. */
+#include "core/util.h"
+#include "core/xmalloc.h"
+#include "docker/auth.h"
+#include "engine/create_opts.h"
+#include "engine/engine_internal.h"
+#include "engine/plan.h"
+#include "log/log.h"
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t
+engine_wall_ns (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_REALTIME, &ts);
+  return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void
+engine_set_reason (struct task_container *c, const char *name, const char *msg)
+{
+  if (c->reason)
+    return; /* the first error is sticky */
+  c->reason = xasprintf ("%s: %s", name, msg && *msg ? msg : "unknown error");
+  size_t n = strlen (c->reason);
+  while (n > 0 && (c->reason[n - 1] == '\n' || c->reason[n - 1] == ' '))
+    c->reason[--n] = '\0';
+}
+
+/* ---- ops in flight ------------------------------------------------------------ */
+
+struct op *
+engine_op_new (engine_t *e, enum op_kind kind, struct task *t, size_t ci)
+{
+  struct op *op = xcalloc (1, sizeof *op);
+  op->e = e;
+  op->kind = kind;
+  op->t = t;
+  op->ci = ci;
+  TAILQ_INSERT_HEAD (&e->ops_list, op, link);
+  return op;
+}
+
+static void
+op_free (struct op *op)
+{
+  free (op->msg);
+  free (op);
+}
+
+void
+engine_op_finish (struct op *op)
+{
+  TAILQ_REMOVE (&op->e->ops_list, op, link);
+  op_free (op);
+}
+
+void
+engine_op_finish_container (struct op *op)
+{
+  op->t->containers[op->ci].inflight = TASK_ACTION_NONE;
+  engine_op_finish (op);
+}
+
+char *
+engine_op_take_msg (struct op *op)
+{
+  char *m = op->msg;
+  op->msg = NULL;
+  return m;
+}
+
+void
+engine_op_cancel (struct op *op)
+{
+  engine_t *e = op->e;
+  TAILQ_REMOVE (&e->ops_list, op, link);
+  if (op->kind == OP_CREATE_SAVE)
+    state_save_cancel (e->state, engine_create_saved_cb, op);
+  else if (op->handle)
+    e->ops->cancel (e->ops_ctx, op->handle);
+  op_free (op);
+}
+
+void
+engine_cancel_task_ops (engine_t *e, struct task *t)
+{
+  for (struct op *op = TAILQ_FIRST (&e->ops_list), *n; op; op = n)
+    {
+      n = TAILQ_NEXT (op, link);
+      if (op->t == t)
+        engine_op_cancel (op);
+    }
+  for (size_t i = 0; i < t->n_containers; i++)
+    t->containers[i].inflight = TASK_ACTION_NONE;
+}
+
+bool
+engine_task_has_ops (const engine_t *e, const struct task *t)
+{
+  const struct op *o;
+  TAILQ_FOREACH (o, &e->ops_list, link)
+  if (o->t == t)
+    return true;
+  return false;
+}
+
+/* ---- recording ------------------------------------------------------------------- */
+
+void
+engine_notify (engine_t *e, const struct task *t, const struct task_container *c)
+{
+  if (e->change_cb)
+    e->change_cb (t, c, e->change_data);
+}
+
+static void
+emit_container_change (engine_t *e, struct task *t, struct task_container *c)
+{
+  if (c->is_internal)
+    return;
+  if (c->known_status != TASK_STATUS_RUNNING && c->known_status != TASK_STATUS_STOPPED)
+    return;
+  if (c->known_status <= c->sent_status)
+    return;
+  struct state_change *ch = state_change_new (STATE_CHANGE_CONTAINER, t->arn, c->name,
+                                              task_container_status_str (c->known_status), c->reason);
+  if (c->known_status == TASK_STATUS_STOPPED && c->has_exit_code)
+    {
+      ch->has_exit_code = true;
+      ch->exit_code = c->exit_code;
+    }
+  if (c->n_known_bindings)
+    {
+      ch->bindings = task_port_bindings_dup (c->known_bindings, c->n_known_bindings);
+      ch->n_bindings = c->n_known_bindings;
+    }
+  c->sent_status = c->known_status;
+  state_change_push (e->state, ch);
+}
+
+void
+engine_emit_task_change (engine_t *e, struct task *t)
+{
+  if (t->known_status != TASK_STATUS_RUNNING && t->known_status != TASK_STATUS_STOPPED)
+    return;
+  if (t->known_status <= t->sent_status)
+    return;
+  struct state_change *ch = state_change_new (STATE_CHANGE_TASK, t->arn, NULL,
+                                              task_status_str (t->known_status), t->reason);
+  t->sent_status = t->known_status;
+  state_change_push (e->state, ch);
+}
+
+static void
+set_bindings (struct task_container *c, const struct docker_port *ports, size_t n)
+{
+  for (size_t i = 0; i < c->n_known_bindings; i++)
+    free (c->known_bindings[i].bind_ip);
+  free (c->known_bindings);
+  c->known_bindings = NULL;
+  c->n_known_bindings = 0;
+  if (n == 0)
+    return;
+  c->known_bindings = xcalloc (n, sizeof *c->known_bindings);
+  for (size_t i = 0; i < n; i++)
+    {
+      struct task_port_binding *b = &c->known_bindings[c->n_known_bindings++];
+      b->container_port = ports[i].container_port;
+      b->host_port = ports[i].host_port;
+      b->bind_ip = xstrdup (ports[i].host_ip ? ports[i].host_ip : "");
+      b->protocol = ports[i].proto && strcmp (ports[i].proto, "udp") == 0 ? TASK_PROTO_UDP : TASK_PROTO_TCP;
+    }
+}
+
+bool
+engine_record (engine_t *e, struct task *t, size_t ci, enum task_status st,
+               const struct engine_inspect *m)
+{
+  struct task_container *c = &t->containers[ci];
+  switch (engine_plan_accept_change (c, st))
+    {
+    case ENGINE_CHANGE_IGNORE:
+      return false;
+    case ENGINE_CHANGE_RESTOP:
+      log_warn (MOD, "task %s container %s: STOPPED container reports RUNNING; stopping it again",
+                t->arn, c->name);
+      c->restopped = true;
+      if (c->docker_id && c->inflight == TASK_ACTION_NONE)
+        engine_issue_stop (e, t, ci);
+      return false;
+    case ENGINE_CHANGE_APPLY:
+      break;
+    }
+  log_info (MOD, "task %s container %s: %s -> %s", t->arn, c->name,
+            task_container_status_str (c->known_status), task_container_status_str (st));
+  c->known_status = st;
+  if (m)
+    {
+      if (st == TASK_STATUS_STOPPED && m->has_exit_code)
+        {
+          c->has_exit_code = true;
+          c->exit_code = m->exit_code;
+        }
+      if (m->error_name)
+        engine_set_reason (c, m->error_name, m->error_msg);
+      if (m->has_ports && (st == TASK_STATUS_RUNNING || m->n_ports))
+        set_bindings (c, m->ports, m->n_ports);
+    }
+  emit_container_change (e, t, c);
+  engine_notify (e, t, c);
+  return true;
+}
+
+/* A Docker error on a forward transition: record the reason and stop the
+   container (it is then marked STOPPED by the planner). */
+static void
+transition_failed (struct task *t, size_t ci, const char *name, const char *msg)
+{
+  struct task_container *c = &t->containers[ci];
+  log_warn (MOD, "task %s container %s: %s: %s", t->arn, c->name, name, msg);
+  engine_set_reason (c, name, msg);
+  c->desired_status = TASK_STATUS_STOPPED;
+}
+
+/* A stop that did not provably stop the container: it keeps its known
+   status and the stop is tried again after a back-off. */
+static void
+stop_retry_later (engine_t *e, struct task *t, size_t ci, const char *msg)
+{
+  struct task_container *c = &t->containers[ci];
+  uint64_t d = engine_retry_delay_ms (&c->stop_backoff, ENGINE_STOP_RETRY_MIN_MS, ENGINE_STOP_RETRY_MAX_MS);
+  c->retry_at_ms = uv_now (e->loop) + d;
+  log_warn (MOD, "task %s container %s: stop not confirmed (%s); retrying in %llu ms", t->arn, c->name,
+            msg && *msg ? msg : "container still running", (unsigned long long) d);
+  engine_arm_retry (e);
+}
+
+/* Continue op with its next Docker call (same op, same callback data). */
+static void
+op_continue (engine_t *e, struct op *op, enum engine_next next, const char *carry)
+{
+  struct task_container *c = &op->t->containers[op->ci];
+  free (op->msg);
+  op->msg = carry ? xstrdup (carry) : NULL;
+  switch (next)
+    {
+    case ENGINE_NEXT_INSPECT_IMAGE:
+      op->kind = OP_PULL_CHECK_IMAGE;
+      op->handle = e->ops->inspect_image (e->ops_ctx, c->image, engine_pull_image_checked_cb, op);
+      break;
+    case ENGINE_NEXT_INSPECT_NAME:
+      op->kind = OP_CREATE_ADOPT;
+      op->handle = e->ops->inspect (e->ops_ctx, c->docker_name, engine_inspect_done_cb, op);
+      break;
+    case ENGINE_NEXT_INSPECT_ID:
+      op->kind = op->kind == OP_STOP ? OP_STOP_INSPECT : OP_START_INSPECT;
+      op->handle = e->ops->inspect (e->ops_ctx, c->docker_id, engine_inspect_done_cb, op);
+      break;
+    case ENGINE_NEXT_NONE:
+    case ENGINE_NEXT_STOP_LATER:
+      break;
+    }
+}
+
+void
+engine_apply_outcome (engine_t *e, struct op *op, struct task *t, size_t ci,
+                      const struct engine_observation *o, const struct engine_outcome *out,
+                      const char *docker_id)
+{
+  struct task_container *c = &t->containers[ci];
+  if (out->next == ENGINE_NEXT_INSPECT_IMAGE || out->next == ENGINE_NEXT_INSPECT_NAME
+      || out->next == ENGINE_NEXT_INSPECT_ID)
+    {
+      if (out->warn)
+        log_warn (MOD, "task %s container %s: %s", t->arn, c->name, out->warn);
+      op_continue (e, op, out->next, out->carry);
+      return;
+    }
+  if (op)
+    engine_op_finish_container (op);
+  if (out->warn && !out->pulled)
+    log_warn (MOD, "task %s container %s: %s", t->arn, c->name, out->warn);
+  if (out->pulled)
+    {
+      if (out->warn)
+        log_warn (MOD, "task %s container %s: pull of %s failed (%s); using the local image", t->arn,
+                  c->name, c->image, out->warn);
+      engine_pull_cache_remember (&e->pulls, c->image, uv_now (e->loop));
+    }
+  if (out->set_id && docker_id)
+    {
+      free (c->docker_id);
+      c->docker_id = xstrdup (docker_id);
+      if (out->adopted)
+        log_info (MOD, "task %s container %s: adopted existing Docker container %s", t->arn, c->name,
+                  docker_id);
+    }
+  if (out->reason_name)
+    engine_set_reason (c, out->reason_name, out->reason_msg);
+  if (out->fail_name)
+    transition_failed (t, ci, out->fail_name, out->fail_msg);
+  if (out->stop_confirmed)
+    {
+      c->retry_at_ms = 0;
+      backoff_reset (&c->stop_backoff);
+    }
+  if (out->next == ENGINE_NEXT_STOP_LATER)
+    stop_retry_later (e, t, ci, out->carry);
+  for (size_t i = 0; i < out->n_steps; i++)
+    engine_record (e, t, ci, out->steps[i].status, out->steps[i].with_info ? &o->info : NULL);
+  if (o->source != ENGINE_OBS_RECONCILE_INSPECT) /* tasks are stepped once reconciliation is done */
+    engine_container_idle (e, t, ci);
+  if (out->pulled || o->source == ENGINE_OBS_PULL || o->source == ENGINE_OBS_PULL_LOCAL_IMAGE)
+    engine_step_all (e); /* containers waiting for this image's pull */
+}
+
+/* ---- issuing ------------------------------------------------------------------------ */
+
+static bool
+pull_in_flight (const engine_t *e, const char *image)
+{
+  const struct op *o;
+  TAILQ_FOREACH (o, &e->ops_list, link)
+  if ((o->kind == OP_PULL || o->kind == OP_PULL_CHECK_IMAGE) && o->t
+      && strcmp (o->t->containers[o->ci].image, image) == 0)
+    return true;
+  return false;
+}
+
+/* True when the container moved to PULLED at once (image pulled moments
+   ago); false when a pull was issued or it waits for the same image's. */
+static bool
+issue_pull (engine_t *e, struct task *t, size_t ci)
+{
+  struct task_container *c = &t->containers[ci];
+  switch (engine_decide_pull (&e->pulls, c->image, pull_in_flight (e, c->image), uv_now (e->loop)))
+    {
+    case ENGINE_PULL_REUSE:
+      engine_record (e, t, ci, TASK_STATUS_PULLED, NULL);
+      return true;
+    case ENGINE_PULL_WAIT:
+      return false;
+    case ENGINE_PULL_ISSUE:
+      break;
+    }
+  c->inflight = TASK_ACTION_PULL;
+  struct op *op = engine_op_new (e, OP_PULL, t, ci);
+  cleanup_free char *auth = e->auth ? docker_auth_for_image (e->auth, c->image) : NULL;
+  struct docker_pull_opts o = { .image = c->image, .registry_auth = auth };
+  log_info (MOD, "task %s container %s: pulling %s", t->arn, c->name, c->image);
+  op->handle = e->ops->pull (e->ops_ctx, &o, engine_pull_done_cb, op);
+  return false;
+}
+
+void
+engine_do_create (engine_t *e, struct task *t, size_t ci)
+{
+  struct task_container *c = &t->containers[ci];
+  struct engine_create_req r;
+  char *errmsg = NULL;
+  size_t nl;
+  struct docker_label *labels = engine_labels (e, t, c, &nl);
+  if (engine_create_req_build (t, c, labels, nl, &r, &errmsg) < 0)
+    {
+      transition_failed (t, ci, "HostConfigError", errmsg);
+      free (errmsg);
+      c->inflight = TASK_ACTION_NONE;
+    }
+  else
+    {
+      struct op *op = engine_op_new (e, OP_CREATE, t, ci);
+      log_info (MOD, "task %s container %s: creating %s", t->arn, c->name, c->docker_name);
+      op->handle = e->ops->create (e->ops_ctx, &r.opts, engine_create_done_cb, op);
+    }
+  engine_create_req_free (&r);
+}
+
+bool
+engine_volumes_ready (const struct task *t, const struct task_container *c)
+{
+  for (size_t i = 0; i < c->n_mount_points; i++)
+    {
+      const struct task_volume *v = task_find_volume (t, c->mount_points[i].source_volume);
+      if (v && !v->source_path && !v->created)
+        return false;
+    }
+  return true;
+}
+
+static bool
+volume_create_in_flight (const engine_t *e, const struct task *t, size_t vi)
+{
+  const struct op *o;
+  TAILQ_FOREACH (o, &e->ops_list, link)
+  if (o->t == t && o->kind == OP_VOLUME_CREATE && o->ci == vi)
+    return true;
+  return false;
+}
+
+/* Phase 2 of a create: volumes ready -> durable save of the name -> create. */
+void
+engine_create_continue (engine_t *e, struct task *t, size_t ci)
+{
+  struct task_container *c = &t->containers[ci];
+  if (!c->docker_name)
+    c->docker_name = engine_docker_container_name (t, c);
+  struct op *op = engine_op_new (e, OP_CREATE_SAVE, t, ci);
+  state_save (e->state, engine_create_saved_cb, op);
+}
+
+static void
+issue_create (engine_t *e, struct task *t, size_t ci)
+{
+  struct task_container *c = &t->containers[ci];
+  c->inflight = TASK_ACTION_CREATE;
+  if (!c->docker_name)
+    c->docker_name = engine_docker_container_name (t, c);
+  bool wait = false;
+  for (size_t m = 0; m < c->n_mount_points; m++)
+    {
+      struct task_volume *v = task_find_volume (t, c->mount_points[m].source_volume);
+      if (!v || v->source_path || v->created)
+        continue;
+      wait = true;
+      size_t vi = (size_t) (v - t->volumes);
+      if (volume_create_in_flight (e, t, vi))
+        continue;
+      if (!v->docker_name)
+        v->docker_name = engine_docker_volume_name (t, v);
+      struct op *op = engine_op_new (e, OP_VOLUME_CREATE, t, vi);
+      size_t nl;
+      cleanup_free struct docker_label *labels = engine_labels (e, t, NULL, &nl);
+      op->handle = e->ops->volume_create (e->ops_ctx, v->docker_name, labels, nl, engine_volume_created_cb, op);
+    }
+  if (!wait)
+    engine_create_continue (e, t, ci);
+}
+
+static void
+issue_start (engine_t *e, struct task *t, size_t ci)
+{
+  struct task_container *c = &t->containers[ci];
+  if (!c->docker_id)
+    {
+      transition_failed (t, ci, "CannotStartContainerError", "Container not recorded as created");
+      return;
+    }
+  c->inflight = TASK_ACTION_START;
+  struct op *op = engine_op_new (e, OP_START, t, ci);
+  log_info (MOD, "task %s container %s: starting %s", t->arn, c->name, c->docker_name);
+  op->handle = e->ops->start (e->ops_ctx, c->docker_id, engine_start_done_cb, op);
+}
+
+void
+engine_issue_stop (engine_t *e, struct task *t, size_t ci)
+{
+  struct task_container *c = &t->containers[ci];
+  c->inflight = TASK_ACTION_STOP;
+  struct op *op = engine_op_new (e, OP_STOP, t, ci);
+  log_info (MOD, "task %s container %s: stopping %s", t->arn, c->name, c->docker_name);
+  op->handle = e->ops->stop (e->ops_ctx, c->docker_id, (int) ((e->stop_timeout_ms + 999) / 1000),
+                             engine_stop_done_cb, op);
+}
+
+/* Inspect container ci after an event (reported) or to resync (NONE). */
+void
+engine_issue_inspect (engine_t *e, struct task *t, size_t ci, enum task_status reported)
+{
+  struct task_container *c = &t->containers[ci];
+  c->inflight = TASK_ACTION_INSPECT;
+  struct op *op = engine_op_new (e, OP_EVENT_INSPECT, t, ci);
+  op->status = reported;
+  op->handle = e->ops->inspect (e->ops_ctx, c->docker_id, engine_inspect_done_cb, op);
+}
+
+void
+engine_container_idle (engine_t *e, struct task *t, size_t ci)
+{
+  struct task_container *c = &t->containers[ci];
+  if (c->inflight == TASK_ACTION_NONE && c->pending_event != TASK_STATUS_NONE)
+    {
+      enum task_status st = c->pending_event;
+      c->pending_event = TASK_STATUS_NONE;
+      if (engine_decide_pending (t, ci, st) == ENGINE_EVENT_INSPECT)
+        engine_issue_inspect (e, t, ci, st);
+    }
+  engine_task_step (e, t);
+}
+
+/* ---- the step ---------------------------------------------------------------------- */
+
+static bool
+task_held (const engine_t *e, const struct task *t)
+{
+  if (t->start_seq == 0 || t->desired_status == TASK_STATUS_STOPPED)
+    return false;
+  for (size_t i = 0; i < e->n_tasks; i++)
+    {
+      const struct task *u = e->tasks[i];
+      if (u != t && u->stop_seq != 0 && u->stop_seq <= t->start_seq
+          && u->known_status != TASK_STATUS_STOPPED)
+        return true;
+    }
+  return false;
+}
+
+static void
+task_became_stopped (engine_t *e, struct task *t)
+{
+  log_info (MOD, "task %s stopped%s%s", t->arn, t->reason ? ": " : "", t->reason ? t->reason : "");
+  engine_arm_cleanup (e);
+  if (t->stop_seq)
+    {
+      /* Tasks held behind this stop may go now. */
+      for (size_t i = 0; i < e->n_tasks; i++)
+        if (e->tasks[i] != t && e->tasks[i]->hold)
+          engine_task_step (e, e->tasks[i]);
+    }
+}
+
+/* Issue action a for container i; true when the step should run again. */
+static bool
+act (engine_t *e, struct task *t, size_t i, enum task_action a, bool *dirty)
+{
+  switch (a)
+    {
+    case TASK_ACTION_NONE:
+    case TASK_ACTION_REMOVE:
+    case TASK_ACTION_INSPECT:
+      return false;
+    case TASK_ACTION_MARK_STOPPED:
+      engine_record (e, t, i, TASK_STATUS_STOPPED, NULL);
+      *dirty = true;
+      return true;
+    case TASK_ACTION_PULL:
+      *dirty = true;
+      return issue_pull (e, t, i);
+    case TASK_ACTION_CREATE:
+      issue_create (e, t, i);
+      *dirty = true;
+      return false;
+    case TASK_ACTION_START:
+      issue_start (e, t, i);
+      *dirty = true;
+      return true;
+    case TASK_ACTION_STOP:
+      if (t->containers[i].retry_at_ms)
+        return false; /* an earlier stop failed: the retry timer calls again */
+      engine_issue_stop (e, t, i);
+      *dirty = true;
+      return false;
+    }
+  return false;
+}
+
+static void
+task_set_known (engine_t *e, struct task *t, enum task_status k)
+{
+  t->known_status = k;
+  t->known_time_ns = engine_wall_ns ();
+  engine_emit_task_change (e, t);
+  engine_notify (e, t, NULL);
+}
+
+void
+engine_task_step (engine_t *e, struct task *t)
+{
+  if (!e->ready || e->stopped || t->removing)
+    return;
+  bool dirty = false;
+  for (int round = 0; round < 64; round++)
+    {
+      bool again = false;
+      dirty |= engine_plan_update_desired (t);
+      t->hold = task_held (e, t);
+      for (size_t i = 0; i < t->n_containers; i++)
+        again |= act (e, t, i, engine_plan_container_action (t, i), &dirty);
+      enum task_status k = engine_plan_task_known (t);
+      if (k > t->known_status)
+        {
+          log_info (MOD, "task %s: %s -> %s", t->arn, task_status_str (t->known_status),
+                    task_status_str (k));
+          task_set_known (e, t, k);
+          dirty = true;
+          if (k == TASK_STATUS_STOPPED)
+            {
+              task_became_stopped (e, t);
+              break;
+            }
+        }
+      switch (engine_plan_stuck (t))
+        {
+        case ENGINE_PLAN_NOT_STUCK:
+          break;
+        case ENGINE_PLAN_STUCK_STOP_TASK:
+          log_warn (MOD, "task %s cannot progress; stopping it", t->arn);
+          t->desired_status = TASK_STATUS_STOPPED;
+          again = dirty = true;
+          break;
+        case ENGINE_PLAN_STUCK_FORCE_STOP:
+          if (!t->reason)
+            t->reason = xstrdup (ENGINE_REASON_TASK_STATE);
+          task_set_known (e, t, TASK_STATUS_STOPPED);
+          task_became_stopped (e, t);
+          dirty = true;
+          break;
+        }
+      if (!again || t->known_status == TASK_STATUS_STOPPED)
+        break;
+    }
+  if (dirty)
+    state_save (e->state, NULL, NULL);
+}
+
+void
+engine_step_all (engine_t *e)
+{
+  /* task_step never removes tasks, so indices stay valid. */
+  for (size_t i = 0; i < e->n_tasks; i++)
+    engine_task_step (e, e->tasks[i]);
+}
+
+/* ---- retries (stops, saves) -------------------------------------------------------- */
+
+void
+engine_retry_timer_cb (uv_timer_t *h)
+{
+  engine_t *e = h->data;
+  if (e->stopped)
+    return;
+  uint64_t now = uv_now (e->loop);
+  for (size_t i = 0; i < e->n_tasks; i++)
+    for (size_t k = 0; k < e->tasks[i]->n_containers; k++)
+      {
+        struct task_container *c = &e->tasks[i]->containers[k];
+        if (c->retry_at_ms && c->retry_at_ms <= now)
+          c->retry_at_ms = 0;
+      }
+  struct op *o;
+  TAILQ_FOREACH (o, &e->ops_list, link)
+  if (o->kind == OP_CREATE_SAVE_WAIT && o->due_ms <= now)
+    {
+      o->kind = OP_CREATE_SAVE;
+      state_save (e->state, engine_create_saved_cb, o);
+    }
+  engine_step_all (e);
+  engine_arm_retry (e);
+}
+
+void
+engine_arm_retry (engine_t *e)
+{
+  if (e->stopped || e->freeing)
+    return;
+  uint64_t best = UINT64_MAX;
+  for (size_t i = 0; i < e->n_tasks; i++)
+    for (size_t k = 0; k < e->tasks[i]->n_containers; k++)
+      {
+        uint64_t at = e->tasks[i]->containers[k].retry_at_ms;
+        if (at && at < best)
+          best = at;
+      }
+  const struct op *o;
+  TAILQ_FOREACH (o, &e->ops_list, link)
+  if (o->kind == OP_CREATE_SAVE_WAIT && o->due_ms < best)
+    best = o->due_ms;
+  uv_timer_stop (&e->retry_timer);
+  if (best == UINT64_MAX)
+    return;
+  uint64_t now = uv_now (e->loop);
+  uv_timer_start (&e->retry_timer, engine_retry_timer_cb, best > now ? best - now : 0, 0);
+}
