@@ -95,6 +95,19 @@ listener_starved (introspection_listener_t *l, int e)
   uv_timer_start (&l->timer, listener_timer_cb, backoff_next (&l->backoff), 0);
 }
 
+/* Every pending connection was taken: if descriptors had run out, that is
+   over.  (Not at the first accept that works again: under a flood a freed
+   descriptor is taken at once, and the condition would flap with each.) */
+static void
+listener_drained (introspection_listener_t *l)
+{
+  if (!l->starved)
+    return;
+  log_info (MOD, "accepting introspection connections again (%lu accepts had failed)",
+            l->n_starved_episode);
+  l->starved = false;
+}
+
 static void
 listener_poll_cb (uv_poll_t *h, int status, int events)
 {
@@ -115,15 +128,11 @@ listener_poll_cb (uv_poll_t *h, int status, int events)
             continue;
           if (errno_is_starvation (e))
             listener_starved (l, e);
-          else if (e != EAGAIN && e != EWOULDBLOCK)
+          else if (e == EAGAIN || e == EWOULDBLOCK)
+            listener_drained (l);
+          else
             log_debug (MOD, "accept: %s", strerror (e));
           return;
-        }
-      if (l->starved)
-        {
-          log_info (MOD, "accepting introspection connections again (%lu accepts had failed)",
-                    l->n_starved_episode);
-          l->starved = false;
         }
       int one = 1;
       setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

@@ -7,7 +7,8 @@
  * memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) the socket is no longer polled
  * and accepting is retried on a timer with back-off (50 ms -> 5 s): the loop
  * never spins on a connection it cannot take, and the condition is logged
- * once when it starts and once when it clears.  The caller may also pause
+ * once when it starts and once when it clears (every pending connection
+ * taken).  The caller may also pause
  * accepting (a descriptor budget reached) and resume it.
  *
  * Why not the listener of libwebsockets: lws 4.1 logs a failed accept() and
