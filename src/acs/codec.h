@@ -1,4 +1,4 @@
-/* acs/codec.h - ACS websocket frames <-> typed structs (acs.md §4-5).
+/* acs/codec.h - ACS websocket frames <-> typed structs.
  *
  * Contract:
  *  - A frame is one JSON object {"type":"<Shape>","message":{...}}.
@@ -9,11 +9,11 @@
  *    ACS_MAX_FRAME is ERR_MALFORMED; a well-formed envelope with an
  *    unrecognised type is ERR_INVALID ("unrecognized type X").  The caller
  *    logs and drops such frames; the session goes on.
- *  - The "unframed" error form {"<Name>Exception":"<message>"} (handshake
- *    failure bodies, acs.md §3) decodes as ACS_MSG_EXCEPTION, like the
- *    enveloped {"type":"<Name>Exception","message":{"message":..}}.
- *  - PayloadMessage.tasks stays a jansson array (the engine's ACS task
- *    parser consumes it); everything else is plain C.
+ *  - The "unframed" error form {"<Name>Exception":"<message>"} (the body
+ *    ACS answers a refused handshake with) decodes as ACS_MSG_EXCEPTION,
+ *    like the enveloped {"type":"<Name>Exception","message":{"message":..}}.
+ *  - PayloadMessage.tasks are read into typed tasks by acs_task_from_json()
+ *    (acs/task_codec.h); no jansson value leaves the decoder.
  *  - IAM role credentials are secrets: the decoder registers them with
  *    log_secret_add() and acs_iam_credentials_free() unregisters and wipes.
  *  - Encoders return a malloc'd compact JSON frame; NULL members are omitted.
