@@ -34,7 +34,8 @@ static const struct introspection_container conts[] = {
 };
 static const struct introspection_task tasks[] = {
   { .arn = "arn:aws:ecs:us-west-2:1:task/t1", .family = "f", .version = "1",
-    .desired_status = TASK_STATUS_RUNNING, .known_status = TASK_STATUS_RUNNING, .containers = conts, .n_containers = 1 },
+    .desired_status = TASK_STATUS_RUNNING, .known_status = TASK_STATUS_RUNNING,
+    .containers = conts, .n_containers = 1 },
 };
 
 static void

@@ -74,13 +74,16 @@ agent_summary (struct agent *a)
   const char *arn = a->state ? state_container_instance_arn (a->state) : NULL;
   acs_session_t *acs = agent_services_acs (a);
   size_t n_tasks = a->engine ? engine_task_count (a->engine) : 0;
+  const char *acs_state = acs == NULL                    ? "not started"
+                          : acs_session_connected (acs) ? "connected"
+                                                        : "disconnected";
   log_info (MOD,
             "state summary: cluster=%s instance=%s docker=%s engine_ready=%s tasks=%zu "
             "acs=%s acs_queued_bytes=%zu state_changes_queued=%zu checkpoint=%s",
             a->cfg->cluster, arn ? arn : "(unregistered)",
             a->docker_version ? a->docker_version : "(unknown)",
             a->engine && engine_ready (a->engine) ? "true" : "false", n_tasks,
-            acs == NULL ? "not started" : acs_session_connected (acs) ? "connected" : "disconnected",
+            acs_state,
             acs ? acs_session_queued_bytes (acs) : 0,
             a->state ? state_change_count (a->state) : 0,
             a->state == NULL ? "none" : state_store_healthy (a->state) ? "healthy" : "failing");

@@ -267,13 +267,15 @@ def test_sigusr1_logs_a_state_summary(make_agent, controlplane, cluster_name, te
     arn = r["tasks"][0]["taskArn"]
     wait_task_status(controlplane, cluster_name, arn, "RUNNING")
     a.proc.send_signal(signal.SIGUSR1)
-    wait_for(lambda: "Received SIGUSR1, logging a state summary" in file_log(a), 10, what="the SIGUSR1 line")
-    summary = wait_for(lambda: re.search(r'msg="state summary: cluster=%s instance=(\S+) .*tasks=1 acs=connected '
-                                         r'acs_queued_bytes=\d+ state_changes_queued=\d+ checkpoint=healthy"'
-                                         % re.escape(cluster_name), file_log(a)), 10, what="the summary line")
+    wait_for(lambda: "Received SIGUSR1, logging a state summary" in file_log(a), 10,
+             what="the SIGUSR1 line")
+    summary_re = (r'msg="state summary: cluster=%s instance=(\S+) .*tasks=1 acs=connected '
+                  r'acs_queued_bytes=\d+ state_changes_queued=\d+ checkpoint=healthy"' % re.escape(cluster_name))
+    summary = wait_for(lambda: re.search(summary_re, file_log(a)), 10, what="the summary line")
     assert summary.group(1) == a.instance_arn()
-    assert re.search(r'msg="task %s sig-summary:\d+ known=RUNNING desired=RUNNING containers=1: '
-                     r'main=RUNNING/RUNNING id=[0-9a-f]{12}"' % re.escape(arn), file_log(a)), file_log(a)[-3000:]
+    task_re = (r'msg="task %s sig-summary:\d+ known=RUNNING desired=RUNNING containers=1: '
+               r'main=RUNNING/RUNNING id=[0-9a-f]{12}"' % re.escape(arn))
+    assert re.search(task_re, file_log(a)), file_log(a)[-3000:]
     assert a.alive()
     controlplane.ecs.stop_task(cluster=cluster_name, task=arn)
     wait_task_status(controlplane, cluster_name, arn, "STOPPED")

@@ -215,7 +215,8 @@ test_escape_control_bytes (void **state)
     /* C1 controls written as UTF-8 (U+009B, U+0085) */
     { "\xc2\x9b" "2J \xc2\x85", "\\u009b2J \\u0085" },
     /* valid UTF-8 passes: U+00A0, é, €, 😀 */
-    { "\xc2\xa0 caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\xc2\xa0 caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
+    { "\xc2\xa0 caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+      "\xc2\xa0 caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
     /* invalid: lone continuation, truncated sequence, overlong, surrogate,
        above U+10FFFF, 0xff */
     { "\x80", "\\x80" },
