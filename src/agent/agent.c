@@ -212,11 +212,12 @@ agent_token_saved_cb (agent_error_t err, void *data)
 }
 
 /* true: a token was made and is being saved (registration resumes in
-   agent_token_saved_cb). */
+   agent_token_saved_cb).  Only a first registration needs one: a restored
+   ARN re-registers the instance it names. */
 static bool
 agent_ensure_client_token (struct agent *a)
 {
-  if (state_client_token (a->state))
+  if (state_client_token (a->state) || state_container_instance_arn (a->state))
     return false;
   char hex[33];
   util_random_hex (hex, 16);
@@ -365,7 +366,7 @@ agent_step_register (struct agent *a)
     .docker_version = a->docker_version,
     .attributes = attrs,
     .n_attributes = n_attrs,
-    .client_token = state_client_token (a->state),
+    .client_token = state_container_instance_arn (a->state) ? NULL : state_client_token (a->state),
   };
   a->ecs_op = ecs_register_container_instance (a->ecs, &req, agent_register_cb, a);
   ecs_attributes_free (attrs, n_attrs);
