@@ -1009,6 +1009,37 @@ count_substr (const char *text, const char *needle)
   return n;
 }
 
+/* The descriptors the test below uses up, given back by its teardown too,
+   so that a failed assertion does not starve the tests after it. */
+static struct
+{
+  int *fd;
+  size_t n;
+  struct rlimit saved;
+  bool lowered;
+} filler;
+
+static void
+filler_release (void)
+{
+  while (filler.n > 0)
+    close (filler.fd[--filler.n]);
+  free (filler.fd);
+  filler.fd = NULL;
+  if (filler.lowered)
+    setrlimit (RLIMIT_NOFILE, &filler.saved);
+  filler.lowered = false;
+}
+
+static int
+filler_teardown (void **state)
+{
+  (void) state;
+  filler_release ();
+  log_init (LOG_WARN, NULL, NULL); /* the test logged to a file */
+  return 0;
+}
+
 /* Out of descriptors while clients wait: accept() fails with EMFILE.  The
    listening socket is no longer polled and accepting is retried with
    back-off (the loop does not spin: lws' own listener turned the loop
@@ -1037,28 +1068,28 @@ test_server_out_of_descriptors (void **state)
 
   /* Use up every descriptor under a small limit but N_CLIENTS, which the
      clients take. */
-  struct rlimit saved, low;
-  getrlimit (RLIMIT_NOFILE, &saved);
-  low = saved;
+  struct rlimit low;
+  getrlimit (RLIMIT_NOFILE, &filler.saved);
+  low = filler.saved;
   if (low.rlim_cur > 512)
     low.rlim_cur = 512;
   assert_int_equal (setrlimit (RLIMIT_NOFILE, &low), 0);
-  int *fill = xcalloc (low.rlim_cur, sizeof *fill);
-  size_t n_fill = 0;
+  filler.lowered = true;
+  filler.fd = xcalloc (low.rlim_cur, sizeof *filler.fd);
   int fd;
   while ((fd = dup (0)) >= 0)
-    fill[n_fill++] = fd;
+    filler.fd[filler.n++] = fd;
   assert_int_equal (errno, EMFILE);
-  assert_true (n_fill >= N_CLIENTS);
+  assert_true (filler.n >= N_CLIENTS);
   /* (libuv keeps one descriptor in reserve once a stream exists) */
   for (int i = 0; i < N_CLIENTS + 1; i++)
-    close (fill[--n_fill]);
+    close (filler.fd[--filler.n]);
   struct raw raws[N_CLIENTS];
   int n_eof = 0;
   for (int i = 0; i < N_CLIENTS; i++)
     raw_connect (&h.loop, &raws[i], port, &n_eof);
   while ((fd = dup (0)) >= 0)
-    fill[n_fill++] = fd;
+    filler.fd[filler.n++] = fd;
   struct count_arg ca = { raws, N_CLIENTS, N_CLIENTS };
   assert_true (run_until (&h, all_connected, &ca, 5000));
   static const char req[] = "GET /v1/metadata HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -1082,10 +1113,7 @@ test_server_out_of_descriptors (void **state)
     assert_false (raws[i].got_data);
 
   /* Descriptors back: every waiting client is answered. */
-  while (n_fill > 0)
-    close (fill[--n_fill]);
-  free (fill);
-  setrlimit (RLIMIT_NOFILE, &saved);
+  filler_release ();
   assert_true (run_until (&h, all_answered, &ca, 10000));
   for (int i = 0; i < N_CLIENTS; i++)
     raw_close (&raws[i]);
@@ -1528,7 +1556,7 @@ main (int argc, char **argv)
     cmocka_unit_test (test_server_upgrade_ignored),
     cmocka_unit_test (test_server_large_response),
     cmocka_unit_test (test_server_idle_flood),
-    cmocka_unit_test (test_server_out_of_descriptors),
+    cmocka_unit_test_teardown (test_server_out_of_descriptors, filler_teardown),
     cmocka_unit_test (test_server_read_timeout),
     cmocka_unit_test (test_server_huge_header_rejected),
     cmocka_unit_test (test_server_bad_config),
