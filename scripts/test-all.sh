@@ -1,6 +1,8 @@
 #!/bin/bash
 # test-all.sh - the one command that runs every test tier (what `make test`
 # and .ci/run call):
+#   0. the tree's rules on the sources (scripts/check-tree.sh: file size,
+#      include direction, no callback casts, documents that exist)
 #   1. build (normal and ASan+UBSan)
 #   2. unit tests, both builds
 #   3. integration tests against the real Docker engine and a real registry
@@ -26,6 +28,9 @@ status=0
 step() { echo; echo "##### $*"; }
 # fail NAME: one failed check that is not a test binary (build, fixture)
 fail() { echo "0 1 0 $1" >>"$TEST_RESULTS"; status=1; }
+
+step "tree rules"
+scripts/check-tree.sh || status=1
 
 step "build"
 if ! make -s -j"$jobs" O=out all; then fail build; fi
