@@ -82,7 +82,7 @@ lws_util_vhost_create (struct lws_context *ctx, uv_loop_t *loop,
 {
   struct walk before = { 0 };
   walk_take (loop, &before);
-  struct lws_vhost *vh = lws_create_vhost (ctx, (struct lws_context_creation_info *) info);
+  struct lws_vhost *vh = lws_create_vhost (ctx, info);
   track_new (loop, &before, track);
   return vh;
 }
