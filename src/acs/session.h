@@ -17,8 +17,8 @@
  *    HeartbeatAckRequest.
  *  - Outbound frames wait in a per-connection queue capped at
  *    ACS_SESSION_MAX_QUEUED_BYTES: a frame that does not fit is refused
- *    (ERR_UNREACHABLE, logged once per connection; ACS re-sends what it
- *    did not get acknowledged).  Queued data must reach the socket within
+ *    (ERR_UNREACHABLE; one log line when the queue fills, one when it
+ *    drains; ACS re-sends what it did not get acknowledged).  Queued data must reach the socket within
  *    the write deadline (write_timeout_ms, 3 min as the upstream agent):
  *    otherwise the connection is dropped (one log line) and re-made with
  *    the normal back-off.
