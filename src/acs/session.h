@@ -18,10 +18,10 @@
  *  - Outbound frames wait in a per-connection queue capped at
  *    ACS_SESSION_MAX_QUEUED_BYTES: a frame that does not fit is refused
  *    (ERR_UNREACHABLE; one log line when the queue fills, one when it
- *    drains; ACS re-sends what it did not get acknowledged).  Queued data must reach the socket within
- *    the write deadline (write_timeout_ms, 3 min as the upstream agent):
- *    otherwise the connection is dropped (one log line) and re-made with
- *    the normal back-off.
+ *    drains; ACS re-sends what it did not get acknowledged).  Queued data
+ *    must reach the socket within the write deadline (write_timeout_ms,
+ *    3 min as the upstream agent): otherwise the connection is dropped
+ *    (one log line) and re-made with the normal back-off.
  *  - The session is decoupled from the engine: typed messages go to the
  *    handler table, which owns them afterwards and answers later through
  *    acs_session_send_ack() & co.  Without a stage/perform-update handler
