@@ -33,7 +33,8 @@ removal_retry_later (engine_t *e, struct task *t)
 {
   t->removal_failed = false;
   t->removing = false;
-  uint64_t d = engine_retry_delay_ms (&t->cleanup_backoff, ENGINE_CLEANUP_RETRY_MIN_MS, ENGINE_CLEANUP_RETRY_MAX_MS);
+  uint64_t d = engine_retry_delay_ms (&t->cleanup_backoff, ENGINE_CLEANUP_RETRY_MIN_MS,
+                                      ENGINE_CLEANUP_RETRY_MAX_MS);
   t->cleanup_retry_ns = engine_wall_ns () + (int64_t) d * 1000000LL;
   log_warn (MOD, "task %s: cleanup incomplete; retrying in %llu ms", t->arn, (unsigned long long) d);
   engine_arm_cleanup (e);

@@ -241,6 +241,13 @@ engine_decide_pending (const struct task *t, size_t ci, enum task_status reporte
   return ENGINE_EVENT_INSPECT;
 }
 
+bool
+engine_event_relevant (enum docker_event_action kind)
+{
+  return kind == DOCKER_EV_CREATE || kind == DOCKER_EV_START || kind == DOCKER_EV_DIE
+         || kind == DOCKER_EV_OOM;
+}
+
 enum engine_event_verdict
 engine_decide_event (const struct task *t, size_t ci, enum docker_event_action kind,
                      int exit_code, bool ready, enum task_status *reported)

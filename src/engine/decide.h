@@ -138,6 +138,9 @@ enum engine_event_verdict
 enum engine_event_verdict engine_decide_event (const struct task *t, size_t ci,
                                                enum docker_event_action kind, int exit_code,
                                                bool ready, enum task_status *reported);
+/* Does the engine act on this kind of container event at all?  (create,
+   start, die, oom; kill and stop precede a die, which tells the exit.) */
+bool engine_event_relevant (enum docker_event_action kind);
 /* A status remembered while busy (pending_event), now that it is idle. */
 enum engine_event_verdict engine_decide_pending (const struct task *t, size_t ci,
                                                  enum task_status reported);

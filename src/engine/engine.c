@@ -72,8 +72,10 @@ engine_new (uv_loop_t *loop, const struct engine_options *opts, agent_error_t *e
   e->loop = loop;
   TAILQ_INIT (&e->ops_list);
   e->cluster = xstrdup (opts->cluster && *opts->cluster ? opts->cluster : "default");
-  e->cleanup_wait_ms = opts->cleanup_wait_ms ? opts->cleanup_wait_ms : CONFIG_DEFAULT_TASK_CLEANUP_WAIT_MS;
-  e->stop_timeout_ms = opts->stop_timeout_ms ? opts->stop_timeout_ms : CONFIG_DEFAULT_CONTAINER_STOP_TIMEOUT_MS;
+  e->cleanup_wait_ms = opts->cleanup_wait_ms ? opts->cleanup_wait_ms
+                                             : CONFIG_DEFAULT_TASK_CLEANUP_WAIT_MS;
+  e->stop_timeout_ms = opts->stop_timeout_ms ? opts->stop_timeout_ms
+                                             : CONFIG_DEFAULT_CONTAINER_STOP_TIMEOUT_MS;
   e->state = opts->state;
   e->ops = opts->ops ? opts->ops : &engine_docker_ops_default;
   e->ops_ctx = opts->ops ? opts->ops_ctx : opts->docker;
@@ -100,7 +102,8 @@ engine_new (uv_loop_t *loop, const struct engine_options *opts, agent_error_t *e
   uv_timer_init (loop, &e->retry_timer);
   e->cleanup_timer.data = e->reconcile_timer.data = e->resync_timer.data = e->retry_timer.data = e;
   e->open_handles = 4;
-  backoff_init (&e->reconcile_backoff, ENGINE_RECONCILE_RETRY_MIN_MS, ENGINE_RECONCILE_RETRY_MAX_MS, 0.2, 1.5);
+  backoff_init (&e->reconcile_backoff, ENGINE_RECONCILE_RETRY_MIN_MS, ENGINE_RECONCILE_RETRY_MAX_MS,
+                0.2, 1.5);
   return e;
 }
 

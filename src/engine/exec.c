@@ -435,7 +435,8 @@ issue_create (engine_t *e, struct task *t, size_t ci)
       struct op *op = engine_op_new (e, OP_VOLUME_CREATE, t, vi);
       size_t nl;
       cleanup_free struct docker_label *labels = engine_labels (e, t, NULL, &nl);
-      op->handle = e->ops->volume_create (e->ops_ctx, v->docker_name, labels, nl, engine_volume_created_cb, op);
+      op->handle = e->ops->volume_create (e->ops_ctx, v->docker_name, labels, nl,
+                                          engine_volume_created_cb, op);
     }
   if (!wait)
     engine_create_continue (e, t, ci);

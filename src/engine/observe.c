@@ -179,7 +179,8 @@ engine_create_saved_cb (agent_error_t err, void *data)
       e->save_failing = true;
       op->kind = OP_CREATE_SAVE_WAIT;
       op->due_ms = uv_now (e->loop)
-                   + engine_retry_delay_ms (&e->save_backoff, ENGINE_SAVE_RETRY_MIN_MS, ENGINE_SAVE_RETRY_MAX_MS);
+                   + engine_retry_delay_ms (&e->save_backoff, ENGINE_SAVE_RETRY_MIN_MS,
+                                            ENGINE_SAVE_RETRY_MAX_MS);
       engine_arm_retry (e);
       return;
     }
@@ -224,7 +225,7 @@ void
 engine_docker_event_cb (const struct docker_event *ev, void *data)
 {
   engine_t *e = data;
-  if (e->stopped || !ev->id)
+  if (e->stopped || !ev->id || !engine_event_relevant (ev->kind))
     return;
   struct task *t;
   size_t ci;

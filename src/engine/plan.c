@@ -412,7 +412,8 @@ dep_walk (struct dep_ctx *x, size_t root, char **reason)
       f->edge++;
       if (len > ENGINE_CONTAINER_NAME_MAX)
         {
-          *reason = xasprintf ("TaskDependencyError: container %s %s a container name longer than %d characters",
+          *reason = xasprintf ("TaskDependencyError: container %s %s a container name longer than "
+                               "%d characters",
                                c->name, how, ENGINE_CONTAINER_NAME_MAX);
           return -1;
         }

@@ -239,6 +239,8 @@ test_decide_event (void **st)
       if (rows[i].has_id)
         c->docker_id = xstrdup ("id");
       enum task_status reported = N;
+      assert_int_equal (engine_event_relevant (rows[i].kind), rows[i].want != ENGINE_EVENT_IGNORE
+                                                                 || rows[i].reported != N);
       enum engine_event_verdict v = engine_decide_event (t, 0, rows[i].kind, rows[i].exit_code, rows[i].ready, &reported);
       if (v != rows[i].want || (rows[i].reported != N && reported != rows[i].reported))
         fail_msg ("row %zu: verdict %d (want %d) reported %d", i, v, rows[i].want, reported);
