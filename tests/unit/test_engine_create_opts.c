@@ -1,0 +1,144 @@
+/* Unit tests for engine/create_opts.c (pure): a task container as Docker
+ * create options - command override, environment, ports, links and
+ * volumesFrom by Docker name, binds, CPU / memory floors, labels - and
+ * the errors for what cannot be resolved. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include "engine/create_opts.h"
+#include "test_engine_util.h"
+
+#define TASK_JSON                                                                                  \
+  "{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\",\"volumes\":[{\"name\":\"scratch\",\"host\":{}},"  \
+  "{\"name\":\"host\",\"host\":{\"sourcePath\":\"/srv\"}}],\"containers\":["                       \
+  "{\"name\":\"web\",\"image\":\"busybox\",\"command\":[\"sh\"],\"cpu\":1,\"memory\":2,"           \
+  "\"environment\":{\"A\":\"1\"},\"links\":[\"db:database\",\"db\"],"                              \
+  "\"portMappings\":[{\"containerPort\":80,\"hostPort\":8080,\"protocol\":\"udp\"}],"              \
+  "\"volumesFrom\":[{\"sourceContainer\":\"db\",\"readOnly\":true}],"                              \
+  "\"mountPoints\":[{\"sourceVolume\":\"scratch\",\"containerPath\":\"/s\"},"                      \
+  "{\"sourceVolume\":\"host\",\"containerPath\":\"/h\",\"readOnly\":true}],"                       \
+  "\"overrides\":{\"command\":[\"echo\",\"hi\"]}},"                                               \
+  "{\"name\":\"db\",\"image\":\"busybox\",\"cpu\":512,\"memory\":64}]}"
+
+static struct task *
+task_fixture (void)
+{
+  agent_error_t err = NULL;
+  struct task *t = teu_task (TASK_JSON, &err);
+  if (!t)
+    fail_msg ("%s", error_msg (&err));
+  t->containers[0].docker_name = xstrdup ("ecs-web");
+  t->containers[1].docker_name = xstrdup ("ecs-db");
+  t->volumes[0].docker_name = xstrdup ("ecs-scratch");
+  return t;
+}
+
+static struct docker_label *
+labels (size_t *n)
+{
+  struct docker_label *l = xcalloc (1, sizeof *l);
+  l[0] = (struct docker_label){ "k", "v" };
+  *n = 1;
+  return l;
+}
+
+static void
+test_translation (void **st)
+{
+  (void) st;
+  struct task *t = task_fixture ();
+  struct engine_create_req r;
+  char *errmsg = NULL;
+  size_t nl;
+  struct docker_label *l = labels (&nl);
+  assert_int_equal (engine_create_req_build (t, &t->containers[0], l, nl, &r, &errmsg), 0);
+  const struct docker_create_opts *o = &r.opts;
+  assert_string_equal (o->name, "ecs-web");
+  assert_string_equal (o->image, "busybox");
+  assert_string_equal (o->cmd[0], "echo"); /* the override wins */
+  assert_string_equal (o->cmd[1], "hi");
+  assert_null (o->cmd[2]);
+  assert_string_equal (o->env[0], "A=1");
+  assert_null (o->env[1]);
+  assert_int_equal (o->n_ports, 1);
+  assert_int_equal (o->ports[0].container_port, 80);
+  assert_int_equal (o->ports[0].host_port, 8080);
+  assert_string_equal (o->ports[0].proto, "udp");
+  assert_string_equal (o->ports[0].host_ip, "0.0.0.0");
+  assert_string_equal (o->links[0], "ecs-db:database");
+  assert_string_equal (o->links[1], "ecs-db:db");
+  assert_null (o->links[2]);
+  assert_string_equal (o->volumes_from[0], "ecs-db:ro");
+  assert_string_equal (o->binds[0], "ecs-scratch:/s");
+  assert_string_equal (o->binds[1], "/srv:/h:ro");
+  assert_int_equal (o->cpu_shares, ENGINE_MIN_CPU_SHARES);    /* 1 unit -> the floor */
+  assert_int_equal (o->memory, ENGINE_MIN_MEMORY_BYTES);      /* 2 MiB -> the floor */
+  assert_int_equal (o->n_labels, 1);
+  assert_string_equal (o->labels[0].key, "k");
+  engine_create_req_free (&r);
+  /* The other container: no links, no environment, values above the floors. */
+  l = labels (&nl);
+  assert_int_equal (engine_create_req_build (t, &t->containers[1], l, nl, &r, &errmsg), 0);
+  assert_null (r.opts.env);
+  assert_null (r.opts.links);
+  assert_null (r.opts.binds);
+  assert_null (r.opts.volumes_from);
+  assert_null (r.opts.cmd);
+  assert_int_equal (r.opts.cpu_shares, 512);
+  assert_int_equal (r.opts.memory, 64LL * 1024 * 1024);
+  engine_create_req_free (&r);
+  task_free (t);
+}
+
+static void
+test_unresolved (void **st)
+{
+  (void) st;
+  static const char *const want[] = {
+    "Link target not available: db",
+    "Volumes-from source not available: db",
+    "Unable to resolve volume mounts; invalid path: :/s",
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (want); i++)
+    {
+      struct task *t = task_fixture ();
+      struct task_container *web = &t->containers[0];
+      if (i <= 1)
+        {
+          free (t->containers[1].docker_name); /* db has no Docker name yet */
+          t->containers[1].docker_name = NULL;
+          if (i == 1)
+            {
+              task_strv_free (web->links);
+              web->links = NULL;
+            }
+        }
+      else
+        {
+          free (t->volumes[0].docker_name); /* the empty volume was never named */
+          t->volumes[0].docker_name = NULL;
+        }
+      struct engine_create_req r;
+      char *errmsg = NULL;
+      size_t nl;
+      struct docker_label *l = labels (&nl);
+      assert_int_equal (engine_create_req_build (t, web, l, nl, &r, &errmsg), -1);
+      assert_string_equal (errmsg, want[i]);
+      free (errmsg);
+      engine_create_req_free (&r);
+      task_free (t);
+    }
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_translation),
+    cmocka_unit_test (test_unresolved),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
