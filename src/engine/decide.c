@@ -4,6 +4,7 @@
 #include "engine/decide.h"
 #include "core/error.h"
 #include "core/xmalloc.h"
+#include "engine/engine_internal.h"
 #include "engine/plan.h"
 #include <stdlib.h>
 #include <string.h>
@@ -269,6 +270,25 @@ engine_decide_event (const struct task *t, size_t ci, enum docker_event_action k
       && c->known_status == TASK_STATUS_RUNNING && c->docker_id)
     return ENGINE_EVENT_DIED;
   return engine_decide_pending (t, ci, *reported);
+}
+
+/* ---- reconciliation -------------------------------------------------------- */
+
+ssize_t
+engine_decide_adopt_match (const struct task *t, const struct task_container *c,
+                           const struct docker_container_list *list)
+{
+  for (size_t j = 0; j < list->n; j++)
+    {
+      const struct docker_container_summary *s = &list->items[j];
+      for (size_t n = 0; c->docker_name && n < s->n_names; n++)
+        if (strcmp (s->names[n], c->docker_name) == 0)
+          return (ssize_t) j;
+      if (engine_label_is (s->labels, s->n_labels, LABEL_TASK_ARN, t->arn)
+          && engine_label_is (s->labels, s->n_labels, LABEL_CONTAINER_NAME, c->name))
+        return (ssize_t) j;
+    }
+  return -1;
 }
 
 /* ---- pulls ----------------------------------------------------------------- */

@@ -145,6 +145,14 @@ bool engine_event_relevant (enum docker_event_action kind);
 enum engine_event_verdict engine_decide_pending (const struct task *t, size_t ci,
                                                  enum task_status reported);
 
+/* ---- reconciliation -------------------------------------------------------- */
+
+/* Container c of t has a Docker name but no id (its create answer was lost
+   in a crash): the index of the listed container that is it - by that
+   name, or by this task's ARN and container-name labels - or -1. */
+ssize_t engine_decide_adopt_match (const struct task *t, const struct task_container *c,
+                                   const struct docker_container_list *list);
+
 /* ---- pulls ----------------------------------------------------------------- */
 
 struct engine_pull_cache

@@ -34,25 +34,15 @@ engine_reconcile_inspected (engine_t *e)
 static void
 match_unknown_id (struct task *t, struct task_container *c, const struct docker_container_list *list)
 {
-  for (size_t j = 0; j < list->n; j++)
-    {
-      const struct docker_container_summary *s = &list->items[j];
-      bool by_name = false;
-      for (size_t n = 0; c->docker_name && n < s->n_names; n++)
-        if (strcmp (s->names[n], c->docker_name) == 0)
-          by_name = true;
-      bool by_label = engine_label_is (s->labels, s->n_labels, LABEL_TASK_ARN, t->arn)
-                      && engine_label_is (s->labels, s->n_labels, LABEL_CONTAINER_NAME, c->name);
-      if (by_name || by_label)
-        {
-          c->docker_id = xstrdup (s->id);
-          if (!c->docker_name && s->n_names)
-            c->docker_name = xstrdup (s->names[0]);
-          log_info (MOD, "task %s container %s: found Docker container %s created before a restart", t->arn,
-                    c->name, s->id);
-          return;
-        }
-    }
+  ssize_t j = engine_decide_adopt_match (t, c, list);
+  if (j < 0)
+    return;
+  const struct docker_container_summary *s = &list->items[j];
+  c->docker_id = xstrdup (s->id);
+  if (!c->docker_name && s->n_names)
+    c->docker_name = xstrdup (s->names[0]);
+  log_info (MOD, "task %s container %s: found Docker container %s created before a restart", t->arn,
+            c->name, s->id);
 }
 
 static void

@@ -248,6 +248,40 @@ test_decide_event (void **st)
     }
 }
 
+/* After a crash: a container with a name but no id is found in the list
+   by its Docker name or by its task's labels, never by another's. */
+static void
+test_adopt_match (void **st)
+{
+  (void) st;
+  struct task *t = single (false);
+  struct task_container *c = &t->containers[0];
+  c->docker_name = xstrdup ("ecs-a-1");
+  char *n_other[] = { "ecs-b-1" }, *n_mine[] = { "ecs-a-1" };
+  struct docker_kv l_mine[] = { { "com.amazonaws.ecs.task-arn", "t" }, { "com.amazonaws.ecs.container-name", "a" } };
+  struct docker_kv l_other_task[] = { { "com.amazonaws.ecs.task-arn", "u" },
+                                      { "com.amazonaws.ecs.container-name", "a" } };
+  struct docker_kv l_other_name[] = { { "com.amazonaws.ecs.task-arn", "t" },
+                                      { "com.amazonaws.ecs.container-name", "b" } };
+  struct docker_container_summary items[4] = {
+    { .id = "0", .names = n_other, .n_names = 1, .labels = l_other_task, .n_labels = 2 },
+    { .id = "1", .names = n_other, .n_names = 1, .labels = l_other_name, .n_labels = 2 },
+    { .id = "2", .names = n_mine, .n_names = 1 },
+    { .id = "3", .names = n_other, .n_names = 1, .labels = l_mine, .n_labels = 2 },
+  };
+  struct docker_container_list list = { items, 4 };
+  assert_int_equal (engine_decide_adopt_match (t, c, &list), 2); /* by name */
+  list.n = 2;
+  assert_int_equal (engine_decide_adopt_match (t, c, &list), -1);
+  items[1] = items[3];
+  assert_int_equal (engine_decide_adopt_match (t, c, &list), 1); /* by labels */
+  free (c->docker_name);
+  c->docker_name = NULL;
+  items[1] = items[2];
+  assert_int_equal (engine_decide_adopt_match (t, c, &list), -1); /* no name: labels only */
+  task_free (t);
+}
+
 static void
 test_pull_reuse (void **st)
 {
@@ -326,6 +360,7 @@ main (void)
     cmocka_unit_test (test_inspect_read),
     cmocka_unit_test (test_decide_table),
     cmocka_unit_test (test_decide_event),
+    cmocka_unit_test (test_adopt_match),
     cmocka_unit_test (test_pull_reuse),
     cmocka_unit_test (test_retry_delays),
     cmocka_unit_test (test_cleanup_deadline),
