@@ -33,7 +33,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     {
       CHECK (err == NULL && i && i->id && i->id[0] && i->status);
       for (size_t k = 0; k < i->n_ports; k++)
-        CHECK (i->ports[k].proto && i->ports[k].host_ip);
+        CHECK (i->ports[k].bind_ip && (i->ports[k].protocol == TASK_PROTO_TCP || i->ports[k].protocol == TASK_PROTO_UDP));
       for (size_t k = 0; k < i->n_labels; k++)
         CHECK (i->labels[k].key && i->labels[k].value);
       docker_container_info_free (i);

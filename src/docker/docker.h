@@ -38,6 +38,7 @@
 #include <stdint.h>
 #include <uv.h>
 #include "core/error.h"
+#include "task/task.h"
 
 #define DOCKER_API_MIN "1.24"
 #define DOCKER_API_MAX "1.50"
@@ -83,15 +84,6 @@ struct docker_image_info
   size_t n_labels;
 };
 
-/* A published port as seen by inspect (NetworkSettings.Ports). */
-struct docker_port
-{
-  uint16_t container_port;
-  char *proto;   /* "tcp" / "udp" / "sctp" */
-  char *host_ip; /* "0.0.0.0", "::", "" */
-  uint16_t host_port;
-};
-
 struct docker_mount
 {
   char *type;        /* "bind" / "volume" */
@@ -115,7 +107,11 @@ struct docker_container_info
   char *error;      /* State.Error, NULL if empty */
   char *started_at, *finished_at; /* RFC 3339 as given */
   int64_t started_at_ns, finished_at_ns; /* unix ns; 0 for Docker's zero time */
-  struct docker_port *ports; /* one per host binding; n_ports */
+  /* Published ports (NetworkSettings.Ports), one per host binding, in the
+     agent's one port-binding type (bind_ip "0.0.0.0", "::" or ""); bindings
+     of protocols other than tcp and udp (sctp) are left out: a task cannot
+     ask for them. */
+  struct task_port_binding *ports;
   size_t n_ports;
   struct docker_kv *labels;
   size_t n_labels;

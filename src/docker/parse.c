@@ -375,8 +375,7 @@ docker_container_info_free (struct docker_container_info *i)
   free (i->finished_at);
   for (size_t k = 0; k < i->n_ports; k++)
     {
-      free (i->ports[k].proto);
-      free (i->ports[k].host_ip);
+      free (i->ports[k].bind_ip);
     }
   free (i->ports);
   kv_free (i->labels, i->n_labels);
@@ -426,6 +425,9 @@ parse_ports (json_t *ports, struct docker_container_info *i, agent_error_t *err)
     uint16_t cport;
     if (parse_port_number (key, plen, &cport) < 0)
       return error_set (err, ERR_MALFORMED, "UnparseablePort: container port %.32s", key);
+    enum task_protocol proto;
+    if (task_protocol_parse (slash ? slash + 1 : NULL, &proto, NULL) < 0)
+      continue; /* sctp: never asked for by a task */
     size_t k;
     json_t *b;
     json_array_foreach (binds, k, b)
@@ -443,12 +445,12 @@ parse_ports (json_t *ports, struct docker_container_info *i, agent_error_t *err)
           cap = cap ? cap * 2 : 4;
           i->ports = xrealloc (i->ports, cap * sizeof *i->ports);
         }
-      struct docker_port *p = &i->ports[i->n_ports++];
+      struct task_port_binding *p = &i->ports[i->n_ports++];
       p->container_port = cport;
-      p->proto = xstrdup (slash && slash[1] ? slash + 1 : "tcp");
-      p->host_ip = jstr (b, "HostIp");
-      if (p->host_ip == NULL)
-        p->host_ip = xstrdup ("");
+      p->protocol = proto;
+      p->bind_ip = jstr (b, "HostIp");
+      if (p->bind_ip == NULL)
+        p->bind_ip = xstrdup ("");
       p->host_port = hport;
     }
   }

@@ -47,7 +47,7 @@ struct engine_inspect
   bool has_exit_code;        /* not running: exit_code is Docker's */
   int exit_code;
   const char *error_name, *error_msg; /* OutOfMemoryError / DockerStateError, or NULL */
-  const struct docker_port *ports;    /* borrowed from the docker answer */
+  const struct task_port_binding *ports;    /* borrowed from the docker answer */
   size_t n_ports;
   bool has_ports;
 };

@@ -157,24 +157,15 @@ engine_emit_task_change (engine_t *e, struct task *t)
 }
 
 static void
-set_bindings (struct task_container *c, const struct docker_port *ports, size_t n)
+set_bindings (struct task_container *c, const struct task_port_binding *ports, size_t n)
 {
-  for (size_t i = 0; i < c->n_known_bindings; i++)
-    free (c->known_bindings[i].bind_ip);
-  free (c->known_bindings);
+  task_port_bindings_free (c->known_bindings, c->n_known_bindings);
   c->known_bindings = NULL;
   c->n_known_bindings = 0;
   if (n == 0)
     return;
-  c->known_bindings = xcalloc (n, sizeof *c->known_bindings);
-  for (size_t i = 0; i < n; i++)
-    {
-      struct task_port_binding *b = &c->known_bindings[c->n_known_bindings++];
-      b->container_port = ports[i].container_port;
-      b->host_port = ports[i].host_port;
-      b->bind_ip = xstrdup (ports[i].host_ip ? ports[i].host_ip : "");
-      b->protocol = ports[i].proto && strcmp (ports[i].proto, "udp") == 0 ? TASK_PROTO_UDP : TASK_PROTO_TCP;
-    }
+  c->known_bindings = task_port_bindings_dup (ports, n);
+  c->n_known_bindings = n;
 }
 
 bool

@@ -208,8 +208,8 @@ res_inspect_cb (const struct docker_container_info *i, agent_error_t err, void *
         {
           r->ports[k].cport = i->ports[k].container_port;
           r->ports[k].hport = i->ports[k].host_port;
-          snprintf (r->ports[k].proto, sizeof r->ports[k].proto, "%s", i->ports[k].proto);
-          snprintf (r->ports[k].ip, sizeof r->ports[k].ip, "%s", i->ports[k].host_ip);
+          snprintf (r->ports[k].proto, sizeof r->ports[k].proto, "%s", task_protocol_str (i->ports[k].protocol));
+          snprintf (r->ports[k].ip, sizeof r->ports[k].ip, "%s", i->ports[k].bind_ip);
           r->n_ports++;
         }
       for (size_t k = 0; k < i->n_labels && k < 16; k++)

@@ -53,22 +53,22 @@ test_inspect (void **state)
   int seen = 0;
   for (size_t k = 0; k < i->n_ports; k++)
     {
-      struct docker_port *p = &i->ports[k];
-      if (p->container_port == 80 && strcmp (p->host_ip, "0.0.0.0") == 0)
+      struct task_port_binding *p = &i->ports[k];
+      if (p->container_port == 80 && strcmp (p->bind_ip, "0.0.0.0") == 0)
         {
-          assert_string_equal (p->proto, "tcp");
+          assert_int_equal (p->protocol, TASK_PROTO_TCP);
           assert_int_equal (p->host_port, 32772);
           seen |= 1;
         }
-      if (p->container_port == 80 && strcmp (p->host_ip, "::") == 0)
+      if (p->container_port == 80 && strcmp (p->bind_ip, "::") == 0)
         {
           assert_int_equal (p->host_port, 32768);
           seen |= 2;
         }
       if (p->container_port == 81)
         {
-          assert_string_equal (p->proto, "udp");
-          assert_string_equal (p->host_ip, "127.0.0.1");
+          assert_int_equal (p->protocol, TASK_PROTO_UDP);
+          assert_string_equal (p->bind_ip, "127.0.0.1");
           assert_int_equal (p->host_port, 5000);
           seen |= 4;
         }
@@ -132,7 +132,7 @@ test_inspect_edge_cases (void **state)
   assert_int_equal (i->n_mounts, 1);
   assert_int_equal (i->n_ports, 1);
   assert_int_equal (i->ports[0].container_port, 81);
-  assert_string_equal (i->ports[0].proto, "tcp");
+  assert_int_equal (i->ports[0].protocol, TASK_PROTO_TCP);
   assert_int_equal (i->ports[0].host_port, 0);
   docker_container_info_free (i);
   docker_container_info_free (NULL);

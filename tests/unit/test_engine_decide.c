@@ -35,7 +35,7 @@ static void
 test_inspect_read (void **st)
 {
   (void) st;
-  struct docker_port ports[1] = { { .container_port = 80, .host_port = 32768, .host_ip = "0.0.0.0", .proto = "tcp" } };
+  struct task_port_binding ports[1] = { { .container_port = 80, .host_port = 32768, .bind_ip = (char *) "0.0.0.0", .protocol = TASK_PROTO_TCP } };
   struct docker_container_info info = { .running = true, .status = "running", .started_at_ns = 5, .ports = ports, .n_ports = 1 };
   struct engine_inspect in;
   engine_inspect_read (&info, &in);

@@ -43,7 +43,7 @@ struct fctr
   int exit_code;
   bool started_once;
   bool staged;
-  struct docker_port ports[4];
+  struct task_port_binding ports[4];
   size_t n_ports;
   char **cmd, **links, **binds, **vfrom, **env;
   int64_t cpu, mem;
@@ -427,8 +427,8 @@ fake_create (void *ctx, const struct docker_create_opts *o, docker_create_cb cb,
         {
           k->ports[i].container_port = o->ports[i].container_port;
           k->ports[i].host_port = o->ports[i].host_port ? o->ports[i].host_port : (uint16_t) (40000 + i);
-          k->ports[i].host_ip = "0.0.0.0";
-          k->ports[i].proto = "tcp";
+          k->ports[i].bind_ip = (char *) "0.0.0.0";
+          k->ports[i].protocol = TASK_PROTO_TCP;
           k->n_ports++;
         }
     }
