@@ -1,6 +1,6 @@
-/* Unit tests for aws/sigv4: every case of the aws4 test suite
- * (shared/protocol/aws4_testsuite, sigv4.md §5), the worked vectors of
- * sigv4.md §6 (ACS websocket 1.1.0 and HEAD style, DiscoverPollEndpoint),
+/* Unit tests for aws/sigv4: every case of AWS's aws4 test suite (read from
+ * $SHARED_DIR/protocol/aws4_testsuite), worked vectors for the ACS websocket
+ * handshake (1.1.0 and current upstream style) and DiscoverPollEndpoint,
  * session tokens and helpers. */
 #include <setjmp.h>
 #include <stdarg.h>
