@@ -255,6 +255,12 @@ work_write (uv_work_t *req)
 {
   struct write_job *j = req->data;
   state_store_t *s = j->s;
+  if (j->tree)
+    {
+      /* The text of a large checkpoint takes milliseconds: not on the loop. */
+      j->buf = state_serialise_text (j->tree, &j->len);
+      j->tree = NULL;
+    }
   uv_mutex_lock (&s->write_lock);
   if (j->gen > s->written_gen)
     {
@@ -356,6 +362,8 @@ after_write (uv_work_t *req, int status)
   if (s->dirty && !s->freeing && !uv_is_active ((uv_handle_t *) &s->retry))
     schedule (s);
 done:
+  if (j->tree)
+    json_decref (j->tree); /* cancelled before the worker ran */
   free (j->buf);
   error_free (&j->err);
   free (j);
@@ -402,7 +410,7 @@ on_check (uv_check_t *h)
     }
   struct write_job *j = xcalloc (1, sizeof *j);
   j->s = s;
-  j->buf = state_serialise (s, &j->len);
+  j->tree = state_serialise_tree (s);
   j->gen = ++s->gen;
   j->max_id = s->next_id - 1;
   STAILQ_INIT (&j->cbs);

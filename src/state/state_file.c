@@ -428,8 +428,8 @@ state_load (state_store_t *s, agent_error_t *err)
 
 /* ---- serialise ---------------------------------------------------------------- */
 
-char *
-state_serialise (state_store_t *s, size_t *len)
+json_t *
+state_serialise_tree (state_store_t *s)
 {
   json_t *d = json_object ();
   if (s->cluster)
@@ -452,12 +452,23 @@ state_serialise (state_store_t *s, size_t *len)
   for (size_t i = 0; i < s->qn; i++)
     json_array_append_new (q, change_to_json (s->q[i]));
   json_object_set_new (d, "StateChanges", json_pack ("{s:I,s:o}", "NextId", (json_int_t) s->next_id, "Queue", q));
-  json_t *root = json_pack ("{s:i,s:o}", "Version", STATE_VERSION, "Data", d);
+  return json_pack ("{s:i,s:o}", "Version", STATE_VERSION, "Data", d);
+}
+
+char *
+state_serialise_text (json_t *root, size_t *len)
+{
   char *buf = json_dumps (root, JSON_COMPACT);
   json_decref (root);
   if (!buf)
     xalloc_die ();
   *len = strlen (buf);
   return buf;
+}
+
+char *
+state_serialise (state_store_t *s, size_t *len)
+{
+  return state_serialise_text (state_serialise_tree (s), len);
 }
 

@@ -6,6 +6,7 @@
 #ifndef STATE_STATE_INTERNAL_H
 #define STATE_STATE_INTERNAL_H
 
+#include <jansson.h>
 #include <sys/queue.h>
 #include "core/util.h"
 #include "state/state.h"
@@ -22,6 +23,7 @@ struct write_job
 {
   uv_work_t req;
   state_store_t *s;
+  json_t *tree; /* built on the loop, turned into buf on the worker */
   char *buf;
   size_t len;
   uint64_t gen;
@@ -78,6 +80,10 @@ struct state_store
 void state_clear_loaded (state_store_t *s);
 /* The checkpoint document of the store as it is now, compact JSON (state_file.c). */
 char *state_serialise (state_store_t *s, size_t *len);
+/* The checkpoint as a new JSON tree that shares nothing with the store (so
+   another thread may own it), and that tree as text (consumes root). */
+json_t *state_serialise_tree (state_store_t *s);
+char *state_serialise_text (json_t *root, size_t *len);
 /* Free the tasks loaded and not taken by the engine (state.c). */
 void state_drop_loaded_tasks (state_store_t *s);
 
