@@ -154,7 +154,7 @@ notify (aws_creds_provider_t *p, const struct aws_credentials *c, agent_error_t 
 }
 
 static void
-fetched (const struct aws_credentials *c, agent_error_t err, void *data)
+creds_fetched_cb (const struct aws_credentials *c, agent_error_t err, void *data)
 {
   aws_creds_provider_t *p = data;
   p->inflight = NULL;
@@ -210,11 +210,11 @@ start_fetch (aws_creds_provider_t *p)
   uv_timer_stop (p->timer);
   p->next_refresh = 0;
   agent_error_t err = NULL;
-  p->inflight = imds_get_role_credentials (p->imds, fetched, p, &err);
+  p->inflight = imds_get_role_credentials (p->imds, creds_fetched_cb, p, &err);
   if (!p->inflight)
     {
-      /* Report asynchronously-equivalent: through fetched() now. */
-      fetched (NULL, err, p);
+      /* Report asynchronously-equivalent: through creds_fetched_cb() now. */
+      creds_fetched_cb (NULL, err, p);
       error_free (&err);
     }
 }
@@ -342,7 +342,7 @@ aws_creds_invalidate (aws_creds_provider_t *p)
 }
 
 static void
-timer_closed (uv_handle_t *h)
+timer_closed_cb (uv_handle_t *h)
 {
   free (h);
 }
@@ -364,7 +364,7 @@ aws_creds_provider_free (aws_creds_provider_t *p)
   if (p->timer)
     {
       uv_timer_stop (p->timer);
-      uv_close ((uv_handle_t *) p->timer, timer_closed);
+      uv_close ((uv_handle_t *) p->timer, timer_closed_cb);
     }
   if (p->cur)
     {

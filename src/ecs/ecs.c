@@ -132,7 +132,7 @@ ecs_client_endpoint (const ecs_client_t *c)
 static void attempt (struct ecs_call *call);
 
 static void
-timer_closed (uv_handle_t *h)
+timer_closed_cb (uv_handle_t *h)
 {
   free (h);
 }
@@ -160,7 +160,7 @@ call_destroy (struct ecs_call *call)
   if (call->timer)
     {
       uv_timer_stop (call->timer);
-      uv_close ((uv_handle_t *) call->timer, timer_closed);
+      uv_close ((uv_handle_t *) call->timer, timer_closed_cb);
     }
   free (call->op);
   free (call->body);
@@ -252,7 +252,7 @@ call_finish (struct ecs_call *call, const char *body, size_t len, agent_error_t 
   if (call->timer)
     {
       uv_timer_stop (call->timer);
-      uv_close ((uv_handle_t *) call->timer, timer_closed);
+      uv_close ((uv_handle_t *) call->timer, timer_closed_cb);
       call->timer = NULL;
     }
   free (call->op);

@@ -240,7 +240,7 @@ ecs_submitter_stats (const ecs_submitter_t *s, struct ecs_submitter_stats *out)
 }
 
 static void
-timer_closed (uv_handle_t *h)
+timer_closed_cb (uv_handle_t *h)
 {
   free (h);
 }
@@ -261,7 +261,7 @@ ecs_submitter_free (ecs_submitter_t *s)
         ecs_call_cancel (s->call);
     }
   uv_timer_stop (s->timer);
-  uv_close ((uv_handle_t *) s->timer, timer_closed);
+  uv_close ((uv_handle_t *) s->timer, timer_closed_cb);
   copy_clear (&s->cur);
   free (s->cluster);
   free (s);

@@ -213,7 +213,7 @@ engine_destroy (engine_t *e)
 }
 
 static void
-on_engine_close (uv_handle_t *h)
+engine_close_cb (uv_handle_t *h)
 {
   engine_t *e = h->data;
   if (--e->open_handles == 0)
@@ -229,10 +229,10 @@ engine_free (engine_t *e)
   e->freeing = true;
   /* Last serialisation point: the store must not call back into us. */
   state_set_task_provider (e->state, NULL, NULL);
-  uv_close ((uv_handle_t *) &e->cleanup_timer, on_engine_close);
-  uv_close ((uv_handle_t *) &e->reconcile_timer, on_engine_close);
-  uv_close ((uv_handle_t *) &e->resync_timer, on_engine_close);
-  uv_close ((uv_handle_t *) &e->retry_timer, on_engine_close);
+  uv_close ((uv_handle_t *) &e->cleanup_timer, engine_close_cb);
+  uv_close ((uv_handle_t *) &e->reconcile_timer, engine_close_cb);
+  uv_close ((uv_handle_t *) &e->resync_timer, engine_close_cb);
+  uv_close ((uv_handle_t *) &e->retry_timer, engine_close_cb);
 }
 
 int

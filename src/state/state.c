@@ -54,9 +54,9 @@ state_change_free (struct state_change *c)
 
 /* ---- store ------------------------------------------------------------------- */
 
-static void on_check (uv_check_t *h);
-static void on_idle (uv_idle_t *h) { (void) h; }
-static void on_retry (uv_timer_t *h);
+static void state_check_cb (uv_check_t *h);
+static void state_idle_cb (uv_idle_t *h) { (void) h; }
+static void state_retry_cb (uv_timer_t *h);
 
 state_store_t *
 state_store_new (uv_loop_t *loop, const char *data_dir, bool enabled, agent_error_t *err)
@@ -151,7 +151,7 @@ maybe_destroy (state_store_t *s)
 }
 
 static void
-on_close (uv_handle_t *h)
+state_close_cb (uv_handle_t *h)
 {
   state_store_t *s = h->data;
   s->open_handles--;
@@ -164,9 +164,9 @@ state_store_free (state_store_t *s)
   if (!s)
     return;
   s->freeing = true;
-  uv_close ((uv_handle_t *) &s->check, on_close);
-  uv_close ((uv_handle_t *) &s->idle, on_close);
-  uv_close ((uv_handle_t *) &s->retry, on_close);
+  uv_close ((uv_handle_t *) &s->check, state_close_cb);
+  uv_close ((uv_handle_t *) &s->idle, state_close_cb);
+  uv_close ((uv_handle_t *) &s->retry, state_close_cb);
 }
 
 bool
@@ -251,7 +251,7 @@ state_take_tasks (state_store_t *s, struct task ***tasks, size_t *n)
 
 /* Runs on a libuv worker thread: touches only the job and the write lock. */
 static void
-work_write (uv_work_t *req)
+state_write_work_cb (uv_work_t *req)
 {
   struct write_job *j = req->data;
   state_store_t *s = j->s;
@@ -330,7 +330,7 @@ write_recovered (state_store_t *s)
 }
 
 static void
-after_write (uv_work_t *req, int status)
+state_write_done_cb (uv_work_t *req, int status)
 {
   struct write_job *j = req->data;
   state_store_t *s = j->s;
@@ -351,7 +351,7 @@ after_write (uv_work_t *req, int status)
       STAILQ_CONCAT (&j->cbs, &s->waiting);
       STAILQ_CONCAT (&s->waiting, &j->cbs);
       s->dirty = true;
-      uv_timer_start (&s->retry, on_retry, backoff_next (&s->retry_backoff), 0);
+      uv_timer_start (&s->retry, state_retry_cb, backoff_next (&s->retry_backoff), 0);
     }
   else
     {
@@ -371,7 +371,7 @@ done:
 }
 
 static void
-on_retry (uv_timer_t *h)
+state_retry_cb (uv_timer_t *h)
 {
   state_store_t *s = h->data;
   s->dirty = true;
@@ -384,12 +384,12 @@ schedule (state_store_t *s)
   if (s->freeing || s->scheduled || s->inflight)
     return;
   s->scheduled = true;
-  uv_check_start (&s->check, on_check);
-  uv_idle_start (&s->idle, on_idle); /* keep the loop from blocking in poll */
+  uv_check_start (&s->check, state_check_cb);
+  uv_idle_start (&s->idle, state_idle_cb); /* keep the loop from blocking in poll */
 }
 
 static void
-on_check (uv_check_t *h)
+state_check_cb (uv_check_t *h)
 {
   state_store_t *s = h->data;
   uv_check_stop (&s->check);
@@ -417,12 +417,12 @@ on_check (uv_check_t *h)
   STAILQ_CONCAT (&j->cbs, &cbs);
   j->req.data = j;
   s->inflight = j;
-  int rc = uv_queue_work (s->loop, &j->req, work_write, after_write);
+  int rc = uv_queue_work (s->loop, &j->req, state_write_work_cb, state_write_done_cb);
   if (rc < 0)
     {
       /* Cannot happen with a live loop; write inline as a fallback. */
-      work_write (&j->req);
-      after_write (&j->req, 0);
+      state_write_work_cb (&j->req);
+      state_write_done_cb (&j->req, 0);
     }
 }
 

@@ -225,7 +225,7 @@ fin_after_cb (uv_work_t *req, int status)
 }
 
 static void
-on_done (const struct http_response *resp, agent_error_t err, void *data)
+download_done_cb (const struct http_response *resp, agent_error_t err, void *data)
 {
   update_t *u = data;
   u->call = NULL;
@@ -377,7 +377,7 @@ update_handle_stage (update_t *u, struct acs_update_message *m)
     .url = m->location,
     .timeout_ms = u->timeout_ms,
     .on_data = on_data,
-    .on_done = on_done,
+    .on_done = download_done_cb,
     .data = u,
   };
   agent_error_t err = NULL;
