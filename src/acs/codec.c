@@ -576,18 +576,43 @@ dec_unframed (json_t *root, struct acs_message **out, agent_error_t *err)
 }
 
 int
-acs_decode (const char *data, size_t len, struct acs_message **out, agent_error_t *err)
+acs_decode_parse (const char *data, size_t len, json_t **root, agent_error_t *err)
 {
-  *out = NULL;
+  *root = NULL;
   if (data == NULL)
     return error_set (err, ERR_MALFORMED, "empty frame");
   if (len > ACS_MAX_FRAME)
     return error_set (err, ERR_MALFORMED, "frame of %zu bytes exceeds the %u byte limit", len,
                       ACS_MAX_FRAME);
   json_error_t jerr;
-  json_t *root = json_loadb (data, len, 0, &jerr);
-  if (root == NULL)
+  *root = json_loadb (data, len, 0, &jerr);
+  if (*root == NULL)
     return error_set (err, ERR_MALFORMED, "frame is not JSON: %s (line %d)", jerr.text, jerr.line);
+  return 0;
+}
+
+bool
+acs_decode_json_pure (const json_t *root)
+{
+  const char *t = json_string_value (json_object_get (root, "type"));
+  return !t || strcmp (t, "IAMRoleCredentialsMessage") != 0;
+}
+
+int
+acs_decode (const char *data, size_t len, struct acs_message **out, agent_error_t *err)
+{
+  *out = NULL;
+  json_t *root;
+  int rc = acs_decode_parse (data, len, &root, err);
+  if (rc < 0)
+    return rc;
+  return acs_decode_json (root, out, err);
+}
+
+int
+acs_decode_json (json_t *root, struct acs_message **out, agent_error_t *err)
+{
+  *out = NULL;
   int rc;
   json_t *type = json_is_object (root) ? json_object_get (root, "type") : NULL;
   if (!json_is_string (type) || json_string_length (type) == 0)

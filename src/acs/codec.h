@@ -184,6 +184,16 @@ struct acs_message
 
 /* Decode one frame.  On success *out is a new message (acs_message_free). */
 int acs_decode (const char *data, size_t len, struct acs_message **out, agent_error_t *err);
+/* acs_decode() in two steps, for decoding away from the loop.
+   acs_decode_parse() reads the JSON into *root.  acs_decode_json() turns the
+   tree into a message and takes root's reference.  Both touch nothing but
+   their arguments, so they may run on a worker thread, except that
+   acs_decode_json() registers the secrets of an IAMRoleCredentialsMessage
+   with the logger (not thread-safe): acs_decode_json_pure() is false for
+   a root that must be decoded on the logger's thread. */
+int acs_decode_parse (const char *data, size_t len, json_t **root, agent_error_t *err);
+int acs_decode_json (json_t *root, struct acs_message **out, agent_error_t *err);
+bool acs_decode_json_pure (const json_t *root);
 /* Decode a failed-handshake response body (either encoding) into an
    exception; ERR_MALFORMED if it is neither. */
 int acs_decode_handshake_error (const char *body, size_t len, struct acs_exception **out,

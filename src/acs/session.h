@@ -2,7 +2,14 @@
  *
  * Contract:
  *  - One session per agent, on the agent's libuv loop (libwebsockets joins
- *    that loop as a foreign loop; nothing here blocks or spawns threads).
+ *    that loop as a foreign loop; nothing here blocks).  The one step that
+ *    leaves the loop is decoding a received frame (up to ACS_MAX_FRAME,
+ *    seconds of work for a big payload): it runs on libuv's threadpool and
+ *    the decoded frames reach the handlers on the loop in arrival order.
+ *    At most 16 frames or 32 MiB wait to be decoded before the socket is no
+ *    longer read; past 256 frames or 64 MiB the connection is dropped.
+ *    Frames still waiting when the connection ends are handled before the
+ *    reconnect; on stop they are dropped.
  *  - Before every connect: ECS DiscoverPollEndpoint (ecs/ecs.h), then the
  *    websocket URL of acs_build_url() (acs/url.h), then a SigV4-signed GET
  *    upgrade (service "ecs", host;x-amz-date[;x-amz-security-token], empty
@@ -39,7 +46,7 @@
  *  - acs_session_stop() closes gracefully (close frame 1000) and tears
  *    libwebsockets down; done_cb runs once every handle is closed.
  *    acs_session_free() stops if needed and frees once closed: run the loop
- *    afterwards.  Single-threaded.
+ *    afterwards.  Not thread-safe: call from the loop's thread only.
  */
 #ifndef ACS_SESSION_H
 #define ACS_SESSION_H

@@ -168,16 +168,14 @@ dispatch (acs_session_t *s, struct acs_conn *c, struct acs_message *m)
 }
 
 void
-acs_dispatch_frame (acs_session_t *s, struct acs_conn *c, const char *data, size_t len)
+acs_dispatch_decoded (acs_session_t *s, struct acs_conn *c, struct acs_message *m,
+                      agent_error_t *err, size_t len)
 {
-  s->stats.frames_received++;
-  struct acs_message *m = NULL;
-  agent_error_t err = NULL;
-  if (acs_decode (data, len, &m, &err) < 0)
+  if (!m)
     {
       s->stats.frames_dropped++;
-      log_warn (ACS_MOD, "dropping ACS frame (%zu bytes): %s", len, error_msg (&err));
-      error_free (&err);
+      log_warn (ACS_MOD, "dropping ACS frame (%zu bytes): %s", len,
+                err && *err ? error_msg (err) : "not decoded");
       return;
     }
   const char *id = message_id_of (m);

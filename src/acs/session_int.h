@@ -15,7 +15,11 @@
  *  - A struct acs_conn is one connection attempt.  libwebsockets ends it with
  *    WSI_DESTROY (acs_conn_end), which only records and kicks: the kick runs
  *    the rest on the next loop turn, outside libwebsockets' callbacks.
- *  - Single-threaded: everything runs on the session's loop.
+ *      session_rx.c        received frames: decoded on libuv's threadpool,
+ *                          dispatched in arrival order, bounded
+ *  - Single-threaded but for one step: everything runs on the session's
+ *    loop except the decoding of a received frame, which runs on a worker
+ *    thread and touches only its own job (session_rx.c).
  */
 #ifndef ACS_SESSION_INT_H
 #define ACS_SESSION_INT_H
@@ -74,6 +78,11 @@ struct acs_conn
   bool refused_logged;
   struct sbuf rx;
   bool rx_overflow;
+  /* received frames not yet dispatched, oldest first (session_rx.c) */
+  STAILQ_HEAD (, acs_rx_job) rxq;
+  size_t rx_n, rx_bytes;
+  bool rx_paused;  /* lws_rx_flow_control(wsi, 0) in force */
+  bool rx_overrun; /* dropped for too many pending frames (logged) */
 };
 
 struct acs_session
@@ -130,9 +139,20 @@ void acs_queue_run_flush_waiters (acs_session_t *s);
 void acs_queue_free_waiters (acs_session_t *s);
 void acs_queue_write_timer_cb (uv_timer_t *t);
 
-/* session_dispatch.c */
-void acs_dispatch_frame (acs_session_t *s, struct acs_conn *c, const char *data, size_t len);
+/* session_dispatch.c: one decoded frame (m NULL: it could not be decoded,
+   *err says why) to the handlers; m is consumed. */
+void acs_dispatch_decoded (acs_session_t *s, struct acs_conn *c, struct acs_message *m,
+                           agent_error_t *err, size_t len);
 bool acs_text_has_inactive (const char *t);
+
+/* session_rx.c */
+struct acs_rx_job;
+/* A complete frame received on c (data malloc'd, taken over; may be NULL
+   when len is 0): decode it off the loop, then dispatch it in order. */
+void acs_rx_frame (struct acs_conn *c, char *data, size_t len);
+bool acs_rx_pending (const struct acs_conn *c);
+/* The connection is going away: drop its pending frames. */
+void acs_rx_clear (struct acs_conn *c);
 
 /* session_lws.c */
 int acs_lws_cb (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

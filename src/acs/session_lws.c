@@ -37,6 +37,17 @@ receive (struct acs_conn *c, struct lws *wsi, const void *in, size_t len)
   acs_session_t *s = c->s;
   if (lws_frame_is_binary (wsi) && c->rx.len == 0 && lws_is_first_fragment (wsi))
     log_debug (ACS_MOD, "binary frame from ACS; parsing anyway");
+  if (!c->rx_overflow && c->rx.cap == 0)
+    {
+      /* First piece of a frame: its header tells the size; one allocation
+         instead of doubling and copying a big frame as it arrives. */
+      size_t total = len + lws_remaining_packet_payload (wsi);
+      if (total <= ACS_MAX_FRAME)
+        {
+          c->rx.s = xmalloc (total + 1);
+          c->rx.cap = total + 1;
+        }
+    }
   if (!c->rx_overflow)
     {
       if (c->rx.len + len > ACS_MAX_FRAME)
@@ -56,7 +67,10 @@ receive (struct acs_conn *c, struct lws *wsi, const void *in, size_t len)
       log_warn (ACS_MOD, "dropping ACS frame larger than %u bytes", ACS_MAX_FRAME);
     }
   else
-    acs_dispatch_frame (s, c, c->rx.s ? c->rx.s : "", c->rx.len);
+    {
+      size_t n = c->rx.len;
+      acs_rx_frame (c, sbuf_steal (&c->rx), n);
+    }
   sbuf_free (&c->rx);
   c->rx_overflow = false;
 }
@@ -192,6 +206,7 @@ conn_new (acs_session_t *s, const char *http_url, const struct aws_sigv4_output 
   struct acs_conn *c = xcalloc (1, sizeof *c);
   c->s = s;
   STAILQ_INIT (&c->out);
+  STAILQ_INIT (&c->rxq);
   c->url = xstrdup (http_url);
   c->hs_headers = xcalloc (out->n_headers + 1, sizeof *c->hs_headers);
   for (size_t i = 0; i < out->n_headers; i++)

@@ -17,6 +17,7 @@ acs_conn_free (struct acs_conn *c)
 {
   if (!c)
     return;
+  acs_rx_clear (c);
   acs_queue_clear (c);
   for (size_t i = 0; i < c->n_hs_headers; i++)
     {
@@ -174,13 +175,6 @@ acs_conn_end (struct acs_conn *c)
     return;
   c->ended = true;
   acs_session_t *s = c->s;
-  if (c->established && !c->err && !c->close_clean && !close_code_clean (c->close_code))
-    acs_conn_set_err (c, ERR_UNREACHABLE, "ACS closed the connection: %d %s", c->close_code,
-                      c->close_reason ? c->close_reason : "");
-  if (!c->established && !c->err)
-    acs_conn_set_err (c, ERR_UNREACHABLE, "ACS connection failed");
-  if (acs_text_has_inactive (c->close_reason))
-    c->inactive = true;
   if (s->conn == c)
     {
       s->conn = NULL;
@@ -299,13 +293,32 @@ fetch_error_body (acs_session_t *s, struct acs_conn *c)
   return true;
 }
 
+/* Why the ended connection c ended, once the frames it received before
+   the end were handled (a CloseMessage among them makes the end clean). */
+static void
+conn_settle (struct acs_conn *c)
+{
+  if (c->established && !c->err && !c->close_clean && !close_code_clean (c->close_code))
+    acs_conn_set_err (c, ERR_UNREACHABLE, "ACS closed the connection: %d %s", c->close_code,
+                      c->close_reason ? c->close_reason : "");
+  if (!c->established && !c->err)
+    acs_conn_set_err (c, ERR_UNREACHABLE, "ACS connection failed");
+  if (acs_text_has_inactive (c->close_reason))
+    c->inactive = true;
+}
+
 void
 acs_reconnect_process_ended (acs_session_t *s)
 {
   struct acs_conn *c = s->ended_conn;
   if (!c)
     return;
+  /* Frames still being decoded are handled first (session_rx.c kicks when
+     the last one is done); a stopping session drops them. */
+  if (!s->stopping && acs_rx_pending (c))
+    return;
   s->ended_conn = NULL;
+  conn_settle (c);
   if (!s->stopping && fetch_error_body (s, c))
     return; /* finish_conn runs from body_done_cb */
   finish_conn (s, c);

@@ -492,6 +492,9 @@ struct t
   bool record_only;
   char *payload_ids[16];
   size_t n_payloads;
+  bool keep_payloads;
+  struct acs_payload *kept[16];
+  size_t n_kept;
   /* payload glue with recording ops over a real state store */
   acs_payload_handler_t *ph;
   state_store_t *state;
@@ -530,7 +533,10 @@ t_payload (acs_session_t *s, struct acs_payload *p, void *data)
     {
       if (t->n_payloads < 16)
         t->payload_ids[t->n_payloads++] = xstrdup (p->message_id);
-      acs_payload_free (p);
+      if (t->keep_payloads && t->n_kept < 16)
+        t->kept[t->n_kept++] = p; /* freed by t_free, away from a measurement */
+      else
+        acs_payload_free (p);
       return;
     }
   acs_payload_on_payload (s, p, t->ph);
@@ -722,6 +728,8 @@ t_free (struct t *t)
   assert_true (run_until (no_closing_handles, NULL, 5000));
   for (size_t i = 0; i < t->n_payloads; i++)
     free (t->payload_ids[i]);
+  for (size_t i = 0; i < t->n_kept; i++)
+    acs_payload_free (t->kept[i]);
   sbuf_free (&t->order);
   free (t);
 }
@@ -976,6 +984,165 @@ test_malformed_frames (void **state)
   assert_true (run_until (two_dropped, t, 5000));
   struct stat_wait w = { t, acs_session_get_stats (t->s)->heartbeat_acks };
   assert_true (run_until (acks_grew, &w, 5000));
+  assert_true (acs_session_connected (t->s));
+  assert_int_equal (t->disconnected, 0);
+  t_free (t);
+}
+
+/* ---- a big payload is decoded off the loop, frames stay in order ---- */
+
+/* Loop-lag probe: a 5 ms timer; the longest gap between two ticks. */
+struct lag_probe
+{
+  uv_timer_t timer;
+  uint64_t last_ns, max_gap_ns;
+};
+
+static void
+lag_tick_cb (uv_timer_t *h)
+{
+  struct lag_probe *p = h->data;
+  uint64_t now = uv_hrtime ();
+  if (now - p->last_ns > p->max_gap_ns)
+    p->max_gap_ns = now - p->last_ns;
+
+  p->last_ns = now;
+}
+
+/* A valid PayloadMessage of about 8 MiB: 1000 tasks of 2 containers (the
+   payload limits of acs/task_codec.h), each container with 48 environment
+   variables - many small JSON values, slow to decode. */
+static char *
+big_payload_frame (const char *id)
+{
+  struct sbuf b = { 0 };
+  sbuf_printf (&b, "{\"type\":\"PayloadMessage\",\"message\":{\"messageId\":\"%s\",\"clusterArn\":"
+               "\"arn:aws:ecs:us-west-2:123456789012:cluster/%s\",\"containerInstanceArn\":\"%s\","
+               "\"seqNum\":1,\"tasks\":[",
+               id, CLUSTER, F.instance_arn);
+  for (int i = 0; i < 1000; i++)
+    {
+      sbuf_printf (&b, "%s{\"arn\":\"arn:aws:ecs:us-west-2:123456789012:task/%s/big%04d\","
+                   "\"family\":\"big\",\"version\":\"1\",\"desiredStatus\":\"RUNNING\","
+                   "\"containers\":[",
+                   i ? "," : "", CLUSTER, i);
+      for (int c = 0; c < 2; c++)
+        {
+          sbuf_printf (&b, "%s{\"name\":\"c%d\",\"image\":\"busybox\",\"essential\":true,"
+                       "\"command\":[\"sleep\",\"1000\"],\"environment\":{",
+                       c ? "," : "", c);
+          for (int e = 0; e < 48; e++)
+            sbuf_printf (&b, "%s\"VAR_%02d\":\"value-%04d-%d-%02d-"
+                         "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz\"",
+                         e ? "," : "", e, i, c, e);
+          sbuf_puts (&b, "}}");
+        }
+      sbuf_puts (&b, "]}");
+    }
+  sbuf_puts (&b, "]}}");
+  return sbuf_steal (&b);
+}
+
+/* Admin send_raw calls made one after the other on the loop (the control
+   plane answers once the frame is written, so they arrive in this order;
+   a blocking call could not finish while the loop does not read). */
+struct raw_chain
+{
+  char *bodies[4];
+  size_t n, next;
+  bool done, failed;
+};
+
+static void raw_chain_next (struct raw_chain *rc);
+
+static void
+raw_chain_done_cb (const struct http_response *resp, agent_error_t err, void *data)
+{
+  struct raw_chain *rc = data;
+  if (err || !resp || resp->status != 200)
+    {
+      rc->failed = true;
+      rc->done = true;
+      return;
+    }
+  raw_chain_next (rc);
+}
+
+static void
+raw_chain_next (struct raw_chain *rc)
+{
+  if (rc->next == rc->n)
+    {
+      rc->done = true;
+      return;
+    }
+  char *url = xasprintf ("http://%s/_local/faults", F.listen);
+  struct http_header h = { .name = "Content-Type", .value = "application/json" };
+  const char *b = rc->bodies[rc->next++];
+  struct http_request req = { .method = "POST", .url = url, .headers = &h, .n_headers = 1,
+                              .body = b, .body_len = strlen (b), .timeout_ms = 30000,
+                              .on_done = raw_chain_done_cb, .data = rc };
+  agent_error_t err = NULL;
+  if (!http_call_start (F.http, &req, &err))
+    {
+      error_free (&err);
+      rc->failed = rc->done = true;
+    }
+  free (url);
+}
+
+static void
+raw_chain_add (struct raw_chain *rc, const char *frame)
+{
+  json_t *j = json_pack ("{s:s}", "send_raw", frame);
+  rc->bodies[rc->n++] = json_dumps (j, JSON_COMPACT);
+  json_decref (j);
+}
+
+static void
+test_big_payload_off_loop (void **state)
+{
+  (void) state;
+  struct t *t = t_new (NULL, 0, false);
+  t->record_only = true;
+  t->keep_payloads = true;
+  t_start (t);
+  struct raw_chain rc = { 0 };
+  char *big = big_payload_frame ("big-payload");
+  assert_true (strlen (big) > 7u * 1024 * 1024);
+  raw_chain_add (&rc, big);
+  free (big);
+  raw_chain_add (&rc, "{\"type\":\"HeartbeatMessage\",\"message\":{\"healthy\":true,"
+                      "\"messageId\":\"hb-after-big\"}}");
+  char *small = xasprintf ("{\"type\":\"PayloadMessage\",\"message\":{\"messageId\":\"small-after\","
+                           "\"clusterArn\":\"arn:aws:ecs:us-west-2:123456789012:cluster/%s\","
+                           "\"containerInstanceArn\":\"%s\",\"seqNum\":2,\"tasks\":[]}}",
+                           CLUSTER, F.instance_arn);
+  raw_chain_add (&rc, small);
+  free (small);
+  assert_int_equal (count_events ("HeartbeatAckRequest", "hb-after-big", NULL), 0);
+
+  raw_chain_next (&rc); /* copies the 8 MiB request body: before the probe */
+  struct lag_probe p = { 0 };
+  uv_timer_init (&F.loop, &p.timer);
+  p.timer.data = &p;
+  p.last_ns = uv_hrtime ();
+  uv_timer_start (&p.timer, lag_tick_cb, 5, 5);
+  assert_true (run_until (two_payloads, t, 60000));
+  uv_timer_stop (&p.timer);
+  assert_true (run_until (flag_set, &rc.done, 10000));
+  assert_false (rc.failed);
+  for (size_t i = 0; i < rc.n; i++)
+    free (rc.bodies[i]);
+  uv_close ((uv_handle_t *) &p.timer, NULL);
+  assert_true (run_until (no_closing_handles, NULL, 5000));
+
+  /* arrival order: the big payload first, then the frames sent after it */
+  assert_string_equal (t->payload_ids[0], "big-payload");
+  assert_string_equal (t->payload_ids[1], "small-after");
+  assert_true (wait_events ("HeartbeatAckRequest", "hb-after-big", NULL, 1, 5000));
+  fprintf (stderr, "big payload: longest loop gap %.1f ms\n", (double) p.max_gap_ns / 1e6);
+  assert_true (p.max_gap_ns < 50u * 1000 * 1000);
   assert_true (acs_session_connected (t->s));
   assert_int_equal (t->disconnected, 0);
   t_free (t);
@@ -1385,6 +1552,7 @@ main (void)
     cmocka_unit_test (test_drop_ws_reconnect),
     cmocka_unit_test (test_malformed_frames),
     cmocka_unit_test (test_close_message),
+    cmocka_unit_test (test_big_payload_off_loop),
     cmocka_unit_test (test_heartbeat_timeout),
     cmocka_unit_test (test_handshake_errors),
     cmocka_unit_test (test_update_flow),
