@@ -134,6 +134,7 @@ struct acs_session_stats
   uint64_t write_timeouts;    /* connections dropped at the write deadline */
   uint64_t heartbeat_acks;
   uint64_t heartbeat_timeouts;
+  uint64_t rx_pauses;         /* reading paused: too many frames waiting to be decoded */
   uint64_t last_delay_ms;     /* wait before the latest reconnect */
   char *last_error;           /* text of the last connection error, or NULL */
 };

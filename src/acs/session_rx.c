@@ -176,6 +176,7 @@ acs_rx_frame (struct acs_conn *c, char *data, size_t len)
   if (!c->rx_paused && rx_over (c, ACS_RX_PAUSE_FRAMES, ACS_RX_PAUSE_BYTES) && c->wsi)
     {
       c->rx_paused = true;
+      s->stats.rx_pauses++;
       lws_rx_flow_control (c->wsi, 0);
     }
 }

@@ -3,7 +3,9 @@
  * payload re-sends): signed connect, payload acked only after the durable
  * save, re-send of an unacknowledged payload, heartbeat acks, reconnect
  * after drop_ws (close frame and TCP abort), malformed / unknown frames,
- * CloseMessage, heartbeat timeout with back-off, handshake error bodies
+ * CloseMessage, an 8 MiB payload decoded off the loop (a 5 ms loop-lag
+ * probe; frames sent after it are handled after it), a flood of big frames
+ * (bounded receive queue), heartbeat timeout with back-off, handshake error bodies
  * (InvalidInstanceException, InactiveInstanceException), graceful stop,
  * a peer that stops reading (bounded outbound queue, write deadline,
  * reconnect; against a small fake ACS), and the update flow (stage with a
@@ -1048,7 +1050,7 @@ big_payload_frame (const char *id)
    a blocking call could not finish while the loop does not read). */
 struct raw_chain
 {
-  char *bodies[4];
+  char *bodies[40];
   size_t n, next;
   bool done, failed;
 };
@@ -1099,6 +1101,13 @@ raw_chain_add (struct raw_chain *rc, const char *frame)
   json_decref (j);
 }
 
+static bool
+one_payload (void *arg)
+{
+  struct t *t = arg;
+  return t->n_payloads >= 1;
+}
+
 static void
 test_big_payload_off_loop (void **state)
 {
@@ -1143,6 +1152,55 @@ test_big_payload_off_loop (void **state)
   assert_true (wait_events ("HeartbeatAckRequest", "hb-after-big", NULL, 1, 5000));
   fprintf (stderr, "big payload: longest loop gap %.1f ms\n", (double) p.max_gap_ns / 1e6);
   assert_true (p.max_gap_ns < 50u * 1000 * 1000);
+  assert_true (acs_session_connected (t->s));
+  assert_int_equal (t->disconnected, 0);
+  t_free (t);
+}
+
+/* A flood of big frames: reading pauses while too many wait to be decoded
+   (a bounded queue), every frame is handled, the connection stays up. */
+static char *
+bogus_frame (int i)
+{
+  struct sbuf b = { 0 };
+  sbuf_printf (&b, "{\"type\":\"BogusMessage\",\"message\":{\"n\":%d,\"junk\":[", i);
+  for (int k = 0; k < 60000; k++)
+    sbuf_printf (&b, "%s{\"k\":%d,\"v\":\"abcdefgh\"}", k ? "," : "", k);
+  sbuf_puts (&b, "]}}");
+  return sbuf_steal (&b);
+}
+
+static void
+test_frame_flood_bounded (void **state)
+{
+  (void) state;
+  struct t *t = t_new (NULL, 0, false);
+  t->record_only = true;
+  t_start (t);
+  struct raw_chain rc = { 0 };
+  for (int i = 0; i < 32; i++)
+    {
+      char *f = bogus_frame (i);
+      raw_chain_add (&rc, f);
+      free (f);
+    }
+  char *small = xasprintf ("{\"type\":\"PayloadMessage\",\"message\":{\"messageId\":\"after-flood\","
+                           "\"clusterArn\":\"arn:aws:ecs:us-west-2:123456789012:cluster/%s\","
+                           "\"containerInstanceArn\":\"%s\",\"seqNum\":3,\"tasks\":[]}}",
+                           CLUSTER, F.instance_arn);
+  raw_chain_add (&rc, small);
+  free (small);
+  uint64_t dropped = acs_session_get_stats (t->s)->frames_dropped;
+  raw_chain_next (&rc);
+  assert_true (run_until (flag_set, &rc.done, 60000));
+  assert_false (rc.failed);
+  for (size_t i = 0; i < rc.n; i++)
+    free (rc.bodies[i]);
+  assert_true (run_until (one_payload, t, 60000));
+  assert_string_equal (t->payload_ids[0], "after-flood");
+  assert_int_equal (acs_session_get_stats (t->s)->frames_dropped - dropped, 32);
+  fprintf (stderr, "flood: reading paused %llu time(s)\n",
+           (unsigned long long) acs_session_get_stats (t->s)->rx_pauses);
   assert_true (acs_session_connected (t->s));
   assert_int_equal (t->disconnected, 0);
   t_free (t);
@@ -1553,6 +1611,7 @@ main (void)
     cmocka_unit_test (test_malformed_frames),
     cmocka_unit_test (test_close_message),
     cmocka_unit_test (test_big_payload_off_loop),
+    cmocka_unit_test (test_frame_flood_bounded),
     cmocka_unit_test (test_heartbeat_timeout),
     cmocka_unit_test (test_handshake_errors),
     cmocka_unit_test (test_update_flow),
