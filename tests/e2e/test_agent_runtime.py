@@ -212,7 +212,7 @@ def test_out_of_descriptors_backs_off_and_recovers(make_agent):
             s.close()
     resource.prlimit(pid, resource.RLIMIT_NOFILE, (64, 64))
     wait_for(lambda: metadata_answers(a), 15, what="/v1/metadata after the flood")
-    wait_for(lambda: "accepting introspection connections again" in a.all_logs(), 5,
+    wait_for(lambda: "accepting introspection connections again" in a.all_logs(), 15,
              what="the recovery line")
     assert "errno 24" not in a.all_logs()
     text = file_log(a)
