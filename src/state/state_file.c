@@ -5,6 +5,7 @@
 #include "core/xmalloc.h"
 #include "log/log.h"
 #include "state/checkpoint_tasks.h"
+#include "task/task_decode.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -41,36 +42,6 @@ change_to_json (const struct state_change *c)
   return o;
 }
 
-static json_t *
-jget (json_t *obj, const char *key)
-{
-  if (!json_is_object (obj))
-    return NULL;
-  json_t *v = json_object_get (obj, key);
-  if (v)
-    return v;
-  const char *k;
-  json_object_foreach (obj, k, v)
-  {
-    if (strcasecmp (k, key) == 0)
-      return v;
-  }
-  return NULL;
-}
-
-static int
-opt_str (json_t *o, const char *key, char **out, agent_error_t *err)
-{
-  json_t *v = jget (o, key);
-  *out = NULL;
-  if (!v || json_is_null (v))
-    return 0;
-  if (!json_is_string (v))
-    return error_set (err, ERR_INVALID, "%s must be a string", key);
-  *out = xstrdup (json_string_value (v));
-  return 0;
-}
-
 static int
 change_from_json (json_t *o, struct state_change **out, agent_error_t *err)
 {
@@ -78,7 +49,7 @@ change_from_json (json_t *o, struct state_change **out, agent_error_t *err)
   if (!json_is_object (o))
     return error_set (err, ERR_INVALID, "state change must be an object");
   struct state_change *c = xcalloc (1, sizeof *c);
-  json_t *id = jget (o, "Id"), *kind = jget (o, "Kind");
+  json_t *id = task_json_get (o, "Id"), *kind = task_json_get (o, "Kind");
   if (!json_is_integer (id) || json_integer_value (id) < 1)
     goto bad;
   c->id = (uint64_t) json_integer_value (id);
@@ -88,24 +59,26 @@ change_from_json (json_t *o, struct state_change **out, agent_error_t *err)
     c->kind = STATE_CHANGE_CONTAINER;
   else
     goto bad;
-  if (opt_str (o, "TaskArn", &c->task_arn, err) < 0 || opt_str (o, "ContainerName", &c->container_name, err) < 0
-      || opt_str (o, "Status", &c->status, err) < 0 || opt_str (o, "Reason", &c->reason, err) < 0)
+  if (task_json_string (o, "TaskArn", "", false, &c->task_arn, err) < 0
+      || task_json_string (o, "ContainerName", "", false, &c->container_name, err) < 0
+      || task_json_string (o, "Status", "", false, &c->status, err) < 0
+      || task_json_string (o, "Reason", "", false, &c->reason, err) < 0)
     {
       state_change_free (c);
       return error_wrap (err, "state change");
     }
   if (!c->task_arn || !c->status || (c->kind == STATE_CHANGE_CONTAINER && !c->container_name))
     goto bad;
-  json_t *ec = jget (o, "ExitCode");
+  json_t *ec = task_json_get (o, "ExitCode");
   if (json_is_integer (ec) && json_integer_value (ec) >= INT32_MIN && json_integer_value (ec) <= INT32_MAX)
     {
       c->has_exit_code = true;
       c->exit_code = (int) json_integer_value (ec);
     }
-  else if (ec && !json_is_null (ec))
+  else if (!task_json_null (ec))
     goto bad;
-  json_t *nb = jget (o, "NetworkBindings");
-  if (nb && !json_is_null (nb))
+  json_t *nb = task_json_get (o, "NetworkBindings");
+  if (!task_json_null (nb))
     {
       if (!json_is_array (nb))
         goto bad;
@@ -114,7 +87,7 @@ change_from_json (json_t *o, struct state_change **out, agent_error_t *err)
       for (size_t i = 0; i < n; i++)
         {
           json_t *b = json_array_get (nb, i);
-          json_t *cp = jget (b, "containerPort"), *hp = jget (b, "hostPort");
+          json_t *cp = task_json_get (b, "containerPort"), *hp = task_json_get (b, "hostPort");
           if (!json_is_object (b) || !json_is_integer (cp) || !json_is_integer (hp)
               || json_integer_value (cp) < 0 || json_integer_value (cp) > 65535
               || json_integer_value (hp) < 0 || json_integer_value (hp) > 65535)
@@ -123,7 +96,8 @@ change_from_json (json_t *o, struct state_change **out, agent_error_t *err)
           sb->container_port = (uint16_t) json_integer_value (cp);
           sb->host_port = (uint16_t) json_integer_value (hp);
           cleanup_free char *proto = NULL;
-          if (opt_str (b, "bindIP", &sb->bind_ip, err) < 0 || opt_str (b, "protocol", &proto, err) < 0
+          if (task_json_string (b, "bindIP", "", false, &sb->bind_ip, err) < 0
+              || task_json_string (b, "protocol", "", false, &proto, err) < 0
               || task_protocol_parse (proto, &sb->protocol, err) < 0)
             {
               state_change_free (c);
@@ -184,8 +158,8 @@ state_load_buffer (state_store_t *s, const char *data, size_t len, const char *n
     }
   int rc = 0;
   cleanup_free char *msg = NULL;
-  json_t *ver = jget (root, "Version");
-  json_t *d = jget (root, "Data");
+  json_t *ver = task_json_get (root, "Version");
+  json_t *d = task_json_get (root, "Data");
   if (!json_is_object (root) || !json_is_integer (ver))
     {
       rc = terminal (err, name, "no integer \"Version\" at the top level");
@@ -206,9 +180,10 @@ state_load_buffer (state_store_t *s, const char *data, size_t len, const char *n
       goto out;
     }
   agent_error_t e = NULL;
-  if (opt_str (d, "Cluster", &s->cluster, &e) < 0 || opt_str (d, "ContainerInstanceArn", &s->ci_arn, &e) < 0
-      || opt_str (d, "EC2InstanceID", &s->ec2_id, &e) < 0
-      || opt_str (d, "ClientToken", &s->client_token, &e) < 0)
+  if (task_json_string (d, "Cluster", "", false, &s->cluster, &e) < 0
+      || task_json_string (d, "ContainerInstanceArn", "", false, &s->ci_arn, &e) < 0
+      || task_json_string (d, "EC2InstanceID", "", false, &s->ec2_id, &e) < 0
+      || task_json_string (d, "ClientToken", "", false, &s->client_token, &e) < 0)
     {
       rc = terminal (err, name, error_msg (&e));
       error_free (&e);
@@ -216,20 +191,20 @@ state_load_buffer (state_store_t *s, const char *data, size_t len, const char *n
     }
   if (v >= 2)
     {
-      json_t *seq = jget (d, "ACSSeqNum");
+      json_t *seq = task_json_get (d, "ACSSeqNum");
       if (json_is_integer (seq))
         {
           s->seq = json_integer_value (seq);
           s->has_seq = true;
         }
-      else if (seq && !json_is_null (seq))
+      else if (!task_json_null (seq))
         {
           rc = terminal (err, name, "ACSSeqNum must be an integer");
           goto out;
         }
     }
-  json_t *te = jget (d, "TaskEngine");
-  if (te && !json_is_null (te))
+  json_t *te = task_json_get (d, "TaskEngine");
+  if (!task_json_null (te))
     {
       struct task **tasks = NULL;
       size_t n = 0;
@@ -242,11 +217,11 @@ state_load_buffer (state_store_t *s, const char *data, size_t len, const char *n
       s->loaded_tasks = tasks;
       s->n_loaded_tasks = n;
     }
-  json_t *sc = jget (d, "StateChanges");
-  if (sc && !json_is_null (sc))
+  json_t *sc = task_json_get (d, "StateChanges");
+  if (!task_json_null (sc))
     {
-      json_t *q = jget (sc, "Queue"), *next = jget (sc, "NextId");
-      if (!json_is_object (sc) || (q && !json_is_null (q) && !json_is_array (q))
+      json_t *q = task_json_get (sc, "Queue"), *next = task_json_get (sc, "NextId");
+      if (!json_is_object (sc) || (!task_json_null (q) && !json_is_array (q))
           || (next && !json_is_integer (next)))
         {
           rc = terminal (err, name, "malformed StateChanges");
