@@ -145,6 +145,17 @@ trim_dup (const char *s)
   return xstrndup (s, n);
 }
 
+/* An empty string means none. */
+static void
+empty_to_null (char **s)
+{
+  if (*s && !**s)
+    {
+      free (*s);
+      *s = NULL;
+    }
+}
+
 static int
 parse_checkpoint_container (json_t *cj, const char *path, struct task_container *c,
                             agent_error_t *err)
@@ -199,42 +210,13 @@ parse_checkpoint_container (json_t *cj, const char *path, struct task_container 
     }
   else if (!task_json_null (ec))
     return error_set (err, ERR_INVALID, "%s.KnownExitCode must be an integer or null", path);
-  json_t *kb = task_json_get (cj, "KnownPortBindings");
-  if (task_json_null (kb))
-    kb = task_json_get (cj, "KnownPortBindingsUnsafe");
-  if (!task_json_null (kb))
-    {
-      if (!json_is_array (kb))
-        return error_set (err, ERR_INVALID, "%s.KnownPortBindings must be an array", path);
-      size_t n = json_array_size (kb);
-      c->known_bindings = xcalloc (n ? n : 1, sizeof *c->known_bindings);
-      for (size_t i = 0; i < n; i++)
-        {
-          json_t *b = json_array_get (kb, i);
-          cleanup_free char *bpath = xasprintf ("%s.KnownPortBindings[%zu]", path, i);
-          if (!json_is_object (b))
-            return error_set (err, ERR_INVALID, "%s must be an object", bpath);
-          struct task_port_binding *pb = &c->known_bindings[c->n_known_bindings++];
-          int64_t cp, hp;
-          if (task_json_int_range (b, "ContainerPort", bpath, 0, 65535, false, &cp, err) < 0
-              || task_json_int_range (b, "HostPort", bpath, 0, 65535, false, &hp, err) < 0
-              || task_json_string (b, "BindIp", bpath, false, &pb->bind_ip, err) < 0
-              || task_json_protocol (b, bpath, &pb->protocol, err) < 0)
-            return -ERR_INVALID;
-          pb->container_port = (uint16_t) cp;
-          pb->host_port = (uint16_t) hp;
-        }
-    }
-  if (c->docker_id && !*c->docker_id)
-    {
-      free (c->docker_id);
-      c->docker_id = NULL;
-    }
-  if (c->docker_name && !*c->docker_name)
-    {
-      free (c->docker_name);
-      c->docker_name = NULL;
-    }
+  /* KnownPortBindings, else KnownPortBindingsUnsafe. */
+  const char *kb = task_json_null (task_json_get (cj, "KnownPortBindings")) ? "KnownPortBindingsUnsafe"
+                                                                            : "KnownPortBindings";
+  if (task_json_port_bindings (cj, kb, path, false, &c->known_bindings, &c->n_known_bindings, err) < 0)
+    return -ERR_INVALID;
+  empty_to_null (&c->docker_id);
+  empty_to_null (&c->docker_name);
   return 0;
 }
 

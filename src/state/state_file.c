@@ -62,7 +62,8 @@ change_from_json (json_t *o, struct state_change **out, agent_error_t *err)
   if (task_json_string (o, "TaskArn", "", false, &c->task_arn, err) < 0
       || task_json_string (o, "ContainerName", "", false, &c->container_name, err) < 0
       || task_json_string (o, "Status", "", false, &c->status, err) < 0
-      || task_json_string (o, "Reason", "", false, &c->reason, err) < 0)
+      || task_json_string (o, "Reason", "", false, &c->reason, err) < 0
+      || task_json_port_bindings (o, "NetworkBindings", "", true, &c->bindings, &c->n_bindings, err) < 0)
     {
       state_change_free (c);
       return error_wrap (err, "state change");
@@ -77,34 +78,6 @@ change_from_json (json_t *o, struct state_change **out, agent_error_t *err)
     }
   else if (!task_json_null (ec))
     goto bad;
-  json_t *nb = task_json_get (o, "NetworkBindings");
-  if (!task_json_null (nb))
-    {
-      if (!json_is_array (nb))
-        goto bad;
-      size_t n = json_array_size (nb);
-      c->bindings = xcalloc (n ? n : 1, sizeof *c->bindings);
-      for (size_t i = 0; i < n; i++)
-        {
-          json_t *b = json_array_get (nb, i);
-          json_t *cp = task_json_get (b, "containerPort"), *hp = task_json_get (b, "hostPort");
-          if (!json_is_object (b) || !json_is_integer (cp) || !json_is_integer (hp)
-              || json_integer_value (cp) < 0 || json_integer_value (cp) > 65535
-              || json_integer_value (hp) < 0 || json_integer_value (hp) > 65535)
-            goto bad;
-          struct task_port_binding *sb = &c->bindings[c->n_bindings++];
-          sb->container_port = (uint16_t) json_integer_value (cp);
-          sb->host_port = (uint16_t) json_integer_value (hp);
-          cleanup_free char *proto = NULL;
-          if (task_json_string (b, "bindIP", "", false, &sb->bind_ip, err) < 0
-              || task_json_string (b, "protocol", "", false, &proto, err) < 0
-              || task_protocol_parse (proto, &sb->protocol, err) < 0)
-            {
-              state_change_free (c);
-              return error_wrap (err, "state change network binding");
-            }
-        }
-    }
   c->durable = true;
   *out = c;
   return 0;

@@ -197,7 +197,7 @@ task_json_protocol (json_t *obj, const char *path, enum task_protocol *out, agen
   return error_set (err, ERR_INVALID, "%s.protocol must be \"tcp\" or \"udp\"", path);
 }
 
-/* An optional array of objects at obj.key, each parsed by item_fn into a
+/* An optional array of objects at obj.key (path "" names the key alone), each parsed by item_fn into a
    calloc'd array of elem_size items; *n counts the items filled so far, so
    the free function sees every partly parsed item after an error. */
 typedef int (*item_parse_fn) (json_t *m, const char *ipath, void *item, agent_error_t *err);
@@ -210,13 +210,13 @@ parse_object_array (json_t *obj, const char *key, const char *path, size_t elem_
   if (task_json_null (a))
     return 0;
   if (!json_is_array (a))
-    return error_set (err, ERR_INVALID, "%s.%s must be an array", path, key);
+    return error_set (err, ERR_INVALID, "%s%s%s must be an array", path, *path ? "." : "", key);
   size_t len = json_array_size (a);
   *arr = xcalloc (len ? len : 1, elem_size);
   for (size_t i = 0; i < len; i++)
     {
       json_t *m = json_array_get (a, i);
-      cleanup_free char *ipath = xasprintf ("%s.%s[%zu]", path, key, i);
+      cleanup_free char *ipath = xasprintf ("%s%s%s[%zu]", path, *path ? "." : "", key, i);
       if (!json_is_object (m))
         return error_set (err, ERR_INVALID, "%s must be an object", ipath);
       void *item = (char *) *arr + (*n)++ * elem_size;
@@ -258,6 +258,44 @@ parse_volume_from (json_t *m, const char *ipath, void *item, agent_error_t *err)
       || task_json_bool (m, "readOnly", ipath, &p->read_only, err) < 0)
     return -ERR_INVALID;
   return 0;
+}
+
+static int
+parse_port_binding (json_t *m, const char *ipath, bool ports_required, struct task_port_binding *b,
+                    agent_error_t *err)
+{
+  int64_t cp, hp;
+  if (task_json_int_range (m, "containerPort", ipath, 0, 65535, ports_required, &cp, err) < 0
+      || task_json_int_range (m, "hostPort", ipath, 0, 65535, ports_required, &hp, err) < 0
+      || task_json_string (m, "bindIP", ipath, false, &b->bind_ip, err) < 0
+      || task_json_protocol (m, ipath, &b->protocol, err) < 0)
+    return -ERR_INVALID;
+  b->container_port = (uint16_t) cp;
+  b->host_port = (uint16_t) hp;
+  return 0;
+}
+
+static int
+parse_port_binding_opt (json_t *m, const char *ipath, void *item, agent_error_t *err)
+{
+  return parse_port_binding (m, ipath, false, item, err);
+}
+
+static int
+parse_port_binding_req (json_t *m, const char *ipath, void *item, agent_error_t *err)
+{
+  return parse_port_binding (m, ipath, true, item, err);
+}
+
+int
+task_json_port_bindings (json_t *obj, const char *key, const char *path, bool ports_required,
+                         struct task_port_binding **out, size_t *n, agent_error_t *err)
+{
+  void *arr = NULL;
+  int rc = parse_object_array (obj, key, path, sizeof **out, &arr, n,
+                               ports_required ? parse_port_binding_req : parse_port_binding_opt, err);
+  *out = arr; /* also on error: the free function sees the parsed items */
+  return rc;
 }
 
 static int

@@ -1,6 +1,7 @@
 /* task/task_decode.h - JSON field decoders shared by the two task codecs
  * (acs/task_codec.h for the ACS form, state/checkpoint_tasks.h for the
- * checkpoint form).  Only those codecs include this header.
+ * checkpoint form) and the checkpoint file reader (state/state_file.c).
+ * Only those include this header.
  *
  * Contract:
  *  - Keys are matched case-insensitively, an exact match first.  "Absent"
@@ -30,6 +31,12 @@ int task_json_int_range (json_t *obj, const char *key, const char *path, int64_t
 int task_json_strv (json_t *obj, const char *key, const char *path, char ***out, agent_error_t *err);
 /* obj.protocol: "tcp" (default) or "udp". */
 int task_json_protocol (json_t *obj, const char *path, enum task_protocol *out, agent_error_t *err);
+/* Port bindings (task_port_binding) at obj.key, an array of objects or
+   null: containerPort, hostPort (0..65535; absent -> 0 unless
+   ports_required), bindIP, protocol; path "" names the key alone.  *out
+   and *n (the items parsed so far, bind_ip owned) are set on error too. */
+int task_json_port_bindings (json_t *obj, const char *key, const char *path, bool ports_required,
+                             struct task_port_binding **out, size_t *n, agent_error_t *err);
 /* The container fields common to both forms: name, image, command,
    entryPoint, cpu, memory, essential, links, environment, portMappings,
    mountPoints, volumesFrom, overrides. */

@@ -422,6 +422,14 @@ test_corrupt_and_truncated (void **st)
   expect_terminal (f, orphan, strlen (orphan), "arn:nope");
   const char *badq = "{\"Version\":100,\"Data\":{\"StateChanges\":{\"Queue\":[{\"Id\":1,\"Kind\":\"bogus\"}]}}}";
   expect_terminal (f, badq, strlen (badq), "StateChanges");
+  /* Port bindings (task_json_port_bindings): a queued change's need both
+     ports; a container's may fall back to KnownPortBindingsUnsafe. */
+  const char *badnb = "{\"Version\":100,\"Data\":{\"StateChanges\":{\"Queue\":[{\"Id\":1,\"Kind\":\"task\","
+                      "\"TaskArn\":\"a\",\"Status\":\"RUNNING\",\"NetworkBindings\":[{\"hostPort\":80}]}]}}}";
+  expect_terminal (f, badnb, strlen (badnb), "StateChanges.Queue[0]: state change: NetworkBindings[0].containerPort is required");
+  const char *badkb = "{\"Version\":2,\"Data\":{\"TaskEngine\":{\"Tasks\":[{\"Arn\":\"a\",\"Containers\":[{\"Name\":\"c\","
+                      "\"KnownPortBindingsUnsafe\":[{\"ContainerPort\":80,\"HostPort\":70000}]}]}]}}}";
+  expect_terminal (f, badkb, strlen (badkb), "Containers[0].KnownPortBindingsUnsafe[0].hostPort must be in 0..65535");
   free (text);
 }
 
