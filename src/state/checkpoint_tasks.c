@@ -211,9 +211,11 @@ parse_checkpoint_container (json_t *cj, const char *path, struct task_container 
   else if (!task_json_null (ec))
     return error_set (err, ERR_INVALID, "%s.KnownExitCode must be an integer or null", path);
   /* KnownPortBindings, else KnownPortBindingsUnsafe. */
-  const char *kb = task_json_null (task_json_get (cj, "KnownPortBindings")) ? "KnownPortBindingsUnsafe"
-                                                                            : "KnownPortBindings";
-  if (task_json_port_bindings (cj, kb, path, false, &c->known_bindings, &c->n_known_bindings, err) < 0)
+  const char *kb = task_json_null (task_json_get (cj, "KnownPortBindings"))
+                       ? "KnownPortBindingsUnsafe"
+                       : "KnownPortBindings";
+  if (task_json_port_bindings (cj, kb, path, false, &c->known_bindings, &c->n_known_bindings,
+                               err) < 0)
     return -ERR_INVALID;
   empty_to_null (&c->docker_id);
   empty_to_null (&c->docker_name);

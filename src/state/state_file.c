@@ -63,7 +63,8 @@ change_from_json (json_t *o, struct state_change **out, agent_error_t *err)
       || task_json_string (o, "ContainerName", "", false, &c->container_name, err) < 0
       || task_json_string (o, "Status", "", false, &c->status, err) < 0
       || task_json_string (o, "Reason", "", false, &c->reason, err) < 0
-      || task_json_port_bindings (o, "NetworkBindings", "", true, &c->bindings, &c->n_bindings, err) < 0)
+      || task_json_port_bindings (o, "NetworkBindings", "", true, &c->bindings, &c->n_bindings,
+                                  err) < 0)
     {
       state_change_free (c);
       return error_wrap (err, "state change");

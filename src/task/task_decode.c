@@ -11,6 +11,9 @@
 #include <string.h>
 #include <strings.h>
 
+/* "path.key", or "key" alone when path is "": the name of a field in messages. */
+#define FIELD "%s%s%s"
+#define FIELD_ARGS(path, key) (path), *(path) ? "." : "", (key)
 
 /* Case-insensitive object member lookup; an exact match wins. */
 json_t *
@@ -46,16 +49,15 @@ task_json_string (json_t *obj, const char *key, const char *path, bool required,
   if (task_json_null (v))
     {
       if (required)
-        return error_set (err, ERR_INVALID, "%s%s%s is required", path, *path ? "." : "", key);
+        return error_set (err, ERR_INVALID, FIELD " is required", FIELD_ARGS (path, key));
       return 0;
     }
   if (!json_is_string (v))
-    return error_set (err, ERR_INVALID, "%s%s%s must be a string", path, *path ? "." : "", key);
+    return error_set (err, ERR_INVALID, FIELD " must be a string", FIELD_ARGS (path, key));
   if (required && json_string_length (v) == 0)
-    return error_set (err, ERR_INVALID, "%s%s%s must not be empty", path, *path ? "." : "", key);
+    return error_set (err, ERR_INVALID, FIELD " must not be empty", FIELD_ARGS (path, key));
   if (strlen (json_string_value (v)) != json_string_length (v))
-    return error_set (err, ERR_INVALID, "%s%s%s contains a NUL character", path, *path ? "." : "",
-                      key);
+    return error_set (err, ERR_INVALID, FIELD " contains a NUL character", FIELD_ARGS (path, key));
   *out = xstrdup (json_string_value (v));
   return 0;
 }
@@ -68,7 +70,7 @@ task_json_bool (json_t *obj, const char *key, const char *path, bool *out, agent
   if (task_json_null (v))
     return 0;
   if (!json_is_boolean (v))
-    return error_set (err, ERR_INVALID, "%s.%s must be a boolean", path, key);
+    return error_set (err, ERR_INVALID, FIELD " must be a boolean", FIELD_ARGS (path, key));
   *out = json_is_true (v);
   return 0;
 }
@@ -82,7 +84,7 @@ task_json_int_range (json_t *obj, const char *key, const char *path, int64_t lo,
   if (task_json_null (v))
     {
       if (required)
-        return error_set (err, ERR_INVALID, "%s.%s is required", path, key);
+        return error_set (err, ERR_INVALID, FIELD " is required", FIELD_ARGS (path, key));
       return 0;
     }
   json_int_t i;
@@ -92,10 +94,11 @@ task_json_int_range (json_t *obj, const char *key, const char *path, int64_t lo,
            && json_real_value (v) >= -9e15 && json_real_value (v) <= 9e15)
     i = (json_int_t) json_real_value (v);
   else
-    return error_set (err, ERR_INVALID, "%s.%s must be an integer", path, key);
+    return error_set (err, ERR_INVALID, FIELD " must be an integer", FIELD_ARGS (path, key));
   if (i < lo || i > hi)
-    return error_set (err, ERR_INVALID, "%s.%s must be in %" PRId64 "..%" PRId64 " (got %" PRId64 ")",
-                      path, key, lo, hi, (int64_t) i);
+    return error_set (err, ERR_INVALID,
+                      FIELD " must be in %" PRId64 "..%" PRId64 " (got %" PRId64 ")",
+                      FIELD_ARGS (path, key), lo, hi, (int64_t) i);
   *out = i;
   return 0;
 }
@@ -109,7 +112,8 @@ task_json_strv (json_t *obj, const char *key, const char *path, char ***out, age
   if (task_json_null (v))
     return 0;
   if (!json_is_array (v))
-    return error_set (err, ERR_INVALID, "%s.%s must be an array of strings", path, key);
+    return error_set (err, ERR_INVALID, FIELD " must be an array of strings",
+                      FIELD_ARGS (path, key));
   size_t n = json_array_size (v);
   char **r = xcalloc (n + 1, sizeof *r);
   for (size_t i = 0; i < n; i++)
@@ -118,7 +122,8 @@ task_json_strv (json_t *obj, const char *key, const char *path, char ***out, age
       if (!json_is_string (s) || strlen (json_string_value (s)) != json_string_length (s))
         {
           task_strv_free (r);
-          return error_set (err, ERR_INVALID, "%s.%s[%zu] must be a string", path, key, i);
+          return error_set (err, ERR_INVALID, FIELD "[%zu] must be a string",
+                            FIELD_ARGS (path, key), i);
         }
       r[i] = xstrdup (json_string_value (s));
     }
@@ -126,6 +131,60 @@ task_json_strv (json_t *obj, const char *key, const char *path, char ***out, age
   return 0;
 }
 
+/* An optional array of objects at obj.key, each parsed by item_fn into a
+   calloc'd array of elem_size items; *n counts the items filled so far, so
+   the free function sees every partly parsed item after an error. */
+typedef int (*item_parse_fn) (json_t *m, const char *ipath, void *item, agent_error_t *err);
+
+static int
+parse_object_array (json_t *obj, const char *key, const char *path, size_t elem_size, void **arr,
+                    size_t *n, item_parse_fn item_fn, agent_error_t *err)
+{
+  json_t *a = task_json_get (obj, key);
+  if (task_json_null (a))
+    return 0;
+  if (!json_is_array (a))
+    return error_set (err, ERR_INVALID, FIELD " must be an array", FIELD_ARGS (path, key));
+  size_t len = json_array_size (a);
+  *arr = xcalloc (len ? len : 1, elem_size);
+  for (size_t i = 0; i < len; i++)
+    {
+      json_t *m = json_array_get (a, i);
+      cleanup_free char *ipath = xasprintf (FIELD "[%zu]", FIELD_ARGS (path, key), i);
+      if (!json_is_object (m))
+        return error_set (err, ERR_INVALID, "%s must be an object", ipath);
+      void *item = (char *) *arr + (*n)++ * elem_size;
+      if (item_fn (m, ipath, item, err) < 0)
+        return -ERR_INVALID;
+    }
+  return 0;
+}
+
+/* parse_object_array into field (a T ** to fill with a calloc'd T[]), which
+   is set also on error: the free function sees the parsed items. */
+#define PARSE_ARRAY_INTO(obj, key, path, field, n, item_fn, err)                                   \
+  __extension__ ({                                                                                 \
+    void *arr_ = NULL;                                                                             \
+    int rc_ = parse_object_array ((obj), (key), (path), sizeof **(field), &arr_, (n), (item_fn),   \
+                                  (err));                                                          \
+    *(field) = arr_;                                                                               \
+    rc_;                                                                                           \
+  })
+
+/* {"name":..,"value":..}: value absent or null -> "". */
+static int
+parse_env_item (json_t *e, const char *ipath, void *item, agent_error_t *err)
+{
+  struct task_kv *kv = item;
+  if (task_json_string (e, "name", ipath, true, &kv->key, err) < 0
+      || task_json_string (e, "value", ipath, false, &kv->value, err) < 0)
+    return -ERR_INVALID;
+  if (!kv->value)
+    kv->value = xstrdup ("");
+  if (strchr (kv->key, '='))
+    return error_set (err, ERR_INVALID, "%s: invalid variable name \"%s\"", ipath, kv->key);
+  return 0;
+}
 
 static int
 parse_environment (json_t *obj, const char *path, struct task_container *c, agent_error_t *err)
@@ -152,31 +211,8 @@ parse_environment (json_t *obj, const char *path, struct task_container *c, agen
       return 0;
     }
   if (json_is_array (env)) /* ECS API form [{"name":..,"value":..}] */
-    {
-      size_t n = json_array_size (env);
-      c->environment = xcalloc (n ? n : 1, sizeof *c->environment);
-      for (size_t i = 0; i < n; i++)
-        {
-          json_t *e = json_array_get (env, i);
-          cleanup_free char *ipath = xasprintf ("%s.environment[%zu]", path, i);
-          if (!json_is_object (e))
-            return error_set (err, ERR_INVALID, "%s must be an object", ipath);
-          char *k = NULL, *v = NULL;
-          if (task_json_string (e, "name", ipath, true, &k, err) < 0)
-            return -ERR_INVALID;
-          if (task_json_string (e, "value", ipath, false, &v, err) < 0)
-            {
-              free (k);
-              return -ERR_INVALID;
-            }
-          c->environment[c->n_environment].key = k;
-          c->environment[c->n_environment].value = v ? v : xstrdup ("");
-          c->n_environment++;
-          if (strchr (k, '='))
-            return error_set (err, ERR_INVALID, "%s: invalid variable name \"%s\"", ipath, k);
-        }
-      return 0;
-    }
+    return PARSE_ARRAY_INTO (obj, "environment", path, &c->environment, &c->n_environment,
+                             parse_env_item, err);
   return error_set (err, ERR_INVALID, "%s.environment must be an object of strings", path);
 }
 
@@ -195,35 +231,6 @@ task_json_protocol (json_t *obj, const char *path, enum task_protocol *out, agen
       return 0;
     }
   return error_set (err, ERR_INVALID, "%s.protocol must be \"tcp\" or \"udp\"", path);
-}
-
-/* An optional array of objects at obj.key (path "" names the key alone), each parsed by item_fn into a
-   calloc'd array of elem_size items; *n counts the items filled so far, so
-   the free function sees every partly parsed item after an error. */
-typedef int (*item_parse_fn) (json_t *m, const char *ipath, void *item, agent_error_t *err);
-
-static int
-parse_object_array (json_t *obj, const char *key, const char *path, size_t elem_size, void **arr,
-                    size_t *n, item_parse_fn item_fn, agent_error_t *err)
-{
-  json_t *a = task_json_get (obj, key);
-  if (task_json_null (a))
-    return 0;
-  if (!json_is_array (a))
-    return error_set (err, ERR_INVALID, "%s%s%s must be an array", path, *path ? "." : "", key);
-  size_t len = json_array_size (a);
-  *arr = xcalloc (len ? len : 1, elem_size);
-  for (size_t i = 0; i < len; i++)
-    {
-      json_t *m = json_array_get (a, i);
-      cleanup_free char *ipath = xasprintf ("%s%s%s[%zu]", path, *path ? "." : "", key, i);
-      if (!json_is_object (m))
-        return error_set (err, ERR_INVALID, "%s must be an object", ipath);
-      void *item = (char *) *arr + (*n)++ * elem_size;
-      if (item_fn (m, ipath, item, err) < 0)
-        return -ERR_INVALID;
-    }
-  return 0;
 }
 
 static int
@@ -291,41 +298,8 @@ int
 task_json_port_bindings (json_t *obj, const char *key, const char *path, bool ports_required,
                          struct task_port_binding **out, size_t *n, agent_error_t *err)
 {
-  void *arr = NULL;
-  int rc = parse_object_array (obj, key, path, sizeof **out, &arr, n,
-                               ports_required ? parse_port_binding_req : parse_port_binding_opt, err);
-  *out = arr; /* also on error: the free function sees the parsed items */
-  return rc;
-}
-
-static int
-parse_port_mappings (json_t *obj, const char *path, struct task_container *c, agent_error_t *err)
-{
-  void *arr = NULL;
-  int rc = parse_object_array (obj, "portMappings", path, sizeof *c->port_mappings, &arr,
-                               &c->n_port_mappings, parse_port_mapping, err);
-  c->port_mappings = arr; /* also on error: the free function sees the parsed items */
-  return rc;
-}
-
-static int
-parse_mount_points (json_t *obj, const char *path, struct task_container *c, agent_error_t *err)
-{
-  void *arr = NULL;
-  int rc = parse_object_array (obj, "mountPoints", path, sizeof *c->mount_points, &arr,
-                               &c->n_mount_points, parse_mount_point, err);
-  c->mount_points = arr; /* also on error: the free function sees the parsed items */
-  return rc;
-}
-
-static int
-parse_volumes_from (json_t *obj, const char *path, struct task_container *c, agent_error_t *err)
-{
-  void *arr = NULL;
-  int rc = parse_object_array (obj, "volumesFrom", path, sizeof *c->volumes_from, &arr,
-                               &c->n_volumes_from, parse_volume_from, err);
-  c->volumes_from = arr; /* also on error: the free function sees the parsed items */
-  return rc;
+  return PARSE_ARRAY_INTO (obj, key, path, out, n,
+                           ports_required ? parse_port_binding_req : parse_port_binding_opt, err);
 }
 
 static int
@@ -335,9 +309,7 @@ check_links (const char *path, struct task_container *c, agent_error_t *err)
     {
       const char *l = c->links[i];
       const char *colon = strchr (l, ':');
-      if (colon && strchr (colon + 1, ':'))
-        return error_set (err, ERR_INVALID, "%s.links[%zu]: Invalid link format \"%s\"", path, i, l);
-      if (*l == '\0' || l[0] == ':' || (colon && colon[1] == '\0'))
+      if (*l == '\0' || l[0] == ':' || (colon && (colon[1] == '\0' || strchr (colon + 1, ':'))))
         return error_set (err, ERR_INVALID, "%s.links[%zu]: Invalid link format \"%s\"", path, i, l);
     }
   return 0;
@@ -408,8 +380,13 @@ task_json_container_common (json_t *obj, const char *path, struct task_container
       || task_json_int_range (obj, "memory", path, 0, UINT32_MAX, false, &mem, err) < 0
       || task_json_bool (obj, "essential", path, &c->essential, err) < 0
       || task_json_strv (obj, "links", path, &c->links, err) < 0 || check_links (path, c, err) < 0
-      || parse_environment (obj, path, c, err) < 0 || parse_port_mappings (obj, path, c, err) < 0
-      || parse_mount_points (obj, path, c, err) < 0 || parse_volumes_from (obj, path, c, err) < 0
+      || parse_environment (obj, path, c, err) < 0
+      || PARSE_ARRAY_INTO (obj, "portMappings", path, &c->port_mappings, &c->n_port_mappings,
+                           parse_port_mapping, err) < 0
+      || PARSE_ARRAY_INTO (obj, "mountPoints", path, &c->mount_points, &c->n_mount_points,
+                           parse_mount_point, err) < 0
+      || PARSE_ARRAY_INTO (obj, "volumesFrom", path, &c->volumes_from, &c->n_volumes_from,
+                           parse_volume_from, err) < 0
       || parse_overrides_value (task_json_get (obj, "overrides"), path, c, err) < 0)
     return -ERR_INVALID;
   c->cpu = (uint32_t) cpu;
