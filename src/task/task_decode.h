@@ -7,8 +7,9 @@
  *  - Keys are matched case-insensitively, an exact match first.  "Absent"
  *    and JSON null mean the same.
  *  - Every decoder fills its output only on success and returns < 0 with
- *    ERR_INVALID and a message naming the field (path.key) otherwise; the
- *    caller frees a partly filled task with task_free().
+ *    ERR_INVALID and a message naming the field (path.key, or the key
+ *    alone when path is "") otherwise; the caller frees a partly filled
+ *    task with task_free().
  */
 #ifndef TASK_TASK_DECODE_H
 #define TASK_TASK_DECODE_H
@@ -33,8 +34,8 @@ int task_json_strv (json_t *obj, const char *key, const char *path, char ***out,
 int task_json_protocol (json_t *obj, const char *path, enum task_protocol *out, agent_error_t *err);
 /* Port bindings (task_port_binding) at obj.key, an array of objects or
    null: containerPort, hostPort (0..65535; absent -> 0 unless
-   ports_required), bindIP, protocol; path "" names the key alone.  *out
-   and *n (the items parsed so far, bind_ip owned) are set on error too. */
+   ports_required), bindIP, protocol.  *out and *n (the items parsed so
+   far, bind_ip owned) are set on error too. */
 int task_json_port_bindings (json_t *obj, const char *key, const char *path, bool ports_required,
                              struct task_port_binding **out, size_t *n, agent_error_t *err);
 /* The container fields common to both forms: name, image, command,
