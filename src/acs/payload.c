@@ -254,12 +254,10 @@ saved_cb (agent_error_t err, void *data)
 {
   struct pending *p = data;
   acs_payload_handler_t *h = p->h;
+  (void) err; /* always NULL: the store calls back once the save is durable (state.h) */
   pending_unlink (h, p);
   bool acked = false;
-  if (err)
-    log_error (MOD, "payload %s: saving state failed, not acknowledging: %s", p->message_id,
-               error_msg (&err));
-  else if (p->refused)
+  if (p->refused)
     log_warn (MOD, "payload %s: not every task was accepted; not acknowledging", p->message_id);
   else
     {

@@ -13,8 +13,8 @@
  *    numbers come from seqNum.  A task that fails to parse is reported
  *    STOPPED with reason "UnrecognizedTaskError: <reason>" through the
  *    state-change queue (an ARN-less one is only logged).
- *  - Then a durable state save is requested; only in its callback (and
- *    only if it succeeded) the AckRequest {cluster: clusterArn,
+ *  - Then a durable state save is requested; only in its callback (run
+ *    once the save is durable, see state.h) the AckRequest {cluster: clusterArn,
  *    containerInstance: containerInstanceArn, messageId} is sent and the
  *    stored ACS seqNum is raised to the payload's seqNum (and saved).  If
  *    the engine refused a task (it is stopping) nothing is acknowledged:
@@ -63,6 +63,7 @@ struct acs_payload_ops
   int (*task_add) (void *ctx, struct task *task, agent_error_t *err);
   /* Queue a task STOPPED state change with reason. */
   void (*report_stopped) (void *ctx, const char *task_arn, const char *reason);
+  /* As state_save: cb runs, err NULL, once the save is durable. */
   void (*save) (void *ctx, state_saved_cb cb, void *data);
   void (*save_cancel) (void *ctx, state_saved_cb cb, void *data);
   void (*set_seq_num) (void *ctx, int64_t seq);

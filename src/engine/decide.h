@@ -9,7 +9,7 @@
  *    engine_decide_event()); the executor then only records what the
  *    outcome lists, in order, and issues its next call.
  *  - An inspect result is interpreted once, by engine_inspect_read().
- *  - Retry delays (stop, cleanup, save), cleanup deadlines and pull reuse
+ *  - Retry delays (stop, cleanup), cleanup deadlines and pull reuse
  *    are decided here too, with the constants below.
  */
 #ifndef ENGINE_DECIDE_H
@@ -28,9 +28,6 @@
 /* A cleanup round that left something in Docker. */
 #define ENGINE_CLEANUP_RETRY_MIN_MS 1000ULL
 #define ENGINE_CLEANUP_RETRY_MAX_MS (5ULL * 60 * 1000)
-/* A failed save a create waits for is asked for again after these. */
-#define ENGINE_SAVE_RETRY_MIN_MS 500ULL
-#define ENGINE_SAVE_RETRY_MAX_MS 30000ULL
 /* Reconciliation after a failed container list (x1.5, 20 % jitter). */
 #define ENGINE_RECONCILE_RETRY_MIN_MS 200ULL
 #define ENGINE_RECONCILE_RETRY_MAX_MS 5000ULL

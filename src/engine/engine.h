@@ -15,8 +15,8 @@
  *    about becomes a struct state_change pushed to the state store's queue
  *    (container change first, then its task's), and a save is requested.
  *    A Docker create waits for the durable save recording the Docker name
- *    it will use (the store retries a failing write; the engine never
- *    re-requests at once), so after a crash the container is found by
+ *    it will use (the store retries a failing write and calls back only
+ *    once it is durable), so after a crash the container is found by
  *    name / labels and adopted, never created twice.
  *  - engine_task_add(): a new task is added; a known ARN with a higher
  *    desired status updates it; anything else (duplicate payload) is a

@@ -35,8 +35,7 @@ enum op_kind
   OP_PULL,
   OP_PULL_CHECK_IMAGE,
   OP_VOLUME_CREATE,
-  OP_CREATE_SAVE,      /* waiting for the save recording the docker name */
-  OP_CREATE_SAVE_WAIT, /* that save failed: asked again at due_ms */
+  OP_CREATE_SAVE, /* waiting for the save recording the docker name */
   OP_CREATE,
   OP_CREATE_ADOPT, /* create failed in a way it may have happened: inspect by name */
   OP_START,
@@ -60,7 +59,6 @@ struct op
   void *handle;              /* Docker call handle, NULL while waiting for a save */
   enum task_status status; /* event inspect: reported status (NONE: resync) */
   char *msg;                 /* error text carried between phases */
-  uint64_t due_ms;           /* OP_CREATE_SAVE_WAIT: loop ms of the next save request */
   TAILQ_ENTRY (op) link;
 };
 
@@ -91,11 +89,9 @@ struct engine
   uv_timer_t cleanup_timer;
   uv_timer_t reconcile_timer;
   uv_timer_t resync_timer;
-  uv_timer_t retry_timer; /* failed stops and saves due for another try */
+  uv_timer_t retry_timer; /* failed stops due for another try */
   bool events_seen_connected;
   struct backoff reconcile_backoff;
-  struct backoff save_backoff; /* between requests of a save a create waits for */
-  bool save_failing;           /* the last such save failed (logged once) */
   int open_handles;
   bool started, ready, stopped, freeing;
   size_t reconcile_pending;

@@ -617,7 +617,7 @@ engine_step_all (engine_t *e)
     engine_task_step (e, e->tasks[i]);
 }
 
-/* ---- retries (stops, saves) -------------------------------------------------------- */
+/* ---- retries (stops) -------------------------------------------------------------- */
 
 void
 engine_retry_timer_cb (uv_timer_t *h)
@@ -633,13 +633,6 @@ engine_retry_timer_cb (uv_timer_t *h)
         if (c->retry_at_ms && c->retry_at_ms <= now)
           c->retry_at_ms = 0;
       }
-  struct op *o;
-  TAILQ_FOREACH (o, &e->ops_list, link)
-  if (o->kind == OP_CREATE_SAVE_WAIT && o->due_ms <= now)
-    {
-      o->kind = OP_CREATE_SAVE;
-      state_save (e->state, engine_create_saved_cb, o);
-    }
   engine_step_all (e);
   engine_arm_retry (e);
 }
@@ -657,10 +650,6 @@ engine_arm_retry (engine_t *e)
         if (at && at < best)
           best = at;
       }
-  const struct op *o;
-  TAILQ_FOREACH (o, &e->ops_list, link)
-  if (o->kind == OP_CREATE_SAVE_WAIT && o->due_ms < best)
-    best = o->due_ms;
   uv_timer_stop (&e->retry_timer);
   if (best == UINT64_MAX)
     return;

@@ -153,8 +153,7 @@ engine_volume_created_cb (const struct docker_volume_info *vol, agent_error_t er
         const struct op *o;
         TAILQ_FOREACH (o, &e->ops_list, link)
         if (o->t == t && o->ci == i
-            && (o->kind == OP_CREATE_SAVE || o->kind == OP_CREATE_SAVE_WAIT || o->kind == OP_CREATE
-                || o->kind == OP_CREATE_ADOPT))
+            && (o->kind == OP_CREATE_SAVE || o->kind == OP_CREATE || o->kind == OP_CREATE_ADOPT))
           busy = true;
         if (!busy)
           engine_create_continue (e, t, i);
@@ -169,28 +168,8 @@ engine_create_saved_cb (agent_error_t err, void *data)
   struct task *t = op->t;
   size_t ci = op->ci;
   struct task_container *c = &t->containers[ci];
-  if (err)
-    {
-      /* The name must be on disk before the container exists.  The store
-         retries its write with back-off; the request is made again after
-         a back-off of our own, never at once (that would spin). */
-      if (!e->save_failing)
-        log_warn (MOD, "checkpoint save failing (%s): creates wait for it", err->msg);
-      e->save_failing = true;
-      op->kind = OP_CREATE_SAVE_WAIT;
-      op->due_ms = uv_now (e->loop)
-                   + engine_retry_delay_ms (&e->save_backoff, ENGINE_SAVE_RETRY_MIN_MS,
-                                            ENGINE_SAVE_RETRY_MAX_MS);
-      engine_arm_retry (e);
-      return;
-    }
+  (void) err; /* always NULL: the store calls back once the name is on disk (state.h) */
   engine_op_finish (op);
-  if (e->save_failing)
-    {
-      log_info (MOD, "checkpoint save succeeded again: waiting creates go on");
-      e->save_failing = false;
-      backoff_reset (&e->save_backoff);
-    }
   if (c->desired_status == TASK_STATUS_STOPPED)
     {
       c->inflight = TASK_ACTION_NONE;
@@ -308,7 +287,7 @@ retry_now (engine_t *e)
   uv_timer_stop (&e->retry_timer);
   engine_step_all (e);
   engine_arm_cleanup (e);
-  engine_arm_retry (e); /* saves a create waits for */
+  engine_arm_retry (e); /* stops that failed again in those steps */
 }
 
 void

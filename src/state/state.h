@@ -114,8 +114,9 @@ size_t state_loaded_task_count (const state_store_t *s);
 void state_take_tasks (state_store_t *s, struct task ***tasks, size_t *n);
 
 /* ---- saving ---- */
-/* err is always NULL: a callback runs only after a durable write (kept in
-   the type for callers written against an error path). */
+/* err is always NULL: a callback runs only after a durable write (a failed
+   write is retried, never reported to callbacks), so callbacks have no
+   error branch; the parameter stays for the callbacks' type. */
 typedef void (*state_saved_cb) (agent_error_t err, void *data);
 /* cb may be NULL.  Never fails synchronously. */
 void state_save (state_store_t *s, state_saved_cb cb, void *data);

@@ -123,19 +123,15 @@ static const struct acs_payload_ops fops = {
   .task_known = f_known,
 };
 
-/* Complete save i (err NULL = success). */
+/* Complete save i: the store calls back only after a durable write, err NULL. */
 static void
-complete (struct fake *f, size_t i, const char *errmsg)
+complete (struct fake *f, size_t i)
 {
   assert_true (i < f->n_saves);
   assert_non_null (f->cbs[i]);
-  agent_error_t err = NULL;
-  if (errmsg)
-    error_set (&err, ERR_IO, "%s", errmsg);
   state_saved_cb cb = f->cbs[i];
   f->cbs[i] = NULL;
-  cb (err, f->datas[i]);
-  error_free (&err);
+  cb (NULL, f->datas[i]);
 }
 
 static struct acs_payload *
@@ -197,30 +193,30 @@ test_ack_after_save (void **state)
   assert_string_equal (log_of (f), "add:t1[4/0] save ");
   assert_int_equal (acs_payload_pending (h), 1);
   assert_int_equal (f->seq, 0);
-  complete (f, 0, NULL);
+  complete (f, 0);
   assert_string_equal (log_of (f), "add:t1[4/0] save ack:m1@arn:c/arn:i seq:4 ");
   assert_int_equal (acs_payload_pending (h), 0);
   acs_payload_handler_free (h);
 }
 
+/* A save that keeps failing never calls back (the store retries it until
+   it is durable): the payload stays unacknowledged and pending, a re-send
+   is ignored, and freeing the handler cancels the callback. */
 static void
 test_save_failure_no_ack (void **state)
 {
   struct fake *f = *state;
   acs_payload_handler_t *h = handler (f);
-  acs_payload_handle (h, payload ("{\"type\":\"PayloadMessage\",\"message\":{\"messageId\":\"m1\","
-                                  "\"seqNum\":4,\"clusterArn\":\"c\",\"containerInstanceArn\":\"i\","
-                                  "\"tasks\":[" TASK ("t1", "RUNNING") "]}}"));
-  complete (f, 0, "disk full");
+  const char *p = "{\"type\":\"PayloadMessage\",\"message\":{\"messageId\":\"m1\",\"seqNum\":4,"
+                  "\"clusterArn\":\"c\",\"containerInstanceArn\":\"i\",\"tasks\":[" TASK ("t1", "RUNNING") "]}}";
+  acs_payload_handle (h, payload (p));
+  acs_payload_handle (h, payload (p));
   assert_null (strstr (log_of (f), "ack:"));
   assert_null (strstr (log_of (f), "seq:"));
-  /* the re-sent payload is handled again (not in the acked set) */
-  acs_payload_handle (h, payload ("{\"type\":\"PayloadMessage\",\"message\":{\"messageId\":\"m1\","
-                                  "\"seqNum\":4,\"clusterArn\":\"c\",\"containerInstanceArn\":\"i\","
-                                  "\"tasks\":[" TASK ("t1", "RUNNING") "]}}"));
-  complete (f, 1, NULL);
-  assert_non_null (strstr (log_of (f), "ack:m1@c/i seq:4"));
+  assert_int_equal (f->n_saves, 1);
+  assert_int_equal (acs_payload_pending (h), 1);
   acs_payload_handler_free (h);
+  assert_int_equal (f->cancelled, 1);
 }
 
 static void
@@ -233,7 +229,7 @@ test_stops_first_and_seq (void **state)
                                   "\"tasks\":[" TASK ("run1", "RUNNING") "," TASK ("stop1", "STOPPED")
                                   "," TASK ("run2", "RUNNING") "," TASK ("stop2", "STOPPED") "]}}"));
   assert_string_equal (log_of (f), "add:stop1[0/9] add:stop2[0/9] add:run1[9/0] add:run2[9/0] save ");
-  complete (f, 0, NULL);
+  complete (f, 0);
   acs_payload_handler_free (h);
 }
 
@@ -245,7 +241,7 @@ test_no_seq_num (void **state)
   acs_payload_handle (h, payload ("{\"type\":\"PayloadMessage\",\"message\":{\"messageId\":\"m\","
                                   "\"clusterArn\":\"c\",\"containerInstanceArn\":\"i\","
                                   "\"tasks\":[" TASK ("t", "RUNNING") "]}}"));
-  complete (f, 0, NULL);
+  complete (f, 0);
   assert_string_equal (log_of (f), "add:t[0/0] save ack:m@c/i ");
   acs_payload_handler_free (h);
 }
@@ -267,7 +263,7 @@ test_unrecognized_task (void **state)
   assert_null (strstr (l, "noarn"));
   assert_non_null (strstr (l, "add:good[2/0] save "));
   assert_null (strstr (l, "add:bad1"));
-  complete (f, 0, NULL);
+  complete (f, 0);
   /* handled (the bad task is reported durably): acknowledged */
   assert_non_null (strstr (log_of (f), "ack:m3@c/i seq:2"));
   acs_payload_handler_free (h);
@@ -285,7 +281,7 @@ test_duplicate_acked_once_run (void **state)
   acs_payload_handle (h, payload (p));
   assert_string_equal (log_of (f), "add:t[3/0] save ");
   assert_int_equal (f->n_saves, 1);
-  complete (f, 0, NULL);
+  complete (f, 0);
   /* re-sent after the ack: acknowledged again, not run */
   acs_payload_handle (h, payload (p));
   assert_string_equal (log_of (f), "add:t[3/0] save ack:dup@c/i seq:3 ack:dup@c/i ");
@@ -307,7 +303,7 @@ test_recent_ring (void **state)
                            i);
       acs_payload_handle (h, payload (p));
       free (p);
-      complete (f, f->n_saves - 1, NULL);
+      complete (f, f->n_saves - 1);
       f->n_saves = 0;
     }
   sbuf_free (&f->log);
@@ -317,7 +313,7 @@ test_recent_ring (void **state)
   acs_payload_handle (h, payload ("{\"type\":\"PayloadMessage\",\"message\":{\"messageId\":\"r0\","
                                   "\"clusterArn\":\"c\",\"containerInstanceArn\":\"i\"}}"));
   assert_string_equal (log_of (f), "ack:r1@c/i save ");
-  complete (f, 0, NULL);
+  complete (f, 0);
   acs_payload_handler_free (h);
 }
 
@@ -353,7 +349,7 @@ test_engine_refuses (void **state)
                                   "\"clusterArn\":\"c\",\"containerInstanceArn\":\"i\","
                                   "\"tasks\":[" TASK ("t", "RUNNING") "]}}"));
   assert_string_equal (log_of (f), "add:t[0/0] save ");
-  complete (f, 0, NULL);
+  complete (f, 0);
   /* not every task was accepted: no ack, no seq num */
   assert_string_equal (log_of (f), "add:t[0/0] save ");
   acs_payload_handler_free (h);
@@ -469,7 +465,7 @@ test_task_over_container_limit (void **state)
                           "accepted in a task add:good[0/0] save ",
                           ACS_TASK_MAX_CONTAINERS + 1, ACS_TASK_MAX_CONTAINERS);
   assert_string_equal (log_of (f), want);
-  complete (f, 0, NULL);
+  complete (f, 0);
   assert_non_null (strstr (log_of (f), "ack:m@c/i"));
   free (want);
   free (json);
@@ -517,7 +513,7 @@ test_payload_over_limits_refused (void **state)
                           ACS_PAYLOAD_MAX_TASKS * 20, ACS_PAYLOAD_MAX_TASKS);
   assert_true (strncmp (log_of (f), want, strlen (want)) == 0);
   free (want);
-  complete (f, 0, NULL);
+  complete (f, 0);
   assert_non_null (strstr (log_of (f), "ack:many@c/i"));
   /* Too many containers in all (each task within its own limit). */
   sbuf_free (&f->log);
@@ -566,8 +562,8 @@ test_limits_checked_first_and_fast (void **state)
   /* Generous: the quadratic check took seconds here; ASan and a loaded
      machine stay far below this. */
   assert_true (wide_ms < 5000 && tasks_ms < 5000);
-  complete (f, 0, NULL);
-  complete (f, 1, NULL);
+  complete (f, 0);
+  complete (f, 1);
   acs_payload_handler_free (h);
 }
 
@@ -593,7 +589,7 @@ test_largest_accepted_payload (void **state)
   assert_int_equal (f->n_stopped, 0);
   assert_int_equal (f->n_saves, 1);
   assert_true (t2 - t0 < 5000);
-  complete (f, 0, NULL);
+  complete (f, 0);
   acs_payload_handler_free (h);
 }
 
@@ -669,7 +665,7 @@ test_marker_around_handling (void **state)
   acs_payload_handle (h, payload (ENVELOPE ("m1", TASK ("t1", "RUNNING"))));
   /* written before the task reached the engine, still there until the ack */
   assert_true (file_has (d.path, "\"m1\""));
-  complete (f, 0, NULL);
+  complete (f, 0);
   assert_string_equal (log_of (f), "add:t1[0/0] save ack:m1@c/i ");
   assert_int_equal (access (d.path, F_OK), -1);
   /* a clean stop with a payload pending is no death */
@@ -694,14 +690,14 @@ test_poison_refused_after_death (void **state)
   assert_int_equal (acs_payload_suspects (h), 1);
   /* another payload first: handled normally, the suspect stays */
   acs_payload_handle (h, payload (ENVELOPE ("other", TASK ("t0", "RUNNING"))));
-  complete (f, 0, NULL);
+  complete (f, 0);
   assert_true (file_has (d.path, "\"poison\""));
   sbuf_free (&f->log);
   acs_payload_handle (h, payload (ENVELOPE ("poison", TASK ("t-new", "RUNNING") "," TASK ("t-known", "STOPPED")
                                                     ",{\"arn\":\"t-bad\"}")));
   assert_string_equal (log_of (f), "stopped:t-new=" ACS_PAYLOAD_REASON_REFUSED " stopped:t-bad="
                                    ACS_PAYLOAD_REASON_REFUSED " save ");
-  complete (f, 1, NULL);
+  complete (f, 1);
   assert_non_null (strstr (log_of (f), "ack:poison@c/i"));
   assert_int_equal (acs_payload_suspects (h), 0);
   assert_int_equal (access (d.path, F_OK), -1);
@@ -722,7 +718,7 @@ test_poison_twice_only_acked (void **state)
   acs_payload_handler_t *h = marked_handler (f, &d);
   acs_payload_handle (h, payload (ENVELOPE ("poison", TASK ("t", "RUNNING"))));
   assert_string_equal (log_of (f), "save ");
-  complete (f, 0, NULL);
+  complete (f, 0);
   assert_string_equal (log_of (f), "save ack:poison@c/i ");
   acs_payload_handler_free (h);
   mdir_done (&d);
@@ -738,7 +734,7 @@ test_poison_ack_lost_stays_suspect (void **state)
   acs_payload_handler_t *h = marked_handler (f, &d);
   f->ack_fail = 1;
   acs_payload_handle (h, payload (ENVELOPE ("poison", TASK ("t", "RUNNING"))));
-  complete (f, 0, NULL);
+  complete (f, 0);
   acs_payload_handler_free (h);
   /* next start: still refused, never run */
   f->ack_fail = 0;
@@ -748,7 +744,7 @@ test_poison_ack_lost_stays_suspect (void **state)
   assert_int_equal (acs_payload_suspects (h), 1);
   acs_payload_handle (h, payload (ENVELOPE ("poison", TASK ("t", "RUNNING"))));
   assert_null (strstr (log_of (f), "add:"));
-  complete (f, 0, NULL);
+  complete (f, 0);
   assert_non_null (strstr (log_of (f), "ack:poison@c/i"));
   acs_payload_handler_free (h);
   mdir_done (&d);

@@ -1397,8 +1397,9 @@ spin_count (struct fx *x, uint64_t ms)
 
 /* The checkpoint cannot be written (a directory sits where the file goes)
    while a create waits for the save of its name: no create, and no busy
-   loop (the save is asked for again after a back-off, not at once); once
-   the disk recovers the container is created, its name on disk first. */
+   loop (the store retries its write after a back-off and calls the engine
+   back only once it succeeds); once the disk recovers the container is
+   created, its name on disk first. */
 static void
 test_save_failure_backs_off (void **st)
 {
