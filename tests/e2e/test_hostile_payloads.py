@@ -12,14 +12,20 @@
 * A task over the per-task container limit is reported STOPPED with a reason
   (and the payload acknowledged) while the loop keeps answering: the
   introspection server is polled every 10 ms meanwhile.
+
+The payload builders and the introspection probe are those of
+tests/reliability/hostile_payloads.py (the same payloads at full size).
 """
 import json
 import os
-import threading
-import time
-import urllib.request
+import sys
 
 from conftest import describe_task, register_task_def, wait_for, wait_task_status
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reliability"))
+
+from hostile_payloads import (LagProbe, acked, chain, payload_message, payload_tasks,  # noqa: E402
+                              register, run_task)
 
 ABORT_ENV = "ECS_AGENT_TEST_ABORT_PAYLOAD"
 MARKER = "acs_payload_marker.json"
@@ -39,12 +45,6 @@ def start_agent(make_agent, env=None):
     return a
 
 
-def run_task(cp, cluster, td):
-    r = cp.ecs.run_task(cluster=cluster, taskDefinition=td)
-    assert not r.get("failures"), r
-    return r["tasks"][0]["taskArn"]
-
-
 def pending_message_for(cp, task_arn):
     """messageId of the unacknowledged payload that carries task_arn."""
     st = cp.admin("/_local/state")
@@ -53,11 +53,6 @@ def pending_message_for(cp, task_arn):
             if task_arn in e.get("taskArns", []):
                 return e["messageId"]
     return None
-
-
-def acked(cp, message_id):
-    return any(e["message"].get("messageId") == message_id
-               for e in cp.admin("/_local/events?kind=AckRequest")["events"])
 
 
 def no_sanitizer_report(a):
@@ -122,50 +117,10 @@ def test_poison_payload_refused_after_crash_no_crash_loop(make_agent, controlpla
     no_sanitizer_report(a)
 
 
-class LagProbe:
-    """Polls introspection /v1/metadata every 10 ms from a thread; records
-    the slowest answer."""
-
-    def __init__(self, port):
-        self.url = "http://127.0.0.1:%d/v1/metadata" % port
-        self.worst = 0.0
-        self.samples = 0
-        self.errors = 0
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self._stop.is_set():
-            t0 = time.monotonic()
-            try:
-                with urllib.request.urlopen(self.url, timeout=10) as r:
-                    r.read()
-                self.samples += 1
-            except Exception:  # noqa: BLE001 - counted, reported by the test
-                self.errors += 1
-            self.worst = max(self.worst, time.monotonic() - t0)
-            self._stop.wait(0.01)
-
-    def __enter__(self):
-        self._t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._t.join(15)
-
-
 def test_task_over_container_limit_refused_loop_responsive(make_agent, controlplane, cluster_name, test_image):
     cp = controlplane
     a = start_agent(make_agent)
-    # No per-container memory: the task-level memory is what placement checks.
-    big = [{"name": "c%03d" % i, "cpu": 0, "essential": True, "command": ["sleep", "3600"],
-            "links": ["c%03d" % (i + 1)] if i + 1 <= MAX_CONTAINERS else []}
-           for i in range(MAX_CONTAINERS + 1)]
-    for c in big:
-        c["image"] = test_image
-    r = cp.ecs.register_task_definition(family="toobig", containerDefinitions=big, memory="512")
-    td = "%s:%d" % (r["taskDefinition"]["family"], r["taskDefinition"]["revision"])
+    td = register(cp, "toobig", chain(MAX_CONTAINERS + 1, test_image))
     with LagProbe(a.introspection_port) as probe:
         arn = run_task(cp, cluster_name, td)
         t = wait_task_status(cp, cluster_name, arn, "STOPPED", timeout=60)
@@ -201,16 +156,10 @@ def test_largest_accepted_payload_loop_responsive(make_agent, controlplane, clus
     per = MAX_PAYLOAD_CONTAINERS // MAX_TASKS
 
     def tasks(n, tag):
-        return [{"arn": "arn:aws:ecs:us-west-2:123456789012:task/%s/%s%028x" % (cluster_name, tag, i),
-                 "family": "big", "version": "1", "desiredStatus": "STOPPED",
-                 "containers": [{"name": "c%d" % k, "image": test_image,
-                                 "links": ["c%d" % (k + 1)] if k + 1 < per else []} for k in range(per)]}
-                for i in range(n)]
+        return payload_tasks(cluster_name, n, test_image, per=per, desired="STOPPED", tag=tag)
 
     with LagProbe(a.introspection_port) as probe:
-        cp.admin("/_local/acs/send", {"type": "PayloadMessage",
-                                      "message": {"messageId": "largest", "seqNum": 1000,
-                                                  "tasks": tasks(MAX_TASKS, "aaaa")}})
+        cp.admin("/_local/acs/send", payload_message("largest", 1000, tasks(MAX_TASKS, "aaaa")))
         wait_for(lambda: acked(cp, "largest"), 120, what="ack of the largest accepted payload")
     assert probe.samples > 0 and probe.errors == 0, (probe.samples, probe.errors)
     print("largest accepted payload: worst introspection answer %.3f s over %d samples"
@@ -219,9 +168,7 @@ def test_largest_accepted_payload_loop_responsive(make_agent, controlplane, clus
     known = {t["Arn"] for t in a.introspect("/v1/tasks")["Tasks"]}
     assert sum(1 for arn in known if "/aaaa" in arn) == MAX_TASKS
 
-    cp.admin("/_local/acs/send", {"type": "PayloadMessage",
-                                  "message": {"messageId": "toomany", "seqNum": 1001,
-                                              "tasks": tasks(MAX_TASKS + 1, "bbbb")}})
+    cp.admin("/_local/acs/send", payload_message("toomany", 1001, tasks(MAX_TASKS + 1, "bbbb")))
     wait_for(lambda: acked(cp, "toomany"), 60, what="ack of the refused payload")
     known = {t["Arn"] for t in a.introspect("/v1/tasks")["Tasks"]}
     assert not any("/bbbb" in arn for arn in known)

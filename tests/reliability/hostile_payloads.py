@@ -29,6 +29,9 @@ requires the agent to restore the checkpoint and connect; whether a normal
 task then runs within 2 minutes is printed (the 30,000 STOPPED reports of
 that task are each followed by a checkpoint write).  Exit status 0 iff
 every case passed; a JSON summary is the last line of stdout.
+
+The payload builders and the introspection probe below are shared with
+tests/e2e/test_hostile_payloads.py, which imports this module.
 """
 import argparse
 import json
@@ -48,8 +51,13 @@ from harness import ControlPlane, Agent, docker_cleanup, wait_for, log  # noqa: 
 
 
 class LagProbe:
-    def __init__(self, port):
+    """Polls introspection /v1/metadata every 10 ms from a thread (each
+    request allowed `timeout` seconds); records the slowest answer, the
+    answers and the failures."""
+
+    def __init__(self, port, timeout=10):
         self.url = "http://127.0.0.1:%d/v1/metadata" % port
+        self.timeout = timeout
         self.worst = 0.0
         self.samples = 0
         self.errors = 0
@@ -60,10 +68,10 @@ class LagProbe:
         while not self._stop.is_set():
             t0 = time.monotonic()
             try:
-                with urllib.request.urlopen(self.url, timeout=30) as r:
+                with urllib.request.urlopen(self.url, timeout=self.timeout) as r:
                     r.read()
                 self.samples += 1
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - counted, reported by the caller
                 self.errors += 1
             self.worst = max(self.worst, time.monotonic() - t0)
             self._stop.wait(0.01)
@@ -74,7 +82,7 @@ class LagProbe:
 
     def __exit__(self, *exc):
         self._stop.set()
-        self._t.join(60)
+        self._t.join(self.timeout + 5)
 
 
 def admin_post(cp, path, body, timeout=300):
@@ -87,14 +95,22 @@ def admin_post(cp, path, body, timeout=300):
 
 
 def register(cp, family, containers, **kw):
+    """A task definition of these containers (no per-container memory: the
+    task-level memory is what placement checks); returns family:revision."""
     r = cp.ecs.register_task_definition(family=family, containerDefinitions=containers, memory="512", **kw)
     return "%s:%d" % (r["taskDefinition"]["family"], r["taskDefinition"]["revision"])
 
 
-def run(cp, cluster, td):
+def run_task(cp, cluster, td):
     r = cp.ecs.run_task(cluster=cluster, taskDefinition=td)
     assert not r.get("failures"), r
     return r["tasks"][0]["taskArn"]
+
+
+def acked(cp, message_id):
+    """Has the agent sent the AckRequest of this payload?"""
+    return any(e["message"].get("messageId") == message_id
+               for e in cp.admin("/_local/events?kind=AckRequest")["events"])
 
 
 def task_of(cp, cluster, arn):
@@ -102,6 +118,8 @@ def task_of(cp, cluster, arn):
 
 
 def chain(n, image, how="links"):
+    """n containers c0..c<n-1>, each linked to (how="links") or mounting the
+    volumes of (how="volumesFrom") the next one; how="none": independent."""
     cs = []
     for i in range(n):
         c = {"name": "c%d" % i, "image": image, "cpu": 0, "essential": True}
@@ -114,12 +132,25 @@ def chain(n, image, how="links"):
     return cs
 
 
+def payload_tasks(cluster, n, image, per=1, desired="RUNNING", tag=""):
+    """n ACS tasks of `per` chained containers each; ARNs in cluster, their
+    ids tag followed by the task's number in hex (32 characters in all)."""
+    return [{"arn": "arn:aws:ecs:us-west-2:123456789012:task/%s/%s%0*x" % (cluster, tag, 32 - len(tag), i),
+             "family": "f", "version": "1", "desiredStatus": desired, "containers": chain(per, image)}
+            for i in range(n)]
+
+
+def payload_message(message_id, seq, tasks):
+    """A PayloadMessage for the control plane's /_local/acs/send."""
+    return {"type": "PayloadMessage", "message": {"messageId": message_id, "seqNum": seq, "tasks": tasks}}
+
+
 def case_task(rig, image, containers, res):
     cp, cluster, a = rig["cp"], rig["cluster"], rig["agent"]
     td = register(cp, "big" + uuid.uuid4().hex[:6], containers)
-    with LagProbe(a.introspection_port) as probe:
+    with LagProbe(a.introspection_port, timeout=30) as probe:
         t0 = time.monotonic()
-        arn = run(cp, cluster, td)
+        arn = run_task(cp, cluster, td)
         t = wait_for(lambda: (lambda x: x if x["lastStatus"] == "STOPPED" else None)(task_of(cp, cluster, arn)),
                      300, what="STOPPED report")
         res["stopped_after_s"] = round(time.monotonic() - t0, 3)
@@ -134,17 +165,12 @@ def case_task(rig, image, containers, res):
 
 def case_tasks(rig, n, res):
     cp, cluster, a = rig["cp"], rig["cluster"], rig["agent"]
-    tasks = [{"arn": "arn:aws:ecs:us-west-2:123456789012:task/%s/%032x" % (cluster, i), "family": "f",
-              "version": "1", "desiredStatus": "RUNNING",
-              "containers": [{"name": "c", "image": "none-such:never-pulled"}]} for i in range(n)]
+    tasks = payload_tasks(cluster, n, "none-such:never-pulled")
     mid = str(uuid.uuid4())
-    with LagProbe(a.introspection_port) as probe:
+    with LagProbe(a.introspection_port, timeout=30) as probe:
         t0 = time.monotonic()
-        admin_post(cp, "/_local/acs/send", {"type": "PayloadMessage",
-                                            "message": {"messageId": mid, "seqNum": 1, "tasks": tasks}})
-        wait_for(lambda: any(e["message"].get("messageId") == mid
-                             for e in cp.admin("/_local/events?kind=AckRequest")["events"]),
-                 300, what="ack of the %d-task payload" % n)
+        admin_post(cp, "/_local/acs/send", payload_message(mid, 1, tasks))
+        wait_for(lambda: acked(cp, mid), 300, what="ack of the %d-task payload" % n)
         res["acked_after_s"] = round(time.monotonic() - t0, 3)
     res["worst_introspection_s"] = round(probe.worst, 3)
     res["probe_errors"] = probe.errors
@@ -231,7 +257,7 @@ def main():
                 r = cp.ecs.register_task_definition(family=td, containerDefinitions=[
                     {"name": "main", "image": image, "memory": 32, "essential": True,
                      "command": ["sleep", "3600"]}])
-                arn = run(cp, cluster, "%s:%d" % (td, r["taskDefinition"]["revision"]))
+                arn = run_task(cp, cluster, "%s:%d" % (td, r["taskDefinition"]["revision"]))
                 t0 = time.monotonic()
                 try:
                     wait_for(lambda: task_of(cp, cluster, arn)["lastStatus"] == "RUNNING", 120,
