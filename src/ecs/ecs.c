@@ -11,16 +11,6 @@
 
 #define MOD "ecs"
 
-#ifndef AGENT_VERSION
-#define AGENT_VERSION "0.0.0"
-#endif
-#ifndef AGENT_GITREV
-#define AGENT_GITREV "UNKNOWN"
-#endif
-#ifndef AGENT_GITDIRTY
-#define AGENT_GITDIRTY 0
-#endif
-
 struct ecs_client
 {
   uv_loop_t *loop;

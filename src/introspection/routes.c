@@ -7,16 +7,6 @@
 #include <jansson.h>
 #include <string.h>
 
-#ifndef AGENT_VERSION
-#define AGENT_VERSION "0.0.0"
-#endif
-#ifndef AGENT_GITREV
-#define AGENT_GITREV "UNKNOWN"
-#endif
-#ifndef AGENT_GITDIRTY
-#define AGENT_GITDIRTY 0
-#endif
-
 #define DOCKER_SHORT_ID_LEN 12
 
 static const char *const available_commands[] = { "/v1/metadata", "/v1/tasks", "/license" };
