@@ -700,6 +700,48 @@ spin_task (struct fx *x, const char *arn, enum task_status want)
   return false;
 }
 
+/* n turns of the loop that do not wait: what is ready runs, nothing blocks. */
+static void
+run_turns (struct fx *x, int n)
+{
+  for (int i = 0; i < n; i++)
+    uv_run (&x->loop, UV_RUN_NOWAIT);
+}
+
+/* Run until the engine holds no task (cleanup done), at most 20000 turns. */
+static void
+spin_until_no_tasks (struct fx *x)
+{
+  for (int i = 0; i < 20000 && engine_task_count (x->e) > 0; i++)
+    uv_run (&x->loop, UV_RUN_ONCE);
+}
+
+static void
+on_spin_done (uv_timer_t *h)
+{
+  *(bool *) h->data = true;
+}
+
+/* Run the loop for ms milliseconds of loop time; returns how many turns it took. */
+static int
+spin_for (struct fx *x, uint64_t ms)
+{
+  bool done = false;
+  int turns = 0;
+  uv_timer_t tm;
+  uv_timer_init (&x->loop, &tm);
+  tm.data = &done;
+  uv_timer_start (&tm, on_spin_done, ms, 0);
+  while (!done)
+    {
+      uv_run (&x->loop, UV_RUN_ONCE);
+      turns++;
+    }
+  uv_close ((uv_handle_t *) &tm, NULL);
+  uv_run (&x->loop, UV_RUN_NOWAIT);
+  return turns;
+}
+
 /* Queue rendered as "C:name:STATUS[:exit]" / "T:STATUS" lines joined by ' '. */
 static char *
 queue_str (struct fx *x)
@@ -780,8 +822,7 @@ test_duplicate_and_stop (void **st)
   add (x, SLEEP5); /* duplicate payload: no-op */
   assert_true (spin_task (x, "arn:t1", TASK_STATUS_RUNNING));
   add (x, SLEEP5); /* again, while running */
-  for (int i = 0; i < 50; i++)
-    uv_run (&x->loop, UV_RUN_NOWAIT);
+  run_turns (x, 50);
   assert_int_equal (x->fake.n_create, 1);
   assert_int_equal (x->fake.n_pull, 1);
   assert_int_equal (engine_task_count (x->e), 1);
@@ -795,8 +836,7 @@ test_duplicate_and_stop (void **st)
   assert_string_equal (q, "C:sleep5:RUNNING T:RUNNING C:sleep5:STOPPED:137 T:STOPPED ");
   /* A later RUNNING for a stopped task is ignored (desired only rises). */
   add (x, SLEEP5);
-  for (int i = 0; i < 50; i++)
-    uv_run (&x->loop, UV_RUN_NOWAIT);
+  run_turns (x, 50);
   assert_int_equal (task_of (x, "arn:t1")->desired_status, TASK_STATUS_STOPPED);
   assert_int_equal (x->fake.n_create, 1);
 }
@@ -881,8 +921,7 @@ test_dependency_failures (void **st)
   assert_string_equal (last->task_arn, "arn:empty");
   assert_string_equal (last->status, "STOPPED");
   assert_non_null (last->reason);
-  for (int i = 0; i < 50; i++)
-    uv_run (&x->loop, UV_RUN_NOWAIT);
+  run_turns (x, 50);
   assert_int_equal (x->fake.n_pull, 0);
   assert_int_equal (x->fake.n_create, 0);
 }
@@ -926,8 +965,7 @@ test_links_volumes_essential_cleanup (void **st)
   assert_string_equal (web->binds[1], "/tmp:/h:ro");
   /* A non-essential container exiting does not stop the task. */
   fake_exit (&x->fake, "db", 3);
-  for (int i = 0; i < 50; i++)
-    uv_run (&x->loop, UV_RUN_NOWAIT);
+  run_turns (x, 50);
   t = task_of (x, "arn:l");
   assert_int_equal (t->known_status, TASK_STATUS_RUNNING);
   assert_int_equal (t->containers[1].known_status, TASK_STATUS_STOPPED);
@@ -945,8 +983,7 @@ test_links_volumes_essential_cleanup (void **st)
   assert_non_null (strstr (q, "C:web:STOPPED:1 "));
   assert_true (strstr (q, "C:data:STOPPED:137 ") < strstr (q, "T:STOPPED"));
   /* Cleanup after the wait: containers and the volume removed, task dropped. */
-  for (int i = 0; i < 20000 && engine_task_count (x->e) > 0; i++)
-    uv_run (&x->loop, UV_RUN_ONCE);
+  spin_until_no_tasks (x);
   assert_int_equal (engine_task_count (x->e), 0);
   assert_int_equal (x->fake.n_remove, 3);
   assert_int_equal (x->fake.n_vremove, 1);
@@ -966,8 +1003,7 @@ test_reconcile_after_crash (void **st)
           "{\"name\":\"a\",\"image\":\"busybox\",\"essential\":true},{\"name\":\"b\",\"image\":\"busybox\"},"
           "{\"name\":\"c\",\"image\":\"busybox\"}]}");
   assert_true (spin_task (x, "arn:r", TASK_STATUS_RUNNING));
-  for (int i = 0; i < 100; i++)
-    uv_run (&x->loop, UV_RUN_NOWAIT);
+  run_turns (x, 100);
   cleanup_free char *ida = xstrdup (task_of (x, "arn:r")->containers[0].docker_id);
   /* "Crash": free everything without any shutdown work; then doctor the
      world: a's id forgotten by the checkpoint, b vanished, c died (exit 9). */
@@ -1006,8 +1042,7 @@ test_reconcile_after_crash (void **st)
   assert_string_equal (t->containers[1].reason, "ContainerVanishedError: No container matching saved ID found");
   assert_int_equal (t->containers[2].known_status, TASK_STATUS_STOPPED);
   assert_int_equal (t->containers[2].exit_code, 9);
-  for (int i = 0; i < 100; i++)
-    uv_run (&x->loop, UV_RUN_NOWAIT);
+  run_turns (x, 100);
   assert_int_equal ((size_t) x->fake.n_create, creates_before); /* never created twice */
   /* The new changes were queued (a RUNNING re-report for the adopted one,
      STOPPED for b and c). */
@@ -1105,23 +1140,20 @@ test_restop_once (void **st)
           "{\"name\":\"k\",\"image\":\"busybox\",\"essential\":true}]}");
   assert_true (spin_task (x, "arn:rs", TASK_STATUS_RUNNING));
   fake_exit (&x->fake, "m", 0);
-  for (int i = 0; i < 50; i++)
-    uv_run (&x->loop, UV_RUN_NOWAIT);
+  run_turns (x, 50);
   assert_int_equal (task_of (x, "arn:rs")->containers[0].known_status, TASK_STATUS_STOPPED);
   /* Someone runs "docker start" on it. */
   struct fctr *m = fake_by_cname (&x->fake, "m");
   m->state = "running";
   emit_event (&x->fake, m->id, DOCKER_EV_START);
-  for (int i = 0; i < 50; i++)
-    uv_run (&x->loop, UV_RUN_NOWAIT);
+  run_turns (x, 50);
   assert_int_equal (x->fake.n_stop, 1);
   assert_string_equal (m->state, "exited");
   assert_int_equal (task_of (x, "arn:rs")->containers[0].known_status, TASK_STATUS_STOPPED);
   assert_true (task_of (x, "arn:rs")->containers[0].restopped);
   m->state = "running";
   emit_event (&x->fake, m->id, DOCKER_EV_START);
-  for (int i = 0; i < 50; i++)
-    uv_run (&x->loop, UV_RUN_NOWAIT);
+  run_turns (x, 50);
   assert_int_equal (x->fake.n_stop, 1); /* only once */
 }
 
@@ -1157,8 +1189,7 @@ test_add_before_start (void **st)
   struct engine_options o = { .cluster = "unit", .state = x->state, .ops = &fake_ops, .ops_ctx = &x->fake };
   x->e = engine_new (&x->loop, &o, &err);
   add (x, SLEEP5);
-  for (int i = 0; i < 20; i++)
-    uv_run (&x->loop, UV_RUN_NOWAIT);
+  run_turns (x, 20);
   assert_int_equal (x->fake.n_pull, 0);
   assert_int_equal (engine_start (x->e, &err), 0);
   assert_true (spin_task (x, "arn:t1", TASK_STATUS_RUNNING));
@@ -1193,8 +1224,7 @@ test_resync_after_reconnect (void **st)
   fake_by_cname (&x->fake, "b")->state = NULL;
   x->fake.events_on = true;
   x->fake.ev_state_cb (true, NULL, x->fake.ev_data); /* reconnected */
-  for (int i = 0; i < 100; i++)
-    uv_run (&x->loop, UV_RUN_NOWAIT);
+  run_turns (x, 100);
   const struct task *t = task_of (x, "arn:rc");
   assert_int_equal (t->containers[0].known_status, TASK_STATUS_STOPPED);
   assert_int_equal (t->containers[0].exit_code, 42);
@@ -1235,8 +1265,7 @@ test_upstream_v1_checkpoint_in_engine (void **st)
   assert_non_null (strstr (q, "C:consumer2:STOPPED"));
   assert_null (strstr (q, "internal"));
   assert_non_null (strstr (q, "T:STOPPED"));
-  for (int i = 0; i < 20000 && engine_task_count (x->e) > 0; i++)
-    uv_run (&x->loop, UV_RUN_ONCE);
+  spin_until_no_tasks (x);
   assert_int_equal (engine_task_count (x->e), 0);
   assert_int_equal (x->fake.n_create, 0);
   assert_int_equal (x->fake.n_pull, 0);
@@ -1260,34 +1289,11 @@ test_free_at_any_point (void **st)
                                            "\"mountPoints\":[{\"sourceVolume\":\"v\",\"containerPath\":\"/v\"}]},"
                                            "{\"name\":\"b\",\"image\":\"busybox\",\"links\":[\"a\"]}]}", k);
       add (x, json);
-      for (int i = 0; i < k; i++)
-        uv_run (&x->loop, UV_RUN_NOWAIT);
+      run_turns (x, k);
       engine_free (x->e);
       x->e = NULL;
-      for (int i = 0; i < 5; i++)
-        uv_run (&x->loop, UV_RUN_NOWAIT);
+      run_turns (x, 5);
     }
-}
-
-static void
-on_spin_done (uv_timer_t *h)
-{
-  *(bool *) h->data = true;
-}
-
-/* Run the loop for ms milliseconds of loop time. */
-static void
-spin_for (struct fx *x, uint64_t ms)
-{
-  bool done = false;
-  uv_timer_t tm;
-  uv_timer_init (&x->loop, &tm);
-  tm.data = &done;
-  uv_timer_start (&tm, on_spin_done, ms, 0);
-  while (!done)
-    uv_run (&x->loop, UV_RUN_ONCE);
-  uv_close ((uv_handle_t *) &tm, NULL);
-  uv_run (&x->loop, UV_RUN_NOWAIT);
 }
 
 /* A stop the daemon never received (socket refused, inspect refused too)
@@ -1339,8 +1345,7 @@ test_cleanup_retried_while_unreachable (void **st)
   assert_int_equal (engine_task_count (x->e), 1);
   assert_true (x->fake.n_remove >= 6); /* two rounds of three */
   x->fake.unreachable = false;
-  for (int i = 0; i < 20000 && engine_task_count (x->e) > 0; i++)
-    uv_run (&x->loop, UV_RUN_ONCE);
+  spin_until_no_tasks (x);
   assert_int_equal (engine_task_count (x->e), 0);
   for (size_t i = 0; i < x->fake.n_ctrs; i++)
     assert_null (x->fake.ctrs[i].state);
@@ -1375,26 +1380,6 @@ test_reconcile_retried_after_list_failure (void **st)
   assert_int_equal (task_of (x, "arn:t1")->containers[0].exit_code, 4);
 }
 
-/* Run the loop for ms of loop time; returns how many turns it took. */
-static int
-spin_count (struct fx *x, uint64_t ms)
-{
-  bool done = false;
-  int turns = 0;
-  uv_timer_t tm;
-  uv_timer_init (&x->loop, &tm);
-  tm.data = &done;
-  uv_timer_start (&tm, on_spin_done, ms, 0);
-  while (!done)
-    {
-      uv_run (&x->loop, UV_RUN_ONCE);
-      turns++;
-    }
-  uv_close ((uv_handle_t *) &tm, NULL);
-  uv_run (&x->loop, UV_RUN_NOWAIT);
-  return turns;
-}
-
 /* The checkpoint cannot be written (a directory sits where the file goes)
    while a create waits for the save of its name: no create, and no busy
    loop (the store retries its write after a back-off and calls the engine
@@ -1409,7 +1394,7 @@ test_save_failure_backs_off (void **st)
   (void) unlink (state_path (x->state)); /* may not be written yet */
   assert_int_equal (mkdir (state_path (x->state), 0700), 0);
   add (x, SLEEP5);
-  int turns = spin_count (x, 1500);
+  int turns = spin_for (x, 1500);
   assert_int_equal (x->fake.n_create, 0);
   assert_int_equal (task_of (x, "arn:t1")->containers[0].inflight, TASK_ACTION_CREATE);
   assert_true (turns < 200); /* a retry at once would take thousands */
