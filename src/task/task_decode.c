@@ -394,53 +394,62 @@ task_json_container_common (json_t *obj, const char *path, struct task_container
   return 0;
 }
 
+/* One of the task's volumes: a host volume (type absent or "host"). */
+static int
+parse_volume (json_t *v, const char *path, bool checkpoint, struct task_volume *vol,
+              agent_error_t *err)
+{
+  if (task_json_string (v, "name", path, true, &vol->name, err) < 0)
+    return -ERR_INVALID;
+  json_t *type = task_json_get (v, "type");
+  if (!task_json_null (type)
+      && !(json_is_string (type) && strcasecmp (json_string_value (type), "host") == 0))
+    return error_set (err, ERR_INVALID, "%s (%s): unsupported volume type %s%s%s", path, vol->name,
+                      json_is_string (type) ? "\"" : "",
+                      json_is_string (type) ? json_string_value (type) : "(not a string)",
+                      json_is_string (type) ? "\"" : "");
+  json_t *host = task_json_get (v, "host");
+  if (!json_is_object (host))
+    return error_set (err, ERR_INVALID, "%s (%s): unrecognized volume type: no \"host\" object",
+                      path, vol->name);
+  char *sp = NULL;
+  cleanup_free char *hpath = xasprintf ("%s.host", path);
+  if (task_json_string (host, "sourcePath", hpath, false, &sp, err) < 0)
+    return -ERR_INVALID;
+  if (sp && *sp)
+    vol->source_path = sp;
+  else
+    free (sp);
+  if (checkpoint
+      && (task_json_string (v, "DockerName", path, false, &vol->docker_name, err) < 0
+          || task_json_bool (v, "Created", path, &vol->created, err) < 0))
+    return -ERR_INVALID;
+  return 0;
+}
+
+static int
+parse_volume_acs (json_t *v, const char *ipath, void *item, agent_error_t *err)
+{
+  return parse_volume (v, ipath, false, item, err);
+}
+
+static int
+parse_volume_checkpoint (json_t *v, const char *ipath, void *item, agent_error_t *err)
+{
+  return parse_volume (v, ipath, true, item, err);
+}
+
 int
 task_json_volumes (json_t *obj, struct task *t, bool checkpoint, agent_error_t *err)
 {
-  json_t *vols = task_json_get (obj, "volumes");
-  if (task_json_null (vols))
-    return 0;
-  if (!json_is_array (vols))
-    return error_set (err, ERR_INVALID, "volumes must be an array");
-  size_t n = json_array_size (vols);
-  t->volumes = xcalloc (n ? n : 1, sizeof *t->volumes);
-  for (size_t i = 0; i < n; i++)
-    {
-      json_t *v = json_array_get (vols, i);
-      cleanup_free char *path = xasprintf ("volumes[%zu]", i);
-      if (!json_is_object (v))
-        return error_set (err, ERR_INVALID, "%s must be an object", path);
-      struct task_volume *vol = &t->volumes[t->n_volumes++];
-      if (task_json_string (v, "name", path, true, &vol->name, err) < 0)
-        return -ERR_INVALID;
-      for (size_t j = 0; j + 1 < t->n_volumes; j++)
-        if (strcmp (t->volumes[j].name, vol->name) == 0)
-          return error_set (err, ERR_INVALID, "%s: duplicate volume name \"%s\"", path, vol->name);
-      json_t *type = task_json_get (v, "type");
-      if (!task_json_null (type) && !(json_is_string (type) && strcasecmp (json_string_value (type), "host") == 0))
-        return error_set (err, ERR_INVALID, "%s (%s): unsupported volume type %s%s%s", path, vol->name,
-                          json_is_string (type) ? "\"" : "",
-                          json_is_string (type) ? json_string_value (type) : "(not a string)",
-                          json_is_string (type) ? "\"" : "");
-      json_t *host = task_json_get (v, "host");
-      if (!json_is_object (host))
-        return error_set (err, ERR_INVALID, "%s (%s): unrecognized volume type: no \"host\" object",
-                          path, vol->name);
-      char *sp = NULL;
-      cleanup_free char *hpath = xasprintf ("%s.host", path);
-      if (task_json_string (host, "sourcePath", hpath, false, &sp, err) < 0)
-        return -ERR_INVALID;
-      if (sp && *sp)
-        vol->source_path = sp;
-      else
-        free (sp);
-      if (checkpoint)
-        {
-          if (task_json_string (v, "DockerName", path, false, &vol->docker_name, err) < 0
-              || task_json_bool (v, "Created", path, &vol->created, err) < 0)
-            return -ERR_INVALID;
-        }
-    }
+  if (PARSE_ARRAY_INTO (obj, "volumes", "", &t->volumes, &t->n_volumes,
+                        checkpoint ? parse_volume_checkpoint : parse_volume_acs, err) < 0)
+    return -ERR_INVALID;
+  for (size_t i = 1; i < t->n_volumes; i++)
+    for (size_t j = 0; j < i; j++)
+      if (strcmp (t->volumes[j].name, t->volumes[i].name) == 0)
+        return error_set (err, ERR_INVALID, "volumes[%zu]: duplicate volume name \"%s\"", i,
+                          t->volumes[i].name);
   return 0;
 }
 
