@@ -253,6 +253,19 @@ class AcsClient:
                 except asyncio.TimeoutError:
                     pass
 
+    async def wait_closed(self, timeout=5.0):
+        """Wait until the server has closed the websocket (the reader ended)."""
+        deadline = time.time() + timeout
+        async with self._cond:
+            while not self.closed:
+                left = deadline - time.time()
+                if left <= 0:
+                    raise AssertionError("websocket still open after %.1fs" % timeout)
+                try:
+                    await asyncio.wait_for(self._cond.wait(), left)
+                except asyncio.TimeoutError:
+                    pass
+
     async def wait_type(self, typ, timeout=5.0, start=0, pred=None):
         return await self.wait_for(lambda f: f.get("type") == typ and (pred is None or pred(f)), timeout, start)
 

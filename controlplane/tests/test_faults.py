@@ -1,4 +1,3 @@
-import asyncio
 import json
 import time
 
@@ -45,7 +44,8 @@ def test_api_error_count_and_operations(fc):
     # time-limited
     fc.admin("/_local/faults", {"api_error": {"status": 503, "code": "ServiceUnavailableException", "seconds": 0.5}})
     assert code_of(ecs.list_clusters) == (503, "ServiceUnavailableException")
-    time.sleep(0.6)
+    # the window ends by itself: the server stops listing the fault
+    wait_until(lambda: fc.admin("/_local/faults")["api_error"] is None, timeout=10)
     assert code_of(ecs.list_clusters) == (200, None)
     # botocore's own retries ride through a single injected failure
     fc.admin("/_local/faults", {"api_error": {"count": 1}})
@@ -101,10 +101,7 @@ def test_ws_faults(fc):
                                      "messageId": su["message"]["messageId"], "reason": "updates disabled"})
         # drop_ws: server closes the socket
         fc.admin("/_local/faults", {"drop_ws": True})
-        for _ in range(50):
-            if c.closed:
-                break
-            await asyncio.sleep(0.1)
+        await c.wait_closed()
         assert c.closed
         await c.close()
         # refuse_ws: handshakes fail for N seconds
@@ -114,15 +111,13 @@ def test_ws_faults(fc):
             with pytest.raises(aiohttp.WSServerHandshakeError) as e:
                 await s.ws_connect(wire(url), headers=signed_ws_headers(url))
             assert e.value.status == 500
-        await asyncio.sleep(0.8)
+        # the refusal ends by itself: the server stops listing it
+        wait_until(lambda: fc.admin("/_local/faults")["refuse_ws_until"] is None, timeout=10)
         c = await AcsClient(fc, "default", inst).connect()
         await c.wait_type("PayloadMessage")
         # abort variant: TCP connection cut without a close frame
         fc.admin("/_local/faults", {"drop_ws": "abort"})
-        for _ in range(50):
-            if c.closed:
-                break
-            await asyncio.sleep(0.1)
+        await c.wait_closed()
         assert c.closed
         await c.close()
 

@@ -165,12 +165,13 @@ def test_introspection_flood_under_low_fd_limit_keeps_a_reserve(make_agent):
     a.wait_connected()
     socks = flood(a.introspection_port, 300)
     try:
-        time.sleep(0.5)  # let the agent take what it will (measured below, not a synchronisation)
+        # the flood has reached the agent: it is at its connection limit
+        wait_for(lambda: "connection limit" in a.all_logs(), 30, what="the connection limit reached")
         cpu0, t0 = cpu_seconds(a.proc.pid), time.time()
         peak = 0
         while time.time() - t0 < 3:
             peak = max(peak, open_fds(a.proc.pid))
-            time.sleep(0.1)
+            time.sleep(0.1)  # sampling interval of the measurement window, not a synchronisation
         cpu = (cpu_seconds(a.proc.pid) - cpu0) / (time.time() - t0)
         assert cpu < 0.3, "agent used %.0f %% CPU under the flood" % (cpu * 100)
         assert peak <= limit - 8, "agent held %d of %d descriptors" % (peak, limit)

@@ -212,7 +212,7 @@ def test_agent_listen_addr_across_namespaces(netns, addr, reachable):
             ok, body = netns.fetch(netns.srv, "http://127.0.0.1:%d/v1/metadata" % port, timeout=2)
             if ok and json.loads(body).get("ContainerInstanceArn"):
                 break
-            time.sleep(0.5)
+            time.sleep(0.5)  # poll interval of this wait
         log = open(os.path.join(tmp, "agent.log")).read()
         assert ok, "agent introspection not up inside its namespace:\n" + log[-3000:]
         meta = json.loads(body)

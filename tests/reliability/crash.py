@@ -63,7 +63,7 @@ def run(instants=200, seed=1, settle_every=1, settle_timeout=90, max_running=6, 
                     steps.append(churn.step())
                 except Exception as e:  # noqa: BLE001 - placement may fail while the agent is down
                     steps.append("op failed: %s" % e)
-                time.sleep(rng.uniform(0.0, 0.4))
+                time.sleep(rng.uniform(0.0, 0.4))  # random churn instants, not a synchronisation
             killed.wait(30)
             timer.join()
             rc = rig.agent.proc.returncode
@@ -79,7 +79,7 @@ def run(instants=200, seed=1, settle_every=1, settle_timeout=90, max_running=6, 
             if rng.random() < early_kill:
                 # crash again during recovery (checkpoint load, reconciliation,
                 # re-registration, the first payload)
-                time.sleep(rng.uniform(0.0, 1.5))
+                time.sleep(rng.uniform(0.0, 1.5))  # random kill instant, not a synchronisation
                 rc2 = rig.kill9()
                 res["kills"] += 1
                 res["early_kills"] = res.get("early_kills", 0) + 1

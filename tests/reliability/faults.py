@@ -74,7 +74,7 @@ def wait_task(rig, arn, status, timeout=60):
         if not rig.agent.alive():
             raise AssertionError("agent exited (%s) waiting for %s %s\n%s" % (
                 rig.agent.proc.returncode, short(arn), status, rig.agent.output()[-3000:]))
-        time.sleep(0.3)
+        time.sleep(0.3)  # poll interval of this wait
     raise AssertionError("task %s not %s after %ss (last %s)" % (short(arn), status, timeout,
                                                                 t and t["lastStatus"]))
 
@@ -114,14 +114,14 @@ def docker_events_cut(rig, rng, c):
     wait_task(rig, a, "RUNNING")
     for _ in range(3):
         c.add("docker_events_cut", rig.proxy.cut("/events") and 1)
-        time.sleep(rng.uniform(0.1, 0.8))
+        time.sleep(rng.uniform(0.1, 0.8))  # random fault instant, not a synchronisation
     # an exit while the stream is down or being re-established
     b = rig.run_task("short", 1)
     wait_task(rig, b, "RUNNING", 60)
     t_end = time.time() + 2.5
     while time.time() < t_end:
         c.add("docker_events_cut", rig.proxy.cut("/events") and 1)
-        time.sleep(rng.uniform(0.2, 0.6))
+        time.sleep(rng.uniform(0.2, 0.6))  # random fault instant, not a synchronisation
     tb = wait_task(rig, b, "STOPPED", 60)
     ex = [x.get("exitCode") for x in tb["containers"] if x["name"] == "main"]
     if ex != [3]:
@@ -146,12 +146,13 @@ def docker_unreachable(rig, rng, c):
     secs = rng.uniform(5, 9) * SCALE
     rig.proxy.refuse(secs)
     c.add("docker_refused")
-    t0 = time.time()
     b = rig.run_task("long")
     s = rig.run_task("short", 0)
-    time.sleep(max(0.0, secs - (time.time() - t0)) + 1.0)
-    harness.wait_for(lambda: rig.proxy.listener is not None, 10, what="proxy listening again")
-    time.sleep(1.0)
+    # the outage ends by itself; the stop comes once the agent is back on the
+    # engine (its event stream runs through the proxy again)
+    harness.wait_for(lambda: rig.proxy.listener is not None, secs + 30, what="proxy listening again")
+    harness.wait_for(lambda: any("/events" in p for p in rig.proxy.stream_paths()), 60,
+                     what="the agent's Docker event stream open again")
     rig.stop_task(a)
     wait_task(rig, a, "STOPPED", 90)
     wait_task(rig, s, "STOPPED", 90)
@@ -172,7 +173,7 @@ def docker_unreachable(rig, rng, c):
             break
         if time.time() > deadline:
             raise AssertionError("task placed during the outage is %s after 90 s" % tb["lastStatus"])
-        time.sleep(0.3)
+        time.sleep(0.3)  # poll interval of this wait
     settle_or_fail(rig, "docker_unreachable")
 
 
@@ -199,10 +200,13 @@ def docker_unreachable_at_cleanup(rig, rng, c):
     rig.stop_task(a)
     wait_task(rig, a, "STOPPED")
     cleanup = rig.cleanup_wait_s
-    time.sleep(max(0.0, cleanup - 3))
+    time.sleep(max(0.0, cleanup - 3))  # fault instant: the outage starts 3 s before the removal is due
     rig.proxy.refuse(8)
     c.add("docker_refused_at_cleanup")
-    time.sleep(9)
+    harness.wait_for(lambda: rig.proxy.listener is not None, 40, what="proxy listening again")
+    # the removal that failed during the outage is retried
+    harness.wait_for(lambda: not [x for x in harness.docker_containers(rig.cluster) if x["task"] == a], 90,
+                     what="the containers of cleaned-up task %s removed" % short(a))
     settle_or_fail(rig, "docker_unreachable_at_cleanup", 90)
     left = [x for x in harness.docker_containers(rig.cluster) if x["task"] == a]
     if left:
@@ -231,7 +235,7 @@ def docker_rm(rig, rng, c):
             break
         if time.time() > deadline:
             raise AssertionError("removed non-essential container not reported STOPPED: %s" % tp)
-        time.sleep(0.3)
+        time.sleep(0.3)  # poll interval of this wait
     if tp["lastStatus"] != "RUNNING" or tp["desiredStatus"] != "RUNNING":
         raise AssertionError("task stopped because a NON-essential container went away: %s/%s" % (
             tp["lastStatus"], tp["desiredStatus"]))
@@ -266,10 +270,10 @@ def ws_drops(rig, rng, c, n=8):
         else:
             arn = live.pop(rng.randrange(len(live)))
             rig.stop_task(arn)
-        time.sleep(rng.uniform(0.0, 0.3))
+        time.sleep(rng.uniform(0.0, 0.3))  # random fault instant, not a synchronisation
         mode = "abort" if rng.random() < 0.4 else True
         fault(rig, {"drop_ws": mode}, c, "ws_drop_abort" if mode == "abort" else "ws_drop_close")
-        time.sleep(rng.uniform(0.2, 1.5) * SCALE)
+        time.sleep(rng.uniform(0.2, 1.5) * SCALE)  # random fault instant, not a synchronisation
     for arn in live:
         rig.stop_task(arn)
     settle_or_fail(rig, "ws_drops", 120)
@@ -287,7 +291,7 @@ def api_errors(rig, rng, c):
     fault(rig, {"api_error": {"seconds": 8 * SCALE, "operations": AGENT_OPS}}, c, "api_500_window")
     a = rig.run_task("long")
     s = rig.run_task("short", 0)
-    time.sleep(3 * SCALE)
+    time.sleep(3 * SCALE)  # fault instant: the drop falls inside the error window
     fault(rig, {"drop_ws": True}, c, "ws_drop_close")  # reconnect needs DiscoverPollEndpoint
     wait_task(rig, a, "RUNNING", 90)
     wait_task(rig, s, "STOPPED", 90)
@@ -342,11 +346,11 @@ def acs_garbage(rig, rng, c):
     rng.shuffle(frames)
     for f in frames:
         fault(rig, {"send_raw": f}, c, "acs_malformed")
-        time.sleep(0.05)
+        time.sleep(0.05)  # pacing of the injected frames, not a synchronisation
     for typ in ("NoSuchMessage", "TaskManifestMessage", "RefreshTokenMessage", "AttachTaskNetworkInterfacesMessage"):
         rig.cp.admin("/_local/acs/send", {"type": typ, "message": {"weird": ["x"] * 10}})
         c.add("acs_unknown")
-    time.sleep(1)
+    rig.acs_roundtrip()  # every frame above has been handled
     if not rig.agent.alive():
         raise AssertionError("agent died on malformed ACS input (%s)\n%s" % (rig.agent.proc.returncode,
                                                                             rig.agent.output()[-3000:]))
@@ -363,8 +367,8 @@ def acs_oversize(rig, rng, c):
             fault(rig, {"send_raw": body}, c, "acs_oversize")
         except Exception as e:  # noqa: BLE001 - the CP may refuse a body over its own limit
             log("oversize %d not sent: %s" % (size, e))
-        time.sleep(0.5)
-    time.sleep(1)
+        # handled (the one over the limit by dropping the connection) before the next
+        rig.acs_roundtrip()
     if not rig.agent.alive():
         raise AssertionError("agent died on an oversize ACS frame\n" + rig.agent.output()[-3000:])
     a = rig.run_task("long")
@@ -378,7 +382,7 @@ def payload_repeated(rig, rng, c):
     s = rig.run_task("short", 1)
     for _ in range(4):
         fault(rig, {"duplicate_payload": True}, c, "payload_repeated")
-        time.sleep(rng.uniform(0.0, 0.3))
+        time.sleep(rng.uniform(0.0, 0.3))  # random fault instant, not a synchronisation
     wait_task(rig, a, "RUNNING", 60)
     wait_task(rig, s, "STOPPED", 60)
     for _ in range(3):  # the STOPPED payload of s repeated after the fact too
@@ -386,7 +390,7 @@ def payload_repeated(rig, rng, c):
     rig.stop_task(a)
     for _ in range(3):
         fault(rig, {"duplicate_payload": True}, c, "payload_repeated")
-        time.sleep(rng.uniform(0.0, 0.5))
+        time.sleep(rng.uniform(0.0, 0.5))  # random fault instant, not a synchronisation
     wait_task(rig, a, "STOPPED", 60)
     settle_or_fail(rig, "payload_repeated", 60)
 
@@ -396,9 +400,14 @@ def reset(rig):
     agent does not know or that still run for a task reported STOPPED, so
     the next scenario is judged on its own."""
     try:
-        for arn in rig.desired_running():
+        stopping = rig.desired_running()
+        for arn in stopping:
             rig.stop_task(arn)
-        time.sleep(3)
+        try:
+            harness.wait_for(lambda: all(rig.cp_tasks()[a]["lastStatus"] == "STOPPED" for a in stopping), 30,
+                             what="the tasks stopped by the reset reported STOPPED")
+        except AssertionError as e:  # best effort: what is still running is removed below
+            log("reset after failure: %s" % e)
         known = set()
         for t in rig.agent.introspect("/v1/tasks").get("Tasks") or []:
             known.update(x.get("DockerId") for x in t.get("Containers") or [])

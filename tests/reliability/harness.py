@@ -212,7 +212,7 @@ class Rig:
                 pass
             if time.time() > deadline:
                 raise AssertionError("agent not connected after %ss\n%s" % (timeout, self.agent.output()[-3000:]))
-            time.sleep(0.2)
+            time.sleep(0.2)  # poll interval of this wait
 
     def active_instances(self):
         arns = self.cp.ecs.list_container_instances(cluster=self.cluster)["containerInstanceArns"]
@@ -220,6 +220,45 @@ class Rig:
             return []
         d = self.cp.ecs.describe_container_instances(cluster=self.cluster, containerInstances=arns)
         return [ci["containerInstanceArn"] for ci in d["containerInstances"] if ci.get("status") == "ACTIVE"]
+
+    def acs_roundtrip(self, timeout=60):
+        """Waits until the agent answers a HeartbeatMessage sent now over ACS.
+        The agent handles the frames of one connection in arrival order, so
+        every frame sent before the answered one has been handled (or its
+        connection is gone).  A probe is sent again, with a new id, while no
+        websocket is open or when no answer came within 5 s (the agent may be
+        reconnecting).  True once answered, False if the agent exited."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if not self.agent.alive():
+                return False
+            mid = "probe-" + uuid.uuid4().hex
+            sent = self.cp.admin("/_local/acs/send", {"type": "HeartbeatMessage",
+                                                      "message": {"healthy": True, "messageId": mid}})["sent"]
+            answer_by = min(deadline, time.time() + 5) if sent else time.time() + 0.2
+            while time.time() < answer_by:
+                if not self.agent.alive():
+                    return False
+                acks = self.cp.admin("/_local/events?kind=HeartbeatAckRequest")["events"]
+                if any((e.get("message") or {}).get("messageId") == mid for e in acks):
+                    return True
+                time.sleep(0.1)  # poll interval of this wait
+        raise AssertionError("no ACS heartbeat answered within %ss\n%s" % (timeout, self.agent.output()[-3000:]))
+
+    def checkpoint(self):
+        """The agent's checkpoint (ecs_agent_data.json, written atomically), or None."""
+        try:
+            with open(os.path.join(self.agent.data_dir, "ecs_agent_data.json")) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def checkpoint_empty(self):
+        """True once the saved checkpoint holds no task and no queued state change."""
+        d = (self.checkpoint() or {}).get("Data") or {}
+        tasks = (d.get("TaskEngine") or {}).get("Tasks") or []
+        queue = (d.get("StateChanges") or {}).get("Queue")
+        return not tasks and queue == []
 
     def kill9(self):
         p = self.agent.proc
@@ -418,7 +457,7 @@ class Rig:
                     return []
             else:
                 clean_since = None
-            time.sleep(0.5)
+            time.sleep(0.5)  # poll interval of this wait
         return problems
 
 

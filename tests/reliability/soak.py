@@ -94,7 +94,7 @@ def run(tasks=1000, concurrency=10, seed=1, rss_slack_mb=24, verbose=True, clean
                         a.rsplit("/", 1)[-1]: (stuck.get(a) or {}).get("lastStatus") for a in inflight})
                     break
                 last_progress = now
-            time.sleep(0.2)
+            time.sleep(0.2)  # poll interval of the events and RSS samples
         res["run_seconds"] = round(time.time() - t0, 1)
         res["tasks_per_second"] = round(len(stopped) / max(0.1, res["run_seconds"]), 2)
         # everything reported, in order, once
@@ -110,11 +110,15 @@ def run(tasks=1000, concurrency=10, seed=1, rss_slack_mb=24, verbose=True, clean
             left = harness.docker_containers(rig.cluster)
             if n_intro == 0 and not left:
                 break
-            time.sleep(2)
+            time.sleep(2)  # poll interval of this wait
         else:
             res["problems"].append("after cleanup: agent still knows %s tasks, Docker holds %d containers" % (
                 n_intro, len(left)))
-        time.sleep(2)
+        # the final RSS and checkpoint size once the agent has saved its state without the tasks
+        try:
+            harness.wait_for(rig.checkpoint_empty, 60, what="a checkpoint saved with no task and no queued change")
+        except AssertionError as e:
+            res["problems"].append("after cleanup: %s" % e)
         final = harness.rss_kb(pid)
         rs = [s[2] for s in res["rss_samples"] if s[2]]
         half = [s[2] for s in res["rss_samples"] if s[2] and s[1] <= tasks // 2] or rs[:1]
