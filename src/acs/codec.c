@@ -174,11 +174,12 @@ acs_update_message_free (struct acs_update_message *u)
 }
 
 static void
-secret_free (char *s)
+secret_free (char *s, bool registered)
 {
   if (!s)
     return;
-  log_secret_remove (s);
+  if (registered)
+    log_secret_remove (s);
   size_t n = strlen (s);
   volatile char *p = s;
   for (size_t i = 0; i < n; i++)
@@ -197,9 +198,9 @@ acs_iam_credentials_free (struct acs_iam_credentials *c)
   free (c->role_type);
   free (c->creds.credentials_id);
   free (c->creds.role_arn);
-  secret_free (c->creds.access_key_id);
-  secret_free (c->creds.secret_access_key);
-  secret_free (c->creds.session_token);
+  secret_free (c->creds.access_key_id, c->secrets_registered);
+  secret_free (c->creds.secret_access_key, c->secrets_registered);
+  secret_free (c->creds.session_token, c->secrets_registered);
   free (c->creds.expiration);
   free (c->creds.credential_scope);
   free (c);
@@ -421,13 +422,6 @@ dec_update (json_t *o, struct acs_message *m, agent_error_t *err)
   return 0;
 }
 
-static void
-secret_register (const char *s)
-{
-  if (s && *s)
-    log_secret_add (s);
-}
-
 static int
 dec_credentials (json_t *o, struct acs_message *m, agent_error_t *err)
 {
@@ -453,10 +447,6 @@ dec_credentials (json_t *o, struct acs_message *m, agent_error_t *err)
           || get_str (rc, "expiration", &r->expiration, err) < 0
           || get_str (rc, "credentialScope", &r->credential_scope, err) < 0)
         rcode = error_wrap (err, "roleCredentials");
-      /* Registered even on error: the free function unregisters them. */
-      secret_register (r->access_key_id);
-      secret_register (r->secret_access_key);
-      secret_register (r->session_token);
       if (rcode < 0)
         return rcode;
     }
@@ -591,11 +581,24 @@ acs_decode_parse (const char *data, size_t len, json_t **root, agent_error_t *er
   return 0;
 }
 
-bool
-acs_decode_json_pure (const json_t *root)
+static void
+secret_register (const char *s)
 {
-  const char *t = json_string_value (json_object_get (root, "type"));
-  return !t || strcmp (t, "IAMRoleCredentialsMessage") != 0;
+  if (s && *s)
+    log_secret_add (s);
+}
+
+void
+acs_message_register_secrets (struct acs_message *m)
+{
+  if (!m || m->type != ACS_MSG_IAM_CREDENTIALS || !m->u.credentials
+      || m->u.credentials->secrets_registered)
+    return;
+  struct acs_iam_credentials *c = m->u.credentials;
+  secret_register (c->creds.access_key_id);
+  secret_register (c->creds.secret_access_key);
+  secret_register (c->creds.session_token);
+  c->secrets_registered = true;
 }
 
 int

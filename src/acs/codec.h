@@ -14,8 +14,12 @@
  *    like the enveloped {"type":"<Name>Exception","message":{"message":..}}.
  *  - PayloadMessage.tasks are read into typed tasks by acs_task_from_json()
  *    (acs/task_codec.h); no jansson value leaves the decoder.
- *  - IAM role credentials are secrets: the decoder registers them with
- *    log_secret_add() and acs_iam_credentials_free() unregisters and wipes.
+ *  - IAM role credentials are secrets.  Decoding never touches the logger
+ *    (it may run on any thread); the decoded message carries them and
+ *    acs_message_register_secrets(), called on the logger's thread before
+ *    the message is logged or handed on, registers them with
+ *    log_secret_add().  acs_iam_credentials_free() wipes them and
+ *    unregisters them if they were registered (and only then).
  *  - Encoders return a malloc'd compact JSON frame; NULL members are omitted.
  *  Pure code: no I/O, no loop.
  */
@@ -125,6 +129,7 @@ struct acs_iam_credentials
   char *role_type; /* "TaskApplication" | "TaskExecution" | NULL */
   bool has_credentials;
   struct acs_role_credentials creds;
+  bool secrets_registered; /* by acs_message_register_secrets() */
 };
 
 struct acs_task_identifier
@@ -184,16 +189,19 @@ struct acs_message
 
 /* Decode one frame.  On success *out is a new message (acs_message_free). */
 int acs_decode (const char *data, size_t len, struct acs_message **out, agent_error_t *err);
-/* acs_decode() in two steps, for decoding away from the loop.
-   acs_decode_parse() reads the JSON into *root.  acs_decode_json() turns the
-   tree into a message and takes root's reference.  Both touch nothing but
-   their arguments, so they may run on a worker thread, except that
-   acs_decode_json() registers the secrets of an IAMRoleCredentialsMessage
-   with the logger (not thread-safe): acs_decode_json_pure() is false for
-   a root that must be decoded on the logger's thread. */
+/* acs_decode() in two steps.  acs_decode_parse() reads the JSON into
+   *root.  acs_decode_json() turns the tree into a message and takes root's
+   reference.  Like acs_decode() they touch nothing but their arguments (a
+   message that fails to decode is freed without touching the logger), so
+   they may run on a worker thread. */
 int acs_decode_parse (const char *data, size_t len, json_t **root, agent_error_t *err);
 int acs_decode_json (json_t *root, struct acs_message **out, agent_error_t *err);
-bool acs_decode_json_pure (const json_t *root);
+/* Register the secrets m carries (the IAM role credentials' access key id,
+   secret key and session token) with the logger, on the logger's thread,
+   before anything logs or takes m's contents; the free functions
+   unregister them.  m may be NULL; a message without secrets is left as
+   it is. */
+void acs_message_register_secrets (struct acs_message *m);
 /* Decode a failed-handshake response body (either encoding) into an
    exception; ERR_MALFORMED if it is neither. */
 int acs_decode_handshake_error (const char *body, size_t len, struct acs_exception **out,

@@ -19,7 +19,9 @@
  *                          dispatched in arrival order, bounded
  *  - Single-threaded but for one step: everything runs on the session's
  *    loop except the decoding of a received frame, which runs on a worker
- *    thread and touches only its own job (session_rx.c).
+ *    thread and touches only its own job (session_rx.c); the secrets a
+ *    decoded message carries are registered with the logger on the loop,
+ *    before it is dispatched.
  */
 #ifndef ACS_SESSION_INT_H
 #define ACS_SESSION_INT_H

@@ -8,10 +8,12 @@
    job); the loop, in the job's after-work callback, hands finished jobs to
    session_dispatch.c strictly from the head of the connection's FIFO, so a
    small frame decoded early still waits for the big one received before
-   it.  The one frame type whose decoding touches the logger's global
-   state (credentials register their secrets) is parsed on the worker and
-   turned into a message on the loop, if it is no bigger than
-   ACS_RX_MAX_LOOP_FRAME.
+   it.  Decoding is pure, credentials included: the secrets a message
+   carries are registered with the logger (whose list of secrets belongs
+   to the loop thread) in rx_drain, on the loop, before the message is
+   dispatched or anything logs it; a message that never gets there is
+   freed without touching the logger.  So every frame type takes the same
+   path, with the same limits.
 
    Bounds: while ACS_RX_PAUSE_FRAMES frames or ACS_RX_PAUSE_BYTES bytes are
    pending the socket is not read (lws_rx_flow_control); data libwebsockets
@@ -32,10 +34,6 @@
 #define ACS_RX_PAUSE_BYTES (2u * ACS_MAX_FRAME)
 #define ACS_RX_MAX_FRAMES 256
 #define ACS_RX_MAX_BYTES (4u * ACS_MAX_FRAME)
-/* A frame left to finish on the loop (credentials, about 2 KB in
-   practice) is refused above this size: freeing a huge tree would stall
-   the loop. */
-#define ACS_RX_MAX_LOOP_FRAME (64u * 1024u)
 
 struct acs_rx_job
 {
@@ -44,7 +42,6 @@ struct acs_rx_job
   struct acs_conn *c; /* NULL once detached: after-work frees the job */
   char *data;         /* the frame; freed by the worker after decoding */
   size_t len;
-  json_t *root;       /* parsed, to be decoded on the loop (not pure) */
   struct acs_message *m;
   agent_error_t err;
   bool done; /* after-work ran */
@@ -54,7 +51,6 @@ static void
 rx_job_free (struct acs_rx_job *j)
 {
   free (j->data);
-  json_decref (j->root);
   acs_message_free (j->m);
   error_free (&j->err);
   free (j);
@@ -67,19 +63,7 @@ rx_work_cb (uv_work_t *w)
   struct acs_rx_job *j = w->data;
   json_t *root = NULL;
   if (acs_decode_parse (j->data, j->len, &root, &j->err) == 0)
-    {
-      if (acs_decode_json_pure (root))
-        acs_decode_json (root, &j->m, &j->err);
-      else if (j->len > ACS_RX_MAX_LOOP_FRAME)
-        {
-          error_set (&j->err, ERR_MALFORMED, "%s of %zu bytes (at most %u are accepted)",
-                     json_string_value (json_object_get (root, "type")), j->len,
-                     ACS_RX_MAX_LOOP_FRAME);
-          json_decref (root);
-        }
-      else
-        j->root = root;
-    }
+    acs_decode_json (root, &j->m, &j->err);
   free (j->data);
   j->data = NULL;
 }
@@ -101,13 +85,10 @@ rx_drain (struct acs_conn *c)
       STAILQ_REMOVE_HEAD (&c->rxq, link);
       c->rx_n--;
       c->rx_bytes -= j->len;
-      if (j->root)
-        {
-          acs_decode_json (j->root, &j->m, &j->err);
-          j->root = NULL;
-        }
       struct acs_message *m = j->m;
       j->m = NULL;
+      /* first thing on the loop: from here on the message may be logged */
+      acs_message_register_secrets (m);
       acs_dispatch_decoded (s, c, m, &j->err, j->len);
       rx_job_free (j);
     }

@@ -5,7 +5,8 @@
  * after drop_ws (close frame and TCP abort), malformed / unknown frames,
  * CloseMessage, an 8 MiB payload decoded off the loop (a 5 ms loop-lag
  * probe; frames sent after it are handled after it), a flood of big frames
- * (bounded receive queue), heartbeat timeout with back-off, handshake error bodies
+ * (bounded receive queue), a 256 KiB credentials frame (decoded like any
+ * other, its secrets redacted while it lives), heartbeat timeout with back-off, handshake error bodies
  * (InvalidInstanceException, InactiveInstanceException), graceful stop,
  * a peer that stops reading (bounded outbound queue, write deadline,
  * reconnect; against a small fake ACS), and the update flow (stage with a
@@ -504,6 +505,10 @@ struct t
   struct sbuf order; /* "add:<arn> save saved ack:<id> " */
   update_t *up;
   int performed;
+  /* IAM role credentials received: how many, and whether their secrets
+     were already redacted from log lines when the handler got them */
+  int creds;
+  bool creds_redacted;
 };
 
 static void
@@ -543,6 +548,21 @@ t_payload (acs_session_t *s, struct acs_payload *p, void *data)
       return;
     }
   acs_payload_on_payload (s, p, t->ph);
+}
+
+static void
+t_credentials (acs_session_t *s, struct acs_iam_credentials *c, void *data)
+{
+  (void) s;
+  struct t *t = data;
+  t->creds++;
+  char *line = log_redact (xasprintf ("key %s token %s", c->creds.secret_access_key,
+                                      c->creds.session_token));
+  t->creds_redacted = c->creds.secret_access_key && c->creds.session_token
+                      && !strstr (line, c->creds.secret_access_key)
+                      && !strstr (line, c->creds.session_token);
+  free (line);
+  acs_iam_credentials_free (c);
 }
 
 /* recording ops: engine replaced by a log, the rest real */
@@ -690,6 +710,7 @@ t_new (const char *instance_arn, uint64_t hb_ms, bool updates)
                   .on_connected = t_connected,
                   .on_disconnected = t_disconnected,
                   .on_inactive = t_inactive,
+                  .on_credentials = t_credentials,
                   .data = t },
   };
   memset (&NEXT, 0, sizeof NEXT);
@@ -1225,6 +1246,57 @@ test_frame_flood_bounded (void **state)
   t_free (t);
 }
 
+/* An IAMRoleCredentialsMessage takes the path of every other frame:
+   decoded off the loop whatever its size (one of 256 KiB, over the 64 KiB
+   a credentials frame used to be refused above, is handled), its secrets
+   registered with the logger before the handler sees them and
+   unregistered when it frees them. */
+static bool
+one_creds (void *arg)
+{
+  return ((struct t *) arg)->creds >= 1;
+}
+
+static void
+test_credentials_frame_secrets (void **state)
+{
+  (void) state;
+  struct t *t = t_new (NULL, 0, false);
+  t_start (t);
+  const char *secret = "itest-role-secret-5f0c2a9e", *token = "itest-role-token-9d7e41b3";
+  struct sbuf b = { 0 };
+  sbuf_printf (&b, "{\"type\":\"IAMRoleCredentialsMessage\",\"message\":{\"messageId\":"
+                   "\"creds-1\",\"taskArn\":\"arn:aws:ecs:us-west-2:123456789012:task/%s/c1\","
+                   "\"roleType\":\"TaskApplication\",\"roleCredentials\":{\"credentialsId\":"
+                   "\"cid-1\",\"accessKeyId\":\"ASIAITESTKEY\",\"secretAccessKey\":\"%s\","
+                   "\"sessionToken\":\"%s\",\"expiration\":\"2030-01-01T00:00:00Z\"},"
+                   "\"padding\":\"",
+               CLUSTER, secret, token);
+  for (int i = 0; i < 256 * 1024 / 64; i++)
+    sbuf_puts (&b, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+  sbuf_puts (&b, "\"}}");
+  char *frame = sbuf_steal (&b);
+  assert_true (strlen (frame) > 256u * 1024);
+  uint64_t dropped = acs_session_get_stats (t->s)->frames_dropped;
+  struct raw_chain rc = { 0 };
+  raw_chain_add (&rc, frame);
+  free (frame);
+  raw_chain_next (&rc);
+  assert_true (run_until (one_creds, t, 30000));
+  assert_true (run_until (flag_set, &rc.done, 10000));
+  assert_false (rc.failed);
+  free (rc.bodies[0]);
+  assert_int_equal (t->creds, 1);
+  assert_true (t->creds_redacted);
+  assert_int_equal (acs_session_get_stats (t->s)->frames_dropped, dropped);
+  /* freed by the handler: no longer registered */
+  char *line = log_redact (xstrdup (secret));
+  assert_string_equal (line, secret);
+  free (line);
+  assert_true (acs_session_connected (t->s));
+  t_free (t);
+}
+
 static void
 test_close_message (void **state)
 {
@@ -1631,6 +1703,7 @@ main (void)
     cmocka_unit_test (test_close_message),
     cmocka_unit_test (test_big_payload_off_loop),
     cmocka_unit_test (test_frame_flood_bounded),
+    cmocka_unit_test (test_credentials_frame_secrets),
     cmocka_unit_test (test_heartbeat_timeout),
     cmocka_unit_test (test_handshake_errors),
     cmocka_unit_test (test_update_flow),

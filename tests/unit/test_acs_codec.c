@@ -199,8 +199,18 @@ test_credentials_secret (void **state)
   assert_string_equal (c->creds.session_token, "sessiontokenvalue");
   assert_string_equal (c->creds.expiration, "2030-01-01T00:00:00Z");
   assert_string_equal (c->creds.credential_scope, "scope");
-  /* the secrets are registered with the redactor while the message lives */
+  /* decoding is pure (it may run on a worker thread): nothing is
+     registered with the logger until the loop registers the message */
+  assert_false (c->secrets_registered);
   char *line = xstrdup ("got verysecretvalue and sessiontokenvalue");
+  line = log_redact (line);
+  assert_non_null (strstr (line, "verysecretvalue"));
+  free (line);
+  acs_message_register_secrets (m);
+  assert_true (c->secrets_registered);
+  acs_message_register_secrets (m); /* once is enough; again changes nothing */
+  /* the secrets are registered with the redactor while the message lives */
+  line = xstrdup ("got verysecretvalue and sessiontokenvalue");
   line = log_redact (line);
   assert_null (strstr (line, "verysecretvalue"));
   assert_null (strstr (line, "sessiontokenvalue"));
@@ -218,6 +228,39 @@ test_credentials_secret (void **state)
   line = log_redact (line);
   assert_string_equal (line, "verysecretvalue");
   free (line);
+  log_close ();
+}
+
+/* A credentials message freed before it was registered (a decode error on
+   the worker, a frame dropped with its connection) leaves the logger alone:
+   a secret someone else registered with the same value stays registered. */
+static void
+test_credentials_free_unregistered_is_pure (void **state)
+{
+  (void) state;
+  log_init (LOG_NONE, NULL, NULL);
+  log_secret_add ("sharedsecretvalue");
+  struct acs_message *m = dec_ok (
+      "{\"type\":\"IAMRoleCredentialsMessage\",\"message\":{\"messageId\":\"1\","
+      "\"roleCredentials\":{\"accessKeyId\":\"AKIAOTHER\",\"secretAccessKey\":"
+      "\"sharedsecretvalue\",\"sessionToken\":\"othertokenvalue\"}}}");
+  acs_message_free (m);
+  char *line = log_redact (xstrdup ("sharedsecretvalue"));
+  assert_null (strstr (line, "sharedsecretvalue"));
+  free (line);
+  /* a frame whose credentials do not decode: no message, nothing registered */
+  struct acs_message *bad = NULL;
+  agent_error_t err = NULL;
+  const char *f = "{\"type\":\"IAMRoleCredentialsMessage\",\"message\":{\"roleCredentials\":"
+                  "{\"secretAccessKey\":\"badframesecret\",\"expiration\":5}}}";
+  assert_true (acs_decode (f, strlen (f), &bad, &err) < 0);
+  assert_null (bad);
+  assert_null (strstr (error_msg (&err), "badframesecret"));
+  error_free (&err);
+  line = log_redact (xstrdup ("badframesecret"));
+  assert_string_equal (line, "badframesecret");
+  free (line);
+  log_secret_remove ("sharedsecretvalue");
   log_close ();
 }
 
@@ -738,6 +781,7 @@ main (void)
     cmocka_unit_test (test_close_error_exceptions),
     cmocka_unit_test (test_updates),
     cmocka_unit_test (test_credentials_secret),
+    cmocka_unit_test (test_credentials_free_unregistered_is_pure),
     cmocka_unit_test (test_manifest_and_stop_ack),
     cmocka_unit_test (test_malformed),
     cmocka_unit_test (test_unknown_type),
