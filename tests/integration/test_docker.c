@@ -178,11 +178,13 @@ curl_sink (char *p, size_t s, size_t n, void *d)
   return s * n;
 }
 
-/* Blocking GET (test only), retried while the server starts. */
+/* Blocking GET (test only), repeated until it answers 200 (the server in
+   the container starts) or timeout_ms pass; the loop runs between tries. */
 static char *
-http_get_retry (const char *url, int tries)
+http_get_until (struct tloop *l, const char *url, uint64_t timeout_ms)
 {
-  for (int i = 0; i < tries; i++)
+  uint64_t end = util_now_ms () + timeout_ms;
+  for (;;)
     {
       struct sbuf b = { 0 };
       CURL *e = curl_easy_init ();
@@ -197,9 +199,10 @@ http_get_retry (const char *url, int tries)
       if (rc == CURLE_OK && st == 200)
         return sbuf_steal (&b);
       sbuf_free (&b);
-      usleep (200 * 1000);
+      if (util_now_ms () > end)
+        return NULL;
+      tloop_poll_pause (l, 200);
     }
-  return NULL;
 }
 
 /* ---- tests ------------------------------------------------------------- */
@@ -385,12 +388,12 @@ test_container_lifecycle (void **state)
   /* the Docker-chosen port and the fixed one really serve */
   char url[128];
   snprintf (url, sizeof url, "http://127.0.0.1:%u/index.html", hp80);
-  char *body = http_get_retry (url, 30);
+  char *body = http_get_until (&x->l, url, 30000);
   assert_non_null (body);
   assert_string_equal (body, "ecs-agent-c-test\n");
   free (body);
   snprintf (url, sizeof url, "http://127.0.0.1:%u/index.html", fixed);
-  body = http_get_retry (url, 30);
+  body = http_get_until (&x->l, url, 30000);
   assert_non_null (body);
   free (body);
 

@@ -61,16 +61,16 @@ auth:
 EOC
   setsid /usr/bin/docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 </dev/null 9>&- &
   pid=$!
-  i=0
+  # wait until it answers (401: auth is on), at most 60 s
+  deadline=$(($(date +%s) + 60))
   until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v2/" || true)" = 401 ]; do
-    i=$((i + 1))
-    if [ $i -gt 100 ] || ! kill -0 "$pid" 2>/dev/null; then
+    if [ "$(date +%s)" -gt "$deadline" ] || ! kill -0 "$pid" 2>/dev/null; then
       echo "registry.sh: registry did not come up:" >&2
       cat "$dir/registry.log" >&2
       kill "$pid" 2>/dev/null || true
       exit 1
     fi
-    sleep 0.1
+    sleep 0.1 # poll interval of this wait
   done
   image=$("$here/test-image.sh")
   target=127.0.0.1:$port/$repo

@@ -397,15 +397,18 @@ test_free_in_backoff (void **state)
   e->s = ecs_submitter_new (&e->loop, NULL, &q, &o, &err);
   for (int i = 0; i < 20 && e->f.next < 1; i++)
     uv_run (&e->loop, UV_RUN_NOWAIT);
-  /* wait for the failure to come back */
+  /* wait for the send, then for its failure to come back (the fake ECS
+     answers on a 1 ms timer): the submitter counts the retry and arms its
+     60 s back-off */
   while (e->f.n_log < 1)
     uv_run (&e->loop, UV_RUN_ONCE);
-  for (int i = 0; i < 5; i++)
-    uv_run (&e->loop, UV_RUN_NOWAIT);
-  uv_sleep (5);
-  uv_run (&e->loop, UV_RUN_NOWAIT);
   struct ecs_submitter_stats st;
   ecs_submitter_stats (e->s, &st);
+  for (int i = 0; i < 100 && st.retries < 1; i++)
+    {
+      uv_run (&e->loop, UV_RUN_ONCE);
+      ecs_submitter_stats (e->s, &st);
+    }
   assert_int_equal (st.retries, 1);
   assert_true (st.busy);
   assert_string_equal (e->f.cluster, "default");
