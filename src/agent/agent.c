@@ -100,9 +100,18 @@ agent_state_changed_cb (void *data)
     ecs_submitter_wake (a->submitter);
 }
 
-/* ---- start-up chain ---- */
+/* ---- start-up chain ----
 
-static void agent_step_identity (struct agent *a);
+   Three things precede the first RegisterContainerInstance and all start
+   together in agent_run: the Docker version query (retried until Docker
+   answers), the instance identity from IMDS, and, on a first registration,
+   the durable save of the client token (on the store's worker thread).
+   agent_maybe_register sends the registration once all three are done, so
+   the request never leaves before the token is on disk, and the save (an
+   fsync of the file and of its directory) overlaps the two queries instead
+   of following them. */
+
+static void agent_maybe_register (struct agent *a);
 static void agent_step_register (struct agent *a);
 static void agent_step_run (struct agent *a);
 
@@ -139,7 +148,7 @@ agent_docker_version_cb (const struct docker_version_info *v, agent_error_t err,
   a->docker_version = xstrdup (v->version);
   log_info (MOD, "Docker %s, API %s", v->version,
             docker_client_api_version (a->docker) ? docker_client_api_version (a->docker) : "?");
-  agent_step_identity (a);
+  agent_maybe_register (a);
 }
 
 static void
@@ -153,6 +162,7 @@ agent_identity_cb (const struct imds_identity *id, agent_error_t err, void *data
 {
   struct agent *a = data;
   a->imds_op = NULL;
+  a->identity_done = true;
   const char *saved = state_ec2_instance_id (a->state);
   if (err)
     log_info (MOD, "No instance identity document (not on EC2?): %s", error_msg (&err));
@@ -165,6 +175,8 @@ agent_identity_cb (const struct imds_identity *id, agent_error_t err, void *data
     }
   if (saved && *saved && (a->ident.instance_id == NULL || strcmp (saved, a->ident.instance_id) != 0))
     {
+      /* Drops the ARN and the client token: agent_maybe_register makes and
+         saves a new token before registering this instance. */
       log_warn (MOD, "EC2 instance id changed (%s -> %s): registering as a new instance", saved,
                 a->ident.instance_id ? a->ident.instance_id : "unknown");
       state_discard_instance (a->state);
@@ -173,7 +185,7 @@ agent_identity_cb (const struct imds_identity *id, agent_error_t err, void *data
     state_set_ec2_instance_id (a->state, a->ident.instance_id);
   if (a->region == NULL)
     a->region = xstrdup (a->ident.region ? a->ident.region : "us-west-2");
-  agent_step_register (a);
+  agent_maybe_register (a);
 }
 
 static void
@@ -190,32 +202,42 @@ agent_step_identity (struct agent *a)
 
 /* The store calls back only once the ARN is on disk; while saving fails it
    retries with back-off (and says so once), so a full disk at first start
-   delays the start instead of ending it. */
+   delays the start instead of ending it.  err is part of the callback type
+   only: the store passes NULL, always (src/state/state.h), so there is no
+   failure to handle here. */
 static void
 agent_registered_save_cb (agent_error_t err, void *data)
 {
   struct agent *a = data;
-  (void) err; /* always NULL: a save callback means the write is durable */
+  (void) err;
   agent_step_run (a);
 }
 
 /* Registration is idempotent across restarts: a client token is saved
    before the first RegisterContainerInstance and sent with it, so an agent
    that registered but could not save the ARN (full disk, kill -9) gets the
-   same container instance back on its next start, not a second one. */
+   same container instance back on its next start, not a second one.
+   The token is made and its save started at the very beginning of the run
+   (agent_start_client_token), before the Docker and IMDS queries; the save
+   that carries it comes back here (err: see agent_registered_save_cb). */
 static void
 agent_token_saved_cb (agent_error_t err, void *data)
 {
   struct agent *a = data;
-  (void) err; /* always NULL: the token is durable */
-  agent_step_register (a);
+  (void) err;
+  a->token_saving = false;
+  agent_maybe_register (a);
 }
 
-/* true: a token was made and is being saved (registration resumes in
-   agent_token_saved_cb).  Only a first registration needs one: a restored
-   ARN re-registers the instance it names. */
+/* true: a token was made and is being saved (agent_token_saved_cb resumes).
+   Only a first registration needs one: a restored ARN re-registers the
+   instance it names.  Made before IMDS answers, the token is saved without
+   the EC2 instance id (the ARN's save adds it): only a data directory
+   moved to another EC2 instance right after a crash between registering
+   and saving the ARN would bring the token to an instance it was not made
+   on; on the same instance, or off EC2, the guarantee is the same. */
 static bool
-agent_ensure_client_token (struct agent *a)
+agent_start_client_token (struct agent *a)
 {
   if (state_client_token (a->state) || state_container_instance_arn (a->state))
     return false;
@@ -225,8 +247,22 @@ agent_ensure_client_token (struct agent *a)
   cleanup_free char *tok = xasprintf ("%.8s-%.4s-4%.3s-a%.3s-%.12s", hex, hex + 8, hex + 13,
                                       hex + 17, hex + 20);
   state_set_client_token (a->state, tok);
+  a->token_saving = true;
   state_save (a->state, agent_token_saved_cb, a);
   return true;
+}
+
+/* Called whenever one of the steps before registration finishes: the last
+   one to finish sends the registration.  A token dropped meanwhile (the EC2
+   instance id changed) is replaced, and saved, first. */
+static void
+agent_maybe_register (struct agent *a)
+{
+  if (a->finished || a->docker_version == NULL || !a->identity_done || a->token_saving)
+    return;
+  if (agent_start_client_token (a))
+    return;
+  agent_step_register (a);
 }
 
 static void agent_register_cb (const char *arn, agent_error_t err, void *data);
@@ -282,8 +318,6 @@ static void
 agent_step_register (struct agent *a)
 {
   agent_error_t err = NULL;
-  if (agent_ensure_client_token (a))
-    return;
   cleanup_free char *endpoint = NULL;
   if (ecs_endpoint_url (a->cfg->api_endpoint, a->region, &endpoint, &err) < 0)
     {
@@ -606,7 +640,10 @@ agent_run (const struct agent_config *cfg, agent_error_t *err)
       return a.exit_code;
     }
   log_info (MOD, "Starting %s, cluster %s", AGENT_VERSION, cfg->cluster);
+  /* the steps before registration run side by side (see the start-up chain) */
+  agent_start_client_token (&a);
   agent_step_docker (&a);
+  agent_step_identity (&a);
   uv_run (a.loop, UV_RUN_DEFAULT);
   agent_teardown (&a);
   if (a.err)

@@ -51,6 +51,8 @@ struct agent
   char *region;
   struct imds_identity ident;
 
+  bool identity_done; /* the IMDS identity query answered (or failed) */
+  bool token_saving;  /* a new client token is not durable yet */
   bool tried_create_cluster;
   bool finished;
   int services_stopping; /* asynchronous stops (ACS, introspection) not yet done */
