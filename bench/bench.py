@@ -107,6 +107,14 @@ def wait_for(pred, timeout, what, interval=0.05):
     raise TimeoutError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
 
 
+def _quiet(pred):
+    """pred(), with a file being replaced or half-read counted as not yet."""
+    try:
+        return pred()
+    except (OSError, ValueError):
+        return False
+
+
 def pct(values, p):
     """Nearest-rank percentile."""
     v = sorted(values)
@@ -399,8 +407,10 @@ class DockerEvents:
     name) for agent containers, and per container name for direct_launch containers."""
 
     def __init__(self, label, actions=("create", "start", "die")):
-        args = ["docker", "events", "--filter", "type=container", "--filter", "label=" + label,
-                "--format", "{{json .}}"]
+        # --since: the engine replays what happened from now on even before the
+        # subscription is live, so nothing needs to wait for it
+        args = ["docker", "events", "--since", "%.6f" % time.time(), "--filter", "type=container",
+                "--filter", "label=" + label, "--format", "{{json .}}"]
         for a in actions:
             args += ["--filter", "event=" + a]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
@@ -408,7 +418,6 @@ class DockerEvents:
         self.seen = {}  # (action, key) -> (time, docker id)
         self.th = threading.Thread(target=self._read, daemon=True)
         self.th.start()
-        time.sleep(0.3)  # the subscription is live before anything happens
 
     def _read(self):
         for line in self.proc.stdout:
@@ -431,6 +440,16 @@ class DockerEvents:
     def times(self, action):
         with self.lock:
             return [v[0] for (a, _), v in self.seen.items() if a == action]
+
+    def wait_seen(self, pred, what, timeout=15):
+        """Waits until pred() holds (events the engine has already emitted are
+        still on their way); False (with a warning) after timeout."""
+        try:
+            wait_for(pred, timeout, what)
+            return True
+        except TimeoutError as e:
+            log("warning: %s" % e)
+            return False
 
     def stop(self):
         self.proc.terminate()
@@ -513,7 +532,7 @@ class Bench:
             finally:
                 a.stop()
                 docker_rm_label("label=com.amazonaws.ecs.cluster=" + cluster)
-                time.sleep(1)
+                time.sleep(1)  # a gap between measured start-ups, not a synchronisation
         med = {}
         for k in runs[0]:
             vals = [r[k] for r in runs if r[k] is not None]
@@ -527,8 +546,44 @@ class Bench:
         self.agent.wait_connected(120 if VALGRIND else 60)
         self.td_long = register_td(self.cp, "bench-long", LONG_CMD)
         self.td_short = register_td(self.cp, "bench-short", ["sh", "-c", "usleep 200000"])
-        time.sleep(3)  # initial payload, acks, first heartbeat settle
+        self.wait_initial_ack()
         self.res["agent"] = {"pid": self.agent.pid, "registered_sample": self.agent.sample()}
+
+    def wait_initial_ack(self):
+        """Waits until the main agent has acknowledged its first payload (the
+        one sent on connect), i.e. its start-up work is done."""
+        inst = self.agent.instance_arn()
+
+        def acked():
+            if not self.agent.alive():
+                raise RuntimeError("agent exited with %s:\n%s" % (self.agent.proc.returncode, self.agent.tail()))
+            self.cp.events.poll()
+            return any(e.get("containerInstanceArn") == inst for e in self.cp.events.by_kind.get("AckRequest", []))
+        wait_for(acked, 60, "the first payload acknowledged by main")
+
+    def wait_settled(self, n_tasks, what):
+        """Waits until the main agent's checkpoint holds n_tasks tasks, each
+        where it should be and reported (known = desired = sent), and no queued
+        state change: its work is done and saved.  Warns after 60 s (and at
+        once for an agent without a checkpoint)."""
+        path = os.path.join(self.agent.dir, "data", "ecs_agent_data.json")
+        if not os.path.exists(path):
+            log("warning: %s: no checkpoint at %s to wait on" % (what, path))
+            return False
+
+        def settled():
+            with open(path) as f:
+                d = json.load(f).get("Data") or {}
+            tasks = (d.get("TaskEngine") or {}).get("Tasks") or []
+            if len(tasks) != n_tasks or (d.get("StateChanges") or {}).get("Queue") != []:
+                return False
+            return all(t.get("KnownStatus") == t.get("DesiredStatus") == t.get("SentStatus") for t in tasks)
+        try:
+            wait_for(lambda: _quiet(settled), 60, what, interval=0.2)
+            return True
+        except TimeoutError as e:
+            log("warning: %s" % e)
+            return False
 
     def idle(self, seconds, label):
         """Samples the agent every second for `seconds`; returns the footprint."""
@@ -549,7 +604,7 @@ class Bench:
         end = time.time() + seconds
         try:
             while time.time() < end:
-                time.sleep(min(1.0, max(0.0, end - time.time())))
+                time.sleep(min(1.0, max(0.0, end - time.time())))  # sampling interval of the measurement window
                 samples.append(self.agent.sample())
         finally:
             evp.terminate()
@@ -598,7 +653,8 @@ class Bench:
             arns = r["taskArns"]
             ev = self.cp.events
             ev.wait_all(arns, ev.running_at, 60 + 3 * n, "RUNNING of %d tasks" % n, interval=0.1)
-            time.sleep(0.2)
+            dev.wait_seen(lambda: all(dev.get("start", (a, "main")) for a in arns),
+                          "docker start events of %d tasks" % n)
         finally:
             dev.stop()
         t0 = r["sendStart"]
@@ -625,7 +681,8 @@ class Bench:
                "-m", "32", "-u", "10", "-l", TEST_LABEL, "-l", "ecs-agent-c-bench=direct-" + tag, "--"] + LONG_CMD
         try:
             p = subprocess.run(cmd, capture_output=True, text=True)
-            time.sleep(0.2)
+            if p.returncode == 0:
+                dev.wait_seen(lambda: len(dev.times("start")) >= n, "docker start events of %d direct launches" % n)
         finally:
             dev.stop()
         try:
@@ -654,7 +711,7 @@ class Bench:
                 ag.append(a)
                 log("launch N=%d rep %d: agent %s" % (n, rep, {k: round(v, 1) for k, v in a.items()}))
                 if rep == reps - 1 and n in (10, 50):
-                    time.sleep(2)
+                    self.wait_settled(n, "%d running tasks settled" % n)
                     idle[str(n)] = self.idle(TASK_IDLE_S, "%d tasks" % n)
                 self.stop_tasks(arns)
                 wait_cleanup(self.cluster)
@@ -694,7 +751,8 @@ class Bench:
                 ev = self.cp.events
                 ev.wait_all(arns, ev.stopped_at, 90, "STOPPED of %d containers" % k, interval=0.5)
                 done += k
-            time.sleep(1)
+            dev.wait_seen(lambda: all(dev.get("die", (a, "main")) for a in all_arns),
+                          "docker die events of %d containers" % len(all_arns))
             if True:
                 for arn in all_arns:
                     d = dev.get("die", (arn, "main"))
@@ -716,7 +774,7 @@ class Bench:
     # ---------------------------------------------------------------- churn
     def phase_churn(self):
         wait_cleanup(self.cluster)
-        time.sleep(3)
+        self.wait_settled(0, "the agent settled after cleanup (before churn)")
         before = self.agent.sample()
         log("churn: %d tasks in waves of %d; RSS before %d KiB" % (CHURN_TASKS, CHURN_WAVE, before["Rss"]))
         done, w = 0, 0
@@ -736,7 +794,7 @@ class Bench:
             w += 1
             log("churn: %d/%d (RSS %d KiB)" % (done, CHURN_TASKS, self.agent.sample()["Rss"]))
         wait_cleanup(self.cluster, 300)
-        time.sleep(3)
+        self.wait_settled(0, "the agent settled after cleanup (after churn)")
         after = self.agent.sample()
         self.res["churn"] = {
             "tasks": CHURN_TASKS, "seconds": time.time() - t0,
