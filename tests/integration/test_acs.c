@@ -1716,5 +1716,9 @@ main (void)
   };
   if (getenv ("ACS_TEST_FILTER"))
     cmocka_set_test_filter (getenv ("ACS_TEST_FILTER"));
+  /* TEST_ACS_ONLY=<pattern>: run the matching tests only (one test while
+     investigating; cmocka's * wildcard) */
+  if (getenv ("TEST_ACS_ONLY"))
+    cmocka_set_test_filter (getenv ("TEST_ACS_ONLY"));
   return cmocka_run_group_tests (tests, group_setup, group_teardown);
 }
