@@ -18,9 +18,11 @@
  *  - Frames are decoded with acs/codec.h.  Undecodable or unknown frames,
  *    and frames whose messageId is longer than ACS_SESSION_MAX_MESSAGE_ID,
  *    are logged and dropped (never echoed back); the connection stays up.
- *    Every accepted frame re-arms the disconnect timer (heartbeat timeout
- *    + jitter); when it fires the connection is closed and re-made after
- *    back-off.  HeartbeatMessage with a messageId is answered with
+ *    Any data received (a frame or part of one, decodable or not)
+ *    re-arms the disconnect timer (heartbeat timeout + jitter); when it
+ *    fires while no received frame waits to be handled, the connection is
+ *    closed and re-made after back-off (frames still waiting are this
+ *    side's backlog, not silence: the timer is re-armed).  HeartbeatMessage with a messageId is answered with
  *    HeartbeatAckRequest.
  *  - Outbound frames wait in a per-connection queue capped at
  *    ACS_SESSION_MAX_QUEUED_BYTES: a frame that does not fit is refused

@@ -35,6 +35,9 @@ static void
 receive (struct acs_conn *c, struct lws *wsi, const void *in, size_t len)
 {
   acs_session_t *s = c->s;
+  /* any data from ACS, even part of a frame that will not decode, shows
+     the peer is alive */
+  acs_reconnect_rearm_heartbeat (s);
   if (lws_frame_is_binary (wsi) && c->rx.len == 0 && lws_is_first_fragment (wsi))
     log_debug (ACS_MOD, "binary frame from ACS; parsing anyway");
   if (!c->rx_overflow && c->rx.cap == 0)

@@ -77,6 +77,14 @@ hb_timer_cb (uv_timer_t *t)
   struct acs_conn *c = s->conn;
   if (!c || !c->established || c->ended)
     return;
+  if (acs_rx_pending (c))
+    {
+      /* Frames from ACS still wait to be decoded or handled (reading may
+         be paused for them): the silence is this side's backlog, not a
+         dead peer. */
+      acs_reconnect_rearm_heartbeat (s);
+      return;
+    }
   s->stats.heartbeat_timeouts++;
   log_warn (ACS_MOD, "no message from ACS within the heartbeat timeout; reconnecting");
   acs_conn_set_err (c, ERR_TIMEOUT, "ACS heartbeat timeout");
