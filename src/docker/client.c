@@ -158,6 +158,7 @@ union op_result
   struct docker_container_info *inspect;
   struct docker_container_list *list;
   struct docker_volume_info *volume;
+  struct docker_stats *stats;
 };
 
 static void
@@ -187,6 +188,9 @@ op_result_free (enum docker_result_type type, union op_result *r)
       break;
     case DOCKER_RES_VOLUME:
       docker_volume_info_free (r->volume);
+      break;
+    case DOCKER_RES_STATS:
+      docker_stats_free (r->stats);
       break;
     }
   *r = (union op_result){ 0 };
@@ -235,6 +239,10 @@ op_complete (docker_op_t *op, const union op_result *r, agent_error_t err)
       case DOCKER_RES_VOLUME:
         if (cb->fn.volume)
           cb->fn.volume (r ? r->volume : NULL, err, d);
+        break;
+      case DOCKER_RES_STATS:
+        if (cb->fn.stats)
+          cb->fn.stats (r ? r->stats : NULL, err, d);
         break;
       }
   op_destroy (op);
@@ -375,6 +383,9 @@ op_parse (docker_op_t *op, const char *b, size_t n, union op_result *r, agent_er
       break;
     case DOCKER_RES_VOLUME:
       docker_parse_volume (b, n, &r->volume, err);
+      break;
+    case DOCKER_RES_STATS:
+      docker_parse_stats (b, n, &r->stats, err);
       break;
     }
 }

@@ -13,6 +13,7 @@
 #include <sys/queue.h>
 #include "core/http.h"
 #include "docker/docker.h"
+#include "docker/stats.h"
 
 struct docker_client
 {
@@ -46,6 +47,7 @@ enum docker_op_kind
   DOCKER_OP_LIST,
   DOCKER_OP_VOLUME_CREATE,
   DOCKER_OP_VOLUME_REMOVE,
+  DOCKER_OP_STATS,
 };
 
 /* What the response body of an op parses into, and so which callback. */
@@ -59,6 +61,7 @@ enum docker_result_type
   DOCKER_RES_INSPECT, /* struct docker_container_info */
   DOCKER_RES_LIST,    /* struct docker_container_list */
   DOCKER_RES_VOLUME,  /* struct docker_volume_info */
+  DOCKER_RES_STATS,   /* struct docker_stats (docker/stats.h) */
 };
 
 struct docker_op_cb
@@ -74,6 +77,7 @@ struct docker_op_cb
     docker_inspect_cb inspect;
     docker_list_cb list;
     docker_volume_cb volume;
+    docker_stats_cb stats;
   } fn; /* the member named by type; may be NULL (no callback) */
 };
 
@@ -116,6 +120,12 @@ static inline struct docker_op_cb
 docker_op_cb_volume (docker_volume_cb f)
 {
   return (struct docker_op_cb){ .type = DOCKER_RES_VOLUME, .fn.volume = f };
+}
+
+static inline struct docker_op_cb
+docker_op_cb_stats (docker_stats_cb f)
+{
+  return (struct docker_op_cb){ .type = DOCKER_RES_STATS, .fn.stats = f };
 }
 
 typedef void (*docker_progress_cb) (const char *status, const char *id, void *data);

@@ -1,0 +1,74 @@
+/* docker/stats.h - one-shot container stats (GET /containers/<id>/stats).
+ *
+ * Contract:
+ *  - docker_container_stats asks the daemon for ONE sample of a container's
+ *    resource usage (stream=false; with one_shot also "one-shot=true", which
+ *    the daemon honours from API 1.41 on and ignores before: the answer comes
+ *    at once, without the ~1 s wait that fills precpu_stats).  No transfer
+ *    stays open.  The callback follows docker.h's rules (exactly once, later
+ *    on the loop, result BORROWED for the duration of the callback).
+ *  - The result carries the raw body verbatim (the task metadata endpoint
+ *    serves it as it is) and the numbers telemetry needs, parsed at the edge
+ *    by docker_parse_stats (pure, fuzzed).  Keys are matched as Docker spells
+ *    them, else case-insensitively (upstream decodes with Go's JSON, which
+ *    accepts "Usage" for "usage").  Missing numbers are 0 (has_* says which
+ *    optional ones were present); negative or non-integer numbers are refused.
+ */
+#ifndef DOCKER_STATS_H
+#define DOCKER_STATS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "docker/docker.h"
+
+/* Network counters summed over every entry of "networks". */
+struct docker_net_stats
+{
+  uint64_t rx_bytes, rx_packets, rx_errors, rx_dropped;
+  uint64_t tx_bytes, tx_packets, tx_errors, tx_dropped;
+};
+
+struct docker_stats
+{
+  char *raw;      /* the response body, NUL-terminated */
+  size_t raw_len;
+  int64_t read_ns;     /* "read" in unix ns; 0 when absent or Go's zero time */
+  int64_t preread_ns;  /* "preread" */
+  /* cpu_stats */
+  uint64_t cpu_total;   /* cpu_usage.total_usage (ns) */
+  uint64_t cpu_system;  /* system_cpu_usage (ns) */
+  uint32_t online_cpus;
+  size_t n_percpu;      /* entries of cpu_usage.percpu_usage (cgroup v1 only) */
+  /* precpu_stats (0 with one-shot) */
+  uint64_t precpu_total, precpu_system;
+  /* memory_stats */
+  uint64_t mem_usage, mem_max_usage, mem_limit;
+  bool has_mem_cache;          /* stats.cache (cgroup v1) */
+  uint64_t mem_cache;
+  bool has_mem_inactive_file;  /* stats.inactive_file (cgroup v2) */
+  uint64_t mem_inactive_file;
+  /* blkio_stats.io_service_bytes_recursive, op read / write (any case) */
+  uint64_t blkio_read, blkio_write;
+  bool has_networks;
+  struct docker_net_stats net;
+  uint64_t pids_current;
+};
+
+typedef void (*docker_stats_cb) (const struct docker_stats *st, agent_error_t err, void *data);
+
+/* One sample of container id's stats.  404 -> ERR_NOT_FOUND. */
+docker_op_t *docker_container_stats (docker_client_t *c, const char *id, bool one_shot,
+                                     docker_stats_cb cb, void *data);
+
+/* Pure parser: body -> *out (raw copied in).  ERR_MALFORMED when the body is
+   not a JSON object or a number has the wrong type. */
+int docker_parse_stats (const char *s, size_t len, struct docker_stats **out, agent_error_t *err);
+void docker_stats_free (struct docker_stats *st);
+
+/* Memory in use as upstream counts it (bytes): usage - inactive_file when
+   present and smaller (cgroup v2), else usage - cache when present and
+   smaller (cgroup v1), else usage. */
+uint64_t docker_stats_memory_bytes (const struct docker_stats *st);
+
+#endif

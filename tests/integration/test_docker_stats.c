@@ -1,0 +1,207 @@
+/* test_docker_stats.c - one-shot container stats against the real Docker
+ * Engine: a container burning CPU shows its usage growing between two
+ * samples, one holding 32 MiB shows it in memory, a stopped or unknown
+ * container answers as Docker does, and no transfer stays open.
+ *
+ * Expects a Docker daemon at $DOCKER_HOST (default unix socket) and the test
+ * image ($TEST_IMAGE, else tests/lib/test-image.sh).  Containers carry
+ * ecs-agent-c-test=1 and a per-run label; teardown removes this run's only.
+ */
+#include "test_docker_util.h"
+#include "docker/stats.h"
+
+struct it
+{
+  struct tloop l;
+  docker_client_t *c;
+  char run[17];
+};
+
+static char image[256];
+
+static const char *
+test_image (void)
+{
+  if (image[0])
+    return image;
+  const char *env = getenv ("TEST_IMAGE");
+  if (env && *env)
+    snprintf (image, sizeof image, "%s", env);
+  else
+    {
+      FILE *p = popen ("sh tests/lib/test-image.sh 2>/dev/null || sh ../tests/lib/test-image.sh", "r");
+      if (p)
+        {
+          if (!fgets (image, sizeof image, p))
+            image[0] = '\0';
+          pclose (p);
+        }
+      image[strcspn (image, "\n")] = '\0';
+      if (!image[0])
+        snprintf (image, sizeof image, "ecs-agent-c-test/busybox:latest");
+    }
+  return image;
+}
+
+static int
+setup (void **state)
+{
+  struct it *x = xcalloc (1, sizeof *x);
+  tloop_init (&x->l);
+  util_random_hex (x->run, 8);
+  agent_error_t err = NULL;
+  x->c = docker_client_new (&x->l.loop, getenv ("DOCKER_HOST"), &err);
+  if (!x->c)
+    {
+      fprintf (stderr, "docker_client_new: %s\n", error_msg (&err));
+      return -1;
+    }
+  *state = x;
+  return 0;
+}
+
+static int
+teardown (void **state)
+{
+  struct it *x = *state;
+  char cmd[256];
+  snprintf (cmd, sizeof cmd,
+            "ids=$(docker ps -aq --filter label=ecs-agent-c-test-run=%s); "
+            "[ -z \"$ids\" ] || docker rm -fv $ids >/dev/null 2>&1; true",
+            x->run);
+  if (system (cmd) != 0)
+    fprintf (stderr, "cleanup failed\n");
+  docker_client_free (x->c);
+  int r = tloop_close (&x->l);
+  free (x);
+  return r == 0 ? 0 : -1;
+}
+
+struct sres
+{
+  bool done;
+  int calls, kind;
+  struct docker_stats st; /* numbers copied; raw kept in raw */
+  char *raw;
+};
+
+static void
+sres_cb (const struct docker_stats *st, agent_error_t err, void *data)
+{
+  struct sres *r = data;
+  r->done = true;
+  r->calls++;
+  r->kind = error_kind (&err);
+  if (st)
+    {
+      r->st = *st;
+      r->st.raw = NULL;
+      r->raw = xstrdup (st->raw);
+    }
+}
+
+static struct sres
+stats_sync (struct it *x, const char *id)
+{
+  struct sres r = { 0 };
+  docker_container_stats (x->c, id, true, sres_cb, &r);
+  WAIT_FOR (&x->l, r.done, 30000);
+  assert_int_equal (r.calls, 1);
+  return r;
+}
+
+static char *
+run_container (struct it *x, const char *script)
+{
+  struct res r = { 0 };
+  struct docker_label labels[] = { { "ecs-agent-c-test", "1" }, { "ecs-agent-c-test-run", x->run } };
+  const char *cmd[] = { "sh", "-c", script, NULL };
+  struct docker_create_opts o = { .image = test_image (), .cmd = cmd, .labels = labels, .n_labels = 2 };
+  docker_container_create (x->c, &o, res_create_cb, &r);
+  WAIT_RES (&x->l, &r, 60000);
+  ASSERT_OK (&r);
+  char *id = xstrdup (r.id);
+  res_reset (&r);
+  docker_container_start (x->c, id, res_done_cb, &r);
+  WAIT_RES (&x->l, &r, 60000);
+  ASSERT_OK (&r);
+  res_reset (&r);
+  return id;
+}
+
+static void
+test_cpu_burner (void **state)
+{
+  struct it *x = *state;
+  char *id = run_container (x, "while :; do :; done");
+  struct sres a = stats_sync (x, id);
+  assert_int_equal (a.kind, 0);
+  assert_non_null (strstr (a.raw, "\"cpu_stats\""));
+  assert_true (a.st.read_ns > 0);
+  assert_true (a.st.online_cpus >= 1);
+  assert_true (a.st.mem_limit > 0);
+  /* wait until the next sample shows 100 ms more CPU time */
+  uint64_t end = util_now_ms () + 20000;
+  struct sres b = { 0 };
+  for (;;)
+    {
+      free (b.raw);
+      b = stats_sync (x, id);
+      assert_int_equal (b.kind, 0);
+      if (b.st.cpu_total >= a.st.cpu_total + 100000000ULL || util_now_ms () > end)
+        break;
+      tloop_poll_pause (&x->l, 200);
+    }
+  assert_true (b.st.cpu_total >= a.st.cpu_total + 100000000ULL);
+  assert_true (b.st.read_ns > a.st.read_ns);
+  assert_true (b.st.cpu_system > a.st.cpu_system);
+  assert_int_equal (docker_client_active (x->c), 0); /* one-shot: nothing left open */
+  free (a.raw);
+  free (b.raw);
+  free (id);
+}
+
+static void
+test_memory_holder (void **state)
+{
+  struct it *x = *state;
+  /* a 32 MiB shell variable; the loop keeps the shell (a last command would be exec'd) */
+  char *id = run_container (x, "x=$(head -c 33554432 /dev/zero | tr '\\0' a); echo held; while :; do sleep 600; done");
+  uint64_t end = util_now_ms () + 30000;
+  struct sres r = { 0 };
+  for (;;)
+    {
+      free (r.raw);
+      r = stats_sync (x, id);
+      assert_int_equal (r.kind, 0);
+      if (docker_stats_memory_bytes (&r.st) >= 32ULL << 20 || util_now_ms () > end)
+        break;
+      tloop_poll_pause (&x->l, 200);
+    }
+  assert_true (docker_stats_memory_bytes (&r.st) >= 32ULL << 20);
+  assert_true (r.st.mem_usage >= docker_stats_memory_bytes (&r.st));
+  free (r.raw);
+  free (id);
+}
+
+static void
+test_unknown_and_invalid (void **state)
+{
+  struct it *x = *state;
+  struct sres r = stats_sync (x, "ecs-agent-c-test-no-such-container");
+  assert_int_equal (r.kind, ERR_NOT_FOUND);
+  assert_null (r.raw);
+  r = stats_sync (x, "");
+  assert_int_equal (r.kind, ERR_INVALID);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown (test_cpu_burner, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_memory_holder, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_unknown_and_invalid, setup, teardown),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
