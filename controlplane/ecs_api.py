@@ -19,7 +19,9 @@ from . import sigv4
 def _raw_query(request):
     rp = request.raw_path
     return rp.split("?", 1)[1] if "?" in rp else ""
+from .errors import ApiError, client_error, invalid_param  # noqa: F401 (re-exported)
 from .state import public
+from . import validate
 
 log = logging.getLogger("controlplane.ecs")
 
@@ -27,22 +29,6 @@ TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
 ERR_NS = "com.amazonaws.ecs.v20141113#"
 AUTH_NS = "com.amazon.coral.service#"
 NO_INSTANCES = "No Container Instances were found in your cluster."
-
-
-class ApiError(Exception):
-    def __init__(self, code, message, status=400):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-
-
-def client_error(msg):
-    return ApiError("ClientException", msg)
-
-
-def invalid_param(msg):
-    return ApiError("InvalidParameterException", msg)
 
 
 def _now():
@@ -70,11 +56,9 @@ def _paginate(items, req):
             start = int(base64.b64decode(tok).decode())
         except Exception:
             raise invalid_param("Invalid nextToken")
-    maxr = req.get("maxResults") or 100
-    try:
-        maxr = int(maxr)
-    except (TypeError, ValueError):
-        raise invalid_param("maxResults must be an integer")
+    maxr = req.get("maxResults")
+    if maxr is None:
+        maxr = 100
     if maxr < 1 or maxr > 100:
         raise invalid_param("maxResults must be between 1 and 100")
     page = items[start:start + maxr]
@@ -477,6 +461,12 @@ class EcsBackend:
             if cd.get("memory") is None and cd.get("memoryReservation") is None and not req.get("memory"):
                 raise client_error("Invalid setting for container '%s'. At least one of 'memory' or "
                                    "'memoryReservation' must be specified." % cd["name"])
+        for key, norm in (("cpu", validate.normalise_task_cpu), ("memory", validate.normalise_task_memory)):
+            if req.get(key) is not None:
+                v = norm(req[key])
+                if v is None:
+                    raise client_error("Invalid '%s' setting for task." % key)
+                req[key] = v
         vol_names = {v.get("name") for v in req.get("volumes") or []}
         for cd in cds:
             for mp in cd.get("mountPoints") or []:
@@ -665,9 +655,21 @@ class EcsBackend:
         for inst, arns in by_inst.items():
             self.on_task_changes(inst, arns)
 
+    @staticmethod
+    def _check_overrides(req):
+        """Task-level cpu/memory overrides are strings in the model: normalised like a task definition's."""
+        ov = req.get("overrides") or {}
+        for key, norm in (("cpu", validate.normalise_task_cpu), ("memory", validate.normalise_task_memory)):
+            if ov.get(key) is not None:
+                v = norm(ov[key])
+                if v is None:
+                    raise client_error("Invalid '%s' setting in overrides." % key)
+                ov[key] = v
+
     def op_RunTask(self, req):
         if not req.get("taskDefinition"):
             raise invalid_param("taskDefinition can not be blank.")
+        self._check_overrides(req)
         tasks, failures = self._place(req)
         self._notify(tasks)
         return {"tasks": [self.task_view(t) for t in tasks], "failures": failures}
@@ -680,6 +682,7 @@ class EcsBackend:
             raise invalid_param("containerInstances can not be empty.")
         if len(refs) > 10:
             raise invalid_param("containerInstances can have at most 10 items.")
+        self._check_overrides(req)
         tasks, failures = self._place(req, instances_fixed=refs)
         self._notify(tasks)
         return {"tasks": [self.task_view(t) for t in tasks], "failures": failures}
@@ -845,6 +848,7 @@ class EcsBackend:
         fn = getattr(self, "op_" + op, None)
         if fn is None:
             raise ApiError("UnknownOperationException", "Operation %s is not supported by the local control plane." % op)
+        validate.validate_request(op, req)
         with self.state.lock:
             result = fn(req)
             if op in ("SubmitTaskStateChange", "SubmitContainerStateChange", "SubmitAttachmentStateChanges"):
@@ -864,7 +868,12 @@ async def handle_api(request):
     app = request.app
     backend = app["backend"]
     faults = app["faults"]
-    body = await request.read()
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        request["note"] = "body-too-large"
+        return error_response("ClientException", "Request body exceeds the maximum size of %d bytes."
+                              % validate.MAX_BODY, 413)
     target = request.headers.get("X-Amz-Target", "")
     op = target[len(TARGET_PREFIX):] if target.startswith(TARGET_PREFIX) else ""
     request["op"] = op or "-"
@@ -878,11 +887,15 @@ async def handle_api(request):
         return error_response(e.code, e.message, e.status, AUTH_NS)
     if not op:
         return error_response("UnknownOperationException", "Missing or unknown X-Amz-Target", 400, AUTH_NS)
+    if not validate.json_depth_ok(body):
+        request["note"] = "SerializationException"
+        return error_response("SerializationException", "JSON nesting deeper than %d levels."
+                              % validate.MAX_JSON_DEPTH, 400, AUTH_NS)
     try:
         req = json.loads(body.decode("utf-8") or "{}") if body else {}
         if not isinstance(req, dict):
             raise ValueError("not an object")
-    except ValueError:
+    except (ValueError, RecursionError):
         return error_response("SerializationException", "Start of structure or map found where not expected.",
                               400, AUTH_NS)
     delay = faults.delay_for(op)

@@ -109,7 +109,7 @@ class Server:
 
     # ------------------------------------------------------------ apps
     def make_api_app(self):
-        app = web.Application(middlewares=[log_mw], client_max_size=64 * 1024 * 1024)
+        app = web.Application(middlewares=[log_mw], client_max_size=ecs_api.validate.MAX_BODY)
         app["backend"] = self.backend
         app["faults"] = self.faults
         app["creds"] = self.creds
