@@ -159,6 +159,7 @@ class AcsHub:
     def make_payload(self, instance_arn, tasks):
         ci = self.state.instances[instance_arn]
         ci["_seq"] = ci.get("_seq", 0) + 1
+        self.state.mark("instances", instance_arn)
         msg = {
             "messageId": str(uuid.uuid4()), "seqNum": ci["_seq"],
             "clusterArn": self.backend.cluster_arn(ci["_cluster"]),

@@ -854,8 +854,41 @@ class EcsBackend:
             if op in ("SubmitTaskStateChange", "SubmitContainerStateChange", "SubmitAttachmentStateChanges"):
                 self.state.add_event(op, request=req)
             if op in self.MUTATING:
+                self._mark_rows(req, result)
                 self.state.save()
         return result
+
+    def _mark_rows(self, req, result):
+        """Mark for saving the objects a mutating call names (task, container
+        instance) and returns (tasks, instances, task definitions, services)."""
+        st = self.state
+        for key in ("task", "containerInstance", "containerInstanceArn"):
+            ref = req.get(key)
+            if isinstance(ref, str):
+                if ref in st.tasks:
+                    st.mark("tasks", ref)
+                elif ref in st.instances:
+                    st.mark("instances", ref)
+                else:
+                    for coll, kind in ((st.tasks, "tasks"), (st.instances, "instances")):
+                        for arn in coll:
+                            if arn.endswith("/" + ref):
+                                st.mark(kind, arn)
+        objs = []
+        for v in (result or {}).values():
+            if isinstance(v, dict):
+                objs.append(v)
+            elif isinstance(v, list):
+                objs += [x for x in v if isinstance(x, dict)]
+        for o in objs:
+            if "serviceArn" in o:
+                st.mark("services", o["serviceArn"])
+            elif "taskArn" in o and "containers" in o:
+                st.mark("tasks", o["taskArn"])
+            elif "taskDefinitionArn" in o and "revision" in o:
+                st.mark("task_defs", "%s:%d" % (o.get("family"), o["revision"]))
+            elif "containerInstanceArn" in o:
+                st.mark("instances", o["containerInstanceArn"])
 
 
 def error_response(code, message, status=400, ns=ERR_NS):

@@ -26,7 +26,7 @@ def parse_args(argv=None):
     p.add_argument("--access-key", required=True)
     p.add_argument("--secret-key", required=True)
     p.add_argument("--session-token", default=None, help="if set, the static key also requires this token")
-    p.add_argument("--state-dir", default=None, help="directory for state.json (omit: in-memory only)")
+    p.add_argument("--state-dir", default=None, help="directory for state.db (omit: in-memory only)")
     p.add_argument("--heartbeat-interval", type=float, default=30.0, help="seconds between HeartbeatMessages")
     p.add_argument("--resend-interval", type=float, default=10.0, help="seconds before an unacked payload is re-sent")
     p.add_argument("--connect-payload", choices=("always", "nonempty", "never"), default="always",
