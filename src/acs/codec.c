@@ -591,6 +591,13 @@ secret_register (const char *s)
 void
 acs_message_register_secrets (struct acs_message *m)
 {
+  if (m && m->type == ACS_MSG_PAYLOAD && m->u.payload)
+    for (size_t i = 0; i < m->u.payload->n_tasks; i++)
+      if (m->u.payload->tasks[i].task)
+        {
+          task_role_credentials_register_secrets (m->u.payload->tasks[i].task->payload_role_creds);
+          task_role_credentials_register_secrets (m->u.payload->tasks[i].task->payload_exec_creds);
+        }
   if (!m || m->type != ACS_MSG_IAM_CREDENTIALS || !m->u.credentials
       || m->u.credentials->secrets_registered)
     return;

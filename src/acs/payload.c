@@ -16,6 +16,12 @@ struct pending
   bool has_seq;
   int64_t seq;
   bool refused; /* the engine refused a task: no ack, ACS re-sends */
+  /* IAMRoleCredentialsAckRequest to send after the payload's ack */
+  struct cred_ack
+  {
+    char *id, *expiration;
+  } *cred_acks;
+  size_t n_cred_acks;
 };
 
 struct acs_payload_handler
@@ -25,6 +31,7 @@ struct acs_payload_handler
   engine_t *engine;
   state_store_t *state;
   acs_session_t *session;
+  task_creds_store_t *creds;
   struct pending *pending;
   size_t n_pending;
   char *recent[ACS_PAYLOAD_RECENT_IDS];
@@ -88,6 +95,29 @@ def_send_ack (void *ctx, const char *message_id, const char *cluster, const char
   return acs_session_send_ack (h->session, message_id, cluster, instance, err);
 }
 
+static int
+def_put_credentials (void *ctx, const char *task_arn, enum task_creds_role role,
+                     struct task_role_credentials *c, agent_error_t *err)
+{
+  acs_payload_handler_t *h = ctx;
+  if (!h->creds)
+    {
+      task_role_credentials_free (c);
+      return 0;
+    }
+  return task_creds_store_put (h->creds, task_arn, role, c, err);
+}
+
+static int
+def_send_credentials_ack (void *ctx, const char *message_id, const char *expiration,
+                          const char *credentials_id, agent_error_t *err)
+{
+  acs_payload_handler_t *h = ctx;
+  if (!h->session)
+    return error_set (err, ERR_UNREACHABLE, "no ACS session");
+  return acs_session_send_credentials_ack (h->session, message_id, expiration, credentials_id, err);
+}
+
 static bool
 def_task_known (void *ctx, const char *task_arn)
 {
@@ -103,6 +133,8 @@ static const struct acs_payload_ops default_ops = {
   .set_seq_num = def_set_seq_num,
   .send_ack = def_send_ack,
   .task_known = def_task_known,
+  .put_credentials = def_put_credentials,
+  .send_credentials_ack = def_send_credentials_ack,
 };
 
 /* ---- handler ---- */
@@ -114,6 +146,7 @@ acs_payload_handler_new (const struct acs_payload_options *opts)
   h->engine = opts->engine;
   h->state = opts->state;
   h->session = opts->session;
+  h->creds = opts->creds;
   if (opts->ops)
     {
       h->ops = *opts->ops;
@@ -223,6 +256,12 @@ pending_free (struct pending *p)
   free (p->message_id);
   free (p->cluster);
   free (p->instance);
+  for (size_t i = 0; i < p->n_cred_acks; i++)
+    {
+      free (p->cred_acks[i].id);
+      free (p->cred_acks[i].expiration);
+    }
+  free (p->cred_acks);
   free (p);
 }
 
@@ -262,6 +301,14 @@ saved_cb (agent_error_t err, void *data)
   else
     {
       acked = send_ack (h, p->message_id, p->cluster, p->instance);
+      for (size_t i = 0; acked && i < p->n_cred_acks && h->ops.send_credentials_ack; i++)
+        {
+          agent_error_t cerr = NULL;
+          if (h->ops.send_credentials_ack (h->ctx, p->message_id, p->cred_acks[i].expiration,
+                                           p->cred_acks[i].id, &cerr) < 0)
+            log_warn (MOD, "payload %s: credentials ack: %s", p->message_id, error_msg (&cerr));
+          error_free (&cerr);
+        }
       recent_add (h, p->message_id);
       if (p->has_seq)
         h->ops.set_seq_num (h->ctx, p->seq);
@@ -291,11 +338,15 @@ add_task (acs_payload_handler_t *h, struct task *t)
   return ok;
 }
 
-/* Frees p; the ack follows a successful save (unless refused). */
+/* Frees p; the ack follows a successful save (unless refused), then the
+   credentials acks of acks (n entries, taken). */
 static void
-save_then_ack (acs_payload_handler_t *h, struct acs_payload *p, bool refused)
+save_then_ack_creds (acs_payload_handler_t *h, struct acs_payload *p, bool refused,
+                     struct cred_ack *acks, size_t n)
 {
   struct pending *pd = xcalloc (1, sizeof *pd);
+  pd->cred_acks = acks;
+  pd->n_cred_acks = n;
   pd->h = h;
   pd->message_id = xstrdup (p->message_id);
   pd->cluster = xstrdup (p->cluster_arn);
@@ -310,6 +361,54 @@ save_then_ack (acs_payload_handler_t *h, struct acs_payload *p, bool refused)
   h->n_pending++;
   acs_payload_free (p);
   h->ops.save (h->ctx, saved_cb, pd);
+}
+
+static void
+save_then_ack (acs_payload_handler_t *h, struct acs_payload *p, bool refused)
+{
+  save_then_ack_creds (h, p, refused, NULL, 0);
+}
+
+/* Store the credentials t carried (taken from t); an ack is recorded for
+   each.  False (t reported STOPPED and freed) if one could not be stored. */
+static bool
+take_credentials (acs_payload_handler_t *h, const char *message_id, struct task *t,
+                  struct cred_ack *acks, size_t *n)
+{
+  struct task_role_credentials *cs[2] = { t->payload_role_creds, t->payload_exec_creds };
+  enum task_creds_role roles[2] = { TASK_CREDS_TASK_ROLE, TASK_CREDS_EXECUTION_ROLE };
+  t->payload_role_creds = t->payload_exec_creds = NULL;
+  bool ok = true;
+  for (size_t i = 0; i < 2; i++)
+    {
+      if (!cs[i])
+        continue;
+      if (!ok || !h->ops.put_credentials)
+        {
+          task_role_credentials_free (cs[i]);
+          continue;
+        }
+      char *id = xstrdup (cs[i]->credentials_id);
+      char *exp = cs[i]->expiration ? xstrdup (cs[i]->expiration) : NULL;
+      agent_error_t err = NULL;
+      if (h->ops.put_credentials (h->ctx, t->arn, roles[i], cs[i], &err) < 0)
+        {
+          char *reason = xasprintf ("UnrecognizedTaskError: unable to store the %s credentials: %s",
+                                    task_creds_role_name (roles[i]), error_msg (&err));
+          log_error (MOD, "payload %s: task %s cannot be run: %s", message_id, t->arn, reason);
+          h->ops.report_stopped (h->ctx, t->arn, reason);
+          free (reason);
+          free (id);
+          free (exp);
+          ok = false;
+        }
+      else
+        acks[(*n)++] = (struct cred_ack) { .id = id, .expiration = exp };
+      error_free (&err);
+    }
+  if (!ok)
+    task_free (t);
+  return ok;
 }
 
 /* Report STOPPED, with reason, every task of p the engine does not hold;
@@ -413,7 +512,8 @@ acs_payload_handle (acs_payload_handler_t *h, struct acs_payload *p)
 
   size_t n = p->n_tasks;
   struct task **tasks = xcalloc (n + 1, sizeof *tasks);
-  size_t nt = 0;
+  struct cred_ack *acks = xcalloc (2 * n + 1, sizeof *acks);
+  size_t nt = 0, n_acks = 0;
   for (size_t i = 0; i < n; i++)
     {
       struct acs_payload_task *pt = &p->tasks[i];
@@ -438,6 +538,8 @@ acs_payload_handle (acs_payload_handler_t *h, struct acs_payload *p)
         }
       struct task *t = pt->task;
       pt->task = NULL;
+      if (!take_credentials (h, p->message_id, t, acks, &n_acks))
+        continue;
       if (p->has_seq_num)
         {
           if (t->desired_status == TASK_STATUS_STOPPED)
@@ -461,7 +563,7 @@ acs_payload_handle (acs_payload_handler_t *h, struct acs_payload *p)
       refused |= !add_task (h, tasks[i]);
   free (tasks);
 
-  save_then_ack (h, p, refused);
+  save_then_ack_creds (h, p, refused, acks, n_acks);
 }
 
 void

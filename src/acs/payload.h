@@ -20,6 +20,12 @@
  *    the engine refused a task (it is stopping) nothing is acknowledged:
  *    ACS re-sends the payload.  An unrecognised task does not prevent the
  *    ack (its STOPPED report is queued durably by the same save).
+ *  - Task IAM role credentials (roleCredentials, executionRoleCredentials)
+ *    are stored (task/task_creds.h) before the task reaches the engine; one
+ *    that cannot be stored makes its task reported STOPPED ("unable to
+ *    store the ... credentials").  Only when the payload is acknowledged,
+ *    one IAMRoleCredentialsAckRequest {messageId: the payload's,
+ *    credentialsId, expiration} per stored credential follows the AckRequest.
  *  - A payload over a limit of acs/task_codec.h (too many tasks or
  *    containers) is refused as a whole with one log line: none of its tasks
  *    runs; those the engine does not know yet are reported STOPPED with
@@ -51,6 +57,7 @@
 #include "core/error.h"
 #include "engine/engine.h"
 #include "state/state.h"
+#include "task/task_creds.h"
 
 #define ACS_PAYLOAD_RECENT_IDS 64
 #define ACS_PAYLOAD_REASON_REFUSED                                                                 \
@@ -71,6 +78,12 @@ struct acs_payload_ops
                    const char *container_instance, agent_error_t *err);
   /* Does the engine hold this task already?  (NULL: never.) */
   bool (*task_known) (void *ctx, const char *task_arn);
+  /* Store a task's credentials (takes c, also on failure).  NULL: dropped. */
+  int (*put_credentials) (void *ctx, const char *task_arn, enum task_creds_role role,
+                          struct task_role_credentials *c, agent_error_t *err);
+  /* Send one IAMRoleCredentialsAckRequest.  NULL: not sent. */
+  int (*send_credentials_ack) (void *ctx, const char *message_id, const char *expiration,
+                               const char *credentials_id, agent_error_t *err);
 };
 
 struct acs_payload_options
@@ -79,6 +92,7 @@ struct acs_payload_options
   engine_t *engine;
   state_store_t *state;
   acs_session_t *session; /* may be set later with acs_payload_handler_set_session */
+  task_creds_store_t *creds; /* task credentials go there; NULL: dropped */
   /* Or a custom table (tests): */
   const struct acs_payload_ops *ops;
   void *ops_ctx;

@@ -64,6 +64,32 @@ check_task_limits (json_t *j, const char *arn, agent_error_t *err)
 
 /* ---- ACS form ----------------------------------------------------------------- */
 
+/* roleCredentials / executionRoleCredentials (IAMRoleCredentials): absent or
+   null = none; *id gets a copy of the credentialsId. */
+static int
+read_role_credentials (json_t *j, const char *key, struct task_role_credentials **out, char **id,
+                       agent_error_t *err)
+{
+  json_t *o = task_json_get (j, key);
+  if (task_json_null (o))
+    return 0;
+  if (!json_is_object (o))
+    return error_set (err, ERR_INVALID, "%s must be an object", key);
+  struct task_role_credentials *c = xcalloc (1, sizeof *c);
+  *out = c;
+  if (task_json_string (o, "credentialsId", key, false, &c->credentials_id, err) < 0
+      || task_json_string (o, "roleArn", key, false, &c->role_arn, err) < 0
+      || task_json_string (o, "accessKeyId", key, false, &c->access_key_id, err) < 0
+      || task_json_string (o, "secretAccessKey", key, false, &c->secret_access_key, err) < 0
+      || task_json_string (o, "sessionToken", key, false, &c->session_token, err) < 0
+      || task_json_string (o, "expiration", key, false, &c->expiration, err) < 0)
+    return -ERR_INVALID;
+  if (!c->credentials_id || !*c->credentials_id)
+    return error_set (err, ERR_INVALID, "%s.credentialsId is required", key);
+  *id = xstrdup (c->credentials_id);
+  return 0;
+}
+
 int
 acs_task_from_json (json_t *j, struct task **out, agent_error_t *err)
 {
@@ -110,6 +136,12 @@ acs_task_from_json (json_t *j, struct task **out, agent_error_t *err)
     }
   if (task_json_check_refs (t, err) < 0)
     return error_wrap (err, "task %s", t->arn);
+  if (read_role_credentials (j, "roleCredentials", &t->payload_role_creds, &t->credentials_id,
+                             err) < 0
+      || read_role_credentials (j, "executionRoleCredentials", &t->payload_exec_creds,
+                                &t->execution_credentials_id, err) < 0)
+    return error_wrap (err, "task %s", t->arn);
+  task_assign_endpoint_ids (t);
   *out = t;
   t = NULL;
   return 0;

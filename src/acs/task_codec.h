@@ -24,7 +24,12 @@
    Dependencies on containers missing from the task are NOT rejected here:
    the engine fails such a task with a reason (engine/plan.h).
    Engine fields start at NONE; desired status of each container = NONE
-   (raised by the engine).  ERR_INVALID on error. */
+   (raised by the engine).  roleCredentials / executionRoleCredentials go
+   to payload_role_creds / payload_exec_creds (secrets not registered:
+   acs_message_register_secrets does that on the loop) and their ids to
+   credentials_id / execution_credentials_id; one without a credentialsId
+   makes the task invalid (upstream reports such a task STOPPED).  Every
+   container gets a new endpoint id.  ERR_INVALID on error. */
 int acs_task_from_json (json_t *task, struct task **out, agent_error_t *err);
 
 /* What one payload may carry.  ECS itself accepts at most 10 containers in

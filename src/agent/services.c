@@ -5,6 +5,7 @@
 #include "agent/agent.h"
 #include "core/xmalloc.h"
 #include "acs/codec.h"
+#include "acs/credentials.h"
 #include "acs/payload.h"
 #include "acs/session.h"
 #include "core/exitcodes.h"
@@ -23,6 +24,7 @@ struct agent_services
   acs_session_t *acs;
   acs_payload_handler_t *payload;
   update_t *update;
+  task_creds_store_t *creds; /* task IAM role credentials (task/task_creds.h) */
   char *version;
   char *hash;
 };
@@ -129,21 +131,87 @@ agent_acs_perform_cb (acs_session_t *s, struct acs_update_message *m, void *data
   update_on_perform (s, m, a->services->update);
 }
 
-/* Task IAM role credentials are not served yet (no credentials endpoint):
-   acknowledge them so ACS does not re-send, and drop them. */
+/* ---- task IAM role credentials ---- */
+
+static int
+agent_set_task_creds_id (void *ctx, const char *task_arn, enum task_creds_role role,
+                         const char *id, agent_error_t *err)
+{
+  struct agent *a = ctx;
+  if (!a->engine)
+    return error_set (err, ERR_NOT_FOUND, "no task engine");
+  return engine_task_set_credentials_id (a->engine, task_arn, role == TASK_CREDS_EXECUTION_ROLE,
+                                         id, err);
+}
+
+/* IAMRoleCredentialsMessage: stored, the task updated, acknowledged. */
 static void
 agent_acs_credentials_cb (acs_session_t *s, struct acs_iam_credentials *c, void *data)
 {
-  (void) data;
+  struct agent *a = data;
   agent_error_t err = NULL;
-  log_info (MOD, "task role credentials for %s received (not used: no credentials endpoint)",
-            c->task_arn ? c->task_arn : "?");
-  if (c->message_id
-      && acs_session_send_credentials_ack (s, c->message_id, c->creds.expiration,
-                                           c->creds.credentials_id, &err) < 0)
-    log_warn (MOD, "credentials ack: %s", error_msg (&err));
+  enum acs_creds_outcome o
+      = acs_credentials_apply (c, a->services->creds, agent_set_task_creds_id, a, &err);
+  const char *arn = c->task_arn ? c->task_arn : "?";
+  switch (o)
+    {
+    case ACS_CREDS_ACK:
+      log_info (MOD, "task %s: %s credentials %s received (expire %s)", arn,
+                c->role_type, c->creds.credentials_id,
+                c->creds.expiration ? c->creds.expiration : "?");
+      error_free (&err);
+      if (acs_session_send_credentials_ack (s, c->message_id, c->creds.expiration,
+                                            c->creds.credentials_id, &err) < 0)
+        log_warn (MOD, "credentials ack: %s", error_msg (&err));
+      break;
+    case ACS_CREDS_INVALID:
+      log_warn (MOD, "IAMRoleCredentialsMessage %s for task %s dropped: %s",
+                c->message_id ? c->message_id : "?", arn, error_msg (&err));
+      break;
+    case ACS_CREDS_NO_TASK:
+    case ACS_CREDS_NOT_STORED:
+      log_warn (MOD, "task %s: credentials not acknowledged: %s", arn, error_msg (&err));
+      break;
+    }
   error_free (&err);
   acs_iam_credentials_free (c);
+}
+
+/* Task-role credentials go when the task is known STOPPED, execution-role
+   ones when the task leaves state (upstream). */
+static void
+agent_task_change_cb (const struct task *t, const struct task_container *c, void *data)
+{
+  struct agent *a = data;
+  if (c || !a->services || !a->services->creds)
+    return;
+  if (t->known_status >= TASK_STATUS_STOPPED
+      && task_creds_store_remove_task (a->services->creds, t->arn, TASK_CREDS_TASK_ROLE))
+    log_info (MOD, "task %s stopped: its task role credentials are dropped", t->arn);
+  if (engine_find_task_by_arn (a->engine, t->arn) == NULL
+      && task_creds_store_remove_task (a->services->creds, t->arn, TASK_CREDS_EXECUTION_ROLE))
+    log_info (MOD, "task %s removed: its execution role credentials are dropped", t->arn);
+}
+
+/* Restored tasks: their ids are known, their credentials come again from
+   ACS (the first connection asks with sendCredentials=true). */
+static void
+agent_creds_start (struct agent *a)
+{
+  struct agent_services *sv = a->services;
+  sv->creds = task_creds_store_new ();
+  if (!a->engine)
+    return;
+  size_t n = engine_task_count (a->engine);
+  for (size_t i = 0; i < n; i++)
+    {
+      const struct task *t = engine_task_at (a->engine, i);
+      if (t->known_status < TASK_STATUS_STOPPED)
+        task_creds_store_expect (sv->creds, t->arn, TASK_CREDS_TASK_ROLE, t->credentials_id);
+      task_creds_store_expect (sv->creds, t->arn, TASK_CREDS_EXECUTION_ROLE,
+                               t->execution_credentials_id);
+    }
+  engine_set_change_cb (a->engine, agent_task_change_cb, a);
 }
 
 static void
@@ -209,6 +277,7 @@ agent_acs_start (struct agent *a, agent_error_t *err)
   struct acs_payload_options po = {
     .engine = a->engine,
     .state = a->state,
+    .creds = sv->creds,
     .marker_dir = a->cfg->checkpoint ? a->cfg->data_dir : NULL,
     .test_abort_message_id = getenv ("ECS_AGENT_TEST_ABORT_PAYLOAD"), /* tests only */
   };
@@ -256,6 +325,7 @@ agent_services_start (struct agent *a, agent_error_t *err)
                      agent_lws_log_cb);
   a->services = xcalloc (1, sizeof *a->services);
   a->services->version = agent_version_string ();
+  agent_creds_start (a);
   if (agent_intro_start (a, err) < 0)
     return -1;
   return agent_acs_start (a, err);
@@ -311,6 +381,9 @@ agent_services_stop (struct agent *a)
     acs_payload_handler_free (s->payload);
   if (s->update)
     update_free (s->update);
+  if (a->engine)
+    engine_set_change_cb (a->engine, NULL, NULL);
+  task_creds_store_free (s->creds);
   free (s->hash);
   free (s->version);
   free (s);

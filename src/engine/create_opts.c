@@ -100,6 +100,43 @@ add_binds (const struct task *t, const struct task_container *c, struct engine_c
   return 0;
 }
 
+/* The task definition's environment, then the task endpoints' variables
+   (as upstream: written over same-named task-definition values). */
+static void
+add_env (const struct task *t, const struct task_container *c, struct engine_create_req *r)
+{
+  const char *keys[4] = { 0 };
+  char *vals[4] = { 0 };
+  size_t n = 0;
+  if (c->v3_endpoint_id)
+    {
+      keys[n] = "ECS_CONTAINER_METADATA_URI";
+      vals[n++] = xasprintf ("%s/v3/%s", ENGINE_TASK_ENDPOINT, c->v3_endpoint_id);
+      keys[n] = "ECS_CONTAINER_METADATA_URI_V4";
+      vals[n++] = xasprintf ("%s/v4/%s", ENGINE_TASK_ENDPOINT, c->v3_endpoint_id);
+      keys[n] = "ECS_AGENT_URI";
+      vals[n++] = xasprintf ("%s/api/%s", ENGINE_TASK_ENDPOINT, c->v3_endpoint_id);
+    }
+  if (t->credentials_id)
+    {
+      keys[n] = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
+      vals[n++] = xasprintf ("/v2/credentials/%s", t->credentials_id);
+    }
+  for (size_t i = 0; i < c->n_environment; i++)
+    {
+      bool ours = false;
+      for (size_t k = 0; k < n && !ours; k++)
+        ours = strcmp (c->environment[i].key, keys[k]) == 0;
+      if (!ours)
+        sv_add (&r->env, xasprintf ("%s=%s", c->environment[i].key, c->environment[i].value));
+    }
+  for (size_t k = 0; k < n; k++)
+    {
+      sv_add (&r->env, xasprintf ("%s=%s", keys[k], vals[k]));
+      free (vals[k]);
+    }
+}
+
 int
 engine_create_req_build (const struct task *t, const struct task_container *c,
                          struct docker_label *labels, size_t n_labels, struct engine_create_req *r,
@@ -113,9 +150,8 @@ engine_create_req_build (const struct task *t, const struct task_container *c,
   o->cmd = (const char *const *) task_container_effective_command (c);
   if (c->entry_point && c->entry_point[0])
     o->entrypoint = (const char *const *) c->entry_point;
-  for (size_t i = 0; i < c->n_environment; i++)
-    sv_add (&r->env, xasprintf ("%s=%s", c->environment[i].key, c->environment[i].value));
-  o->env = c->n_environment ? sv_get (&r->env) : NULL;
+  add_env (t, c, r);
+  o->env = r->env.n ? sv_get (&r->env) : NULL;
   r->ports = xcalloc (c->n_port_mappings + 1, sizeof *r->ports);
   for (size_t i = 0; i < c->n_port_mappings; i++)
     {

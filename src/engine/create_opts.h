@@ -2,7 +2,11 @@
  *
  * Contract: engine_create_req_build() translates container c of task t
  * (its Docker name already chosen) into docker_create_opts: command
- * (override first), entry point, environment, port mappings (host IP
+ * (override first), entry point, environment (the task definition's,
+ * then ECS_CONTAINER_METADATA_URI(_V4) and ECS_AGENT_URI with the
+ * container's endpoint id, and AWS_CONTAINER_CREDENTIALS_RELATIVE_URI when
+ * the task has a task role, written over same-named task-definition
+ * values as upstream does), port mappings (host IP
  * 0.0.0.0), links and volumesFrom by the targets' Docker names, binds for
  * mount points (host path or the empty volume's Docker name), CPU shares
  * (at least 2), memory (MiB -> bytes, at least 6 MiB), labels as given.
@@ -18,6 +22,8 @@
 /* Docker refuses less memory than this. */
 #define ENGINE_MIN_MEMORY_BYTES (6LL * 1024 * 1024)
 #define ENGINE_MIN_CPU_SHARES 2
+/* Where containers reach the task metadata and credentials endpoints. */
+#define ENGINE_TASK_ENDPOINT "http://169.254.170.2"
 
 struct engine_strv
 {

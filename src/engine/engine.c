@@ -361,3 +361,22 @@ engine_set_change_cb (engine_t *e, engine_change_cb cb, void *data)
   e->change_cb = cb;
   e->change_data = data;
 }
+
+int
+engine_task_set_credentials_id (engine_t *e, const char *arn, bool execution_role, const char *id,
+                                agent_error_t *err)
+{
+  struct task *t = NULL;
+  for (size_t i = 0; arn && i < e->n_tasks && !t; i++)
+    if (strcmp (e->tasks[i]->arn, arn) == 0)
+      t = e->tasks[i];
+  if (!t)
+    return error_set (err, ERR_NOT_FOUND, "task %s is not known", arn ? arn : "");
+  char **slot = execution_role ? &t->execution_credentials_id : &t->credentials_id;
+  if (*slot && id && strcmp (*slot, id) == 0)
+    return 0;
+  free (*slot);
+  *slot = id && *id ? xstrdup (id) : NULL;
+  state_save (e->state, NULL, NULL);
+  return 0;
+}

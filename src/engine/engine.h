@@ -138,8 +138,17 @@ const struct task *engine_find_task_by_docker_id (const engine_t *e, const char 
                                                          const struct task_container **c);
 
 
-/* Observer for tests and the benchmark: called after a task's or a
-   container's known status changed (c NULL for a task change). */
+/* A task's credentials id (task role, or execution role) as ACS's
+   IAMRoleCredentialsMessage sets it; saved.  ERR_NOT_FOUND for an unknown
+   task. */
+int engine_task_set_credentials_id (engine_t *e, const char *arn, bool execution_role,
+                                    const char *id, agent_error_t *err);
+
+/* Observer (one): called after a task's or a container's known status
+   changed (c NULL for a task change), and with c NULL once more when the
+   task has been removed from state (engine_find_task_by_arn no longer
+   finds it; t is freed after the call).  The agent uses it to drop task
+   credentials (agent/services.c); tests and the benchmark use it too. */
 typedef void (*engine_change_cb) (const struct task *t, const struct task_container *c,
                                   void *data);
 void engine_set_change_cb (engine_t *e, engine_change_cb cb, void *data);

@@ -22,6 +22,7 @@ static struct
   int fd;           /* current hourly file, -1 if none */
   char hour[16];    /* YYYY-MM-DD-HH of the open file */
   char **secrets;
+  unsigned *secret_refs; /* registrations of each (added n times, removed n times) */
   size_t n_secrets;
   time_t (*clock) (void);
 } log_state = { .level = LOG_INFO, .fd = -1 };
@@ -230,6 +231,8 @@ log_close (void)
   for (size_t i = 0; i < log_state.n_secrets; i++)
     free (log_state.secrets[i]);
   free (log_state.secrets);
+  free (log_state.secret_refs);
+  log_state.secret_refs = NULL;
   log_state.secrets = NULL;
   log_state.n_secrets = 0;
 }
@@ -241,8 +244,14 @@ log_secret_add (const char *secret)
     return;
   for (size_t i = 0; i < log_state.n_secrets; i++)
     if (strcmp (log_state.secrets[i], secret) == 0)
-      return;
+      {
+        log_state.secret_refs[i]++;
+        return;
+      }
   log_state.secrets = xrealloc (log_state.secrets, (log_state.n_secrets + 1) * sizeof (char *));
+  log_state.secret_refs
+      = xrealloc (log_state.secret_refs, (log_state.n_secrets + 1) * sizeof (unsigned));
+  log_state.secret_refs[log_state.n_secrets] = 1;
   log_state.secrets[log_state.n_secrets++] = xstrdup (secret);
 }
 
@@ -252,8 +261,12 @@ log_secret_remove (const char *secret)
   for (size_t i = 0; secret && i < log_state.n_secrets; i++)
     if (strcmp (log_state.secrets[i], secret) == 0)
       {
+        if (--log_state.secret_refs[i] > 0)
+          return;
         free (log_state.secrets[i]);
-        log_state.secrets[i] = log_state.secrets[--log_state.n_secrets];
+        log_state.n_secrets--;
+        log_state.secrets[i] = log_state.secrets[log_state.n_secrets];
+        log_state.secret_refs[i] = log_state.secret_refs[log_state.n_secrets];
         return;
       }
 }

@@ -45,7 +45,9 @@ void log_close (void);
 int log_reopen (agent_error_t *err);
 
 /* Register a secret string that must never appear in a line (copied; short
-   strings under 4 chars are ignored).  log_secret_remove undoes it. */
+   strings under 4 chars are ignored).  log_secret_remove undoes one
+   registration: a secret added twice (a message and the credentials store
+   holding the same key) stays redacted until removed twice. */
 void log_secret_add (const char *secret);
 void log_secret_remove (const char *secret);
 /* Redact registered secrets and secret-looking key values in s (in place,

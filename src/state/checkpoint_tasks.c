@@ -84,6 +84,8 @@ container_to_json (const struct task_container *c)
   json_object_set_new (o, "DockerId", c->docker_id ? json_string (c->docker_id) : json_null ());
   json_object_set_new (o, "DockerName", c->docker_name ? json_string (c->docker_name) : json_null ());
   json_object_set_new (o, "Restopped", json_boolean (c->restopped));
+  if (c->v3_endpoint_id)
+    json_object_set_new (o, "V3EndpointID", json_string (c->v3_endpoint_id));
   return o;
 }
 
@@ -121,6 +123,11 @@ state_task_to_json (const struct task *t)
   json_object_set_new (o, "StartSequenceNumber", json_integer (t->start_seq));
   json_object_set_new (o, "StopSequenceNumber", json_integer (t->stop_seq));
   json_object_set_new (o, "Reason", t->reason ? json_string (t->reason) : json_null ());
+  /* The ids only: the credentials stay in memory (task/task_creds.h). */
+  if (t->execution_credentials_id)
+    json_object_set_new (o, "executionCredentialsID", json_string (t->execution_credentials_id));
+  if (t->credentials_id)
+    json_object_set_new (o, "credentialsID", json_string (t->credentials_id));
   return o;
 }
 
@@ -168,7 +175,8 @@ parse_checkpoint_container (json_t *cj, const char *path, struct task_container 
       || task_json_strv (cj, "RunDependencies", path, &c->run_dependencies, err) < 0
       || task_json_string (cj, "DockerId", path, false, &c->docker_id, err) < 0
       || task_json_string (cj, "DockerName", path, false, &c->docker_name, err) < 0
-      || task_json_bool (cj, "Restopped", path, &c->restopped, err) < 0)
+      || task_json_bool (cj, "Restopped", path, &c->restopped, err) < 0
+      || task_json_string (cj, "V3EndpointID", path, false, &c->v3_endpoint_id, err) < 0)
     return -ERR_INVALID;
   json_t *internal = task_json_get (cj, "IsInternal");
   if (json_is_boolean (internal))
@@ -245,8 +253,13 @@ state_task_from_json (json_t *j, struct task **out, agent_error_t *err)
       || task_json_string (j, "KnownTime", "task", false, &kt, err) < 0
       || task_json_int_range (j, "StartSequenceNumber", "task", 0, INT64_MAX, false, &ss, err) < 0
       || task_json_int_range (j, "StopSequenceNumber", "task", 0, INT64_MAX, false, &sts, err) < 0
-      || task_json_string (j, "Reason", "task", false, &t->reason, err) < 0)
+      || task_json_string (j, "Reason", "task", false, &t->reason, err) < 0
+      || task_json_string (j, "credentialsID", "task", false, &t->credentials_id, err) < 0
+      || task_json_string (j, "executionCredentialsID", "task", false,
+                           &t->execution_credentials_id, err) < 0)
     return error_wrap (err, "task %s", t->arn);
+  empty_to_null (&t->credentials_id);
+  empty_to_null (&t->execution_credentials_id);
   t->start_seq = ss;
   t->stop_seq = sts;
   if (kt && time_rfc3339_parse (kt, &t->known_time_ns) < 0)
@@ -270,6 +283,7 @@ state_task_from_json (json_t *j, struct task **out, agent_error_t *err)
     }
   if (task_json_check_refs (t, err) < 0)
     return error_wrap (err, "task %s", t->arn);
+  task_assign_endpoint_ids (t); /* checkpoints written before endpoint ids */
   *out = t;
   t = NULL;
   return 0;

@@ -135,6 +135,7 @@ container_clear (struct task_container *c)
   for (size_t i = 0; i < c->n_known_bindings; i++)
     free (c->known_bindings[i].bind_ip);
   free (c->known_bindings);
+  free (c->v3_endpoint_id);
   memset (c, 0, sizeof *c);
 }
 
@@ -157,6 +158,10 @@ task_free (struct task *t)
     }
   free (t->volumes);
   free (t->reason);
+  free (t->credentials_id);
+  free (t->execution_credentials_id);
+  task_role_credentials_free (t->payload_role_creds);
+  task_role_credentials_free (t->payload_exec_creds);
   free (t);
 }
 
@@ -231,4 +236,27 @@ task_port_bindings_free (struct task_port_binding *b, size_t n)
   for (size_t i = 0; b && i < n; i++)
     free (b[i].bind_ip);
   free (b);
+}
+
+char *
+task_new_endpoint_id (void)
+{
+  char h[33];
+  util_random_hex (h, 16);
+  /* version 4, variant 10xx */
+  h[12] = '4';
+  static const char variant[] = "89ab";
+  h[16] = variant[strtol ((char[]){ h[16], 0 }, NULL, 16) & 3];
+  return xasprintf ("%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
+}
+
+void
+task_assign_endpoint_ids (struct task *t)
+{
+  for (size_t i = 0; i < t->n_containers; i++)
+    if (!t->containers[i].v3_endpoint_id || !*t->containers[i].v3_endpoint_id)
+      {
+        free (t->containers[i].v3_endpoint_id);
+        t->containers[i].v3_endpoint_id = task_new_endpoint_id ();
+      }
 }

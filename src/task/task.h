@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include "core/error.h"
 #include "core/util.h"
+#include "task/task_creds.h"
 
 enum task_status
 {
@@ -142,6 +143,10 @@ struct task_container
   struct task_port_binding *known_bindings;
   size_t n_known_bindings;
   bool restopped; /* the one "STOPPED but reports RUNNING: stop again" used */
+  /* Task metadata endpoint id (UUIDv4, upstream's V3EndpointID): made once
+     when the task is accepted, persisted, shared by the v3, v4 and /api
+     URIs of the container's environment. */
+  char *v3_endpoint_id;
 
   /* --- runtime only (not persisted) --- */
   enum task_action inflight; /* operation in flight, NONE if idle */
@@ -167,8 +172,16 @@ struct task
   char *reason;          /* task-level reason (dependency error, TaskStateError) */
   int64_t start_seq;     /* ACS payload seqNum that asked RUNNING, 0 = none */
   int64_t stop_seq;      /* ACS payload seqNum that asked STOPPED, 0 = none */
+  /* Task IAM role credentials ids (task/task_creds.h), NULL = no role.
+     Persisted (the credentials themselves never are). */
+  char *credentials_id;           /* roleCredentials (task role) */
+  char *execution_credentials_id; /* executionRoleCredentials */
 
   /* runtime only */
+  /* The credentials the ACS payload carried with the task: taken (and
+     nulled) by the payload handler before the task reaches the engine. */
+  struct task_role_credentials *payload_role_creds;
+  struct task_role_credentials *payload_exec_creds;
   bool hold;        /* waiting for earlier stops (a stop with a lower ACS sequence number is still running) */
   bool cleanup_due; /* cleanup wait elapsed: remove containers and drop task */
   bool removing;
@@ -204,5 +217,9 @@ char **task_container_effective_command (const struct task_container *c);
 size_t task_strv_len (char *const *v);
 char **task_strv_dup (char *const *v); /* NULL in, NULL out */
 void task_strv_free (char **v);
+/* A random UUIDv4 (lower-case, dashed), malloc'd: the endpoint id form. */
+char *task_new_endpoint_id (void);
+/* Give every container of t without one an endpoint id. */
+void task_assign_endpoint_ids (struct task *t);
 
 #endif

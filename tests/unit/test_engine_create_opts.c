@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include "engine/create_opts.h"
 #include "test_engine_util.h"
 
@@ -62,7 +64,19 @@ test_translation (void **st)
   assert_string_equal (o->cmd[1], "hi");
   assert_null (o->cmd[2]);
   assert_string_equal (o->env[0], "A=1");
-  assert_null (o->env[1]);
+  /* The endpoint variables follow, from the container's endpoint id. */
+  const char *eid = t->containers[0].v3_endpoint_id;
+  assert_non_null (eid);
+  assert_int_equal (strlen (eid), 36);
+  assert_int_equal (eid[14], '4');
+  char want[200];
+  snprintf (want, sizeof want, "ECS_CONTAINER_METADATA_URI=http://169.254.170.2/v3/%s", eid);
+  assert_string_equal (o->env[1], want);
+  snprintf (want, sizeof want, "ECS_CONTAINER_METADATA_URI_V4=http://169.254.170.2/v4/%s", eid);
+  assert_string_equal (o->env[2], want);
+  snprintf (want, sizeof want, "ECS_AGENT_URI=http://169.254.170.2/api/%s", eid);
+  assert_string_equal (o->env[3], want);
+  assert_null (o->env[4]); /* no task role: no credentials URI */
   assert_int_equal (o->n_ports, 1);
   assert_int_equal (o->ports[0].container_port, 80);
   assert_int_equal (o->ports[0].host_port, 8080);
@@ -82,13 +96,42 @@ test_translation (void **st)
   /* The other container: no links, no environment, values above the floors. */
   l = labels (&nl);
   assert_int_equal (engine_create_req_build (t, &t->containers[1], l, nl, &r, &errmsg), 0);
-  assert_null (r.opts.env);
+  assert_non_null (r.opts.env);
+  assert_null (r.opts.env[3]); /* the three endpoint variables only */
   assert_null (r.opts.links);
   assert_null (r.opts.binds);
   assert_null (r.opts.volumes_from);
   assert_null (r.opts.cmd);
   assert_int_equal (r.opts.cpu_shares, 512);
   assert_int_equal (r.opts.memory, 64LL * 1024 * 1024);
+  engine_create_req_free (&r);
+  task_free (t);
+}
+
+/* A task role: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, written over a
+   same-named task-definition value (as upstream), like the endpoint URIs. */
+static void
+test_role_environment (void **st)
+{
+  (void) st;
+  struct task *t = task_fixture ();
+  struct task_container *c = &t->containers[0];
+  free (c->environment[0].key);
+  c->environment[0].key = xstrdup ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+  t->credentials_id = xstrdup ("cred-1");
+  free (c->v3_endpoint_id);
+  c->v3_endpoint_id = xstrdup ("eid");
+  struct engine_create_req r;
+  char *errmsg = NULL;
+  size_t nl;
+  struct docker_label *l = labels (&nl);
+  assert_int_equal (engine_create_req_build (t, c, l, nl, &r, &errmsg), 0);
+  const char *const *env = r.opts.env;
+  assert_string_equal (env[0], "ECS_CONTAINER_METADATA_URI=http://169.254.170.2/v3/eid");
+  assert_string_equal (env[1], "ECS_CONTAINER_METADATA_URI_V4=http://169.254.170.2/v4/eid");
+  assert_string_equal (env[2], "ECS_AGENT_URI=http://169.254.170.2/api/eid");
+  assert_string_equal (env[3], "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/credentials/cred-1");
+  assert_null (env[4]);
   engine_create_req_free (&r);
   task_free (t);
 }
@@ -138,6 +181,7 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_translation),
+    cmocka_unit_test (test_role_environment),
     cmocka_unit_test (test_unresolved),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
