@@ -37,11 +37,23 @@ INTEG_SRCS := $(sort $(wildcard tests/integration/test_*.c))
 INTEG_BINS := $(INTEG_SRCS:tests/integration/%.c=$(O)/itests/%)
 BENCH_BINS := $(O)/bench/engine_launch
 IMAGE ?= amazon/amazon-ecs-agent:make
+# The names users meet: upstream's Makefile tags the first, upstream's README
+# promises the second for `make release`.
+RELEASE_IMAGES ?= $(IMAGE) amazon/ecs-container-agent:make
 
-.PHONY: demo all release build static test unit-tests integration-tests test-in-docker deps clean fuzz bench bench-bins
+.PHONY: demo all release deb build static test unit-tests integration-tests test-in-docker deps clean fuzz bench bench-bins
 
-release: build
-	scripts/build-image.sh $(O)/amazon-ecs-agent $(IMAGE)
+# The released image carries the static binary (packaging/STATIC.md), built
+# in $(O)/release so that $(O)/amazon-ecs-agent stays the dynamic
+# development build.
+release:
+	scripts/build-static.sh $(O)/release
+	scripts/build-image.sh $(O)/release/amazon-ecs-agent-static $(RELEASE_IMAGES)
+
+# The Debian package of the static agent (packaging/deb/build.sh).
+deb:
+	scripts/build-static.sh $(O)/release
+	packaging/deb/build.sh $(O)/release/amazon-ecs-agent-static $(O)/deb
 
 build: $(O)/amazon-ecs-agent
 

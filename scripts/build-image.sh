@@ -1,5 +1,5 @@
 #!/bin/bash
-# build-image.sh BINARY [IMAGE] - the agent's container image, FROM scratch,
+# build-image.sh BINARY [IMAGE...] - the agent's container image, FROM scratch,
 # without a Dockerfile and without pulling anything (`make release`).
 #
 # The root file system is staged from the local machine and handed to the
@@ -17,15 +17,18 @@
 #   /data, /log, /tmp                   volumes / scratch space
 # Image config: ENTRYPOINT ["/agent"], EXPOSE 51678, VOLUME /data /log,
 # ENV ECS_DATADIR=/data/ (checkpointing on, as ecs-init runs the agent).
-# Tags IMAGE (default amazon/amazon-ecs-agent:make) and <repository>:latest,
-# then prints the binary and image sizes.
+# Tags every IMAGE given (default amazon/amazon-ecs-agent:make) and, for each,
+# <repository>:latest, then prints the binary and image sizes.  `make release`
+# hands it the static binary (scripts/build-static.sh) and both names users
+# meet: upstream Makefile's amazon/amazon-ecs-agent:make and the README's
+# amazon/ecs-container-agent:make.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bin=${1:?usage: build-image.sh BINARY [IMAGE]}
-image=${2:-amazon/amazon-ecs-agent:make}
-repo=${image%:*}
-[ "$repo" != "$image" ] || repo=$image
+bin=${1:?usage: build-image.sh BINARY [IMAGE...]}
+shift
+[ $# -gt 0 ] || set -- amazon/amazon-ecs-agent:make
+image=$1
 
 die() { echo "build-image: $*" >&2; exit 1; }
 [ -x "$bin" ] || die "$bin is not an executable (run 'make build' first)"
@@ -119,11 +122,17 @@ tar --numeric-owner --owner=0 --group=0 -C "$stage" -c . |
     --change 'ENV PATH=/' \
     --message "amazon-ecs-agent $version (C)" \
     - "$image" >/dev/null
-[ "$repo:latest" = "$image" ] || docker tag "$image" "$repo:latest"
+tags=()
+for name in "$@"; do
+  repo=${name%:*}
+  [ "$name" = "$image" ] || docker tag "$image" "$name"
+  [ "$repo:latest" = "$name" ] || docker tag "$image" "$repo:latest"
+  tags+=("$name" "$repo:latest")
+done
 
 bin_size=$(stat -c %s "$bin")
 stripped=$(stat -c %s "$stage/agent")
 img_size=$(docker image inspect --format '{{.Size}}' "$image")
-echo "image $image (and $repo:latest)"
+echo "image ${tags[*]}"
 echo "  binary:   $bin_size bytes ($stripped stripped)"
 echo "  image:    $img_size bytes"

@@ -17,7 +17,8 @@
 # features the agent uses and nothing else, and links them with the static
 # archives Debian does ship: libuv_a.a, libjansson.a, libssl.a, libcrypto.a,
 # libz.a, libcap.a and glibc's libc.a.
-# Needs: network access to deb.debian.org, dpkg-dev, cmake, gcc, make.
+# Needs: network access to the Debian archive named in /etc/apt (its deb-src
+# twin, see scripts/apt-sources.sh), dpkg-dev, cmake, gcc, make.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -49,14 +50,9 @@ APT=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o "Dir::Etc::SourceParts=$
      -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o "APT::Sandbox::User=root")
 fetch_sources() {
   mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/parts"
-  local suites
-  suites=$(sed -n 's/^Suites:[[:space:]]*//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
-  [ -n "$suites" ] || suites=$(. /etc/os-release && echo "$VERSION_CODENAME")
-  : >"$apt_dir/sources.list"
-  for s in $suites; do
-    echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $s main" >>"$apt_dir/sources.list"
-  done
-  echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security $(. /etc/os-release && echo "$VERSION_CODENAME")-security main" >>"$apt_dir/sources.list"
+  # the archive this machine's apt configuration names (no host written here)
+  scripts/apt-sources.sh --deb-src >"$apt_dir/sources.list" ||
+    die "no Debian source to fetch libwebsockets and curl from (see scripts/apt-sources.sh)"
   apt-get "${APT[@]}" -qq update || die "apt-get update of the private deb-src list failed (network?)"
   (cd "$src" && apt-get "${APT[@]}" -qq source libwebsockets curl) || die "apt-get source libwebsockets curl failed"
 }

@@ -39,17 +39,9 @@ BUILDER_REV=1
 hash=$( (cat scripts/install-deps.sh; echo "$BUILDER_REV") | sha256sum | cut -c1-12)
 image=${TID_IMAGE:-ecs-agent-c-test/builder:$codename-$hash}
 
+# the archive this machine's apt configuration names (scripts/apt-sources.sh)
 mirror() {
-  local m=""
-  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-    m=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' \
-          /etc/apt/sources.list.d/debian.sources)
-  fi
-  if [ -z "$m" ] && [ -f /etc/apt/sources.list ]; then
-    m=$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) { print $i; exit } }' \
-          /etc/apt/sources.list)
-  fi
-  echo "${m:-http://deb.debian.org/debian}"
+  scripts/apt-sources.sh --mirror || die "no Debian mirror to bootstrap from"
 }
 
 build_image() {
