@@ -16,7 +16,9 @@
 #   /etc/{passwd,group,nsswitch.conf}   minimal, from packaging/rootfs
 #   /data, /log, /tmp                   volumes / scratch space
 # Image config: ENTRYPOINT ["/agent"], EXPOSE 51678, VOLUME /data /log,
-# ENV ECS_DATADIR=/data/ (checkpointing on, as ecs-init runs the agent).
+# ENV ECS_DATADIR=/data/ (checkpointing on, as ecs-init runs the agent),
+# HEALTHCHECK /agent -healthcheck (GET /v1/health: ACS, Docker, checkpoint,
+# state-change queue; the first two minutes are registration's).
 # Tags every IMAGE given (default amazon/amazon-ecs-agent:make) and, for each,
 # <repository>:latest, then prints the binary and image sizes.  `make release`
 # hands it the static binary (scripts/build-static.sh) and both names users
@@ -120,6 +122,7 @@ tar --numeric-owner --owner=0 --group=0 -C "$stage" -c . |
     --change 'VOLUME ["/data", "/log"]' \
     --change 'ENV ECS_DATADIR=/data/' \
     --change 'ENV PATH=/' \
+    --change 'HEALTHCHECK --interval=30s --timeout=10s --start-period=2m --retries=3 CMD ["/agent", "-healthcheck"]' \
     --message "amazon-ecs-agent $version (C)" \
     - "$image" >/dev/null
 tags=()

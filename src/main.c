@@ -8,11 +8,12 @@
 #include "config/config.h"
 #include "core/exitcodes.h"
 #include "core/xmalloc.h"
+#include "introspection/introspection.h"
 #include "log/log.h"
 
 struct flags
 {
-  bool insecure, version, help;
+  bool insecure, version, help, healthcheck;
   const char *loglevel;
 };
 
@@ -21,6 +22,7 @@ usage (FILE *f)
 {
   fprintf (f, "Usage of amazon-ecs-agent:\n"
               "  -help\n\tprint this help and exit\n"
+              "  -healthcheck\n\tRun the agent's health check (GET /v1/health) and exit 0 if healthy, 1 if not\n"
               "  -k\tDisable SSL certificate verification. We do not recommend setting this option.\n"
               "  -loglevel string\n\tLoglevel: [<crit>|<error>|<warn>|<info>|<debug>]\n"
               "  -version\n\tPrint the agent version information and exit\n");
@@ -44,6 +46,8 @@ parse_flags (int argc, char **argv, struct flags *f)
         f->insecure = true;
       else if (n == 7 && strncmp (arg, "version", 7) == 0)
         f->version = true;
+      else if (n == 11 && strncmp (arg, "healthcheck", 11) == 0)
+        f->healthcheck = true;
       else if ((n == 4 && strncmp (arg, "help", 4) == 0) || (n == 1 && arg[0] == 'h'))
         f->help = true;
       else if (n == 8 && strncmp (arg, "loglevel", 8) == 0)
@@ -69,6 +73,37 @@ parse_flags (int argc, char **argv, struct flags *f)
   return 0;
 }
 
+/* -healthcheck: the running agent's GET /v1/health (found through the same
+   configuration: ECS_INTROSPECTION_LISTEN_ADDR / _PORT).  Prints the answer;
+   exit 0 when it is 200, 1 otherwise (unhealthy, not answering, bad
+   configuration), as a container HEALTHCHECK expects. */
+#define HEALTHCHECK_TIMEOUT_MS 5000
+
+static int
+run_healthcheck (struct agent_config *cfg)
+{
+  agent_error_t err = NULL;
+  int status = 0;
+  char *body = NULL;
+  int code = EXIT_ERROR;
+  if (config_load_env (cfg, &err) < 0
+      || introspection_healthcheck (cfg->introspection_addr, cfg->introspection_port,
+                                    HEALTHCHECK_TIMEOUT_MS, &status, &body, &err) < 0)
+    fprintf (stderr, "healthcheck: %s\n", error_msg (&err));
+  else
+    {
+      printf ("%s\n", body);
+      if (status == 200)
+        code = EXIT_OK;
+      else
+        fprintf (stderr, "healthcheck: unhealthy (HTTP %d)\n", status);
+    }
+  free (body);
+  error_free (&err);
+  config_free (cfg);
+  return code;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -90,6 +125,8 @@ main (int argc, char **argv)
 
   struct agent_config cfg = { 0 };
   agent_error_t err = NULL;
+  if (flags.healthcheck)
+    return run_healthcheck (&cfg);
   if (config_load_env (&cfg, &err) < 0)
     {
       /* one line naming the key, then the terminal exit code */

@@ -547,6 +547,7 @@ agent_init (struct agent *a, const struct agent_config *cfg, agent_error_t *err)
       (*err)->kind = ERR_TERMINAL;
       return -1;
     }
+  agent_health_start (a);
   struct imds_options io = { .endpoint = cfg->imds_endpoint };
   a->imds = imds_client_new (a->loop, a->http, &io, err);
   if (a->imds == NULL)
@@ -589,6 +590,7 @@ agent_teardown (struct agent *a)
     }
   if (a->creds)
     aws_creds_fetch_cancel (a->creds, agent_creds_cb, a);
+  agent_health_stop (a);
   if (a->docker_op)
     docker_op_cancel (a->docker_op);
   if (a->imds_op)

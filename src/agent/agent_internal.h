@@ -8,6 +8,7 @@
 #include "aws/credentials.h"
 #include "aws/imds.h"
 #include "config/config.h"
+#include "core/health.h"
 #include "core/http.h"
 #include "core/util.h"
 #include "docker/docker.h"
@@ -18,6 +19,7 @@
 #include "acs/session.h"
 
 struct agent_services;
+struct agent_health;
 
 /* TERM INT QUIT HUP USR1 USR2 ALRM (signals.c) */
 #define AGENT_N_SIGNALS 7
@@ -36,6 +38,7 @@ struct agent
   ecs_submitter_t *submitter;
   struct docker_auth_config *auth;
   struct agent_services *services;
+  struct agent_health *health; /* health.c */
 
   docker_op_t *docker_op;
   imds_call_t *imds_op;
@@ -68,6 +71,14 @@ int agent_services_start (struct agent *a, agent_error_t *err);
 void agent_services_stop (struct agent *a);
 /* The ACS session, NULL while the services are not started. */
 acs_session_t *agent_services_acs (const struct agent *a);
+
+/* health.c: the facts behind /v1/health.  start pings Docker on a timer;
+   note_acs records the ACS session's state; verdict gathers the rest and
+   decides (core/health.h).  stop cancels the ping and frees. */
+void agent_health_start (struct agent *a);
+void agent_health_stop (struct agent *a);
+void agent_health_note_acs (struct agent *a, bool connected);
+void agent_health_verdict (struct agent *a, struct health_verdict *v);
 
 /* signals.c: what each signal does (see there); handles on a->loop. */
 void agent_signals_start (struct agent *a);

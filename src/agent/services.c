@@ -75,6 +75,12 @@ agent_intro_instance_arn (void *data)
   return state_container_instance_arn (a->state);
 }
 
+static void
+agent_intro_health (void *data, struct health_verdict *out)
+{
+  agent_health_verdict (data, out);
+}
+
 static int
 agent_intro_start (struct agent *a, agent_error_t *err)
 {
@@ -86,6 +92,7 @@ agent_intro_start (struct agent *a, agent_error_t *err)
   };
   struct introspection_provider prov = { .foreach_task = agent_intro_foreach_task,
                                          .container_instance_arn = agent_intro_instance_arn,
+                                         .health = agent_intro_health,
                                          .data = a };
   if (introspection_start (a->loop, &ic, &prov, &a->services->intro, err) < 0)
     return error_wrap (err, "introspection server on %s:%d", ic.listen_addr, ic.port);
@@ -239,7 +246,7 @@ static void
 agent_acs_connected_cb (acs_session_t *s, void *data)
 {
   (void) s;
-  (void) data;
+  agent_health_note_acs (data, true);
   log_info (MOD, "ACS session connected");
 }
 
@@ -247,7 +254,7 @@ static void
 agent_acs_disconnected_cb (acs_session_t *s, const agent_error_t *err, void *data)
 {
   (void) s;
-  (void) data;
+  agent_health_note_acs (data, false);
   if (err && *err)
     log_warn (MOD, "ACS session ended: %s", error_msg (err));
   else

@@ -211,6 +211,7 @@ config_file_ports (json_t *root, const char *name, int **ports, size_t *n, bool 
 struct config_set
 {
   bool checkpoint, updates, ports, ports_udp, cleanup, stop_timeout, memory;
+  bool health; /* any ECS_HEALTH_* bound given (unset ones stay 0: the defaults) */
 };
 
 static int
@@ -405,7 +406,10 @@ config_load (struct agent_config *cfg, config_getenv_fn env, void *d, agent_erro
   if (config_env_bool (env, d, "ECS_CHECKPOINT", &cfg->checkpoint, &set.checkpoint, err) < 0
       || config_env_bool (env, d, "ECS_UPDATES_ENABLED", &cfg->updates_enabled, &set.updates, err) < 0
       || config_env_duration (env, d, "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION", &cfg->task_cleanup_wait_ms, &set.cleanup, err) < 0
-      || config_env_duration (env, d, "ECS_CONTAINER_STOP_TIMEOUT", &cfg->container_stop_timeout_ms, &set.stop_timeout, err) < 0)
+      || config_env_duration (env, d, "ECS_CONTAINER_STOP_TIMEOUT", &cfg->container_stop_timeout_ms, &set.stop_timeout, err) < 0
+      || config_env_duration (env, d, "ECS_HEALTH_ACS_GRACE", &cfg->health_acs_grace_ms, &set.health, err) < 0
+      || config_env_duration (env, d, "ECS_HEALTH_DOCKER_INTERVAL", &cfg->health_docker_interval_ms, &set.health, err) < 0
+      || config_env_duration (env, d, "ECS_HEALTH_QUEUE_STALL", &cfg->health_queue_stall_ms, &set.health, err) < 0)
     return -1;
   if ((v = config_env (env, d, "ECS_RESERVED_MEMORY")))
     {

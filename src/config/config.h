@@ -54,6 +54,10 @@ struct agent_config
   size_t n_instance_attributes;
   char *introspection_addr; /* ECS_INTROSPECTION_LISTEN_ADDR, default 0.0.0.0 */
   int introspection_port;   /* ECS_INTROSPECTION_PORT, default 51678 */
+  /* GET /v1/health bounds (core/health.h); 0 = the defaults there */
+  uint64_t health_acs_grace_ms;       /* ECS_HEALTH_ACS_GRACE, default 3m */
+  uint64_t health_docker_interval_ms; /* ECS_HEALTH_DOCKER_INTERVAL, default 10s (bound 3x) */
+  uint64_t health_queue_stall_ms;     /* ECS_HEALTH_QUEUE_STALL, default 5m */
   char *imds_endpoint;      /* AWS_EC2_METADATA_SERVICE_ENDPOINT */
   char *access_key_id;      /* AWS_ACCESS_KEY_ID (secret) */
   char *secret_access_key;  /* AWS_SECRET_ACCESS_KEY (secret) */

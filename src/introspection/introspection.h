@@ -12,7 +12,13 @@
  *   both taskarn and dockerid   400
  *   more than 32 query args     400 (a filter past the limit is never ignored)
  *   /license                    the licence text (text/plain)
- *   anything else               {"AvailableCommands":["/v1/metadata","/v1/tasks","/license"]}
+ *   /v1/health                  200 when every part the agent needs works,
+ *                               else 503 (core/health.h):
+ *                               {"Healthy":bool,"Failing":["acs",...],
+ *                                "Checks":{"acs":{"Healthy":bool,"Detail":".."},..}}
+ *                               (not upstream's: its -healthcheck reads
+ *                               /v1/metadata, which only shows the agent answers)
+ *   anything else               {"AvailableCommands":["/v1/metadata","/v1/tasks","/license","/v1/health"]}
  * Error responses carry HEAD's all-empty TaskResponse.  Every method lws
  * knows (GET HEAD POST PUT PATCH DELETE OPTIONS) is answered the same way;
  * HEAD gets the headers only; a request body is read and discarded; other
@@ -29,7 +35,8 @@
  * serves each connection it accepts.
  *
  * Files: routes.c (router, JSON views), server.c (lws server, connection
- * limits, start/stop), listener.c (listening socket, accept back-off).
+ * limits, start/stop), listener.c (listening socket, accept back-off),
+ * healthcheck.c (the -healthcheck client).
  *
  * Hardening (defaults, all configurable):
  *   - headers larger than max_header_bytes (8 KiB): connection closed by lws;
@@ -60,6 +67,7 @@
 #include <stddef.h>
 #include <uv.h>
 #include "core/error.h"
+#include "core/health.h"
 #include "task/task.h"
 
 #define INTROSPECTION_DEFAULT_PORT 51678
@@ -116,6 +124,9 @@ struct introspection_provider
   /* Current container-instance ARN, NULL while unregistered.  Optional:
      when NULL the config's container_instance_arn is used. */
   const char *(*container_instance_arn) (void *data);
+  /* The agent's health verdict now.  Optional: without it /v1/health
+     answers 503 ("no health source"). */
+  void (*health) (void *data, struct health_verdict *out);
   void *data;
 };
 
@@ -162,6 +173,14 @@ const char *introspection_version_string (void);
 /* Query arguments a request may carry: /v1/tasks with more is refused (400)
    rather than answered with a filter past the limit ignored. */
 #define INTROSPECTION_MAX_QUERY_ARGS 32
+
+/* -healthcheck: GET /v1/health of the server configured with listen_addr
+   and port (loopback when it listens on every address), blocking, at most
+   timeout_ms.  Fills *status and *body (malloc'd, the answer; NULL on
+   failure).  ERR_UNREACHABLE when nothing answered.  For a process that
+   runs no loop (main), never for the agent itself. */
+int introspection_healthcheck (const char *listen_addr, int port, long timeout_ms, int *status,
+                               char **body, agent_error_t *err);
 
 /* The router without a socket (unit tests, fuzzing): path without query,
    args = decoded query fragments ("name=value" or "name").  Returns the HTTP

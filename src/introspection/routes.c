@@ -9,7 +9,7 @@
 
 #define DOCKER_SHORT_ID_LEN 12
 
-static const char *const available_commands[] = { "/v1/metadata", "/v1/tasks", "/license" };
+static const char *const available_commands[] = { "/v1/metadata", "/v1/tasks", "/license", "/v1/health" };
 
 static const char builtin_license[]
     = "Amazon ECS Container Agent (C re-implementation)\n"
@@ -251,6 +251,37 @@ route_tasks (const struct introspection_provider *prov, const char *taskarn,
   return f.n_found == 0 ? 404 : 400;
 }
 
+static int
+route_health (const struct introspection_provider *prov, char **body)
+{
+  json_t *o = json_object ();
+  if (!prov || !prov->health)
+    {
+      json_object_set_new (o, "Healthy", json_false ());
+      set_str (o, "Detail", "no health source");
+      *body = dump (o);
+      return 503;
+    }
+  struct health_verdict v;
+  prov->health (prov->data, &v);
+  json_t *failing = json_array ();
+  json_t *checks = json_object ();
+  for (int p = 0; p < HEALTH_N_PARTS; p++)
+    {
+      json_t *c = json_object ();
+      json_object_set_new (c, "Healthy", json_boolean (!v.failing[p]));
+      set_str (c, "Detail", v.detail[p]);
+      json_object_set_new (checks, health_part_name (p), c);
+      if (v.failing[p])
+        json_array_append_new (failing, json_string (health_part_name (p)));
+    }
+  json_object_set_new (o, "Healthy", json_boolean (v.healthy));
+  json_object_set_new (o, "Failing", failing);
+  json_object_set_new (o, "Checks", checks);
+  *body = dump (o);
+  return v.healthy ? 200 : 503;
+}
+
 int
 introspection_route (const struct introspection_config *cfg,
                      const struct introspection_provider *prov, const char *path,
@@ -303,6 +334,8 @@ introspection_route (const struct introspection_config *cfg,
         }
       return route_tasks (prov, taskarn, dockerid, body);
     }
+  if (strcmp (path, "/v1/health") == 0)
+    return route_health (prov, body);
   if (strcmp (path, "/license") == 0)
     {
       *content_type = "text/plain; charset=utf-8";

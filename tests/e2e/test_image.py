@@ -63,6 +63,7 @@ def test_image_is_minimal_and_configured(image):
     assert "51678/tcp" in c["ExposedPorts"]
     assert set(c["Volumes"]) == {"/data", "/log"}
     assert "ECS_DATADIR=/data/" in c["Env"]
+    assert c["Healthcheck"]["Test"] == ["CMD", "/agent", "-healthcheck"]
     assert len(cfg["RootFS"]["Layers"]) == 1  # one imported layer, no base image
     # :latest and, for `make release`, the second name are the same image
     def image_id(ref):
@@ -184,6 +185,15 @@ def test_image_runs_like_the_seed_tldr(image, tmp_path):
             return d["containerInstances"][0].get("agentConnected")
 
         wait(connected, 60, "ACS connection")
+
+        # the image's HEALTHCHECK command answers healthy (GET /v1/health)
+        def healthcheck():
+            r = subprocess.run(["docker", "exec", name, "/agent", "-healthcheck"], capture_output=True,
+                               text=True, timeout=30)
+            return r if r.returncode == 0 else None
+
+        r = wait(healthcheck, 60, "/agent -healthcheck exits 0")
+        assert json.loads(r.stdout)["Healthy"] is True
 
         # a task runs
         td = register_task_def(type("CP", (), {"ecs": ecs})(), "img-sleep", test_image)

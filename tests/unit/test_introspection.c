@@ -126,6 +126,62 @@ static const struct introspection_config base_cfg = {
 /* Router                                                              */
 /* ------------------------------------------------------------------ */
 
+/* /v1/health: the provider's verdict as 200/503 and a JSON body naming
+   every failing part; no provider -> 503. */
+static bool fake_health_docker_failing;
+
+static void
+fake_health (void *data, struct health_verdict *out)
+{
+  (void) data;
+  struct health_facts f = { .started_ms = 1, .acs_connected = true, .acs_changed_ms = 1,
+                            .docker_ok_ms = 1000, .checkpoint_enabled = true };
+  if (fake_health_docker_failing)
+    {
+      f.docker_fail_ms = 1500;
+      f.docker_error = "connection refused";
+    }
+  health_decide (&f, NULL, 2000, out);
+}
+
+static void
+test_route_health (void **state)
+{
+  (void) state;
+  struct introspection_provider p = fake_provider (&the_fake);
+  p.health = fake_health;
+  for (int failing = 0; failing < 2; failing++)
+    {
+      fake_health_docker_failing = failing;
+      char *body = NULL;
+      const char *ct = NULL;
+      int st = introspection_route (&base_cfg, &p, "/v1/health", NULL, 0, &body, &ct);
+      assert_int_equal (st, failing ? 503 : 200);
+      assert_string_equal (ct, "application/json");
+      json_t *j = json_loads (body, 0, NULL);
+      assert_non_null (j);
+      assert_int_equal (json_is_true (json_object_get (j, "Healthy")), !failing);
+      json_t *fl = json_object_get (j, "Failing");
+      assert_int_equal (json_array_size (fl), failing ? 1 : 0);
+      if (failing)
+        assert_string_equal (json_string_value (json_array_get (fl, 0)), "docker");
+      json_t *checks = json_object_get (j, "Checks");
+      assert_int_equal (json_object_size (checks), HEALTH_N_PARTS);
+      json_t *d = json_object_get (checks, "docker");
+      assert_int_equal (json_is_true (json_object_get (d, "Healthy")), !failing);
+      if (failing)
+        assert_non_null (strstr (json_string_value (json_object_get (d, "Detail")), "connection refused"));
+      json_decref (j);
+      free (body);
+    }
+  p.health = NULL;
+  char *body = NULL;
+  const char *ct = NULL;
+  assert_int_equal (introspection_route (&base_cfg, &p, "/v1/health", NULL, 0, &body, &ct), 503);
+  assert_non_null (strstr (body, "no health source"));
+  free (body);
+}
+
 static json_t *
 route_json (const char *path, const char *const *args, size_t n, int *status)
 {
@@ -155,9 +211,9 @@ assert_available_commands (json_t *j)
 {
   json_t *a = json_object_get (j, "AvailableCommands");
   assert_true (json_is_array (a));
-  assert_int_equal (json_array_size (a), 3);
-  const char *want[] = { "/v1/metadata", "/v1/tasks", "/license" };
-  for (size_t i = 0; i < 3; i++)
+  assert_int_equal (json_array_size (a), 4);
+  const char *want[] = { "/v1/metadata", "/v1/tasks", "/license", "/v1/health" };
+  for (size_t i = 0; i < 4; i++)
     {
       bool found = false;
       for (size_t k = 0; k < json_array_size (a); k++)
@@ -1546,6 +1602,7 @@ main (int argc, char **argv)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_route_root_and_unknown),
     cmocka_unit_test (test_route_metadata),
+    cmocka_unit_test (test_route_health),
     cmocka_unit_test (test_route_tasks_all),
     cmocka_unit_test (test_route_status_rules),
     cmocka_unit_test (test_route_task_lookups),

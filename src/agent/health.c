@@ -1,0 +1,156 @@
+/* agent/health.c - the facts behind GET /v1/health (core/health.h decides).
+ *
+ * The agent sees every part, so it gathers them here without making the
+ * modules depend on each other: the ACS session's connect and disconnect
+ * callbacks (services.c) note the session state; a timer pings the Docker
+ * engine every ECS_HEALTH_DOCKER_INTERVAL (10 s) and notes when it last
+ * answered; the state store says whether its last write worked
+ * (state_store_healthy); the state-change queue's length and the
+ * submitter's counters say whether changes leave the queue.  A change of a
+ * part's condition is logged once (failing / recovered), not every ping. */
+#include "agent/agent_internal.h"
+#include "core/xmalloc.h"
+#include "log/log.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define MOD "health"
+
+struct agent_health
+{
+  struct agent *a;
+  uv_timer_t timer;
+  docker_op_t *ping;
+  struct health_facts facts;
+  struct health_bounds bounds;
+  uint64_t interval_ms;
+  char *docker_error;
+  uint64_t queue_out;  /* submitted + dropped at the last look */
+  bool last_failing[HEALTH_N_PARTS];
+};
+
+static void agent_health_observe (struct agent_health *h, struct health_verdict *v);
+
+static void
+agent_health_ping_cb (agent_error_t err, void *data)
+{
+  struct agent_health *h = data;
+  h->ping = NULL;
+  uint64_t now = uv_now (h->a->loop);
+  if (err)
+    {
+      h->facts.docker_fail_ms = now;
+      free (h->docker_error);
+      h->docker_error = xstrdup (error_msg (&err));
+    }
+  else
+    h->facts.docker_ok_ms = now;
+  struct health_verdict v;
+  agent_health_observe (h, &v);
+}
+
+static void
+agent_health_timer_cb (uv_timer_t *t)
+{
+  struct agent_health *h = t->data;
+  if (h->ping == NULL && h->a->docker)
+    h->ping = docker_ping (h->a->docker, agent_health_ping_cb, h);
+}
+
+void
+agent_health_start (struct agent *a)
+{
+  struct agent_health *h = xcalloc (1, sizeof *h);
+  h->a = a;
+  h->interval_ms = a->cfg->health_docker_interval_ms ? a->cfg->health_docker_interval_ms
+                                                     : HEALTH_DEFAULT_DOCKER_INTERVAL_MS;
+  h->bounds.acs_grace_ms = a->cfg->health_acs_grace_ms;
+  h->bounds.docker_max_age_ms = 3 * h->interval_ms;
+  h->bounds.queue_stall_ms = a->cfg->health_queue_stall_ms;
+  uv_update_time (a->loop);
+  h->facts.started_ms = uv_now (a->loop);
+  uv_timer_init (a->loop, &h->timer);
+  h->timer.data = h;
+  uv_timer_start (&h->timer, agent_health_timer_cb, 0, h->interval_ms);
+  uv_unref ((uv_handle_t *) &h->timer);
+  a->health = h;
+}
+
+static void
+agent_health_timer_closed_cb (uv_handle_t *handle)
+{
+  struct agent_health *h = handle->data;
+  free (h->docker_error);
+  free (h);
+}
+
+void
+agent_health_stop (struct agent *a)
+{
+  struct agent_health *h = a->health;
+  if (h == NULL)
+    return;
+  a->health = NULL;
+  if (h->ping)
+    docker_op_cancel (h->ping);
+  uv_timer_stop (&h->timer);
+  uv_close ((uv_handle_t *) &h->timer, agent_health_timer_closed_cb);
+}
+
+void
+agent_health_note_acs (struct agent *a, bool connected)
+{
+  struct agent_health *h = a->health;
+  if (h == NULL)
+    return;
+  h->facts.acs_connected = connected;
+  h->facts.acs_changed_ms = uv_now (a->loop);
+}
+
+/* Refresh the facts the agent reads rather than being told (checkpoint,
+   queue), decide, and log each part whose condition changed. */
+static void
+agent_health_observe (struct agent_health *h, struct health_verdict *v)
+{
+  struct agent *a = h->a;
+  uint64_t now = uv_now (a->loop);
+  struct health_facts *f = &h->facts;
+  f->checkpoint_enabled = a->state && state_enabled (a->state);
+  f->checkpoint_failing = a->state && !state_store_healthy (a->state);
+  size_t len = a->state ? state_change_count (a->state) : 0;
+  uint64_t out = 0;
+  if (a->submitter)
+    {
+      struct ecs_submitter_stats st;
+      ecs_submitter_stats (a->submitter, &st);
+      out = st.submitted + st.dropped;
+    }
+  /* progress: the queue was empty at the last look, or an entry left it */
+  if (len == 0 || f->queue_len == 0 || out != h->queue_out)
+    f->queue_progress_ms = now;
+  f->queue_len = len;
+  h->queue_out = out;
+  f->docker_error = h->docker_error;
+  health_decide (f, &h->bounds, now, v);
+  for (int p = 0; p < HEALTH_N_PARTS; p++)
+    {
+      if (v->failing[p] == h->last_failing[p])
+        continue;
+      h->last_failing[p] = v->failing[p];
+      if (v->failing[p])
+        log_warn (MOD, "%s failing: %s", health_part_name (p), v->detail[p]);
+      else
+        log_info (MOD, "%s recovered: %s", health_part_name (p), v->detail[p]);
+    }
+}
+
+void
+agent_health_verdict (struct agent *a, struct health_verdict *v)
+{
+  if (a->health == NULL)
+    {
+      memset (v, 0, sizeof *v);
+      return;
+    }
+  agent_health_observe (a->health, v);
+}
