@@ -150,6 +150,8 @@ main (int argc, char **argv)
     }
   if (flags.loglevel && log_level_parse (flags.loglevel, &lvl) < 0)
     log_warn ("config", "ignoring invalid -loglevel \"%s\"", flags.loglevel);
+  if (cfg.gates_warning)
+    log_warn ("config", "%s", cfg.gates_warning);
   if (cfg.config_file)
     log_info ("config", "read configuration file %s", cfg.config_file);
 

@@ -1,6 +1,7 @@
 /* acs/task_codec.c - one ACS Task object -> struct task (see task_codec.h). */
 #include "acs/task_codec.h"
 #include "task/task_decode.h"
+#include "task/options_decode.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
 #include <stdlib.h>
@@ -115,7 +116,7 @@ acs_task_from_json (json_t *j, struct task **out, agent_error_t *err)
     return -ERR_INVALID;
   if (t->desired_status == TASK_STATUS_PULLED)
     t->desired_status = TASK_STATUS_NONE;
-  if (task_json_volumes (j, t, false, err) < 0)
+  if (task_json_volumes (j, t, false, err) < 0 || task_json_task_options (j, "", &t->opts, err) < 0)
     return error_wrap (err, "task %s", t->arn);
   json_t *cs = task_json_get (j, "containers");
   if (!task_json_null (cs) && !json_is_array (cs))

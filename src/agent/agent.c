@@ -351,7 +351,8 @@ agent_step_register (struct agent *a)
   for (size_t i = 0; i < a->cfg->n_reserved_ports_udp; i++)
     udp[i] = (uint16_t) a->cfg->reserved_ports_udp[i];
 
-  /* docker-remote-api capabilities: 1.17 .. negotiated version */
+  /* capabilities: docker-remote-api versions served, logging drivers,
+     the option gates (ecs/attributes_options.c) */
   const char *api = docker_client_api_version (a->docker);
   int maxminor = 17;
   if (api && strncmp (api, "1.", 2) == 0)
@@ -359,8 +360,10 @@ agent_step_register (struct agent *a)
   char *versions[64];
   size_t nv = 0;
   for (int m = 17; m <= maxminor && nv < ARRAY_SIZE (versions); m++)
-    versions[nv++] = xasprintf ("1.%d", m);
-  static const char *const drivers[] = { "json-file", "none" };
+    if (ecs_docker_api_version_advertised (m))
+      versions[nv++] = xasprintf ("1.%d", m);
+  const char *drivers[TASK_LOG_DRIVERS_MAX];
+  size_t n_drivers = ecs_option_drivers (&a->cfg->gates, maxminor, drivers, ARRAY_SIZE (drivers));
   size_t n_user = a->cfg->n_instance_attributes;
   struct ecs_attribute *user = xcalloc (n_user + 1, sizeof *user);
   for (size_t i = 0; i < n_user; i++)
@@ -370,8 +373,19 @@ agent_step_register (struct agent *a)
     }
   size_t n_attrs = 0;
   struct ecs_attribute *attrs = ecs_standard_attributes ((const char *const *) versions, nv, drivers,
-                                                         ARRAY_SIZE (drivers), user, n_user, &n_attrs,
+                                                         n_drivers, user, n_user, &n_attrs,
                                                          &err);
+  if (attrs)
+    {
+      size_t n_opt = 0;
+      struct ecs_attribute *opt = ecs_option_attributes (&a->cfg->gates, maxminor, true, &n_opt);
+      char mach[65];
+      struct ecs_attribute arch = { "ecs.cpu-architecture",
+                                    ecs_cpu_architecture (ecs_host_machine (mach, sizeof mach)) };
+      ecs_attributes_add_missing (&attrs, &n_attrs, opt, n_opt);
+      ecs_attributes_add_missing (&attrs, &n_attrs, &arch, 1);
+      ecs_attributes_free (opt, n_opt);
+    }
   free (user);
   for (size_t i = 0; i < nv; i++)
     free (versions[i]);
@@ -428,6 +442,7 @@ agent_step_run (struct agent *a)
     .state = a->state,
     .docker = a->docker,
     .auth = a->auth,
+    .gates = &a->cfg->gates,
   };
   struct engine_label extra[8];
   size_t n_extra = 0;

@@ -436,6 +436,12 @@ config_load (struct agent_config *cfg, config_getenv_fn env, void *d, agent_erro
       cfg->introspection_port = (int) p;
     }
 
+  struct config_options_ctx ox = { &cfg->gates, "/proc/sys/net/ipv4/ip_local_port_range", NULL };
+  int orc = config_load_options (&ox, env, d, err);
+  cfg->gates_warning = ox.warning;
+  if (orc < 0)
+    return -1;
+
   const char *path = config_env (env, d, "ECS_AGENT_CONFIG_FILE_PATH");
   if (config_load_file (cfg, &set, path ? path : CONFIG_DEFAULT_FILE, err) < 0)
     return -1;
@@ -505,5 +511,7 @@ config_free (struct agent_config *cfg)
       free (cfg->instance_attributes[i].value);
     }
   free (cfg->instance_attributes);
+  task_option_gates_free (&cfg->gates);
+  free (cfg->gates_warning);
   memset (cfg, 0, sizeof *cfg);
 }

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include "core/error.h"
 #include "log/log.h"
+#include "task/options.h"
 
 /* Defaults of the durations below (the engine uses them too). */
 #define CONFIG_DEFAULT_TASK_CLEANUP_WAIT_MS (3ULL * 3600 * 1000)
@@ -64,6 +65,13 @@ struct agent_config
   char *session_token;      /* AWS_SESSION_TOKEN (secret) */
   bool insecure;            /* -k */
   char *config_file;        /* the file that was read, NULL if none */
+  /* Container option gates (config_options.c): ECS_DISABLE_PRIVILEGED,
+     ECS_SELINUX_CAPABLE, ECS_APPARMOR_CAPABLE, ECS_AVAILABLE_LOGGING_DRIVERS
+     (unknown name: ERR_TERMINAL; malformed: default + warning),
+     ECS_DYNAMIC_HOST_PORT_RANGE (unparsable: default + warning),
+     ECS_ENABLE_TASK_CPU_MEM_LIMIT, ECS_DISABLE_DOCKER_HEALTH_CHECK. */
+  struct task_option_gates gates;
+  char *gates_warning; /* a value ignored for its default, for main to log; NULL = none */
 };
 
 /* getenv-like lookup, so tests can feed a fixed environment. */
@@ -76,6 +84,18 @@ int config_load (struct agent_config *cfg, config_getenv_fn env, void *env_data,
 /* Uses the process environment. */
 int config_load_env (struct agent_config *cfg, agent_error_t *err);
 void config_free (struct agent_config *cfg);
+
+/* The option gates alone (config_load calls it): fills *x->gates;
+   proc_port_range = the file holding the kernel's ephemeral port range
+   (the default of ECS_DYNAMIC_HOST_PORT_RANGE), NULL = none. */
+struct config_options_ctx
+{
+  struct task_option_gates *gates;
+  const char *proc_port_range;
+  char *warning; /* malloc'd, caller frees */
+};
+int config_load_options (struct config_options_ctx *x, config_getenv_fn env, void *env_data,
+                         agent_error_t *err);
 
 /* Go-style duration ("3h", "1m30s", "250ms", "10s"). */
 int config_parse_duration (const char *s, uint64_t *ms, agent_error_t *err);

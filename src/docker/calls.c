@@ -4,6 +4,7 @@
 #include "core/xmalloc.h"
 #include "docker/docker.h"
 #include "docker/docker_int.h"
+#include "docker/overlay.h"
 #include "log/log.h"
 #include <jansson.h>
 #include <stdio.h>
@@ -148,6 +149,7 @@ static bool
 create_opts_utf8_ok (const struct docker_create_opts *o)
 {
   if (!utf8_ok (o->image) || !utf8_ok (o->name) || !utf8_ok (o->network_mode)
+      || !utf8_ok (o->pid_mode) || !utf8_ok (o->ipc_mode) || !utf8_ok (o->cgroup_parent)
       || !strv_utf8_ok (o->cmd) || !strv_utf8_ok (o->entrypoint) || !strv_utf8_ok (o->env)
       || !strv_utf8_ok (o->links) || !strv_utf8_ok (o->binds) || !strv_utf8_ok (o->volumes_from)
       || !strv_utf8_ok (o->volumes) || !labels_utf8_ok (o->labels, o->n_labels))
@@ -158,27 +160,37 @@ create_opts_utf8_ok (const struct docker_create_opts *o)
   return true;
 }
 
-static int
-merge_extra (json_t *dst, const char *text, const char *what, agent_error_t *err)
+/* What the agent sets after the dockerConfig overlay: its labels over the
+   user's, the task cgroup parent, the network / PID / IPC modes. */
+static void
+apply_overrides (json_t *cfg, json_t *hc, const struct docker_create_opts *o)
 {
-  if (text == NULL || text[0] == '\0')
-    return 0;
-  json_error_t jerr;
-  json_t *x = json_loads (text, 0, &jerr);
-  if (!json_is_object (x))
+  if (o->n_labels)
     {
-      json_decref (x);
-      return error_set (err, ERR_INVALID, "invalid %s JSON: %s", what,
-                        x ? "not an object" : jerr.text);
+      json_t *l = json_object_get (cfg, "Labels");
+      if (!json_is_object (l))
+        {
+          l = json_object ();
+          json_object_set_new (cfg, "Labels", l);
+        }
+      for (size_t i = 0; i < o->n_labels; i++)
+        if (o->labels[i].key)
+          json_object_set_new (l, o->labels[i].key,
+                               json_string (o->labels[i].value ? o->labels[i].value : ""));
     }
-  json_object_update (dst, x);
-  json_decref (x);
-  return 0;
+  if (o->cgroup_parent)
+    json_object_set_new (hc, "CgroupParent", json_string (o->cgroup_parent));
+  if (o->network_mode)
+    json_object_set_new (hc, "NetworkMode", json_string (o->network_mode));
+  if (o->pid_mode)
+    json_object_set_new (hc, "PidMode", json_string (o->pid_mode));
+  if (o->ipc_mode)
+    json_object_set_new (hc, "IpcMode", json_string (o->ipc_mode));
 }
 
-/* Create body.  Exported via the test of the request text only indirectly. */
-static char *
-create_body (const struct docker_create_opts *o, agent_error_t *err)
+/* Create body (docker/overlay.h). */
+char *
+docker_create_body (const struct docker_create_opts *o, agent_error_t *err)
 {
   if (!create_opts_utf8_ok (o))
     {
@@ -194,15 +206,6 @@ create_body (const struct docker_create_opts *o, agent_error_t *err)
     json_object_set_new (cfg, "Entrypoint", strv_json (o->entrypoint));
   if (o->env && o->env[0])
     json_object_set_new (cfg, "Env", strv_json (o->env));
-  if (o->n_labels)
-    {
-      json_t *l = json_object ();
-      for (size_t i = 0; i < o->n_labels; i++)
-        if (o->labels[i].key)
-          json_object_set_new (l, o->labels[i].key,
-                               json_string (o->labels[i].value ? o->labels[i].value : ""));
-      json_object_set_new (cfg, "Labels", l);
-    }
   if (o->volumes && o->volumes[0])
     {
       json_t *v = json_object ();
@@ -250,18 +253,14 @@ create_body (const struct docker_create_opts *o, agent_error_t *err)
     json_object_set_new (hc, "Memory", json_integer (o->memory));
   if (o->cpu_shares > 0)
     json_object_set_new (hc, "CpuShares", json_integer (o->cpu_shares));
-  if (o->network_mode)
-    json_object_set_new (hc, "NetworkMode", json_string (o->network_mode));
   char *out = NULL;
-  if (merge_extra (cfg, o->extra_config_json, "docker config", err) == 0
-      && merge_extra (hc, o->extra_host_config_json, "docker host config", err) == 0)
+  if (docker_overlay_apply (cfg, o->extra_config_json, DOCKER_OVERLAY_CONFIG, err) < 0)
+    error_wrap (err, "DockerClientConfigError: Unable decode given docker config");
+  else if (docker_overlay_apply (hc, o->extra_host_config_json, DOCKER_OVERLAY_HOST_CONFIG, err) < 0)
+    error_wrap (err, "HostConfigError: Unable to decode given host config");
+  else
     {
-      /* an extra config may carry its own HostConfig: ours wins only where unset */
-      json_t *xhc = json_object_get (cfg, "HostConfig");
-      if (json_is_object (xhc))
-        {
-          json_object_update_missing (hc, xhc);
-        }
+      apply_overrides (cfg, hc, o);
       json_object_set (cfg, "HostConfig", hc);
       out = json_dumps (cfg, JSON_COMPACT);
       if (out == NULL)
@@ -280,7 +279,7 @@ docker_container_create (docker_client_t *c, const struct docker_create_opts *o,
     return invalid (c, DOCKER_OP_CREATE, docker_op_cb_create (cb), data,
                     "container create: no image");
   agent_error_t err = NULL;
-  char *body = create_body (o, &err);
+  char *body = docker_create_body (o, &err);
   if (body == NULL)
     {
       docker_op_t *op = docker_op_new (c, DOCKER_OP_CREATE, "POST", xstrdup (""), 0,

@@ -276,11 +276,18 @@ struct docker_create_opts
   int64_t memory;                  /* bytes; 0 = not sent */
   const struct docker_label *labels;
   size_t n_labels;
-  const char *network_mode;        /* NULL = daemon default (bridge) */
-  /* Optional JSON object texts merged (top-level keys override) into Config
-     and HostConfig: ACS dockerConfig.config / hostConfig. */
+  /* Optional JSON object texts decoded into the generated Config and
+     HostConfig (ACS dockerConfig.config / hostConfig) as upstream does
+     (docker/overlay.h); a decode error fails the create (ERR_INVALID,
+     "DockerClientConfigError: ..." / "HostConfigError: ..."). */
   const char *extra_config_json;
   const char *extra_host_config_json;
+  /* Set after the overlay (they win over it); NULL = not set.  Labels
+     above are merged over the overlay's Labels too. */
+  const char *network_mode;  /* NULL = overlay's or the daemon default (bridge) */
+  const char *pid_mode;
+  const char *ipc_mode;
+  const char *cgroup_parent;
 };
 /* POST /containers/create?name=...  cb gets the new id. 409 -> ERR_CONFLICT,
    404 (no such image) -> ERR_NOT_FOUND. */

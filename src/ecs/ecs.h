@@ -167,7 +167,7 @@ int ecs_host_memory_mib (uint64_t total_bytes, int64_t reserved_mib, int64_t *ou
    com.amazonaws.ecs.capability.docker-remote-api.<v> for each API version in
    docker_api_versions (e.g. "1.17".."1.43"), com.amazonaws.ecs.capability.
    logging-driver.<d> for each driver (NULL = json-file, none),
-   com.amazonaws.ecs.capability.privileged-container, ecs.os-type=linux,
+   ecs.os-type=linux,
    ecs.os-family=LINUX; then the n_user ECS_INSTANCE_ATTRIBUTES (name and
    value each set), in their order, replacing a standard one of the same
    name.  Returns a malloc'd array (names and values malloc'd), *n set;
@@ -180,6 +180,29 @@ struct ecs_attribute *ecs_standard_attributes (const char *const *docker_api_ver
                                                size_t n_drivers, const struct ecs_attribute *user,
                                                size_t n_user, size_t *n, agent_error_t *err);
 void ecs_attributes_free (struct ecs_attribute *a, size_t n);
+
+/* Capabilities of the container options (ecs/attributes_options.c), for a
+   daemon serving Docker API 1.<api_minor>: privileged-container unless
+   ECS_DISABLE_PRIVILEGED; docker-remote-api.1.<m> for 17 <= m <= api_minor
+   as upstream advertises them (below 1.33, without 1.26, 1.27, 1.31);
+   logging-driver.<d> for each configured driver the daemon serves (its
+   minimum API); selinux / apparmor when enabled;
+   ecs.capability.network.container-port-range when port_ranges.  The
+   caller adds them to the standard ones (ECS_INSTANCE_ATTRIBUTES last). */
+struct ecs_attribute *ecs_option_attributes (const struct task_option_gates *g, int api_minor,
+                                             bool port_ranges, size_t *n);
+bool ecs_docker_api_version_advertised (int minor);
+/* The configured logging drivers the daemon serves (at most max, pointers
+   into g or static). */
+size_t ecs_option_drivers (const struct task_option_gates *g, int api_minor, const char **out,
+                           size_t max);
+/* Append the attributes of extra whose name *a does not hold yet (copies). */
+void ecs_attributes_add_missing (struct ecs_attribute **a, size_t *n,
+                                 const struct ecs_attribute *extra, size_t n_extra);
+/* ecs.cpu-architecture for a uname machine: "x86_64", "arm64", ... */
+const char *ecs_cpu_architecture (const char *machine);
+/* uname's machine into buf; NULL if uname fails. */
+const char *ecs_host_machine (char *buf, size_t len);
 
 /* --- client -------------------------------------------------------------- */
 

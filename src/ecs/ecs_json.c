@@ -550,7 +550,6 @@ ecs_standard_attributes (const char *const *docker_api_versions, size_t n_versio
                    user[i].name ? user[i].name : "");
         return NULL;
       }
-  attr_add (&a, n, CAP "privileged-container", NULL);
   for (size_t i = 0; i < n_versions; i++)
     if (docker_api_versions[i] && *docker_api_versions[i])
       {

@@ -1,5 +1,6 @@
 /* engine/create_opts.c - task container -> docker create options (pure). */
 #include "engine/create_opts.h"
+#include "engine/options_check.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
 #include <stdlib.h>
@@ -152,16 +153,32 @@ engine_create_req_build (const struct task *t, const struct task_container *c,
     o->entrypoint = (const char *const *) c->entry_point;
   add_env (t, c, r);
   o->env = r->env.n ? sv_get (&r->env) : NULL;
-  r->ports = xcalloc (c->n_port_mappings + 1, sizeof *r->ports);
+  /* a containerPortRange expands to one binding per port, host port 0
+     (Docker picks) unless in host mode, where host = container port */
+  size_t np = 0;
   for (size_t i = 0; i < c->n_port_mappings; i++)
     {
-      r->ports[i].container_port = c->port_mappings[i].container_port;
-      r->ports[i].proto = task_protocol_str (c->port_mappings[i].protocol);
-      r->ports[i].host_ip = "0.0.0.0";
-      r->ports[i].host_port = c->port_mappings[i].host_port;
+      const struct task_port_mapping *m = &c->port_mappings[i];
+      np += m->range_start ? (size_t) (m->range_end - m->range_start) + 1 : 1;
+    }
+  bool host_net = strcmp (engine_task_network_mode (t), "host") == 0;
+  r->ports = xcalloc (np + 1, sizeof *r->ports);
+  size_t k = 0;
+  for (size_t i = 0; i < c->n_port_mappings; i++)
+    {
+      const struct task_port_mapping *m = &c->port_mappings[i];
+      unsigned lo = m->range_start ? m->range_start : m->container_port;
+      unsigned hi = m->range_start ? m->range_end : m->container_port;
+      for (unsigned p = lo; p <= hi; p++, k++)
+        {
+          r->ports[k].container_port = (uint16_t) p;
+          r->ports[k].proto = task_protocol_str (m->protocol);
+          r->ports[k].host_ip = "0.0.0.0";
+          r->ports[k].host_port = m->range_start ? (host_net ? (uint16_t) p : 0) : m->host_port;
+        }
     }
   o->ports = r->ports;
-  o->n_ports = c->n_port_mappings;
+  o->n_ports = np;
   if (add_links (t, c, r, errmsg) < 0 || add_binds (t, c, r, errmsg) < 0)
     return -1;
   o->links = r->links.v ? sv_get (&r->links) : NULL;
@@ -176,5 +193,15 @@ engine_create_req_build (const struct task *t, const struct task_container *c,
     }
   o->labels = r->labels;
   o->n_labels = n_labels;
+  /* dockerConfig overlay, then the task's modes over it (docker/overlay.h) */
+  o->extra_config_json = c->opts.dc_config;
+  o->extra_host_config_json = c->opts.dc_host_config;
+  const char *nm = engine_task_network_mode (t);
+  if (strcmp (nm, "host") == 0 || strcmp (nm, "none") == 0)
+    o->network_mode = nm;
+  if (t->opts.pid_mode && *t->opts.pid_mode)
+    o->pid_mode = t->opts.pid_mode;
+  if (t->opts.ipc_mode && *t->opts.ipc_mode)
+    o->ipc_mode = t->opts.ipc_mode;
   return 0;
 }

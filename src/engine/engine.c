@@ -6,6 +6,7 @@
 #include "config/config.h"
 #include "core/xmalloc.h"
 #include "engine/engine_internal.h"
+#include "engine/options_check.h"
 #include "engine/plan.h"
 #include "log/log.h"
 #include <stdlib.h>
@@ -72,6 +73,10 @@ engine_new (uv_loop_t *loop, const struct engine_options *opts, agent_error_t *e
   e->loop = loop;
   TAILQ_INIT (&e->ops_list);
   e->cluster = xstrdup (opts->cluster && *opts->cluster ? opts->cluster : "default");
+  if (opts->gates)
+    task_option_gates_copy (&e->gates, opts->gates);
+  else
+    task_option_gates_default (&e->gates);
   e->cleanup_wait_ms = opts->cleanup_wait_ms ? opts->cleanup_wait_ms
                                              : CONFIG_DEFAULT_TASK_CLEANUP_WAIT_MS;
   e->stop_timeout_ms = opts->stop_timeout_ms ? opts->stop_timeout_ms
@@ -209,6 +214,7 @@ engine_destroy (engine_t *e)
   free (e->extra_labels);
   engine_pull_cache_free (&e->pulls);
   free (e->cluster);
+  task_option_gates_free (&e->gates);
   free (e);
 }
 
@@ -289,6 +295,8 @@ engine_task_add (engine_t *e, struct task *task, agent_error_t *err)
   int rc = t->desired_status == TASK_STATUS_STOPPED && t->n_containers == 0
                ? 0
                : engine_plan_check_task (t, &reason);
+  if (rc == 0 && t->desired_status != TASK_STATUS_STOPPED)
+    rc = engine_options_check (t, &e->gates, &reason);
   if (rc < 0)
     {
       engine_refuse_task (e, t, reason);

@@ -104,6 +104,9 @@ struct engine_options
   /* Labels added to every container and volume (e.g. ecs-agent-c-test=1), copied. */
   const struct engine_label *extra_labels;
   size_t n_extra_labels;
+  /* What this instance accepts (copied); NULL = task_option_gates_default().
+     A task asking for more is stopped when added (engine/options_check.h). */
+  const struct task_option_gates *gates;
 };
 
 /* state_load() must have run on opts->state.  A checkpointed task that

@@ -76,6 +76,7 @@ struct engine
   const struct docker_auth_config *auth;
   struct docker_label *extra_labels;
   size_t n_extra_labels;
+  struct task_option_gates gates;
 
   struct task **tasks;
   size_t n_tasks, cap_tasks;

@@ -1,6 +1,7 @@
 /* state/checkpoint_tasks.c - tasks <-> their checkpoint JSON (see checkpoint_tasks.h). */
 #include "state/checkpoint_tasks.h"
 #include "task/task_decode.h"
+#include "task/options_decode.h"
 #include "core/time.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
@@ -51,10 +52,15 @@ container_to_json (const struct task_container *c)
   json_object_set_new (o, "mountPoints", mp);
   json_t *pm = json_array ();
   for (size_t i = 0; i < c->n_port_mappings; i++)
-    json_array_append_new (pm, json_pack ("{s:i,s:i,s:s}", "ContainerPort",
-                                          c->port_mappings[i].container_port, "HostPort",
-                                          c->port_mappings[i].host_port, "Protocol",
-                                          task_protocol_str (c->port_mappings[i].protocol)));
+    {
+      const struct task_port_mapping *m = &c->port_mappings[i];
+      json_t *mj = json_pack ("{s:i,s:i,s:s}", "ContainerPort", m->container_port, "HostPort",
+                              m->host_port, "Protocol", task_protocol_str (m->protocol));
+      if (m->range_start)
+        json_object_set_new (mj, "containerPortRange",
+                             json_sprintf ("%u-%u", (unsigned) m->range_start, (unsigned) m->range_end));
+      json_array_append_new (pm, mj);
+    }
   json_object_set_new (o, "portMappings", pm);
   json_object_set_new (o, "Essential", json_boolean (c->essential));
   set_strv (o, "EntryPoint", c->entry_point);
@@ -86,6 +92,7 @@ container_to_json (const struct task_container *c)
   json_object_set_new (o, "Restopped", json_boolean (c->restopped));
   if (c->v3_endpoint_id)
     json_object_set_new (o, "V3EndpointID", json_string (c->v3_endpoint_id));
+  task_json_container_options_put (o, &c->opts);
   return o;
 }
 
@@ -128,6 +135,7 @@ state_task_to_json (const struct task *t)
     json_object_set_new (o, "executionCredentialsID", json_string (t->execution_credentials_id));
   if (t->credentials_id)
     json_object_set_new (o, "credentialsID", json_string (t->credentials_id));
+  task_json_task_options_put (o, &t->opts);
   return o;
 }
 
@@ -264,7 +272,7 @@ state_task_from_json (json_t *j, struct task **out, agent_error_t *err)
   t->stop_seq = sts;
   if (kt && time_rfc3339_parse (kt, &t->known_time_ns) < 0)
     return error_set (err, ERR_INVALID, "task %s: KnownTime \"%s\" is not an RFC 3339 time", t->arn, kt);
-  if (task_json_volumes (j, t, true, err) < 0)
+  if (task_json_volumes (j, t, true, err) < 0 || task_json_task_options (j, "task", &t->opts, err) < 0)
     return error_wrap (err, "task %s", t->arn);
   json_t *cs = task_json_get (j, "Containers");
   if (!task_json_null (cs) && !json_is_array (cs))

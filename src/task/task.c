@@ -136,6 +136,7 @@ container_clear (struct task_container *c)
     free (c->known_bindings[i].bind_ip);
   free (c->known_bindings);
   free (c->v3_endpoint_id);
+  task_container_options_free (&c->opts);
   memset (c, 0, sizeof *c);
 }
 
@@ -162,6 +163,7 @@ task_free (struct task *t)
   free (t->execution_credentials_id);
   task_role_credentials_free (t->payload_role_creds);
   task_role_credentials_free (t->payload_exec_creds);
+  task_options_free (&t->opts);
   free (t);
 }
 

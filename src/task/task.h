@@ -28,6 +28,7 @@
 #include "core/error.h"
 #include "core/util.h"
 #include "task/task_creds.h"
+#include "task/options.h"
 
 enum task_status
 {
@@ -66,9 +67,10 @@ struct task_kv
 
 struct task_port_mapping
 {
-  uint16_t container_port;
+  uint16_t container_port; /* 0 when a range is given */
   uint16_t host_port; /* 0 = Docker picks */
   enum task_protocol protocol;
+  uint16_t range_start, range_end; /* containerPortRange "a-b"; 0 = none */
 };
 
 struct task_mount_point
@@ -126,6 +128,7 @@ struct task_container
   size_t n_volumes_from;
   char **override_command; /* overrides.command, NULL = none */
   bool has_override_command;
+  struct task_container_options opts; /* dockerConfig, healthCheckType (task/options.h) */
 
   /* --- legacy (checkpoints of 1.1.0): empty-volume helper --- */
   bool is_internal;        /* never reported, hidden from introspection */
@@ -164,6 +167,7 @@ struct task
   size_t n_containers;
   struct task_volume *volumes;
   size_t n_volumes;
+  struct task_options opts; /* network/pid/ipc modes, task cpu/memory (task/options.h) */
 
   enum task_status desired_status;
   enum task_status known_status;

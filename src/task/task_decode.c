@@ -2,6 +2,7 @@
  * (acs/task_codec.c) and the checkpoint codec (state/checkpoint_tasks.c);
  * see task_decode.h. */
 #include "task/task_decode.h"
+#include "task/options_decode.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
 #include <ctype.h>
@@ -238,7 +239,14 @@ parse_port_mapping (json_t *m, const char *ipath, void *item, agent_error_t *err
 {
   struct task_port_mapping *p = item;
   int64_t cp, hp;
-  if (task_json_int_range (m, "containerPort", ipath, 1, 65535, true, &cp, err) < 0
+  cleanup_free char *range = NULL;
+  if (task_json_string (m, "containerPortRange", ipath, false, &range, err) < 0)
+    return -ERR_INVALID;
+  if (range && *range
+      && task_port_range_parse (range, &p->range_start, &p->range_end, err) < 0)
+    return error_wrap (err, "%s.containerPortRange", ipath);
+  if (task_json_int_range (m, "containerPort", ipath, p->range_start ? 0 : 1, 65535,
+                           p->range_start == 0, &cp, err) < 0
       || task_json_int_range (m, "hostPort", ipath, 0, 65535, false, &hp, err) < 0)
     return -ERR_INVALID;
   p->container_port = (uint16_t) cp;
@@ -387,7 +395,8 @@ task_json_container_common (json_t *obj, const char *path, struct task_container
                            parse_mount_point, err) < 0
       || PARSE_ARRAY_INTO (obj, "volumesFrom", path, &c->volumes_from, &c->n_volumes_from,
                            parse_volume_from, err) < 0
-      || parse_overrides_value (task_json_get (obj, "overrides"), path, c, err) < 0)
+      || parse_overrides_value (task_json_get (obj, "overrides"), path, c, err) < 0
+      || task_json_container_options (obj, path, &c->opts, err) < 0)
     return -ERR_INVALID;
   c->cpu = (uint32_t) cpu;
   c->memory = (uint32_t) mem;

@@ -447,8 +447,10 @@ test_attributes (void **state)
   assert_true (f);
   attr_value (a, n, "com.amazonaws.ecs.capability.logging-driver.none", &f);
   assert_false (f);
+  /* privileged-container depends on ECS_DISABLE_PRIVILEGED:
+     ecs_option_attributes (tests/unit/test_option_gates.c) */
   attr_value (a, n, "com.amazonaws.ecs.capability.privileged-container", &f);
-  assert_true (f);
+  assert_false (f);
   assert_string_equal (attr_value (a, n, "ecs.os-type", &f), "linux");
   assert_string_equal (attr_value (a, n, "stack", &f), "prod");
   assert_string_equal (a[n - 1].name, "team");

@@ -1,0 +1,77 @@
+/* task/options.h - the container options of today's task definitions, as
+ * the ACS payload carries them, and the instance's gates on them.
+ *
+ * Contract:
+ *  - struct task_container_options: per container, the dockerConfig member
+ *    kept verbatim (config and hostConfig are JSON object texts, decoded
+ *    only when the create body is built: docker/overlay.h) and
+ *    healthCheckType.  struct task_options: per task, networkMode, pidMode,
+ *    ipcMode and the task-level cpu (vCPU) / memory (MiB).
+ *  - Decoded from the ACS form and the checkpoint form by
+ *    task_json_container_options() / task_json_task_options()
+ *    (task/task_decode.h), written back by task_options_*_to_json().
+ *  - struct task_option_gates: what this instance accepts (config keys
+ *    ECS_DISABLE_PRIVILEGED, ECS_SELINUX_CAPABLE, ECS_APPARMOR_CAPABLE,
+ *    ECS_AVAILABLE_LOGGING_DRIVERS, ECS_DYNAMIC_HOST_PORT_RANGE,
+ *    ECS_ENABLE_TASK_CPU_MEM_LIMIT, ECS_DISABLE_DOCKER_HEALTH_CHECK); the
+ *    engine refuses a task asking for more (engine/options_check.h).
+ */
+#ifndef TASK_OPTIONS_H
+#define TASK_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "core/error.h"
+
+/* The logging drivers upstream knows (ECS_AVAILABLE_LOGGING_DRIVERS). */
+#define TASK_LOG_DRIVERS_MAX 16
+
+struct task_container_options
+{
+  bool has_docker_config;
+  char *dc_config;      /* dockerConfig.config: JSON object text, NULL = absent */
+  char *dc_host_config; /* dockerConfig.hostConfig */
+  char *dc_version;     /* dockerConfig.version, e.g. "1.25" */
+  char *health_check_type; /* "docker" or NULL */
+};
+
+struct task_options
+{
+  char *network_mode; /* bridge (NULL/"" = bridge), host, none, awsvpc */
+  char *pid_mode;     /* NULL, host, task */
+  char *ipc_mode;     /* NULL, host, none, task */
+  double cpu;         /* task cpu in vCPU (ACS: cpu units / 1024); 0 = none */
+  int64_t memory_mib; /* task memory; 0 = none */
+};
+
+struct task_option_gates
+{
+  bool disable_privileged; /* ECS_DISABLE_PRIVILEGED */
+  bool selinux_capable;    /* ECS_SELINUX_CAPABLE */
+  bool apparmor_capable;   /* ECS_APPARMOR_CAPABLE */
+  /* ECS_AVAILABLE_LOGGING_DRIVERS; n = 0 means the default json-file, none */
+  char *log_drivers[TASK_LOG_DRIVERS_MAX];
+  size_t n_log_drivers;
+  uint16_t port_range_start, port_range_end; /* ECS_DYNAMIC_HOST_PORT_RANGE */
+  bool task_cpu_mem_limit;     /* ECS_ENABLE_TASK_CPU_MEM_LIMIT (default true) */
+  bool disable_health_check;   /* ECS_DISABLE_DOCKER_HEALTH_CHECK */
+};
+
+void task_container_options_free (struct task_container_options *o);
+void task_options_free (struct task_options *o);
+void task_option_gates_free (struct task_option_gates *g);
+/* Deep copy (the engine keeps its own). */
+void task_option_gates_copy (struct task_option_gates *dst, const struct task_option_gates *src);
+/* Defaults: logging drivers json-file + none, port range 49153-65535,
+   task cpu/mem limit on, everything else off. */
+void task_option_gates_default (struct task_option_gates *g);
+
+/* The names upstream accepts in ECS_AVAILABLE_LOGGING_DRIVERS. */
+bool task_log_driver_known (const char *name);
+/* Whether g lists driver (the default list when none was configured). */
+bool task_log_driver_available (const struct task_option_gates *g, const char *driver);
+/* "start-end" with 1 <= start <= end <= 65535.  < 0 (ERR_INVALID) otherwise. */
+int task_port_range_parse (const char *s, uint16_t *start, uint16_t *end, agent_error_t *err);
+
+#endif
