@@ -19,16 +19,16 @@ static int
 on_line (const char *json, size_t len, void *data)
 {
   agent_error_t *perr = data;
-  char *status = NULL, *id = NULL;
-  int r = docker_parse_pull_line (json, len, &status, &id, perr);
+  struct docker_pull_progress p;
+  int r = docker_parse_pull_line (json, len, &p, perr);
   if (r < 0)
     {
-      CHECK (status == NULL && id == NULL);
+      CHECK (p.status == NULL && p.id == NULL);
       CHECK (*perr && (*perr)->msg && (*perr)->kind > 0);
       return r;
     }
-  free (status);
-  free (id);
+  CHECK (p.current >= -1 && p.total >= -1);
+  docker_pull_progress_clear (&p);
   return 0;
 }
 

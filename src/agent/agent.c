@@ -443,6 +443,8 @@ agent_step_run (struct agent *a)
     .docker = a->docker,
     .auth = a->auth,
     .gates = &a->cfg->gates,
+    .pull_behavior = a->cfg->images.pull_behavior,
+    .launch_concurrency = a->cfg->images.launch_concurrency,
   };
   struct engine_label extra[8];
   size_t n_extra = 0;
@@ -563,6 +565,11 @@ agent_init (struct agent *a, const struct agent_config *cfg, agent_error_t *err)
       return -1;
     }
   agent_health_start (a);
+  struct docker_timeouts dt;
+  docker_client_get_timeouts (a->docker, &dt);
+  dt.pull_total_ms = (long) cfg->images.pull_timeout_ms;
+  dt.pull_inactivity_ms = (long) cfg->images.pull_inactivity_timeout_ms;
+  docker_client_set_timeouts (a->docker, &dt);
   struct imds_options io = { .endpoint = cfg->imds_endpoint };
   a->imds = imds_client_new (a->loop, a->http, &io, err);
   if (a->imds == NULL)

@@ -1,4 +1,5 @@
 #include "config/config.h"
+#include "config/config_int.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
 #include <ctype.h>
@@ -303,7 +304,7 @@ config_load_file (struct agent_config *cfg, struct config_set *set, const char *
 
 /* ---- environment ---- */
 
-static const char *
+const char *
 config_env (config_getenv_fn env, void *data, const char *name)
 {
   const char *v = env (name, data);
@@ -315,7 +316,7 @@ config_env (config_getenv_fn env, void *data, const char *name)
   return NULL; /* empty or blank: does not override */
 }
 
-static int
+int
 config_env_bool (config_getenv_fn env, void *data, const char *key, bool *field, bool *set,
                  agent_error_t *err)
 {
@@ -332,7 +333,7 @@ config_env_bool (config_getenv_fn env, void *data, const char *key, bool *field,
   return 0;
 }
 
-static int
+int
 config_env_duration (config_getenv_fn env, void *data, const char *key, uint64_t *field,
                      bool *set, agent_error_t *err)
 {
@@ -441,6 +442,8 @@ config_load (struct agent_config *cfg, config_getenv_fn env, void *d, agent_erro
   cfg->gates_warning = ox.warning;
   if (orc < 0)
     return -1;
+  if (config_images_load (&cfg->images, env, d, err) < 0)
+    return -1;
 
   const char *path = config_env (env, d, "ECS_AGENT_CONFIG_FILE_PATH");
   if (config_load_file (cfg, &set, path ? path : CONFIG_DEFAULT_FILE, err) < 0)
@@ -513,5 +516,6 @@ config_free (struct agent_config *cfg)
   free (cfg->instance_attributes);
   task_option_gates_free (&cfg->gates);
   free (cfg->gates_warning);
+  config_images_free (&cfg->images);
   memset (cfg, 0, sizeof *cfg);
 }

@@ -29,6 +29,39 @@ struct config_kv
   char *value;
 };
 
+/* ECS_LAUNCH_CONCURRENCY when unset (README: how it was chosen). */
+#define CONFIG_DEFAULT_LAUNCH_CONCURRENCY 0
+
+/* ECS_IMAGE_PULL_BEHAVIOR */
+enum config_pull_behavior
+{
+  CONFIG_PULL_DEFAULT = 0, /* always pull; a failed pull falls back to a local copy */
+  CONFIG_PULL_ALWAYS,      /* always pull; a failed pull stops the task */
+  CONFIG_PULL_ONCE,        /* pull unless this image name was pulled successfully before */
+  CONFIG_PULL_PREFER_CACHED, /* pull only when no local copy; disables image cleanup */
+};
+
+/* Image pulls, automated image cleanup, pre-caching, launch concurrency
+   (config_images.c; defaults in the comments, upstream's where it has the key). */
+struct config_images
+{
+  enum config_pull_behavior pull_behavior; /* ECS_IMAGE_PULL_BEHAVIOR (unknown text = default) */
+  uint64_t pull_timeout_ms;            /* ECS_IMAGE_PULL_TIMEOUT, 2h (0 = 2h) */
+  uint64_t pull_inactivity_timeout_ms; /* ECS_IMAGE_PULL_INACTIVITY_TIMEOUT, 1m (at least 1m) */
+  bool cleanup_enabled;                /* !ECS_DISABLE_IMAGE_CLEANUP and not prefer-cached */
+  uint64_t cleanup_interval_ms;        /* ECS_IMAGE_CLEANUP_INTERVAL, 30m (below 10m = 30m) */
+  uint64_t min_cleanup_age_ms;         /* ECS_IMAGE_MINIMUM_CLEANUP_AGE, 1h */
+  int images_per_cycle;                /* ECS_NUM_IMAGES_DELETE_PER_CYCLE, 5 (below 1 = 5) */
+  char **exclude;                      /* ECS_EXCLUDE_UNTRACKED_IMAGE, comma-separated, untrimmed */
+  size_t n_exclude;
+  bool untracked_cleanup;              /* ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP, false */
+  uint64_t nonecs_min_age_ms;          /* NON_ECS_IMAGE_MINIMUM_CLEANUP_AGE, 1h */
+  int nonecs_containers_per_cycle;     /* NONECS_NUM_CONTAINERS_DELETE_PER_CYCLE, 5 */
+  char **precache;                     /* ECS_PRECACHE_IMAGES, comma-separated, trimmed */
+  size_t n_precache;
+  int launch_concurrency;              /* ECS_LAUNCH_CONCURRENCY (0 = unlimited) */
+};
+
 struct agent_config
 {
   char *cluster;          /* ECS_CLUSTER; "default" if unset */
@@ -72,6 +105,7 @@ struct agent_config
      ECS_ENABLE_TASK_CPU_MEM_LIMIT, ECS_DISABLE_DOCKER_HEALTH_CHECK. */
   struct task_option_gates gates;
   char *gates_warning; /* a value ignored for its default, for main to log; NULL = none */
+  struct config_images images;
 };
 
 /* getenv-like lookup, so tests can feed a fixed environment. */

@@ -17,7 +17,7 @@
 static const struct docker_timeouts default_timeouts = {
   .pull_total_ms = 2 * 3600 * 1000L,
   .pull_begin_ms = 5 * 60 * 1000L,
-  .pull_inactivity_ms = 5 * 60 * 1000L,
+  .pull_inactivity_ms = 60 * 1000L,
   .create_ms = 60 * 1000L,
   .start_ms = 60 * 1000L,
   .stop_margin_ms = 30 * 1000L,
@@ -455,19 +455,18 @@ static int
 pull_line_cb (const char *json, size_t len, void *data)
 {
   docker_op_t *op = data;
-  char *status = NULL, *id = NULL;
+  struct docker_pull_progress p;
   agent_error_t err = NULL;
-  if (docker_parse_pull_line (json, len, &status, &id, &err) < 0)
+  if (docker_parse_pull_line (json, len, &p, &err) < 0)
     {
       if (op->stream_err == NULL)
         error_move (&op->stream_err, &err);
       error_free (&err);
       return -1;
     }
-  if (op->on_progress && status)
-    op->on_progress (status, id, op->data);
-  free (status);
-  free (id);
+  if (op->on_progress && p.status)
+    op->on_progress (&p, op->data);
+  docker_pull_progress_clear (&p);
   return op->cancelled ? -1 : 0;
 }
 
@@ -483,9 +482,8 @@ pull_timeout_cb (uv_timer_t *t)
   agent_error_t err = NULL;
   if (op->got_data)
     {
-      char d[64];
-      go_duration (op->inactivity_ms, d, sizeof d);
-      error_set (&err, ERR_TIMEOUT, "image pull inactivity timeout: no progress for %s", d);
+      /* upstream's text (CannotPullContainerError: ...) */
+      error_set (&err, ERR_TIMEOUT, "inactivity time exceeded timeout while pulling image");
     }
   else
     timeout_error (&err, "pullBegin", op->begin_ms);

@@ -178,7 +178,7 @@ struct docker_timeouts
 {
   long pull_total_ms;    /* 2 h */
   long pull_begin_ms;    /* 5 min until the first line of pull output */
-  long pull_inactivity_ms; /* 5 min without any byte of pull output; 0 = off */
+  long pull_inactivity_ms; /* 1 min without any byte of pull output; 0 = off */
   long create_ms;        /* 1 min */
   long start_ms;         /* 1 min */
   long stop_margin_ms;   /* 30 s added to the stop grace period */
@@ -225,12 +225,22 @@ docker_op_t *docker_ping (docker_client_t *c, docker_done_cb cb, void *data);
 docker_op_t *docker_version (docker_client_t *c, docker_version_cb cb, void *data);
 docker_op_t *docker_info (docker_client_t *c, docker_info_cb cb, void *data);
 
+/* One status line of a pull's progress stream (borrowed by callbacks). */
+struct docker_pull_progress
+{
+  char *status;    /* "Downloading", "Pull complete", ... or NULL */
+  char *id;        /* layer id, or NULL for whole-image lines */
+  int64_t current; /* progressDetail.current, -1 when absent */
+  int64_t total;   /* progressDetail.total, -1 when absent */
+};
+void docker_pull_progress_clear (struct docker_pull_progress *p);
+
 struct docker_pull_opts
 {
   const char *image;         /* as in the task; ":latest" is added when it has no tag/digest */
   const char *registry_auth; /* X-Registry-Auth value (docker_auth_for_image) or NULL: no header */
   /* optional: each status line of the progress stream ("Downloading", ...) */
-  void (*on_progress) (const char *status, const char *id, void *data);
+  void (*on_progress) (const struct docker_pull_progress *p, void *data);
 };
 /* POST /images/create?fromImage=...  Succeeds when the progress stream ends
    without an "error"/"errorDetail" line.  Error kinds: ERR_AUTH (denied),
@@ -409,10 +419,12 @@ bool docker_json_stream_empty (const struct docker_json_stream *s);
 void docker_json_stream_free (struct docker_json_stream *s);
 
 /* Pull progress: parse one line.  Returns 0 for a progress/status line
-   (status/id set, may be NULL), < 0 with the pull error (ERR_AUTH /
+   (*out filled: status/id may be NULL, current/total -1 when absent; free
+   with docker_pull_progress_clear), < 0 with the pull error (ERR_AUTH /
    ERR_NOT_FOUND / ERR_GENERIC... carrying the daemon's message) for an
-   "error"/"errorDetail" line, ERR_MALFORMED for a non-object. */
-int docker_parse_pull_line (const char *s, size_t len, char **status, char **id,
+   "error"/"errorDetail" line (*out left empty), ERR_MALFORMED for a
+   non-object. */
+int docker_parse_pull_line (const char *s, size_t len, struct docker_pull_progress *out,
                             agent_error_t *err);
 
 #endif

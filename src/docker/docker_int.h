@@ -128,7 +128,7 @@ docker_op_cb_stats (docker_stats_cb f)
   return (struct docker_op_cb){ .type = DOCKER_RES_STATS, .fn.stats = f };
 }
 
-typedef void (*docker_progress_cb) (const char *status, const char *id, void *data);
+typedef void (*docker_progress_cb) (const struct docker_pull_progress *p, void *data);
 
 struct docker_op
 {

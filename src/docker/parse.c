@@ -741,10 +741,12 @@ docker_parse_event (const char *s, size_t len, struct docker_event **out, agent_
 /* ---- pull progress ----------------------------------------------------- */
 
 int
-docker_parse_pull_line (const char *s, size_t len, char **status, char **id, agent_error_t *err)
+docker_parse_pull_line (const char *s, size_t len, struct docker_pull_progress *out,
+                        agent_error_t *err)
 {
-  *status = NULL;
-  *id = NULL;
+  out->status = NULL;
+  out->id = NULL;
+  out->current = out->total = -1;
   json_t *root = jparse (s, len, err, "image pull");
   if (root == NULL)
     return -ERR_MALFORMED;
@@ -768,8 +770,22 @@ docker_parse_pull_line (const char *s, size_t len, char **status, char **id, age
       free (m);
       return r;
     }
-  *status = jstr (root, "status");
-  *id = jstr (root, "id");
+  out->status = jstr (root, "status");
+  out->id = jstr (root, "id");
+  json_t *pd = json_object_get (root, "progressDetail");
+  json_t *cur = json_object_get (pd, "current"), *tot = json_object_get (pd, "total");
+  if (json_is_integer (cur) && json_integer_value (cur) >= 0)
+    out->current = json_integer_value (cur);
+  if (json_is_integer (tot) && json_integer_value (tot) >= 0)
+    out->total = json_integer_value (tot);
   json_decref (root);
   return 0;
+}
+
+void
+docker_pull_progress_clear (struct docker_pull_progress *p)
+{
+  free (p->status);
+  free (p->id);
+  p->status = p->id = NULL;
 }

@@ -128,13 +128,27 @@ engine_decide (const struct task *t, size_t ci, const struct engine_observation 
           out->pulled = true;
           step (out, TASK_STATUS_PULLED, false);
         }
-      else if (c->known_status < TASK_STATUS_PULLED)
+      else if (c->known_status < TASK_STATUS_PULLED && !o->pull_strict)
         {
           /* No registry may be reachable: an image present locally is
              good enough. */
           out->next = ENGINE_NEXT_INSPECT_IMAGE;
           out->carry = o->err_msg;
         }
+      else if (c->known_status < TASK_STATUS_PULLED)
+        {
+          fail (out, "CannotPullContainerError", o->err_msg);
+          out->stop_task = true;
+        }
+      break;
+    case ENGINE_OBS_PULL_CACHED:
+      if (o->image_present)
+        {
+          out->pulled = true;
+          step (out, TASK_STATUS_PULLED, false);
+        }
+      else if (c->known_status < TASK_STATUS_PULLED)
+        out->next = ENGINE_NEXT_PULL;
       break;
     case ENGINE_OBS_PULL_LOCAL_IMAGE:
       if (o->image_present)

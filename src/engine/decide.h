@@ -58,6 +58,7 @@ enum engine_obs_source
 {
   ENGINE_OBS_PULL,             /* image pull answered */
   ENGINE_OBS_PULL_LOCAL_IMAGE, /* after a failed pull: is the image here? */
+  ENGINE_OBS_PULL_CACHED,      /* prefer-cached, before pulling: is the image here? */
   ENGINE_OBS_CREATE,           /* container create answered (id) */
   ENGINE_OBS_CREATE_ADOPT,     /* create failed: inspect by the name */
   ENGINE_OBS_START,            /* start answered */
@@ -78,7 +79,9 @@ struct engine_observation
   bool has_info;       /* inspects: the answer, read by engine_inspect_read */
   struct engine_inspect info;
   bool labels_match;           /* CREATE_ADOPT: the container carries this task's labels */
-  bool image_present;          /* PULL_LOCAL_IMAGE */
+  bool image_present;          /* PULL_LOCAL_IMAGE, PULL_CACHED */
+  bool pull_strict;            /* PULL: a failed pull stops the task, no local copy
+                                  (behaviour always / once, engine/images.h) */
   enum task_status reported; /* EVENT_INSPECT: status the event announced */
 };
 
@@ -89,6 +92,7 @@ enum engine_next
   ENGINE_NEXT_INSPECT_NAME,  /* same op: inspect the container by its Docker name */
   ENGINE_NEXT_INSPECT_ID,    /* same op: inspect the container by id */
   ENGINE_NEXT_STOP_LATER,    /* stop not confirmed: try again after a back-off */
+  ENGINE_NEXT_PULL,          /* same op: pull the image (no local copy) */
 };
 
 #define ENGINE_MAX_STEPS 3
@@ -108,6 +112,7 @@ struct engine_outcome
   bool adopted;       /* an existing container was adopted (log it) */
   bool pulled;        /* the image is here: remember it, wake containers waiting for it */
   bool stop_confirmed; /* reset the stop back-off */
+  bool stop_task;     /* the task's desired status becomes STOPPED (failed pull, always/once) */
   enum engine_next next;
   const char *carry;  /* error text for the next phase (or the retry log line) */
   const char *warn;   /* a Docker error worth a log line, or NULL */

@@ -85,6 +85,8 @@ engine_new (uv_loop_t *loop, const struct engine_options *opts, agent_error_t *e
   e->ops = opts->ops ? opts->ops : &engine_docker_ops_default;
   e->ops_ctx = opts->ops ? opts->ops_ctx : opts->docker;
   e->auth = opts->auth;
+  e->pull_behavior = opts->pull_behavior;
+  e->launch_limit = opts->launch_concurrency > 0 ? opts->launch_concurrency : 0;
   if (opts->n_extra_labels)
     {
       e->extra_labels = xcalloc (opts->n_extra_labels, sizeof *e->extra_labels);
@@ -105,8 +107,10 @@ engine_new (uv_loop_t *loop, const struct engine_options *opts, agent_error_t *e
   uv_timer_init (loop, &e->reconcile_timer);
   uv_timer_init (loop, &e->resync_timer);
   uv_timer_init (loop, &e->retry_timer);
+  uv_timer_init (loop, &e->launch_timer);
   e->cleanup_timer.data = e->reconcile_timer.data = e->resync_timer.data = e->retry_timer.data = e;
-  e->open_handles = 4;
+  e->launch_timer.data = e;
+  e->open_handles = 5;
   backoff_init (&e->reconcile_backoff, ENGINE_RECONCILE_RETRY_MIN_MS, ENGINE_RECONCILE_RETRY_MAX_MS,
                 0.2, 1.5);
   return e;
@@ -198,6 +202,7 @@ engine_stop (engine_t *e)
   uv_timer_stop (&e->reconcile_timer);
   uv_timer_stop (&e->resync_timer);
   uv_timer_stop (&e->retry_timer);
+  uv_timer_stop (&e->launch_timer);
 }
 
 static void
@@ -213,6 +218,7 @@ engine_destroy (engine_t *e)
     }
   free (e->extra_labels);
   engine_pull_cache_free (&e->pulls);
+  image_records_free (&e->images);
   free (e->cluster);
   task_option_gates_free (&e->gates);
   free (e);
@@ -239,6 +245,7 @@ engine_free (engine_t *e)
   uv_close ((uv_handle_t *) &e->reconcile_timer, engine_close_cb);
   uv_close ((uv_handle_t *) &e->resync_timer, engine_close_cb);
   uv_close ((uv_handle_t *) &e->retry_timer, engine_close_cb);
+  uv_close ((uv_handle_t *) &e->launch_timer, engine_close_cb);
 }
 
 int

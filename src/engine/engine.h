@@ -45,6 +45,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
+#include "config/config.h"
 #include "core/error.h"
 #include "docker/docker.h"
 #include "task/task.h"
@@ -101,6 +102,9 @@ struct engine_options
   const struct engine_docker_ops *ops;
   void *ops_ctx;
   const struct docker_auth_config *auth; /* registry credentials, may be NULL */
+  enum config_pull_behavior pull_behavior; /* ECS_IMAGE_PULL_BEHAVIOR (engine/images.h) */
+  /* Pulls, creates and starts in flight at once (0 = unlimited). */
+  int launch_concurrency;
   /* Labels added to every container and volume (e.g. ecs-agent-c-test=1), copied. */
   const struct engine_label *extra_labels;
   size_t n_extra_labels;

@@ -20,6 +20,8 @@
 #include <sys/queue.h>
 #include "engine/decide.h"
 #include "engine/engine.h"
+#include "engine/images.h"
+#include "task/image_record.h"
 #include "state/state.h"
 
 #define MOD "engine"
@@ -34,6 +36,8 @@ enum op_kind
 {
   OP_PULL,
   OP_PULL_CHECK_IMAGE,
+  OP_PULL_CACHED,   /* prefer-cached: local image inspected before pulling */
+  OP_IMAGE_RECORD,  /* engine-level: inspect a pulled image for its record */
   OP_VOLUME_CREATE,
   OP_CREATE_SAVE, /* waiting for the save recording the docker name */
   OP_CREATE,
@@ -58,7 +62,9 @@ struct op
   size_t ci;                 /* container (or volume) index */
   void *handle;              /* Docker call handle, NULL while waiting for a save */
   enum task_status status; /* event inspect: reported status (NONE: resync) */
-  char *msg;                 /* error text carried between phases */
+  char *msg;                 /* error text carried between phases (OP_IMAGE_RECORD: image) */
+  bool flag;                 /* OP_IMAGE_RECORD: the pull succeeded */
+  struct engine_pull_progress *progress; /* OP_PULL */
   TAILQ_ENTRY (op) link;
 };
 
@@ -87,6 +93,11 @@ struct engine
      containers of a burst of tasks share one pull instead of N concurrent
      pulls of the same reference, which dockerd serialises badly. */
   struct engine_pull_cache pulls;
+  enum config_pull_behavior pull_behavior;
+  struct image_records images; /* images the agent pulled (task/image_record.h) */
+  int launch_limit;            /* pulls + creates + starts in flight; 0 = unlimited */
+  bool launch_deferred;        /* an action waits for a launch slot */
+  uv_timer_t launch_timer;     /* wakes deferred actions once a slot frees */
   uv_timer_t cleanup_timer;
   uv_timer_t reconcile_timer;
   uv_timer_t resync_timer;
@@ -142,12 +153,19 @@ void engine_step_all (engine_t *e);
 void engine_arm_retry (engine_t *e);
 void engine_retry_timer_cb (uv_timer_t *h);
 void engine_create_continue (engine_t *e, struct task *t, size_t ci);
+/* Ops that hold a launch slot (pulls, creates, starts). */
+bool engine_op_is_launch (enum op_kind k);
+void engine_launch_timer_cb (uv_timer_t *h);
+/* Inspect image (as a task names it) to add it to the image records. */
+void engine_issue_image_record (engine_t *e, const char *image, bool pull_succeeded);
 void engine_do_create (engine_t *e, struct task *t, size_t ci);
 bool engine_volumes_ready (const struct task *t, const struct task_container *c);
 
 /* ---- observe.c (Docker callbacks) ---- */
 void engine_pull_done_cb (agent_error_t err, void *data);
 void engine_pull_image_checked_cb (const struct docker_image_info *img, agent_error_t err, void *data);
+void engine_image_recorded_cb (const struct docker_image_info *img, agent_error_t err, void *data);
+void engine_pull_progress_cb (const struct docker_pull_progress *p, void *data);
 void engine_volume_created_cb (const struct docker_volume_info *vol, agent_error_t err, void *data);
 void engine_create_saved_cb (agent_error_t err, void *data);
 void engine_create_done_cb (const char *id, agent_error_t err, void *data);

@@ -45,10 +45,59 @@ engine_op_new (engine_t *e, enum op_kind kind, struct task *t, size_t ci)
   return op;
 }
 
+bool
+engine_op_is_launch (enum op_kind k)
+{
+  switch (k)
+    {
+    case OP_PULL:
+    case OP_PULL_CHECK_IMAGE:
+    case OP_PULL_CACHED:
+    case OP_CREATE_SAVE:
+    case OP_CREATE:
+    case OP_CREATE_ADOPT:
+    case OP_START:
+    case OP_START_INSPECT:
+      return true;
+    default:
+      return false;
+    }
+}
+
+/* A launch slot freed while an action waits for one: step every task on
+   the next loop turn (never from inside the code that freed the slot). */
+static void
+launch_slot_freed (engine_t *e, enum op_kind k)
+{
+  if (e->launch_deferred && engine_op_is_launch (k) && !e->stopped && !e->freeing)
+    uv_timer_start (&e->launch_timer, engine_launch_timer_cb, 0, 0);
+}
+
+void
+engine_launch_timer_cb (uv_timer_t *h)
+{
+  engine_t *e = h->data;
+  if (!e->launch_deferred || e->stopped)
+    return;
+  e->launch_deferred = false;
+  engine_step_all (e);
+}
+
+static size_t
+launches_in_flight (const engine_t *e)
+{
+  size_t n = 0;
+  const struct op *o;
+  TAILQ_FOREACH (o, &e->ops_list, link)
+  n += engine_op_is_launch (o->kind);
+  return n;
+}
+
 static void
 op_free (struct op *op)
 {
   free (op->msg);
+  free (op->progress);
   free (op);
 }
 
@@ -56,6 +105,7 @@ void
 engine_op_finish (struct op *op)
 {
   TAILQ_REMOVE (&op->e->ops_list, op, link);
+  launch_slot_freed (op->e, op->kind);
   op_free (op);
 }
 
@@ -83,6 +133,7 @@ engine_op_cancel (struct op *op)
     state_save_cancel (e->state, engine_create_saved_cb, op);
   else if (op->handle)
     e->ops->cancel (e->ops_ctx, op->handle);
+  launch_slot_freed (e, op->kind);
   op_free (op);
 }
 
@@ -231,6 +282,21 @@ stop_retry_later (engine_t *e, struct task *t, size_t ci, const char *msg)
   engine_arm_retry (e);
 }
 
+/* Pull the image of op's container (op becomes an OP_PULL). */
+static void
+op_pull (engine_t *e, struct op *op)
+{
+  struct task_container *c = &op->t->containers[op->ci];
+  op->kind = OP_PULL;
+  if (op->progress == NULL)
+    op->progress = xcalloc (1, sizeof *op->progress);
+  op->progress->started_ms = op->progress->logged_ms = uv_now (e->loop);
+  cleanup_free char *auth = e->auth ? docker_auth_for_image (e->auth, c->image) : NULL;
+  struct docker_pull_opts o = { .image = c->image, .registry_auth = auth, .on_progress = engine_pull_progress_cb };
+  log_info (MOD, "task %s container %s: pulling %s", op->t->arn, c->name, c->image);
+  op->handle = e->ops->pull (e->ops_ctx, &o, engine_pull_done_cb, op);
+}
+
 /* Continue op with its next Docker call (same op, same callback data). */
 static void
 op_continue (engine_t *e, struct op *op, enum engine_next next, const char *carry)
@@ -240,6 +306,9 @@ op_continue (engine_t *e, struct op *op, enum engine_next next, const char *carr
   op->msg = carry ? xstrdup (carry) : NULL;
   switch (next)
     {
+    case ENGINE_NEXT_PULL:
+      op_pull (e, op);
+      break;
     case ENGINE_NEXT_INSPECT_IMAGE:
       op->kind = OP_PULL_CHECK_IMAGE;
       op->handle = e->ops->inspect_image (e->ops_ctx, c->image, engine_pull_image_checked_cb, op);
@@ -265,7 +334,7 @@ engine_apply_outcome (engine_t *e, struct op *op, struct task *t, size_t ci,
 {
   struct task_container *c = &t->containers[ci];
   if (out->next == ENGINE_NEXT_INSPECT_IMAGE || out->next == ENGINE_NEXT_INSPECT_NAME
-      || out->next == ENGINE_NEXT_INSPECT_ID)
+      || out->next == ENGINE_NEXT_INSPECT_ID || out->next == ENGINE_NEXT_PULL)
     {
       if (out->warn)
         log_warn (MOD, "task %s container %s: %s", t->arn, c->name, out->warn);
@@ -282,6 +351,13 @@ engine_apply_outcome (engine_t *e, struct op *op, struct task *t, size_t ci,
         log_warn (MOD, "task %s container %s: pull of %s failed (%s); using the local image", t->arn,
                   c->name, c->image, out->warn);
       engine_pull_cache_remember (&e->pulls, c->image, uv_now (e->loop));
+      engine_issue_image_record (e, c->image, o->source == ENGINE_OBS_PULL && !o->err_kind);
+    }
+  if (out->stop_task && t->desired_status != TASK_STATUS_STOPPED)
+    {
+      log_warn (MOD, "task %s: pull of %s failed with pull behaviour %s; stopping the task", t->arn,
+                c->image, engine_pull_behavior_name (e->pull_behavior));
+      t->desired_status = TASK_STATUS_STOPPED;
     }
   if (out->set_id && docker_id)
     {
@@ -306,7 +382,8 @@ engine_apply_outcome (engine_t *e, struct op *op, struct task *t, size_t ci,
     engine_record (e, t, ci, out->steps[i].status, out->steps[i].with_info ? &o->info : NULL);
   if (o->source != ENGINE_OBS_RECONCILE_INSPECT) /* tasks are stepped once reconciliation is done */
     engine_container_idle (e, t, ci);
-  if (out->pulled || o->source == ENGINE_OBS_PULL || o->source == ENGINE_OBS_PULL_LOCAL_IMAGE)
+  if (out->pulled || o->source == ENGINE_OBS_PULL || o->source == ENGINE_OBS_PULL_LOCAL_IMAGE
+      || o->source == ENGINE_OBS_PULL_CACHED)
     engine_step_all (e); /* containers waiting for this image's pull */
 }
 
@@ -317,7 +394,7 @@ pull_in_flight (const engine_t *e, const char *image)
 {
   const struct op *o;
   TAILQ_FOREACH (o, &e->ops_list, link)
-  if ((o->kind == OP_PULL || o->kind == OP_PULL_CHECK_IMAGE) && o->t
+  if ((o->kind == OP_PULL || o->kind == OP_PULL_CHECK_IMAGE || o->kind == OP_PULL_CACHED) && o->t
       && strcmp (o->t->containers[o->ci].image, image) == 0)
     return true;
   return false;
@@ -339,13 +416,39 @@ issue_pull (engine_t *e, struct task *t, size_t ci)
     case ENGINE_PULL_ISSUE:
       break;
     }
+  const struct image_record *r = image_records_find_name (&e->images, c->image);
+  enum engine_pull_policy pol = engine_decide_pull_policy (e->pull_behavior, r && r->pull_succeeded);
+  if (pol == ENGINE_POLICY_SKIP)
+    {
+      log_info (MOD, "task %s container %s: %s was pulled before (pull behaviour once); not pulling",
+                t->arn, c->name, c->image);
+      engine_record (e, t, ci, TASK_STATUS_PULLED, NULL);
+      return true;
+    }
+  if (!engine_decide_launch_slot (e->launch_limit, launches_in_flight (e)))
+    {
+      e->launch_deferred = true;
+      return false;
+    }
   c->inflight = TASK_ACTION_PULL;
   struct op *op = engine_op_new (e, OP_PULL, t, ci);
-  cleanup_free char *auth = e->auth ? docker_auth_for_image (e->auth, c->image) : NULL;
-  struct docker_pull_opts o = { .image = c->image, .registry_auth = auth };
-  log_info (MOD, "task %s container %s: pulling %s", t->arn, c->name, c->image);
-  op->handle = e->ops->pull (e->ops_ctx, &o, engine_pull_done_cb, op);
+  if (pol == ENGINE_POLICY_CHECK_LOCAL)
+    {
+      op->kind = OP_PULL_CACHED;
+      op->handle = e->ops->inspect_image (e->ops_ctx, c->image, engine_pull_image_checked_cb, op);
+      return false;
+    }
+  op_pull (e, op);
   return false;
+}
+
+void
+engine_issue_image_record (engine_t *e, const char *image, bool pull_succeeded)
+{
+  struct op *op = engine_op_new (e, OP_IMAGE_RECORD, NULL, 0);
+  op->msg = xstrdup (image);
+  op->flag = pull_succeeded;
+  op->handle = e->ops->inspect_image (e->ops_ctx, image, engine_image_recorded_cb, op);
 }
 
 void
@@ -402,6 +505,15 @@ engine_create_continue (engine_t *e, struct task *t, size_t ci)
     c->docker_name = engine_docker_container_name (t, c);
   struct op *op = engine_op_new (e, OP_CREATE_SAVE, t, ci);
   state_save (e->state, engine_create_saved_cb, op);
+}
+
+static bool
+launch_slot (engine_t *e)
+{
+  if (engine_decide_launch_slot (e->launch_limit, launches_in_flight (e)))
+    return true;
+  e->launch_deferred = true;
+  return false;
 }
 
 static void
@@ -533,10 +645,14 @@ act (engine_t *e, struct task *t, size_t i, enum task_action a, bool *dirty)
       *dirty = true;
       return issue_pull (e, t, i);
     case TASK_ACTION_CREATE:
+      if (!launch_slot (e))
+        return false;
       issue_create (e, t, i);
       *dirty = true;
       return false;
     case TASK_ACTION_START:
+      if (!launch_slot (e))
+        return false;
       issue_start (e, t, i);
       *dirty = true;
       return true;

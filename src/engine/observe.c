@@ -37,16 +37,62 @@ conclude (struct op *op, struct engine_observation *o, const char *docker_id)
 void
 engine_pull_done_cb (agent_error_t err, void *data)
 {
-  struct engine_observation o = { .source = ENGINE_OBS_PULL };
+  struct op *op = data;
+  struct engine_observation o = { .source = ENGINE_OBS_PULL,
+                                  .pull_strict = !engine_pull_failure_falls_back (op->e->pull_behavior) };
   observe_error (&o, err);
-  conclude (data, &o, NULL);
+  if (!err && op->progress)
+    {
+      struct engine_pull_summary s;
+      engine_pull_progress_sum (op->progress, &s);
+      log_info (MOD, "task %s container %s: pulled %s in %.1f s (%zu layers, %lld bytes downloaded)",
+                op->t->arn, op->t->containers[op->ci].name, op->t->containers[op->ci].image,
+                (double) (uv_now (op->e->loop) - op->progress->started_ms) / 1000.0, s.layers,
+                (long long) s.bytes_done);
+    }
+  conclude (op, &o, NULL);
+}
+
+/* Pull progress: a debug line at most every ENGINE_PULL_PROGRESS_LOG_MS. */
+void
+engine_pull_progress_cb (const struct docker_pull_progress *p, void *data)
+{
+  struct op *op = data;
+  if (op->progress == NULL)
+    return;
+  if (!engine_pull_progress_update (op->progress, p, uv_now (op->e->loop)))
+    return;
+  struct engine_pull_summary s;
+  engine_pull_progress_sum (op->progress, &s);
+  log_debug (MOD, "task %s container %s: pulling %s: %zu/%zu layers done, %lld of %lld bytes downloaded",
+             op->t->arn, op->t->containers[op->ci].name, op->t->containers[op->ci].image, s.layers_done,
+             s.layers, (long long) s.bytes_done, (long long) s.bytes_total);
 }
 
 void
 engine_pull_image_checked_cb (const struct docker_image_info *img, agent_error_t err, void *data)
 {
-  struct engine_observation o = { .source = ENGINE_OBS_PULL_LOCAL_IMAGE, .image_present = !err && img };
-  conclude (data, &o, NULL);
+  struct op *op = data;
+  struct engine_observation o = { .source = op->kind == OP_PULL_CACHED ? ENGINE_OBS_PULL_CACHED
+                                                                      : ENGINE_OBS_PULL_LOCAL_IMAGE,
+                                  .image_present = !err && img };
+  conclude (op, &o, NULL);
+}
+
+/* The image of a pull step, inspected: its record gains the name. */
+void
+engine_image_recorded_cb (const struct docker_image_info *img, agent_error_t err, void *data)
+{
+  struct op *op = data;
+  engine_t *e = op->e;
+  if (err || !img || !img->id)
+    log_warn (MOD, "image %s: cannot inspect it for the image records: %s", op->msg,
+              err ? err->msg : "no image id");
+  else if (image_records_add (&e->images, img->id, op->msg, img->size, engine_wall_ns (), op->flag) == NULL)
+    log_warn (MOD, "image %s: %d image records already: not recorded", op->msg, IMAGE_RECORDS_MAX);
+  else
+    state_save (e->state, NULL, NULL);
+  engine_op_finish (op);
 }
 
 void

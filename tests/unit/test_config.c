@@ -217,6 +217,88 @@ struct bad_case
   const char *key, *value, *expect; /* expect: substring of the message */
 };
 
+/* Image keys: upstream's defaults and clamping, lists. */
+static void
+test_image_keys (void **state)
+{
+  (void) state;
+  struct agent_config cfg;
+  agent_error_t err = NULL;
+  struct fake_env d = { { "ECS_AGENT_CONFIG_FILE_PATH", "/nonexistent", NULL } };
+  assert_int_equal (load (&cfg, &d, &err), 0);
+  const struct config_images *ci = &cfg.images;
+  assert_int_equal (ci->pull_behavior, CONFIG_PULL_DEFAULT);
+  assert_int_equal (ci->pull_timeout_ms, 2 * 3600 * 1000);
+  assert_int_equal (ci->pull_inactivity_timeout_ms, 60 * 1000);
+  assert_true (ci->cleanup_enabled);
+  assert_int_equal (ci->cleanup_interval_ms, 30 * 60 * 1000);
+  assert_int_equal (ci->min_cleanup_age_ms, 3600 * 1000);
+  assert_int_equal (ci->images_per_cycle, 5);
+  assert_int_equal (ci->n_exclude, 0);
+  assert_false (ci->untracked_cleanup);
+  assert_int_equal (ci->nonecs_min_age_ms, 3600 * 1000);
+  assert_int_equal (ci->nonecs_containers_per_cycle, 5);
+  assert_int_equal (ci->n_precache, 0);
+  assert_int_equal (ci->launch_concurrency, CONFIG_DEFAULT_LAUNCH_CONCURRENCY);
+  config_free (&cfg);
+
+  struct fake_env e = { { "ECS_AGENT_CONFIG_FILE_PATH", "/nonexistent",
+                          "ECS_IMAGE_PULL_BEHAVIOR", "once",
+                          "ECS_IMAGE_PULL_TIMEOUT", "10m",
+                          "ECS_IMAGE_PULL_INACTIVITY_TIMEOUT", "30s", /* below 1m: 1m */
+                          "ECS_IMAGE_CLEANUP_INTERVAL", "5m",         /* below 10m: 30m */
+                          "ECS_IMAGE_MINIMUM_CLEANUP_AGE", "0",
+                          "ECS_NUM_IMAGES_DELETE_PER_CYCLE", "0",     /* below 1: 5 */
+                          "ECS_EXCLUDE_UNTRACKED_IMAGE", "a:1, b:2,,c",
+                          "ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP", "true",
+                          "NON_ECS_IMAGE_MINIMUM_CLEANUP_AGE", "2h",
+                          "NONECS_NUM_CONTAINERS_DELETE_PER_CYCLE", "7",
+                          "ECS_PRECACHE_IMAGES", " busybox:1 ,reg:5000/x:2,",
+                          "ECS_LAUNCH_CONCURRENCY", "0",
+                          NULL } };
+  assert_int_equal (load (&cfg, &e, &err), 0);
+  assert_int_equal (ci->pull_behavior, CONFIG_PULL_ONCE);
+  assert_int_equal (ci->pull_timeout_ms, 600 * 1000);
+  assert_int_equal (ci->pull_inactivity_timeout_ms, 60 * 1000);
+  assert_int_equal (ci->cleanup_interval_ms, 30 * 60 * 1000);
+  assert_int_equal (ci->min_cleanup_age_ms, 0);
+  assert_int_equal (ci->images_per_cycle, 5);
+  assert_int_equal (ci->n_exclude, 3); /* not trimmed, empty items dropped */
+  assert_string_equal (ci->exclude[0], "a:1");
+  assert_string_equal (ci->exclude[1], " b:2");
+  assert_string_equal (ci->exclude[2], "c");
+  assert_true (ci->untracked_cleanup);
+  assert_int_equal (ci->nonecs_min_age_ms, 2 * 3600 * 1000);
+  assert_int_equal (ci->nonecs_containers_per_cycle, 7);
+  assert_int_equal (ci->n_precache, 2);
+  assert_string_equal (ci->precache[0], "busybox:1");
+  assert_string_equal (ci->precache[1], "reg:5000/x:2");
+  assert_int_equal (ci->launch_concurrency, 0);
+  config_free (&cfg);
+
+  static const struct
+  {
+    const char *behavior, *disable;
+    enum config_pull_behavior want;
+    bool cleanup;
+  } rows[] = {
+    { "always", NULL, CONFIG_PULL_ALWAYS, true },
+    { "prefer-cached", NULL, CONFIG_PULL_PREFER_CACHED, false },
+    { "sometimes", NULL, CONFIG_PULL_DEFAULT, true },
+    { "default", "true", CONFIG_PULL_DEFAULT, false },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (rows); i++)
+    {
+      struct fake_env f = { { "ECS_AGENT_CONFIG_FILE_PATH", "/nonexistent", "ECS_IMAGE_PULL_BEHAVIOR",
+                              rows[i].behavior, rows[i].disable ? "ECS_DISABLE_IMAGE_CLEANUP" : NULL,
+                              rows[i].disable, NULL } };
+      assert_int_equal (load (&cfg, &f, &err), 0);
+      assert_int_equal (ci->pull_behavior, rows[i].want);
+      assert_int_equal (ci->cleanup_enabled, rows[i].cleanup);
+      config_free (&cfg);
+    }
+}
+
 static void
 test_env_errors (void **state)
 {
@@ -240,6 +322,17 @@ test_env_errors (void **state)
     { "ECS_ENGINE_AUTH_TYPE", "basic", "ECS_ENGINE_AUTH_TYPE" },
     { "ECS_ENGINE_AUTH_DATA", "{\"x\": \"supersecretvalue\"", "ECS_ENGINE_AUTH_DATA" },
     { "ECS_INTROSPECTION_PORT", "99999", "ECS_INTROSPECTION_PORT" },
+    { "ECS_IMAGE_PULL_TIMEOUT", "2 hours", "ECS_IMAGE_PULL_TIMEOUT" },
+    { "ECS_IMAGE_PULL_INACTIVITY_TIMEOUT", "soon", "ECS_IMAGE_PULL_INACTIVITY_TIMEOUT" },
+    { "ECS_IMAGE_CLEANUP_INTERVAL", "1", "ECS_IMAGE_CLEANUP_INTERVAL" },
+    { "ECS_IMAGE_MINIMUM_CLEANUP_AGE", "x", "ECS_IMAGE_MINIMUM_CLEANUP_AGE" },
+    { "NON_ECS_IMAGE_MINIMUM_CLEANUP_AGE", "x", "NON_ECS_IMAGE_MINIMUM_CLEANUP_AGE" },
+    { "ECS_DISABLE_IMAGE_CLEANUP", "nah", "ECS_DISABLE_IMAGE_CLEANUP" },
+    { "ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP", "nah", "ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP" },
+    { "ECS_NUM_IMAGES_DELETE_PER_CYCLE", "five", "ECS_NUM_IMAGES_DELETE_PER_CYCLE" },
+    { "NONECS_NUM_CONTAINERS_DELETE_PER_CYCLE", "5x", "NONECS_NUM_CONTAINERS_DELETE_PER_CYCLE" },
+    { "ECS_LAUNCH_CONCURRENCY", "many", "ECS_LAUNCH_CONCURRENCY" },
+    { "ECS_LAUNCH_CONCURRENCY", "-1", "ECS_LAUNCH_CONCURRENCY" },
   };
   for (size_t i = 0; i < ARRAY_SIZE (cases); i++)
     {
@@ -332,6 +425,7 @@ main (void)
     cmocka_unit_test (test_blank_env_does_not_override),
     cmocka_unit_test (test_file_and_precedence),
     cmocka_unit_test (test_file_whitespace_only_ignored),
+    cmocka_unit_test (test_image_keys),
     cmocka_unit_test (test_env_errors),
     cmocka_unit_test (test_file_errors),
     cmocka_unit_test (test_duration_and_bool),

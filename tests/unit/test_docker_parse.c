@@ -343,14 +343,26 @@ static void
 test_pull_lines (void **state)
 {
   (void) state;
-  char *st = NULL, *id = NULL;
+  struct docker_pull_progress p;
   agent_error_t err = NULL;
   const char *ok = "{\"status\":\"Downloading\",\"progressDetail\":{\"current\":1},\"id\":\"a1\"}";
-  assert_int_equal (docker_parse_pull_line (ok, strlen (ok), &st, &id, &err), 0);
-  assert_string_equal (st, "Downloading");
-  assert_string_equal (id, "a1");
-  free (st);
-  free (id);
+  assert_int_equal (docker_parse_pull_line (ok, strlen (ok), &p, &err), 0);
+  assert_string_equal (p.status, "Downloading");
+  assert_string_equal (p.id, "a1");
+  assert_int_equal (p.current, 1);
+  assert_int_equal (p.total, -1);
+  docker_pull_progress_clear (&p);
+  const char *both = "{\"status\":\"Downloading\",\"progressDetail\":{\"current\":512,\"total\":2048},\"id\":\"b2\"}";
+  assert_int_equal (docker_parse_pull_line (both, strlen (both), &p, &err), 0);
+  assert_int_equal (p.current, 512);
+  assert_int_equal (p.total, 2048);
+  docker_pull_progress_clear (&p);
+  const char *bad = "{\"status\":\"Extracting\",\"progressDetail\":{\"current\":-5,\"total\":\"x\"}}";
+  assert_int_equal (docker_parse_pull_line (bad, strlen (bad), &p, &err), 0);
+  assert_int_equal (p.current, -1);
+  assert_int_equal (p.total, -1);
+  assert_null (p.id);
+  docker_pull_progress_clear (&p);
 
   struct
   {
@@ -368,13 +380,13 @@ test_pull_lines (void **state)
   };
   for (size_t k = 0; k < ARRAY_SIZE (errs); k++)
     {
-      assert_true (docker_parse_pull_line (errs[k].line, strlen (errs[k].line), &st, &id, &err) < 0);
+      assert_true (docker_parse_pull_line (errs[k].line, strlen (errs[k].line), &p, &err) < 0);
       assert_int_equal (error_kind (&err), errs[k].kind);
       assert_string_equal (error_msg (&err), errs[k].msg);
-      assert_null (st);
+      assert_null (p.status);
       error_free (&err);
     }
-  assert_true (docker_parse_pull_line ("[]", 2, &st, &id, &err) < 0);
+  assert_true (docker_parse_pull_line ("[]", 2, &p, &err) < 0);
   assert_int_equal (error_kind (&err), ERR_MALFORMED);
   error_free (&err);
 }
@@ -383,10 +395,9 @@ static int
 pull_sample_cb (const char *json, size_t len, void *data)
 {
   agent_error_t *e = data;
-  char *st = NULL, *id = NULL;
-  int r = docker_parse_pull_line (json, len, &st, &id, e);
-  free (st);
-  free (id);
+  struct docker_pull_progress p;
+  int r = docker_parse_pull_line (json, len, &p, e);
+  docker_pull_progress_clear (&p);
   return r;
 }
 

@@ -193,6 +193,41 @@ test_decide_table (void **st)
     }
 }
 
+/* Pull behaviours: a strict failure (always / once) stops the task; the
+   prefer-cached look-up pulls only without a local copy. */
+static void
+test_decide_pull_behaviour (void **st)
+{
+  (void) st;
+  struct task *t = single (false);
+  struct engine_outcome out;
+  struct engine_observation o = { .source = ENGINE_OBS_PULL, .err_kind = ERR_AUTH, .err_msg = "denied", .pull_strict = true };
+  engine_decide (t, 0, &o, &out);
+  assert_string_equal (out.fail_name, "CannotPullContainerError");
+  assert_string_equal (out.fail_msg, "denied");
+  assert_true (out.stop_task);
+  assert_int_equal (out.next, ENGINE_NEXT_NONE);
+  o.pull_strict = false;
+  engine_decide (t, 0, &o, &out);
+  assert_null (out.fail_name);
+  assert_false (out.stop_task);
+  assert_int_equal (out.next, ENGINE_NEXT_INSPECT_IMAGE);
+  struct engine_observation cached = { .source = ENGINE_OBS_PULL_CACHED, .image_present = true };
+  engine_decide (t, 0, &cached, &out);
+  assert_true (out.pulled);
+  assert_int_equal (out.n_steps, 1);
+  assert_int_equal (out.steps[0].status, P);
+  cached.image_present = false;
+  engine_decide (t, 0, &cached, &out);
+  assert_false (out.pulled);
+  assert_int_equal (out.n_steps, 0);
+  assert_int_equal (out.next, ENGINE_NEXT_PULL);
+  t->containers[0].known_status = S;
+  engine_decide (t, 0, &cached, &out);
+  assert_int_equal (out.next, ENGINE_NEXT_NONE);
+  task_free (t);
+}
+
 static void
 test_decide_event (void **st)
 {
@@ -359,6 +394,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_inspect_read),
     cmocka_unit_test (test_decide_table),
+    cmocka_unit_test (test_decide_pull_behaviour),
     cmocka_unit_test (test_decide_event),
     cmocka_unit_test (test_adopt_match),
     cmocka_unit_test (test_pull_reuse),

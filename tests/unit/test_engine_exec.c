@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include "engine/engine.h"
+#include "engine/decide.h"
 #include "engine/plan.h"
 #include "state/state.h"
 #include "log/log.h"
@@ -98,6 +99,7 @@ struct fake
   const char *state_path; /* checked at create: the name must be on disk */
   bool name_on_disk_at_create;
   bool checked_create;
+  int launch_now, launch_max; /* pulls, creates and starts queued, and their most at once */
 };
 
 static void
@@ -137,6 +139,12 @@ enqueue (struct fake *f, enum fk kind, struct fcb cb, void *data, const char *ar
   c->arg = xstrdup (arg);
   *f->tail = c;
   f->tail = &c->next;
+  if (kind == F_PULL || kind == F_CREATE || kind == F_START)
+    {
+      f->launch_now++;
+      if (f->launch_now > f->launch_max)
+        f->launch_max = f->launch_now;
+    }
   uv_timer_start (&f->timer, fake_tick, 0, 0);
   return c;
 }
@@ -188,6 +196,8 @@ fake_tick (uv_timer_t *t)
     {
       struct fcall *c = list;
       list = c->next;
+      if (c->kind == F_PULL || c->kind == F_CREATE || c->kind == F_START)
+        f->launch_now--;
       if (c->cancelled)
         goto next;
       agent_error_t err = NULL;
@@ -563,6 +573,8 @@ struct fx
   state_store_t *state;
   engine_t *e;
   uint64_t cleanup_ms;
+  enum config_pull_behavior pull_behavior;
+  int launch_limit;
 };
 
 static void
@@ -608,6 +620,8 @@ engine_up (struct fx *x)
     .ops_ctx = &x->fake,
     .extra_labels = extra,
     .n_extra_labels = 1,
+    .pull_behavior = x->pull_behavior,
+    .launch_concurrency = x->launch_limit,
   };
   x->e = engine_new (&x->loop, &o, &err);
   assert_non_null (x->e);
@@ -1130,6 +1144,100 @@ test_pull_shared (void **st)
   assert_int_equal (pulls, 1);
 }
 
+/* ECS_LAUNCH_CONCURRENCY: a burst of tasks never has more pulls, creates
+   and starts in flight than the limit, and every task still runs. */
+static void
+test_launch_limit (void **st)
+{
+  struct fx *x = *st;
+  x->launch_limit = 2;
+  engine_up (x);
+  agent_error_t err = NULL;
+  for (int i = 0; i < 12; i++)
+    {
+      cleanup_free char *json = xasprintf ("{\"arn\":\"arn:L%d\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"img%d\",\"essential\":true},{\"name\":\"d\",\"image\":\"img%d\",\"essential\":true}]}", i, i, i);
+      assert_int_equal (engine_task_add (x->e, teu_task (json, &err), &err), 0);
+    }
+  for (int i = 0; i < 12; i++)
+    {
+      cleanup_free char *arn = xasprintf ("arn:L%d", i);
+      assert_true (spin_task (x, arn, TASK_STATUS_RUNNING));
+    }
+  assert_int_equal (x->fake.n_create, 24);
+  assert_true (x->fake.launch_max <= 2);
+  assert_true (x->fake.launch_max >= 1);
+}
+
+/* Without a limit the same burst runs its calls side by side. */
+static void
+test_launch_unlimited (void **st)
+{
+  struct fx *x = *st;
+  engine_up (x);
+  agent_error_t err = NULL;
+  for (int i = 0; i < 12; i++)
+    {
+      cleanup_free char *json = xasprintf ("{\"arn\":\"arn:U%d\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"img%d\",\"essential\":true}]}", i, i);
+      assert_int_equal (engine_task_add (x->e, teu_task (json, &err), &err), 0);
+    }
+  for (int i = 0; i < 12; i++)
+    {
+      cleanup_free char *arn = xasprintf ("arn:U%d", i);
+      assert_true (spin_task (x, arn, TASK_STATUS_RUNNING));
+    }
+  assert_true (x->fake.launch_max >= 12);
+}
+
+/* ECS_IMAGE_PULL_BEHAVIOR=always: a failed pull stops the task even with a
+   local copy. */
+static void
+test_pull_behaviour_always (void **st)
+{
+  struct fx *x = *st;
+  x->pull_behavior = CONFIG_PULL_ALWAYS;
+  engine_up (x);
+  x->fake.images[x->fake.n_images++] = xstrdup ("local-only");
+  x->fake.pull_fails = true;
+  add (x, "{\"arn\":\"arn:a\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"local-only\",\"essential\":false},{\"name\":\"e\",\"image\":\"local-only\",\"essential\":true}]}");
+  assert_true (spin_task (x, "arn:a", TASK_STATUS_STOPPED));
+  const struct task *t = task_of (x, "arn:a");
+  assert_int_equal (t->desired_status, TASK_STATUS_STOPPED);
+  assert_int_equal (strncmp (t->containers[0].reason, "CannotPullContainerError: pull access denied", 44), 0);
+  assert_int_equal (x->fake.n_create, 0);
+}
+
+static void
+test_pull_behaviour_once (void **st)
+{
+  struct fx *x = *st;
+  x->pull_behavior = CONFIG_PULL_ONCE;
+  engine_up (x);
+  add (x, "{\"arn\":\"arn:o1\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"img-once\",\"essential\":true}]}");
+  assert_true (spin_task (x, "arn:o1", TASK_STATUS_RUNNING));
+  assert_int_equal (x->fake.n_pull, 1);
+  /* past the pull-sharing window the record decides: no second pull */
+  spin_for (x, ENGINE_PULL_REUSE_MS + 50);
+  add (x, "{\"arn\":\"arn:o2\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"img-once\",\"essential\":true}]}");
+  assert_true (spin_task (x, "arn:o2", TASK_STATUS_RUNNING));
+  assert_int_equal (x->fake.n_pull, 1);
+}
+
+/* prefer-cached: a local copy is used without pulling; none -> pull. */
+static void
+test_pull_behaviour_prefer_cached (void **st)
+{
+  struct fx *x = *st;
+  x->pull_behavior = CONFIG_PULL_PREFER_CACHED;
+  engine_up (x);
+  x->fake.images[x->fake.n_images++] = xstrdup ("cached");
+  add (x, "{\"arn\":\"arn:c1\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"cached\",\"essential\":true}]}");
+  assert_true (spin_task (x, "arn:c1", TASK_STATUS_RUNNING));
+  assert_int_equal (x->fake.n_pull, 0);
+  add (x, "{\"arn\":\"arn:c2\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"remote\",\"essential\":true}]}");
+  assert_true (spin_task (x, "arn:c2", TASK_STATUS_RUNNING));
+  assert_int_equal (x->fake.n_pull, 1);
+}
+
 /* A STOPPED container that Docker says is running again is stopped once. */
 static void
 test_restop_once (void **st)
@@ -1418,6 +1526,11 @@ main (void)
     cmocka_unit_test_setup_teardown (test_reconcile_after_crash, setup, teardown),
     cmocka_unit_test_setup_teardown (test_conflict_adopt, setup, teardown),
     cmocka_unit_test_setup_teardown (test_pull_shared, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_launch_limit, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_launch_unlimited, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_pull_behaviour_always, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_pull_behaviour_once, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_pull_behaviour_prefer_cached, setup, teardown),
     cmocka_unit_test_setup_teardown (test_sequence_hold, setup, teardown),
     cmocka_unit_test_setup_teardown (test_restop_once, setup, teardown),
     cmocka_unit_test_setup_teardown (test_find_by_docker_id, setup, teardown),

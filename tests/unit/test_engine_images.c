@@ -1,0 +1,190 @@
+/* Unit tests for engine/images.c and task/image_record.c, without I/O:
+ * the pull policy of each ECS_IMAGE_PULL_BEHAVIOR, pull progress sums and
+ * their log rate, launch slots, the image records (moved tags, bounds) and
+ * the choice of the image cleanup. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+#include "engine/images.h"
+#include "task/image_record.h"
+
+#define MS 1000000LL
+
+static void
+test_pull_policy (void **st)
+{
+  (void) st;
+  static const struct
+  {
+    enum config_pull_behavior b;
+    bool before;
+    enum engine_pull_policy want;
+    bool falls_back;
+    const char *name;
+  } rows[] = {
+    { CONFIG_PULL_DEFAULT, false, ENGINE_POLICY_PULL, true, "default" },
+    { CONFIG_PULL_DEFAULT, true, ENGINE_POLICY_PULL, true, "default" },
+    { CONFIG_PULL_ALWAYS, true, ENGINE_POLICY_PULL, false, "always" },
+    { CONFIG_PULL_ONCE, false, ENGINE_POLICY_PULL, false, "once" },
+    { CONFIG_PULL_ONCE, true, ENGINE_POLICY_SKIP, false, "once" },
+    { CONFIG_PULL_PREFER_CACHED, false, ENGINE_POLICY_CHECK_LOCAL, true, "prefer-cached" },
+    { CONFIG_PULL_PREFER_CACHED, true, ENGINE_POLICY_CHECK_LOCAL, true, "prefer-cached" },
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+    {
+      assert_int_equal (engine_decide_pull_policy (rows[i].b, rows[i].before), rows[i].want);
+      assert_int_equal (engine_pull_failure_falls_back (rows[i].b), rows[i].falls_back);
+      assert_string_equal (engine_pull_behavior_name (rows[i].b), rows[i].name);
+    }
+}
+
+static void
+line (struct engine_pull_progress *p, const char *status, const char *id, int64_t cur, int64_t tot,
+      uint64_t now, bool want_log)
+{
+  struct docker_pull_progress l = { .status = (char *) status, .id = (char *) id, .current = cur, .total = tot };
+  assert_int_equal (engine_pull_progress_update (p, &l, now), want_log);
+}
+
+static void
+test_pull_progress (void **st)
+{
+  (void) st;
+  struct engine_pull_progress p = { .started_ms = 1000, .logged_ms = 1000 };
+  struct engine_pull_summary s;
+  line (&p, "Pulling from library/x", "latest", -1, -1, 1000, false);
+  line (&p, "Pulling fs layer", "aaa", -1, -1, 1001, false);
+  line (&p, "Pulling fs layer", "bbb", -1, -1, 1001, false);
+  line (&p, "Already exists", "ccc", -1, -1, 1002, false);
+  line (&p, "Downloading", "aaa", 100, 1000, 1003, false);
+  line (&p, "Downloading", "bbb", 50, 500, 1004, false);
+  engine_pull_progress_sum (&p, &s);
+  assert_int_equal (s.layers, 3); /* the "latest" line is not a layer */
+  assert_int_equal (s.layers_done, 1);
+  assert_int_equal (s.bytes_done, 150);
+  assert_int_equal (s.bytes_total, 1500);
+  /* many chunks within the period: no line; the first after it: one */
+  for (int i = 0; i < 1000; i++)
+    line (&p, "Downloading", "aaa", 100 + i / 2, 1000, 1005 + (uint64_t) i, false);
+  line (&p, "Downloading", "aaa", 900, 1000, 1000 + ENGINE_PULL_PROGRESS_LOG_MS, true);
+  line (&p, "Downloading", "aaa", 950, 1000, 1001 + ENGINE_PULL_PROGRESS_LOG_MS, false);
+  line (&p, "Download complete", "aaa", -1, -1, 1002 + ENGINE_PULL_PROGRESS_LOG_MS, false);
+  line (&p, "Extracting", "aaa", 10, 2000, 1003 + ENGINE_PULL_PROGRESS_LOG_MS, false);
+  line (&p, "Pull complete", "aaa", -1, -1, 1004 + ENGINE_PULL_PROGRESS_LOG_MS, false);
+  engine_pull_progress_sum (&p, &s);
+  assert_int_equal (s.layers_done, 2);
+  assert_int_equal (s.bytes_done, 1050); /* extracting bytes are not download bytes */
+  /* bounded: ids past ENGINE_PULL_LAYERS_MAX are not followed */
+  char id[32];
+  for (int i = 0; i < ENGINE_PULL_LAYERS_MAX + 20; i++)
+    {
+      snprintf (id, sizeof id, "l%d", i);
+      line (&p, "Waiting", id, -1, -1, 1004 + ENGINE_PULL_PROGRESS_LOG_MS, false);
+    }
+  assert_int_equal (p.n, ENGINE_PULL_LAYERS_MAX);
+}
+
+static void
+test_launch_slot (void **st)
+{
+  (void) st;
+  assert_true (engine_decide_launch_slot (0, 1000));
+  assert_true (engine_decide_launch_slot (4, 3));
+  assert_false (engine_decide_launch_slot (4, 4));
+  assert_false (engine_decide_launch_slot (4, 9));
+  assert_true (engine_decide_launch_slot (1, 0));
+  assert_false (engine_decide_launch_slot (1, 1));
+}
+
+static void
+test_records (void **st)
+{
+  (void) st;
+  struct image_records l = { 0 };
+  struct image_record *r = image_records_add (&l, "sha256:a", "busybox:1", 10, 5, false);
+  assert_non_null (r);
+  assert_int_equal (r->pulled_at_ns, 5);
+  assert_false (r->pull_succeeded);
+  r = image_records_add (&l, "sha256:a", "busybox:1", 0, 9, true);
+  assert_int_equal (r->n_names, 1);
+  assert_int_equal (r->size, 10);
+  assert_int_equal (r->pulled_at_ns, 5); /* first pull kept */
+  assert_true (r->pull_succeeded);
+  image_records_add (&l, "sha256:a", "busybox:latest", 10, 9, false);
+  assert_true (image_records_find (&l, "sha256:a")->pull_succeeded); /* never lowered */
+  /* busybox:1 moves to a new id */
+  image_records_add (&l, "sha256:b", "busybox:1", 20, 10, true);
+  assert_int_equal (l.n, 2);
+  assert_int_equal (image_records_find (&l, "sha256:a")->n_names, 1);
+  assert_string_equal (image_records_find (&l, "sha256:a")->names[0], "busybox:latest");
+  assert_string_equal (image_records_find_name (&l, "busybox:1")->id, "sha256:b");
+  assert_null (image_records_find_name (&l, "nope"));
+  /* names are bounded */
+  char n[32];
+  for (int i = 0; i < IMAGE_RECORD_NAMES_MAX + 5; i++)
+    {
+      snprintf (n, sizeof n, "x:%d", i);
+      image_records_add (&l, "sha256:c", n, 1, 1, false);
+    }
+  assert_int_equal (image_records_find (&l, "sha256:c")->n_names, IMAGE_RECORD_NAMES_MAX);
+  assert_string_equal (image_records_find (&l, "sha256:c")->names[0], "x:5");
+  image_record_drop_name (image_records_find (&l, "sha256:b"), "busybox:1");
+  assert_int_equal (image_records_find (&l, "sha256:b")->n_names, 0);
+  image_records_remove (&l, image_records_find (&l, "sha256:a"));
+  assert_int_equal (l.n, 2);
+  assert_null (image_records_find (&l, "sha256:a"));
+  assert_non_null (image_records_find (&l, "sha256:c"));
+  image_records_free (&l);
+}
+
+static void
+test_cleanup_choice (void **st)
+{
+  (void) st;
+  struct image_records l = { 0 };
+  /* id, name, pulled at (ms), last used (ms) */
+  image_records_add (&l, "sha256:old", "old:1", 1, 0, true)->last_used_at_ns = 500 * MS;
+  image_records_add (&l, "sha256:lru", "lru:1", 1, 0, true)->last_used_at_ns = 100 * MS;
+  image_records_add (&l, "sha256:used", "used:1", 1, 0, true)->last_used_at_ns = 10 * MS;
+  image_records_add (&l, "sha256:young", "young:1", 1, 900 * MS, true)->last_used_at_ns = 1 * MS;
+  image_records_add (&l, "sha256:excl", "keep:me", 1, 0, true)->last_used_at_ns = 2 * MS;
+  bool in_use[5] = { false, false, true, false, false };
+  bool skip[5] = { 0 };
+  const char *excluded[] = { "keep:me" };
+  struct engine_cleanup_view v = { .records = &l, .in_use = in_use, .skip = skip, .excluded = excluded,
+                                   .n_excluded = 1, .now_ns = 1000 * MS, .min_age_ms = 200 };
+  /* used, young (pulled 100 ms ago < 200 ms) and excluded are never chosen;
+     of the rest the least recently used goes first */
+  assert_int_equal (engine_decide_image_to_remove (&v), 1);
+  skip[1] = true;
+  assert_int_equal (engine_decide_image_to_remove (&v), 0);
+  skip[0] = true;
+  assert_int_equal (engine_decide_image_to_remove (&v), -1);
+  v.min_age_ms = 50; /* now young is old enough */
+  assert_int_equal (engine_decide_image_to_remove (&v), 3);
+  in_use[2] = false;
+  assert_int_equal (engine_decide_image_to_remove (&v), 3);
+  v.n_excluded = 0;
+  skip[3] = true;
+  assert_int_equal (engine_decide_image_to_remove (&v), 4);
+  assert_true (engine_image_excluded (&l.v[4], excluded, 1));
+  assert_false (engine_image_excluded (&l.v[0], excluded, 1));
+  image_records_free (&l);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_pull_policy),
+    cmocka_unit_test (test_pull_progress),
+    cmocka_unit_test (test_launch_slot),
+    cmocka_unit_test (test_records),
+    cmocka_unit_test (test_cleanup_choice),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
