@@ -15,4 +15,10 @@ $cc -std=gnu11 -O2 -g -Wall -Wextra -Werror -o out/bench/direct_launch bench/dir
   $(pkg-config --cflags --libs libcurl jansson)
 export BENCH_IMAGE
 BENCH_IMAGE=$(bench/image.sh | tail -1)
-exec /usr/bin/python3 bench/bench.py "$@"
+rc=0
+/usr/bin/python3 bench/bench.py "$@" || rc=$?
+# agent CPU with 50 running tasks, telemetry on vs off (bench/telemetry_cpu.py)
+case ",${BENCH_PHASES:-telemetry}," in
+  *,telemetry,*) /usr/bin/python3 bench/telemetry_cpu.py || rc=$? ;;
+esac
+exit $rc

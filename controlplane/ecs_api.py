@@ -86,6 +86,9 @@ class EcsBackend:
         self.on_task_changes = lambda instance_arn, task_arns: None
         self.is_connected = lambda instance_arn: False
         self.on_instance_inactive = lambda instance_arn: None
+        # set by the TCS module (controlplane/tcs.py): statistics per cluster, container health
+        self.telemetry_statistics = None
+        self.container_health = lambda task_arn, container_name: None
 
     # ------------------------------------------------------------ ARN helpers
     def arn(self, rest):
@@ -185,7 +188,12 @@ class EcsBackend:
         return out
 
     def task_view(self, t):
-        return public(t)
+        out = public(t)
+        for c in out.get("containers") or []:
+            h = self.container_health(t.get("taskArn"), c.get("name"))
+            if h:
+                c["healthStatus"] = h
+        return out
 
     # ------------------------------------------------------------ resources
     def used_by_tasks(self, instance_arn):
@@ -324,7 +332,10 @@ class EcsBackend:
             if c is None:
                 failures.append({"arn": self.cluster_arn(name), "reason": "MISSING"})
             else:
-                clusters.append(self.cluster_view(c))
+                view = self.cluster_view(c)
+                if "STATISTICS" in (req.get("include") or []) and self.telemetry_statistics:
+                    view["statistics"] = self.telemetry_statistics(name)
+                clusters.append(view)
         return {"clusters": clusters, "failures": failures}
 
     # ------------------------------------------------------------ container instances
@@ -438,7 +449,8 @@ class EcsBackend:
     def op_DiscoverPollEndpoint(self, req):
         if req.get("cluster"):
             self.get_cluster(req.get("cluster"))
-        return {"endpoint": self.endpoint, "telemetryEndpoint": self.endpoint,
+        # the TCS websocket lives under /tcs/ (controlplane/tcs.py)
+        return {"endpoint": self.endpoint, "telemetryEndpoint": self.endpoint + "tcs",
                 "serviceConnectEndpoint": self.endpoint}
 
     # ------------------------------------------------------------ task definitions

@@ -11,7 +11,7 @@ import time
 
 from aiohttp import web
 
-from . import acs, ecs_api, faults as faults_mod, imds as imds_mod, sigv4
+from . import acs, tcs, ecs_api, faults as faults_mod, imds as imds_mod, sigv4
 from .state import State, public
 
 log = logging.getLogger("controlplane")
@@ -101,6 +101,10 @@ class Server:
         self.acs = acs.AcsHub(self.state, self.backend, self.faults, self.creds, args.region,
                               heartbeat_interval=args.heartbeat_interval, resend_interval=args.resend_interval,
                               connect_payload=args.connect_payload)
+        self.tcs = tcs.TcsHub(self.state, self.backend, self.creds, args.region,
+                              heartbeat_interval=args.heartbeat_interval)
+        self.backend.telemetry_statistics = self.tcs.cluster_statistics
+        self.backend.container_health = self.tcs.container_health
         self.imds = imds_mod.Imds(self.state, self.creds, self.faults, args.region, args.account,
                                   instance_id=args.instance_id, instance_type=args.instance_type,
                                   role=args.imds_role, cred_lifetime=args.imds_cred_lifetime,
@@ -116,6 +120,9 @@ class Server:
         app["log_line"] = _log_line
         app.router.add_post("/", ecs_api.handle_api)
         app.router.add_get("/ws", self.acs.handle_ws)
+        app.router.add_get("/tcs/ws", self.tcs.handle_ws)
+        app.router.add_get("/_local/tcs", self.h_tcs)
+        app.router.add_post("/_local/tcs", self.h_tcs_fault)
         app.router.add_get("/_local/state", self.h_state)
         app.router.add_get("/_local/events", self.h_events)
         app.router.add_get("/_local/faults", self.h_faults_get)
@@ -219,6 +226,32 @@ class Server:
         n = await self.acs.send_message(typ, spec.get("message") or {}, spec.get("instance"))
         return _json({"ok": True, "sent": n})
 
+    async def h_tcs(self, request):
+        request["op"] = "admin"
+        with self.state.lock:
+            return _json(self.tcs.describe())
+
+    async def h_tcs_fault(self, request):
+        """{"refuse": seconds, "drop": true|code, "silent": bool}"""
+        request["op"] = "admin"
+        try:
+            spec = await request.json()
+            if not isinstance(spec, dict):
+                raise ValueError("expected an object")
+        except Exception as e:
+            return _json({"error": "bad JSON: %s" % e}, 400)
+        done = {}
+        if "refuse" in spec:
+            self.tcs.refuse_until = time.time() + float(spec["refuse"] or 0)
+            done["refuse"] = True
+        if "silent" in spec:
+            self.tcs.silent = bool(spec["silent"])
+            done["silent"] = self.tcs.silent
+        if spec.get("drop"):
+            code = spec["drop"] if isinstance(spec["drop"], int) and spec["drop"] is not True else 1000
+            done["drop"] = await self.tcs.drop(spec.get("instance"), code=code)
+        return _json({"ok": True, "applied": done})
+
     async def h_imds_rotate(self, request):
         request["op"] = "admin"
         c = self.imds.rotate()
@@ -246,6 +279,7 @@ class Server:
         log.info("control plane up: %s", out)
 
     async def stop(self):
+        await self.tcs.stop()
         await self.acs.stop()
         for r in self.runners:
             await r.cleanup()

@@ -27,11 +27,12 @@ declare -A LEVEL=(
   [core]=0 [log]=1 [task]=2
   [config]=3 [docker]=3 [state]=3 [aws]=3
   [engine]=4 [ecs]=4
-  [acs]=5 [update]=5 [introspection]=5
+  [acs]=5 [update]=5 [introspection]=5 [tcs]=5
   [agent]=6
 )
 # same-level includes that are allowed: "from->to" = reason
 declare -A SAME_LEVEL_OK=(
+  [tcs->acs]="the TCS session dials like the ACS one: acs/url.h builds and resolves its URL"
   [update->acs]="update handles the ACS update messages (acs/codec.h structs) and answers them on the ACS session (acs/session.h)"
 )
 

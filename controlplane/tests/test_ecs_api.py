@@ -103,7 +103,7 @@ def test_container_instance_lifecycle(cp):
     assert ci["versionInfo"]["agentVersion"] == "1.1.0"
     assert d["failures"] == [{"arn": "missing", "reason": "MISSING"}]
     ep = ecs.discover_poll_endpoint(cluster="ci", containerInstance=arn)
-    assert ep["endpoint"] == cp.url + "/" and ep["telemetryEndpoint"] == cp.url + "/"
+    assert ep["endpoint"] == cp.url + "/" and ep["telemetryEndpoint"] == cp.url + "/tcs"
     assert ecs.describe_clusters(clusters=["ci"])["clusters"][0]["registeredContainerInstancesCount"] == 1
     dr = ecs.deregister_container_instance(cluster="ci", containerInstance=arn)
     assert dr["containerInstance"]["status"] == "INACTIVE"

@@ -89,6 +89,8 @@ struct acs_session_handlers
   /* Connection up (after the upgrade) / down (err NULL = clean end). */
   void (*on_connected) (acs_session_t *s, void *data);
   void (*on_disconnected) (acs_session_t *s, const agent_error_t *err, void *data);
+  /* A HeartbeatMessage arrived (upstream runs its instance checks then). */
+  void (*on_heartbeat) (acs_session_t *s, void *data);
   /* InactiveInstanceException seen (instance deregistered). */
   void (*on_inactive) (acs_session_t *s, void *data);
   void *data;

@@ -53,6 +53,8 @@ static void
 dispatch_heartbeat (acs_session_t *s, const struct acs_heartbeat *hb)
 {
   log_debug (ACS_MOD, "heartbeat (healthy=%d)", hb->healthy);
+  if (s->h.on_heartbeat)
+    s->h.on_heartbeat (s, s->h.data);
   if (!hb->message_id)
     return;
   char *f = acs_encode_heartbeat_ack (hb->message_id);

@@ -57,6 +57,16 @@ url_handle (const struct acs_url_params *p)
   if (rc != CURLUE_OK || curl_url_set (u, CURLUPART_QUERY, NULL, 0) != CURLUE_OK
       || curl_url_set (u, CURLUPART_FRAGMENT, NULL, 0) != CURLUE_OK)
     goto bad;
+  if (p->telemetry)
+    {
+      if (add_param (u, "agentHash", p->agent_hash) < 0
+          || add_param (u, "agentVersion", p->agent_version) < 0
+          || add_param (u, "cluster", p->cluster) < 0
+          || add_param (u, "containerInstance", p->container_instance_arn) < 0
+          || add_param (u, "dockerVersion", p->docker_version) < 0)
+        goto bad;
+      return u;
+    }
   char seq[32], proto[16];
   snprintf (seq, sizeof seq, "%" PRId64, p->seq_num > 0 ? p->seq_num : 1);
   snprintf (proto, sizeof proto, "%d", p->protocol_version);

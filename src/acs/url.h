@@ -11,6 +11,9 @@
  *    and its SigV4 signature need (TLS or not, host, port, Host header
  *    value, path with query, and the http(s):// form that is signed).
  *    https/wss use TLS; http/ws do not; any other scheme is ERR_INVALID.
+ *  - telemetry = true builds the TCS form instead (tcs/session.h uses it):
+ *    agentHash, agentVersion, cluster, containerInstance and a bare
+ *    dockerVersion; no seqNum, protocolVersion or sendCredentials.
  *  Pure code: no I/O.
  */
 #ifndef ACS_URL_H
@@ -31,6 +34,7 @@ struct acs_url_params
   int64_t seq_num;            /* <= 0 is sent as 1 */
   bool send_credentials;
   int protocol_version; /* 0 = omitted */
+  bool telemetry;       /* the TCS query instead of the ACS one */
 };
 
 struct acs_url

@@ -20,6 +20,7 @@
 
 struct agent_services;
 struct agent_health;
+struct agent_telemetry;
 
 /* TERM INT QUIT HUP USR1 USR2 ALRM (signals.c) */
 #define AGENT_N_SIGNALS 7
@@ -39,6 +40,7 @@ struct agent
   struct docker_auth_config *auth;
   struct agent_services *services;
   struct agent_health *health; /* health.c */
+  struct agent_telemetry *telemetry; /* telemetry.c */
 
   docker_op_t *docker_op;
   imds_call_t *imds_op;
@@ -69,6 +71,13 @@ void agent_finish (struct agent *a, int code, agent_error_t *err);
 /* services.c: introspection, ACS session, updates. */
 int agent_services_start (struct agent *a, agent_error_t *err);
 void agent_services_stop (struct agent *a);
+/* telemetry.c: the TCS session and its collector.  stop_begin counts in
+   services_stopping like the other asynchronous stops; free after. */
+int agent_telemetry_start (struct agent *a, agent_error_t *err);
+void agent_telemetry_heartbeat (struct agent *a);
+void agent_telemetry_inactive (struct agent *a);
+void agent_telemetry_stop_begin (struct agent *a);
+void agent_telemetry_free (struct agent *a);
 /* The ACS session, NULL while the services are not started. */
 acs_session_t *agent_services_acs (const struct agent *a);
 

@@ -243,6 +243,20 @@ agent_acs_stop_verification_cb (acs_session_t *s, struct acs_task_stop_verificat
 }
 
 static void
+agent_acs_heartbeat_cb (acs_session_t *s, void *data)
+{
+  (void) s;
+  agent_telemetry_heartbeat (data);
+}
+
+static void
+agent_acs_inactive_cb (acs_session_t *s, void *data)
+{
+  (void) s;
+  agent_telemetry_inactive (data);
+}
+
+static void
 agent_acs_connected_cb (acs_session_t *s, void *data)
 {
   (void) s;
@@ -310,6 +324,8 @@ agent_acs_start (struct agent *a, agent_error_t *err)
                   .on_task_stop_verification_ack = agent_acs_stop_verification_cb,
                   .on_connected = agent_acs_connected_cb,
                   .on_disconnected = agent_acs_disconnected_cb,
+                  .on_heartbeat = agent_acs_heartbeat_cb,
+                  .on_inactive = agent_acs_inactive_cb,
                   .data = a },
   };
   const char *hb = getenv ("ECS_ACS_HEARTBEAT_TIMEOUT_MS"); /* tests: shorter liveness window */
@@ -334,6 +350,9 @@ agent_services_start (struct agent *a, agent_error_t *err)
   a->services->version = agent_version_string ();
   agent_creds_start (a);
   if (agent_intro_start (a, err) < 0)
+    return -1;
+  /* upstream starts telemetry just before the ACS session */
+  if (agent_telemetry_start (a, err) < 0)
     return -1;
   return agent_acs_start (a, err);
 }
@@ -364,6 +383,7 @@ agent_services_stop (struct agent *a)
   if (s == NULL)
     return;
   a->services_stopping = 0;
+  agent_telemetry_stop_begin (a);
   if (s->acs)
     {
       a->services_stopping++;
@@ -381,7 +401,8 @@ agent_services_stop (struct agent *a)
     if (uv_run (a->loop, UV_RUN_ONCE) == 0)
       break;
   if (a->services_stopping > 0)
-    log_warn (MOD, "ACS session / introspection server did not stop in time");
+    log_warn (MOD, "ACS / TCS session / introspection server did not stop in time");
+  agent_telemetry_free (a);
   if (s->acs)
     acs_session_free (s->acs);
   if (s->payload)

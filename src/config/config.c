@@ -213,6 +213,7 @@ struct config_set
 {
   bool checkpoint, updates, ports, ports_udp, cleanup, stop_timeout, memory;
   bool health; /* any ECS_HEALTH_* bound given (unset ones stay 0: the defaults) */
+  bool metrics_off, poll_metrics, poll_wait;
 };
 
 static int
@@ -410,7 +411,10 @@ config_load (struct agent_config *cfg, config_getenv_fn env, void *d, agent_erro
       || config_env_duration (env, d, "ECS_CONTAINER_STOP_TIMEOUT", &cfg->container_stop_timeout_ms, &set.stop_timeout, err) < 0
       || config_env_duration (env, d, "ECS_HEALTH_ACS_GRACE", &cfg->health_acs_grace_ms, &set.health, err) < 0
       || config_env_duration (env, d, "ECS_HEALTH_DOCKER_INTERVAL", &cfg->health_docker_interval_ms, &set.health, err) < 0
-      || config_env_duration (env, d, "ECS_HEALTH_QUEUE_STALL", &cfg->health_queue_stall_ms, &set.health, err) < 0)
+      || config_env_duration (env, d, "ECS_HEALTH_QUEUE_STALL", &cfg->health_queue_stall_ms, &set.health, err) < 0
+      || config_env_bool (env, d, "ECS_DISABLE_METRICS", &cfg->disable_metrics, &set.metrics_off, err) < 0
+      || config_env_bool (env, d, "ECS_POLL_METRICS", &cfg->poll_metrics, &set.poll_metrics, err) < 0
+      || config_env_duration (env, d, "ECS_POLLING_METRICS_WAIT_DURATION", &cfg->polling_metrics_wait_ms, &set.poll_wait, err) < 0)
     return -1;
   if ((v = config_env (env, d, "ECS_RESERVED_MEMORY")))
     {
@@ -474,6 +478,13 @@ config_load (struct agent_config *cfg, config_getenv_fn env, void *d, agent_erro
     cfg->task_cleanup_wait_ms = CONFIG_DEFAULT_TASK_CLEANUP_WAIT_MS;
   if (!set.stop_timeout)
     cfg->container_stop_timeout_ms = CONFIG_DEFAULT_CONTAINER_STOP_TIMEOUT_MS;
+  /* upstream: 10 s by default, clamped to 5..20 s */
+  if (!set.poll_wait)
+    cfg->polling_metrics_wait_ms = 10000;
+  else if (cfg->polling_metrics_wait_ms < 5000)
+    cfg->polling_metrics_wait_ms = 5000;
+  else if (cfg->polling_metrics_wait_ms > 20000)
+    cfg->polling_metrics_wait_ms = 20000;
   if (cfg->introspection_addr == NULL)
     cfg->introspection_addr = xstrdup ("0.0.0.0");
   if (cfg->engine_auth_type && strcmp (cfg->engine_auth_type, "docker") != 0

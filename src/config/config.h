@@ -97,6 +97,9 @@ struct agent_config
   char *secret_access_key;  /* AWS_SECRET_ACCESS_KEY (secret) */
   char *session_token;      /* AWS_SESSION_TOKEN (secret) */
   bool insecure;            /* -k */
+  bool disable_metrics;     /* ECS_DISABLE_METRICS: no CPU/memory telemetry (idle reports) */
+  bool poll_metrics;        /* ECS_POLL_METRICS (accepted; the agent always polls) */
+  uint64_t polling_metrics_wait_ms; /* ECS_POLLING_METRICS_WAIT_DURATION, 10 s, clamped 5..20 s */
   char *config_file;        /* the file that was read, NULL if none */
   /* Container option gates (config_options.c): ECS_DISABLE_PRIVILEGED,
      ECS_SELINUX_CAPABLE, ECS_APPARMOR_CAPABLE, ECS_AVAILABLE_LOGGING_DRIVERS

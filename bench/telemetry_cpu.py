@@ -1,0 +1,82 @@
+#!/usr/bin/python3
+"""telemetry_cpu.py - the agent's CPU with N running tasks, telemetry on and off
+(run by bench/run.sh after bench.py; alone: /usr/bin/python3 bench/telemetry_cpu.py).
+
+For each mode (metrics on, then ECS_DISABLE_METRICS=true) a fresh agent on its own
+cluster gets N long-running busybox tasks in one payload; once they run and TCS has
+seen a publish round (metrics for every task, or an idle report), the agent's CPU
+time (utime+stime) is measured over BENCH_TELEMETRY_SECONDS.  The agent samples
+each container with a one-shot stats call every ECS_POLLING_METRICS_WAIT_DURATION
+(10 s) and publishes every 20 s: the production periods, not shortened.
+
+Knobs: BENCH_TELEMETRY_TASKS [50], BENCH_TELEMETRY_SECONDS [120], AGENT_BIN, BENCH_IMAGE.
+Writes out/bench/telemetry.json and prints one line per mode.
+"""
+
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench as B  # noqa: E402
+
+N = B.env_int("BENCH_TELEMETRY_TASKS", 50)
+SECONDS = B.env_int("BENCH_TELEMETRY_SECONDS", 120)
+
+
+def measure(cp, mode):
+    extra = os.environ.get("BENCH_AGENT_ENV", "")
+    os.environ["BENCH_AGENT_ENV"] = (extra + " ECS_DISABLE_METRICS=true") if mode == "off" else extra
+    cluster = B.new_cluster(cp, "bench-tcs-" + mode)
+    agent = B.Agent(cp, "tcs-" + mode, cluster)
+    os.environ["BENCH_AGENT_ENV"] = extra
+    try:
+        agent.wait_connected(60)
+        td = B.register_td(cp, "bench-tcs", B.LONG_CMD)
+        arns = cp.admin("/_local/bench/run_tasks", {"cluster": cluster, "taskDefinition": td, "count": N})["taskArns"]
+        cp.events.wait_all(arns, cp.events.running_at, 60 + 3 * N, "RUNNING of %d tasks" % N, interval=0.2)
+        if mode == "on":
+            B.wait_for(lambda: all(a in cp.admin("/_local/tcs")["tasks"] for a in arns), 120,
+                       "metrics for all %d tasks" % N, interval=1)
+        else:
+            idle0 = cp.admin("/_local/tcs")["counts"].get("idle", 0)
+            B.wait_for(lambda: cp.admin("/_local/tcs")["counts"].get("idle", 0) > idle0, 60,
+                       "an idle report", interval=1)
+        s0 = agent.sample()
+        end = time.time() + SECONDS
+        while time.time() < end:
+            time.sleep(min(1.0, max(0.0, end - time.time())))  # the measurement window
+            s1 = agent.sample()
+        el = s1["t"] - s0["t"]
+        tcs = cp.admin("/_local/tcs")["counts"]
+        r = {"tasks": N, "seconds": el, "cpu_s": s1["cpu"] - s0["cpu"],
+             "cpu_pct": (s1["cpu"] - s0["cpu"]) / el * 100.0, "rss_kib": s1["Rss"],
+             "tcs_messages": tcs.get("PublishMetricsRequest", 0), "bad_signatures": tcs.get("badSignature", 0)}
+        cp.admin("/_local/bench/stop_tasks", {"cluster": cluster, "tasks": arns})
+        return r
+    finally:
+        agent.stop()
+        B.docker_rm_label("label=com.amazonaws.ecs.cluster=" + cluster)
+
+
+def main():
+    os.makedirs(B.OUT, exist_ok=True)
+    cp = B.ControlPlane()
+    res = {}
+    try:
+        for mode in ("on", "off"):
+            res[mode] = measure(cp, mode)
+            B.log("telemetry %s, %d tasks: agent CPU %.3f %% of a core over %.0f s (RSS %d KiB)"
+                  % (mode, N, res[mode]["cpu_pct"], res[mode]["seconds"], res[mode]["rss_kib"]))
+    finally:
+        cp.stop()
+    with open(os.path.join(B.OUT, "telemetry.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    print("| telemetry | %d tasks | agent CPU metrics on %.3f %% | off %.3f %% | on - off %.3f %% of a core |"
+          % (N, res["on"]["cpu_pct"], res["off"]["cpu_pct"], res["on"]["cpu_pct"] - res["off"]["cpu_pct"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,350 @@
+/* tcs/collector.c - container samples, publish rounds and instance status
+   (tcs/collector.h). */
+#include "tcs/collector.h"
+#include "core/util.h"
+#include "core/xmalloc.h"
+#include "docker/stats.h"
+#include "log/log.h"
+#include "tcs/codec.h"
+#include "tcs/metrics.h"
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#define MOD "tcs"
+#define MAX_TRACKED 4096
+
+struct tracked
+{
+  LIST_ENTRY (tracked) link;
+  tcs_collector_t *c;
+  char *docker_id;
+  char *task_arn;
+  char *name;
+  struct tcs_queue q;
+  docker_op_t *op;
+  bool seen;
+  bool failing; /* last poll failed (logged once) */
+};
+
+struct tcs_collector
+{
+  uv_loop_t *loop;
+  struct tcs_collector_options o;
+  char *cluster, *instance_arn;
+  uv_timer_t poll_timer;
+  bool started, freeing;
+  size_t queue_cap;
+  LIST_HEAD (, tracked) tracked;
+  size_t n_tracked;
+  /* instance status */
+  enum tcs_instance_status status;
+  int64_t started_ms, last_run_ms, last_change_ms, status_updated_ms;
+  bool status_reported;
+  docker_op_t *ping_op;
+  struct tcs_collector_stats stats;
+};
+
+static int64_t
+wall_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_REALTIME, &ts);
+  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+uuid4 (char out[37])
+{
+  char h[33];
+  util_random_hex (h, 16);
+  h[12] = '4';
+  h[16] = "89ab"[h[16] % 4];
+  snprintf (out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
+}
+
+static void
+tracked_free (struct tracked *t)
+{
+  LIST_REMOVE (t, link);
+  t->c->n_tracked--;
+  docker_op_cancel (t->op);
+  free (t->docker_id);
+  free (t->task_arn);
+  free (t->name);
+  free (t);
+}
+
+static struct tracked *
+tracked_find (tcs_collector_t *c, const char *id)
+{
+  struct tracked *t;
+  LIST_FOREACH (t, &c->tracked, link)
+    if (strcmp (t->docker_id, id) == 0)
+      return t;
+  return NULL;
+}
+
+static void
+stats_cb (const struct docker_stats *st, agent_error_t err, void *data)
+{
+  struct tracked *t = data;
+  t->op = NULL;
+  tcs_collector_t *c = t->c;
+  if (!st)
+    {
+      c->stats.poll_errors++;
+      if (!t->failing)
+        log_info (MOD, "stats of container %s (%s): %s", t->name, t->docker_id,
+                  err ? error_msg (&err) : "no answer");
+      t->failing = true;
+      return;
+    }
+  if (t->failing)
+    log_info (MOD, "stats of container %s are back", t->name);
+  t->failing = false;
+  if (tcs_queue_push (&t->q, st, c->o.ncpu) == 0)
+    c->stats.samples++;
+}
+
+static bool
+task_tracked (const struct task *task)
+{
+  return task->arn && task->arn[0] && task->family && task->family[0]
+         && task->known_status < TASK_STATUS_STOPPED;
+}
+
+static void
+poll_cb (uv_timer_t *h)
+{
+  tcs_collector_t *c = h->data;
+  struct tracked *t, *tmp;
+  LIST_FOREACH (t, &c->tracked, link)
+    t->seen = false;
+  size_t nt = engine_task_count (c->o.engine);
+  for (size_t i = 0; i < nt; i++)
+    {
+      const struct task *task = engine_task_at (c->o.engine, i);
+      if (!task_tracked (task))
+        continue;
+      for (size_t k = 0; k < task->n_containers; k++)
+        {
+          const struct task_container *ct = &task->containers[k];
+          if (ct->is_internal || !ct->docker_id || ct->known_status != TASK_STATUS_RUNNING)
+            continue;
+          t = tracked_find (c, ct->docker_id);
+          if (!t)
+            {
+              if (c->n_tracked >= MAX_TRACKED)
+                continue;
+              t = xcalloc (1, sizeof *t);
+              t->c = c;
+              t->docker_id = xstrdup (ct->docker_id);
+              t->task_arn = xstrdup (task->arn);
+              t->name = xstrdup (ct->name);
+              tcs_queue_init (&t->q, c->queue_cap);
+              LIST_INSERT_HEAD (&c->tracked, t, link);
+              c->n_tracked++;
+            }
+          t->seen = true;
+        }
+    }
+  for (t = LIST_FIRST (&c->tracked); t; t = tmp)
+    {
+      tmp = LIST_NEXT (t, link);
+      if (!t->seen)
+        tracked_free (t);
+    }
+  c->stats.tracked = c->n_tracked;
+  LIST_FOREACH (t, &c->tracked, link)
+    if (!t->op)
+      {
+        c->stats.polls++;
+        t->op = docker_container_stats (c->o.docker, t->docker_id, true, stats_cb, t);
+      }
+}
+
+tcs_collector_t *
+tcs_collector_new (uv_loop_t *loop, const struct tcs_collector_options *o, agent_error_t *err)
+{
+  if (!loop || !o || !o->engine || !o->docker)
+    {
+      error_set (err, ERR_INVALID, "tcs_collector_new: engine and docker client required");
+      return NULL;
+    }
+  tcs_collector_t *c = xcalloc (1, sizeof *c);
+  c->loop = loop;
+  c->o = *o;
+  if (!c->o.poll_interval_ms)
+    c->o.poll_interval_ms = 10000;
+  if (!c->o.publish_interval_ms)
+    c->o.publish_interval_ms = 20000;
+  if (!c->o.ncpu)
+    {
+      cpu_set_t set;
+      c->o.ncpu = sched_getaffinity (0, sizeof set, &set) == 0 ? (unsigned) CPU_COUNT (&set) : 1;
+    }
+  size_t cap = (size_t) (c->o.publish_interval_ms / c->o.poll_interval_ms) * 4;
+  c->queue_cap = cap < 4 ? 4 : cap > TCS_QUEUE_MAX ? TCS_QUEUE_MAX : cap;
+  c->cluster = xstrdup (o->cluster ? o->cluster : "default");
+  c->instance_arn = xstrdup (o->container_instance_arn ? o->container_instance_arn : "");
+  c->o.cluster = c->o.container_instance_arn = NULL;
+  LIST_INIT (&c->tracked);
+  c->status = TCS_STATUS_INITIALIZING;
+  c->started_ms = c->last_run_ms = c->last_change_ms = wall_ms ();
+  c->status_reported = true; /* nothing to report before the first check */
+  uv_timer_init (loop, &c->poll_timer);
+  c->poll_timer.data = c;
+  return c;
+}
+
+void
+tcs_collector_start (tcs_collector_t *c)
+{
+  if (c->started || c->o.disable_metrics)
+    return;
+  c->started = true;
+  uint64_t first = (uint64_t) (util_random_unit () * 0.8 * (double) c->o.poll_interval_ms);
+  uv_timer_start (&c->poll_timer, poll_cb, first, c->o.poll_interval_ms);
+}
+
+static void
+closed_cb (uv_handle_t *h)
+{
+  tcs_collector_t *c = h->data;
+  free (c->cluster);
+  free (c->instance_arn);
+  free (c);
+}
+
+void
+tcs_collector_free (tcs_collector_t *c)
+{
+  if (!c || c->freeing)
+    return;
+  c->freeing = true;
+  while (!LIST_EMPTY (&c->tracked))
+    tracked_free (LIST_FIRST (&c->tracked));
+  docker_op_cancel (c->ping_op);
+  uv_close ((uv_handle_t *) &c->poll_timer, closed_cb);
+}
+
+const struct tcs_collector_stats *
+tcs_collector_get_stats (const tcs_collector_t *c)
+{
+  return &c->stats;
+}
+
+/* ---- publish ---- */
+
+/* The metrics of one task's tracked containers into tm (containers array
+   allocated); false when none has both sets. */
+static bool
+task_metrics (tcs_collector_t *c, const struct task *task, struct tcs_task_metric *tm)
+{
+  memset (tm, 0, sizeof *tm);
+  tm->task_arn = task->arn;
+  tm->family = task->family;
+  tm->version = task->version;
+  for (size_t k = 0; k < task->n_containers; k++)
+    {
+      const struct task_container *ct = &task->containers[k];
+      struct tracked *t = ct->docker_id ? tracked_find (c, ct->docker_id) : NULL;
+      if (!t)
+        continue;
+      struct tcs_container_metric m = { .name = ct->name };
+      if (!tcs_queue_cpu_set (&t->q, &m.cpu) || !tcs_queue_mem_set (&t->q, &m.mem))
+        continue;
+      m.has_storage = tcs_queue_storage_sets (&t->q, &m.storage_read, &m.storage_write);
+      tm->containers = xrealloc (tm->containers, (tm->n_containers + 1) * sizeof m);
+      tm->containers[tm->n_containers++] = m;
+    }
+  return tm->n_containers > 0;
+}
+
+static void
+queue_all (tcs_session_t *s, char **msgs, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    tcs_session_queue (s, msgs[i]);
+  free (msgs);
+}
+
+void
+tcs_collector_publish (tcs_collector_t *c, tcs_session_t *s)
+{
+  char id[37];
+  uuid4 (id);
+  struct tcs_meta meta = { .cluster = c->cluster,
+                           .container_instance = c->instance_arn,
+                           .message_id = id };
+  int64_t now = wall_ms ();
+  char **msgs = NULL;
+  if (!c->status_reported)
+    {
+      char rid[37];
+      uuid4 (rid);
+      struct tcs_meta sm = meta;
+      sm.message_id = rid;
+      tcs_session_queue (s, tcs_encode_instance_status (&sm, c->status, c->status_updated_ms,
+                                                        c->last_change_ms, now));
+      c->status_reported = true;
+    }
+  if (c->n_tracked == 0)
+    {
+      c->stats.idle_rounds++;
+      queue_all (s, msgs, tcs_metrics_batches (&meta, NULL, 0, now, &msgs));
+      return;
+    }
+  size_t nt = engine_task_count (c->o.engine), n = 0;
+  struct tcs_task_metric *tms = xcalloc (nt + 1, sizeof *tms);
+  for (size_t i = 0; i < nt; i++)
+    {
+      const struct task *task = engine_task_at (c->o.engine, i);
+      if (task_tracked (task) && task_metrics (c, task, &tms[n]))
+        n++;
+      else
+        free (tms[n].containers);
+    }
+  if (n > 0)
+    {
+      c->stats.rounds_sent++;
+      queue_all (s, msgs, tcs_metrics_batches (&meta, tms, n, now, &msgs));
+      struct tracked *t;
+      LIST_FOREACH (t, &c->tracked, link)
+        tcs_queue_mark_sent (&t->q);
+    }
+  for (size_t i = 0; i < n; i++)
+    free (tms[i].containers);
+  free (tms);
+}
+
+/* ---- instance status ---- */
+
+static void
+ping_cb (agent_error_t err, void *data)
+{
+  tcs_collector_t *c = data;
+  c->ping_op = NULL;
+  int64_t now = wall_ms ();
+  enum tcs_instance_status st = err ? TCS_STATUS_IMPAIRED : TCS_STATUS_OK;
+  /* upstream reports the time of the previous run as lastUpdated */
+  c->status_updated_ms = c->last_run_ms;
+  c->last_run_ms = now;
+  if (st != c->status)
+    {
+      c->last_change_ms = now;
+      log_info (MOD, "container runtime status %s", tcs_instance_status_str (st));
+    }
+  c->status = st;
+  c->status_reported = false;
+}
+
+void
+tcs_collector_instance_check (tcs_collector_t *c)
+{
+  if (!c || c->freeing || c->ping_op)
+    return;
+  c->ping_op = docker_ping (c->o.docker, ping_cb, c);
+}

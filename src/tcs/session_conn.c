@@ -1,0 +1,625 @@
+/* tcs/session_conn.c - one TCS connection: the libwebsockets callback, the
+   signed connect, heartbeat / TTL / connect / write timers, the end of a
+   connection and the reconnect (see session_int.h). */
+#include "acs/url.h"
+#include "aws/sigv4.h"
+#include "core/xmalloc.h"
+#include "log/log.h"
+#include "tcs/codec.h"
+#include "tcs/session_int.h"
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LWS_WRITE_CLOSE_FRAME 4 /* lws' internal LWS_WRITE_CLOSE (acs/session_lws.c explains) */
+#define CLOSE_FRAME_TIMEOUT_S 3
+#define CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+#define EXPIRED_REASON "ConnectionExpired: Reconnect to continue"
+
+static uint64_t
+jitter (uint64_t base, uint64_t range)
+{
+  return base + (uint64_t) (util_random_unit () * (double) range);
+}
+
+static void
+conn_free (struct tcs_conn *c)
+{
+  if (!c)
+    return;
+  for (size_t i = 0; i < c->n_hs; i++)
+    {
+      free ((char *) c->hs[i].name);
+      free ((char *) c->hs[i].value);
+    }
+  free (c->hs);
+  free (c->url);
+  free (c->close_reason);
+  free (c->want_close_reason);
+  sbuf_free (&c->rx);
+  error_free (&c->err);
+  free (c);
+}
+
+void
+tcs_conn_set_err (struct tcs_conn *c, int kind, const char *msg)
+{
+  if (!c->err)
+    error_set (&c->err, kind, "%s", msg);
+}
+
+void
+tcs_conn_request_close (struct tcs_conn *c, int code, const char *reason)
+{
+  if (!c || !c->wsi || c->ended)
+    return;
+  if (!c->established)
+    {
+      lws_set_timeout (c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+      return;
+    }
+  if (c->want_close_code)
+    return;
+  c->want_close_code = code;
+  c->want_close_reason = xstrdup (reason ? reason : "");
+  lws_callback_on_writable (c->wsi);
+  lws_set_timeout (c->wsi, PENDING_TIMEOUT_USER_OK, CLOSE_FRAME_TIMEOUT_S);
+}
+
+/* ---- timers ---- */
+
+static void
+hb_timer_cb (uv_timer_t *t)
+{
+  tcs_session_t *s = t->data;
+  struct tcs_conn *c = s->conn;
+  if (!c || !c->established || c->ended)
+    return;
+  s->stats.heartbeat_timeouts++;
+  log_warn (TCS_MOD, "no message from TCS within the heartbeat timeout; reconnecting");
+  c->close_clean = true; /* upstream closes with 1000 and reconnects at once */
+  tcs_conn_request_close (c, LWS_CLOSE_STATUS_NORMAL, EXPIRED_REASON);
+}
+
+static void
+rearm_heartbeat (tcs_session_t *s)
+{
+  uv_timer_start (&s->hb_timer, hb_timer_cb,
+                  jitter (s->o.heartbeat_timeout_ms, s->o.heartbeat_jitter_ms), 0);
+}
+
+static void
+ttl_timer_cb (uv_timer_t *t)
+{
+  tcs_session_t *s = t->data;
+  struct tcs_conn *c = s->conn;
+  if (!c || !c->established || c->ended)
+    return;
+  log_info (TCS_MOD, "TCS connection expired; reconnecting");
+  c->close_clean = true;
+  tcs_conn_request_close (c, LWS_CLOSE_STATUS_NORMAL, EXPIRED_REASON);
+}
+
+static void
+write_timer_cb (uv_timer_t *t)
+{
+  tcs_session_t *s = t->data;
+  struct tcs_conn *c = s->conn;
+  if (!c || !c->established || c->ended)
+    return;
+  s->stats.write_timeouts++;
+  log_warn (TCS_MOD, "telemetry not written within %llu ms; reconnecting",
+            (unsigned long long) s->o.write_timeout_ms);
+  tcs_conn_set_err (c, ERR_TIMEOUT, "TCS write deadline");
+  lws_set_timeout (c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+void
+tcs_conn_grace_cb (uv_timer_t *t)
+{
+  tcs_session_t *s = t->data;
+  struct tcs_conn *c = s->conn;
+  if (s->stopping)
+    {
+      s->force_teardown = true;
+      tcs_sess_kick (s);
+      return;
+    }
+  if (!c || c->established || c->ended)
+    return;
+  tcs_conn_set_err (c, ERR_TIMEOUT, "TCS connect timed out");
+  tcs_conn_request_close (c, 0, NULL);
+}
+
+void
+tcs_conn_want_write (tcs_session_t *s)
+{
+  struct tcs_conn *c = s->conn;
+  if (!c || !c->established || c->ended || !c->wsi || s->qn == 0)
+    return;
+  if (!uv_is_active ((uv_handle_t *) &s->write_timer))
+    uv_timer_start (&s->write_timer, write_timer_cb, s->o.write_timeout_ms, 0);
+  lws_callback_on_writable (c->wsi);
+}
+
+/* ---- libwebsockets ---- */
+
+static int
+write_one (struct tcs_conn *c, struct lws *wsi)
+{
+  tcs_session_t *s = c->s;
+  if (c->want_close_code)
+    {
+      if (c->close_sent)
+        return 0;
+      const char *r = c->want_close_reason ? c->want_close_reason : "";
+      size_t rl = strlen (r) > 123 ? 123 : strlen (r);
+      unsigned char buf[LWS_PRE + 125];
+      buf[LWS_PRE] = (unsigned char) ((c->want_close_code >> 8) & 0xff);
+      buf[LWS_PRE + 1] = (unsigned char) (c->want_close_code & 0xff);
+      memcpy (buf + LWS_PRE + 2, r, rl);
+      c->close_sent = true;
+      return lws_write (wsi, buf + LWS_PRE, rl + 2,
+                        (enum lws_write_protocol) LWS_WRITE_CLOSE_FRAME) < 0 ? -1 : 0;
+    }
+  if (lws_partial_buffered (wsi))
+    {
+      lws_callback_on_writable (wsi);
+      return 0;
+    }
+  struct tcs_msg *m = tcs_queue_pop (s);
+  if (!m)
+    {
+      uv_timer_stop (&s->write_timer);
+      return 0;
+    }
+  const struct aws_credentials *cr = aws_creds_current (s->o.creds);
+  agent_error_t err = NULL;
+  char *frame = cr ? tcs_frame_sign (c->url, s->region, cr, s->o.now ? s->o.now () : time (NULL),
+                                     m->json, &err)
+                   : NULL;
+  tcs_msg_free (m);
+  if (!frame)
+    {
+      s->stats.messages_dropped++;
+      if (!s->no_creds_logged)
+        log_warn (TCS_MOD, "telemetry not sent: %s",
+                  err ? error_msg (&err) : "no credentials to sign it");
+      s->no_creds_logged = true;
+      error_free (&err);
+    }
+  else
+    {
+      s->no_creds_logged = false;
+      size_t n = strlen (frame);
+      unsigned char *buf = xmalloc (LWS_PRE + n);
+      memcpy (buf + LWS_PRE, frame, n);
+      free (frame);
+      int w = lws_write (wsi, buf + LWS_PRE, n, LWS_WRITE_TEXT);
+      free (buf);
+      if (w < 0)
+        {
+          tcs_conn_set_err (c, ERR_UNREACHABLE, "TCS write failed");
+          return -1;
+        }
+      s->stats.frames_sent++;
+      uv_timer_stop (&s->write_timer);
+    }
+  if (s->qn > 0)
+    tcs_conn_want_write (s);
+  return 0;
+}
+
+static void
+handle_frame (struct tcs_conn *c, const char *text, size_t len)
+{
+  tcs_session_t *s = c->s;
+  s->stats.frames_received++;
+  struct tcs_inbound in;
+  agent_error_t err = NULL;
+  if (tcs_decode (text, len, &in, &err) < 0)
+    {
+      s->stats.frames_dropped++;
+      log_warn (TCS_MOD, "dropping TCS frame (%zu bytes): %s", len, error_msg (&err));
+      error_free (&err);
+      return;
+    }
+  rearm_heartbeat (s);
+  switch (in.type)
+    {
+    case TCS_IN_HEARTBEAT:
+      s->stats.heartbeats++;
+      break;
+    case TCS_IN_ACK_METRIC:
+    case TCS_IN_ACK_HEALTH:
+    case TCS_IN_ACK_STATUS:
+      s->stats.acks++;
+      break;
+    case TCS_IN_EXCEPTION:
+      log_warn (TCS_MOD, "%s from TCS: %s", in.type_name, in.message ? in.message : "");
+      break;
+    case TCS_IN_STOP_SESSION:
+    case TCS_IN_OTHER_KNOWN:
+      log_info (TCS_MOD, "no handler for %s", in.type_name);
+      break;
+    case TCS_IN_UNKNOWN:
+      s->stats.frames_dropped++;
+      log_warn (TCS_MOD, "unknown TCS frame type %.64s dropped", in.type_name);
+      break;
+    }
+  tcs_inbound_clear (&in);
+}
+
+static void
+receive (struct tcs_conn *c, struct lws *wsi, const void *in, size_t len)
+{
+  if (!c->rx_overflow)
+    {
+      if (c->rx.len + len > TCS_MAX_FRAME)
+        {
+          c->rx_overflow = true;
+          sbuf_free (&c->rx);
+        }
+      else
+        sbuf_append (&c->rx, in ? (const char *) in : "", len);
+    }
+  if (!lws_is_final_fragment (wsi) || lws_remaining_packet_payload (wsi) != 0)
+    return;
+  if (c->rx_overflow)
+    {
+      c->s->stats.frames_received++;
+      c->s->stats.frames_dropped++;
+      log_warn (TCS_MOD, "dropping TCS frame larger than %u bytes", TCS_MAX_FRAME);
+    }
+  else
+    handle_frame (c, c->rx.s ? c->rx.s : "", c->rx.len);
+  sbuf_free (&c->rx);
+  c->rx_overflow = false;
+}
+
+static void conn_end (struct tcs_conn *c);
+
+static void
+established (struct tcs_conn *c, struct lws *wsi)
+{
+  tcs_session_t *s = c->s;
+  c->established = true;
+  c->connected_at = util_now_ms ();
+  s->stats.connects++;
+  if (s->stopping)
+    {
+      c->close_clean = true;
+      tcs_conn_request_close (c, LWS_CLOSE_STATUS_NORMAL, "agent stopping");
+      return;
+    }
+  uv_timer_stop (&s->conn_timer);
+  lws_set_timeout (wsi, NO_PENDING_TIMEOUT, 0);
+  rearm_heartbeat (s);
+  uv_timer_start (&s->ttl_timer, ttl_timer_cb,
+                  jitter (s->o.connection_ttl_ms, s->o.connection_ttl_jitter_ms), 0);
+  log_info (TCS_MOD, "connected to TCS at %s", s->endpoint ? s->endpoint : "");
+  tcs_conn_want_write (s);
+}
+
+int
+tcs_lws_cb (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+  (void) user;
+  struct tcs_conn *c = wsi ? lws_get_opaque_user_data (wsi) : NULL;
+  if (!c)
+    return 0;
+  switch (reason)
+    {
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+      {
+        unsigned char **p = (unsigned char **) in, *end = (*p) + len;
+        for (size_t i = 0; i < c->n_hs; i++)
+          {
+            char *name = xasprintf ("%s:", c->hs[i].name);
+            int rc = lws_add_http_header_by_name (wsi, (unsigned char *) name,
+                                                  (const unsigned char *) c->hs[i].value,
+                                                  (int) strlen (c->hs[i].value), p, end);
+            free (name);
+            if (rc)
+              return -1;
+          }
+        return 0;
+      }
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+      {
+        c->http_status = lws_http_client_http_response (wsi);
+        char *m = c->http_status >= 400
+                      ? xasprintf ("TCS handshake failed: HTTP %u", c->http_status)
+                      : xasprintf ("TCS connect failed: %s",
+                                   in && len ? (const char *) in : "unknown error");
+        tcs_conn_set_err (c, c->http_status >= 400 ? ERR_CLIENT : ERR_UNREACHABLE, m);
+        free (m);
+        break;
+      }
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+      established (c, wsi);
+      break;
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+      receive (c, wsi, in, len);
+      break;
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+      return write_one (c, wsi);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+      if (len >= 2 && in)
+        {
+          const unsigned char *b = in;
+          c->close_code = (b[0] << 8) | b[1];
+          free (c->close_reason);
+          c->close_reason = xstrndup ((const char *) b + 2, len - 2);
+        }
+      else
+        c->close_code = LWS_CLOSE_STATUS_NO_STATUS;
+      break;
+    case LWS_CALLBACK_WSI_DESTROY:
+      c->wsi = NULL;
+      conn_end (c);
+      break;
+    default:
+      break;
+    }
+  return 0;
+}
+
+/* ---- end and reconnect ---- */
+
+static void
+conn_end (struct tcs_conn *c)
+{
+  if (c->ended)
+    return;
+  c->ended = true;
+  tcs_session_t *s = c->s;
+  if (s->conn == c)
+    {
+      s->conn = NULL;
+      s->ended_conn = c;
+    }
+  tcs_sess_kick (s);
+}
+
+static bool
+close_code_clean (int code)
+{
+  return code == 0 || code == LWS_CLOSE_STATUS_NORMAL || code == LWS_CLOSE_STATUS_GOINGAWAY
+         || code == LWS_CLOSE_STATUS_ABNORMAL_CLOSE || code == LWS_CLOSE_STATUS_NO_STATUS
+         || code == 1011;
+}
+
+static void
+schedule_reconnect (tcs_session_t *s, const agent_error_t *err)
+{
+  if (s->stopping)
+    return;
+  uint64_t delay = 0;
+  if (!err || !*err)
+    {
+      backoff_reset (&s->backoff);
+      log_info (TCS_MOD, "TCS connection ended; reconnecting now");
+    }
+  else
+    {
+      delay = backoff_next (&s->backoff);
+      log_warn (TCS_MOD, "%s; reconnecting in %llu ms", error_msg (err),
+                (unsigned long long) delay);
+    }
+  uv_timer_start (&s->retry_timer, tcs_conn_retry_cb, delay, 0);
+}
+
+void
+tcs_conn_process_ended (tcs_session_t *s)
+{
+  struct tcs_conn *c = s->ended_conn;
+  if (!c)
+    return;
+  s->ended_conn = NULL;
+  if (c->established && !c->err && !c->close_clean && !close_code_clean (c->close_code))
+    {
+      char *m = xasprintf ("TCS closed the connection: %d", c->close_code);
+      tcs_conn_set_err (c, ERR_UNREACHABLE, m);
+      free (m);
+    }
+  if (!c->established && !c->err)
+    tcs_conn_set_err (c, ERR_UNREACHABLE, "TCS connection failed");
+  if (c->established)
+    {
+      s->stats.disconnects++;
+      uv_timer_stop (&s->hb_timer);
+      uv_timer_stop (&s->ttl_timer);
+      uv_timer_stop (&s->write_timer);
+      log_info (TCS_MOD, "disconnected from TCS (close code %d)", c->close_code);
+    }
+  uv_timer_stop (&s->conn_timer);
+  schedule_reconnect (s, c->err ? (const agent_error_t *) &c->err : NULL);
+  conn_free (c);
+}
+
+static void
+connect_failed (tcs_session_t *s, agent_error_t *err)
+{
+  schedule_reconnect (s, err);
+  error_free (err);
+}
+
+static struct lws_vhost *
+vhost (tcs_session_t *s, bool tls)
+{
+  struct lws_vhost **slot = tls ? &s->vh_tls : &s->vh_plain;
+  if (*slot)
+    return *slot;
+  struct lws_context_creation_info info;
+  memset (&info, 0, sizeof info);
+  info.port = CONTEXT_PORT_NO_LISTEN;
+  info.protocols = s->protocols;
+  info.vhost_name = tls ? "tcs-tls" : "tcs";
+  info.user = s;
+  info.connect_timeout_secs = (unsigned) ((s->o.connect_timeout_ms + 999) / 1000);
+  info.timeout_secs = info.connect_timeout_secs;
+  if (!tls)
+    info.options = LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+  else
+    {
+      info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+      if (s->ca_file)
+        info.client_ssl_ca_filepath = s->ca_file;
+      else if (access (CA_BUNDLE, R_OK) == 0)
+        info.client_ssl_ca_filepath = CA_BUNDLE;
+    }
+  *slot = lws_util_vhost_create (s->ctx, s->loop, &info, &s->track);
+  return *slot;
+}
+
+static void
+do_connect (tcs_session_t *s, const struct aws_credentials *creds)
+{
+  agent_error_t err = NULL;
+  struct acs_url_params up = {
+    .endpoint = s->endpoint,
+    .cluster = s->cluster,
+    .container_instance_arn = s->instance_arn,
+    .agent_hash = s->agent_hash,
+    .agent_version = s->agent_version,
+    .docker_version = s->docker_version,
+    .telemetry = true,
+  };
+  struct acs_url u;
+  if (acs_url_resolve (&up, &u, &err) < 0)
+    return connect_failed (s, &err);
+  struct lws_vhost *vh = vhost (s, u.tls);
+  struct aws_sigv4_input in = { .method = "GET",
+                                .url = u.http_url,
+                                .region = s->region,
+                                .service = "ecs",
+                                .now = s->o.now ? s->o.now () : time (NULL),
+                                .flags = AWS_SIGV4_HOST_DATE };
+  struct aws_sigv4_output out = { 0 };
+  if (!vh)
+    error_set (&err, ERR_GENERIC, "cannot create the libwebsockets TCS client vhost");
+  if (!vh || aws_sigv4_sign (&in, creds, &out, &err) < 0)
+    {
+      acs_url_free (&u);
+      return connect_failed (s, &err);
+    }
+  struct tcs_conn *c = xcalloc (1, sizeof *c);
+  c->s = s;
+  c->url = xstrdup (u.http_url);
+  c->hs = xcalloc (out.n_headers + 1, sizeof *c->hs);
+  for (size_t i = 0; i < out.n_headers; i++)
+    c->hs[i] = (struct http_header){ xstrdup (out.headers[i].name),
+                                     xstrdup (out.headers[i].value) };
+  c->n_hs = out.n_headers;
+  aws_sigv4_output_free (&out);
+
+  struct lws_client_connect_info ci;
+  memset (&ci, 0, sizeof ci);
+  ci.context = s->ctx;
+  ci.vhost = vh;
+  ci.address = u.host;
+  ci.port = u.port;
+  ci.path = u.path;
+  ci.host = u.authority;
+  ci.local_protocol_name = s->protocols[0].name;
+  ci.opaque_user_data = c;
+  if (u.tls)
+    {
+      ci.ssl_connection = LCCSCF_USE_SSL;
+      if (s->o.insecure)
+        ci.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK
+                             | LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
+    }
+  s->conn = c;
+  s->stats.connect_attempts++;
+  log_debug (TCS_MOD, "connecting to TCS %s://%s/ws", u.tls ? "wss" : "ws", u.authority);
+  uv_timer_start (&s->conn_timer, tcs_conn_grace_cb, s->o.connect_timeout_ms, 0);
+  struct lws *wsi = lws_client_connect_via_info (&ci);
+  acs_url_free (&u);
+  if (!wsi)
+    {
+      if (!c->ended)
+        {
+          tcs_conn_set_err (c, ERR_UNREACHABLE, "TCS connect failed to start");
+          conn_end (c);
+        }
+      return;
+    }
+  if (!c->ended)
+    c->wsi = wsi;
+}
+
+static void
+creds_cb (const struct aws_credentials *creds, agent_error_t err, void *data)
+{
+  tcs_session_t *s = data;
+  s->creds_pending = false;
+  if (s->stopping)
+    return;
+  if (!creds)
+    {
+      agent_error_t e = NULL;
+      error_set (&e, ERR_AUTH, "no credentials for the TCS handshake: %s",
+                 err ? error_msg (&err) : "unknown error");
+      return connect_failed (s, &e);
+    }
+  do_connect (s, creds);
+}
+
+static void
+discover_cb (const char *endpoint, const char *telemetry_endpoint, agent_error_t err, void *data)
+{
+  (void) endpoint;
+  tcs_session_t *s = data;
+  s->ecs_op = NULL;
+  if (s->stopping)
+    return;
+  if (err || !telemetry_endpoint || !*telemetry_endpoint)
+    {
+      agent_error_t e = NULL;
+      error_set (&e, err ? error_kind (&err) : ERR_MALFORMED, "DiscoverPollEndpoint: %s",
+                 err ? error_msg (&err) : "no telemetryEndpoint");
+      return connect_failed (s, &e);
+    }
+  free (s->endpoint);
+  s->endpoint = xstrdup (telemetry_endpoint);
+  s->creds_pending = true;
+  aws_creds_fetch (s->o.creds, creds_cb, s);
+}
+
+void
+tcs_conn_retry_cb (uv_timer_t *t)
+{
+  tcs_session_t *s = t->data;
+  if (s->stopping || s->conn || s->ended_conn || s->ecs_op || s->creds_pending)
+    return;
+  if (s->endpoint_fixed)
+    {
+      free (s->endpoint);
+      s->endpoint = xstrdup (s->endpoint_fixed);
+      s->creds_pending = true;
+      aws_creds_fetch (s->o.creds, creds_cb, s);
+      return;
+    }
+  s->ecs_op = ecs_discover_poll_endpoint (s->o.ecs, s->instance_arn, s->cluster, discover_cb, s);
+}
+
+void
+tcs_conn_cancel_connecting (tcs_session_t *s)
+{
+  if (s->ecs_op)
+    {
+      ecs_call_cancel (s->ecs_op);
+      s->ecs_op = NULL;
+    }
+  if (s->creds_pending)
+    {
+      aws_creds_fetch_cancel (s->o.creds, creds_cb, s);
+      s->creds_pending = false;
+    }
+  uv_timer_stop (&s->retry_timer);
+  uv_timer_stop (&s->hb_timer);
+  uv_timer_stop (&s->ttl_timer);
+  uv_timer_stop (&s->write_timer);
+}
