@@ -10,6 +10,9 @@ controlplane/ plus bench-only admin hooks) on the real Docker engine and measure
             against bench/direct_launch (create+start only, same concurrency)
   stop      Docker `die` (timeNano) -> the container's STOPPED state change at the control plane
   churn     500 short tasks in waves: RSS before/after, CPU time per task
+  footprint the released (static) and the development (dynamic) binary side by side: RSS / PSS /
+            private memory and CPU, idle, registered, ACS connected, one running task
+  loaded    launch N = 10, 50 (agent against direct) with both cores busy (stress-ng --cpu 0)
 
 Prints a table (each number next to its target) and writes out/bench/results.json.
 Environment knobs (defaults in brackets):
@@ -19,7 +22,9 @@ Environment knobs (defaults in brackets):
   BENCH_STOP_EXITS [100]        container exits measured for stop reporting
   BENCH_CHURN_TASKS [500]       churn tasks, BENCH_CHURN_WAVE [50] per wave
   BENCH_STARTUP_RUNS [3]        fresh agent starts for the start-up numbers
-  BENCH_PHASES                  comma list of phases to run (startup,idle,launch,stop,churn)
+  BENCH_PHASES                  comma list of phases to run (startup,footprint,idle,launch,stop,churn,loaded)
+  BENCH_FOOTPRINT_SECONDS [60]  idle period of each build in the footprint phase
+  STATIC_BIN                    static agent [out/release/amazon-ecs-agent-static, built by run.sh]
   BENCH_AGENT_LOGFILE [1]       1: the agent also writes ECS_LOGFILE (debug level), as in production
   AGENT_BIN                     agent binary [out/amazon-ecs-agent]
   BENCH_VALGRIND                e.g. "--tool=callgrind" or "--tool=massif": run the main agent under valgrind
@@ -68,9 +73,12 @@ STOP_EXITS = env_int("BENCH_STOP_EXITS", 100)
 CHURN_TASKS = env_int("BENCH_CHURN_TASKS", 500)
 CHURN_WAVE = env_int("BENCH_CHURN_WAVE", 50)
 STARTUP_RUNS = env_int("BENCH_STARTUP_RUNS", 3)
-PHASES = [p.strip() for p in os.environ.get("BENCH_PHASES", "startup,idle,launch,stop,churn").split(",") if p.strip()]
+PHASES = [p.strip() for p in os.environ.get("BENCH_PHASES", "startup,footprint,idle,launch,stop,churn,loaded").split(",")
+          if p.strip()]
+FOOTPRINT_S = env_int("BENCH_FOOTPRINT_SECONDS", 60)
 AGENT_LOGFILE = os.environ.get("BENCH_AGENT_LOGFILE", "1") == "1"
 AGENT_BIN = os.environ.get("AGENT_BIN") or os.path.join(ROOT, "out", "amazon-ecs-agent")
+STATIC_BIN = os.environ.get("STATIC_BIN") or os.path.join(ROOT, "out", "release", "amazon-ecs-agent-static")
 DIRECT_BIN = os.path.join(OUT, "direct_launch")
 VALGRIND = os.environ.get("BENCH_VALGRIND", "").strip()
 TRIM_PROBE = os.environ.get("BENCH_TRIM_PROBE", "0") == "1"
@@ -278,7 +286,7 @@ def proc_sample(pid):
 
 
 class Agent:
-    def __init__(self, cp, name, cluster, valgrind=None):
+    def __init__(self, cp, name, cluster, valgrind=None, binary=None):
         self.cp = cp
         self.name = name
         self.cluster = cluster
@@ -311,7 +319,7 @@ class Agent:
             self.env[k] = v
         self.lines = []  # (arrival time, line)
         self.stdout_path = os.path.join(self.dir, "agent-stdout.log")
-        argv = [AGENT_BIN]
+        argv = [binary or AGENT_BIN]
         if valgrind:
             tool = next((a.split("=", 1)[1] for a in valgrind.split() if a.startswith("--tool=")), "memcheck")
             argv = ["valgrind", "--quiet"] + valgrind.split() + argv
@@ -633,6 +641,34 @@ class Bench:
     def phase_idle(self):
         self.res.setdefault("idle", {})["0"] = self.idle(IDLE_S, "0 tasks")
 
+    # ---------------------------------------------------------------- footprint
+    def phase_footprint(self):
+        """Each build idle with one running task, one after the other (the
+        main agent does not run yet): what a user of the released image or of
+        a development build pays at rest."""
+        out = {}
+        for build, binary in (("static", STATIC_BIN), ("dynamic", AGENT_BIN)):
+            if not os.access(binary, os.X_OK):
+                raise RuntimeError("%s build missing: %s" % (build, binary))
+            self.cluster = new_cluster(self.cp, "bench-fp")
+            self.agent = Agent(self.cp, "fp-" + build, self.cluster, binary=binary)
+            try:
+                self.agent.wait_connected(60)
+                td = register_td(self.cp, "bench-fp", LONG_CMD)
+                self.wait_initial_ack()
+                arns = self.run_tasks(td, 1)["taskArns"]
+                ev = self.cp.events
+                ev.wait_all(arns, ev.running_at, 60, "RUNNING of the footprint task", interval=0.1)
+                self.wait_settled(1, "footprint task settled (%s)" % build)
+                out[build] = self.idle(FOOTPRINT_S, "%s build, 1 task" % build)
+                out[build]["binary_bytes"] = os.path.getsize(binary)
+                self.stop_tasks(arns)
+            finally:
+                self.agent.stop()
+                docker_rm_label("label=com.amazonaws.ecs.cluster=" + self.cluster)
+                self.agent, self.cluster = None, None
+        self.res["footprint"] = out
+
     # ---------------------------------------------------------------- launch
     def run_tasks(self, td, n, overrides=None):
         body = {"cluster": self.cluster, "taskDefinition": td, "count": n}
@@ -699,10 +735,10 @@ class Bench:
             out["last_start_event_ms"] = (max(st) - d["start"]) * 1000.0
         return out
 
-    def phase_launch(self):
+    def phase_launch(self, ns=(1, 10, 50), key="launch", sample_idle=True):
         out = {}
         idle = self.res.setdefault("idle", {})
-        for n in (1, 10, 50):
+        for n in ns:
             reps = LAUNCH_REPS if n < 50 else max(1, LAUNCH_REPS - 1)
             ag, di = [], []
             for rep in range(reps):
@@ -710,7 +746,7 @@ class Bench:
                 a, arns = self.launch_agent(n)
                 ag.append(a)
                 log("launch N=%d rep %d: agent %s" % (n, rep, {k: round(v, 1) for k, v in a.items()}))
-                if rep == reps - 1 and n in (10, 50):
+                if sample_idle and rep == reps - 1 and n in (10, 50):
                     self.wait_settled(n, "%d running tasks settled" % n)
                     idle[str(n)] = self.idle(TASK_IDLE_S, "%d tasks" % n)
                 self.stop_tasks(arns)
@@ -730,7 +766,21 @@ class Bench:
                 vd = [x[k] for x in di if k in x]
                 if vd:
                     out[str(n)]["direct_" + k] = statistics.median(vd)
-        self.res["launch"] = out
+        self.res[key] = out
+
+    def phase_loaded(self):
+        """The launch comparison with both cores busy (real hosts are): one
+        stress-ng CPU worker per core, niced like any batch load, during both
+        the agent's and the direct client's runs."""
+        if shutil.which("stress-ng") is None:
+            raise RuntimeError("stress-ng missing (make deps installs it)")
+        load = subprocess.Popen(["stress-ng", "--cpu", "0", "--quiet"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            self.phase_launch(ns=(10, 50), key="launch_loaded", sample_idle=False)
+        finally:
+            load.terminate()
+            load.wait()
 
     # ---------------------------------------------------------------- stop reporting
     def phase_stop(self):
@@ -831,10 +881,13 @@ class Bench:
             if "startup" in PHASES:
                 log("phase startup (%d runs)" % STARTUP_RUNS)
                 attempt("startup", self.phase_startup)
-            if any(p in PHASES for p in ("idle", "launch", "stop", "churn")):
+            if "footprint" in PHASES:
+                log("phase footprint (%d s per build)" % FOOTPRINT_S)
+                attempt("footprint", self.phase_footprint)
+            if any(p in PHASES for p in ("idle", "launch", "stop", "churn", "loaded")):
                 if not attempt("start", self.start_main):
                     raise RuntimeError("the main agent did not start: " + errors["start"])
-                for p in ("idle", "launch", "stop", "churn"):
+                for p in ("idle", "launch", "stop", "churn", "loaded"):
                     if p in PHASES:
                         if not self.agent.alive():
                             errors[p] = "agent exited with %s before the phase" % self.agent.proc.returncode
@@ -911,6 +964,13 @@ def table(res):
             None if acs is None else acs <= 50)
         rows[-1]["text"] = both("acs_connected_ms", "acs_connected_log_ms")
         row("startup: process start -> first task RUNNING", st["first_task_running_ms"], "%.1f ms")
+    for build, f in sorted(res.get("footprint", {}).items(), key=lambda kv: kv[0] != "static"):
+        tgt = "<= 4096 KiB" if build == "static" else None
+        row("footprint, %s build (1 task, %ds): RSS" % (build, round(f["seconds"])), f["rss_kib"], "%d KiB", tgt,
+            (f["rss_kib"] <= 4096) if tgt else None)
+        row("footprint, %s build: PSS / private" % build, f["pss_kib"], "%d KiB")
+        rows[-1]["text"] = "%s / %s KiB" % (f["pss_kib"], f["private_kib"])
+        row("footprint, %s build: CPU" % build, f["cpu_pct"], "%.4f %% of one core")
     idle = res.get("idle", {})
     if "0" in idle:
         i0 = idle["0"]
@@ -941,6 +1001,11 @@ def table(res):
         tgt = "<= 1.05" if n in ("10", "50") else None
         row("launch N=%s: ratio agent/direct" % n, d["ratio"], "%.3f", tgt,
             (d["ratio"] <= 1.05) if tgt and d["ratio"] is not None else None)
+    for n, d in res.get("launch_loaded", {}).items():
+        row("launch N=%s, both cores busy: agent / direct" % n, d["agent_ms"], "%.1f ms")
+        rows[-1]["text"] = "%.0f / %.0f ms" % (d["agent_ms"], d["direct_ms"])
+        row("launch N=%s, both cores busy: ratio agent/direct" % n, d["ratio"], "%.3f", "<= 1.05",
+            (d["ratio"] <= 1.05) if d["ratio"] is not None else None)
     s = res.get("stop")
     if s:
         row("stop reporting: die -> STOPPED at control plane, median (n=%d)" % s["n"], s["median_ms"], "%.1f ms")

@@ -10,6 +10,10 @@ mkdir -p out/bench
 if [ -z "${AGENT_BIN:-}" ]; then
   make -s build
 fi
+# the released (static) build, for the footprint phase
+if [ -z "${STATIC_BIN:-}" ] && [[ ",${BENCH_PHASES:-footprint}," == *,footprint,* ]]; then
+  scripts/build-static.sh out/release >/dev/null
+fi
 cc=${CC:-gcc}
 $cc -std=gnu11 -O2 -g -Wall -Wextra -Werror -o out/bench/direct_launch bench/direct_launch.c \
   $(pkg-config --cflags --libs libcurl jansson)

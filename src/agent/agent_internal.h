@@ -47,7 +47,9 @@ struct agent
   ecs_call_t *ecs_op;
   uv_timer_t retry_timer;
   uv_timer_t trim_timer;
-  uint64_t trim_transfers; /* http_transfer_count () at the last trim */
+  uint64_t trim_transfers;    /* http_transfer_count () at the last heap trim */
+  uint64_t trim_seen;         /* ... at the last tick of the trim timer */
+  uint64_t release_transfers; /* ... when code pages were last released */
   void (*retry_fn) (struct agent *);
   struct backoff docker_backoff;
   uv_signal_t signals[AGENT_N_SIGNALS]; /* signals.c */
