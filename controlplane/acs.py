@@ -14,7 +14,7 @@ import uuid
 
 from aiohttp import web, WSMsgType
 
-from . import sigv4
+from . import container_options, sigv4
 
 
 def _raw_query(request):
@@ -106,13 +106,7 @@ class AcsHub:
             mem = o.get("memory", cd.get("memory"))
             if mem is None:
                 mem = o.get("memoryReservation", cd.get("memoryReservation"))
-            pms = []
-            for pm in cd.get("portMappings") or []:
-                hp = pm.get("hostPort")
-                if not hp and host_mode:
-                    hp = pm.get("containerPort")
-                pms.append({"containerPort": pm.get("containerPort"), "hostPort": hp or 0,
-                            "protocol": pm.get("protocol") or "tcp"})
+            pms = container_options.payload_port_mappings(cd, host_mode)
             c = {
                 "name": cd["name"], "image": cd["image"],
                 "cpu": int(o.get("cpu", cd.get("cpu") or 0) or 0), "memory": int(mem or 0),
@@ -131,6 +125,9 @@ class AcsHub:
             for k in ("privileged", "startTimeout", "stopTimeout", "dependsOn"):
                 if cd.get(k) is not None:
                     c[k] = cd[k]
+            c["dockerConfig"] = container_options.docker_config(cd, td)
+            if cd.get("healthCheck"):
+                c["healthCheckType"] = "docker"
             containers.append(c)
         vols = []
         for v in td.get("volumes") or []:
@@ -144,6 +141,9 @@ class AcsHub:
             "containers": containers, "volumes": vols, "launchType": "EC2",
             "networkMode": td.get("networkMode") or "bridge",
         }
+        for k in ("pidMode", "ipcMode"):
+            if td.get(k):
+                task[k] = td[k]
         if td.get("cpu"):
             try:
                 task["cpu"] = float(td["cpu"]) / 1024.0

@@ -13,7 +13,7 @@ import uuid
 
 from aiohttp import web
 
-from . import sigv4
+from . import container_options, sigv4
 
 
 def _raw_query(request):
@@ -265,10 +265,13 @@ class EcsBackend:
         mem_o = (overrides or {}).get("memory")
         if mem_o:
             mem = int(float(mem_o))
-        return {"cpu": cpu, "memory": mem, "tcp": tcp, "udp": udp}
+        return {"cpu": cpu, "memory": mem, "tcp": tcp, "udp": udp,
+                "requiresAttributes": td.get("requiresAttributes") or []}
 
     def fit(self, ci, req):
         """Return None if the task fits on the instance, else the failure reason."""
+        if container_options.missing_attribute(req, ci):
+            return "ATTRIBUTE"
         rem = _resource_map(self.remaining_resources(ci))
         if "CPU" in rem and req["cpu"] > int(rem["CPU"].get("integerValue", 0)):
             return "RESOURCE:CPU"
@@ -506,6 +509,7 @@ class EcsBackend:
             "registeredAt": _now(),
         })
         td.setdefault("networkMode", "bridge")
+        td["requiresAttributes"] = container_options.requires_attributes(td)
         revs.append(td)
         return {"taskDefinition": public(td), "tags": req.get("tags") or []}
 
@@ -556,6 +560,7 @@ class EcsBackend:
 
     # ------------------------------------------------------------ tasks
     def _new_task(self, c, td, ci, req, reserved):
+        reserved.pop("requiresAttributes", None)
         tid = uuid.uuid4().hex
         name = c["clusterName"]
         task_arn = self.arn("task/%s/%s" % (name, tid))

@@ -1,0 +1,208 @@
+"""End to end: container options of today's task definitions.
+
+A task definition using the options of the mapping table is registered with
+the real AWS CLI, placed by the control plane (which computes its
+requiresAttributes and builds the dockerConfig payload as ECS does), run by
+the real agent on the real Docker engine, and checked with docker inspect.
+A task needing a capability the instance does not advertise is refused at
+placement (ATTRIBUTE); a payload asking for what the instance refuses (sent
+past placement, as a misbehaving backend would) stops with its reason and
+leaves nothing in Docker.
+"""
+import json
+import subprocess
+import uuid
+
+from conftest import wait_task_status
+
+MIB = 1024 * 1024
+NS = 10 ** 9
+
+
+def inspect(cid):
+    out = subprocess.run(["docker", "inspect", cid], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)[0]
+
+
+def task_containers(cluster, arn):
+    out = subprocess.run(["docker", "ps", "-aq", "--no-trunc", "--filter",
+                          "label=com.amazonaws.ecs.cluster=" + cluster, "--filter",
+                          "label=com.amazonaws.ecs.task-arn=" + arn], capture_output=True, text=True, timeout=60)
+    return out.stdout.split()
+
+
+def start(make_agent, env):
+    a = make_agent(env=env)
+    a.wait_registered()
+    a.wait_connected()
+    return a
+
+
+def cli_register(cp, tmp_path, td):
+    f = tmp_path / ("td-%s.json" % td["family"])
+    f.write_text(json.dumps(td))
+    r = cp.aws_cli("register-task-definition", "--cli-input-json", "file://" + str(f))["taskDefinition"]
+    return r
+
+
+def cli_run(cp, cluster, td):
+    return cp.aws_cli("run-task", "--cluster", cluster, "--task-definition", td)
+
+
+def stop_clean(a):
+    rc = a.stop()
+    out = a.output()
+    assert rc == 0, out[-3000:]
+    assert "Sanitizer" not in out and "runtime error:" not in out, out[-3000:]
+
+
+ENV = {"ECS_AVAILABLE_LOGGING_DRIVERS": '["json-file","none"]',
+       # the agent runs Docker health checks but does not report health yet, so it
+       # does not advertise ecs.capability.container-health-check; the test
+       # advertises it as a custom attribute to let ECS place the task
+       "ECS_INSTANCE_ATTRIBUTES": '{"ecs.capability.container-health-check":"test"}'}
+
+
+def test_every_option_reaches_docker(make_agent, controlplane, cluster_name, test_image, tmp_path):
+    a = start(make_agent, ENV)
+    cp = controlplane
+    web = {
+        "name": "web", "image": test_image, "cpu": 64, "memory": 64, "memoryReservation": 32,
+        "essential": True, "command": ["sleep", "3600"],
+        "dockerLabels": {"team": "payments", "com.amazonaws.ecs.cluster": "spoofed"},
+        "user": "1000:1000", "workingDirectory": "/tmp", "hostname": "web1",
+        "readonlyRootFilesystem": True,
+        "dnsServers": ["10.0.0.2"], "dnsSearchDomains": ["corp.local"],
+        "extraHosts": [{"hostname": "db", "ipAddress": "10.0.0.5"}],
+        "ulimits": [{"name": "nofile", "softLimit": 1024, "hardLimit": 2048}],
+        "logConfiguration": {"logDriver": "json-file", "options": {"max-size": "1m", "max-file": "2"}},
+        "healthCheck": {"command": ["CMD-SHELL", "true"], "interval": 10, "timeout": 3, "retries": 2,
+                        "startPeriod": 1},
+        "systemControls": [{"namespace": "net.core.somaxconn", "value": "1024"}],
+        "dockerSecurityOptions": ["no-new-privileges"],
+        "linuxParameters": {"capabilities": {"add": ["NET_ADMIN"], "drop": ["MKNOD"]},
+                            "initProcessEnabled": True, "sharedMemorySize": 128,
+                            "devices": [{"hostPath": "/dev/null", "containerPath": "/dev/mynull",
+                                         "permissions": ["read", "write"]}],
+                            "tmpfs": [{"containerPath": "/scratch", "size": 16, "mountOptions": ["noexec"]}]},
+        "portMappings": [{"containerPort": 8080, "hostPort": 0, "protocol": "tcp"},
+                         {"containerPort": 5353, "hostPort": 0, "protocol": "udp"}],
+    }
+    td = cli_register(cp, tmp_path, {"family": "opts-" + uuid.uuid4().hex[:6], "networkMode": "bridge",
+                                     "containerDefinitions": [web]})
+    names = [x["name"] for x in td["requiresAttributes"]]
+    assert "com.amazonaws.ecs.capability.docker-remote-api.1.25" in names
+    assert "com.amazonaws.ecs.capability.logging-driver.json-file" in names
+    d = cp.aws_cli("describe-task-definition", "--task-definition", td["family"])["taskDefinition"]
+    assert d["containerDefinitions"][0]["linuxParameters"] == web["linuxParameters"]
+    r = cli_run(cp, cluster_name, td["family"])
+    assert r["failures"] == [], r
+    arn = r["tasks"][0]["taskArn"]
+    t = wait_task_status(cp, cluster_name, arn, "RUNNING")
+
+    ids = task_containers(cluster_name, arn)
+    assert len(ids) == 1
+    i = inspect(ids[0])
+    cfg, hc = i["Config"], i["HostConfig"]
+    assert cfg["Labels"]["team"] == "payments"
+    assert cfg["Labels"]["com.amazonaws.ecs.cluster"] == cluster_name      # the agent's label wins
+    assert cfg["Labels"]["com.amazonaws.ecs.task-arn"] == arn
+    assert cfg["Labels"]["com.amazonaws.ecs.container-name"] == "web"
+    assert cfg["Labels"]["com.amazonaws.ecs.task-definition-family"] == td["family"]
+    assert cfg["Labels"]["com.amazonaws.ecs.task-definition-version"] == str(td["revision"])
+    assert cfg["User"] == "1000:1000" and cfg["WorkingDir"] == "/tmp" and cfg["Hostname"] == "web1"
+    assert cfg["Healthcheck"] == {"Test": ["CMD-SHELL", "true"], "Interval": 10 * NS, "Timeout": 3 * NS,
+                                  "Retries": 2, "StartPeriod": 1 * NS}
+    assert hc["ReadonlyRootfs"] is True
+    assert hc["Memory"] == 64 * MIB and hc["MemoryReservation"] == 32 * MIB and hc["CpuShares"] == 64
+    assert hc["Dns"] == ["10.0.0.2"] and hc["DnsSearch"] == ["corp.local"]
+    assert hc["ExtraHosts"] == ["db:10.0.0.5"]
+    assert hc["Ulimits"] == [{"Name": "nofile", "Soft": 1024, "Hard": 2048}]
+    assert hc["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "1m", "max-file": "2"}}
+    assert hc["Sysctls"] == {"net.core.somaxconn": "1024"}
+    assert hc["SecurityOpt"] == ["no-new-privileges"]
+    assert hc["CapAdd"] == ["NET_ADMIN"] and hc["CapDrop"] == ["MKNOD"]
+    assert hc["Init"] is True and hc["ShmSize"] == 128 * MIB
+    assert hc["Devices"] == [{"PathOnHost": "/dev/null", "PathInContainer": "/dev/mynull",
+                              "CgroupPermissions": "rw"}]
+    assert hc["Tmpfs"] == {"/scratch": "size=16m,noexec"}
+    assert hc["NetworkMode"] == "bridge"
+    # the UDP binding is reported with its protocol
+    nb = t["containers"][0].get("networkBindings") or []
+    protos = {(b["containerPort"], b["protocol"]) for b in nb}
+    assert (8080, "tcp") in protos and (5353, "udp") in protos, nb
+    udp = [b for b in nb if b["protocol"] == "udp"][0]
+    assert udp["hostPort"] > 0
+    assert i["NetworkSettings"]["Ports"]["5353/udp"][0]["HostPort"] == str(udp["hostPort"])
+
+    # host and none network modes, PID / IPC host
+    for mode in ("host", "none"):
+        fam = "opts-%s-%s" % (mode, uuid.uuid4().hex[:6])
+        kw = {"pidMode": "host", "ipcMode": "host"} if mode == "host" else {}
+        cli_register(cp, tmp_path, dict({"family": fam, "networkMode": mode, "containerDefinitions": [
+            {"name": "main", "image": test_image, "memory": 32, "command": ["sleep", "3600"]}]}, **kw))
+        r = cli_run(cp, cluster_name, fam)
+        assert r["failures"] == [], r
+        marn = r["tasks"][0]["taskArn"]
+        wait_task_status(cp, cluster_name, marn, "RUNNING")
+        mi = inspect(task_containers(cluster_name, marn)[0])
+        assert mi["HostConfig"]["NetworkMode"] == mode
+        if mode == "host":
+            assert mi["HostConfig"]["PidMode"] == "host" and mi["HostConfig"]["IpcMode"] == "host"
+
+    # a capability the instance does not advertise: refused at placement
+    fam = "opts-syslog-" + uuid.uuid4().hex[:6]
+    cli_register(cp, tmp_path, {"family": fam, "containerDefinitions": [
+        {"name": "main", "image": test_image, "memory": 32, "command": ["sleep", "3600"],
+         "logConfiguration": {"logDriver": "syslog"}}]})
+    r = cli_run(cp, cluster_name, fam)
+    assert r["tasks"] == [] and r["failures"] == [{"arn": a.instance_arn(), "reason": "ATTRIBUTE"}], r
+    stop_clean(a)
+
+
+def test_refused_options_stop_the_task_before_anything_is_created(make_agent, controlplane, cluster_name,
+                                                                   test_image, tmp_path):
+    # The instance claims (as custom attributes) capabilities its gates refuse,
+    # so ECS places the tasks; the agent refuses them before creating anything.
+    claimed = {"com.amazonaws.ecs.capability.privileged-container": "claimed",
+               "com.amazonaws.ecs.capability.logging-driver.syslog": "claimed",
+               "ecs.capability.task-eni": "claimed"}
+    a = start(make_agent, {"ECS_DISABLE_PRIVILEGED": "true", "ECS_INSTANCE_ATTRIBUTES": json.dumps(claimed)})
+    cp = controlplane
+    ci = cp.ecs.describe_container_instances(cluster=cluster_name, containerInstances=[a.instance_arn()])[
+        "containerInstances"][0]
+    attrs = {x["name"]: x.get("value") for x in ci["attributes"]}
+    # the agent itself does not advertise privileged-container (only the claim is there)
+    assert attrs["com.amazonaws.ecs.capability.privileged-container"] == "claimed"
+    assert "com.amazonaws.ecs.capability.logging-driver.json-file" in attrs
+    assert "ecs.cpu-architecture" in attrs
+
+    def main(**kw):
+        return dict({"name": "main", "image": test_image, "memory": 32, "command": ["sleep", "3600"]}, **kw)
+
+    cases = [
+        ({"containerDefinitions": [main(name="ok"), main(privileged=True)]},
+         "privileged containers are disabled on this instance"),
+        ({"containerDefinitions": [main(logConfiguration={"logDriver": "syslog"})]},
+         "logging driver \"syslog\" is not available"),
+        ({"networkMode": "awsvpc", "containerDefinitions": [main()]}, "network mode \"awsvpc\""),
+    ]
+    arns = []
+    for n, (td, reason) in enumerate(cases):
+        td["family"] = "refused-%d-%s" % (n, uuid.uuid4().hex[:6])
+        cli_register(cp, tmp_path, td)
+        r = cli_run(cp, cluster_name, td["family"])
+        assert r["failures"] == [], r
+        arns.append((r["tasks"][0]["taskArn"], reason))
+    for arn, reason in arns:
+        t = wait_task_status(cp, cluster_name, arn, "STOPPED")
+        assert reason in (t.get("stoppedReason") or ""), t
+        assert task_containers(cluster_name, arn) == []       # nothing was created
+    # the agent and other tasks are unaffected
+    assert a.alive()
+    fam = "after-" + uuid.uuid4().hex[:6]
+    cp.ecs.register_task_definition(family=fam, containerDefinitions=[main()])
+    r = cp.ecs.run_task(cluster=cluster_name, taskDefinition=fam)
+    wait_task_status(cp, cluster_name, r["tasks"][0]["taskArn"], "RUNNING")
+    stop_clean(a)
