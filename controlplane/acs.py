@@ -66,6 +66,7 @@ class AcsHub:
         self.conns = {}  # instance arn -> [Conn]
         self.last_payload = {}  # instance arn -> frame text
         self._bg = None
+        self.on_stop_verification = None  # set by controlplane/manifest.py
         backend.on_task_changes = self.on_task_changes
         backend.is_connected = self.is_connected
         backend.on_instance_inactive = self.on_instance_inactive
@@ -331,6 +332,8 @@ class AcsHub:
                 self.state.save()
             elif typ in ("HeartbeatAckRequest", "IAMRoleCredentialsAckRequest", "TaskStopVerificationMessage"):
                 self.state.add_event(typ, containerInstanceArn=inst, message=msg)
+                if typ == "TaskStopVerificationMessage" and self.on_stop_verification:
+                    self.on_stop_verification(conn, msg)
             else:
                 log.warning("unknown frame type %r from %s", typ, inst)
                 self.state.add_event("unknown_frame", containerInstanceArn=inst, raw=data[:4096])

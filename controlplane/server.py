@@ -11,7 +11,7 @@ import time
 
 from aiohttp import web
 
-from . import acs, tcs, ecs_api, faults as faults_mod, imds as imds_mod, sigv4
+from . import acs, manifest, tcs, ecs_api, faults as faults_mod, imds as imds_mod, sigv4
 from .state import State, public
 
 log = logging.getLogger("controlplane")
@@ -28,6 +28,8 @@ def parse_args(argv=None):
     p.add_argument("--session-token", default=None, help="if set, the static key also requires this token")
     p.add_argument("--state-dir", default=None, help="directory for state.db (omit: in-memory only)")
     p.add_argument("--heartbeat-interval", type=float, default=30.0, help="seconds between HeartbeatMessages")
+    p.add_argument("--task-manifest-interval", type=float, default=300.0,
+                   help="seconds between TaskManifestMessages to each connected instance (0 = never)")
     p.add_argument("--resend-interval", type=float, default=10.0, help="seconds before an unacked payload is re-sent")
     p.add_argument("--connect-payload", choices=("always", "nonempty", "never"), default="always",
                    help="payload sent on connect when nothing is pending (always: even with zero tasks)")
@@ -101,6 +103,8 @@ class Server:
         self.acs = acs.AcsHub(self.state, self.backend, self.faults, self.creds, args.region,
                               heartbeat_interval=args.heartbeat_interval, resend_interval=args.resend_interval,
                               connect_payload=args.connect_payload)
+        self.manifests = manifest.ManifestSender(self.state, self.backend, self.acs,
+                                                 interval=args.task_manifest_interval)
         self.tcs = tcs.TcsHub(self.state, self.backend, self.creds, args.region,
                               heartbeat_interval=args.heartbeat_interval)
         self.backend.telemetry_statistics = self.tcs.cluster_statistics
@@ -129,6 +133,7 @@ class Server:
         app.router.add_post("/_local/faults", self.h_faults)
         app.router.add_post("/_local/faults/clear", self.h_faults_clear)
         app.router.add_post("/_local/acs/send", self.h_acs_send)
+        app.router.add_post("/_local/acs/manifest", self.h_acs_manifest)
         app.router.add_post("/_local/imds/rotate", self.h_imds_rotate)
         app.router.add_get("/_local/health", lambda r: _json({"ok": True}))
         return app
@@ -226,6 +231,22 @@ class Server:
         n = await self.acs.send_message(typ, spec.get("message") or {}, spec.get("instance"))
         return _json({"ok": True, "sent": n})
 
+    async def h_acs_manifest(self, request):
+        """{"instance": ARN?, "markStopped": [task ARN, ...]?}: send a TaskManifestMessage now."""
+        request["op"] = "admin"
+        try:
+            spec = await request.json()
+            if not isinstance(spec, dict):
+                raise ValueError("expected an object")
+        except Exception as e:
+            return _json({"error": "bad JSON: %s" % e}, 400)
+        marked = self.manifests.mark_stopped(spec.get("markStopped"))
+        insts = [spec["instance"]] if spec.get("instance") else list(self.acs.conns)
+        sent = 0
+        for inst in insts:
+            sent += await self.manifests.send(inst)
+        return _json({"ok": True, "sent": sent, "markedStopped": marked})
+
     async def h_tcs(self, request):
         request["op"] = "admin"
         with self.state.lock:
@@ -274,11 +295,13 @@ class Server:
             self.runners.append(r2)
             out["imds"] = imds_addr
         self.acs.start()
+        self.manifests.start()
         sys.stdout.write(json.dumps(out) + "\n")
         sys.stdout.flush()
         log.info("control plane up: %s", out)
 
     async def stop(self):
+        await self.manifests.stop()
         await self.tcs.stop()
         await self.acs.stop()
         for r in self.runners:

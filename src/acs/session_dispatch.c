@@ -63,6 +63,26 @@ dispatch_heartbeat (acs_session_t *s, const struct acs_heartbeat *hb)
   free (f);
 }
 
+/* Attachment messages (ENIs, EBS): upstream's responders acknowledge a
+   message that names its messageId, cluster and instance before handling
+   the attachment; this agent manages no attachment, so it acknowledges the
+   same way and logs that the attachment itself is not handled. */
+static void
+dispatch_attachment (acs_session_t *s, const char *type, const struct acs_attachment_message *a)
+{
+  if (!a->message_id || !*a->message_id || !a->cluster_arn || !*a->cluster_arn
+      || !a->container_instance_arn || !*a->container_instance_arn)
+    {
+      log_warn (ACS_MOD, "%s without messageId, clusterArn or containerInstanceArn: dropped", type);
+      return;
+    }
+  char *f = acs_encode_ack (a->cluster_arn, a->container_instance_arn, a->message_id);
+  if (acs_queue_push (s, f, NULL) == 0)
+    log_info (ACS_MOD, "%s %s acknowledged (attachments are not managed by this agent)", type,
+              a->message_id);
+  free (f);
+}
+
 static void
 dispatch_exception (struct acs_conn *c, const struct acs_exception *e)
 {
@@ -151,7 +171,7 @@ dispatch (acs_session_t *s, struct acs_conn *c, struct acs_message *m)
         break;
       }
     case ACS_MSG_ATTACHMENT:
-      log_info (ACS_MOD, "%s ignored (network attachments are not supported)", m->type_name);
+      dispatch_attachment (s, m->type_name, m->u.attachment);
       break;
     case ACS_MSG_CLOSE:
       log_info (ACS_MOD, "CloseMessage from ACS: %s; reconnecting",

@@ -5,6 +5,7 @@
 #include "agent/agent.h"
 #include "core/xmalloc.h"
 #include "acs/codec.h"
+#include "acs/manifest.h"
 #include "acs/credentials.h"
 #include "acs/payload.h"
 #include "acs/session.h"
@@ -23,6 +24,7 @@ struct agent_services
   introspection_server_t *intro;
   acs_session_t *acs;
   acs_payload_handler_t *payload;
+  acs_manifest_handler_t *manifest;
   update_t *update;
   task_creds_store_t *creds; /* task IAM role credentials (task/task_creds.h) */
   char *version;
@@ -224,22 +226,16 @@ agent_creds_start (struct agent *a)
 static void
 agent_acs_manifest_cb (acs_session_t *s, struct acs_task_manifest *m, void *data)
 {
-  (void) data;
-  agent_error_t err = NULL;
-  if (m->message_id
-      && acs_session_send_ack (s, m->message_id, m->cluster_arn, m->container_instance_arn, &err) < 0)
-    log_warn (MOD, "task manifest ack: %s", error_msg (&err));
-  error_free (&err);
-  acs_task_manifest_free (m);
+  struct agent *a = data;
+  acs_manifest_on_manifest (a->services->manifest, s, m);
 }
 
 static void
 agent_acs_stop_verification_cb (acs_session_t *s, struct acs_task_stop_verification_ack *m,
                                 void *data)
 {
-  (void) s;
-  (void) data;
-  acs_task_stop_verification_ack_free (m);
+  struct agent *a = data;
+  acs_manifest_on_stop_ack (a->services->manifest, s, m);
 }
 
 static void
@@ -303,6 +299,7 @@ agent_acs_start (struct agent *a, agent_error_t *err)
     .test_abort_message_id = getenv ("ECS_AGENT_TEST_ABORT_PAYLOAD"), /* tests only */
   };
   sv->payload = acs_payload_handler_new (&po);
+  sv->manifest = acs_manifest_handler_new (a->engine);
   sv->hash = xasprintf ("%s%s", AGENT_GITDIRTY ? "*" : "", AGENT_GITREV);
   struct acs_session_options so = {
     .ecs = a->ecs,
@@ -331,6 +328,9 @@ agent_acs_start (struct agent *a, agent_error_t *err)
   const char *hb = getenv ("ECS_ACS_HEARTBEAT_TIMEOUT_MS"); /* tests: shorter liveness window */
   if (hb && atoll (hb) > 0)
     so.heartbeat_timeout_ms = so.heartbeat_jitter_ms = (uint64_t) atoll (hb);
+  const char *ttl = getenv ("ECS_ACS_TEST_CONNECTION_TTL_MS"); /* tests: a shorter forced reconnect */
+  if (ttl && atoll (ttl) > 0)
+    so.connection_ttl_ms = so.connection_ttl_jitter_ms = (uint64_t) atoll (ttl);
   sv->acs = acs_session_new (a->loop, &so, err);
   if (sv->acs == NULL)
     return error_wrap (err, "ACS session");
@@ -407,6 +407,7 @@ agent_services_stop (struct agent *a)
     acs_session_free (s->acs);
   if (s->payload)
     acs_payload_handler_free (s->payload);
+  acs_manifest_handler_free (s->manifest);
   if (s->update)
     update_free (s->update);
   if (a->engine)
