@@ -446,6 +446,7 @@ agent_step_run (struct agent *a)
     .gates = &a->cfg->gates,
     .pull_behavior = a->cfg->images.pull_behavior,
     .launch_concurrency = a->cfg->images.launch_concurrency,
+    .images = &a->cfg->images,
   };
   struct engine_label extra[8];
   size_t n_extra = 0;

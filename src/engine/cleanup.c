@@ -23,6 +23,7 @@ drop_task (engine_t *e, struct task *t)
         break;
       }
   log_info (MOD, "task %s: removed from state", t->arn);
+  engine_images_task_removed (e, t);
   engine_notify (e, t, NULL);
   task_free (t);
   state_save (e->state, NULL, NULL);

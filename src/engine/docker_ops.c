@@ -59,6 +59,12 @@ op_volume_create (void *ctx, const char *name, const struct docker_label *labels
 }
 
 static void *
+op_image_remove (void *ctx, const char *image, docker_done_cb cb, void *data)
+{
+  return docker_image_remove (ctx, image, false, cb, data);
+}
+
+static void *
 op_volume_remove (void *ctx, const char *name, docker_done_cb cb, void *data)
 {
   return docker_volume_remove (ctx, name, false, cb, data);
@@ -95,6 +101,7 @@ const struct engine_docker_ops engine_docker_ops_default = {
   .list_by_label = op_list,
   .volume_create = op_volume_create,
   .volume_remove = op_volume_remove,
+  .image_remove = op_image_remove,
   .cancel = op_cancel,
   .events_start = op_events_start,
   .events_stop = op_events_stop,

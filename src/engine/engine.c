@@ -25,6 +25,13 @@ provider (void *data, struct task *const **tasks, size_t *n)
   *n = e->n_tasks;
 }
 
+static void
+image_provider (void *data, const struct image_records **records)
+{
+  engine_t *e = data;
+  *records = &e->images;
+}
+
 static void add_task_array (engine_t *e, struct task *t);
 
 /* Tasks restored from the checkpoint (state_load kept the section). */
@@ -87,6 +94,7 @@ engine_new (uv_loop_t *loop, const struct engine_options *opts, agent_error_t *e
   e->auth = opts->auth;
   e->pull_behavior = opts->pull_behavior;
   e->launch_limit = opts->launch_concurrency > 0 ? opts->launch_concurrency : 0;
+  e->images_cfg = opts->images;
   if (opts->n_extra_labels)
     {
       e->extra_labels = xcalloc (opts->n_extra_labels, sizeof *e->extra_labels);
@@ -103,14 +111,18 @@ engine_new (uv_loop_t *loop, const struct engine_options *opts, agent_error_t *e
       return NULL;
     }
   state_set_task_provider (e->state, provider, e);
+  state_take_images (e->state, &e->images);
+  state_set_image_provider (e->state, image_provider, e);
   uv_timer_init (loop, &e->cleanup_timer);
   uv_timer_init (loop, &e->reconcile_timer);
   uv_timer_init (loop, &e->resync_timer);
   uv_timer_init (loop, &e->retry_timer);
   uv_timer_init (loop, &e->launch_timer);
+  uv_timer_init (loop, &e->image_timer);
+  uv_timer_init (loop, &e->precache_timer);
   e->cleanup_timer.data = e->reconcile_timer.data = e->resync_timer.data = e->retry_timer.data = e;
-  e->launch_timer.data = e;
-  e->open_handles = 5;
+  e->launch_timer.data = e->image_timer.data = e->precache_timer.data = e;
+  e->open_handles = 7;
   backoff_init (&e->reconcile_backoff, ENGINE_RECONCILE_RETRY_MIN_MS, ENGINE_RECONCILE_RETRY_MAX_MS,
                 0.2, 1.5);
   return e;
@@ -175,6 +187,7 @@ engine_start (engine_t *e, agent_error_t *err)
   engine_reconcile_start (e);
   uv_timer_start (&e->resync_timer, engine_resync_timer_cb, RESYNC_INTERVAL_MS, RESYNC_INTERVAL_MS);
   uv_unref ((uv_handle_t *) &e->resync_timer); /* never keeps the loop alive by itself */
+  engine_images_start (e);
   return 0;
 }
 
@@ -203,6 +216,8 @@ engine_stop (engine_t *e)
   uv_timer_stop (&e->resync_timer);
   uv_timer_stop (&e->retry_timer);
   uv_timer_stop (&e->launch_timer);
+  uv_timer_stop (&e->image_timer);
+  uv_timer_stop (&e->precache_timer);
 }
 
 static void
@@ -219,6 +234,8 @@ engine_destroy (engine_t *e)
   free (e->extra_labels);
   engine_pull_cache_free (&e->pulls);
   image_records_free (&e->images);
+  engine_image_cycle_free (e);
+  free (e->precache);
   free (e->cluster);
   task_option_gates_free (&e->gates);
   free (e);
@@ -241,11 +258,14 @@ engine_free (engine_t *e)
   e->freeing = true;
   /* Last serialisation point: the store must not call back into us. */
   state_set_task_provider (e->state, NULL, NULL);
+  state_set_image_provider (e->state, NULL, NULL);
   uv_close ((uv_handle_t *) &e->cleanup_timer, engine_close_cb);
   uv_close ((uv_handle_t *) &e->reconcile_timer, engine_close_cb);
   uv_close ((uv_handle_t *) &e->resync_timer, engine_close_cb);
   uv_close ((uv_handle_t *) &e->retry_timer, engine_close_cb);
   uv_close ((uv_handle_t *) &e->launch_timer, engine_close_cb);
+  uv_close ((uv_handle_t *) &e->image_timer, engine_close_cb);
+  uv_close ((uv_handle_t *) &e->precache_timer, engine_close_cb);
 }
 
 int

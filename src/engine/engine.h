@@ -35,6 +35,12 @@
  *    volumes) cleanup_wait_ms after their STOPPED time and dropped from
  *    state (a failed removal is retried with back-off, the task kept).
  *  - Read-only views (introspection) are valid until the loop runs again.
+ *  - Image records (task/image_record.h) say which images the agent pulled
+ *    and when they were last used; they are checkpointed.  With image
+ *    cleanup on, every interval the least recently used images no container
+ *    of a task still held uses, older than the minimum age and not excluded
+ *    or pre-cached, are removed (up to the per-cycle number); pulls wait
+ *    while a cycle runs and a cycle waits for running pulls.
  *  - engine_free() leaves Docker objects alone (running tasks keep running
  *    across an agent restart); it cancels in-flight calls.
  */
@@ -72,6 +78,7 @@ struct engine_docker_ops
   void *(*volume_create) (void *ctx, const char *name, const struct docker_label *labels,
                           size_t n_labels, docker_volume_cb cb, void *data);
   void *(*volume_remove) (void *ctx, const char *name, docker_done_cb cb, void *data);
+  void *(*image_remove) (void *ctx, const char *image, docker_done_cb cb, void *data); /* no force */
   void (*cancel) (void *ctx, void *handle);
   /* Long-lived container event stream; stop = no callback afterwards. */
   void *(*events_start) (void *ctx, const struct docker_events_opts *o);
@@ -105,6 +112,10 @@ struct engine_options
   enum config_pull_behavior pull_behavior; /* ECS_IMAGE_PULL_BEHAVIOR (engine/images.h) */
   /* Pulls, creates and starts in flight at once (0 = unlimited). */
   int launch_concurrency;
+  /* Automated image cleanup and pre-caching (engine/image_cleanup.c):
+     borrowed, must outlive the engine; NULL = neither.  Its clamping is
+     config's: the engine takes the interval and ages as they are. */
+  const struct config_images *images;
   /* Labels added to every container and volume (e.g. ecs-agent-c-test=1), copied. */
   const struct engine_label *extra_labels;
   size_t n_extra_labels;

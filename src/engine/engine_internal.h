@@ -38,6 +38,8 @@ enum op_kind
   OP_PULL_CHECK_IMAGE,
   OP_PULL_CACHED,   /* prefer-cached: local image inspected before pulling */
   OP_IMAGE_RECORD,  /* engine-level: inspect a pulled image for its record */
+  OP_IMAGE_REMOVE,  /* engine-level: image cleanup removes a name / an id */
+  OP_PRECACHE,      /* engine-level: pull of a pre-cached image (ci: its index) */
   OP_VOLUME_CREATE,
   OP_CREATE_SAVE, /* waiting for the save recording the docker name */
   OP_CREATE,
@@ -70,6 +72,16 @@ struct op
 
 TAILQ_HEAD (op_list, op);
 
+struct image_cycle;
+
+/* One pre-cached image (config's precache[i]). */
+struct engine_precache
+{
+  int attempts;         /* failed pulls so far */
+  uint64_t due_ms;      /* retry at (loop time), 0 = none */
+  struct backoff backoff;
+};
+
 struct engine
 {
   uv_loop_t *loop;
@@ -98,6 +110,11 @@ struct engine
   int launch_limit;            /* pulls + creates + starts in flight; 0 = unlimited */
   bool launch_deferred;        /* an action waits for a launch slot */
   uv_timer_t launch_timer;     /* wakes deferred actions once a slot frees */
+  const struct config_images *images_cfg; /* cleanup and pre-caching, NULL = neither */
+  uv_timer_t image_timer;      /* next image cleanup cycle */
+  struct image_cycle *image_cycle; /* the cycle running, NULL = none */
+  uv_timer_t precache_timer;   /* pre-cache pulls due for another try */
+  struct engine_precache *precache; /* per configured image */
   uv_timer_t cleanup_timer;
   uv_timer_t reconcile_timer;
   uv_timer_t resync_timer;
@@ -179,6 +196,18 @@ void engine_resync_timer_cb (uv_timer_t *h);
 /* ---- cleanup.c ---- */
 void engine_arm_cleanup (engine_t *e);
 void engine_cleanup_timer_cb (uv_timer_t *h);
+
+/* ---- image_cleanup.c ---- */
+void engine_images_start (engine_t *e);
+void engine_image_cycle_free (engine_t *e);
+void engine_image_timer_cb (uv_timer_t *h);
+void engine_precache_timer_cb (uv_timer_t *h);
+/* A pull (a task's or a pre-cache one) is running: cleanup waits. */
+bool engine_image_pull_running (const engine_t *e);
+/* A pre-cache pull of exactly this image string is running. */
+bool engine_precache_in_flight (const engine_t *e, const char *image);
+/* Stamp last-used on the records of a task's images (it is being removed). */
+void engine_images_task_removed (engine_t *e, const struct task *t);
 
 /* ---- reconcile.c ---- */
 void engine_reconcile_start (engine_t *e);

@@ -397,7 +397,7 @@ pull_in_flight (const engine_t *e, const char *image)
   if ((o->kind == OP_PULL || o->kind == OP_PULL_CHECK_IMAGE || o->kind == OP_PULL_CACHED) && o->t
       && strcmp (o->t->containers[o->ci].image, image) == 0)
     return true;
-  return false;
+  return engine_precache_in_flight (e, image);
 }
 
 /* True when the container moved to PULLED at once (image pulled moments
@@ -425,9 +425,9 @@ issue_pull (engine_t *e, struct task *t, size_t ci)
       engine_record (e, t, ci, TASK_STATUS_PULLED, NULL);
       return true;
     }
-  if (!engine_decide_launch_slot (e->launch_limit, launches_in_flight (e)))
+  if (e->image_cycle || !engine_decide_launch_slot (e->launch_limit, launches_in_flight (e)))
     {
-      e->launch_deferred = true;
+      e->launch_deferred = true; /* image cleanup running, or no launch slot */
       return false;
     }
   c->inflight = TASK_ACTION_PULL;

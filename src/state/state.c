@@ -135,6 +135,7 @@ store_destroy (state_store_t *s)
   free (s->ec2_id);
   free (s->client_token);
   state_drop_loaded_tasks (s);
+  image_records_free (&s->loaded_images);
   for (size_t i = 0; i < s->qn; i++)
     state_change_free (s->q[i]);
   free (s->q);
@@ -232,6 +233,20 @@ state_set_task_provider (state_store_t *s, state_task_provider_fn fn, void *data
 {
   s->provider = fn;
   s->provider_data = data;
+}
+
+void
+state_set_image_provider (state_store_t *s, state_image_provider_fn fn, void *data)
+{
+  s->image_provider = fn;
+  s->image_provider_data = data;
+}
+
+void
+state_take_images (state_store_t *s, struct image_records *out)
+{
+  *out = s->loaded_images;
+  memset (&s->loaded_images, 0, sizeof s->loaded_images);
 }
 
 size_t

@@ -30,6 +30,8 @@
  *    the engine registers a provider (state_set_task_provider) that lists
  *    its tasks at each write; at load the "TaskEngine" object is parsed once
  *    into tasks the engine takes over (state_take_tasks).
+ *  - The engine's image records are written the same way ("ImageManager",
+ *    state_set_image_provider / state_take_images).
  *  - State-change queue (for the ECS submitter): FIFO of struct
  *    state_change with monotonically increasing ids.  Pushing requests a
  *    save; a change is `durable` once a save that contains it completed
@@ -46,6 +48,7 @@
 #include <stdint.h>
 #include <uv.h>
 #include "core/error.h"
+#include "task/image_record.h"
 #include "task/task.h"
 
 #define STATE_VERSION 100
@@ -112,6 +115,16 @@ size_t state_loaded_task_count (const state_store_t *s);
    caller owns (free each with task_free, then the array); afterwards the
    store holds none.  Until a provider is set, writes keep the loaded tasks. */
 void state_take_tasks (state_store_t *s, struct task ***tasks, size_t *n);
+
+/* ---- the engine's image records (task/image_record.h) ---- */
+/* Called at each write: *records (borrowed for the call) is what to write
+   as "ImageManager" (state/checkpoint_images.h). */
+typedef void (*state_image_provider_fn) (void *data, const struct image_records **records);
+void state_set_image_provider (state_store_t *s, state_image_provider_fn fn, void *data);
+/* Hand the loaded records over (moved into *out, zeroed by the caller);
+   afterwards the store holds none.  Until a provider is set, writes keep
+   the loaded records. */
+void state_take_images (state_store_t *s, struct image_records *out);
 
 /* ---- saving ---- */
 /* err is always NULL: a callback runs only after a durable write (a failed

@@ -4,6 +4,7 @@
 #include "state/state_internal.h"
 #include "core/xmalloc.h"
 #include "log/log.h"
+#include "state/checkpoint_images.h"
 #include "state/checkpoint_tasks.h"
 #include "task/task_decode.h"
 #include <errno.h>
@@ -100,6 +101,7 @@ state_clear_loaded (state_store_t *s)
   s->seq = 0;
   s->has_seq = false;
   state_drop_loaded_tasks (s);
+  image_records_free (&s->loaded_images);
   for (size_t i = 0; i < s->qn; i++)
     state_change_free (s->q[i]);
   s->qn = 0;
@@ -191,6 +193,13 @@ state_load_buffer (state_store_t *s, const char *data, size_t len, const char *n
       s->loaded_tasks = tasks;
       s->n_loaded_tasks = n;
     }
+  json_t *im = task_json_get (d, "ImageManager");
+  if (!task_json_null (im) && state_images_from_json (im, &s->loaded_images, &e) < 0)
+    {
+      rc = terminal (err, name, error_msg (&e));
+      error_free (&e);
+      goto out;
+    }
   json_t *sc = task_json_get (d, "StateChanges");
   if (!task_json_null (sc))
     {
@@ -235,7 +244,7 @@ state_load_buffer (state_store_t *s, const char *data, size_t len, const char *n
   json_object_foreach (d, k, val)
   {
     static const char *const known[] = { "Cluster", "ContainerInstanceArn", "EC2InstanceID", "ACSSeqNum",
-                                         "ClientToken", "TaskEngine", "StateChanges" };
+                                         "ClientToken", "TaskEngine", "StateChanges", "ImageManager" };
     bool ok = false;
     for (size_t i = 0; i < ARRAY_SIZE (known); i++)
       ok |= strcasecmp (k, known[i]) == 0;
@@ -397,6 +406,11 @@ state_serialise_tree (state_store_t *s)
     s->provider (s->provider_data, &tasks, &n_tasks);
   if (s->provider || n_tasks > 0)
     json_object_set_new (d, "TaskEngine", state_tasks_to_json (tasks, n_tasks));
+  const struct image_records *images = &s->loaded_images; /* not taken yet: keep them */
+  if (s->image_provider)
+    s->image_provider (s->image_provider_data, &images);
+  if (images && images->n > 0)
+    json_object_set_new (d, "ImageManager", state_images_to_json (images));
   json_t *q = json_array ();
   for (size_t i = 0; i < s->qn; i++)
     json_array_append_new (q, change_to_json (s->q[i]));

@@ -48,6 +48,9 @@ struct state_store
   size_t n_loaded_tasks;
   state_task_provider_fn provider;
   void *provider_data;
+  struct image_records loaded_images; /* from the checkpoint, until the engine takes them */
+  state_image_provider_fn image_provider;
+  void *image_provider_data;
 
   /* queue */
   struct state_change **q;

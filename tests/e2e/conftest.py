@@ -173,6 +173,8 @@ class Agent:
             "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION": "10s",
             "ECS_CONTAINER_STOP_TIMEOUT": "2s",
             "ECS_AGENT_EXTRA_CONTAINER_LABEL": TEST_LABEL,
+            # the shared test image is never removed by an agent's image cleanup
+            "ECS_EXCLUDE_UNTRACKED_IMAGE": os.environ.get("TEST_IMAGE") or "ecs-agent-c-test/busybox:latest",
             "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "detect_leaks=1"),
             "UBSAN_OPTIONS": os.environ.get("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1"),
         }

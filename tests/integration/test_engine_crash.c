@@ -91,9 +91,15 @@ w_events_stop (void *ctx, void *s)
   engine_docker_ops_default.events_stop (((struct crash_ops *) ctx)->docker, s);
 }
 
+static void *
+w_image_remove (void *ctx, const char *image, docker_done_cb cb, void *data)
+{
+  return engine_docker_ops_default.image_remove (((struct crash_ops *) ctx)->docker, image, cb, data);
+}
+
 static const struct engine_docker_ops wrap_ops = {
   w_pull, w_inspect_image, w_create, w_start, w_stop, w_inspect, w_remove,
-  w_list, w_vcreate, w_vremove, w_cancel, w_events_start, w_events_stop,
+  w_list, w_vcreate, w_vremove, w_image_remove, w_cancel, w_events_start, w_events_stop,
 };
 
 static char *

@@ -39,6 +39,7 @@ struct it
   const struct engine_docker_ops *ops; /* NULL = default */
   void *ops_ctx;
   const struct docker_auth_config *auth;
+  const struct config_images *images; /* image cleanup / pre-caching, NULL = off */
   char *extra_cleanup; /* shell command run at teardown */
 };
 
@@ -100,6 +101,7 @@ it_engine_up (struct it *x)
     .extra_labels = extra,
     .n_extra_labels = 2,
     .auth = x->auth,
+    .images = x->images,
   };
   x->e = engine_new (&x->loop, &o, &err);
   if (!x->e)

@@ -31,6 +31,7 @@ enum fk
   F_LIST,
   F_VCREATE,
   F_VREMOVE,
+  F_RMI,
   F_EVENT,
 };
 
@@ -222,7 +223,9 @@ fake_tick (uv_timer_t *t)
           break;
         case F_IMG:
           {
-            struct docker_image_info img = { .id = "sha256:x" };
+            char id[128];
+            snprintf (id, sizeof id, "sha256:%s", c->arg); /* one id per image string */
+            struct docker_image_info img = { .id = id, .size = 1000 };
             if (!has_image (f, c->arg))
               error_set (&err, ERR_NOT_FOUND, "No such image: %s", c->arg);
             c->cb.image (err ? NULL : &img, err, c->data);
@@ -356,6 +359,22 @@ fake_tick (uv_timer_t *t)
                 }
             if (!found)
               error_set (&err, ERR_NOT_FOUND, "no such volume");
+            c->cb.done (err, c->data);
+            break;
+          }
+        case F_RMI:
+          {
+            bool found = false;
+            for (size_t i = 0; i < f->n_images; i++)
+              if (f->images[i] && strcmp (f->images[i], c->arg) == 0)
+                {
+                  free (f->images[i]);
+                  f->images[i] = f->images[--f->n_images];
+                  found = true;
+                  break;
+                }
+            if (!found)
+              error_set (&err, ERR_NOT_FOUND, "No such image: %s", c->arg);
             c->cb.done (err, c->data);
             break;
           }
@@ -531,9 +550,17 @@ fake_events_stop (void *ctx, void *s)
   f->events_on = false;
 }
 
+static void *
+fake_image_remove (void *ctx, const char *image, docker_done_cb cb, void *data)
+{
+  struct fake *f = ctx;
+  flog (f, "rmi", image);
+  return enqueue (ctx, F_RMI, (struct fcb){ .done = cb }, data, image);
+}
+
 static const struct engine_docker_ops fake_ops = {
   fake_pull, fake_inspect_image, fake_create, fake_start, fake_stop, fake_inspect, fake_remove,
-  fake_list, fake_vcreate, fake_vremove, fake_cancel, fake_events_start, fake_events_stop,
+  fake_list, fake_vcreate, fake_vremove, fake_image_remove, fake_cancel, fake_events_start, fake_events_stop,
 };
 
 /* The container exits on its own. */
@@ -575,6 +602,7 @@ struct fx
   uint64_t cleanup_ms;
   enum config_pull_behavior pull_behavior;
   int launch_limit;
+  const struct config_images *images;
 };
 
 static void
@@ -622,6 +650,7 @@ engine_up (struct fx *x)
     .n_extra_labels = 1,
     .pull_behavior = x->pull_behavior,
     .launch_concurrency = x->launch_limit,
+    .images = x->images,
   };
   x->e = engine_new (&x->loop, &o, &err);
   assert_non_null (x->e);
@@ -1238,6 +1267,56 @@ test_pull_behaviour_prefer_cached (void **st)
   assert_int_equal (x->fake.n_pull, 1);
 }
 
+static bool
+fake_has_image (struct fx *x, const char *img)
+{
+  return has_image (&x->fake, img);
+}
+
+/* Image cleanup: an image whose task was removed goes once it is older
+   than the minimum age; an image a task still holds, an excluded one and
+   a pre-cached one stay; the records follow, in the checkpoint too. */
+static void
+test_image_cleanup (void **st)
+{
+  struct fx *x = *st;
+  static char *exclude[] = { (char *) "keep" };
+  static char *precache[] = { (char *) "pre" };
+  struct config_images ci = { .cleanup_enabled = true, .cleanup_interval_ms = 100, .min_cleanup_age_ms = 0,
+                              .images_per_cycle = 5, .exclude = exclude, .n_exclude = 1,
+                              .precache = precache, .n_precache = 1 };
+  x->images = &ci;
+  x->cleanup_ms = 200;
+  engine_up (x);
+  add (x, "{\"arn\":\"arn:old\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"o\",\"image\":\"old\",\"essential\":true}]}");
+  add (x, "{\"arn\":\"arn:held\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"h\",\"image\":\"held\",\"essential\":true}]}");
+  add (x, "{\"arn\":\"arn:keep\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"k\",\"image\":\"keep\",\"essential\":true}]}");
+  assert_true (spin_task (x, "arn:old", TASK_STATUS_RUNNING));
+  assert_true (spin_task (x, "arn:held", TASK_STATUS_RUNNING));
+  assert_true (spin_task (x, "arn:keep", TASK_STATUS_RUNNING));
+  assert_true (fake_has_image (x, "pre"));
+  fake_exit (&x->fake, "o", 0);
+  fake_exit (&x->fake, "k", 0);
+  assert_true (spin_task (x, "arn:old", TASK_STATUS_STOPPED));
+  for (int i = 0; i < 200 && (engine_find_task_by_arn (x->e, "arn:old") || fake_has_image (x, "old")); i++)
+    spin_for (x, 20);
+  assert_null (engine_find_task_by_arn (x->e, "arn:old"));
+  assert_false (fake_has_image (x, "old"));
+  spin_for (x, 300); /* more cycles: nothing else goes */
+  assert_true (fake_has_image (x, "held"));
+  assert_true (fake_has_image (x, "keep"));
+  assert_true (fake_has_image (x, "pre"));
+  /* the records are checkpointed: held, keep, pre (old forgotten) */
+  state_save_sync (x->state, NULL);
+  cleanup_free char *text = NULL;
+  cleanup_free char *path = xasprintf ("%s", state_path (x->state));
+  assert_int_equal (util_read_file (path, &text, NULL, NULL), 0);
+  assert_non_null (strstr (text, "\"ImageManager\""));
+  assert_non_null (strstr (text, "sha256:held"));
+  assert_non_null (strstr (text, "sha256:pre"));
+  assert_null (strstr (text, "sha256:old"));
+}
+
 /* A STOPPED container that Docker says is running again is stopped once. */
 static void
 test_restop_once (void **st)
@@ -1527,6 +1606,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_conflict_adopt, setup, teardown),
     cmocka_unit_test_setup_teardown (test_pull_shared, setup, teardown),
     cmocka_unit_test_setup_teardown (test_launch_limit, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_image_cleanup, setup, teardown),
     cmocka_unit_test_setup_teardown (test_launch_unlimited, setup, teardown),
     cmocka_unit_test_setup_teardown (test_pull_behaviour_always, setup, teardown),
     cmocka_unit_test_setup_teardown (test_pull_behaviour_once, setup, teardown),

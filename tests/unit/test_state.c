@@ -433,6 +433,70 @@ test_corrupt_and_truncated (void **st)
   free (text);
 }
 
+/* The image records ("ImageManager"): written from the provider, read back
+   into the store until the engine takes them, kept by writes before that;
+   malformed entries refused with their path. */
+static void
+image_provider (void *data, const struct image_records **records)
+{
+  *records = data;
+}
+
+static void
+test_image_records (void **st)
+{
+  struct fixture *f = *st;
+  struct image_records l = { 0 };
+  image_records_add (&l, "sha256:aa", "busybox:1", 1234, 1700000000123456789LL, true)->last_used_at_ns
+      = 1700000100000000000LL;
+  image_records_add (&l, "sha256:aa", "busybox:latest", 0, 1, false);
+  image_records_add (&l, "sha256:bb", "reg:5000/x:2", 5, 1700000000000000000LL, false);
+  state_store_t *s = store (f, true);
+  state_set_image_provider (s, image_provider, &l);
+  agent_error_t err = NULL;
+  assert_int_equal (state_save_sync (s, &err), 0);
+  state_store_free (s);
+  image_records_free (&l);
+  /* read back; a write before the engine takes them keeps them */
+  for (int round = 0; round < 2; round++)
+    {
+      s = store (f, true);
+      assert_int_equal (state_load (s, &err), 0);
+      if (round == 0)
+        {
+          assert_int_equal (state_save_sync (s, &err), 0);
+          state_store_free (s);
+          continue;
+        }
+      struct image_records got = { 0 };
+      state_take_images (s, &got);
+      assert_int_equal (got.n, 2);
+      const struct image_record *a = image_records_find (&got, "sha256:aa");
+      assert_non_null (a);
+      assert_int_equal (a->n_names, 2);
+      assert_string_equal (a->names[1], "busybox:latest");
+      assert_int_equal (a->size, 1234);
+      assert_int_equal (a->pulled_at_ns, 1700000000123456789LL);
+      assert_int_equal (a->last_used_at_ns, 1700000100000000000LL);
+      assert_true (a->pull_succeeded);
+      assert_false (image_records_find (&got, "sha256:bb")->pull_succeeded);
+      struct image_records none = { 0 };
+      state_take_images (s, &none); /* taken: the store holds none */
+      assert_int_equal (none.n, 0);
+      image_records_free (&got);
+      state_store_free (s);
+    }
+  const char *bad[][2] = {
+    { "{\"Version\":100,\"Data\":{\"ImageManager\":[]}}", "ImageManager" },
+    { "{\"Version\":100,\"Data\":{\"ImageManager\":{\"ImageStates\":[{\"Image\":{}}]}}}", "ImageStates[0].Image.ImageID" },
+    { "{\"Version\":100,\"Data\":{\"ImageManager\":{\"ImageStates\":[{\"Image\":{\"ImageID\":\"x\"},\"PulledAt\":\"yesterday\"}]}}}", "PulledAt" },
+    { "{\"Version\":100,\"Data\":{\"ImageManager\":{\"ImageStates\":[{\"Image\":{\"ImageID\":\"x\",\"Size\":-1}}]}}}", "Size" },
+    { "{\"Version\":100,\"Data\":{\"ImageManager\":{\"ImageStates\":[{\"Image\":{\"ImageID\":\"x\"}},{\"Image\":{\"ImageID\":\"x\"}}]}}}", "twice" },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (bad); i++)
+    expect_terminal (f, bad[i][0], strlen (bad[i][0]), bad[i][1]);
+}
+
 static void
 test_upstream_v1_fixture (void **st)
 {
@@ -822,6 +886,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_durable_flag, setup, teardown),
     cmocka_unit_test_setup_teardown (test_disabled, setup, teardown),
     cmocka_unit_test_setup_teardown (test_corrupt_and_truncated, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_image_records, setup, teardown),
     cmocka_unit_test_setup_teardown (test_upstream_v1_fixture, setup, teardown),
     cmocka_unit_test_setup_teardown (test_upstream_head_fixtures_rejected, setup, teardown),
     cmocka_unit_test_setup_teardown (test_v2_seq_num, setup, teardown),
