@@ -1,6 +1,7 @@
 /* acs/task_codec.c - one ACS Task object -> struct task (see task_codec.h). */
 #include "acs/task_codec.h"
 #include "task/task_decode.h"
+#include "task/lifecycle_decode.h"
 #include "task/options_decode.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
@@ -49,7 +50,7 @@ check_task_limits (json_t *j, const char *arn, agent_error_t *err)
   if (n > ACS_TASK_MAX_VOLUMES)
     return error_set (err, ERR_INVALID, "task %s: %zu volumes; at most %d are accepted in a task", arn, n,
                       ACS_TASK_MAX_VOLUMES);
-  static const char *const refs[] = { "links", "volumesFrom", "mountPoints" };
+  static const char *const refs[] = { "links", "volumesFrom", "mountPoints", "dependsOn" };
   json_t *cs = task_json_get (j, "containers");
   for (size_t i = 0; i < json_array_size (cs); i++)
     for (size_t k = 0; k < sizeof refs / sizeof *refs; k++)
@@ -130,7 +131,8 @@ acs_task_from_json (json_t *j, struct task **out, agent_error_t *err)
       if (!json_is_object (cj))
         return error_set (err, ERR_INVALID, "task %s: %s must be an object", t->arn, path);
       struct task_container *c = &t->containers[t->n_containers++];
-      if (task_json_container_common (cj, path, c, err) < 0)
+      if (task_json_container_common (cj, path, c, err) < 0
+          || task_json_container_lifecycle (cj, path, false, &c->life, err) < 0)
         return error_wrap (err, "task %s", t->arn);
       if (!c->image || !*c->image)
         return error_set (err, ERR_INVALID, "task %s: %s.image is required", t->arn, path);

@@ -168,6 +168,13 @@ void engine_container_idle (engine_t *e, struct task *t, size_t ci);
 void engine_task_step (engine_t *e, struct task *t);
 void engine_step_all (engine_t *e);
 void engine_arm_retry (engine_t *e);
+/* ---- lifecycle.c ---- */
+/* dependsOn: stop (without starting) each container whose dependency can
+   never be met; arm the wake-up for the nearest start timeout.  True if a
+   container changed. */
+bool engine_dependency_failures (engine_t *e, struct task *t);
+/* Remember the first time container c was seen running. */
+void engine_note_started (struct task_container *c);
 void engine_retry_timer_cb (uv_timer_t *h);
 void engine_create_continue (engine_t *e, struct task *t, size_t ci);
 /* Ops that hold a launch slot (pulls, creates, starts). */

@@ -241,6 +241,8 @@ engine_record (engine_t *e, struct task *t, size_t ci, enum task_status st,
   log_info (MOD, "task %s container %s: %s -> %s", t->arn, c->name,
             task_container_status_str (c->known_status), task_container_status_str (st));
   c->known_status = st;
+  if (st == TASK_STATUS_RUNNING)
+    engine_note_started (c);
   if (m)
     {
       if (st == TASK_STATUS_STOPPED && m->has_exit_code)
@@ -684,6 +686,7 @@ engine_task_step (engine_t *e, struct task *t)
   for (int round = 0; round < 64; round++)
     {
       bool again = false;
+      dirty |= engine_dependency_failures (e, t);
       dirty |= engine_plan_update_desired (t);
       t->hold = task_held (e, t);
       for (size_t i = 0; i < t->n_containers; i++)
@@ -748,6 +751,8 @@ engine_retry_timer_cb (uv_timer_t *h)
         struct task_container *c = &e->tasks[i]->containers[k];
         if (c->retry_at_ms && c->retry_at_ms <= now)
           c->retry_at_ms = 0;
+        if (c->wake_at_ms && c->wake_at_ms <= now)
+          c->wake_at_ms = 0;
       }
   engine_step_all (e);
   engine_arm_retry (e);
@@ -762,9 +767,11 @@ engine_arm_retry (engine_t *e)
   for (size_t i = 0; i < e->n_tasks; i++)
     for (size_t k = 0; k < e->tasks[i]->n_containers; k++)
       {
-        uint64_t at = e->tasks[i]->containers[k].retry_at_ms;
-        if (at && at < best)
-          best = at;
+        const struct task_container *c = &e->tasks[i]->containers[k];
+        if (c->retry_at_ms && c->retry_at_ms < best)
+          best = c->retry_at_ms;
+        if (c->wake_at_ms && c->wake_at_ms < best)
+          best = c->wake_at_ms;
       }
   uv_timer_stop (&e->retry_timer);
   if (best == UINT64_MAX)

@@ -2,6 +2,7 @@
  * known status, dependency validation.  No I/O, no clock, no allocation
  * except the reason string of engine_plan_check_dependencies. */
 #include "engine/plan.h"
+#include "engine/depends.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
 #include <stdlib.h>
@@ -137,7 +138,7 @@ depends_on (const struct task_container *d, const char *name)
   for (size_t i = 0; i < d->n_volumes_from; i++)
     if (strcmp (d->volumes_from[i].source_container, name) == 0)
       return true;
-  return false;
+  return engine_dep_lists (d, name);
 }
 
 enum task_action
@@ -174,6 +175,8 @@ engine_plan_container_action (const struct task *t, size_t idx)
     }
   if (t->hold)
     return TASK_ACTION_NONE;
+  if (c->known_status < TASK_STATUS_RUNNING && !engine_dep_met (t, idx))
+    return TASK_ACTION_NONE; /* dependsOn: pull, create and start wait */
   switch (c->known_status)
     {
     case TASK_STATUS_NONE:
@@ -245,6 +248,15 @@ engine_plan_stuck (const struct task *t)
   for (size_t i = 0; i < t->n_containers; i++)
     if (engine_plan_container_action (t, i) != TASK_ACTION_NONE)
       return ENGINE_PLAN_NOT_STUCK;
+  /* Waiting on a dependsOn condition is not being stuck: an event (exit,
+     health) or the dependency's start timeout ends the wait. */
+  for (size_t i = 0; i < t->n_containers; i++)
+    {
+      const struct task_container *c = &t->containers[i];
+      if (c->desired_status != TASK_STATUS_STOPPED && c->known_status < c->desired_status
+          && c->known_status < TASK_STATUS_RUNNING && !engine_dep_met (t, i))
+        return ENGINE_PLAN_NOT_STUCK;
+    }
   return t->desired_status == TASK_STATUS_STOPPED ? ENGINE_PLAN_STUCK_FORCE_STOP
                                                     : ENGINE_PLAN_STUCK_STOP_TASK;
 }
@@ -281,6 +293,7 @@ struct dep_frame
   size_t node;            /* container index */
   size_t edge;            /* next edge of node to follow */
   size_t n_links, n_deps; /* lengths of its links and run dependencies */
+  size_t n_dep_on;        /* its dependsOn entries (when the walk follows them) */
 };
 
 struct dep_ctx
@@ -290,6 +303,7 @@ struct dep_ctx
   unsigned char *color;
   struct dep_frame *stack; /* the current path; a container is on it at most once */
   size_t depth;
+  bool with_depends_on; /* follow dependsOn edges too */
 };
 
 static int
@@ -362,6 +376,14 @@ dep_edge (const struct task_container *c, const struct dep_frame *f, size_t k, c
       *how = "depends on";
       return true;
     }
+  k -= f->n_deps;
+  if (k < f->n_dep_on)
+    {
+      *name = c->life.depends_on[k].container_name;
+      *len = strlen (*name);
+      *how = "depends on";
+      return true;
+    }
   return false;
 }
 
@@ -387,7 +409,8 @@ dep_push (struct dep_ctx *x, size_t node)
   x->color[node] = DEP_GREY;
   x->stack[x->depth++] = (struct dep_frame){ .node = node,
                                              .n_links = task_strv_len (c->links),
-                                             .n_deps = task_strv_len (c->run_dependencies) };
+                                             .n_deps = task_strv_len (c->run_dependencies),
+                                             .n_dep_on = x->with_depends_on ? c->life.n_depends_on : 0 };
 }
 
 /* Walk everything reachable from root.  0, or -1 with *reason. */
@@ -447,14 +470,12 @@ engine_plan_check_task (const struct task *t, char **reason)
   return engine_plan_check_dependencies (t, reason);
 }
 
-int
-engine_plan_check_dependencies (const struct task *t, char **reason)
+/* One walk over every container; with_depends_on adds the dependsOn edges. */
+static int
+dep_check (const struct task *t, bool with_depends_on, char **reason)
 {
-  *reason = NULL;
   size_t n = t->n_containers;
-  if (n == 0)
-    return 0;
-  struct dep_ctx x = { .t = t };
+  struct dep_ctx x = { .t = t, .with_depends_on = with_depends_on };
   x.by_name = xcalloc (n, sizeof *x.by_name);
   x.color = xcalloc (n, sizeof *x.color);
   x.stack = xcalloc (n, sizeof *x.stack);
@@ -469,4 +490,29 @@ engine_plan_check_dependencies (const struct task *t, char **reason)
   free (x.color);
   free (x.stack);
   return rc;
+}
+
+int
+engine_plan_check_dependencies (const struct task *t, char **reason)
+{
+  *reason = NULL;
+  if (t->n_containers == 0)
+    return 0;
+  if (dep_check (t, false, reason) < 0)
+    return -1;
+  bool any = false;
+  for (size_t i = 0; i < t->n_containers && !any; i++)
+    any = t->containers[i].life.n_depends_on > 0;
+  if (!any)
+    return 0;
+  /* dependsOn problems (a cycle through them, a missing name, HEALTHY on a
+     container without a Docker health check) read as upstream's. */
+  char *detail = NULL;
+  if (dep_check (t, true, &detail) < 0 || engine_dep_check_admission (t, &detail) < 0)
+    {
+      free (detail);
+      *reason = xasprintf (ENGINE_DEP_REASON_UNRESOLVABLE "%s", t->arn);
+      return -1;
+    }
+  return 0;
 }

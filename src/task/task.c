@@ -137,6 +137,7 @@ container_clear (struct task_container *c)
   free (c->known_bindings);
   free (c->v3_endpoint_id);
   task_container_options_free (&c->opts);
+  task_container_lifecycle_free (&c->life);
   memset (c, 0, sizeof *c);
 }
 

@@ -29,6 +29,7 @@
 #include "core/util.h"
 #include "task/task_creds.h"
 #include "task/options.h"
+#include "task/lifecycle.h"
 
 enum task_status
 {
@@ -129,6 +130,7 @@ struct task_container
   char **override_command; /* overrides.command, NULL = none */
   bool has_override_command;
   struct task_container_options opts; /* dockerConfig, healthCheckType (task/options.h) */
+  struct task_container_lifecycle life; /* dependsOn, timeouts, start time, health (task/lifecycle.h) */
 
   /* --- legacy (checkpoints of 1.1.0): empty-volume helper --- */
   bool is_internal;        /* never reported, hidden from introspection */
@@ -156,6 +158,7 @@ struct task_container
   enum task_status pending_event; /* Docker event seen while busy, handled after */
   uint64_t retry_at_ms;        /* loop ms: a failed stop is retried then; 0 = none */
   struct backoff stop_backoff; /* between unconfirmed stops; min_ms 0 = never used */
+  uint64_t wake_at_ms; /* loop ms: re-plan then (a dependency start timeout); 0 = none */
 };
 
 struct task

@@ -1,0 +1,54 @@
+/* engine/lifecycle.c - the engine's side of dependsOn: applies the verdicts
+ * of engine/depends.h to a task (a dependent whose dependency can never be
+ * met is stopped without starting) and keeps a wake-up for the nearest
+ * dependency start timeout.  No Docker call here. */
+#include "core/xmalloc.h"
+#include "engine/depends.h"
+#include "engine/engine_internal.h"
+#include "log/log.h"
+#include <stdlib.h>
+
+bool
+engine_dependency_failures (engine_t *e, struct task *t)
+{
+  bool changed = false, wake = false;
+  int64_t now = engine_wall_ns ();
+  uint64_t now_ms = uv_now (e->loop);
+  for (size_t i = 0; i < t->n_containers; i++)
+    {
+      struct task_container *c = &t->containers[i];
+      c->wake_at_ms = 0;
+      if (c->inflight != TASK_ACTION_NONE)
+        continue;
+      char *msg = NULL;
+      int64_t wake_ns = 0;
+      if (engine_dep_failure (t, i, now, &msg, &wake_ns))
+        {
+          log_warn (MOD, "task %s container %s: %s", t->arn, c->name, msg);
+          engine_set_reason (c, ENGINE_DEP_REASON_NAME, msg);
+          c->desired_status = TASK_STATUS_STOPPED;
+          if (c->known_status < TASK_STATUS_RUNNING)
+            {
+              c->has_exit_code = true;
+              c->exit_code = ENGINE_DEP_FAILED_EXIT;
+            }
+          free (msg);
+          changed = true;
+        }
+      else if (wake_ns)
+        {
+          c->wake_at_ms = now_ms + (uint64_t) ((wake_ns - now) / 1000000) + 1;
+          wake = true;
+        }
+    }
+  if (wake)
+    engine_arm_retry (e);
+  return changed;
+}
+
+void
+engine_note_started (struct task_container *c)
+{
+  if (c->life.started_at_ns == 0)
+    c->life.started_at_ns = engine_wall_ns ();
+}
