@@ -117,7 +117,21 @@ struct docker_container_info
   size_t n_labels;
   struct docker_mount *mounts;
   size_t n_mounts;
+  /* Networking and logging, for the task metadata endpoints
+     (docker/inspect_extra.c): NetworkSettings.Networks (name -> IPAddress,
+     at most DOCKER_MAX_NETWORKS), NetworkSettings.IPAddress,
+     HostConfig.NetworkMode, HostConfig.LogConfig. */
+  bool has_network_settings;
+  struct docker_kv *networks;
+  size_t n_networks;
+  char *ip_address;
+  char *network_mode;
+  char *log_driver;
+  struct docker_kv *log_options;
+  size_t n_log_options;
 };
+
+#define DOCKER_MAX_NETWORKS 64
 
 struct docker_container_summary
 {
@@ -374,6 +388,8 @@ void docker_image_info_free (struct docker_image_info *i);
 int docker_parse_container_inspect (const char *s, size_t len,
                                     struct docker_container_info **out, agent_error_t *err);
 void docker_container_info_free (struct docker_container_info *i);
+/* Deep copy (to keep an inspect result past its callback). */
+struct docker_container_info *docker_container_info_dup (const struct docker_container_info *i);
 int docker_parse_container_list (const char *s, size_t len, struct docker_container_list **out,
                                  agent_error_t *err);
 void docker_container_list_free (struct docker_container_list *l);

@@ -13,6 +13,7 @@
 #include <sys/queue.h>
 #include "core/http.h"
 #include "docker/docker.h"
+#include <jansson.h>
 #include "docker/stats.h"
 
 struct docker_client
@@ -177,5 +178,10 @@ char *docker_escape (const char *s, const char *keep);
 bool docker_api_version_valid (const char *v);
 /* Cancel event streams (client free). */
 void docker_events_detach_all (docker_client_t *c);
+
+/* inspect_extra.c: the networking and logging members of a container
+   inspect (root: the parsed body) into i; their free. */
+void docker_inspect_extra_read (json_t *root, struct docker_container_info *i);
+void docker_inspect_extra_free (struct docker_container_info *i);
 
 #endif

@@ -379,6 +379,7 @@ docker_container_info_free (struct docker_container_info *i)
     }
   free (i->ports);
   kv_free (i->labels, i->n_labels);
+  docker_inspect_extra_free (i);
   for (size_t k = 0; k < i->n_mounts; k++)
     {
       free (i->mounts[k].type);
@@ -530,6 +531,7 @@ docker_parse_container_inspect (const char *s, size_t len, struct docker_contain
         dm->rw = jbool (m, "RW");
       }
     }
+  docker_inspect_extra_read (root, i);
   json_decref (root);
   *out = i;
   return 0;

@@ -115,6 +115,19 @@ struct introspection_task
 
 typedef void (*introspection_task_cb) (const struct introspection_task *task, void *arg);
 
+/* One request, for a provider that answers every request itself (handle). */
+struct introspection_request
+{
+  const char *method;      /* "GET", "HEAD", ... */
+  const char *path;        /* as lws hands it (normalised), without the query */
+  const char *const *args; /* url-decoded query fragments */
+  size_t n_args;
+  const char *peer_ip;     /* the caller's address ("" if unknown) */
+};
+
+/* A deferred answer: see handle. */
+struct introspection_reply;
+
 /* How the server reads engine state; the lead wires it to engine/.  Called
    synchronously on the loop while a request is answered. */
 struct introspection_provider
@@ -127,8 +140,26 @@ struct introspection_provider
   /* The agent's health verdict now.  Optional: without it /v1/health
      answers 503 ("no health source"). */
   void (*health) (void *data, struct health_verdict *out);
+  /* Optional: answer every request instead of the introspection routes
+     (the task metadata server runs on this server; foreach_task is then
+     never called).  Either answer now: return the status and set *body
+     (malloc'd, NUL-terminated) and *content_type (static); or keep reply
+     and return 0: the answer is given later, on the loop, with
+     introspection_reply_send() exactly once, unless the connection ends
+     first (read_timeout_s passes, the client goes, the server stops): then
+     the cancel callback set with introspection_reply_on_cancel() runs and
+     reply is gone.  The request is not logged by the server (its path may
+     carry a secret). */
+  int (*handle) (void *data, const struct introspection_request *rq,
+                 struct introspection_reply *reply, char **body, const char **content_type);
   void *data;
 };
+
+void introspection_reply_on_cancel (struct introspection_reply *r, void (*cancel_cb) (void *arg),
+                                    void *arg);
+/* body: malloc'd, taken. */
+void introspection_reply_send (struct introspection_reply *r, int status, char *body,
+                               const char *content_type);
 
 struct introspection_config
 {

@@ -37,6 +37,7 @@ struct conn
   bool evicted; /* closing because of the connection limit */
   bool head;    /* HEAD request: headers only */
   bool headers_sent;
+  struct introspection_reply *deferred; /* answer promised by prov.handle */
   int status;
   const char *ctype;
   char *body;
@@ -44,6 +45,14 @@ struct conn
 };
 
 TAILQ_HEAD (conn_list, conn);
+
+/* A deferred answer (introspection.h). */
+struct introspection_reply
+{
+  struct conn *c; /* NULL once the connection is gone */
+  void (*cancel_cb) (void *arg);
+  void *cancel_arg;
+};
 
 struct introspection_server
 {
@@ -80,7 +89,7 @@ conn_evict_one (struct introspection_server *s)
   struct conn *victim = NULL;
   struct conn *c;
   TAILQ_FOREACH (c, &s->conns, link)
-    if (!c->evicted && !c->busy)
+    if (!c->evicted && !c->busy && !c->deferred)
       {
         victim = c;
         break;
@@ -135,6 +144,14 @@ conn_free (struct introspection_server *s, struct conn *c)
   if (!c->evicted)
     s->n_live--;
   s->n_conns--;
+  if (c->deferred)
+    {
+      struct introspection_reply *r = c->deferred;
+      c->deferred = NULL;
+      if (r->cancel_cb)
+        r->cancel_cb (r->cancel_arg);
+      free (r);
+    }
   conn_reset (c);
   free (c);
   if (s->n_conns < s->budget)
@@ -199,16 +216,39 @@ prepare (struct introspection_server *s, struct conn *c)
 
   conn_reset (c);
   c->head = m == LWSHUMETH_HEAD;
-  c->status = introspection_route (&s->cfg, &s->prov, path, (const char *const *) args, n_args,
-                                   &c->body, &c->ctype);
-  c->body_len = strlen (c->body);
-  c->busy = true;
-  s->n_requests++;
-
   char peer[64] = "";
   lws_get_peer_simple (wsi, peer, sizeof peer);
-  log_debug (MOD, "request method=%s path=%s args=%zu status=%d peer=%s", method_name (m), path,
-             n_args, c->status, peer);
+  s->n_requests++;
+  if (s->prov.handle)
+    {
+      /* The provider answers (and logs) itself: paths may carry secrets. */
+      struct introspection_request rq = { .method = method_name (m),
+                                          .path = path,
+                                          .args = (const char *const *) args,
+                                          .n_args = n_args,
+                                          .peer_ip = peer };
+      struct introspection_reply *r = xcalloc (1, sizeof *r);
+      r->c = c;
+      c->deferred = r;
+      c->status = s->prov.handle (s->prov.data, &rq, r, &c->body, &c->ctype);
+      if (c->status == 0)
+        {
+          for (size_t i = 0; i < n_args; i++)
+            free (args[i]);
+          return 1; /* answered later (introspection_reply_send) */
+        }
+      c->deferred = NULL;
+      free (r);
+    }
+  else
+    {
+      c->status = introspection_route (&s->cfg, &s->prov, path, (const char *const *) args,
+                                       n_args, &c->body, &c->ctype);
+      log_debug (MOD, "request method=%s path=%s args=%zu status=%d peer=%s", method_name (m),
+                 path, n_args, c->status, peer);
+    }
+  c->body_len = strlen (c->body);
+  c->busy = true;
   for (size_t i = 0; i < n_args; i++)
     free (args[i]);
 
@@ -218,7 +258,12 @@ prepare (struct introspection_server *s, struct conn *c)
 static int
 respond (struct introspection_server *s, struct conn *c)
 {
-  prepare (s, c);
+  if (prepare (s, c) == 1)
+    {
+      /* deferred: the answer must come within read_timeout_s */
+      lws_set_timeout (c->wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int) s->timeout_s);
+      return 0;
+    }
   /* The client has read_timeout_s to take the answer. */
   lws_set_timeout (c->wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int) s->timeout_s);
   lws_callback_on_writable (c->wsi);
@@ -232,7 +277,8 @@ static int
 respond_now (struct introspection_server *s, struct conn *c)
 {
   struct lws *wsi = c->wsi;
-  prepare (s, c);
+  if (prepare (s, c) == 1)
+    return -1; /* an upgrade request is answered at once or not at all */
   unsigned char hbuf[LWS_PRE + 512];
   unsigned char *start = hbuf + LWS_PRE, *p = start, *end = hbuf + sizeof hbuf;
   int rc = 1;
@@ -335,7 +381,7 @@ http_cb (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
        (lws 4.1 repeats BODY_COMPLETION for some malformed requests, which
        would answer forever) closes the connection. */
     case LWS_CALLBACK_HTTP:
-      if (!s || !c || c->evicted || s->stopping || c->busy || c->in_body)
+      if (!s || !c || c->evicted || s->stopping || c->busy || c->in_body || c->deferred)
         return -1;
       if (request_has_body (wsi))
         {
@@ -360,7 +406,7 @@ http_cb (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
       return on_writable (s, c);
 
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-      if (!s || !c || c->evicted || s->stopping || c->busy || c->in_body)
+      if (!s || !c || c->evicted || s->stopping || c->busy || c->in_body || c->deferred)
         return -1;
       return respond_now (s, c);
 
@@ -539,7 +585,7 @@ introspection_start (uv_loop_t *loop, const struct introspection_config *cfg,
                      agent_error_t *err)
 {
   *out = NULL;
-  if (!loop || !cfg || !prov || !prov->foreach_task)
+  if (!loop || !cfg || !prov || (!prov->foreach_task && !prov->handle))
     return error_set (err, ERR_INVALID, "introspection: loop, config and provider are required");
   const char *addr = cfg->listen_addr && *cfg->listen_addr ? cfg->listen_addr
                                                            : INTROSPECTION_DEFAULT_ADDR;
@@ -661,4 +707,28 @@ unsigned long
 introspection_accept_failures (const introspection_server_t *s)
 {
   return s ? introspection_listener_starved (s->listener) : 0;
+}
+
+void
+introspection_reply_on_cancel (struct introspection_reply *r, void (*cancel_cb) (void *arg),
+                               void *arg)
+{
+  r->cancel_cb = cancel_cb;
+  r->cancel_arg = arg;
+}
+
+void
+introspection_reply_send (struct introspection_reply *r, int status, char *body,
+                          const char *content_type)
+{
+  struct conn *c = r->c;
+  c->deferred = NULL;
+  free (r);
+  c->status = status;
+  c->body = body;
+  c->ctype = content_type;
+  c->body_len = strlen (body);
+  c->busy = true;
+  lws_set_timeout (c->wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int) c->srv->timeout_s);
+  lws_callback_on_writable (c->wsi);
 }

@@ -1,0 +1,332 @@
+/* tmds/routes.c - the router of the task metadata and credentials server:
+ * path -> task / container lookup -> answer, with upstream's status codes
+ * and error strings (see tmds.h). */
+#include "tmds/tmds_int.h"
+#include "core/util.h"
+#include "core/xmalloc.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char JSON_TYPE[] = "application/json";
+static const char TEXT_TYPE[] = "text/plain; charset=utf-8";
+
+void
+tmds_answer_clear (struct tmds_answer *a)
+{
+  free (a->body);
+  for (size_t i = 0; i < a->n_stats_ids; i++)
+    free (a->stats_ids[i]);
+  free (a->stats_ids);
+  free (a->subject);
+  free (a->creds_task_arn);
+  memset (a, 0, sizeof *a);
+}
+
+static void
+answer_json (struct tmds_answer *a, int status, json_t *j)
+{
+  a->status = status;
+  a->ctype = JSON_TYPE;
+  a->body = json_dumps (j, JSON_COMPACT | JSON_ENCODE_ANY);
+  json_decref (j);
+  if (!a->body)
+    {
+      a->status = 500;
+      a->body = xstrdup ("\"Internal server error\"");
+    }
+}
+
+/* An error of the metadata routes: a JSON string. */
+static void __attribute__ ((format (printf, 3, 4)))
+answer_error (struct tmds_answer *a, int status, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  char *msg = NULL;
+  if (vasprintf (&msg, fmt, ap) < 0)
+    abort ();
+  va_end (ap);
+  answer_json (a, status, json_string (msg));
+  free (msg);
+}
+
+static void
+not_found (struct tmds_answer *a)
+{
+  a->status = 404;
+  a->ctype = TEXT_TYPE;
+  a->body = xstrdup ("404 page not found\n");
+}
+
+/* ---- lookups ---- */
+
+static const struct task *
+task_by_endpoint (const struct tmds_view *v, const char *eid, const struct task_container **out)
+{
+  *out = NULL;
+  if (!eid || !*eid)
+    return NULL;
+  size_t n = v->prov->task_count (v->prov->data);
+  for (size_t i = 0; i < n; i++)
+    {
+      const struct task *t = v->prov->task_at (v->prov->data, i);
+      for (size_t k = 0; k < t->n_containers; k++)
+        {
+          const struct task_container *c = &t->containers[k];
+          if (c->docker_id && c->v3_endpoint_id && strcmp (c->v3_endpoint_id, eid) == 0)
+            {
+              *out = c;
+              return t;
+            }
+        }
+    }
+  return NULL;
+}
+
+static const struct task *
+task_by_docker_id (const struct tmds_view *v, const char *id, const struct task_container **out)
+{
+  *out = NULL;
+  size_t n = v->prov->task_count (v->prov->data);
+  for (size_t i = 0; i < n; i++)
+    {
+      const struct task *t = v->prov->task_at (v->prov->data, i);
+      for (size_t k = 0; k < t->n_containers; k++)
+        if (t->containers[k].docker_id && strcmp (t->containers[k].docker_id, id) == 0)
+          {
+            *out = &t->containers[k];
+            return t;
+          }
+    }
+  return NULL;
+}
+
+/* v2: the task one of whose containers has the caller's address. */
+static const struct task *
+task_by_ip (const struct tmds_view *v, const char *ip)
+{
+  if (!ip || !*ip || !v->inspect)
+    return NULL;
+  size_t n = v->prov->task_count (v->prov->data);
+  for (size_t i = 0; i < n; i++)
+    {
+      const struct task *t = v->prov->task_at (v->prov->data, i);
+      for (size_t k = 0; k < t->n_containers; k++)
+        {
+          const struct task_container *c = &t->containers[k];
+          const struct docker_container_info *info
+              = c->docker_id ? v->inspect (v->inspect_data, c->docker_id) : NULL;
+          if (!info)
+            continue;
+          if (info->ip_address && strcmp (info->ip_address, ip) == 0)
+            return t;
+          for (size_t j = 0; j < info->n_networks; j++)
+            if (info->networks[j].value && strcmp (info->networks[j].value, ip) == 0)
+              return t;
+        }
+    }
+  return NULL;
+}
+
+/* ---- credentials ---- */
+
+static void
+creds_error (struct tmds_answer *a, int status, const char *code, const char *prefix,
+             const char *msg)
+{
+  char *m = xasprintf ("%s%s", prefix, msg);
+  answer_json (a, status, json_pack ("{s:s,s:s}", "code", code, "message", m));
+  free (m);
+}
+
+static void
+route_credentials (const struct tmds_view *v, const char *id, bool v1, struct tmds_answer *a)
+{
+  const char *prefix = v1 ? "CredentialsV1Request: " : "CredentialsV2Request: ";
+  a->creds_request = true;
+  a->creds_path = v1 ? "/v1/credentials" : "/v2/credentials";
+  if (!id || !*id)
+    return creds_error (a, 400, "NoIdInRequest", prefix, "No Credential ID in the request");
+  const struct task_creds_entry *e = v->creds ? task_creds_store_get (v->creds, id) : NULL;
+  if (e && !e->creds)
+    return creds_error (a, 503, "CredentialsUninitialized", prefix,
+                        "Credentials uninitialized for ID");
+  if (!e)
+    return creds_error (a, 400, "InvalidIdInRequest", prefix, "Credentials not found");
+  const struct task_role_credentials *c = e->creds;
+  a->creds_task_arn = xstrdup (e->task_arn);
+  a->creds_event
+      = e->role == TASK_CREDS_EXECUTION_ROLE ? "GetCredentialsExecutionRole" : "GetCredentials";
+  answer_json (a, 200,
+               json_pack ("{s:s,s:s,s:s,s:s,s:s}", "RoleArn", c->role_arn ? c->role_arn : "",
+                          "AccessKeyId", c->access_key_id ? c->access_key_id : "",
+                          "SecretAccessKey", c->secret_access_key ? c->secret_access_key : "",
+                          "Token", c->session_token ? c->session_token : "", "Expiration",
+                          c->expiration ? c->expiration : ""));
+}
+
+/* ---- stats (answered once the samples are in) ---- */
+
+static void
+want_stats (struct tmds_answer *a, int version, bool task_stats, const char *subject,
+            const struct task *t, const struct task_container *only)
+{
+  a->version = version;
+  a->task_stats = task_stats;
+  a->subject = xstrdup (subject);
+  a->stats_ids = xcalloc (t->n_containers + 1, sizeof *a->stats_ids);
+  for (size_t k = 0; k < t->n_containers; k++)
+    {
+      const struct task_container *c = &t->containers[k];
+      if (!c->docker_id || (only && c != only))
+        continue;
+      /* tracked while running and the task is not terminal; an id listed
+         with no sample to fetch is "unavailable" */
+      bool tracked = c->known_status == TASK_STATUS_RUNNING
+                     && t->known_status < TASK_STATUS_STOPPED;
+      a->stats_ids[a->n_stats_ids++] = tracked ? xstrdup (c->docker_id)
+                                               : xasprintf ("!%s", c->docker_id);
+    }
+}
+
+void
+tmds_stats_answer (struct tmds_answer *a, const char *const *raws)
+{
+  if (!a->task_stats)
+    {
+      const char *raw = a->n_stats_ids ? raws[0] : NULL;
+      json_t *j = raw ? json_loads (raw, JSON_DECODE_ANY, NULL) : NULL;
+      if (!j)
+        return a->version >= 4 ? answer_error (a, 500, "Unable to get container stats for: %s",
+                                               a->subject)
+                               : answer_error (a, 400, "Unable to get container stats for: %s",
+                                               a->subject);
+      return answer_json (a, 200, j);
+    }
+  json_t *m = json_object ();
+  for (size_t i = 0; i < a->n_stats_ids; i++)
+    {
+      const char *id = a->stats_ids[i][0] == '!' ? a->stats_ids[i] + 1 : a->stats_ids[i];
+      json_t *j = raws[i] ? json_loads (raws[i], JSON_DECODE_ANY, NULL) : NULL;
+      if (!j)
+        j = a->version >= 4 ? json_object () : json_null ();
+      json_object_set_new (m, id, j);
+    }
+  answer_json (a, 200, m);
+}
+
+/* ---- v3 / v4 ---- */
+
+static void
+route_v34 (const struct tmds_view *v, int version, const char *eid, const char *rest,
+           struct tmds_answer *a)
+{
+  const char *V = version >= 4 ? "V4" : "V3";
+  const struct task_container *c = NULL;
+  const struct task *t = task_by_endpoint (v, eid, &c);
+  bool task_route = strcmp (rest, "/task") == 0 || strcmp (rest, "/taskWithTags") == 0;
+  bool stats = strcmp (rest, "/stats") == 0 || strcmp (rest, "/task/stats") == 0;
+  bool task_stats = strcmp (rest, "/task/stats") == 0;
+  if (!task_route && !stats && *rest)
+    return not_found (a);
+  if (!t)
+    {
+      int st = version >= 4 ? 404 : stats ? 400 : 500;
+      if (task_route || task_stats)
+        return answer_error (a, st,
+                             "%s task %s handler: unable to get task arn from request: unable to "
+                             "get task Arn from v3 endpoint ID: %s",
+                             V, stats ? "stats" : "metadata", eid);
+      return answer_error (a, st,
+                           "%s container %s handler: unable to get container ID from request: "
+                           "unable to get docker ID from v3 endpoint ID: %s",
+                           V, stats ? "stats" : "metadata", eid);
+    }
+  if (stats)
+    return want_stats (a, version, task_stats, task_stats ? t->arn : c->docker_id, t,
+                       task_stats ? NULL : c);
+  if (task_route)
+    {
+      json_t *j = tmds_task_json (v, t, version);
+      if (!j)
+        return version >= 4
+                   ? answer_error (a, 500, "Unable to generate metadata for v4 task: '%s'", t->arn)
+                   : answer_error (a, 500, "Unable to generate metadata for task: '%s'", t->arn);
+      return answer_json (a, 200, j);
+    }
+  json_t *j = tmds_container_json (v, c, version);
+  if (!j)
+    return answer_error (a, 500, "unable to generate metadata for container '%s'", c->docker_id);
+  answer_json (a, 200, j);
+}
+
+/* ---- v2 ---- */
+
+static void
+route_v2 (const struct tmds_view *v, const char *rest, const char *peer_ip, struct tmds_answer *a)
+{
+  bool stats = strncmp (rest, "stats", 5) == 0;
+  const char *tail = rest + (stats ? 5 : strncmp (rest, "metadataWithTags", 16) == 0 ? 16 : 8);
+  if (!stats && strncmp (rest, "metadata", 8) != 0)
+    return not_found (a);
+  if (*tail && *tail != '/')
+    return not_found (a);
+  const char *id = *tail ? tail + 1 : "";
+  bool with_tags = !stats && strncmp (rest, "metadataWithTags", 16) == 0;
+  if (*id && !with_tags)
+    {
+      const struct task_container *c = NULL;
+      const struct task *t = task_by_docker_id (v, id, &c);
+      if (!t)
+        return answer_error (a, 400, "Unable to get task arn from docker id: %s", id);
+      if (stats)
+        return want_stats (a, 2, false, id, t, c);
+      json_t *j = tmds_container_json (v, c, 2);
+      if (!j)
+        return answer_error (a, 400, "Unable to generate metadata for container '%s'", id);
+      return answer_json (a, 200, j);
+    }
+  if (*id)
+    return not_found (a);
+  const struct task *t = task_by_ip (v, peer_ip);
+  if (!t)
+    return answer_error (a, 400,
+                         "Unable to get task arn from request: unable to associate '%s' with task",
+                         peer_ip ? peer_ip : "");
+  if (stats)
+    return want_stats (a, 2, true, t->arn, t, NULL);
+  json_t *j = tmds_task_json (v, t, 2);
+  if (!j)
+    return answer_error (a, 400, "Unable to generate metadata for task: '%s'", t->arn);
+  answer_json (a, 200, j);
+}
+
+void
+tmds_route (const struct tmds_view *v, const char *path, const char *const *args, size_t n_args,
+            const char *peer_ip, struct tmds_answer *a)
+{
+  memset (a, 0, sizeof *a);
+  if (strncmp (path, "/v2/credentials/", 16) == 0)
+    return route_credentials (v, path + 16, false, a);
+  if (strcmp (path, "/v1/credentials") == 0)
+    {
+      const char *id = NULL;
+      for (size_t i = 0; i < n_args && !id; i++)
+        if (strncmp (args[i], "id=", 3) == 0)
+          id = args[i] + 3;
+      return route_credentials (v, id, true, a);
+    }
+  if (strncmp (path, "/v4/", 4) == 0 || strncmp (path, "/v3/", 4) == 0)
+    {
+      int version = path[2] - '0';
+      const char *eid = path + 4;
+      const char *slash = strchr (eid, '/');
+      cleanup_free char *id = slash ? xstrndup (eid, (size_t) (slash - eid)) : xstrdup (eid);
+      return route_v34 (v, version, id, slash ? slash : "", a);
+    }
+  if (strncmp (path, "/v2/", 4) == 0)
+    return route_v2 (v, path + 4, peer_ip, a);
+  not_found (a);
+}

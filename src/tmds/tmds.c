@@ -1,0 +1,392 @@
+/* tmds/tmds.c - the task metadata and credentials server: introspection's
+ * HTTP server with this module's router, the Docker inspect cache the
+ * metadata reads, and the one-shot stats calls of the stats routes (see
+ * tmds.h). */
+#include "tmds/tmds_int.h"
+#include "docker/stats.h"
+#include "introspection/introspection.h"
+#include "core/xmalloc.h"
+#include "log/log.h"
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#define MOD "tmds"
+#define DEFAULT_MAX_CONNS 1024
+
+struct icache
+{
+  TAILQ_ENTRY (icache) link;
+  struct tmds_server *s;
+  char *docker_id;
+  struct docker_container_info *info; /* last successful inspect, NULL if none */
+  docker_op_t *op;                    /* inspect in flight */
+  bool again;                         /* changed while inspecting: once more */
+};
+
+TAILQ_HEAD (icache_list, icache);
+
+struct stats_req;
+
+struct stats_item
+{
+  struct stats_req *req;
+  docker_op_t *op;
+  char *raw;
+};
+
+struct stats_req
+{
+  TAILQ_ENTRY (stats_req) link;
+  struct tmds_server *s;
+  struct introspection_reply *reply;
+  struct tmds_answer a;
+  struct stats_item *items;
+  size_t outstanding;
+};
+
+TAILQ_HEAD (stats_list, stats_req);
+
+struct tmds_server
+{
+  uv_loop_t *loop;
+  struct tmds_config cfg;
+  char *addr, *cluster, *az;
+  struct tmds_provider prov;
+  const task_creds_store_t *creds;
+  docker_client_t *docker;
+  introspection_server_t *http;
+  struct icache_list cache;
+  struct stats_list stats;
+  size_t stats_inflight;
+  void (*done_cb) (void *);
+  void *done_arg;
+};
+
+/* ---- Docker inspect cache ---- */
+
+static struct icache *
+cache_find (struct tmds_server *s, const char *id)
+{
+  struct icache *e;
+  TAILQ_FOREACH (e, &s->cache, link)
+  if (strcmp (e->docker_id, id) == 0)
+    return e;
+  return NULL;
+}
+
+static const struct docker_container_info *
+cache_inspect (void *data, const char *docker_id)
+{
+  struct icache *e = cache_find (data, docker_id);
+  return e ? e->info : NULL;
+}
+
+static void cache_refresh (struct icache *e);
+
+static void
+cache_inspect_cb (const struct docker_container_info *info, agent_error_t err, void *data)
+{
+  struct icache *e = data;
+  e->op = NULL;
+  if (err)
+    log_debug (MOD, "inspect %.12s: %s", e->docker_id, error_msg (&err));
+  else if (info)
+    {
+      docker_container_info_free (e->info);
+      e->info = docker_container_info_dup (info);
+    }
+  if (e->again)
+    cache_refresh (e);
+}
+
+static void
+cache_refresh (struct icache *e)
+{
+  e->again = false;
+  if (!e->s->docker)
+    return;
+  e->op = docker_container_inspect (e->s->docker, e->docker_id, cache_inspect_cb, e);
+}
+
+static void
+cache_free (struct tmds_server *s, struct icache *e)
+{
+  TAILQ_REMOVE (&s->cache, e, link);
+  docker_op_cancel (e->op);
+  docker_container_info_free (e->info);
+  free (e->docker_id);
+  free (e);
+}
+
+static bool
+docker_id_held (struct tmds_server *s, const char *id)
+{
+  size_t n = s->prov.task_count (s->prov.data);
+  for (size_t i = 0; i < n; i++)
+    {
+      const struct task *t = s->prov.task_at (s->prov.data, i);
+      for (size_t k = 0; k < t->n_containers; k++)
+        if (t->containers[k].docker_id && strcmp (t->containers[k].docker_id, id) == 0)
+          return true;
+    }
+  return false;
+}
+
+void
+tmds_container_changed (tmds_server_t *s, const struct task *t, const struct task_container *c)
+{
+  (void) t;
+  if (!s)
+    return;
+  if (!c)
+    {
+      struct icache *e, *next;
+      for (e = TAILQ_FIRST (&s->cache); e; e = next)
+        {
+          next = TAILQ_NEXT (e, link);
+          if (!docker_id_held (s, e->docker_id))
+            cache_free (s, e);
+        }
+      return;
+    }
+  if (!c->docker_id)
+    return;
+  struct icache *e = cache_find (s, c->docker_id);
+  if (!e)
+    {
+      e = xcalloc (1, sizeof *e);
+      e->s = s;
+      e->docker_id = xstrdup (c->docker_id);
+      TAILQ_INSERT_TAIL (&s->cache, e, link);
+    }
+  if (e->op)
+    e->again = true;
+  else
+    cache_refresh (e);
+}
+
+/* ---- stats requests ---- */
+
+static void
+stats_req_free (struct stats_req *r)
+{
+  struct tmds_server *s = r->s;
+  TAILQ_REMOVE (&s->stats, r, link);
+  for (size_t i = 0; i < r->a.n_stats_ids; i++)
+    {
+      if (r->items[i].op)
+        {
+          docker_op_cancel (r->items[i].op);
+          s->stats_inflight--;
+        }
+      free (r->items[i].raw);
+    }
+  free (r->items);
+  tmds_answer_clear (&r->a);
+  free (r);
+}
+
+static void
+stats_finish (struct stats_req *r)
+{
+  const char **raws = xcalloc (r->a.n_stats_ids + 1, sizeof *raws);
+  for (size_t i = 0; i < r->a.n_stats_ids; i++)
+    raws[i] = r->items[i].raw;
+  tmds_stats_answer (&r->a, raws);
+  free (raws);
+  char *body = r->a.body;
+  r->a.body = NULL;
+  introspection_reply_send (r->reply, r->a.status, body, r->a.ctype);
+  stats_req_free (r);
+}
+
+static void
+stats_cb (const struct docker_stats *st, agent_error_t err, void *data)
+{
+  struct stats_item *it = data;
+  struct stats_req *r = it->req;
+  it->op = NULL;
+  r->s->stats_inflight--;
+  if (!err && st && st->raw)
+    it->raw = xstrdup (st->raw);
+  if (--r->outstanding == 0)
+    stats_finish (r);
+}
+
+static void
+stats_cancel_cb (void *arg)
+{
+  stats_req_free (arg);
+}
+
+/* 0: deferred (reply kept); else answered in a. */
+static int
+stats_start (struct tmds_server *s, struct tmds_answer *a, struct introspection_reply *reply)
+{
+  struct stats_req *r = xcalloc (1, sizeof *r);
+  r->s = s;
+  r->reply = reply;
+  r->a = *a;
+  memset (a, 0, sizeof *a);
+  r->items = xcalloc (r->a.n_stats_ids + 1, sizeof *r->items);
+  TAILQ_INSERT_TAIL (&s->stats, r, link);
+  for (size_t i = 0; i < r->a.n_stats_ids; i++)
+    {
+      r->items[i].req = r;
+      const char *id = r->a.stats_ids[i];
+      if (id[0] == '!' || !s->docker || s->stats_inflight >= TMDS_MAX_STATS_INFLIGHT)
+        continue; /* not tracked, or over the bound: unavailable */
+      r->items[i].op = docker_container_stats (s->docker, id, false, stats_cb, &r->items[i]);
+      s->stats_inflight++;
+      r->outstanding++;
+    }
+  if (r->outstanding > 0)
+    {
+      introspection_reply_on_cancel (reply, stats_cancel_cb, r);
+      return 0;
+    }
+  const char **raws = xcalloc (r->a.n_stats_ids + 1, sizeof *raws);
+  tmds_stats_answer (&r->a, raws);
+  free (raws);
+  *a = r->a;
+  memset (&r->a, 0, sizeof r->a);
+  stats_req_free (r);
+  return a->status;
+}
+
+/* ---- requests ---- */
+
+static int
+tmds_handle (void *data, const struct introspection_request *rq, struct introspection_reply *reply,
+             char **body, const char **ctype)
+{
+  struct tmds_server *s = data;
+  struct tmds_view v = { .cfg = &s->cfg,
+                         .prov = &s->prov,
+                         .creds = s->creds,
+                         .inspect = cache_inspect,
+                         .inspect_data = s };
+  struct tmds_answer a;
+  tmds_route (&v, rq->path, rq->args, rq->n_args, rq->peer_ip, &a);
+  if (a.creds_request)
+    /* the credentials id is the secret: the path is logged without it */
+    log_info (MOD, "%d %s \"%s\" %s %s", a.status, rq->peer_ip, a.creds_path,
+              a.creds_task_arn ? a.creds_task_arn : "-", a.creds_event ? a.creds_event : "");
+  else
+    log_debug (MOD, "request method=%s path=%s status=%d peer=%s", rq->method, rq->path,
+               a.body ? a.status : 0, rq->peer_ip);
+  if (!a.body && stats_start (s, &a, reply) == 0)
+    return 0;
+  *body = a.body;
+  *ctype = a.ctype;
+  a.body = NULL;
+  int status = a.status;
+  tmds_answer_clear (&a);
+  return status;
+}
+
+static void
+tmds_unused_foreach (void *data, introspection_task_cb cb, void *arg)
+{
+  (void) data;
+  (void) cb;
+  (void) arg;
+}
+
+int
+tmds_start (uv_loop_t *loop, const struct tmds_config *cfg, const struct tmds_provider *prov,
+            const task_creds_store_t *creds, docker_client_t *docker, tmds_server_t **out,
+            agent_error_t *err)
+{
+  *out = NULL;
+  if (!prov || !prov->task_count || !prov->task_at)
+    return error_set (err, ERR_INVALID, "task metadata server: a task provider is required");
+  struct tmds_server *s = xcalloc (1, sizeof *s);
+  s->loop = loop;
+  s->cfg = *cfg;
+  s->addr = xstrdup (cfg->listen_addr && *cfg->listen_addr ? cfg->listen_addr : TMDS_DEFAULT_ADDR);
+  s->cluster = xstrdup (cfg->cluster ? cfg->cluster : "default");
+  s->az = cfg->availability_zone ? xstrdup (cfg->availability_zone) : NULL;
+  s->cfg.listen_addr = s->addr;
+  s->cfg.cluster = s->cluster;
+  s->cfg.availability_zone = s->az;
+  s->prov = *prov;
+  s->creds = creds;
+  s->docker = docker;
+  TAILQ_INIT (&s->cache);
+  TAILQ_INIT (&s->stats);
+  struct introspection_config ic = {
+    .listen_addr = s->addr,
+    .port = cfg->port < 0 ? TMDS_DEFAULT_PORT : cfg->port,
+    .cluster = s->cluster,
+    .max_connections = cfg->max_connections ? cfg->max_connections : DEFAULT_MAX_CONNS,
+    .read_timeout_s = cfg->read_timeout_s,
+  };
+  struct introspection_provider ip = { .foreach_task = tmds_unused_foreach,
+                                       .handle = tmds_handle,
+                                       .data = s };
+  if (introspection_start (loop, &ic, &ip, &s->http, err) < 0)
+    {
+      free (s->addr);
+      free (s->cluster);
+      free (s->az);
+      free (s);
+      return error_wrap (err, "task metadata server");
+    }
+  /* containers restored with a Docker id: their details now */
+  size_t n = prov->task_count (prov->data);
+  for (size_t i = 0; i < n; i++)
+    {
+      const struct task *t = prov->task_at (prov->data, i);
+      for (size_t k = 0; k < t->n_containers; k++)
+        tmds_container_changed (s, t, &t->containers[k]);
+    }
+  *out = s;
+  return 0;
+}
+
+static void
+tmds_http_stopped_cb (void *arg)
+{
+  struct tmds_server *s = arg;
+  while (!TAILQ_EMPTY (&s->stats))
+    stats_req_free (TAILQ_FIRST (&s->stats));
+  while (!TAILQ_EMPTY (&s->cache))
+    cache_free (s, TAILQ_FIRST (&s->cache));
+  void (*done) (void *) = s->done_cb;
+  void *done_arg = s->done_arg;
+  free (s->addr);
+  free (s->cluster);
+  free (s->az);
+  free (s);
+  if (done)
+    done (done_arg);
+}
+
+void
+tmds_stop (tmds_server_t *s, void (*done_cb) (void *arg), void *arg)
+{
+  if (!s)
+    {
+      if (done_cb)
+        done_cb (arg);
+      return;
+    }
+  s->done_cb = done_cb;
+  s->done_arg = arg;
+  /* Docker calls end now; pending replies are cancelled by the server */
+  struct icache *e;
+  TAILQ_FOREACH (e, &s->cache, link)
+  {
+    docker_op_cancel (e->op);
+    e->op = NULL;
+  }
+  introspection_stop (s->http, tmds_http_stopped_cb, s);
+}
+
+int
+tmds_port (const tmds_server_t *s)
+{
+  return s ? introspection_port (s->http) : 0;
+}

@@ -1,0 +1,132 @@
+/* tmds/tmds.h - the task metadata and credentials server (127.0.0.1:51679,
+ * reached by containers at 169.254.170.2 through the rules of
+ * scripts/task-endpoints-net.sh).
+ *
+ * Contract (routes, shapes and status codes are upstream's; see README):
+ *  - GET /v2/credentials/<id> and /v1/credentials?id=<id>: the task IAM role
+ *    credentials stored under that id (task/task_creds.h), as
+ *    {"RoleArn","AccessKeyId","SecretAccessKey","Token","Expiration"};
+ *    errors are JSON objects {"code","message"}: 400 NoIdInRequest, 503
+ *    CredentialsUninitialized (id known from a restored task, ACS has not
+ *    re-sent it), 400 InvalidIdInRequest.  The id is the secret: no
+ *    source-address check, and it is never logged (one line per request
+ *    names the task and the role, not the id).
+ *  - Metadata: /v4/<eid>, /v4/<eid>/task, /v4/<eid>/taskWithTags,
+ *    /v4/<eid>/stats, /v4/<eid>/task/stats, the same under /v3/<eid>, and
+ *    /v2/metadata, /v2/metadata/<dockerId>, /v2/stats, /v2/stats/<dockerId>.
+ *    <eid> is a container's endpoint id (task.h v3_endpoint_id), known once
+ *    the container has a Docker id and until its task leaves state; v2
+ *    finds the task by the caller's address among its containers' Docker
+ *    network addresses.  Unknown ids: v4 404, v3 metadata 500, v3 stats
+ *    400, v2 400, each with upstream's message as a JSON string.  Unknown
+ *    paths: 404 "404 page not found\n" (text/plain).
+ *  - Container details (image id, times, labels, networks, volumes, log
+ *    configuration) come from a Docker inspect the server makes when a
+ *    container's known status changes (and at start for every container
+ *    with a Docker id); a container not inspected yet has no network
+ *    settings, which fails the v3 routes and v4 container route with 500
+ *    as upstream does.  Stats are one Docker one-shot stats call per
+ *    container per request (docker/stats.h), made only while someone asks
+ *    (at most TMDS_MAX_STATS_INFLIGHT at once; beyond that a container's
+ *    stats are unavailable); nothing streams in between.  Stats of a
+ *    container that is not running, or of a stopped task, are unavailable.
+ *  - The HTTP server is introspection's (introspection/introspection.h: lws
+ *    on the agent's loop, header limit, read timeout, connection limit with
+ *    eviction of the oldest idle connection, accept back-off), with its
+ *    own listener; lws normalises request paths (no 301 answers).
+ *  Files: routes.c (router, credentials, errors), meta.c (JSON shapes),
+ *  tmds.c (server, Docker inspect cache, stats calls).
+ */
+#ifndef TMDS_TMDS_H
+#define TMDS_TMDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+#include "core/error.h"
+#include "docker/docker.h"
+#include "task/task.h"
+#include "task/task_creds.h"
+
+#define TMDS_DEFAULT_PORT 51679
+#define TMDS_DEFAULT_ADDR "127.0.0.1"
+#define TMDS_MAX_STATS_INFLIGHT 64
+
+struct tmds_config
+{
+  const char *listen_addr;       /* NULL = 127.0.0.1 */
+  int port;                      /* < 0: 51679; 0: ephemeral (tests) */
+  const char *cluster;           /* "Cluster" as configured */
+  const char *availability_zone; /* NULL/"" = omitted */
+  unsigned max_connections;      /* 0 = 1024 */
+  unsigned read_timeout_s;       /* 0 = 5 */
+};
+
+/* How the server reads the tasks (the agent wires it to engine/);
+   synchronous, on the loop. */
+struct tmds_provider
+{
+  size_t (*task_count) (void *data);
+  const struct task *(*task_at) (void *data, size_t i);
+  void *data;
+};
+
+/* The last Docker inspect of a container, NULL if none. */
+typedef const struct docker_container_info *(*tmds_inspect_fn) (void *data, const char *docker_id);
+
+/* Everything the router reads. */
+struct tmds_view
+{
+  const struct tmds_config *cfg;
+  const struct tmds_provider *prov;
+  const task_creds_store_t *creds;
+  tmds_inspect_fn inspect;
+  void *inspect_data;
+};
+
+/* A routed request.  Stats routes leave body NULL and list the Docker ids
+   whose stats are needed; tmds_stats_answer() then builds the answer. */
+struct tmds_answer
+{
+  int status;
+  char *body;
+  const char *ctype;
+  /* stats */
+  char **stats_ids; /* n_stats_ids Docker ids */
+  size_t n_stats_ids;
+  int version;      /* 2, 3, 4 */
+  bool task_stats;  /* map keyed by Docker id (else one container) */
+  char *subject;    /* Docker id or task ARN, for the error message */
+  /* credentials requests: what the log line says (never the id) */
+  bool creds_request;
+  const char *creds_path; /* "/v1/credentials" or "/v2/credentials" */
+  char *creds_task_arn;
+  const char *creds_event; /* "GetCredentials" / "GetCredentialsExecutionRole" */
+};
+
+/* Route one request (pure; for the server, unit tests and fuzzing). */
+void tmds_route (const struct tmds_view *v, const char *path, const char *const *args,
+                 size_t n_args, const char *peer_ip, struct tmds_answer *out);
+/* Finish a stats answer: raws[i] is the Docker stats JSON of stats_ids[i],
+   NULL when unavailable. */
+void tmds_stats_answer (struct tmds_answer *a, const char *const *raws);
+void tmds_answer_clear (struct tmds_answer *a);
+
+/* ---- server ---- */
+
+typedef struct tmds_server tmds_server_t;
+
+/* Start listening (retrying a busy address with back-off, as upstream).
+   cfg strings are copied; prov, creds and docker must outlive the server. */
+int tmds_start (uv_loop_t *loop, const struct tmds_config *cfg, const struct tmds_provider *prov,
+                const task_creds_store_t *creds, docker_client_t *docker, tmds_server_t **out,
+                agent_error_t *err);
+/* Close everything; frees s asynchronously (done_cb once released). */
+void tmds_stop (tmds_server_t *s, void (*done_cb) (void *arg), void *arg);
+/* A task's or container's known status changed, or the task left state:
+   refresh the container's Docker details (c NULL: drop what belongs to
+   containers no task holds any more). */
+void tmds_container_changed (tmds_server_t *s, const struct task *t, const struct task_container *c);
+int tmds_port (const tmds_server_t *s);
+
+#endif
