@@ -3,7 +3,7 @@
 #   1. no file in src/ over 800 lines
 #   2. dependencies run one way:
 #        core <- log <- task <- config/docker/state/aws <- engine/ecs
-#             <- acs/update/introspection <- agent <- main
+#             <- acs/update/introspection/tmds <- agent <- main
 #      a file in src/<module>/ includes "<other>/..." only from a lower level;
 #      modules on the same level do not include each other, except the edges
 #      listed in SAME_LEVEL_OK below, each with its reason
@@ -27,13 +27,14 @@ declare -A LEVEL=(
   [core]=0 [log]=1 [task]=2
   [config]=3 [docker]=3 [state]=3 [aws]=3
   [engine]=4 [ecs]=4
-  [acs]=5 [update]=5 [introspection]=5 [tcs]=5
+  [acs]=5 [update]=5 [introspection]=5 [tcs]=5 [tmds]=5
   [agent]=6
 )
 # same-level includes that are allowed: "from->to" = reason
 declare -A SAME_LEVEL_OK=(
   [tcs->acs]="the TCS session dials like the ACS one: acs/url.h builds and resolves its URL"
   [update->acs]="update handles the ACS update messages (acs/codec.h structs) and answers them on the ACS session (acs/session.h)"
+  [tmds->introspection]="the task metadata server runs on the introspection HTTP server (introspection/introspection.h: handle, deferred replies)"
 )
 
 nviol=0

@@ -35,6 +35,8 @@ install -m 0755 "$bin" "$stage/usr/bin/$pkg"
 strip --strip-unneeded --remove-section=.comment --remove-section=.note "$stage/usr/bin/$pkg"
 sed -e 's|^ExecStart=.*|ExecStart=/usr/bin/amazon-ecs-agent|' \
     -e '/^# Install:/,/^#           systemctl daemon-reload/d' \
+    -e '/ecs-task-endpoints-net/d' -e '/ECS_ENABLE_TASK_IAM_ROLE/d' -e '/As ecs-init sets them/d' \
+    -e '/^# 169.254.170.2 ->/,/cannot reach it)\./d' \
     packaging/amazon-ecs-agent.service >"$stage/lib/systemd/system/$pkg.service"
 grep -q '^ExecStart=/usr/bin/amazon-ecs-agent$' "$stage/lib/systemd/system/$pkg.service" ||
   die "the unit's ExecStart was not rewritten"

@@ -386,6 +386,10 @@ agent_step_register (struct agent *a)
       ecs_attributes_add_missing (&attrs, &n_attrs, opt, n_opt);
       ecs_attributes_add_missing (&attrs, &n_attrs, &arch, 1);
       ecs_attributes_free (opt, n_opt);
+      struct ecs_attribute *ep = ecs_endpoint_attributes (
+          a->cfg->task_iam_role, a->cfg->task_iam_role_network_host, maxminor, &n_opt);
+      ecs_attributes_add_missing (&attrs, &n_attrs, ep, n_opt);
+      ecs_attributes_free (ep, n_opt);
     }
   free (user);
   for (size_t i = 0; i < nv; i++)

@@ -11,6 +11,7 @@
 #include "acs/session.h"
 #include "core/exitcodes.h"
 #include "introspection/introspection.h"
+#include "tmds/tmds.h"
 #include "update/update.h"
 #include "log/log.h"
 #include <libwebsockets.h>
@@ -27,6 +28,7 @@ struct agent_services
   acs_manifest_handler_t *manifest;
   update_t *update;
   task_creds_store_t *creds; /* task IAM role credentials (task/task_creds.h) */
+  tmds_server_t *tmds;       /* task metadata and credentials server */
   char *version;
   char *hash;
 };
@@ -192,7 +194,13 @@ static void
 agent_task_change_cb (const struct task *t, const struct task_container *c, void *data)
 {
   struct agent *a = data;
-  if (c || !a->services || !a->services->creds)
+  if (!a->services)
+    return;
+  /* the metadata server refreshes the container's Docker details (c NULL
+     and the task gone: it drops those of removed containers) */
+  if (c || engine_find_task_by_arn (a->engine, t->arn) == NULL)
+    tmds_container_changed (a->services->tmds, t, c);
+  if (c || !a->services->creds)
     return;
   if (t->known_status >= TASK_STATUS_STOPPED
       && task_creds_store_remove_task (a->services->creds, t->arn, TASK_CREDS_TASK_ROLE))
@@ -200,6 +208,41 @@ agent_task_change_cb (const struct task *t, const struct task_container *c, void
   if (engine_find_task_by_arn (a->engine, t->arn) == NULL
       && task_creds_store_remove_task (a->services->creds, t->arn, TASK_CREDS_EXECUTION_ROLE))
     log_info (MOD, "task %s removed: its execution role credentials are dropped", t->arn);
+}
+
+/* ---- task metadata and credentials server ---- */
+
+static size_t
+agent_tmds_task_count (void *data)
+{
+  struct agent *a = data;
+  return a->engine ? engine_task_count (a->engine) : 0;
+}
+
+static const struct task *
+agent_tmds_task_at (void *data, size_t i)
+{
+  struct agent *a = data;
+  return engine_task_at (a->engine, i);
+}
+
+static int
+agent_tmds_start (struct agent *a, agent_error_t *err)
+{
+  struct tmds_config tc = {
+    .listen_addr = a->cfg->tmds_addr,
+    .port = a->cfg->tmds_port,
+    .cluster = a->cfg->cluster,
+    .availability_zone = a->ident.availability_zone,
+  };
+  struct tmds_provider prov = { .task_count = agent_tmds_task_count,
+                                .task_at = agent_tmds_task_at,
+                                .data = a };
+  if (tmds_start (a->loop, &tc, &prov, a->services->creds, a->docker, &a->services->tmds, err) < 0)
+    return -1;
+  log_info (MOD, "Task metadata and credentials server listening on %s:%d", tc.listen_addr,
+            tc.port);
+  return 0;
 }
 
 /* Restored tasks: their ids are known, their credentials come again from
@@ -349,7 +392,7 @@ agent_services_start (struct agent *a, agent_error_t *err)
   a->services = xcalloc (1, sizeof *a->services);
   a->services->version = agent_version_string ();
   agent_creds_start (a);
-  if (agent_intro_start (a, err) < 0)
+  if (agent_intro_start (a, err) < 0 || agent_tmds_start (a, err) < 0)
     return -1;
   /* upstream starts telemetry just before the ACS session */
   if (agent_telemetry_start (a, err) < 0)
@@ -394,6 +437,12 @@ agent_services_stop (struct agent *a)
       a->services_stopping++;
       introspection_stop (s->intro, agent_service_stopped_cb, a);
       s->intro = NULL; /* frees itself once stopped */
+    }
+  if (s->tmds)
+    {
+      a->services_stopping++;
+      tmds_stop (s->tmds, agent_service_stopped_cb, a);
+      s->tmds = NULL; /* frees itself once stopped */
     }
   uv_update_time (a->loop);
   uint64_t deadline = uv_now (a->loop) + SERVICES_STOP_MAX_MS;

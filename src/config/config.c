@@ -440,6 +440,21 @@ config_load (struct agent_config *cfg, config_getenv_fn env, void *d, agent_erro
         return error_set (err, ERR_TERMINAL, "ECS_INTROSPECTION_PORT: \"%s\" is not a port number", v);
       cfg->introspection_port = (int) p;
     }
+  cfg->tmds_addr = config_trim_dup (config_env (env, d, "ECS_TASK_METADATA_LISTEN_ADDR"));
+  cfg->tmds_port = 51679;
+  if ((v = config_env (env, d, "ECS_TASK_METADATA_PORT")))
+    {
+      char *end;
+      long p = strtol (v, &end, 10);
+      if (*end || p < 0 || p > 65535)
+        return error_set (err, ERR_TERMINAL, "ECS_TASK_METADATA_PORT: \"%s\" is not a port number", v);
+      cfg->tmds_port = (int) p;
+    }
+  bool role_set = false;
+  if (config_env_bool (env, d, "ECS_ENABLE_TASK_IAM_ROLE", &cfg->task_iam_role, &role_set, err) < 0
+      || config_env_bool (env, d, "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST",
+                          &cfg->task_iam_role_network_host, &role_set, err) < 0)
+    return -1;
 
   struct config_options_ctx ox = { &cfg->gates, "/proc/sys/net/ipv4/ip_local_port_range", NULL };
   int orc = config_load_options (&ox, env, d, err);
@@ -487,6 +502,8 @@ config_load (struct agent_config *cfg, config_getenv_fn env, void *d, agent_erro
     cfg->polling_metrics_wait_ms = 20000;
   if (cfg->introspection_addr == NULL)
     cfg->introspection_addr = xstrdup ("0.0.0.0");
+  if (cfg->tmds_addr == NULL)
+    cfg->tmds_addr = xstrdup ("127.0.0.1");
   if (cfg->engine_auth_type && strcmp (cfg->engine_auth_type, "docker") != 0
       && strcmp (cfg->engine_auth_type, "dockercfg") != 0)
     return error_set (err, ERR_TERMINAL, "ECS_ENGINE_AUTH_TYPE: unknown type \"%s\" (expected docker or dockercfg)", cfg->engine_auth_type);
@@ -510,7 +527,7 @@ config_free (struct agent_config *cfg)
   char **strs[] = { &cfg->cluster, &cfg->api_endpoint, &cfg->docker_endpoint, &cfg->aws_region,
                     &cfg->data_dir, &cfg->engine_auth_type, &cfg->engine_auth_data,
                     &cfg->update_download_dir, &cfg->log_file, &cfg->imds_endpoint,
-                    &cfg->introspection_addr, &cfg->access_key_id, &cfg->secret_access_key,
+                    &cfg->introspection_addr, &cfg->tmds_addr, &cfg->access_key_id, &cfg->secret_access_key,
                     &cfg->session_token, &cfg->config_file };
   for (size_t i = 0; i < ARRAY_SIZE (strs); i++)
     {

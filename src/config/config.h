@@ -88,6 +88,12 @@ struct agent_config
   size_t n_instance_attributes;
   char *introspection_addr; /* ECS_INTROSPECTION_LISTEN_ADDR, default 0.0.0.0 */
   int introspection_port;   /* ECS_INTROSPECTION_PORT, default 51678 */
+  /* The task metadata and credentials server (tmds/tmds.h); upstream
+     listens on 127.0.0.1:51679 without a key, these move it (tests). */
+  char *tmds_addr; /* ECS_TASK_METADATA_LISTEN_ADDR, default 127.0.0.1 */
+  int tmds_port;   /* ECS_TASK_METADATA_PORT, default 51679 */
+  bool task_iam_role;              /* ECS_ENABLE_TASK_IAM_ROLE: capability only */
+  bool task_iam_role_network_host; /* ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST: capability only */
   /* GET /v1/health bounds (core/health.h); 0 = the defaults there */
   uint64_t health_acs_grace_ms;       /* ECS_HEALTH_ACS_GRACE, default 3m */
   uint64_t health_docker_interval_ms; /* ECS_HEALTH_DOCKER_INTERVAL, default 10s (bound 3x) */

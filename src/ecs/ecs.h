@@ -192,6 +192,13 @@ void ecs_attributes_free (struct ecs_attribute *a, size_t n);
 struct ecs_attribute *ecs_option_attributes (const struct task_option_gates *g, int api_minor,
                                              bool port_ranges, size_t *n);
 bool ecs_docker_api_version_advertised (int minor);
+/* The task IAM role capabilities, as upstream advertises them (Docker API
+   1.19 or later): com.amazonaws.ecs.capability.task-iam-role when
+   ECS_ENABLE_TASK_IAM_ROLE, ...task-iam-role-network-host when
+   ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST (the credentials endpoint itself is
+   served either way).  Free with ecs_attributes_free. */
+struct ecs_attribute *ecs_endpoint_attributes (bool task_iam_role, bool task_iam_role_network_host,
+                                               int api_minor, size_t *n);
 /* The configured logging drivers the daemon serves (at most max, pointers
    into g or static). */
 size_t ecs_option_drivers (const struct task_option_gates *g, int api_minor, const char **out,

@@ -155,6 +155,7 @@ class Agent:
         os.makedirs(self.data_dir, exist_ok=True)
         os.makedirs(self.log_dir, exist_ok=True)
         self.introspection_port = free_port()
+        self.tmds_port = free_port()
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "ECS_CLUSTER": cluster,
@@ -170,6 +171,7 @@ class Agent:
             "ECS_AGENT_CONFIG_FILE_PATH": "/nonexistent/ecs.config.json",
             "ECS_INTROSPECTION_PORT": str(self.introspection_port),
             "ECS_INTROSPECTION_LISTEN_ADDR": "127.0.0.1",
+            "ECS_TASK_METADATA_PORT": str(self.tmds_port),
             "ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION": "10s",
             "ECS_CONTAINER_STOP_TIMEOUT": "2s",
             "ECS_AGENT_EXTRA_CONTAINER_LABEL": TEST_LABEL,

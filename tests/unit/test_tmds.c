@@ -1,0 +1,502 @@
+/* Unit tests for the task metadata and credentials router (tmds/tmds.h,
+ * no socket): credentials v1/v2 (200 body, 400 NoIdInRequest /
+ * InvalidIdInRequest, 503 CredentialsUninitialized), the v4 / v3 / v2
+ * container and task objects checked key by key against upstream's names
+ * and JSON types (Docker details from a real inspect body through the
+ * Docker parser), the version-specific status codes and error strings for
+ * unknown endpoint ids, a container not inspected yet (v3 500, v4 task
+ * without Networks), v2 attribution by the caller's address, stats routes
+ * (which ids are fetched, unavailable containers as {} in v4 and null in
+ * v2/v3, a failed container sample), unknown paths. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "docker/docker.h"
+#include "log/log.h"
+#include "tmds/tmds.h"
+#include "test_engine_util.h"
+
+#define ID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define ID_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+static const char *const TASK_JSON
+    = "{\"arn\":\"arn:aws:ecs:us-west-2:1:task/c/t1\",\"family\":\"web\",\"version\":\"7\","
+      "\"desiredStatus\":\"RUNNING\",\"containers\":["
+      "{\"name\":\"app\",\"image\":\"busybox:1\",\"cpu\":256,\"memory\":64,"
+      "\"portMappings\":[{\"containerPort\":80,\"hostPort\":8080}]},"
+      "{\"name\":\"init\",\"image\":\"busybox:1\",\"essential\":false},"
+      "{\"name\":\"late\",\"image\":\"busybox:1\"}]}";
+
+static const char *const INSPECT_A
+    = "{\"Id\":\"" ID_A "\",\"Name\":\"/ecs-web-7-app\",\"Image\":\"sha256:1111\","
+      "\"Created\":\"2024-05-01T10:00:04.100000000Z\",\"Config\":{\"Image\":\"busybox:1\","
+      "\"Labels\":{\"com.amazonaws.ecs.container-name\":\"app\"}},"
+      "\"State\":{\"Status\":\"running\",\"Running\":true,\"StartedAt\":\"2024-05-01T10:00:04.9Z\","
+      "\"FinishedAt\":\"0001-01-01T00:00:00Z\"},"
+      "\"HostConfig\":{\"NetworkMode\":\"bridge\",\"LogConfig\":{\"Type\":\"json-file\","
+      "\"Config\":{\"max-size\":\"10m\"}}},"
+      "\"NetworkSettings\":{\"IPAddress\":\"172.17.0.5\",\"Networks\":{\"bridge\":"
+      "{\"IPAddress\":\"172.17.0.5\"}}},"
+      "\"Mounts\":[{\"Type\":\"volume\",\"Name\":\"v1\",\"Source\":\"/var/lib/v1\","
+      "\"Destination\":\"/data\",\"RW\":true}]}";
+
+static const char *const INSPECT_B
+    = "{\"Id\":\"" ID_B "\",\"Name\":\"/ecs-web-7-init\",\"Image\":\"sha256:1111\","
+      "\"Created\":\"2024-05-01T10:00:03Z\",\"Config\":{\"Image\":\"busybox:1\"},"
+      "\"State\":{\"Status\":\"exited\",\"Running\":false,\"ExitCode\":3,"
+      "\"StartedAt\":\"2024-05-01T10:00:03.5Z\",\"FinishedAt\":\"2024-05-01T10:00:03.75Z\"},"
+      "\"HostConfig\":{\"NetworkMode\":\"host\"},\"NetworkSettings\":{\"Networks\":{\"host\":{}}}}";
+
+struct fx
+{
+  struct task *t;
+  struct docker_container_info *ia, *ib;
+  bool inspected;
+  task_creds_store_t *creds;
+  struct tmds_config cfg;
+  struct tmds_provider prov;
+  struct tmds_view v;
+};
+
+static size_t
+f_count (void *data)
+{
+  (void) data;
+  return 1;
+}
+
+static const struct task *
+f_at (void *data, size_t i)
+{
+  (void) i;
+  return ((struct fx *) data)->t;
+}
+
+static const struct docker_container_info *
+f_inspect (void *data, const char *id)
+{
+  struct fx *f = data;
+  if (!f->inspected)
+    return NULL;
+  if (strcmp (id, ID_A) == 0)
+    return f->ia;
+  if (strcmp (id, ID_B) == 0)
+    return f->ib;
+  return NULL;
+}
+
+static struct docker_container_info *
+parse_inspect (const char *s)
+{
+  struct docker_container_info *i = NULL;
+  agent_error_t err = NULL;
+  if (docker_parse_container_inspect (s, strlen (s), &i, &err) < 0)
+    fail_msg ("%s", error_msg (&err));
+  return i;
+}
+
+static int
+setup (void **state)
+{
+  log_init (LOG_NONE, NULL, NULL);
+  struct fx *f = xcalloc (1, sizeof *f);
+  agent_error_t err = NULL;
+  f->t = teu_task (TASK_JSON, &err);
+  assert_non_null (f->t);
+  struct task *t = f->t;
+  t->known_status = TASK_STATUS_RUNNING;
+  struct task_container *a = &t->containers[0], *b = &t->containers[1], *l = &t->containers[2];
+  free (a->v3_endpoint_id);
+  a->v3_endpoint_id = xstrdup ("eid-a");
+  free (b->v3_endpoint_id);
+  b->v3_endpoint_id = xstrdup ("eid-b");
+  a->docker_id = xstrdup (ID_A);
+  a->docker_name = xstrdup ("ecs-web-7-app");
+  a->known_status = a->desired_status = TASK_STATUS_RUNNING;
+  a->known_bindings = xcalloc (1, sizeof *a->known_bindings);
+  a->known_bindings[0] = (struct task_port_binding){ 80, 8080, xstrdup ("0.0.0.0"), TASK_PROTO_TCP };
+  a->n_known_bindings = 1;
+  b->docker_id = xstrdup (ID_B);
+  b->docker_name = xstrdup ("ecs-web-7-init");
+  b->known_status = b->desired_status = TASK_STATUS_STOPPED;
+  b->has_exit_code = true;
+  b->exit_code = 3;
+  l->known_status = TASK_STATUS_PULLED; /* pulled, not created */
+  f->ia = parse_inspect (INSPECT_A);
+  f->ib = parse_inspect (INSPECT_B);
+  f->inspected = true;
+  f->creds = task_creds_store_new ();
+  f->cfg = (struct tmds_config){ .cluster = "default", .availability_zone = "us-west-2a" };
+  f->prov = (struct tmds_provider){ .task_count = f_count, .task_at = f_at, .data = f };
+  f->v = (struct tmds_view){ .cfg = &f->cfg,
+                             .prov = &f->prov,
+                             .creds = f->creds,
+                             .inspect = f_inspect,
+                             .inspect_data = f };
+  *state = f;
+  return 0;
+}
+
+static int
+teardown (void **state)
+{
+  struct fx *f = *state;
+  task_free (f->t);
+  docker_container_info_free (f->ia);
+  docker_container_info_free (f->ib);
+  task_creds_store_free (f->creds);
+  free (f);
+  log_close ();
+  return 0;
+}
+
+/* Route path; returns the parsed body (JSON) and the status. */
+static json_t *
+get (struct fx *f, const char *path, const char *peer, int *status, struct tmds_answer *keep)
+{
+  struct tmds_answer a;
+  const char *args[4];
+  size_t n = 0;
+  char *p = xstrdup (path);
+  char *q = strchr (p, '?');
+  if (q)
+    {
+      *q = 0;
+      args[n++] = q + 1;
+    }
+  tmds_route (&f->v, p, args, n, peer, &a);
+  *status = a.status;
+  json_t *j = NULL;
+  if (a.body)
+    {
+      assert_string_equal (a.ctype, "application/json");
+      j = json_loads (a.body, JSON_DECODE_ANY, NULL);
+      assert_non_null (j);
+    }
+  if (keep)
+    *keep = a;
+  else
+    tmds_answer_clear (&a);
+  free (p);
+  return j;
+}
+
+static void
+expect_error (struct fx *f, const char *path, int status, const char *msg)
+{
+  int st;
+  json_t *j = get (f, path, "172.17.0.9", &st, NULL);
+  assert_int_equal (st, status);
+  assert_true (json_is_string (j));
+  assert_string_equal (json_string_value (j), msg);
+  json_decref (j);
+}
+
+static const char *
+str (json_t *o, const char *k)
+{
+  json_t *v = json_object_get (o, k);
+  if (!json_is_string (v))
+    fail_msg ("%s is not a string", k);
+  return json_string_value (v);
+}
+
+static void
+test_credentials (void **state)
+{
+  struct fx *f = *state;
+  struct task_role_credentials *c = xcalloc (1, sizeof *c);
+  c->credentials_id = xstrdup ("cid-1");
+  c->role_arn = xstrdup ("arn:aws:iam::1:role/app");
+  c->access_key_id = xstrdup ("ASIAKEY");
+  c->secret_access_key = xstrdup ("sekrit-0123456789");
+  c->session_token = xstrdup ("tok-0123456789");
+  c->expiration = xstrdup ("2016-03-25T06:17:19.318+0000");
+  agent_error_t err = NULL;
+  assert_int_equal (task_creds_store_put (f->creds, f->t->arn, TASK_CREDS_TASK_ROLE, c, &err), 0);
+  task_creds_store_expect (f->creds, "arn:restored", TASK_CREDS_TASK_ROLE, "cid-2");
+  int st;
+  struct tmds_answer a;
+  json_t *j = get (f, "/v2/credentials/cid-1", "1.2.3.4", &st, &a);
+  assert_int_equal (st, 200);
+  assert_string_equal (str (j, "RoleArn"), "arn:aws:iam::1:role/app");
+  assert_string_equal (str (j, "AccessKeyId"), "ASIAKEY");
+  assert_string_equal (str (j, "SecretAccessKey"), "sekrit-0123456789");
+  assert_string_equal (str (j, "Token"), "tok-0123456789");
+  assert_string_equal (str (j, "Expiration"), "2016-03-25T06:17:19.318+0000");
+  assert_int_equal (json_object_size (j), 5);
+  assert_true (a.creds_request);
+  assert_string_equal (a.creds_path, "/v2/credentials");
+  assert_string_equal (a.creds_event, "GetCredentials");
+  assert_string_equal (a.creds_task_arn, f->t->arn);
+  tmds_answer_clear (&a);
+  json_decref (j);
+  j = get (f, "/v1/credentials?id=cid-1", "1.2.3.4", &st, NULL);
+  assert_int_equal (st, 200);
+  json_decref (j);
+  static const struct
+  {
+    const char *path;
+    int status;
+    const char *code, *message;
+  } errs[] = {
+    { "/v2/credentials/", 400, "NoIdInRequest", "CredentialsV2Request: No Credential ID in the request" },
+    { "/v1/credentials", 400, "NoIdInRequest", "CredentialsV1Request: No Credential ID in the request" },
+    { "/v2/credentials/cid-2", 503, "CredentialsUninitialized",
+      "CredentialsV2Request: Credentials uninitialized for ID" },
+    { "/v1/credentials?id=nope", 400, "InvalidIdInRequest", "CredentialsV1Request: Credentials not found" },
+    { "/v2/credentials/../v2/credentials/cid-1", 400, "InvalidIdInRequest",
+      "CredentialsV2Request: Credentials not found" },
+  };
+  for (size_t i = 0; i < sizeof errs / sizeof *errs; i++)
+    {
+      j = get (f, errs[i].path, "1.2.3.4", &st, NULL);
+      assert_int_equal (st, errs[i].status);
+      assert_string_equal (str (j, "code"), errs[i].code);
+      assert_string_equal (str (j, "message"), errs[i].message);
+      json_decref (j);
+    }
+  /* unknown path */
+  struct tmds_answer u;
+  tmds_route (&f->v, "/v2/credentials", NULL, 0, "1.2.3.4", &u);
+  assert_int_equal (u.status, 404);
+  assert_string_equal (u.body, "404 page not found\n");
+  assert_string_equal (u.ctype, "text/plain; charset=utf-8");
+  tmds_answer_clear (&u);
+}
+
+/* Every key of the v4 container object, with its JSON type. */
+static void
+check_v4_container_a (json_t *c)
+{
+  assert_string_equal (str (c, "DockerId"), ID_A);
+  assert_string_equal (str (c, "Name"), "app");
+  assert_string_equal (str (c, "DockerName"), "ecs-web-7-app");
+  assert_string_equal (str (c, "Image"), "busybox:1");
+  assert_string_equal (str (c, "ImageID"), "sha256:1111");
+  json_t *p = json_array_get (json_object_get (c, "Ports"), 0);
+  assert_int_equal (json_integer_value (json_object_get (p, "ContainerPort")), 80);
+  assert_int_equal (json_integer_value (json_object_get (p, "HostPort")), 8080);
+  assert_string_equal (str (p, "Protocol"), "tcp");
+  assert_string_equal (str (p, "HostIp"), "0.0.0.0");
+  assert_string_equal (str (json_object_get (c, "Labels"), "com.amazonaws.ecs.container-name"), "app");
+  assert_string_equal (str (c, "DesiredStatus"), "RUNNING");
+  assert_string_equal (str (c, "KnownStatus"), "RUNNING");
+  assert_null (json_object_get (c, "ExitCode"));
+  json_t *lim = json_object_get (c, "Limits");
+  assert_true (json_is_number (json_object_get (lim, "CPU")));
+  assert_int_equal (json_number_value (json_object_get (lim, "CPU")), 256);
+  assert_true (json_is_integer (json_object_get (lim, "Memory")));
+  assert_int_equal (json_integer_value (json_object_get (lim, "Memory")), 64);
+  assert_string_equal (str (c, "CreatedAt"), "2024-05-01T10:00:04.1Z");
+  assert_string_equal (str (c, "StartedAt"), "2024-05-01T10:00:04.9Z");
+  assert_null (json_object_get (c, "FinishedAt")); /* Docker's zero time */
+  assert_string_equal (str (c, "Type"), "NORMAL");
+  json_t *n = json_array_get (json_object_get (c, "Networks"), 0);
+  assert_string_equal (str (n, "NetworkMode"), "bridge");
+  assert_string_equal (json_string_value (json_array_get (json_object_get (n, "IPv4Addresses"), 0)),
+                       "172.17.0.5");
+  json_t *vol = json_array_get (json_object_get (c, "Volumes"), 0);
+  assert_string_equal (str (vol, "DockerName"), "v1");
+  assert_string_equal (str (vol, "Source"), "/var/lib/v1");
+  assert_string_equal (str (vol, "Destination"), "/data");
+  assert_string_equal (str (c, "LogDriver"), "json-file");
+  assert_string_equal (str (json_object_get (c, "LogOptions"), "max-size"), "10m");
+}
+
+static void
+test_v4 (void **state)
+{
+  struct fx *f = *state;
+  int st;
+  json_t *c = get (f, "/v4/eid-a", "x", &st, NULL);
+  assert_int_equal (st, 200);
+  check_v4_container_a (c);
+  json_decref (c);
+  json_t *t = get (f, "/v4/eid-a/task", "x", &st, NULL);
+  assert_int_equal (st, 200);
+  assert_string_equal (str (t, "Cluster"), "default");
+  assert_string_equal (str (t, "TaskARN"), "arn:aws:ecs:us-west-2:1:task/c/t1");
+  assert_string_equal (str (t, "Family"), "web");
+  assert_string_equal (str (t, "Revision"), "7");
+  assert_string_equal (str (t, "DesiredStatus"), "RUNNING");
+  assert_string_equal (str (t, "KnownStatus"), "RUNNING");
+  assert_string_equal (str (t, "AvailabilityZone"), "us-west-2a");
+  assert_true (json_is_false (json_object_get (t, "FaultInjectionEnabled")));
+  json_t *cs = json_object_get (t, "Containers");
+  assert_int_equal (json_array_size (cs), 3); /* v4 lists the pulled one too */
+  check_v4_container_a (json_array_get (cs, 0));
+  json_t *b = json_array_get (cs, 1);
+  assert_string_equal (str (b, "KnownStatus"), "STOPPED");
+  assert_int_equal (json_integer_value (json_object_get (b, "ExitCode")), 3);
+  assert_string_equal (str (b, "FinishedAt"), "2024-05-01T10:00:03.75Z");
+  json_t *bn = json_array_get (json_object_get (b, "Networks"), 0);
+  assert_string_equal (str (bn, "NetworkMode"), "host");
+  assert_string_equal (json_string_value (json_array_get (json_object_get (bn, "IPv4Addresses"), 0)), "");
+  json_t *l = json_array_get (cs, 2);
+  assert_string_equal (str (l, "DockerId"), "");
+  assert_string_equal (str (l, "KnownStatus"), "PULLED");
+  json_decref (t);
+  /* the sibling's own endpoint */
+  c = get (f, "/v4/eid-b", "x", &st, NULL);
+  assert_int_equal (st, 200);
+  assert_string_equal (str (c, "Name"), "init");
+  json_decref (c);
+  /* unknown ids: 404 with upstream's strings; empty id; unknown sub-path */
+  expect_error (f, "/v4/nope", 404,
+                "V4 container metadata handler: unable to get container ID from request: unable to "
+                "get docker ID from v3 endpoint ID: nope");
+  expect_error (f, "/v4/", 404,
+                "V4 container metadata handler: unable to get container ID from request: unable to "
+                "get docker ID from v3 endpoint ID: ");
+  expect_error (f, "/v4/nope/task", 404,
+                "V4 task metadata handler: unable to get task arn from request: unable to get task "
+                "Arn from v3 endpoint ID: nope");
+  expect_error (f, "/v4/nope/stats", 404,
+                "V4 container stats handler: unable to get container ID from request: unable to get "
+                "docker ID from v3 endpoint ID: nope");
+  expect_error (f, "/v4/nope/task/stats", 404,
+                "V4 task stats handler: unable to get task arn from request: unable to get task Arn "
+                "from v3 endpoint ID: nope");
+  /* the pulled container has no Docker id yet: its endpoint is unknown */
+  char *late = xasprintf ("/v4/%s", f->t->containers[2].v3_endpoint_id);
+  int lst;
+  json_t *lj = get (f, late, "x", &lst, NULL);
+  assert_int_equal (lst, 404);
+  json_decref (lj);
+  free (late);
+  struct tmds_answer u;
+  tmds_route (&f->v, "/v4/eid-a/nothing", NULL, 0, "x", &u);
+  assert_int_equal (u.status, 404);
+  tmds_answer_clear (&u);
+}
+
+static void
+test_v3_and_not_inspected (void **state)
+{
+  struct fx *f = *state;
+  int st;
+  json_t *c = get (f, "/v3/eid-a", "x", &st, NULL);
+  assert_int_equal (st, 200);
+  assert_null (json_object_get (c, "LogDriver")); /* v4 only */
+  assert_null (json_object_get (json_array_get (json_object_get (c, "Ports"), 0), "HostIp"));
+  assert_non_null (json_object_get (c, "Networks"));
+  json_decref (c);
+  json_t *t = get (f, "/v3/eid-a/task", "x", &st, NULL);
+  assert_int_equal (st, 200);
+  assert_int_equal (json_array_size (json_object_get (t, "Containers")), 2); /* not the pulled one */
+  assert_null (json_object_get (t, "FaultInjectionEnabled"));
+  json_decref (t);
+  expect_error (f, "/v3/nope", 500,
+                "V3 container metadata handler: unable to get container ID from request: unable to "
+                "get docker ID from v3 endpoint ID: nope");
+  expect_error (f, "/v3/nope/task", 500,
+                "V3 task metadata handler: unable to get task arn from request: unable to get task "
+                "Arn from v3 endpoint ID: nope");
+  expect_error (f, "/v3/nope/stats", 400,
+                "V3 container stats handler: unable to get container ID from request: unable to get "
+                "docker ID from v3 endpoint ID: nope");
+  /* no Docker details yet: v3 500, v4 container 500, v4 task lists the
+     container without Networks */
+  f->inspected = false;
+  expect_error (f, "/v3/eid-a", 500, "unable to generate metadata for container '" ID_A "'");
+  expect_error (f, "/v3/eid-a/task", 500,
+                "Unable to generate metadata for task: 'arn:aws:ecs:us-west-2:1:task/c/t1'");
+  expect_error (f, "/v4/eid-a", 500, "unable to generate metadata for container '" ID_A "'");
+  t = get (f, "/v4/eid-a/task", "x", &st, NULL);
+  assert_int_equal (st, 200);
+  json_t *a = json_array_get (json_object_get (t, "Containers"), 0);
+  assert_null (json_object_get (a, "Networks"));
+  assert_string_equal (str (a, "ImageID"), "");
+  json_decref (t);
+}
+
+static void
+test_v2 (void **state)
+{
+  struct fx *f = *state;
+  int st;
+  json_t *t = get (f, "/v2/metadata", "172.17.0.5", &st, NULL);
+  assert_int_equal (st, 200);
+  assert_string_equal (str (t, "TaskARN"), f->t->arn);
+  json_t *a = json_array_get (json_object_get (t, "Containers"), 0);
+  assert_null (json_object_get (a, "Networks")); /* v2 has none */
+  json_decref (t);
+  t = get (f, "/v2/metadata/", "172.17.0.5", &st, NULL);
+  assert_int_equal (st, 200);
+  json_decref (t);
+  json_t *c = get (f, "/v2/metadata/" ID_B, "10.9.9.9", &st, NULL);
+  assert_int_equal (st, 200);
+  assert_string_equal (str (c, "Name"), "init");
+  json_decref (c);
+  expect_error (f, "/v2/metadata", 400,
+                "Unable to get task arn from request: unable to associate '172.17.0.9' with task");
+  expect_error (f, "/v2/stats", 400,
+                "Unable to get task arn from request: unable to associate '172.17.0.9' with task");
+  expect_error (f, "/v2/metadata/" ID_A "x", 400, "Unable to get task arn from docker id: " ID_A "x");
+}
+
+static void
+test_stats (void **state)
+{
+  struct fx *f = *state;
+  int st;
+  struct tmds_answer a;
+  /* v4 task stats: the running container is fetched, the stopped one is
+     listed unavailable ({} in v4) */
+  assert_null (get (f, "/v4/eid-a/task/stats", "x", &st, &a));
+  assert_int_equal (a.n_stats_ids, 2);
+  assert_string_equal (a.stats_ids[0], ID_A);
+  assert_string_equal (a.stats_ids[1], "!" ID_B);
+  const char *raws[2] = { "{\"read\":\"2024-05-01T10:00:05Z\",\"cpu_stats\":{}}", NULL };
+  tmds_stats_answer (&a, raws);
+  assert_int_equal (a.status, 200);
+  json_t *j = json_loads (a.body, 0, NULL);
+  assert_string_equal (str (json_object_get (j, ID_A), "read"), "2024-05-01T10:00:05Z");
+  assert_true (json_is_object (json_object_get (j, ID_B)));
+  assert_int_equal (json_object_size (json_object_get (j, ID_B)), 0);
+  json_decref (j);
+  tmds_answer_clear (&a);
+  /* v2 task stats by address: null for the unavailable one */
+  assert_null (get (f, "/v2/stats", "172.17.0.5", &st, &a));
+  tmds_stats_answer (&a, raws);
+  j = json_loads (a.body, 0, NULL);
+  assert_true (json_is_null (json_object_get (j, ID_B)));
+  json_decref (j);
+  tmds_answer_clear (&a);
+  /* one container: a sample, or the version's error */
+  assert_null (get (f, "/v4/eid-a/stats", "x", &st, &a));
+  assert_int_equal (a.n_stats_ids, 1);
+  const char *none[1] = { NULL };
+  tmds_stats_answer (&a, none);
+  assert_int_equal (a.status, 500);
+  assert_string_equal (a.body, "\"Unable to get container stats for: " ID_A "\"");
+  tmds_answer_clear (&a);
+  assert_null (get (f, "/v3/eid-b/stats", "x", &st, &a));
+  tmds_stats_answer (&a, none);
+  assert_int_equal (a.status, 400);
+  tmds_answer_clear (&a);
+  assert_null (get (f, "/v2/stats/" ID_A, "x", &st, &a));
+  tmds_stats_answer (&a, raws);
+  assert_int_equal (a.status, 200);
+  tmds_answer_clear (&a);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown (test_credentials, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_v4, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_v3_and_not_inspected, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_v2, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_stats, setup, teardown),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
