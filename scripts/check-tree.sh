@@ -3,7 +3,7 @@
 #   1. no file in src/ over 800 lines
 #   2. dependencies run one way:
 #        core <- log <- task <- config/docker/state/aws <- engine/ecs
-#             <- acs/update/introspection/tmds <- agent <- main
+#             <- acs/update/introspection/tcs/tmds <- agent <- main
 #      a file in src/<module>/ includes "<other>/..." only from a lower level;
 #      modules on the same level do not include each other, except the edges
 #      listed in SAME_LEVEL_OK below, each with its reason
