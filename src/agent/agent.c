@@ -448,6 +448,7 @@ agent_step_run (struct agent *a)
     .docker = a->docker,
     .auth = a->auth,
     .gates = &a->cfg->gates,
+    .cgroup_root = a->cfg->gates.task_cpu_mem_limit ? "/sys/fs/cgroup" : NULL,
     .pull_behavior = a->cfg->images.pull_behavior,
     .launch_concurrency = a->cfg->images.launch_concurrency,
     .images = &a->cfg->images,

@@ -99,6 +99,8 @@ ecs_option_attributes (const struct task_option_gates *g, int api_minor, bool po
     add (&a, n, CAP "apparmor", NULL);
   if (port_ranges)
     add (&a, n, ECAP "network.container-port-range", NULL);
+  if (g->task_cpu_mem_limit && api_minor >= 22)
+    add (&a, n, ECAP "task-cpu-mem-limit", NULL);
   return a;
 }
 

@@ -5,6 +5,7 @@
  * a back-off. */
 #include "core/util.h"
 #include "core/xmalloc.h"
+#include "engine/cgroup.h"
 #include "engine/engine_internal.h"
 #include "log/log.h"
 #include <stdlib.h>
@@ -22,6 +23,12 @@ drop_task (engine_t *e, struct task *t)
         e->n_tasks--;
         break;
       }
+  struct engine_cgroup_spec cg;
+  agent_error_t cgerr = NULL;
+  if (e->cgroup_root && engine_cgroup_spec (t, &cg, &cgerr) == 0
+      && engine_cgroup_remove (e->cgroup_root, &cg, &cgerr) < 0)
+    log_warn (MOD, "task %s: task cgroup not removed: %s", t->arn, error_msg (&cgerr));
+  error_free (&cgerr);
   log_info (MOD, "task %s: removed from state", t->arn);
   engine_images_task_removed (e, t);
   engine_notify (e, t, NULL);

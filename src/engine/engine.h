@@ -122,6 +122,10 @@ struct engine_options
   /* What this instance accepts (copied); NULL = task_option_gates_default().
      A task asking for more is stopped when added (engine/options_check.h). */
   const struct task_option_gates *gates;
+  /* Where cgroups are mounted ("/sys/fs/cgroup"): each task gets the cgroup
+     of engine/cgroup.h as its containers' CgroupParent, removed at cleanup.
+     NULL = no task cgroups (ECS_ENABLE_TASK_CPU_MEM_LIMIT=false, tests). */
+  const char *cgroup_root;
 };
 
 /* state_load() must have run on opts->state.  A checkpointed task that

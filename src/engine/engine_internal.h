@@ -95,6 +95,7 @@ struct engine
   struct docker_label *extra_labels;
   size_t n_extra_labels;
   struct task_option_gates gates;
+  char *cgroup_root; /* NULL = no task cgroups */
 
   struct task **tasks;
   size_t n_tasks, cap_tasks;

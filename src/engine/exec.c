@@ -5,6 +5,7 @@
 #include "core/xmalloc.h"
 #include "docker/auth.h"
 #include "engine/create_opts.h"
+#include "engine/cgroup.h"
 #include "engine/engine_internal.h"
 #include "engine/plan.h"
 #include "log/log.h"
@@ -460,8 +461,22 @@ engine_do_create (engine_t *e, struct task *t, size_t ci)
   struct engine_create_req r;
   char *errmsg = NULL;
   size_t nl;
+  /* task-level cpu / memory: the task cgroup first (engine/cgroup.h) */
+  struct engine_cgroup_spec cg;
+  agent_error_t cgerr = NULL;
+  if (e->cgroup_root
+      && (engine_cgroup_spec (t, &cg, &cgerr) < 0 || engine_cgroup_create (e->cgroup_root, &cg, &cgerr) < 0))
+    {
+      transition_failed (t, ci, "CgroupError", error_msg (&cgerr));
+      error_free (&cgerr);
+      c->inflight = TASK_ACTION_NONE;
+      return;
+    }
   struct docker_label *labels = engine_labels (e, t, c, &nl);
-  if (engine_create_req_build (t, c, labels, nl, &r, &errmsg) < 0)
+  int brc = engine_create_req_build (t, c, labels, nl, &r, &errmsg);
+  if (brc == 0 && e->cgroup_root)
+    r.opts.cgroup_parent = cg.path;
+  if (brc < 0)
     {
       transition_failed (t, ci, "HostConfigError", errmsg);
       free (errmsg);

@@ -10,10 +10,11 @@ past placement, as a misbehaving backend would) stops with its reason and
 leaves nothing in Docker.
 """
 import json
+import os
 import subprocess
 import uuid
 
-from conftest import wait_task_status
+from conftest import wait_for, wait_task_status
 
 MIB = 1024 * 1024
 NS = 10 ** 9
@@ -205,4 +206,37 @@ def test_refused_options_stop_the_task_before_anything_is_created(make_agent, co
     cp.ecs.register_task_definition(family=fam, containerDefinitions=[main()])
     r = cp.ecs.run_task(cluster=cluster_name, taskDefinition=fam)
     wait_task_status(cp, cluster_name, r["tasks"][0]["taskArn"], "RUNNING")
+    stop_clean(a)
+
+
+def cgroup_file(task_id, v1_ctl, v1_name, v2_name):
+    root = "/sys/fs/cgroup"
+    if os.path.exists(os.path.join(root, "cgroup.controllers")):
+        return os.path.join(root, "ecs", task_id, v2_name)
+    return os.path.join(root, v1_ctl, "ecs", task_id, v1_name)
+
+
+def test_task_cpu_memory_through_the_task_cgroup(make_agent, controlplane, cluster_name, test_image):
+    a = start(make_agent, {})
+    cp = controlplane
+    attrs = {x["name"] for x in cp.ecs.describe_container_instances(
+        cluster=cluster_name, containerInstances=[a.instance_arn()])["containerInstances"][0]["attributes"]}
+    assert "ecs.capability.task-cpu-mem-limit" in attrs
+    fam = "cg-" + uuid.uuid4().hex[:6]
+    cp.ecs.register_task_definition(family=fam, cpu="256", memory="128", containerDefinitions=[
+        {"name": "main", "image": test_image, "memory": 32, "command": ["sleep", "3600"]}])
+    arn = cp.ecs.run_task(cluster=cluster_name, taskDefinition=fam)["tasks"][0]["taskArn"]
+    wait_task_status(cp, cluster_name, arn, "RUNNING")
+    task_id = arn.rsplit("/", 1)[1]
+    i = inspect(task_containers(cluster_name, arn)[0])
+    assert i["HostConfig"]["CgroupParent"] == "/ecs/" + task_id
+    quota = cgroup_file(task_id, "cpu", "cpu.cfs_quota_us", "cpu.max")
+    limit = cgroup_file(task_id, "memory", "memory.limit_in_bytes", "memory.max")
+    assert open(quota).read().split()[0] == "25000"                 # 0.25 vCPU of a 100 ms period
+    assert open(limit).read().strip() == str(128 * MIB)
+    cp.ecs.stop_task(cluster=cluster_name, task=arn, reason="done")
+    wait_task_status(cp, cluster_name, arn, "STOPPED")
+    # removed with the task at cleanup (ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION=10s in these tests)
+    wait_for(lambda: not os.path.exists(os.path.dirname(quota)) and not os.path.exists(os.path.dirname(limit)),
+             90, what="task cgroup removed at cleanup")
     stop_clean(a)

@@ -141,6 +141,11 @@ test_attributes (void **st)
   assert_true (has (a, n, C "logging-driver.none"));
   assert_false (has (a, n, C "selinux"));
   assert_true (has (a, n, "ecs.capability.network.container-port-range"));
+  assert_true (has (a, n, "ecs.capability.task-cpu-mem-limit"));
+  ecs_attributes_free (a, n);
+  g.task_cpu_mem_limit = false;
+  a = ecs_option_attributes (&g, 41, true, &n);
+  assert_false (has (a, n, "ecs.capability.task-cpu-mem-limit"));
   ecs_attributes_free (a, n);
 
   g.disable_privileged = g.selinux_capable = g.apparmor_capable = true;

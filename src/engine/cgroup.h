@@ -1,0 +1,43 @@
+/* engine/cgroup.h - the per-task cgroup that enforces task-level cpu and
+ * memory (ECS_ENABLE_TASK_CPU_MEM_LIMIT), as upstream's task cgroup root.
+ *
+ * Contract:
+ *  - engine_cgroup_spec() (pure): the task's cgroup path "/ecs/<task id>"
+ *    (the ARN's last component), its CPU quota (task vCPU x the 100 ms CFS
+ *    period; none when the task has no cpu) and memory limit (task MiB in
+ *    bytes; none when 0).  Every container of the task gets it as Docker's
+ *    CgroupParent (cgroupfs driver: a path below each controller).
+ *  - engine_cgroup_create() makes it under root ("/sys/fs/cgroup" in the
+ *    agent; a test folder in tests) and writes the limits: cgroup v2 when
+ *    root holds cgroup.controllers (root/ecs/<id>: cpu.max, memory.max, the
+ *    cpu and memory controllers enabled for root/ecs), else v1
+ *    (root/cpu/ecs/<id>: cpu.cfs_period_us, cpu.cfs_quota_us;
+ *    root/memory/ecs/<id>: memory.limit_in_bytes).  Idempotent: called
+ *    before each container create of the task.  A few mkdir/write calls on
+ *    cgroupfs, done on the loop.
+ *  - engine_cgroup_remove() removes root/<every controller>/ecs/<id> (v1)
+ *    or root/ecs/<id> (v2) when the task is cleaned up; a missing one is
+ *    fine; a busy one is reported (< 0) and left.
+ */
+#ifndef ENGINE_CGROUP_H
+#define ENGINE_CGROUP_H
+
+#include <stdint.h>
+#include "core/error.h"
+#include "task/task.h"
+
+#define ENGINE_CGROUP_CPU_PERIOD_US 100000
+
+struct engine_cgroup_spec
+{
+  char path[160];       /* "/ecs/<task id>" */
+  int64_t cpu_quota_us; /* 0 = no quota */
+  int64_t memory_bytes; /* 0 = no limit */
+};
+
+/* < 0 (ERR_INVALID) when the ARN has no usable task id. */
+int engine_cgroup_spec (const struct task *t, struct engine_cgroup_spec *out, agent_error_t *err);
+int engine_cgroup_create (const char *root, const struct engine_cgroup_spec *s, agent_error_t *err);
+int engine_cgroup_remove (const char *root, const struct engine_cgroup_spec *s, agent_error_t *err);
+
+#endif
