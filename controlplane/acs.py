@@ -67,6 +67,7 @@ class AcsHub:
         self.last_payload = {}  # instance arn -> frame text
         self._bg = None
         self.on_stop_verification = None  # set by controlplane/manifest.py
+        self.roles = None  # controlplane/roles.py: task role credentials in payloads
         backend.on_task_changes = self.on_task_changes
         backend.is_connected = self.is_connected
         backend.on_instance_inactive = self.on_instance_inactive
@@ -145,6 +146,8 @@ class AcsHub:
         for k in ("pidMode", "ipcMode"):
             if td.get(k):
                 task[k] = td[k]
+        if self.roles is not None:
+            task.update(self.roles.payload_fields(t))
         if td.get("cpu"):
             try:
                 task["cpu"] = float(td["cpu"]) / 1024.0

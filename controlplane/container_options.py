@@ -10,6 +10,8 @@ instance advertising all of them (failure reason ``ATTRIBUTE`` otherwise).
 """
 import json
 
+from . import roles
+
 CAP = "com.amazonaws.ecs.capability."
 ECAP = "ecs.capability."
 MIB = 1024 * 1024
@@ -134,6 +136,8 @@ def requires_attributes(td):
                 add(CAP + "apparmor")
         if any(pm.get("containerPortRange") for pm in cd.get("portMappings") or []):
             add(ECAP + "network.container-port-range")
+    for n in roles.required_attributes(td):  # a task role needs task-iam-role
+        add(n)
     return [{"name": n} for n in names]
 
 

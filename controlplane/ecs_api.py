@@ -583,6 +583,8 @@ class EcsBackend:
         for k in ("cpu", "memory", "taskRoleArn", "executionRoleArn"):
             if overrides.get(k):
                 ov[k] = overrides[k]
+            elif k in ("taskRoleArn", "executionRoleArn") and td.get(k):
+                ov[k] = td[k]  # the task's role, as describe-tasks shows it
         az = next((a.get("value") for a in ci.get("attributes", []) if a["name"] == "ecs.availability-zone"),
                   self.region + "a")
         t = {

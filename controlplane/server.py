@@ -11,7 +11,7 @@ import time
 
 from aiohttp import web
 
-from . import acs, manifest, tcs, ecs_api, faults as faults_mod, imds as imds_mod, sigv4
+from . import acs, manifest, roles, tcs, ecs_api, faults as faults_mod, imds as imds_mod, sigv4
 from .state import State, public
 
 log = logging.getLogger("controlplane")
@@ -36,6 +36,8 @@ def parse_args(argv=None):
     p.add_argument("--placement-requires-connected", action="store_true",
                    help="RunTask only places on instances whose ACS websocket is connected (like real ECS)")
     p.add_argument("--imds-require-v2", action="store_true", help="IMDS refuses requests without a v2 token")
+    p.add_argument("--role-credentials-lifetime", type=float, default=6 * 3600.0,
+                   help="task IAM role credentials lifetime, seconds (rotated with a third left)")
     p.add_argument("--imds-cred-lifetime", type=float, default=3600.0, help="role credential lifetime, seconds")
     p.add_argument("--imds-role", default="ecs-local-instance-role", help="role name ('' = no role)")
     p.add_argument("--instance-id", default="i-0123456789abcdef0")
@@ -103,6 +105,8 @@ class Server:
         self.acs = acs.AcsHub(self.state, self.backend, self.faults, self.creds, args.region,
                               heartbeat_interval=args.heartbeat_interval, resend_interval=args.resend_interval,
                               connect_payload=args.connect_payload)
+        self.roles = roles.RoleCredentials(self.state, self.backend, self.acs,
+                                           lifetime=args.role_credentials_lifetime)
         self.manifests = manifest.ManifestSender(self.state, self.backend, self.acs,
                                                  interval=args.task_manifest_interval)
         self.tcs = tcs.TcsHub(self.state, self.backend, self.creds, args.region,
@@ -295,6 +299,7 @@ class Server:
             self.runners.append(r2)
             out["imds"] = imds_addr
         self.acs.start()
+        self.roles.start()
         self.manifests.start()
         sys.stdout.write(json.dumps(out) + "\n")
         sys.stdout.flush()
@@ -303,6 +308,7 @@ class Server:
     async def stop(self):
         await self.manifests.stop()
         await self.tcs.stop()
+        await self.roles.stop()
         await self.acs.stop()
         for r in self.runners:
             await r.cleanup()
