@@ -105,6 +105,7 @@ struct docker_container_info
   int pid;
   int exit_code;
   char *error;      /* State.Error, NULL if empty */
+  char *health_status; /* State.Health.Status: "starting" / "healthy" / "unhealthy"; NULL without a health check */
   char *started_at, *finished_at; /* RFC 3339 as given */
   int64_t started_at_ns, finished_at_ns; /* unix ns; 0 for Docker's zero time */
   /* Published ports (NetworkSettings.Ports), one per host binding, in the

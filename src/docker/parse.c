@@ -371,6 +371,7 @@ docker_container_info_free (struct docker_container_info *i)
   free (i->created);
   free (i->status);
   free (i->error);
+  free (i->health_status);
   free (i->started_at);
   free (i->finished_at);
   for (size_t k = 0; k < i->n_ports; k++)
@@ -499,6 +500,7 @@ docker_parse_container_inspect (const char *s, size_t len, struct docker_contain
   int64_t ec = jint (st, "ExitCode");
   i->exit_code = (ec >= INT_MIN && ec <= INT_MAX) ? (int) ec : -1;
   i->error = jstr_ne (st, "Error");
+  i->health_status = jstr_ne (json_object_get (st, "Health"), "Status");
   i->started_at = jstr (st, "StartedAt");
   i->finished_at = jstr (st, "FinishedAt");
   /* a malformed time reads as 0, "never" */

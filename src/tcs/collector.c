@@ -26,6 +26,11 @@ struct tracked
   docker_op_t *op;
   bool seen;
   bool failing; /* last poll failed (logged once) */
+  bool metrics; /* sampled for metrics (not with disable_metrics) */
+  bool health;  /* the task definition gives it a Docker health check */
+  enum tcs_health_status hstatus;
+  int64_t hsince_ms;
+  docker_op_t *hop; /* inspect for the health status */
 };
 
 struct tcs_collector
@@ -37,7 +42,7 @@ struct tcs_collector
   bool started, freeing;
   size_t queue_cap;
   LIST_HEAD (, tracked) tracked;
-  size_t n_tracked;
+  size_t n_tracked, n_metrics;
   /* instance status */
   enum tcs_instance_status status;
   int64_t started_ms, last_run_ms, last_change_ms, status_updated_ms;
@@ -70,6 +75,7 @@ tracked_free (struct tracked *t)
   LIST_REMOVE (t, link);
   t->c->n_tracked--;
   docker_op_cancel (t->op);
+  docker_op_cancel (t->hop);
   free (t->docker_id);
   free (t->task_arn);
   free (t->name);
@@ -108,6 +114,25 @@ stats_cb (const struct docker_stats *st, agent_error_t err, void *data)
     c->stats.samples++;
 }
 
+static void
+health_cb (const struct docker_container_info *info, agent_error_t err, void *data)
+{
+  struct tracked *t = data;
+  t->hop = NULL;
+  if (!info)
+    return; /* keep the last status; the container is probably going away */
+  const char *h = info->health_status;
+  enum tcs_health_status st = !h                             ? TCS_HEALTH_UNKNOWN
+                              : strcmp (h, "healthy") == 0   ? TCS_HEALTH_HEALTHY
+                              : strcmp (h, "unhealthy") == 0 ? TCS_HEALTH_UNHEALTHY
+                                                             : TCS_HEALTH_UNKNOWN;
+  if (st != t->hstatus)
+    {
+      t->hstatus = st;
+      t->hsince_ms = wall_ms ();
+    }
+}
+
 static bool
 task_tracked (const struct task *task)
 {
@@ -131,7 +156,10 @@ poll_cb (uv_timer_t *h)
       for (size_t k = 0; k < task->n_containers; k++)
         {
           const struct task_container *ct = &task->containers[k];
-          if (ct->is_internal || !ct->docker_id || ct->known_status != TASK_STATUS_RUNNING)
+          bool health = ct->opts.health_check_type
+                        && strcmp (ct->opts.health_check_type, "docker") == 0;
+          if (ct->is_internal || !ct->docker_id || ct->known_status != TASK_STATUS_RUNNING
+              || (c->o.disable_metrics && !health))
             continue;
           t = tracked_find (c, ct->docker_id);
           if (!t)
@@ -144,6 +172,9 @@ poll_cb (uv_timer_t *h)
               t->task_arn = xstrdup (task->arn);
               t->name = xstrdup (ct->name);
               tcs_queue_init (&t->q, c->queue_cap);
+              t->metrics = !c->o.disable_metrics;
+              t->health = health;
+              t->hsince_ms = wall_ms ();
               LIST_INSERT_HEAD (&c->tracked, t, link);
               c->n_tracked++;
             }
@@ -157,12 +188,18 @@ poll_cb (uv_timer_t *h)
         tracked_free (t);
     }
   c->stats.tracked = c->n_tracked;
+  c->n_metrics = 0;
   LIST_FOREACH (t, &c->tracked, link)
-    if (!t->op)
-      {
-        c->stats.polls++;
-        t->op = docker_container_stats (c->o.docker, t->docker_id, true, stats_cb, t);
-      }
+    {
+      c->n_metrics += t->metrics;
+      if (t->metrics && !t->op)
+        {
+          c->stats.polls++;
+          t->op = docker_container_stats (c->o.docker, t->docker_id, true, stats_cb, t);
+        }
+      if (t->health && !t->hop)
+        t->hop = docker_container_inspect (c->o.docker, t->docker_id, health_cb, t);
+    }
 }
 
 tcs_collector_t *
@@ -202,7 +239,7 @@ tcs_collector_new (uv_loop_t *loop, const struct tcs_collector_options *o, agent
 void
 tcs_collector_start (tcs_collector_t *c)
 {
-  if (c->started || c->o.disable_metrics)
+  if (c->started)
     return;
   c->started = true;
   uint64_t first = (uint64_t) (util_random_unit () * 0.8 * (double) c->o.poll_interval_ms);
@@ -251,7 +288,7 @@ task_metrics (tcs_collector_t *c, const struct task *task, struct tcs_task_metri
     {
       const struct task_container *ct = &task->containers[k];
       struct tracked *t = ct->docker_id ? tracked_find (c, ct->docker_id) : NULL;
-      if (!t)
+      if (!t || !t->metrics)
         continue;
       struct tcs_container_metric m = { .name = ct->name };
       if (!tcs_queue_cpu_set (&t->q, &m.cpu) || !tcs_queue_mem_set (&t->q, &m.mem))
@@ -269,6 +306,48 @@ queue_all (tcs_session_t *s, char **msgs, size_t n)
   for (size_t i = 0; i < n; i++)
     tcs_session_queue (s, msgs[i]);
   free (msgs);
+}
+
+/* PublishHealthRequest for the tracked containers with a health check,
+   by task; nothing when there is none. */
+static void
+publish_health (tcs_collector_t *c, tcs_session_t *s, int64_t now)
+{
+  size_t nt = engine_task_count (c->o.engine), n = 0;
+  struct tcs_task_health *th = xcalloc (nt + 1, sizeof *th);
+  for (size_t i = 0; i < nt; i++)
+    {
+      const struct task *task = engine_task_at (c->o.engine, i);
+      if (!task_tracked (task))
+        continue;
+      struct tcs_task_health *h = &th[n];
+      *h = (struct tcs_task_health){ task->arn, task->family, task->version, NULL, 0 };
+      for (size_t k = 0; k < task->n_containers; k++)
+        {
+          const struct task_container *ct = &task->containers[k];
+          struct tracked *t = ct->docker_id ? tracked_find (c, ct->docker_id) : NULL;
+          if (!t || !t->health)
+            continue;
+          h->containers = xrealloc (h->containers, (h->n_containers + 1) * sizeof *h->containers);
+          h->containers[h->n_containers++] = (struct tcs_container_health){
+            ct->name, t->hstatus, t->hstatus == TCS_HEALTH_UNKNOWN ? now : t->hsince_ms
+          };
+        }
+      if (h->n_containers > 0)
+        n++;
+    }
+  if (n > 0)
+    {
+      char id[37];
+      uuid4 (id);
+      struct tcs_meta meta = { c->cluster, c->instance_arn, id };
+      char **msgs = NULL;
+      size_t nm = tcs_health_batches (&meta, th, n, now, &msgs);
+      queue_all (s, msgs, nm);
+    }
+  for (size_t i = 0; i <= n && i <= nt; i++)
+    free (th[i].containers); /* slot n: a task left out, containers NULL */
+  free (th);
 }
 
 void
@@ -291,10 +370,12 @@ tcs_collector_publish (tcs_collector_t *c, tcs_session_t *s)
                                                         c->last_change_ms, now));
       c->status_reported = true;
     }
-  if (c->n_tracked == 0)
+  publish_health (c, s, now);
+  if (c->n_metrics == 0)
     {
       c->stats.idle_rounds++;
-      queue_all (s, msgs, tcs_metrics_batches (&meta, NULL, 0, now, &msgs));
+      size_t nm = tcs_metrics_batches (&meta, NULL, 0, now, &msgs);
+      queue_all (s, msgs, nm);
       return;
     }
   size_t nt = engine_task_count (c->o.engine), n = 0;
@@ -310,7 +391,8 @@ tcs_collector_publish (tcs_collector_t *c, tcs_session_t *s)
   if (n > 0)
     {
       c->stats.rounds_sent++;
-      queue_all (s, msgs, tcs_metrics_batches (&meta, tms, n, now, &msgs));
+      size_t nm = tcs_metrics_batches (&meta, tms, n, now, &msgs);
+      queue_all (s, msgs, nm);
       struct tracked *t;
       LIST_FOREACH (t, &c->tracked, link)
         tcs_queue_mark_sent (&t->q);

@@ -10,16 +10,20 @@
  *    pushed into the container's queue (tcs/metrics.h, sized for
  *    publish-interval / poll-interval x 4 samples).  Containers that are
  *    no longer tracked are dropped with their queue.  No transfer stays
- *    open between polls.  With disable_metrics nothing is sampled.
+ *    open between polls.  With disable_metrics no stats are sampled.
  *  - tcs_collector_publish builds one round as upstream's stats engine:
  *    no tracked container -> one idle PublishMetricsRequest; else the
  *    CPU/memory (and storage) sets of each container that has both CPU
  *    and memory sets, by task, in batches (tcs/codec.h); tracked
  *    containers but no set -> nothing; after a non-empty round every
  *    sample is marked sent.  A pending instance status (see below) is
- *    queued with the round.  Container health is not published: the task
- *    model carries no health check (PublishHealthRequest is only for
- *    containers with a Docker health check in their task definition).
+ *    queued with the round.
+ *  - Containers whose task definition sets healthCheckType "docker" are
+ *    tracked even with disable_metrics: each poll inspects them (one call
+ *    at a time) for Docker's health status, and each round publishes one
+ *    PublishHealthRequest per 10 such tasks (UNKNOWN until Docker reports,
+ *    statusSince = when the status last changed, now while UNKNOWN);
+ *    nothing when no container has a health check.
  *  - tcs_collector_instance_check (on each ACS heartbeat) pings Docker:
  *    OK or IMPAIRED (INITIALIZING before the first run); the result waits
  *    to be published with the next round.

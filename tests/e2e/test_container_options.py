@@ -59,9 +59,9 @@ def stop_clean(a):
 
 
 ENV = {"ECS_AVAILABLE_LOGGING_DRIVERS": '["json-file","none"]',
-       # the agent runs Docker health checks but does not report health yet, so it
-       # does not advertise ecs.capability.container-health-check; the test
-       # advertises it as a custom attribute to let ECS place the task
+       # the agent advertises ecs.capability.container-health-check itself (health is
+       # reported over TCS); the custom attribute of the same name is kept as a check
+       # that the user's attributes still win over the agent's
        "ECS_INSTANCE_ATTRIBUTES": '{"ecs.capability.container-health-check":"test"}'}
 
 

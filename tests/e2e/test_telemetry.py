@@ -140,3 +140,30 @@ def test_tcs_dropped_refused_silent_does_not_disturb_acs(controlplane, make_agen
     logs = agent.all_logs()
     assert "no message from TCS within the heartbeat timeout" in logs
     assert "AddressSanitizer" not in logs and "runtime error" not in logs
+
+
+def test_container_health_published_and_changes(controlplane, make_agent, cluster_name):
+    cp = controlplane
+    img = os.environ.get("TEST_IMAGE") or "ecs-agent-c-test/busybox:latest"
+    td = register_task_def(cp, "checked", img, [{
+        "name": "app", "memory": 32, "cpu": 10, "essential": True,
+        "command": ["sh", "-c", "touch /tmp/ok; while :; do sleep 600; done"],
+        "healthCheck": {"command": ["CMD-SHELL", "test -f /tmp/ok"], "interval": 5, "timeout": 2,
+                        "retries": 1, "startPeriod": 0}}])
+    agent = make_agent(env=dict(FAST, ECS_DISABLE_METRICS="true"))  # health flows without metrics
+    agent.wait_connected()
+    arn = run(cp, cluster_name, td)
+    wait_task_status(cp, cluster_name, arn, "RUNNING")
+
+    def health():
+        t = tcs(cp)["tasks"].get(arn)
+        return (t or {}).get("containers", {}).get("app", {}).get("health", {}).get("healthStatus")
+    wait_for(lambda: health() == "HEALTHY", 60, what="HEALTHY published")
+    d = cp.ecs.describe_tasks(cluster=cluster_name, tasks=[arn])["tasks"][0]
+    assert d["containers"][0].get("healthStatus") == "HEALTHY", d["containers"]
+    cid = subprocess.run(["docker", "ps", "-q", "--filter", "label=com.amazonaws.ecs.task-arn=" + arn],
+                         capture_output=True, text=True, timeout=60).stdout.split()[0]
+    subprocess.run(["docker", "exec", cid, "rm", "/tmp/ok"], check=True, timeout=60)
+    wait_for(lambda: health() == "UNHEALTHY", 60, what="UNHEALTHY published")
+    assert tcs(cp)["counts"].get("PublishHealthRequest", 0) >= 2
+    assert agent.alive()

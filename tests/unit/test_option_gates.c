@@ -141,6 +141,7 @@ test_attributes (void **st)
   assert_true (has (a, n, C "logging-driver.none"));
   assert_false (has (a, n, C "selinux"));
   assert_true (has (a, n, "ecs.capability.network.container-port-range"));
+  assert_true (has (a, n, "ecs.capability.container-health-check"));
   assert_true (has (a, n, "ecs.capability.task-cpu-mem-limit"));
   ecs_attributes_free (a, n);
   g.task_cpu_mem_limit = false;
@@ -148,7 +149,7 @@ test_attributes (void **st)
   assert_false (has (a, n, "ecs.capability.task-cpu-mem-limit"));
   ecs_attributes_free (a, n);
 
-  g.disable_privileged = g.selinux_capable = g.apparmor_capable = true;
+  g.disable_privileged = g.selinux_capable = g.apparmor_capable = g.disable_health_check = true;
   const char *drv[] = { "json-file", "journald", "sumologic", "awsfirelens" };
   for (size_t i = 0; i < 4; i++)
     g.log_drivers[g.n_log_drivers++] = xstrdup (drv[i]);
@@ -161,6 +162,7 @@ test_attributes (void **st)
   assert_false (has (a, n, C "logging-driver.awsfirelens")); /* no FireLens router */
   assert_false (has (a, n, C "logging-driver.none"));         /* not configured */
   assert_false (has (a, n, "ecs.capability.network.container-port-range"));
+  assert_false (has (a, n, "ecs.capability.container-health-check"));
   ecs_attributes_free (a, n);
   task_option_gates_free (&g);
 
