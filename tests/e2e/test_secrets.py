@@ -1,7 +1,8 @@
 """Secrets never leak: registry credentials (ECS_ENGINE_AUTH_TYPE docker and
 dockercfg, against the real private registry of tests/lib/registry.sh),
 session credentials (AWS_SESSION_TOKEN) and IMDS role credentials (issued and
-rotated by the fake IMDS) are used at debug log level by a real task run, and
+rotated by the fake IMDS) and task IAM role credentials (payload, rotation,
+served by the credentials endpoint) are used at debug log level by a real task run, and
 none of them appears in the log files, stdout or any introspection answer -
 neither raw nor URL-, JSON-, or base64-encoded.  The checkpoint is 0600, the
 log files 0600/0640, none world-readable.
@@ -13,6 +14,7 @@ import re
 import stat
 import subprocess
 import sys
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -225,3 +227,64 @@ def test_registry_auth_dockercfg_and_imds_role_credentials_never_leak():
     finally:
         rig.close()
         drop_pulled(reg["image"])
+
+
+def test_task_role_credentials_never_leak(test_image):
+    """Task IAM role credentials (in the payload, rotated by
+    IAMRoleCredentialsMessage, served by the credentials endpoint) appear in
+    that endpoint's answer only: never in stdout, the debug log, the
+    checkpoint, introspection or the metadata endpoints' answers."""
+    rig = harness.Rig(cp_args=["--role-credentials-lifetime", "6"],
+                      agent_env={"ECS_ENABLE_TASK_IAM_ROLE": "true", "ECS_LOGLEVEL": "debug"})
+    port = rig.agent.tmds_port
+
+    def get(path):
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
+                return r.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as e:
+            return e.read().decode("utf-8", "replace")
+
+    try:
+        rig.start_agent()
+        td = rig.cp.ecs.register_task_definition(
+            family=rig.cluster + "-role", taskRoleArn="arn:aws:iam::123456789012:role/app",
+            executionRoleArn="arn:aws:iam::123456789012:role/exec",
+            containerDefinitions=[{"name": "main", "image": test_image, "cpu": 10, "memory": 16,
+                                   "essential": True, "command": ["sleep", "3600"]}])["taskDefinition"]
+        arn = rig.cp.ecs.run_task(cluster=rig.cluster, taskDefinition="%s:%d" % (td["family"], td["revision"]))
+        arn = arn["tasks"][0]["taskArn"]
+        harness.wait_for(lambda: rig.cp_tasks()[arn]["lastStatus"] == "RUNNING", 120, what="role task RUNNING")
+        cid = subprocess.run(["docker", "ps", "-q", "--no-trunc", "--filter", "label=com.amazonaws.ecs.task-arn=" + arn],
+                             capture_output=True, text=True, timeout=60).stdout.split()[0]
+        env = dict(e.split("=", 1) for e in json.loads(subprocess.check_output(
+            ["docker", "inspect", cid], timeout=60))[0]["Config"]["Env"])
+        rel = env["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]
+        eid = env["ECS_CONTAINER_METADATA_URI_V4"].rsplit("/", 1)[1]
+        served = [json.loads(get(rel))]
+        # a rotation (lifetime 6 s): a second set, served under the same id
+        harness.wait_for(lambda: json.loads(get(rel))["AccessKeyId"] != served[0]["AccessKeyId"], 40,
+                         what="rotated role credentials")
+        served.append(json.loads(get(rel)))
+        texts = introspection_texts(rig, [arn])
+        for p in ("/v4/%s" % eid, "/v4/%s/task" % eid, "/v3/%s/task" % eid, "/v2/metadata/" + cid,
+                  "/v4/%s/taskWithTags" % eid, "/v2/credentials/", "/v1/credentials?id=nope"):
+            texts["metadata " + p] = get(p)
+        ck = os.path.join(rig.agent.data_dir, "ecs_agent_data.json")
+        with open(ck, errors="replace") as f:
+            texts["checkpoint (running)"] = f.read()
+        finish(rig, arn)
+        assert rig.agent.stop() == 0
+        texts.update(file_texts(rig))
+        with open(ck, errors="replace") as f:
+            texts["checkpoint (stopped)"] = f.read()
+        secrets = {}
+        for i, c in enumerate(served):
+            secrets["role access key %d" % i] = c["AccessKeyId"]
+            secrets["role secret key %d" % i] = c["SecretAccessKey"]
+            secrets["role token %d" % i] = c["Token"]
+        found = leaks(texts, secrets)
+        assert not found, "secrets leaked: %s" % found
+        check_modes(rig)
+    finally:
+        rig.close()

@@ -1,0 +1,238 @@
+"""Task IAM role credentials and the task metadata endpoints, end to end: the
+real agent and the local control plane (role credentials minted per task,
+rotated every few seconds), real Docker, and this host's forwarding of
+169.254.170.2 (scripts/task-endpoints-net.sh, set up and removed by the test,
+pointed at this agent's ECS_TASK_METADATA_PORT).
+
+From inside a busybox container on the bridge network: its credentials
+through AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (rotated keys served after a
+rotation, an unknown id refused, the id gone once the task stopped), v4 / v3 /
+v2 metadata with this task's own values (DockerId, Image, ImageID, Limits,
+Networks, statuses, the ExitCode of a finished sibling), stats; a
+host-network container reaches them too.  Bad input: unknown ids, path
+traversal, a 1 MB header, 500 idle connections, the credentials port from
+another network namespace: clear answers, the agent and its ACS session
+unaffected.
+"""
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import ROOT, ControlPlane, register_task_def, wait_for, wait_task_status
+
+NET = os.path.join(ROOT, "scripts", "task-endpoints-net.sh")
+ROLE = "arn:aws:iam::123456789012:role/app"
+
+
+@pytest.fixture
+def rig(make_agent):
+    agent = make_agent(env={"ECS_ENABLE_TASK_IAM_ROLE": "true",
+                            "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST": "true"}, start=False)
+    r = subprocess.run([NET, "setup", str(agent.tmds_port)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    try:
+        agent.start()
+        agent.wait_connected()
+        yield agent
+    finally:
+        subprocess.run([NET, "remove", str(agent.tmds_port)], capture_output=True, timeout=60)
+
+
+@pytest.fixture
+def controlplane(tmpdir_path):
+    """The control plane with role credentials lasting 9 s (rotated every ~6 s)."""
+    cp = ControlPlane(tmpdir_path, ["--role-credentials-lifetime", "9"])
+    yield cp
+    cp.stop()
+
+
+def run_role_task(cp, cluster, image, family, network_mode=None):
+    kw = {"taskRoleArn": ROLE}
+    if network_mode:
+        kw["networkMode"] = network_mode
+    td = register_task_def(cp, family, image, containers=[
+        {"name": "main", "cpu": 64, "memory": 48, "essential": True, "command": ["sleep", "3600"]},
+        {"name": "sib", "cpu": 0, "memory": 16, "essential": False, "command": ["sh", "-c", "exit 3"]},
+    ], **kw)
+    r = cp.ecs.run_task(cluster=cluster, taskDefinition=td)
+    assert r["tasks"], r["failures"]
+    arn = r["tasks"][0]["taskArn"]
+    wait_task_status(cp, cluster, arn, "RUNNING")
+    return arn
+
+
+def container_of(cluster, arn, name):
+    out = subprocess.run(["docker", "ps", "-aq", "--no-trunc", "--filter", "label=com.amazonaws.ecs.task-arn=" + arn,
+                          "--filter", "label=com.amazonaws.ecs.container-name=" + name],
+                         capture_output=True, text=True, timeout=60).stdout.split()
+    assert len(out) == 1, out
+    return out[0]
+
+
+def inspect(cid):
+    return json.loads(subprocess.check_output(["docker", "inspect", cid], timeout=60))[0]
+
+
+def env_of(cid):
+    return dict(e.split("=", 1) for e in inspect(cid)["Config"]["Env"])
+
+
+def in_container(cid, script):
+    """Run sh -c script in the container; (exit code, stdout)."""
+    r = subprocess.run(["docker", "exec", cid, "sh", "-c", script], capture_output=True, text=True, timeout=60)
+    return r.returncode, r.stdout
+
+
+def wget_json(cid, url_expr):
+    rc, out = in_container(cid, 'wget -qO- "%s"' % url_expr)
+    assert rc == 0, (url_expr, out)
+    return json.loads(out)
+
+
+def host_get(agent, path, headers=None):
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (agent.tmds_port, path), headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_bridge_container_credentials_and_metadata(rig, test_image):
+    agent, cp = rig, rig.cp
+    arn = run_role_task(cp, agent.cluster, test_image, "ep-bridge")
+    main = container_of(agent.cluster, arn, "main")
+    sib = container_of(agent.cluster, arn, "sib")
+    env = env_of(main)
+    rel = env["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]
+    assert rel.startswith("/v2/credentials/")
+    eid = env["ECS_CONTAINER_METADATA_URI_V4"].rsplit("/", 1)[1]
+    assert env["ECS_CONTAINER_METADATA_URI"] == "http://169.254.170.2/v3/" + eid
+    assert env["ECS_AGENT_URI"] == "http://169.254.170.2/api/" + eid
+    assert env_of(sib)["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"] == rel
+
+    # credentials, from inside the container through 169.254.170.2
+    c1 = wget_json(main, "http://169.254.170.2$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+    assert set(c1) == {"RoleArn", "AccessKeyId", "SecretAccessKey", "Token", "Expiration"}
+    assert c1["RoleArn"] == ROLE and c1["AccessKeyId"].startswith("ASIA")
+    # rotated by the control plane (lifetime 9 s): new keys under the same id
+    c2 = wait_for(lambda: (lambda c: c if c["AccessKeyId"] != c1["AccessKeyId"] else None)(
+        wget_json(main, "http://169.254.170.2$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")),
+        timeout=40, what="rotated credentials")
+    assert c2["Expiration"] > c1["Expiration"]
+    wait_for(lambda: cp.admin("/_local/events?kind=IAMRoleCredentialsAckRequest")["events"], 20,
+             what="credentials ack")
+    # an id that is not this task's (nor any task's): refused
+    rc, out = in_container(main, "wget -qO- http://169.254.170.2/v2/credentials/not-a-task-id 2>&1")
+    assert rc != 0 and "400" in out
+
+    # v4 container / task / stats
+    info = inspect(main)
+    ip = info["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+    c = wget_json(main, "$ECS_CONTAINER_METADATA_URI_V4")
+    assert c["DockerId"] == main and c["Name"] == "main" and c["Image"] == test_image
+    assert c["ImageID"] == info["Image"] and c["DockerName"] == info["Name"].lstrip("/")
+    assert c["Limits"] == {"CPU": 64, "Memory": 48}
+    assert c["KnownStatus"] == "RUNNING" and c["DesiredStatus"] == "RUNNING" and c["Type"] == "NORMAL"
+    assert c["Networks"] == [{"NetworkMode": "bridge", "IPv4Addresses": [ip]}]
+    assert c["Labels"]["com.amazonaws.ecs.task-arn"] == arn
+    assert c["StartedAt"].endswith("Z") and c["CreatedAt"].endswith("Z")
+    assert c["LogDriver"] == info["HostConfig"]["LogConfig"]["Type"]
+
+    def task_with_finished_sibling():
+        t = wget_json(main, "$ECS_CONTAINER_METADATA_URI_V4/task")
+        s = [x for x in t["Containers"] if x["Name"] == "sib"]
+        return t if s and s[0]["KnownStatus"] == "STOPPED" and s[0].get("ExitCode") == 3 else None
+    t = wait_for(task_with_finished_sibling, 30, what="sibling STOPPED with its exit code in /task")
+    assert t["TaskARN"] == arn and t["Family"] == "ep-bridge" and t["Cluster"] == agent.cluster
+    assert t["KnownStatus"] == "RUNNING" and t["FaultInjectionEnabled"] is False
+    s = [x for x in t["Containers"] if x["Name"] == "sib"][0]
+    assert s["DockerId"] == sib and "FinishedAt" in s
+    st = wget_json(main, "$ECS_CONTAINER_METADATA_URI_V4/stats")
+    assert st["id"] == main and "cpu_stats" in st and "memory_stats" in st
+    ts = wget_json(main, "$ECS_CONTAINER_METADATA_URI_V4/task/stats")
+    assert set(ts) == {main, sib} and ts[main]["id"] == main and ts[sib] == {}
+    # v3
+    c3 = wget_json(main, "$ECS_CONTAINER_METADATA_URI")
+    assert c3["DockerId"] == main and "LogDriver" not in c3 and c3["Networks"]
+    t3 = wget_json(main, "$ECS_CONTAINER_METADATA_URI/task")
+    assert t3["TaskARN"] == arn and "FaultInjectionEnabled" not in t3
+    ts3 = wget_json(main, "$ECS_CONTAINER_METADATA_URI/task/stats")
+    assert ts3[sib] is None
+    # v2: the task found by the caller's bridge address
+    t2 = wget_json(main, "http://169.254.170.2/v2/metadata")
+    assert t2["TaskARN"] == arn and all("Networks" not in x for x in t2["Containers"])
+    c2m = wget_json(main, "http://169.254.170.2/v2/metadata/" + sib)
+    assert c2m["Name"] == "sib" and c2m["ExitCode"] == 3
+    s2 = wget_json(main, "http://169.254.170.2/v2/stats")
+    assert s2[main]["id"] == main and s2[sib] is None
+
+    # the task stops: its credentials id is gone
+    cp.ecs.stop_task(cluster=agent.cluster, task=arn, reason="test")
+    wait_task_status(cp, agent.cluster, arn, "STOPPED")
+    wait_for(lambda: host_get(agent, rel)[0] == 400, 30, what="credentials gone after STOPPED")
+    assert json.loads(host_get(agent, rel)[1])["code"] == "InvalidIdInRequest"
+
+
+def test_host_network_container(rig, test_image):
+    agent, cp = rig, rig.cp
+    arn = run_role_task(cp, agent.cluster, test_image, "ep-host", network_mode="host")
+    main = container_of(agent.cluster, arn, "main")
+    c = wget_json(main, "http://169.254.170.2$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+    assert c["RoleArn"] == ROLE
+    m = wget_json(main, "$ECS_CONTAINER_METADATA_URI_V4")
+    assert m["DockerId"] == main
+    assert m["Networks"][0]["NetworkMode"] == "host"
+    t = wget_json(main, "$ECS_CONTAINER_METADATA_URI_V4/task")
+    assert t["TaskARN"] == arn
+
+
+def test_bad_input_leaves_agent_and_acs_unaffected(rig, test_image):
+    agent, cp = rig, rig.cp
+    arn = run_role_task(cp, agent.cluster, test_image, "ep-bad")
+    main = container_of(agent.cluster, arn, "main")
+    rel = env_of(main)["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]
+    st, body = host_get(agent, "/v4/unknown-endpoint/task")
+    assert st == 404 and "unable to get task Arn from v3 endpoint ID: unknown-endpoint" in body
+    assert host_get(agent, "/v3/unknown-endpoint")[0] == 500
+    assert host_get(agent, "/v2/credentials/")[0] == 400
+    for p in ("/v2/credentials/../../../etc/passwd", "/v4/../../etc/shadow", "/v2/metadata/../../x"):
+        st, body = host_get(agent, p)
+        assert st in (400, 404) and "root:" not in body, (p, st, body)
+    # a 1 MB header: the connection is refused or closed, nothing else happens
+    s = socket.create_connection(("127.0.0.1", agent.tmds_port), timeout=10)
+    try:
+        s.sendall(b"GET /v2/credentials/x HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (1 << 20) + b"\r\n\r\n")
+    except OSError:
+        pass
+    try:
+        resp = s.recv(4096)
+    except OSError:
+        resp = b""
+    s.close()
+    assert not resp.startswith(b"HTTP/1.1 200")
+    # 500 idle connections, then a real request is still answered
+    idle = []
+    try:
+        for _ in range(500):
+            idle.append(socket.create_connection(("127.0.0.1", agent.tmds_port), timeout=10))
+        st, body = host_get(agent, rel)
+        assert st == 200 and json.loads(body)["RoleArn"] == ROLE
+    finally:
+        for x in idle:
+            x.close()
+    # the credentials port from another network namespace (a container on
+    # the bridge) is not reachable except through 169.254.170.2
+    rc, _ = in_container(main, "wget -qO- -T 5 http://172.17.0.1:%d/v2/credentials/x" % agent.tmds_port)
+    assert rc != 0
+    # the agent, its ACS session and its task are fine
+    assert agent.alive()
+    agent.wait_connected(timeout=10)
+    assert agent.introspect("/v1/metadata")["Cluster"] == agent.cluster
+    assert wget_json(main, "http://169.254.170.2$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")["RoleArn"] == ROLE
