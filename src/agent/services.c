@@ -85,6 +85,30 @@ agent_intro_health (void *data, struct health_verdict *out)
   agent_health_verdict (data, out);
 }
 
+static enum metrics_status
+agent_metric_status (enum task_status s)
+{
+  return s == TASK_STATUS_RUNNING ? METRIC_STATUS_RUNNING
+         : s == TASK_STATUS_STOPPED ? METRIC_STATUS_STOPPED
+                                    : METRIC_STATUS_PENDING;
+}
+
+static void
+agent_intro_metrics (void *data, struct metrics_snapshot *out)
+{
+  struct agent *a = data;
+  size_t n = a->engine ? engine_task_count (a->engine) : 0;
+  for (size_t i = 0; i < n; i++)
+    {
+      const struct task *t = engine_task_at (a->engine, i);
+      out->tasks[agent_metric_status (t->known_status)]++;
+      for (size_t j = 0; j < t->n_containers; j++)
+        if (!t->containers[j].is_internal)
+          out->containers[agent_metric_status (t->containers[j].known_status)]++;
+    }
+  out->state_changes_queued = a->state ? state_change_count (a->state) : 0;
+}
+
 static int
 agent_intro_start (struct agent *a, agent_error_t *err)
 {
@@ -97,6 +121,7 @@ agent_intro_start (struct agent *a, agent_error_t *err)
   struct introspection_provider prov = { .foreach_task = agent_intro_foreach_task,
                                          .container_instance_arn = agent_intro_instance_arn,
                                          .health = agent_intro_health,
+                                         .metrics_snapshot = agent_intro_metrics,
                                          .data = a };
   if (introspection_start (a->loop, &ic, &prov, &a->services->intro, err) < 0)
     return error_wrap (err, "introspection server on %s:%d", ic.listen_addr, ic.port);
@@ -300,6 +325,8 @@ agent_acs_connected_cb (acs_session_t *s, void *data)
 {
   (void) s;
   agent_health_note_acs (data, true);
+  metrics_count (METRIC_ACS_CONNECTS, 1);
+  metrics_set (METRIC_ACS_CONNECTED, 1);
   log_info (MOD, "ACS session connected");
 }
 
@@ -308,6 +335,8 @@ agent_acs_disconnected_cb (acs_session_t *s, const agent_error_t *err, void *dat
 {
   (void) s;
   agent_health_note_acs (data, false);
+  metrics_count (METRIC_ACS_DISCONNECTS, 1);
+  metrics_set (METRIC_ACS_CONNECTED, 0);
   if (err && *err)
     log_warn (MOD, "ACS session ended: %s", error_msg (err));
   else

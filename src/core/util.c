@@ -20,6 +20,14 @@ util_now_ms (void)
   return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
+uint64_t
+util_now_ns (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
+}
+
 void
 util_time_iso (char *buf, size_t len)
 {
@@ -110,6 +118,14 @@ int
 util_write_file_atomic (const char *path, const void *data, size_t len, int mode,
                         agent_error_t *err)
 {
+  return util_write_file_atomic_timed (path, data, len, mode, NULL, err);
+}
+
+int
+util_write_file_atomic_timed (const char *path, const void *data, size_t len, int mode,
+                              uint64_t *fsync_ns, agent_error_t *err)
+{
+  uint64_t synced = 0, t;
   cleanup_free char *dircopy = xstrdup (path);
   const char *dir = dirname (dircopy);
   char rnd[17];
@@ -135,13 +151,14 @@ util_write_file_atomic (const char *path, const void *data, size_t len, int mode
       p += w;
       left -= (size_t) w;
     }
-  if (fchmod (fd, mode) < 0 || fsync (fd) < 0)
+  if (fchmod (fd, mode) < 0 || (t = util_now_ns (), fsync (fd) < 0))
     {
       int e = errno;
       close (fd);
       unlink (tmp);
       return error_set_status (err, ERR_IO, e, "fsync %s: %s", tmp, strerror (e));
     }
+  synced += util_now_ns () - t;
   close (fd);
   if (rename (tmp, path) < 0)
     {
@@ -152,9 +169,13 @@ util_write_file_atomic (const char *path, const void *data, size_t len, int mode
   int dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0)
     {
+      t = util_now_ns ();
       fsync (dfd);
+      synced += util_now_ns () - t;
       close (dfd);
     }
+  if (fsync_ns)
+    *fsync_ns = synced;
   return 0;
 }
 

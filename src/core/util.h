@@ -11,6 +11,7 @@
 
 /* Monotonic milliseconds. */
 uint64_t util_now_ms (void);
+uint64_t util_now_ns (void);
 /* Wall-clock ISO-8601 UTC, seconds precision, into buf (>= 21 bytes). */
 void util_time_iso (char *buf, size_t len);
 
@@ -39,6 +40,9 @@ void sbuf_free (struct sbuf *b);
 
 /* Write data to path atomically and durably: temp file in the same dir,
    fsync, rename, fsync dir.  mode e.g. 0600. */
+/* Same, and *fsync_ns (if not NULL) = the time spent in fsync (file and directory). */
+int util_write_file_atomic_timed (const char *path, const void *data, size_t len, int mode,
+                                  uint64_t *fsync_ns, agent_error_t *err);
 int util_write_file_atomic (const char *path, const void *data, size_t len, int mode,
                             agent_error_t *err);
 /* Read a whole file (NUL-terminated).  ERR_NOT_FOUND if it does not exist. */

@@ -138,6 +138,7 @@ op_destroy (docker_op_t *op)
       uv_timer_stop (op->begin_timer);
       uv_close ((uv_handle_t *) op->begin_timer, timer_free_cb);
     }
+  free (op->layers);
   free (op->auth); /* stays registered as a log secret (dedup'd there) */
   free (op->method);
   free (op->path);
@@ -201,6 +202,7 @@ op_result_free (enum docker_result_type type, union op_result *r)
 static void
 op_complete (docker_op_t *op, const union op_result *r, agent_error_t err)
 {
+  docker_op_record_metrics (op, &err);
   op_unlink (op);
   op->cancelled = true; /* docker_op_cancel from inside the callback: no-op */
   const struct docker_op_cb *cb = &op->cb;
@@ -295,6 +297,7 @@ docker_op_new (docker_client_t *c, enum docker_op_kind kind, const char *method,
   op->path = path;
   op->timeout_ms = timeout_ms;
   op->versioned = kind != DOCKER_OP_PING && kind != DOCKER_OP_VERSION;
+  op->started_ns = util_now_ns ();
   op->cb = cb;
   op->data = data;
   TAILQ_INSERT_TAIL (&c->ops, op, link);
@@ -464,6 +467,8 @@ pull_line_cb (const char *json, size_t len, void *data)
       error_free (&err);
       return -1;
     }
+  if (p.status && p.id)
+    docker_pull_count_bytes (op, p.status, p.id, p.total);
   if (op->on_progress && p.status)
     op->on_progress (&p, op->data);
   docker_pull_progress_clear (&p);

@@ -1,6 +1,7 @@
 /* docker/docker_int.h - private to src/docker: the client and op structs
  * shared by client.c (client, op lifecycle, API version negotiation),
  * calls.c (one function per Docker endpoint) and events.c (event stream).
+ * op_metrics.c records finished ops in the metrics registry.
  * Not for other modules.
  *
  * An op carries its callback with its real type: struct docker_op_cb is a
@@ -156,8 +157,29 @@ struct docker_op
   uv_timer_t *begin_timer; /* pull begin, then inactivity */
   long begin_ms, inactivity_ms;
   docker_progress_cb on_progress;
+  struct docker_pull_layers *layers; /* pull: layer sizes being downloaded */
+  uint64_t started_ns;               /* util_now_ns () at creation (metrics) */
   TAILQ_ENTRY (docker_op) link;
 };
+
+/* A pull's layers seen "Downloading" with their size, until "Download
+   complete" adds the size to the pull-bytes metric.  Bounded: layers past
+   the limit are not counted. */
+#define DOCKER_PULL_MAX_LAYERS 64
+struct docker_pull_layers
+{
+  size_t n;
+  struct
+  {
+    char id[72];
+    int64_t total;
+  } l[DOCKER_PULL_MAX_LAYERS];
+};
+
+/* op_metrics.c: record a finished op (any outcome) in the metrics
+   registry; count a pull progress line's downloaded layer bytes. */
+void docker_op_record_metrics (const docker_op_t *op, const agent_error_t *err);
+void docker_pull_count_bytes (docker_op_t *op, const char *status, const char *id, int64_t total);
 
 /* A new op linked into c (path is taken over); send it with docker_op_send. */
 docker_op_t *docker_op_new (docker_client_t *c, enum docker_op_kind kind, const char *method,

@@ -1,5 +1,6 @@
 /* ecs/submitter.c - drains the persisted state-change queue (see submitter.h). */
 #include "ecs/submitter.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
 #include "log/log.h"
@@ -92,6 +93,7 @@ submitted_cb (agent_error_t err, void *data)
   if (err && ecs_error_retriable (error_kind (&err)))
     {
       s->stats.retries++;
+      metrics_count (METRIC_STATE_CHANGES_RETRIED, 1);
       uint64_t d = backoff_next (&s->bo);
       log_warn (MOD, "submitting %s state change %s %s%s%s failed: %s; retrying in %llu ms", what,
                 c->task_arn, c->container_name ? c->container_name : "", c->container_name ? " " : "",
@@ -105,6 +107,7 @@ submitted_cb (agent_error_t err, void *data)
   if (err)
     {
       s->stats.dropped++;
+      metrics_count (METRIC_STATE_CHANGES_REJECTED, 1);
       log_error (MOD, "%s state change %s %s%s%s rejected, dropping it: %s", what, c->task_arn,
                  c->container_name ? c->container_name : "", c->container_name ? " " : "",
                  c->status, error_msg (&err));
@@ -112,6 +115,7 @@ submitted_cb (agent_error_t err, void *data)
   else
     {
       s->stats.submitted++;
+      metrics_count (METRIC_STATE_CHANGES_SUBMITTED, 1);
       log_info (MOD, "submitted %s state change %s %s%s%s", what, c->task_arn,
                 c->container_name ? c->container_name : "", c->container_name ? " " : "", c->status);
     }
@@ -146,6 +150,7 @@ pump (ecs_submitter_t *s)
         {
           log_error (MOD, "dropping malformed state change (task %s)", ch.task_arn ? ch.task_arn : "?");
           s->stats.dropped++;
+          metrics_count (METRIC_STATE_CHANGES_REJECTED, 1);
           s->q.pop_front (s->q.ctx);
           continue;
         }

@@ -304,6 +304,7 @@ engine_task_add (engine_t *e, struct task *task, agent_error_t *err)
       return 0;
     }
   struct task *t = task;
+  t->launch_started_ms = util_now_ms ();
   if (t->desired_status == TASK_STATUS_PULLED)
     t->desired_status = TASK_STATUS_NONE;
   t->known_status = t->sent_status = TASK_STATUS_NONE;

@@ -1,6 +1,7 @@
 /* engine/exec.c - the executor: issues the Docker calls the planner asks
  * for, keeps the calls in flight, records outcomes (known statuses, state
  * changes for ECS, saves) and runs the step loop of a task. */
+#include "core/metrics.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
 #include "docker/auth.h"
@@ -204,6 +205,9 @@ engine_emit_task_change (engine_t *e, struct task *t)
     return;
   struct state_change *ch = state_change_new (STATE_CHANGE_TASK, t->arn, NULL,
                                               task_status_str (t->known_status), t->reason);
+  if (t->known_status == TASK_STATUS_RUNNING && t->launch_started_ms)
+    metrics_observe (METRIC_LAUNCH_SECONDS, (double) (util_now_ms () - t->launch_started_ms) / 1000.0);
+  t->launch_started_ms = 0;
   t->sent_status = t->known_status;
   state_change_push (e->state, ch);
 }

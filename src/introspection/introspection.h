@@ -18,7 +18,9 @@
  *                                "Checks":{"acs":{"Healthy":bool,"Detail":".."},..}}
  *                               (not upstream's: its -healthcheck reads
  *                               /v1/metadata, which only shows the agent answers)
- *   anything else               {"AvailableCommands":["/v1/metadata","/v1/tasks","/license","/v1/health"]}
+ *   /metrics                    Prometheus text exposition (core/metrics.h), the
+ *                               registry plus the provider's snapshot
+ *   anything else               {"AvailableCommands":["/v1/metadata","/v1/tasks","/license","/v1/health","/metrics"]}
  * Error responses carry HEAD's all-empty TaskResponse.  Every method lws
  * knows (GET HEAD POST PUT PATCH DELETE OPTIONS) is answered the same way;
  * HEAD gets the headers only; a request body is read and discarded; other
@@ -68,6 +70,7 @@
 #include <uv.h>
 #include "core/error.h"
 #include "core/health.h"
+#include "core/metrics.h"
 #include "task/task.h"
 
 #define INTROSPECTION_DEFAULT_PORT 51678
@@ -152,6 +155,9 @@ struct introspection_provider
      carry a secret). */
   int (*handle) (void *data, const struct introspection_request *rq,
                  struct introspection_reply *reply, char **body, const char **content_type);
+  /* Figures for /metrics the registry cannot see (tasks by status, the
+     queue).  Optional: without it they are shown as 0. */
+  void (*metrics_snapshot) (void *data, struct metrics_snapshot *out);
   void *data;
 };
 

@@ -9,7 +9,8 @@
 
 #define DOCKER_SHORT_ID_LEN 12
 
-static const char *const available_commands[] = { "/v1/metadata", "/v1/tasks", "/license", "/v1/health" };
+static const char *const available_commands[] = { "/v1/metadata", "/v1/tasks", "/license", "/v1/health",
+                                                   "/metrics" };
 
 static const char builtin_license[]
     = "Amazon ECS Container Agent (C re-implementation)\n"
@@ -336,6 +337,17 @@ introspection_route (const struct introspection_config *cfg,
     }
   if (strcmp (path, "/v1/health") == 0)
     return route_health (prov, body);
+  if (strcmp (path, "/metrics") == 0)
+    {
+      struct metrics_snapshot snap = { 0 };
+      if (prov && prov->metrics_snapshot)
+        prov->metrics_snapshot (prov->data, &snap);
+      struct sbuf b = { 0 };
+      metrics_write (&b, &snap);
+      *body = sbuf_steal (&b);
+      *content_type = METRICS_CONTENT_TYPE;
+      return 200;
+    }
   if (strcmp (path, "/license") == 0)
     {
       *content_type = "text/plain; charset=utf-8";

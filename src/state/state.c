@@ -2,6 +2,8 @@
  * thread (retried with back-off while they fail) and the persisted
  * state-change queue.  The file format and reading are in state_file.c. */
 #include "state/state_internal.h"
+#include "core/metrics.h"
+#include "core/util.h"
 #include "core/xmalloc.h"
 #include "log/log.h"
 #include <errno.h>
@@ -279,8 +281,11 @@ state_write_work_cb (uv_work_t *req)
   uv_mutex_lock (&s->write_lock);
   if (j->gen > s->written_gen)
     {
-      if (util_write_file_atomic (s->path, j->buf, j->len, 0600, &j->err) == 0)
+      uint64_t t0 = util_now_ns ();
+      j->wrote = true;
+      if (util_write_file_atomic_timed (s->path, j->buf, j->len, 0600, &j->fsync_ns, &j->err) == 0)
         s->written_gen = j->gen;
+      j->write_ns = util_now_ns () - t0;
     }
   uv_mutex_unlock (&s->write_lock);
 }
@@ -358,6 +363,16 @@ state_write_done_cb (uv_work_t *req, int status)
       goto done;
     }
   s->writes++;
+  if (j->wrote)
+    {
+      /* the metrics registry belongs to the loop: recorded here, not by the worker */
+      metrics_count (j->err ? METRIC_CHECKPOINT_WRITES_FAILED : METRIC_CHECKPOINT_WRITES_OK, 1);
+      if (!j->err)
+        {
+          metrics_observe (METRIC_CHECKPOINT_WRITE_SECONDS, (double) j->write_ns / 1e9);
+          metrics_observe (METRIC_CHECKPOINT_FSYNC_SECONDS, (double) j->fsync_ns / 1e9);
+        }
+    }
   if (j->err)
     {
       /* Nothing of this write is durable: its callbacks wait (ahead of the
@@ -499,6 +514,7 @@ state_save_sync (state_store_t *s, agent_error_t *err)
     s->written_gen = gen;
   uv_mutex_unlock (&s->write_lock);
   s->writes++;
+  metrics_count (rc < 0 ? METRIC_CHECKPOINT_WRITES_FAILED : METRIC_CHECKPOINT_WRITES_OK, 1);
   if (rc < 0)
     return error_wrap (err, "saving checkpoint");
   write_recovered (s);

@@ -30,6 +30,8 @@ struct write_job
   uint64_t max_id;           /* changes with id <= max_id are in this write */
   struct pending_list cbs;   /* run when this write is durable */
   agent_error_t err;         /* set by the worker thread */
+  bool wrote;                /* the worker wrote (not skipped as superseded) */
+  uint64_t write_ns, fsync_ns; /* set by the worker: the write, and its fsyncs */
 };
 
 struct state_store

@@ -195,6 +195,10 @@ struct task
   bool removal_failed;            /* a removal of this round failed: retry, keep the task */
   struct backoff cleanup_backoff; /* between failed removal rounds; min_ms 0 = never used */
   int64_t cleanup_retry_ns;       /* unix ns before which cleanup is not retried */
+  /* util_now_ms () when the task reached the engine, until its RUNNING
+     change is queued (the launch latency metric); 0 = not measured
+     (restored from the checkpoint, or measured already). */
+  uint64_t launch_started_ms;
 };
 
 void task_free (struct task *t);

@@ -211,9 +211,9 @@ assert_available_commands (json_t *j)
 {
   json_t *a = json_object_get (j, "AvailableCommands");
   assert_true (json_is_array (a));
-  assert_int_equal (json_array_size (a), 4);
-  const char *want[] = { "/v1/metadata", "/v1/tasks", "/license", "/v1/health" };
-  for (size_t i = 0; i < 4; i++)
+  assert_int_equal (json_array_size (a), 5);
+  const char *want[] = { "/v1/metadata", "/v1/tasks", "/license", "/v1/health", "/metrics" };
+  for (size_t i = 0; i < 5; i++)
     {
       bool found = false;
       for (size_t k = 0; k < json_array_size (a); k++)
