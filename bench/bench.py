@@ -22,7 +22,9 @@ Environment knobs (defaults in brackets):
   BENCH_STOP_EXITS [100]        container exits measured for stop reporting
   BENCH_CHURN_TASKS [500]       churn tasks, BENCH_CHURN_WAVE [50] per wave
   BENCH_STARTUP_RUNS [3]        fresh agent starts for the start-up numbers
-  BENCH_PHASES                  comma list of phases to run (startup,footprint,idle,launch,stop,churn,loaded)
+  BENCH_PHASES                  comma list of phases to run (startup,footprint,idle,launch,stop,churn,loaded,concurrency)
+  BENCH_CONCURRENCY_LIMITS [0,4,8]  ECS_LAUNCH_CONCURRENCY values of the concurrency phase (0 = unlimited)
+  BENCH_CONCURRENCY_N [50], BENCH_CONCURRENCY_REPS [3]  its burst size and repetitions
   BENCH_FOOTPRINT_SECONDS [60]  idle period of each build in the footprint phase
   STATIC_BIN                    static agent [out/release/amazon-ecs-agent-static, built by run.sh]
   BENCH_AGENT_LOGFILE [1]       1: the agent also writes ECS_LOGFILE (debug level), as in production
@@ -73,7 +75,10 @@ STOP_EXITS = env_int("BENCH_STOP_EXITS", 100)
 CHURN_TASKS = env_int("BENCH_CHURN_TASKS", 500)
 CHURN_WAVE = env_int("BENCH_CHURN_WAVE", 50)
 STARTUP_RUNS = env_int("BENCH_STARTUP_RUNS", 3)
-PHASES = [p.strip() for p in os.environ.get("BENCH_PHASES", "startup,footprint,idle,launch,stop,churn,loaded").split(",")
+CONCURRENCY_LIMITS = [int(x) for x in os.environ.get("BENCH_CONCURRENCY_LIMITS", "0,4,8").split(",") if x.strip()]
+CONCURRENCY_N = env_int("BENCH_CONCURRENCY_N", 50)
+CONCURRENCY_REPS = env_int("BENCH_CONCURRENCY_REPS", 3)
+PHASES = [p.strip() for p in os.environ.get("BENCH_PHASES", "startup,footprint,idle,launch,stop,churn,loaded,concurrency").split(",")
           if p.strip()]
 FOOTPRINT_S = env_int("BENCH_FOOTPRINT_SECONDS", 60)
 AGENT_LOGFILE = os.environ.get("BENCH_AGENT_LOGFILE", "1") == "1"
@@ -286,7 +291,7 @@ def proc_sample(pid):
 
 
 class Agent:
-    def __init__(self, cp, name, cluster, valgrind=None, binary=None):
+    def __init__(self, cp, name, cluster, valgrind=None, binary=None, env=None):
         self.cp = cp
         self.name = name
         self.cluster = cluster
@@ -317,6 +322,7 @@ class Agent:
         for kv in os.environ.get("BENCH_AGENT_ENV", "").split():
             k, _, v = kv.partition("=")
             self.env[k] = v
+        self.env.update(env or {})
         self.lines = []  # (arrival time, line)
         self.stdout_path = os.path.join(self.dir, "agent-stdout.log")
         argv = [binary or AGENT_BIN]
@@ -702,6 +708,13 @@ class Bench:
         starts = [dev.get("start", (a, "main")) for a in arns]
         if all(creates) and all(starts):
             after = [(ev.running_at(a) - st[0]) * 1000.0 for a, st in zip(arns, starts)]
+            # containers Docker showed created and not yet started, most at once
+            edges = sorted([(c[0], 1) for c in creates] + [(st[0], -1) for st in starts], key=lambda e: (e[0], e[1]))
+            cur = peak = 0
+            for _, d in edges:
+                cur += d
+                peak = max(peak, cur)
+            out["max_created_not_started"] = peak
             out.update({
                 "first_create_event_ms": (min(c[0] for c in creates) - t0) * 1000.0,
                 "last_start_event_ms": (max(st[0] for st in starts) - t0) * 1000.0,
@@ -767,6 +780,36 @@ class Bench:
                 if vd:
                     out[str(n)]["direct_" + k] = statistics.median(vd)
         self.res[key] = out
+
+    def phase_concurrency(self):
+        """A burst of BENCH_CONCURRENCY_N (50) tasks in one payload with
+        ECS_LAUNCH_CONCURRENCY at each of BENCH_CONCURRENCY_LIMITS (0 =
+        unlimited): payload sent -> all RUNNING (median of
+        BENCH_CONCURRENCY_REPS), one fresh agent per limit."""
+        out = {}
+        main_agent, main_cluster = self.agent, self.cluster
+        try:
+            for lim in CONCURRENCY_LIMITS:
+                self.cluster = new_cluster(self.cp, "bench-conc")
+                self.agent = Agent(self.cp, "conc-%d" % lim, self.cluster, env={"ECS_LAUNCH_CONCURRENCY": str(lim)})
+                try:
+                    self.agent.wait_connected(60)
+                    self.wait_initial_ack()
+                    runs = []
+                    for rep in range(CONCURRENCY_REPS):
+                        wait_cleanup(self.cluster)
+                        a, arns = self.launch_agent(CONCURRENCY_N)
+                        runs.append(a)
+                        log("concurrency limit %d N=%d rep %d: %s" % (lim, CONCURRENCY_N, rep,
+                                                                      {k: round(v, 1) for k, v in a.items()}))
+                        self.stop_tasks(arns)
+                    out[str(lim)] = {"ms": statistics.median(r["ms"] for r in runs), "runs": runs}
+                finally:
+                    self.agent.stop()
+                    docker_rm_label("label=com.amazonaws.ecs.cluster=" + self.cluster)
+        finally:
+            self.agent, self.cluster = main_agent, main_cluster
+        self.res["concurrency"] = {"n": CONCURRENCY_N, "limits": out}
 
     def phase_loaded(self):
         """The launch comparison with both cores busy (real hosts are): one
@@ -884,10 +927,10 @@ class Bench:
             if "footprint" in PHASES:
                 log("phase footprint (%d s per build)" % FOOTPRINT_S)
                 attempt("footprint", self.phase_footprint)
-            if any(p in PHASES for p in ("idle", "launch", "stop", "churn", "loaded")):
+            if any(p in PHASES for p in ("idle", "launch", "stop", "churn", "loaded", "concurrency")):
                 if not attempt("start", self.start_main):
                     raise RuntimeError("the main agent did not start: " + errors["start"])
-                for p in ("idle", "launch", "stop", "churn", "loaded"):
+                for p in ("idle", "launch", "stop", "churn", "loaded", "concurrency"):
                     if p in PHASES:
                         if not self.agent.alive():
                             errors[p] = "agent exited with %s before the phase" % self.agent.proc.returncode
@@ -1006,6 +1049,14 @@ def table(res):
         rows[-1]["text"] = "%.0f / %.0f ms" % (d["agent_ms"], d["direct_ms"])
         row("launch N=%s, both cores busy: ratio agent/direct" % n, d["ratio"], "%.3f", "<= 1.05",
             (d["ratio"] <= 1.05) if d["ratio"] is not None else None)
+    cc = res.get("concurrency")
+    if cc:
+        base = cc["limits"].get("0", {}).get("ms")
+        for lim, d in cc["limits"].items():
+            name = "unlimited" if lim == "0" else lim
+            row("launch N=%d, ECS_LAUNCH_CONCURRENCY=%s: payload -> all RUNNING" % (cc["n"], name), d["ms"], "%.1f ms")
+            if base and lim != "0":
+                row("launch N=%d, ECS_LAUNCH_CONCURRENCY=%s: ratio to unlimited" % (cc["n"], name), d["ms"] / base, "%.3f")
     s = res.get("stop")
     if s:
         row("stop reporting: die -> STOPPED at control plane, median (n=%d)" % s["n"], s["median_ms"], "%.1f ms")

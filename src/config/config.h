@@ -54,9 +54,6 @@ struct config_images
   int images_per_cycle;                /* ECS_NUM_IMAGES_DELETE_PER_CYCLE, 5 (below 1 = 5) */
   char **exclude;                      /* ECS_EXCLUDE_UNTRACKED_IMAGE, comma-separated, untrimmed */
   size_t n_exclude;
-  bool untracked_cleanup;              /* ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP, false */
-  uint64_t nonecs_min_age_ms;          /* NON_ECS_IMAGE_MINIMUM_CLEANUP_AGE, 1h */
-  int nonecs_containers_per_cycle;     /* NONECS_NUM_CONTAINERS_DELETE_PER_CYCLE, 5 */
   char **precache;                     /* ECS_PRECACHE_IMAGES, comma-separated, trimmed */
   size_t n_precache;
   int launch_concurrency;              /* ECS_LAUNCH_CONCURRENCY (0 = unlimited) */

@@ -67,7 +67,7 @@ int
 config_images_load (struct config_images *ci, config_getenv_fn env, void *d, agent_error_t *err)
 {
   bool set_timeout = false, set_inact = false, set_interval = false, set_age = false,
-       set_nonecs_age = false, disabled = false, ignored;
+       disabled = false, ignored;
   ci->pull_behavior = CONFIG_PULL_DEFAULT;
   const char *v = config_env (env, d, "ECS_IMAGE_PULL_BEHAVIOR");
   if (v && strcmp (v, "always") == 0)
@@ -77,17 +77,13 @@ config_images_load (struct config_images *ci, config_getenv_fn env, void *d, age
   else if (v && strcmp (v, "prefer-cached") == 0)
     ci->pull_behavior = CONFIG_PULL_PREFER_CACHED;
   ci->images_per_cycle = 5;
-  ci->nonecs_containers_per_cycle = 5;
   ci->launch_concurrency = CONFIG_DEFAULT_LAUNCH_CONCURRENCY;
   if (config_env_duration (env, d, "ECS_IMAGE_PULL_TIMEOUT", &ci->pull_timeout_ms, &set_timeout, err) < 0
       || config_env_duration (env, d, "ECS_IMAGE_PULL_INACTIVITY_TIMEOUT", &ci->pull_inactivity_timeout_ms, &set_inact, err) < 0
       || config_env_duration (env, d, "ECS_IMAGE_CLEANUP_INTERVAL", &ci->cleanup_interval_ms, &set_interval, err) < 0
       || config_env_duration (env, d, "ECS_IMAGE_MINIMUM_CLEANUP_AGE", &ci->min_cleanup_age_ms, &set_age, err) < 0
-      || config_env_duration (env, d, "NON_ECS_IMAGE_MINIMUM_CLEANUP_AGE", &ci->nonecs_min_age_ms, &set_nonecs_age, err) < 0
       || config_env_bool (env, d, "ECS_DISABLE_IMAGE_CLEANUP", &disabled, &ignored, err) < 0
-      || config_env_bool (env, d, "ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP", &ci->untracked_cleanup, &ignored, err) < 0
       || env_int (env, d, "ECS_NUM_IMAGES_DELETE_PER_CYCLE", &ci->images_per_cycle, err) < 0
-      || env_int (env, d, "NONECS_NUM_CONTAINERS_DELETE_PER_CYCLE", &ci->nonecs_containers_per_cycle, err) < 0
       || env_int (env, d, "ECS_LAUNCH_CONCURRENCY", &ci->launch_concurrency, err) < 0)
     return -1;
   if (!set_timeout || ci->pull_timeout_ms == 0)
@@ -98,12 +94,8 @@ config_images_load (struct config_images *ci, config_getenv_fn env, void *d, age
     ci->cleanup_interval_ms = 30 * MIN_MS;
   if (!set_age)
     ci->min_cleanup_age_ms = 60 * MIN_MS;
-  if (!set_nonecs_age)
-    ci->nonecs_min_age_ms = 60 * MIN_MS;
   if (ci->images_per_cycle < 1)
     ci->images_per_cycle = 5;
-  if (ci->nonecs_containers_per_cycle < 1)
-    ci->nonecs_containers_per_cycle = 5;
   if (ci->launch_concurrency < 0)
     return error_set (err, ERR_TERMINAL, "ECS_LAUNCH_CONCURRENCY: %d is negative (0 = unlimited)",
                       ci->launch_concurrency);

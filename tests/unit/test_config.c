@@ -235,9 +235,6 @@ test_image_keys (void **state)
   assert_int_equal (ci->min_cleanup_age_ms, 3600 * 1000);
   assert_int_equal (ci->images_per_cycle, 5);
   assert_int_equal (ci->n_exclude, 0);
-  assert_false (ci->untracked_cleanup);
-  assert_int_equal (ci->nonecs_min_age_ms, 3600 * 1000);
-  assert_int_equal (ci->nonecs_containers_per_cycle, 5);
   assert_int_equal (ci->n_precache, 0);
   assert_int_equal (ci->launch_concurrency, CONFIG_DEFAULT_LAUNCH_CONCURRENCY);
   config_free (&cfg);
@@ -250,9 +247,6 @@ test_image_keys (void **state)
                           "ECS_IMAGE_MINIMUM_CLEANUP_AGE", "0",
                           "ECS_NUM_IMAGES_DELETE_PER_CYCLE", "0",     /* below 1: 5 */
                           "ECS_EXCLUDE_UNTRACKED_IMAGE", "a:1, b:2,,c",
-                          "ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP", "true",
-                          "NON_ECS_IMAGE_MINIMUM_CLEANUP_AGE", "2h",
-                          "NONECS_NUM_CONTAINERS_DELETE_PER_CYCLE", "7",
                           "ECS_PRECACHE_IMAGES", " busybox:1 ,reg:5000/x:2,",
                           "ECS_LAUNCH_CONCURRENCY", "0",
                           NULL } };
@@ -267,9 +261,6 @@ test_image_keys (void **state)
   assert_string_equal (ci->exclude[0], "a:1");
   assert_string_equal (ci->exclude[1], " b:2");
   assert_string_equal (ci->exclude[2], "c");
-  assert_true (ci->untracked_cleanup);
-  assert_int_equal (ci->nonecs_min_age_ms, 2 * 3600 * 1000);
-  assert_int_equal (ci->nonecs_containers_per_cycle, 7);
   assert_int_equal (ci->n_precache, 2);
   assert_string_equal (ci->precache[0], "busybox:1");
   assert_string_equal (ci->precache[1], "reg:5000/x:2");
@@ -326,11 +317,8 @@ test_env_errors (void **state)
     { "ECS_IMAGE_PULL_INACTIVITY_TIMEOUT", "soon", "ECS_IMAGE_PULL_INACTIVITY_TIMEOUT" },
     { "ECS_IMAGE_CLEANUP_INTERVAL", "1", "ECS_IMAGE_CLEANUP_INTERVAL" },
     { "ECS_IMAGE_MINIMUM_CLEANUP_AGE", "x", "ECS_IMAGE_MINIMUM_CLEANUP_AGE" },
-    { "NON_ECS_IMAGE_MINIMUM_CLEANUP_AGE", "x", "NON_ECS_IMAGE_MINIMUM_CLEANUP_AGE" },
     { "ECS_DISABLE_IMAGE_CLEANUP", "nah", "ECS_DISABLE_IMAGE_CLEANUP" },
-    { "ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP", "nah", "ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP" },
     { "ECS_NUM_IMAGES_DELETE_PER_CYCLE", "five", "ECS_NUM_IMAGES_DELETE_PER_CYCLE" },
-    { "NONECS_NUM_CONTAINERS_DELETE_PER_CYCLE", "5x", "NONECS_NUM_CONTAINERS_DELETE_PER_CYCLE" },
     { "ECS_LAUNCH_CONCURRENCY", "many", "ECS_LAUNCH_CONCURRENCY" },
     { "ECS_LAUNCH_CONCURRENCY", "-1", "ECS_LAUNCH_CONCURRENCY" },
   };
