@@ -30,7 +30,7 @@ struct config_kv
 };
 
 /* ECS_LAUNCH_CONCURRENCY when unset (README: how it was chosen). */
-#define CONFIG_DEFAULT_LAUNCH_CONCURRENCY 0
+#define CONFIG_DEFAULT_LAUNCH_CONCURRENCY 8
 
 /* ECS_IMAGE_PULL_BEHAVIOR */
 enum config_pull_behavior
