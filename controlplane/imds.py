@@ -45,6 +45,7 @@ class Imds:
         self.az = region + "a"
         self.mac = "0e:49:61:0f:c3:11"
         self.tokens = {}  # token -> expiry
+        self.spot_action = None  # {"action", "time"}: the spot interruption notice, when announced
         for c in self.state.imds_creds:
             self.creds.add_temporary(c["AccessKeyId"], c["SecretAccessKey"], c["Token"], c["_exp"])
 
@@ -110,6 +111,8 @@ class Imds:
                 hashlib.sha256(self.identity_document().encode()).digest() * 8).decode(),
             "dynamic/instance-identity/pkcs7": base64.b64encode(b"local-fake-pkcs7").decode(),
         }
+        if self.spot_action:
+            md["meta-data/spot/instance-action"] = json.dumps(self.spot_action)
         if self.role:
             md["meta-data/iam/info"] = json.dumps({
                 "Code": "Success", "LastUpdated": c["LastUpdated"],

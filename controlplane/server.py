@@ -139,6 +139,7 @@ class Server:
         app.router.add_post("/_local/acs/send", self.h_acs_send)
         app.router.add_post("/_local/acs/manifest", self.h_acs_manifest)
         app.router.add_post("/_local/imds/rotate", self.h_imds_rotate)
+        app.router.add_post("/_local/imds/spot", self.h_imds_spot)
         app.router.add_get("/_local/health", lambda r: _json({"ok": True}))
         return app
 
@@ -276,6 +277,23 @@ class Server:
             code = spec["drop"] if isinstance(spec["drop"], int) and spec["drop"] is not True else 1000
             done["drop"] = await self.tcs.drop(spec.get("instance"), code=code)
         return _json({"ok": True, "applied": done})
+
+    async def h_imds_spot(self, request):
+        """{"action": "terminate"|"stop"|"hibernate", "inSeconds": 120} announces a spot
+        interruption on meta-data/spot/instance-action; {"action": null} withdraws it."""
+        request["op"] = "admin"
+        try:
+            spec = await request.json()
+            action = spec.get("action")
+            secs = float(spec.get("inSeconds", 120))
+        except Exception as e:
+            return _json({"error": "bad JSON: %s" % e}, 400)
+        if action:
+            when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + secs))
+            self.imds.spot_action = {"action": action, "time": when}
+        else:
+            self.imds.spot_action = None
+        return _json({"ok": True, "spot": self.imds.spot_action})
 
     async def h_imds_rotate(self, request):
         request["op"] = "admin"

@@ -21,6 +21,7 @@
 struct agent_services;
 struct agent_health;
 struct agent_telemetry;
+struct agent_spot;
 
 /* TERM INT QUIT HUP USR1 USR2 ALRM (signals.c) */
 #define AGENT_N_SIGNALS 7
@@ -41,6 +42,7 @@ struct agent
   struct agent_services *services;
   struct agent_health *health; /* health.c */
   struct agent_telemetry *telemetry; /* telemetry.c */
+  struct agent_spot *spot;           /* spot.c */
 
   docker_op_t *docker_op;
   imds_call_t *imds_op;
@@ -80,6 +82,9 @@ void agent_telemetry_heartbeat (struct agent *a);
 void agent_telemetry_inactive (struct agent *a);
 void agent_telemetry_stop_begin (struct agent *a);
 void agent_telemetry_free (struct agent *a);
+/* spot.c: ECS_ENABLE_SPOT_INSTANCE_DRAINING (no-op when off). */
+void agent_spot_start (struct agent *a);
+void agent_spot_stop (struct agent *a);
 /* The ACS session, NULL while the services are not started. */
 acs_session_t *agent_services_acs (const struct agent *a);
 

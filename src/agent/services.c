@@ -426,7 +426,10 @@ agent_services_start (struct agent *a, agent_error_t *err)
   /* upstream starts telemetry just before the ACS session */
   if (agent_telemetry_start (a, err) < 0)
     return -1;
-  return agent_acs_start (a, err);
+  if (agent_acs_start (a, err) < 0)
+    return -1;
+  agent_spot_start (a);
+  return 0;
 }
 
 acs_session_t *
@@ -455,6 +458,7 @@ agent_services_stop (struct agent *a)
   if (s == NULL)
     return;
   a->services_stopping = 0;
+  agent_spot_stop (a);
   agent_telemetry_stop_begin (a);
   if (s->acs)
     {

@@ -100,6 +100,7 @@ struct agent_config
   char *secret_access_key;  /* AWS_SECRET_ACCESS_KEY (secret) */
   char *session_token;      /* AWS_SESSION_TOKEN (secret) */
   bool insecure;            /* -k */
+  bool spot_instance_draining; /* ECS_ENABLE_SPOT_INSTANCE_DRAINING */
   bool disable_metrics;     /* ECS_DISABLE_METRICS: no CPU/memory telemetry (idle reports) */
   bool poll_metrics;        /* ECS_POLL_METRICS (accepted; the agent always polls) */
   uint64_t polling_metrics_wait_ms; /* ECS_POLLING_METRICS_WAIT_DURATION, 10 s, clamped 5..20 s */
