@@ -25,4 +25,9 @@ rc=0
 case ",${BENCH_PHASES:-telemetry}," in
   *,telemetry,*) /usr/bin/python3 bench/telemetry_cpu.py || rc=$? ;;
 esac
+# idle RSS with 50 tasks with task roles and endpoints, credentials request
+# latency (bench/endpoints.py)
+case ",${BENCH_PHASES:-endpoints}," in
+  *,endpoints,*) /usr/bin/python3 bench/endpoints.py || rc=$? ;;
+esac
 exit $rc

@@ -442,6 +442,7 @@ agent_step_run (struct agent *a)
   agent_error_t err = NULL;
   struct engine_options eo = {
     .cluster = a->cfg->cluster,
+    .region = a->region,
     .cleanup_wait_ms = a->cfg->task_cleanup_wait_ms,
     .stop_timeout_ms = a->cfg->container_stop_timeout_ms,
     .state = a->state,

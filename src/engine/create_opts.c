@@ -103,11 +103,21 @@ add_binds (const struct task *t, const struct task_container *c, struct engine_c
 
 /* The task definition's environment, then the task endpoints' variables
    (as upstream: written over same-named task-definition values). */
-static void
-add_env (const struct task *t, const struct task_container *c, struct engine_create_req *r)
+static bool
+env_has (const struct task_container *c, const char *key)
 {
-  const char *keys[4] = { 0 };
-  char *vals[4] = { 0 };
+  for (size_t i = 0; i < c->n_environment; i++)
+    if (strcmp (c->environment[i].key, key) == 0)
+      return true;
+  return false;
+}
+
+static void
+add_env (const struct task *t, const struct task_container *c, const char *region,
+         struct engine_create_req *r)
+{
+  const char *keys[6] = { 0 };
+  char *vals[6] = { 0 };
   size_t n = 0;
   if (c->v3_endpoint_id)
     {
@@ -122,6 +132,15 @@ add_env (const struct task *t, const struct task_container *c, struct engine_cre
     {
       keys[n] = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
       vals[n++] = xasprintf ("/v2/credentials/%s", t->credentials_id);
+    }
+  /* the region, unless the task definition set either name (upstream
+     also looks at the image's ENV, which the agent does not read) */
+  if (region && !c->is_internal && !env_has (c, "AWS_REGION") && !env_has (c, "AWS_DEFAULT_REGION"))
+    {
+      keys[n] = "AWS_REGION";
+      vals[n++] = xstrdup (region);
+      keys[n] = "AWS_DEFAULT_REGION";
+      vals[n++] = xstrdup (region);
     }
   for (size_t i = 0; i < c->n_environment; i++)
     {
@@ -143,6 +162,14 @@ engine_create_req_build (const struct task *t, const struct task_container *c,
                          struct docker_label *labels, size_t n_labels, struct engine_create_req *r,
                          char **errmsg)
 {
+  return engine_create_req_build_region (t, c, NULL, labels, n_labels, r, errmsg);
+}
+
+int
+engine_create_req_build_region (const struct task *t, const struct task_container *c,
+                                const char *region, struct docker_label *labels, size_t n_labels,
+                                struct engine_create_req *r, char **errmsg)
+{
   memset (r, 0, sizeof *r);
   r->labels = labels;
   struct docker_create_opts *o = &r->opts;
@@ -151,7 +178,7 @@ engine_create_req_build (const struct task *t, const struct task_container *c,
   o->cmd = (const char *const *) task_container_effective_command (c);
   if (c->entry_point && c->entry_point[0])
     o->entrypoint = (const char *const *) c->entry_point;
-  add_env (t, c, r);
+  add_env (t, c, region, r);
   o->env = r->env.n ? sv_get (&r->env) : NULL;
   /* a containerPortRange expands to one binding per port, host port 0
      (Docker picks) unless in host mode, where host = container port */

@@ -6,7 +6,8 @@
  * then ECS_CONTAINER_METADATA_URI(_V4) and ECS_AGENT_URI with the
  * container's endpoint id, and AWS_CONTAINER_CREDENTIALS_RELATIVE_URI when
  * the task has a task role, written over same-named task-definition
- * values as upstream does), port mappings (host IP
+ * values as upstream does; AWS_REGION / AWS_DEFAULT_REGION with
+ * engine_create_req_build_region), port mappings (host IP
  * 0.0.0.0), links and volumesFrom by the targets' Docker names, binds for
  * mount points (host path or the empty volume's Docker name), CPU shares
  * (at least 2), memory (MiB -> bytes, at least 6 MiB), labels as given.
@@ -43,6 +44,12 @@ struct engine_create_req
 int engine_create_req_build (const struct task *t, const struct task_container *c,
                              struct docker_label *labels, size_t n_labels,
                              struct engine_create_req *r, char **errmsg);
+/* The same, and (region not NULL) AWS_REGION and AWS_DEFAULT_REGION = region
+   for a non-internal container whose task definition sets neither (the
+   engine passes its configured region). */
+int engine_create_req_build_region (const struct task *t, const struct task_container *c,
+                                    const char *region, struct docker_label *labels,
+                                    size_t n_labels, struct engine_create_req *r, char **errmsg);
 void engine_create_req_free (struct engine_create_req *r);
 
 #endif

@@ -80,6 +80,7 @@ engine_new (uv_loop_t *loop, const struct engine_options *opts, agent_error_t *e
   e->loop = loop;
   TAILQ_INIT (&e->ops_list);
   e->cluster = xstrdup (opts->cluster && *opts->cluster ? opts->cluster : "default");
+  e->region = opts->region && *opts->region ? xstrdup (opts->region) : NULL;
   e->cgroup_root = opts->cgroup_root ? xstrdup (opts->cgroup_root) : NULL;
   if (opts->gates)
     task_option_gates_copy (&e->gates, opts->gates);
@@ -238,6 +239,7 @@ engine_destroy (engine_t *e)
   engine_image_cycle_free (e);
   free (e->precache);
   free (e->cluster);
+  free (e->region);
   task_option_gates_free (&e->gates);
   free (e->cgroup_root);
   free (e);

@@ -101,6 +101,7 @@ struct engine_label
 struct engine_options
 {
   const char *cluster;          /* label com.amazonaws.ecs.cluster (copied) */
+  const char *region;           /* containers' AWS_REGION / AWS_DEFAULT_REGION (copied); NULL: none */
   uint64_t cleanup_wait_ms;     /* 0 = CONFIG_DEFAULT_TASK_CLEANUP_WAIT_MS (3 h) */
   uint64_t stop_timeout_ms;     /* docker stop grace; 0 = CONFIG_DEFAULT_CONTAINER_STOP_TIMEOUT_MS (30 s) */
   struct state_store *state;    /* required (may have checkpointing disabled) */

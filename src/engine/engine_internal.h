@@ -86,6 +86,7 @@ struct engine
 {
   uv_loop_t *loop;
   char *cluster;
+  char *region; /* NULL: containers get no AWS_REGION */
   uint64_t cleanup_wait_ms;
   uint64_t stop_timeout_ms;
   state_store_t *state;

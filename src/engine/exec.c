@@ -477,7 +477,7 @@ engine_do_create (engine_t *e, struct task *t, size_t ci)
       return;
     }
   struct docker_label *labels = engine_labels (e, t, c, &nl);
-  int brc = engine_create_req_build (t, c, labels, nl, &r, &errmsg);
+  int brc = engine_create_req_build_region (t, c, e->region, labels, nl, &r, &errmsg);
   if (brc == 0 && e->cgroup_root)
     r.opts.cgroup_parent = cg.path;
   if (brc < 0)

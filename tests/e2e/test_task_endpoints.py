@@ -116,6 +116,7 @@ def test_bridge_container_credentials_and_metadata(rig, test_image):
     assert env["ECS_CONTAINER_METADATA_URI"] == "http://169.254.170.2/v3/" + eid
     assert env["ECS_AGENT_URI"] == "http://169.254.170.2/api/" + eid
     assert env_of(sib)["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"] == rel
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-west-2"  # the agent's region
 
     # credentials, from inside the container through 169.254.170.2
     c1 = wget_json(main, "http://169.254.170.2$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")

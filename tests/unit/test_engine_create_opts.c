@@ -133,6 +133,21 @@ test_role_environment (void **st)
   assert_string_equal (env[3], "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/credentials/cred-1");
   assert_null (env[4]);
   engine_create_req_free (&r);
+  /* with the agent's region: AWS_REGION and AWS_DEFAULT_REGION, unless the
+     task definition sets either */
+  l = labels (&nl);
+  assert_int_equal (engine_create_req_build_region (t, c, "eu-west-1", l, nl, &r, &errmsg), 0);
+  assert_string_equal (r.opts.env[4], "AWS_REGION=eu-west-1");
+  assert_string_equal (r.opts.env[5], "AWS_DEFAULT_REGION=eu-west-1");
+  assert_null (r.opts.env[6]);
+  engine_create_req_free (&r);
+  free (c->environment[0].key);
+  c->environment[0].key = xstrdup ("AWS_DEFAULT_REGION");
+  l = labels (&nl);
+  assert_int_equal (engine_create_req_build_region (t, c, "eu-west-1", l, nl, &r, &errmsg), 0);
+  assert_string_equal (r.opts.env[0], "AWS_DEFAULT_REGION=1");
+  assert_null (r.opts.env[5]);
+  engine_create_req_free (&r);
   task_free (t);
 }
 
