@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential pkg-config git file libuv1-dev libcurl4-openssl-dev libjansson-dev
 libwebsockets-dev libssl-dev libcmocka-dev clang libclang-rt-14-dev valgrind
 python3 python3-aiohttp python3-pytest python3-botocore python3-prometheus-client awscli
-docker-registry apache2-utils busybox-static iproute2 curl ca-certificates
+docker-registry apache2-utils busybox-static iproute2 iptables curl ca-certificates
 cmake dpkg-dev debootstrap lintian stress-ng"
 missing=""
 for p in $PKGS; do
