@@ -71,6 +71,7 @@ class AcsHub:
         backend.on_task_changes = self.on_task_changes
         backend.is_connected = self.is_connected
         backend.on_instance_inactive = self.on_instance_inactive
+        backend.send_acs = self.send_soon
 
     # ------------------------------------------------------------ lifecycle
     def start(self):
@@ -186,6 +187,10 @@ class AcsHub:
         self.state.save()
         asyncio.get_event_loop().create_task(self._send_entries(instance_arn, [entry]))
 
+    def send_soon(self, instance_arn, typ, message):
+        """Send a frame to the instance's websockets from synchronous code (an API handler)."""
+        asyncio.get_event_loop().create_task(self.send_message(typ, message, instance_arn))
+
     def on_instance_inactive(self, instance_arn):
         for c in self.all_conns(instance_arn):
             asyncio.get_event_loop().create_task(c.ws.close(code=1000, message=b"InactiveInstanceException"))
@@ -253,6 +258,16 @@ class AcsHub:
                 request["note"] = "InactiveInstanceException"
                 return unframed_error(400, "InactiveInstanceException", "Container instance is inactive")
             inst = ci["containerInstanceArn"]
+            # current agents send their version in the query only: ECS shows it as versionInfo
+            vi = dict(ci.get("versionInfo") or {})
+            for k in ("agentVersion", "agentHash", "dockerVersion"):
+                if q.get(k):
+                    vi[k] = q[k]
+            if vi != (ci.get("versionInfo") or {}):
+                ci["versionInfo"] = vi
+                self.backend.on_agent_version(ci)
+                self.state.mark("instances", inst)
+                self.state.save()
         ws = web.WebSocketResponse(autoping=True, max_msg_size=16 * 1024 * 1024)
         await ws.prepare(request)
         conn = Conn(ws, inst, cluster_param, request.remote)
@@ -328,10 +343,12 @@ class AcsHub:
                 known = before != len(self.state.pending[inst])
                 self.state.add_event("AckRequest", containerInstanceArn=inst, message=msg, matched=known)
                 log.info("ack %s from %s (matched=%s)", mid, inst, known)
+                self.backend.on_agent_reply(inst, mid, True)
                 self.state.save()
             elif typ == "NackRequest":
                 self.state.add_event("NackRequest", containerInstanceArn=inst, message=msg)
                 log.warning("nack from %s: %s", inst, msg)
+                self.backend.on_agent_reply(inst, msg.get("messageId"), False)
                 self.state.save()
             elif typ in ("HeartbeatAckRequest", "IAMRoleCredentialsAckRequest", "TaskStopVerificationMessage"):
                 self.state.add_event(typ, containerInstanceArn=inst, message=msg)

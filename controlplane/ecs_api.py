@@ -21,7 +21,9 @@ def _raw_query(request):
     return rp.split("?", 1)[1] if "?" in rp else ""
 from .errors import ApiError, client_error, invalid_param  # noqa: F401 (re-exported)
 from .state import public
-from . import validate
+from . import placement, query, validate
+from .ecs_ops import MoreOps
+from .services import ServiceOps
 
 log = logging.getLogger("controlplane.ecs")
 
@@ -75,7 +77,7 @@ def _resource_map(resources):
     return out
 
 
-class EcsBackend:
+class EcsBackend(ServiceOps, MoreOps):
     def __init__(self, state, region, account, options=None):
         self.state = state
         self.region = region
@@ -174,7 +176,7 @@ class EcsBackend:
         out["registeredContainerInstancesCount"] = len(insts)
         out["runningTasksCount"] = sum(1 for t in tasks if t["lastStatus"] == "RUNNING")
         out["pendingTasksCount"] = sum(1 for t in tasks if t["lastStatus"] == "PENDING")
-        out["activeServicesCount"] = 0
+        out["activeServicesCount"] = self.active_services_count(name)
         return out
 
     def instance_view(self, ci):
@@ -305,6 +307,7 @@ class EcsBackend:
             raise invalid_param("cluster can not be blank.")
         c = self.get_cluster(req.get("cluster"))
         name = c["clusterName"]
+        self.require_no_services(name)
         if any(i["_cluster"] == name and i["status"] == "ACTIVE" for i in self.state.instances.values()):
             raise ApiError("ClusterContainsContainerInstancesException",
                            "The Cluster cannot be deleted while Container Instances are active or draining.")
@@ -390,6 +393,7 @@ class EcsBackend:
         ci["status"] = "ACTIVE"
         ci["registeredResources"] = total
         ci["versionInfo"] = req.get("versionInfo") or ci.get("versionInfo") or {}
+        self.on_agent_version(ci)
         ci["attributes"] = list(attrs.values())
         ci["attachments"] = []
         ci["tags"] = req.get("tags") or ci.get("tags") or []
@@ -421,6 +425,14 @@ class EcsBackend:
         arns = [arn for arn, ci in self.state.instances.items()
                 if ci["_cluster"] == c["clusterName"]
                 and ((ci["status"] == status) if status else ci["status"] in ("ACTIVE", "DRAINING"))]
+        if req.get("filter"):
+            try:
+                post = query.parse(req["filter"])
+            except ValueError as e:
+                raise invalid_param("Invalid filter %r: %s" % (req["filter"], e))
+            act = placement.active_by_instance(self)
+            arns = [a for a in arns
+                    if query.evaluate(post, placement.subject_values(self, self.state.instances[a], act))]
         page, nxt = _paginate(arns, req)
         out = {"containerInstanceArns": page}
         if nxt:
@@ -503,7 +515,7 @@ class EcsBackend:
         td.update({
             "taskDefinitionArn": self.arn("task-definition/%s:%d" % (fam, rev)),
             "family": fam, "revision": rev, "status": "ACTIVE",
-            "volumes": req.get("volumes") or [], "requiresAttributes": [],
+            "volumes": req.get("volumes") or [], "requiresAttributes": query.requires_attributes(req),
             "placementConstraints": req.get("placementConstraints") or [],
             "compatibilities": ["EXTERNAL", "EC2"],
             "registeredAt": _now(),
@@ -511,7 +523,8 @@ class EcsBackend:
         td.setdefault("networkMode", "bridge")
         td["requiresAttributes"] = container_options.requires_attributes(td)
         revs.append(td)
-        return {"taskDefinition": public(td), "tags": req.get("tags") or []}
+        td["_tags"] = req.get("tags") or []
+        return {"taskDefinition": public(td), "tags": td["_tags"]}
 
     def op_DeregisterTaskDefinition(self, req):
         ref = req.get("taskDefinition") or ""
@@ -524,7 +537,10 @@ class EcsBackend:
 
     def op_DescribeTaskDefinition(self, req):
         td = self.resolve_task_def(req.get("taskDefinition"))
-        return {"taskDefinition": public(td), "tags": []}
+        out = {"taskDefinition": public(td)}
+        if "TAGS" in (req.get("include") or []):
+            out["tags"] = td.get("_tags") or []
+        return out
 
     def op_ListTaskDefinitions(self, req):
         status = req.get("status") or "ACTIVE"
@@ -607,6 +623,7 @@ class EcsBackend:
     def _place(self, req, instances_fixed=None):
         c = self.get_cluster(req.get("cluster"))
         td = self.resolve_task_def(req.get("taskDefinition"), require_active=True)
+        self._check_launch_type(req, td)
         reserved = self.task_requirements(td, req.get("overrides"))
         tasks, failures = [], []
         seen_fail = set()
@@ -638,34 +655,35 @@ class EcsBackend:
             count = 1
         if not isinstance(count, int) or count < 1 or count > 10:
             raise invalid_param("count must be between 1 and 10.")
-        need_conn = self.options.get("placement_requires_connected")
+        constraints = placement.check_constraints((td.get("placementConstraints") or [])
+                                                  + (req.get("placementConstraints") or []))
+        strategy = req.get("placementStrategy") or []
+        placement.check_strategy(strategy)
+        group = req.get("group") or ("family:" + td["family"])
         for _ in range(count):
-            cands = [ci for ci in self.state.instances.values()
-                     if ci["_cluster"] == c["clusterName"] and ci["status"] == "ACTIVE"
-                     and (not need_conn or self.is_connected(ci["containerInstanceArn"]))]
-            if not cands:
+            ci, reasons = placement.choose(self, c, td, reserved, group, constraints, strategy)
+            if ci is None and reasons is None:
                 fail(None, NO_INSTANCES)
                 break
-            # spread: the instance with the fewest non-stopped tasks first, then registration order
-            def load(ci):
-                return sum(1 for t in self.state.tasks.values()
-                           if t.get("containerInstanceArn") == ci["containerInstanceArn"]
-                           and t["lastStatus"] != "STOPPED")
-            cands.sort(key=lambda ci: (load(ci), ci.get("registeredAt", 0)))
-            placed = None
-            reasons = []
-            for ci in cands:
-                reason = self.fit(ci, reserved)
-                if reason is None:
-                    placed = ci
-                    break
-                reasons.append((ci["containerInstanceArn"], reason))
-            if placed is None:
+            if ci is None:
                 for arn, reason in reasons:
                     fail(arn, reason)
                 continue
-            tasks.append(self._new_task(c, td, placed, req, dict(reserved)))
+            tasks.append(self._new_task(c, td, ci, req, dict(reserved)))
         return tasks, failures
+
+    def _check_launch_type(self, req, td):
+        """Only EC2 capacity exists here: FARGATE/EXTERNAL launch types and capacity
+        provider strategies are refused as ECS refuses them on a cluster without them."""
+        lt = req.get("launchType")
+        if lt and lt != "EC2":
+            if lt not in (td.get("compatibilities") or []):
+                raise client_error("Task definition does not support launch_type %s." % lt)
+            raise invalid_param("No Container Instances were found in your cluster for launch type %s: "
+                                "the local control plane places on EC2 container instances only." % lt)
+        if req.get("capacityProviderStrategy"):
+            raise invalid_param("The specified capacity provider strategy cannot contain a capacity provider that "
+                                "is not associated with the cluster.")
 
     def _notify(self, tasks):
         by_inst = {}
@@ -764,6 +782,10 @@ class EcsBackend:
                 continue
             if req.get("startedBy") and t.get("startedBy") != req["startedBy"]:
                 continue
+            if req.get("serviceName") and t.get("group") != "service:" + req["serviceName"].rsplit("/", 1)[-1]:
+                continue
+            if req.get("launchType") and t.get("launchType") != req["launchType"]:
+                continue
             want = desired
             have = t["desiredStatus"]
             if want == "PENDING":
@@ -819,13 +841,43 @@ class EcsBackend:
         if st == "RUNNING":
             t.setdefault("startedAt", now)
         if st == "STOPPED":
-            if reason and not t.get("stoppedReason"):
+            if reason and (not t.get("stoppedReason") or t.get("_reasonAuto")):
                 t["stoppedReason"] = reason
-            if not t.get("stopCode"):
-                t["stopCode"] = "TaskFailedToStart" if reason and "Error" in reason else "EssentialContainerExited"
+                t.pop("_reasonAuto", None)
             t.setdefault("stoppingAt", now)
             self._mark_stopped(t)
+            self._derive_stop(t)
         t["version"] += 1
+
+    def _derive_stop(self, t):
+        """stopCode / stoppedReason of a task the agent stopped (not a user or the
+        service scheduler): from its containers, as ECS does.  A container reason
+        on a task that never ran (a pull or create failure) -> TaskFailedToStart
+        with that reason; an essential container that exited -> EssentialContainerExited
+        "Essential container in task exited".  Refined when later container
+        changes bring more (the reason is then marked as derived)."""
+        if t["lastStatus"] != "STOPPED" or (t.get("stopCode") and not t.get("_stopAuto")):
+            return
+        td = None
+        try:
+            td = self.resolve_task_def(t["taskDefinitionArn"])
+        except ApiError:
+            pass
+        essential = {cd["name"]: cd.get("essential", True) for cd in (td or {}).get("containerDefinitions") or []}
+        failed = next((ct for ct in t["containers"] if ct.get("reason") and ct.get("exitCode") is None), None)
+        exited = next((ct for ct in t["containers"] if essential.get(ct["name"], True)
+                       and ct.get("exitCode") is not None), None)
+        if failed is not None and not t.get("startedAt"):
+            code, why = "TaskFailedToStart", failed["reason"]
+        elif exited is not None or failed is not None:
+            code, why = "EssentialContainerExited", "Essential container in task exited"
+        else:
+            code, why = t.get("stopCode") or "EssentialContainerExited", None
+        t["stopCode"] = code
+        if why and (not t.get("stoppedReason") or t.get("_reasonAuto")):
+            t["stoppedReason"] = why
+            t["_reasonAuto"] = True
+        t["_stopAuto"] = True
 
     def op_SubmitTaskStateChange(self, req):
         t = self._task_for_change(req)
@@ -842,21 +894,12 @@ class EcsBackend:
         if not req.get("containerName"):
             raise invalid_param("containerName can not be blank.")
         self._apply_container_change(t, req)
+        self._derive_stop(t)
         return {"acknowledgment": "true"}
 
     def op_SubmitAttachmentStateChanges(self, req):
         self.get_cluster(req.get("cluster"))
         return {"acknowledgment": "true"}
-
-    def op_ListTagsForResource(self, req):
-        arn = req.get("resourceArn") or ""
-        for coll in (self.state.instances, self.state.tasks):
-            if arn in coll:
-                return {"tags": coll[arn].get("tags") or []}
-        for c in self.state.clusters.values():
-            if c["clusterArn"] == arn:
-                return {"tags": c.get("tags") or []}
-        raise invalid_param("The specified resource could not be found.")
 
     # ------------------------------------------------------------ dispatch
     MUTATING = {"CreateCluster", "DeleteCluster", "RegisterContainerInstance", "DeregisterContainerInstance",
@@ -872,7 +915,9 @@ class EcsBackend:
             result = fn(req)
             if op in ("SubmitTaskStateChange", "SubmitContainerStateChange", "SubmitAttachmentStateChanges"):
                 self.state.add_event(op, request=req)
-            if op in self.MUTATING:
+            if op in self.SERVICE_TRIGGERS and op not in self.SERVICE_MUTATING and self.state.services:
+                self.services_tick()
+            if op in self.MUTATING or op in self.SERVICE_MUTATING or op in self.MORE_MUTATING:
                 self._mark_rows(req, result)
                 self.state.save()
         return result

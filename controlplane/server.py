@@ -42,6 +42,11 @@ def parse_args(argv=None):
     p.add_argument("--imds-role", default="ecs-local-instance-role", help="role name ('' = no role)")
     p.add_argument("--instance-id", default="i-0123456789abcdef0")
     p.add_argument("--instance-type", default="m5.large")
+    p.add_argument("--agent-update-location", default=None,
+                   help="URL of an agent update tarball offered by UpdateContainerAgent")
+    p.add_argument("--agent-update-signature", default="", help="its SHA-256 (hex)")
+    p.add_argument("--agent-update-version", default=None, help="the agent version it contains")
+    p.add_argument("--scheduler-interval", type=float, default=1.0, help="seconds between service scheduler passes")
     p.add_argument("--log-level", default="INFO")
     return p.parse_args(argv)
 
@@ -101,7 +106,10 @@ class Server:
         self.creds.add_static(args.access_key, args.secret_key, args.session_token)
         self.faults = faults_mod.Faults()
         self.backend = ecs_api.EcsBackend(self.state, args.region, args.account,
-                                          {"placement_requires_connected": args.placement_requires_connected})
+                                          {"placement_requires_connected": args.placement_requires_connected,
+                                           "agent_update": {"location": args.agent_update_location,
+                                                            "signature": args.agent_update_signature,
+                                                            "version": args.agent_update_version}})
         self.acs = acs.AcsHub(self.state, self.backend, self.faults, self.creds, args.region,
                               heartbeat_interval=args.heartbeat_interval, resend_interval=args.resend_interval,
                               connect_payload=args.connect_payload)
@@ -319,14 +327,28 @@ class Server:
         self.acs.start()
         self.roles.start()
         self.manifests.start()
+        self.scheduler_task = asyncio.get_event_loop().create_task(self._scheduler())
         sys.stdout.write(json.dumps(out) + "\n")
         sys.stdout.flush()
         log.info("control plane up: %s", out)
+
+    async def _scheduler(self):
+        """The service scheduler's periodic pass (it also runs after each call that matters)."""
+        while True:
+            await asyncio.sleep(self.args.scheduler_interval)
+            try:
+                with self.state.lock:
+                    if self.state.services and self.backend.services_tick():
+                        self.state.save()
+            except Exception:  # pragma: no cover - bug guard: the scheduler keeps running
+                log.exception("service scheduler")
 
     async def stop(self):
         await self.manifests.stop()
         await self.tcs.stop()
         await self.roles.stop()
+        if getattr(self, "scheduler_task", None):
+            self.scheduler_task.cancel()
         await self.acs.stop()
         for r in self.runners:
             await r.cleanup()

@@ -63,6 +63,8 @@ class State:
         self.event_seq = 0
         self.client_tokens = {}   # clientToken -> instance arn
         self.imds_creds = []      # issued role credentials
+        self.services = {}        # arn -> Service (+ _cluster)
+        self.account_settings = {}  # principal ARN or "default" -> {name: value}
         self.load()
 
     # ---------------------------------------------------------------- persistence
@@ -85,6 +87,8 @@ class State:
         self.event_seq = d.get("event_seq", len(self.events))
         self.client_tokens = d.get("client_tokens", {})
         self.imds_creds = d.get("imds_creds", [])
+        self.services = d.get("services", {})
+        self.account_settings = d.get("account_settings", {})
         self._after_load(migrate)
 
     def to_json(self):
@@ -98,6 +102,8 @@ class State:
             "event_seq": self.event_seq,
             "client_tokens": self.client_tokens,
             "imds_creds": self.imds_creds,
+            "services": self.services,
+            "account_settings": self.account_settings,
         }
 
     def mark(self, kind, key):

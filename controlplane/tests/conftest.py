@@ -23,6 +23,12 @@ PY = "/usr/bin/python3"
 AKID = "AKIDLOCALTEST"
 SECRET = "local/secret+key"
 REGION = "us-west-2"
+# the capability attributes an agent on a current Docker engine registers (placement checks
+# a task definition's requiresAttributes against them)
+AGENT_ATTRIBUTES = ([{"name": "com.amazonaws.ecs.capability.docker-remote-api.1.%d" % v} for v in range(17, 45)]
+                    + [{"name": "com.amazonaws.ecs.capability.privileged-container"},
+                       {"name": "com.amazonaws.ecs.capability.logging-driver.json-file"},
+                       {"name": "com.amazonaws.ecs.capability.logging-driver.none"}])
 
 
 class ControlPlane:
@@ -144,13 +150,15 @@ class ControlPlane:
         return self.admin("/_local/events" + q)["events"]
 
     # ---------------------------------------------------------------- helpers
-    def register_instance(self, ecs, cluster="default", cpu=2048, mem=4096, ports=("22", "2375", "2376", "51678")):
+    def register_instance(self, ecs, cluster="default", cpu=2048, mem=4096, ports=("22", "2375", "2376", "51678"),
+                          attributes=None):
         r = ecs.register_container_instance(
             cluster=cluster,
             totalResources=[{"name": "CPU", "type": "INTEGER", "integerValue": cpu},
                             {"name": "MEMORY", "type": "INTEGER", "integerValue": mem},
                             {"name": "PORTS", "type": "STRINGSET", "stringSetValue": list(ports)}],
-            versionInfo={"agentVersion": "1.1.0", "agentHash": "abc", "dockerVersion": "DockerVersion: 20.10"})
+            versionInfo={"agentVersion": "1.1.0", "agentHash": "abc", "dockerVersion": "DockerVersion: 20.10"},
+            attributes=AGENT_ATTRIBUTES + [{"name": k, "value": v} for k, v in (attributes or {}).items()])
         return r["containerInstance"]["containerInstanceArn"]
 
 

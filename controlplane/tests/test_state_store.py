@@ -6,7 +6,7 @@ import os
 
 from controlplane.state import State
 
-from conftest import run, AcsClient
+from conftest import run, wait_until, AcsClient
 
 
 def big_td(n_bytes):
@@ -100,6 +100,7 @@ def test_restart_keeps_everything(fresh_cp):
         await a.ack(p)
         await a.close()
     run(ack_all())
+    wait_until(lambda: [e for e in c.events("AckRequest") if e["matched"]])
     before = c.admin("/_local/state")
     c.restart()
     after = c.admin("/_local/state")

@@ -1,0 +1,232 @@
+"""ECS cluster query language (a subset) for memberOf placement constraints and
+ListContainerInstances --filter, and the attributes a task definition requires.
+
+Expression: terms `subject operator [argument]` joined by `and`/`&&`,
+`or`/`||`, grouped by parentheses (at most 2000 characters, as ECS).
+Subjects: `attribute:<name>`, `agentConnected`, `agentVersion`,
+`ec2InstanceId`, `registeredAt`, `runningTasksCount`, `task:group`.
+Operators: `==` `equals`, `!=` `not_equals`, `>` `greater_than`, `>=`
+`greater_than_equal`, `<` `less_than`, `<=` `less_than_equal`, `exists`,
+`!exists` `not_exists`, `in [a, b]`, `!in` `not_in`, `=~` `matches`, `!~`
+`not_matches` (`*` wildcards).  parse() turns it into postfix (shunting-yard,
+no recursion); evaluate() runs the postfix with a stack.  A bad expression
+raises ValueError with the reason.
+"""
+
+import fnmatch
+import re
+
+MAX_EXPR = 2000
+
+_TOKEN = re.compile(r"""\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<list>\[[^\]]*\])|(?P<and>&&|and\b)|(?P<or>\|\||or\b)"""
+                    r"""|(?P<op>==|!=|>=|<=|>|<|=~|!~|!exists|!in)|(?P<word>[^\s()\[\]]+))""", re.I)
+_OPS = {"==": "==", "equals": "==", "!=": "!=", "not_equals": "!=", ">": ">", "greater_than": ">",
+        ">=": ">=", "greater_than_equal": ">=", "<": "<", "less_than": "<", "<=": "<=",
+        "less_than_equal": "<=", "exists": "exists", "!exists": "!exists", "not_exists": "!exists",
+        "in": "in", "!in": "!in", "not_in": "!in", "=~": "=~", "matches": "=~", "!~": "!~",
+        "not_matches": "!~"}
+_SUBJECTS = ("agentConnected", "agentVersion", "ec2InstanceId", "registeredAt", "runningTasksCount",
+             "task:group", "ec2InstanceType")
+
+
+def _tokens(expr):
+    pos, out = 0, []
+    while pos < len(expr):
+        if expr[pos:].strip() == "":
+            break
+        m = _TOKEN.match(expr, pos)
+        if not m or m.end() == pos:
+            raise ValueError("unexpected text at %d: %r" % (pos, expr[pos:pos + 20]))
+        kind = m.lastgroup
+        out.append((kind, m.group(kind)))
+        pos = m.end()
+    return out
+
+
+def parse(expr):
+    """Postfix list of ('term', subject, op, arg) and ('and'|'or',)."""
+    if not isinstance(expr, str) or not expr.strip():
+        raise ValueError("empty expression")
+    if len(expr) > MAX_EXPR:
+        raise ValueError("expression longer than %d characters" % MAX_EXPR)
+    toks = _tokens(expr)
+    out, ops = [], []
+    i = 0
+    expect_term = True
+    prec = {"and": 2, "or": 1}
+    while i < len(toks):
+        kind, text = toks[i]
+        if expect_term:
+            if kind == "lp":
+                ops.append("(")
+                i += 1
+                continue
+            if kind != "word":
+                raise ValueError("expected a subject, got %r" % text)
+            subject = text
+            if not (subject.startswith("attribute:") and len(subject) > 10) and subject not in _SUBJECTS:
+                raise ValueError("unsupported subject %r" % subject)
+            if i + 1 >= len(toks):
+                raise ValueError("missing operator after %r" % subject)
+            okind, otext = toks[i + 1]
+            op = _OPS.get(otext.lower()) if okind in ("op", "word") else None
+            if op is None:
+                raise ValueError("unsupported operator %r" % otext)
+            i += 2
+            arg = None
+            if op not in ("exists", "!exists"):
+                if i >= len(toks) or toks[i][0] not in ("word", "list"):
+                    raise ValueError("missing argument for %r" % otext)
+                akind, atext = toks[i]
+                if op in ("in", "!in"):
+                    if akind != "list":
+                        raise ValueError("'in' needs a [list]")
+                    arg = [x.strip() for x in atext[1:-1].split(",") if x.strip()]
+                else:
+                    if akind == "list":
+                        raise ValueError("a list is only allowed after 'in'")
+                    arg = atext
+                i += 1
+            out.append(("term", subject, op, arg))
+            expect_term = False
+        else:
+            if kind == "rp":
+                while ops and ops[-1] != "(":
+                    out.append((ops.pop(),))
+                if not ops:
+                    raise ValueError("unbalanced ')'")
+                ops.pop()
+                i += 1
+                continue
+            if kind not in ("and", "or"):
+                raise ValueError("expected and/or, got %r" % text)
+            k = "and" if kind == "and" else "or"
+            while ops and ops[-1] != "(" and prec[ops[-1]] >= prec[k]:
+                out.append((ops.pop(),))
+            ops.append(k)
+            expect_term = True
+            i += 1
+    if expect_term:
+        raise ValueError("expression ends where a term is expected")
+    while ops:
+        o = ops.pop()
+        if o == "(":
+            raise ValueError("unbalanced '('")
+        out.append((o,))
+    return out
+
+
+def _num(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _term(subject_values, op, arg):
+    """subject_values: list of the subject's values on the instance (empty: absent)."""
+    if op == "exists":
+        return bool(subject_values)
+    if op == "!exists":
+        return not subject_values
+    if op in ("in", "!in"):
+        hit = any(str(v) in arg for v in subject_values)
+        return hit if op == "in" else not hit
+    if op in ("=~", "!~"):
+        hit = any(fnmatch.fnmatchcase(str(v), arg) for v in subject_values)
+        return hit if op == "=~" else not hit
+    if op in ("==", "!="):
+        hit = any(str(v) == arg or (_num(v) is not None and _num(v) == _num(arg)) for v in subject_values)
+        return hit if op == "==" else not hit
+    a = _num(arg)
+    for v in subject_values:
+        n = _num(v)
+        if n is None or a is None:
+            continue
+        if (op == ">" and n > a) or (op == ">=" and n >= a) or (op == "<" and n < a) or (op == "<=" and n <= a):
+            return True
+    return False
+
+
+def evaluate(postfix, subject_values):
+    """subject_values(subject) -> list of values; True if the instance matches."""
+    st = []
+    for item in postfix:
+        if item[0] == "term":
+            st.append(_term(subject_values(item[1]), item[2], item[3]))
+        else:
+            b, a = st.pop(), st.pop()
+            st.append((a and b) if item[0] == "and" else (a or b))
+    return st[-1]
+
+
+# ---------------------------------------------------------------- requiresAttributes
+C = "com.amazonaws.ecs.capability."
+E = "ecs.capability."
+
+
+def requires_attributes(td):
+    """The attributes ECS adds to a task definition's requiresAttributes (names only),
+    for the parameters that need a capability of the agent (AWS docs; see
+    /work/shared/spec/images-and-secrets.md section 9 and container-options.md)."""
+    names = []
+    api = (1, 17)
+
+    def need(n):
+        if n not in names:
+            names.append(n)
+
+    def api_at_least(v):
+        nonlocal api
+        api = max(api, v)
+
+    if td.get("taskRoleArn"):
+        need(C + ("task-iam-role-network-host" if td.get("networkMode") == "host" else "task-iam-role"))
+    if td.get("networkMode") == "awsvpc":
+        need(E + "task-eni")
+        api_at_least((1, 18))
+    if td.get("pidMode") or td.get("ipcMode"):
+        api_at_least((1, 25))
+    exec_role = bool(td.get("executionRoleArn"))
+    for cd in td.get("containerDefinitions") or []:
+        if cd.get("memoryReservation") is not None:
+            api_at_least((1, 21))
+        if cd.get("dockerLabels") or cd.get("ulimits"):
+            api_at_least((1, 18))
+        if cd.get("privileged"):
+            need(C + "privileged-container")
+        lc = cd.get("logConfiguration") or {}
+        if lc.get("logDriver"):
+            need(C + "logging-driver." + lc["logDriver"])
+            api_at_least((1, 19) if lc["logDriver"] in ("awslogs", "awsfirelens") else (1, 18))
+            if lc["logDriver"] == "awslogs" and exec_role:
+                need(E + "execution-role-awslogs")
+            for s in lc.get("secretOptions") or []:
+                vf = s.get("valueFrom") or ""
+                need(E + ("secrets.asm.bootstrap.log-driver" if ":secretsmanager:" in vf
+                          else "secrets.ssm.bootstrap.log-driver"))
+        if cd.get("healthCheck"):
+            need(E + "container-health-check")
+            api_at_least((1, 24))
+        if cd.get("dependsOn"):
+            need(E + "container-ordering")
+        if (cd.get("linuxParameters") or {}).get("initProcessEnabled"):
+            api_at_least((1, 25))
+        if cd.get("systemControls"):
+            api_at_least((1, 19))
+        image = cd.get("image") or ""
+        if re.match(r"^\d{12}\.dkr\.ecr\.[^/]+\.amazonaws\.com(\.cn)?/", image):
+            need(C + "ecr-auth")
+            if exec_role:
+                need(E + "execution-role-ecr-pull")
+        if (cd.get("repositoryCredentials") or {}).get("credentialsParameter"):
+            need(E + "private-registry-authentication.secretsmanager")
+        for s in cd.get("secrets") or []:
+            vf = s.get("valueFrom") or ""
+            need(E + ("secrets.asm.environment-variables" if ":secretsmanager:" in vf
+                      else "secrets.ssm.environment-variables"))
+        if cd.get("environmentFiles"):
+            need(E + "env-files.s3")
+    if api > (1, 17):
+        need(C + "docker-remote-api.%d.%d" % api)
+    return [{"name": n} for n in names]
