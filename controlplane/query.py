@@ -167,8 +167,8 @@ E = "ecs.capability."
 
 def requires_attributes(td):
     """The attributes ECS adds to a task definition's requiresAttributes (names only),
-    for the parameters that need a capability of the agent (AWS docs; see
-    /work/shared/spec/images-and-secrets.md section 9 and container-options.md)."""
+    for the parameters that need a capability of the agent (after the AWS docs'
+    table of attributes required by task definition parameters)."""
     names = []
     api = (1, 17)
 

@@ -12,6 +12,7 @@ import time
 from aiohttp import web
 
 from . import acs, manifest, roles, tcs, ecs_api, faults as faults_mod, imds as imds_mod, sigv4
+from . import console as console_mod
 from .state import State, public
 
 log = logging.getLogger("controlplane")
@@ -149,6 +150,7 @@ class Server:
         app.router.add_post("/_local/imds/rotate", self.h_imds_rotate)
         app.router.add_post("/_local/imds/spot", self.h_imds_spot)
         app.router.add_get("/_local/health", lambda r: _json({"ok": True}))
+        console_mod.Console(self.state, self.backend).add_routes(app)
         return app
 
     def make_imds_app(self):
