@@ -515,13 +515,14 @@ class EcsBackend(ServiceOps, MoreOps):
         td.update({
             "taskDefinitionArn": self.arn("task-definition/%s:%d" % (fam, rev)),
             "family": fam, "revision": rev, "status": "ACTIVE",
-            "volumes": req.get("volumes") or [], "requiresAttributes": query.requires_attributes(req),
+            "volumes": req.get("volumes") or [],
             "placementConstraints": req.get("placementConstraints") or [],
             "compatibilities": ["EXTERNAL", "EC2"],
             "registeredAt": _now(),
         })
         td.setdefault("networkMode", "bridge")
         td["requiresAttributes"] = container_options.requires_attributes(td)
+        td["requiresAttributes"] += [a for a in query.feature_attributes(td) if a not in td["requiresAttributes"]]
         revs.append(td)
         td["_tags"] = req.get("tags") or []
         return {"taskDefinition": public(td), "tags": td["_tags"]}

@@ -165,68 +165,38 @@ C = "com.amazonaws.ecs.capability."
 E = "ecs.capability."
 
 
-def requires_attributes(td):
-    """The attributes ECS adds to a task definition's requiresAttributes (names only),
-    for the parameters that need a capability of the agent (after the AWS docs'
-    table of attributes required by task definition parameters)."""
+def feature_attributes(td):
+    """The requiresAttributes ECS adds for the features a task definition uses beyond
+    its container options (those come from container_options.requires_attributes):
+    task role, ECR images, execution role uses, secrets, private registry
+    credentials, environment files, container ordering (names only)."""
     names = []
-    api = (1, 17)
 
     def need(n):
         if n not in names:
             names.append(n)
 
-    def api_at_least(v):
-        nonlocal api
-        api = max(api, v)
-
     if td.get("taskRoleArn"):
         need(C + ("task-iam-role-network-host" if td.get("networkMode") == "host" else "task-iam-role"))
-    if td.get("networkMode") == "awsvpc":
-        need(E + "task-eni")
-        api_at_least((1, 18))
-    if td.get("pidMode") or td.get("ipcMode"):
-        api_at_least((1, 25))
     exec_role = bool(td.get("executionRoleArn"))
     for cd in td.get("containerDefinitions") or []:
-        if cd.get("memoryReservation") is not None:
-            api_at_least((1, 21))
-        if cd.get("dockerLabels") or cd.get("ulimits"):
-            api_at_least((1, 18))
-        if cd.get("privileged"):
-            need(C + "privileged-container")
         lc = cd.get("logConfiguration") or {}
-        if lc.get("logDriver"):
-            need(C + "logging-driver." + lc["logDriver"])
-            api_at_least((1, 19) if lc["logDriver"] in ("awslogs", "awsfirelens") else (1, 18))
-            if lc["logDriver"] == "awslogs" and exec_role:
-                need(E + "execution-role-awslogs")
-            for s in lc.get("secretOptions") or []:
-                vf = s.get("valueFrom") or ""
-                need(E + ("secrets.asm.bootstrap.log-driver" if ":secretsmanager:" in vf
-                          else "secrets.ssm.bootstrap.log-driver"))
-        if cd.get("healthCheck"):
-            need(E + "container-health-check")
-            api_at_least((1, 24))
+        if lc.get("logDriver") == "awslogs" and exec_role:
+            need(E + "execution-role-awslogs")
+        for s in lc.get("secretOptions") or []:
+            need(E + ("secrets.asm.bootstrap.log-driver" if ":secretsmanager:" in (s.get("valueFrom") or "")
+                      else "secrets.ssm.bootstrap.log-driver"))
         if cd.get("dependsOn"):
             need(E + "container-ordering")
-        if (cd.get("linuxParameters") or {}).get("initProcessEnabled"):
-            api_at_least((1, 25))
-        if cd.get("systemControls"):
-            api_at_least((1, 19))
-        image = cd.get("image") or ""
-        if re.match(r"^\d{12}\.dkr\.ecr\.[^/]+\.amazonaws\.com(\.cn)?/", image):
+        if re.match(r"^\d{12}\.dkr\.ecr\.[^/]+\.amazonaws\.com(\.cn)?/", cd.get("image") or ""):
             need(C + "ecr-auth")
             if exec_role:
                 need(E + "execution-role-ecr-pull")
         if (cd.get("repositoryCredentials") or {}).get("credentialsParameter"):
             need(E + "private-registry-authentication.secretsmanager")
         for s in cd.get("secrets") or []:
-            vf = s.get("valueFrom") or ""
-            need(E + ("secrets.asm.environment-variables" if ":secretsmanager:" in vf
+            need(E + ("secrets.asm.environment-variables" if ":secretsmanager:" in (s.get("valueFrom") or "")
                       else "secrets.ssm.environment-variables"))
         if cd.get("environmentFiles"):
             need(E + "env-files.s3")
-    if api > (1, 17):
-        need(C + "docker-remote-api.%d.%d" % api)
     return [{"name": n} for n in names]
