@@ -30,4 +30,9 @@ esac
 case ",${BENCH_PHASES:-endpoints}," in
   *,endpoints,*) /usr/bin/python3 bench/endpoints.py || rc=$? ;;
 esac
+# 20 agents x 10 tasks through one service, a control-plane restart: reconnects, its CPU and
+# p99 latency per API call (bench/fleet.py)
+case ",${BENCH_PHASES:-fleet}," in
+  *,fleet,*) AGENT_BIN=${AGENT_BIN:-$PWD/out/amazon-ecs-agent} /usr/bin/python3 bench/fleet.py || rc=$? ;;
+esac
 exit $rc
