@@ -274,7 +274,7 @@ class AcsHub:
         self.conns.setdefault(inst, []).append(conn)
         app["log_line"](request, 101)
         self.state.add_event("ws_connect", containerInstanceArn=inst, conn=conn.id,
-                             query={k: v for k, v in q.items()})
+                             query={k: v for k, v in q.items()}, userAgent=request.headers.get("User-Agent"))
         log.info("ACS connect %s conn=%s query=%s", inst, conn.id, dict(q))
         conn.hb_task = asyncio.get_event_loop().create_task(self._heartbeats(conn))
         try:

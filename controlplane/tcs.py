@@ -181,7 +181,8 @@ class TcsHub:
         await ws.prepare(request)
         self.conns.setdefault(inst, []).append(ws)
         self.counts["connects"] += 1
-        self.state.add_event("tcs_connect", containerInstanceArn=inst, query=dict(q))
+        self.state.add_event("tcs_connect", containerInstanceArn=inst, query=dict(q),
+                             userAgent=request.headers.get("User-Agent"))
         log.info("TCS connect %s", inst)
         hb = asyncio.get_event_loop().create_task(self._heartbeats(ws))
         try:

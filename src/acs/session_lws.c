@@ -217,7 +217,10 @@ conn_new (acs_session_t *s, const char *http_url, const struct aws_sigv4_output 
       c->hs_headers[i].name = xstrdup (out->headers[i].name);
       c->hs_headers[i].value = xstrdup (out->headers[i].value);
     }
-  c->n_hs_headers = out->n_headers;
+  /* unsigned, as upstream's websocket dialer adds it */
+  c->hs_headers[out->n_headers].name = xstrdup ("User-Agent");
+  c->hs_headers[out->n_headers].value = ecs_user_agent (AGENT_VERSION, AGENT_GITREV, AGENT_GITDIRTY);
+  c->n_hs_headers = out->n_headers + 1;
   return c;
 }
 

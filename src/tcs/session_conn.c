@@ -511,7 +511,10 @@ do_connect (tcs_session_t *s, const struct aws_credentials *creds)
   for (size_t i = 0; i < out.n_headers; i++)
     c->hs[i] = (struct http_header){ xstrdup (out.headers[i].name),
                                      xstrdup (out.headers[i].value) };
-  c->n_hs = out.n_headers;
+  c->hs[out.n_headers] = (struct http_header){
+    xstrdup ("User-Agent"), ecs_user_agent (AGENT_VERSION, AGENT_GITREV, AGENT_GITDIRTY)
+  };
+  c->n_hs = out.n_headers + 1;
   aws_sigv4_output_free (&out);
 
   struct lws_client_connect_info ci;

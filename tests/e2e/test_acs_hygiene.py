@@ -81,6 +81,11 @@ def test_heartbeat_acks_forced_reconnect_and_attachments(tmpdir_path, cluster_na
         agent = Agent(cp, tmpdir_path, cluster_name, {"ECS_ACS_TEST_CONNECTION_TTL_MS": "1500"}).start()
         agent.wait_connected()
         wait_for(lambda: len(events(cp, "HeartbeatAckRequest")) >= 3, 20, what="heartbeat acks")
+        # both websockets carry the agent's User-Agent, as upstream's dialer sends it
+        ua = events(cp, "ws_connect")[0].get("userAgent") or ""
+        assert ua.startswith("Amazon ECS Agent - v"), ua
+        tua = wait_for(lambda: events(cp, "tcs_connect"), 20, what="TCS connected")[0].get("userAgent") or ""
+        assert tua == ua, (tua, ua)
         # the forced reconnect: the agent closes with 1000 and reconnects at once
         n = len(events(cp, "ws_connect"))
         wait_for(lambda: len(events(cp, "ws_connect")) >= n + 2, 30, what="two forced reconnects")
