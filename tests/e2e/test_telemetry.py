@@ -91,6 +91,11 @@ def test_metrics_of_three_tasks_match_docker_stats(controlplane, make_agent, clu
     counts = tcs(cp)["counts"]
     assert counts.get("badSignature", 0) == 0 and counts.get("undecodable", 0) == 0, counts
     assert agent.alive()
+    # a clean stop with both sessions up: exit 0, nothing leaked (ASan builds check leaks at exit)
+    rc = agent.stop()
+    out = agent.output()
+    assert rc == 0, out[-3000:]
+    assert "Sanitizer" not in out and "runtime error:" not in out, out[-3000:]
 
 
 def test_metrics_disabled_sends_idle_reports(controlplane, make_agent, cluster_name):
