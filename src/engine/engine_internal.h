@@ -182,8 +182,6 @@ void engine_create_continue (engine_t *e, struct task *t, size_t ci);
 /* Ops that hold a launch slot (pulls, creates, starts). */
 bool engine_op_is_launch (enum op_kind k);
 void engine_launch_timer_cb (uv_timer_t *h);
-/* Inspect image (as a task names it) to add it to the image records. */
-void engine_issue_image_record (engine_t *e, const char *image, bool pull_succeeded);
 void engine_do_create (engine_t *e, struct task *t, size_t ci);
 bool engine_volumes_ready (const struct task *t, const struct task_container *c);
 
@@ -215,6 +213,8 @@ void engine_precache_timer_cb (uv_timer_t *h);
 bool engine_image_pull_running (const engine_t *e);
 /* A pre-cache pull of exactly this image string is running. */
 bool engine_precache_in_flight (const engine_t *e, const char *image);
+/* Inspect image (as a task names it) to add it to the image records. */
+void engine_issue_image_record (engine_t *e, const char *image, bool pull_succeeded);
 /* Stamp last-used on the records of a task's images (it is being removed). */
 void engine_images_task_removed (engine_t *e, const struct task *t);
 

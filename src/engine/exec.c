@@ -358,7 +358,8 @@ engine_apply_outcome (engine_t *e, struct op *op, struct task *t, size_t ci,
         log_warn (MOD, "task %s container %s: pull of %s failed (%s); using the local image", t->arn,
                   c->name, c->image, out->warn);
       engine_pull_cache_remember (&e->pulls, c->image, uv_now (e->loop));
-      engine_issue_image_record (e, c->image, o->source == ENGINE_OBS_PULL && !o->err_kind);
+      if (c->image)
+        engine_issue_image_record (e, c->image, o->source == ENGINE_OBS_PULL && !o->err_kind);
     }
   if (out->stop_task && t->desired_status != TASK_STATUS_STOPPED)
     {
@@ -447,15 +448,6 @@ issue_pull (engine_t *e, struct task *t, size_t ci)
     }
   op_pull (e, op);
   return false;
-}
-
-void
-engine_issue_image_record (engine_t *e, const char *image, bool pull_succeeded)
-{
-  struct op *op = engine_op_new (e, OP_IMAGE_RECORD, NULL, 0);
-  op->msg = xstrdup (image);
-  op->flag = pull_succeeded;
-  op->handle = e->ops->inspect_image (e->ops_ctx, image, engine_image_recorded_cb, op);
 }
 
 void

@@ -86,20 +86,38 @@ excluded_list (const engine_t *e, size_t *n)
   return v;
 }
 
+static int
+str_cmp (const void *a, const void *b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
 /* in_use[i]: a container of a task the engine still holds (running, or
-   stopped and not yet removed) names one of record i's image strings. */
+   stopped and not yet removed) names one of record i's image strings.
+   The containers' images are sorted once, each name is then a binary
+   search: no step grows with records x containers. */
 static bool *
 records_in_use (const engine_t *e)
 {
+  size_t n = 0;
+  for (size_t t = 0; t < e->n_tasks; t++)
+    n += e->tasks[t]->n_containers;
+  const char **images = xcalloc (n ? n : 1, sizeof *images);
+  size_t k = 0;
+  for (size_t t = 0; t < e->n_tasks; t++)
+    for (size_t c = 0; c < e->tasks[t]->n_containers; c++)
+      if (e->tasks[t]->containers[c].image)
+        images[k++] = e->tasks[t]->containers[c].image;
+  n = k;
+  qsort (images, n, sizeof *images, str_cmp);
   bool *in_use = xcalloc (e->images.n ? e->images.n : 1, sizeof *in_use);
   for (size_t i = 0; i < e->images.n; i++)
     {
       const struct image_record *r = &e->images.v[i];
-      for (size_t t = 0; t < e->n_tasks && !in_use[i]; t++)
-        for (size_t c = 0; c < e->tasks[t]->n_containers && !in_use[i]; c++)
-          for (size_t n = 0; n < r->n_names && !in_use[i]; n++)
-            in_use[i] = strcmp (e->tasks[t]->containers[c].image, r->names[n]) == 0;
+      for (size_t m = 0; m < r->n_names && !in_use[i]; m++)
+        in_use[i] = n && bsearch (&r->names[m], images, n, sizeof *images, str_cmp) != NULL;
     }
+  free (images);
   return in_use;
 }
 
@@ -312,6 +330,15 @@ engine_precache_in_flight (const engine_t *e, const char *image)
   if (o->kind == OP_PRECACHE && o->msg && strcmp (o->msg, image) == 0)
     return true;
   return false;
+}
+
+void
+engine_issue_image_record (engine_t *e, const char *image, bool pull_succeeded)
+{
+  struct op *op = engine_op_new (e, OP_IMAGE_RECORD, NULL, 0);
+  op->msg = xstrdup (image);
+  op->flag = pull_succeeded;
+  op->handle = e->ops->inspect_image (e->ops_ctx, image, engine_image_recorded_cb, op);
 }
 
 /* A task that went away: its images were last used now. */
