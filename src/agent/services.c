@@ -4,6 +4,7 @@
 #include "agent/agent_internal.h"
 #include "agent/agent.h"
 #include "core/xmalloc.h"
+#include <strings.h>
 #include "acs/codec.h"
 #include "acs/manifest.h"
 #include "acs/credentials.h"
@@ -57,6 +58,11 @@ agent_intro_foreach_task (void *data, introspection_task_cb cb, void *arg)
           cs[j].image = c->image;
           cs[j].ports = c->known_bindings;
           cs[j].n_ports = c->n_known_bindings;
+          if (c->opts.health_check_type && strcasecmp (c->opts.health_check_type, "docker") == 0)
+            {
+              cs[j].health_status = task_health_str (c->life.health);
+              cs[j].health_since_ns = c->life.health_since_ns;
+            }
         }
       struct introspection_task it = {
         .arn = t->arn,

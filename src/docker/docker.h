@@ -171,6 +171,7 @@ enum docker_event_action
   DOCKER_EV_PAUSE,
   DOCKER_EV_UNPAUSE,
   DOCKER_EV_RESTART,
+  DOCKER_EV_HEALTH_STATUS, /* "health_status: healthy|unhealthy|starting" */
 };
 
 struct docker_event

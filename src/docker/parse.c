@@ -677,6 +677,8 @@ docker_event_action_parse (const char *a)
   };
   if (a == NULL)
     return DOCKER_EV_OTHER;
+  if (strncmp (a, "health_status", 13) == 0 && (a[13] == ':' || a[13] == '\0'))
+    return DOCKER_EV_HEALTH_STATUS;
   for (size_t i = 0; i < ARRAY_SIZE (map); i++)
     if (strcmp (a, map[i].name) == 0)
       return map[i].kind;

@@ -260,7 +260,7 @@ bool
 engine_event_relevant (enum docker_event_action kind)
 {
   return kind == DOCKER_EV_CREATE || kind == DOCKER_EV_START || kind == DOCKER_EV_DIE
-         || kind == DOCKER_EV_OOM;
+         || kind == DOCKER_EV_OOM || kind == DOCKER_EV_HEALTH_STATUS;
 }
 
 enum engine_event_verdict

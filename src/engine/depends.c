@@ -5,6 +5,20 @@
 #include <strings.h>
 #include <string.h>
 
+enum task_health
+engine_health_from_event (const char *action)
+{
+  const char *s = action ? strchr (action, ':') : NULL;
+  if (!s)
+    return TASK_HEALTH_UNKNOWN;
+  s += strspn (s + 1, " ") + 1;
+  if (strcmp (s, "healthy") == 0)
+    return TASK_HEALTH_HEALTHY;
+  if (strcmp (s, "unhealthy") == 0)
+    return TASK_HEALTH_UNHEALTHY;
+  return TASK_HEALTH_UNKNOWN;
+}
+
 bool
 engine_dep_is_met (const struct task *t, const struct task_dependency *d)
 {

@@ -27,6 +27,11 @@
 #include <stdint.h>
 #include "task/task.h"
 
+/* The health a Docker health_status event action names ("health_status:
+   healthy" -> HEALTHY, "unhealthy" -> UNHEALTHY, "starting" or anything
+   else -> UNKNOWN), as upstream maps State.Health.Status. */
+enum task_health engine_health_from_event (const char *action);
+
 /* Exit code given to a dependent its dependency failed (SIGTERM's). */
 #define ENGINE_DEP_FAILED_EXIT 143
 #define ENGINE_DEP_REASON_NAME "CannotStartContainerError"

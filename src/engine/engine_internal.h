@@ -177,6 +177,10 @@ void engine_arm_retry (engine_t *e);
 bool engine_dependency_failures (engine_t *e, struct task *t);
 /* Remember the first time container c was seen running. */
 void engine_note_started (struct task_container *c);
+/* A Docker health_status event (action "health_status: <status>", at unix
+   ns when, 0 = now) for container ci: its health is updated and saved.
+   True when the status changed. */
+bool engine_health_event (engine_t *e, struct task *t, size_t ci, const char *action, int64_t when);
 void engine_retry_timer_cb (uv_timer_t *h);
 void engine_create_continue (engine_t *e, struct task *t, size_t ci);
 /* Ops that hold a launch slot (pulls, creates, starts). */

@@ -52,3 +52,19 @@ engine_note_started (struct task_container *c)
   if (c->life.started_at_ns == 0)
     c->life.started_at_ns = engine_wall_ns ();
 }
+
+bool
+engine_health_event (engine_t *e, struct task *t, size_t ci, const char *action, int64_t when)
+{
+  struct task_container *c = &t->containers[ci];
+  enum task_health h = engine_health_from_event (action);
+  if (h == c->life.health && c->life.health_since_ns)
+    return false;
+  log_info (MOD, "task %s container %s: health %s -> %s", t->arn, c->name,
+            task_health_str (c->life.health), task_health_str (h));
+  c->life.health = h;
+  c->life.health_since_ns = when > 0 ? when : engine_wall_ns ();
+  engine_notify (e, t, c);
+  state_save (e->state, NULL, NULL);
+  return true;
+}

@@ -258,6 +258,12 @@ engine_docker_event_cb (const struct docker_event *ev, void *data)
     return;
   struct task_container *c = &t->containers[ci];
   log_debug (MOD, "event %s for task %s container %s", ev->action ? ev->action : "?", t->arn, c->name);
+  if (ev->kind == DOCKER_EV_HEALTH_STATUS)
+    {
+      if (engine_health_event (e, t, ci, ev->action, ev->time_ns))
+        engine_task_step (e, t);
+      return;
+    }
   enum task_status reported = TASK_STATUS_NONE;
   switch (engine_decide_event (t, ci, ev->kind, ev->exit_code, e->ready, &reported))
     {

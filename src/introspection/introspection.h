@@ -101,6 +101,10 @@ struct introspection_container
   size_t n_ports;
   const struct introspection_volume *volumes;
   size_t n_volumes;
+  /* Docker health check (healthCheckType docker): "HEALTHY", "UNHEALTHY"
+     or "UNKNOWN", since (unix ns, 0 = not seen yet); NULL = no check. */
+  const char *health_status;
+  int64_t health_since_ns;
 };
 
 /* Read-only view of one task, valid only during the provider call. */

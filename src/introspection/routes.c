@@ -2,6 +2,7 @@
  * path and its query arguments into a status and a body, reading engine
  * state through the provider.  See introspection.h for the contract. */
 #include "introspection/introspection.h"
+#include "core/time.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
 #include <jansson.h>
@@ -95,6 +96,19 @@ container_json (const struct introspection_container *c)
           json_array_append_new (a, vo);
         }
       json_object_set_new (o, "Volumes", a);
+    }
+  if (c->health_status)
+    {
+      /* As the task metadata endpoint's Health: status and statusSince. */
+      json_t *h = json_object ();
+      set_str (h, "status", c->health_status);
+      if (c->health_since_ns)
+        {
+          char ts[TIME_RFC3339_LEN];
+          time_rfc3339_format (c->health_since_ns, ts, sizeof ts);
+          set_str (h, "statusSince", ts);
+        }
+      json_object_set_new (o, "Health", h);
     }
   return o;
 }

@@ -11,7 +11,9 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <string.h>
+#include "engine/decide.h"
 #include "engine/depends.h"
+#include "docker/docker.h"
 #include "engine/plan.h"
 #include "state/checkpoint_tasks.h"
 #include "test_engine_util.h"
@@ -360,6 +362,31 @@ test_checkpoint_round_trip (void **st)
   task_free (t);
 }
 
+static void
+test_health_from_event (void **st)
+{
+  (void) st;
+  static const struct
+  {
+    const char *action;
+    enum task_health want;
+  } rows[] = {
+    { "health_status: healthy", TASK_HEALTH_HEALTHY },
+    { "health_status: unhealthy", TASK_HEALTH_UNHEALTHY },
+    { "health_status: starting", TASK_HEALTH_UNKNOWN },
+    { "health_status:healthy", TASK_HEALTH_HEALTHY },
+    { "health_status", TASK_HEALTH_UNKNOWN },
+    { "health_status: HEALTHY?", TASK_HEALTH_UNKNOWN },
+    { NULL, TASK_HEALTH_UNKNOWN },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (rows); i++)
+    assert_int_equal (engine_health_from_event (rows[i].action), rows[i].want);
+  assert_int_equal (docker_event_action_parse ("health_status: healthy"), DOCKER_EV_HEALTH_STATUS);
+  assert_int_equal (docker_event_action_parse ("health_status"), DOCKER_EV_HEALTH_STATUS);
+  assert_int_equal (docker_event_action_parse ("health_statusx"), DOCKER_EV_OTHER);
+  assert_true (engine_event_relevant (DOCKER_EV_HEALTH_STATUS));
+}
+
 int
 main (void)
 {
@@ -370,6 +397,7 @@ main (void)
     cmocka_unit_test (test_admission),
     cmocka_unit_test (test_decode),
     cmocka_unit_test (test_checkpoint_round_trip),
+    cmocka_unit_test (test_health_from_event),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

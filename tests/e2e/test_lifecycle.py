@@ -1,0 +1,128 @@
+"""End to end: container lifecycle (dependsOn with a Docker health check).
+
+A three-container task registered with the real AWS CLI: `db` turns
+healthy after a few seconds, `migrate` depends on `db` HEALTHY and exits,
+`app` depends on `migrate` SUCCESS.  The containers start in that order
+(Docker's own State timestamps), the task reaches RUNNING, the agent's
+introspection shows db's health, and a stop goes in reverse order.  With
+`migrate` exiting 1, `app` is never created and the task stops with the
+dependency-graph reason.
+"""
+import json
+import subprocess
+import uuid
+
+from conftest import wait_for, wait_task_status, describe_task
+
+
+def inspect(cid):
+    out = subprocess.run(["docker", "inspect", cid], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)[0]
+
+
+def by_name(cluster, arn):
+    out = subprocess.run(["docker", "ps", "-aq", "--no-trunc", "--filter",
+                          "label=com.amazonaws.ecs.cluster=" + cluster, "--filter",
+                          "label=com.amazonaws.ecs.task-arn=" + arn], capture_output=True, text=True,
+                         timeout=60).stdout.split()
+    return {inspect(i)["Config"]["Labels"]["com.amazonaws.ecs.container-name"]: inspect(i) for i in out}
+
+
+def ns(s):
+    """Docker's RFC 3339 time (fraction of 0..9 digits) -> comparable text."""
+    head, _, frac = s.rstrip("Z").partition(".")
+    return head + "." + frac.ljust(9, "0")
+
+
+def stop_clean(a):
+    rc = a.stop()
+    out = a.output()
+    assert rc == 0, out[-3000:]
+    assert "Sanitizer" not in out and "runtime error:" not in out, out[-3000:]
+
+
+# A shell that exits at once on SIGTERM (PID 1 ignores it otherwise).
+SERVE = "trap 'exit 0' TERM; sleep 3600 & wait"
+
+
+def chain(image, family, migrate_exit):
+    return {
+        "family": family,
+        "containerDefinitions": [
+            {"name": "db", "image": image, "memory": 32, "essential": True,
+             "command": ["sh", "-c", "sleep 2; touch /tmp/ready; " + SERVE],
+             "healthCheck": {"command": ["CMD-SHELL", "test -f /tmp/ready"], "interval": 5, "timeout": 2,
+                             "retries": 1, "startPeriod": 0}},
+            {"name": "migrate", "image": image, "memory": 32, "essential": False,
+             "command": ["sh", "-c", "exit %d" % migrate_exit],
+             "dependsOn": [{"containerName": "db", "condition": "HEALTHY"}]},
+            {"name": "app", "image": image, "memory": 32, "essential": True,
+             "command": ["sh", "-c", SERVE],
+             "dependsOn": [{"containerName": "migrate", "condition": "SUCCESS"},
+                           {"containerName": "db", "condition": "START"}]},
+        ]}
+
+
+def register(cp, tmp_path, td):
+    f = tmp_path / ("td-%s.json" % td["family"])
+    f.write_text(json.dumps(td))
+    return cp.aws_cli("register-task-definition", "--cli-input-json", "file://" + str(f))["taskDefinition"]
+
+
+def test_depends_on_healthy_success_order(make_agent, controlplane, cluster_name, test_image, tmp_path):
+    a = make_agent()
+    a.wait_registered()
+    a.wait_connected()
+    cp = controlplane
+    td = register(cp, tmp_path, chain(test_image, "life-" + uuid.uuid4().hex[:6], 0))
+    r = cp.aws_cli("run-task", "--cluster", cluster_name, "--task-definition", td["family"])
+    assert r["failures"] == [], r
+    arn = r["tasks"][0]["taskArn"]
+    wait_task_status(cp, cluster_name, arn, "RUNNING", timeout=120)
+    c = by_name(cluster_name, arn)
+    assert set(c) == {"db", "migrate", "app"}
+    db, mig, app = c["db"]["State"], c["migrate"]["State"], c["app"]["State"]
+    assert db["Health"]["Status"] == "healthy"
+    assert mig["ExitCode"] == 0
+    # Docker's own times: db started, became healthy, then migrate ran, then app started.
+    assert ns(db["StartedAt"]) < ns(mig["StartedAt"]) <= ns(mig["FinishedAt"]) <= ns(app["StartedAt"])
+    healthy_at = min(ns(l["End"]) for l in db["Health"]["Log"] if l["ExitCode"] == 0)
+    assert healthy_at < ns(mig["StartedAt"])
+
+    # introspection shows db's health
+    tasks = a.introspect("/v1/tasks")["Tasks"]
+    mine = [t for t in tasks if t["Arn"] == arn][0]
+    dbc = [x for x in mine["Containers"] if x["Name"] == "db"][0]
+    assert dbc["Health"]["status"] == "HEALTHY" and dbc["Health"]["statusSince"]
+
+    # stop: app (which lists db) stops before db; migrate has exited already
+    cp.aws_cli("stop-task", "--cluster", cluster_name, "--task", arn)
+    wait_task_status(cp, cluster_name, arn, "STOPPED", timeout=120)
+    c = by_name(cluster_name, arn)
+    assert ns(c["app"]["State"]["FinishedAt"]) <= ns(c["db"]["State"]["FinishedAt"])
+    stop_clean(a)
+
+
+def test_depends_on_success_fails(make_agent, controlplane, cluster_name, test_image, tmp_path):
+    a = make_agent()
+    a.wait_registered()
+    a.wait_connected()
+    cp = controlplane
+    td = register(cp, tmp_path, chain(test_image, "life-" + uuid.uuid4().hex[:6], 1))
+    r = cp.aws_cli("run-task", "--cluster", cluster_name, "--task-definition", td["family"])
+    assert r["failures"] == [], r
+    arn = r["tasks"][0]["taskArn"]
+    t = wait_task_status(cp, cluster_name, arn, "STOPPED", timeout=120)
+    c = by_name(cluster_name, arn)
+    assert "app" not in c, "app was created although migrate failed"
+    assert c["migrate"]["State"]["ExitCode"] == 1
+    appc = [x for x in t["containers"] if x["name"] == "app"][0]
+    assert appc["lastStatus"] == "STOPPED"
+    assert appc.get("exitCode") == 143
+    assert appc["reason"].startswith("CannotStartContainerError: dependency graph: failed to resolve "
+                                     "container ordering dependency [migrate("), appc
+    # (ECS keeps the first 255 characters of a reason; the agent's log has it whole)
+    assert "Exit: 1] for target [app(" in appc["reason"]
+    assert "as dependency did not exit successfully." in a.output()
+    stop_clean(a)
