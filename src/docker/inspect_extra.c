@@ -123,6 +123,7 @@ docker_container_info_dup (const struct docker_container_info *i)
   d->created = dup0 (i->created);
   d->status = dup0 (i->status);
   d->error = dup0 (i->error);
+  d->health_status = dup0 (i->health_status);
   d->started_at = dup0 (i->started_at);
   d->finished_at = dup0 (i->finished_at);
   d->ports = i->n_ports ? task_port_bindings_dup (i->ports, i->n_ports) : NULL;

@@ -79,7 +79,10 @@ def test_depends_on_healthy_success_order(make_agent, controlplane, cluster_name
     r = cp.aws_cli("run-task", "--cluster", cluster_name, "--task-definition", td["family"])
     assert r["failures"] == [], r
     arn = r["tasks"][0]["taskArn"]
-    wait_task_status(cp, cluster_name, arn, "RUNNING", timeout=120)
+    try:
+        wait_task_status(cp, cluster_name, arn, "RUNNING", timeout=120)
+    except AssertionError:
+        raise AssertionError(a.output()[-4000:])
     c = by_name(cluster_name, arn)
     assert set(c) == {"db", "migrate", "app"}
     db, mig, app = c["db"]["State"], c["migrate"]["State"], c["app"]["State"]
