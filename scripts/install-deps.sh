@@ -6,7 +6,7 @@ PKGS="build-essential pkg-config git file libuv1-dev libcurl4-openssl-dev libjan
 libwebsockets-dev libssl-dev libcmocka-dev clang libclang-rt-14-dev valgrind
 python3 python3-aiohttp python3-pytest python3-botocore python3-prometheus-client awscli
 docker-registry apache2-utils busybox-static iproute2 iptables curl ca-certificates
-cmake dpkg-dev debootstrap lintian stress-ng chromium"
+cmake dpkg-dev debootstrap lintian stress-ng chromium podman"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -147,7 +147,7 @@ agent_docker_version_cb (const struct docker_version_info *v, agent_error_t err,
       return;
     }
   a->docker_version = xstrdup (v->version);
-  log_info (MOD, "Docker %s, API %s", v->version,
+  log_info (MOD, "container runtime: %s %s, API %s", v->podman ? "podman" : "docker", v->version,
             docker_client_api_version (a->docker) ? docker_client_api_version (a->docker) : "?");
   agent_maybe_register (a);
 }

@@ -350,6 +350,7 @@ negotiate_from (docker_client_t *c, const struct docker_version_info *v, agent_e
       free (c->api);
       c->api = api;
       api = NULL;
+      c->podman = v->podman;
     }
   free (api);
   return 0;

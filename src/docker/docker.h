@@ -62,6 +62,7 @@ struct docker_version_info
   char *api_version;     /* daemon's ApiVersion "1.41" */
   char *min_api_version; /* daemon's MinAPIVersion "1.12" */
   char *os, *arch, *kernel_version;
+  bool podman; /* Podman's Docker-compatible API (Components: "Podman Engine") */
 };
 
 struct docker_info

@@ -26,6 +26,11 @@ struct docker_client
   char *base_url;    /* "http://localhost" or "http://h:p" */
   char *api;         /* negotiated version, NULL before */
   docker_op_t *neg_op; /* negotiation in flight */
+  /* The engine is Podman (from its /version).  Where its compatible API
+     differs, the client adapts: a presence-only label filter ("key") of
+     the event stream matches nothing on Podman 4.3 (it wants key=value),
+     so events.c filters on the label itself instead. */
+  bool podman;
   TAILQ_HEAD (docker_op_list, docker_op) ops; /* every live op, oldest first */
   LIST_HEAD (docker_events_list, docker_events) events; /* every live event stream */
   uv_timer_t *defer;   /* completes deferred ops on the next loop turn */

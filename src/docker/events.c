@@ -179,6 +179,24 @@ seen_check_add (docker_events_t *ev, const struct docker_event *e)
   return false;
 }
 
+/* Podman: a presence-only label filter is applied here, not by the engine. */
+static bool
+events_filter_here (const docker_events_t *ev)
+{
+  return ev->c && ev->c->podman && ev->label_filter && !strchr (ev->label_filter, '=');
+}
+
+static bool
+events_label_ok (const docker_events_t *ev, const struct docker_event *e)
+{
+  if (!events_filter_here (ev))
+    return true;
+  for (size_t i = 0; i < e->n_attributes; i++)
+    if (e->attributes[i].key && strcmp (e->attributes[i].key, ev->label_filter) == 0)
+      return true;
+  return false;
+}
+
 static int
 event_value_cb (const char *json, size_t len, void *data)
 {
@@ -191,7 +209,7 @@ event_value_cb (const char *json, size_t len, void *data)
       error_free (&err);
       return 0;
     }
-  if (strcmp (e->type, "container") == 0 && !seen_check_add (ev, e))
+  if (strcmp (e->type, "container") == 0 && events_label_ok (ev, e) && !seen_check_add (ev, e))
     {
       if (e->time_ns > ev->last_ns)
         ev->last_ns = e->time_ns;
@@ -297,7 +315,7 @@ events_connect (docker_events_t *ev)
     }
   json_t *f = json_object ();
   json_object_set_new (f, "type", json_pack ("[s]", "container"));
-  if (ev->label_filter)
+  if (ev->label_filter && !events_filter_here (ev))
     json_object_set_new (f, "label", json_pack ("[s]", ev->label_filter));
   char *fs = json_dumps (f, JSON_COMPACT);
   json_decref (f);
