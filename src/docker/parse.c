@@ -261,8 +261,7 @@ docker_parse_version (const char *s, size_t len, struct docker_version_info **ou
   v->os = jstr (root, "Os");
   v->arch = jstr (root, "Arch");
   v->kernel_version = jstr (root, "KernelVersion");
-  size_t i;
-  json_t *comp;
+  size_t i; json_t *comp; /* Podman's compatible API names its engine component "Podman Engine" */
   json_array_foreach (json_object_get (root, "Components"), i, comp)
     v->podman |= strcmp (json_string_value (json_object_get (comp, "Name")) ?: "", "Podman Engine") == 0;
   json_decref (root);
