@@ -476,6 +476,20 @@ test_version_negotiation (void **state)
   assert_string_equal (vi->version, "28.0.1");
   assert_string_equal (vi->api_version, "1.48");
   assert_string_equal (vi->min_api_version, "1.24");
+  assert_false (vi->podman);
+  docker_version_info_free (vi);
+  /* Podman 4.3's compatible /version (abridged): detected by its component */
+  const char *pod = "{\"Components\":[{\"Name\":\"Podman Engine\",\"Version\":\"4.3.1\"},"
+                    "{\"Name\":\"Conmon\"},{\"Name\":7}],\"Version\":\"4.3.1\","
+                    "\"ApiVersion\":\"1.41\",\"MinAPIVersion\":\"1.24\"}";
+  assert_int_equal (docker_parse_version (pod, strlen (pod), &vi, &err), 0);
+  assert_true (vi->podman);
+  assert_string_equal (vi->api_version, "1.41");
+  docker_version_info_free (vi);
+  const char *dock = "{\"Components\":[{\"Name\":\"Engine\"},{\"Name\":\"containerd\"}],"
+                     "\"Components2\":1,\"ApiVersion\":\"1.41\"}";
+  assert_int_equal (docker_parse_version (dock, strlen (dock), &vi, &err), 0);
+  assert_false (vi->podman);
   docker_version_info_free (vi);
   assert_true (docker_parse_version ("{\"Version\":\"x\"}", 15, &vi, &err) < 0);
   error_free (&err);
