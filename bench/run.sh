@@ -35,4 +35,8 @@ esac
 case ",${BENCH_PHASES:-fleet}," in
   *,fleet,*) AGENT_BIN=${AGENT_BIN:-$PWD/out/amazon-ecs-agent} /usr/bin/python3 bench/fleet.py || rc=$? ;;
 esac
+# one GET /metrics: agent CPU, latency, size; idle CPU with a scrape every 15 s (bench/scrape.py)
+case ",${BENCH_PHASES:-scrape}," in
+  *,scrape,*) /usr/bin/python3 bench/scrape.py || rc=$? ;;
+esac
 exit $rc
