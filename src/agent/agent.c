@@ -591,6 +591,8 @@ agent_init (struct agent *a, const struct agent_config *cfg, agent_error_t *err)
   docker_client_get_timeouts (a->docker, &dt);
   dt.pull_total_ms = (long) cfg->images.pull_timeout_ms;
   dt.pull_inactivity_ms = (long) cfg->images.pull_inactivity_timeout_ms;
+  dt.start_ms = (long) cfg->container_start_timeout_ms;
+  dt.create_ms = (long) cfg->container_create_timeout_ms;
   docker_client_set_timeouts (a->docker, &dt);
   struct imds_options io = { .endpoint = cfg->imds_endpoint };
   a->imds = imds_client_new (a->loop, a->http, &io, err);

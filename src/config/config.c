@@ -429,6 +429,19 @@ config_load (struct agent_config *cfg, config_getenv_fn env, void *d, agent_erro
       cfg->reserved_memory_mib = (uint64_t) m;
       set.memory = true;
     }
+  /* upstream's bounds of one docker start / create call (+ its inspect) */
+  bool set_start = false, set_create = false;
+  if (config_env_duration (env, d, "ECS_CONTAINER_START_TIMEOUT", &cfg->container_start_timeout_ms, &set_start, err) < 0
+      || config_env_duration (env, d, "ECS_CONTAINER_CREATE_TIMEOUT", &cfg->container_create_timeout_ms, &set_create, err) < 0)
+    return -1;
+  if (!set_start || cfg->container_start_timeout_ms == 0)
+    cfg->container_start_timeout_ms = 3 * 60000;
+  else if (cfg->container_start_timeout_ms < 45000)
+    cfg->container_start_timeout_ms = 45000;
+  if (!set_create || cfg->container_create_timeout_ms == 0)
+    cfg->container_create_timeout_ms = 4 * 60000;
+  else if (cfg->container_create_timeout_ms < 60000)
+    cfg->container_create_timeout_ms = 60000;
   if ((v = config_env (env, d, "ECS_INSTANCE_ATTRIBUTES"))
       && config_parse_attributes ("ECS_INSTANCE_ATTRIBUTES", v, cfg, err) < 0)
     return -1;

@@ -80,6 +80,8 @@ struct agent_config
   char *log_file;            /* ECS_LOGFILE */
   uint64_t task_cleanup_wait_ms;   /* ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION, default 3h */
   uint64_t container_stop_timeout_ms; /* ECS_CONTAINER_STOP_TIMEOUT, default 30s */
+  uint64_t container_start_timeout_ms;  /* ECS_CONTAINER_START_TIMEOUT, 3m (0 = 3m, at least 45s) */
+  uint64_t container_create_timeout_ms; /* ECS_CONTAINER_CREATE_TIMEOUT, 4m (0 = 4m, at least 1m) */
   uint64_t reserved_memory_mib;    /* ECS_RESERVED_MEMORY */
   struct config_kv *instance_attributes; /* ECS_INSTANCE_ATTRIBUTES, JSON object of strings */
   size_t n_instance_attributes;

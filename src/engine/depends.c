@@ -5,6 +5,14 @@
 #include <strings.h>
 #include <string.h>
 
+int
+engine_stop_timeout_s (const struct task_container *c, uint64_t default_ms)
+{
+  if (c->life.stop_timeout_s > 0)
+    return (int) c->life.stop_timeout_s;
+  return (int) ((default_ms + 999) / 1000);
+}
+
 enum task_health
 engine_health_from_event (const char *action)
 {

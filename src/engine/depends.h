@@ -32,6 +32,10 @@
    else -> UNKNOWN), as upstream maps State.Health.Status. */
 enum task_health engine_health_from_event (const char *action);
 
+/* The grace period of a docker stop of c, whole seconds: its stopTimeout
+   when set, else the agent's (ECS_CONTAINER_STOP_TIMEOUT) rounded up. */
+int engine_stop_timeout_s (const struct task_container *c, uint64_t default_ms);
+
 /* Exit code given to a dependent its dependency failed (SIGTERM's). */
 #define ENGINE_DEP_FAILED_EXIT 143
 #define ENGINE_DEP_REASON_NAME "CannotStartContainerError"

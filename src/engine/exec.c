@@ -6,6 +6,7 @@
 #include "core/xmalloc.h"
 #include "docker/auth.h"
 #include "engine/create_opts.h"
+#include "engine/depends.h"
 #include "engine/cgroup.h"
 #include "engine/engine_internal.h"
 #include "engine/plan.h"
@@ -580,7 +581,7 @@ engine_issue_stop (engine_t *e, struct task *t, size_t ci)
   c->inflight = TASK_ACTION_STOP;
   struct op *op = engine_op_new (e, OP_STOP, t, ci);
   log_info (MOD, "task %s container %s: stopping %s", t->arn, c->name, c->docker_name);
-  op->handle = e->ops->stop (e->ops_ctx, c->docker_id, (int) ((e->stop_timeout_ms + 999) / 1000),
+  op->handle = e->ops->stop (e->ops_ctx, c->docker_id, engine_stop_timeout_s (c, e->stop_timeout_ms),
                              engine_stop_done_cb, op);
 }
 

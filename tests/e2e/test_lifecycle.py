@@ -129,3 +129,40 @@ def test_depends_on_success_fails(make_agent, controlplane, cluster_name, test_i
     assert "Exit: 1] for target [app(" in appc["reason"]
     assert "as dependency did not exit successfully." in a.output()
     stop_clean(a)
+
+
+def docker_events(cid, since, until):
+    out = subprocess.run(["docker", "events", "--since", str(since), "--until", str(until), "--filter",
+                          "container=" + cid, "--format", "{{json .}}"], capture_output=True, text=True,
+                         timeout=60).stdout
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_stop_timeout_kills_after_grace(make_agent, controlplane, cluster_name, test_image, tmp_path):
+    """stopTimeout 2 s against a container that ignores SIGTERM (PID 1 without a
+    handler): Docker sends SIGTERM, then SIGKILL about 2 s later (exit 137),
+    not after the agent's 30 s default."""
+    import time
+    a = make_agent()
+    a.wait_registered()
+    a.wait_connected()
+    cp = controlplane
+    td = register(cp, tmp_path, {"family": "stopt-" + uuid.uuid4().hex[:6], "containerDefinitions": [
+        {"name": "stubborn", "image": test_image, "memory": 32, "essential": True,
+         "command": ["sleep", "3600"], "stopTimeout": 2}]})
+    assert td["containerDefinitions"][0]["stopTimeout"] == 2
+    r = cp.aws_cli("run-task", "--cluster", cluster_name, "--task-definition", td["family"])
+    arn = r["tasks"][0]["taskArn"]
+    wait_task_status(cp, cluster_name, arn, "RUNNING", timeout=120)
+    since = int(time.time()) - 1
+    cp.aws_cli("stop-task", "--cluster", cluster_name, "--task", arn)
+    wait_task_status(cp, cluster_name, arn, "STOPPED", timeout=60)
+    c = by_name(cluster_name, arn)["stubborn"]
+    assert c["State"]["ExitCode"] == 137
+    evs = docker_events(c["Id"], since, int(time.time()) + 1)
+    kills = [e for e in evs if e.get("Action") == "kill"]
+    term = [e for e in kills if e["Actor"]["Attributes"].get("signal") == "15"][0]
+    die = [e for e in evs if e.get("Action") == "die"][0]
+    grace = (die["timeNano"] - term["timeNano"]) / 1e9
+    assert 1.5 <= grace < 10, grace
+    stop_clean(a)

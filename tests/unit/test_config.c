@@ -66,10 +66,42 @@ test_defaults (void **state)
   assert_null (cfg.api_endpoint);
   assert_true (cfg.task_cleanup_wait_ms == 3ULL * 3600 * 1000);
   assert_true (cfg.container_stop_timeout_ms == 30000);
+  assert_true (cfg.container_start_timeout_ms == 180000);
+  assert_true (cfg.container_create_timeout_ms == 240000);
   assert_int_equal (cfg.introspection_port, 51678);
   assert_string_equal (cfg.introspection_addr, "0.0.0.0");
   assert_string_equal (cfg.update_download_dir, ".");
   config_free (&cfg);
+}
+
+/* ECS_CONTAINER_START_TIMEOUT / ECS_CONTAINER_CREATE_TIMEOUT: upstream's
+   defaults (3m / 4m), 0 = default, below the minimum (45s / 1m) = the minimum. */
+static void
+test_start_create_timeouts (void **state)
+{
+  (void) state;
+  static const struct
+  {
+    const char *start, *create;
+    uint64_t want_start, want_create;
+  } rows[] = {
+    { "90s", "5m", 90000, 300000 },
+    { "0", "0s", 180000, 240000 },
+    { "10s", "30s", 45000, 60000 },
+    { "1h", "1m", 3600000, 60000 },
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
+    {
+      struct fake_env e = { { "ECS_AGENT_CONFIG_FILE_PATH", "/nonexistent/config.json",
+                              "ECS_CONTAINER_START_TIMEOUT", rows[i].start,
+                              "ECS_CONTAINER_CREATE_TIMEOUT", rows[i].create, NULL } };
+      struct agent_config cfg;
+      agent_error_t err = NULL;
+      assert_int_equal (load (&cfg, &e, &err), 0);
+      assert_true (cfg.container_start_timeout_ms == rows[i].want_start);
+      assert_true (cfg.container_create_timeout_ms == rows[i].want_create);
+      config_free (&cfg);
+    }
 }
 
 static void
@@ -409,6 +441,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_defaults),
     cmocka_unit_test (test_every_env_key),
+    cmocka_unit_test (test_start_create_timeouts),
     cmocka_unit_test (test_checkpoint_explicit_off),
     cmocka_unit_test (test_blank_env_does_not_override),
     cmocka_unit_test (test_file_and_precedence),

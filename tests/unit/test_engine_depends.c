@@ -387,6 +387,20 @@ test_health_from_event (void **st)
   assert_true (engine_event_relevant (DOCKER_EV_HEALTH_STATUS));
 }
 
+static void
+test_stop_timeout (void **st)
+{
+  (void) st;
+  struct task *t = pair ("START");
+  struct task_container *c = &t->containers[0];
+  assert_int_equal (engine_stop_timeout_s (c, 30000), 30);
+  assert_int_equal (engine_stop_timeout_s (c, 1500), 2); /* the agent's, rounded up */
+  c->life.stop_timeout_s = 2; /* the container's own wins */
+  assert_int_equal (engine_stop_timeout_s (c, 30000), 2);
+  assert_int_equal (engine_stop_timeout_s (c, 1000), 2);
+  task_free (t);
+}
+
 int
 main (void)
 {
@@ -398,6 +412,7 @@ main (void)
     cmocka_unit_test (test_decode),
     cmocka_unit_test (test_checkpoint_round_trip),
     cmocka_unit_test (test_health_from_event),
+    cmocka_unit_test (test_stop_timeout),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
