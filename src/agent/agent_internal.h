@@ -17,6 +17,7 @@
 #include "engine/engine.h"
 #include "state/state.h"
 #include "acs/session.h"
+#include "tcs/session.h"
 
 struct agent_services;
 struct agent_health;
@@ -82,6 +83,8 @@ void agent_telemetry_heartbeat (struct agent *a);
 void agent_telemetry_inactive (struct agent *a);
 void agent_telemetry_stop_begin (struct agent *a);
 void agent_telemetry_free (struct agent *a);
+/* The TCS session, NULL when telemetry is off or not started (metrics). */
+tcs_session_t *agent_telemetry_session (const struct agent *a);
 /* spot.c: ECS_ENABLE_SPOT_INSTANCE_DRAINING (no-op when off). */
 void agent_spot_start (struct agent *a);
 void agent_spot_stop (struct agent *a);

@@ -113,6 +113,15 @@ agent_intro_metrics (void *data, struct metrics_snapshot *out)
           out->containers[agent_metric_status (t->containers[j].known_status)]++;
     }
   out->state_changes_queued = a->state ? state_change_count (a->state) : 0;
+  tcs_session_t *tcs = agent_telemetry_session (a);
+  if (tcs)
+    {
+      const struct tcs_session_stats *st = tcs_session_get_stats (tcs);
+      out->tcs_enabled = true;
+      out->tcs_connected = tcs_session_connected (tcs);
+      out->tcs_connects = st->connects;
+      out->tcs_disconnects = st->disconnects;
+    }
 }
 
 static int

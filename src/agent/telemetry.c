@@ -124,3 +124,9 @@ agent_telemetry_free (struct agent *a)
   free (t);
   a->telemetry = NULL;
 }
+
+tcs_session_t *
+agent_telemetry_session (const struct agent *a)
+{
+  return a->telemetry ? a->telemetry->tcs : NULL;
+}

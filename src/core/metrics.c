@@ -328,6 +328,16 @@ metrics_write (struct sbuf *out, const struct metrics_snapshot *snap)
   counter1 (out, "ecs_agent_acs_disconnects_total", "ACS sessions that ended.",
             METRIC_ACS_DISCONNECTS);
 
+  if (snap->tcs_enabled)
+    {
+      family (out, "ecs_agent_tcs_connected", "gauge", "1 while the TCS (telemetry) session is connected.");
+      sample_u (out, "ecs_agent_tcs_connected", NULL, NULL, NULL, NULL, snap->tcs_connected);
+      family (out, "ecs_agent_tcs_connects_total", "counter", "TCS sessions established.");
+      sample_u (out, "ecs_agent_tcs_connects_total", NULL, NULL, NULL, NULL, snap->tcs_connects);
+      family (out, "ecs_agent_tcs_disconnects_total", "counter", "TCS sessions that ended.");
+      sample_u (out, "ecs_agent_tcs_disconnects_total", NULL, NULL, NULL, NULL, snap->tcs_disconnects);
+    }
+
   family (out, "ecs_agent_docker_api_calls_total", "counter",
           "Docker Engine API calls, by operation and outcome (series appear with their first call).");
   for (int op = 0; op < METRIC_DOCKER_N_OPS; op++)

@@ -110,6 +110,9 @@ struct metrics_snapshot
   uint64_t tasks[METRIC_N_STATUSES];      /* by known status */
   uint64_t containers[METRIC_N_STATUSES]; /* by known status */
   uint64_t state_changes_queued;
+  bool tcs_enabled;   /* a TCS session exists (telemetry on): the tcs series are shown */
+  bool tcs_connected;
+  uint64_t tcs_connects, tcs_disconnects;
 };
 
 void metrics_count (enum metrics_counter c, uint64_t n);

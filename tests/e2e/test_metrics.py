@@ -148,6 +148,9 @@ def test_metrics_move_as_a_task_runs(make_agent, test_image):
         before = wait_for(lambda: (lambda f: f if value(f, "ecs_agent_acs_connected") == 1 else None)(scrape(agent)),
                           30, what="ecs_agent_acs_connected 1")
         assert value(before, "ecs_agent_acs_connects_total") >= 1
+        # telemetry is on by default: the TCS session's series are there and it connects
+        wait_for(lambda: value(scrape(agent), "ecs_agent_tcs_connected") == 1, 60, what="ecs_agent_tcs_connected 1")
+        assert value(scrape(agent), "ecs_agent_tcs_connects_total") >= 1
         assert value(before, "process_resident_memory_bytes") > 1 << 20
         assert value(before, "process_open_fds") > 3
         assert value(before, "ecs_agent_docker_api_calls_total", operation="ping", outcome="ok") >= 1
