@@ -450,6 +450,7 @@ agent_step_run (struct agent *a)
     .auth = a->auth,
     .gates = &a->cfg->gates,
     .cgroup_root = a->cfg->gates.task_cpu_mem_limit ? "/sys/fs/cgroup" : NULL,
+    .pick_host_ports = true,
     .pull_behavior = a->cfg->images.pull_behavior,
     .launch_concurrency = a->cfg->images.launch_concurrency,
     .images = &a->cfg->images,

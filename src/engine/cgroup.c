@@ -181,3 +181,19 @@ engine_cgroup_remove (const char *root, const struct engine_cgroup_spec *s, agen
   closedir (d);
   return rc;
 }
+
+int
+engine_cgroup_prepare (const char *root, const struct task *t, struct engine_cgroup_spec *s, char **errmsg)
+{
+  agent_error_t err = NULL;
+  memset (s, 0, sizeof *s);
+  if (!root)
+    return 0;
+  if (engine_cgroup_spec (t, s, &err) < 0 || engine_cgroup_create (root, s, &err) < 0)
+    {
+      *errmsg = xstrdup (error_msg (&err));
+      error_free (&err);
+      return -1;
+    }
+  return 0;
+}

@@ -40,4 +40,9 @@ int engine_cgroup_spec (const struct task *t, struct engine_cgroup_spec *out, ag
 int engine_cgroup_create (const char *root, const struct engine_cgroup_spec *s, agent_error_t *err);
 int engine_cgroup_remove (const char *root, const struct engine_cgroup_spec *s, agent_error_t *err);
 
+/* Both steps for a container create: nothing when root is NULL; else the
+   spec into *s and the cgroup made, or -1 with *errmsg (malloc'd). */
+int engine_cgroup_prepare (const char *root, const struct task *t, struct engine_cgroup_spec *s,
+                           char **errmsg);
+
 #endif

@@ -127,6 +127,9 @@ struct engine_options
      of engine/cgroup.h as its containers' CgroupParent, removed at cleanup.
      NULL = no task cgroups (ECS_ENABLE_TASK_CPU_MEM_LIMIT=false, tests). */
   const char *cgroup_root;
+  /* Bridge-mode mappings without a host port get one the agent picks in
+     gates->port_range (engine/ports.h); false = Docker picks (tests). */
+  bool pick_host_ports;
 };
 
 /* state_load() must have run on opts->state.  A checkpointed task that

@@ -20,6 +20,7 @@
 #include <sys/queue.h>
 #include "engine/decide.h"
 #include "engine/engine.h"
+#include "engine/ports.h"
 #include "engine/images.h"
 #include "task/image_record.h"
 #include "state/state.h"
@@ -97,6 +98,8 @@ struct engine
   size_t n_extra_labels;
   struct task_option_gates gates;
   char *cgroup_root; /* NULL = no task cgroups */
+  bool pick_host_ports;
+  struct engine_port_alloc port_alloc;
 
   struct task **tasks;
   size_t n_tasks, cap_tasks;

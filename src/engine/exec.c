@@ -9,6 +9,7 @@
 #include "engine/depends.h"
 #include "engine/cgroup.h"
 #include "engine/engine_internal.h"
+#include "engine/ports.h"
 #include "engine/plan.h"
 #include "log/log.h"
 #include <stdlib.h>
@@ -458,22 +459,17 @@ engine_do_create (engine_t *e, struct task *t, size_t ci)
   struct engine_create_req r;
   char *errmsg = NULL;
   size_t nl;
-  /* task-level cpu / memory: the task cgroup first (engine/cgroup.h) */
-  struct engine_cgroup_spec cg;
-  agent_error_t cgerr = NULL;
-  if (e->cgroup_root
-      && (engine_cgroup_spec (t, &cg, &cgerr) < 0 || engine_cgroup_create (e->cgroup_root, &cg, &cgerr) < 0))
+  struct engine_cgroup_spec cg; /* task-level cpu / memory (engine/cgroup.h) */
+  if (engine_cgroup_prepare (e->cgroup_root, t, &cg, &errmsg) < 0)
     {
-      transition_failed (t, ci, "CgroupError", error_msg (&cgerr));
-      error_free (&cgerr);
+      transition_failed (t, ci, "CgroupError", errmsg);
+      free (errmsg);
       c->inflight = TASK_ACTION_NONE;
       return;
     }
   struct docker_label *labels = engine_labels (e, t, c, &nl);
-  int brc = engine_create_req_build_region (t, c, e->region, labels, nl, &r, &errmsg);
-  if (brc == 0 && e->cgroup_root)
-    r.opts.cgroup_parent = cg.path;
-  if (brc < 0)
+  if (engine_create_req_build_region (t, c, e->region, labels, nl, &r, &errmsg) < 0
+      || engine_ports_pick_for (&e->port_alloc, e->pick_host_ports ? &e->gates : NULL, t, c, &r, &errmsg) < 0)
     {
       transition_failed (t, ci, "HostConfigError", errmsg);
       free (errmsg);
@@ -481,6 +477,7 @@ engine_do_create (engine_t *e, struct task *t, size_t ci)
     }
   else
     {
+      r.opts.cgroup_parent = e->cgroup_root ? cg.path : NULL;
       struct op *op = engine_op_new (e, OP_CREATE, t, ci);
       log_info (MOD, "task %s container %s: creating %s", t->arn, c->name, c->docker_name);
       op->handle = e->ops->create (e->ops_ctx, &r.opts, engine_create_done_cb, op);

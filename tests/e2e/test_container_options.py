@@ -59,6 +59,7 @@ def stop_clean(a):
 
 
 ENV = {"ECS_AVAILABLE_LOGGING_DRIVERS": '["json-file","none"]',
+       "ECS_DYNAMIC_HOST_PORT_RANGE": "41000-41999",
        # the agent advertises ecs.capability.container-health-check itself (health is
        # reported over TCS); the custom attribute of the same name is kept as a check
        # that the user's attributes still win over the agent's
@@ -134,7 +135,8 @@ def test_every_option_reaches_docker(make_agent, controlplane, cluster_name, tes
     protos = {(b["containerPort"], b["protocol"]) for b in nb}
     assert (8080, "tcp") in protos and (5353, "udp") in protos, nb
     udp = [b for b in nb if b["protocol"] == "udp"][0]
-    assert udp["hostPort"] > 0
+    # host ports picked by the agent inside ECS_DYNAMIC_HOST_PORT_RANGE
+    assert all(41000 <= b["hostPort"] <= 41999 for b in nb), nb
     assert i["NetworkSettings"]["Ports"]["5353/udp"][0]["HostPort"] == str(udp["hostPort"])
 
     # host and none network modes, PID / IPC host
