@@ -101,7 +101,11 @@ def test_every_option_reaches_docker(make_agent, controlplane, cluster_name, tes
     r = cli_run(cp, cluster_name, td["family"])
     assert r["failures"] == [], r
     arn = r["tasks"][0]["taskArn"]
-    t = wait_task_status(cp, cluster_name, arn, "RUNNING")
+    try:
+        t = wait_task_status(cp, cluster_name, arn, "RUNNING")
+    except AssertionError:
+        raise AssertionError("\n".join(line for line in a.output().splitlines()
+                                        if "level=debug" not in line)[-5000:])
 
     ids = task_containers(cluster_name, arn)
     assert len(ids) == 1
