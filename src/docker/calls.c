@@ -186,6 +186,10 @@ apply_overrides (json_t *cfg, json_t *hc, const struct docker_create_opts *o)
     json_object_set_new (hc, "PidMode", json_string (o->pid_mode));
   if (o->ipc_mode)
     json_object_set_new (hc, "IpcMode", json_string (o->ipc_mode));
+  json_t *l = json_object_get (cfg, "Labels");
+  json_t *sig = json_is_object (l) ? json_object_get (l, DOCKER_LABEL_STOP_SIGNAL) : NULL;
+  if (json_is_string (sig) && json_string_length (sig) > 0 && !json_object_get (cfg, "StopSignal"))
+    json_object_set (cfg, "StopSignal", sig);
 }
 
 /* Create body (docker/overlay.h). */

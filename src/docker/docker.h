@@ -316,6 +316,13 @@ struct docker_create_opts
   const char *ipc_mode;
   const char *cgroup_parent;
 };
+/* The label (the project's own namespace; ECS task definitions have no
+   stop-signal field) whose value becomes Config.StopSignal when the
+   dockerConfig overlay sets none, e.g. dockerLabels
+   {"ecs-agent-c.stop-signal": "SIGUSR1"}.  Without it Docker uses the
+   image's STOPSIGNAL, else SIGTERM. */
+#define DOCKER_LABEL_STOP_SIGNAL "ecs-agent-c.stop-signal"
+
 /* POST /containers/create?name=...  cb gets the new id. 409 -> ERR_CONFLICT,
    404 (no such image) -> ERR_NOT_FOUND. */
 docker_op_t *docker_container_create (docker_client_t *c, const struct docker_create_opts *o,

@@ -166,3 +166,42 @@ def test_stop_timeout_kills_after_grace(make_agent, controlplane, cluster_name, 
     grace = (die["timeNano"] - term["timeNano"]) / 1e9
     assert 1.5 <= grace < 10, grace
     stop_clean(a)
+
+
+# Exits 42 on SIGUSR1; SIGTERM would kill sh (exit 143).
+USR1 = "trap 'exit 42' USR1; sleep 3600 & wait"
+
+
+def test_stop_signal_label_and_image(make_agent, controlplane, cluster_name, test_image, tmp_path):
+    """The stop signal reaches the container: from the project's docker label
+    (ecs-agent-c.stop-signal) and from an image's STOPSIGNAL (image built here)."""
+    tag = "ecs-agent-c-test/stopsignal:" + uuid.uuid4().hex[:8]
+    (tmp_path / "Dockerfile").write_text("FROM %s\nSTOPSIGNAL SIGUSR1\nLABEL ecs-agent-c-test=1\n" % test_image)
+    b = subprocess.run(["docker", "build", "-q", "-t", tag, str(tmp_path)], capture_output=True, text=True,
+                       timeout=120)
+    assert b.returncode == 0, b.stderr
+    try:
+        a = make_agent()
+        a.wait_registered()
+        a.wait_connected()
+        cp = controlplane
+        td = register(cp, tmp_path, {"family": "sig-" + uuid.uuid4().hex[:6], "containerDefinitions": [
+            {"name": "bylabel", "image": test_image, "memory": 32, "essential": True,
+             "command": ["sh", "-c", USR1], "stopTimeout": 20,
+             "dockerLabels": {"ecs-agent-c.stop-signal": "SIGUSR1"}},
+            {"name": "byimage", "image": tag, "memory": 32, "essential": True,
+             "command": ["sh", "-c", USR1], "stopTimeout": 20}]})
+        r = cp.aws_cli("run-task", "--cluster", cluster_name, "--task-definition", td["family"])
+        arn = r["tasks"][0]["taskArn"]
+        wait_task_status(cp, cluster_name, arn, "RUNNING", timeout=120)
+        c = by_name(cluster_name, arn)
+        assert c["bylabel"]["Config"]["StopSignal"] == "SIGUSR1"
+        assert "StopSignal" in c["byimage"]["Config"]  # the image's, untouched by the agent
+        cp.aws_cli("stop-task", "--cluster", cluster_name, "--task", arn)
+        wait_task_status(cp, cluster_name, arn, "STOPPED", timeout=60)
+        c = by_name(cluster_name, arn)
+        assert c["bylabel"]["State"]["ExitCode"] == 42
+        assert c["byimage"]["State"]["ExitCode"] == 42
+        stop_clean(a)
+    finally:
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, timeout=60)

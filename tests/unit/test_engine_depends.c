@@ -14,6 +14,7 @@
 #include "engine/decide.h"
 #include "engine/depends.h"
 #include "docker/docker.h"
+#include "docker/overlay.h"
 #include "engine/plan.h"
 #include "state/checkpoint_tasks.h"
 #include "test_engine_util.h"
@@ -401,6 +402,41 @@ test_stop_timeout (void **st)
   task_free (t);
 }
 
+/* The project's stop-signal label becomes Config.StopSignal, unless the
+   dockerConfig overlay set one; without it no StopSignal is sent. */
+static void
+test_stop_signal_label (void **st)
+{
+  (void) st;
+  static const struct
+  {
+    const char *config;
+    const char *want; /* NULL = no StopSignal */
+  } rows[] = {
+    { "{\"Labels\":{\"ecs-agent-c.stop-signal\":\"SIGUSR1\"}}", "SIGUSR1" },
+    { "{\"Labels\":{\"ecs-agent-c.stop-signal\":\"SIGUSR1\"},\"StopSignal\":\"SIGINT\"}", "SIGINT" },
+    { "{\"Labels\":{\"ecs-agent-c.stop-signal\":\"\"}}", NULL },
+    { "{\"Labels\":{\"com.amazonaws.ecs.stop-signal\":\"SIGUSR1\"}}", NULL },
+    { NULL, NULL },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (rows); i++)
+    {
+      struct docker_create_opts o = { .image = "i", .extra_config_json = rows[i].config };
+      agent_error_t err = NULL;
+      char *body = docker_create_body (&o, &err);
+      if (!body)
+        fail_msg ("row %zu: %s", i, error_msg (&err));
+      json_t *j = json_loads (body, 0, NULL);
+      json_t *sig = json_object_get (j, "StopSignal");
+      if (rows[i].want)
+        assert_string_equal (json_string_value (sig), rows[i].want);
+      else
+        assert_null (sig);
+      json_decref (j);
+      free (body);
+    }
+}
+
 int
 main (void)
 {
@@ -413,6 +449,7 @@ main (void)
     cmocka_unit_test (test_checkpoint_round_trip),
     cmocka_unit_test (test_health_from_event),
     cmocka_unit_test (test_stop_timeout),
+    cmocka_unit_test (test_stop_signal_label),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
