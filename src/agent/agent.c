@@ -10,6 +10,7 @@
 #include "docker/docker.h"
 #include "ecs/ecs.h"
 #include "ecs/submitter.h"
+#include "engine/cgroup.h"
 #include "engine/engine.h"
 #include "log/log.h"
 #include "state/state.h"
@@ -364,7 +365,7 @@ agent_step_register (struct agent *a)
     if (ecs_docker_api_version_advertised (m))
       versions[nv++] = xasprintf ("1.%d", m);
   const char *drivers[TASK_LOG_DRIVERS_MAX];
-  size_t n_drivers = ecs_option_drivers (&a->cfg->gates, maxminor, drivers, ARRAY_SIZE (drivers));
+  size_t n_drivers = ecs_option_drivers (&a->gates, maxminor, drivers, ARRAY_SIZE (drivers));
   size_t n_user = a->cfg->n_instance_attributes;
   struct ecs_attribute *user = xcalloc (n_user + 1, sizeof *user);
   for (size_t i = 0; i < n_user; i++)
@@ -379,7 +380,7 @@ agent_step_register (struct agent *a)
   if (attrs)
     {
       size_t n_opt = 0;
-      struct ecs_attribute *opt = ecs_option_attributes (&a->cfg->gates, maxminor, true, &n_opt);
+      struct ecs_attribute *opt = ecs_option_attributes (&a->gates, maxminor, true, &n_opt);
       char mach[65];
       struct ecs_attribute arch = { "ecs.cpu-architecture",
                                     ecs_cpu_architecture (ecs_host_machine (mach, sizeof mach)) };
@@ -448,8 +449,8 @@ agent_step_run (struct agent *a)
     .state = a->state,
     .docker = a->docker,
     .auth = a->auth,
-    .gates = &a->cfg->gates,
-    .cgroup_root = a->cfg->gates.task_cpu_mem_limit ? "/sys/fs/cgroup" : NULL,
+    .gates = &a->gates,
+    .cgroup_root = a->gates.task_cpu_mem_limit ? a->cfg->cgroup_path : NULL,
     .pick_host_ports = true,
     .pull_behavior = a->cfg->images.pull_behavior,
     .launch_concurrency = a->cfg->images.launch_concurrency,
@@ -532,6 +533,33 @@ agent_trim_timer_cb (uv_timer_t *t)
 
 /* ---- run ---- */
 
+/* Task-level cpu and memory limits need the tasks' parent cgroup: when it
+   cannot be made (a read-only /sys/fs/cgroup in a container, no cpu or
+   memory controller), the limits are turned off with a warning and the
+   capability is not advertised, as upstream does; only an explicit
+   ECS_ENABLE_TASK_CPU_MEM_LIMIT=true makes that fatal (terminal). */
+static int
+agent_task_cgroups_init (struct agent *a, agent_error_t *err)
+{
+  a->gates = a->cfg->gates;
+  if (!a->gates.task_cpu_mem_limit)
+    return 0;
+  agent_error_t cerr = NULL;
+  if (engine_cgroup_init (a->cfg->cgroup_path, &cerr) == 0)
+    return 0;
+  if (a->gates.task_cpu_mem_limit_set)
+    {
+      error_move (err, &cerr);
+      error_wrap (err, "ECS_ENABLE_TASK_CPU_MEM_LIMIT is true but the task cgroup root cannot be made");
+      (*err)->kind = ERR_TERMINAL;
+      return -1;
+    }
+  log_warn (MOD, "task cpu and memory limits disabled: %s", error_msg (&cerr));
+  error_free (&cerr);
+  a->gates.task_cpu_mem_limit = false;
+  return 0;
+}
+
 static int
 agent_init (struct agent *a, const struct agent_config *cfg, agent_error_t *err)
 {
@@ -563,6 +591,8 @@ agent_init (struct agent *a, const struct agent_config *cfg, agent_error_t *err)
   agent_signals_start (a);
   a->region = xstrdup (cfg->aws_region);
 
+  if (agent_task_cgroups_init (a, err) < 0)
+    return -1;
   if (docker_auth_parse (cfg->engine_auth_type, cfg->engine_auth_data, &a->auth, err) < 0)
     {
       error_wrap (err, "ECS_ENGINE_AUTH_DATA");

@@ -30,6 +30,9 @@ struct agent_spot;
 struct agent
 {
   const struct agent_config *cfg;
+  /* cfg->gates with task_cpu_mem_limit as found at start (agent_init);
+     borrows cfg's strings, never freed on its own */
+  struct task_option_gates gates;
   uv_loop_t *loop;
   http_client_t *http;
   docker_client_t *docker;

@@ -383,6 +383,7 @@ config_load (struct agent_config *cfg, config_getenv_fn env, void *d, agent_erro
   cfg->update_download_dir = config_trim_dup (config_env (env, d, "ECS_UPDATE_DOWNLOAD_DIR"));
   cfg->log_file = config_trim_dup (config_env (env, d, "ECS_LOGFILE"));
   cfg->imds_endpoint = config_trim_dup (config_env (env, d, "AWS_EC2_METADATA_SERVICE_ENDPOINT"));
+  cfg->cgroup_path = config_trim_dup (config_env (env, d, "ECS_CGROUP_PATH"));
   cfg->introspection_addr = config_trim_dup (config_env (env, d, "ECS_INTROSPECTION_LISTEN_ADDR"));
   cfg->access_key_id = config_trim_dup (config_env (env, d, "AWS_ACCESS_KEY_ID"));
   cfg->secret_access_key = config_trim_dup (config_env (env, d, "AWS_SECRET_ACCESS_KEY"));
@@ -493,6 +494,11 @@ config_load (struct agent_config *cfg, config_getenv_fn env, void *d, agent_erro
     cfg->docker_endpoint = xstrdup ("unix:///var/run/docker.sock");
   if (cfg->data_dir == NULL)
     cfg->data_dir = xstrdup ("/data/");
+  if (cfg->cgroup_path == NULL || !*cfg->cgroup_path)
+    {
+      free (cfg->cgroup_path);
+      cfg->cgroup_path = xstrdup ("/sys/fs/cgroup");
+    }
   if (!set.checkpoint)
     cfg->checkpoint = datadir_given;
   if (cfg->update_download_dir == NULL)
@@ -542,7 +548,7 @@ config_free (struct agent_config *cfg)
                     &cfg->data_dir, &cfg->engine_auth_type, &cfg->engine_auth_data,
                     &cfg->update_download_dir, &cfg->log_file, &cfg->imds_endpoint,
                     &cfg->introspection_addr, &cfg->tmds_addr, &cfg->access_key_id, &cfg->secret_access_key,
-                    &cfg->session_token, &cfg->config_file };
+                    &cfg->session_token, &cfg->config_file, &cfg->cgroup_path };
   for (size_t i = 0; i < ARRAY_SIZE (strs); i++)
     {
       free (*strs[i]);

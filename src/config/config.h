@@ -71,6 +71,7 @@ struct agent_config
   int *reserved_ports_udp; /* ECS_RESERVED_PORTS_UDP */
   size_t n_reserved_ports_udp;
   char *data_dir;         /* ECS_DATADIR, default /data/ */
+  char *cgroup_path;      /* ECS_CGROUP_PATH, default /sys/fs/cgroup (task cgroups) */
   bool checkpoint;        /* ECS_CHECKPOINT; default: true iff ECS_DATADIR set */
   char *engine_auth_type; /* ECS_ENGINE_AUTH_TYPE: docker | dockercfg */
   char *engine_auth_data; /* ECS_ENGINE_AUTH_DATA, raw JSON (secret) */

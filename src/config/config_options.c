@@ -102,6 +102,7 @@ config_load_options (struct config_options_ctx *x, config_getenv_fn env, void *d
       || env_bool (env, d, "ECS_ENABLE_TASK_CPU_MEM_LIMIT", &g->task_cpu_mem_limit, err) < 0
       || env_bool (env, d, "ECS_DISABLE_DOCKER_HEALTH_CHECK", &g->disable_health_check, err) < 0)
     return -1;
+  g->task_cpu_mem_limit_set = env_value (env, d, "ECS_ENABLE_TASK_CPU_MEM_LIMIT") != NULL;
   const char *v = env_value (env, d, "ECS_AVAILABLE_LOGGING_DRIVERS");
   if (v && log_drivers (x, v, err) < 0)
     return -1;

@@ -72,23 +72,13 @@ is_v2 (const char *root)
 }
 
 int
-engine_cgroup_create (const char *root, const struct engine_cgroup_spec *s, agent_error_t *err)
+engine_cgroup_init (const char *root, agent_error_t *err)
 {
-  char num[64];
   if (is_v2 (root))
     {
       cleanup_free char *ecs = xasprintf ("%s/ecs", root);
-      cleanup_free char *dir = xasprintf ("%s%s", root, s->path);
       if (mkdir_p (ecs, err) < 0 || write_file (root, "cgroup.subtree_control", "+cpu +memory", err) < 0
-          || write_file (ecs, "cgroup.subtree_control", "+cpu +memory", err) < 0
-          || mkdir_p (dir, err) < 0)
-        return -ERR_IO;
-      if (s->cpu_quota_us)
-        snprintf (num, sizeof num, "%lld %d", (long long) s->cpu_quota_us, ENGINE_CGROUP_CPU_PERIOD_US);
-      if (s->cpu_quota_us && write_file (dir, "cpu.max", num, err) < 0)
-        return -ERR_IO;
-      snprintf (num, sizeof num, "%lld", (long long) s->memory_bytes);
-      if (s->memory_bytes && write_file (dir, "memory.max", num, err) < 0)
+          || write_file (ecs, "cgroup.subtree_control", "+cpu +memory", err) < 0)
         return -ERR_IO;
       return 0;
     }
@@ -98,6 +88,32 @@ engine_cgroup_create (const char *root, const struct engine_cgroup_spec *s, agen
       cleanup_free char *c = xasprintf ("%s/%s", root, ctl[i]);
       if (access (c, F_OK) < 0) /* never create a controller (or the root) */
         return error_set (err, ERR_IO, "no %s cgroup controller at %s", ctl[i], c);
+      cleanup_free char *ecs = xasprintf ("%s/ecs", c);
+      if (mkdir_p (ecs, err) < 0)
+        return -ERR_IO;
+    }
+  return 0;
+}
+
+int
+engine_cgroup_create (const char *root, const struct engine_cgroup_spec *s, agent_error_t *err)
+{
+  char num[64];
+  if (engine_cgroup_init (root, err) < 0)
+    return -ERR_IO;
+  if (is_v2 (root))
+    {
+      cleanup_free char *dir = xasprintf ("%s%s", root, s->path);
+      if (mkdir_p (dir, err) < 0)
+        return -ERR_IO;
+      if (s->cpu_quota_us)
+        snprintf (num, sizeof num, "%lld %d", (long long) s->cpu_quota_us, ENGINE_CGROUP_CPU_PERIOD_US);
+      if (s->cpu_quota_us && write_file (dir, "cpu.max", num, err) < 0)
+        return -ERR_IO;
+      snprintf (num, sizeof num, "%lld", (long long) s->memory_bytes);
+      if (s->memory_bytes && write_file (dir, "memory.max", num, err) < 0)
+        return -ERR_IO;
+      return 0;
     }
   cleanup_free char *cpu = xasprintf ("%s/cpu%s", root, s->path);
   cleanup_free char *mem = xasprintf ("%s/memory%s", root, s->path);

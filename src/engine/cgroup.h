@@ -7,6 +7,11 @@
  *    period; none when the task has no cpu) and memory limit (task MiB in
  *    bytes; none when 0).  Every container of the task gets it as Docker's
  *    CgroupParent (cgroupfs driver: a path below each controller).
+ *  - engine_cgroup_init() makes the tasks' parent, root/ecs (v2, with the
+ *    cpu and memory controllers enabled for it) or root/cpu/ecs and
+ *    root/memory/ecs (v1): the agent calls it once at start and turns task
+ *    limits off when it fails (a read-only /sys/fs/cgroup in a container),
+ *    as upstream does unless the key was set explicitly.
  *  - engine_cgroup_create() makes it under root ("/sys/fs/cgroup" in the
  *    agent; a test folder in tests) and writes the limits: cgroup v2 when
  *    root holds cgroup.controllers (root/ecs/<id>: cpu.max, memory.max, the
@@ -37,6 +42,7 @@ struct engine_cgroup_spec
 
 /* < 0 (ERR_INVALID) when the ARN has no usable task id. */
 int engine_cgroup_spec (const struct task *t, struct engine_cgroup_spec *out, agent_error_t *err);
+int engine_cgroup_init (const char *root, agent_error_t *err);
 int engine_cgroup_create (const char *root, const struct engine_cgroup_spec *s, agent_error_t *err);
 int engine_cgroup_remove (const char *root, const struct engine_cgroup_spec *s, agent_error_t *err);
 

@@ -51,8 +51,8 @@
  *     so idle floods cannot lock out a real client and memory stays bounded
  *     (lws header buffers are allocated per connection up to the limit);
  *   - descriptors: the server never holds more connections than the open
- *     file limit (RLIMIT_NOFILE) minus 128 (half the limit when it is below
- *     256), lowering max_connections if needed, so Docker, ACS and the
+ *     file limit (RLIMIT_NOFILE) minus 128 (an eighth of the limit when it
+ *     is below 256), lowering max_connections if needed, so Docker, ACS and the
  *     checkpoint keep theirs under a flood; when accept() fails anyway for
  *     want of descriptors, accepting backs off (50 ms -> 5 s) instead of
  *     spinning, with one log line when it starts and one when it clears.

@@ -23,8 +23,10 @@
 /* Loop turns the shutdown waits for lws to release its handles. */
 #define FIN_MAX_TURNS 200000
 /* Descriptors left to the rest of the agent (Docker, ACS, ECS, checkpoint,
-   log): the server holds at most the open file limit minus this many, or
-   half the limit when the limit is below twice this. */
+   log, and the agent's other HTTP server): the server holds at most the
+   open file limit minus this many, or an eighth of the limit when the limit
+   is below twice this (the agent's own descriptors, about 30 with its two
+   servers and its websockets, must fit beside two flooded servers). */
 #define FD_RESERVE 128
 
 struct conn
@@ -572,7 +574,7 @@ conn_budget (unsigned max_conns)
   struct rlimit rl;
   if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
     {
-      size_t lim = rl.rlim_cur >= 2 * FD_RESERVE ? rl.rlim_cur - FD_RESERVE : rl.rlim_cur / 2;
+      size_t lim = rl.rlim_cur >= 2 * FD_RESERVE ? rl.rlim_cur - FD_RESERVE : rl.rlim_cur / 8;
       if (lim < budget)
         budget = lim;
     }

@@ -246,3 +246,34 @@ def test_task_cpu_memory_through_the_task_cgroup(make_agent, controlplane, clust
     wait_for(lambda: not os.path.exists(os.path.dirname(quota)) and not os.path.exists(os.path.dirname(limit)),
              90, what="task cgroup removed at cleanup")
     stop_clean(a)
+
+
+def test_no_task_cgroup_root_turns_task_limits_off_unless_asked_for(make_agent, controlplane, cluster_name,
+                                                                     test_image, tmp_path):
+    """A cgroup root the agent cannot write (the agent in a container with a
+    read-only /sys/fs/cgroup): task limits are turned off with a warning, the
+    capability is not advertised and tasks still run, as upstream; asked for
+    explicitly (ECS_ENABLE_TASK_CPU_MEM_LIMIT=true) it ends the agent with the
+    terminal exit code 5."""
+    root = tmp_path / "no-cgroup"        # no cpu or memory controller below it
+    root.mkdir()
+    a = start(make_agent, {"ECS_CGROUP_PATH": str(root)})
+    cp = controlplane
+    attrs = {x["name"] for x in cp.ecs.describe_container_instances(
+        cluster=cluster_name, containerInstances=[a.instance_arn()])["containerInstances"][0]["attributes"]}
+    assert "ecs.capability.task-cpu-mem-limit" not in attrs
+    assert "task cpu and memory limits disabled" in a.all_logs()
+    fam = "nocg-" + uuid.uuid4().hex[:6]
+    cp.ecs.register_task_definition(family=fam, containerDefinitions=[
+        {"name": "main", "image": test_image, "memory": 32, "command": ["sleep", "3600"]}])
+    arn = cp.ecs.run_task(cluster=cluster_name, taskDefinition=fam)["tasks"][0]["taskArn"]
+    wait_task_status(cp, cluster_name, arn, "RUNNING")
+    assert inspect(task_containers(cluster_name, arn)[0])["HostConfig"].get("CgroupParent", "") == ""
+    cp.ecs.stop_task(cluster=cluster_name, task=arn, reason="done")
+    wait_task_status(cp, cluster_name, arn, "STOPPED")
+    stop_clean(a)
+
+    b = make_agent(env={"ECS_CGROUP_PATH": str(root), "ECS_ENABLE_TASK_CPU_MEM_LIMIT": "true"})
+    wait_for(lambda: not b.alive(), 30, what="the agent to end")
+    assert b.proc.wait(timeout=10) == 5, b.output()[-3000:]
+    assert "task cgroup root cannot be made" in b.all_logs()

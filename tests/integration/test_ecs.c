@@ -508,6 +508,8 @@ test_discover (void **state)
   char want[128];
   snprintf (want, sizeof want, "http://%s/", cp.listen);
   assert_string_equal (r.s1, want);
+  /* the control plane serves telemetry under /tcs on the same listener */
+  snprintf (want, sizeof want, "http://%s/tcs", cp.listen);
   assert_string_equal (r.s2, want);
   result_clear (&r);
   world_free (&w);
