@@ -55,6 +55,7 @@ test_defaults (void **state)
   assert_string_equal (cfg.cluster, "default");
   assert_string_equal (cfg.docker_endpoint, "unix:///var/run/docker.sock");
   assert_string_equal (cfg.data_dir, "/data/");
+  assert_string_equal (cfg.cgroup_path, "/sys/fs/cgroup");
   assert_false (cfg.checkpoint);
   assert_false (cfg.updates_enabled);
   assert_int_equal (cfg.n_reserved_ports, 5);
@@ -122,7 +123,7 @@ test_every_env_key (void **state)
       "DOCKER_HOST", "tcp://127.0.0.1:2375",
       "ECS_LOGLEVEL", "DEBUG",
       "ECS_LOGFILE", "/tmp/x.log",
-      "ECS_DATADIR", "/var/lib/ecs",
+      "ECS_DATADIR", "/var/lib/ecs", "ECS_CGROUP_PATH", " /host/cgroup ",
       "ECS_UPDATES_ENABLED", "true",
       "ECS_UPDATE_DOWNLOAD_DIR", "/var/cache/ecs",
       "ECS_BACKEND_HOST", "http://127.0.0.1:8080",
@@ -150,6 +151,7 @@ test_every_env_key (void **state)
   assert_int_equal (cfg.log_level, LOG_DEBUG);
   assert_string_equal (cfg.log_file, "/tmp/x.log");
   assert_string_equal (cfg.data_dir, "/var/lib/ecs");
+  assert_string_equal (cfg.cgroup_path, "/host/cgroup");
   assert_true (cfg.checkpoint); /* default: on when ECS_DATADIR is given */
   assert_true (cfg.updates_enabled);
   assert_string_equal (cfg.update_download_dir, "/var/cache/ecs");
