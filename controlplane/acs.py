@@ -277,8 +277,10 @@ class AcsHub:
                              query={k: v for k, v in q.items()}, userAgent=request.headers.get("User-Agent"))
         log.info("ACS connect %s conn=%s query=%s", inst, conn.id, dict(q))
         conn.hb_task = asyncio.get_event_loop().create_task(self._heartbeats(conn))
+        # the connect payloads go out while frames are read: an agent may
+        # ack the first before the last is sent (or close meanwhile)
+        sender = asyncio.get_event_loop().create_task(self._on_connect(conn))
         try:
-            await self._on_connect(conn)
             async for msg in ws:
                 if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     data = msg.data if msg.type == WSMsgType.TEXT else msg.data.decode("utf-8", "replace")
@@ -288,6 +290,8 @@ class AcsHub:
                     break
         finally:
             conn.hb_task.cancel()
+            if not sender.done():
+                sender.cancel()
             try:
                 self.conns.get(inst, []).remove(conn)
             except ValueError:

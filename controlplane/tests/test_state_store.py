@@ -100,7 +100,7 @@ def test_restart_keeps_everything(fresh_cp):
         await a.ack(p)
         await a.close()
     run(ack_all())
-    wait_until(lambda: [e for e in c.events("AckRequest") if e["matched"]])
+    wait_until(lambda: [e for e in c.events("AckRequest") if e["matched"]], timeout=15)
     before = c.admin("/_local/state")
     c.restart()
     after = c.admin("/_local/state")
