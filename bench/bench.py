@@ -813,8 +813,9 @@ class Bench:
 
     def phase_loaded(self):
         """The launch comparison with both cores busy (real hosts are): one
-        stress-ng CPU worker per core, niced like any batch load, during both
-        the agent's and the direct client's runs."""
+        stress-ng CPU worker per core at normal priority (a busy host's load,
+        not a niced batch job), during both the agent's and the direct
+        client's runs."""
         if shutil.which("stress-ng") is None:
             raise RuntimeError("stress-ng missing (make deps installs it)")
         load = subprocess.Popen(["stress-ng", "--cpu", "0", "--quiet"], stdout=subprocess.DEVNULL,
