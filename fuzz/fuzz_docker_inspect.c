@@ -2,7 +2,7 @@
  * (GET /containers/<id>/json) and, on the same bytes, the image inspect,
  * volume and create-response parsers.  Checks the error contract: < 0 iff
  * an error was set (ERR_MALFORMED) and no result; on success the invariants
- * of the typed result hold. */
+ * of the typed result hold (the last health log entry's output bounded). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +36,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         CHECK (i->ports[k].bind_ip && (i->ports[k].protocol == TASK_PROTO_TCP || i->ports[k].protocol == TASK_PROTO_UDP));
       for (size_t k = 0; k < i->n_labels; k++)
         CHECK (i->labels[k].key && i->labels[k].value);
+      CHECK (!i->health_output || strlen (i->health_output) <= DOCKER_HEALTH_OUTPUT_MAX);
       docker_container_info_free (i);
     }
 

@@ -107,6 +107,10 @@ struct docker_container_info
   int exit_code;
   char *error;      /* State.Error, NULL if empty */
   char *health_status; /* State.Health.Status: "starting" / "healthy" / "unhealthy"; NULL without a health check */
+  /* State.Health.Log's last entry (docker/inspect_extra.c): Output (at most
+     DOCKER_HEALTH_OUTPUT_MAX bytes kept, NULL when absent) and ExitCode */
+  char *health_output;
+  int health_exit_code;
   char *started_at, *finished_at; /* RFC 3339 as given */
   int64_t started_at_ns, finished_at_ns; /* unix ns; 0 for Docker's zero time */
   /* Published ports (NetworkSettings.Ports), one per host binding, in the
@@ -134,6 +138,8 @@ struct docker_container_info
 };
 
 #define DOCKER_MAX_NETWORKS 64
+/* Bytes of a health check output kept from an inspect (the agent keeps 1024). */
+#define DOCKER_HEALTH_OUTPUT_MAX 4096
 
 struct docker_container_summary
 {

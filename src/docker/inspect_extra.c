@@ -1,8 +1,10 @@
 /* docker/inspect_extra.c - the networking and logging members of a
  * container inspect (see docker.h, struct docker_container_info), read for
- * the task metadata endpoints.  Members of the wrong type read as absent. */
+ * the task metadata endpoints, and the last entry of State.Health.Log (the
+ * container's health record).  Members of the wrong type read as absent. */
 #include "docker/docker_int.h"
 #include "core/xmalloc.h"
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,9 +38,32 @@ kv_read (json_t *o, size_t max, size_t *n)
   return kv;
 }
 
+/* State.Health.Log[-1]: Output (bounded) and ExitCode. */
+static void
+health_log_read (json_t *health, struct docker_container_info *i)
+{
+  json_t *log = json_object_get (health, "Log");
+  size_t n = json_is_array (log) ? json_array_size (log) : 0;
+  if (n == 0)
+    return;
+  json_t *last = json_array_get (log, n - 1);
+  json_t *out = json_object_get (last, "Output");
+  if (json_is_string (out))
+    {
+      size_t len = json_string_length (out);
+      i->health_output = xstrndup (json_string_value (out),
+                                   len < DOCKER_HEALTH_OUTPUT_MAX ? len : DOCKER_HEALTH_OUTPUT_MAX);
+    }
+  json_t *code = json_object_get (last, "ExitCode");
+  if (json_is_integer (code) && json_integer_value (code) >= INT_MIN
+      && json_integer_value (code) <= INT_MAX)
+    i->health_exit_code = (int) json_integer_value (code);
+}
+
 void
 docker_inspect_extra_read (json_t *root, struct docker_container_info *i)
 {
+  health_log_read (json_object_get (json_object_get (root, "State"), "Health"), i);
   json_t *ns = json_object_get (root, "NetworkSettings");
   if (json_is_object (ns))
     {
@@ -89,6 +114,7 @@ docker_inspect_extra_free (struct docker_container_info *i)
   free (i->ip_address);
   free (i->network_mode);
   free (i->log_driver);
+  free (i->health_output);
 }
 
 static char *
@@ -124,6 +150,7 @@ docker_container_info_dup (const struct docker_container_info *i)
   d->status = dup0 (i->status);
   d->error = dup0 (i->error);
   d->health_status = dup0 (i->health_status);
+  d->health_output = dup0 (i->health_output);
   d->started_at = dup0 (i->started_at);
   d->finished_at = dup0 (i->finished_at);
   d->ports = i->n_ports ? task_port_bindings_dup (i->ports, i->n_ports) : NULL;

@@ -27,6 +27,16 @@ engine_health_from_event (const char *action)
   return TASK_HEALTH_UNKNOWN;
 }
 
+enum task_health
+engine_health_from_docker (const char *status)
+{
+  if (status && strcmp (status, "healthy") == 0)
+    return TASK_HEALTH_HEALTHY;
+  if (status && strcmp (status, "unhealthy") == 0)
+    return TASK_HEALTH_UNHEALTHY;
+  return TASK_HEALTH_UNKNOWN;
+}
+
 bool
 engine_dep_is_met (const struct task *t, const struct task_dependency *d)
 {
@@ -151,7 +161,7 @@ engine_dep_failure (const struct task *t, size_t i, int64_t now_ns, char **msg, 
 static bool
 has_docker_health_check (const struct task_container *c)
 {
-  return c->opts.health_check_type && strcasecmp (c->opts.health_check_type, "docker") == 0;
+  return task_options_docker_health_check (&c->opts);
 }
 
 int

@@ -31,6 +31,10 @@
    healthy" -> HEALTHY, "unhealthy" -> UNHEALTHY, "starting" or anything
    else -> UNKNOWN), as upstream maps State.Health.Status. */
 enum task_health engine_health_from_event (const char *action);
+/* The health an inspect's State.Health.Status names ("healthy",
+   "unhealthy"; "starting", anything else or NULL (no State.Health) ->
+   UNKNOWN). */
+enum task_health engine_health_from_docker (const char *status);
 
 /* The grace period of a docker stop of c, whole seconds: its stopTimeout
    when set, else the agent's (ECS_CONTAINER_STOP_TIMEOUT) rounded up. */

@@ -184,6 +184,11 @@ void engine_note_started (struct task_container *c);
    ns when, 0 = now) for container ci: its health is updated and saved.
    True when the status changed. */
 bool engine_health_event (engine_t *e, struct task *t, size_t ci, const char *action, int64_t when);
+/* Any inspect of container ci (info borrowed): State.Health into its health
+   record (task_health_observe), saved and notified when it changed.  Only
+   for containers with a Docker health check. */
+void engine_health_inspected (engine_t *e, struct task *t, size_t ci,
+                              const struct docker_container_info *info);
 void engine_retry_timer_cb (uv_timer_t *h);
 void engine_create_continue (engine_t *e, struct task *t, size_t ci);
 /* Ops that hold a launch slot (pulls, creates, starts). */

@@ -1,7 +1,9 @@
 /* engine/lifecycle.c - the engine's side of dependsOn: applies the verdicts
  * of engine/depends.h to a task (a dependent whose dependency can never be
  * met is stopped without starting) and keeps a wake-up for the nearest
- * dependency start timeout.  No Docker call here. */
+ * dependency start timeout; keeps each container's health record from
+ * Docker's health_status events and from every inspect.  No Docker call
+ * here. */
 #include "core/xmalloc.h"
 #include "engine/depends.h"
 #include "engine/engine_internal.h"
@@ -58,7 +60,7 @@ engine_health_event (engine_t *e, struct task *t, size_t ci, const char *action,
 {
   struct task_container *c = &t->containers[ci];
   enum task_health h = engine_health_from_event (action);
-  if (h == c->life.health && c->life.health_since_ns)
+  if (h == c->life.health)
     return false;
   log_info (MOD, "task %s container %s: health %s -> %s", t->arn, c->name,
             task_health_str (c->life.health), task_health_str (h));
@@ -67,4 +69,22 @@ engine_health_event (engine_t *e, struct task *t, size_t ci, const char *action,
   engine_notify (e, t, c);
   state_save (e->state, NULL, NULL);
   return true;
+}
+
+void
+engine_health_inspected (engine_t *e, struct task *t, size_t ci,
+                         const struct docker_container_info *info)
+{
+  struct task_container *c = &t->containers[ci];
+  if (!info || !task_options_docker_health_check (&c->opts))
+    return;
+  enum task_health before = c->life.health;
+  if (!task_health_observe (&c->life, engine_health_from_docker (info->health_status),
+                            info->health_output, info->health_exit_code, engine_wall_ns ()))
+    return;
+  if (before != c->life.health)
+    log_info (MOD, "task %s container %s: health %s -> %s (inspect)", t->arn, c->name,
+              task_health_str (before), task_health_str (c->life.health));
+  engine_notify (e, t, c);
+  state_save (e->state, NULL, NULL);
 }

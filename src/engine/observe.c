@@ -143,11 +143,13 @@ engine_inspect_done_cb (const struct docker_container_info *info, agent_error_t 
   observe_error (&o, err);
   o.has_info = !err && info;
   engine_inspect_read (o.has_info ? info : NULL, &o.info);
-  const struct task *t = op->t;
+  struct task *t = op->t;
   const struct task_container *c = &t->containers[op->ci];
   if (o.has_info)
     o.labels_match = engine_label_is (info->labels, info->n_labels, LABEL_TASK_ARN, t->arn)
                      && engine_label_is (info->labels, info->n_labels, LABEL_CONTAINER_NAME, c->name);
+  if (o.has_info && (op->kind != OP_CREATE_ADOPT || o.labels_match))
+    engine_health_inspected (op->e, t, op->ci, info); /* every inspect feeds the health record */
   bool reconcile = op->kind == OP_RECONCILE_INSPECT;
   engine_t *e = op->e;
   conclude (op, &o, o.has_info ? info->id : NULL);
@@ -260,7 +262,13 @@ engine_docker_event_cb (const struct docker_event *ev, void *data)
   log_debug (MOD, "event %s for task %s container %s", ev->action ? ev->action : "?", t->arn, c->name);
   if (ev->kind == DOCKER_EV_HEALTH_STATUS)
     {
-      if (engine_health_event (e, t, ci, ev->action, ev->time_ns))
+      bool changed = engine_health_event (e, t, ci, ev->action, ev->time_ns);
+      /* the check's output and exit code come with an inspect (a busy
+         container is left alone: its own op, the next event or the
+         steady-state inspect brings them) */
+      if (e->ready && c->inflight == TASK_ACTION_NONE && c->known_status == TASK_STATUS_RUNNING)
+        engine_issue_inspect (e, t, ci, TASK_STATUS_NONE);
+      if (changed)
         engine_task_step (e, t);
       return;
     }

@@ -1,6 +1,8 @@
 /* task/lifecycle.c - lifecycle members of a container (see lifecycle.h). */
 #include "task/lifecycle.h"
+#include "core/xmalloc.h"
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 
 void
@@ -11,6 +13,8 @@ task_container_lifecycle_free (struct task_container_lifecycle *l)
   free (l->depends_on);
   l->depends_on = NULL;
   l->n_depends_on = 0;
+  free (l->health_output);
+  l->health_output = NULL;
 }
 
 static const char *const conditions[] = { "START", "COMPLETE", "SUCCESS", "HEALTHY" };
@@ -55,4 +59,51 @@ task_health_parse (const char *s, enum task_health *out)
         return 0;
       }
   return -1;
+}
+
+/* Length of s cut to at most max bytes without splitting a UTF-8
+   sequence. */
+static size_t
+utf8_cut (const char *s, size_t max)
+{
+  size_t n = strlen (s);
+  if (n <= max)
+    return n;
+  n = max;
+  while (n > 0 && ((unsigned char) s[n] & 0xC0) == 0x80)
+    n--;
+  return n;
+}
+
+bool
+task_health_observe (struct task_container_lifecycle *l, enum task_health st, const char *output,
+                     int exit_code, int64_t now_ns)
+{
+  bool changed = false;
+  if (st != l->health)
+    {
+      l->health = st;
+      l->health_since_ns = now_ns;
+      changed = true;
+    }
+  int code = st == TASK_HEALTH_UNHEALTHY ? exit_code : 0;
+  if (code != l->health_exit_code)
+    {
+      l->health_exit_code = code;
+      changed = true;
+    }
+  size_t n = output ? utf8_cut (output, TASK_HEALTH_OUTPUT_MAX) : 0;
+  if (n == 0)
+    {
+      changed |= l->health_output != NULL;
+      free (l->health_output);
+      l->health_output = NULL;
+    }
+  else if (!l->health_output || strlen (l->health_output) != n || memcmp (l->health_output, output, n) != 0)
+    {
+      free (l->health_output);
+      l->health_output = xstrndup (output, n);
+      changed = true;
+    }
+  return changed;
 }

@@ -62,17 +62,26 @@ task_json_container_lifecycle (json_t *obj, const char *path, bool checkpoint,
   l->stop_timeout_s = (uint32_t) stop;
   if (!checkpoint)
     return 0;
-  int64_t started, since;
+  int64_t started, since, hcode;
   cleanup_free char *health = NULL;
+  cleanup_free char *output = NULL;
   if (task_json_int_range (obj, "StartedAtNs", path, 0, INT64_MAX, false, &started, err) < 0
       || task_json_int_range (obj, "HealthSinceNs", path, 0, INT64_MAX, false, &since, err) < 0
-      || task_json_string (obj, "HealthStatus", path, false, &health, err) < 0)
+      || task_json_string (obj, "HealthStatus", path, false, &health, err) < 0
+      || task_json_int_range (obj, "HealthExitCode", path, INT32_MIN, INT32_MAX, false, &hcode, err) < 0
+      || task_json_string (obj, "HealthOutput", path, false, &output, err) < 0)
     return -ERR_INVALID;
   if (task_health_parse (health, &l->health) < 0)
     return error_set (err, ERR_INVALID, "%s%sHealthStatus: unknown status \"%s\"", path,
                       *path ? "." : "", health);
   l->started_at_ns = started;
   l->health_since_ns = since;
+  l->health_exit_code = (int) hcode;
+  if (output && *output)
+    {
+      /* as observed: cut to the bound */
+      task_health_observe (l, l->health, output, l->health_exit_code, since);
+    }
   return 0;
 }
 
@@ -102,4 +111,8 @@ task_json_container_lifecycle_put (json_t *obj, const struct task_container_life
       json_object_set_new (obj, "HealthStatus", json_string (task_health_str (l->health)));
       json_object_set_new (obj, "HealthSinceNs", json_integer (l->health_since_ns));
     }
+  if (l->health_exit_code)
+    json_object_set_new (obj, "HealthExitCode", json_integer (l->health_exit_code));
+  if (l->health_output)
+    json_object_set_new (obj, "HealthOutput", json_string (l->health_output));
 }

@@ -4,6 +4,7 @@
 #include "core/xmalloc.h"
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void
 task_container_options_free (struct task_container_options *o)
@@ -13,6 +14,12 @@ task_container_options_free (struct task_container_options *o)
   free (o->dc_version);
   free (o->health_check_type);
   memset (o, 0, sizeof *o);
+}
+
+bool
+task_options_docker_health_check (const struct task_container_options *o)
+{
+  return o->health_check_type && strcasecmp (o->health_check_type, "docker") == 0;
 }
 
 void

@@ -36,6 +36,10 @@ struct task_container_options
   char *health_check_type; /* "docker" or NULL */
 };
 
+/* healthCheckType "docker" (any case): the container's Docker health is
+   tracked and reported (TCS, task metadata, introspection). */
+bool task_options_docker_health_check (const struct task_container_options *o);
+
 struct task_options
 {
   char *network_mode; /* bridge (NULL/"" = bridge), host, none, awsvpc */

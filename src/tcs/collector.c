@@ -27,10 +27,6 @@ struct tracked
   bool seen;
   bool failing; /* last poll failed (logged once) */
   bool metrics; /* sampled for metrics (not with disable_metrics) */
-  bool health;  /* the task definition gives it a Docker health check */
-  enum tcs_health_status hstatus;
-  int64_t hsince_ms;
-  docker_op_t *hop; /* inspect for the health status */
 };
 
 struct tcs_collector
@@ -75,7 +71,6 @@ tracked_free (struct tracked *t)
   LIST_REMOVE (t, link);
   t->c->n_tracked--;
   docker_op_cancel (t->op);
-  docker_op_cancel (t->hop);
   free (t->docker_id);
   free (t->task_arn);
   free (t->name);
@@ -114,25 +109,6 @@ stats_cb (const struct docker_stats *st, agent_error_t err, void *data)
     c->stats.samples++;
 }
 
-static void
-health_cb (const struct docker_container_info *info, agent_error_t err, void *data)
-{
-  struct tracked *t = data;
-  t->hop = NULL;
-  if (!info)
-    return; /* keep the last status; the container is probably going away */
-  const char *h = info->health_status;
-  enum tcs_health_status st = !h                             ? TCS_HEALTH_UNKNOWN
-                              : strcmp (h, "healthy") == 0   ? TCS_HEALTH_HEALTHY
-                              : strcmp (h, "unhealthy") == 0 ? TCS_HEALTH_UNHEALTHY
-                                                             : TCS_HEALTH_UNKNOWN;
-  if (st != t->hstatus)
-    {
-      t->hstatus = st;
-      t->hsince_ms = wall_ms ();
-    }
-}
-
 static bool
 task_tracked (const struct task *task)
 {
@@ -156,10 +132,8 @@ poll_cb (uv_timer_t *h)
       for (size_t k = 0; k < task->n_containers; k++)
         {
           const struct task_container *ct = &task->containers[k];
-          bool health = ct->opts.health_check_type
-                        && strcmp (ct->opts.health_check_type, "docker") == 0;
           if (ct->is_internal || !ct->docker_id || ct->known_status != TASK_STATUS_RUNNING
-              || (c->o.disable_metrics && !health))
+              || c->o.disable_metrics)
             continue;
           t = tracked_find (c, ct->docker_id);
           if (!t)
@@ -172,9 +146,7 @@ poll_cb (uv_timer_t *h)
               t->task_arn = xstrdup (task->arn);
               t->name = xstrdup (ct->name);
               tcs_queue_init (&t->q, c->queue_cap);
-              t->metrics = !c->o.disable_metrics;
-              t->health = health;
-              t->hsince_ms = wall_ms ();
+              t->metrics = true;
               LIST_INSERT_HEAD (&c->tracked, t, link);
               c->n_tracked++;
             }
@@ -197,8 +169,6 @@ poll_cb (uv_timer_t *h)
           c->stats.polls++;
           t->op = docker_container_stats (c->o.docker, t->docker_id, true, stats_cb, t);
         }
-      if (t->health && !t->hop)
-        t->hop = docker_container_inspect (c->o.docker, t->docker_id, health_cb, t);
     }
 }
 
@@ -308,34 +278,48 @@ queue_all (tcs_session_t *s, char **msgs, size_t n)
   free (msgs);
 }
 
-/* PublishHealthRequest for the tracked containers with a health check,
-   by task; nothing when there is none. */
+static enum tcs_health_status
+tcs_health_of (enum task_health h)
+{
+  switch (h)
+    {
+    case TASK_HEALTH_HEALTHY: return TCS_HEALTH_HEALTHY;
+    case TASK_HEALTH_UNHEALTHY: return TCS_HEALTH_UNHEALTHY;
+    default: return TCS_HEALTH_UNKNOWN;
+    }
+}
+
+bool
+tcs_task_health_of (const struct task *task, int64_t now_ms, struct tcs_task_health *h)
+{
+  *h = (struct tcs_task_health){ task->arn, task->family, task->version, NULL, 0 };
+  if (!task_tracked (task))
+    return false;
+  for (size_t k = 0; k < task->n_containers; k++)
+    {
+      const struct task_container *ct = &task->containers[k];
+      if (ct->is_internal || !ct->docker_id || ct->known_status != TASK_STATUS_RUNNING
+          || ct->desired_status == TASK_STATUS_STOPPED || !task_options_docker_health_check (&ct->opts))
+        continue;
+      /* statusSince: when the status last changed; now before any change */
+      int64_t since = ct->life.health_since_ns ? ct->life.health_since_ns / 1000000 : now_ms;
+      h->containers = xrealloc (h->containers, (h->n_containers + 1) * sizeof *h->containers);
+      h->containers[h->n_containers++]
+          = (struct tcs_container_health){ ct->name, tcs_health_of (ct->life.health), since };
+    }
+  return h->n_containers > 0;
+}
+
+/* PublishHealthRequest for every task with such containers; nothing when
+   there is none. */
 static void
 publish_health (tcs_collector_t *c, tcs_session_t *s, int64_t now)
 {
   size_t nt = engine_task_count (c->o.engine), n = 0;
   struct tcs_task_health *th = xcalloc (nt + 1, sizeof *th);
   for (size_t i = 0; i < nt; i++)
-    {
-      const struct task *task = engine_task_at (c->o.engine, i);
-      if (!task_tracked (task))
-        continue;
-      struct tcs_task_health *h = &th[n];
-      *h = (struct tcs_task_health){ task->arn, task->family, task->version, NULL, 0 };
-      for (size_t k = 0; k < task->n_containers; k++)
-        {
-          const struct task_container *ct = &task->containers[k];
-          struct tracked *t = ct->docker_id ? tracked_find (c, ct->docker_id) : NULL;
-          if (!t || !t->health)
-            continue;
-          h->containers = xrealloc (h->containers, (h->n_containers + 1) * sizeof *h->containers);
-          h->containers[h->n_containers++] = (struct tcs_container_health){
-            ct->name, t->hstatus, t->hstatus == TCS_HEALTH_UNKNOWN ? now : t->hsince_ms
-          };
-        }
-      if (h->n_containers > 0)
-        n++;
-    }
+    if (tcs_task_health_of (engine_task_at (c->o.engine, i), now, &th[n]))
+      n++;
   if (n > 0)
     {
       char id[37];

@@ -18,12 +18,13 @@
  *    containers but no set -> nothing; after a non-empty round every
  *    sample is marked sent.  A pending instance status (see below) is
  *    queued with the round.
- *  - Containers whose task definition sets healthCheckType "docker" are
- *    tracked even with disable_metrics: each poll inspects them (one call
- *    at a time) for Docker's health status, and each round publishes one
- *    PublishHealthRequest per 10 such tasks (UNKNOWN until Docker reports,
- *    statusSince = when the status last changed, now while UNKNOWN);
- *    nothing when no container has a health check.
+ *  - Health: each round publishes one PublishHealthRequest per 10 tasks
+ *    with running containers (not desired STOPPED) whose task definition
+ *    sets healthCheckType "docker", also with disable_metrics: status and
+ *    statusSince from the container's health record, the one the engine
+ *    keeps from Docker's events and inspects (task/lifecycle.h; UNKNOWN and
+ *    statusSince now until Docker reports a status); nothing when no
+ *    container has a health check.  No Docker call of its own for health.
  *  - tcs_collector_instance_check (on each ACS heartbeat) pings Docker:
  *    OK or IMPAIRED (INITIALIZING before the first run); the result waits
  *    to be published with the next round.
@@ -39,6 +40,7 @@
 #include "core/error.h"
 #include "docker/docker.h"
 #include "engine/engine.h"
+#include "tcs/codec.h"
 #include "tcs/session.h"
 
 typedef struct tcs_collector tcs_collector_t;
@@ -72,5 +74,8 @@ void tcs_collector_free (tcs_collector_t *c);
 void tcs_collector_publish (tcs_collector_t *c, tcs_session_t *s);
 void tcs_collector_instance_check (tcs_collector_t *c);
 const struct tcs_collector_stats *tcs_collector_get_stats (const tcs_collector_t *c);
+/* The health entries of one task as the round publishes them (above);
+   h->containers is malloc'd (free it), NULL when false (none). */
+bool tcs_task_health_of (const struct task *task, int64_t now_ms, struct tcs_task_health *h);
 
 #endif

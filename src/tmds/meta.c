@@ -113,6 +113,27 @@ set_nonempty_array (json_t *o, const char *key, json_t *a)
     json_decref (a);
 }
 
+/* Upstream's HealthStatus of a container with a Docker health check (every
+   version): status (omitted while UNKNOWN), statusSince, exitCode
+   (non-zero), output; may be {}. */
+static json_t *
+health_json (const struct task_container_lifecycle *l)
+{
+  json_t *h = json_object ();
+  if (l->health != TASK_HEALTH_UNKNOWN)
+    json_object_set_new (h, "status", json_string (task_health_str (l->health)));
+  set_time (h, "statusSince", l->health_since_ns);
+  if (l->health_exit_code)
+    json_object_set_new (h, "exitCode", json_integer (l->health_exit_code));
+  if (l->health_output && *l->health_output)
+    {
+      json_t *s = json_string (l->health_output);
+      if (s)
+        json_object_set_new (h, "output", s);
+    }
+  return h;
+}
+
 bool
 tmds_container_listed (const struct task_container *c, int version)
 {
@@ -158,6 +179,8 @@ container_json (const struct tmds_view *v, const struct task_container *c, int v
   json_object_set_new (o, "Type", json_string (c->is_internal ? "EMPTY_HOST_VOLUME" : "NORMAL"));
   if (version >= 3 && info && info->has_network_settings)
     json_object_set_new (o, "Networks", networks_json (info));
+  if (task_options_docker_health_check (&c->opts))
+    json_object_set_new (o, "Health", health_json (&c->life));
   if (info)
     set_nonempty_array (o, "Volumes", volumes_json (info));
   if (version >= 4 && info && info->log_driver && *info->log_driver)

@@ -7,7 +7,8 @@
  * unknown endpoint ids, a container not inspected yet (v3 500, v4 task
  * without Networks), v2 attribution by the caller's address, stats routes
  * (which ids are fetched, unavailable containers as {} in v4 and null in
- * v2/v3, a failed container sample), unknown paths. */
+ * v2/v3, a failed container sample), unknown paths, Health of containers
+ * with a Docker health check. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -488,6 +489,52 @@ test_stats (void **state)
   tmds_answer_clear (&a);
 }
 
+/* Health: only containers with a Docker health check, every version, from
+   the container's health record (status omitted while UNKNOWN). */
+static void
+test_health (void **state)
+{
+  struct fx *f = *state;
+  struct task_container *a = &f->t->containers[0];
+  a->opts.health_check_type = xstrdup ("DOCKER");
+  a->life.health = TASK_HEALTH_UNHEALTHY;
+  a->life.health_since_ns = 1714557604500000000LL; /* 2024-05-01T10:00:04.5Z */
+  a->life.health_exit_code = 2;
+  a->life.health_output = xstrdup ("curl: (7) refused\n");
+  static const char *const paths[] = { "/v4/eid-a", "/v3/eid-a", "/v2/metadata/" ID_A };
+  for (size_t i = 0; i < 3; i++)
+    {
+      int st;
+      json_t *c = get (f, paths[i], "x", &st, NULL);
+      assert_int_equal (st, 200);
+      json_t *h = json_object_get (c, "Health");
+      assert_true (json_is_object (h));
+      assert_string_equal (str (h, "status"), "UNHEALTHY");
+      assert_string_equal (str (h, "statusSince"), "2024-05-01T10:00:04.5Z");
+      assert_int_equal (json_integer_value (json_object_get (h, "exitCode")), 2);
+      assert_string_equal (str (h, "output"), "curl: (7) refused\n");
+      assert_int_equal (json_object_size (h), 4);
+      json_decref (c);
+    }
+  /* the task object too; the sibling without a check has none */
+  int st;
+  json_t *t = get (f, "/v4/eid-a/task", "x", &st, NULL);
+  json_t *cs = json_object_get (t, "Containers");
+  assert_non_null (json_object_get (json_array_get (cs, 0), "Health"));
+  assert_null (json_object_get (json_array_get (cs, 1), "Health"));
+  json_decref (t);
+  /* UNKNOWN, never changed: {} */
+  a->life.health = TASK_HEALTH_UNKNOWN;
+  a->life.health_since_ns = 0;
+  a->life.health_exit_code = 0;
+  free (a->life.health_output);
+  a->life.health_output = NULL;
+  json_t *c = get (f, "/v4/eid-a", "x", &st, NULL);
+  assert_int_equal (json_object_size (json_object_get (c, "Health")), 0);
+  assert_true (json_is_object (json_object_get (c, "Health")));
+  json_decref (c);
+}
+
 int
 main (void)
 {
@@ -497,6 +544,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_v3_and_not_inspected, setup, teardown),
     cmocka_unit_test_setup_teardown (test_v2, setup, teardown),
     cmocka_unit_test_setup_teardown (test_stats, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_health, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
