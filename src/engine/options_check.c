@@ -176,18 +176,14 @@ check_container (const struct task *t, const struct task_container *c,
       return -1;
     }
   int rc = 0;
-  bool docker_hc = c->opts.health_check_type && strcmp (c->opts.health_check_type, "docker") == 0;
+  /* ECS_DISABLE_DOCKER_HEALTH_CHECK refuses nothing (upstream only stops
+     advertising the capability) */
+  bool docker_hc = task_options_docker_health_check (&c->opts);
   const char *hnm = json_string_value (json_object_get (hc, "NetworkMode"));
   if (docker_hc && !json_object_get (cfg, "Healthcheck"))
     {
       *reason = xasprintf ("DockerClientConfigError: container %s: docker health check is nil while "
                            "container health check type is DOCKER", c->name);
-      rc = -1;
-    }
-  else if (docker_hc && g->disable_health_check)
-    {
-      *reason = xasprintf ("DockerClientConfigError: container %s: Docker health checks are disabled "
-                           "on this instance (ECS_DISABLE_DOCKER_HEALTH_CHECK)", c->name);
       rc = -1;
     }
   else if (hnm && *hnm && strcmp (hnm, engine_task_network_mode (t)) != 0)

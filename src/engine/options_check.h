@@ -8,8 +8,9 @@
  * created, and stops a refused task with that reason.  Refused:
  *  - a dockerConfig fragment Docker's types do not decode (syntax, type,
  *    range: DockerClientConfigError / HostConfigError as upstream names them);
- *  - healthCheckType "docker" without a health check, or with
- *    ECS_DISABLE_DOCKER_HEALTH_CHECK;
+ *  - healthCheckType "docker" without a health check (with
+ *    ECS_DISABLE_DOCKER_HEALTH_CHECK health checks are still accepted and
+ *    tracked: only the capability attribute goes, as upstream);
  *  - Privileged with ECS_DISABLE_PRIVILEGED; an SELinux (label) or AppArmor
  *    security option without ECS_SELINUX_CAPABLE / ECS_APPARMOR_CAPABLE; a
  *    log driver not in ECS_AVAILABLE_LOGGING_DRIVERS;

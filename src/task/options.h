@@ -60,7 +60,7 @@ struct task_option_gates
   uint16_t port_range_start, port_range_end; /* ECS_DYNAMIC_HOST_PORT_RANGE */
   bool task_cpu_mem_limit;     /* ECS_ENABLE_TASK_CPU_MEM_LIMIT (default true) */
   bool task_cpu_mem_limit_set; /* ... given explicitly: no cgroup root is fatal */
-  bool disable_health_check;   /* ECS_DISABLE_DOCKER_HEALTH_CHECK */
+  bool disable_health_check;   /* ECS_DISABLE_DOCKER_HEALTH_CHECK: capability not advertised (nothing refused) */
 };
 
 void task_container_options_free (struct task_container_options *o);

@@ -155,20 +155,42 @@ def test_container_health_published_and_changes(controlplane, make_agent, cluste
         "command": ["sh", "-c", "touch /tmp/ok; while :; do sleep 600; done"],
         "healthCheck": {"command": ["CMD-SHELL", "test -f /tmp/ok"], "interval": 5, "timeout": 2,
                         "retries": 1, "startPeriod": 0}}])
-    agent = make_agent(env=dict(FAST, ECS_DISABLE_METRICS="true"))  # health flows without metrics
+    # health flows without metrics; ECS_DISABLE_DOCKER_HEALTH_CHECK only withdraws the
+    # capability (as upstream): the task is not refused and its health is still published
+    agent = make_agent(env=dict(FAST, ECS_DISABLE_METRICS="true", ECS_DISABLE_DOCKER_HEALTH_CHECK="true"))
     agent.wait_connected()
+    attrs = {x["name"] for x in cp.ecs.describe_container_instances(
+        cluster=cluster_name, containerInstances=[agent.instance_arn()])["containerInstances"][0]["attributes"]}
+    assert "ecs.capability.container-health-check" not in attrs
+    assert "ecs.capability.container-ordering" in attrs
+    # ECS would now place no such task here; the test places one anyway (as a task placed
+    # before the switch was turned on would be found), through a custom attribute
+    cp.ecs.put_attributes(cluster=cluster_name, attributes=[{
+        "name": "ecs.capability.container-health-check", "targetType": "container-instance",
+        "targetId": agent.instance_arn()}])
     arn = run(cp, cluster_name, td)
     wait_task_status(cp, cluster_name, arn, "RUNNING")
 
-    def health():
+    def entry():
         t = tcs(cp)["tasks"].get(arn)
-        return (t or {}).get("containers", {}).get("app", {}).get("health", {}).get("healthStatus")
+        return (t or {}).get("containers", {}).get("app", {}).get("health", {})
+
+    def health():
+        return entry().get("healthStatus")
     wait_for(lambda: health() == "HEALTHY", 60, what="HEALTHY published")
+    healthy_since = entry().get("statusSince")
+    assert healthy_since
     d = cp.ecs.describe_tasks(cluster=cluster_name, tasks=[arn])["tasks"][0]
     assert d["containers"][0].get("healthStatus") == "HEALTHY", d["containers"]
     cid = subprocess.run(["docker", "ps", "-q", "--filter", "label=com.amazonaws.ecs.task-arn=" + arn],
                          capture_output=True, text=True, timeout=60).stdout.split()[0]
     subprocess.run(["docker", "exec", cid, "rm", "/tmp/ok"], check=True, timeout=60)
     wait_for(lambda: health() == "UNHEALTHY", 60, what="UNHEALTHY published")
+    # statusSince moved with the status, and stays while it does not change
+    unhealthy_since = entry().get("statusSince")
+    assert unhealthy_since != healthy_since, (healthy_since, unhealthy_since)
+    n = tcs(cp)["counts"].get("PublishHealthRequest", 0)
+    wait_for(lambda: tcs(cp)["counts"].get("PublishHealthRequest", 0) >= n + 2, 30, what="two more rounds")
+    assert entry().get("statusSince") == unhealthy_since
     assert tcs(cp)["counts"].get("PublishHealthRequest", 0) >= 2
     assert agent.alive()
