@@ -105,7 +105,7 @@ timeout_error (agent_error_t *err, const char *what, long ms)
 {
   char d[64];
   go_duration (ms, d, sizeof d);
-  return error_set (err, ERR_TIMEOUT, "Could not transition to %s; timed out after waiting %s",
+  return error_set (err, ERR_TIMEOUT, DOCKER_TIMEOUT_MSG_PREFIX "%s; timed out after waiting %s",
                     what, d);
 }
 

@@ -43,6 +43,11 @@
 #define DOCKER_API_MIN "1.24"
 #define DOCKER_API_MAX "1.50"
 #define DOCKER_DEFAULT_HOST "unix:///var/run/docker.sock"
+/* An ERR_TIMEOUT of the agent's own deadline reads "Could not transition to
+   <what>; timed out after waiting <Go duration>" (upstream's
+   DockerTimeoutError text; the engine names it so from the kind, or from
+   this prefix once only the text was kept). */
+#define DOCKER_TIMEOUT_MSG_PREFIX "Could not transition to "
 
 typedef struct docker_client docker_client_t;
 typedef struct docker_op docker_op_t;

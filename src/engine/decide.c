@@ -98,6 +98,35 @@ create_maybe_happened (int kind)
          || kind == ERR_SERVER;
 }
 
+const char *
+engine_error_name (int err_kind, const char *msg, const char *fallback)
+{
+  if (err_kind == ERR_TIMEOUT
+      || (msg && strncmp (msg, DOCKER_TIMEOUT_MSG_PREFIX, strlen (DOCKER_TIMEOUT_MSG_PREFIX)) == 0))
+    return "DockerTimeoutError";
+  return fallback;
+}
+
+bool
+engine_start_error_forces_stop (const char *name, const char *msg)
+{
+  if (!name)
+    return false;
+  if (strcmp (name, "DockerTimeoutError") == 0 || strcmp (name, "CannotInspectContainerError") == 0)
+    return true;
+  size_t n = msg ? strlen (msg) : 0;
+  return strcmp (name, "CannotStartContainerError") == 0 && n >= 3 && strcmp (msg + n - 3, "EOF") == 0;
+}
+
+/* A failed start (or the inspect after it): desired STOPPED, and a forced
+   stop when it may be running all the same. */
+static void
+start_failed (struct engine_outcome *out, const char *name, const char *msg)
+{
+  fail (out, name, msg);
+  out->force_stop = engine_start_error_forces_stop (name, msg);
+}
+
 static void
 decide_event_inspect (const struct task_container *c, const struct engine_observation *o,
                       struct engine_outcome *out)
@@ -172,7 +201,7 @@ engine_decide (const struct task *t, size_t ci, const struct engine_observation 
           out->carry = o->err_msg;
         }
       else
-        fail (out, "CannotCreateContainerError", o->err_msg);
+        fail (out, engine_error_name (o->err_kind, o->err_msg, "CannotCreateContainerError"), o->err_msg);
       break;
     case ENGINE_OBS_CREATE_ADOPT:
       if (!o->err_kind && o->has_info && o->labels_match)
@@ -181,11 +210,12 @@ engine_decide (const struct task *t, size_t ci, const struct engine_observation 
           walk (c, &o->info, out);
         }
       else
-        fail (out, "CannotCreateContainerError", o->carried);
+        fail (out, engine_error_name (0, o->carried, "CannotCreateContainerError"), o->carried);
       break;
     case ENGINE_OBS_START:
       if (o->err_kind)
-        fail (out, "CannotStartContainerError", o->err_msg);
+        start_failed (out, engine_error_name (o->err_kind, o->err_msg, "CannotStartContainerError"),
+                      o->err_msg);
       else if (c->n_port_mappings > 0)
         out->next = ENGINE_NEXT_INSPECT_ID; /* the host ports Docker picked */
       else
@@ -193,7 +223,11 @@ engine_decide (const struct task *t, size_t ci, const struct engine_observation 
       break;
     case ENGINE_OBS_START_INSPECT:
       if (o->err_kind)
-        out->warn = o->err_msg;
+        {
+          /* started, but how it is Docker would not say: as upstream */
+          start_failed (out, "CannotInspectContainerError", o->err_msg);
+          break;
+        }
       step (out, TASK_STATUS_RUNNING, true);
       if (o->has_info && o->info.status != TASK_STATUS_RUNNING)
         step (out, TASK_STATUS_STOPPED, true); /* already exited */
@@ -217,7 +251,7 @@ engine_decide (const struct task *t, size_t ci, const struct engine_observation 
         }
       if (o->carried && gone)
         {
-          out->reason_name = "CannotStopContainerError";
+          out->reason_name = engine_error_name (0, o->carried, "CannotStopContainerError");
           out->reason_msg = o->carried;
         }
       out->stop_confirmed = true;

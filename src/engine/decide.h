@@ -113,10 +113,22 @@ struct engine_outcome
   bool pulled;        /* the image is here: remember it, wake containers waiting for it */
   bool stop_confirmed; /* reset the stop back-off */
   bool stop_task;     /* the task's desired status becomes STOPPED (failed pull, always/once) */
+  bool force_stop;    /* a failed start that may have started it: docker stop it all the same */
   enum engine_next next;
   const char *carry;  /* error text for the next phase (or the retry log line) */
   const char *warn;   /* a Docker error worth a log line, or NULL */
 };
+
+/* The error name of a failed Docker call: "DockerTimeoutError" when the
+   agent's deadline expired (err_kind ERR_TIMEOUT, or a kept text that is
+   the client's timeout text, docker.h), else fallback. */
+const char *engine_error_name (int err_kind, const char *msg, const char *fallback);
+/* A failed start (error name and text) after which the container may be
+   running anyway, so a docker stop is forced (upstream, spec §9):
+   DockerTimeoutError, CannotInspectContainerError, or
+   CannotStartContainerError whose text ends in "EOF".  Any other failed
+   start only sets desired STOPPED. */
+bool engine_start_error_forces_stop (const char *name, const char *msg);
 
 /* The outcome of observation o for container ci of t. */
 void engine_decide (const struct task *t, size_t ci, const struct engine_observation *o,

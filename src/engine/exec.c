@@ -381,6 +381,8 @@ engine_apply_outcome (engine_t *e, struct op *op, struct task *t, size_t ci,
     engine_set_reason (c, out->reason_name, out->reason_msg);
   if (out->fail_name)
     transition_failed (t, ci, out->fail_name, out->fail_msg);
+  if (out->force_stop && c->docker_id) /* it may be running all the same (decide.h) */
+    engine_issue_stop (e, t, ci);
   if (out->stop_confirmed)
     {
       c->retry_at_ms = 0;

@@ -1,7 +1,7 @@
 /* Unit tests for engine/decide.c, without I/O: the one reading of an
  * inspect, the outcome of every kind of Docker answer (table), the event
  * verdicts (die shortcut, busy containers, OOM), pull reuse, retry delays,
- * cleanup deadlines. */
+ * cleanup deadlines, transition errors (forced stops, DockerTimeoutError). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -126,9 +126,10 @@ test_decide_table (void **st)
     { ENGINE_OBS_START, C, R, N, 0, I_NONE, false, false, false, false, "RUNNING", NULL, NULL, ENGINE_NEXT_NONE, false, false, false },
     { ENGINE_OBS_START, C, R, N, 0, I_NONE, false, false, true, false, "", NULL, NULL, ENGINE_NEXT_INSPECT_ID, false, false, false },
     { ENGINE_OBS_START, C, R, N, ERR_SERVER, I_NONE, false, false, true, false, "", "CannotStartContainerError", NULL, ENGINE_NEXT_NONE, false, false, false },
+    { ENGINE_OBS_START, C, R, N, ERR_TIMEOUT, I_NONE, false, false, true, false, "", "DockerTimeoutError", NULL, ENGINE_NEXT_NONE, false, false, false },
     { ENGINE_OBS_START_INSPECT, C, R, N, 0, I_RUNNING, false, false, true, false, "RUNNING+", NULL, NULL, ENGINE_NEXT_NONE, false, false, false },
     { ENGINE_OBS_START_INSPECT, C, R, N, 0, I_EXITED, false, false, true, false, "RUNNING+ STOPPED+", NULL, NULL, ENGINE_NEXT_NONE, false, false, false },
-    { ENGINE_OBS_START_INSPECT, C, R, N, ERR_TIMEOUT, I_NONE, false, false, true, false, "RUNNING+", NULL, NULL, ENGINE_NEXT_NONE, false, false, false },
+    { ENGINE_OBS_START_INSPECT, C, R, N, ERR_TIMEOUT, I_NONE, false, false, true, false, "", "CannotInspectContainerError", NULL, ENGINE_NEXT_NONE, false, false, false },
     /* stop: always confirmed by an inspect; not stopped -> again later */
     { ENGINE_OBS_STOP, R, S, N, 0, I_NONE, false, false, false, false, "", NULL, NULL, ENGINE_NEXT_INSPECT_ID, false, false, false },
     { ENGINE_OBS_STOP, R, S, N, ERR_UNREACHABLE, I_NONE, false, false, false, false, "", NULL, NULL, ENGINE_NEXT_INSPECT_ID, false, false, false },
@@ -388,12 +389,79 @@ test_cleanup_deadline (void **st)
   task_free (t);
 }
 
+/* Transition errors (spec container-lifecycle §9): which failed start
+   forces a docker stop, and the names errors get. */
+static void
+test_start_errors (void **st)
+{
+  (void) st;
+  static const struct
+  {
+    enum engine_obs_source src;
+    int err;
+    const char *msg;
+    const char *fail;
+    bool force_stop;
+  } rows[] = {
+    { ENGINE_OBS_START, ERR_TIMEOUT, "Could not transition to started; timed out after waiting 3m0s", "DockerTimeoutError", true },
+    { ENGINE_OBS_START, ERR_SERVER, "driver failed programming external connectivity", "CannotStartContainerError", false },
+    { ENGINE_OBS_START, ERR_UNREACHABLE, "Post \"http://d/containers/x/start\": EOF", "CannotStartContainerError", true },
+    { ENGINE_OBS_START, ERR_SERVER, "EOF in the middle", "CannotStartContainerError", false },
+    { ENGINE_OBS_START, ERR_NOT_FOUND, "No such container: x", "CannotStartContainerError", false },
+    { ENGINE_OBS_START, ERR_SERVER, "", "CannotStartContainerError", false },
+    { ENGINE_OBS_START_INSPECT, ERR_SERVER, "inspect refused", "CannotInspectContainerError", true },
+    { ENGINE_OBS_START_INSPECT, ERR_TIMEOUT, "Could not transition to inspecting; timed out after waiting 30s", "CannotInspectContainerError", true },
+    { ENGINE_OBS_START_INSPECT, ERR_NOT_FOUND, "No such container: x", "CannotInspectContainerError", true },
+    { ENGINE_OBS_CREATE, ERR_CLIENT, "invalid mount", "CannotCreateContainerError", false },
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
+    {
+      struct task *t = single (true);
+      struct task_container *c = &t->containers[0];
+      c->known_status = TASK_STATUS_CREATED;
+      c->desired_status = TASK_STATUS_RUNNING;
+      struct engine_observation o = { .source = rows[i].src, .err_kind = rows[i].err, .err_msg = rows[i].msg };
+      struct engine_outcome out;
+      engine_decide (t, 0, &o, &out);
+      if (!out.fail_name || strcmp (out.fail_name, rows[i].fail) != 0 || out.force_stop != rows[i].force_stop
+          || out.n_steps != 0)
+        fail_msg ("row %zu: fail %s force_stop %d steps %zu", i, out.fail_name ? out.fail_name : "(none)",
+                  out.force_stop, out.n_steps);
+      task_free (t);
+    }
+  /* the pure predicates themselves */
+  assert_true (engine_start_error_forces_stop ("DockerTimeoutError", "x"));
+  assert_true (engine_start_error_forces_stop ("CannotInspectContainerError", NULL));
+  assert_true (engine_start_error_forces_stop ("CannotStartContainerError", "unexpected EOF"));
+  assert_false (engine_start_error_forces_stop ("CannotStartContainerError", "EOF."));
+  assert_false (engine_start_error_forces_stop ("CannotStartContainerError", NULL));
+  assert_false (engine_start_error_forces_stop ("CannotCreateContainerError", "EOF"));
+  assert_false (engine_start_error_forces_stop (NULL, "EOF"));
+  assert_string_equal (engine_error_name (ERR_TIMEOUT, NULL, "X"), "DockerTimeoutError");
+  assert_string_equal (engine_error_name (0, "Could not transition to created; timed out after waiting 4m0s", "X"),
+                       "DockerTimeoutError");
+  assert_string_equal (engine_error_name (ERR_SERVER, "boom", "X"), "X");
+  assert_string_equal (engine_error_name (0, NULL, "X"), "X");
+  /* a create that timed out and was not found afterwards: named from its kept text */
+  struct task *t = single (false);
+  t->containers[0].known_status = TASK_STATUS_PULLED;
+  t->containers[0].desired_status = TASK_STATUS_RUNNING;
+  struct engine_observation o = { .source = ENGINE_OBS_CREATE_ADOPT, .err_kind = ERR_NOT_FOUND,
+                                  .carried = "Could not transition to created; timed out after waiting 4m0s" };
+  struct engine_outcome out;
+  engine_decide (t, 0, &o, &out);
+  assert_string_equal (out.fail_name, "DockerTimeoutError");
+  assert_false (out.force_stop);
+  task_free (t);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_inspect_read),
     cmocka_unit_test (test_decide_table),
+    cmocka_unit_test (test_start_errors),
     cmocka_unit_test (test_decide_pull_behaviour),
     cmocka_unit_test (test_decide_event),
     cmocka_unit_test (test_adopt_match),

@@ -87,6 +87,9 @@ struct fake
   char *volumes[128];
   size_t n_volumes;
   bool pull_fails, create_fails, start_fails;
+  int start_fail_kind;        /* start_fails: this kind and text instead of a refusal */
+  const char *start_fail_msg;
+  bool start_fail_runs;       /* start_fails, yet the container runs (a lost answer) */
   bool unreachable; /* stop, inspect and removals fail as with the socket refused */
   int list_failures; /* the next n container lists fail (daemon not up yet) */
   int n_list;
@@ -259,7 +262,12 @@ fake_tick (uv_timer_t *t)
             if (!k)
               error_set (&err, ERR_NOT_FOUND, "No such container: %s", c->arg);
             else if (f->start_fails)
-              error_set (&err, ERR_SERVER, "OCI runtime create failed");
+              {
+                error_set (&err, f->start_fail_kind ? f->start_fail_kind : ERR_SERVER, "%s",
+                           f->start_fail_msg ? f->start_fail_msg : "OCI runtime create failed");
+                if (f->start_fail_runs)
+                  k->state = "running";
+              }
             else
               {
                 k->state = "running";
@@ -928,6 +936,31 @@ test_create_and_start_failures (void **st)
   assert_true (spin_task (x, "arn:sf", TASK_STATUS_STOPPED));
   assert_string_equal (task_of (x, "arn:sf")->containers[0].reason,
                        "CannotStartContainerError: OCI runtime create failed");
+  assert_int_equal (x->fake.n_stop, 0); /* refused: nothing to stop */
+  /* the start's deadline expired but the container runs: a stop is forced */
+  x->fake.start_fail_kind = ERR_TIMEOUT;
+  x->fake.start_fail_msg = "Could not transition to started; timed out after waiting 3m0s";
+  x->fake.start_fail_runs = true;
+  add (x, "{\"arn\":\"arn:st\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"busybox\",\"essential\":true}]}");
+  assert_true (spin_task (x, "arn:st", TASK_STATUS_STOPPED));
+  const struct task_container *c = &task_of (x, "arn:st")->containers[0];
+  assert_string_equal (c->reason, "DockerTimeoutError: Could not transition to started; timed out after waiting 3m0s");
+  assert_int_equal (x->fake.n_stop, 1);
+  struct fctr *k = fctr_find (&x->fake, c->docker_id);
+  assert_non_null (k);
+  assert_string_equal (k->state, "exited");
+  /* an EOF from Docker: forced too; another refusal: not */
+  x->fake.start_fail_kind = ERR_UNREACHABLE;
+  x->fake.start_fail_msg = "Post \"http://docker/containers/x/start\": EOF";
+  add (x, "{\"arn\":\"arn:eof\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"busybox\",\"essential\":true}]}");
+  assert_true (spin_task (x, "arn:eof", TASK_STATUS_STOPPED));
+  assert_int_equal (x->fake.n_stop, 2);
+  x->fake.start_fail_kind = ERR_SERVER;
+  x->fake.start_fail_msg = "port is already allocated";
+  x->fake.start_fail_runs = false;
+  add (x, "{\"arn\":\"arn:pa\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"busybox\",\"essential\":true}]}");
+  assert_true (spin_task (x, "arn:pa", TASK_STATUS_STOPPED));
+  assert_int_equal (x->fake.n_stop, 2);
 }
 
 static void
