@@ -454,6 +454,7 @@ agent_step_run (struct agent *a)
     .pick_host_ports = true,
     .pull_behavior = a->cfg->images.pull_behavior,
     .launch_concurrency = a->cfg->images.launch_concurrency,
+    .pull_dependent_upfront = a->cfg->images.pull_dependent_upfront,
     .images = &a->cfg->images,
   };
   struct engine_label extra[8];

@@ -57,6 +57,7 @@ struct config_images
   char **precache;                     /* ECS_PRECACHE_IMAGES, comma-separated, trimmed */
   size_t n_precache;
   int launch_concurrency;              /* ECS_LAUNCH_CONCURRENCY (0 = unlimited) */
+  bool pull_dependent_upfront;         /* ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT, false (engine/plan.h) */
 };
 
 struct agent_config

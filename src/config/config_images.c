@@ -83,6 +83,8 @@ config_images_load (struct config_images *ci, config_getenv_fn env, void *d, age
       || config_env_duration (env, d, "ECS_IMAGE_CLEANUP_INTERVAL", &ci->cleanup_interval_ms, &set_interval, err) < 0
       || config_env_duration (env, d, "ECS_IMAGE_MINIMUM_CLEANUP_AGE", &ci->min_cleanup_age_ms, &set_age, err) < 0
       || config_env_bool (env, d, "ECS_DISABLE_IMAGE_CLEANUP", &disabled, &ignored, err) < 0
+      || config_env_bool (env, d, "ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT", &ci->pull_dependent_upfront,
+                          &ignored, err) < 0
       || env_int (env, d, "ECS_NUM_IMAGES_DELETE_PER_CYCLE", &ci->images_per_cycle, err) < 0
       || env_int (env, d, "ECS_LAUNCH_CONCURRENCY", &ci->launch_concurrency, err) < 0)
     return -1;

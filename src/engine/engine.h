@@ -113,6 +113,10 @@ struct engine_options
   enum config_pull_behavior pull_behavior; /* ECS_IMAGE_PULL_BEHAVIOR (engine/images.h) */
   /* Pulls, creates and starts in flight at once (0 = unlimited). */
   int launch_concurrency;
+  /* ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT: a container waiting on its
+     dependencies is pulled at once (creates still wait); else its pull
+     waits like its create (engine/plan.h). */
+  bool pull_dependent_upfront;
   /* Automated image cleanup and pre-caching (engine/image_cleanup.c):
      borrowed, must outlive the engine; NULL = neither.  Its clamping is
      config's: the engine takes the interval and ages as they are. */

@@ -175,12 +175,16 @@ engine_plan_container_action (const struct task *t, size_t idx)
     }
   if (t->hold)
     return TASK_ACTION_NONE;
+  /* The pull waits for every dependency, as the create does, unless
+     ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT (then only the create waits). */
+  if (c->known_status == TASK_STATUS_NONE && t->pull_upfront)
+    return TASK_ACTION_PULL;
   if (c->known_status < TASK_STATUS_RUNNING && !engine_dep_met (t, idx))
     return TASK_ACTION_NONE; /* dependsOn: pull, create and start wait */
   switch (c->known_status)
     {
     case TASK_STATUS_NONE:
-      return TASK_ACTION_PULL;
+      return deps_created (t, c) ? TASK_ACTION_PULL : TASK_ACTION_NONE;
     case TASK_STATUS_PULLED:
       return deps_created (t, c) ? TASK_ACTION_CREATE : TASK_ACTION_NONE;
     case TASK_STATUS_CREATED:

@@ -13,9 +13,13 @@
  *      desired STOPPED, known != RUNNING         -> MARK_STOPPED (no Docker;
  *          allowed while a pull is in flight; waits for create / start)
  *      task held (an earlier stop still running) -> NONE
- *      NONE -> PULL (no dependencies: pulls run in parallel)
- *      PULLED -> CREATE once link and volumesFrom targets are created
- *          (known CREATED/RUNNING/STOPPED with a Docker id)
+ *      NONE -> PULL once the container could be created (its dependsOn
+ *          met, link and volumesFrom targets created), as upstream gates
+ *          pulls by default; with t->pull_upfront
+ *          (ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT) at once, in parallel
+ *      PULLED -> CREATE once dependsOn is met and link and volumesFrom
+ *          targets are created (known CREATED/RUNNING/STOPPED with a
+ *          Docker id)
  *      CREATED -> START once link targets are RUNNING and run
  *          dependencies are >= RUNNING
  *  - Task known = min over containers (PULLED counts as NONE), only raised.

@@ -271,6 +271,7 @@ test_image_keys (void **state)
   assert_int_equal (ci->n_exclude, 0);
   assert_int_equal (ci->n_precache, 0);
   assert_int_equal (ci->launch_concurrency, CONFIG_DEFAULT_LAUNCH_CONCURRENCY);
+  assert_false (ci->pull_dependent_upfront);
   config_free (&cfg);
 
   struct fake_env e = { { "ECS_AGENT_CONFIG_FILE_PATH", "/nonexistent",
@@ -283,6 +284,7 @@ test_image_keys (void **state)
                           "ECS_EXCLUDE_UNTRACKED_IMAGE", "a:1, b:2,,c",
                           "ECS_PRECACHE_IMAGES", " busybox:1 ,reg:5000/x:2,",
                           "ECS_LAUNCH_CONCURRENCY", "0",
+                          "ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT", "true",
                           NULL } };
   assert_int_equal (load (&cfg, &e, &err), 0);
   assert_int_equal (ci->pull_behavior, CONFIG_PULL_ONCE);
@@ -299,6 +301,7 @@ test_image_keys (void **state)
   assert_string_equal (ci->precache[0], "busybox:1");
   assert_string_equal (ci->precache[1], "reg:5000/x:2");
   assert_int_equal (ci->launch_concurrency, 0);
+  assert_true (ci->pull_dependent_upfront);
   config_free (&cfg);
 
   static const struct

@@ -3,7 +3,8 @@
  * terminal failure with upstream's text), start timeouts, gating of pull /
  * create / start, reverse stop order, stuck detection, admission
  * (cycles, missing names, HEALTHY without a health check) and the ACS /
- * checkpoint forms of dependsOn, startTimeout and stopTimeout. */
+ * checkpoint forms of dependsOn, startTimeout and stopTimeout, pulls gated
+ * like creates unless ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -437,11 +438,38 @@ test_stop_signal_label (void **st)
     }
 }
 
+/* ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT: by default a container waiting on
+   a dependency is not pulled either; with it the pull goes at once and
+   only the create waits. */
+static void
+test_pull_upfront (void **st)
+{
+  (void) st;
+  static const char *const conds[] = { "START", "COMPLETE", "SUCCESS", "HEALTHY" };
+  for (size_t i = 0; i < 4; i++)
+    {
+      struct task *t = pair (conds[i]);
+      struct task_container *app = &t->containers[0];
+      assert_int_equal (engine_plan_container_action (t, 0), TASK_ACTION_NONE);
+      assert_int_equal (engine_plan_container_action (t, 1), TASK_ACTION_PULL);
+      t->pull_upfront = true;
+      assert_int_equal (engine_plan_container_action (t, 0), TASK_ACTION_PULL);
+      app->known_status = TASK_STATUS_PULLED;
+      assert_int_equal (engine_plan_container_action (t, 0), TASK_ACTION_NONE); /* create waits */
+      /* heading to STOPPED: nothing is pulled, upfront or not */
+      app->known_status = TASK_STATUS_NONE;
+      app->desired_status = TASK_STATUS_STOPPED;
+      assert_int_equal (engine_plan_container_action (t, 0), TASK_ACTION_MARK_STOPPED);
+      task_free (t);
+    }
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_condition_table),
+    cmocka_unit_test (test_pull_upfront),
     cmocka_unit_test (test_failure_only_before_start),
     cmocka_unit_test (test_chain_order_and_reverse_stop),
     cmocka_unit_test (test_admission),

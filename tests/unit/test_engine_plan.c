@@ -229,11 +229,23 @@ test_dependency_ordering (void **st)
   struct task *t = linked ();
   struct task_container *web = &t->containers[0], *db = &t->containers[1], *data = &t->containers[2];
   enum task_action a[3];
-  /* Pulls never wait: all three in parallel. */
-  assert_int_equal (engine_plan_actions (t, a), 3);
-  assert_int_equal (a[0], TASK_ACTION_PULL);
+  /* web's pull waits like its create (upstream's default) ... */
+  assert_int_equal (engine_plan_actions (t, a), 2);
+  assert_int_equal (a[0], TASK_ACTION_NONE);
   assert_int_equal (a[1], TASK_ACTION_PULL);
   assert_int_equal (a[2], TASK_ACTION_PULL);
+  /* ... unless ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT: all three in parallel */
+  t->pull_upfront = true;
+  assert_int_equal (engine_plan_actions (t, a), 3);
+  assert_int_equal (a[0], TASK_ACTION_PULL);
+  t->pull_upfront = false;
+  set (db, R, C);
+  set (data, R, C);
+  assert_int_equal (engine_plan_container_action (t, 0), TASK_ACTION_PULL); /* both exist now */
+  db->known_status = data->known_status = N;
+  free (db->docker_id);
+  free (data->docker_id);
+  db->docker_id = data->docker_id = NULL;
   web->known_status = db->known_status = data->known_status = P;
   /* web is created only after db and data exist. */
   engine_plan_actions (t, a);
