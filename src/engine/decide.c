@@ -320,6 +320,21 @@ engine_decide_event (const struct task *t, size_t ci, enum docker_event_action k
   return engine_decide_pending (t, ci, *reported);
 }
 
+/* ---- steady-state inspects ------------------------------------------------ */
+
+enum engine_steady_verdict
+engine_decide_steady (const struct task *t, const struct task_container *c, uint64_t now_ms)
+{
+  if (t->removing || !c->docker_id || c->known_status < TASK_STATUS_CREATED
+      || c->known_status == TASK_STATUS_STOPPED)
+    return ENGINE_STEADY_NONE;
+  if (c->steady_at_ms == 0)
+    return ENGINE_STEADY_SCHEDULE;
+  if (now_ms < c->steady_at_ms)
+    return ENGINE_STEADY_WAIT;
+  return c->inflight == TASK_ACTION_NONE ? ENGINE_STEADY_DUE : ENGINE_STEADY_SCHEDULE;
+}
+
 /* ---- reconciliation -------------------------------------------------------- */
 
 ssize_t

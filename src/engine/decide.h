@@ -124,7 +124,7 @@ struct engine_outcome
    the client's timeout text, docker.h), else fallback. */
 const char *engine_error_name (int err_kind, const char *msg, const char *fallback);
 /* A failed start (error name and text) after which the container may be
-   running anyway, so a docker stop is forced (upstream, spec §9):
+   running anyway, so a docker stop is forced (as upstream does):
    DockerTimeoutError, CannotInspectContainerError, or
    CannotStartContainerError whose text ends in "EOF".  Any other failed
    start only sets desired STOPPED. */
@@ -158,6 +158,33 @@ bool engine_event_relevant (enum docker_event_action kind);
 /* A status remembered while busy (pending_event), now that it is idle. */
 enum engine_event_verdict engine_decide_pending (const struct task *t, size_t ci,
                                                  enum task_status reported);
+
+/* ---- steady-state inspects ------------------------------------------------ */
+
+/* Every live container (known CREATED or RUNNING, with a Docker id) is
+   inspected every ENGINE_STEADY_INTERVAL_MS plus a random jitter below
+   ENGINE_STEADY_JITTER_MS (upstream's steady-state check: 5 min + up to
+   30 s), so health, exits and ports missed by events are caught; at most
+   ENGINE_STEADY_MAX_INFLIGHT such inspects at once over the engine; the
+   schedule is looked at every ENGINE_STEADY_TICK_MS (a pass over the
+   containers, no Docker call unless one is due).  After the event stream
+   reconnected every live container is made due at once (same bound). */
+#define ENGINE_STEADY_INTERVAL_MS (5ULL * 60 * 1000)
+#define ENGINE_STEADY_JITTER_MS 30000ULL
+#define ENGINE_STEADY_MAX_INFLIGHT 4
+#define ENGINE_STEADY_TICK_MS 5000ULL
+
+enum engine_steady_verdict
+{
+  ENGINE_STEADY_NONE = 0, /* not live (or its task is being removed): unscheduled */
+  ENGINE_STEADY_SCHEDULE, /* (re)schedule: new, or due while busy (its op looks at Docker) */
+  ENGINE_STEADY_WAIT,     /* scheduled, not due yet */
+  ENGINE_STEADY_DUE,      /* inspect now (if the bound allows; else stays due) */
+};
+
+/* Container c of t at loop time now_ms, by c->steady_at_ms (0 = none). */
+enum engine_steady_verdict engine_decide_steady (const struct task *t, const struct task_container *c,
+                                                 uint64_t now_ms);
 
 /* ---- reconciliation -------------------------------------------------------- */
 

@@ -1,6 +1,6 @@
 /* engine/engine.c - the engine's lifecycle and public API: options,
  * restoring checkpointed tasks, start (event stream, reconciliation, the
- * periodic resync), stop and free, adding tasks, read-only lookups.  The
+ * steady-state tick), stop and free, adding tasks, read-only lookups.  The
  * rest lives in the files engine_internal.h lists. */
 #include "core/util.h"
 #include "config/config.h"
@@ -13,7 +13,6 @@
 #include <string.h>
 
 /* Docker is asked for every live container's status this often (events may be lost). */
-#define RESYNC_INTERVAL_MS (10ULL * 60 * 1000)
 
 /* ---- public API ---------------------------------------------------------------------------- */
 
@@ -189,7 +188,7 @@ engine_start (engine_t *e, agent_error_t *err)
   };
   e->events = e->ops->events_start (e->ops_ctx, &eo);
   engine_reconcile_start (e);
-  uv_timer_start (&e->resync_timer, engine_resync_timer_cb, RESYNC_INTERVAL_MS, RESYNC_INTERVAL_MS);
+  uv_timer_start (&e->resync_timer, engine_resync_timer_cb, ENGINE_STEADY_TICK_MS, ENGINE_STEADY_TICK_MS);
   uv_unref ((uv_handle_t *) &e->resync_timer); /* never keeps the loop alive by itself */
   engine_images_start (e);
   return 0;

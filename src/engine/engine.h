@@ -9,8 +9,9 @@
  *    issues the next Docker calls through a small ops vtable (default: an
  *    adapter over docker/docker.h; tests can pass a fake).  Container state
  *    comes from Docker events plus an inspect where an answer needs one;
- *    no polling except a resync every 10 minutes and after the event
- *    stream reconnects.
+ *    no polling except the steady-state inspect of each live container
+ *    every 5 min + up to 30 s, at most 4 at a time (engine/decide.h), and
+ *    of all of them after the event stream reconnects.
  *  - Persist before you tell: every known-status change that ECS must hear
  *    about becomes a struct state_change pushed to the state store's queue
  *    (container change first, then its task's), and a save is requested.

@@ -50,6 +50,7 @@ enum op_kind
   OP_STOP,
   OP_STOP_INSPECT,
   OP_EVENT_INSPECT,
+  OP_STEADY_INSPECT, /* the steady-state inspect (bounded: decide.h) */
   OP_RECONCILE_LIST,
   OP_RECONCILE_INSPECT,
   OP_REMOVE,
@@ -123,7 +124,7 @@ struct engine
   struct engine_precache *precache; /* per configured image */
   uv_timer_t cleanup_timer;
   uv_timer_t reconcile_timer;
-  uv_timer_t resync_timer;
+  uv_timer_t resync_timer; /* the steady-state inspect tick */
   uv_timer_t retry_timer; /* failed stops due for another try */
   bool events_seen_connected;
   struct backoff reconcile_backoff;
@@ -212,6 +213,10 @@ void engine_stop_done_cb (agent_error_t err, void *data);
 void engine_docker_event_cb (const struct docker_event *ev, void *data);
 void engine_events_state_cb (bool connected, agent_error_t err, void *data);
 void engine_resync_timer_cb (uv_timer_t *h);
+/* Steady-state inspects: schedule each live container, issue those due
+   while fewer than ENGINE_STEADY_MAX_INFLIGHT are in flight (decide.h).
+   Run every ENGINE_STEADY_TICK_MS and after each such inspect. */
+void engine_steady_round (engine_t *e);
 
 /* ---- cleanup.c ---- */
 void engine_arm_cleanup (engine_t *e);

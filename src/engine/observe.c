@@ -150,11 +150,13 @@ engine_inspect_done_cb (const struct docker_container_info *info, agent_error_t 
                      && engine_label_is (info->labels, info->n_labels, LABEL_CONTAINER_NAME, c->name);
   if (o.has_info && (op->kind != OP_CREATE_ADOPT || o.labels_match))
     engine_health_inspected (op->e, t, op->ci, info); /* every inspect feeds the health record */
-  bool reconcile = op->kind == OP_RECONCILE_INSPECT;
+  bool reconcile = op->kind == OP_RECONCILE_INSPECT, steady = op->kind == OP_STEADY_INSPECT;
   engine_t *e = op->e;
   conclude (op, &o, o.has_info ? info->id : NULL);
   if (reconcile)
     engine_reconcile_inspected (e);
+  if (steady)
+    engine_steady_round (e); /* the next due ones, within the bound */
 }
 
 /* ---- volumes and the save before a create -------------------------------------- */
@@ -297,26 +299,68 @@ engine_docker_event_cb (const struct docker_event *ev, void *data)
   engine_task_step (e, t);
 }
 
-/* Inspect every live container and take Docker's word for its status:
-   after the event stream reconnected (events may have been lost) and
-   periodically while tasks run (upstream's 10-minute check). */
+/* After the event stream reconnected (events may have been lost): every
+   live idle container is due for an inspect now, within the steady-state
+   bound. */
 static void
 resync_all (engine_t *e)
 {
   if (!e->ready || e->stopped)
     return;
   for (size_t i = 0; i < e->n_tasks; i++)
+    for (size_t k = 0; k < e->tasks[i]->n_containers; k++)
+      {
+        struct task_container *c = &e->tasks[i]->containers[k];
+        if (c->inflight == TASK_ACTION_NONE && engine_decide_steady (e->tasks[i], c, 0) != ENGINE_STEADY_NONE)
+          c->steady_at_ms = 1; /* loop time 1: already past */
+      }
+  engine_steady_round (e);
+}
+
+static size_t
+steady_in_flight (const engine_t *e)
+{
+  size_t n = 0;
+  const struct op *op;
+  TAILQ_FOREACH (op, &e->ops_list, link)
+  n += op->kind == OP_STEADY_INSPECT;
+  return n;
+}
+
+static uint64_t
+steady_next (uint64_t now)
+{
+  return now + ENGINE_STEADY_INTERVAL_MS + (uint64_t) (util_random_unit () * (double) ENGINE_STEADY_JITTER_MS);
+}
+
+void
+engine_steady_round (engine_t *e)
+{
+  if (!e->ready || e->stopped)
+    return;
+  uint64_t now = uv_now (e->loop);
+  size_t busy = steady_in_flight (e);
+  for (size_t i = 0; i < e->n_tasks; i++)
     {
       struct task *t = e->tasks[i];
-      if (t->removing)
-        continue;
       for (size_t k = 0; k < t->n_containers; k++)
         {
           struct task_container *c = &t->containers[k];
-          if (!c->docker_id || c->inflight != TASK_ACTION_NONE || c->known_status < TASK_STATUS_CREATED
-              || c->known_status == TASK_STATUS_STOPPED)
-            continue;
-          engine_issue_inspect (e, t, k, TASK_STATUS_NONE);
+          switch (engine_decide_steady (t, c, now))
+            {
+            case ENGINE_STEADY_NONE: c->steady_at_ms = 0; break;
+            case ENGINE_STEADY_SCHEDULE: c->steady_at_ms = steady_next (now); break;
+            case ENGINE_STEADY_WAIT: break;
+            case ENGINE_STEADY_DUE:
+              if (busy >= ENGINE_STEADY_MAX_INFLIGHT)
+                break; /* stays due: the next completion or tick */
+              busy++;
+              c->steady_at_ms = steady_next (now);
+              c->inflight = TASK_ACTION_INSPECT;
+              struct op *op = engine_op_new (e, OP_STEADY_INSPECT, t, k);
+              op->handle = e->ops->inspect (e->ops_ctx, c->docker_id, engine_inspect_done_cb, op);
+              break;
+            }
         }
     }
 }
@@ -353,7 +397,7 @@ retry_now (engine_t *e)
 void
 engine_resync_timer_cb (uv_timer_t *h)
 {
-  resync_all (h->data);
+  engine_steady_round (h->data);
 }
 
 void

@@ -159,6 +159,7 @@ struct task_container
   uint64_t retry_at_ms;        /* loop ms: a failed stop is retried then; 0 = none */
   struct backoff stop_backoff; /* between unconfirmed stops; min_ms 0 = never used */
   uint64_t wake_at_ms; /* loop ms: re-plan then (a dependency start timeout); 0 = none */
+  uint64_t steady_at_ms; /* loop ms: its next steady-state inspect (engine/decide.h); 0 = none */
 };
 
 struct task

@@ -1,7 +1,8 @@
 /* Unit tests for engine/decide.c, without I/O: the one reading of an
  * inspect, the outcome of every kind of Docker answer (table), the event
  * verdicts (die shortcut, busy containers, OOM), pull reuse, retry delays,
- * cleanup deadlines, transition errors (forced stops, DockerTimeoutError). */
+ * cleanup deadlines, transition errors (forced stops, DockerTimeoutError),
+ * steady-state inspect schedule. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -389,7 +390,7 @@ test_cleanup_deadline (void **st)
   task_free (t);
 }
 
-/* Transition errors (spec container-lifecycle §9): which failed start
+/* Transition errors (as upstream): which failed start
    forces a docker stop, and the names errors get. */
 static void
 test_start_errors (void **st)
@@ -455,6 +456,48 @@ test_start_errors (void **st)
   task_free (t);
 }
 
+/* Steady-state inspects: which containers are live, when one is due, a
+   busy one is rescheduled rather than inspected. */
+static void
+test_steady (void **st)
+{
+  (void) st;
+  static const struct
+  {
+    enum task_status known;
+    bool id, busy, removing;
+    uint64_t at, now;
+    enum engine_steady_verdict want;
+  } rows[] = {
+    { N, false, false, false, 0, 100, ENGINE_STEADY_NONE },
+    { P, false, false, false, 0, 100, ENGINE_STEADY_NONE },
+    { C, false, false, false, 0, 100, ENGINE_STEADY_NONE }, /* no Docker id */
+    { C, true, false, false, 0, 100, ENGINE_STEADY_SCHEDULE },
+    { R, true, false, false, 0, 100, ENGINE_STEADY_SCHEDULE },
+    { R, true, false, false, 200, 100, ENGINE_STEADY_WAIT },
+    { R, true, false, false, 100, 100, ENGINE_STEADY_DUE },
+    { R, true, false, false, 50, 100, ENGINE_STEADY_DUE },
+    { R, true, true, false, 50, 100, ENGINE_STEADY_SCHEDULE }, /* busy: its own op looks */
+    { R, true, true, false, 200, 100, ENGINE_STEADY_WAIT },
+    { S, true, false, false, 50, 100, ENGINE_STEADY_NONE },
+    { R, true, false, true, 50, 100, ENGINE_STEADY_NONE }, /* task being removed */
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
+    {
+      struct task *t = single (false);
+      struct task_container *c = &t->containers[0];
+      c->known_status = rows[i].known;
+      c->docker_id = rows[i].id ? xstrdup ("id") : NULL;
+      c->inflight = rows[i].busy ? TASK_ACTION_INSPECT : TASK_ACTION_NONE;
+      t->removing = rows[i].removing;
+      c->steady_at_ms = rows[i].at;
+      enum engine_steady_verdict v = engine_decide_steady (t, c, rows[i].now);
+      if (v != rows[i].want)
+        fail_msg ("row %zu: verdict %d, want %d", i, v, rows[i].want);
+      task_free (t);
+    }
+}
+
 int
 main (void)
 {
@@ -462,6 +505,7 @@ main (void)
     cmocka_unit_test (test_inspect_read),
     cmocka_unit_test (test_decide_table),
     cmocka_unit_test (test_start_errors),
+    cmocka_unit_test (test_steady),
     cmocka_unit_test (test_decide_pull_behaviour),
     cmocka_unit_test (test_decide_event),
     cmocka_unit_test (test_adopt_match),

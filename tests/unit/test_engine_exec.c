@@ -51,6 +51,8 @@ struct fctr
   int64_t cpu, mem;
   size_t n_labels;
   bool test_label;
+  const char *health, *health_output; /* State.Health.Status and its last log entry, or NULL */
+  int health_exit_code;
 };
 
 /* The callback of a queued call, with its real type (one member set). */
@@ -104,6 +106,7 @@ struct fake
   bool name_on_disk_at_create;
   bool checked_create;
   int launch_now, launch_max; /* pulls, creates and starts queued, and their most at once */
+  int inspect_now, inspect_max, n_inspect; /* container inspects queued, their most at once, all */
 };
 
 static void
@@ -149,6 +152,12 @@ enqueue (struct fake *f, enum fk kind, struct fcb cb, void *data, const char *ar
       if (f->launch_now > f->launch_max)
         f->launch_max = f->launch_now;
     }
+  if (kind == F_INSPECT)
+    {
+      f->n_inspect++;
+      if (++f->inspect_now > f->inspect_max)
+        f->inspect_max = f->inspect_now;
+    }
   uv_timer_start (&f->timer, fake_tick, 0, 0);
   return c;
 }
@@ -180,6 +189,9 @@ fill_info (struct fctr *k, struct docker_container_info *i)
   labels[1] = (struct docker_kv){ "com.amazonaws.ecs.container-name", k->cname };
   i->labels = labels;
   i->n_labels = 2;
+  i->health_status = (char *) k->health;
+  i->health_output = (char *) k->health_output;
+  i->health_exit_code = k->health_exit_code;
 }
 
 static char **
@@ -202,6 +214,8 @@ fake_tick (uv_timer_t *t)
       list = c->next;
       if (c->kind == F_PULL || c->kind == F_CREATE || c->kind == F_START)
         f->launch_now--;
+      if (c->kind == F_INSPECT)
+        f->inspect_now--;
       if (c->cancelled)
         goto next;
       agent_error_t err = NULL;
@@ -1454,6 +1468,66 @@ test_resync_after_reconnect (void **st)
   assert_int_equal (t->known_status, TASK_STATUS_RUNNING);
 }
 
+/* Steady-state inspects are bounded: after a reconnect every live
+   container is inspected, never more than ENGINE_STEADY_MAX_INFLIGHT at
+   once; each inspect feeds the health record of a container with a
+   Docker health check (status, output, exit code while unhealthy). */
+static void
+test_steady_inspects_bounded (void **st)
+{
+  struct fx *x = *st;
+  engine_up (x);
+  agent_error_t err = NULL;
+  for (int i = 0; i < 6; i++)
+    {
+      cleanup_free char *json = xasprintf ("{\"arn\":\"arn:S%d\",\"desiredStatus\":\"RUNNING\",\"containers\":["
+                                           "{\"name\":\"c%d\",\"image\":\"busybox\",\"essential\":true,\"healthCheckType\":\"docker\","
+                                           "\"dockerConfig\":{\"config\":\"{\\\"Healthcheck\\\":{\\\"Test\\\":[\\\"CMD\\\",\\\"true\\\"]}}\"}},"
+                                           "{\"name\":\"d%d\",\"image\":\"busybox\",\"essential\":true}]}", i, i, i);
+      assert_int_equal (engine_task_add (x->e, teu_task (json, &err), &err), 0);
+    }
+  for (int i = 0; i < 6; i++)
+    {
+      cleanup_free char *arn = xasprintf ("arn:S%d", i);
+      assert_true (spin_task (x, arn, TASK_STATUS_RUNNING));
+    }
+  struct fctr *k0 = fake_by_cname (&x->fake, "c0"), *k1 = fake_by_cname (&x->fake, "c1");
+  k0->health = "healthy";
+  k0->health_output = "ok";
+  k1->health = "unhealthy";
+  k1->health_output = "refused";
+  k1->health_exit_code = 7;
+  x->fake.ev_state_cb (true, NULL, x->fake.ev_data); /* first connect */
+  x->fake.ev_state_cb (false, NULL, x->fake.ev_data);
+  x->fake.inspect_max = x->fake.inspect_now = 0;
+  int before = x->fake.n_inspect;
+  x->fake.ev_state_cb (true, NULL, x->fake.ev_data); /* reconnected: all 12 due */
+  run_turns (x, 200);
+  assert_int_equal (x->fake.n_inspect - before, 12);
+  assert_true (x->fake.inspect_max <= ENGINE_STEADY_MAX_INFLIGHT);
+  assert_true (x->fake.inspect_max >= 2);
+  const struct task_container *c0 = &task_of (x, "arn:S0")->containers[0];
+  assert_int_equal (c0->life.health, TASK_HEALTH_HEALTHY);
+  assert_string_equal (c0->life.health_output, "ok");
+  assert_int_equal (c0->life.health_exit_code, 0);
+  const struct task_container *c1 = &task_of (x, "arn:S1")->containers[0];
+  assert_int_equal (c1->life.health, TASK_HEALTH_UNHEALTHY);
+  assert_string_equal (c1->life.health_output, "refused");
+  assert_int_equal (c1->life.health_exit_code, 7);
+  assert_true (c1->life.health_since_ns > 0);
+  /* a container without a health check keeps none */
+  assert_int_equal (task_of (x, "arn:S1")->containers[1].life.health, TASK_HEALTH_UNKNOWN);
+  /* each is scheduled for its next steady-state inspect, 5 min + < 30 s on */
+  for (int i = 0; i < 6; i++)
+    {
+      cleanup_free char *arn = xasprintf ("arn:S%d", i);
+      const struct task_container *c = &task_of (x, arn)->containers[1];
+      uint64_t now = uv_now (&x->loop);
+      assert_true (c->steady_at_ms > now + ENGINE_STEADY_INTERVAL_MS - 10000);
+      assert_true (c->steady_at_ms <= now + ENGINE_STEADY_INTERVAL_MS + ENGINE_STEADY_JITTER_MS);
+    }
+}
+
 /* The upstream 1.1.0 v1 checkpoint through the whole engine: it loads,
    nothing in it exists in Docker any more -> every container that was not
    already stopped is reported vanished, nothing is created, and the old
@@ -1633,6 +1707,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_duplicate_and_stop, setup, teardown),
     cmocka_unit_test_setup_teardown (test_pull_failures, setup, teardown),
     cmocka_unit_test_setup_teardown (test_create_and_start_failures, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_steady_inspects_bounded, setup, teardown),
     cmocka_unit_test_setup_teardown (test_dependency_failures, setup, teardown),
     cmocka_unit_test_setup_teardown (test_links_volumes_essential_cleanup, setup, teardown),
     cmocka_unit_test_setup_teardown (test_reconcile_after_crash, setup, teardown),
