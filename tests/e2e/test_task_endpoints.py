@@ -9,7 +9,8 @@ through AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (rotated keys served after a
 rotation, an unknown id refused, the id gone once the task stopped), v4 / v3 /
 v2 metadata with this task's own values (DockerId, Image, ImageID, Limits,
 Networks, statuses, the ExitCode of a finished sibling), stats; a
-host-network container reaches them too.  Bad input: unknown ids, path
+host-network container reaches them too, and sees its Docker health check's
+Health (status, statusSince, output, exitCode while unhealthy) in v4/v3/v2.  Bad input: unknown ids, path
 traversal, a 1 MB header, 500 idle connections, the credentials port from
 another network namespace: clear answers, the agent and its ACS session
 unaffected.
@@ -242,3 +243,41 @@ def test_bad_input_leaves_agent_and_acs_unaffected(rig, test_image):
     agent.wait_connected(timeout=10)
     assert agent.introspect("/v1/metadata")["Cluster"] == agent.cluster
     assert wget_json(main, "http://169.254.170.2$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")["RoleArn"] == ROLE
+
+
+def test_health_in_metadata(rig, test_image):
+    """Health of a container with a Docker health check in v4, v3 and v2 metadata, from the
+    agent's one health record: status, statusSince, the check's output, the exit code while
+    UNHEALTHY; a container without a check has no Health."""
+    agent, cp = rig, rig.cp
+    td = register_task_def(cp, "ep-health", test_image, containers=[
+        {"name": "main", "cpu": 64, "memory": 48, "essential": True,
+         "command": ["sh", "-c", "touch /tmp/ok; exec sleep 3600"],
+         "healthCheck": {"command": ["CMD-SHELL", "echo probe-out; test -f /tmp/ok"], "interval": 5,
+                         "timeout": 2, "retries": 1, "startPeriod": 0}},
+        {"name": "sib", "cpu": 0, "memory": 16, "essential": False, "command": ["sleep", "3600"]},
+    ], taskRoleArn=ROLE, networkMode="host")
+    r = cp.ecs.run_task(cluster=agent.cluster, taskDefinition=td)
+    assert r["tasks"], r["failures"]
+    arn = r["tasks"][0]["taskArn"]
+    wait_task_status(cp, agent.cluster, arn, "RUNNING")
+    main = container_of(agent.cluster, arn, "main")
+
+    def health(url="$ECS_CONTAINER_METADATA_URI_V4"):
+        return wget_json(main, url).get("Health")
+    wait_for(lambda: (health() or {}).get("status") == "HEALTHY" and "probe-out" in health().get("output", ""),
+             60, what="HEALTHY with the check's output in v4 metadata")
+    h = health()
+    assert h["statusSince"].endswith("Z") and "exitCode" not in h, h
+    assert health("$ECS_CONTAINER_METADATA_URI")["status"] == "HEALTHY"  # v3
+    t = wget_json(main, "$ECS_CONTAINER_METADATA_URI_V4/task")
+    by_name = {c["Name"]: c for c in t["Containers"]}
+    assert by_name["main"]["Health"]["status"] == "HEALTHY"
+    assert "Health" not in by_name["sib"], by_name["sib"]
+    v2 = wget_json(main, "http://169.254.170.2/v2/metadata/" + main)
+    assert v2["Health"]["status"] == "HEALTHY", v2
+    in_container(main, "rm /tmp/ok")
+    wait_for(lambda: (health() or {}).get("status") == "UNHEALTHY", 60, what="UNHEALTHY in v4 metadata")
+    h2 = health()
+    assert h2["exitCode"] == 1 and "probe-out" in h2["output"], h2
+    assert h2["statusSince"] != h["statusSince"], (h, h2)
