@@ -25,6 +25,7 @@ engine_inspect_read (const struct docker_container_info *info, struct engine_ins
   else
     out->status = TASK_STATUS_STOPPED;
   out->started = info->started_at_ns > 0;
+  out->started_at_ns = info->started_at_ns;
   if (!info->running)
     {
       out->has_exit_code = true;

@@ -41,6 +41,7 @@ struct engine_inspect
 {
   enum task_status status; /* RUNNING, CREATED (never started) or STOPPED */
   bool started;              /* it ran at some point */
+  int64_t started_at_ns;     /* Docker's StartedAt of the last run, 0 = never */
   bool has_exit_code;        /* not running: exit_code is Docker's */
   int exit_code;
   const char *error_name, *error_msg; /* OutOfMemoryError / DockerStateError, or NULL */

@@ -11,6 +11,7 @@
  *   observe.c    Docker answers and events -> observations -> decide -> exec
  *   cleanup.c    removal of stopped tasks after the wait
  *   reconcile.c  start-up reconciliation with Docker
+ *   restart_exec.c  the restart policy: save the tracker, start in place
  */
 #ifndef ENGINE_ENGINE_INTERNAL_H
 #define ENGINE_ENGINE_INTERNAL_H
@@ -55,6 +56,8 @@ enum op_kind
   OP_RECONCILE_INSPECT,
   OP_REMOVE,
   OP_VOLUME_REMOVE,
+  OP_RESTART_SAVE, /* restart policy: waiting for the save of the tracker */
+  OP_RESTART,      /* restart policy: docker start of the stopped container */
 };
 
 /* One Docker call (or save) in flight; the callback's data. */
@@ -67,7 +70,8 @@ struct op
   void *handle;              /* Docker call handle, NULL while waiting for a save */
   enum task_status status; /* event inspect: reported status (NONE: resync) */
   char *msg;                 /* error text carried between phases (OP_IMAGE_RECORD: image) */
-  bool flag;                 /* OP_IMAGE_RECORD: the pull succeeded */
+  bool flag;                 /* OP_IMAGE_RECORD: the pull succeeded; OP_RESTART*: exit_code is known */
+  int exit_code;             /* OP_RESTART*: the exit that led to the restart */
   struct engine_pull_progress *progress; /* OP_PULL */
   TAILQ_ENTRY (op) link;
 };
@@ -161,7 +165,8 @@ void engine_emit_task_change (engine_t *e, struct task *t);
 /* Set the first (sticky) reason "<name>: <msg>". */
 void engine_set_reason (struct task_container *c, const char *name, const char *msg);
 /* Record a status reported for container ci; info may be NULL.  True if
-   the known status moved. */
+   the known status moved.  STOPPED of an idle container known RUNNING
+   asks the restart policy first (engine_restart_try). */
 bool engine_record (engine_t *e, struct task *t, size_t ci, enum task_status st,
                     const struct engine_inspect *info);
 /* Record an outcome of engine_decide and issue its next call. */
@@ -198,6 +203,14 @@ bool engine_op_is_launch (enum op_kind k);
 void engine_launch_timer_cb (uv_timer_t *h);
 void engine_do_create (engine_t *e, struct task *t, size_t ci);
 bool engine_volumes_ready (const struct task *t, const struct task_container *c);
+
+/* ---- restart_exec.c ---- */
+/* Container ci, known RUNNING, is seen STOPPED (m may be NULL): when its
+   restart policy restarts it, the tracker is saved, the start issued
+   (inflight START) and true returned: the change must not be recorded. */
+bool engine_restart_try (engine_t *e, struct task *t, size_t ci, const struct engine_inspect *m);
+void engine_restart_saved_cb (agent_error_t err, void *data);
+void engine_restart_started_cb (agent_error_t err, void *data);
 
 /* ---- observe.c (Docker callbacks) ---- */
 void engine_pull_done_cb (agent_error_t err, void *data);

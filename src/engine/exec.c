@@ -135,6 +135,8 @@ engine_op_cancel (struct op *op)
   TAILQ_REMOVE (&e->ops_list, op, link);
   if (op->kind == OP_CREATE_SAVE)
     state_save_cancel (e->state, engine_create_saved_cb, op);
+  else if (op->kind == OP_RESTART_SAVE)
+    state_save_cancel (e->state, engine_restart_saved_cb, op);
   else if (op->handle)
     e->ops->cancel (e->ops_ctx, op->handle);
   launch_slot_freed (e, op->kind);
@@ -245,6 +247,9 @@ engine_record (engine_t *e, struct task *t, size_t ci, enum task_status st,
     case ENGINE_CHANGE_APPLY:
       break;
     }
+  if (st == TASK_STATUS_STOPPED && c->restart.enabled && c->inflight == TASK_ACTION_NONE
+      && c->known_status == TASK_STATUS_RUNNING && engine_restart_try (e, t, ci, m))
+    return false; /* restarted in place (restart_exec.c); a failed restart records busy */
   log_info (MOD, "task %s container %s: %s -> %s", t->arn, c->name,
             task_container_status_str (c->known_status), task_container_status_str (st));
   c->known_status = st;

@@ -3,6 +3,7 @@
 #include "task/task_decode.h"
 #include "task/options_decode.h"
 #include "task/lifecycle_decode.h"
+#include "task/restart_decode.h"
 #include "core/time.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
@@ -95,6 +96,7 @@ container_to_json (const struct task_container *c)
     json_object_set_new (o, "V3EndpointID", json_string (c->v3_endpoint_id));
   task_json_container_options_put (o, &c->opts);
   task_json_container_lifecycle_put (o, &c->life, true);
+  task_json_container_restart_put (o, &c->restart, true);
   return o;
 }
 
@@ -178,7 +180,8 @@ parse_checkpoint_container (json_t *cj, const char *path, struct task_container 
                             agent_error_t *err)
 {
   if (task_json_container_common (cj, path, c, err) < 0
-      || task_json_container_lifecycle (cj, path, true, &c->life, err) < 0)
+      || task_json_container_lifecycle (cj, path, true, &c->life, err) < 0
+      || task_json_container_restart (cj, path, true, &c->restart, err) < 0)
     return -ERR_INVALID;
   if (get_status (cj, "desiredStatus", path, &c->desired_status, err) < 0
       || get_status (cj, "KnownStatus", path, &c->known_status, err) < 0

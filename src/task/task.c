@@ -138,6 +138,7 @@ container_clear (struct task_container *c)
   free (c->v3_endpoint_id);
   task_container_options_free (&c->opts);
   task_container_lifecycle_free (&c->life);
+  task_container_restart_free (&c->restart);
   memset (c, 0, sizeof *c);
 }
 

@@ -30,6 +30,7 @@
 #include "task/task_creds.h"
 #include "task/options.h"
 #include "task/lifecycle.h"
+#include "task/restart.h"
 
 enum task_status
 {
@@ -131,6 +132,7 @@ struct task_container
   bool has_override_command;
   struct task_container_options opts; /* dockerConfig, healthCheckType (task/options.h) */
   struct task_container_lifecycle life; /* dependsOn, timeouts, start time, health (task/lifecycle.h) */
+  struct task_container_restart restart; /* restartPolicy and its tracker (task/restart.h) */
 
   /* --- legacy (checkpoints of 1.1.0): empty-volume helper --- */
   bool is_internal;        /* never reported, hidden from introspection */
