@@ -44,6 +44,7 @@ struct fctr
   char *state; /* created running exited */
   int exit_code;
   bool started_once;
+  int64_t started_ns; /* wall clock of the last start (Docker's StartedAt) */
   bool staged;
   struct task_port_binding ports[4];
   size_t n_ports;
@@ -183,7 +184,7 @@ fill_info (struct fctr *k, struct docker_container_info *i)
   i->exit_code = k->exit_code;
   i->ports = k->ports;
   i->n_ports = i->running ? k->n_ports : 0;
-  i->started_at_ns = k->started_once ? 1 : 0;
+  i->started_at_ns = k->started_ns ? k->started_ns : k->started_once ? 1 : 0;
   static struct docker_kv labels[2];
   labels[0] = (struct docker_kv){ "com.amazonaws.ecs.task-arn", k->task_arn };
   labels[1] = (struct docker_kv){ "com.amazonaws.ecs.container-name", k->cname };
@@ -286,6 +287,9 @@ fake_tick (uv_timer_t *t)
               {
                 k->state = "running";
                 k->started_once = true;
+                struct timespec ts;
+                clock_gettime (CLOCK_REALTIME, &ts);
+                k->started_ns = (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
                 emit_event (f, k->id, DOCKER_EV_START);
               }
             c->cb.done (err, c->data);
@@ -1698,10 +1702,171 @@ test_save_failure_backs_off (void **st)
   assert_true (x->fake.name_on_disk_at_create);
 }
 
+/* ---- restart policy ---------------------------------------------------------- */
+
+#define RESTARTER(arn, period) \
+  "{\"arn\":\"" arn "\",\"family\":\"rp\",\"version\":\"1\",\"desiredStatus\":\"RUNNING\"," \
+  "\"containers\":[{\"name\":\"r\",\"image\":\"busybox\",\"essential\":true," \
+  "\"restartPolicy\":{\"enabled\":true,\"ignoredExitCodes\":[5],\"restartAttemptPeriod\":" period "}}]}"
+
+static int
+count_in_log (struct fx *x, const char *what)
+{
+  int n = 0;
+  for (const char *p = x->fake.log; (p = strstr (p, what)) != NULL; p += strlen (what))
+    n++;
+  return n;
+}
+
+/* The tracker as the checkpoint file has it: RestartCount, -1 if absent. */
+static json_int_t
+disk_restart_count (struct fx *x)
+{
+  char *text = NULL;
+  size_t len;
+  agent_error_t err = NULL;
+  cleanup_free char *path = xasprintf ("%s/%s", x->dir, STATE_FILE_NAME);
+  assert_int_equal (util_read_file (path, &text, &len, &err), 0);
+  json_t *root = json_loads (text, 0, NULL);
+  free (text);
+  json_t *c = json_array_get (json_object_get (json_array_get (json_object_get (json_object_get (json_object_get (root, "Data"), "TaskEngine"), "Tasks"), 0), "Containers"), 0);
+  json_t *n = json_object_get (json_object_get (c, "RestartTracker"), "RestartCount");
+  json_int_t v = n ? json_integer_value (n) : -1;
+  json_decref (root);
+  return v;
+}
+
+/* Exit 1 restarts the same container in place (saved first, nothing sent
+   to ECS); an ignored exit code stops the task as usual. */
+static void
+test_restart_in_place (void **st)
+{
+  struct fx *x = *st;
+  engine_up (x);
+  add (x, RESTARTER ("arn:rp", "0"));
+  assert_true (spin_task (x, "arn:rp", TASK_STATUS_RUNNING));
+  run_turns (x, 50);
+  const struct task *t = task_of (x, "arn:rp");
+  cleanup_free char *id = xstrdup (t->containers[0].docker_id);
+  assert_int_equal (count_in_log (x, "start:r "), 1);
+  fake_exit (&x->fake, "r", 1);
+  for (int i = 0; i < 5000 && count_in_log (x, "start:r ") < 2; i++)
+    uv_run (&x->loop, UV_RUN_ONCE);
+  run_turns (x, 100);
+  t = task_of (x, "arn:rp");
+  assert_int_equal (count_in_log (x, "start:r "), 2);
+  assert_int_equal (x->fake.n_create, 1);
+  assert_string_equal (t->containers[0].docker_id, id);
+  assert_string_equal (fake_by_cname (&x->fake, "r")->state, "running");
+  assert_int_equal (t->containers[0].known_status, TASK_STATUS_RUNNING);
+  assert_int_equal (t->known_status, TASK_STATUS_RUNNING);
+  assert_int_equal (t->containers[0].restart.count, 1);
+  assert_true (t->containers[0].restart.last_restart_at_ns > 0);
+  assert_int_equal (disk_restart_count (x), 1);
+  cleanup_free char *q1 = queue_str (x);
+  assert_string_equal (q1, "C:r:RUNNING T:RUNNING ");
+  /* Again (period 0): a second restart. */
+  fake_exit (&x->fake, "r", 3);
+  for (int i = 0; i < 200 && count_in_log (x, "start:r ") < 3; i++)
+    uv_run (&x->loop, UV_RUN_ONCE);
+  run_turns (x, 100);
+  assert_int_equal (task_of (x, "arn:rp")->containers[0].restart.count, 2);
+  /* An ignored code: a normal stop, the task stops (essential). */
+  fake_exit (&x->fake, "r", 5);
+  assert_true (spin_task (x, "arn:rp", TASK_STATUS_STOPPED));
+  cleanup_free char *q2 = queue_str (x);
+  assert_string_equal (q2, "C:r:RUNNING T:RUNNING C:r:STOPPED:5 T:STOPPED ");
+  assert_int_equal (count_in_log (x, "start:r "), 3);
+  assert_int_equal (task_of (x, "arn:rp")->containers[0].restart.count, 2);
+}
+
+/* Within the attempt period (counted from the first start) no restart; a
+   restart whose start fails is a normal stop. */
+static void
+test_restart_period_and_failure (void **st)
+{
+  struct fx *x = *st;
+  engine_up (x);
+  add (x, RESTARTER ("arn:rp1", "3600"));
+  add (x, RESTARTER ("arn:rp2", "0"));
+  assert_true (spin_task (x, "arn:rp1", TASK_STATUS_RUNNING));
+  assert_true (spin_task (x, "arn:rp2", TASK_STATUS_RUNNING));
+  run_turns (x, 50);
+  struct fctr *k1 = NULL;
+  for (size_t i = 0; i < x->fake.n_ctrs; i++)
+    if (strcmp (x->fake.ctrs[i].task_arn, "arn:rp1") == 0)
+      k1 = &x->fake.ctrs[i];
+  assert_non_null (k1);
+  k1->state = "exited";
+  k1->exit_code = 1;
+  emit_event (&x->fake, k1->id, DOCKER_EV_DIE);
+  assert_true (spin_task (x, "arn:rp1", TASK_STATUS_STOPPED));
+  assert_int_equal (task_of (x, "arn:rp1")->containers[0].restart.count, 0);
+  assert_int_equal (task_of (x, "arn:rp1")->containers[0].exit_code, 1);
+  /* rp2: the restart's start fails. */
+  x->fake.start_fails = true;
+  struct fctr *k2 = NULL;
+  for (size_t i = 0; i < x->fake.n_ctrs; i++)
+    if (strcmp (x->fake.ctrs[i].task_arn, "arn:rp2") == 0)
+      k2 = &x->fake.ctrs[i];
+  k2->state = "exited";
+  k2->exit_code = 2;
+  emit_event (&x->fake, k2->id, DOCKER_EV_DIE);
+  assert_true (spin_task (x, "arn:rp2", TASK_STATUS_STOPPED));
+  const struct task *t = task_of (x, "arn:rp2");
+  assert_int_equal (t->containers[0].restart.count, 1); /* the attempt counts */
+  assert_int_equal (t->containers[0].known_status, TASK_STATUS_STOPPED);
+  assert_int_equal (t->containers[0].exit_code, 2);
+}
+
+/* A crash after the tracker was saved but before Docker started the
+   container: the restart is made once at reconciliation, not counted
+   twice; a container that ran since then and died is judged anew. */
+static void
+test_restart_redo_after_crash (void **st)
+{
+  struct fx *x = *st;
+  engine_up (x);
+  add (x, RESTARTER ("arn:rc", "3600"));
+  assert_true (spin_task (x, "arn:rc", TASK_STATUS_RUNNING));
+  run_turns (x, 100);
+  teardown_engine (x);
+  x->fake.events_on = false;
+  /* The checkpoint says restart 1 was decided (after this run began). */
+  char *text = NULL;
+  size_t len;
+  agent_error_t err = NULL;
+  cleanup_free char *path = xasprintf ("%s/%s", x->dir, STATE_FILE_NAME);
+  assert_int_equal (util_read_file (path, &text, &len, &err), 0);
+  json_t *root = json_loads (text, 0, NULL);
+  free (text);
+  json_t *c = json_array_get (json_object_get (json_array_get (json_object_get (json_object_get (json_object_get (root, "Data"), "TaskEngine"), "Tasks"), 0), "Containers"), 0);
+  struct fctr *k = fake_by_cname (&x->fake, "r");
+  json_object_set_new (c, "RestartTracker", json_pack ("{s:i,s:I}", "RestartCount", 1, "LastRestartAtNs",
+                                                       (json_int_t) k->started_ns + 1));
+  char *out = json_dumps (root, JSON_COMPACT);
+  assert_int_equal (util_write_file_atomic (path, out, strlen (out), 0600, &err), 0);
+  free (out);
+  json_decref (root);
+  k->state = "exited";
+  k->exit_code = 1;
+  int starts = count_in_log (x, "start:r ");
+  state_up (x);
+  engine_up (x);
+  for (int i = 0; i < 200 && count_in_log (x, "start:r ") < starts + 1; i++)
+    uv_run (&x->loop, UV_RUN_ONCE);
+  run_turns (x, 100);
+  const struct task *t = task_of (x, "arn:rc");
+  assert_int_equal (count_in_log (x, "start:r "), starts + 1);
+  assert_int_equal (t->containers[0].restart.count, 1);
+  assert_int_equal (t->containers[0].known_status, TASK_STATUS_RUNNING);
+  assert_string_equal (k->state, "running");
+}
+
 int
 main (void)
 {
-  log_set_level (LOG_WARN);
+  log_set_level (getenv ("TEST_DEBUG") ? LOG_DEBUG : LOG_WARN);
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown (test_run_to_completion, setup, teardown),
     cmocka_unit_test_setup_teardown (test_duplicate_and_stop, setup, teardown),
@@ -1730,6 +1895,9 @@ main (void)
     cmocka_unit_test_setup_teardown (test_cleanup_retried_while_unreachable, setup, teardown),
     cmocka_unit_test_setup_teardown (test_reconcile_retried_after_list_failure, setup, teardown),
     cmocka_unit_test_setup_teardown (test_save_failure_backs_off, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_restart_in_place, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_restart_period_and_failure, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_restart_redo_after_crash, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
