@@ -63,6 +63,8 @@ agent_intro_foreach_task (void *data, introspection_task_cb cb, void *arg)
               cs[j].health_status = task_health_str (c->life.health);
               cs[j].health_since_ns = c->life.health_since_ns;
             }
+          cs[j].has_restart_policy = c->restart.enabled;
+          cs[j].restart_count = c->restart.count;
         }
       struct introspection_task it = {
         .arn = t->arn,

@@ -103,6 +103,8 @@ ecs_option_attributes (const struct task_option_gates *g, int api_minor, bool po
     add (&a, n, ECAP "task-cpu-mem-limit", NULL);
   /* dependsOn (engine/depends.h) */
   add (&a, n, ECAP "container-ordering", NULL);
+  /* restartPolicy (engine/restart.h), always */
+  add (&a, n, ECAP "container-restart-policy", NULL);
   /* container health reaches ECS over TCS (tcs/collector.h) */
   if (!g->disable_health_check)
     add (&a, n, ECAP "container-health-check", NULL);

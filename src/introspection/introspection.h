@@ -105,6 +105,9 @@ struct introspection_container
      or "UNKNOWN", since (unix ns, 0 = not seen yet); NULL = no check. */
   const char *health_status;
   int64_t health_since_ns;
+  /* Restart policy enabled: RestartCount (restarts made) is shown. */
+  bool has_restart_policy;
+  uint32_t restart_count;
 };
 
 /* Read-only view of one task, valid only during the provider call. */

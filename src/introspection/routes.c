@@ -110,6 +110,8 @@ container_json (const struct introspection_container *c)
         }
       json_object_set_new (o, "Health", h);
     }
+  if (c->has_restart_policy)
+    json_object_set_new (o, "RestartCount", json_integer (c->restart_count));
   return o;
 }
 

@@ -65,6 +65,9 @@ task_metric_json (const struct tcs_task_metric *t)
                              json_pack ("{s:o,s:o}", "readSizeBytes",
                                         ulong_set (&c->storage_read), "writeSizeBytes",
                                         ulong_set (&c->storage_write)));
+      if (c->has_restart)
+        json_object_set_new (o, "restartStatsSet",
+                             json_pack ("{s:I}", "restartCount", (json_int_t) c->restart_count));
       json_array_append_new (cs, o);
     }
   return json_pack ("{s:o,s:o,s:o,s:o}", "taskArn", str (t->task_arn), "taskDefinitionFamily",

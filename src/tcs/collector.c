@@ -264,6 +264,8 @@ task_metrics (tcs_collector_t *c, const struct task *task, struct tcs_task_metri
       if (!tcs_queue_cpu_set (&t->q, &m.cpu) || !tcs_queue_mem_set (&t->q, &m.mem))
         continue;
       m.has_storage = tcs_queue_storage_sets (&t->q, &m.storage_read, &m.storage_write);
+      m.has_restart = ct->restart.enabled;
+      m.restart_count = ct->restart.count;
       tm->containers = xrealloc (tm->containers, (tm->n_containers + 1) * sizeof m);
       tm->containers[tm->n_containers++] = m;
     }

@@ -165,6 +165,8 @@ container_json (const struct tmds_view *v, const struct task_container *c, int v
   json_object_set_new (o, "KnownStatus", json_string (task_container_status_str (c->known_status)));
   if (c->has_exit_code)
     json_object_set_new (o, "ExitCode", json_integer (c->exit_code));
+  if (version >= 4 && c->restart.enabled) /* upstream: only with a restart policy */
+    json_object_set_new (o, "RestartCount", json_integer (c->restart.count));
   uint32_t cpu = c->cpu < 2 ? 2 : c->cpu;
   /* CPU is a float upstream, printed as Go prints it: units are whole
      numbers, so "256", never "256.0" */

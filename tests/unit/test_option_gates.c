@@ -142,6 +142,7 @@ test_attributes (void **st)
   assert_false (has (a, n, C "selinux"));
   assert_true (has (a, n, "ecs.capability.network.container-port-range"));
   assert_true (has (a, n, "ecs.capability.container-health-check"));
+  assert_true (has (a, n, "ecs.capability.container-restart-policy"));
   assert_true (has (a, n, "ecs.capability.task-cpu-mem-limit"));
   ecs_attributes_free (a, n);
   g.task_cpu_mem_limit = false;
@@ -163,6 +164,7 @@ test_attributes (void **st)
   assert_false (has (a, n, C "logging-driver.none"));         /* not configured */
   assert_false (has (a, n, "ecs.capability.network.container-port-range"));
   assert_false (has (a, n, "ecs.capability.container-health-check"));
+  assert_true (has (a, n, "ecs.capability.container-restart-policy")); /* always */
   ecs_attributes_free (a, n);
   task_option_gates_free (&g);
 

@@ -203,9 +203,23 @@ test_idle_and_batches (void **state)
       assert_int_equal (json_integer_value (json_object_get (cpu, "sampleCount")), 20);
       assert_true (json_real_value (json_object_get (cpu, "sum")) == 61.25);
       assert_null (json_object_get (c0, "storageStatsSet"));
+      assert_null (json_object_get (c0, "restartStatsSet")); /* no restart policy */
       json_decref (j);
       free (out[i]);
     }
+  free (out);
+
+  /* A container with a restart policy carries restartStatsSet.restartCount. */
+  struct tcs_container_metric rc = { .name = "app", .cpu = { 0.4, 12.5, 61.25, 20 },
+                                     .mem = { 40, 41, 806, 20 }, .has_restart = true,
+                                     .restart_count = 3 };
+  struct tcs_task_metric rt = { "arn:task/r", "web", "7", &rc, 1 };
+  assert_int_equal (tcs_metrics_batches (&m, &rt, 1, 1735689620123LL, &out), 1);
+  j = msg_of (out[0], "PublishMetricsRequest");
+  json_t *c0 = json_array_get (json_object_get (json_array_get (json_object_get (json_object_get (j, "message"), "taskMetrics"), 0), "containerMetrics"), 0);
+  assert_int_equal (json_integer_value (json_object_get (json_object_get (c0, "restartStatsSet"), "restartCount")), 3);
+  json_decref (j);
+  free (out[0]);
   free (out);
 }
 

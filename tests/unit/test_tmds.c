@@ -31,7 +31,8 @@ static const char *const TASK_JSON
       "\"desiredStatus\":\"RUNNING\",\"containers\":["
       "{\"name\":\"app\",\"image\":\"busybox:1\",\"cpu\":256,\"memory\":64,"
       "\"portMappings\":[{\"containerPort\":80,\"hostPort\":8080}]},"
-      "{\"name\":\"init\",\"image\":\"busybox:1\",\"essential\":false},"
+      "{\"name\":\"init\",\"image\":\"busybox:1\",\"essential\":false,"
+      "\"restartPolicy\":{\"enabled\":true,\"restartAttemptPeriod\":60}},"
       "{\"name\":\"late\",\"image\":\"busybox:1\"}]}";
 
 static const char *const INSPECT_A
@@ -290,6 +291,7 @@ check_v4_container_a (json_t *c)
   assert_string_equal (str (c, "DesiredStatus"), "RUNNING");
   assert_string_equal (str (c, "KnownStatus"), "RUNNING");
   assert_null (json_object_get (c, "ExitCode"));
+  assert_null (json_object_get (c, "RestartCount")); /* no restart policy */
   json_t *lim = json_object_get (c, "Limits");
   assert_true (json_is_number (json_object_get (lim, "CPU")));
   assert_int_equal (json_number_value (json_object_get (lim, "CPU")), 256);
@@ -336,6 +338,8 @@ test_v4 (void **state)
   json_t *b = json_array_get (cs, 1);
   assert_string_equal (str (b, "KnownStatus"), "STOPPED");
   assert_int_equal (json_integer_value (json_object_get (b, "ExitCode")), 3);
+  assert_true (json_is_integer (json_object_get (b, "RestartCount"))); /* restart policy: shown */
+  assert_int_equal (json_integer_value (json_object_get (b, "RestartCount")), 0);
   assert_string_equal (str (b, "FinishedAt"), "2024-05-01T10:00:03.75Z");
   json_t *bn = json_array_get (json_object_get (b, "Networks"), 0);
   assert_string_equal (str (bn, "NetworkMode"), "host");
