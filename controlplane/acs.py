@@ -125,7 +125,7 @@ class AcsHub:
                 c["command"] = cd["command"]
             if cd.get("entryPoint") is not None:
                 c["entryPoint"] = cd["entryPoint"]
-            for k in ("privileged", "startTimeout", "stopTimeout", "dependsOn"):
+            for k in ("privileged", "startTimeout", "stopTimeout", "dependsOn", "restartPolicy"):
                 if cd.get(k) is not None:
                     c[k] = cd[k]
             c["dockerConfig"] = container_options.docker_config(cd, td)

@@ -11,11 +11,52 @@ instance advertising all of them (failure reason ``ATTRIBUTE`` otherwise).
 import json
 
 from . import roles
+from .errors import client_error, invalid_param
 
 CAP = "com.amazonaws.ecs.capability."
 ECAP = "ecs.capability."
 MIB = 1024 * 1024
 NS = 1000000000
+
+
+RESTART_PERIOD_MIN, RESTART_PERIOD_MAX, RESTART_PERIOD_DEFAULT = 60, 1800, 300
+RESTART_IGNORED_MAX = 50
+
+
+def restart_policy(rp, container, min_period=RESTART_PERIOD_MIN):
+    """A container definition's restartPolicy checked as ECS does, normalised.
+
+    ``enabled`` (boolean) is required; ``ignoredExitCodes`` a list of at most
+    50 integers; ``restartAttemptPeriod`` whole seconds in 60..1800, 300 when
+    enabled and absent (so the payload always carries it).  ``min_period``
+    lowers the minimum for tests only (``--min-restart-attempt-period``).
+    Raises ApiError (InvalidParameterException / ClientException)."""
+    def bad(msg):
+        return client_error("Invalid restartPolicy for container '%s': %s" % (container, msg))
+
+    if not isinstance(rp, dict):
+        raise invalid_param("restartPolicy of container '%s' must be an object" % container)
+    enabled = rp.get("enabled")
+    if not isinstance(enabled, bool):
+        raise bad("enabled is required and must be a boolean")
+    codes = rp.get("ignoredExitCodes")
+    if codes is None:
+        codes = []
+    if not isinstance(codes, list) or any(not isinstance(c, int) or isinstance(c, bool) for c in codes):
+        raise bad("ignoredExitCodes must be a list of integers")
+    if len(codes) > RESTART_IGNORED_MAX:
+        raise bad("ignoredExitCodes can have at most %d entries" % RESTART_IGNORED_MAX)
+    period = rp.get("restartAttemptPeriod")
+    if period is None:
+        period = RESTART_PERIOD_DEFAULT if enabled else None
+    elif not isinstance(period, int) or isinstance(period, bool):
+        raise bad("restartAttemptPeriod must be an integer")
+    if period is not None and not min_period <= period <= RESTART_PERIOD_MAX:
+        raise bad("restartAttemptPeriod must be between %d and %d seconds" % (min_period, RESTART_PERIOD_MAX))
+    out = {"enabled": enabled, "ignoredExitCodes": list(codes)}
+    if period is not None:
+        out["restartAttemptPeriod"] = period
+    return out
 
 
 def _ver(v):
@@ -129,6 +170,8 @@ def requires_attributes(td):
             add(CAP + "privileged-container")
         if cd.get("healthCheck"):
             add(ECAP + "container-health-check")
+        if (cd.get("restartPolicy") or {}).get("enabled"):
+            add(ECAP + "container-restart-policy")
         for o in cd.get("dockerSecurityOptions") or []:
             if o.startswith("label"):
                 add(CAP + "selinux")

@@ -485,6 +485,10 @@ class EcsBackend(ServiceOps, MoreOps):
             if cd["name"] in names:
                 raise client_error("Duplicate container name: %s" % cd["name"])
             names.add(cd["name"])
+            if cd.get("restartPolicy") is not None:
+                cd["restartPolicy"] = container_options.restart_policy(
+                    cd["restartPolicy"], cd["name"],
+                    self.options.get("min_restart_attempt_period") or container_options.RESTART_PERIOD_MIN)
             if cd.get("memory") is None and cd.get("memoryReservation") is None and not req.get("memory"):
                 raise client_error("Invalid setting for container '%s'. At least one of 'memory' or "
                                    "'memoryReservation' must be specified." % cd["name"])

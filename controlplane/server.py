@@ -49,6 +49,9 @@ def parse_args(argv=None):
     p.add_argument("--agent-update-version", default=None, help="the agent version it contains")
     p.add_argument("--scheduler-interval", type=float, default=1.0, help="seconds between service scheduler passes")
     p.add_argument("--log-level", default="INFO")
+    p.add_argument("--min-restart-attempt-period", type=int, default=60,
+                   help="TEST ONLY: lowest restartPolicy.restartAttemptPeriod accepted (ECS: 60 s); "
+                        "lets end-to-end tests restart containers within seconds")
     return p.parse_args(argv)
 
 
@@ -108,6 +111,7 @@ class Server:
         self.faults = faults_mod.Faults()
         self.backend = ecs_api.EcsBackend(self.state, args.region, args.account,
                                           {"placement_requires_connected": args.placement_requires_connected,
+                                           "min_restart_attempt_period": args.min_restart_attempt_period,
                                            "agent_update": {"location": args.agent_update_location,
                                                             "signature": args.agent_update_signature,
                                                             "version": args.agent_update_version}})

@@ -6,8 +6,8 @@
  * codec round-trips (to_json -> from_json -> to_json gives the same JSON),
  * the pure planner runs over it (dependency check, desired propagation,
  * actions, known status, stuck detection) with its invariants (statuses
- * never move backwards under a simulated run), and Docker names are
- * computed.  No crash, leak or UB (ASan + UBSan).
+ * never move backwards under a simulated run), the restart policy's
+ * decision runs for each container, and Docker names are computed.  No crash, leak or UB (ASan + UBSan).
  */
 #include <jansson.h>
 #include <stdint.h>
@@ -18,6 +18,7 @@
 #include "core/xmalloc.h"
 #include "engine/engine.h"
 #include "engine/plan.h"
+#include "engine/restart.h"
 #include "task/task.h"
 #include "acs/task_codec.h"
 #include "state/checkpoint_tasks.h"
@@ -93,6 +94,11 @@ exercise_plan (struct task *t)
             default: break;
             }
           if (c->known_status < prev[i])
+            abort ();
+          struct engine_restart_obs ro = { .has_exit_code = true, .exit_code = round - 1,
+                                           .started_at_ns = round };
+          if ((unsigned) engine_restart_decide (t, i, &ro, (int64_t) round * 1000000000LL)
+              > ENGINE_RESTART_REDO)
             abort ();
           prev[i] = c->known_status;
         }
