@@ -18,8 +18,10 @@ is registered with a SigV4-signed raw call; the control plane runs with its
 test-only --min-restart-attempt-period 1 (ECS's minimum is 60 s, and before
 the first restart the period counts from the container's first start).
 """
+import calendar
 import json
 import subprocess
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -68,6 +70,13 @@ def state(cid):
     return json.loads(docker("inspect", cid))[0]["State"]
 
 
+def started_at(cid):
+    """Docker's State.StartedAt of cid as unix seconds."""
+    s = state(cid)["StartedAt"].rstrip("Z")
+    head, _, frac = s.partition(".")
+    return calendar.timegm(time.strptime(head, "%Y-%m-%dT%H:%M:%S")) + float("0." + (frac or "0"))
+
+
 def introspected(a, arn, name):
     for t in a.introspect("/v1/tasks")["Tasks"]:
         if t["Arn"] == arn:
@@ -81,20 +90,22 @@ def restart_count(a, arn, name):
 
 
 # Each run of the container counts itself in its own writable layer (kept
-# across docker start): run 1 exits 1 after 3 s, run 2 waits for /tmp/go and
-# exits with $CODE2, later runs serve until stopped.
+# across docker start): run 1 exits 1 after $RUN1 s (longer than the period:
+# the first restart counts from the first start), run 2 exits with $CODE2 at
+# once or, with WAIT2=1, once /tmp/go exists; later runs serve until stopped.
 RUNS = ("n=$(cat /tmp/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /tmp/n; "
-        "case $n in 1) sleep 3; exit 1;; "
-        "2) while [ ! -f /tmp/go ]; do sleep 0.1; done; exit $CODE2;; "
+        "case $n in 1) sleep $RUN1; exit 1;; "
+        "2) while [ \"$WAIT2\" = 1 ] && [ ! -f /tmp/go ]; do sleep 0.1; done; exit $CODE2;; "
         "*) trap 'exit 0' TERM; sleep 3600 & wait;; esac")
 
 
-def run_restarter(a, cp, cluster, image, code2, period, ignored):
+def run_restarter(a, cp, cluster, image, code2, period, ignored, wait2=True):
     a.wait_registered()
     a.wait_connected()
     td = register_raw(cp, {"family": "rp-" + uuid.uuid4().hex[:6], "containerDefinitions": [
         {"name": "app", "image": image, "memory": 32, "essential": True,
-         "environment": [{"name": "CODE2", "value": str(code2)}],
+         "environment": [{"name": "CODE2", "value": str(code2)}, {"name": "RUN1", "value": str(period + 2)},
+                         {"name": "WAIT2", "value": "1" if wait2 else "0"}],
          "command": ["sh", "-c", RUNS],
          "restartPolicy": {"enabled": True, "ignoredExitCodes": ignored, "restartAttemptPeriod": period}}]})
     assert td["containerDefinitions"][0]["restartPolicy"]["restartAttemptPeriod"] == period
@@ -145,14 +156,15 @@ def test_restart_in_place_then_ignored_code_stops(make_agent, controlplane, clus
 def test_restart_attempt_period_blocks_second_restart(make_agent, controlplane, cluster_name, test_image):
     a = make_agent()
     cp = controlplane
-    # period 2 s: run 1 lasted 3 s (restart), run 2 exits 5 at once (within 2 s of the restart)
-    arn = run_restarter(a, cp, cluster_name, test_image, code2=5, period=2, ignored=[])
+    # period 5 s: run 1 lasts 7 s (restarted), run 2 exits 5 at once (within 5 s of the restart)
+    arn = run_restarter(a, cp, cluster_name, test_image, code2=5, period=5, ignored=[], wait2=False)
     ids = task_containers(cluster_name, arn)
-    wait_for(lambda: restart_count(a, arn, "app") == 1, 60, what="RestartCount 1\n" + a.output()[-3000:])
-    docker("exec", ids[0], "touch", "/tmp/go")
     t = wait_task_status(cp, cluster_name, arn, "STOPPED", timeout=60)
     assert t["containers"][0]["exitCode"] == 5, t
     assert task_containers(cluster_name, arn) == ids
+    assert docker("inspect", "-f", "{{.State.ExitCode}}", ids[0]).strip() == "5"
+    logs = a.all_logs()
+    assert "restarting it in place (restart 1)" in logs and "not restarted (restart policy)" in logs
     # the checkpoint still says one restart
     c = introspected(a, arn, "app")
     assert c is None or c["RestartCount"] == 1
@@ -166,13 +178,18 @@ def test_agent_killed_no_double_restart(make_agent, controlplane, cluster_name, 
     ids = task_containers(cluster_name, arn)
     wait_for(lambda: restart_count(a, arn, "app") == 1, 60, what="RestartCount 1\n" + a.output()[-3000:])
     wait_for(lambda: docker("exec", ids[0], "cat", "/tmp/n").strip() == "2", 30, what="second run")
+    # the next exit must come more than the period (1 s) after this restart
+    wait_for(lambda: time.time() - started_at(ids[0]) > 2.0, 30, what="2 s past the restart")
     a.kill9()
     # run 2 exits 1 while the agent is down
     docker("exec", ids[0], "touch", "/tmp/go")
     wait_for(lambda: not state(ids[0])["Running"], 30, what="container exited")
     assert state(ids[0])["ExitCode"] == 1
     a.start()
-    wait_for(lambda: restart_count(a, arn, "app") == 2, 60, what="RestartCount 2\n" + a.output()[-3000:])
+    try:
+        wait_for(lambda: restart_count(a, arn, "app") == 2, 60, what="RestartCount 2")
+    except AssertionError as e:
+        raise AssertionError("%s\n%s" % (e, a.all_logs()[-6000:]))
     wait_for(lambda: state(ids[0])["Running"], 30, what="container running again")
     assert docker("exec", ids[0], "cat", "/tmp/n").strip() == "3"  # started once more, not twice
     assert task_containers(cluster_name, arn) == ids
