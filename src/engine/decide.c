@@ -137,6 +137,8 @@ decide_event_inspect (const struct task_container *c, const struct engine_observ
     out->warn = o->err_msg;
   if (o->has_info && st == TASK_STATUS_RUNNING && o->info.status != TASK_STATUS_RUNNING)
     st = TASK_STATUS_STOPPED; /* started and already gone */
+  else if (o->has_info && st == TASK_STATUS_STOPPED && o->info.status == TASK_STATUS_RUNNING)
+    st = TASK_STATUS_RUNNING; /* a stale die: started again since (restart policy) */
   if (st == TASK_STATUS_STOPPED && c->known_status < TASK_STATUS_RUNNING
       && c->desired_status != TASK_STATUS_STOPPED)
     step (out, TASK_STATUS_RUNNING, true); /* ran, however briefly */

@@ -143,6 +143,8 @@ test_decide_table (void **st)
     { ENGINE_OBS_EVENT_INSPECT, C, R, R, 0, I_RUNNING, false, false, false, false, "RUNNING+", NULL, NULL, ENGINE_NEXT_NONE, false, false, false },
     { ENGINE_OBS_EVENT_INSPECT, C, R, R, 0, I_EXITED, false, false, false, false, "RUNNING+ STOPPED+", NULL, NULL, ENGINE_NEXT_NONE, false, false, false },
     { ENGINE_OBS_EVENT_INSPECT, C, S, S, 0, I_EXITED, false, false, false, false, "STOPPED+", NULL, NULL, ENGINE_NEXT_NONE, false, false, false },
+    /* a die seen late (replayed, or while a restart ran): it runs again */
+    { ENGINE_OBS_EVENT_INSPECT, R, R, S, 0, I_RUNNING, false, false, false, false, "RUNNING+", NULL, NULL, ENGINE_NEXT_NONE, false, false, false },
     { ENGINE_OBS_EVENT_INSPECT, R, R, S, ERR_TIMEOUT, I_NONE, false, false, false, false, "STOPPED+", NULL, NULL, ENGINE_NEXT_NONE, false, false, false },
     { ENGINE_OBS_EVENT_INSPECT, R, R, S, ERR_NOT_FOUND, I_NONE, false, false, false, false, "STOPPED", NULL, "ContainerVanishedError", ENGINE_NEXT_NONE, false, false, false },
     /* resync and reconciliation: Docker's word */
