@@ -106,6 +106,9 @@ struct fake
   const char *state_path; /* checked at create: the name must be on disk */
   bool name_on_disk_at_create;
   bool checked_create;
+  /* A start of a container that ran before (a restart): the checkpoint's
+     "RestartCount" text at that moment, when state_path is set. */
+  char restart_on_disk_at_start[64];
   int launch_now, launch_max; /* pulls, creates and starts queued, and their most at once */
   int inspect_now, inspect_max, n_inspect; /* container inspects queued, their most at once, all */
 };
@@ -496,6 +499,18 @@ fake_start (void *ctx, const char *id, docker_done_cb cb, void *data)
   struct fake *f = ctx;
   struct fctr *k = fctr_find (f, id);
   flog (f, "start", k ? k->cname : id);
+  if (f->state_path && k && k->started_once)
+    {
+      char *text = NULL;
+      size_t len;
+      agent_error_t err = NULL;
+      const char *rc = NULL;
+      if (util_read_file (f->state_path, &text, &len, &err) == 0)
+        rc = strstr (text, "\"RestartCount\":");
+      snprintf (f->restart_on_disk_at_start, sizeof f->restart_on_disk_at_start, "%.16s", rc ? rc : "none");
+      free (text);
+      error_free (&err);
+    }
   return enqueue (ctx, F_START, (struct fcb){ .done = cb }, data, id);
 }
 
@@ -1743,6 +1758,7 @@ test_restart_in_place (void **st)
 {
   struct fx *x = *st;
   engine_up (x);
+  x->fake.state_path = state_path (x->state);
   add (x, RESTARTER ("arn:rp", "0"));
   assert_true (spin_task (x, "arn:rp", TASK_STATUS_RUNNING));
   run_turns (x, 50);
@@ -1763,6 +1779,8 @@ test_restart_in_place (void **st)
   assert_int_equal (t->containers[0].restart.count, 1);
   assert_true (t->containers[0].restart.last_restart_at_ns > 0);
   assert_int_equal (disk_restart_count (x), 1);
+  /* Persist before acting: the count was on disk when Docker was asked. */
+  assert_string_equal (x->fake.restart_on_disk_at_start, "\"RestartCount\":1");
   cleanup_free char *q1 = queue_str (x);
   assert_string_equal (q1, "C:r:RUNNING T:RUNNING ");
   /* Again (period 0): a second restart. */
