@@ -44,9 +44,18 @@ def podman(tmp_path_factory, test_image):
         f.write(CONF)
     env = dict(os.environ, CONTAINERS_CONF=conf)
     save = subprocess.Popen(["docker", "save", test_image], stdout=subprocess.PIPE)
-    load = subprocess.run(["podman", "load"], stdin=save.stdout, env=env, capture_output=True, text=True,
-                          timeout=300)
-    save.wait()
+    try:
+        load = subprocess.run(["podman", "load"], stdin=save.stdout, env=env, capture_output=True, text=True,
+                              timeout=300)
+    finally:
+        # our end of the pipe closed: a podman that stops reading (it failed)
+        # ends docker save with SIGPIPE instead of leaving it blocked forever
+        save.stdout.close()
+        try:
+            save.wait(60)
+        except subprocess.TimeoutExpired:
+            save.kill()
+            save.wait()
     if load.returncode != 0:
         pytest.skip("podman load failed: " + load.stderr[-1000:])
     run = subprocess.run(["podman", "run", "--rm", "--label", TEST_LABEL, test_image, "true"], env=env,
