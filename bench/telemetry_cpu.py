@@ -2,10 +2,13 @@
 """telemetry_cpu.py - the agent's CPU with N running tasks, telemetry on and off
 (run by bench/run.sh after bench.py; alone: /usr/bin/python3 bench/telemetry_cpu.py).
 
-For each mode (metrics on, then ECS_DISABLE_METRICS=true) a fresh agent on its own
-cluster gets N long-running busybox tasks in one payload; once they run and TCS has
-seen a publish round (metrics for every task, or an idle report), the agent's CPU
-time (utime+stime) is measured over BENCH_TELEMETRY_SECONDS.  The agent samples
+For each mode (metrics on, then ECS_DISABLE_METRICS=true, then "health":
+ECS_DISABLE_METRICS=true with a Docker health check in every task, run every 5 s)
+a fresh agent on its own cluster gets N long-running busybox tasks in one payload;
+once they run and TCS has seen a publish round (metrics for every task, an idle
+report, or every container HEALTHY), the agent's CPU time (utime+stime) is
+measured over BENCH_TELEMETRY_SECONDS.  health - off is what tracking and
+publishing the health of N healthy containers costs the agent.  The agent samples
 each container with a one-shot stats call every ECS_POLLING_METRICS_WAIT_DURATION
 (10 s) and publishes every 20 s: the production periods, not shortened.
 
@@ -27,18 +30,31 @@ SECONDS = B.env_int("BENCH_TELEMETRY_SECONDS", 120)
 
 def measure(cp, mode):
     extra = os.environ.get("BENCH_AGENT_ENV", "")
-    os.environ["BENCH_AGENT_ENV"] = (extra + " ECS_DISABLE_METRICS=true") if mode == "off" else extra
+    os.environ["BENCH_AGENT_ENV"] = (extra + " ECS_DISABLE_METRICS=true") if mode != "on" else extra
     cluster = B.new_cluster(cp, "bench-tcs-" + mode)
     agent = B.Agent(cp, "tcs-" + mode, cluster)
     os.environ["BENCH_AGENT_ENV"] = extra
     try:
         agent.wait_connected(60)
-        td = B.register_td(cp, "bench-tcs", B.LONG_CMD)
+        if mode == "health":
+            r = cp.ecs.register_task_definition(family="bench-tcs-health", containerDefinitions=[{
+                "name": "main", "image": B.IMAGE, "cpu": 10, "memory": 32, "essential": True,
+                "command": B.LONG_CMD, "healthCheck": {"command": ["CMD", "true"], "interval": 5,
+                                                       "timeout": 2, "retries": 1, "startPeriod": 0}}])
+            td = "%s:%d" % (r["taskDefinition"]["family"], r["taskDefinition"]["revision"])
+        else:
+            td = B.register_td(cp, "bench-tcs", B.LONG_CMD)
         arns = cp.admin("/_local/bench/run_tasks", {"cluster": cluster, "taskDefinition": td, "count": N})["taskArns"]
         cp.events.wait_all(arns, cp.events.running_at, 60 + 3 * N, "RUNNING of %d tasks" % N, interval=0.2)
         if mode == "on":
             B.wait_for(lambda: all(a in cp.admin("/_local/tcs")["tasks"] for a in arns), 120,
                        "metrics for all %d tasks" % N, interval=1)
+        elif mode == "health":
+            def healthy():
+                ts = cp.admin("/_local/tcs")["tasks"]
+                return all(ts.get(a, {}).get("containers", {}).get("main", {}).get("health", {})
+                           .get("healthStatus") == "HEALTHY" for a in arns)
+            B.wait_for(healthy, 180, "all %d containers HEALTHY over TCS" % N, interval=1)
         else:
             idle0 = cp.admin("/_local/tcs")["counts"].get("idle", 0)
             B.wait_for(lambda: cp.admin("/_local/tcs")["counts"].get("idle", 0) > idle0, 60,
@@ -52,7 +68,8 @@ def measure(cp, mode):
         tcs = cp.admin("/_local/tcs")["counts"]
         r = {"tasks": N, "seconds": el, "cpu_s": s1["cpu"] - s0["cpu"],
              "cpu_pct": (s1["cpu"] - s0["cpu"]) / el * 100.0, "rss_kib": s1["Rss"],
-             "tcs_messages": tcs.get("PublishMetricsRequest", 0), "bad_signatures": tcs.get("badSignature", 0)}
+             "tcs_messages": tcs.get("PublishMetricsRequest", 0) + tcs.get("PublishHealthRequest", 0),
+             "bad_signatures": tcs.get("badSignature", 0)}
         cp.admin("/_local/bench/stop_tasks", {"cluster": cluster, "tasks": arns})
         return r
     finally:
@@ -65,7 +82,7 @@ def main():
     cp = B.ControlPlane()
     res = {}
     try:
-        for mode in ("on", "off"):
+        for mode in ("on", "off", "health"):
             res[mode] = measure(cp, mode)
             B.log("telemetry %s, %d tasks: agent CPU %.3f %% of a core over %.0f s (RSS %d KiB)"
                   % (mode, N, res[mode]["cpu_pct"], res[mode]["seconds"], res[mode]["rss_kib"]))
@@ -75,6 +92,10 @@ def main():
         json.dump(res, f, indent=1)
     print("| telemetry | %d tasks | agent CPU metrics on %.3f %% | off %.3f %% | on - off %.3f %% of a core |"
           % (N, res["on"]["cpu_pct"], res["off"]["cpu_pct"], res["on"]["cpu_pct"] - res["off"]["cpu_pct"]))
+    print("| health tracking | %d healthy containers | agent CPU %.3f %% vs %.3f %% without checks | +%.3f %% of a core"
+          ", RSS %+d KiB |" % (N, res["health"]["cpu_pct"], res["off"]["cpu_pct"],
+                               res["health"]["cpu_pct"] - res["off"]["cpu_pct"],
+                               res["health"]["rss_kib"] - res["off"]["rss_kib"]))
     return 0
 
 
