@@ -376,6 +376,11 @@ struct docker_events_opts
 {
   int64_t since_ns;         /* replay from this time (unix ns); 0 = from now */
   const char *label_filter; /* optional "k" or "k=v" */
+  /* optional, NULL-terminated: only these actions, filtered by Docker ("event"
+     filter; "health_status" matches "health_status: <status>"), so the
+     exec_* events of every health check run never reach the agent.  Not
+     applied on Podman: the caller still ignores actions it does not use. */
+  const char *const *actions;
   docker_event_cb on_event; /* container events only, in daemon order */
   docker_events_state_cb on_state; /* optional */
   void *data;

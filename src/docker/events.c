@@ -22,6 +22,7 @@ struct docker_events
 {
   docker_client_t *c; /* NULL once stopped */
   char *label_filter;
+  char **actions; /* server-side action filter (Docker), NULL = none */
   docker_event_cb on_event;
   docker_events_state_cb on_state;
   void *data;
@@ -73,6 +74,7 @@ events_destroy (docker_events_t *ev)
   docker_json_stream_free (&ev->js);
   error_free (&ev->stream_err);
   free (ev->label_filter);
+  task_strv_free (ev->actions);
   free (ev);
 }
 
@@ -317,6 +319,13 @@ events_connect (docker_events_t *ev)
   json_object_set_new (f, "type", json_pack ("[s]", "container"));
   if (ev->label_filter && !events_filter_here (ev))
     json_object_set_new (f, "label", json_pack ("[s]", ev->label_filter));
+  if (ev->actions && ev->actions[0] && !c->podman)
+    {
+      json_t *a = json_array ();
+      for (size_t i = 0; ev->actions[i]; i++)
+        json_array_append_new (a, json_string (ev->actions[i]));
+      json_object_set_new (f, "event", a);
+    }
   char *fs = json_dumps (f, JSON_COMPACT);
   json_decref (f);
   char *efs = docker_escape (fs, NULL);
@@ -363,6 +372,7 @@ docker_events_start (docker_client_t *c, const struct docker_events_opts *o)
   docker_events_t *ev = xcalloc (1, sizeof *ev);
   ev->c = c;
   ev->label_filter = o->label_filter && o->label_filter[0] ? xstrdup (o->label_filter) : NULL;
+  ev->actions = o->actions ? task_strv_dup ((char *const *) o->actions) : NULL;
   ev->on_event = o->on_event;
   ev->on_state = o->on_state;
   ev->data = o->data;

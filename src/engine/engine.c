@@ -179,9 +179,12 @@ engine_start (engine_t *e, agent_error_t *err)
   if (e->started)
     return 0;
   e->started = true;
+  /* the actions engine_event_relevant acts on (decide.h) */
+  static const char *const actions[] = { "create", "start", "die", "oom", "health_status", NULL };
   struct docker_events_opts eo = {
     .since_ns = engine_wall_ns () - 1000000000LL,
     .label_filter = LABEL_TASK_ARN,
+    .actions = actions,
     .on_event = engine_docker_event_cb,
     .on_state = engine_events_state_cb,
     .data = e,

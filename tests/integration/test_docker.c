@@ -774,6 +774,86 @@ test_events_start_die (void **state)
   free (l);
 }
 
+struct health_seen
+{
+  bool done;
+  char *status, *output;
+  int exit_code;
+};
+
+static void
+health_seen_cb (const struct docker_container_info *i, agent_error_t err, void *data)
+{
+  struct health_seen *h = data;
+  (void) err;
+  h->done = true;
+  if (!i)
+    return;
+  h->status = i->health_status ? xstrdup (i->health_status) : NULL;
+  h->output = i->health_output ? xstrdup (i->health_output) : NULL;
+  h->exit_code = i->health_exit_code;
+}
+
+/* The action filter (what the engine asks for): a health-checked container's
+   health_status events come through ("health_status: healthy" matched by
+   "health_status"), its exec_* events of every check run and its kill do
+   not; the inspect carries the last check's output and exit code. */
+static void
+test_events_action_filter_health (void **state)
+{
+  struct it *x = *state;
+  struct evlog *l = xcalloc (1, sizeof *l);
+  static const char *const actions[] = { "create", "start", "die", "oom", "health_status", NULL };
+  struct docker_events_opts eo = {
+    .label_filter = x->label_run,
+    .actions = actions,
+    .on_event = evlog_event_cb,
+    .on_state = evlog_state_cb,
+    .data = l,
+  };
+  docker_events_t *ev = docker_events_start (x->c, &eo);
+  assert_true (wait_connected (x, l, 10000));
+  struct res r = { 0 };
+  struct docker_label labels[2];
+  labels_for (x, labels);
+  const char *cmd[] = { "sleep", "300", NULL };
+  struct docker_create_opts o = {
+    .image = test_image (), .cmd = cmd, .labels = labels, .n_labels = 2,
+    .extra_config_json = "{\"Healthcheck\":{\"Test\":[\"CMD-SHELL\",\"echo checked; exit 0\"],"
+                         "\"Interval\":500000000,\"Timeout\":2000000000,\"Retries\":1}}",
+  };
+  char *id = xstrdup (create_sync (x, &o, &r));
+  ASSERT_OK (&r);
+  start_sync (x, id, &r);
+  ASSERT_OK (&r);
+  assert_true (wait_event (x, l, id, DOCKER_EV_HEALTH_STATUS, 20000));
+  struct health_seen h = { 0 };
+  docker_container_inspect (x->c, id, health_seen_cb, &h);
+  assert_true (tloop_until (&x->l, &h.done, 10000));
+  assert_string_equal (h.status, "healthy");
+  assert_string_equal (h.output, "checked\n");
+  assert_int_equal (h.exit_code, 0);
+  free (h.status);
+  free (h.output);
+  res_reset (&r);
+  docker_container_kill (x->c, id, NULL, res_done_cb, &r);
+  WAIT_RES (&x->l, &r, 10000);
+  ASSERT_OK (&r);
+  assert_true (wait_event (x, l, id, DOCKER_EV_DIE, 10000));
+  for (size_t i = 0; i < l->n; i++)
+    if (l->ev[i].kind == DOCKER_EV_OTHER || l->ev[i].kind == DOCKER_EV_KILL)
+      fail_msg ("event %zu of kind %d came through the action filter", i, l->ev[i].kind);
+  assert_int_equal (evlog_find (l, id, DOCKER_EV_START), 1);
+  res_reset (&r);
+  docker_container_remove (x->c, id, true, true, res_done_cb, &r);
+  WAIT_RES (&x->l, &r, 30000);
+  ASSERT_OK (&r);
+  docker_events_stop (ev);
+  res_reset (&r);
+  free (id);
+  free (l);
+}
+
 /* An inspect started from inside the event callback (what the engine does). */
 struct ev_inspect
 {
@@ -1120,6 +1200,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_container_lifecycle, setup, teardown),
     cmocka_unit_test_setup_teardown (test_create_errors_and_kill, setup, teardown),
     cmocka_unit_test_setup_teardown (test_volumes, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_events_action_filter_health, setup, teardown),
     cmocka_unit_test_setup_teardown (test_events_start_die, setup, teardown),
     cmocka_unit_test_setup_teardown (test_events_reconnect_no_loss, setup, teardown),
     cmocka_unit_test_setup_teardown (test_pull_auth_types, setup, teardown),
