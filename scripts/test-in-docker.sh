@@ -103,6 +103,7 @@ say "running make ${TID_ARGS:-test} in $image"
 set +e
 docker run --rm --name "$name" --label ecs-agent-c-test=1 --network host \
   --cap-add NET_ADMIN --cap-add SYS_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+  --security-opt systempaths=unconfined -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
   -v /var/run/docker.sock:/var/run/docker.sock \
   -v "$(command -v docker)":/usr/local/bin/docker:ro \
   -v "$snap:$snap" -v /tmp:/tmp "${shared[@]}" -w "$snap" \
