@@ -3,8 +3,9 @@
 # lets containers reach the agent's task metadata and credentials server
 # (127.0.0.1:PORT, default ECS_TASK_METADATA_PORT or 51679) at
 # http://169.254.170.2, as ecs-init installs it on an ECS-optimised host
-# (run as root; idempotent: setup twice leaves one copy of each rule, remove
-# on a clean host is not an error):
+# (run as root; idempotent: setup twice leaves one copy of each rule, setup
+# replaces a forwarding of 169.254.170.2 to another port, remove on a clean
+# host is not an error):
 #   - net.ipv4.conf.all.route_localnet=1: packets arriving on docker0 may be
 #     routed to 127.0.0.0/8 after the DNAT below;
 #   - nat PREROUTING: tcp to 169.254.170.2:80 -> DNAT 127.0.0.1:PORT (bridge
@@ -46,6 +47,16 @@ rc=0
 case "$cmd" in
   setup)
     sysctl -q -w net.ipv4.conf.all.route_localnet=1 || rc=1
+    # forwarding of 169.254.170.2:80 to another port (a setup for an earlier
+    # ECS_TASK_METADATA_PORT) would come first and win: it goes
+    for chain in PREROUTING OUTPUT; do
+      iptables -w -t nat -S "$chain" 2>/dev/null | grep -e "-d $ip/32 " | grep -e "--dport 80 " |
+        grep -v -e "--to-destination 127.0.0.1:$port\$" -e "--to-ports $port\$" |
+        while read -r _ rest; do
+          # shellcheck disable=SC2086 # the rule is split into words on purpose
+          iptables -w -t nat -D $rest || rc=1
+        done
+    done
     while read -r table chain how rule; do
       # shellcheck disable=SC2086 # the rule is split into words on purpose
       if ! iptables -w -t "$table" -C "$chain" $rule 2>/dev/null; then
