@@ -195,7 +195,26 @@ class EcsBackend(ServiceOps, MoreOps):
             h = self.container_health(t.get("taskArn"), c.get("name"))
             if h:
                 c["healthStatus"] = h
+        out["healthStatus"] = self.task_health(t, out.get("containers") or [])
         return out
+
+    def task_health(self, t, containers):
+        """ECS's task health: UNHEALTHY when an essential container with a
+        health check is unhealthy, HEALTHY when every essential container with
+        one is healthy (and there is one), UNKNOWN otherwise."""
+        try:
+            td = self.resolve_task_def(t["taskDefinitionArn"])
+        except (ApiError, KeyError):
+            td = None
+        cds = {cd["name"]: cd for cd in (td or {}).get("containerDefinitions") or []}
+        checked = [c.get("healthStatus") or "UNKNOWN" for c in containers
+                   if cds.get(c.get("name"), {}).get("essential", True)
+                   and cds.get(c.get("name"), {}).get("healthCheck")]
+        if "UNHEALTHY" in checked:
+            return "UNHEALTHY"
+        if checked and all(h == "HEALTHY" for h in checked):
+            return "HEALTHY"
+        return "UNKNOWN"
 
     # ------------------------------------------------------------ resources
     def used_by_tasks(self, instance_arn):

@@ -182,10 +182,12 @@ def test_container_health_published_and_changes(controlplane, make_agent, cluste
     assert healthy_since
     d = cp.ecs.describe_tasks(cluster=cluster_name, tasks=[arn])["tasks"][0]
     assert d["containers"][0].get("healthStatus") == "HEALTHY", d["containers"]
+    assert d.get("healthStatus") == "HEALTHY", d            # the task's, from its essential containers
     cid = subprocess.run(["docker", "ps", "-q", "--filter", "label=com.amazonaws.ecs.task-arn=" + arn],
                          capture_output=True, text=True, timeout=60).stdout.split()[0]
     subprocess.run(["docker", "exec", cid, "rm", "/tmp/ok"], check=True, timeout=60)
     wait_for(lambda: health() == "UNHEALTHY", 60, what="UNHEALTHY published")
+    assert cp.ecs.describe_tasks(cluster=cluster_name, tasks=[arn])["tasks"][0].get("healthStatus") == "UNHEALTHY"
     # statusSince moved with the status, and stays while it does not change
     unhealthy_since = entry().get("statusSince")
     assert unhealthy_since != healthy_since, (healthy_since, unhealthy_since)
