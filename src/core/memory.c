@@ -36,6 +36,10 @@ memory_pageout_phdr_cb (struct dl_phdr_info *info, size_t size, void *data)
       uintptr_t end = start + ph->p_memsz;
       start &= ~(page - 1);
       end = (end + page - 1) & ~(page - 1);
+      /* no readahead when these pages fault back in: each fault would
+         otherwise read (and map) its neighbours too, and the few code paths
+         of the idle loop would bring most of the segment back */
+      (void) madvise ((void *) start, end - start, MADV_RANDOM);
       if (madvise ((void *) start, end - start, MADV_PAGEOUT) == 0)
         *advised += end - start;
     }
