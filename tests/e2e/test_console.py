@@ -35,8 +35,11 @@ def test_console_run_stop_scale(make_agent, controlplane, cluster_name, test_ima
         b.goto(cp.url + "/console/#clusters")
         b.wait_js("document.body.dataset.loaded === '1'", 60, "console loaded")
         b.js("localStorage.setItem('cluster', %r); location.reload(); true" % cluster_name)
-        b.wait_js("document.body.dataset.loaded === '1' && !!document.querySelector('#clusters-table')", 60)
-        assert cluster_name in b.js("document.querySelector('#clusters-table').textContent")
+        # one condition, evaluated in whichever document is current: right after
+        # location.reload() the old page may still answer, and the new one may not have
+        # rendered its table yet
+        b.wait_js("document.body.dataset.loaded === '1' && ((document.querySelector('#clusters-table')"
+                  " || {}).textContent || '').includes(%r)" % cluster_name, 60, "cluster shown after reload")
         b.screenshot(os.path.join(OUT, "console-clusters.png"))
         b.js("location.hash = '#instances'; true")
         b.wait_js("(document.querySelector('#instances-table') || {}).textContent"
