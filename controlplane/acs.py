@@ -14,7 +14,7 @@ import uuid
 
 from aiohttp import web, WSMsgType
 
-from . import container_options, sigv4
+from . import aws_services, container_options, sigv4
 
 
 def _raw_query(request):
@@ -131,6 +131,17 @@ class AcsHub:
             c["dockerConfig"] = container_options.docker_config(cd, td)
             if cd.get("healthCheck"):
                 c["healthCheckType"] = "docker"
+            # images from ECR / private registries, secrets (controlplane/aws_services.py)
+            b = self.backend
+            auth = aws_services.registry_authentication(cd, td, b.region, b.account, b.options.get("ecr"),
+                                                        b.endpoint)
+            if auth is not None:
+                c["registryAuthentication"] = auth
+            secrets = aws_services.payload_secrets(cd, b.region)
+            if secrets:
+                c["secrets"] = secrets
+            if td.get("executionRoleArn") and (cd.get("logConfiguration") or {}).get("logDriver") == "awslogs":
+                c["logsAuthStrategy"] = "ExecutionRole"
             containers.append(c)
         vols = []
         for v in td.get("volumes") or []:

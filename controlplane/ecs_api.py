@@ -13,7 +13,7 @@ import uuid
 
 from aiohttp import web
 
-from . import container_options, sigv4
+from . import aws_services, container_options, sigv4
 
 
 def _raw_query(request):
@@ -511,6 +511,14 @@ class EcsBackend(ServiceOps, MoreOps):
             if cd.get("memory") is None and cd.get("memoryReservation") is None and not req.get("memory"):
                 raise client_error("Invalid setting for container '%s'. At least one of 'memory' or "
                                    "'memoryReservation' must be specified." % cd["name"])
+        if not req.get("executionRoleArn"):
+            for cd in cds:
+                if cd.get("secrets") or (cd.get("logConfiguration") or {}).get("secretOptions"):
+                    raise client_error("When you are specifying container secrets, you must also specify a value "
+                                       "for 'executionRoleArn'.")
+                if (cd.get("repositoryCredentials") or {}).get("credentialsParameter"):
+                    raise client_error("When you are specifying 'repositoryCredentials', you must also specify a "
+                                       "value for 'executionRoleArn'.")
         for key, norm in (("cpu", validate.normalise_task_cpu), ("memory", validate.normalise_task_memory)):
             if req.get(key) is not None:
                 v = norm(req[key])
@@ -545,7 +553,9 @@ class EcsBackend(ServiceOps, MoreOps):
         })
         td.setdefault("networkMode", "bridge")
         td["requiresAttributes"] = container_options.requires_attributes(td)
-        td["requiresAttributes"] += [a for a in query.feature_attributes(td) if a not in td["requiresAttributes"]]
+        ecr_registry = (self.options.get("ecr") or {}).get("registry")
+        td["requiresAttributes"] += [a for a in query.feature_attributes(td, ecr_registry)
+                                     if a not in td["requiresAttributes"]]
         revs.append(td)
         td["_tags"] = req.get("tags") or []
         return {"taskDefinition": public(td), "tags": td["_tags"]}
@@ -996,6 +1006,10 @@ async def handle_api(request):
         return error_response("ClientException", "Request body exceeds the maximum size of %d bytes."
                               % validate.MAX_BODY, 413)
     target = request.headers.get("X-Amz-Target", "")
+    other = aws_services.targets_service(target)
+    if other is not None and app.get("aws") is not None:
+        # ECR / SSM / Secrets Manager emulation (controlplane/aws_services.py)
+        return await app["aws"].handle(request, body, other[0], other[1], _raw_query(request))
     op = target[len(TARGET_PREFIX):] if target.startswith(TARGET_PREFIX) else ""
     request["op"] = op or "-"
     try:

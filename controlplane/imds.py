@@ -47,9 +47,14 @@ class Imds:
         self.tokens = {}  # token -> expiry
         self.spot_action = None  # {"action", "time"}: the spot interruption notice, when announced
         for c in self.state.imds_creds:
-            self.creds.add_temporary(c["AccessKeyId"], c["SecretAccessKey"], c["Token"], c["_exp"])
+            self.creds.add_temporary(c["AccessKeyId"], c["SecretAccessKey"], c["Token"], c["_exp"],
+                                     self.role_arn())
 
     # ------------------------------------------------------------ credentials
+    def role_arn(self):
+        """The instance role's ARN (the identity its credentials act as)."""
+        return "arn:aws:iam::%s:role/%s" % (self.account, self.role or "ecs-local-instance-role")
+
     def current_creds(self):
         now = time.time()
         cur = self.state.imds_creds[-1] if self.state.imds_creds else None
@@ -69,7 +74,7 @@ class Imds:
                 "Token": base64.b64encode(secrets.token_bytes(96)).decode(),
                 "Expiration": _iso(exp), "_issued": now, "_exp": exp,
             }
-            self.creds.add_temporary(c["AccessKeyId"], c["SecretAccessKey"], c["Token"], exp)
+            self.creds.add_temporary(c["AccessKeyId"], c["SecretAccessKey"], c["Token"], exp, self.role_arn())
             self.state.imds_creds = [x for x in self.state.imds_creds if x["_exp"] > now - 3600] + [c]
             self.state.save()
             log.info("issued role credentials %s (expires %s)", c["AccessKeyId"], c["Expiration"])

@@ -165,10 +165,11 @@ C = "com.amazonaws.ecs.capability."
 E = "ecs.capability."
 
 
-def feature_attributes(td):
+def feature_attributes(td, ecr_registry=None):
     """The requiresAttributes ECS adds for the features a task definition uses beyond
     its container options (those come from container_options.requires_attributes):
-    task role, ECR images, execution role uses, secrets, private registry
+    task role, ECR images (ECR's names, or images in the local registry the control
+    plane serves as ECR, "host:port"), execution role uses, secrets, private registry
     credentials, environment files, container ordering (names only)."""
     names = []
 
@@ -188,7 +189,9 @@ def feature_attributes(td):
                       else "secrets.ssm.bootstrap.log-driver"))
         if cd.get("dependsOn"):
             need(E + "container-ordering")
-        if re.match(r"^\d{12}\.dkr\.ecr\.[^/]+\.amazonaws\.com(\.cn)?/", cd.get("image") or ""):
+        image = cd.get("image") or ""
+        if re.match(r"^\d{12}\.dkr\.ecr\.[^/]+\.amazonaws\.com(\.cn)?/", image) or (
+                ecr_registry and image.startswith(ecr_registry + "/")):
             need(C + "ecr-auth")
             if exec_role:
                 need(E + "execution-role-ecr-pull")

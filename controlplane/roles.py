@@ -67,13 +67,25 @@ def _wire(c):
 
 
 class RoleCredentials:
-    def __init__(self, state, backend, acs_hub, lifetime=6 * 3600.0):
+    def __init__(self, state, backend, acs_hub, lifetime=6 * 3600.0, creds=None):
         self.state = state
         self.backend = backend
         self.acs = acs_hub
         self.lifetime = max(1.0, float(lifetime))
+        self.creds = creds  # sigv4.CredentialStore: minted keys are valid callers of the emulated services
         self._bg = None
         acs_hub.roles = self
+        with state.lock:
+            for t in state.tasks.values():
+                for _, _, priv, _ in ROLE_KEYS:
+                    if t.get(priv):
+                        self._register(t[priv])
+
+    def _register(self, c):
+        """Let c's keys sign requests (as c's role) to the emulated AWS services."""
+        if self.creds is not None:
+            self.creds.add_temporary(c["accessKeyId"], c["secretAccessKey"], c["sessionToken"],
+                                     c.get("_expiresAt", 0), c.get("roleArn"))
 
     def roles_of(self, t):
         """{payload key: (role arn, private key, role type)} of task t."""
@@ -93,6 +105,7 @@ class RoleCredentials:
             c = t.get(priv)
             if not c or c.get("roleArn") != arn:
                 c = t[priv] = mint(arn, self.lifetime)
+                self._register(c)
                 self.state.mark("tasks", t["taskArn"])
             fields[payload_key] = _wire(c)
         return fields
@@ -131,6 +144,7 @@ class RoleCredentials:
                     if not force and c.get("_expiresAt", 0) - now > self.lifetime / 3.0:
                         continue
                     n = t[priv] = mint(arn, self.lifetime, c["credentialsId"])
+                    self._register(n)
                     self.state.mark("tasks", t["taskArn"])
                     msg = {"messageId": str(uuid.uuid4()), "taskArn": t["taskArn"],
                            "taskClusterArn": t["clusterArn"], "roleType": role_type,

@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import socket
 import sys
@@ -11,7 +12,7 @@ import time
 
 from aiohttp import web
 
-from . import acs, manifest, roles, tcs, ecs_api, faults as faults_mod, imds as imds_mod, sigv4
+from . import acs, aws_services, manifest, roles, tcs, ecs_api, faults as faults_mod, imds as imds_mod, sigv4
 from . import console as console_mod
 from .state import State, public
 
@@ -48,6 +49,15 @@ def parse_args(argv=None):
     p.add_argument("--agent-update-signature", default="", help="its SHA-256 (hex)")
     p.add_argument("--agent-update-version", default=None, help="the agent version it contains")
     p.add_argument("--scheduler-interval", type=float, default=1.0, help="seconds between service scheduler passes")
+    p.add_argument("--ecr-registry", default=os.environ.get("CP_ECR_REGISTRY") or None,
+                   help="HOST:PORT of the local registry served as ECR: its images get registryAuthentication "
+                        "type ecr and GetAuthorizationToken answers its credentials (env CP_ECR_REGISTRY)")
+    p.add_argument("--ecr-user", default=os.environ.get("CP_ECR_USER") or "AWS",
+                   help="that registry's htpasswd user (ECR's is always AWS; env CP_ECR_USER)")
+    p.add_argument("--ecr-password", default=os.environ.get("CP_ECR_PASSWORD") or "",
+                   help="that registry's htpasswd password (env CP_ECR_PASSWORD)")
+    p.add_argument("--ecr-registry-id", default=os.environ.get("CP_ECR_REGISTRY_ID") or None,
+                   help="registryId of that registry (default: --account; env CP_ECR_REGISTRY_ID)")
     p.add_argument("--log-level", default="INFO")
     p.add_argument("--min-restart-attempt-period", type=int, default=60,
                    help="TEST ONLY: lowest restartPolicy.restartAttemptPeriod accepted (ECS: 60 s); "
@@ -109,8 +119,14 @@ class Server:
         self.creds = sigv4.CredentialStore()
         self.creds.add_static(args.access_key, args.secret_key, args.session_token)
         self.faults = faults_mod.Faults()
+        self.creds.set_principal(args.access_key, "arn:aws:iam::%s:user/local" % args.account)
+        ecr = None
+        if args.ecr_registry:
+            ecr = {"registry": args.ecr_registry, "user": args.ecr_user, "password": args.ecr_password,
+                   "registryId": args.ecr_registry_id or args.account}
         self.backend = ecs_api.EcsBackend(self.state, args.region, args.account,
                                           {"placement_requires_connected": args.placement_requires_connected,
+                                           "ecr": ecr,
                                            "min_restart_attempt_period": args.min_restart_attempt_period,
                                            "agent_update": {"location": args.agent_update_location,
                                                             "signature": args.agent_update_signature,
@@ -119,7 +135,8 @@ class Server:
                               heartbeat_interval=args.heartbeat_interval, resend_interval=args.resend_interval,
                               connect_payload=args.connect_payload)
         self.roles = roles.RoleCredentials(self.state, self.backend, self.acs,
-                                           lifetime=args.role_credentials_lifetime)
+                                           lifetime=args.role_credentials_lifetime, creds=self.creds)
+        self.aws = aws_services.AwsServices(self.state, self.creds, args.region, args.account, ecr=ecr)
         self.manifests = manifest.ManifestSender(self.state, self.backend, self.acs,
                                                  interval=args.task_manifest_interval)
         self.tcs = tcs.TcsHub(self.state, self.backend, self.creds, args.region,
@@ -138,6 +155,7 @@ class Server:
         app["backend"] = self.backend
         app["faults"] = self.faults
         app["creds"] = self.creds
+        app["aws"] = self.aws
         app["log_line"] = _log_line
         app.router.add_post("/", ecs_api.handle_api)
         app.router.add_get("/ws", self.acs.handle_ws)
@@ -154,6 +172,8 @@ class Server:
         app.router.add_post("/_local/imds/rotate", self.h_imds_rotate)
         app.router.add_post("/_local/imds/spot", self.h_imds_spot)
         app.router.add_get("/_local/health", lambda r: _json({"ok": True}))
+        app.router.add_get("/_local/iam", self.h_iam)
+        app.router.add_post("/_local/iam/deny", self.h_iam_deny)
         console_mod.Console(self.state, self.backend).add_routes(app)
         return app
 
@@ -308,6 +328,26 @@ class Server:
         else:
             self.imds.spot_action = None
         return _json({"ok": True, "spot": self.imds.spot_action})
+
+    async def h_iam(self, request):
+        request["op"] = "admin"
+        with self.state.lock:
+            return _json({"denied": dict(self.state.iam_denied)})
+
+    async def h_iam_deny(self, request):
+        """{"principal": role or user ARN, "services": ["ecr", "ssm", "secretsmanager"]}: that
+        identity gets AccessDeniedException from those services ([] lifts the denial)."""
+        request["op"] = "admin"
+        try:
+            spec = await request.json()
+            principal = spec["principal"]
+            services = spec.get("services", list(aws_services.ALL_SERVICES))
+            if not isinstance(principal, str) or not isinstance(services, list):
+                raise ValueError("principal must be a string, services a list")
+            denied = self.aws.deny(principal, services)
+        except (KeyError, TypeError, ValueError) as e:
+            return _json({"error": "expected {\"principal\": ARN, \"services\": [...]}: %s" % e}, 400)
+        return _json({"ok": True, "denied": denied})
 
     async def h_imds_rotate(self, request):
         request["op"] = "admin"

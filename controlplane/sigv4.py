@@ -44,18 +44,31 @@ class CredentialStore:
         self._lock = threading.Lock()
         self.static = {}
         self.temporary = {}
+        self.principals = {}   # akid -> the IAM identity ARN it acts as (user, role)
 
     def add_static(self, akid, secret, token=None):
         with self._lock:
             self.static[akid] = (secret, token)
 
-    def add_temporary(self, akid, secret, token, expiration):
+    def add_temporary(self, akid, secret, token, expiration, principal=None):
         with self._lock:
             self.temporary[akid] = (secret, token, float(expiration))
+            if principal:
+                self.principals[akid] = principal
             # forget credentials that expired more than an hour ago
             now = time.time()
             for k in [k for k, v in self.temporary.items() if v[2] < now - 3600]:
                 del self.temporary[k]
+                self.principals.pop(k, None)
+
+    def set_principal(self, akid, arn):
+        with self._lock:
+            self.principals[akid] = arn
+
+    def principal(self, akid):
+        """The identity ARN credentials akid act as (None: unknown)."""
+        with self._lock:
+            return self.principals.get(akid)
 
     def lookup(self, akid, now=None):
         """Return (secret, required_token_or_None, expiration_or_None) or None."""

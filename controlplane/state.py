@@ -26,7 +26,8 @@ from .store import Store
 MAX_EVENTS = 20000
 
 # to_json() members kept as one row per object; everything else is a blob row
-ROW_KINDS = ("clusters", "instances", "tasks", "task_defs", "pending", "events", "client_tokens", "services")
+ROW_KINDS = ("clusters", "instances", "tasks", "task_defs", "pending", "events", "client_tokens", "services",
+             "ssm_params", "sm_secrets")
 MARKED_KINDS = ("instances", "tasks", "services")
 
 
@@ -65,6 +66,9 @@ class State:
         self.imds_creds = []      # issued role credentials
         self.services = {}        # arn -> Service (+ _cluster)
         self.account_settings = {}  # principal ARN or "default" -> {name: value}
+        self.ssm_params = {}      # SSM parameter name -> record (controlplane/aws_services.py)
+        self.sm_secrets = {}      # Secrets Manager secret ARN -> record
+        self.iam_denied = {}      # role/user ARN -> [service signing names it may not call]
         self.load()
 
     # ---------------------------------------------------------------- persistence
@@ -89,6 +93,9 @@ class State:
         self.imds_creds = d.get("imds_creds", [])
         self.services = d.get("services", {})
         self.account_settings = d.get("account_settings", {})
+        self.ssm_params = d.get("ssm_params", {})
+        self.sm_secrets = d.get("sm_secrets", {})
+        self.iam_denied = d.get("iam_denied", {})
         self._after_load(migrate)
 
     def to_json(self):
@@ -104,17 +111,21 @@ class State:
             "imds_creds": self.imds_creds,
             "services": self.services,
             "account_settings": self.account_settings,
+            "ssm_params": self.ssm_params,
+            "sm_secrets": self.sm_secrets,
+            "iam_denied": self.iam_denied,
         }
 
     def mark(self, kind, key):
         """Say that row (kind, key) changed: kind 'instances'/'tasks'/'services' with the
-        object's ARN, or 'task_defs' with 'family:revision'."""
+        object's ARN, 'task_defs' with 'family:revision', 'ssm_params' with the parameter
+        name, 'sm_secrets' with the secret ARN."""
         self._dirty.add((kind, key))
 
     @staticmethod
     def _doc_from_rows(rows):
         d = {}
-        for kind in ("clusters", "instances", "tasks", "client_tokens", "services"):
+        for kind in ("clusters", "instances", "tasks", "client_tokens", "services", "ssm_params", "sm_secrets"):
             d[kind] = rows.get(kind, {})
         tds = {}
         for td in rows.get("task_defs", {}).values():
@@ -174,7 +185,8 @@ class State:
             doc = self.to_json()
             dirty, self._dirty = self._dirty, set()
             # new (or vanished) rows of every keyed collection
-            for kind in ("instances", "tasks", "services", "task_defs", "pending", "client_tokens"):
+            for kind in ("instances", "tasks", "services", "task_defs", "pending", "client_tokens",
+                         "ssm_params", "sm_secrets"):
                 if kind not in doc:
                     continue
                 saved = self._p_keys.setdefault(kind, set())

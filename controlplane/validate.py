@@ -28,21 +28,21 @@ MAX_JSON_DEPTH = 64             # the ECS model nests < 20 deep
 _INT32 = (-(2 ** 31), 2 ** 31 - 1)
 _INT64 = (-(2 ** 63), 2 ** 63 - 1)
 
-_model = None
+_models = {}
 
 
-def model():
-    global _model
-    if _model is None:
-        _model = botocore.session.get_session().get_service_model("ecs")
-    return _model
+def model(service="ecs"):
+    m = _models.get(service)
+    if m is None:
+        m = _models[service] = botocore.session.get_session().get_service_model(service)
+    return m
 
 
-def _invalid(path, value, constraint):
+def _invalid(path, value, constraint, code="InvalidParameterException"):
     v = repr(value)
     if len(v) > 80:
         v = v[:77] + "..."
-    return ApiError("InvalidParameterException",
+    return ApiError(code,
                     "1 validation error detected: Value %s at '%s' failed to satisfy constraint: %s"
                     % (v, path or "body", constraint))
 
@@ -70,9 +70,11 @@ def _type_ok(tn, v):
     return True
 
 
-def validate_request(op, req):
-    """Raise ApiError if req (a dict) does not fit op's input shape."""
-    m = model()
+def validate_request(op, req, service="ecs", code="InvalidParameterException"):
+    """Raise ApiError if req (a dict) does not fit op's input shape in the
+    service's model (the other services emulated, controlplane/aws_services.py,
+    answer a violation with their own code, e.g. SSM's ValidationException)."""
+    m = model(service)
     try:
         shape = m.operation_model(op).input_shape
     except Exception:
@@ -84,32 +86,32 @@ def validate_request(op, req):
         sh, v, path = stack.pop()
         tn = sh.type_name
         if not _type_ok(tn, v):
-            raise _invalid(path, v, "Member must be of type %s" % _TYPE_NAMES.get(tn, tn))
+            raise _invalid(path, v, "Member must be of type %s" % _TYPE_NAMES.get(tn, tn), code=code)
         md = sh.metadata
         if tn == "string":
             enum = getattr(sh, "enum", None)
             if enum and v not in enum:
-                raise _invalid(path, v, "Member must satisfy enum value set: [%s]" % ", ".join(enum))
+                raise _invalid(path, v, "Member must satisfy enum value set: [%s]" % ", ".join(enum), code=code)
             if "min" in md and len(v) < md["min"]:
-                raise _invalid(path, v, "Member must have length greater than or equal to %d" % md["min"])
+                raise _invalid(path, v, "Member must have length greater than or equal to %d" % md["min"], code=code)
             if "max" in md and len(v) > md["max"]:
-                raise _invalid(path, v, "Member must have length less than or equal to %d" % md["max"])
+                raise _invalid(path, v, "Member must have length less than or equal to %d" % md["max"], code=code)
         elif tn in ("integer", "long"):
             lo, hi = _INT32 if tn == "integer" else _INT64
             lo = max(lo, md.get("min", lo))
             hi = min(hi, md.get("max", hi))
             if v < lo:
-                raise _invalid(path, v, "Member must have value greater than or equal to %d" % lo)
+                raise _invalid(path, v, "Member must have value greater than or equal to %d" % lo, code=code)
             if v > hi:
-                raise _invalid(path, v, "Member must have value less than or equal to %d" % hi)
+                raise _invalid(path, v, "Member must have value less than or equal to %d" % hi, code=code)
         elif tn == "list":
             if "min" in md and len(v) < md["min"]:
-                raise _invalid(path, v, "Member must have length greater than or equal to %d" % md["min"])
+                raise _invalid(path, v, "Member must have length greater than or equal to %d" % md["min"], code=code)
             if "max" in md and len(v) > md["max"]:
-                raise _invalid(path, v, "Member must have length less than or equal to %d" % md["max"])
+                raise _invalid(path, v, "Member must have length less than or equal to %d" % md["max"], code=code)
             for i in range(len(v) - 1, -1, -1):
                 if v[i] is None:
-                    raise _invalid("%s.%d.member" % (path, i + 1), None, "Member must not be null")
+                    raise _invalid("%s.%d.member" % (path, i + 1), None, "Member must not be null", code=code)
                 stack.append((sh.member, v[i], "%s.%d.member" % (path, i + 1)))
         elif tn == "map":
             for k, item in v.items():
@@ -118,7 +120,7 @@ def validate_request(op, req):
         elif tn == "structure":
             for name in sh.required_members:
                 if v.get(name) is None:
-                    raise _invalid((path + "." if path else "") + name, None, "Member must not be null")
+                    raise _invalid((path + "." if path else "") + name, None, "Member must not be null", code=code)
             members = sh.members
             for name in reversed(list(members)):
                 item = v.get(name)

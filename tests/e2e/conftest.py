@@ -123,6 +123,20 @@ def tmpdir_path():
     shutil.rmtree(d, ignore_errors=True)
 
 
+def registry_info():
+    """Start (or reuse) the private test registry (tests/lib/registry.sh); its info
+    as a dict: port, user, password, ecr_user (AWS), ecr_password, image, ..."""
+    path = subprocess.check_output(["sh", os.path.join(ROOT, "tests/lib/registry.sh"), "start"],
+                                   text=True, timeout=300).strip().splitlines()[-1]
+    with open(path) as f:
+        return dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
+
+
+def ecr_args(info):
+    """Control plane arguments serving that registry as ECR (its AWS user's password as the token)."""
+    return ["--ecr-registry", "127.0.0.1:" + info["port"], "--ecr-password", info["ecr_password"]]
+
+
 @pytest.fixture
 def controlplane(tmpdir_path):
     cp = ControlPlane(tmpdir_path)
@@ -164,6 +178,10 @@ class Agent:
             "AWS_ACCESS_KEY_ID": AKID,
             "AWS_SECRET_ACCESS_KEY": SECRET,
             "AWS_EC2_METADATA_SERVICE_ENDPOINT": cp.imds_url or "http://127.0.0.1:9",
+            # the control plane also serves ECR, SSM and Secrets Manager (controlplane/aws_services.py)
+            "AWS_ENDPOINT_URL_ECR": cp.url,
+            "AWS_ENDPOINT_URL_SSM": cp.url,
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": cp.url,
             "ECS_DATADIR": self.data_dir,
             "ECS_CHECKPOINT": "true",
             "ECS_LOGFILE": os.path.join(self.log_dir, "ecs-agent.log"),

@@ -7,9 +7,12 @@
 # (docker login with a private DOCKER_CONFIG; 127.0.0.0/8 is an insecure
 # registry for the daemon by default, so plain http works) and removes the
 # local tag again so tests really pull.
-# Writes shell-style key=value lines (port, user, password, image, dir, pid)
-# to $REGISTRY_INFO (default ${TMPDIR:-/tmp}/ecs-agent-c-test-registry/info)
-# and prints that path.  Idempotent; `stop` kills the registry and cleans up.
+# A second htpasswd user, AWS (ecr_user / ecr_password), is the one the control
+# plane hands out as an ECR token (controlplane --ecr-registry 127.0.0.1:<port>
+# --ecr-password <ecr_password>): ECR's token user is always AWS.
+# Writes shell-style key=value lines (port, user, password, ecr_user,
+# ecr_password, image, dir, pid) to $REGISTRY_INFO
+# (default ${TMPDIR:-/tmp}/ecs-agent-c-test-registry/info) and prints that path.  Idempotent; `stop` kills the registry and cleans up.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 base=${REGISTRY_DIR:-${TMPDIR:-/tmp}/ecs-agent-c-test-registry}
@@ -23,6 +26,8 @@ alive() {
   pid=$(sed -n 's/^pid=//p' "$info")
   port=$(sed -n 's/^port=//p' "$info")
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  # a registry started before the AWS user existed is replaced
+  grep -q '^ecr_password=' "$info" || return 1
   code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v2/" || true)
   [ "$code" = 401 ]
 }
@@ -38,7 +43,9 @@ start() {
   dir=$(mktemp -d "$base/run.XXXXXX")
   port=$(free_port)
   password=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  ecr_password=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
   htpasswd -Bbn "$user" "$password" >"$dir/htpasswd"
+  htpasswd -Bbn AWS "$ecr_password" >>"$dir/htpasswd"
   mkdir -p "$dir/data"
   cat >"$dir/config.yml" <<EOC
 version: 0.1
@@ -87,6 +94,8 @@ EOC
 port=$port
 user=$user
 password=$password
+ecr_user=AWS
+ecr_password=$ecr_password
 image=$target
 repo=$repo
 dir=$dir
