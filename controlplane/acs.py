@@ -24,6 +24,23 @@ def _raw_query(request):
 log = logging.getLogger("controlplane.acs")
 
 
+def _log_task_failure(task):
+    """Done callback of every background task here: an exception is logged (not
+    left for asyncio's "exception was never retrieved" at garbage collection)."""
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        log.error("background task %s failed: %r", task.get_name(), exc)
+
+
+def _spawn(coro, name):
+    """Start coro as a background task whose failure is logged."""
+    task = asyncio.get_event_loop().create_task(coro, name=name)
+    task.add_done_callback(_log_task_failure)
+    return task
+
+
 class Conn:
     def __init__(self, ws, instance_arn, cluster_param, peer):
         self.ws = ws
@@ -75,7 +92,7 @@ class AcsHub:
 
     # ------------------------------------------------------------ lifecycle
     def start(self):
-        self._bg = asyncio.get_event_loop().create_task(self._resend_loop())
+        self._bg = _spawn(self._resend_loop(), "acs-resend")
 
     async def stop(self):
         if self._bg:
@@ -196,15 +213,15 @@ class AcsHub:
         tasks = [self.state.tasks[a] for a in task_arns if a in self.state.tasks]
         entry = self.make_payload(instance_arn, tasks)
         self.state.save()
-        asyncio.get_event_loop().create_task(self._send_entries(instance_arn, [entry]))
+        _spawn(self._send_entries(instance_arn, [entry]), "acs-send-payload")
 
     def send_soon(self, instance_arn, typ, message):
         """Send a frame to the instance's websockets from synchronous code (an API handler)."""
-        asyncio.get_event_loop().create_task(self.send_message(typ, message, instance_arn))
+        _spawn(self.send_message(typ, message, instance_arn), "acs-send-" + typ)
 
     def on_instance_inactive(self, instance_arn):
         for c in self.all_conns(instance_arn):
-            asyncio.get_event_loop().create_task(c.ws.close(code=1000, message=b"InactiveInstanceException"))
+            _spawn(c.ws.close(code=1000, message=b"InactiveInstanceException"), "acs-close-inactive")
 
     async def _send_entries(self, instance_arn, entries, conns=None):
         conns = conns if conns is not None else self.all_conns(instance_arn)
@@ -287,10 +304,10 @@ class AcsHub:
         self.state.add_event("ws_connect", containerInstanceArn=inst, conn=conn.id,
                              query={k: v for k, v in q.items()}, userAgent=request.headers.get("User-Agent"))
         log.info("ACS connect %s conn=%s query=%s", inst, conn.id, dict(q))
-        conn.hb_task = asyncio.get_event_loop().create_task(self._heartbeats(conn))
+        conn.hb_task = _spawn(self._heartbeats(conn), "acs-heartbeats")
         # the connect payloads go out while frames are read: an agent may
         # ack the first before the last is sent (or close meanwhile)
-        sender = asyncio.get_event_loop().create_task(self._on_connect(conn))
+        sender = _spawn(self._on_connect(conn), "acs-connect-payloads")
         try:
             async for msg in ws:
                 if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):

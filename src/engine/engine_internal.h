@@ -200,6 +200,9 @@ void engine_retry_timer_cb (uv_timer_t *h);
 void engine_create_continue (engine_t *e, struct task *t, size_t ci);
 /* Ops that hold a launch slot (pulls, creates, starts). */
 bool engine_op_is_launch (enum op_kind k);
+/* How many ops in flight are of a kind pred accepts. */
+typedef bool (*engine_op_pred) (enum op_kind k);
+size_t engine_ops_count (const engine_t *e, engine_op_pred pred);
 void engine_launch_timer_cb (uv_timer_t *h);
 void engine_do_create (engine_t *e, struct task *t, size_t ci);
 bool engine_volumes_ready (const struct task *t, const struct task_container *c);

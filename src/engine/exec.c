@@ -87,13 +87,13 @@ engine_launch_timer_cb (uv_timer_t *h)
   engine_step_all (e);
 }
 
-static size_t
-launches_in_flight (const engine_t *e)
+size_t
+engine_ops_count (const engine_t *e, engine_op_pred pred)
 {
   size_t n = 0;
   const struct op *o;
   TAILQ_FOREACH (o, &e->ops_list, link)
-  n += engine_op_is_launch (o->kind);
+  n += pred (o->kind);
   return n;
 }
 
@@ -442,7 +442,7 @@ issue_pull (engine_t *e, struct task *t, size_t ci)
       engine_record (e, t, ci, TASK_STATUS_PULLED, NULL);
       return true;
     }
-  if (e->image_cycle || !engine_decide_launch_slot (e->launch_limit, launches_in_flight (e)))
+  if (e->image_cycle || !engine_decide_launch_slot (e->launch_limit, engine_ops_count (e, engine_op_is_launch)))
     {
       e->launch_deferred = true; /* image cleanup running, or no launch slot */
       return false;
@@ -528,7 +528,7 @@ engine_create_continue (engine_t *e, struct task *t, size_t ci)
 static bool
 launch_slot (engine_t *e)
 {
-  if (engine_decide_launch_slot (e->launch_limit, launches_in_flight (e)))
+  if (engine_decide_launch_slot (e->launch_limit, engine_ops_count (e, engine_op_is_launch)))
     return true;
   e->launch_deferred = true;
   return false;

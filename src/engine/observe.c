@@ -317,14 +317,10 @@ resync_all (engine_t *e)
   engine_steady_round (e);
 }
 
-static size_t
-steady_in_flight (const engine_t *e)
+static bool
+op_is_steady_inspect (enum op_kind k)
 {
-  size_t n = 0;
-  const struct op *op;
-  TAILQ_FOREACH (op, &e->ops_list, link)
-  n += op->kind == OP_STEADY_INSPECT;
-  return n;
+  return k == OP_STEADY_INSPECT;
 }
 
 static uint64_t
@@ -339,7 +335,7 @@ engine_steady_round (engine_t *e)
   if (!e->ready || e->stopped)
     return;
   uint64_t now = uv_now (e->loop);
-  size_t busy = steady_in_flight (e);
+  size_t busy = engine_ops_count (e, op_is_steady_inspect);
   for (size_t i = 0; i < e->n_tasks; i++)
     {
       struct task *t = e->tasks[i];
