@@ -20,22 +20,12 @@
 #include "state/checkpoint_tasks.h"
 #include "test_engine_util.h"
 
-#define N TASK_STATUS_NONE
-#define P TASK_STATUS_PULLED
-#define C TASK_STATUS_CREATED
-#define R TASK_STATUS_RUNNING
-#define S TASK_STATUS_STOPPED
+#define N TEU_N
+#define P TEU_P
+#define C TEU_C
+#define R TEU_R
+#define S TEU_S
 #define SEC 1000000000LL
-
-static struct task *
-task (const char *json)
-{
-  agent_error_t err = NULL;
-  struct task *t = teu_task (json, &err);
-  if (!t)
-    fail_msg ("%s", error_msg (&err));
-  return t;
-}
 
 /* "app" depends on "dep" with the given condition; dep has a health check
    and a start timeout of 10 s. */
@@ -50,7 +40,7 @@ pair (const char *cond)
             "{\"name\":\"dep\",\"image\":\"busybox\",\"essential\":false,\"startTimeout\":10,"
             "\"healthCheckType\":\"DOCKER\"}]}",
             cond);
-  struct task *t = task (buf);
+  struct task *t = teu_task_must (buf);
   engine_plan_update_desired (t);
   return t;
 }
@@ -192,7 +182,7 @@ static void
 test_chain_order_and_reverse_stop (void **st)
 {
   (void) st;
-  struct task *t = task (chain_json);
+  struct task *t = teu_task_must (chain_json);
   struct task_container *app = &t->containers[0], *mig = &t->containers[1], *db = &t->containers[2];
   char *reason = NULL;
   assert_int_equal (engine_plan_check_task (t, &reason), 0);
@@ -272,7 +262,7 @@ test_admission (void **st)
       char buf[1024];
       snprintf (buf, sizeof buf, "{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\",\"containers\":[%s]}",
                 rows[i].containers);
-      struct task *t = task (buf);
+      struct task *t = teu_task_must (buf);
       char *reason = NULL;
       int rc = engine_plan_check_task (t, &reason);
       if (rows[i].want == NULL ? rc != 0 : (rc == 0 || strcmp (reason, rows[i].want) != 0))
@@ -339,7 +329,7 @@ static void
 test_checkpoint_round_trip (void **st)
 {
   (void) st;
-  struct task *t = task (chain_json);
+  struct task *t = teu_task_must (chain_json);
   t->containers[2].life.start_timeout_s = 30;
   t->containers[2].life.stop_timeout_s = 2;
   t->containers[2].life.started_at_ns = 1234567890123LL;

@@ -10,27 +10,17 @@
 #include "engine/plan.h"
 #include "test_engine_util.h"
 
-#define N TASK_STATUS_NONE
-#define P TASK_STATUS_PULLED
-#define C TASK_STATUS_CREATED
-#define R TASK_STATUS_RUNNING
-#define S TASK_STATUS_STOPPED
-
-static struct task *
-task (const char *json)
-{
-  agent_error_t err = NULL;
-  struct task *t = teu_task (json, &err);
-  if (!t)
-    fail_msg ("%s", error_msg (&err));
-  return t;
-}
+#define N TEU_N
+#define P TEU_P
+#define C TEU_C
+#define R TEU_R
+#define S TEU_S
 
 /* One container, no dependencies. */
 static struct task *
 single (void)
 {
-  return task ("{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"a\",\"image\":\"i\",\"essential\":true}]}");
+  return teu_task_must ("{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"a\",\"image\":\"i\",\"essential\":true}]}");
 }
 
 static void
@@ -138,7 +128,7 @@ static void
 test_update_desired (void **st)
 {
   (void) st;
-  struct task *t = task ("{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\",\"containers\":["
+  struct task *t = teu_task_must ("{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\",\"containers\":["
                                 "{\"name\":\"e\",\"image\":\"i\",\"essential\":true},"
                                 "{\"name\":\"n\",\"image\":\"i\",\"essential\":false}]}");
   assert_true (engine_plan_update_desired (t));
@@ -158,7 +148,7 @@ test_update_desired (void **st)
   assert_int_equal (t->containers[1].desired_status, S);
   task_free (t);
   /* Essential desired STOPPED (an error on its create) stops the task too. */
-  t = task ("{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\",\"containers\":["
+  t = teu_task_must ("{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\",\"containers\":["
             "{\"name\":\"e\",\"image\":\"i\",\"essential\":true},{\"name\":\"n\",\"image\":\"i\"}]}");
   engine_plan_update_desired (t);
   t->containers[0].desired_status = S;
@@ -177,7 +167,7 @@ static void
 test_task_known (void **st)
 {
   (void) st;
-  struct task *t = task ("{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\",\"containers\":["
+  struct task *t = teu_task_must ("{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\",\"containers\":["
                                 "{\"name\":\"a\",\"image\":\"i\"},{\"name\":\"b\",\"image\":\"i\"}]}");
   assert_int_equal (engine_plan_task_known (t), N);
   t->containers[0].known_status = P;
@@ -204,7 +194,7 @@ test_task_known (void **st)
   assert_int_equal (engine_plan_task_status_of (P), N);
   assert_int_equal (engine_plan_task_status_of (R), R);
   /* No containers: straight to the desired status. */
-  t = task ("{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\"}");
+  t = teu_task_must ("{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\"}");
   assert_int_equal (engine_plan_task_known (t), R);
   task_free (t);
 }
@@ -213,7 +203,7 @@ test_task_known (void **st)
 static struct task *
 linked (void)
 {
-  struct task *t = task ("{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\",\"containers\":["
+  struct task *t = teu_task_must ("{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\",\"containers\":["
                                 "{\"name\":\"web\",\"image\":\"i\",\"essential\":true,\"links\":[\"db:database\"],"
                                 "\"volumesFrom\":[{\"sourceContainer\":\"data\"}]},"
                                 "{\"name\":\"db\",\"image\":\"i\",\"essential\":true},"
@@ -344,7 +334,7 @@ test_check_dependencies (void **st)
   };
   for (size_t i = 0; i < ARRAY_SIZE (bad); i++)
     {
-      t = task (bad[i].json);
+      t = teu_task_must (bad[i].json);
       assert_int_equal (engine_plan_check_dependencies (t, &reason), -1);
       if (!strstr (reason, bad[i].needle))
         fail_msg ("case %zu: \"%s\" lacks \"%s\"", i, reason, bad[i].needle);
@@ -352,7 +342,7 @@ test_check_dependencies (void **st)
       task_free (t);
     }
   /* A diamond is not a cycle. */
-  t = task ("{\"arn\":\"t\",\"containers\":[{\"name\":\"a\",\"image\":\"i\",\"links\":[\"b\",\"c\"]},"
+  t = teu_task_must ("{\"arn\":\"t\",\"containers\":[{\"name\":\"a\",\"image\":\"i\",\"links\":[\"b\",\"c\"]},"
             "{\"name\":\"b\",\"image\":\"i\",\"links\":[\"d\"]},{\"name\":\"c\",\"image\":\"i\",\"links\":[\"d\"]},"
             "{\"name\":\"d\",\"image\":\"i\"}]}");
   assert_int_equal (engine_plan_check_dependencies (t, &reason), 0);
@@ -466,7 +456,7 @@ test_check_task (void **st)
 {
   (void) st;
   char *reason = NULL;
-  struct task *t = task ("{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\",\"containers\":[]}");
+  struct task *t = teu_task_must ("{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\",\"containers\":[]}");
   assert_int_equal (engine_plan_check_task (t, &reason), -1);
   assert_string_equal (reason, ENGINE_REASON_NO_CONTAINERS);
   free (reason);
@@ -478,7 +468,7 @@ test_check_task (void **st)
   n300[300] = '\0';
   cleanup_free char *ok = xasprintf ("{\"arn\":\"t\",\"containers\":[{\"name\":\"a\",\"image\":\"i\",\"links\":[\"%s:al\"]},"
                                      "{\"name\":\"%s\",\"image\":\"i\"}]}", n255, n255);
-  t = task (ok);
+  t = teu_task_must (ok);
   assert_int_equal (engine_plan_check_task (t, &reason), 0);
   assert_null (reason);
   task_free (t);
@@ -490,7 +480,7 @@ test_check_task (void **st)
   for (size_t i = 0; i < ARRAY_SIZE (fmts); i++)
     {
       cleanup_free char *json = xasprintf (fmts[i], n300, n300);
-      t = task (json);
+      t = teu_task_must (json);
       assert_int_equal (engine_plan_check_task (t, &reason), -1);
       if (!strstr (reason, "a container name longer than 255 characters") || strstr (reason, "missing"))
         fail_msg ("case %zu: %s", i, reason);
@@ -519,7 +509,7 @@ test_stuck (void **st)
   t->hold = false;
   /* Stopping but nothing can move (a stop-order cycle built by hand). */
   task_free (t);
-  t = task ("{\"arn\":\"t\",\"desiredStatus\":\"STOPPED\",\"containers\":[{\"name\":\"a\",\"image\":\"i\",\"links\":[\"b\"]},"
+  t = teu_task_must ("{\"arn\":\"t\",\"desiredStatus\":\"STOPPED\",\"containers\":[{\"name\":\"a\",\"image\":\"i\",\"links\":[\"b\"]},"
             "{\"name\":\"b\",\"image\":\"i\",\"links\":[\"a\"]}]}");
   set (&t->containers[0], S, R);
   set (&t->containers[1], S, R);

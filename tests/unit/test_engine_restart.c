@@ -16,16 +16,6 @@
 #define SEC 1000000000LL
 #define T0 (1700000000LL * SEC) /* first start of the container */
 
-static struct task *
-task (const char *json)
-{
-  agent_error_t err = NULL;
-  struct task *t = teu_task (json, &err);
-  if (!t)
-    fail_msg ("%s", error_msg (&err));
-  return t;
-}
-
 /* One essential container "app" with the given restartPolicy member
    (NULL: none), known RUNNING since T0 with a Docker id. */
 static struct task *
@@ -36,7 +26,7 @@ app (const char *policy)
             "{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\",\"containers\":["
             "{\"name\":\"app\",\"image\":\"img\",\"essential\":true%s%s}]}",
             policy ? ",\"restartPolicy\":" : "", policy ? policy : "");
-  struct task *t = task (buf);
+  struct task *t = teu_task_must (buf);
   struct task_container *c = &t->containers[0];
   c->known_status = c->desired_status = TASK_STATUS_RUNNING;
   c->docker_id = xstrdup ("abc");

@@ -13,17 +13,6 @@
 
 #define SAMPLES "samples/"
 
-static struct task *
-must_parse (const char *text)
-{
-  agent_error_t err = NULL;
-  struct task *t = teu_task (text, &err);
-  if (!t)
-    fail_msg ("parse failed: %s", error_msg (&err));
-  error_free (&err);
-  return t;
-}
-
 /* Expect rejection; returns the message (caller frees) for content checks. */
 static char *
 must_reject (const char *text)
@@ -144,7 +133,7 @@ test_overrides_samples (void **st)
       cleanup_free char *text = task_with_overrides (vtext);
       if (cases[i].accept)
         {
-          struct task *t = must_parse (text);
+          struct task *t = teu_task_must (text);
           assert_true (t->containers[0].has_override_command);
           char **cmd = task_container_effective_command (&t->containers[0]);
           assert_string_equal (cmd[2], cases[i].cmd2);
@@ -158,7 +147,7 @@ test_overrides_samples (void **st)
       json_decref (j);
     }
   /* The string-encoded form built in code by upstream's test: accepted. */
-  struct task *t = must_parse (
+  struct task *t = teu_task_must (
       "{\"arn\":\"a\",\"containers\":[{\"name\":\"c\",\"image\":\"i\",\"command\":[\"x\"],"
       "\"overrides\":\"{\\\"command\\\":[\\\"sh\\\",\\\"-c\\\",\\\"sleep 15\\\"]}\"}]}");
   char **cmd = task_container_effective_command (&t->containers[0]);
@@ -166,7 +155,7 @@ test_overrides_samples (void **st)
   assert_string_equal (t->containers[0].command[0], "x");
   task_free (t);
   /* command null inside overrides: no override. */
-  t = must_parse ("{\"arn\":\"a\",\"containers\":[{\"name\":\"c\",\"image\":\"i\",\"command\":[\"x\"],"
+  t = teu_task_must ("{\"arn\":\"a\",\"containers\":[{\"name\":\"c\",\"image\":\"i\",\"command\":[\"x\"],"
                   "\"overrides\":{\"command\":null}}]}");
   assert_false (t->containers[0].has_override_command);
   assert_string_equal (task_container_effective_command (&t->containers[0])[0], "x");
@@ -288,7 +277,7 @@ test_accept_variants (void **st)
   (void) st;
   /* Case-insensitive keys, env as a list, udp, links with alias, missing
      dependency targets (rejected later by the engine, not here). */
-  struct task *t = must_parse (
+  struct task *t = teu_task_must (
       "{\"Arn\":\"a\",\"Family\":\"f\",\"Version\":\"3\",\"DesiredStatus\":\"STOPPED\","
       "\"Containers\":[{\"Name\":\"c\",\"Image\":\"i\",\"Environment\":[{\"name\":\"A\",\"value\":\"1\"}],"
       "\"PortMappings\":[{\"ContainerPort\":53,\"protocol\":\"udp\"}],\"Links\":[\"ghost:alias\"],"
@@ -301,7 +290,7 @@ test_accept_variants (void **st)
   assert_false (t->containers[0].essential);
   task_free (t);
   /* Legacy status names. */
-  t = must_parse ("{\"arn\":\"a\",\"desiredStatus\":\"DEAD\"}");
+  t = teu_task_must ("{\"arn\":\"a\",\"desiredStatus\":\"DEAD\"}");
   assert_int_equal (t->desired_status, TASK_STATUS_STOPPED);
   task_free (t);
 }
@@ -368,7 +357,7 @@ static void
 test_checkpoint_round_trip (void **st)
 {
   (void) st;
-  struct task *t = must_parse (
+  struct task *t = teu_task_must (
       "{\"arn\":\"arn:t\",\"family\":\"fam\",\"version\":\"7\",\"desiredStatus\":\"RUNNING\","
       "\"volumes\":[{\"name\":\"h\",\"host\":{\"sourcePath\":\"/tmp\"}},{\"name\":\"e\",\"host\":{}}],"
       "\"containers\":[{\"name\":\"web\",\"image\":\"busybox\",\"command\":[\"httpd\",\"-f\"],"
@@ -495,7 +484,7 @@ static void
 test_docker_names (void **st)
 {
   (void) st;
-  struct task *t = must_parse ("{\"arn\":\"arn:aws:ecs:us-west-2:1:task/x\",\"family\":\"my_fam!\","
+  struct task *t = teu_task_must ("{\"arn\":\"arn:aws:ecs:us-west-2:1:task/x\",\"family\":\"my_fam!\","
                                       "\"version\":\"2\",\"containers\":[{\"name\":\"web.1\",\"image\":\"i\"},"
                                       "{\"name\":\"web1\",\"image\":\"i\"}],"
                                       "\"volumes\":[{\"name\":\"data\",\"host\":{}}]}");

@@ -97,4 +97,25 @@ teu_task (const char *json_text, agent_error_t *err)
   return t;
 }
 
+#ifdef fail_msg
+/* teu_task for a table test that includes <cmocka.h> first: a JSON the test
+   wrote that does not parse fails the running test. */
+static inline struct task *
+teu_task_must (const char *json_text)
+{
+  agent_error_t err = NULL;
+  struct task *t = teu_task (json_text, &err);
+  if (!t)
+    fail_msg ("test task does not parse: %s", error_msg (&err));
+  return t;
+}
+#endif
+
+/* Status shorthands of the plan and dependency tables. */
+#define TEU_N TASK_STATUS_NONE
+#define TEU_P TASK_STATUS_PULLED
+#define TEU_C TASK_STATUS_CREATED
+#define TEU_R TASK_STATUS_RUNNING
+#define TEU_S TASK_STATUS_STOPPED
+
 #endif
