@@ -50,10 +50,12 @@
  *     the limit, the oldest connection that is not being answered is closed,
  *     so idle floods cannot lock out a real client and memory stays bounded
  *     (lws header buffers are allocated per connection up to the limit);
- *   - descriptors: the server never holds more connections than the open
- *     file limit (RLIMIT_NOFILE) minus 128 (an eighth of the limit when it
- *     is below 256), lowering max_connections if needed, so Docker, ACS and the
- *     checkpoint keep theirs under a flood; when accept() fails anyway for
+ *   - descriptors: all the servers of the process (introspection and the
+ *     task server) share one budget, the open file limit (RLIMIT_NOFILE)
+ *     minus 128 (a quarter of the limit when it is below 256), in equal
+ *     shares while they run; a server never holds more connections than its
+ *     share, lowering max_connections if needed, so Docker, ACS, the other
+ *     server and the checkpoint keep theirs under a flood; when accept() fails anyway for
  *     want of descriptors, accepting backs off (50 ms -> 5 s) instead of
  *     spinning, with one log line when it starts and one when it clears.
  *

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <libwebsockets.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/queue.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -73,6 +74,9 @@ struct introspection_server
   size_t n_conns; /* all conns still allocated */
   size_t n_live;  /* conns not evicted */
   size_t budget;  /* at most this many conns (descriptors) at once */
+  unsigned max_conns_cfg;           /* max_conns as configured */
+  LIST_ENTRY (introspection_server) all; /* servers_all */
+  bool registered;
   unsigned long n_requests;
   uv_timer_t retry;
   bool retry_init;
@@ -471,11 +475,82 @@ retry_cb (uv_timer_t *t)
   uv_timer_start (&s->retry, retry_cb, ms, 0);
 }
 
+/* The descriptors every server of the process may hold together: the open
+   file limit minus a reserve for Docker, ACS, TCS and the checkpoint (a
+   quarter of the limit when it is below twice the reserve).  Each running
+   server gets an equal share, so a flood on one (introspection) cannot
+   starve another (the task server's credentials) nor the rest of the agent. */
+static LIST_HEAD (server_list, introspection_server) servers_all = LIST_HEAD_INITIALIZER (servers_all);
+static size_t servers_n;
+
+static size_t
+process_conn_budget (void)
+{
+  struct rlimit rl;
+  if (getrlimit (RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+    return SIZE_MAX;
+  return rl.rlim_cur >= 2 * FD_RESERVE ? rl.rlim_cur - FD_RESERVE : rl.rlim_cur / 4;
+}
+
+/* The server's budget: twice its live limit (evicted connections linger
+   until lws closes them), within its share; the live limit leaves room under
+   the budget for the evicted ones. */
+static void
+server_set_share (struct introspection_server *s, size_t share)
+{
+  size_t budget = 2 * (size_t) s->max_conns_cfg + 8;
+  if (share < budget)
+    budget = share;
+  s->budget = budget ? budget : 1;
+  size_t live = s->budget - (s->budget / 8 ? s->budget / 8 : 1);
+  unsigned max_conns = live < s->max_conns_cfg ? (live ? (unsigned) live : 1) : s->max_conns_cfg;
+  if (max_conns != s->max_conns && max_conns < s->max_conns_cfg)
+    log_info (MOD, "open file limit: at most %u connections on port %d (%zu descriptors)",
+              max_conns, s->cfg.port, s->budget);
+  s->max_conns = max_conns;
+  if (s->n_conns >= s->budget)
+    introspection_listener_pause (s->listener);
+  else
+    introspection_listener_resume (s->listener);
+}
+
+static void
+servers_rebalance (void)
+{
+  if (!servers_n)
+    return;
+  size_t share = process_conn_budget () / servers_n;
+  struct introspection_server *s;
+  LIST_FOREACH (s, &servers_all, all)
+    server_set_share (s, share);
+}
+
+static void
+server_register (struct introspection_server *s)
+{
+  LIST_INSERT_HEAD (&servers_all, s, all);
+  s->registered = true;
+  servers_n++;
+  servers_rebalance ();
+}
+
+static void
+server_unregister (struct introspection_server *s)
+{
+  if (!s->registered)
+    return;
+  LIST_REMOVE (s, all);
+  s->registered = false;
+  servers_n--;
+  servers_rebalance ();
+}
+
 /* --- shutdown --- */
 
 static void
 server_free (struct introspection_server *s)
 {
+  server_unregister (s);
   lws_util_handles_free (&s->lws_track);
   free ((char *) s->cfg.cluster);
   free ((char *) s->cfg.container_instance_arn);
@@ -564,23 +639,6 @@ fill_vhost_info (struct introspection_server *s, struct lws_context_creation_inf
   i->timeout_secs_ah_idle = s->timeout_s;
 }
 
-/* How many connections the server may hold: twice the live limit (evicted
-   ones linger until lws closes them), and never so many that the rest of
-   the agent runs out of descriptors. */
-static size_t
-conn_budget (unsigned max_conns)
-{
-  size_t budget = 2 * (size_t) max_conns + 8;
-  struct rlimit rl;
-  if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-    {
-      size_t lim = rl.rlim_cur >= 2 * FD_RESERVE ? rl.rlim_cur - FD_RESERVE : rl.rlim_cur / 8;
-      if (lim < budget)
-        budget = lim;
-    }
-  return budget ? budget : 1;
-}
-
 int
 introspection_start (uv_loop_t *loop, const struct introspection_config *cfg,
                      const struct introspection_provider *prov, introspection_server_t **out,
@@ -619,15 +677,8 @@ introspection_start (uv_loop_t *loop, const struct introspection_config *cfg,
   s->header_bytes = cfg->max_header_bytes ? cfg->max_header_bytes : DEFAULT_HEADER_BYTES;
   s->protocols[0].name = "http";
   s->protocols[0].callback = http_cb;
-  s->budget = conn_budget (s->max_conns);
-  /* The live limit leaves room under the budget for evicted connections. */
-  size_t live = s->budget - (s->budget / 8 ? s->budget / 8 : 1);
-  if (live < s->max_conns)
-    {
-      s->max_conns = live ? (unsigned) live : 1;
-      log_info (MOD, "open file limit: at most %u introspection connections (%zu descriptors)",
-                s->max_conns, s->budget);
-    }
+  s->max_conns_cfg = s->max_conns;
+  server_register (s);
 
   struct lws_context_creation_info info;
   fill_vhost_info (s, &info);
@@ -635,8 +686,10 @@ introspection_start (uv_loop_t *loop, const struct introspection_config *cfg,
   info.options |= LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
   info.max_http_header_data = (unsigned short) s->header_bytes;
   /* Evicted connections linger until lws closes them on its next turn. */
-  info.max_http_header_pool2 = 2 * s->max_conns + 8;
-  info.fd_limit_per_thread = 2 * s->max_conns + 32;
+  /* sized for the configured limit: the share grows back when another
+     server stops */
+  info.max_http_header_pool2 = 2 * s->max_conns_cfg + 8;
+  info.fd_limit_per_thread = 2 * s->max_conns_cfg + 32;
   s->ctx = lws_util_context_create (loop, &info, &s->lws_track);
   if (!s->ctx)
     {
