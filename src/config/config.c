@@ -158,7 +158,7 @@ config_parse_attributes (const char *key, const char *s, struct agent_config *cf
 
 /* ---- the JSON file ---- */
 
-static json_t *
+json_t *
 config_file_get (json_t *root, const char *name)
 {
   const char *k;
@@ -216,10 +216,13 @@ struct config_set
   bool metrics_off, poll_metrics, poll_wait, spot;
 };
 
+/* *root_out: the file's object for the readers of other keys
+   (config_images.c), NULL when there is no file; the caller decrefs it. */
 static int
 config_load_file (struct agent_config *cfg, struct config_set *set, const char *path,
-                  agent_error_t *err)
+                  json_t **root_out, agent_error_t *err)
 {
+  *root_out = NULL;
   cleanup_free char *text = NULL;
   if (util_read_file (path, &text, NULL, err) < 0)
     {
@@ -295,11 +298,17 @@ config_load_file (struct agent_config *cfg, struct config_set *set, const char *
       cleanup_free char *s = json_dumps (v, JSON_COMPACT);
       r = config_parse_attributes ("config file key InstanceAttributes", s, cfg, err);
     }
-  json_decref (root);
   if (r == 0)
-    cfg->config_file = xstrdup (path);
-  else if (error_kind (err) != ERR_TERMINAL)
-    (*err)->kind = ERR_TERMINAL;
+    {
+      cfg->config_file = xstrdup (path);
+      *root_out = root;
+    }
+  else
+    {
+      json_decref (root);
+      if (error_kind (err) != ERR_TERMINAL)
+        (*err)->kind = ERR_TERMINAL;
+    }
   return r;
 }
 
@@ -476,11 +485,14 @@ config_load (struct agent_config *cfg, config_getenv_fn env, void *d, agent_erro
   cfg->gates_warning = ox.warning;
   if (orc < 0)
     return -1;
-  if (config_images_load (&cfg->images, env, d, err) < 0)
-    return -1;
 
   const char *path = config_env (env, d, "ECS_AGENT_CONFIG_FILE_PATH");
-  if (config_load_file (cfg, &set, path ? path : CONFIG_DEFAULT_FILE, err) < 0)
+  json_t *file = NULL;
+  if (config_load_file (cfg, &set, path ? path : CONFIG_DEFAULT_FILE, &file, err) < 0)
+    return -1;
+  int irc = config_images_load (&cfg->images, env, d, file, err);
+  json_decref (file);
+  if (irc < 0)
     return -1;
 
   /* defaults */

@@ -42,7 +42,8 @@ enum config_pull_behavior
 };
 
 /* Image pulls, automated image cleanup, pre-caching, launch concurrency
-   (config_images.c; defaults in the comments, upstream's where it has the key). */
+   (config_images.c; defaults in the comments, upstream's where it has the
+   key; every key also from the JSON file under upstream's Go field name). */
 struct config_images
 {
   enum config_pull_behavior pull_behavior; /* ECS_IMAGE_PULL_BEHAVIOR (unknown text = default) */
@@ -54,6 +55,9 @@ struct config_images
   int images_per_cycle;                /* ECS_NUM_IMAGES_DELETE_PER_CYCLE, 5 (below 1 = 5) */
   char **exclude;                      /* ECS_EXCLUDE_UNTRACKED_IMAGE, comma-separated, untrimmed */
   size_t n_exclude;
+  bool untracked_cleanup;              /* ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP, false */
+  uint64_t nonecs_min_age_ms;          /* NON_ECS_IMAGE_MINIMUM_CLEANUP_AGE, 1h (against Created) */
+  int nonecs_containers_per_cycle;     /* NONECS_NUM_CONTAINERS_DELETE_PER_CYCLE, 5 (negative = 5) */
   char **precache;                     /* ECS_PRECACHE_IMAGES, comma-separated, trimmed */
   size_t n_precache;
   int launch_concurrency;              /* ECS_LAUNCH_CONCURRENCY (0 = unlimited) */

@@ -160,6 +160,7 @@ union op_result
   struct docker_container_list *list;
   struct docker_volume_info *volume;
   struct docker_stats *stats;
+  struct docker_image_list *image_list;
 };
 
 static void
@@ -192,6 +193,9 @@ op_result_free (enum docker_result_type type, union op_result *r)
       break;
     case DOCKER_RES_STATS:
       docker_stats_free (r->stats);
+      break;
+    case DOCKER_RES_IMAGE_LIST:
+      docker_image_list_free (r->image_list);
       break;
     }
   *r = (union op_result){ 0 };
@@ -245,6 +249,10 @@ op_complete (docker_op_t *op, const union op_result *r, agent_error_t err)
       case DOCKER_RES_STATS:
         if (cb->fn.stats)
           cb->fn.stats (r ? r->stats : NULL, err, d);
+        break;
+      case DOCKER_RES_IMAGE_LIST:
+        if (cb->fn.image_list)
+          cb->fn.image_list (r ? r->image_list : NULL, err, d);
         break;
       }
   op_destroy (op);
@@ -390,6 +398,9 @@ op_parse (docker_op_t *op, const char *b, size_t n, union op_result *r, agent_er
       break;
     case DOCKER_RES_STATS:
       docker_parse_stats (b, n, &r->stats, err);
+      break;
+    case DOCKER_RES_IMAGE_LIST:
+      docker_parse_image_list (b, n, &r->image_list, err);
       break;
     }
 }

@@ -163,6 +163,24 @@ struct docker_container_list
   size_t n;
 };
 
+/* One entry of GET /images/json (docker/image_list.c).  RepoTags lists
+   real tags only: the "<none>:<none>" placeholder of older engines is
+   dropped, so a dangling image has none. */
+struct docker_image_summary
+{
+  char *id;         /* "sha256:..." */
+  char **repo_tags; /* n_repo_tags */
+  size_t n_repo_tags;
+  int64_t size;
+  int64_t created;  /* unix seconds */
+};
+
+struct docker_image_list
+{
+  struct docker_image_summary *items;
+  size_t n;
+};
+
 struct docker_volume_info
 {
   char *name, *driver, *mountpoint, *scope;
@@ -245,6 +263,8 @@ typedef void (*docker_inspect_cb) (const struct docker_container_info *info, age
                                    void *data);
 typedef void (*docker_list_cb) (const struct docker_container_list *list, agent_error_t err,
                                 void *data);
+typedef void (*docker_image_list_cb) (const struct docker_image_list *list, agent_error_t err,
+                                      void *data);
 typedef void (*docker_volume_cb) (const struct docker_volume_info *vol, agent_error_t err, void *data);
 
 /* GET /_ping (unversioned). */
@@ -280,6 +300,10 @@ docker_op_t *docker_image_inspect (docker_client_t *c, const char *image, docker
                                    void *data);
 docker_op_t *docker_image_remove (docker_client_t *c, const char *image, bool force,
                                   docker_done_cb cb, void *data);
+/* GET /images/json (top-level images); label_filter "k" or "k=v" adds
+   filters={"label":[...]}, NULL = every image. */
+docker_op_t *docker_image_list (docker_client_t *c, const char *label_filter,
+                                docker_image_list_cb cb, void *data);
 
 struct docker_port_spec
 {
@@ -419,6 +443,9 @@ struct docker_container_info *docker_container_info_dup (const struct docker_con
 int docker_parse_container_list (const char *s, size_t len, struct docker_container_list **out,
                                  agent_error_t *err);
 void docker_container_list_free (struct docker_container_list *l);
+int docker_parse_image_list (const char *s, size_t len, struct docker_image_list **out,
+                             agent_error_t *err);
+void docker_image_list_free (struct docker_image_list *l);
 int docker_parse_volume (const char *s, size_t len, struct docker_volume_info **out,
                          agent_error_t *err);
 void docker_volume_info_free (struct docker_volume_info *v);

@@ -69,6 +69,7 @@ enum docker_result_type
   DOCKER_RES_LIST,    /* struct docker_container_list */
   DOCKER_RES_VOLUME,  /* struct docker_volume_info */
   DOCKER_RES_STATS,   /* struct docker_stats (docker/stats.h) */
+  DOCKER_RES_IMAGE_LIST, /* struct docker_image_list (docker/image_list.c) */
 };
 
 struct docker_op_cb
@@ -85,6 +86,7 @@ struct docker_op_cb
     docker_list_cb list;
     docker_volume_cb volume;
     docker_stats_cb stats;
+    docker_image_list_cb image_list;
   } fn; /* the member named by type; may be NULL (no callback) */
 };
 
@@ -122,6 +124,11 @@ static inline struct docker_op_cb
 docker_op_cb_list (docker_list_cb f)
 {
   return (struct docker_op_cb){ .type = DOCKER_RES_LIST, .fn.list = f };
+}
+static inline struct docker_op_cb
+docker_op_cb_image_list (docker_image_list_cb f)
+{
+  return (struct docker_op_cb){ .type = DOCKER_RES_IMAGE_LIST, .fn.image_list = f };
 }
 static inline struct docker_op_cb
 docker_op_cb_volume (docker_volume_cb f)

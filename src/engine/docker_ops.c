@@ -70,6 +70,18 @@ op_volume_remove (void *ctx, const char *name, docker_done_cb cb, void *data)
   return docker_volume_remove (ctx, name, false, cb, data);
 }
 
+static void *
+op_image_list (void *ctx, const char *label_filter, docker_image_list_cb cb, void *data)
+{
+  return docker_image_list (ctx, label_filter, cb, data);
+}
+
+static void *
+op_remove_idle (void *ctx, const char *id, docker_done_cb cb, void *data)
+{
+  return docker_container_remove (ctx, id, true, false, cb, data);
+}
+
 static void
 op_cancel (void *ctx, void *handle)
 {
@@ -105,4 +117,6 @@ const struct engine_docker_ops engine_docker_ops_default = {
   .cancel = op_cancel,
   .events_start = op_events_start,
   .events_stop = op_events_stop,
+  .image_list = op_image_list,
+  .remove_idle = op_remove_idle,
 };

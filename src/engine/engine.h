@@ -84,6 +84,11 @@ struct engine_docker_ops
   /* Long-lived container event stream; stop = no callback afterwards. */
   void *(*events_start) (void *ctx, const struct docker_events_opts *o);
   void (*events_stop) (void *ctx, void *stream);
+  /* Untracked cleanup (engine/image_untracked.c); NULL = that step is
+     skipped.  image_list: every image (label_filter NULL); remove_idle:
+     docker rm -v without force (a container someone started is kept). */
+  void *(*image_list) (void *ctx, const char *label_filter, docker_image_list_cb cb, void *data);
+  void *(*remove_idle) (void *ctx, const char *id, docker_done_cb cb, void *data);
 };
 
 /* The default ops: ctx is a docker_client_t*. */

@@ -41,7 +41,8 @@ enum op_kind
   OP_PULL_CACHED,   /* prefer-cached: local image inspected before pulling */
   OP_IMAGE_RECORD,  /* engine-level: inspect a pulled image for its record */
   OP_IMAGE_REMOVE,  /* engine-level: image cleanup removes a name / an id */
-  OP_PRECACHE,      /* engine-level: pull of a pre-cached image (ci: its index) */
+  OP_PRECACHE,      /* engine-level: pull of a pre-cached image (ci: its index); holds a launch slot */
+  OP_UNTRACKED,     /* engine-level: a call of the untracked cleanup (image_untracked.c) */
   OP_VOLUME_CREATE,
   OP_CREATE_SAVE, /* waiting for the save recording the docker name */
   OP_CREATE,
@@ -79,12 +80,14 @@ struct op
 TAILQ_HEAD (op_list, op);
 
 struct image_cycle;
+struct untracked_run;
 
 /* One pre-cached image (config's precache[i]). */
 struct engine_precache
 {
   int attempts;         /* failed pulls so far */
   uint64_t due_ms;      /* retry at (loop time), 0 = none */
+  bool waiting;         /* due, waiting for a launch slot (or the cleanup cycle) */
   struct backoff backoff;
 };
 
@@ -124,6 +127,7 @@ struct engine
   const struct config_images *images_cfg; /* cleanup and pre-caching, NULL = neither */
   uv_timer_t image_timer;      /* next image cleanup cycle */
   struct image_cycle *image_cycle; /* the cycle running, NULL = none */
+  struct untracked_run *untracked; /* its untracked steps (4, 5) running, NULL = none */
   uv_timer_t precache_timer;   /* pre-cache pulls due for another try */
   struct engine_precache *precache; /* per configured image */
   uv_timer_t cleanup_timer;
@@ -245,6 +249,20 @@ void engine_image_timer_cb (uv_timer_t *h);
 void engine_precache_timer_cb (uv_timer_t *h);
 /* A pull (a task's or a pre-cache one) is running: cleanup waits. */
 bool engine_image_pull_running (const engine_t *e);
+/* Pre-cache pulls that waited for a launch slot or the cycle: issue those
+   that may go now (the launch timer calls it). */
+void engine_precache_resume (engine_t *e);
+/* Every image string cleanup leaves alone (configured, pre-cached, the
+   agent's own): borrowed strings, malloc'd array. */
+const char **engine_image_excluded_list (const engine_t *e, size_t *n);
+/* Called by image_untracked.c when steps 4-5 are over: the cycle ends. */
+void engine_image_cycle_finish (engine_t *e);
+
+/* ---- image_untracked.c ---- */
+/* Steps 4 and 5 of a cycle whose step 3 made tracked_tries tries. */
+void engine_untracked_run (engine_t *e, int tracked_tries);
+void engine_untracked_free (engine_t *e);
+
 /* A pre-cache pull of exactly this image string is running. */
 bool engine_precache_in_flight (const engine_t *e, const char *image);
 /* Inspect image (as a task names it) to add it to the image records. */

@@ -62,6 +62,7 @@ engine_op_is_launch (enum op_kind k)
     case OP_CREATE_ADOPT:
     case OP_START:
     case OP_START_INSPECT:
+    case OP_PRECACHE:
       return true;
     default:
       return false;
@@ -85,6 +86,7 @@ engine_launch_timer_cb (uv_timer_t *h)
     return;
   e->launch_deferred = false;
   engine_step_all (e);
+  engine_precache_resume (e);
 }
 
 size_t

@@ -54,6 +54,7 @@ cycle_free (struct image_cycle *c)
 void
 engine_image_cycle_free (engine_t *e)
 {
+  engine_untracked_free (e);
   cycle_free (e->image_cycle);
   e->image_cycle = NULL;
 }
@@ -68,10 +69,8 @@ engine_image_pull_running (const engine_t *e)
   return false;
 }
 
-/* Every image string cleanup must leave alone: configured, pre-cached, the
-   agent's own.  Borrowed pointers, malloc'd array. */
-static const char **
-excluded_list (const engine_t *e, size_t *n)
+const char **
+engine_image_excluded_list (const engine_t *e, size_t *n)
 {
   const struct config_images *ci = e->images_cfg;
   size_t cap = ARRAY_SIZE (always_excluded) + ci->n_exclude + ci->n_precache, k = 0;
@@ -128,17 +127,28 @@ arm (engine_t *e, uint64_t ms)
     uv_timer_start (&e->image_timer, engine_image_timer_cb, ms, 0);
 }
 
+void
+engine_image_cycle_finish (engine_t *e)
+{
+  cycle_free (e->image_cycle);
+  e->image_cycle = NULL;
+  arm (e, e->images_cfg->cleanup_interval_ms);
+  if (e->launch_deferred) /* pulls that waited for the cycle */
+    uv_timer_start (&e->launch_timer, engine_launch_timer_cb, 0, 0);
+}
+
+/* Step 3 is over: steps 4-5 when untracked cleanup is on (and the ops
+   have its calls), then the cycle ends. */
 static void
 cycle_end (engine_t *e)
 {
   struct image_cycle *c = e->image_cycle;
   log_info (MOD, "image cleanup: %d image(s) removed, %zu record(s) kept", c->removed, e->images.n);
-  cycle_free (c);
-  e->image_cycle = NULL;
   state_save (e->state, NULL, NULL);
-  arm (e, e->images_cfg->cleanup_interval_ms);
-  if (e->launch_deferred) /* pulls that waited for the cycle */
-    uv_timer_start (&e->launch_timer, engine_launch_timer_cb, 0, 0);
+  if (e->images_cfg->untracked_cleanup && e->ops->image_list && e->ops->remove_idle && !e->stopped)
+    engine_untracked_run (e, c->tries);
+  else
+    engine_image_cycle_finish (e);
 }
 
 static void
@@ -197,7 +207,7 @@ cycle_next (engine_t *e)
       skip[i] |= strcmp (e->images.v[i].id, c->skip[k]) == 0;
   cleanup_free bool *in_use = records_in_use (e);
   size_t n_excl;
-  cleanup_free const char **excl = excluded_list (e, &n_excl);
+  cleanup_free const char **excl = engine_image_excluded_list (e, &n_excl);
   struct engine_cleanup_view v = { .records = &e->images, .in_use = in_use, .skip = skip,
                                    .excluded = excl, .n_excluded = n_excl, .now_ns = engine_wall_ns (),
                                    .min_age_ms = e->images_cfg->min_cleanup_age_ms };
@@ -295,10 +305,34 @@ precache_done_cb (agent_error_t err, void *data)
   engine_step_all (e); /* containers that waited for this pull */
 }
 
+/* Pre-cache pulls hold a launch slot like tasks' pulls, and wait for a
+   running cleanup cycle like them: false = it waits (launch timer). */
+static bool
+precache_may_start (engine_t *e)
+{
+  if (!e->image_cycle && engine_decide_launch_slot (e->launch_limit, engine_ops_count (e, engine_op_is_launch)))
+    return true;
+  e->launch_deferred = true;
+  return false;
+}
+
+void
+engine_precache_resume (engine_t *e)
+{
+  if (!e->images_cfg || !e->precache || e->stopped)
+    return;
+  for (size_t i = 0; i < e->images_cfg->n_precache; i++)
+    if (e->precache[i].waiting)
+      precache_pull (e, i);
+}
+
 static void
 precache_pull (engine_t *e, size_t i)
 {
   const char *image = e->images_cfg->precache[i];
+  e->precache[i].waiting = !precache_may_start (e);
+  if (e->precache[i].waiting)
+    return;
   struct op *op = engine_op_new (e, OP_PRECACHE, NULL, i);
   op->msg = xstrdup (image);
   op->progress = xcalloc (1, sizeof *op->progress);

@@ -1,6 +1,8 @@
 /* engine/images.c - pure image decisions (engine/images.h). */
 #include "engine/images.h"
+#include "core/xmalloc.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum engine_pull_policy
@@ -148,4 +150,93 @@ engine_decide_image_to_remove (const struct engine_cleanup_view *v)
         best = (ssize_t) i;
     }
   return best;
+}
+
+/* ---- untracked cleanup ---------------------------------------------------------- */
+
+bool
+engine_decide_untracked_container (const char *status, bool finished_known, int64_t finished_ns,
+                                   int64_t now_ns, uint64_t wait_ms)
+{
+  if (status == NULL || !finished_known)
+    return false;
+  if (strcmp (status, "exited") != 0 && strcmp (status, "dead") != 0 && strcmp (status, "created") != 0)
+    return false;
+  return now_ns - finished_ns > (int64_t) wait_ms * 1000000LL;
+}
+
+int
+engine_untracked_image_budget (int per_cycle, int tracked_tries)
+{
+  if (per_cycle <= 0)
+    return 0;
+  if (tracked_tries >= per_cycle)
+    return 1;
+  return per_cycle - (tracked_tries > 0 ? tracked_tries : 0);
+}
+
+static bool
+tag_excluded (const struct docker_image_summary *img, const char *const *excluded, size_t n)
+{
+  for (size_t i = 0; i < img->n_repo_tags; i++)
+    for (size_t k = 0; k < n; k++)
+      if (strcmp (img->repo_tags[i], excluded[k]) == 0)
+        return true;
+  return false;
+}
+
+struct order_key
+{
+  int64_t size;
+  size_t index;
+};
+
+static int
+order_key_cmp (const void *a, const void *b)
+{
+  const struct order_key *x = a, *y = b;
+  if (x->size != y->size)
+    return x->size < y->size ? -1 : 1;
+  return x->index < y->index ? -1 : x->index > y->index;
+}
+
+size_t
+engine_untracked_images_order (const struct engine_untracked_view *v, size_t *order)
+{
+  if (v->images == NULL || v->images->n == 0)
+    return 0;
+  struct order_key *keys = xcalloc (v->images->n, sizeof *keys);
+  size_t n = 0;
+  int64_t min_age_ns = (int64_t) v->min_age_ms * 1000000LL;
+  for (size_t i = 0; i < v->images->n; i++)
+    {
+      const struct docker_image_summary *img = &v->images->items[i];
+      if ((v->records && image_records_find (v->records, img->id))
+          || tag_excluded (img, v->excluded, v->n_excluded))
+        continue;
+      if (v->now_ns - img->created * 1000000000LL <= min_age_ns)
+        continue; /* not old enough (skipped, not counted) */
+      keys[n++] = (struct order_key){ img->size, i };
+    }
+  qsort (keys, n, sizeof *keys, order_key_cmp);
+  for (size_t i = 0; i < n; i++)
+    order[i] = keys[i].index;
+  free (keys);
+  return n;
+}
+
+size_t
+engine_untracked_image_refs (const struct docker_image_summary *img, const char **refs, size_t max)
+{
+  if (max == 0)
+    return 0;
+  if (img->n_repo_tags <= 1)
+    {
+      refs[0] = img->id;
+      return 1;
+    }
+  size_t n = img->n_repo_tags < max ? img->n_repo_tags : max;
+  for (size_t i = 0; i < n; i++)
+    refs[i] = img->repo_tags[i];
+  return n;
 }

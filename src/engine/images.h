@@ -17,6 +17,13 @@
  *  - Cleanup (upstream's cycle, step 3): among records none of whose names
  *    is excluded, not used by any container, and pulled longer than the
  *    minimum age ago, the least recently used goes first.
+ *  - Untracked cleanup (steps 4-5, ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP): a
+ *    container the agent does not track goes when it is exited, dead or
+ *    created and finished longer than the task cleanup wait ago (a never
+ *    started one has Docker's zero FinishedAt: always); images neither
+ *    tracked nor carrying an excluded tag, created longer than the non-ECS
+ *    minimum age ago, go smallest first within a budget of N - k (k =
+ *    step 3's tries; upstream's quirk: all N tried gives 1, not 0).
  */
 #ifndef ENGINE_IMAGES_H
 #define ENGINE_IMAGES_H
@@ -95,5 +102,36 @@ struct engine_cleanup_view
 ssize_t engine_decide_image_to_remove (const struct engine_cleanup_view *v);
 /* Is any name of r in the excluded list? */
 bool engine_image_excluded (const struct image_record *r, const char *const *excluded, size_t n);
+
+/* ---- untracked cleanup (steps 4 and 5) ------------------------------------ */
+
+/* Step 4: may an untracked container be removed?  finished_known: the
+   inspect had a FinishedAt that parsed (finished_ns 0 = Docker's zero time). */
+bool engine_decide_untracked_container (const char *status, bool finished_known, int64_t finished_ns,
+                                        int64_t now_ns, uint64_t wait_ms);
+
+/* Step 5's budget: per_cycle - tracked_tries, except 1 when all per_cycle
+   tries of step 3 were used (upstream counts the last loop index). */
+int engine_untracked_image_budget (int per_cycle, int tracked_tries);
+
+struct engine_untracked_view
+{
+  const struct docker_image_list *images;
+  const struct image_records *records; /* tracked: their ids are skipped */
+  const char *const *excluded;         /* an image with any of these tags is skipped */
+  size_t n_excluded;
+  int64_t now_ns;
+  uint64_t min_age_ms; /* NON_ECS_IMAGE_MINIMUM_CLEANUP_AGE, against Created */
+};
+
+/* The images step 5 may remove, in removal order (size ascending; equal
+   sizes keep the list's order): their indexes in v->images written to
+   order (room for v->images->n), the count returned. */
+size_t engine_untracked_images_order (const struct engine_untracked_view *v, size_t *order);
+
+/* The references removed for one such image: each of its tags when it has
+   more than one (each removal counts against the budget), else its id. */
+size_t engine_untracked_image_refs (const struct docker_image_summary *img, const char **refs,
+                                    size_t max);
 
 #endif

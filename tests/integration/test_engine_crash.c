@@ -100,6 +100,7 @@ w_image_remove (void *ctx, const char *image, docker_done_cb cb, void *data)
 static const struct engine_docker_ops wrap_ops = {
   w_pull, w_inspect_image, w_create, w_start, w_stop, w_inspect, w_remove,
   w_list, w_vcreate, w_vremove, w_image_remove, w_cancel, w_events_start, w_events_stop,
+  NULL, NULL, /* no untracked cleanup */
 };
 
 static char *

@@ -602,6 +602,7 @@ fake_image_remove (void *ctx, const char *image, docker_done_cb cb, void *data)
 static const struct engine_docker_ops fake_ops = {
   fake_pull, fake_inspect_image, fake_create, fake_start, fake_stop, fake_inspect, fake_remove,
   fake_list, fake_vcreate, fake_vremove, fake_image_remove, fake_cancel, fake_events_start, fake_events_stop,
+  NULL, NULL, /* no untracked cleanup */
 };
 
 /* The container exits on its own. */
