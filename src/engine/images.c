@@ -162,6 +162,8 @@ engine_decide_untracked_container (const char *status, bool finished_known, int6
     return false;
   if (strcmp (status, "exited") != 0 && strcmp (status, "dead") != 0 && strcmp (status, "created") != 0)
     return false;
+  if (finished_ns == 0) /* Docker's zero time (year 1): older than any wait */
+    return true;
   return now_ns - finished_ns > (int64_t) wait_ms * 1000000LL;
 }
 

@@ -327,6 +327,124 @@ test_image_keys (void **state)
     }
 }
 
+/* Image keys from the JSON config file (upstream's Go field names, any
+   case; durations in nanoseconds or as text), the environment winning. */
+static void
+test_image_keys_file (void **state)
+{
+  (void) state;
+  cleanup_free char *path = write_tmp (
+      "{\"ImagePullBehavior\":2,\"ImagePullTimeout\":600000000000,\"imagepullinactivitytimeout\":\"3m\","
+      "\"ImageCleanupInterval\":\"15m\",\"MinimumImageDeletionAge\":1800000000000,"
+      "\"NonECSMinimumImageDeletionAge\":\"2h\",\"NumImagesToDeletePerCycle\":7,"
+      "\"NumNonECSContainersToDeletePerCycle\":3,\"ImageCleanupDisabled\":false,"
+      "\"DeleteNonECSImagesEnabled\":true,\"ImageCleanupExclusionList\":[\"a:1\",\" b:2\"],"
+      "\"DependentContainersPullUpfront\":true,\"LaunchConcurrency\":3,"
+      "\"PrecacheImages\":[\" busybox:1 \",\"\"],\"Cluster\":\"c\"}");
+  struct fake_env e = { { "ECS_AGENT_CONFIG_FILE_PATH", path, NULL } };
+  struct agent_config cfg;
+  agent_error_t err = NULL;
+  if (load (&cfg, &e, &err) < 0)
+    fail_msg ("%s", error_msg (&err));
+  const struct config_images *ci = &cfg.images;
+  assert_int_equal (ci->pull_behavior, CONFIG_PULL_ONCE);
+  assert_int_equal (ci->pull_timeout_ms, 600 * 1000);
+  assert_int_equal (ci->pull_inactivity_timeout_ms, 180 * 1000);
+  assert_int_equal (ci->cleanup_interval_ms, 15 * 60 * 1000);
+  assert_int_equal (ci->min_cleanup_age_ms, 30 * 60 * 1000);
+  assert_int_equal (ci->nonecs_min_age_ms, 2 * 3600 * 1000);
+  assert_int_equal (ci->images_per_cycle, 7);
+  assert_int_equal (ci->nonecs_containers_per_cycle, 3);
+  assert_true (ci->cleanup_enabled);
+  assert_true (ci->untracked_cleanup);
+  assert_int_equal (ci->n_exclude, 2);
+  assert_string_equal (ci->exclude[1], " b:2"); /* untrimmed, as from the environment */
+  assert_true (ci->pull_dependent_upfront);
+  assert_int_equal (ci->launch_concurrency, 3);
+  assert_int_equal (ci->n_precache, 1);
+  assert_string_equal (ci->precache[0], "busybox:1");
+  config_free (&cfg);
+
+  /* every key given in the environment too: the environment wins */
+  struct fake_env f = { { "ECS_AGENT_CONFIG_FILE_PATH", path,
+                          "ECS_IMAGE_PULL_BEHAVIOR", "always",
+                          "ECS_IMAGE_PULL_TIMEOUT", "20m",
+                          "ECS_IMAGE_PULL_INACTIVITY_TIMEOUT", "5m",
+                          "ECS_IMAGE_CLEANUP_INTERVAL", "40m",
+                          "ECS_IMAGE_MINIMUM_CLEANUP_AGE", "10m",
+                          "NON_ECS_IMAGE_MINIMUM_CLEANUP_AGE", "0",
+                          "ECS_NUM_IMAGES_DELETE_PER_CYCLE", "2",
+                          "NONECS_NUM_CONTAINERS_DELETE_PER_CYCLE", "0",
+                          "ECS_DISABLE_IMAGE_CLEANUP", "true",
+                          "ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP", "false",
+                          "ECS_EXCLUDE_UNTRACKED_IMAGE", "z:9",
+                          "ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT", "false",
+                          "ECS_LAUNCH_CONCURRENCY", "0",
+                          "ECS_PRECACHE_IMAGES", "alpine:3",
+                          NULL } };
+  if (load (&cfg, &f, &err) < 0)
+    fail_msg ("%s", error_msg (&err));
+  assert_int_equal (ci->pull_behavior, CONFIG_PULL_ALWAYS);
+  assert_int_equal (ci->pull_timeout_ms, 20 * 60 * 1000);
+  assert_int_equal (ci->pull_inactivity_timeout_ms, 5 * 60 * 1000);
+  assert_int_equal (ci->cleanup_interval_ms, 40 * 60 * 1000);
+  assert_int_equal (ci->min_cleanup_age_ms, 10 * 60 * 1000);
+  assert_int_equal (ci->nonecs_min_age_ms, 0);
+  assert_int_equal (ci->images_per_cycle, 2);
+  assert_int_equal (ci->nonecs_containers_per_cycle, 0);
+  assert_false (ci->cleanup_enabled);
+  assert_false (ci->untracked_cleanup);
+  assert_int_equal (ci->n_exclude, 1);
+  assert_string_equal (ci->exclude[0], "z:9");
+  assert_false (ci->pull_dependent_upfront);
+  assert_int_equal (ci->launch_concurrency, 0);
+  assert_int_equal (ci->n_precache, 1);
+  assert_string_equal (ci->precache[0], "alpine:3");
+  config_free (&cfg);
+  unlink (path);
+
+  /* behaviour as text; the untracked keys' defaults (off, 1h, 5) */
+  cleanup_free char *p2 = write_tmp ("{\"ImagePullBehavior\":\"prefer-cached\",\"ImageCleanupExclusionList\":null}");
+  struct fake_env g = { { "ECS_AGENT_CONFIG_FILE_PATH", p2, NULL } };
+  if (load (&cfg, &g, &err) < 0)
+    fail_msg ("%s", error_msg (&err));
+  assert_int_equal (ci->pull_behavior, CONFIG_PULL_PREFER_CACHED);
+  assert_false (ci->cleanup_enabled);
+  assert_false (ci->untracked_cleanup);
+  assert_int_equal (ci->nonecs_min_age_ms, 3600 * 1000);
+  assert_int_equal (ci->nonecs_containers_per_cycle, 5);
+  assert_int_equal (ci->n_exclude, 0);
+  config_free (&cfg);
+  unlink (p2);
+
+  /* wrong types name the key */
+  static const struct
+  {
+    const char *json, *expect;
+  } bad[] = {
+    { "{\"ImagePullBehavior\":7}", "ImagePullBehavior" },
+    { "{\"ImagePullTimeout\":true}", "ImagePullTimeout" },
+    { "{\"ImageCleanupInterval\":\"soon\"}", "ImageCleanupInterval" },
+    { "{\"ImageCleanupDisabled\":\"yes\"}", "ImageCleanupDisabled" },
+    { "{\"NumImagesToDeletePerCycle\":\"5\"}", "NumImagesToDeletePerCycle" },
+    { "{\"ImageCleanupExclusionList\":\"a:1\"}", "ImageCleanupExclusionList" },
+    { "{\"ImageCleanupExclusionList\":[1]}", "ImageCleanupExclusionList" },
+    { "{\"LaunchConcurrency\":-2}", "ECS_LAUNCH_CONCURRENCY" },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (bad); i++)
+    {
+      cleanup_free char *p3 = write_tmp (bad[i].json);
+      struct fake_env h = { { "ECS_AGENT_CONFIG_FILE_PATH", p3, NULL } };
+      int r = load (&cfg, &h, &err);
+      if (r >= 0 || strstr (error_msg (&err), bad[i].expect) == NULL)
+        fail_msg ("%s: r=%d msg=%s", bad[i].json, r, error_msg (&err));
+      assert_int_equal (error_kind (&err), ERR_TERMINAL);
+      error_free (&err);
+      config_free (&cfg);
+      unlink (p3);
+    }
+}
+
 static void
 test_env_errors (void **state)
 {
@@ -452,6 +570,7 @@ main (void)
     cmocka_unit_test (test_file_and_precedence),
     cmocka_unit_test (test_file_whitespace_only_ignored),
     cmocka_unit_test (test_image_keys),
+    cmocka_unit_test (test_image_keys_file),
     cmocka_unit_test (test_env_errors),
     cmocka_unit_test (test_file_errors),
     cmocka_unit_test (test_duration_and_bool),

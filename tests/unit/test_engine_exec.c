@@ -1264,6 +1264,30 @@ test_launch_limit (void **st)
   assert_true (x->fake.launch_max >= 1);
 }
 
+/* Pre-cache pulls hold launch slots like tasks' pulls: with the limit at
+   1, three pre-cached images and a task never have two pulls, creates or
+   starts in flight, and all of them complete. */
+static void
+test_precache_launch_limit (void **st)
+{
+  struct fx *x = *st;
+  static char *precache[] = { (char *) "pre1", (char *) "pre2", (char *) "pre3" };
+  struct config_images ci = { .cleanup_enabled = false, .images_per_cycle = 5, .precache = precache,
+                              .n_precache = 3 };
+  x->images = &ci;
+  x->launch_limit = 1;
+  engine_up (x);
+  add (x, "{\"arn\":\"arn:pl\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"task-img\",\"essential\":true}]}");
+  assert_true (spin_task (x, "arn:pl", TASK_STATUS_RUNNING));
+  for (int i = 0; i < 200 && !(has_image (&x->fake, "pre1") && has_image (&x->fake, "pre2") && has_image (&x->fake, "pre3")); i++)
+    spin_for (x, 10);
+  assert_true (has_image (&x->fake, "pre1"));
+  assert_true (has_image (&x->fake, "pre2"));
+  assert_true (has_image (&x->fake, "pre3"));
+  assert_int_equal (x->fake.n_pull, 4);
+  assert_int_equal (x->fake.launch_max, 1);
+}
+
 /* Without a limit the same burst runs its calls side by side. */
 static void
 test_launch_unlimited (void **st)
@@ -1900,6 +1924,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_launch_limit, setup, teardown),
     cmocka_unit_test_setup_teardown (test_image_cleanup, setup, teardown),
     cmocka_unit_test_setup_teardown (test_launch_unlimited, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_precache_launch_limit, setup, teardown),
     cmocka_unit_test_setup_teardown (test_pull_behaviour_always, setup, teardown),
     cmocka_unit_test_setup_teardown (test_pull_behaviour_once, setup, teardown),
     cmocka_unit_test_setup_teardown (test_pull_behaviour_prefer_cached, setup, teardown),

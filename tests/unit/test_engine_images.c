@@ -1,7 +1,8 @@
 /* Unit tests for engine/images.c and task/image_record.c, without I/O:
  * the pull policy of each ECS_IMAGE_PULL_BEHAVIOR, pull progress sums and
- * their log rate, launch slots, the image records (moved tags, bounds) and
- * the choice of the image cleanup. */
+ * their log rate, launch slots, the image records (moved tags, bounds),
+ * the choice of the image cleanup and its untracked steps (containers,
+ * budget, order, references). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -176,6 +177,108 @@ test_cleanup_choice (void **st)
   image_records_free (&l);
 }
 
+#define SEC 1000000000LL
+
+/* Step 4: status x finished time x wait. */
+static void
+test_untracked_containers (void **st)
+{
+  (void) st;
+  int64_t now = 1000 * SEC;
+  static const struct
+  {
+    const char *status;
+    bool known;
+    int64_t finished_s; /* 0: Docker's zero time */
+    uint64_t wait_ms;
+    bool want;
+  } rows[] = {
+    { "exited", true, 900, 60000, true },    /* 100 s ago, wait 60 s */
+    { "exited", true, 960, 60000, false },   /* 40 s ago */
+    { "exited", true, 940, 60000, false },   /* exactly 60 s: not older */
+    { "dead", true, 100, 60000, true },
+    { "created", true, 0, 3 * 3600 * 1000, true }, /* never started: zero FinishedAt */
+    { "running", true, 0, 0, false },
+    { "paused", true, 0, 0, false },
+    { "restarting", true, 0, 0, false },
+    { "removing", true, 0, 0, false },
+    { "exited", false, 0, 0, false },        /* FinishedAt missing / unparsable */
+    { NULL, true, 0, 0, false },
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+    if (engine_decide_untracked_container (rows[i].status, rows[i].known, rows[i].finished_s * SEC, now,
+                                           rows[i].wait_ms) != rows[i].want)
+      fail_msg ("row %zu (%s)", i, rows[i].status ? rows[i].status : "null");
+}
+
+/* Step 5's budget: N - k, and upstream's quirk (all N tried: 1). */
+static void
+test_untracked_budget (void **st)
+{
+  (void) st;
+  static const int rows[][3] = {
+    /* N, tries of step 3, budget */
+    { 5, 0, 5 }, { 5, 1, 4 }, { 5, 4, 1 }, { 5, 5, 1 }, { 1, 0, 1 }, { 1, 1, 1 }, { 3, 2, 1 }, { 0, 0, 0 },
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+    assert_int_equal (engine_untracked_image_budget (rows[i][0], rows[i][1]), rows[i][2]);
+}
+
+/* Step 5's order: tracked ids and excluded tags skipped, too young ones
+   skipped, the rest smallest first (ties in list order); references. */
+static void
+test_untracked_order (void **st)
+{
+  (void) st;
+  int64_t now_s = 100000;
+  char *t_keep[] = { (char *) "keep:1" };
+  char *t_two[] = { (char *) "two:a", (char *) "two:b" };
+  char *t_one[] = { (char *) "one:1" };
+  char *t_mixed[] = { (char *) "other:1", (char *) "keep:1" };
+  struct docker_image_summary items[] = {
+    { (char *) "sha256:big", t_one, 1, 900, now_s - 7200 },
+    { (char *) "sha256:tracked", NULL, 0, 1, now_s - 7200 },
+    { (char *) "sha256:excluded", t_keep, 1, 2, now_s - 7200 },
+    { (char *) "sha256:young", NULL, 0, 3, now_s - 60 },
+    { (char *) "sha256:two", t_two, 2, 500, now_s - 7200 },
+    { (char *) "sha256:dangling", NULL, 0, 500, now_s - 7200 },
+    { (char *) "sha256:mixed", t_mixed, 2, 4, now_s - 7200 },
+    { (char *) "sha256:epoch", NULL, 0, 10, 0 }, /* Created absent: oldest */
+  };
+  struct docker_image_list list = { items, sizeof items / sizeof items[0] };
+  struct image_records recs = { 0 };
+  assert_non_null (image_records_add (&recs, "sha256:tracked", "tracked:1", 1, 0, true));
+  const char *excluded[] = { "keep:1" };
+  struct engine_untracked_view v = { .images = &list, .records = &recs, .excluded = excluded,
+                                     .n_excluded = 1, .now_ns = now_s * SEC, .min_age_ms = 3600 * 1000 };
+  size_t order[8];
+  size_t n = engine_untracked_images_order (&v, order);
+  assert_int_equal (n, 4);
+  assert_int_equal (order[0], 7); /* 10 bytes */
+  assert_int_equal (order[1], 4); /* 500, before the other 500 (list order) */
+  assert_int_equal (order[2], 5);
+  assert_int_equal (order[3], 0); /* 900 */
+  /* with no minimum age the young one comes first (3 bytes) */
+  v.min_age_ms = 0;
+  n = engine_untracked_images_order (&v, order);
+  assert_int_equal (n, 5);
+  assert_int_equal (order[0], 3);
+  /* no records, no exclusions: all eight */
+  v.records = NULL;
+  v.n_excluded = 0;
+  assert_int_equal (engine_untracked_images_order (&v, order), 8);
+  image_records_free (&recs);
+
+  const char *refs[4];
+  assert_int_equal (engine_untracked_image_refs (&items[4], refs, 4), 2); /* several tags: each */
+  assert_string_equal (refs[0], "two:a");
+  assert_string_equal (refs[1], "two:b");
+  assert_int_equal (engine_untracked_image_refs (&items[0], refs, 4), 1); /* one tag: by id */
+  assert_string_equal (refs[0], "sha256:big");
+  assert_int_equal (engine_untracked_image_refs (&items[5], refs, 4), 1); /* none: by id */
+  assert_string_equal (refs[0], "sha256:dangling");
+}
+
 int
 main (void)
 {
@@ -185,6 +288,9 @@ main (void)
     cmocka_unit_test (test_launch_slot),
     cmocka_unit_test (test_records),
     cmocka_unit_test (test_cleanup_choice),
+    cmocka_unit_test (test_untracked_containers),
+    cmocka_unit_test (test_untracked_budget),
+    cmocka_unit_test (test_untracked_order),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
