@@ -625,6 +625,43 @@ test_misc_parsers (void **state)
   error_free (&err);
 }
 
+/* GET /images/json: ids, tags (the "<none>:<none>" placeholder dropped),
+   sizes, creation times; entries without an Id skipped; errors. */
+static void
+test_image_list (void **st)
+{
+  (void) st;
+  const char *s = "[{\"Created\":1700000000,\"Id\":\"sha256:aaaa\",\"RepoTags\":[\"busybox:latest\",\"busybox:1\"],"
+                  "\"Size\":4261550},{\"Created\":5,\"Id\":\"sha256:cccc\",\"RepoTags\":[\"<none>:<none>\"],\"Size\":10},"
+                  "{\"Id\":\"\"},{\"RepoTags\":[\"x:1\"]},7,"
+                  "{\"Id\":\"sha256:dddd\",\"RepoTags\":[1,\"x:1\"],\"Size\":\"big\",\"Created\":null}]";
+  struct docker_image_list *l = NULL;
+  agent_error_t err = NULL;
+  assert_int_equal (docker_parse_image_list (s, strlen (s), &l, &err), 0);
+  assert_int_equal (l->n, 3);
+  assert_string_equal (l->items[0].id, "sha256:aaaa");
+  assert_int_equal (l->items[0].n_repo_tags, 2);
+  assert_string_equal (l->items[0].repo_tags[1], "busybox:1");
+  assert_int_equal (l->items[0].size, 4261550);
+  assert_int_equal (l->items[0].created, 1700000000);
+  assert_int_equal (l->items[1].n_repo_tags, 0);
+  assert_null (l->items[1].repo_tags);
+  assert_int_equal (l->items[2].n_repo_tags, 1);
+  assert_string_equal (l->items[2].repo_tags[0], "x:1");
+  assert_int_equal (l->items[2].size, 0);
+  assert_int_equal (l->items[2].created, 0);
+  docker_image_list_free (l);
+  assert_int_equal (docker_parse_image_list ("[]", 2, &l, &err), 0);
+  assert_int_equal (l->n, 0);
+  docker_image_list_free (l);
+  assert_true (docker_parse_image_list ("{}", 2, &l, &err) < 0);
+  assert_int_equal (error_kind (&err), ERR_MALFORMED);
+  error_free (&err);
+  assert_true (docker_parse_image_list ("[", 1, &l, &err) < 0);
+  assert_null (l);
+  error_free (&err);
+}
+
 int
 main (void)
 {
@@ -641,6 +678,7 @@ main (void)
     cmocka_unit_test (test_error_mapping),
     cmocka_unit_test (test_time_and_refs),
     cmocka_unit_test (test_misc_parsers),
+    cmocka_unit_test (test_image_list),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
