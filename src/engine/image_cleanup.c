@@ -283,6 +283,8 @@ precache_done_cb (agent_error_t err, void *data)
   size_t i = op->ci;
   const char *image = e->images_cfg->precache[i];
   uint64_t started = op->progress->started_ms;
+  struct engine_pull_summary sum;
+  engine_pull_progress_sum (op->progress, &sum);
   engine_op_finish (op);
   struct engine_precache *p = &e->precache[i];
   if (err && ++p->attempts < PRECACHE_ATTEMPTS)
@@ -298,7 +300,8 @@ precache_done_cb (agent_error_t err, void *data)
                err->msg);
   else
     {
-      log_info (MOD, "pre-cached %s in %.1f s", image, (double) (uv_now (e->loop) - started) / 1000.0);
+      log_info (MOD, "pre-cached %s in %.1f s (%zu layers, %lld bytes downloaded)", image,
+                (double) (uv_now (e->loop) - started) / 1000.0, sum.layers, (long long) sum.bytes_done);
       engine_pull_cache_remember (&e->pulls, image, uv_now (e->loop));
       engine_issue_image_record (e, image, true);
     }
@@ -326,6 +329,20 @@ engine_precache_resume (engine_t *e)
       precache_pull (e, i);
 }
 
+/* Pre-cache pull progress: a debug line at most every
+   ENGINE_PULL_PROGRESS_LOG_MS, as for tasks' pulls. */
+static void
+precache_progress_cb (const struct docker_pull_progress *p, void *data)
+{
+  struct op *op = data;
+  if (!engine_pull_progress_update (op->progress, p, uv_now (op->e->loop)))
+    return;
+  struct engine_pull_summary s;
+  engine_pull_progress_sum (op->progress, &s);
+  log_debug (MOD, "pre-caching %s: %zu/%zu layers done, %lld of %lld bytes downloaded", op->msg,
+             s.layers_done, s.layers, (long long) s.bytes_done, (long long) s.bytes_total);
+}
+
 static void
 precache_pull (engine_t *e, size_t i)
 {
@@ -338,7 +355,7 @@ precache_pull (engine_t *e, size_t i)
   op->progress = xcalloc (1, sizeof *op->progress);
   op->progress->started_ms = op->progress->logged_ms = uv_now (e->loop);
   cleanup_free char *auth = e->auth ? docker_auth_for_image (e->auth, image) : NULL;
-  struct docker_pull_opts o = { .image = image, .registry_auth = auth };
+  struct docker_pull_opts o = { .image = image, .registry_auth = auth, .on_progress = precache_progress_cb };
   if (e->precache[i].attempts == 0)
     log_info (MOD, "pre-caching %s", image);
   op->handle = e->ops->pull (e->ops_ctx, &o, precache_done_cb, op);
