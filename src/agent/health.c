@@ -5,7 +5,10 @@
  * callbacks (services.c) note the session state; a timer pings the Docker
  * engine every ECS_HEALTH_DOCKER_INTERVAL (10 s) and notes when it last
  * answered; the state store says whether its last write worked
- * (state_store_healthy); the state-change queue's length and the
+ * (state_store_healthy), and the same timer probes that the data directory
+ * takes a write (state_probe_writable: one tiny file written, synced and
+ * removed off the loop per interval, so a read-only or full data directory
+ * shows without waiting for a checkpoint write); the state-change queue's length and the
  * submitter's counters say whether changes leave the queue.  A change of a
  * part's condition is logged once (failing / recovered), not every ping. */
 #include "agent/agent_internal.h"
@@ -21,6 +24,8 @@ struct agent_health
   struct agent *a;
   uv_timer_t timer;
   docker_op_t *ping;
+  state_probe_t *probe;
+  char *probe_error;
   struct health_facts facts;
   struct health_bounds bounds;
   uint64_t interval_ms;
@@ -50,11 +55,25 @@ agent_health_ping_cb (agent_error_t err, void *data)
 }
 
 static void
+agent_health_probe_cb (agent_error_t err, void *data)
+{
+  struct agent_health *h = data;
+  h->probe = NULL;
+  free (h->probe_error);
+  h->probe_error = err ? xstrdup (error_msg (&err)) : NULL;
+  h->facts.probe_failing = err != NULL;
+  struct health_verdict v;
+  agent_health_observe (h, &v);
+}
+
+static void
 agent_health_timer_cb (uv_timer_t *t)
 {
   struct agent_health *h = t->data;
   if (h->ping == NULL && h->a->docker)
     h->ping = docker_ping (h->a->docker, agent_health_ping_cb, h);
+  if (h->probe == NULL && h->a->state)
+    h->probe = state_probe_writable (h->a->state, agent_health_probe_cb, h);
 }
 
 void
@@ -81,6 +100,7 @@ agent_health_timer_closed_cb (uv_handle_t *handle)
 {
   struct agent_health *h = handle->data;
   free (h->docker_error);
+  free (h->probe_error);
   free (h);
 }
 
@@ -93,6 +113,8 @@ agent_health_stop (struct agent *a)
   a->health = NULL;
   if (h->ping)
     docker_op_cancel (h->ping);
+  state_probe_detach (h->probe);
+  h->probe = NULL;
   uv_timer_stop (&h->timer);
   uv_close ((uv_handle_t *) &h->timer, agent_health_timer_closed_cb);
 }
@@ -131,6 +153,7 @@ agent_health_observe (struct agent_health *h, struct health_verdict *v)
   f->queue_len = len;
   h->queue_out = out;
   f->docker_error = h->docker_error;
+  f->probe_error = h->probe_error;
   health_decide (f, &h->bounds, now, v);
   for (int p = 0; p < HEALTH_N_PARTS; p++)
     {

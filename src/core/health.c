@@ -84,6 +84,9 @@ decide_checkpoint (const struct health_facts *f, struct health_verdict *v)
     set (v, HEALTH_CHECKPOINT, false, "checkpointing disabled");
   else if (f->checkpoint_failing)
     set (v, HEALTH_CHECKPOINT, true, "the last checkpoint write failed (retrying)");
+  else if (f->probe_failing)
+    set (v, HEALTH_CHECKPOINT, true, "the data directory takes no write: %s",
+         f->probe_error ? f->probe_error : "probe failed");
   else
     set (v, HEALTH_CHECKPOINT, false, "writable");
 }

@@ -13,7 +13,12 @@
  *               from start);
  *   checkpoint  checkpointing is off, or the last checkpoint write worked
  *               (a failing write is retried by the store; the part fails
- *               from the first failure until a write works again);
+ *               from the first failure until a write works again) and the
+ *               last periodic probe of the data directory (a small file
+ *               written and removed every docker interval, state.h
+ *               state_probe_writable) worked: a read-only or full data
+ *               directory fails the part without waiting for a state
+ *               change to write;
  *   queue       the state-change queue is empty, or an entry left it (ECS
  *               acknowledged or rejected it) within queue_stall_ms (the
  *               clock starts when the queue stops being empty).
@@ -49,6 +54,8 @@ struct health_facts
   const char *docker_error;  /* the last failure's message (borrowed), may be NULL */
   bool checkpoint_enabled;
   bool checkpoint_failing;   /* the last write failed */
+  bool probe_failing;        /* the last data directory probe failed */
+  const char *probe_error;   /* its message (borrowed), may be NULL */
   size_t queue_len;
   uint64_t queue_progress_ms; /* last entry out, or when the queue became non-empty */
 };

@@ -397,7 +397,14 @@ op_parse (docker_op_t *op, const char *b, size_t n, union op_result *r, agent_er
       docker_parse_volume (b, n, &r->volume, err);
       break;
     case DOCKER_RES_STATS:
-      docker_parse_stats (b, n, &r->stats, err);
+      if (op->c && op->c->podman)
+        {
+          if (op->c->stats_cache == NULL)
+            op->c->stats_cache = xcalloc (1, sizeof *op->c->stats_cache);
+          docker_parse_stats_podman (op->c->stats_cache, b, n, &r->stats, err);
+        }
+      else
+        docker_parse_stats (b, n, &r->stats, err);
       break;
     case DOCKER_RES_IMAGE_LIST:
       docker_parse_image_list (b, n, &r->image_list, err);
@@ -681,6 +688,9 @@ docker_client_free (docker_client_t *c)
   free (c->unix_socket);
   free (c->base_url);
   free (c->api);
+  if (c->stats_cache)
+    docker_stats_cache_clear (c->stats_cache);
+  free (c->stats_cache);
   free (c);
 }
 

@@ -31,6 +31,9 @@ struct docker_client
      the event stream matches nothing on Podman 4.3 (it wants key=value),
      so events.c filters on the label itself instead. */
   bool podman;
+  /* Podman: the last stats sample of a few containers, to fill the next
+     one's precpu_stats (docker/stats.h); allocated on the first. */
+  struct docker_stats_cache *stats_cache;
   TAILQ_HEAD (docker_op_list, docker_op) ops; /* every live op, oldest first */
   LIST_HEAD (docker_events_list, docker_events) events; /* every live event stream */
   uv_timer_t *defer;   /* completes deferred ops on the next loop turn */

@@ -156,6 +156,9 @@ docker_parse_stats (const char *s, size_t len, struct docker_stats **out, agent_
     }
   struct docker_stats *st = xcalloc (1, sizeof *st);
   json_t *pids = ci_get (root, "pids_stats");
+  json_t *id = ci_get (root, "id");
+  if (json_is_string (id))
+    st->id = xstrdup (json_string_value (id));
   int r = 0;
   if (get_time (root, "read", &st->read_ns, err) < 0
       || get_time (root, "preread", &st->preread_ns, err) < 0
@@ -188,7 +191,124 @@ docker_stats_free (struct docker_stats *st)
   if (st == NULL)
     return;
   free (st->raw);
+  free (st->id);
   free (st);
+}
+
+void
+docker_stats_cache_clear (struct docker_stats_cache *cache)
+{
+  for (size_t i = 0; i < DOCKER_STATS_CACHE_N; i++)
+    {
+      free (cache->e[i].id);
+      free (cache->e[i].read);
+      free (cache->e[i].cpu_stats);
+    }
+  memset (cache, 0, sizeof *cache);
+}
+
+/* The entry of container id, or NULL. */
+static size_t
+cache_find (const struct docker_stats_cache *cache, const char *id)
+{
+  for (size_t i = 0; i < DOCKER_STATS_CACHE_N; i++)
+    if (cache->e[i].id && strcmp (cache->e[i].id, id) == 0)
+      return i;
+  return DOCKER_STATS_CACHE_N;
+}
+
+/* Remember this sample's cpu_stats for the next one of the same container:
+   its own entry, else a free one, else the one with the oldest sample. */
+static void
+cache_put (struct docker_stats_cache *cache, const char *id, int64_t read_ns, const char *read,
+           json_t *cpu)
+{
+  size_t slot = cache_find (cache, id);
+  for (size_t i = 0; slot == DOCKER_STATS_CACHE_N && i < DOCKER_STATS_CACHE_N; i++)
+    if (cache->e[i].id == NULL)
+      slot = i;
+  if (slot == DOCKER_STATS_CACHE_N)
+    {
+      slot = 0;
+      for (size_t i = 1; i < DOCKER_STATS_CACHE_N; i++)
+        if (cache->e[i].read_ns < cache->e[slot].read_ns)
+          slot = i;
+    }
+  char *cpu_json = json_dumps (cpu, JSON_COMPACT);
+  if (cpu_json == NULL)
+    return;
+  free (cache->e[slot].id);
+  free (cache->e[slot].read);
+  free (cache->e[slot].cpu_stats);
+  cache->e[slot].id = xstrdup (id);
+  cache->e[slot].read_ns = read_ns;
+  cache->e[slot].read = xstrdup (read);
+  cache->e[slot].cpu_stats = cpu_json;
+}
+
+/* Only blanks (Podman's answer for a container that is not running). */
+static bool
+blank (const char *s, size_t len)
+{
+  for (size_t i = 0; i < len; i++)
+    if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+      return false;
+  return true;
+}
+
+int
+docker_parse_stats_podman (struct docker_stats_cache *cache, const char *s, size_t len,
+                           struct docker_stats **out, agent_error_t *err)
+{
+  *out = NULL;
+  if (s == NULL || blank (s, len))
+    return error_set (err, ERR_NOT_FOUND,
+                      "container stats: no sample (Podman answers none for a container that is "
+                      "not running)");
+  json_error_t jerr;
+  json_t *root = json_loadb (s, len, JSON_DECODE_ANY, &jerr);
+  if (root == NULL)
+    return error_set (err, ERR_MALFORMED, "container stats: invalid JSON: %s", jerr.text);
+  if (!json_is_object (root))
+    {
+      json_decref (root);
+      return error_set (err, ERR_MALFORMED, "container stats: expected a JSON object");
+    }
+  /* Docker's spelling of the id */
+  json_t *id = json_object_get (root, "Id");
+  if (id && !json_object_get (root, "id"))
+    {
+      json_object_set (root, "id", id);
+      json_object_del (root, "Id");
+    }
+  id = json_object_get (root, "id");
+  json_t *read = json_object_get (root, "read");
+  json_t *cpu = json_object_get (root, "cpu_stats");
+  int64_t read_ns = 0;
+  bool keyed = cache && json_is_string (id) && json_is_string (read) && json_is_object (cpu)
+               && time_rfc3339_parse (json_string_value (read), &read_ns) == 0 && read_ns > 0;
+  if (keyed)
+    {
+      size_t i = cache_find (cache, json_string_value (id));
+      json_t *pre = NULL;
+      if (i < DOCKER_STATS_CACHE_N && cache->e[i].read_ns < read_ns)
+        pre = json_loads (cache->e[i].cpu_stats, 0, NULL);
+      if (json_is_object (pre))
+        {
+          json_object_set_new (root, "precpu_stats", pre);
+          json_object_set_new (root, "preread", json_string (cache->e[i].read));
+        }
+      else
+        json_decref (pre);
+    }
+  char *body = json_dumps (root, JSON_COMPACT);
+  int r = body ? docker_parse_stats (body, strlen (body), out, err)
+               : error_set (err, ERR_MALFORMED, "container stats: cannot serialize");
+  if (r == 0 && keyed)
+    cache_put (cache, json_string_value (id), read_ns, json_string_value (read), cpu);
+  free (body);
+  json_decref (root);
+  return r;
 }
 
 uint64_t

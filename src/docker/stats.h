@@ -13,6 +13,18 @@
  *    them, else case-insensitively (upstream decodes with Go's JSON, which
  *    accepts "Usage" for "usage").  Missing numbers are 0 (has_* says which
  *    optional ones were present); negative or non-integer numbers are refused.
+ *  - Podman (its compatible API, seen on 4.3.1) answers differently, and
+ *    docker_parse_stats_podman makes its answer Docker's before parsing:
+ *    the container id is spelled "Id" (Docker: "id"), renamed; a container
+ *    that is not running gets 200 with an EMPTY body (Docker: a zeroed
+ *    sample), refused as ERR_NOT_FOUND; precpu_stats and preread are always
+ *    empty (Podman takes no second sample, with or without one-shot), so the
+ *    client keeps the last sample's cpu_stats of up to DOCKER_STATS_CACHE_N
+ *    containers and fills precpu_stats / preread of the next sample of the
+ *    same container from it (what the ~1 s second sample gives on Docker,
+ *    over the time since the previous request: the telemetry poll keeps it
+ *    at most one poll interval old).  The raw body is then the normalized
+ *    JSON, no longer Podman's bytes.
  */
 #ifndef DOCKER_STATS_H
 #define DOCKER_STATS_H
@@ -33,6 +45,7 @@ struct docker_stats
 {
   char *raw;      /* the response body, NUL-terminated */
   size_t raw_len;
+  char *id;       /* "id" (any case), NULL when absent */
   int64_t read_ns;     /* "read" in unix ns; 0 when absent or Go's zero time */
   int64_t preread_ns;  /* "preread" */
   /* cpu_stats */
@@ -65,6 +78,30 @@ docker_op_t *docker_container_stats (docker_client_t *c, const char *id, bool on
    not a JSON object or a number has the wrong type. */
 int docker_parse_stats (const char *s, size_t len, struct docker_stats **out, agent_error_t *err);
 void docker_stats_free (struct docker_stats *st);
+
+/* Podman: the last sample's CPU numbers of a few containers (plain data;
+   docker_stats_cache_clear frees what the entries hold).  Bounded: a new
+   container replaces the entry with the oldest sample. */
+#define DOCKER_STATS_CACHE_N 64
+struct docker_stats_cache
+{
+  struct
+  {
+    char *id;        /* NULL: free slot */
+    int64_t read_ns; /* "read" of that sample */
+    char *read;      /* ... as Podman wrote it */
+    char *cpu_stats; /* its cpu_stats object, compact JSON */
+  } e[DOCKER_STATS_CACHE_N];
+};
+void docker_stats_cache_clear (struct docker_stats_cache *cache);
+
+/* Pure: Podman's body -> *out as docker_parse_stats would parse Docker's
+   (see the contract above).  cache may be NULL (precpu_stats left as
+   Podman sent it); else an earlier sample of the same container fills
+   precpu_stats and preread, and this one is remembered.  ERR_NOT_FOUND on
+   an empty body, else docker_parse_stats's errors. */
+int docker_parse_stats_podman (struct docker_stats_cache *cache, const char *s, size_t len,
+                               struct docker_stats **out, agent_error_t *err);
 
 /* Memory in use as upstream counts it (bytes): usage - inactive_file when
    present and smaller (cgroup v2), else usage - cache when present and

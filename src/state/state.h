@@ -143,6 +143,19 @@ uint64_t state_write_count (const state_store_t *s);
 /* false while saving fails (the store is retrying with back-off). */
 bool state_store_healthy (const state_store_t *s);
 
+/* A probe that the data directory takes a write now, without waiting for a
+   checkpoint write (the health check's periodic look, core/health.h).  Off
+   the loop thread (libuv work queue): creates <DataDir>/.health-probe,
+   writes one byte, fdatasync, closes and removes it; cb runs on the loop
+   with err NULL or the failure (borrowed).  NULL (and no callback) when
+   checkpointing is disabled.  The probe owns what it needs: the store may
+   be freed while it runs.  state_probe_detach: cb will not be called (the
+   caller may free data at once); the probe frees itself when done. */
+typedef struct state_probe state_probe_t;
+typedef void (*state_probe_cb) (agent_error_t err, void *data);
+state_probe_t *state_probe_writable (state_store_t *s, state_probe_cb cb, void *data);
+void state_probe_detach (state_probe_t *p);
+
 /* ---- state-change queue ---- */
 enum state_change_kind
 {

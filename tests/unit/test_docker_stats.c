@@ -228,6 +228,175 @@ test_refusals (void **state)
   docker_stats_free (st);
 }
 
+/* ---- Podman (docker_parse_stats_podman) ---- */
+
+static struct docker_stats *
+podman_ok (struct docker_stats_cache *cache, const char *s, size_t n)
+{
+  struct docker_stats *st = NULL;
+  agent_error_t err = NULL;
+  if (docker_parse_stats_podman (cache, s, n, &st, &err) < 0)
+    fail_msg ("podman parse failed: %s", error_msg (&err));
+  assert_non_null (st);
+  assert_int_equal (strlen (st->raw), st->raw_len);
+  return st;
+}
+
+/* A Podman 4.3 sample of container id (Podman's spelling "Id", empty precpu). */
+static char *
+podman_body (const char *id, int sec, unsigned long long total, unsigned long long system)
+{
+  return xasprintf ("{\"read\":\"2026-12-03T10:00:%02d.5Z\",\"preread\":\"0001-01-01T00:00:00Z\","
+                    "\"cpu_stats\":{\"cpu_usage\":{\"total_usage\":%llu,\"percpu_usage\":[%llu]},"
+                    "\"system_cpu_usage\":%llu,\"online_cpus\":1,\"cpu\":0},"
+                    "\"precpu_stats\":{\"cpu_usage\":{\"total_usage\":0},\"cpu\":0},"
+                    "\"memory_stats\":{\"usage\":4096,\"limit\":8192},\"name\":\"c\",\"Id\":\"%s\"}",
+                    sec, total, total, system, id);
+}
+
+/* The real body of Podman 4.3.1's compatible API: parsed, id renamed. */
+static void
+test_podman_real_body (void **state)
+{
+  (void) state;
+  size_t n;
+  char *s = test_fixture_repo ("fuzz/corpus/docker_stats/podman-4.3-one-shot.json", &n);
+  struct docker_stats *st = podman_ok (NULL, s, n);
+  assert_string_equal (st->id, "d94049cd64d43af5b6f6411d4edafc7e5d79cac72f78ba7d9efe05158aa27b1d");
+  assert_non_null (strstr (st->raw, "\"id\":\"d94049cd"));
+  assert_null (strstr (st->raw, "\"Id\""));
+  assert_int_equal (st->cpu_total, 44415431ULL);
+  assert_int_equal (st->cpu_system, 768971975505ULL);
+  assert_int_equal (st->online_cpus, 2);
+  assert_int_equal (st->precpu_total, 0);
+  assert_int_equal (st->mem_usage, 458752);
+  assert_int_equal (st->mem_limit, 25276071936ULL);
+  assert_int_equal (docker_stats_memory_bytes (st), 458752); /* no "stats": usage as is */
+  assert_int_equal (st->pids_current, 1);
+  assert_true (st->has_networks);
+  assert_int_equal (st->net.rx_bytes, 382);
+  assert_true (st->read_ns > 0);
+  docker_stats_free (st);
+  free (s);
+}
+
+/* The next sample of the same container gets the previous one's cpu_stats
+   as precpu_stats and its read time as preread; an older sample, another
+   container or no cache does not. */
+static void
+test_podman_precpu_from_previous_sample (void **state)
+{
+  (void) state;
+  struct docker_stats_cache cache = { 0 };
+  char *b1 = podman_body ("aaa", 10, 1000, 500000);
+  char *b2 = podman_body ("aaa", 20, 3000, 700000);
+  char *other = podman_body ("bbb", 30, 9000, 900000);
+  char *older = podman_body ("aaa", 5, 500, 100000);
+
+  struct docker_stats *st = podman_ok (&cache, b1, strlen (b1));
+  assert_int_equal (st->precpu_total, 0); /* first sample: nothing earlier */
+  assert_int_equal (st->preread_ns, 0);
+  int64_t read1 = st->read_ns;
+  docker_stats_free (st);
+
+  st = podman_ok (&cache, b2, strlen (b2));
+  assert_int_equal (st->cpu_total, 3000);
+  assert_int_equal (st->precpu_total, 1000);
+  assert_int_equal (st->precpu_system, 500000);
+  assert_int_equal (st->preread_ns, read1);
+  assert_non_null (strstr (st->raw, "\"preread\":\"2026-12-03T10:00:10.5Z\""));
+  docker_stats_free (st);
+
+  st = podman_ok (&cache, other, strlen (other)); /* another container: its own entry */
+  assert_int_equal (st->precpu_total, 0);
+  docker_stats_free (st);
+
+  st = podman_ok (&cache, older, strlen (older)); /* not after the remembered sample */
+  assert_int_equal (st->precpu_total, 0);
+  docker_stats_free (st);
+
+  st = podman_ok (NULL, b2, strlen (b2)); /* no cache: as Podman sent it */
+  assert_int_equal (st->precpu_total, 0);
+  docker_stats_free (st);
+
+  /* a Docker-spelled body goes through unchanged in meaning */
+  const char *dock = "{\"id\":\"ccc\",\"cpu_stats\":{\"cpu_usage\":{\"total_usage\":7}}}";
+  st = podman_ok (&cache, dock, strlen (dock));
+  assert_string_equal (st->id, "ccc");
+  assert_int_equal (st->cpu_total, 7);
+  docker_stats_free (st);
+
+  docker_stats_cache_clear (&cache);
+  free (b1);
+  free (b2);
+  free (other);
+  free (older);
+}
+
+/* The cache is bounded: past DOCKER_STATS_CACHE_N containers the one with
+   the oldest sample is forgotten. */
+static void
+test_podman_cache_bound (void **state)
+{
+  (void) state;
+  struct docker_stats_cache cache = { 0 };
+  for (int i = 0; i <= DOCKER_STATS_CACHE_N; i++)
+    {
+      char id[16];
+      snprintf (id, sizeof id, "c%d", i);
+      /* c0 has the oldest sample (second 0), the others later ones */
+      char *b = podman_body (id, i == 0 ? 0 : 1, 100, 1000);
+      docker_stats_free (podman_ok (&cache, b, strlen (b)));
+      free (b);
+    }
+  size_t used = 0;
+  for (size_t i = 0; i < DOCKER_STATS_CACHE_N; i++)
+    used += cache.e[i].id != NULL;
+  assert_int_equal (used, DOCKER_STATS_CACHE_N);
+  char *b = podman_body ("c0", 50, 200, 2000);
+  struct docker_stats *st = podman_ok (&cache, b, strlen (b));
+  assert_int_equal (st->precpu_total, 0); /* forgotten */
+  docker_stats_free (st);
+  free (b);
+  b = podman_body ("c1", 50, 200, 2000);
+  st = podman_ok (&cache, b, strlen (b));
+  assert_int_equal (st->precpu_total, 100); /* kept */
+  docker_stats_free (st);
+  free (b);
+  docker_stats_cache_clear (&cache);
+}
+
+/* Podman's answer for a container that is not running: 200, empty body. */
+static void
+test_podman_empty_and_refusals (void **state)
+{
+  (void) state;
+  static const char *const empty[] = { "", " \n", "\r\n" };
+  for (size_t i = 0; i < sizeof empty / sizeof empty[0]; i++)
+    {
+      struct docker_stats *st = NULL;
+      agent_error_t err = NULL;
+      assert_true (docker_parse_stats_podman (NULL, empty[i], strlen (empty[i]), &st, &err) < 0);
+      assert_null (st);
+      assert_int_equal (error_kind (&err), ERR_NOT_FOUND);
+      error_free (&err);
+    }
+  static const char *const bad[] = { "[]", "{", "{\"Id\":\"x\",\"memory_stats\":{\"usage\":-1}}" };
+  struct docker_stats_cache cache = { 0 };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    {
+      struct docker_stats *st = NULL;
+      agent_error_t err = NULL;
+      assert_true (docker_parse_stats_podman (&cache, bad[i], strlen (bad[i]), &st, &err) < 0);
+      assert_null (st);
+      assert_int_equal (error_kind (&err), ERR_MALFORMED);
+      error_free (&err);
+    }
+  for (size_t i = 0; i < DOCKER_STATS_CACHE_N; i++)
+    assert_null (cache.e[i].id); /* a refused sample is not remembered */
+  docker_stats_cache_clear (&cache);
+}
+
 int
 main (void)
 {
@@ -238,6 +407,10 @@ main (void)
     cmocka_unit_test (test_real_engine_cgroup_v1),
     cmocka_unit_test (test_memory_rule),
     cmocka_unit_test (test_refusals),
+    cmocka_unit_test (test_podman_real_body),
+    cmocka_unit_test (test_podman_precpu_from_previous_sample),
+    cmocka_unit_test (test_podman_cache_bound),
+    cmocka_unit_test (test_podman_empty_and_refusals),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

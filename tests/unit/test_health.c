@@ -44,6 +44,9 @@ enum mod
   M_DOCKER_NONE_LATE,  /* no ping answered yet, 100 s after start */
   M_CKPT_FAILING,
   M_CKPT_FAILING_OFF,  /* checkpointing disabled: a failing flag is ignored */
+  M_PROBE_FAILING,     /* no write failed, but the data directory probe did */
+  M_PROBE_FAILING_OFF, /* checkpointing disabled: the probe is ignored too */
+  M_CKPT_AND_PROBE,    /* both: the write failure is named */
   M_QUEUE_MOVING,      /* 3 queued, last out 10 s ago */
   M_QUEUE_STUCK,       /* 3 queued, nothing out for 121 s */
   M_ALL_BAD,
@@ -98,6 +101,18 @@ apply (struct health_facts *f, enum mod m, uint64_t *now)
       f->checkpoint_failing = true;
       f->checkpoint_enabled = false;
       break;
+    case M_PROBE_FAILING:
+      f->probe_failing = true;
+      f->probe_error = "creating /data/.health-probe: Read-only file system";
+      break;
+    case M_PROBE_FAILING_OFF:
+      f->probe_failing = true;
+      f->checkpoint_enabled = false;
+      break;
+    case M_CKPT_AND_PROBE:
+      f->probe_failing = true;
+      f->checkpoint_failing = true;
+      break;
     case M_QUEUE_MOVING:
       f->queue_len = 3;
       f->queue_progress_ms = *now - 10 * S;
@@ -140,6 +155,9 @@ test_verdict_table (void **state)
     { M_DOCKER_NONE_LATE, false, true, false, false, "no ping answered yet (100 s" },
     { M_CKPT_FAILING, false, false, true, false, "write failed" },
     { M_CKPT_FAILING_OFF, false, false, false, false, "disabled" },
+    { M_PROBE_FAILING, false, false, true, false, "takes no write: creating /data/.health-probe: Read-only" },
+    { M_PROBE_FAILING_OFF, false, false, false, false, "disabled" },
+    { M_CKPT_AND_PROBE, false, false, true, false, "write failed" },
     { M_QUEUE_MOVING, false, false, false, false, "3 state changes queued" },
     { M_QUEUE_STUCK, false, false, false, true, "none submitted for 121 s" },
     { M_ALL_BAD, true, true, true, true, "connection refused" },

@@ -875,6 +875,67 @@ test_checkpoint_not_a_regular_file (void **st)
   state_store_free (s);
 }
 
+/* The data directory probe: works on a writable directory and leaves
+   nothing behind; fails naming the file while the directory is gone; works
+   again once it is back; a detached probe calls nothing; none when
+   checkpointing is disabled. */
+struct probe_res
+{
+  int calls;
+  int kind;
+  char msg[256];
+};
+
+static void
+probe_cb (agent_error_t err, void *data)
+{
+  struct probe_res *r = data;
+  r->calls++;
+  r->kind = err ? (int) error_kind (&err) : 0;
+  snprintf (r->msg, sizeof r->msg, "%s", err ? error_msg (&err) : "");
+}
+
+static struct probe_res
+probe_sync (struct fixture *f, state_store_t *s)
+{
+  struct probe_res r = { 0 };
+  assert_non_null (state_probe_writable (s, probe_cb, &r));
+  while (r.calls == 0)
+    uv_run (&f->loop, UV_RUN_ONCE);
+  assert_int_equal (r.calls, 1);
+  return r;
+}
+
+static void
+test_probe_writable (void **st)
+{
+  struct fixture *f = *st;
+  state_store_t *s = store (f, true);
+  struct probe_res r = probe_sync (f, s);
+  assert_int_equal (r.kind, 0);
+  cleanup_free char *probe = xasprintf ("%s/.health-probe", f->dir);
+  assert_int_equal (access (probe, F_OK), -1); /* removed */
+
+  cleanup_free char *moved = xasprintf ("%s.moved", f->dir);
+  assert_int_equal (rename (f->dir, moved), 0);
+  r = probe_sync (f, s);
+  assert_int_equal (r.kind, ERR_IO);
+  assert_non_null (strstr (r.msg, ".health-probe"));
+  assert_int_equal (rename (moved, f->dir), 0);
+  r = probe_sync (f, s);
+  assert_int_equal (r.kind, 0);
+
+  struct probe_res none = { 0 };
+  state_probe_detach (state_probe_writable (s, probe_cb, &none));
+  uv_run (&f->loop, UV_RUN_DEFAULT);
+  assert_int_equal (none.calls, 0);
+  state_store_free (s);
+
+  s = store (f, false);
+  assert_null (state_probe_writable (s, probe_cb, &none));
+  state_store_free (s);
+}
+
 int
 main (void)
 {
@@ -895,6 +956,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_write_failure, setup, teardown),
     cmocka_unit_test_setup_teardown (test_failing_saves_back_off, setup, teardown),
     cmocka_unit_test_setup_teardown (test_checkpoint_not_a_regular_file, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_probe_writable, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
