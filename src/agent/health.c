@@ -10,12 +10,23 @@
  * removed off the loop per interval, so a read-only or full data directory
  * shows without waiting for a checkpoint write); the state-change queue's length and the
  * submitter's counters say whether changes leave the queue.  A change of a
- * part's condition is logged once (failing / recovered), not every ping. */
+ * part's condition is logged once (failing / recovered), not every ping.
+ *
+ * Under systemd (NOTIFY_SOCKET set: the unit's Type=notify) the same
+ * verdict drives the service notifications (core/sdnotify.h): READY=1 once
+ * the agent is healthy and the engine answered a ping, then, when the unit
+ * sets WatchdogSec (WATCHDOG_USEC), WATCHDOG=1 every half interval ONLY
+ * while the verdict is healthy: an agent that cannot do its job stops
+ * feeding the watchdog and systemd restarts it.  STATUS= names the failing
+ * parts when the verdict changes; STOPPING=1 at shutdown. */
 #include "agent/agent_internal.h"
+#include "core/sdnotify.h"
 #include "core/xmalloc.h"
 #include "log/log.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MOD "health"
 
@@ -32,6 +43,11 @@ struct agent_health
   char *docker_error;
   uint64_t queue_out;  /* submitted + dropped at the last look */
   bool last_failing[HEALTH_N_PARTS];
+  /* systemd notifications */
+  struct sdnotify notify;
+  uv_timer_t notify_timer;
+  uint64_t watchdog_ms; /* WATCHDOG_USEC / 1000; 0 = no watchdog */
+  bool ready_sent, notify_failing, last_healthy;
 };
 
 static void agent_health_observe (struct agent_health *h, struct health_verdict *v);
@@ -76,6 +92,98 @@ agent_health_timer_cb (uv_timer_t *t)
     h->probe = state_probe_writable (h->a->state, agent_health_probe_cb, h);
 }
 
+/* One notification; a failure is logged once until one works again. */
+static void
+agent_health_notify (struct agent_health *h, const char *msg)
+{
+  agent_error_t err = NULL;
+  if (sdnotify_send (&h->notify, msg, &err) < 0)
+    {
+      if (!h->notify_failing)
+        log_warn (MOD, "systemd notification failed: %s", error_msg (&err));
+      h->notify_failing = true;
+      error_free (&err);
+      return;
+    }
+  if (h->notify_failing)
+    log_info (MOD, "systemd notifications work again");
+  h->notify_failing = false;
+}
+
+static void
+agent_health_notify_timer_cb (uv_timer_t *t)
+{
+  struct agent_health *h = t->data;
+  struct health_verdict v;
+  agent_health_observe (h, &v);
+  /* READY only once the engine really answered (the verdict alone gives
+     the first ping its grace) */
+  bool healthy = v.healthy && h->facts.docker_ok_ms != 0;
+  if (healthy != h->last_healthy)
+    {
+      char status[HEALTH_N_PARTS * 16 + 64] = "STATUS=healthy";
+      if (!healthy)
+        {
+          size_t n = (size_t) snprintf (status, sizeof status, "STATUS=unhealthy:");
+          for (int p = 0; p < HEALTH_N_PARTS && n < sizeof status; p++)
+            if (v.failing[p])
+              n += (size_t) snprintf (status + n, sizeof status - n, " %s", health_part_name (p));
+          if (v.healthy && n < sizeof status)
+            snprintf (status + n, sizeof status - n, " waiting for the engine's first answer");
+        }
+      agent_health_notify (h, status);
+      h->last_healthy = healthy;
+    }
+  if (!healthy)
+    return;
+  if (!h->ready_sent)
+    {
+      agent_health_notify (h, "READY=1\nSTATUS=healthy");
+      h->ready_sent = !h->notify_failing;
+      if (h->ready_sent)
+        log_info (MOD, "told systemd the agent is ready");
+      if (h->ready_sent && h->watchdog_ms == 0)
+        uv_timer_stop (&h->notify_timer); /* nothing more to say until STOPPING */
+      return;
+    }
+  if (h->watchdog_ms)
+    agent_health_notify (h, "WATCHDOG=1");
+}
+
+/* NOTIFY_SOCKET (and WATCHDOG_USEC) from systemd: set up the notifier. */
+static void
+agent_health_notify_start (struct agent_health *h)
+{
+  h->notify.fd = -1;
+  uv_timer_init (h->a->loop, &h->notify_timer);
+  h->notify_timer.data = h;
+  const char *sock = getenv ("NOTIFY_SOCKET");
+  if (sock == NULL || *sock == '\0')
+    return;
+  agent_error_t err = NULL;
+  if (sdnotify_open (&h->notify, sock, &err) < 0)
+    {
+      log_warn (MOD, "systemd notifications off: %s", error_msg (&err));
+      error_free (&err);
+      return;
+    }
+  uint64_t usec = sdnotify_watchdog_usec (getenv ("WATCHDOG_USEC"), getenv ("WATCHDOG_PID"),
+                                          getpid ());
+  h->watchdog_ms = usec / 1000;
+  if (usec && h->watchdog_ms < 2)
+    h->watchdog_ms = 2;
+  /* feed the watchdog every half interval (sd_watchdog_enabled(3)); before
+     READY without a watchdog, look every second */
+  uint64_t every = h->watchdog_ms ? h->watchdog_ms / 2 : 1000;
+  if (h->watchdog_ms)
+    log_info (MOD, "systemd watchdog: %llu ms, fed every %llu ms while healthy",
+              (unsigned long long) h->watchdog_ms, (unsigned long long) every);
+  else
+    log_info (MOD, "systemd notifications on (no watchdog)");
+  uv_timer_start (&h->notify_timer, agent_health_notify_timer_cb, every, every);
+  uv_unref ((uv_handle_t *) &h->notify_timer);
+}
+
 void
 agent_health_start (struct agent *a)
 {
@@ -93,6 +201,18 @@ agent_health_start (struct agent *a)
   uv_timer_start (&h->timer, agent_health_timer_cb, 0, h->interval_ms);
   uv_unref ((uv_handle_t *) &h->timer);
   a->health = h;
+  agent_health_notify_start (h);
+}
+
+/* The notify timer closes first, then the ping timer frees h. */
+static void
+agent_health_timer_closed_cb (uv_handle_t *handle);
+
+static void
+agent_health_notify_closed_cb (uv_handle_t *handle)
+{
+  struct agent_health *h = handle->data;
+  uv_close ((uv_handle_t *) &h->timer, agent_health_timer_closed_cb);
 }
 
 static void
@@ -115,8 +235,12 @@ agent_health_stop (struct agent *a)
     docker_op_cancel (h->ping);
   state_probe_detach (h->probe);
   h->probe = NULL;
+  if (h->notify.fd >= 0)
+    agent_health_notify (h, "STOPPING=1");
+  sdnotify_close (&h->notify);
   uv_timer_stop (&h->timer);
-  uv_close ((uv_handle_t *) &h->timer, agent_health_timer_closed_cb);
+  uv_timer_stop (&h->notify_timer);
+  uv_close ((uv_handle_t *) &h->notify_timer, agent_health_notify_closed_cb);
 }
 
 void
