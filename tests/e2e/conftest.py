@@ -270,12 +270,18 @@ def cluster_name():
 
 
 @pytest.fixture
-def make_agent(controlplane, tmpdir_path, cluster_name):
+def make_agent(controlplane, tmpdir_path, cluster_name, request):
+    """Agents of one test.  When the test takes the `runtime` fixture (the
+    flow tests run once per engine), the agent's DOCKER_HOST is that
+    engine's socket and the cleanup removes that engine's containers."""
     agents = []
+    rt = request.getfixturevalue("runtime") if "runtime" in request.fixturenames else None
 
     def make(env=None, args=(), start=True):
         if not agents:
             controlplane.ecs.create_cluster(clusterName=cluster_name)
+        if rt is not None and rt.host:
+            env = dict({"DOCKER_HOST": rt.host}, **(env or {}))
         a = Agent(controlplane, tmpdir_path, cluster_name, env, args)
         agents.append(a)
         if start:
@@ -286,7 +292,137 @@ def make_agent(controlplane, tmpdir_path, cluster_name):
     for a in agents:
         if a.alive():
             a.stop()
-    docker_cleanup(cluster_name)
+    if rt is not None and rt.name == "podman":
+        rt.cleanup(cluster_name)
+    else:
+        docker_cleanup(cluster_name)
+
+
+# --------------------------------------------------------------------------- runtimes
+
+PODMAN_CONF = "[containers]\ndefault_ulimits = []\n"
+
+
+class Runtime:
+    """One container engine as the tests see it: its CLI (docker, or podman
+    with the fixture's containers.conf) and the DOCKER_HOST the agent gets
+    (None: the agent's default, Docker's socket)."""
+
+    def __init__(self, name, host=None, env=None):
+        self.name = name
+        self.host = host
+        self.env = env
+
+    def cli(self, *args, timeout=120, check=False):
+        return subprocess.run([self.name] + list(args), env=self.env, capture_output=True, text=True,
+                              timeout=timeout, check=check)
+
+    def ids(self, cluster, task_arn=None):
+        """Full ids of the containers of a cluster (or one task)."""
+        flt = ["--filter", "label=com.amazonaws.ecs.cluster=" + cluster]
+        if task_arn:
+            flt += ["--filter", "label=com.amazonaws.ecs.task-arn=" + task_arn]
+        return self.cli("ps", "-aq", "--no-trunc", *flt).stdout.split()
+
+    def inspect(self, cid):
+        return json.loads(self.cli("inspect", cid, check=True).stdout)[0]
+
+    def host_ports(self, cid, spec):
+        """Host ports bound for spec (e.g. '8080/tcp'), from `<cli> port`."""
+        import re
+        out = self.cli("port", cid, spec).stdout
+        return {int(m) for m in re.findall(r":(\d+)\s*$", out, re.M)}
+
+    def cleanup(self, cluster):
+        ids = self.cli("ps", "-aq", "--filter", "label=" + TEST_LABEL, "--filter",
+                       "label=com.amazonaws.ecs.cluster=" + cluster).stdout.split()
+        if ids:
+            self.cli("rm", "-f", *ids, timeout=180)
+
+
+def _unix_ping(sock):
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(2)
+        s.connect(sock)
+        s.sendall(b"GET /_ping HTTP/1.0\r\nHost: d\r\n\r\n")
+        data = s.recv(256)
+        s.close()
+        return data.startswith(b"HTTP/1.") and b" 200 " in data.split(b"\r\n")[0] + b" "
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def podman_service(tmp_path_factory, test_image):
+    """A rootful `podman system service` on a private socket, the test image
+    loaded into Podman's store.  Podman needs `[containers] default_ulimits
+    = []` (containers.conf through CONTAINERS_CONF): its default NOFILE
+    ulimit is above this sandbox's hard limit (`error setting rlimit type 7:
+    operation not permitted`).  Podman missing or unable to run a container
+    here: the test is SKIPPED with the exact failure as the reason (counted
+    as a skip), never passed silently."""
+    if not shutil.which("podman"):
+        pytest.skip("podman is not installed (apt-get install podman)")
+    d = str(tmp_path_factory.mktemp("podman"))
+    conf = os.path.join(d, "containers.conf")
+    with open(conf, "w") as f:
+        f.write(PODMAN_CONF)
+    env = dict(os.environ, CONTAINERS_CONF=conf)
+    save = subprocess.Popen(["docker", "save", test_image], stdout=subprocess.PIPE)
+    try:
+        load = subprocess.run(["podman", "load"], stdin=save.stdout, env=env, capture_output=True, text=True,
+                              timeout=300)
+    finally:
+        # our end of the pipe closed: a podman that stops reading (it failed)
+        # ends docker save with SIGPIPE instead of leaving it blocked forever
+        save.stdout.close()
+        try:
+            save.wait(60)
+        except subprocess.TimeoutExpired:
+            save.kill()
+            save.wait()
+    if load.returncode != 0:
+        pytest.skip("podman load failed: " + load.stderr[-1000:])
+    run = subprocess.run(["podman", "run", "--rm", "--label", TEST_LABEL, test_image, "true"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    if run.returncode != 0:
+        pytest.skip("podman cannot run a container here: " + run.stderr[-1000:])
+    sock = os.path.join(d, "podman.sock")
+    log = open(os.path.join(d, "service.log"), "w")
+    proc = subprocess.Popen(["podman", "system", "service", "--time=0", "unix://" + sock], env=env,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: _unix_ping(sock), 30, what="podman system service on " + sock)
+        yield {"sock": sock, "env": env, "host": "unix://" + sock, "dir": d}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        ids = subprocess.run(["podman", "ps", "-aq", "--filter", "label=" + TEST_LABEL], env=env,
+                             capture_output=True, text=True, timeout=120).stdout.split()
+        if ids:
+            subprocess.run(["podman", "rm", "-f"] + ids, env=env, capture_output=True, timeout=180)
+
+
+@pytest.fixture
+def runtime(request):
+    """The engine a flow test runs against: "docker" (the default) or
+    "podman" (parametrize with indirect=True; see RUNTIMES)."""
+    name = getattr(request, "param", "docker")
+    if name == "podman":
+        svc = request.getfixturevalue("podman_service")
+        return Runtime("podman", svc["host"], svc["env"])
+    return Runtime("docker")
+
+
+# the flow tests run once on each engine:
+#   @pytest.mark.parametrize("runtime", RUNTIMES, indirect=True)
+RUNTIMES = ["docker", "podman"]
 
 
 def register_task_def(cp, family, image, containers=None, **kw):

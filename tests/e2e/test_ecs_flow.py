@@ -1,6 +1,12 @@
 """End to end: the real agent binary, the real Docker engine and the local
 control plane, driven through the ECS API (botocore and the real AWS CLI).
 
+The flow tests (registration, run-task with ports, stop with exit codes and
+cleanup, essential / non-essential exits, kill -9 restart with adoption) run
+twice: on Docker and on Podman (a rootful `podman system service` started by
+conftest's podman_service fixture, the agent's DOCKER_HOST pointed at it):
+the `runtime` fixture, parametrized with RUNTIMES.
+
 Each test starts its own control plane and agent (fixtures in conftest.py);
 every container carries the test label and the per-test cluster label and
 is removed by the make_agent fixture whatever the outcome.
@@ -14,7 +20,7 @@ import urllib.request
 
 import pytest
 
-from conftest import (SECRET, ControlPlane, containers_for, describe_task, free_port,
+from conftest import (RUNTIMES, SECRET, ControlPlane, containers_for, describe_task, free_port,
                       register_task_def, wait_for, wait_task_status)
 
 
@@ -136,7 +142,8 @@ def start_agent(make_agent, env=None, **kw):
 
 # --------------------------------------------------------------------------- registration
 
-def test_register_appears_in_cli_list_container_instances(make_agent, controlplane, cluster_name):
+@pytest.mark.parametrize("runtime", RUNTIMES, indirect=True)
+def test_register_appears_in_cli_list_container_instances(runtime, make_agent, controlplane, cluster_name):
     a = start_agent(make_agent)
     arns = controlplane.aws_cli("list-container-instances", "--cluster", cluster_name)["containerInstanceArns"]
     assert len(arns) == 1
@@ -155,7 +162,8 @@ def test_register_appears_in_cli_list_container_instances(make_agent, controlpla
 
 # --------------------------------------------------------------------------- run-task
 
-def test_run_task_network_bindings_fixed_and_dynamic(make_agent, controlplane, cluster_name, test_image):
+@pytest.mark.parametrize("runtime", RUNTIMES, indirect=True)
+def test_run_task_network_bindings_fixed_and_dynamic(runtime, make_agent, controlplane, cluster_name, test_image):
     a = start_agent(make_agent)
     fixed = free_port()
     td = register_task_def(controlplane, "web", test_image,
@@ -165,11 +173,11 @@ def test_run_task_network_bindings_fixed_and_dynamic(make_agent, controlplane, c
     t = cli_task(controlplane, cluster_name, arn)
     assert t["lastStatus"] == "RUNNING" and t["desiredStatus"] == "RUNNING"
 
-    ids = docker_ids(cluster_name, arn)
+    ids = runtime.ids(cluster_name, arn)
     assert len(ids) == 2, containers_for(cluster_name)
     by_name = {}
     for cid in ids:
-        info = docker_inspect(cid)
+        info = runtime.inspect(cid)
         assert info["State"]["Running"], info["State"]
         by_name[info["Config"]["Labels"]["com.amazonaws.ecs.container-name"]] = info
 
@@ -187,7 +195,7 @@ def test_run_task_network_bindings_fixed_and_dynamic(make_agent, controlplane, c
         else:
             assert hp != 0
         # the reported port is the one Docker bound ...
-        assert docker_host_ports(by_name[name]["Id"], "8080/tcp") == {hp}
+        assert runtime.host_ports(by_name[name]["Id"], "8080/tcp") == {hp}
         # ... and it answers HTTP
         status, body = wait_for(lambda: http_get(hp), 15, what="HTTP on port %d" % hp)
         assert status == 200 and body.strip() == want_text
@@ -196,7 +204,8 @@ def test_run_task_network_bindings_fixed_and_dynamic(make_agent, controlplane, c
 
 # --------------------------------------------------------------------------- stop-task
 
-def test_stop_task_exit_codes_and_cleanup(make_agent, controlplane, cluster_name, test_image):
+@pytest.mark.parametrize("runtime", RUNTIMES, indirect=True)
+def test_stop_task_exit_codes_and_cleanup(runtime, make_agent, controlplane, cluster_name, test_image):
     a = start_agent(make_agent, env={"ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION": "3s"})
     td = register_task_def(controlplane, "stopme", test_image, [
         # traps TERM and exits 0 (sh as PID 1 has no default TERM action: it must trap it)
@@ -207,7 +216,7 @@ def test_stop_task_exit_codes_and_cleanup(make_agent, controlplane, cluster_name
     ])
     arn = run_task(controlplane, cluster_name, td)
     wait_task_status(controlplane, cluster_name, arn, "RUNNING")
-    assert len(docker_ids(cluster_name, arn)) == 2
+    assert len(runtime.ids(cluster_name, arn)) == 2
 
     r = controlplane.aws_cli("stop-task", "--cluster", cluster_name, "--task", arn, "--reason", "e2e stop")
     assert r["task"]["desiredStatus"] == "STOPPED"
@@ -222,13 +231,14 @@ def test_stop_task_exit_codes_and_cleanup(make_agent, controlplane, cluster_name
     assert all(c["lastStatus"] == "STOPPED" for c in t["containers"]), t
 
     # removed from Docker after ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION
-    wait_for(lambda: not docker_ids(cluster_name, arn), 40, what="containers removed\n" + a.output()[-2000:])
+    wait_for(lambda: not runtime.ids(cluster_name, arn), 40, what="containers removed\n" + a.output()[-2000:])
     stop_clean(a)
 
 
 # --------------------------------------------------------------------------- essential / non-essential
 
-def test_essential_exit_stops_task_nonessential_does_not(make_agent, controlplane, cluster_name, test_image):
+@pytest.mark.parametrize("runtime", RUNTIMES, indirect=True)
+def test_essential_exit_stops_task_nonessential_does_not(runtime, make_agent, controlplane, cluster_name, test_image):
     a = start_agent(make_agent)
     td_ess = register_task_def(controlplane, "essential", test_image, [
         {"name": "quitter", "cpu": 10, "memory": 32, "essential": True, "command": ["sh", "-c", "sleep 2; exit 3"]},
@@ -248,8 +258,8 @@ def test_essential_exit_stops_task_nonessential_does_not(make_agent, controlplan
     t = describe_task(controlplane, cluster_name, ess)
     assert container_of(t, "quitter")["exitCode"] == 3, t
     assert container_of(t, "companion")["exitCode"] in (137, 143), t
-    for cid in docker_ids(cluster_name, ess):
-        assert not docker_inspect(cid)["State"]["Running"]
+    for cid in runtime.ids(cluster_name, ess):
+        assert not runtime.inspect(cid)["State"]["Running"]
 
     # non-essential container exits -> reported, task keeps running
     c = wait_for(lambda: (lambda c: c if c.get("lastStatus") == "STOPPED" else None)(
@@ -262,7 +272,7 @@ def test_essential_exit_stops_task_nonessential_does_not(make_agent, controlplan
     t = describe_task(controlplane, cluster_name, non)
     assert t["lastStatus"] == "RUNNING" and t["desiredStatus"] == "RUNNING", t
     assert container_of(t, "keeper")["lastStatus"] == "RUNNING"
-    running = [cid for cid in docker_ids(cluster_name, non) if docker_inspect(cid)["State"]["Running"]]
+    running = [cid for cid in runtime.ids(cluster_name, non) if runtime.inspect(cid)["State"]["Running"]]
     assert len(running) == 1
     stop_clean(a)
 
@@ -453,13 +463,14 @@ def test_state_changes_delivered_in_order_after_500s(make_agent, controlplane, c
 
 # --------------------------------------------------------------------------- restart
 
-def test_kill9_restart_same_instance_tasks_tracked(make_agent, controlplane, cluster_name, test_image):
+@pytest.mark.parametrize("runtime", RUNTIMES, indirect=True)
+def test_kill9_restart_same_instance_tasks_tracked(runtime, make_agent, controlplane, cluster_name, test_image):
     a = start_agent(make_agent)
     inst = a.instance_arn()
     td = register_task_def(controlplane, "survivor", test_image, [sleeper("main"), sleeper("side")])
     t1 = run_task_api(controlplane, cluster_name, td)
     wait_task_status(controlplane, cluster_name, t1, "RUNNING")
-    ids_before = sorted(docker_ids(cluster_name, t1))
+    ids_before = sorted(runtime.ids(cluster_name, t1))
     assert len(ids_before) == 2
 
     seq = last_seq(controlplane)
@@ -478,18 +489,18 @@ def test_kill9_restart_same_instance_tasks_tracked(make_agent, controlplane, clu
     assert sorted(c["DockerId"] for c in t["Containers"]) == ids_before
     # the payload sent on reconnection (t1 again) is handled: acknowledged
     wait_for(lambda: events(controlplane, "AckRequest", seq)["events"], 30, what="ack of the reconnect payload")
-    assert sorted(docker_ids(cluster_name, t1)) == ids_before
+    assert sorted(runtime.ids(cluster_name, t1)) == ids_before
 
     # still under control: a new task runs, the old one stops.  Placed after
     # the reconnect payload, its containers run only after anything that
     # payload could (wrongly) have re-created was asked of Docker
     t2 = run_task_api(controlplane, cluster_name, td)
     wait_task_status(controlplane, cluster_name, t2, "RUNNING")
-    assert sorted(docker_ids(cluster_name, t1)) == ids_before
-    assert len(docker_ids(cluster_name)) == 4, containers_for(cluster_name)
+    assert sorted(runtime.ids(cluster_name, t1)) == ids_before
+    assert len(runtime.ids(cluster_name)) == 4, containers_for(cluster_name)
     controlplane.ecs.stop_task(cluster=cluster_name, task=t1)
     wait_task_status(controlplane, cluster_name, t1, "STOPPED", timeout=60)
-    assert len(docker_ids(cluster_name, t2)) == 2
+    assert len(runtime.ids(cluster_name, t2)) == 2
     stop_clean(a)
 
 
