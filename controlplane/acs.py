@@ -335,9 +335,8 @@ class AcsHub:
         with self.state.lock:
             pending = list(self.state.pending.get(inst, []))
             if not pending and self.connect_payload != "never":
-                active = [t for t in self.state.tasks.values()
-                          if t.get("containerInstanceArn") == inst
-                          and (t["desiredStatus"] == "RUNNING" or t["lastStatus"] != "STOPPED")]
+                active = [t for t in self.state.tasks.tasks(("i", inst))
+                          if t["desiredStatus"] == "RUNNING" or t["lastStatus"] != "STOPPED"]
                 active.sort(key=lambda t: t["createdAt"])
                 if active or self.connect_payload == "always":
                     pending = [self.make_payload(inst, active)]

@@ -44,8 +44,7 @@ class Console:
         b = self.backend
         with self.state.lock:
             names = {c["clusterName"] for c in self.state.clusters.values() if c["status"] == "ACTIVE"}
-            tasks = sorted((t for t in self.state.tasks.values() if t["_cluster"] in names),
-                           key=lambda t: t["createdAt"], reverse=True)[:MAX_TASKS]
+            tasks = self.state.tasks.newest([("c", n) for n in names], MAX_TASKS)
             out = {
                 "clusters": [b.cluster_view(c) for c in self.state.clusters.values() if c["status"] == "ACTIVE"],
                 "containerInstances": [dict(b.instance_view(ci), clusterName=ci["_cluster"])

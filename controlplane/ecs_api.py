@@ -50,7 +50,8 @@ def _describe(refs, find, view):
     return out, failures
 
 
-def _paginate(items, req):
+def _page_window(req):
+    """(offset, page size) a List* request asks for."""
     start = 0
     tok = req.get("nextToken")
     if tok:
@@ -63,6 +64,11 @@ def _paginate(items, req):
         maxr = 100
     if maxr < 1 or maxr > 100:
         raise invalid_param("maxResults must be between 1 and 100")
+    return start, maxr
+
+
+def _paginate(items, req):
+    start, maxr = _page_window(req)
     page = items[start:start + maxr]
     nxt = None
     if start + maxr < len(items):
@@ -134,10 +140,7 @@ class EcsBackend(ServiceOps, MoreOps):
         if ref in self.state.tasks:
             t = self.state.tasks[ref]
             return t if t["_cluster"] == cluster["clusterName"] else None
-        for arn, t in self.state.tasks.items():
-            if t["_cluster"] == cluster["clusterName"] and arn.rsplit("/", 1)[-1] == ref:
-                return t
-        return None
+        return self.state.tasks.by_id(cluster["clusterName"], ref)
 
     def resolve_task_def(self, ref, require_active=False):
         if not ref:
@@ -172,19 +175,17 @@ class EcsBackend(ServiceOps, MoreOps):
         out = public(c)
         name = c["clusterName"]
         insts = [i for i in self.state.instances.values() if i["_cluster"] == name and i["status"] == "ACTIVE"]
-        tasks = [t for t in self.state.tasks.values() if t["_cluster"] == name]
         out["registeredContainerInstancesCount"] = len(insts)
-        out["runningTasksCount"] = sum(1 for t in tasks if t["lastStatus"] == "RUNNING")
-        out["pendingTasksCount"] = sum(1 for t in tasks if t["lastStatus"] == "PENDING")
+        out["runningTasksCount"] = self.state.tasks.count(("cl", name, "RUNNING"))
+        out["pendingTasksCount"] = self.state.tasks.count(("cl", name, "PENDING"))
         out["activeServicesCount"] = self.active_services_count(name)
         return out
 
     def instance_view(self, ci):
         out = public(ci)
         arn = ci["containerInstanceArn"]
-        tasks = [t for t in self.state.tasks.values() if t.get("containerInstanceArn") == arn]
-        out["runningTasksCount"] = sum(1 for t in tasks if t["lastStatus"] == "RUNNING")
-        out["pendingTasksCount"] = sum(1 for t in tasks if t["lastStatus"] == "PENDING")
+        out["runningTasksCount"] = self.state.tasks.count(("il", arn, "RUNNING"))
+        out["pendingTasksCount"] = self.state.tasks.count(("il", arn, "PENDING"))
         out["agentConnected"] = bool(self.is_connected(arn))
         out["remainingResources"] = self.remaining_resources(ci)
         return out
@@ -218,17 +219,9 @@ class EcsBackend(ServiceOps, MoreOps):
 
     # ------------------------------------------------------------ resources
     def used_by_tasks(self, instance_arn):
-        cpu = mem = 0
-        tcp, udp = [], []
-        for t in self.state.tasks.values():
-            if t.get("containerInstanceArn") != instance_arn or t["lastStatus"] == "STOPPED":
-                continue
-            r = t.get("_reserved") or {}
-            cpu += r.get("cpu", 0)
-            mem += r.get("memory", 0)
-            tcp += r.get("tcp", [])
-            udp += r.get("udp", [])
-        return cpu, mem, tcp, udp
+        """cpu, memory, tcp ports, udp ports reserved by the instance's tasks not STOPPED
+        (running sums kept by controlplane/task_index.py)."""
+        return self.state.tasks.usage(instance_arn)
 
     def remaining_resources(self, ci):
         cpu, mem, tcp, udp = self.used_by_tasks(ci["containerInstanceArn"])
@@ -330,7 +323,8 @@ class EcsBackend(ServiceOps, MoreOps):
         if any(i["_cluster"] == name and i["status"] == "ACTIVE" for i in self.state.instances.values()):
             raise ApiError("ClusterContainsContainerInstancesException",
                            "The Cluster cannot be deleted while Container Instances are active or draining.")
-        if any(t["_cluster"] == name and t["lastStatus"] != "STOPPED" for t in self.state.tasks.values()):
+        tasks = self.state.tasks
+        if tasks.count(("c", name)) > tasks.count(("cl", name, "STOPPED")):
             raise ApiError("ClusterContainsTasksException",
                            "The Cluster cannot be deleted while Tasks are active.")
         c["status"] = "INACTIVE"
@@ -429,8 +423,8 @@ class EcsBackend(ServiceOps, MoreOps):
         ci = self.find_instance(c, req.get("containerInstance"))
         if ci is None:
             raise invalid_param("Container instance not found.")
-        running = [t for t in self.state.tasks.values()
-                   if t.get("containerInstanceArn") == ci["containerInstanceArn"] and t["lastStatus"] != "STOPPED"]
+        running = [t for t in self.state.tasks.tasks(("i", ci["containerInstanceArn"]))
+                   if t["lastStatus"] != "STOPPED"]
         if running and not req.get("force"):
             raise invalid_param("Found running tasks on the instance.")
         ci["status"] = "INACTIVE"
@@ -652,7 +646,7 @@ class EcsBackend(ServiceOps, MoreOps):
         if req.get("startedBy"):
             t["startedBy"] = req["startedBy"]
         self.state.tasks[task_arn] = t
-        return t
+        return self.state.tasks[task_arn]   # the indexed record (controlplane/task_index.py)
 
     def _place(self, req, instances_fixed=None):
         c = self.get_cluster(req.get("cluster"))
@@ -806,9 +800,22 @@ class EcsBackend(ServiceOps, MoreOps):
             inst = ci["containerInstanceArn"]
         desired = req.get("desiredStatus") or "RUNNING"
         fam = req.get("family")
+        name = c["clusterName"]
+        # walk the smallest index bucket that covers the filters (controlplane/task_index.py)
+        tasks = self.state.tasks
+        keys = [("cd", name, "RUNNING" if desired == "PENDING" else desired)]
+        if inst:
+            keys.append(("i", inst))
+        if req.get("serviceName"):
+            keys.append(("g", name, "service:" + req["serviceName"].rsplit("/", 1)[-1]))
+        if req.get("startedBy"):
+            keys.append(("s", name, req["startedBy"]))
+        key = min(keys, key=tasks.count)
+        start, maxr = _page_window(req)
         arns = []
-        for arn, t in sorted(self.state.tasks.items(), key=lambda kv: kv[1]["createdAt"]):
-            if t["_cluster"] != c["clusterName"]:
+        for t in tasks.tasks(key):
+            arn = t["taskArn"]
+            if t["_cluster"] != name:
                 continue
             if inst and t.get("containerInstanceArn") != inst:
                 continue
@@ -828,6 +835,8 @@ class EcsBackend(ServiceOps, MoreOps):
             elif have != want:
                 continue
             arns.append(arn)
+            if len(arns) > start + maxr:
+                break   # one more than the page: there is a next one
         page, nxt = _paginate(arns, req)
         out = {"taskArns": page}
         if nxt:

@@ -64,8 +64,7 @@ class ManifestSender:
             if ci is None:
                 return 0
             tasks = [{"taskArn": t["taskArn"], "taskClusterArn": t["clusterArn"], "desiredStatus": "RUNNING"}
-                     for t in self.state.tasks.values()
-                     if t.get("containerInstanceArn") == inst and t["desiredStatus"] == "RUNNING"]
+                     for t in self.state.tasks.tasks(("i", inst)) if t["desiredStatus"] == "RUNNING"]
             msg = {"messageId": str(uuid.uuid4()), "clusterArn": self.backend.cluster_arn(ci["_cluster"]),
                    "containerInstanceArn": inst, "generatedAt": int(time.time()),
                    "timeline": ci.get("_seq", 0), "tasks": tasks}

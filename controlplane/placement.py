@@ -61,9 +61,11 @@ def check_strategy(strategy):
 def active_by_instance(backend):
     """instance ARN -> its tasks not yet STOPPED (one pass over the tasks)."""
     out = {}
-    for t in backend.state.tasks.values():
-        if t["lastStatus"] != "STOPPED" and t.get("containerInstanceArn"):
-            out.setdefault(t["containerInstanceArn"], []).append(t)
+    tasks = backend.state.tasks
+    for arn in backend.state.instances:
+        act = [t for t in tasks.tasks(("i", arn)) if t["lastStatus"] != "STOPPED"]
+        if act:
+            out[arn] = act
     return out
 
 

@@ -268,8 +268,7 @@ class ServiceOps:
 
     def _service_tasks(self, s):
         group = "service:" + s["serviceName"]
-        return [t for t in self.state.tasks.values()
-                if t["_cluster"] == s["_cluster"] and t.get("group") == group]
+        return list(self.state.tasks.tasks(("g", s["_cluster"], group)))
 
     def _scheduler_stop(self, s, t, reason):
         t["desiredStatus"] = "STOPPED"

@@ -22,6 +22,7 @@ import threading
 import time
 
 from .store import Store
+from .task_index import TaskTable
 
 MAX_EVENTS = 20000
 
@@ -58,7 +59,7 @@ class State:
         self.clusters = {}        # name -> Cluster
         self.task_defs = {}       # family -> [TaskDefinition, ...] (index = revision-1)
         self.instances = {}       # arn -> ContainerInstance (+ _cluster, _seq)
-        self.tasks = {}           # arn -> Task (+ _reserved, _instance)
+        self.tasks = TaskTable()  # arn -> Task (+ _reserved, _instance), indexed (controlplane/task_index.py)
         self.pending = {}         # instance arn -> [ {messageId, frame, sentAt} ]
         self.events = []          # received state changes, acks, nacks ...
         self.event_seq = 0
@@ -85,7 +86,7 @@ class State:
         self.clusters = d.get("clusters", {})
         self.task_defs = d.get("task_defs", {})
         self.instances = d.get("instances", {})
-        self.tasks = d.get("tasks", {})
+        self.tasks = TaskTable(d.get("tasks", {}))
         self.pending = d.get("pending", {})
         self.events = d.get("events", [])
         self.event_seq = d.get("event_seq", len(self.events))

@@ -81,8 +81,7 @@ class TcsHub:
         return cpu, mem
 
     def cluster_statistics(self, cluster_name):
-        tasks = [t for t in self.state.tasks.values() if t.get("_cluster") == cluster_name
-                 and t.get("lastStatus") == "RUNNING"]
+        tasks = list(self.state.tasks.tasks(("cl", cluster_name, "RUNNING")))
         cpu = mem = 0.0
         n = 0
         for t in tasks:
