@@ -353,6 +353,25 @@ def _unix_ping(sock):
         return False
 
 
+def local_registry():
+    """tests/lib/registry.sh's private registry (started when $REGISTRY_INFO
+    does not name a running one): {port, user, password, image, ...}."""
+    path = os.environ.get("REGISTRY_INFO")
+    if not path or not os.path.exists(path):
+        r = subprocess.run([os.path.join(ROOT, "tests/lib/registry.sh"), "start"], capture_output=True,
+                           text=True, timeout=300)
+        if r.returncode != 0:
+            pytest.fail("registry.sh start failed: " + r.stderr[-2000:])
+        path = r.stdout.strip().splitlines()[-1]
+    info = {}
+    with open(path) as f:
+        for line in f:
+            k, _, v = line.strip().partition("=")
+            if k:
+                info[k] = v
+    return info
+
+
 @pytest.fixture(scope="session")
 def podman_service(tmp_path_factory, test_image):
     """A rootful `podman system service` on a private socket, the test image
@@ -368,7 +387,14 @@ def podman_service(tmp_path_factory, test_image):
     conf = os.path.join(d, "containers.conf")
     with open(conf, "w") as f:
         f.write(PODMAN_CONF)
-    env = dict(os.environ, CONTAINERS_CONF=conf)
+    # the private registry of tests/lib/registry.sh is plain http: Podman
+    # (unlike Docker, which trusts 127.0.0.0/8) must be told it is insecure
+    reg = local_registry()
+    regconf = os.path.join(d, "registries.conf")
+    with open(regconf, "w") as f:
+        f.write('unqualified-search-registries = []\n[[registry]]\nlocation = "127.0.0.1:%s"\ninsecure = true\n'
+                % reg["port"])
+    env = dict(os.environ, CONTAINERS_CONF=conf, CONTAINERS_REGISTRIES_CONF=regconf)
     save = subprocess.Popen(["docker", "save", test_image], stdout=subprocess.PIPE)
     try:
         load = subprocess.run(["podman", "load"], stdin=save.stdout, env=env, capture_output=True, text=True,
@@ -390,18 +416,33 @@ def podman_service(tmp_path_factory, test_image):
         pytest.skip("podman cannot run a container here: " + run.stderr[-1000:])
     sock = os.path.join(d, "podman.sock")
     log = open(os.path.join(d, "service.log"), "w")
-    proc = subprocess.Popen(["podman", "system", "service", "--time=0", "unix://" + sock], env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
+    svc = {"sock": sock, "env": env, "host": "unix://" + sock, "dir": d, "registry": reg, "proc": None}
+
+    def start():
+        """(Re)start the service on the same socket; returns once it answers."""
+        svc["proc"] = subprocess.Popen(["podman", "system", "service", "--time=0", "unix://" + sock], env=env,
+                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         wait_for(lambda: _unix_ping(sock), 30, what="podman system service on " + sock)
-        yield {"sock": sock, "env": env, "host": "unix://" + sock, "dir": d}
-    finally:
+
+    def stop():
+        """Stop the service (containers keep running: conmon holds them)."""
+        proc = svc["proc"]
+        if proc is None:
+            return
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        svc["proc"] = None
+
+    svc["start"], svc["stop"] = start, stop
+    try:
+        start()
+        yield svc
+    finally:
+        stop()
         log.close()
         ids = subprocess.run(["podman", "ps", "-aq", "--filter", "label=" + TEST_LABEL], env=env,
                              capture_output=True, text=True, timeout=120).stdout.split()

@@ -9,6 +9,12 @@ run once per engine (the `runtime` fixture).  Here:
     created through Podman's /volumes/create) shared by two containers;
   - telemetry: Podman's stats answer (docker/stats.c normalises it) gives
     the TCS session CPU and memory numbers for a running task;
+  - pull with registry auth (ECS_ENGINE_AUTH_TYPE docker) from the private
+    registry of tests/lib/registry.sh, the image absent from Podman's store;
+  - events with since: the Podman service stops (its containers run on,
+    held by conmon), a container is killed meanwhile, the service comes
+    back: the agent's event stream resumes with since= and the task stops
+    with the exit code;
   - links: Podman 4.3 refuses HostConfig.Links (400 "link is not
     supported"): the task stops with that reason instead of running
     half-wired (README, Podman).
@@ -16,6 +22,7 @@ Podman missing or unable to run a container here: the fixture SKIPS with
 the exact failure (counted as skipped), never passes silently."""
 import json
 import os
+import re
 
 import pytest
 
@@ -96,3 +103,63 @@ def test_links_refused_on_podman(runtime, make_agent, test_image):
     t = wait_task_status(agent.cp, agent.cluster, arn, "STOPPED", timeout=90)
     logs = agent.all_logs()
     assert "link is not supported" in logs, (t, logs[-4000:])
+
+
+def test_pull_with_registry_auth_on_podman(runtime, podman_service, make_agent):
+    reg = podman_service["registry"]
+    image = reg["image"]  # 127.0.0.1:<port>/ecs-agent-c-test/busybox:latest
+    runtime.cli("rmi", "-f", image)
+    assert runtime.cli("image", "exists", image).returncode != 0
+    auth = {"127.0.0.1:" + reg["port"]: {"username": reg["user"], "password": reg["password"]}}
+    agent = make_agent(env={"ECS_ENGINE_AUTH_TYPE": "docker", "ECS_ENGINE_AUTH_DATA": json.dumps(auth)})
+    agent.wait_connected()
+    td = register_task_def(agent.cp, "podman-pull", image, containers=[
+        {"name": "main", "image": image, "essential": True, "command": ["sleep", "3600"]}])
+    arn = agent.cp.ecs.run_task(cluster=agent.cluster, taskDefinition=td)["tasks"][0]["taskArn"]
+    try:
+        try:
+            wait_task_status(agent.cp, agent.cluster, arn, "RUNNING", timeout=120)
+        except AssertionError as e:
+            raise AssertionError("%s\n%s" % (e, agent.all_logs()[-5000:])) from None
+        assert runtime.cli("image", "exists", image).returncode == 0  # pulled into Podman's store
+        assert reg["password"] not in agent.all_logs()
+        agent.cp.ecs.stop_task(cluster=agent.cluster, task=arn)
+        wait_task_status(agent.cp, agent.cluster, arn, "STOPPED", timeout=60)
+    finally:
+        agent.stop()
+        runtime.cleanup(agent.cluster)
+        runtime.cli("rmi", "-f", image)
+
+
+def test_event_stream_resumes_with_since_across_a_service_restart(runtime, podman_service, make_agent, test_image):
+    agent = make_agent()
+    agent.wait_connected()
+    td = register_task_def(agent.cp, "podman-since", test_image, containers=[
+        {"name": "main", "essential": True, "command": ["sleep", "3600"]}])
+    arn = agent.cp.ecs.run_task(cluster=agent.cluster, taskDefinition=td)["tasks"][0]["taskArn"]
+    wait_task_status(agent.cp, agent.cluster, arn, "RUNNING")
+    cid = runtime.ids(agent.cluster, arn)[0]
+    wait_for(lambda: "event stream connected" in agent.all_logs(), 30, what="event stream connected")
+    podman_service["stop"]()
+    try:
+        wait_for(lambda: "event stream down" in agent.all_logs(), 30, what="the agent sees the stream break")
+        # the podman CLI works without the service (libpod directly)
+        r = runtime.cli("kill", "--signal", "KILL", cid)
+        assert r.returncode == 0, r.stderr
+        wait_for(lambda: runtime.inspect(cid)["State"]["Status"] == "exited", 30, what="container exited")
+    finally:
+        podman_service["start"]()
+    try:
+        t = wait_task_status(agent.cp, agent.cluster, arn, "STOPPED", timeout=90)
+        t = wait_for(lambda: (lambda t: t if "exitCode" in t["containers"][0] else None)(
+            agent.cp.ecs.describe_tasks(cluster=agent.cluster, tasks=[arn])["tasks"][0]), 20, what="exit code")
+    except AssertionError as e:
+        raise AssertionError("%s\n%s" % (e, agent.all_logs()[-5000:])) from None
+    assert t["containers"][0]["exitCode"] == 137, t
+    # the die happened while the service was down: only the stream's replay
+    # from since= delivers it as an event, after the stream reconnected
+    logs = agent.all_logs()
+    down = logs.find("event stream down")
+    back = logs.find("event stream connected", down)
+    assert 0 <= down < back, logs[-3000:]
+    assert re.search(r"event die for task %s container main" % re.escape(arn), logs[back:]), logs[-3000:]
