@@ -3,6 +3,7 @@
 #include "task/task_decode.h"
 #include "task/lifecycle_decode.h"
 #include "task/restart_decode.h"
+#include "task/registry_auth_decode.h"
 #include "task/options_decode.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
@@ -134,7 +135,8 @@ acs_task_from_json (json_t *j, struct task **out, agent_error_t *err)
       struct task_container *c = &t->containers[t->n_containers++];
       if (task_json_container_common (cj, path, c, err) < 0
           || task_json_container_lifecycle (cj, path, false, &c->life, err) < 0
-          || task_json_container_restart (cj, path, false, &c->restart, err) < 0)
+          || task_json_container_restart (cj, path, false, &c->restart, err) < 0
+          || task_json_container_registry_auth (cj, path, &c->registry_auth, err) < 0)
         return error_wrap (err, "task %s", t->arn);
       if (!c->image || !*c->image)
         return error_set (err, ERR_INVALID, "task %s: %s.image is required", t->arn, path);

@@ -391,6 +391,9 @@ agent_step_register (struct agent *a)
           a->cfg->task_iam_role, a->cfg->task_iam_role_network_host, maxminor, &n_opt);
       ecs_attributes_add_missing (&attrs, &n_attrs, ep, n_opt);
       ecs_attributes_free (ep, n_opt);
+      struct ecs_attribute *ra = ecs_registry_auth_attributes (maxminor, &n_opt);
+      ecs_attributes_add_missing (&attrs, &n_attrs, ra, n_opt);
+      ecs_attributes_free (ra, n_opt);
     }
   free (user);
   for (size_t i = 0; i < nv; i++)

@@ -306,6 +306,8 @@ agent_creds_start (struct agent *a)
                                t->execution_credentials_id);
     }
   engine_set_change_cb (a->engine, agent_task_change_cb, a);
+  /* ECR / Secrets Manager registry credentials of pulls */
+  engine_set_pull_credentials (a->engine, a->http, a->creds, sv->creds);
 }
 
 static void

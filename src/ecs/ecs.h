@@ -201,6 +201,13 @@ bool ecs_docker_api_version_advertised (int minor);
    served either way).  Free with ecs_attributes_free. */
 struct ecs_attribute *ecs_endpoint_attributes (bool task_iam_role, bool task_iam_role_network_host,
                                                int api_minor, size_t *n);
+/* The registry authentication capabilities (engine/pull_auth.h), as
+   upstream advertises them: ecs.capability.private-registry-authentication
+   .secretsmanager and ecs.capability.ecr-endpoint always;
+   com.amazonaws.ecs.capability.ecr-auth and
+   ecs.capability.execution-role-ecr-pull with Docker API 1.19 or later.
+   Free with ecs_attributes_free. */
+struct ecs_attribute *ecs_registry_auth_attributes (int api_minor, size_t *n);
 /* The configured logging drivers the daemon serves (at most max, pointers
    into g or static). */
 size_t ecs_option_drivers (const struct task_option_gates *g, int api_minor, const char **out,

@@ -163,13 +163,19 @@ engine_decide (const struct task *t, size_t ci, const struct engine_observation 
       else if (c->known_status < TASK_STATUS_PULLED && !o->pull_strict)
         {
           /* No registry may be reachable: an image present locally is
-             good enough. */
+             good enough.  A named error (registry credentials) is the
+             container's reason from now on, as upstream's applying error. */
           out->next = ENGINE_NEXT_INSPECT_IMAGE;
           out->carry = o->err_msg;
+          if (o->err_name)
+            {
+              out->reason_name = o->err_name;
+              out->reason_msg = o->err_msg;
+            }
         }
       else if (c->known_status < TASK_STATUS_PULLED)
         {
-          fail (out, "CannotPullContainerError", o->err_msg);
+          fail (out, o->err_name ? o->err_name : "CannotPullContainerError", o->err_msg);
           out->stop_task = true;
         }
       break;

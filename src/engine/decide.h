@@ -76,6 +76,8 @@ struct engine_observation
   enum engine_obs_source source;
   int err_kind;        /* enum error_kind of a failed call, 0 = success */
   const char *err_msg; /* its text */
+  const char *err_name; /* PULL: the error's name when not CannotPullContainerError (registry
+                           credentials: CannotPullECRContainerError), sticky reason */
   const char *carried; /* error text from the previous phase of the same operation */
   bool has_info;       /* inspects: the answer, read by engine_inspect_read */
   struct engine_inspect info;

@@ -241,6 +241,7 @@ engine_destroy (engine_t *e)
   engine_pull_cache_free (&e->pulls);
   image_records_free (&e->images);
   engine_image_cycle_free (e);
+  engine_pull_auth_free (e);
   free (e->precache);
   free (e->cluster);
   free (e->region);

@@ -52,10 +52,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
+#include "aws/credentials.h"
 #include "config/config.h"
 #include "core/error.h"
 #include "docker/docker.h"
+#include "core/http.h"
 #include "task/task.h"
+#include "task/task_creds.h"
 
 struct state_store;
 struct docker_auth_config;
@@ -179,6 +182,14 @@ const struct task *engine_find_task_by_docker_id (const engine_t *e, const char 
    task. */
 int engine_task_set_credentials_id (engine_t *e, const char *arn, bool execution_role,
                                     const char *id, agent_error_t *err);
+
+/* What pulls with registryAuthentication (ECR, Secrets Manager) use
+   (engine/pull_auth.h): the HTTP client for the AWS calls, the instance's
+   credentials (ECR without the execution role; NULL = none) and the task
+   credentials store (execution roles); all borrowed, they must outlive the
+   engine.  Until this is called such pulls fail. */
+void engine_set_pull_credentials (engine_t *e, http_client_t *http, aws_creds_provider_t *instance,
+                                  const task_creds_store_t *task_creds);
 
 /* Observer (one): called after a task's or a container's known status
    changed (c NULL for a task change), and with c NULL once more when the

@@ -37,6 +37,7 @@
 enum op_kind
 {
   OP_PULL,
+  OP_PULL_AUTH,     /* registry credentials being fetched (engine/pull_auth.c); handle: its job */
   OP_PULL_CHECK_IMAGE,
   OP_PULL_CACHED,   /* prefer-cached: local image inspected before pulling */
   OP_IMAGE_RECORD,  /* engine-level: inspect a pulled image for its record */
@@ -142,6 +143,7 @@ struct engine
 
   engine_change_cb change_cb;
   void *change_data;
+  struct engine_pull_auth *pull_auth; /* registryAuthentication pulls (pull_auth.c), NULL = none yet */
 };
 
 /* ---- naming.c ---- */
@@ -279,5 +281,18 @@ void engine_reconcile_inspected (engine_t *e);
 /* ---- engine.c ---- */
 /* Refuse a task that cannot run: recorded STOPPED with reason, never run. */
 void engine_refuse_task (engine_t *e, struct task *t, char *reason);
+
+/* ---- pull_auth.c ---- */
+/* Pull the image of op's container (op becomes an OP_PULL), first fetching
+   the registry credentials its registryAuthentication asks for (op is an
+   OP_PULL_AUTH meanwhile). */
+void engine_op_pull (engine_t *e, struct op *op);
+/* An OP_PULL_AUTH is cancelled: it stops waiting (no callback). */
+void engine_pull_auth_cancel (struct op *op);
+void engine_pull_auth_free (engine_t *e);
+/* ---- observe.c ---- */
+/* The registry credentials of op's pull could not be had: a failed pull
+   named name (engine/decide.c). */
+void engine_pull_auth_failed (struct op *op, const char *name, const char *msg);
 
 #endif

@@ -4,7 +4,6 @@
 #include "core/metrics.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
-#include "docker/auth.h"
 #include "engine/create_opts.h"
 #include "engine/depends.h"
 #include "engine/cgroup.h"
@@ -55,6 +54,7 @@ engine_op_is_launch (enum op_kind k)
   switch (k)
     {
     case OP_PULL:
+    case OP_PULL_AUTH:
     case OP_PULL_CHECK_IMAGE:
     case OP_PULL_CACHED:
     case OP_CREATE_SAVE:
@@ -135,7 +135,9 @@ engine_op_cancel (struct op *op)
 {
   engine_t *e = op->e;
   TAILQ_REMOVE (&e->ops_list, op, link);
-  if (op->kind == OP_CREATE_SAVE)
+  if (op->kind == OP_PULL_AUTH)
+    engine_pull_auth_cancel (op);
+  else if (op->kind == OP_CREATE_SAVE)
     state_save_cancel (e->state, engine_create_saved_cb, op);
   else if (op->kind == OP_RESTART_SAVE)
     state_save_cancel (e->state, engine_restart_saved_cb, op);
@@ -298,21 +300,6 @@ stop_retry_later (engine_t *e, struct task *t, size_t ci, const char *msg)
   engine_arm_retry (e);
 }
 
-/* Pull the image of op's container (op becomes an OP_PULL). */
-static void
-op_pull (engine_t *e, struct op *op)
-{
-  struct task_container *c = &op->t->containers[op->ci];
-  op->kind = OP_PULL;
-  if (op->progress == NULL)
-    op->progress = xcalloc (1, sizeof *op->progress);
-  op->progress->started_ms = op->progress->logged_ms = uv_now (e->loop);
-  cleanup_free char *auth = e->auth ? docker_auth_for_image (e->auth, c->image) : NULL;
-  struct docker_pull_opts o = { .image = c->image, .registry_auth = auth, .on_progress = engine_pull_progress_cb };
-  log_info (MOD, "task %s container %s: pulling %s", op->t->arn, c->name, c->image);
-  op->handle = e->ops->pull (e->ops_ctx, &o, engine_pull_done_cb, op);
-}
-
 /* Continue op with its next Docker call (same op, same callback data). */
 static void
 op_continue (engine_t *e, struct op *op, enum engine_next next, const char *carry)
@@ -323,7 +310,7 @@ op_continue (engine_t *e, struct op *op, enum engine_next next, const char *carr
   switch (next)
     {
     case ENGINE_NEXT_PULL:
-      op_pull (e, op);
+      engine_op_pull (e, op);
       break;
     case ENGINE_NEXT_INSPECT_IMAGE:
       op->kind = OP_PULL_CHECK_IMAGE;
@@ -354,6 +341,8 @@ engine_apply_outcome (engine_t *e, struct op *op, struct task *t, size_t ci,
     {
       if (out->warn)
         log_warn (MOD, "task %s container %s: %s", t->arn, c->name, out->warn);
+      if (out->reason_name) /* e.g. the registry credentials failed: sticky */
+        engine_set_reason (c, out->reason_name, out->reason_msg);
       op_continue (e, op, out->next, out->carry);
       return;
     }
@@ -413,7 +402,8 @@ pull_in_flight (const engine_t *e, const char *image)
 {
   const struct op *o;
   TAILQ_FOREACH (o, &e->ops_list, link)
-  if ((o->kind == OP_PULL || o->kind == OP_PULL_CHECK_IMAGE || o->kind == OP_PULL_CACHED) && o->t
+  if ((o->kind == OP_PULL || o->kind == OP_PULL_AUTH || o->kind == OP_PULL_CHECK_IMAGE
+       || o->kind == OP_PULL_CACHED) && o->t
       && strcmp (o->t->containers[o->ci].image, image) == 0)
     return true;
   return engine_precache_in_flight (e, image);
@@ -457,7 +447,7 @@ issue_pull (engine_t *e, struct task *t, size_t ci)
       op->handle = e->ops->inspect_image (e->ops_ctx, c->image, engine_pull_image_checked_cb, op);
       return false;
     }
-  op_pull (e, op);
+  engine_op_pull (e, op);
   return false;
 }
 

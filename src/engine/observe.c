@@ -53,6 +53,16 @@ engine_pull_done_cb (agent_error_t err, void *data)
   conclude (op, &o, NULL);
 }
 
+void
+engine_pull_auth_failed (struct op *op, const char *name, const char *msg)
+{
+  struct engine_observation o = { .source = ENGINE_OBS_PULL, .err_kind = ERR_AUTH, .err_msg = msg,
+                                  .err_name = name,
+                                  .pull_strict = !engine_pull_failure_falls_back (op->e->pull_behavior) };
+  log_warn (MOD, "task %s container %s: %s: %s", op->t->arn, op->t->containers[op->ci].name, name, msg);
+  conclude (op, &o, NULL);
+}
+
 /* Pull progress: a debug line at most every ENGINE_PULL_PROGRESS_LOG_MS. */
 void
 engine_pull_progress_cb (const struct docker_pull_progress *p, void *data)

@@ -139,6 +139,7 @@ container_clear (struct task_container *c)
   task_container_options_free (&c->opts);
   task_container_lifecycle_free (&c->life);
   task_container_restart_free (&c->restart);
+  task_registry_auth_free (&c->registry_auth);
   memset (c, 0, sizeof *c);
 }
 

@@ -31,6 +31,7 @@
 #include "task/options.h"
 #include "task/lifecycle.h"
 #include "task/restart.h"
+#include "task/registry_auth.h"
 
 enum task_status
 {
@@ -133,6 +134,7 @@ struct task_container
   struct task_container_options opts; /* dockerConfig, healthCheckType (task/options.h) */
   struct task_container_lifecycle life; /* dependsOn, timeouts, start time, health (task/lifecycle.h) */
   struct task_container_restart restart; /* restartPolicy and its tracker (task/restart.h) */
+  struct task_registry_auth registry_auth; /* registryAuthentication (task/registry_auth.h) */
 
   /* --- legacy (checkpoints of 1.1.0): empty-volume helper --- */
   bool is_internal;        /* never reported, hidden from introspection */

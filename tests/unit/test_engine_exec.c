@@ -13,6 +13,8 @@
 #include "engine/engine.h"
 #include "engine/decide.h"
 #include "engine/plan.h"
+#include "docker/auth.h"
+#include "helpers/child.h"
 #include "state/state.h"
 #include "log/log.h"
 #include "test_engine_util.h"
@@ -111,6 +113,7 @@ struct fake
   char restart_on_disk_at_start[64];
   int launch_now, launch_max; /* pulls, creates and starts queued, and their most at once */
   int inspect_now, inspect_max, n_inspect; /* container inspects queued, their most at once, all */
+  char *last_auth; /* X-Registry-Auth of the last pull, NULL = none */
 };
 
 static void
@@ -429,6 +432,8 @@ fake_pull (void *ctx, const struct docker_pull_opts *o, docker_done_cb cb, void 
   struct fake *f = ctx;
   f->n_pull++;
   flog (f, "pull", o->image);
+  free (f->last_auth);
+  f->last_auth = o->registry_auth ? xstrdup (o->registry_auth) : NULL;
   return enqueue (f, F_PULL, (struct fcb){ .done = cb }, data, o->image);
 }
 
@@ -667,6 +672,7 @@ fake_free (struct fake *f)
     free (f->images[i]);
   for (size_t i = 0; i < f->n_volumes; i++)
     free (f->volumes[i]);
+  free (f->last_auth);
   while (f->head)
     {
       struct fcall *c = f->head;
@@ -1906,6 +1912,177 @@ test_restart_redo_after_crash (void **st)
   assert_string_equal (k->state, "running");
 }
 
+/* ---- registry authentication (engine/pull_auth.h) ------------------------------ */
+
+#define AUTH_TASK(arn, image, auth)                                                                   \
+  "{\"arn\":\"" arn "\",\"family\":\"auth\",\"version\":\"1\",\"desiredStatus\":\"RUNNING\","          \
+  "\"containers\":[{\"name\":\"c\",\"image\":\"" image "\",\"essential\":true,"                        \
+  "\"registryAuthentication\":" auth "}]}"
+#define ECR_EXEC "{\"type\":\"ecr\",\"ecrAuthData\":{\"registryId\":\"123\",\"region\":\"us-west-2\",\"useExecutionRole\":true}}"
+#define ASM_AUTH(p) "{\"type\":\"asm\",\"asmAuthData\":{\"credentialsParameter\":\"" p "\",\"region\":\"us-west-2\"}}"
+
+/* Without execution-role credentials: ECR fails the container with
+   upstream's text, Secrets Manager stops the task before any create. */
+static void
+test_pull_auth_no_credentials (void **st)
+{
+  struct fx *x = *st;
+  engine_up (x);
+  task_creds_store_t *store = task_creds_store_new ();
+  engine_set_pull_credentials (x->e, NULL, NULL, store);
+  add (x, AUTH_TASK ("arn:ecr0", "ecr-missing", ECR_EXEC));
+  assert_true (spin_task (x, "arn:ecr0", TASK_STATUS_STOPPED));
+  const struct task *t = task_of (x, "arn:ecr0");
+  assert_string_equal (t->containers[0].reason,
+                       "CannotPullECRContainerError: engine ecr credentials: not found");
+  add (x, AUTH_TASK ("arn:asm0", "asm-img", ASM_AUTH ("reg-ok")));
+  assert_true (spin_task (x, "arn:asm0", TASK_STATUS_STOPPED));
+  t = task_of (x, "arn:asm0");
+  assert_string_equal (t->reason, "Asm resource: unable to find execution role credentials");
+  assert_null (t->containers[0].reason);
+  assert_int_equal (x->fake.n_create, 0);
+  assert_null (strstr (x->fake.log, "asm-img"));
+  teardown_engine (x);
+  task_creds_store_free (store);
+}
+
+/* ECR answers "AWS:pw-<n>" (n counts its calls) unless the registry id is
+   "denied"; Secrets Manager knows reg-ok, reg-denied and reg-bad. */
+static const char *AUTH_PY
+    = "import json, base64, time, http.server\n"
+      "n = [0]\n"
+      "class H(http.server.BaseHTTPRequestHandler):\n"
+      "    protocol_version = 'HTTP/1.1'\n"
+      "    def reply(self, code, obj):\n"
+      "        b = json.dumps(obj).encode()\n"
+      "        self.send_response(code)\n"
+      "        self.send_header('Content-Length', str(len(b)))\n"
+      "        self.end_headers()\n"
+      "        self.wfile.write(b)\n"
+      "    def do_POST(self):\n"
+      "        req = json.loads(self.rfile.read(int(self.headers.get('Content-Length') or 0)) or b'{}')\n"
+      "        t = self.headers.get('X-Amz-Target', '')\n"
+      "        if t.endswith('GetAuthorizationToken'):\n"
+      "            if req.get('registryIds') == ['denied']:\n"
+      "                return self.reply(400, {'__type': 'AccessDeniedException', 'message': 'User is not authorized'})\n"
+      "            n[0] += 1\n"
+      "            tok = base64.b64encode(('AWS:pw-%d' % n[0]).encode()).decode()\n"
+      "            return self.reply(200, {'authorizationData': [{'authorizationToken': tok,\n"
+      "                'expiresAt': time.time() + 43200, 'proxyEndpoint': 'http://registry.test:5000'}]})\n"
+      "        sid = req.get('SecretId')\n"
+      "        if sid == 'reg-ok':\n"
+      "            return self.reply(200, {'SecretString': json.dumps({'Username': 'privuser', 'password': 'priv-pass'})})\n"
+      "        if sid == 'reg-bad':\n"
+      "            return self.reply(200, {'SecretString': '[]'})\n"
+      "        self.reply(400, {'__type': 'AccessDeniedException', 'Message': 'not allowed'})\n"
+      "    def log_message(self, *a):\n"
+      "        pass\n"
+      "s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)\n"
+      "s.daemon_threads = True\n"
+      "print('127.0.0.1:%d' % s.server_address[1], flush=True)\n"
+      "s.serve_forever()\n";
+
+static void
+put_exec_creds (task_creds_store_t *store, const char *arn, const char *id)
+{
+  struct task_role_credentials *c = xcalloc (1, sizeof *c);
+  c->credentials_id = xstrdup (id);
+  c->role_arn = xstrdup ("arn:aws:iam::1:role/exec");
+  c->access_key_id = xstrdup ("AKIDEXEC");
+  c->secret_access_key = xstrdup ("SECRETEXEC");
+  c->session_token = xstrdup ("TOKENEXEC");
+  agent_error_t err = NULL;
+  assert_int_equal (task_creds_store_put (store, arn, TASK_CREDS_EXECUTION_ROLE, c, &err), 0);
+}
+
+static void
+test_pull_auth_fetch (void **st)
+{
+  struct fx *x = *st;
+  struct test_child srv = { 0 };
+  char *argv[] = { "/usr/bin/python3", "-c", (char *) AUTH_PY, NULL };
+  if (test_child_start (&srv, argv) < 0)
+    {
+      test_child_stop (&srv);
+      fail_msg ("could not start the local ECR / Secrets Manager server");
+    }
+  cleanup_free char *base = xasprintf ("http://%s", srv.line);
+  setenv ("AWS_ENDPOINT_URL_SECRETS_MANAGER", base, 1);
+  engine_up (x);
+  http_client_t *http = http_client_new (&x->loop);
+  task_creds_store_t *store = task_creds_store_new ();
+  engine_set_pull_credentials (x->e, http, NULL, store);
+  const char *arns[] = { "arn:e1", "arn:d1", "arn:s1", "arn:s2", "arn:s3" };
+  for (size_t i = 0; i < ARRAY_SIZE (arns); i++)
+    {
+      char id[16];
+      snprintf (id, sizeof id, "cid-%zu", i);
+      put_exec_creds (store, arns[i], id);
+    }
+  /* two containers of one registry: one token call, both pulls use it */
+  cleanup_free char *ecr = xasprintf ("{\"type\":\"ecr\",\"ecrAuthData\":{\"registryId\":\"123\","
+                                      "\"region\":\"us-west-2\",\"endpointOverride\":\"%s\","
+                                      "\"useExecutionRole\":true}}", base);
+  cleanup_free char *e1 = xasprintf (
+      "{\"arn\":\"arn:e1\",\"family\":\"auth\",\"version\":\"1\",\"desiredStatus\":\"RUNNING\","
+      "\"containers\":[{\"name\":\"a\",\"image\":\"ecr/img1\",\"essential\":true,\"registryAuthentication\":%s},"
+      "{\"name\":\"b\",\"image\":\"ecr/img2\",\"essential\":true,\"registryAuthentication\":%s}]}", ecr, ecr);
+  add (x, e1);
+  assert_true (spin_task (x, "arn:e1", TASK_STATUS_RUNNING));
+  cleanup_free char *want1 = docker_auth_encode ("AWS", "pw-1", NULL, "http://registry.test:5000");
+  assert_string_equal (x->fake.last_auth, want1);
+  assert_int_equal (x->fake.n_pull, 2);
+  assert_null (task_of (x, "arn:e1")->containers[0].reason);
+  /* ECR refuses: the pull fails with upstream's error name, no local image */
+  cleanup_free char *denied = xasprintf ("{\"type\":\"ecr\",\"ecrAuthData\":{\"registryId\":\"denied\","
+                                         "\"region\":\"us-west-2\",\"endpointOverride\":\"%s\","
+                                         "\"useExecutionRole\":true}}", srv.line); /* scheme-less */
+  cleanup_free char *d1 = xasprintf (AUTH_TASK ("arn:d1", "ecr/img3", "%s"), denied);
+  add (x, d1);
+  assert_true (spin_task (x, "arn:d1", TASK_STATUS_STOPPED));
+  /* https:// was put in front of the scheme-less override: a TLS error, not the answer */
+  assert_non_null (strstr (task_of (x, "arn:d1")->containers[0].reason, "CannotPullECRContainerError: "));
+  assert_null (strstr (x->fake.log, "ecr/img3"));
+  cleanup_free char *denied2 = xasprintf ("{\"type\":\"ecr\",\"ecrAuthData\":{\"registryId\":\"denied\","
+                                          "\"region\":\"us-west-2\",\"endpointOverride\":\"%s\"}}", base);
+  cleanup_free char *d2 = xasprintf (AUTH_TASK ("arn:d2", "ecr/img4", "%s"), denied2);
+  /* the instance's credentials: none here */
+  add (x, d2);
+  assert_true (spin_task (x, "arn:d2", TASK_STATUS_STOPPED));
+  assert_string_equal (task_of (x, "arn:d2")->containers[0].reason,
+                       "CannotPullECRContainerError: engine ecr credentials: not found");
+  /* the execution role is denied by ECR */
+  cleanup_free char *denied3 = xasprintf ("{\"type\":\"ecr\",\"ecrAuthData\":{\"registryId\":\"denied\","
+                                          "\"region\":\"us-west-2\",\"endpointOverride\":\"%s\","
+                                          "\"useExecutionRole\":true}}", base);
+  /* Secrets Manager */
+  add (x, AUTH_TASK ("arn:s1", "priv/img", ASM_AUTH ("reg-ok")));
+  assert_true (spin_task (x, "arn:s1", TASK_STATUS_RUNNING));
+  cleanup_free char *want2 = docker_auth_encode ("privuser", "priv-pass", NULL, NULL);
+  assert_string_equal (x->fake.last_auth, want2);
+  int creates = x->fake.n_create;
+  add (x, AUTH_TASK ("arn:s2", "priv/img2", ASM_AUTH ("reg-denied")));
+  assert_true (spin_task (x, "arn:s2", TASK_STATUS_STOPPED));
+  assert_string_equal (task_of (x, "arn:s2")->reason,
+                       "Asm fetching secret from the service for reg-denied: AccessDeniedException: not allowed");
+  assert_null (task_of (x, "arn:s2")->containers[0].reason);
+  cleanup_free char *s3 = xasprintf (AUTH_TASK ("arn:s3", "ecr/img6", "%s"), denied3);
+  add (x, s3);
+  assert_true (spin_task (x, "arn:s3", TASK_STATUS_STOPPED));
+  assert_string_equal (task_of (x, "arn:s3")->containers[0].reason,
+                       "CannotPullECRContainerError: AccessDeniedException: User is not authorized");
+  assert_int_equal (x->fake.n_create, creates);
+  /* no secret ever reached the fake's log of calls */
+  assert_null (strstr (x->fake.log, "pw-1"));
+  assert_null (strstr (x->fake.log, "priv-pass"));
+  teardown_engine (x);
+  http_client_free (http);
+  uv_run (&x->loop, UV_RUN_DEFAULT);
+  task_creds_store_free (store);
+  unsetenv ("AWS_ENDPOINT_URL_SECRETS_MANAGER");
+  test_child_stop (&srv);
+}
+
 int
 main (void)
 {
@@ -1942,6 +2119,8 @@ main (void)
     cmocka_unit_test_setup_teardown (test_restart_in_place, setup, teardown),
     cmocka_unit_test_setup_teardown (test_restart_period_and_failure, setup, teardown),
     cmocka_unit_test_setup_teardown (test_restart_redo_after_crash, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_pull_auth_no_credentials, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_pull_auth_fetch, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
