@@ -64,7 +64,7 @@ engine_image_pull_running (const engine_t *e)
 {
   const struct op *o;
   TAILQ_FOREACH (o, &e->ops_list, link)
-  if (o->kind == OP_PULL || o->kind == OP_PRECACHE)
+  if (o->kind == OP_PULL || o->kind == OP_PULL_AUTH || o->kind == OP_PRECACHE)
     return true;
   return false;
 }
