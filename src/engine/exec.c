@@ -415,7 +415,11 @@ static bool
 issue_pull (engine_t *e, struct task *t, size_t ci)
 {
   struct task_container *c = &t->containers[ci];
-  switch (engine_decide_pull (&e->pulls, c->image, pull_in_flight (e, c->image), uv_now (e->loop)))
+  /* A pull with registryAuthentication always asks for its credentials
+     (a Secrets Manager failure stops the task even if the image is here). */
+  switch (c->registry_auth.type != TASK_REGISTRY_AUTH_NONE
+              ? ENGINE_PULL_ISSUE
+              : engine_decide_pull (&e->pulls, c->image, pull_in_flight (e, c->image), uv_now (e->loop)))
     {
     case ENGINE_PULL_REUSE:
       engine_record (e, t, ci, TASK_STATUS_PULLED, NULL);

@@ -78,29 +78,30 @@ def check_no_leak(rig, arns, secrets):
 
 def test_ecr_pull_with_execution_role_and_instance_credentials():
     reg = registry_info()
-    rig = harness.Rig(cp_args=ecr_args(reg), agent_env={"ECS_LOGLEVEL": "debug"})
-    drop_pulled(reg["image"])
-    try:
-        rig.start_agent()
-        inst = rig.cp.ecs.describe_container_instances(
-            cluster=rig.cluster, containerInstances=rig.active_instances())["containerInstances"][0]
-        names = {a["name"] for a in inst["attributes"]}
-        assert set(CAPS) <= names, sorted(names)
-        # the execution role fetches the token
-        a1 = run(rig, "ecr-exec", reg["image"])
-        wait_status(rig, a1, "RUNNING", "ECR pull with the execution role")
-        log = agent_log(rig)
-        assert "fetching registry credentials for %s (ECR)" % reg["image"] in log, log[-3000:]
-        # no execution role: the agent's own credentials (static keys, the control plane's user)
+    token = "AWS:" + reg["ecr_password"]
+    secrets = {"ECR password": reg["ecr_password"], "ECR token": token, "registry password": reg["password"]}
+    # one agent per case: an agent does not pull an image again moments after a pull
+    for family, exec_role in (("ecr-exec", True), ("ecr-inst", False)):
+        rig = harness.Rig(cp_args=ecr_args(reg), agent_env={"ECS_LOGLEVEL": "debug"})
         drop_pulled(reg["image"])
-        a2 = run(rig, "ecr-inst", reg["image"], exec_role=False)
-        wait_status(rig, a2, "RUNNING", "ECR pull with the instance credentials")
-        token = "AWS:" + reg["ecr_password"]
-        check_no_leak(rig, [a1, a2], {"ECR password": reg["ecr_password"], "ECR token": token,
-                                      "registry password": reg["password"]})
-    finally:
-        rig.close()
-        drop_pulled(reg["image"])
+        try:
+            rig.start_agent()
+            inst = rig.cp.ecs.describe_container_instances(
+                cluster=rig.cluster, containerInstances=rig.active_instances())["containerInstances"][0]
+            names = {a["name"] for a in inst["attributes"]}
+            assert set(CAPS) <= names, sorted(names)
+            # with an execution role it signs GetAuthorizationToken, else the agent's own
+            # credentials (the static keys: the control plane's user) do
+            arn = run(rig, family, reg["image"], exec_role=exec_role)
+            wait_status(rig, arn, "RUNNING", "ECR pull (%s)" % family)
+            log = agent_log(rig)
+            assert "fetching registry credentials for %s (ECR)" % reg["image"] in log, log[-3000:]
+            assert subprocess.run(["docker", "image", "inspect", reg["image"]], capture_output=True,
+                                  timeout=60).returncode == 0, "the image was not pulled"
+            check_no_leak(rig, [arn], secrets)
+        finally:
+            rig.close()
+            drop_pulled(reg["image"])
 
 
 def test_ecr_denied_execution_role_stops_the_task():
