@@ -111,8 +111,10 @@ struct auth_job
   struct aws_credentials *creds; /* execution role (copied); NULL = the instance's */
   bool waiting_instance;
   aws_json_call_t *call;
-  uv_timer_t *fail_timer; /* a failure known at once, reported on the next turn */
+  uv_timer_t *fail_timer; /* a failure known at once, reported on the next turn; or the
+                             poll of a wait for execution-role credentials */
   char *fail_msg;
+  uint64_t wait_until; /* a wait for execution-role credentials: loop ms it gives up */
   struct op **waiters;
   size_t n_waiters;
   LIST_ENTRY (auth_job) link;
@@ -374,6 +376,58 @@ job_fail_later (struct auth_job *j, const char *msg)
   uv_timer_start (j->fail_timer, fail_timer_cb, 0, 0);
 }
 
+/* Poll of a wait for the execution-role credentials ACS has not sent yet
+   (a task restored from the checkpoint): the pull goes on once they are in
+   the store; after ENGINE_EXEC_CREDS_WAIT_MS it fails as without them. */
+static void
+wait_tick_cb (uv_timer_t *t)
+{
+  struct auth_job *j = t->data;
+  engine_t *e = j->e;
+  struct op *op = j->n_waiters ? j->waiters[0] : NULL;
+  const struct task_role_credentials *c
+      = op && e->pull_auth->store
+            ? task_creds_store_for_task (e->pull_auth->store, op->t->arn, TASK_CREDS_EXECUTION_ROLE)
+            : NULL;
+  if (op && exec_creds_present (c))
+    {
+      j->n_waiters = 0;
+      job_free (j);
+      op->handle = NULL;
+      engine_op_pull (e, op);
+      return;
+    }
+  if (uv_now (e->loop) >= j->wait_until)
+    {
+      uv_timer_stop (t);
+      cleanup_free char *msg = j->fail_msg;
+      j->fail_msg = NULL;
+      job_done (j, NULL, msg);
+    }
+}
+
+static void
+job_wait_exec_creds (struct auth_job *j, const char *fail_msg)
+{
+  j->fail_msg = xstrdup (fail_msg);
+  j->wait_until = uv_now (j->e->loop) + ENGINE_EXEC_CREDS_WAIT_MS;
+  j->fail_timer = xcalloc (1, sizeof *j->fail_timer);
+  uv_timer_init (j->e->loop, j->fail_timer);
+  j->fail_timer->data = j;
+  uv_timer_start (j->fail_timer, wait_tick_cb, ENGINE_EXEC_CREDS_POLL_MS, ENGINE_EXEC_CREDS_POLL_MS);
+}
+
+/* The task's execution-role credentials are known by id but have not come
+   (yet) from ACS. */
+static bool
+exec_creds_expected (const struct engine_pull_auth *pa, const struct task *t)
+{
+  if (!pa->store || !t->execution_credentials_id || !*t->execution_credentials_id)
+    return false;
+  const struct task_creds_entry *en = task_creds_store_get (pa->store, t->execution_credentials_id);
+  return en && !en->creds;
+}
+
 static void
 job_call (struct auth_job *j, const struct aws_credentials *creds)
 {
@@ -495,6 +549,17 @@ engine_op_pull (engine_t *e, struct op *op)
   const char *fail = ch.err_msg;
   if (!fail && !pa->http)
     fail = "no AWS client to fetch registry credentials";
+  bool by_exec_role = !ecr || ra->use_execution_role;
+  if (fail && ch.err_msg && by_exec_role && exec_creds_expected (pa, t))
+    {
+      cleanup_free char *wkey = xasprintf ("!wait%p", (void *) op);
+      struct auth_job *w = job_new (e, ecr, wkey, t, ra);
+      job_wait (w, op);
+      log_info (MOD, "task %s container %s: waiting for the execution role credentials to pull %s",
+                t->arn, c->name, c->image);
+      job_wait_exec_creds (w, ch.err_msg);
+      return;
+    }
   if (fail)
     {
       /* a job of its own, only to report the failure from the loop */

@@ -10,7 +10,9 @@
  *    failure CannotPullECRContainerError "engine ecr credentials: not
  *    found"), otherwise the instance's credentials; ASM always needs the
  *    execution-role credentials (absent ⇒ task failure "asm resource:
- *    unable to find execution role credentials").
+ *    unable to find execution role credentials").  Credentials known by
+ *    id but not received yet (a task restored from the checkpoint, before
+ *    ACS sends them again) are waited for, up to ENGINE_EXEC_CREDS_WAIT_MS.
  *  - The I/O side (pull_auth.c, driven by exec.c's pull) calls ECR
  *    GetAuthorizationToken / Secrets Manager GetSecretValue through
  *    aws/json_rpc.h, caches ECR tokens (aws/registry_auth.h) and Secrets
@@ -36,6 +38,11 @@
 /* ECR's HTTP round trip (upstream's ecr client timeout). */
 #define ENGINE_ECR_CALL_TIMEOUT_MS 5000
 #define ENGINE_ASM_CALL_TIMEOUT_MS 30000
+/* A task restored from the checkpoint gets its execution-role credentials
+   again from ACS: a pull needing them waits this long (polling the store),
+   then fails as without them. */
+#define ENGINE_EXEC_CREDS_WAIT_MS 120000
+#define ENGINE_EXEC_CREDS_POLL_MS 250
 
 enum engine_pull_auth_kind
 {

@@ -2072,6 +2072,22 @@ test_pull_auth_fetch (void **st)
   assert_string_equal (task_of (x, "arn:s3")->containers[0].reason,
                        "CannotPullECRContainerError: AccessDeniedException: User is not authorized");
   assert_int_equal (x->fake.n_create, creates);
+  /* a task whose execution-role credentials are known by id only (restored
+     from the checkpoint): its pull waits for ACS to send them */
+  task_creds_store_expect (store, "arn:w1", TASK_CREDS_EXECUTION_ROLE, "cid-w1");
+  cleanup_free char *w1 = xasprintf (
+      "{\"arn\":\"arn:w1\",\"family\":\"auth\",\"version\":\"1\",\"desiredStatus\":\"RUNNING\","
+      "\"executionRoleCredentials\":{\"credentialsId\":\"cid-w1\"},"
+      "\"containers\":[{\"name\":\"c\",\"image\":\"ecr/img7\",\"essential\":true,"
+      "\"registryAuthentication\":%s}]}", ecr);
+  add (x, w1);
+  spin_for (x, 600);
+  assert_null (strstr (x->fake.log, "ecr/img7"));
+  assert_int_equal (task_of (x, "arn:w1")->containers[0].known_status, TASK_STATUS_NONE);
+  put_exec_creds (store, "arn:w1", "cid-w1");
+  assert_true (spin_task (x, "arn:w1", TASK_STATUS_RUNNING));
+  assert_non_null (strstr (x->fake.log, "pull:ecr/img7"));
+  assert_null (task_of (x, "arn:w1")->containers[0].reason);
   /* no secret ever reached the fake's log of calls */
   assert_null (strstr (x->fake.log, "pw-1"));
   assert_null (strstr (x->fake.log, "priv-pass"));
