@@ -512,7 +512,10 @@ agent_services_stop (struct agent *a)
   if (s->update)
     update_free (s->update);
   if (a->engine)
-    engine_set_change_cb (a->engine, NULL, NULL);
+    {
+      engine_set_change_cb (a->engine, NULL, NULL);
+      engine_set_pull_credentials (a->engine, a->http, a->creds, NULL); /* the store goes */
+    }
   task_creds_store_free (s->creds);
   free (s->hash);
   free (s->version);
