@@ -60,13 +60,16 @@ agent_queue_count (void *ctx)
 }
 
 static bool
-agent_queue_peek (void *ctx, struct ecs_state_change *out)
+agent_queue_peek (void *ctx, size_t i, struct ecs_state_change *out)
 {
   struct agent *a = ctx;
-  const struct state_change *c = state_change_peek (a->state, 0);
+  const struct state_change *c = state_change_peek (a->state, i);
   if (c == NULL)
     return false;
   memset (out, 0, sizeof *out);
+  out->id = c->id;
+  out->durable = c->durable;
+  out->queued_ms = c->queued_ms;
   out->kind = c->kind == STATE_CHANGE_TASK ? ECS_CHANGE_TASK : ECS_CHANGE_CONTAINER;
   out->task_arn = c->task_arn;
   out->container_name = c->container_name;
@@ -76,22 +79,20 @@ agent_queue_peek (void *ctx, struct ecs_state_change *out)
   out->exit_code = c->exit_code;
   out->bindings = c->bindings;
   out->n_bindings = c->n_bindings;
+  out->runtime_id = c->runtime_id;
+  out->image_digest = c->image_digest;
+  out->task_status = c->task_status;
+  out->pull_started_ms = c->pull_started_ms;
+  out->pull_stopped_ms = c->pull_stopped_ms;
+  out->execution_stopped_ms = c->execution_stopped_ms;
   return true;
 }
 
-static bool
-agent_queue_durable (void *ctx)
-{
-  struct agent *a = ctx;
-  const struct state_change *c = state_change_peek (a->state, 0);
-  return c && c->durable;
-}
-
 static void
-agent_queue_pop (void *ctx)
+agent_queue_remove (void *ctx, uint64_t id)
 {
   struct agent *a = ctx;
-  state_change_pop_front (a->state);
+  state_change_remove (a->state, id);
 }
 
 static void
@@ -482,9 +483,8 @@ agent_step_run (struct agent *a)
     }
   struct ecs_change_queue q = { .ctx = a,
                                 .count = agent_queue_count,
-                                .peek_front = agent_queue_peek,
-                                .front_durable = agent_queue_durable,
-                                .pop_front = agent_queue_pop };
+                                .peek = agent_queue_peek,
+                                .remove = agent_queue_remove };
   struct ecs_submitter_options so = { .cluster = a->cfg->cluster };
   a->submitter = ecs_submitter_new (a->loop, a->ecs, &q, &so, &err);
   if (a->submitter == NULL)

@@ -99,25 +99,35 @@ struct ecs_register_req
   const char *client_token;               /* NULL = omitted */
 };
 
+struct ecs_container_state_change
+{
+  const char *cluster;     /* standalone SubmitContainerStateChange only */
+  const char *task_arn;    /* standalone only */
+  const char *container_name;
+  const char *status;      /* PENDING | RUNNING | STOPPED */
+  bool has_exit_code;
+  int exit_code;
+  const char *reason;      /* omitted if NULL/""; cut to 255 bytes standalone, 1024 in a
+                              task change (UTF-8 safe) */
+  const struct task_port_binding *bindings; /* task/task.h */
+  size_t n_bindings;       /* networkBindings always sent (may be []) */
+  const char *runtime_id;  /* Docker id; omitted if NULL; cut to 255 */
+  const char *image_digest; /* omitted if NULL; cut to 255 */
+};
+
+/* SubmitTaskStateChange as upstream sends it today: the task's status with
+   the container changes batched in containers[] and the task timestamps. */
 struct ecs_task_state_change
 {
   const char *cluster;
   const char *task_arn;
-  const char *status;  /* RUNNING | STOPPED */
+  const char *status;  /* PENDING | RUNNING | STOPPED */
   const char *reason;  /* NULL -> "" (always sent) */
-};
-
-struct ecs_container_state_change
-{
-  const char *cluster;
-  const char *task_arn;
-  const char *container_name;
-  const char *status;      /* RUNNING | STOPPED */
-  bool has_exit_code;
-  int exit_code;
-  const char *reason;      /* omitted if NULL/""; cut to 255 bytes (UTF-8 safe) */
-  const struct task_port_binding *bindings; /* task/task.h */
-  size_t n_bindings;       /* networkBindings always sent (may be []) */
+  const struct ecs_container_state_change *containers; /* containers[], omitted if none */
+  size_t n_containers;
+  /* unix ms, 0 = omitted: pullStartedAt, pullStoppedAt, executionStoppedAt
+     (epoch seconds on the wire) */
+  int64_t pull_started_ms, pull_stopped_ms, execution_stopped_ms;
 };
 
 struct ecs_discover_resp

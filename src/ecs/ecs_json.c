@@ -131,7 +131,7 @@ jstr (const char *s)
 static char *
 dump (json_t *o)
 {
-  char *s = json_dumps (o, JSON_COMPACT | JSON_SORT_KEYS);
+  char *s = json_dumps (o, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION (13));
   json_decref (o);
   if (!s)
     xalloc_die ();
@@ -217,30 +217,18 @@ ecs_build_discover (const char *instance_arn, const char *cluster)
 
 #define TASK_REASON_MAX 1024
 #define CONTAINER_REASON_MAX 255
+#define ID_MAX 255 /* runtimeId, imageDigest */
 
-char *
-ecs_build_task_state_change (const struct ecs_task_state_change *c)
+/* A container change's members (shared by both calls). */
+static void
+container_change_members (json_t *o, const struct ecs_container_state_change *c, size_t reason_max)
 {
-  json_t *o = json_object ();
-  json_object_set_new (o, "cluster", jstr (c->cluster && *c->cluster ? c->cluster : "default"));
-  json_object_set_new (o, "task", jstr (c->task_arn));
-  json_object_set_new (o, "status", jstr (c->status));
-  json_object_set_new (o, "reason", jstr_cut (c->reason, TASK_REASON_MAX));
-  return dump (o);
-}
-
-char *
-ecs_build_container_state_change (const struct ecs_container_state_change *c)
-{
-  json_t *o = json_object ();
-  json_object_set_new (o, "cluster", jstr (c->cluster && *c->cluster ? c->cluster : "default"));
-  json_object_set_new (o, "task", jstr (c->task_arn));
   json_object_set_new (o, "containerName", jstr (c->container_name));
   json_object_set_new (o, "status", jstr (c->status));
   if (c->has_exit_code)
     json_object_set_new (o, "exitCode", json_integer (c->exit_code));
   if (c->reason && *c->reason)
-    json_object_set_new (o, "reason", jstr_cut (c->reason, CONTAINER_REASON_MAX));
+    json_object_set_new (o, "reason", jstr_cut (c->reason, reason_max));
   json_t *nb = json_array ();
   for (size_t i = 0; i < c->n_bindings; i++)
     {
@@ -253,6 +241,52 @@ ecs_build_container_state_change (const struct ecs_container_state_change *c)
       json_array_append_new (nb, e);
     }
   json_object_set_new (o, "networkBindings", nb);
+  if (c->runtime_id && *c->runtime_id)
+    json_object_set_new (o, "runtimeId", jstr_cut (c->runtime_id, ID_MAX));
+  if (c->image_digest && *c->image_digest)
+    json_object_set_new (o, "imageDigest", jstr_cut (c->image_digest, ID_MAX));
+}
+
+/* Epoch seconds with millisecond precision (AWS JSON timestamps). */
+static void
+set_time (json_t *o, const char *key, int64_t ms)
+{
+  if (ms > 0)
+    json_object_set_new (o, key, json_real ((double) ms / 1000.0));
+}
+
+char *
+ecs_build_task_state_change (const struct ecs_task_state_change *c)
+{
+  json_t *o = json_object ();
+  json_object_set_new (o, "cluster", jstr (c->cluster && *c->cluster ? c->cluster : "default"));
+  json_object_set_new (o, "task", jstr (c->task_arn));
+  json_object_set_new (o, "status", jstr (c->status));
+  json_object_set_new (o, "reason", jstr_cut (c->reason, TASK_REASON_MAX));
+  if (c->n_containers && c->containers)
+    {
+      json_t *a = json_array ();
+      for (size_t i = 0; i < c->n_containers; i++)
+        {
+          json_t *e = json_object ();
+          container_change_members (e, &c->containers[i], TASK_REASON_MAX);
+          json_array_append_new (a, e);
+        }
+      json_object_set_new (o, "containers", a);
+    }
+  set_time (o, "pullStartedAt", c->pull_started_ms);
+  set_time (o, "pullStoppedAt", c->pull_stopped_ms);
+  set_time (o, "executionStoppedAt", c->execution_stopped_ms);
+  return dump (o);
+}
+
+char *
+ecs_build_container_state_change (const struct ecs_container_state_change *c)
+{
+  json_t *o = json_object ();
+  json_object_set_new (o, "cluster", jstr (c->cluster && *c->cluster ? c->cluster : "default"));
+  json_object_set_new (o, "task", jstr (c->task_arn));
+  container_change_members (o, c, CONTAINER_REASON_MAX);
   return dump (o);
 }
 

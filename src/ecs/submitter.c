@@ -8,16 +8,28 @@
 #include <string.h>
 
 #define MOD "submitter"
+#define DRAIN_MS_DEFAULT 20000
 
-/* Deep copy of the change being submitted. */
-struct change_copy
+/* Deep copy of one container change of the batch in flight. */
+struct container_copy
 {
-  enum ecs_change_kind kind;
-  char *task_arn, *container_name, *status, *reason;
+  char *name, *status, *reason, *runtime_id, *image_digest;
   bool has_exit_code;
   int exit_code;
   struct task_port_binding *bindings;
   size_t n_bindings;
+};
+
+/* The batch in flight: one SubmitTaskStateChange and the queue ids it
+   stands for. */
+struct batch
+{
+  char *task_arn, *status, *reason;
+  int64_t pull_started_ms, pull_stopped_ms, execution_stopped_ms;
+  struct container_copy *containers;
+  size_t n_containers;
+  uint64_t *ids;
+  size_t n_ids;
 };
 
 struct ecs_submitter
@@ -27,43 +39,87 @@ struct ecs_submitter
   struct ecs_change_queue q;
   char *cluster;
   struct backoff bo;
-  uv_timer_t *timer;   /* backoff, and deferred wake-ups */
+  uint64_t drain_ms;
+  uv_timer_t *timer;   /* backoff, drain deadline, deferred wake-ups */
   bool timer_pending;
+  bool draining;       /* the timer waits for a drain deadline (a wake may cut it short) */
   void *call;          /* in flight: ecs_call_t* or the test hook's handle */
-  void *(*send) (void *ctx, const struct ecs_state_change *c, const char *cluster,
-                 ecs_submit_cb cb, void *cb_data);
+  void *(*send) (void *ctx, const struct ecs_task_state_change *c, ecs_submit_cb cb,
+                 void *cb_data);
   void (*cancel) (void *ctx, void *handle);
   void *send_ctx;
-  struct change_copy cur;
-  bool have_cur;
+  struct batch cur;
   struct ecs_submitter_stats stats;
 };
 
 static void
-copy_clear (struct change_copy *c)
+batch_clear (struct batch *b)
 {
-  free (c->task_arn);
-  free (c->container_name);
-  free (c->status);
-  free (c->reason);
-  task_port_bindings_free (c->bindings, c->n_bindings);
-  memset (c, 0, sizeof *c);
+  free (b->task_arn);
+  free (b->status);
+  free (b->reason);
+  for (size_t i = 0; i < b->n_containers; i++)
+    {
+      struct container_copy *c = &b->containers[i];
+      free (c->name);
+      free (c->status);
+      free (c->reason);
+      free (c->runtime_id);
+      free (c->image_digest);
+      task_port_bindings_free (c->bindings, c->n_bindings);
+    }
+  free (b->containers);
+  free (b->ids);
+  memset (b, 0, sizeof *b);
+}
+
+static const char *
+ecs_status (const char *st)
+{
+  if (st && strcmp (st, "DEAD") == 0)
+    return "STOPPED";
+  return st;
+}
+
+static bool
+submittable_status (const char *st)
+{
+  return st
+         && (strcmp (st, "PENDING") == 0 || strcmp (st, "RUNNING") == 0
+             || strcmp (st, "STOPPED") == 0);
+}
+
+static bool
+well_formed (const struct ecs_state_change *ch)
+{
+  return ch->task_arn && *ch->task_arn
+         && (ch->kind == ECS_CHANGE_TASK
+             || (ch->kind == ECS_CHANGE_CONTAINER && ch->container_name && *ch->container_name));
 }
 
 static void
-copy_from (struct change_copy *d, const struct ecs_state_change *s)
+batch_add_container (struct batch *b, const struct ecs_state_change *ch)
 {
-  memset (d, 0, sizeof *d);
-  d->kind = s->kind;
-  d->task_arn = xstrdup (s->task_arn);
-  d->container_name = xstrdup (s->container_name);
-  d->status = xstrdup (s->status);
-  d->reason = xstrdup (s->reason);
-  d->has_exit_code = s->has_exit_code;
-  d->exit_code = s->exit_code;
-  d->n_bindings = s->bindings ? s->n_bindings : 0;
-  if (d->n_bindings)
-    d->bindings = task_port_bindings_dup (s->bindings, d->n_bindings);
+  b->containers = xrealloc (b->containers, (b->n_containers + 1) * sizeof *b->containers);
+  struct container_copy *c = &b->containers[b->n_containers++];
+  memset (c, 0, sizeof *c);
+  c->name = xstrdup (ch->container_name);
+  c->status = xstrdup (ecs_status (ch->status));
+  c->reason = ch->reason ? xstrdup (ch->reason) : NULL;
+  c->runtime_id = ch->runtime_id ? xstrdup (ch->runtime_id) : NULL;
+  c->image_digest = ch->image_digest ? xstrdup (ch->image_digest) : NULL;
+  c->has_exit_code = ch->has_exit_code;
+  c->exit_code = ch->exit_code;
+  c->n_bindings = ch->bindings ? ch->n_bindings : 0;
+  if (c->n_bindings)
+    c->bindings = task_port_bindings_dup (ch->bindings, c->n_bindings);
+}
+
+static void
+batch_add_id (struct batch *b, uint64_t id)
+{
+  b->ids = xrealloc (b->ids, (b->n_ids + 1) * sizeof *b->ids);
+  b->ids[b->n_ids++] = id;
 }
 
 static void pump (ecs_submitter_t *s);
@@ -73,14 +129,23 @@ timer_cb (uv_timer_t *t)
 {
   ecs_submitter_t *s = t->data;
   s->timer_pending = false;
+  s->draining = false;
   pump (s);
 }
 
 static void
-defer (ecs_submitter_t *s, uint64_t ms)
+defer (ecs_submitter_t *s, uint64_t ms, bool draining)
 {
   s->timer_pending = true;
+  s->draining = draining;
   uv_timer_start (s->timer, timer_cb, ms, 0);
+}
+
+static void
+remove_batch (ecs_submitter_t *s)
+{
+  for (size_t i = 0; i < s->cur.n_ids; i++)
+    s->q.remove (s->q.ctx, s->cur.ids[i]);
 }
 
 static void
@@ -88,120 +153,205 @@ submitted_cb (agent_error_t err, void *data)
 {
   ecs_submitter_t *s = data;
   s->call = NULL;
-  struct change_copy *c = &s->cur;
-  const char *what = c->kind == ECS_CHANGE_TASK ? "task" : "container";
+  struct batch *b = &s->cur;
   if (err && ecs_error_retriable (error_kind (&err)))
     {
       s->stats.retries++;
       metrics_count (METRIC_STATE_CHANGES_RETRIED, 1);
       uint64_t d = backoff_next (&s->bo);
-      log_warn (MOD, "submitting %s state change %s %s%s%s failed: %s; retrying in %llu ms", what,
-                c->task_arn, c->container_name ? c->container_name : "", c->container_name ? " " : "",
-                c->status, error_msg (&err), (unsigned long long) d);
-      /* the front stays queued; pump() peeks it again after the backoff */
-      copy_clear (&s->cur);
-      s->have_cur = false;
-      defer (s, d);
+      log_warn (MOD, "submitting task state change %s %s (%zu container changes) failed: %s; "
+                "retrying in %llu ms", b->task_arn, b->status, b->n_containers, error_msg (&err),
+                (unsigned long long) d);
+      /* the changes stay queued; pump() builds the batch again after the backoff */
+      batch_clear (b);
+      defer (s, d, false);
       return;
     }
   if (err)
     {
-      s->stats.dropped++;
-      metrics_count (METRIC_STATE_CHANGES_REJECTED, 1);
-      log_error (MOD, "%s state change %s %s%s%s rejected, dropping it: %s", what, c->task_arn,
-                 c->container_name ? c->container_name : "", c->container_name ? " " : "",
-                 c->status, error_msg (&err));
+      s->stats.dropped += b->n_ids;
+      metrics_count (METRIC_STATE_CHANGES_REJECTED, b->n_ids);
+      log_error (MOD, "task state change %s %s (%zu container changes) rejected, dropping it: %s",
+                 b->task_arn, b->status, b->n_containers, error_msg (&err));
     }
   else
     {
-      s->stats.submitted++;
-      metrics_count (METRIC_STATE_CHANGES_SUBMITTED, 1);
-      log_info (MOD, "submitted %s state change %s %s%s%s", what, c->task_arn,
-                c->container_name ? c->container_name : "", c->container_name ? " " : "", c->status);
+      s->stats.submitted += b->n_ids;
+      s->stats.calls++;
+      metrics_count (METRIC_STATE_CHANGES_SUBMITTED, b->n_ids);
+      log_info (MOD, "submitted task state change %s %s with %zu container changes", b->task_arn,
+                b->status, b->n_containers);
     }
   backoff_reset (&s->bo);
-  copy_clear (&s->cur);
-  s->have_cur = false;
-  /* The front is still the change we sent: nobody else pops this queue. */
-  if (s->q.count (s->q.ctx) > 0)
-    s->q.pop_front (s->q.ctx);
+  remove_batch (s);
+  batch_clear (b);
   pump (s);
 }
 
+/* Entries that can never be sent are taken out first (logged). */
 static bool
-submittable_status (const char *st)
+drop_unsendable (ecs_submitter_t *s)
 {
-  return st && (strcmp (st, "RUNNING") == 0 || strcmp (st, "STOPPED") == 0);
+  size_t n = s->q.count (s->q.ctx);
+  for (size_t i = 0; i < n; i++)
+    {
+      struct ecs_state_change ch;
+      if (!s->q.peek (s->q.ctx, i, &ch))
+        break;
+      if (!well_formed (&ch))
+        {
+          log_error (MOD, "dropping malformed state change (task %s)",
+                     ch.task_arn ? ch.task_arn : "?");
+          s->stats.dropped++;
+          metrics_count (METRIC_STATE_CHANGES_REJECTED, 1);
+          s->q.remove (s->q.ctx, ch.id);
+          return true;
+        }
+      if (!submittable_status (ecs_status (ch.status)))
+        {
+          log_debug (MOD, "skipping state change %s to %s", ch.task_arn, ch.status ? ch.status : "?");
+          s->q.remove (s->q.ctx, ch.id);
+          return true;
+        }
+    }
+  return false;
+}
+
+/* Whether entry i's task appears earlier in the queue. */
+static bool
+seen_before (ecs_submitter_t *s, size_t i, const char *task_arn)
+{
+  for (size_t k = 0; k < i; k++)
+    {
+      struct ecs_state_change e;
+      if (s->q.peek (s->q.ctx, k, &e) && e.task_arn && strcmp (e.task_arn, task_arn) == 0)
+        return true;
+    }
+  return false;
+}
+
+/* The batch of the task whose oldest entry is at index i: its entries in
+   order up to and including its first task change.  Fills s->cur and
+   returns true when it may go now; else *due gets the loop time its drain
+   deadline passes (UINT64_MAX when it waits for durability only). */
+static bool
+build_batch (ecs_submitter_t *s, size_t i, const char *task_arn, uint64_t now, uint64_t *due)
+{
+  struct batch *b = &s->cur;
+  batch_clear (b);
+  b->task_arn = xstrdup (task_arn);
+  size_t n = s->q.count (s->q.ctx);
+  bool durable = true, have_task = false;
+  uint64_t oldest = UINT64_MAX;
+  const char *last_task_status = NULL;
+  char *task_status = NULL;
+  for (size_t k = i; k < n && !have_task; k++)
+    {
+      struct ecs_state_change e;
+      if (!s->q.peek (s->q.ctx, k, &e) || strcmp (e.task_arn, task_arn) != 0)
+        continue;
+      durable &= e.durable;
+      batch_add_id (b, e.id);
+      if (e.kind == ECS_CHANGE_CONTAINER)
+        {
+          batch_add_container (b, &e);
+          if (e.queued_ms < oldest)
+            oldest = e.queued_ms;
+          last_task_status = e.task_status;
+          free (task_status);
+          task_status = last_task_status ? xstrdup (last_task_status) : NULL;
+          continue;
+        }
+      have_task = true;
+      b->status = xstrdup (ecs_status (e.status));
+      b->reason = e.reason ? xstrdup (e.reason) : NULL;
+      b->pull_started_ms = e.pull_started_ms;
+      b->pull_stopped_ms = e.pull_stopped_ms;
+      b->execution_stopped_ms = e.execution_stopped_ms;
+    }
+  *due = UINT64_MAX;
+  if (!have_task)
+    {
+      /* lone container changes: the task's status as recorded with the newest */
+      const char *st = ecs_status (task_status);
+      b->status = xstrdup (submittable_status (st) ? st : "PENDING");
+    }
+  free (task_status);
+  if (!durable)
+    return false;
+  if (have_task)
+    return true;
+  uint64_t deadline = oldest + s->drain_ms;
+  if (oldest > UINT64_MAX - s->drain_ms)
+    deadline = UINT64_MAX - 1;
+  if (now >= deadline)
+    return true;
+  *due = deadline;
+  return false;
+}
+
+static void
+send_batch (ecs_submitter_t *s)
+{
+  struct batch *b = &s->cur;
+  struct ecs_container_state_change *cc = xcalloc (b->n_containers ? b->n_containers : 1, sizeof *cc);
+  for (size_t i = 0; i < b->n_containers; i++)
+    {
+      const struct container_copy *c = &b->containers[i];
+      cc[i] = (struct ecs_container_state_change){
+        .container_name = c->name, .status = c->status, .has_exit_code = c->has_exit_code,
+        .exit_code = c->exit_code, .reason = c->reason, .bindings = c->bindings,
+        .n_bindings = c->n_bindings, .runtime_id = c->runtime_id, .image_digest = c->image_digest,
+      };
+    }
+  struct ecs_task_state_change t = {
+    .cluster = s->cluster, .task_arn = b->task_arn, .status = b->status, .reason = b->reason,
+    .containers = cc, .n_containers = b->n_containers, .pull_started_ms = b->pull_started_ms,
+    .pull_stopped_ms = b->pull_stopped_ms, .execution_stopped_ms = b->execution_stopped_ms,
+  };
+  if (s->send)
+    s->call = s->send (s->send_ctx, &t, submitted_cb, s);
+  else
+    s->call = ecs_submit_task_state_change (s->client, &t, submitted_cb, s);
+  free (cc); /* the call has built its body */
 }
 
 static void
 pump (ecs_submitter_t *s)
 {
-  while (!s->call && !s->timer_pending)
+  if (s->call || s->timer_pending)
+    return;
+  while (drop_unsendable (s))
+    ;
+  size_t n = s->q.count (s->q.ctx);
+  uint64_t now = uv_now (s->loop), next_due = UINT64_MAX;
+  for (size_t i = 0; i < n; i++)
     {
-      struct ecs_state_change ch;
-      if (s->q.count (s->q.ctx) == 0 || !s->q.peek_front (s->q.ctx, &ch))
-        return;
-      if (!s->q.front_durable (s->q.ctx))
-        return; /* woken again once it is persisted */
-      if (!ch.task_arn || !*ch.task_arn
-          || (ch.kind == ECS_CHANGE_CONTAINER && (!ch.container_name || !*ch.container_name))
-          || (ch.kind != ECS_CHANGE_TASK && ch.kind != ECS_CHANGE_CONTAINER))
+      struct ecs_state_change e;
+      if (!s->q.peek (s->q.ctx, i, &e) || seen_before (s, i, e.task_arn))
+        continue;
+      char *arn = xstrdup (e.task_arn);
+      uint64_t due;
+      bool ready = build_batch (s, i, arn, now, &due);
+      free (arn);
+      if (ready)
         {
-          log_error (MOD, "dropping malformed state change (task %s)", ch.task_arn ? ch.task_arn : "?");
-          s->stats.dropped++;
-          metrics_count (METRIC_STATE_CHANGES_REJECTED, 1);
-          s->q.pop_front (s->q.ctx);
-          continue;
+          send_batch (s);
+          return;
         }
-      const char *status = ch.status;
-      if (status && strcmp (status, "DEAD") == 0)
-        status = "STOPPED";
-      if (!submittable_status (status))
-        {
-          /* ECS accepts only RUNNING and STOPPED in a state change */
-          log_debug (MOD, "skipping state change %s to %s", ch.task_arn, status ? status : "?");
-          s->q.pop_front (s->q.ctx);
-          continue;
-        }
-      copy_from (&s->cur, &ch);
-      free (s->cur.status);
-      s->cur.status = xstrdup (status);
-      s->have_cur = true;
-      if (s->send)
-        {
-          struct ecs_state_change sc = { .kind = s->cur.kind, .task_arn = s->cur.task_arn,
-                                         .container_name = s->cur.container_name,
-                                         .status = s->cur.status, .reason = s->cur.reason,
-                                         .has_exit_code = s->cur.has_exit_code,
-                                         .exit_code = s->cur.exit_code, .bindings = s->cur.bindings,
-                                         .n_bindings = s->cur.n_bindings };
-          s->call = s->send (s->send_ctx, &sc, s->cluster, submitted_cb, s);
-        }
-      else if (s->cur.kind == ECS_CHANGE_TASK)
-        {
-          struct ecs_task_state_change t = { .cluster = s->cluster, .task_arn = s->cur.task_arn,
-                                             .status = s->cur.status, .reason = s->cur.reason };
-          s->call = ecs_submit_task_state_change (s->client, &t, submitted_cb, s);
-        }
-      else
-        {
-          struct ecs_container_state_change cc = {
-            .cluster = s->cluster, .task_arn = s->cur.task_arn,
-            .container_name = s->cur.container_name, .status = s->cur.status,
-            .has_exit_code = s->cur.has_exit_code, .exit_code = s->cur.exit_code,
-            .reason = s->cur.reason, .bindings = s->cur.bindings, .n_bindings = s->cur.n_bindings,
-          };
-          s->call = ecs_submit_container_state_change (s->client, &cc, submitted_cb, s);
-        }
+      if (due < next_due)
+        next_due = due;
     }
+  batch_clear (&s->cur);
+  if (next_due != UINT64_MAX)
+    defer (s, next_due - now, true); /* lone container changes: drain then */
 }
 
 ecs_submitter_t *
 ecs_submitter_new (uv_loop_t *loop, ecs_client_t *client, const struct ecs_change_queue *q,
                    const struct ecs_submitter_options *opts, agent_error_t *err)
 {
-  if (!loop || (!client && !(opts && opts->send)) || !q || !q->count || !q->peek_front || !q->front_durable || !q->pop_front)
+  if (!loop || (!client && !(opts && opts->send)) || !q || !q->count || !q->peek || !q->remove)
     {
       error_set (err, ERR_INVALID, "submitter: loop, client and a complete queue are required");
       return NULL;
@@ -216,6 +366,7 @@ ecs_submitter_new (uv_loop_t *loop, ecs_client_t *client, const struct ecs_chang
   s->send = opts->send;
   s->cancel = opts->cancel;
   s->send_ctx = opts->send_ctx;
+  s->drain_ms = opts->drain_ms ? opts->drain_ms : DRAIN_MS_DEFAULT;
   s->cluster = xstrdup (opts->cluster && *opts->cluster ? opts->cluster : "default");
   backoff_init (&s->bo, opts->min_backoff_ms ? opts->min_backoff_ms : 1000,
                 opts->max_backoff_ms ? opts->max_backoff_ms : 30000,
@@ -224,24 +375,25 @@ ecs_submitter_new (uv_loop_t *loop, ecs_client_t *client, const struct ecs_chang
   uv_timer_init (loop, s->timer);
   s->timer->data = s;
   /* start from the loop, not inside the caller */
-  defer (s, 0);
+  defer (s, 0, false);
   return s;
 }
 
 void
 ecs_submitter_wake (ecs_submitter_t *s)
 {
-  if (!s || s->call || s->timer_pending)
+  if (!s || s->call || (s->timer_pending && !s->draining))
     return; /* busy: the completion / backoff timer pumps again */
-  /* Never submit inside the caller's stack (the queue may be mid-update). */
-  defer (s, 0);
+  /* Never submit inside the caller's stack (the queue may be mid-update);
+     a drain wait is cut short: the new entry may complete a batch. */
+  defer (s, 0, false);
 }
 
 void
 ecs_submitter_stats (const ecs_submitter_t *s, struct ecs_submitter_stats *out)
 {
   *out = s->stats;
-  out->busy = s->call != NULL || s->timer_pending;
+  out->busy = s->call != NULL || (s->timer_pending && !s->draining);
 }
 
 static void
@@ -267,7 +419,7 @@ ecs_submitter_free (ecs_submitter_t *s)
     }
   uv_timer_stop (s->timer);
   uv_close ((uv_handle_t *) s->timer, timer_closed_cb);
-  copy_clear (&s->cur);
+  batch_clear (&s->cur);
   free (s->cluster);
   free (s);
 }

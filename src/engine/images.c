@@ -242,3 +242,69 @@ engine_untracked_image_refs (const struct docker_image_summary *img, const char 
     refs[i] = img->repo_tags[i];
   return n;
 }
+
+/* ---- image digests ------------------------------------------------------------ */
+
+static bool
+is_sha256_digest (const char *d)
+{
+  if (strncmp (d, "sha256:", 7) != 0 || strlen (d) != 7 + 64)
+    return false;
+  for (const char *p = d + 7; *p; p++)
+    if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+      return false;
+  return true;
+}
+
+const char *
+engine_pull_status_digest (const char *status)
+{
+  if (!status || strncmp (status, "Digest: ", 8) != 0)
+    return NULL;
+  return is_sha256_digest (status + 8) ? status + 8 : NULL;
+}
+
+/* image's repository: without "@digest" and ":tag" (a ':' after the last '/'),
+   with docker.io/ and library/ taken off so Hub names compare equal. */
+static void
+repo_of (const char *image, char *out, size_t len)
+{
+  snprintf (out, len, "%s", image);
+  char *at = strchr (out, '@');
+  if (at)
+    *at = '\0';
+  char *slash = strrchr (out, '/'), *colon = strrchr (out, ':');
+  if (colon && (!slash || colon > slash))
+    *colon = '\0';
+  const char *p = out;
+  if (strncmp (p, "docker.io/", 10) == 0)
+    p += 10;
+  else if (strncmp (p, "index.docker.io/", 16) == 0)
+    p += 16;
+  if (strncmp (p, "library/", 8) == 0)
+    p += 8;
+  memmove (out, p, strlen (p) + 1);
+}
+
+const char *
+engine_repo_digest_for (const char *image, char *const *digests, size_t n)
+{
+  if (!image || !digests)
+    return NULL;
+  char want[512], have[512];
+  repo_of (image, want, sizeof want);
+  const char *only = NULL;
+  size_t valid = 0;
+  for (size_t i = 0; i < n; i++)
+    {
+      const char *at = digests[i] ? strrchr (digests[i], '@') : NULL;
+      if (!at || !is_sha256_digest (at + 1))
+        continue;
+      valid++;
+      only = at + 1;
+      repo_of (digests[i], have, sizeof have);
+      if (strcmp (have, want) == 0)
+        return at + 1;
+    }
+  return valid == 1 ? only : NULL;
+}

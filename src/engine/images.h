@@ -85,6 +85,18 @@ void engine_pull_progress_sum (const struct engine_pull_progress *p, struct engi
    and limit the configured bound (0 = unlimited)? */
 bool engine_decide_launch_slot (int limit, size_t in_flight);
 
+/* ---- image digests (imageDigest of state changes) ---------------------- */
+
+/* The digest a pull stream announces: a whole-image status line
+   "Digest: sha256:<64 hex>" gives a pointer to "sha256:..." inside status;
+   anything else NULL. */
+const char *engine_pull_status_digest (const char *status);
+/* The digest of image among an image's RepoDigests ("repo@sha256:..."): the
+   entry of image's repository (image without its tag or digest; Docker Hub
+   names also match their docker.io/ and library/ forms) first, else the
+   only entry; NULL when none fits.  Points into digests. */
+const char *engine_repo_digest_for (const char *image, char *const *digests, size_t n);
+
 /* ---- image cleanup ------------------------------------------------------- */
 
 struct engine_cleanup_view

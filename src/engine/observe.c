@@ -41,6 +41,7 @@ engine_pull_done_cb (agent_error_t err, void *data)
   struct engine_observation o = { .source = ENGINE_OBS_PULL,
                                   .pull_strict = !engine_pull_failure_falls_back (op->e->pull_behavior) };
   observe_error (&o, err);
+  op->t->pull_stopped_ms = engine_wall_ns () / 1000000;
   if (!err && op->progress)
     {
       struct engine_pull_summary s;
@@ -70,6 +71,13 @@ engine_pull_progress_cb (const struct docker_pull_progress *p, void *data)
   struct op *op = data;
   if (op->progress == NULL)
     return;
+  const char *digest = p->id ? NULL : engine_pull_status_digest (p->status);
+  if (digest)
+    {
+      struct task_container *c = &op->t->containers[op->ci];
+      free (c->image_digest);
+      c->image_digest = xstrdup (digest);
+    }
   if (!engine_pull_progress_update (op->progress, p, uv_now (op->e->loop)))
     return;
   struct engine_pull_summary s;
@@ -83,6 +91,12 @@ void
 engine_pull_image_checked_cb (const struct docker_image_info *img, agent_error_t err, void *data)
 {
   struct op *op = data;
+  struct task_container *c = &op->t->containers[op->ci];
+  const char *digest = !err && img && !c->image_digest
+                         ? engine_repo_digest_for (c->image, img->repo_digests, img->n_repo_digests)
+                         : NULL;
+  if (digest)
+    c->image_digest = xstrdup (digest);
   struct engine_observation o = { .source = op->kind == OP_PULL_CACHED ? ENGINE_OBS_PULL_CACHED
                                                                       : ENGINE_OBS_PULL_LOCAL_IMAGE,
                                   .image_present = !err && img };

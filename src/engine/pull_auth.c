@@ -232,6 +232,8 @@ pull_with (engine_t *e, struct op *op, const char *auth)
   if (op->progress == NULL)
     op->progress = xcalloc (1, sizeof *op->progress);
   op->progress->started_ms = op->progress->logged_ms = uv_now (e->loop);
+  if (!op->t->pull_started_ms) /* pullStartedAt: the task's first pull */
+    op->t->pull_started_ms = engine_wall_ns () / 1000000;
   struct docker_pull_opts o = { .image = c->image, .registry_auth = auth, .on_progress = engine_pull_progress_cb };
   log_info (MOD, "task %s container %s: pulling %s", op->t->arn, c->name, c->image);
   op->handle = e->ops->pull (e->ops_ctx, &o, engine_pull_done_cb, op);

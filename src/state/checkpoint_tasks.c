@@ -95,6 +95,8 @@ container_to_json (const struct task_container *c)
   json_object_set_new (o, "Restopped", json_boolean (c->restopped));
   if (c->v3_endpoint_id)
     json_object_set_new (o, "V3EndpointID", json_string (c->v3_endpoint_id));
+  if (c->image_digest)
+    json_object_set_new (o, "ImageDigest", json_string (c->image_digest));
   task_json_container_options_put (o, &c->opts);
   task_json_container_lifecycle_put (o, &c->life, true);
   task_json_container_restart_put (o, &c->restart, true);
@@ -132,8 +134,18 @@ state_task_to_json (const struct task *t)
   char tb[48];
   time_rfc3339_format (t->known_time_ns, tb, sizeof tb);
   json_object_set_new (o, "KnownTime", json_string (tb));
-  json_object_set_new (o, "SentStatus", json_string (task_status_str (t->sent_status)));
+  /* a task's PENDING report is remembered as SentStatus PULLED */
+  json_object_set_new (o, "SentStatus", json_string (t->sent_status == TASK_STATUS_PULLED
+                                                       ? task_container_status_str (t->sent_status)
+                                                       : task_status_str (t->sent_status)));
   json_object_set_new (o, "StartSequenceNumber", json_integer (t->start_seq));
+  /* Unix ms (this agent's own keys: upstream writes RFC 3339 times) */
+  if (t->pull_started_ms)
+    json_object_set_new (o, "PullStartedAtMs", json_integer (t->pull_started_ms));
+  if (t->pull_stopped_ms)
+    json_object_set_new (o, "PullStoppedAtMs", json_integer (t->pull_stopped_ms));
+  if (t->execution_stopped_ms)
+    json_object_set_new (o, "ExecutionStoppedAtMs", json_integer (t->execution_stopped_ms));
   json_object_set_new (o, "StopSequenceNumber", json_integer (t->stop_seq));
   json_object_set_new (o, "Reason", t->reason ? json_string (t->reason) : json_null ());
   /* The ids only: the credentials stay in memory (task/task_creds.h). */
@@ -193,7 +205,8 @@ parse_checkpoint_container (json_t *cj, const char *path, struct task_container 
       || task_json_string (cj, "DockerId", path, false, &c->docker_id, err) < 0
       || task_json_string (cj, "DockerName", path, false, &c->docker_name, err) < 0
       || task_json_bool (cj, "Restopped", path, &c->restopped, err) < 0
-      || task_json_string (cj, "V3EndpointID", path, false, &c->v3_endpoint_id, err) < 0)
+      || task_json_string (cj, "V3EndpointID", path, false, &c->v3_endpoint_id, err) < 0
+      || task_json_string (cj, "ImageDigest", path, false, &c->image_digest, err) < 0)
     return -ERR_INVALID;
   json_t *internal = task_json_get (cj, "IsInternal");
   if (json_is_boolean (internal))
@@ -270,6 +283,10 @@ state_task_from_json (json_t *j, struct task **out, agent_error_t *err)
       || task_json_string (j, "KnownTime", "task", false, &kt, err) < 0
       || task_json_int_range (j, "StartSequenceNumber", "task", 0, INT64_MAX, false, &ss, err) < 0
       || task_json_int_range (j, "StopSequenceNumber", "task", 0, INT64_MAX, false, &sts, err) < 0
+      || task_json_int_range (j, "PullStartedAtMs", "task", 0, INT64_MAX, false, &t->pull_started_ms, err) < 0
+      || task_json_int_range (j, "PullStoppedAtMs", "task", 0, INT64_MAX, false, &t->pull_stopped_ms, err) < 0
+      || task_json_int_range (j, "ExecutionStoppedAtMs", "task", 0, INT64_MAX, false,
+                              &t->execution_stopped_ms, err) < 0
       || task_json_string (j, "Reason", "task", false, &t->reason, err) < 0
       || task_json_string (j, "credentialsID", "task", false, &t->credentials_id, err) < 0
       || task_json_string (j, "executionCredentialsID", "task", false,

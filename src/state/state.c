@@ -46,6 +46,9 @@ state_change_free (struct state_change *c)
   free (c->container_name);
   free (c->status);
   free (c->reason);
+  free (c->runtime_id);
+  free (c->image_digest);
+  free (c->task_status);
   for (size_t i = 0; i < c->n_bindings; i++)
     {
       free (c->bindings[i].bind_ip);
@@ -535,6 +538,7 @@ state_change_push (state_store_t *s, struct state_change *c)
 {
   c->id = s->next_id++;
   c->durable = false;
+  c->queued_ms = uv_now (s->loop);
   if (s->qn == s->qcap)
     {
       s->qcap = s->qcap ? 2 * s->qcap : 16;
@@ -565,6 +569,20 @@ state_change_pop_front (state_store_t *s)
   memmove (s->q, s->q + 1, (s->qn - 1) * sizeof *s->q);
   s->qn--;
   state_save (s, NULL, NULL);
+}
+
+void
+state_change_remove (state_store_t *s, uint64_t id)
+{
+  for (size_t i = 0; i < s->qn; i++)
+    if (s->q[i]->id == id)
+      {
+        state_change_free (s->q[i]);
+        memmove (s->q + i, s->q + i + 1, (s->qn - i - 1) * sizeof *s->q);
+        s->qn--;
+        state_save (s, NULL, NULL);
+        return;
+      }
 }
 
 void

@@ -169,12 +169,21 @@ struct state_change
   enum state_change_kind kind;
   char *task_arn;
   char *container_name; /* CONTAINER only */
-  char *status;         /* "RUNNING" / "STOPPED" */
+  char *status;         /* "PENDING" / "RUNNING" / "STOPPED" */
   char *reason;         /* NULL if none */
   bool has_exit_code;
   int exit_code;
   struct task_port_binding *bindings; /* bind_ip owned */
   size_t n_bindings;
+  char *runtime_id;     /* CONTAINER: Docker id, NULL if none yet */
+  char *image_digest;   /* CONTAINER: NULL if unknown */
+  /* CONTAINER: the task's ECS status when recorded: the status a task
+     change made only to carry this container change is sent with. */
+  char *task_status;
+  /* TASK: unix ms, 0 = unset (pullStartedAt, pullStoppedAt,
+     executionStoppedAt) */
+  int64_t pull_started_ms, pull_stopped_ms, execution_stopped_ms;
+  uint64_t queued_ms; /* loop ms when pushed (loaded ones: when loaded); not persisted */
   bool durable; /* saved: may be submitted */
 };
 
@@ -189,6 +198,9 @@ size_t state_change_count (const state_store_t *s);
 const struct state_change *state_change_peek (const state_store_t *s, size_t i);
 /* Remove the front change (after ECS acknowledged it) and request a save. */
 void state_change_pop_front (state_store_t *s);
+/* Remove the change with this id wherever it is (a batch acknowledged by
+   ECS takes changes from the middle of the queue); no-op if absent. */
+void state_change_remove (state_store_t *s, uint64_t id);
 /* Called (on the loop) whenever one or more queued changes became durable. */
 typedef void (*state_changed_cb) (void *data);
 void state_set_changed_cb (state_store_t *s, state_changed_cb cb, void *data);

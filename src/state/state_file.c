@@ -40,6 +40,18 @@ change_to_json (const struct state_change *c)
                                          c->bindings[i].host_port, "protocol",
                                          task_protocol_str (c->bindings[i].protocol)));
   json_object_set_new (o, "NetworkBindings", b);
+  if (c->runtime_id)
+    json_object_set_new (o, "RuntimeId", json_string (c->runtime_id));
+  if (c->image_digest)
+    json_object_set_new (o, "ImageDigest", json_string (c->image_digest));
+  if (c->task_status)
+    json_object_set_new (o, "TaskStatus", json_string (c->task_status));
+  if (c->pull_started_ms)
+    json_object_set_new (o, "PullStartedAtMs", json_integer (c->pull_started_ms));
+  if (c->pull_stopped_ms)
+    json_object_set_new (o, "PullStoppedAtMs", json_integer (c->pull_stopped_ms));
+  if (c->execution_stopped_ms)
+    json_object_set_new (o, "ExecutionStoppedAtMs", json_integer (c->execution_stopped_ms));
   return o;
 }
 
@@ -65,7 +77,14 @@ change_from_json (json_t *o, struct state_change **out, agent_error_t *err)
       || task_json_string (o, "Status", "", false, &c->status, err) < 0
       || task_json_string (o, "Reason", "", false, &c->reason, err) < 0
       || task_json_port_bindings (o, "NetworkBindings", "", true, &c->bindings, &c->n_bindings,
-                                  err) < 0)
+                                  err) < 0
+      || task_json_string (o, "RuntimeId", "", false, &c->runtime_id, err) < 0
+      || task_json_string (o, "ImageDigest", "", false, &c->image_digest, err) < 0
+      || task_json_string (o, "TaskStatus", "", false, &c->task_status, err) < 0
+      || task_json_int_range (o, "PullStartedAtMs", "", 0, INT64_MAX, false, &c->pull_started_ms, err) < 0
+      || task_json_int_range (o, "PullStoppedAtMs", "", 0, INT64_MAX, false, &c->pull_stopped_ms, err) < 0
+      || task_json_int_range (o, "ExecutionStoppedAtMs", "", 0, INT64_MAX, false,
+                              &c->execution_stopped_ms, err) < 0)
     {
       state_change_free (c);
       return error_wrap (err, "state change");

@@ -136,6 +136,7 @@ container_clear (struct task_container *c)
     free (c->known_bindings[i].bind_ip);
   free (c->known_bindings);
   free (c->v3_endpoint_id);
+  free (c->image_digest);
   task_container_options_free (&c->opts);
   task_container_lifecycle_free (&c->life);
   task_container_restart_free (&c->restart);

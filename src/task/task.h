@@ -156,6 +156,10 @@ struct task_container
      when the task is accepted, persisted, shared by the v3, v4 and /api
      URIs of the container's environment. */
   char *v3_endpoint_id;
+  /* The image's repository digest ("sha256:..."), learned from the pull
+     stream's "Digest:" line; NULL when unknown.  Persisted; sent as
+     imageDigest in state changes. */
+  char *image_digest;
 
   /* --- runtime only (not persisted) --- */
   enum task_action inflight; /* operation in flight, NONE if idle */
@@ -181,6 +185,10 @@ struct task
   enum task_status known_status;
   enum task_status sent_status;
   int64_t known_time_ns; /* unix ns of the last known-status change, 0 = never */
+  /* Unix ms, 0 = not yet (persisted; sent in task state changes as
+     pullStartedAt / pullStoppedAt / executionStoppedAt): the first pull
+     started, the last pull ended, the first essential container stopped. */
+  int64_t pull_started_ms, pull_stopped_ms, execution_stopped_ms;
   char *reason;          /* task-level reason (dependency error, TaskStateError) */
   int64_t start_seq;     /* ACS payload seqNum that asked RUNNING, 0 = none */
   int64_t stop_seq;      /* ACS payload seqNum that asked STOPPED, 0 = none */

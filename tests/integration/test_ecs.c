@@ -566,7 +566,17 @@ test_submit_changes (void **state)
   if (r.kind)
     fail_msg ("container change: %s", r.msg);
   result_clear (&r);
-  struct ecs_task_state_change tc = { .cluster = "default", .task_arn = task_arn, .status = "RUNNING" };
+  /* today's form: the container change batched, the Docker id, digest and
+     the pull timestamps */
+  struct ecs_container_state_change side = {
+    .container_name = "web", .status = "RUNNING", .bindings = nb, .n_bindings = 1,
+    .runtime_id = "4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b",
+    .image_digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+  };
+  struct ecs_task_state_change tc = { .cluster = "default", .task_arn = task_arn, .status = "RUNNING",
+                                      .containers = &side, .n_containers = 1,
+                                      .pull_started_ms = 1764750000123,
+                                      .pull_stopped_ms = 1764750002456 };
   ecs_submit_task_state_change (w.ecs, &tc, sub_cb, &r);
   run_until (&w, &r.done, 20000);
   assert_int_equal (r.kind, 0);
@@ -581,6 +591,11 @@ test_submit_changes (void **state)
   json_t *b = json_array_get (json_object_get (c, "networkBindings"), 0);
   assert_int_equal (json_integer_value (json_object_get (b, "hostPort")), 32768);
   assert_string_equal (json_string_value (json_object_get (b, "protocol")), "tcp");
+  assert_string_equal (json_string_value (json_object_get (c, "runtimeId")), side.runtime_id);
+  assert_string_equal (json_string_value (json_object_get (c, "imageDigest")), side.image_digest);
+  assert_true (json_is_number (json_object_get (t, "pullStartedAt")));
+  assert_int_equal ((long long) (json_number_value (json_object_get (t, "pullStoppedAt")) * 1000 + 0.5),
+                    1764750002456LL);
   json_decref (st);
 
   /* unknown task: InvalidParameterException -> ERR_CLIENT, not retried */
@@ -896,7 +911,8 @@ struct qitem
 struct queue
 {
   struct qitem it[16];
-  size_t head, n;
+  size_t n;
+  uint64_t next_id;
 };
 
 static size_t
@@ -912,34 +928,36 @@ queue_empty (void *ctx)
 }
 
 static bool
-q_peek (void *ctx, struct ecs_state_change *out)
+q_peek (void *ctx, size_t i, struct ecs_state_change *out)
 {
   struct queue *q = ctx;
-  if (!q->n)
+  if (i >= q->n)
     return false;
-  *out = q->it[q->head].c;
-  return true;
-}
-
-static bool
-q_durable (void *ctx)
-{
+  *out = q->it[i].c;
+  out->bindings = q->it[i].c.bindings ? &q->it[i].b : NULL;
+  out->durable = true;
   return true;
 }
 
 static void
-q_pop (void *ctx)
+q_remove (void *ctx, uint64_t id)
 {
   struct queue *q = ctx;
-  q->head++;
-  q->n--;
+  for (size_t i = 0; i < q->n; i++)
+    if (q->it[i].c.id == id)
+      {
+        memmove (&q->it[i], &q->it[i + 1], (q->n - i - 1) * sizeof q->it[0]);
+        q->n--;
+        return;
+      }
 }
 
 static void
 q_push (struct queue *q, enum ecs_change_kind k, const char *task, const char *name, const char *st)
 {
-  struct qitem *i = &q->it[q->head + q->n++];
+  struct qitem *i = &q->it[q->n++];
   memset (i, 0, sizeof *i);
+  i->c.id = ++q->next_id;
   i->c.kind = k;
   i->c.task_arn = task;
   i->c.container_name = name;
@@ -977,9 +995,8 @@ test_submitter_faults (void **state)
   q_push (&q, ECS_CHANGE_TASK, task_arn, NULL, "STOPPED");
   /* an outage of 2.5 s of 500s, then throttling for a few calls */
   set_faults (&cp, "{\"api_error\":{\"seconds\":2.5},\"api_throttle\":{\"count\":40,"
-                   "\"operations\":[\"SubmitContainerStateChange\"]}}");
-  struct ecs_change_queue qi = { .ctx = &q, .count = q_count, .peek_front = q_peek,
-                                 .front_durable = q_durable, .pop_front = q_pop };
+                   "\"operations\":[\"SubmitTaskStateChange\"]}}");
+  struct ecs_change_queue qi = { .ctx = &q, .count = q_count, .peek = q_peek, .remove = q_remove };
   struct ecs_submitter_options so = { .cluster = "default", .min_backoff_ms = 100, .max_backoff_ms = 400 };
   agent_error_t err = NULL;
   ecs_submitter_t *sub = ecs_submitter_new (&w.loop, w.ecs, &qi, &so, &err);
@@ -1000,9 +1017,8 @@ test_submitter_faults (void **state)
   s = admin (&cp, "GET", path, NULL);
   j = json_loads (s, 0, &je);
   free (s);
-  const char *want[] = { "SubmitContainerStateChange side RUNNING",
-                         "SubmitContainerStateChange web STOPPED",
-                         "SubmitContainerStateChange side STOPPED", "SubmitTaskStateChange - STOPPED" };
+  /* one call: the task's change with its three container changes batched */
+  const char *want[] = { "SubmitTaskStateChange STOPPED side RUNNING,web STOPPED,side STOPPED" };
   size_t k = 0, i;
   json_t *ev;
   json_array_foreach (json_object_get (j, "events"), i, ev)
@@ -1011,10 +1027,16 @@ test_submitter_faults (void **state)
     if (!kind || strncmp (kind, "Submit", 6) != 0)
       continue;
     json_t *rq = json_object_get (ev, "request");
-    const char *cn = json_string_value (json_object_get (rq, "containerName"));
+    if (strcmp (json_string_value (json_object_get (rq, "task")), task_arn) != 0)
+      continue; /* the rejected one */
     char got[160];
-    snprintf (got, sizeof got, "%s %s %s", kind, cn ? cn : "-",
-              json_string_value (json_object_get (rq, "status")));
+    int n = snprintf (got, sizeof got, "%s %s", kind, json_string_value (json_object_get (rq, "status")));
+    size_t ci;
+    json_t *cc;
+    json_array_foreach (json_object_get (rq, "containers"), ci, cc)
+    n += snprintf (got + n, sizeof got - (size_t) n, "%s%s %s", ci ? "," : " ",
+                   json_string_value (json_object_get (cc, "containerName")),
+                   json_string_value (json_object_get (cc, "status")));
     if (k > 0 && strcmp (got, want[k - 1]) == 0)
       continue; /* a duplicate (at least once) */
     assert_true (k < ARRAY_SIZE (want));

@@ -196,6 +196,55 @@ test_build_task_change (void **state)
   free (s);
 }
 
+/* Today's form: container changes batched in containers[], the Docker id,
+   digest and the task timestamps (epoch seconds). */
+static void
+test_build_task_change_batched (void **state)
+{
+  struct task_port_binding nb[] = { { .bind_ip = "0.0.0.0", .container_port = 80, .host_port = 32768 } };
+  char longid[400];
+  memset (longid, 'a', sizeof longid - 1);
+  longid[sizeof longid - 1] = '\0';
+  struct ecs_container_state_change cs[] = {
+    { .container_name = "web", .status = "RUNNING", .bindings = nb, .n_bindings = 1,
+      .runtime_id = "4f3c", .image_digest = "sha256:00ff" },
+    { .container_name = "side", .status = "STOPPED", .has_exit_code = true, .exit_code = 2,
+      .reason = "boom", .runtime_id = longid },
+  };
+  struct ecs_task_state_change c = { .cluster = "prod", .task_arn = "arn:t/1", .status = "STOPPED",
+                                     .reason = "Essential container in task exited",
+                                     .containers = cs, .n_containers = 2,
+                                     .pull_started_ms = 1764750000123, .pull_stopped_ms = 1764750002000,
+                                     .execution_stopped_ms = 1764750009999 };
+  char *s = ecs_build_task_state_change (&c);
+  json_t *j = parse (s);
+  assert_string_equal (json_string_value (json_object_get (j, "status")), "STOPPED");
+  assert_true (json_is_real (json_object_get (j, "pullStartedAt")));
+  assert_true (strstr (s, "\"pullStartedAt\":1764750000.123") != NULL);
+  assert_true (strstr (s, "\"pullStoppedAt\":1764750002.0") != NULL);
+  assert_true (strstr (s, "\"executionStoppedAt\":1764750009.999") != NULL);
+  json_t *a = json_object_get (j, "containers");
+  assert_int_equal (json_array_size (a), 2);
+  json_t *w = json_array_get (a, 0), *sd = json_array_get (a, 1);
+  assert_string_equal (json_string_value (json_object_get (w, "containerName")), "web");
+  assert_string_equal (json_string_value (json_object_get (w, "runtimeId")), "4f3c");
+  assert_string_equal (json_string_value (json_object_get (w, "imageDigest")), "sha256:00ff");
+  assert_int_equal (json_array_size (json_object_get (w, "networkBindings")), 1);
+  assert_null (json_object_get (w, "exitCode"));
+  assert_int_equal (json_integer_value (json_object_get (sd, "exitCode")), 2);
+  assert_string_equal (json_string_value (json_object_get (sd, "reason")), "boom");
+  assert_int_equal (strlen (json_string_value (json_object_get (sd, "runtimeId"))), 255);
+  assert_null (json_object_get (sd, "imageDigest"));
+  assert_int_equal (json_array_size (json_object_get (sd, "networkBindings")), 0);
+  json_decref (j);
+  free (s);
+  /* no containers, no timestamps: neither member is sent */
+  struct ecs_task_state_change p = { .task_arn = "arn:t/1", .status = "PENDING" };
+  s = ecs_build_task_state_change (&p);
+  assert_json_eq (s, "{\"cluster\":\"default\",\"task\":\"arn:t/1\",\"status\":\"PENDING\",\"reason\":\"\"}");
+  free (s);
+}
+
 static void
 test_build_container_change (void **state)
 {
@@ -521,6 +570,7 @@ main (void)
     cmocka_unit_test (test_build_register_full),
     cmocka_unit_test (test_build_discover),
     cmocka_unit_test (test_build_task_change),
+    cmocka_unit_test (test_build_task_change_batched),
     cmocka_unit_test (test_build_container_change),
     cmocka_unit_test (test_parse_register),
     cmocka_unit_test (test_parse_discover),

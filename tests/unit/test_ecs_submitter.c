@@ -1,7 +1,8 @@
 /* Unit tests for ecs/submitter with a fake queue and a fake ECS (timers on a
- * private uv loop; no network): FIFO order, durability gate, pop only after
- * ack, retry forever on retriable errors, drop on non-retriable ones,
- * status filtering, wake-ups and cancellation on free. */
+ * private uv loop; no network): container changes batched into their task's
+ * change, per-task order, the drain of lone container changes, durability
+ * gate, removal only after ack, retry forever on retriable errors, drop on
+ * non-retriable ones, status filtering, wake-ups and cancellation on free. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,15 +19,15 @@
 struct fq_item
 {
   struct ecs_state_change c;
-  char task[64], name[64], status[16];
-  struct task_port_binding b[2];
+  char task[64], name[64], status[16], tstatus[16];
   bool durable;
 };
 
 struct fq
 {
   struct fq_item items[64];
-  size_t head, n;
+  size_t n;
+  uint64_t next_id;
   int pops;
 };
 
@@ -37,40 +38,46 @@ fq_count (void *ctx)
 }
 
 static bool
-fq_peek (void *ctx, struct ecs_state_change *out)
+fq_peek (void *ctx, size_t i, struct ecs_state_change *out)
 {
   struct fq *q = ctx;
-  if (!q->n)
+  if (i >= q->n)
     return false;
-  *out = q->items[q->head].c;
+  *out = q->items[i].c;
+  out->durable = q->items[i].durable;
+  /* the strings point into the item: fix them up (items move on removal) */
+  out->task_arn = q->items[i].task;
+  out->status = q->items[i].status;
+  out->container_name = q->items[i].c.container_name ? q->items[i].name : NULL;
+  out->task_status = q->items[i].c.task_status ? q->items[i].tstatus : NULL;
   return true;
 }
 
-static bool
-fq_durable (void *ctx)
-{
-  struct fq *q = ctx;
-  return q->n && q->items[q->head].durable;
-}
-
 static void
-fq_pop (void *ctx)
+fq_remove (void *ctx, uint64_t id)
 {
   struct fq *q = ctx;
-  assert_true (q->n > 0);
-  q->head++;
-  q->n--;
-  q->pops++;
+  for (size_t i = 0; i < q->n; i++)
+    if (q->items[i].c.id == id)
+      {
+        memmove (&q->items[i], &q->items[i + 1], (q->n - i - 1) * sizeof q->items[0]);
+        q->n--;
+        q->pops++;
+        return;
+      }
+  fail_msg ("removed an unknown id %llu", (unsigned long long) id);
 }
 
 static struct fq_item *
 fq_push (struct fq *q, enum ecs_change_kind kind, const char *task, const char *name,
          const char *status, bool durable)
 {
-  struct fq_item *it = &q->items[q->head + q->n];
+  assert_true (q->n < 64);
+  struct fq_item *it = &q->items[q->n];
   memset (it, 0, sizeof *it);
   snprintf (it->task, sizeof it->task, "%s", task);
   snprintf (it->status, sizeof it->status, "%s", status);
+  it->c.id = ++q->next_id;
   it->c.kind = kind;
   it->c.task_arn = it->task;
   it->c.status = it->status;
@@ -78,6 +85,8 @@ fq_push (struct fq *q, enum ecs_change_kind kind, const char *task, const char *
     {
       snprintf (it->name, sizeof it->name, "%s", name);
       it->c.container_name = it->name;
+      snprintf (it->tstatus, sizeof it->tstatus, "RUNNING");
+      it->c.task_status = it->tstatus;
     }
   it->durable = durable;
   q->n++;
@@ -100,6 +109,9 @@ struct fake_ecs
   int cancels;
   uint64_t delay_ms;
   char cluster[32];
+  /* of the last call */
+  int64_t pull_started_ms, pull_stopped_ms, execution_stopped_ms;
+  char runtime_id[72], image_digest[80], reason[64];
 };
 
 struct pending
@@ -131,16 +143,33 @@ pending_fire (uv_timer_t *t)
 }
 
 static void *
-fake_send (void *ctx, const struct ecs_state_change *c, const char *cluster, ecs_submit_cb cb,
-           void *cb_data)
+fake_send (void *ctx, const struct ecs_task_state_change *c, ecs_submit_cb cb, void *cb_data)
 {
   struct fake_ecs *f = ctx;
-  snprintf (f->cluster, sizeof f->cluster, "%s", cluster);
+  snprintf (f->cluster, sizeof f->cluster, "%s", c->cluster);
   assert_true (f->n_log < 128);
-  snprintf (f->log[f->n_log].what, sizeof f->log[0].what, "%s %s %s%s%s",
-            c->kind == ECS_CHANGE_TASK ? "task" : "container", c->task_arn,
-            c->container_name ? c->container_name : "", c->container_name ? " " : "", c->status);
+  /* "task <arn> <status> [<container> <status>,...]" */
+  char *w = f->log[f->n_log].what;
+  size_t len = sizeof f->log[0].what;
+  int k = snprintf (w, len, "task %s %s", c->task_arn, c->status);
+  for (size_t i = 0; i < c->n_containers; i++)
+    k += snprintf (w + k, len - (size_t) k, "%s%s %s", i ? "," : " [", c->containers[i].container_name,
+                   c->containers[i].status);
+  if (c->n_containers)
+    snprintf (w + k, len - (size_t) k, "]");
   f->n_log++;
+  f->pull_started_ms = c->pull_started_ms;
+  f->pull_stopped_ms = c->pull_stopped_ms;
+  f->execution_stopped_ms = c->execution_stopped_ms;
+  snprintf (f->reason, sizeof f->reason, "%s", c->reason ? c->reason : "");
+  f->runtime_id[0] = f->image_digest[0] = '\0';
+  if (c->n_containers)
+    {
+      snprintf (f->runtime_id, sizeof f->runtime_id, "%s",
+                c->containers[0].runtime_id ? c->containers[0].runtime_id : "");
+      snprintf (f->image_digest, sizeof f->image_digest, "%s",
+                c->containers[0].image_digest ? c->containers[0].image_digest : "");
+    }
   struct pending *p = xcalloc (1, sizeof *p);
   p->f = f;
   p->kind = f->next < f->n_script ? f->script[f->next] : 0;
@@ -169,6 +198,7 @@ struct env
   struct fq q;
   struct fake_ecs f;
   ecs_submitter_t *s;
+  uint64_t drain_ms;
 };
 
 static struct env *
@@ -177,16 +207,18 @@ env_new (void)
   struct env *e = xcalloc (1, sizeof *e);
   uv_loop_init (&e->loop);
   e->f.loop = &e->loop;
+  e->drain_ms = 30;
   return e;
 }
 
 static void
 env_start (struct env *e)
 {
-  struct ecs_change_queue q = { .ctx = &e->q, .count = fq_count, .peek_front = fq_peek,
-                                .front_durable = fq_durable, .pop_front = fq_pop };
+  struct ecs_change_queue q = { .ctx = &e->q, .count = fq_count, .peek = fq_peek,
+                                .remove = fq_remove };
   struct ecs_submitter_options o = { .cluster = "prod", .min_backoff_ms = 1, .max_backoff_ms = 4,
-                                     .send = fake_send, .cancel = fake_cancel, .send_ctx = &e->f };
+                                     .drain_ms = e->drain_ms, .send = fake_send,
+                                     .cancel = fake_cancel, .send_ctx = &e->f };
   agent_error_t err = NULL;
   e->s = ecs_submitter_new (&e->loop, NULL, &q, &o, &err);
   assert_non_null (e->s);
@@ -209,7 +241,7 @@ run (struct env *e)
 }
 
 static void
-test_fifo_order (void **state)
+test_batching (void **state)
 {
   struct env *e = env_new ();
   fq_push (&e->q, ECS_CHANGE_CONTAINER, "t1", "web", "RUNNING", true);
@@ -221,19 +253,108 @@ test_fifo_order (void **state)
   /* nothing happens inside ecs_submitter_new */
   assert_int_equal (e->f.n_log, 0);
   run (e);
-  assert_int_equal (e->f.n_log, 5);
-  assert_string_equal (e->f.log[0].what, "container t1 web RUNNING");
-  assert_string_equal (e->f.log[1].what, "task t1 RUNNING");
-  assert_string_equal (e->f.log[2].what, "task t2 RUNNING");
-  assert_string_equal (e->f.log[3].what, "container t1 web STOPPED");
-  assert_string_equal (e->f.log[4].what, "task t1 STOPPED");
+  /* five changes, three calls: containers ride with their task's change */
+  assert_int_equal (e->f.n_log, 3);
+  assert_string_equal (e->f.log[0].what, "task t1 RUNNING [web RUNNING]");
+  assert_string_equal (e->f.log[1].what, "task t2 RUNNING");
+  assert_string_equal (e->f.log[2].what, "task t1 STOPPED [web STOPPED]");
   assert_string_equal (e->f.cluster, "prod");
   assert_int_equal (e->q.n, 0);
   struct ecs_submitter_stats st;
   ecs_submitter_stats (e->s, &st);
   assert_int_equal (st.submitted, 5);
+  assert_int_equal (st.calls, 3);
   assert_int_equal (st.dropped, 0);
   assert_false (st.busy);
+  env_free (e);
+}
+
+/* Tasks interleaved in the queue: each task's order is kept, the oldest
+   ready batch goes first, and a task still waiting for its task change does
+   not hold up another one. */
+static void
+test_interleaved_tasks (void **state)
+{
+  struct env *e = env_new ();
+  e->drain_ms = 60000;
+  fq_push (&e->q, ECS_CHANGE_CONTAINER, "t1", "a", "PENDING", true);
+  fq_push (&e->q, ECS_CHANGE_CONTAINER, "t2", "x", "RUNNING", true);
+  fq_push (&e->q, ECS_CHANGE_CONTAINER, "t1", "b", "PENDING", true);
+  fq_push (&e->q, ECS_CHANGE_TASK, "t2", NULL, "RUNNING", true);
+  fq_push (&e->q, ECS_CHANGE_CONTAINER, "t3", "y", "RUNNING", true)->c.queued_ms
+    = uv_now (&e->loop); /* waits (drain) */
+  fq_push (&e->q, ECS_CHANGE_TASK, "t1", NULL, "PENDING", true);
+  fq_push (&e->q, ECS_CHANGE_CONTAINER, "t1", "a", "RUNNING", true);
+  fq_push (&e->q, ECS_CHANGE_TASK, "t1", NULL, "RUNNING", true);
+  env_start (e);
+  for (int i = 0; i < 200 && e->q.n > 1; i++)
+    uv_run (&e->loop, UV_RUN_ONCE);
+  assert_int_equal (e->f.n_log, 3);
+  assert_string_equal (e->f.log[0].what, "task t1 PENDING [a PENDING,b PENDING]");
+  assert_string_equal (e->f.log[1].what, "task t2 RUNNING [x RUNNING]");
+  assert_string_equal (e->f.log[2].what, "task t1 RUNNING [a RUNNING]");
+  /* t3's lone container change waits for its drain deadline; its task
+     change arriving cuts the wait short */
+  for (int i = 0; i < 20; i++)
+    uv_run (&e->loop, UV_RUN_NOWAIT);
+  assert_int_equal (e->f.n_log, 3);
+  assert_int_equal (e->q.n, 1);
+  struct ecs_submitter_stats st;
+  ecs_submitter_stats (e->s, &st);
+  assert_false (st.busy);
+  fq_push (&e->q, ECS_CHANGE_TASK, "t3", NULL, "RUNNING", true);
+  ecs_submitter_wake (e->s);
+  run (e);
+  assert_int_equal (e->f.n_log, 4);
+  assert_string_equal (e->f.log[3].what, "task t3 RUNNING [y RUNNING]");
+  assert_int_equal (e->q.n, 0);
+  env_free (e);
+}
+
+/* Container changes with no task change behind them go out after the drain
+   period, in a task change with the task's status recorded with the newest. */
+static void
+test_drain_lone_containers (void **state)
+{
+  struct env *e = env_new ();
+  e->drain_ms = 30;
+  struct fq_item *it = fq_push (&e->q, ECS_CHANGE_CONTAINER, "t1", "side", "STOPPED", true);
+  it->c.has_exit_code = true;
+  it->c.exit_code = 3;
+  it->c.runtime_id = "0123abcd";
+  it->c.image_digest = "sha256:feed";
+  it->c.queued_ms = uv_now (&e->loop);
+  fq_push (&e->q, ECS_CHANGE_TASK, "t2", NULL, "STOPPED", true);
+  env_start (e);
+  uint64_t t0 = uv_now (&e->loop);
+  run (e);
+  assert_int_equal (e->f.n_log, 2);
+  assert_string_equal (e->f.log[0].what, "task t2 STOPPED");
+  assert_string_equal (e->f.log[1].what, "task t1 RUNNING [side STOPPED]");
+  assert_true (uv_now (&e->loop) - t0 >= 25);
+  assert_string_equal (e->f.runtime_id, "0123abcd");
+  assert_string_equal (e->f.image_digest, "sha256:feed");
+  assert_int_equal (e->q.n, 0);
+  env_free (e);
+}
+
+/* The task change's timestamps and reason go out with it. */
+static void
+test_task_fields (void **state)
+{
+  struct env *e = env_new ();
+  struct fq_item *it = fq_push (&e->q, ECS_CHANGE_TASK, "t1", NULL, "STOPPED", true);
+  it->c.pull_started_ms = 1000;
+  it->c.pull_stopped_ms = 2000;
+  it->c.execution_stopped_ms = 3000;
+  it->c.reason = "Essential container in task exited";
+  env_start (e);
+  run (e);
+  assert_int_equal (e->f.n_log, 1);
+  assert_int_equal (e->f.pull_started_ms, 1000);
+  assert_int_equal (e->f.pull_stopped_ms, 2000);
+  assert_int_equal (e->f.execution_stopped_ms, 3000);
+  assert_string_equal (e->f.reason, "Essential container in task exited");
   env_free (e);
 }
 
@@ -242,7 +363,7 @@ test_durability_gate (void **state)
 {
   struct env *e = env_new ();
   fq_push (&e->q, ECS_CHANGE_TASK, "t1", NULL, "RUNNING", true);
-  struct fq_item *second = fq_push (&e->q, ECS_CHANGE_TASK, "t2", NULL, "RUNNING", false);
+  fq_push (&e->q, ECS_CHANGE_TASK, "t2", NULL, "RUNNING", false);
   env_start (e);
   run (e);
   /* the first went out, the second waits for persistence */
@@ -252,19 +373,30 @@ test_durability_gate (void **state)
   ecs_submitter_wake (e->s);
   run (e);
   assert_int_equal (e->f.n_log, 1);
-  second->durable = true;
+  e->q.items[0].durable = true; /* the second, now at the front */
   ecs_submitter_wake (e->s);
   assert_int_equal (e->f.n_log, 1); /* never inside the caller */
   run (e);
   assert_int_equal (e->f.n_log, 2);
   assert_int_equal (e->q.n, 0);
+  /* a batch waits until every entry in it is durable */
+  fq_push (&e->q, ECS_CHANGE_CONTAINER, "t4", "web", "RUNNING", true);
+  struct fq_item *t4 = fq_push (&e->q, ECS_CHANGE_TASK, "t4", NULL, "RUNNING", false);
+  ecs_submitter_wake (e->s);
+  run (e);
+  assert_int_equal (e->f.n_log, 2);
+  t4->durable = true;
+  ecs_submitter_wake (e->s);
+  run (e);
+  assert_int_equal (e->f.n_log, 3);
+  assert_string_equal (e->f.log[2].what, "task t4 RUNNING [web RUNNING]");
   /* new entries later */
   fq_push (&e->q, ECS_CHANGE_TASK, "t3", NULL, "STOPPED", true);
   ecs_submitter_wake (e->s);
   ecs_submitter_wake (e->s); /* coalesced */
   run (e);
-  assert_int_equal (e->f.n_log, 3);
-  assert_string_equal (e->f.log[2].what, "task t3 STOPPED");
+  assert_int_equal (e->f.n_log, 4);
+  assert_string_equal (e->f.log[3].what, "task t3 STOPPED");
   env_free (e);
 }
 
@@ -280,12 +412,10 @@ test_retry_until_acked (void **state)
   fq_push (&e->q, ECS_CHANGE_TASK, "t1", NULL, "RUNNING", true);
   env_start (e);
   run (e);
-  /* the first change was sent 7 times, never popped before the ack, and the
-     second only after it */
-  assert_int_equal (e->f.n_log, 8);
+  /* the batch was sent 7 times and removed only after the ack */
+  assert_int_equal (e->f.n_log, 7);
   for (int i = 0; i < 7; i++)
-    assert_string_equal (e->f.log[i].what, "container t1 web RUNNING");
-  assert_string_equal (e->f.log[7].what, "task t1 RUNNING");
+    assert_string_equal (e->f.log[i].what, "task t1 RUNNING [web RUNNING]");
   assert_int_equal (e->q.pops, 2);
   struct ecs_submitter_stats st;
   ecs_submitter_stats (e->s, &st);
@@ -341,12 +471,13 @@ test_status_filter (void **state)
   fq_push (&e->q, ECS_CHANGE_CONTAINER, "t1", "web", "DEAD", true);
   fq_push (&e->q, ECS_CHANGE_CONTAINER, "", "web", "RUNNING", true);    /* malformed */
   fq_push (&e->q, ECS_CHANGE_CONTAINER, "t1", NULL, "RUNNING", true);   /* malformed */
+  fq_push (&e->q, ECS_CHANGE_CONTAINER, "t1", "web2", "CREATED", true); /* not an ECS status */
   fq_push (&e->q, ECS_CHANGE_TASK, "t1", NULL, "STOPPED", true);
   env_start (e);
   run (e);
   assert_int_equal (e->f.n_log, 2);
-  assert_string_equal (e->f.log[0].what, "container t1 web STOPPED");
-  assert_string_equal (e->f.log[1].what, "task t1 STOPPED");
+  assert_string_equal (e->f.log[0].what, "task t1 PENDING");
+  assert_string_equal (e->f.log[1].what, "task t1 STOPPED [web STOPPED]");
   assert_int_equal (e->q.n, 0);
   env_free (e);
 }
@@ -389,8 +520,8 @@ test_free_in_backoff (void **state)
   e->f.script[0] = ERR_SERVER;
   e->f.n_script = 1;
   fq_push (&e->q, ECS_CHANGE_TASK, "t1", NULL, "RUNNING", true);
-  struct ecs_change_queue q = { .ctx = &e->q, .count = fq_count, .peek_front = fq_peek,
-                                .front_durable = fq_durable, .pop_front = fq_pop };
+  struct ecs_change_queue q = { .ctx = &e->q, .count = fq_count, .peek = fq_peek,
+                                .remove = fq_remove };
   struct ecs_submitter_options o = { .min_backoff_ms = 60000, .max_backoff_ms = 60000,
                                      .send = fake_send, .cancel = fake_cancel, .send_ctx = &e->f };
   agent_error_t err = NULL;
@@ -424,7 +555,7 @@ test_bad_args (void **state)
   uv_loop_t loop;
   uv_loop_init (&loop);
   struct fq fq = { 0 };
-  struct ecs_change_queue q = { .ctx = &fq, .count = fq_count, .peek_front = fq_peek };
+  struct ecs_change_queue q = { .ctx = &fq, .count = fq_count, .peek = fq_peek };
   agent_error_t err = NULL;
   assert_null (ecs_submitter_new (&loop, NULL, &q, NULL, &err));
   assert_int_equal (error_kind (&err), ERR_INVALID);
@@ -436,7 +567,9 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_fifo_order),        cmocka_unit_test (test_durability_gate),
+    cmocka_unit_test (test_batching),          cmocka_unit_test (test_interleaved_tasks),
+    cmocka_unit_test (test_drain_lone_containers), cmocka_unit_test (test_task_fields),
+    cmocka_unit_test (test_durability_gate),
     cmocka_unit_test (test_retry_until_acked), cmocka_unit_test (test_long_outage),
     cmocka_unit_test (test_drop_non_retriable), cmocka_unit_test (test_status_filter),
     cmocka_unit_test (test_duplicates_harmless), cmocka_unit_test (test_free_in_flight),

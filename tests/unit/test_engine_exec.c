@@ -434,6 +434,14 @@ fake_pull (void *ctx, const struct docker_pull_opts *o, docker_done_cb cb, void 
   flog (f, "pull", o->image);
   free (f->last_auth);
   f->last_auth = o->registry_auth ? xstrdup (o->registry_auth) : NULL;
+  /* a registry image announces its digest on the stream, as Docker does */
+  if (strncmp (o->image, "registry.test/", 14) == 0 && o->on_progress)
+    {
+      struct docker_pull_progress p = {
+        .status = (char *) "Digest: sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+        .current = -1, .total = -1 };
+      o->on_progress (&p, data);
+    }
   return enqueue (f, F_PULL, (struct fcb){ .done = cb }, data, o->image);
 }
 
@@ -902,6 +910,42 @@ test_run_to_completion (void **st)
   assert_true (state_change_peek (x->state, 3)->durable);
   assert_int_equal (x->fake.n_create, 1);
   assert_int_equal (x->fake.n_pull, 1);
+}
+
+/* Today's state changes: PENDING once the images are there (a digest
+   known), the Docker id and digest on container changes, the pull and
+   execution-stopped timestamps on task changes. */
+static void
+test_pending_and_fields (void **st)
+{
+  struct fx *x = *st;
+  engine_up (x);
+  add (x, "{\"arn\":\"arn:tp\",\"family\":\"app\",\"version\":\"1\",\"desiredStatus\":\"RUNNING\","
+          "\"containers\":[{\"name\":\"app\",\"image\":\"registry.test/app:1\",\"essential\":true}]}");
+  assert_true (spin_task (x, "arn:tp", TASK_STATUS_RUNNING));
+  const struct task *t = task_of (x, "arn:tp");
+  const struct task_container *c = &t->containers[0];
+  const char *digest = "sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+  assert_string_equal (c->image_digest, digest);
+  cleanup_free char *q1 = queue_str (x);
+  assert_string_equal (q1, "C:app:PENDING T:PENDING C:app:RUNNING T:RUNNING ");
+  const struct state_change *cp = state_change_peek (x->state, 0), *tp = state_change_peek (x->state, 1),
+                            *cr = state_change_peek (x->state, 2), *tr = state_change_peek (x->state, 3);
+  assert_string_equal (cp->image_digest, digest);
+  assert_string_equal (cp->task_status, "PENDING");
+  assert_string_equal (cr->runtime_id, c->docker_id);
+  assert_string_equal (cr->image_digest, digest);
+  assert_true (tp->pull_started_ms > 0 && tp->pull_stopped_ms >= tp->pull_started_ms);
+  assert_int_equal (tr->pull_started_ms, tp->pull_started_ms);
+  assert_int_equal (tr->execution_stopped_ms, 0);
+  assert_int_equal (t->sent_status, TASK_STATUS_RUNNING);
+  fake_exit (&x->fake, "app", 1);
+  assert_true (spin_task (x, "arn:tp", TASK_STATUS_STOPPED));
+  cleanup_free char *q2 = queue_str (x);
+  assert_string_equal (q2, "C:app:PENDING T:PENDING C:app:RUNNING T:RUNNING C:app:STOPPED:1 T:STOPPED ");
+  const struct state_change *ts = state_change_peek (x->state, 5);
+  assert_true (ts->execution_stopped_ms >= tr->pull_stopped_ms);
+  assert_int_equal (ts->execution_stopped_ms, t->execution_stopped_ms);
 }
 
 static void
@@ -2106,6 +2150,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown (test_run_to_completion, setup, teardown),
     cmocka_unit_test_setup_teardown (test_duplicate_and_stop, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_pending_and_fields, setup, teardown),
     cmocka_unit_test_setup_teardown (test_pull_failures, setup, teardown),
     cmocka_unit_test_setup_teardown (test_create_and_start_failures, setup, teardown),
     cmocka_unit_test_setup_teardown (test_steady_inspects_bounded, setup, teardown),

@@ -90,6 +90,33 @@ test_pull_progress (void **st)
 }
 
 static void
+test_digests (void **st)
+{
+  const char *d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  char line[128];
+  snprintf (line, sizeof line, "Digest: %s", d);
+  assert_string_equal (engine_pull_status_digest (line), d);
+  assert_null (engine_pull_status_digest ("Digest: sha256:short"));
+  assert_null (engine_pull_status_digest ("Status: Downloaded newer image for busybox:latest"));
+  assert_null (engine_pull_status_digest (NULL));
+  char a[128], b[128], c[128];
+  snprintf (a, sizeof a, "registry.example.com/team/app@%s", d);
+  snprintf (b, sizeof b, "busybox@sha256:%064d", 7);
+  snprintf (c, sizeof c, "not-a-digest");
+  char *v[] = { a, b, c };
+  /* the entry of the image's repository, whatever its tag or Hub spelling */
+  assert_ptr_equal (engine_repo_digest_for ("busybox:1.36", v, 3), strchr (b, '@') + 1);
+  assert_ptr_equal (engine_repo_digest_for ("docker.io/library/busybox", v, 3), strchr (b, '@') + 1);
+  assert_ptr_equal (engine_repo_digest_for ("registry.example.com/team/app:v1", v, 3), strchr (a, '@') + 1);
+  /* no entry of its repository and several others: unknown */
+  assert_null (engine_repo_digest_for ("alpine", v, 3));
+  /* the only valid entry (an image pulled by another name) */
+  char *one[] = { a, c };
+  assert_ptr_equal (engine_repo_digest_for ("alias:latest", one, 2), strchr (a, '@') + 1);
+  assert_null (engine_repo_digest_for ("x", NULL, 0));
+}
+
+static void
 test_launch_slot (void **st)
 {
   (void) st;
@@ -286,6 +313,7 @@ main (void)
     cmocka_unit_test (test_pull_policy),
     cmocka_unit_test (test_pull_progress),
     cmocka_unit_test (test_launch_slot),
+    cmocka_unit_test (test_digests),
     cmocka_unit_test (test_records),
     cmocka_unit_test (test_cleanup_choice),
     cmocka_unit_test (test_untracked_containers),

@@ -180,8 +180,15 @@ test_round_trip (void **st)
   c->bindings = xcalloc (1, sizeof *c->bindings);
   c->bindings[0] = (struct task_port_binding){ .container_port = 80, .host_port = 32768, .bind_ip = xstrdup ("0.0.0.0") };
   c->n_bindings = 1;
+  c->runtime_id = xstrdup ("0123abcd");
+  c->image_digest = xstrdup ("sha256:beef");
+  c->task_status = xstrdup ("RUNNING");
   state_change_push (s, c);
-  state_change_push (s, state_change_new (STATE_CHANGE_TASK, "arn:task-1", NULL, "STOPPED", NULL));
+  struct state_change *tc = state_change_new (STATE_CHANGE_TASK, "arn:task-1", NULL, "STOPPED", NULL);
+  tc->pull_started_ms = 1764750000123;
+  tc->pull_stopped_ms = 1764750001456;
+  tc->execution_stopped_ms = 1764750009789;
+  state_change_push (s, tc);
   struct saved sv = { 0 };
   state_save (s, on_saved, &sv);
   spin_until (f, &sv.done);
@@ -217,13 +224,25 @@ test_round_trip (void **st)
   assert_int_equal (c0->bindings[0].host_port, 32768);
   assert_string_equal (c0->bindings[0].bind_ip, "0.0.0.0");
   assert_int_equal (c0->bindings[0].protocol, TASK_PROTO_TCP);
+  assert_string_equal (c0->runtime_id, "0123abcd");
+  assert_string_equal (c0->image_digest, "sha256:beef");
+  assert_string_equal (c0->task_status, "RUNNING");
+  assert_int_equal (c1->pull_started_ms, 1764750000123);
+  assert_int_equal (c1->pull_stopped_ms, 1764750001456);
+  assert_int_equal (c1->execution_stopped_ms, 1764750009789);
+  assert_null (c1->runtime_id);
   assert_int_equal (c1->kind, STATE_CHANGE_TASK);
   assert_null (c1->container_name);
   assert_null (c1->reason);
   assert_false (c1->has_exit_code);
   assert_null (state_change_peek (s, 2));
-  /* Ids keep increasing after a reload, also once the queue is drained. */
-  state_change_pop_front (s);
+  /* Removal by id (a batch acknowledged from the middle of the queue);
+     ids keep increasing after a reload, also once the queue is drained. */
+  state_change_remove (s, 2);
+  assert_int_equal (state_change_count (s), 1);
+  assert_int_equal (state_change_peek (s, 0)->id, 1);
+  state_change_remove (s, 99); /* absent: no-op */
+  assert_int_equal (state_change_count (s), 1);
   state_change_pop_front (s);
   state_change_pop_front (s); /* empty: no-op */
   struct saved sv2 = { 0 };
