@@ -167,7 +167,15 @@ void engine_op_cancel (struct op *op);
 void engine_cancel_task_ops (engine_t *e, struct task *t);
 bool engine_task_has_ops (const engine_t *e, const struct task *t);
 void engine_notify (engine_t *e, const struct task *t, const struct task_container *c);
+/* engine/report.c: queue t's change (PENDING / RUNNING / STOPPED) if its
+   status is new to ECS; c's likewise. */
 void engine_emit_task_change (engine_t *e, struct task *t);
+void engine_emit_container_change (engine_t *e, struct task *t, struct task_container *c);
+/* A container without a digest takes the one another container got for the
+   same image. */
+void engine_borrow_digest (engine_t *e, struct task_container *c);
+/* Unix ms now (task state-change timestamps). */
+int64_t engine_wall_ms (void);
 /* Set the first (sticky) reason "<name>: <msg>". */
 void engine_set_reason (struct task_container *c, const char *name, const char *msg);
 /* Record a status reported for container ci; info may be NULL.  True if
