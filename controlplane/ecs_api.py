@@ -478,6 +478,8 @@ class EcsBackend(ServiceOps, MoreOps):
         if req.get("cluster"):
             self.get_cluster(req.get("cluster"))
         # the TCS websocket lives under /tcs/ (controlplane/tcs.py)
+        if req.get("zoneId") is not None and not isinstance(req["zoneId"], str):
+            raise invalid_param("zoneId must be a string.")
         return {"endpoint": self.endpoint, "telemetryEndpoint": self.endpoint + "tcs",
                 "serviceConnectEndpoint": self.endpoint}
 
@@ -949,6 +951,10 @@ class EcsBackend(ServiceOps, MoreOps):
                 "UpdateContainerInstancesState", "RegisterTaskDefinition", "DeregisterTaskDefinition",
                 "RunTask", "StartTask", "StopTask", "SubmitTaskStateChange", "SubmitContainerStateChange"}
 
+    # the agent's calls kept in the event log (/_local/events), with their request
+    RECORDED = {"SubmitTaskStateChange", "SubmitContainerStateChange", "SubmitAttachmentStateChanges",
+                "RegisterContainerInstance", "DiscoverPollEndpoint"}
+
     def call(self, op, req):
         fn = getattr(self, "op_" + op, None)
         if fn is None:
@@ -956,7 +962,7 @@ class EcsBackend(ServiceOps, MoreOps):
         validate.validate_request(op, req)
         with self.state.lock:
             result = fn(req)
-            if op in ("SubmitTaskStateChange", "SubmitContainerStateChange", "SubmitAttachmentStateChanges"):
+            if op in self.RECORDED:
                 self.state.add_event(op, request=req)
             if op in self.SERVICE_TRIGGERS and op not in self.SERVICE_MUTATING and self.state.services:
                 self.services_tick()

@@ -46,6 +46,9 @@ class Imds:
         self.mac = "0e:49:61:0f:c3:11"
         self.tokens = {}  # token -> expiry
         self.spot_action = None  # {"action", "time"}: the spot interruption notice, when announced
+        # the instance's tags, served under meta-data/tags/instance (EC2 serves them there when
+        # the instance allows tags in its metadata): None = not allowed (404)
+        self.instance_tags = None
         for c in self.state.imds_creds:
             self.creds.add_temporary(c["AccessKeyId"], c["SecretAccessKey"], c["Token"], c["_exp"],
                                      self.role_arn())
@@ -118,6 +121,8 @@ class Imds:
         }
         if self.spot_action:
             md["meta-data/spot/instance-action"] = json.dumps(self.spot_action)
+        for k, v in (self.instance_tags or {}).items():
+            md["meta-data/tags/instance/" + k] = v
         if self.role:
             md["meta-data/iam/info"] = json.dumps({
                 "Code": "Success", "LastUpdated": c["LastUpdated"],

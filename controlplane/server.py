@@ -171,6 +171,7 @@ class Server:
         app.router.add_post("/_local/acs/manifest", self.h_acs_manifest)
         app.router.add_post("/_local/imds/rotate", self.h_imds_rotate)
         app.router.add_post("/_local/imds/spot", self.h_imds_spot)
+        app.router.add_post("/_local/imds/tags", self.h_imds_tags)
         app.router.add_get("/_local/health", lambda r: _json({"ok": True}))
         app.router.add_get("/_local/iam", self.h_iam)
         app.router.add_post("/_local/iam/deny", self.h_iam_deny)
@@ -311,6 +312,20 @@ class Server:
             code = spec["drop"] if isinstance(spec["drop"], int) and spec["drop"] is not True else 1000
             done["drop"] = await self.tcs.drop(spec.get("instance"), code=code)
         return _json({"ok": True, "applied": done})
+
+    async def h_imds_tags(self, request):
+        """{"tags": {"key": "value", ...}} makes the fake IMDS serve the instance's tags
+        under meta-data/tags/instance; {"tags": null} stops serving them."""
+        request["op"] = "admin"
+        try:
+            tags = (await request.json()).get("tags")
+        except Exception as e:
+            return _json({"error": "bad JSON: %s" % e}, 400)
+        if tags is not None and (not isinstance(tags, dict)
+                                 or not all(isinstance(v, str) for v in tags.values())):
+            return _json({"error": "tags: an object of strings"}, 400)
+        self.imds.instance_tags = tags
+        return _json({"ok": True, "tags": tags})
 
     async def h_imds_spot(self, request):
         """{"action": "terminate"|"stop"|"hibernate", "inSeconds": 120} announces a spot

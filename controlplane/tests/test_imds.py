@@ -97,3 +97,23 @@ def test_imds_require_v2_flag(fresh_cp):
     assert get(c.imds_url + "/latest/meta-data/instance-id")[0] == 401
     st, tok = get(c.imds_url + "/latest/api/token", {"X-aws-ec2-metadata-token-ttl-seconds": "21600"}, "PUT")
     assert get(c.imds_url + "/latest/meta-data/instance-id", {"X-aws-ec2-metadata-token": tok})[0] == 200
+
+
+def test_imds_network_placement_and_instance_tags(cp):
+    """What upstream reads from IMDS besides the identity: zone id, mac, the
+    interface's VPC and subnet; and the instance's tags once allowed."""
+    u = cp.imds_url
+    assert get(u + "/latest/meta-data/placement/availability-zone-id") == (200, "usw2-az1")
+    st, mac = get(u + "/latest/meta-data/mac")
+    assert st == 200 and mac
+    assert get(u + "/latest/meta-data/network/interfaces/macs/%s/vpc-id" % mac)[1].startswith("vpc-")
+    assert get(u + "/latest/meta-data/network/interfaces/macs/%s/subnet-id" % mac)[1].startswith("subnet-")
+    assert get(u + "/latest/meta-data/tags/instance")[0] == 404
+    cp.admin("/_local/imds/tags", {"tags": {"Name": "web-1", "team": "infra"}})
+    try:
+        st, keys = get(u + "/latest/meta-data/tags/instance")
+        assert st == 200 and sorted(keys.split("\n")) == ["Name", "team"]
+        assert get(u + "/latest/meta-data/tags/instance/team") == (200, "infra")
+    finally:
+        cp.admin("/_local/imds/tags", {"tags": None})
+    assert get(u + "/latest/meta-data/tags/instance")[0] == 404

@@ -188,6 +188,11 @@ agent_identity_cb (const struct imds_identity *id, agent_error_t err, void *data
     state_set_ec2_instance_id (a->state, a->ident.instance_id);
   if (a->region == NULL)
     a->region = xstrdup (a->ident.region ? a->ident.region : "us-west-2");
+  if (a->cfg->propagate_tags_ec2 && !a->tags_done)
+    {
+      agent_tags_fetch (a, agent_maybe_register); /* registers once they are read */
+      return;
+    }
   agent_maybe_register (a);
 }
 
@@ -261,7 +266,8 @@ agent_start_client_token (struct agent *a)
 static void
 agent_maybe_register (struct agent *a)
 {
-  if (a->finished || a->docker_version == NULL || !a->identity_done || a->token_saving)
+  if (a->finished || a->docker_version == NULL || !a->identity_done || a->token_saving
+      || (a->cfg->propagate_tags_ec2 && !a->tags_done))
     return;
   if (agent_start_client_token (a))
     return;
@@ -311,7 +317,14 @@ agent_register_cb (const char *arn, agent_error_t err, void *data)
       agent_finish (a, error_kind (&err) == ERR_CLIENT ? EXIT_TERMINAL : EXIT_ERROR, &e);
       return;
     }
-  log_info (MOD, "Registered container instance %s in cluster %s", arn, a->cfg->cluster);
+  const char *az = ecs_client_availability_zone (a->ecs);
+  if (az)
+    {
+      free (a->availability_zone);
+      a->availability_zone = xstrdup (az);
+    }
+  log_info (MOD, "Registered container instance %s in cluster %s%s%s", arn, a->cfg->cluster,
+            az ? ", availability zone " : "", az ? az : "");
   state_set_container_instance_arn (a->state, arn);
   state_set_cluster (a->state, a->cfg->cluster);
   state_save (a->state, agent_registered_save_cb, a);
@@ -426,7 +439,10 @@ agent_step_register (struct agent *a)
     .n_attributes = n_attrs,
     .client_token = state_container_instance_arn (a->state) ? NULL : state_client_token (a->state),
   };
+  struct ecs_attribute *tags = agent_registration_tags (a, &req.n_tags);
+  req.tags = tags;
   a->ecs_op = ecs_register_container_instance (a->ecs, &req, agent_register_cb, a);
+  free (tags);
   ecs_attributes_free (attrs, n_attrs);
   free (tcp);
   free (udp);
@@ -692,6 +708,8 @@ agent_teardown (struct agent *a)
     docker_client_free (a->docker);
   if (a->state)
     state_store_free (a->state);
+  agent_tags_free (a);
+  free (a->availability_zone);
   /* let in-flight closes and the state writer finish, then close the rest */
   uv_run (a->loop, UV_RUN_NOWAIT);
   if (a->http)

@@ -65,6 +65,15 @@ struct agent
   struct imds_identity ident;
 
   bool identity_done; /* the IMDS identity query answered (or failed) */
+  /* instance_tags.c: EC2 tags to propagate (ECS_CONTAINER_INSTANCE_PROPAGATE_TAGS_FROM) */
+  bool tags_done;
+  void (*tags_done_fn) (struct agent *);
+  struct config_kv *ec2_tags;
+  size_t n_ec2_tags;
+  char *tag_buf;   /* the key list as IMDS sent it (tag_keys point into it) */
+  char **tag_keys;
+  size_t n_tag_keys, tag_next;
+  char *availability_zone; /* from RegisterContainerInstance's answer */
   bool token_saving;  /* a new client token is not durable yet */
   bool tried_create_cluster;
   bool finished;
@@ -75,6 +84,14 @@ struct agent
 
 /* End the run with this exit code (first call wins); stops the loop. */
 void agent_finish (struct agent *a, int code, agent_error_t *err);
+
+/* instance_tags.c: read the EC2 instance's tags from IMDS (a->imds_op),
+   then call done; the tags to register with (configured ones first, then
+   EC2's not configured), pointers into a->cfg and a: free the array only;
+   agent_tags_free releases what the fetch kept. */
+void agent_tags_fetch (struct agent *a, void (*done) (struct agent *));
+struct ecs_attribute *agent_registration_tags (const struct agent *a, size_t *n);
+void agent_tags_free (struct agent *a);
 
 /* services.c: introspection, ACS session, updates. */
 int agent_services_start (struct agent *a, agent_error_t *err);

@@ -275,7 +275,8 @@ agent_tmds_start (struct agent *a, agent_error_t *err)
     .listen_addr = a->cfg->tmds_addr,
     .port = a->cfg->tmds_port,
     .cluster = a->cfg->cluster,
-    .availability_zone = a->ident.availability_zone,
+    /* the zone ECS answered at registration (upstream's), else the identity document's */
+    .availability_zone = a->availability_zone ? a->availability_zone : a->ident.availability_zone,
   };
   struct tmds_provider prov = { .task_count = agent_tmds_task_count,
                                 .task_at = agent_tmds_task_at,

@@ -121,7 +121,8 @@ config_parse_ports (const char *key, const char *s, int **out, size_t *n, agent_
 }
 
 static int
-config_parse_attributes (const char *key, const char *s, struct agent_config *cfg, agent_error_t *err)
+config_parse_kv (const char *key, const char *s, struct config_kv **out, size_t *n_out,
+                 agent_error_t *err)
 {
   json_error_t jerr;
   json_t *obj = json_loads (s, JSON_DECODE_ANY, &jerr);
@@ -151,9 +152,15 @@ config_parse_attributes (const char *key, const char *s, struct agent_config *cf
     i++;
   }
   json_decref (obj);
-  cfg->instance_attributes = kv;
-  cfg->n_instance_attributes = n;
+  *out = kv;
+  *n_out = n;
   return 0;
+}
+
+static int
+config_parse_attributes (const char *key, const char *s, struct agent_config *cfg, agent_error_t *err)
+{
+  return config_parse_kv (key, s, &cfg->instance_attributes, &cfg->n_instance_attributes, err);
 }
 
 /* ---- the JSON file ---- */
@@ -455,6 +462,13 @@ config_load (struct agent_config *cfg, config_getenv_fn env, void *d, agent_erro
   if ((v = config_env (env, d, "ECS_INSTANCE_ATTRIBUTES"))
       && config_parse_attributes ("ECS_INSTANCE_ATTRIBUTES", v, cfg, err) < 0)
     return -1;
+  if ((v = config_env (env, d, "ECS_CONTAINER_INSTANCE_TAGS")) && *v
+      && config_parse_kv ("ECS_CONTAINER_INSTANCE_TAGS", v, &cfg->instance_tags, &cfg->n_instance_tags,
+                          err) < 0)
+    return -1;
+  /* upstream: anything but ec2_instance (case-insensitive) means none */
+  v = config_env (env, d, "ECS_CONTAINER_INSTANCE_PROPAGATE_TAGS_FROM");
+  cfg->propagate_tags_ec2 = v && strcasecmp (v, "ec2_instance") == 0;
   cfg->introspection_port = 51678;
   if ((v = config_env (env, d, "ECS_INTROSPECTION_PORT")))
     {
@@ -574,6 +588,12 @@ config_free (struct agent_config *cfg)
       free (cfg->instance_attributes[i].value);
     }
   free (cfg->instance_attributes);
+  for (size_t i = 0; i < cfg->n_instance_tags; i++)
+    {
+      free (cfg->instance_tags[i].key);
+      free (cfg->instance_tags[i].value);
+    }
+  free (cfg->instance_tags);
   task_option_gates_free (&cfg->gates);
   free (cfg->gates_warning);
   config_images_free (&cfg->images);

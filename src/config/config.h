@@ -91,6 +91,13 @@ struct agent_config
   uint64_t reserved_memory_mib;    /* ECS_RESERVED_MEMORY */
   struct config_kv *instance_attributes; /* ECS_INSTANCE_ATTRIBUTES, JSON object of strings */
   size_t n_instance_attributes;
+  /* ECS_CONTAINER_INSTANCE_TAGS (JSON object of strings): the container
+     instance's tags, sent with every registration */
+  struct config_kv *instance_tags;
+  size_t n_instance_tags;
+  /* ECS_CONTAINER_INSTANCE_PROPAGATE_TAGS_FROM=ec2_instance: the EC2
+     instance's tags (instance metadata tags/instance) are added to them */
+  bool propagate_tags_ec2;
   char *introspection_addr; /* ECS_INTROSPECTION_LISTEN_ADDR, default 0.0.0.0 */
   int introspection_port;   /* ECS_INTROSPECTION_PORT, default 51678 */
   /* The task metadata and credentials server (tmds/tmds.h); upstream

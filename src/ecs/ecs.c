@@ -25,6 +25,7 @@ struct ecs_client
   struct ecs_retry_policy retry;
   time_t (*now) (void);
   LIST_HEAD (ecs_call_list, ecs_call) calls; /* in flight */
+  char *availability_zone; /* from the last registration */
 };
 
 enum op_kind
@@ -117,6 +118,12 @@ ecs_client_endpoint (const ecs_client_t *c)
   return c->endpoint;
 }
 
+const char *
+ecs_client_availability_zone (const ecs_client_t *c)
+{
+  return c->availability_zone;
+}
+
 /* ---- calls ----------------------------------------------------------------- */
 
 static void attempt (struct ecs_call *call);
@@ -176,6 +183,7 @@ ecs_client_free (ecs_client_t *c)
   free (c->url);
   free (c->region);
   free (c->user_agent);
+  free (c->availability_zone);
   free (c);
 }
 
@@ -199,7 +207,14 @@ call_finish (struct ecs_call *call, const char *body, size_t len, agent_error_t 
             if (ecs_parse_register_resp (body, len, &r, &perr) < 0)
               call->reg_cb (NULL, perr, call->data);
             else
-              call->reg_cb (r.container_instance_arn, NULL, call->data);
+              {
+                if (r.availability_zone && *r.availability_zone)
+                  {
+                    free (call->c->availability_zone);
+                    call->c->availability_zone = xstrdup (r.availability_zone);
+                  }
+                call->reg_cb (r.container_instance_arn, NULL, call->data);
+              }
             error_free (&perr);
             ecs_register_resp_clear (&r);
           }

@@ -97,6 +97,8 @@ struct ecs_register_req
   const struct ecs_attribute *attributes;
   size_t n_attributes;
   const char *client_token;               /* NULL = omitted */
+  const struct ecs_attribute *tags;       /* tags [{key, value}], omitted when none */
+  size_t n_tags;
 };
 
 struct ecs_container_state_change
@@ -144,6 +146,9 @@ struct ecs_register_resp
 
 /* Pure JSON builders (return malloc'd compact JSON). */
 char *ecs_build_register (const struct ecs_register_req *r);
+/* {"containerInstance","cluster","zoneId":""}: upstream's ACS and TCS
+   discovery sends an empty zoneId (only its system-logs discovery sends the
+   zone). */
 char *ecs_build_discover (const char *instance_arn, const char *cluster);
 char *ecs_build_task_state_change (const struct ecs_task_state_change *c);
 char *ecs_build_container_state_change (const struct ecs_container_state_change *c);
@@ -237,6 +242,9 @@ ecs_client_t *ecs_client_new (uv_loop_t *loop, http_client_t *http,
 /* Cancels every call in flight (no callbacks) and frees. */
 void ecs_client_free (ecs_client_t *c);
 const char *ecs_client_endpoint (const ecs_client_t *c);
+/* The availability zone the last successful RegisterContainerInstance
+   answered (its ecs.availability-zone attribute); NULL if none yet. */
+const char *ecs_client_availability_zone (const ecs_client_t *c);
 
 /* Callbacks: err is owned by the client and freed after the callback returns
    (use error_move to keep it).  String arguments are valid during the call. */

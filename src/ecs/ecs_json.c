@@ -203,6 +203,14 @@ ecs_build_register (const struct ecs_register_req *r)
     }
   if (r->client_token)
     json_object_set_new (o, "clientToken", jstr (r->client_token));
+  if (r->n_tags && r->tags)
+    {
+      json_t *a = json_array ();
+      for (size_t i = 0; i < r->n_tags; i++)
+        json_array_append_new (a, json_pack ("{s:o,s:o}", "key", jstr (r->tags[i].name), "value",
+                                             jstr (r->tags[i].value ? r->tags[i].value : "")));
+      json_object_set_new (o, "tags", a);
+    }
   return dump (o);
 }
 
@@ -212,6 +220,7 @@ ecs_build_discover (const char *instance_arn, const char *cluster)
   json_t *o = json_object ();
   json_object_set_new (o, "containerInstance", jstr (instance_arn));
   json_object_set_new (o, "cluster", jstr (cluster && *cluster ? cluster : "default"));
+  json_object_set_new (o, "zoneId", json_string (""));
   return dump (o);
 }
 

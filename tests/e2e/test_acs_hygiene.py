@@ -7,6 +7,7 @@ without sending its stop payload, as if that payload was lost) and answers the
 agent's TaskStopVerificationMessage with a TaskStopVerificationAck.
 """
 import os
+import subprocess
 import uuid
 
 import pytest
@@ -119,3 +120,36 @@ def test_heartbeat_acks_forced_reconnect_and_attachments(tmpdir_path, cluster_na
             agent.stop()
         cp.stop()
         docker_cleanup(cluster_name)
+
+
+def test_inactive_instance_agent_waits_without_exiting(controlplane, make_agent, cluster_name):
+    """The instance is deregistered: the control plane closes ACS with
+    InactiveInstanceException.  As upstream (acs.md, Later box of the fatal
+    errors; tcs.md §7.4): the agent does not exit, closes its TCS socket (that
+    loop keeps reconnecting with back-off), waits an hour before the next ACS
+    attempt, leaves its tasks alone, and still stops cleanly on SIGTERM."""
+    cp = controlplane
+    td = register_task_def(cp, "inactive", image())
+    agent = make_agent()
+    agent.wait_connected()
+    arn = run(cp, cluster_name, td)
+    wait_task_status(cp, cluster_name, arn, "RUNNING")
+    wait_for(lambda: events(cp, "tcs_connect"), 30, what="TCS connected")
+    seq = last_seq(cp)
+    n_acs = len(events(cp, "ws_connect"))
+    cp.ecs.deregister_container_instance(cluster=cluster_name, containerInstance=agent.instance_arn(), force=True)
+    wait_for(lambda: events(cp, "ws_disconnect", seq), 20, what="ACS closed by the control plane")
+    wait_for(lambda: "container instance is inactive" in agent.all_logs(), 20, what="the inactive log line")
+    # TCS: the socket is closed, and its loop reconnects after its back-off
+    wait_for(lambda: events(cp, "tcs_disconnect", seq), 20, what="TCS closed")
+    wait_for(lambda: events(cp, "tcs_connect", seq), 30, what="TCS reconnected after back-off")
+    # by then ACS has not been tried again (the hour's wait), the agent runs on
+    # and the task's container still runs
+    assert len(events(cp, "ws_connect")) == n_acs
+    assert agent.alive()
+    ids = subprocess.check_output(["docker", "ps", "-q", "--filter", "label=com.amazonaws.ecs.task-arn=" + arn],
+                                  text=True).split()
+    assert len(ids) == 1, ids
+    rc = agent.stop()
+    assert rc == 0, agent.output()[-3000:]
+    assert "Sanitizer" not in agent.output()
