@@ -124,8 +124,8 @@ def test_heartbeat_acks_forced_reconnect_and_attachments(tmpdir_path, cluster_na
 
 def test_inactive_instance_agent_waits_without_exiting(controlplane, make_agent, cluster_name):
     """The instance is deregistered: the control plane closes ACS with
-    InactiveInstanceException.  As upstream (acs.md, Later box of the fatal
-    errors; tcs.md §7.4): the agent does not exit, closes its TCS socket (that
+    InactiveInstanceException.  As upstream (the ACS and TCS parts of the
+    specification): the agent does not exit, closes its TCS socket (that
     loop keeps reconnecting with back-off), waits an hour before the next ACS
     attempt, leaves its tasks alone, and still stops cleanly on SIGTERM."""
     cp = controlplane
