@@ -141,7 +141,7 @@ class TcsHub:
                          "cpuMax": cpu.get("max"), "cpuSamples": cpu["sampleCount"],
                          "memoryAvgMiB": memset["sum"] / memset["sampleCount"],
                          "memoryMinMiB": memset.get("min"), "memoryMaxMiB": memset.get("max"),
-                         "storage": cm.get("storageStatsSet")}
+                         "storage": cm.get("storageStatsSet"), "network": cm.get("networkStatsSet")}
                 key = (arn, cm.get("containerName"))
                 ent = self.metrics.setdefault(key, {"series": collections.deque(maxlen=SERIES_MAX)})
                 ent["latest"] = point

@@ -2,6 +2,8 @@
  * fed by the collector (tcs/collector.h) over the engine and Docker;
  * started with the other services after registration, stopped with them. */
 #include "agent/agent_internal.h"
+#include <linux/magic.h>
+#include <sys/vfs.h>
 #include "core/xmalloc.h"
 #include "log/log.h"
 #include "state/state.h"
@@ -33,6 +35,14 @@ env_ms (const char *name)
   return v && atoll (v) > 0 ? (uint64_t) atoll (v) : 0;
 }
 
+/* Whether /sys/fs/cgroup is the unified (v2) hierarchy. */
+static bool
+agent_cgroup_v2 (void)
+{
+  struct statfs f;
+  return statfs ("/sys/fs/cgroup", &f) == 0 && f.f_type == CGROUP2_SUPER_MAGIC;
+}
+
 int
 agent_telemetry_start (struct agent *a, agent_error_t *err)
 {
@@ -45,6 +55,7 @@ agent_telemetry_start (struct agent *a, agent_error_t *err)
     .engine = a->engine,
     .docker = a->docker,
     .disable_metrics = a->cfg->disable_metrics,
+    .cgroup_v1 = !agent_cgroup_v2 (),
     .poll_interval_ms = poll_ms ? poll_ms : a->cfg->polling_metrics_wait_ms,
     .publish_interval_ms = publish_ms,
     .cluster = a->cfg->cluster,

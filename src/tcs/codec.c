@@ -65,6 +65,22 @@ task_metric_json (const struct tcs_task_metric *t)
                              json_pack ("{s:o,s:o}", "readSizeBytes",
                                         ulong_set (&c->storage_read), "writeSizeBytes",
                                         ulong_set (&c->storage_write)));
+      if (c->has_network)
+        {
+          const struct tcs_net_sets *n = &c->network;
+          json_t *ns = json_pack (
+              "{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "rxBytes", ulong_set (&n->rx_bytes), "rxPackets",
+              ulong_set (&n->rx_packets), "rxErrors", ulong_set (&n->rx_errors), "rxDropped",
+              ulong_set (&n->rx_dropped), "txBytes", ulong_set (&n->tx_bytes), "txPackets",
+              ulong_set (&n->tx_packets), "txErrors", ulong_set (&n->tx_errors), "txDropped",
+              ulong_set (&n->tx_dropped));
+          if (n->rate_ok)
+            {
+              json_object_set_new (ns, "rxBytesPerSecond", cw_set (&n->rx_bps));
+              json_object_set_new (ns, "txBytesPerSecond", cw_set (&n->tx_bps));
+            }
+          json_object_set_new (o, "networkStatsSet", ns);
+        }
       if (c->has_restart)
         json_object_set_new (o, "restartStatsSet",
                              json_pack ("{s:I}", "restartCount", (json_int_t) c->restart_count));

@@ -40,6 +40,8 @@ struct tcs_container_metric
   struct tcs_cw_set cpu, mem; /* mandatory */
   bool has_storage;
   struct tcs_ulong_set storage_read, storage_write;
+  bool has_network; /* bridge-mode tasks: networkStatsSet */
+  struct tcs_net_sets network;
   bool has_restart; /* restart policy enabled: restartStatsSet.restartCount */
   uint32_t restart_count;
 };

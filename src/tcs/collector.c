@@ -27,6 +27,8 @@ struct tracked
   bool seen;
   bool failing; /* last poll failed (logged once) */
   bool metrics; /* sampled for metrics (not with disable_metrics) */
+  bool restart_policy; /* the container has one (tcs_sample_reject) */
+  bool rejecting;      /* the last sample was refused (logged once) */
 };
 
 struct tcs_collector
@@ -105,6 +107,16 @@ stats_cb (const struct docker_stats *st, agent_error_t err, void *data)
   if (t->failing)
     log_info (MOD, "stats of container %s are back", t->name);
   t->failing = false;
+  const char *why = tcs_sample_reject (st, c->o.ncpu, c->o.cgroup_v1, t->restart_policy);
+  if (why)
+    {
+      c->stats.rejected++;
+      if (!t->rejecting)
+        log_info (MOD, "stats of container %s: sample not used: %s", t->name, why);
+      t->rejecting = true;
+      return;
+    }
+  t->rejecting = false;
   if (tcs_queue_push (&t->q, st, c->o.ncpu) == 0)
     c->stats.samples++;
 }
@@ -151,6 +163,7 @@ poll_cb (uv_timer_t *h)
               c->n_tracked++;
             }
           t->seen = true;
+          t->restart_policy = ct->restart.enabled;
         }
     }
   for (t = LIST_FIRST (&c->tracked); t; t = tmp)
@@ -264,6 +277,10 @@ task_metrics (tcs_collector_t *c, const struct task *task, struct tcs_task_metri
       if (!tcs_queue_cpu_set (&t->q, &m.cpu) || !tcs_queue_mem_set (&t->q, &m.mem))
         continue;
       m.has_storage = tcs_queue_storage_sets (&t->q, &m.storage_read, &m.storage_write);
+      /* networkStatsSet: bridge-mode tasks only (never host / none; awsvpc is not run here) */
+      const char *nm = task->opts.network_mode;
+      if (!nm || !*nm || strcmp (nm, "bridge") == 0)
+        m.has_network = tcs_queue_network_sets (&t->q, &m.network);
       m.has_restart = ct->restart.enabled;
       m.restart_count = ct->restart.count;
       tm->containers = xrealloc (tm->containers, (tm->n_containers + 1) * sizeof m);

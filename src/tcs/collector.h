@@ -8,13 +8,15 @@
  *    up to 80 % of it) each tracked container gets ONE one-shot stats call
  *    (docker/stats.h; never two at a time for one container), its sample
  *    pushed into the container's queue (tcs/metrics.h, sized for
- *    publish-interval / poll-interval x 4 samples).  Containers that are
+ *    publish-interval / poll-interval x 4 samples) unless upstream's
+ *    rules refuse it (tcs_sample_reject: logged once per container).  Containers that are
  *    no longer tracked are dropped with their queue.  No transfer stays
  *    open between polls.  With disable_metrics no stats are sampled.
  *  - tcs_collector_publish builds one round as upstream's stats engine:
  *    no tracked container -> one idle PublishMetricsRequest; else the
- *    CPU/memory (and storage) sets of each container that has both CPU
- *    and memory sets, by task, in batches (tcs/codec.h); tracked
+ *    CPU/memory (and storage; network for bridge-mode tasks, from Docker's
+ *    per-container network counters) sets of each container that has both
+ *    CPU and memory sets, by task, in batches (tcs/codec.h); tracked
  *    containers but no set -> nothing; after a non-empty round every
  *    sample is marked sent.  A pending instance status (see below) is
  *    queued with the round.
@@ -53,6 +55,7 @@ struct tcs_collector_options
   uint64_t poll_interval_ms;    /* 0 = 10 s */
   uint64_t publish_interval_ms; /* 0 = 20 s: sizes the sample queues */
   unsigned ncpu;                /* 0 = CPUs in this process' affinity mask */
+  bool cgroup_v1;               /* the host's cgroups are v1 (a sample needs percpu_usage) */
   const char *cluster;
   const char *container_instance_arn;
 };
@@ -62,6 +65,7 @@ struct tcs_collector_stats
   uint64_t polls;          /* stats calls made */
   uint64_t samples;        /* samples queued */
   uint64_t poll_errors;
+  uint64_t rejected;       /* samples refused (tcs_sample_reject) */
   uint64_t tracked;        /* containers tracked now */
   uint64_t rounds_sent;    /* non-idle rounds */
   uint64_t idle_rounds;

@@ -18,6 +18,26 @@ tcs_queue_at (const struct tcs_queue *q, size_t i)
   return &q->s[(q->start + i) % q->cap];
 }
 
+const char *
+tcs_sample_reject (const struct docker_stats *st, unsigned ncpu, bool cgroup_v1, bool restart_policy)
+{
+  if (ncpu == 0)
+    return "no usable CPU";
+  if (cgroup_v1 && st->n_percpu == 0)
+    return "no percpu_usage (cgroup v1)";
+  if (restart_policy && st->read_ns == 0)
+    return "zero read time (restarting)";
+  return NULL;
+}
+
+static double
+rate (uint64_t now, uint64_t before, int64_t dt_ns)
+{
+  if (dt_ns <= 0 || now < before)
+    return NAN;
+  return 1e9 * (double) (now - before) / (double) dt_ns;
+}
+
 int
 tcs_queue_push (struct tcs_queue *q, const struct docker_stats *st, unsigned ncpu)
 {
@@ -32,6 +52,10 @@ tcs_queue_push (struct tcs_queue *q, const struct docker_stats *st, unsigned ncp
     .mem_mib = docker_stats_memory_bytes (st) / (1024 * 1024),
     .storage_read = st->blkio_read,
     .storage_write = st->blkio_write,
+    .has_net = st->has_networks,
+    .net = st->net,
+    .rx_bps = NAN,
+    .tx_bps = NAN,
   };
   if (q->n > 0)
     {
@@ -43,6 +67,11 @@ tcs_queue_push (struct tcs_queue *q, const struct docker_stats *st, unsigned ncp
         v.cpu_percent = prev->cpu_percent;
       if (v.cpu_usage < prev->cpu_usage && v.read_ns > prev->read_ns)
         v.cpu_percent = NAN; /* counter went back (container restarted): no value */
+      if (v.has_net && prev->has_net)
+        {
+          v.rx_bps = rate (v.net.rx_bytes, prev->net.rx_bytes, v.read_ns - prev->read_ns);
+          v.tx_bps = rate (v.net.tx_bytes, prev->net.tx_bytes, v.read_ns - prev->read_ns);
+        }
     }
   if (q->n == q->cap)
     {
@@ -162,6 +191,41 @@ tcs_queue_storage_sets (const struct tcs_queue *q, struct tcs_ulong_set *read,
     return false;
   tcs_ulong_set_of (r, n, read);
   tcs_ulong_set_of (w, n, write);
+  return true;
+}
+
+bool
+tcs_queue_network_sets (const struct tcs_queue *q, struct tcs_net_sets *out)
+{
+  memset (out, 0, sizeof *out);
+  if (q->n < 2)
+    return false;
+  uint64_t v[8][TCS_QUEUE_MAX];
+  size_t n = 0;
+  for (size_t i = 0; i < q->n; i++)
+    {
+      const struct tcs_sample *s = tcs_queue_at (q, i);
+      if (s->sent || !s->has_net)
+        continue;
+      const struct docker_net_stats *ns = &s->net;
+      uint64_t row[8] = { ns->rx_bytes, ns->rx_packets, ns->rx_errors, ns->rx_dropped,
+                          ns->tx_bytes, ns->tx_packets, ns->tx_errors, ns->tx_dropped };
+      for (int k = 0; k < 8; k++)
+        v[k][n] = row[k];
+      n++;
+      if (!isnan (s->rx_bps))
+        cw_add (&out->rx_bps, s->rx_bps);
+      if (!isnan (s->tx_bps))
+        cw_add (&out->tx_bps, s->tx_bps);
+    }
+  if (n == 0)
+    return false;
+  struct tcs_ulong_set *sets[8] = { &out->rx_bytes, &out->rx_packets, &out->rx_errors,
+                                    &out->rx_dropped, &out->tx_bytes, &out->tx_packets,
+                                    &out->tx_errors, &out->tx_dropped };
+  for (int k = 0; k < 8; k++)
+    tcs_ulong_set_of (v[k], n, sets[k]);
+  out->rate_ok = out->rx_bps.count > 0 && out->tx_bps.count > 0;
   return true;
 }
 

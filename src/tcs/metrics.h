@@ -7,8 +7,11 @@
  *    total_usage / ncpu (integer division), CPU percent = 100 * d(cpuUsage)
  *    / d(read ns) against the previous sample (NaN for the first one; the
  *    previous value when read did not advance), memory in MiB (floor of
- *    docker_stats_memory_bytes), cumulative storage read/write bytes.  A
- *    sample with ncpu 0 is refused.
+ *    docker_stats_memory_bytes), cumulative storage read/write bytes, the
+ *    network counters summed over the interfaces and the rx/tx byte rates
+ *    (1e9 * d(bytes) / d(read ns), NaN for the first sample, when read did
+ *    not advance or a counter went back).  A sample with ncpu 0 is refused
+ *    (tcs_sample_reject gives the whole rule).
  *  - A set (tcs_queue_cpu_set & co) is computed over the samples NOT YET
  *    SENT, and exists only when the queue holds >= 2 samples (sent or not)
  *    and >= 1 unsent non-NaN value.  tcs_queue_mark_sent marks them all.
@@ -31,6 +34,9 @@ struct tcs_sample
   double cpu_percent;  /* NaN for the first sample */
   uint64_t mem_mib;
   uint64_t storage_read, storage_write;
+  bool has_net;                  /* Docker's stats had "networks" */
+  struct docker_net_stats net;   /* summed over the interfaces */
+  double rx_bps, tx_bps;         /* bytes/s vs the previous sample; NaN when none */
   bool sent;
 };
 
@@ -49,6 +55,8 @@ struct tcs_cw_set
   int64_t count;
 };
 
+
+
 /* ULongStatsSet. */
 struct tcs_ulong_set
 {
@@ -56,6 +64,24 @@ struct tcs_ulong_set
   uint64_t overflow_min, overflow_max, overflow_sum;
   int64_t count;
 };
+
+/* networkStatsSet: ULong sets of the cumulative counters, UDouble CW sets
+   of the byte rates (rate_ok false when no unsent sample has a rate). */
+struct tcs_net_sets
+{
+  struct tcs_ulong_set rx_bytes, rx_packets, rx_errors, rx_dropped;
+  struct tcs_ulong_set tx_bytes, tx_packets, tx_errors, tx_dropped;
+  struct tcs_cw_set rx_bps, tx_bps;
+  bool rate_ok;
+};
+
+/* Upstream's rules for a Docker sample it does not use (the stream is
+   restarted there; here the sample is dropped): ncpu 0, cgroup v1 with no
+   percpu_usage, or a container with a restart policy whose sample has the
+   zero "read" time (Docker answers so while the container restarts).
+   Returns why, or NULL when the sample is good. */
+const char *tcs_sample_reject (const struct docker_stats *st, unsigned ncpu, bool cgroup_v1,
+                               bool restart_policy);
 
 void tcs_queue_init (struct tcs_queue *q, size_t cap);
 /* < 0 (sample refused) when ncpu is 0. */
@@ -67,6 +93,8 @@ bool tcs_queue_cpu_set (const struct tcs_queue *q, struct tcs_cw_set *out);
 bool tcs_queue_mem_set (const struct tcs_queue *q, struct tcs_cw_set *out);
 bool tcs_queue_storage_sets (const struct tcs_queue *q, struct tcs_ulong_set *read,
                              struct tcs_ulong_set *write);
+/* Over the unsent samples with network counters (>= 2 samples queued). */
+bool tcs_queue_network_sets (const struct tcs_queue *q, struct tcs_net_sets *out);
 void tcs_queue_mark_sent (struct tcs_queue *q);
 
 /* A ULong set over raw values (exposed for tests). */

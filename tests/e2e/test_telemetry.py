@@ -82,6 +82,13 @@ def test_metrics_of_three_tasks_match_docker_stats(controlplane, make_agent, clu
     print("holder MiB (ours, docker):", wait_for(holder_agrees, 60, interval=1,
                                                  what="holder memory agrees with docker stats"))
 
+    # bridge-mode tasks carry networkStatsSet (Docker's per-container counters)
+    for n, a in arns.items():
+        net = tcs(cp)["tasks"][a]["containers"][n if n != "idle" else "main"]["latest"]["network"]
+        assert net and net["rxBytes"]["sampleCount"] >= 1, (n, net)
+        assert set(net) >= {"rxBytes", "rxPackets", "rxErrors", "rxDropped", "txBytes", "txPackets",
+                            "txErrors", "txDropped"}, net
+
     idle_cpu = tcs(cp)["tasks"][arns["idle"]]["cpuUtilization"]
     assert idle_cpu < 5, idle_cpu
     # describe-clusters statistics, through the real CLI

@@ -155,6 +155,96 @@ msg_of (const char *env, const char *type)
   return j;
 }
 
+/* Upstream's rules for samples it does not use, as a table. */
+static void
+test_sample_reject_table (void **state)
+{
+  (void) state;
+  struct
+  {
+    unsigned ncpu;
+    bool v1, restart;
+    size_t percpu;
+    int64_t read_s;
+    bool rejected;
+  } t[] = {
+    { 2, false, false, 0, 10, false }, /* cgroup v2: no percpu_usage is normal */
+    { 0, false, false, 0, 10, true },  /* no usable CPU */
+    { 2, true, false, 0, 10, true },   /* cgroup v1 without percpu_usage */
+    { 2, true, false, 2, 10, false },
+    { 2, false, true, 0, 0, true },    /* restart policy, zero read time */
+    { 2, false, false, 0, 0, false },  /* zero read time without restart policy: used */
+    { 2, false, true, 0, 10, false },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (t); i++)
+    {
+      struct docker_stats st = sample (t[i].read_s, 1000, 0, 0, 0);
+      st.n_percpu = t[i].percpu;
+      const char *why = tcs_sample_reject (&st, t[i].ncpu, t[i].v1, t[i].restart);
+      if (t[i].rejected != (why != NULL))
+        fail_msg ("row %zu: %s", i, why ? why : "accepted");
+    }
+}
+
+/* networkStatsSet: counters summed by Docker's parser, ULong sets over the
+   unsent samples, byte rates against the previous sample; in the message. */
+static void
+test_network_sets (void **state)
+{
+  (void) state;
+  struct tcs_queue q;
+  tcs_queue_init (&q, 8);
+  struct tcs_net_sets ns;
+  struct docker_stats a = sample (10, 0, 1u << 20, 0, 0);
+  a.has_networks = true;
+  a.net = (struct docker_net_stats){ .rx_bytes = 1000, .rx_packets = 10, .tx_bytes = 500, .tx_packets = 5 };
+  assert_int_equal (tcs_queue_push (&q, &a, 2), 0);
+  assert_false (tcs_queue_network_sets (&q, &ns)); /* one sample */
+  struct docker_stats b = sample (12, 0, 1u << 20, 0, 0);
+  b.has_networks = true;
+  b.net = (struct docker_net_stats){ .rx_bytes = 3000, .rx_packets = 30, .rx_dropped = 1, .tx_bytes = 1500,
+                                     .tx_packets = 15 };
+  assert_int_equal (tcs_queue_push (&q, &b, 2), 0);
+  assert_true (tcs_queue_network_sets (&q, &ns));
+  assert_int_equal (ns.rx_bytes.count, 2);
+  assert_int_equal (ns.rx_bytes.min, 1000);
+  assert_int_equal (ns.rx_bytes.max, 3000);
+  assert_int_equal (ns.rx_bytes.sum, 4000);
+  assert_int_equal (ns.rx_dropped.max, 1);
+  assert_int_equal (ns.tx_packets.sum, 20);
+  assert_true (ns.rate_ok);
+  assert_int_equal (ns.rx_bps.count, 1); /* the first sample has no rate */
+  assert_true (fabs (ns.rx_bps.sum - 1000.0) < 1e-9); /* 2000 bytes in 2 s */
+  assert_true (fabs (ns.tx_bps.max - 500.0) < 1e-9);
+  /* in the message, with the rates */
+  struct tcs_container_metric cm = { .name = "app", .cpu = { 1, 1, 1, 1 }, .mem = { 1, 1, 1, 1 },
+                                     .has_network = true, .network = ns };
+  struct tcs_task_metric tm = { "arn:task/1", "web", "1", &cm, 1 };
+  struct tcs_meta m = { "default", "arn:ci", "mid" };
+  char **out = NULL;
+  assert_int_equal (tcs_metrics_batches (&m, &tm, 1, 1735689640000LL, &out), 1);
+  json_t *j = msg_of (out[0], "PublishMetricsRequest");
+  json_t *c0 = json_array_get (json_object_get (json_array_get (json_object_get (json_object_get (j, "message"),
+                                                                                   "taskMetrics"), 0),
+                                                "containerMetrics"), 0);
+  json_t *n = json_object_get (c0, "networkStatsSet");
+  assert_int_equal (json_integer_value (json_object_get (json_object_get (n, "rxBytes"), "sum")), 4000);
+  assert_int_equal (json_integer_value (json_object_get (json_object_get (n, "txPackets"), "overflowSum")), 0);
+  assert_true (json_real_value (json_object_get (json_object_get (n, "rxBytesPerSecond"), "max")) == 1000.0);
+  json_decref (j);
+  free (out[0]);
+  free (out);
+  /* sent: nothing new */
+  tcs_queue_mark_sent (&q);
+  assert_false (tcs_queue_network_sets (&q, &ns));
+  /* no networks (host mode): no set */
+  tcs_queue_init (&q, 8);
+  struct docker_stats h = sample (1, 0, 0, 0, 0), h2 = sample (2, 0, 0, 0, 0);
+  tcs_queue_push (&q, &h, 1);
+  tcs_queue_push (&q, &h2, 1);
+  assert_false (tcs_queue_network_sets (&q, &ns));
+}
+
 static void
 test_idle_and_batches (void **state)
 {
@@ -408,6 +498,7 @@ main (void)
     cmocka_unit_test (test_ulong_overflow_table), cmocka_unit_test (test_idle_and_batches),
     cmocka_unit_test (test_batch_size_limit),   cmocka_unit_test (test_health_and_status),
     cmocka_unit_test (test_signed_frame),       cmocka_unit_test (test_decode),
+    cmocka_unit_test (test_sample_reject_table), cmocka_unit_test (test_network_sets),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
