@@ -100,7 +100,8 @@ def test_restart_keeps_everything(fresh_cp):
         await a.ack(p)
         await a.close()
     run(ack_all())
-    wait_until(lambda: [e for e in c.events("AckRequest") if e["matched"]], timeout=15)
+    # generous: under a loaded machine (CI, parallel suites) the ack took over 15 s to show
+    wait_until(lambda: [e for e in c.events("AckRequest") if e["matched"]], timeout=60)
     before = c.admin("/_local/state")
     c.restart()
     after = c.admin("/_local/state")

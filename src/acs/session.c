@@ -18,6 +18,7 @@
 #define DEFAULT_BACKOFF_MAX_MS (2 * 60000)
 #define DEFAULT_BACKOFF_MULT 1.5
 #define DEFAULT_BACKOFF_JITTER 0.2
+#define DEFAULT_CLEAN_RECONNECT_SPREAD_MS 1000
 #define DEFAULT_INACTIVE_WAIT_MS (3600 * 1000)
 #define DEFAULT_CONNECT_TIMEOUT_MS 30000
 
@@ -160,6 +161,8 @@ options_defaults (struct acs_session_options *o)
     o->backoff_mult = DEFAULT_BACKOFF_MULT;
   if (o->backoff_jitter <= 0)
     o->backoff_jitter = DEFAULT_BACKOFF_JITTER;
+  if (!o->clean_reconnect_spread_ms)
+    o->clean_reconnect_spread_ms = DEFAULT_CLEAN_RECONNECT_SPREAD_MS;
   if (!o->inactive_wait_ms)
     o->inactive_wait_ms = DEFAULT_INACTIVE_WAIT_MS;
   if (!o->connect_timeout_ms)

@@ -36,7 +36,10 @@
  *    acs_session_send_ack() & co.  Without a stage/perform-update handler
  *    both are NACKed "Updates are disabled", as the upstream agent does.
  *  - Reconnects: a clean end (close code 1000/1001/1006/1011 or a
- *    CloseMessage) reconnects at once with the back-off reset; any other
+ *    CloseMessage) reconnects with the back-off reset, after a random wait
+ *    in [0, clean_reconnect_spread_ms) so that agents whose connections a
+ *    server restart ended together do not all come back in one instant (at
+ *    once when our own connection TTL ended it); any other
  *    failure waits back-off (250 ms .. 2 min, x1.5, jitter 0.2), reset once a
  *    connection stayed up for the heartbeat timeout; an
  *    InactiveInstanceException waits inactive_wait_ms (1 h).  ACS errors
@@ -120,6 +123,7 @@ struct acs_session_options
   double backoff_mult;           /* 0 = 1.5 */
   double backoff_jitter;         /* 0 = 0.2 */
   uint64_t inactive_wait_ms;     /* 0 = 1 h */
+  uint64_t clean_reconnect_spread_ms; /* 0 = 1 s */
   uint64_t connect_timeout_ms;   /* 0 = 30 s */
   uint64_t write_timeout_ms;     /* 0 = ACS_SESSION_WRITE_TIMEOUT_MS */
   time_t (*now) (void);          /* signing clock; NULL = time() */

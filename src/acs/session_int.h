@@ -63,6 +63,7 @@ struct acs_conn
   bool established;
   bool ended;        /* WSI_DESTROY seen (or connect failed synchronously) */
   bool close_clean;  /* close requested as a clean end (CloseMessage, TTL) */
+  bool expired;      /* closed by our own connection TTL */
   bool inactive;     /* InactiveInstanceException seen */
   int close_code;    /* peer close code, 0 if none */
   char *close_reason;

@@ -107,6 +107,7 @@ ttl_timer_cb (uv_timer_t *t)
     return;
   log_info (ACS_MOD, "connection expired; reconnecting");
   c->close_clean = true;
+  c->expired = true;
   acs_conn_request_close (c, LWS_CLOSE_STATUS_NORMAL, "ConnectionExpired: Reconnect to continue");
 }
 
@@ -206,11 +207,21 @@ schedule_reconnect (acs_session_t *s, struct acs_conn *c)
       if (s->h.on_inactive)
         s->h.on_inactive (s, s->h.data);
     }
-  else if (!c->err)
+  else if (!c->err && c->expired)
     {
       backoff_reset (&s->backoff);
       delay = 0;
       log_info (ACS_MOD, "ACS connection ended cleanly; reconnecting now");
+    }
+  else if (!c->err)
+    {
+      /* The server ended it (a restart or a redeploy ends every agent's
+         connection at once): each agent comes back at its own random moment
+         within the spread, not all in the same instant. */
+      backoff_reset (&s->backoff);
+      delay = (uint64_t) (util_random_unit () * (double) s->o.clean_reconnect_spread_ms);
+      log_info (ACS_MOD, "ACS connection ended cleanly; reconnecting in %llu ms",
+                (unsigned long long) delay);
     }
   else
     {

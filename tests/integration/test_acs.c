@@ -957,8 +957,8 @@ test_drop_ws_reconnect (void **state)
   admin_ok ("POST", "/_local/faults", "{\"drop_ws\":true}");
   assert_true (run_until (reconnected, t, 5000));
   assert_int_equal (t->disconnected, 1);
-  /* a clean close reconnects at once */
-  assert_int_equal (acs_session_get_stats (t->s)->last_delay_ms, 0);
+  /* a clean close by the server reconnects within the spread (1 s) */
+  assert_true (acs_session_get_stats (t->s)->last_delay_ms < 1000);
   assert_true (util_now_ms () - t0 < 3000);
   /* TCP abort */
   admin_ok ("POST", "/_local/faults", "{\"drop_ws\":\"abort\"}");
@@ -1313,7 +1313,7 @@ test_close_message (void **state)
   admin_ok ("POST", "/_local/faults", "{\"close_message\":\"going away\"}");
   assert_true (run_until (reconnected, t, 5000));
   assert_int_equal (t->disconnected, 1);
-  assert_int_equal (acs_session_get_stats (t->s)->last_delay_ms, 0);
+  assert_true (acs_session_get_stats (t->s)->last_delay_ms < 1000);
   t_free (t);
 }
 
