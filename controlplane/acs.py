@@ -116,6 +116,7 @@ class AcsHub:
         td = self.backend.resolve_task_def(t["taskDefinitionArn"])
         ovr = {o.get("name"): o for o in (t.get("overrides") or {}).get("containerOverrides") or []}
         containers = []
+        arns = {c.get("name"): c.get("containerArn") for c in t.get("containers") or []}
         host_mode = td.get("networkMode") == "host"
         for cd in td["containerDefinitions"]:
             o = ovr.get(cd["name"], {})
@@ -145,6 +146,8 @@ class AcsHub:
             for k in ("privileged", "startTimeout", "stopTimeout", "dependsOn", "restartPolicy"):
                 if cd.get(k) is not None:
                     c[k] = cd[k]
+            if arns.get(cd["name"]):
+                c["containerArn"] = arns[cd["name"]]
             c["dockerConfig"] = container_options.docker_config(cd, td)
             if cd.get("healthCheck"):
                 c["healthCheckType"] = "docker"
@@ -175,6 +178,8 @@ class AcsHub:
         for k in ("pidMode", "ipcMode"):
             if td.get(k):
                 task[k] = td[k]
+        if (t.get("group") or "").startswith("service:"):
+            task["serviceName"] = t["group"][len("service:"):]
         if self.roles is not None:
             task.update(self.roles.payload_fields(t))
         if td.get("cpu"):

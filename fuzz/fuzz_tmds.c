@@ -130,7 +130,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
           if (strcmp (id, ID_A) != 0 && strcmp (id, ID_B) != 0)
             abort ();
         }
-      tmds_stats_answer (&a, raws);
+      tmds_stats_answer (&a, raws, NULL);
     }
   static const int ok[] = { 200, 400, 404, 500, 503 };
   bool known = false;

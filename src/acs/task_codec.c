@@ -105,8 +105,14 @@ acs_task_from_json (json_t *j, struct task **out, agent_error_t *err)
   if (task_json_string (j, "arn", "", true, &t->arn, err) < 0
       || task_json_string (j, "family", "", false, &t->family, err) < 0
       || task_json_string (j, "version", "", false, &t->version, err) < 0
-      || task_json_string (j, "desiredStatus", "", false, &ds, err) < 0)
-    return -ERR_INVALID;
+      || task_json_string (j, "desiredStatus", "", false, &ds, err) < 0
+      || task_json_string (j, "launchType", "", false, &t->launch_type, err) < 0
+      || task_json_string (j, "serviceName", "", false, &t->service_name, err) < 0
+      || task_json_bool (j, "enableFaultInjection", "", &t->fault_injection, err) < 0)
+    {
+      free (ds);
+      return -ERR_INVALID;
+    }
   if (!t->family)
     t->family = xstrdup ("");
   if (!t->version)
@@ -136,7 +142,8 @@ acs_task_from_json (json_t *j, struct task **out, agent_error_t *err)
       if (task_json_container_common (cj, path, c, err) < 0
           || task_json_container_lifecycle (cj, path, false, &c->life, err) < 0
           || task_json_container_restart (cj, path, false, &c->restart, err) < 0
-          || task_json_container_registry_auth (cj, path, &c->registry_auth, err) < 0)
+          || task_json_container_registry_auth (cj, path, &c->registry_auth, err) < 0
+          || task_json_string (cj, "containerArn", path, false, &c->container_arn, err) < 0)
         return error_wrap (err, "task %s", t->arn);
       if (!c->image || !*c->image)
         return error_set (err, ERR_INVALID, "task %s: %s.image is required", t->arn, path);

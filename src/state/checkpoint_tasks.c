@@ -97,6 +97,8 @@ container_to_json (const struct task_container *c)
     json_object_set_new (o, "V3EndpointID", json_string (c->v3_endpoint_id));
   if (c->image_digest)
     json_object_set_new (o, "ImageDigest", json_string (c->image_digest));
+  if (c->container_arn)
+    json_object_set_new (o, "ContainerArn", json_string (c->container_arn));
   task_json_container_options_put (o, &c->opts);
   task_json_container_lifecycle_put (o, &c->life, true);
   task_json_container_restart_put (o, &c->restart, true);
@@ -153,6 +155,11 @@ state_task_to_json (const struct task *t)
     json_object_set_new (o, "executionCredentialsID", json_string (t->execution_credentials_id));
   if (t->credentials_id)
     json_object_set_new (o, "credentialsID", json_string (t->credentials_id));
+  if (t->launch_type)
+    json_object_set_new (o, "LaunchType", json_string (t->launch_type));
+  if (t->service_name)
+    json_object_set_new (o, "ServiceName", json_string (t->service_name));
+  json_object_set_new (o, "EnableFaultInjection", json_boolean (t->fault_injection));
   task_json_task_options_put (o, &t->opts);
   return o;
 }
@@ -206,7 +213,8 @@ parse_checkpoint_container (json_t *cj, const char *path, struct task_container 
       || task_json_string (cj, "DockerName", path, false, &c->docker_name, err) < 0
       || task_json_bool (cj, "Restopped", path, &c->restopped, err) < 0
       || task_json_string (cj, "V3EndpointID", path, false, &c->v3_endpoint_id, err) < 0
-      || task_json_string (cj, "ImageDigest", path, false, &c->image_digest, err) < 0)
+      || task_json_string (cj, "ImageDigest", path, false, &c->image_digest, err) < 0
+      || task_json_string (cj, "ContainerArn", path, false, &c->container_arn, err) < 0)
     return -ERR_INVALID;
   json_t *internal = task_json_get (cj, "IsInternal");
   if (json_is_boolean (internal))
@@ -290,7 +298,10 @@ state_task_from_json (json_t *j, struct task **out, agent_error_t *err)
       || task_json_string (j, "Reason", "task", false, &t->reason, err) < 0
       || task_json_string (j, "credentialsID", "task", false, &t->credentials_id, err) < 0
       || task_json_string (j, "executionCredentialsID", "task", false,
-                           &t->execution_credentials_id, err) < 0)
+                           &t->execution_credentials_id, err) < 0
+      || task_json_string (j, "LaunchType", "task", false, &t->launch_type, err) < 0
+      || task_json_string (j, "ServiceName", "task", false, &t->service_name, err) < 0
+      || task_json_bool (j, "EnableFaultInjection", "task", &t->fault_injection, err) < 0)
     return error_wrap (err, "task %s", t->arn);
   empty_to_null (&t->credentials_id);
   empty_to_null (&t->execution_credentials_id);

@@ -137,6 +137,7 @@ container_clear (struct task_container *c)
   free (c->known_bindings);
   free (c->v3_endpoint_id);
   free (c->image_digest);
+  free (c->container_arn);
   task_container_options_free (&c->opts);
   task_container_lifecycle_free (&c->life);
   task_container_restart_free (&c->restart);
@@ -165,6 +166,8 @@ task_free (struct task *t)
   free (t->reason);
   free (t->credentials_id);
   free (t->execution_credentials_id);
+  free (t->launch_type);
+  free (t->service_name);
   task_role_credentials_free (t->payload_role_creds);
   task_role_credentials_free (t->payload_exec_creds);
   task_options_free (&t->opts);

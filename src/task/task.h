@@ -160,6 +160,7 @@ struct task_container
      stream's "Digest:" line; NULL when unknown.  Persisted; sent as
      imageDigest in state changes. */
   char *image_digest;
+  char *container_arn; /* ACS containerArn (v4 metadata ContainerARN); NULL = none */
 
   /* --- runtime only (not persisted) --- */
   enum task_action inflight; /* operation in flight, NONE if idle */
@@ -196,6 +197,11 @@ struct task
      Persisted (the credentials themselves never are). */
   char *credentials_id;           /* roleCredentials (task role) */
   char *execution_credentials_id; /* executionRoleCredentials */
+  /* From ACS (v4 metadata): launchType ("EC2"), serviceName,
+     enableFaultInjection; NULL / false = absent. */
+  char *launch_type;
+  char *service_name;
+  bool fault_injection;
 
   /* runtime only */
   /* The credentials the ACS payload carried with the task: taken (and

@@ -39,6 +39,16 @@ set_time_str (json_t *o, const char *key, const char *s)
     set_time (o, key, ns);
 }
 
+/* A float as Go's JSON encoder prints it: whole values without a
+   fraction ("2", not "2.0"). */
+json_t *
+tmds_json_float (double d)
+{
+  if (d == (double) (json_int_t) d)
+    return json_integer ((json_int_t) d);
+  return json_real (d);
+}
+
 static json_t *
 kv_object (const struct docker_kv *kv, size_t n)
 {
@@ -185,6 +195,8 @@ container_json (const struct tmds_view *v, const struct task_container *c, int v
     json_object_set_new (o, "Health", health_json (&c->life));
   if (info)
     set_nonempty_array (o, "Volumes", volumes_json (info));
+  if (version >= 4 && c->container_arn && *c->container_arn)
+    json_object_set_new (o, "ContainerARN", json_string (c->container_arn));
   if (version >= 4 && info && info->log_driver && *info->log_driver)
     {
       json_object_set_new (o, "LogDriver", json_string (info->log_driver));
@@ -227,9 +239,27 @@ tmds_task_json (const struct tmds_view *v, const struct task *t, int version)
       json_array_append_new (cs, cj);
     }
   set_nonempty_array (o, "Containers", cs);
+  json_t *limits = json_object ();
+  if (t->opts.cpu > 0)
+    json_object_set_new (limits, "CPU", tmds_json_float (t->opts.cpu));
+  if (t->opts.memory_mib > 0)
+    json_object_set_new (limits, "Memory", json_integer (t->opts.memory_mib));
+  if (json_object_size (limits) > 0)
+    json_object_set_new (o, "Limits", limits);
+  else
+    json_decref (limits);
+  set_time (o, "PullStartedAt", t->pull_started_ms * 1000000);
+  set_time (o, "PullStoppedAt", t->pull_stopped_ms * 1000000);
+  set_time (o, "ExecutionStoppedAt", t->execution_stopped_ms * 1000000);
   if (v->cfg->availability_zone && *v->cfg->availability_zone)
     json_object_set_new (o, "AvailabilityZone", json_string (v->cfg->availability_zone));
   if (version >= 4)
-    json_object_set_new (o, "FaultInjectionEnabled", json_false ());
+    {
+      if (t->launch_type && *t->launch_type)
+        json_object_set_new (o, "LaunchType", json_string (t->launch_type));
+      if (t->service_name && *t->service_name)
+        json_object_set_new (o, "ServiceName", json_string (t->service_name));
+      json_object_set_new (o, "FaultInjectionEnabled", json_boolean (t->fault_injection));
+    }
   return o;
 }

@@ -175,6 +175,9 @@ want_stats (struct tmds_answer *a, int version, bool task_stats, const char *sub
 {
   a->version = version;
   a->task_stats = task_stats;
+  /* upstream: rates for bridge (and awsvpc) tasks, never host / none */
+  const char *nm = t->opts.network_mode;
+  a->net_rates = version >= 4 && !(nm && (strcmp (nm, "host") == 0 || strcmp (nm, "none") == 0));
   a->subject = xstrdup (subject);
   a->stats_ids = xcalloc (t->n_containers + 1, sizeof *a->stats_ids);
   for (size_t k = 0; k < t->n_containers; k++)
@@ -191,13 +194,42 @@ want_stats (struct tmds_answer *a, int version, bool task_stats, const char *sub
     }
 }
 
+struct tmds_net_rate
+tmds_net_rate_between (int64_t prev_read_ns, uint64_t prev_rx, uint64_t prev_tx, int64_t read_ns,
+                       uint64_t rx, uint64_t tx)
+{
+  struct tmds_net_rate r = { 0 };
+  if (prev_read_ns <= 0 || read_ns <= prev_read_ns || rx < prev_rx || tx < prev_tx)
+    return r;
+  double dt = (double) (read_ns - prev_read_ns);
+  r.set = true;
+  r.rx_bytes_per_sec = 1e9 * (double) (rx - prev_rx) / dt;
+  r.tx_bytes_per_sec = 1e9 * (double) (tx - prev_tx) / dt;
+  return r;
+}
+
+/* One sample as served: the daemon's object, v4 bridge tasks with the
+   network rate next to Docker's keys.  NULL when unavailable. */
+static json_t *
+sample_json (const struct tmds_answer *a, const char *raw, const struct tmds_net_rate *rate)
+{
+  json_t *j = raw ? json_loads (raw, JSON_DECODE_ANY, NULL) : NULL;
+  if (j && a->net_rates && rate && rate->set && json_is_object (j))
+    json_object_set_new (j, "network_rate_stats",
+                         json_pack ("{s:o,s:o}", "rx_bytes_per_sec",
+                                    tmds_json_float (rate->rx_bytes_per_sec), "tx_bytes_per_sec",
+                                    tmds_json_float (rate->tx_bytes_per_sec)));
+  return j;
+}
+
 void
-tmds_stats_answer (struct tmds_answer *a, const char *const *raws)
+tmds_stats_answer (struct tmds_answer *a, const char *const *raws,
+                   const struct tmds_net_rate *rates)
 {
   if (!a->task_stats)
     {
       const char *raw = a->n_stats_ids ? raws[0] : NULL;
-      json_t *j = raw ? json_loads (raw, JSON_DECODE_ANY, NULL) : NULL;
+      json_t *j = sample_json (a, raw, rates ? &rates[0] : NULL);
       if (!j)
         return a->version >= 4 ? answer_error (a, 500, "Unable to get container stats for: %s",
                                                a->subject)
@@ -209,7 +241,7 @@ tmds_stats_answer (struct tmds_answer *a, const char *const *raws)
   for (size_t i = 0; i < a->n_stats_ids; i++)
     {
       const char *id = a->stats_ids[i][0] == '!' ? a->stats_ids[i] + 1 : a->stats_ids[i];
-      json_t *j = raws[i] ? json_loads (raws[i], JSON_DECODE_ANY, NULL) : NULL;
+      json_t *j = sample_json (a, raws[i], rates ? &rates[i] : NULL);
       if (!j)
         j = a->version >= 4 ? json_object () : json_null ();
       json_object_set_new (m, id, j);

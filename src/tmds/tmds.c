@@ -22,6 +22,10 @@ struct icache
   struct docker_container_info *info; /* last successful inspect, NULL if none */
   docker_op_t *op;                    /* inspect in flight */
   bool again;                         /* changed while inspecting: once more */
+  /* the last stats sample served (network_rate_stats); read_ns 0 = none */
+  int64_t last_read_ns;
+  uint64_t last_rx, last_tx;
+  struct tmds_net_rate last_rate;
 };
 
 TAILQ_HEAD (icache_list, icache);
@@ -33,6 +37,7 @@ struct stats_item
   struct stats_req *req;
   docker_op_t *op;
   char *raw;
+  struct tmds_net_rate rate;
 };
 
 struct stats_req
@@ -191,14 +196,42 @@ static void
 stats_finish (struct stats_req *r)
 {
   const char **raws = xcalloc (r->a.n_stats_ids + 1, sizeof *raws);
+  struct tmds_net_rate *rates = xcalloc (r->a.n_stats_ids + 1, sizeof *rates);
   for (size_t i = 0; i < r->a.n_stats_ids; i++)
-    raws[i] = r->items[i].raw;
-  tmds_stats_answer (&r->a, raws);
+    {
+      raws[i] = r->items[i].raw;
+      rates[i] = r->items[i].rate;
+    }
+  tmds_stats_answer (&r->a, raws, rates);
   free (raws);
+  free (rates);
   char *body = r->a.body;
   r->a.body = NULL;
   introspection_reply_send (r->reply, r->a.status, body, r->a.ctype);
   stats_req_free (r);
+}
+
+/* The rate against the container's previous sample, then this sample
+   becomes the previous one.  Samples read at the same instant (two
+   requests answered by one daemon sample) repeat the last rate. */
+static void
+note_sample (struct tmds_server *s, const char *id, const struct docker_stats *st,
+             struct tmds_net_rate *out)
+{
+  struct icache *e = cache_find (s, id);
+  if (!e || !st->has_networks || st->read_ns <= 0)
+    return;
+  if (st->read_ns == e->last_read_ns)
+    {
+      *out = e->last_rate;
+      return;
+    }
+  *out = tmds_net_rate_between (e->last_read_ns, e->last_rx, e->last_tx, st->read_ns,
+                                st->net.rx_bytes, st->net.tx_bytes);
+  e->last_read_ns = st->read_ns;
+  e->last_rx = st->net.rx_bytes;
+  e->last_tx = st->net.tx_bytes;
+  e->last_rate = *out;
 }
 
 static void
@@ -209,7 +242,10 @@ stats_cb (const struct docker_stats *st, agent_error_t err, void *data)
   it->op = NULL;
   r->s->stats_inflight--;
   if (!err && st && st->raw)
-    it->raw = xstrdup (st->raw);
+    {
+      it->raw = xstrdup (st->raw);
+      note_sample (r->s, r->a.stats_ids[it - r->items], st, &it->rate);
+    }
   if (--r->outstanding == 0)
     stats_finish (r);
 }
@@ -247,7 +283,7 @@ stats_start (struct tmds_server *s, struct tmds_answer *a, struct introspection_
       return 0;
     }
   const char **raws = xcalloc (r->a.n_stats_ids + 1, sizeof *raws);
-  tmds_stats_answer (&r->a, raws);
+  tmds_stats_answer (&r->a, raws, NULL);
   free (raws);
   *a = r->a;
   memset (&r->a, 0, sizeof r->a);

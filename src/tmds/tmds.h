@@ -42,6 +42,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 #include "core/error.h"
 #include "docker/docker.h"
@@ -96,6 +97,7 @@ struct tmds_answer
   size_t n_stats_ids;
   int version;      /* 2, 3, 4 */
   bool task_stats;  /* map keyed by Docker id (else one container) */
+  bool net_rates;   /* v4, bridge task: samples carry network_rate_stats */
   char *subject;    /* Docker id or task ARN, for the error message */
   /* credentials requests: what the log line says (never the id) */
   bool creds_request;
@@ -107,9 +109,25 @@ struct tmds_answer
 /* Route one request (pure; for the server, unit tests and fuzzing). */
 void tmds_route (const struct tmds_view *v, const char *path, const char *const *args,
                  size_t n_args, const char *peer_ip, struct tmds_answer *out);
+/* Network bytes per second of a container between two samples (v4
+   "network_rate_stats"). */
+struct tmds_net_rate
+{
+  bool set; /* false: no earlier sample to compare with (key omitted) */
+  double rx_bytes_per_sec, tx_bytes_per_sec;
+};
+
+/* The rate between a container's previous sample (prev_read_ns, prev_rx,
+   prev_tx; prev_read_ns 0 = none) and this one; a counter going back (the
+   container restarted) or no time passed gives no rate (pure). */
+struct tmds_net_rate tmds_net_rate_between (int64_t prev_read_ns, uint64_t prev_rx, uint64_t prev_tx,
+                                            int64_t read_ns, uint64_t rx, uint64_t tx);
+
 /* Finish a stats answer: raws[i] is the Docker stats JSON of stats_ids[i],
-   NULL when unavailable. */
-void tmds_stats_answer (struct tmds_answer *a, const char *const *raws);
+   NULL when unavailable; rates (NULL = none) the network rate of each,
+   added to the sample when a->net_rates. */
+void tmds_stats_answer (struct tmds_answer *a, const char *const *raws,
+                        const struct tmds_net_rate *rates);
 void tmds_answer_clear (struct tmds_answer *a);
 
 /* ---- server ---- */

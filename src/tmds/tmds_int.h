@@ -17,4 +17,7 @@ json_t *tmds_task_json (const struct tmds_view *v, const struct task *t, int ver
    those pulled, not created yet). */
 bool tmds_container_listed (const struct task_container *c, int version);
 
+/* A float as Go's JSON encoder prints it (whole values without ".0"). */
+json_t *tmds_json_float (double d);
+
 #endif

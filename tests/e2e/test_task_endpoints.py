@@ -150,6 +150,8 @@ def test_bridge_container_credentials_and_metadata(rig, test_image):
     assert c["Labels"]["com.amazonaws.ecs.task-arn"] == arn
     assert c["StartedAt"].endswith("Z") and c["CreatedAt"].endswith("Z")
     assert c["LogDriver"] == info["HostConfig"]["LogConfig"]["Type"]
+    desc = cp.ecs.describe_tasks(cluster=agent.cluster, tasks=[arn])["tasks"][0]
+    assert c["ContainerARN"] == [x for x in desc["containers"] if x["name"] == "main"][0]["containerArn"]
 
     def task_with_finished_sibling():
         t = wget_json(main, "$ECS_CONTAINER_METADATA_URI_V4/task")
@@ -158,10 +160,17 @@ def test_bridge_container_credentials_and_metadata(rig, test_image):
     t = wait_for(task_with_finished_sibling, 30, what="sibling STOPPED with its exit code in /task")
     assert t["TaskARN"] == arn and t["Family"] == "ep-bridge" and t["Cluster"] == agent.cluster
     assert t["KnownStatus"] == "RUNNING" and t["FaultInjectionEnabled"] is False
+    assert t["LaunchType"] == "EC2" and "Limits" not in t  # no task-level cpu/memory
+    assert t["PullStartedAt"].endswith("Z") and t["PullStoppedAt"] >= t["PullStartedAt"]
+    assert "ExecutionStoppedAt" not in t  # the essential container runs
     s = [x for x in t["Containers"] if x["Name"] == "sib"][0]
     assert s["DockerId"] == sib and "FinishedAt" in s
     st = wget_json(main, "$ECS_CONTAINER_METADATA_URI_V4/stats")
     assert st["id"] == main and "cpu_stats" in st and "memory_stats" in st
+    # the second sample has a previous one: bytes per second of a bridge container
+    st = wget_json(main, "$ECS_CONTAINER_METADATA_URI_V4/stats")
+    rates = st["network_rate_stats"]
+    assert set(rates) == {"rx_bytes_per_sec", "tx_bytes_per_sec"} and rates["rx_bytes_per_sec"] >= 0
     ts = wget_json(main, "$ECS_CONTAINER_METADATA_URI_V4/task/stats")
     assert set(ts) == {main, sib} and ts[main]["id"] == main and ts[sib] == {}
     # v3
@@ -170,7 +179,7 @@ def test_bridge_container_credentials_and_metadata(rig, test_image):
     t3 = wget_json(main, "$ECS_CONTAINER_METADATA_URI/task")
     assert t3["TaskARN"] == arn and "FaultInjectionEnabled" not in t3
     ts3 = wget_json(main, "$ECS_CONTAINER_METADATA_URI/task/stats")
-    assert ts3[sib] is None
+    assert ts3[sib] is None and "network_rate_stats" not in ts3[main]  # v4 only
     # v2: the task found by the caller's bridge address
     t2 = wget_json(main, "http://169.254.170.2/v2/metadata")
     assert t2["TaskARN"] == arn and all("Networks" not in x for x in t2["Containers"])
@@ -184,6 +193,9 @@ def test_bridge_container_credentials_and_metadata(rig, test_image):
     wait_task_status(cp, agent.cluster, arn, "STOPPED")
     wait_for(lambda: host_get(agent, rel)[0] == 400, 30, what="credentials gone after STOPPED")
     assert json.loads(host_get(agent, rel)[1])["code"] == "InvalidIdInRequest"
+    # until cleanup the endpoint answers: the essential container's stop time
+    st, body = host_get(agent, "/v4/%s/task" % eid)
+    assert st == 200 and json.loads(body)["ExecutionStoppedAt"] >= t["PullStoppedAt"], body
 
 
 def test_host_network_container(rig, test_image):
@@ -195,6 +207,8 @@ def test_host_network_container(rig, test_image):
     m = wget_json(main, "$ECS_CONTAINER_METADATA_URI_V4")
     assert m["DockerId"] == main
     assert m["Networks"][0]["NetworkMode"] == "host"
+    for _ in range(2):  # host mode: never a network rate
+        assert "network_rate_stats" not in wget_json(main, "$ECS_CONTAINER_METADATA_URI_V4/stats")
     t = wget_json(main, "$ECS_CONTAINER_METADATA_URI_V4/task")
     assert t["TaskARN"] == arn
 

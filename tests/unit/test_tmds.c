@@ -21,6 +21,7 @@
 #include "docker/docker.h"
 #include "log/log.h"
 #include "tmds/tmds.h"
+#include "state/checkpoint_tasks.h"
 #include "test_engine_util.h"
 
 #define ID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -28,8 +29,10 @@
 
 static const char *const TASK_JSON
     = "{\"arn\":\"arn:aws:ecs:us-west-2:1:task/c/t1\",\"family\":\"web\",\"version\":\"7\","
-      "\"desiredStatus\":\"RUNNING\",\"containers\":["
+      "\"desiredStatus\":\"RUNNING\",\"launchType\":\"EC2\",\"serviceName\":\"svc\","
+      "\"cpu\":0.5,\"memory\":1024,\"containers\":["
       "{\"name\":\"app\",\"image\":\"busybox:1\",\"cpu\":256,\"memory\":64,"
+      "\"containerArn\":\"arn:aws:ecs:us-west-2:1:container/c/t1/5e6f\","
       "\"portMappings\":[{\"containerPort\":80,\"hostPort\":8080}]},"
       "{\"name\":\"init\",\"image\":\"busybox:1\",\"essential\":false,"
       "\"restartPolicy\":{\"enabled\":true,\"restartAttemptPeriod\":60}},"
@@ -130,6 +133,8 @@ setup (void **state)
   b->has_exit_code = true;
   b->exit_code = 3;
   l->known_status = TASK_STATUS_PULLED; /* pulled, not created */
+  t->pull_started_ms = 1714557601500LL;  /* 2024-05-01T10:00:01.5Z */
+  t->pull_stopped_ms = 1714557603250LL;  /* 2024-05-01T10:00:03.25Z */
   f->ia = parse_inspect (INSPECT_A);
   f->ib = parse_inspect (INSPECT_B);
   f->inspected = true;
@@ -311,6 +316,15 @@ check_v4_container_a (json_t *c)
   assert_string_equal (str (vol, "Destination"), "/data");
   assert_string_equal (str (c, "LogDriver"), "json-file");
   assert_string_equal (str (json_object_get (c, "LogOptions"), "max-size"), "10m");
+  assert_string_equal (str (c, "ContainerARN"), "arn:aws:ecs:us-west-2:1:container/c/t1/5e6f");
+  /* nothing beyond upstream's keys */
+  static const char *const keys[]
+      = { "DockerId", "Name",      "DockerName", "Image",        "ImageID",  "Ports",
+          "Labels",   "DesiredStatus", "KnownStatus", "Limits",   "CreatedAt", "StartedAt",
+          "Type",     "Networks",  "Volumes",    "LogDriver",    "LogOptions", "ContainerARN" };
+  assert_int_equal (json_object_size (c), sizeof keys / sizeof *keys);
+  for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+    assert_non_null (json_object_get (c, keys[i]));
 }
 
 static void
@@ -332,6 +346,16 @@ test_v4 (void **state)
   assert_string_equal (str (t, "KnownStatus"), "RUNNING");
   assert_string_equal (str (t, "AvailabilityZone"), "us-west-2a");
   assert_true (json_is_false (json_object_get (t, "FaultInjectionEnabled")));
+  assert_string_equal (str (t, "LaunchType"), "EC2");
+  assert_string_equal (str (t, "ServiceName"), "svc");
+  json_t *tl = json_object_get (t, "Limits");
+  assert_true (json_is_real (json_object_get (tl, "CPU")));
+  assert_true (json_real_value (json_object_get (tl, "CPU")) == 0.5);
+  assert_true (json_is_integer (json_object_get (tl, "Memory")));
+  assert_int_equal (json_integer_value (json_object_get (tl, "Memory")), 1024);
+  assert_string_equal (str (t, "PullStartedAt"), "2024-05-01T10:00:01.5Z");
+  assert_string_equal (str (t, "PullStoppedAt"), "2024-05-01T10:00:03.25Z");
+  assert_null (json_object_get (t, "ExecutionStoppedAt")); /* no essential container stopped */
   json_t *cs = json_object_get (t, "Containers");
   assert_int_equal (json_array_size (cs), 3); /* v4 lists the pulled one too */
   check_v4_container_a (json_array_get (cs, 0));
@@ -397,6 +421,11 @@ test_v3_and_not_inspected (void **state)
   assert_int_equal (st, 200);
   assert_int_equal (json_array_size (json_object_get (t, "Containers")), 2); /* not the pulled one */
   assert_null (json_object_get (t, "FaultInjectionEnabled"));
+  assert_null (json_object_get (t, "LaunchType")); /* v4 only */
+  assert_null (json_object_get (t, "ServiceName"));
+  assert_non_null (json_object_get (t, "Limits")); /* every version */
+  assert_string_equal (str (t, "PullStartedAt"), "2024-05-01T10:00:01.5Z");
+  assert_null (json_object_get (json_array_get (json_object_get (t, "Containers"), 0), "ContainerARN"));
   json_decref (t);
   expect_error (f, "/v3/nope", 500,
                 "V3 container metadata handler: unable to get container ID from request: unable to "
@@ -460,7 +489,7 @@ test_stats (void **state)
   assert_string_equal (a.stats_ids[0], ID_A);
   assert_string_equal (a.stats_ids[1], "!" ID_B);
   const char *raws[2] = { "{\"read\":\"2024-05-01T10:00:05Z\",\"cpu_stats\":{}}", NULL };
-  tmds_stats_answer (&a, raws);
+  tmds_stats_answer (&a, raws, NULL);
   assert_int_equal (a.status, 200);
   json_t *j = json_loads (a.body, 0, NULL);
   assert_string_equal (str (json_object_get (j, ID_A), "read"), "2024-05-01T10:00:05Z");
@@ -470,7 +499,7 @@ test_stats (void **state)
   tmds_answer_clear (&a);
   /* v2 task stats by address: null for the unavailable one */
   assert_null (get (f, "/v2/stats", "172.17.0.5", &st, &a));
-  tmds_stats_answer (&a, raws);
+  tmds_stats_answer (&a, raws, NULL);
   j = json_loads (a.body, 0, NULL);
   assert_true (json_is_null (json_object_get (j, ID_B)));
   json_decref (j);
@@ -479,16 +508,16 @@ test_stats (void **state)
   assert_null (get (f, "/v4/eid-a/stats", "x", &st, &a));
   assert_int_equal (a.n_stats_ids, 1);
   const char *none[1] = { NULL };
-  tmds_stats_answer (&a, none);
+  tmds_stats_answer (&a, none, NULL);
   assert_int_equal (a.status, 500);
   assert_string_equal (a.body, "\"Unable to get container stats for: " ID_A "\"");
   tmds_answer_clear (&a);
   assert_null (get (f, "/v3/eid-b/stats", "x", &st, &a));
-  tmds_stats_answer (&a, none);
+  tmds_stats_answer (&a, none, NULL);
   assert_int_equal (a.status, 400);
   tmds_answer_clear (&a);
   assert_null (get (f, "/v2/stats/" ID_A, "x", &st, &a));
-  tmds_stats_answer (&a, raws);
+  tmds_stats_answer (&a, raws, NULL);
   assert_int_equal (a.status, 200);
   tmds_answer_clear (&a);
 }
@@ -539,6 +568,86 @@ test_health (void **state)
   json_decref (c);
 }
 
+/* network_rate_stats: v4 bridge tasks only, from two samples; the task
+   fields that come and go (Limits, ExecutionStoppedAt, fault injection). */
+static void
+test_v4_rates_and_task_fields (void **state)
+{
+  struct fx *f = *state;
+  struct tmds_net_rate r = tmds_net_rate_between (0, 0, 0, 2000000000LL, 100, 100);
+  assert_false (r.set); /* first sample */
+  r = tmds_net_rate_between (1000000000LL, 1000, 500, 3000000000LL, 5000, 1500);
+  assert_true (r.set);
+  assert_true (r.rx_bytes_per_sec == 2000.0 && r.tx_bytes_per_sec == 500.0);
+  assert_false (tmds_net_rate_between (1000000000LL, 1000, 500, 3000000000LL, 10, 1500).set);
+  assert_false (tmds_net_rate_between (3000000000LL, 1, 1, 3000000000LL, 2, 2).set);
+  int st;
+  struct tmds_answer a;
+  const char *raws[1] = { "{\"read\":\"2024-05-01T10:00:05Z\",\"networks\":{}}" };
+  struct tmds_net_rate rates[1] = { { true, 2000.0, 0.25 } };
+  assert_null (get (f, "/v4/eid-a/stats", "x", &st, &a));
+  assert_true (a.net_rates);
+  tmds_stats_answer (&a, raws, rates);
+  json_t *j = json_loads (a.body, 0, NULL);
+  json_t *nr = json_object_get (j, "network_rate_stats");
+  assert_true (json_is_integer (json_object_get (nr, "rx_bytes_per_sec"))); /* Go prints 2000 */
+  assert_int_equal (json_integer_value (json_object_get (nr, "rx_bytes_per_sec")), 2000);
+  assert_true (json_real_value (json_object_get (nr, "tx_bytes_per_sec")) == 0.25);
+  json_decref (j);
+  tmds_answer_clear (&a);
+  /* v3: Docker's keys only */
+  assert_null (get (f, "/v3/eid-a/stats", "x", &st, &a));
+  tmds_stats_answer (&a, raws, rates);
+  j = json_loads (a.body, 0, NULL);
+  assert_null (json_object_get (j, "network_rate_stats"));
+  json_decref (j);
+  tmds_answer_clear (&a);
+  /* host mode: none */
+  f->t->opts.network_mode = xstrdup ("host");
+  assert_null (get (f, "/v4/eid-a/task/stats", "x", &st, &a));
+  assert_false (a.net_rates);
+  tmds_answer_clear (&a);
+  /* task fields */
+  f->t->opts.cpu = 2;
+  f->t->opts.memory_mib = 0;
+  f->t->fault_injection = true;
+  f->t->execution_stopped_ms = 1714557610000LL;
+  json_t *t = get (f, "/v4/eid-a/task", "x", &st, NULL);
+  json_t *lim = json_object_get (t, "Limits");
+  assert_true (json_is_integer (json_object_get (lim, "CPU"))); /* 2, not 2.0 */
+  assert_null (json_object_get (lim, "Memory"));
+  assert_true (json_is_true (json_object_get (t, "FaultInjectionEnabled")));
+  assert_string_equal (str (t, "ExecutionStoppedAt"), "2024-05-01T10:00:10Z");
+  json_decref (t);
+  f->t->opts.cpu = 0;
+  t = get (f, "/v4/eid-a/task", "x", &st, NULL);
+  assert_null (json_object_get (t, "Limits")); /* both 0: omitted */
+  json_decref (t);
+}
+
+/* The task fields the metadata reads survive a checkpoint round trip. */
+static void
+test_fields_checkpointed (void **state)
+{
+  struct fx *f = *state;
+  f->t->fault_injection = true;
+  f->t->execution_stopped_ms = 1714557610000LL;
+  json_t *j = state_task_to_json (f->t);
+  struct task *back = NULL;
+  agent_error_t err = NULL;
+  assert_int_equal (state_task_from_json (j, &back, &err), 0);
+  assert_string_equal (back->launch_type, "EC2");
+  assert_string_equal (back->service_name, "svc");
+  assert_true (back->fault_injection);
+  assert_true (back->pull_started_ms == f->t->pull_started_ms);
+  assert_true (back->pull_stopped_ms == f->t->pull_stopped_ms);
+  assert_true (back->execution_stopped_ms == f->t->execution_stopped_ms);
+  assert_string_equal (back->containers[0].container_arn, "arn:aws:ecs:us-west-2:1:container/c/t1/5e6f");
+  assert_null (back->containers[1].container_arn);
+  task_free (back);
+  json_decref (j);
+}
+
 int
 main (void)
 {
@@ -549,6 +658,8 @@ main (void)
     cmocka_unit_test_setup_teardown (test_v2, setup, teardown),
     cmocka_unit_test_setup_teardown (test_stats, setup, teardown),
     cmocka_unit_test_setup_teardown (test_health, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_v4_rates_and_task_fields, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_fields_checkpointed, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
