@@ -150,6 +150,13 @@ main (int argc, char **argv)
     }
   if (flags.loglevel && log_level_parse (flags.loglevel, &lvl) < 0)
     log_warn ("config", "ignoring invalid -loglevel \"%s\"", flags.loglevel);
+  /* the credentials audit log: stdout, and its file unless disabled (a
+     file that cannot be opened now is tried again at each entry) */
+  if (log_audit_init (cfg.audit_log_disabled ? NULL : cfg.audit_log_file, &err) < 0)
+    {
+      log_warn ("config", "ECS_AUDIT_LOGFILE: %s", error_msg (&err));
+      error_free (&err);
+    }
   if (cfg.gates_warning)
     log_warn ("config", "%s", cfg.gates_warning);
   if (cfg.config_file)
@@ -162,6 +169,7 @@ main (int argc, char **argv)
     log_info ("agent", "exiting cleanly");
   error_free (&err);
   config_free (&cfg);
+  log_audit_close ();
   log_close ();
   return code;
 }

@@ -277,9 +277,12 @@ agent_tmds_start (struct agent *a, agent_error_t *err)
     .cluster = a->cfg->cluster,
     /* the zone ECS answered at registration (upstream's), else the identity document's */
     .availability_zone = a->availability_zone ? a->availability_zone : a->ident.availability_zone,
+    .rps_steady = a->cfg->tmds_rps_steady,
+    .rps_burst = a->cfg->tmds_rps_burst,
   };
   struct tmds_provider prov = { .task_count = agent_tmds_task_count,
                                 .task_at = agent_tmds_task_at,
+                                .container_instance_arn = agent_intro_instance_arn,
                                 .data = a };
   if (tmds_start (a->loop, &tc, &prov, a->services->creds, a->docker, &a->services->tmds, err) < 0)
     return -1;

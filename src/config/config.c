@@ -488,6 +488,21 @@ config_load (struct agent_config *cfg, config_getenv_fn env, void *d, agent_erro
         return error_set (err, ERR_TERMINAL, "ECS_TASK_METADATA_PORT: \"%s\" is not a port number", v);
       cfg->tmds_port = (int) p;
     }
+  config_rps_limit (config_env (env, d, "ECS_TASK_METADATA_RPS_LIMIT"), &cfg->tmds_rps_steady,
+                    &cfg->tmds_rps_burst);
+  cfg->audit_log_file = config_trim_dup (config_env (env, d, "ECS_AUDIT_LOGFILE"));
+  bool audit_set = false;
+  if (config_env_bool (env, d, "ECS_AUDIT_LOGFILE_DISABLED", &cfg->audit_log_disabled, &audit_set,
+                       err) < 0)
+    return -ERR_TERMINAL;
+  if (!cfg->audit_log_file && cfg->log_file)
+    {
+      /* upstream's /log/audit.log sits beside its /log/ecs-agent.log */
+      const char *slash = strrchr (cfg->log_file, '/');
+      cfg->audit_log_file = slash ? xasprintf ("%.*s/audit.log", (int) (slash - cfg->log_file),
+                                               cfg->log_file)
+                                  : xstrdup ("audit.log");
+    }
   bool role_set = false;
   if (config_env_bool (env, d, "ECS_ENABLE_TASK_IAM_ROLE", &cfg->task_iam_role, &role_set, err) < 0
       || config_env_bool (env, d, "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST",
@@ -568,13 +583,45 @@ config_load (struct agent_config *cfg, config_getenv_fn env, void *d, agent_erro
 }
 
 void
+config_rps_limit (const char *v, unsigned *steady, unsigned *burst)
+{
+  *steady = CONFIG_TMDS_RPS_STEADY;
+  *burst = CONFIG_TMDS_RPS_BURST;
+  if (!v)
+    return;
+  cleanup_free char *copy = xstrdup (v);
+  char *comma = strchr (copy, ',');
+  if (!comma)
+    return;
+  *comma = 0;
+  long parts[2];
+  const char *texts[2] = { copy, comma + 1 };
+  for (int i = 0; i < 2; i++)
+    {
+      const char *p = texts[i];
+      while (*p == ' ' || *p == '\t')
+        p++;
+      char *end;
+      errno = 0;
+      parts[i] = strtol (p, &end, 10);
+      while (*end == ' ' || *end == '\t')
+        end++;
+      if (end == p || *end || errno || parts[i] <= 0 || parts[i] > 1000000)
+        return;
+    }
+  *steady = (unsigned) parts[0];
+  *burst = (unsigned) parts[1];
+}
+
+void
 config_free (struct agent_config *cfg)
 {
   char **strs[] = { &cfg->cluster, &cfg->api_endpoint, &cfg->docker_endpoint, &cfg->aws_region,
                     &cfg->data_dir, &cfg->engine_auth_type, &cfg->engine_auth_data,
                     &cfg->update_download_dir, &cfg->log_file, &cfg->imds_endpoint,
                     &cfg->introspection_addr, &cfg->tmds_addr, &cfg->access_key_id, &cfg->secret_access_key,
-                    &cfg->session_token, &cfg->config_file, &cfg->cgroup_path };
+                    &cfg->session_token, &cfg->config_file, &cfg->cgroup_path,
+                    &cfg->audit_log_file };
   for (size_t i = 0; i < ARRAY_SIZE (strs); i++)
     {
       free (*strs[i]);

@@ -104,6 +104,15 @@ struct agent_config
      listens on 127.0.0.1:51679 without a key, these move it (tests). */
   char *tmds_addr; /* ECS_TASK_METADATA_LISTEN_ADDR, default 127.0.0.1 */
   int tmds_port;   /* ECS_TASK_METADATA_PORT, default 51679 */
+  /* ECS_TASK_METADATA_RPS_LIMIT "<steady>,<burst>" (default 40,60; a
+     malformed value or one <= 0 gives the default, as upstream) */
+  unsigned tmds_rps_steady, tmds_rps_burst;
+  /* The credentials audit log (log/log.h log_audit): ECS_AUDIT_LOGFILE,
+     default audit.log next to ECS_LOGFILE (upstream: /log/audit.log beside
+     /log/ecs-agent.log), none without ECS_LOGFILE; ECS_AUDIT_LOGFILE_DISABLED
+     keeps it to stdout. */
+  char *audit_log_file;
+  bool audit_log_disabled;
   bool task_iam_role;              /* ECS_ENABLE_TASK_IAM_ROLE: capability only */
   bool task_iam_role_network_host; /* ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST: capability only */
   /* GET /v1/health bounds (core/health.h); 0 = the defaults there */
@@ -139,6 +148,11 @@ int config_load (struct agent_config *cfg, config_getenv_fn env, void *env_data,
                  agent_error_t *err);
 /* Uses the process environment. */
 int config_load_env (struct agent_config *cfg, agent_error_t *err);
+#define CONFIG_TMDS_RPS_STEADY 40
+#define CONFIG_TMDS_RPS_BURST 60
+/* ECS_TASK_METADATA_RPS_LIMIT's value (NULL = unset) -> steady, burst. */
+void config_rps_limit (const char *v, unsigned *steady, unsigned *burst);
+
 void config_free (struct agent_config *cfg);
 
 /* The option gates alone (config_load calls it): fills *x->gates;

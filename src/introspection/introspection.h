@@ -37,8 +37,9 @@
  * serves each connection it accepts.
  *
  * Files: routes.c (router, JSON views), server.c (lws server, connection
- * limits, start/stop), listener.c (listening socket, accept back-off),
- * healthcheck.c (the -healthcheck client).
+ * limits, start/stop), request.c (what a parsed request carries),
+ * listener.c (listening socket, accept back-off), healthcheck.c (the
+ * -healthcheck client).
  *
  * Hardening (defaults, all configurable):
  *   - headers larger than max_header_bytes (8 KiB): connection closed by lws;
@@ -135,6 +136,9 @@ struct introspection_request
   const char *const *args; /* url-decoded query fragments */
   size_t n_args;
   const char *peer_ip;     /* the caller's address ("" if unknown) */
+  const char *remote_addr; /* "ip:port" ("[ip]:port" for IPv6), as Go's RemoteAddr */
+  const char *user_agent;  /* User-Agent header, "" if none */
+  const char *forwarded_for; /* X-Forwarded-For header, "" if none */
 };
 
 /* A deferred answer: see handle. */
@@ -172,6 +176,11 @@ struct introspection_provider
 
 void introspection_reply_on_cancel (struct introspection_reply *r, void (*cancel_cb) (void *arg),
                                     void *arg);
+/* A header the answer carries besides the status line, Content-Type and
+   Content-Length (name without the colon; both copied).  Call during
+   handle or before introspection_reply_send. */
+void introspection_reply_add_header (struct introspection_reply *r, const char *name,
+                                     const char *value);
 /* body: malloc'd, taken. */
 void introspection_reply_send (struct introspection_reply *r, int status, char *body,
                                const char *content_type);

@@ -4,6 +4,7 @@
  * request answers is decided by routes.c.  See introspection.h. */
 #include "introspection/introspection.h"
 #include "introspection/listener.h"
+#include "introspection/request.h"
 #include "core/lws_util.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
@@ -45,6 +46,8 @@ struct conn
   const char *ctype;
   char *body;
   size_t body_len, body_off;
+  char *extra; /* headers added by the provider: "Name:\0value\0" pairs */
+  size_t extra_len;
 };
 
 TAILQ_HEAD (conn_list, conn);
@@ -140,6 +143,9 @@ conn_reset (struct conn *c)
   free (c->body);
   c->body = NULL;
   c->body_len = c->body_off = 0;
+  free (c->extra);
+  c->extra = NULL;
+  c->extra_len = 0;
   c->busy = c->in_body = c->headers_sent = c->head = false;
 }
 
@@ -164,83 +170,33 @@ conn_free (struct introspection_server *s, struct conn *c)
     introspection_listener_resume (s->listener);
 }
 
-static const char *
-method_name (int m)
-{
-  switch (m)
-    {
-    case LWSHUMETH_GET:
-      return "GET";
-    case LWSHUMETH_POST:
-      return "POST";
-    case LWSHUMETH_OPTIONS:
-      return "OPTIONS";
-    case LWSHUMETH_PUT:
-      return "PUT";
-    case LWSHUMETH_PATCH:
-      return "PATCH";
-    case LWSHUMETH_DELETE:
-      return "DELETE";
-    case LWSHUMETH_CONNECT:
-      return "CONNECT";
-    case LWSHUMETH_HEAD:
-      return "HEAD";
-    default:
-      return "?";
-    }
-}
-
 /* Route the request now: the answer is a snapshot of engine state. */
 static int
 prepare (struct introspection_server *s, struct conn *c)
 {
-  struct lws *wsi = c->wsi;
-  char *uri = NULL;
-  int ulen = 0;
-  int m = lws_http_get_uri_and_method (wsi, &uri, &ulen);
-  cleanup_free char *path = xstrndup (uri ? uri : "/", uri ? (size_t) ulen : 1);
-
-  /* Query fragments arrive url-decoded, one per '&' (an empty one too).
-     One more than the router accepts is collected, so that it can refuse a
-     request whose arguments would otherwise be cut short. */
-  char *args[INTROSPECTION_MAX_QUERY_ARGS + 1];
-  size_t n_args = 0;
-  for (int i = 0; n_args < ARRAY_SIZE (args); i++)
-    {
-      int flen = lws_hdr_fragment_length (wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
-      char *buf = xmalloc ((size_t) (flen > 0 ? flen : 0) + 1);
-      /* 0 is the length of both an empty and a missing fragment; the copy
-         tells them apart (-1: no such fragment). */
-      if (lws_hdr_copy_fragment (wsi, buf, (flen > 0 ? flen : 0) + 1, WSI_TOKEN_HTTP_URI_ARGS, i)
-          < 0)
-        {
-          free (buf);
-          break;
-        }
-      args[n_args++] = buf;
-    }
-
+  struct introspection_lws_request q;
+  introspection_request_read (c->wsi, &q);
   conn_reset (c);
-  c->head = m == LWSHUMETH_HEAD;
-  char peer[64] = "";
-  lws_get_peer_simple (wsi, peer, sizeof peer);
+  c->head = q.method == LWSHUMETH_HEAD;
   s->n_requests++;
   if (s->prov.handle)
     {
       /* The provider answers (and logs) itself: paths may carry secrets. */
-      struct introspection_request rq = { .method = method_name (m),
-                                          .path = path,
-                                          .args = (const char *const *) args,
-                                          .n_args = n_args,
-                                          .peer_ip = peer };
+      struct introspection_request rq = { .method = q.method_name,
+                                          .path = q.path,
+                                          .args = (const char *const *) q.args,
+                                          .n_args = q.n_args,
+                                          .peer_ip = q.peer,
+                                          .remote_addr = q.remote,
+                                          .user_agent = q.user_agent,
+                                          .forwarded_for = q.forwarded_for };
       struct introspection_reply *r = xcalloc (1, sizeof *r);
       r->c = c;
       c->deferred = r;
       c->status = s->prov.handle (s->prov.data, &rq, r, &c->body, &c->ctype);
       if (c->status == 0)
         {
-          for (size_t i = 0; i < n_args; i++)
-            free (args[i]);
+          introspection_request_clear (&q);
           return 1; /* answered later (introspection_reply_send) */
         }
       c->deferred = NULL;
@@ -248,16 +204,41 @@ prepare (struct introspection_server *s, struct conn *c)
     }
   else
     {
-      c->status = introspection_route (&s->cfg, &s->prov, path, (const char *const *) args,
-                                       n_args, &c->body, &c->ctype);
-      log_debug (MOD, "request method=%s path=%s args=%zu status=%d peer=%s", method_name (m),
-                 path, n_args, c->status, peer);
+      c->status = introspection_route (&s->cfg, &s->prov, q.path, (const char *const *) q.args,
+                                       q.n_args, &c->body, &c->ctype);
+      log_debug (MOD, "request method=%s path=%s args=%zu status=%d peer=%s", q.method_name,
+                 q.path, q.n_args, c->status, q.peer);
     }
   c->body_len = strlen (c->body);
   c->busy = true;
-  for (size_t i = 0; i < n_args; i++)
-    free (args[i]);
+  introspection_request_clear (&q);
 
+  return 0;
+}
+
+/* The status line and headers of c's answer, the provider's extra headers
+   included, in a buffer sized for them.  < 0 when lws refuses. */
+static int
+write_head (struct conn *c)
+{
+  struct lws *wsi = c->wsi;
+  size_t size = LWS_PRE + 512 + c->extra_len * 2;
+  cleanup_free unsigned char *hbuf = xmalloc (size);
+  unsigned char *start = hbuf + LWS_PRE, *p = start, *end = hbuf + size;
+  if (lws_add_http_common_headers (wsi, (unsigned) c->status, c->ctype,
+                                   (lws_filepos_t) c->body_len, &p, end))
+    return -1;
+  for (size_t off = 0; off < c->extra_len;)
+    {
+      const char *name = c->extra + off;
+      const char *value = name + strlen (name) + 1;
+      off = (size_t) (value - c->extra) + strlen (value) + 1;
+      if (lws_add_http_header_by_name (wsi, (const unsigned char *) name,
+                                       (const unsigned char *) value, (int) strlen (value), &p, end))
+        return -1;
+    }
+  if (lws_finalize_write_http_header (wsi, start, &p, end))
+    return -1;
   return 0;
 }
 
@@ -285,12 +266,8 @@ respond_now (struct introspection_server *s, struct conn *c)
   struct lws *wsi = c->wsi;
   if (prepare (s, c) == 1)
     return -1; /* an upgrade request is answered at once or not at all */
-  unsigned char hbuf[LWS_PRE + 512];
-  unsigned char *start = hbuf + LWS_PRE, *p = start, *end = hbuf + sizeof hbuf;
   int rc = 1;
-  if (lws_add_http_common_headers (wsi, (unsigned) c->status, c->ctype,
-                                   (lws_filepos_t) c->body_len, &p, end)
-      || lws_finalize_write_http_header (wsi, start, &p, end))
+  if (write_head (c) < 0)
     rc = -1;
   else if (!c->head && c->body_len)
     {
@@ -312,12 +289,7 @@ on_writable (struct introspection_server *s, struct conn *c)
     return 0;
   if (!c->headers_sent)
     {
-      unsigned char hbuf[LWS_PRE + 512];
-      unsigned char *start = hbuf + LWS_PRE, *p = start, *end = hbuf + sizeof hbuf;
-      if (lws_add_http_common_headers (wsi, (unsigned) c->status, c->ctype,
-                                       (lws_filepos_t) c->body_len, &p, end))
-        return -1;
-      if (lws_finalize_write_http_header (wsi, start, &p, end))
+      if (write_head (c) < 0)
         return -1;
       c->headers_sent = true;
       if (!c->head && c->body_len)
@@ -770,6 +742,20 @@ introspection_reply_on_cancel (struct introspection_reply *r, void (*cancel_cb) 
 {
   r->cancel_cb = cancel_cb;
   r->cancel_arg = arg;
+}
+
+void
+introspection_reply_add_header (struct introspection_reply *r, const char *name, const char *value)
+{
+  struct conn *c = r->c;
+  size_t nl = strlen (name), vl = strlen (value);
+  c->extra = xrealloc (c->extra, c->extra_len + nl + vl + 3);
+  char *p = c->extra + c->extra_len;
+  memcpy (p, name, nl);
+  p[nl] = ':';
+  p[nl + 1] = 0;
+  memcpy (p + nl + 2, value, vl + 1);
+  c->extra_len += nl + vl + 3;
 }
 
 void

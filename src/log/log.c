@@ -108,11 +108,11 @@ log_cmp_str (const void *a, const void *b)
   return strcmp (*(char *const *) a, *(char *const *) b);
 }
 
-/* Remove the oldest rotated files so at most LOG_KEEP_FILES remain. */
+/* Remove the oldest rotated files of file so at most LOG_KEEP_FILES remain. */
 static void
-log_prune (void)
+log_prune (const char *file)
 {
-  cleanup_free char *dircopy = xstrdup (log_state.file);
+  cleanup_free char *dircopy = xstrdup (file);
   char *slash = strrchr (dircopy, '/');
   const char *dir = ".";
   const char *base = dircopy;
@@ -148,35 +148,104 @@ log_prune (void)
   free (names);
 }
 
+/* An hourly-rotated file: file.<YYYY-MM-DD-HH>, file itself a link to the
+   current one.  Shared by the agent log and the audit log. */
 static void
-log_rotate_if_needed (time_t now)
+log_rotate_file (const char *file, int *fd, char hour_open[16], time_t now)
 {
-  if (log_state.file == NULL)
+  if (file == NULL)
     return;
   struct tm tm;
   gmtime_r (&now, &tm);
   char hour[16];
   strftime (hour, sizeof hour, "%Y-%m-%d-%H", &tm);
-  if (log_state.fd >= 0 && strcmp (hour, log_state.hour) == 0)
+  if (*fd >= 0 && strcmp (hour, hour_open) == 0)
     return;
-  if (log_state.fd >= 0)
-    close (log_state.fd);
-  cleanup_free char *path = xasprintf ("%s.%s", log_state.file, hour);
-  log_state.fd = open (path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  memcpy (log_state.hour, hour, sizeof hour);
+  if (*fd >= 0)
+    close (*fd);
+  cleanup_free char *path = xasprintf ("%s.%s", file, hour);
+  *fd = open (path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  memcpy (hour_open, hour, sizeof hour);
   /* the seed's ECS_LOGFILE path itself points at the current hour's file */
-  cleanup_free char *tmp = xasprintf ("%s.lnk", log_state.file);
+  cleanup_free char *tmp = xasprintf ("%s.lnk", file);
   const char *target = strrchr (path, '/') ? strrchr (path, '/') + 1 : path;
   unlink (tmp);
   if (symlink (target, tmp) == 0)
     {
       struct stat st;
-      if (lstat (log_state.file, &st) == 0 && !S_ISLNK (st.st_mode))
+      if (lstat (file, &st) == 0 && !S_ISLNK (st.st_mode))
         unlink (tmp); /* a real file is there: leave it alone */
-      else if (rename (tmp, log_state.file) < 0)
+      else if (rename (tmp, file) < 0)
         unlink (tmp);
     }
-  log_prune ();
+  log_prune (file);
+}
+
+static void
+log_rotate_if_needed (time_t now)
+{
+  log_rotate_file (log_state.file, &log_state.fd, log_state.hour, now);
+}
+
+/* ---- the credentials audit log ---- */
+
+static struct
+{
+  bool on;
+  char *file; /* NULL: stdout only */
+  int fd;
+  char hour[16];
+} audit_state = { .fd = -1 };
+
+int
+log_audit_init (const char *file, agent_error_t *err)
+{
+  log_audit_close ();
+  audit_state.on = true;
+  if (file && *file)
+    {
+      audit_state.file = xstrdup (file);
+      log_rotate_file (audit_state.file, &audit_state.fd, audit_state.hour, log_now ());
+      if (audit_state.fd < 0)
+        {
+          int e = errno;
+          return error_set_status (err, ERR_IO, e, "cannot open audit log file %s: %s", file,
+                                   strerror (e));
+        }
+    }
+  return 0;
+}
+
+void
+log_audit_close (void)
+{
+  if (audit_state.fd >= 0)
+    close (audit_state.fd);
+  audit_state.fd = -1;
+  audit_state.hour[0] = '\0';
+  free (audit_state.file);
+  audit_state.file = NULL;
+  audit_state.on = false;
+}
+
+void
+log_audit (const char *entry)
+{
+  if (!audit_state.on)
+    return;
+  char *line = log_redact (xasprintf ("%s\n", entry));
+  size_t n = strlen (line);
+  if (write (STDOUT_FILENO, line, n) < 0)
+    {
+      /* stdout gone: the file still gets the line */
+    }
+  /* a file that could not be opened is tried again at each entry */
+  log_rotate_file (audit_state.file, &audit_state.fd, audit_state.hour, log_now ());
+  if (audit_state.fd >= 0 && write (audit_state.fd, line, n) < 0)
+    {
+      /* nowhere to report it: the agent log is not the place for audit lines */
+    }
+  free (line);
 }
 
 int

@@ -44,6 +44,14 @@ void log_close (void);
    later line tries again; stdout still gets its lines). */
 int log_reopen (agent_error_t *err);
 
+/* The credentials audit log (upstream's, see tmds/tmds.h for its lines):
+   after log_audit_init each log_audit entry is written as one line, as it
+   is, to stdout and, when file is given, to file (rotated hourly like the
+   agent log, the newest 24 kept).  Without init, log_audit does nothing. */
+int log_audit_init (const char *file, agent_error_t *err);
+void log_audit (const char *entry);
+void log_audit_close (void);
+
 /* Register a secret string that must never appear in a line (copied; short
    strings under 4 chars are ignored).  log_secret_remove undoes one
    registration: a secret added twice (a message and the credentials store

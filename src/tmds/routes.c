@@ -2,7 +2,9 @@
  * path -> task / container lookup -> answer, with upstream's status codes
  * and error strings (see tmds.h). */
 #include "tmds/tmds_int.h"
+#include "core/time.h"
 #include "core/util.h"
+#include "log/log.h"
 #include "core/xmalloc.h"
 #include <stdarg.h>
 #include <stdio.h>
@@ -58,6 +60,37 @@ not_found (struct tmds_answer *a)
   a->status = 404;
   a->ctype = TEXT_TYPE;
   a->body = xstrdup ("404 page not found\n");
+}
+
+/* ---- audit entries ---- */
+
+char *
+tmds_audit_entry (int64_t now_ns, int status, const char *remote_addr, const char *path,
+                  const char *user_agent, const char *task_arn, const char *event,
+                  const char *cluster, const char *instance_arn)
+{
+#define OR_DASH(x) ((x) && *(x) ? (x) : "-")
+  char t[TIME_RFC3339_LEN];
+  if (time_rfc3339_format (now_ns - now_ns % 1000000000LL, t, sizeof t) > 0)
+    {
+      char *dot = strchr (t, '.');
+      if (dot) /* whole seconds, as Go's time.RFC3339 */
+        memmove (dot, dot + 10, strlen (dot + 10) + 1);
+    }
+  const char *p = path ? path : "";
+  if (strncmp (p, "/v2/credentials", 15) == 0)
+    p = "/v2/credentials"; /* never the id */
+  else if (strncmp (p, "/v1/credentials", 15) == 0)
+    p = "/v1/credentials";
+  cleanup_free char *pe = log_escape (p);
+  cleanup_free char *ua = log_escape (OR_DASH (user_agent));
+  if (!event || !*event)
+    return xasprintf ("%s %d %s \"%s\" \"%s\" %s ", t, status, OR_DASH (remote_addr), OR_DASH (pe),
+                      ua, OR_DASH (task_arn));
+  return xasprintf ("%s %d %s \"%s\" \"%s\" %s %s 2 %s %s", t, status, OR_DASH (remote_addr),
+                    OR_DASH (pe), ua, OR_DASH (task_arn), event, OR_DASH (cluster),
+                    OR_DASH (instance_arn));
+#undef OR_DASH
 }
 
 /* ---- lookups ---- */

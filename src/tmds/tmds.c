@@ -7,6 +7,8 @@
 #include "introspection/introspection.h"
 #include "core/xmalloc.h"
 #include "log/log.h"
+#include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -64,6 +66,8 @@ struct tmds_server
   struct icache_list cache;
   struct stats_list stats;
   size_t stats_inflight;
+  struct tmds_throttle *throttle;
+  char rate_header[32]; /* X-Rate-Limit-Limit */
   void (*done_cb) (void *);
   void *done_arg;
 };
@@ -293,6 +297,14 @@ stats_start (struct tmds_server *s, struct tmds_answer *a, struct introspection_
 
 /* ---- requests ---- */
 
+static int64_t
+wall_ns (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_REALTIME, &ts);
+  return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 static int
 tmds_handle (void *data, const struct introspection_request *rq, struct introspection_reply *reply,
              char **body, const char **ctype)
@@ -303,12 +315,37 @@ tmds_handle (void *data, const struct introspection_request *rq, struct introspe
                          .creds = s->creds,
                          .inspect = cache_inspect,
                          .inspect_data = s };
+  const char *ci_arn = s->prov.container_instance_arn
+                          ? s->prov.container_instance_arn (s->prov.data)
+                          : NULL;
+  /* upstream's limiter headers, on every answer */
+  introspection_reply_add_header (reply, "X-Rate-Limit-Limit", s->rate_header);
+  introspection_reply_add_header (reply, "X-Rate-Limit-Duration", "1");
+  introspection_reply_add_header (reply, "X-Rate-Limit-Request-Forwarded-For",
+                                  rq->forwarded_for ? rq->forwarded_for : "");
+  introspection_reply_add_header (reply, "X-Rate-Limit-Request-Remote-Addr",
+                                  rq->remote_addr ? rq->remote_addr : "");
+  if (!tmds_throttle_allow (s->throttle, rq->peer_ip, rq->path, (int64_t) uv_hrtime ()))
+    {
+      char *entry = tmds_audit_entry (wall_ns (), 429, rq->remote_addr, rq->path,
+                                      rq->user_agent, NULL, NULL, s->cluster, ci_arn);
+      log_audit (entry);
+      free (entry);
+      *body = xstrdup ("You have reached maximum request limit.");
+      *ctype = "text/plain; charset=utf-8";
+      return 429;
+    }
   struct tmds_answer a;
   tmds_route (&v, rq->path, rq->args, rq->n_args, rq->peer_ip, &a);
   if (a.creds_request)
-    /* the credentials id is the secret: the path is logged without it */
-    log_info (MOD, "%d %s \"%s\" %s %s", a.status, rq->peer_ip, a.creds_path,
-              a.creds_task_arn ? a.creds_task_arn : "-", a.creds_event ? a.creds_event : "");
+    {
+      /* the credentials id is the secret: the entry names the path without it */
+      char *entry = tmds_audit_entry (wall_ns (), a.status, rq->remote_addr, a.creds_path,
+                                      rq->user_agent, a.creds_task_arn, a.creds_event, s->cluster,
+                                      ci_arn);
+      log_audit (entry);
+      free (entry);
+    }
   else
     log_debug (MOD, "request method=%s path=%s status=%d peer=%s", rq->method, rq->path,
                a.body ? a.status : 0, rq->peer_ip);
@@ -352,6 +389,9 @@ tmds_start (uv_loop_t *loop, const struct tmds_config *cfg, const struct tmds_pr
   s->docker = docker;
   TAILQ_INIT (&s->cache);
   TAILQ_INIT (&s->stats);
+  unsigned rate = cfg->rps_steady ? cfg->rps_steady : 40, burst = cfg->rps_burst ? cfg->rps_burst : 60;
+  s->throttle = tmds_throttle_new (rate, burst, TMDS_THROTTLE_MAX_BUCKETS);
+  snprintf (s->rate_header, sizeof s->rate_header, "%.2f", (double) rate);
   struct introspection_config ic = {
     .listen_addr = s->addr,
     .port = cfg->port < 0 ? TMDS_DEFAULT_PORT : cfg->port,
@@ -364,6 +404,7 @@ tmds_start (uv_loop_t *loop, const struct tmds_config *cfg, const struct tmds_pr
                                        .data = s };
   if (introspection_start (loop, &ic, &ip, &s->http, err) < 0)
     {
+      tmds_throttle_free (s->throttle);
       free (s->addr);
       free (s->cluster);
       free (s->az);
@@ -392,6 +433,7 @@ tmds_http_stopped_cb (void *arg)
     cache_free (s, TAILQ_FIRST (&s->cache));
   void (*done) (void *) = s->done_cb;
   void *done_arg = s->done_arg;
+  tmds_throttle_free (s->throttle);
   free (s->addr);
   free (s->cluster);
   free (s->az);

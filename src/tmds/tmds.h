@@ -10,7 +10,7 @@
  *    CredentialsUninitialized (id known from a restored task, ACS has not
  *    re-sent it), 400 InvalidIdInRequest.  The id is the secret: no
  *    source-address check, and it is never logged (one line per request
- *    names the task and the role, not the id).
+ *    names the task and the role, not the id: see the audit entries below).
  *  - Metadata: /v4/<eid>, /v4/<eid>/task, /v4/<eid>/taskWithTags,
  *    /v4/<eid>/stats, /v4/<eid>/task/stats, the same under /v3/<eid>, and
  *    /v2/metadata, /v2/metadata/<dockerId>, /v2/stats, /v2/stats/<dockerId>.
@@ -30,12 +30,21 @@
  *    (at most TMDS_MAX_STATS_INFLIGHT at once; beyond that a container's
  *    stats are unavailable); nothing streams in between.  Stats of a
  *    container that is not running, or of a stopped task, are unavailable.
+ *  - Every request first passes the limiter: one token bucket per (caller
+ *    address, path), rps_steady per second up to rps_burst
+ *    (ECS_TASK_METADATA_RPS_LIMIT); beyond it 429 "You have reached maximum
+ *    request limit." (text/plain).  Every answer carries upstream's
+ *    X-Rate-Limit-Limit ("%.2f" of the rate), X-Rate-Limit-Duration (1),
+ *    X-Rate-Limit-Request-Forwarded-For and X-Rate-Limit-Request-Remote-Addr.
+ *  - Each credentials request and each 429 writes one audit entry
+ *    (tmds_audit_entry, log/log.h log_audit): never the credentials id.
  *  - The HTTP server is introspection's (introspection/introspection.h: lws
  *    on the agent's loop, header limit, read timeout, connection limit with
  *    eviction of the oldest idle connection, accept back-off), with its
  *    own listener; lws normalises request paths (no 301 answers).
- *  Files: routes.c (router, credentials, errors), meta.c (JSON shapes),
- *  tmds.c (server, Docker inspect cache, stats calls).
+ *  Files: routes.c (router, credentials, errors, audit entries), meta.c
+ *  (JSON shapes), throttle.c (limiter), tmds.c (server, Docker inspect
+ *  cache, stats calls).
  */
 #ifndef TMDS_TMDS_H
 #define TMDS_TMDS_H
@@ -61,6 +70,7 @@ struct tmds_config
   const char *availability_zone; /* NULL/"" = omitted */
   unsigned max_connections;      /* 0 = 1024 */
   unsigned read_timeout_s;       /* 0 = 5 */
+  unsigned rps_steady, rps_burst; /* request limit per (caller, path); 0 = 40, 60 */
 };
 
 /* How the server reads the tasks (the agent wires it to engine/);
@@ -69,6 +79,8 @@ struct tmds_provider
 {
   size_t (*task_count) (void *data);
   const struct task *(*task_at) (void *data, size_t i);
+  /* For the audit lines; optional (NULL or NULL answer: "-"). */
+  const char *(*container_instance_arn) (void *data);
   void *data;
 };
 
@@ -105,6 +117,15 @@ struct tmds_answer
   char *creds_task_arn;
   const char *creds_event; /* "GetCredentials" / "GetCredentialsExecutionRole" */
 };
+
+/* Upstream's credentials audit entry (log/log.h log_audit): "<time>
+   <status> <remote ip:port> \"<path>\" \"<User-Agent>\" <task ARN>
+   <event> 2 <cluster> <instance ARN>"; without event (errors, 429) it ends
+   after the task ARN with a space.  Empty fields are "-"; a credentials
+   path is written without its id; the User-Agent escaped (pure). */
+char *tmds_audit_entry (int64_t now_ns, int status, const char *remote_addr, const char *path,
+                        const char *user_agent, const char *task_arn, const char *event,
+                        const char *cluster, const char *instance_arn);
 
 /* Route one request (pure; for the server, unit tests and fuzzing). */
 void tmds_route (const struct tmds_view *v, const char *path, const char *const *args,

@@ -100,13 +100,22 @@ def wget_json(cid, url_expr):
     return json.loads(out)
 
 
-def host_get(agent, path, headers=None):
+def host_get(agent, path, headers=None, with_headers=False):
     req = urllib.request.Request("http://127.0.0.1:%d%s" % (agent.tmds_port, path), headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.read().decode()
+            out = r.status, r.read().decode(), r.headers
     except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
+        out = e.code, e.read().decode(), e.headers
+    return out if with_headers else out[:2]
+
+
+def audit_lines(agent):
+    path = os.path.join(agent.log_dir, "audit.log")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return f.read().splitlines()
 
 
 def test_bridge_container_credentials_and_metadata(rig, test_image):
@@ -137,6 +146,19 @@ def test_bridge_container_credentials_and_metadata(rig, test_image):
     # an id that is not this task's (nor any task's): refused
     rc, out = in_container(main, "wget -qO- http://169.254.170.2/v2/credentials/not-a-task-id 2>&1")
     assert rc != 0 and "400" in out
+    # the audit log (beside ECS_LOGFILE): one line per credentials request, the id never in it
+    ip = inspect(main)["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+    cid = rel.rsplit("/", 1)[1]
+    lines = wait_for(lambda: (lambda ls: ls if any(" 400 " in x for x in ls) else None)(audit_lines(agent)),
+                     20, what="audit lines")
+    ok = [x for x in lines if " 200 " in x]
+    assert ok and all(cid not in x and "not-a-task-id" not in x for x in lines), lines
+    f = ok[0].split(" ")
+    assert f[1] == "200" and f[2].startswith(ip + ":") and f[3] == '"/v2/credentials"', ok[0]
+    assert ok[0].endswith(" %s GetCredentials 2 %s %s" % (arn, agent.cluster, agent.instance_arn())), ok[0]
+    bad = [x for x in lines if " 400 " in x][0]
+    assert bad.endswith(' - ') and '"/v2/credentials"' in bad, bad
+    assert ok[0] in agent.output()  # stdout gets the same lines
 
     # v4 container / task / stats
     info = inspect(main)
@@ -294,3 +316,30 @@ def test_health_in_metadata(rig, test_image):
     h2 = health()
     assert h2["exitCode"] == 1 and "probe-out" in h2["output"], h2
     assert h2["statusSince"] != h["statusSince"], (h, h2)
+
+
+def test_request_limit(make_agent):
+    """ECS_TASK_METADATA_RPS_LIMIT: one bucket per (caller, path); beyond the burst 429 with
+    upstream's body, the rate headers on every answer, an audit line per 429; other paths
+    keep their own bucket."""
+    agent = make_agent(env={"ECS_TASK_METADATA_RPS_LIMIT": "1,3"})
+    agent.wait_connected()
+    got = [host_get(agent, "/v4/some-eid/task", headers={"X-Forwarded-For": "10.9.8.7"}, with_headers=True)
+           for _ in range(4)]
+    assert [g[0] for g in got[:3]] == [404, 404, 404], got
+    st, body, h = got[3]
+    assert st == 429 and body == "You have reached maximum request limit.", (st, body)
+    assert h["Content-Type"] == "text/plain; charset=utf-8"
+    for _, _, hh in got:
+        assert hh["X-Rate-Limit-Limit"] == "1.00" and hh["X-Rate-Limit-Duration"] == "1"
+        assert hh["X-Rate-Limit-Request-Forwarded-For"] == "10.9.8.7"
+        assert hh["X-Rate-Limit-Request-Remote-Addr"].startswith("127.0.0.1:")
+    assert host_get(agent, "/v4/some-eid")[0] == 404  # its own bucket
+    for _ in range(3):
+        host_get(agent, "/v2/credentials/secret-looking-id")
+    assert host_get(agent, "/v2/credentials/secret-looking-id")[0] == 429
+    lines = wait_for(lambda: [x for x in audit_lines(agent) if " 429 " in x] or None, 20, what="429 audit lines")
+    assert any('"/v2/credentials"' in x for x in lines) and all("secret-looking-id" not in x for x in lines), lines
+    # a token comes back after a second
+    wait_for(lambda: host_get(agent, "/v4/some-eid/task")[0] == 404, 10, what="the bucket refilled")
+    assert agent.alive()

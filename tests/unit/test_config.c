@@ -77,6 +77,59 @@ test_defaults (void **state)
 
 /* ECS_CONTAINER_START_TIMEOUT / ECS_CONTAINER_CREATE_TIMEOUT: upstream's
    defaults (3m / 4m), 0 = default, below the minimum (45s / 1m) = the minimum. */
+/* ECS_TASK_METADATA_RPS_LIMIT: "<steady>,<burst>", spaces trimmed; any
+   malformed or non-positive value gives upstream's default 40,60.  The
+   audit log file: ECS_AUDIT_LOGFILE, else beside ECS_LOGFILE. */
+static void
+test_task_metadata_limit_and_audit (void **state)
+{
+  (void) state;
+  static const struct
+  {
+    const char *v;
+    unsigned steady, burst;
+  } rows[] = {
+    { NULL, 40, 60 },    { "10,20", 10, 20 }, { " 5 , 7 ", 5, 7 }, { "0,60", 40, 60 },
+    { "40,-1", 40, 60 }, { "40", 40, 60 },    { "a,b", 40, 60 },   { "1,2,3", 40, 60 },
+    { ",", 40, 60 },     { "99999999999,1", 40, 60 },
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
+    {
+      unsigned st, bu;
+      config_rps_limit (rows[i].v, &st, &bu);
+      assert_int_equal (st, rows[i].steady);
+      assert_int_equal (bu, rows[i].burst);
+    }
+  struct fake_env e = { { "ECS_AGENT_CONFIG_FILE_PATH", "/nonexistent/config.json",
+                          "ECS_TASK_METADATA_RPS_LIMIT", "3,4", "ECS_LOGFILE", "/log/ecs-agent.log",
+                          NULL } };
+  struct agent_config cfg;
+  agent_error_t err = NULL;
+  assert_int_equal (load (&cfg, &e, &err), 0);
+  assert_int_equal (cfg.tmds_rps_steady, 3);
+  assert_int_equal (cfg.tmds_rps_burst, 4);
+  assert_string_equal (cfg.audit_log_file, "/log/audit.log");
+  assert_false (cfg.audit_log_disabled);
+  config_free (&cfg);
+  struct fake_env e2 = { { "ECS_AGENT_CONFIG_FILE_PATH", "/nonexistent/config.json",
+                           "ECS_AUDIT_LOGFILE", "/var/log/a.log", "ECS_AUDIT_LOGFILE_DISABLED", "true",
+                           NULL } };
+  assert_int_equal (load (&cfg, &e2, &err), 0);
+  assert_string_equal (cfg.audit_log_file, "/var/log/a.log");
+  assert_true (cfg.audit_log_disabled);
+  assert_int_equal (cfg.tmds_rps_steady, 40);
+  config_free (&cfg);
+  struct fake_env e3 = { { "ECS_AGENT_CONFIG_FILE_PATH", "/nonexistent/config.json", NULL } };
+  assert_int_equal (load (&cfg, &e3, &err), 0);
+  assert_null (cfg.audit_log_file); /* no ECS_LOGFILE: stdout only */
+  config_free (&cfg);
+  struct fake_env e4 = { { "ECS_AGENT_CONFIG_FILE_PATH", "/nonexistent/config.json",
+                           "ECS_AUDIT_LOGFILE_DISABLED", "maybe", NULL } };
+  assert_true (load (&cfg, &e4, &err) < 0);
+  error_free (&err);
+  config_free (&cfg);
+}
+
 static void
 test_start_create_timeouts (void **state)
 {
@@ -565,6 +618,7 @@ main (void)
     cmocka_unit_test (test_defaults),
     cmocka_unit_test (test_every_env_key),
     cmocka_unit_test (test_start_create_timeouts),
+    cmocka_unit_test (test_task_metadata_limit_and_audit),
     cmocka_unit_test (test_checkpoint_explicit_off),
     cmocka_unit_test (test_blank_env_does_not_override),
     cmocka_unit_test (test_file_and_precedence),

@@ -309,10 +309,41 @@ test_reopen_after_move (void **state)
   log_set_clock (NULL);
 }
 
+/* The audit log: nothing before init; after, each entry as one line in
+   its hourly file (stdout too, not checked here). */
+static void
+test_audit_file (void **state)
+{
+  (void) state;
+  cleanup_free char *dir = tmpdir ();
+  cleanup_free char *file = xasprintf ("%s/audit.log", dir);
+  agent_error_t err = NULL;
+  log_set_clock (fake_clock);
+  fake_now = 1700000000;
+  log_audit ("before init");
+  assert_int_equal (log_audit_init (file, &err), 0);
+  log_audit ("2023-11-14T22:13:20Z 200 1.2.3.4:5 \"/v2/credentials\" \"-\" arn GetCredentials 2 c -");
+  fake_now += 3600;
+  log_audit ("next hour");
+  log_audit_close ();
+  log_audit ("after close");
+  cleanup_free char *h1 = xasprintf ("%s/audit.log.2023-11-14-22", dir);
+  cleanup_free char *h2 = xasprintf ("%s/audit.log.2023-11-14-23", dir);
+  cleanup_free char *t1 = read_all (h1);
+  cleanup_free char *t2 = read_all (h2);
+  assert_non_null (t1);
+  assert_string_equal (t1, "2023-11-14T22:13:20Z 200 1.2.3.4:5 \"/v2/credentials\" \"-\" arn GetCredentials 2 c -\n");
+  assert_string_equal (t2, "next hour\n");
+  rm_rf (dir);
+  log_set_clock (NULL);
+  fake_now = 1700000000;
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_audit_file),
     cmocka_unit_test (test_level_parse),
     cmocka_unit_test (test_file_gets_debug_and_logfmt),
     cmocka_unit_test (test_hourly_rotation_and_pruning),

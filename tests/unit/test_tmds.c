@@ -20,7 +20,7 @@
 #include <string.h>
 #include "docker/docker.h"
 #include "log/log.h"
-#include "tmds/tmds.h"
+#include "tmds/tmds_int.h"
 #include "state/checkpoint_tasks.h"
 #include "test_engine_util.h"
 
@@ -648,6 +648,80 @@ test_fields_checkpointed (void **state)
   json_decref (j);
 }
 
+/* The limiter: a bucket per (address, path) starting with burst tokens,
+   refilled at rate per second, never above burst; the table bounded. */
+static void
+test_throttle (void **state)
+{
+  (void) state;
+  struct tmds_throttle *t = tmds_throttle_new (40, 60, 4);
+  int64_t now = 5000000000LL;
+  for (int i = 0; i < 60; i++)
+    assert_true (tmds_throttle_allow (t, "172.17.0.2", "/v4/e/task", now));
+  assert_false (tmds_throttle_allow (t, "172.17.0.2", "/v4/e/task", now)); /* burst spent */
+  /* another path, another caller: their own buckets */
+  assert_true (tmds_throttle_allow (t, "172.17.0.2", "/v4/e", now));
+  assert_true (tmds_throttle_allow (t, "172.17.0.3", "/v4/e/task", now));
+  /* 25 ms later: one token (40/s) */
+  now += 25000000LL;
+  assert_true (tmds_throttle_allow (t, "172.17.0.2", "/v4/e/task", now));
+  assert_false (tmds_throttle_allow (t, "172.17.0.2", "/v4/e/task", now));
+  /* one second: 40 tokens, not more */
+  now += 1000000000LL;
+  int ok = 0;
+  for (int i = 0; i < 100; i++)
+    ok += tmds_throttle_allow (t, "172.17.0.2", "/v4/e/task", now);
+  assert_int_equal (ok, 40);
+  /* an hour idle: back to the burst, not beyond */
+  now += 3600LL * 1000000000LL;
+  ok = 0;
+  for (int i = 0; i < 100; i++)
+    ok += tmds_throttle_allow (t, "172.17.0.2", "/v4/e/task", now);
+  assert_int_equal (ok, 60);
+  /* keys do not run together: "a b" + "c" vs "a" + "b c" */
+  assert_true (tmds_throttle_allow (t, "a", "b c", now));
+  assert_int_equal (tmds_throttle_buckets (t), 4);
+  for (int i = 0; i < 100; i++)
+    {
+      char ip[32];
+      snprintf (ip, sizeof ip, "10.0.0.%d", i);
+      assert_true (tmds_throttle_allow (t, ip, "/v2/metadata", now));
+    }
+  assert_int_equal (tmds_throttle_buckets (t), 4); /* bounded */
+  assert_true (tmds_throttle_rate (t) == 40.0);
+  tmds_throttle_free (t);
+}
+
+/* Audit entries: upstream's fields, "-" for empty ones, never the id. */
+static void
+test_audit_entry (void **state)
+{
+  (void) state;
+  int64_t ns = 1714557604123456789LL; /* 2024-05-01T10:00:04.123Z */
+  char *e = tmds_audit_entry (ns, 200, "172.17.0.2:40000", "/v2/credentials", "aws-sdk-go/1.0",
+                              "arn:aws:ecs:us-west-2:1:task/c/t1", "GetCredentials", "default",
+                              "arn:aws:ecs:us-west-2:1:container-instance/c/i1");
+  assert_string_equal (e, "2024-05-01T10:00:04Z 200 172.17.0.2:40000 \"/v2/credentials\" "
+                          "\"aws-sdk-go/1.0\" arn:aws:ecs:us-west-2:1:task/c/t1 GetCredentials 2 "
+                          "default arn:aws:ecs:us-west-2:1:container-instance/c/i1");
+  free (e);
+  e = tmds_audit_entry (ns, 400, "1.2.3.4:5", "/v1/credentials", "", NULL, NULL, "default", NULL);
+  assert_string_equal (e, "2024-05-01T10:00:04Z 400 1.2.3.4:5 \"/v1/credentials\" \"-\" - ");
+  free (e);
+  /* a 429 on a credentials path: the id stays out; a hostile User-Agent is escaped */
+  e = tmds_audit_entry (ns, 429, "1.2.3.4:5", "/v2/credentials/secret-id", "x\"\ny", NULL, NULL,
+                        "default", NULL);
+  assert_null (strstr (e, "secret-id"));
+  assert_null (strchr (e, '\n'));
+  assert_string_equal (e, "2024-05-01T10:00:04Z 429 1.2.3.4:5 \"/v2/credentials\" \"x\\\"\\ny\" - ");
+  free (e);
+  e = tmds_audit_entry (ns, 200, "1.2.3.4:5", "/v2/credentials", "ua", "arn:t", "GetCredentialsExecutionRole",
+                        NULL, NULL);
+  assert_string_equal (e, "2024-05-01T10:00:04Z 200 1.2.3.4:5 \"/v2/credentials\" \"ua\" arn:t "
+                          "GetCredentialsExecutionRole 2 - -");
+  free (e);
+}
+
 int
 main (void)
 {
@@ -660,6 +734,8 @@ main (void)
     cmocka_unit_test_setup_teardown (test_health, setup, teardown),
     cmocka_unit_test_setup_teardown (test_v4_rates_and_task_fields, setup, teardown),
     cmocka_unit_test_setup_teardown (test_fields_checkpointed, setup, teardown),
+    cmocka_unit_test (test_throttle),
+    cmocka_unit_test (test_audit_entry),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
