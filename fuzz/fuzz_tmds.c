@@ -1,5 +1,6 @@
 /* fuzz_tmds.c - libFuzzer target for the task metadata and credentials
- * router (tmds_route, tmds_stats_answer) and the Docker inspect members it
+ * router (tmds_route, tmds_stats_answer, tmds_tags_answer with the input's
+ * body as a ListTagsForResource response) and the Docker inspect members it
  * reads (docker/inspect_extra.c through docker_parse_container_inspect).
  *
  * Input format (text):
@@ -118,6 +119,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   struct tmds_view v = { .cfg = &cfg, .prov = &prov, .creds = creds, .inspect = inspect };
   struct tmds_answer a;
   tmds_route (&v, target, args, n_args, peer, &a);
+  if (a.want_tags)
+    {
+      /* the rest of the input, also as the tags of the task */
+      const char *b = rest ? rest : "";
+      struct tmds_tags_result r[2] = { { .resource_arn = "arn:ci", .error = "X: y: z", .status = 400 },
+                                       { .resource_arn = "arn:t", .body = b, .len = strlen (b) } };
+      tmds_tags_answer (&a, r);
+    }
   if (!a.body)
     {
       /* a stats route: ids of this task only */

@@ -268,6 +268,12 @@ agent_tmds_task_at (void *data, size_t i)
   return engine_task_at (a->engine, i);
 }
 
+static ecs_client_t *
+agent_tmds_ecs (void *data)
+{
+  return ((struct agent *) data)->ecs;
+}
+
 static int
 agent_tmds_start (struct agent *a, agent_error_t *err)
 {
@@ -283,6 +289,7 @@ agent_tmds_start (struct agent *a, agent_error_t *err)
   struct tmds_provider prov = { .task_count = agent_tmds_task_count,
                                 .task_at = agent_tmds_task_at,
                                 .container_instance_arn = agent_intro_instance_arn,
+                                .ecs = agent_tmds_ecs,
                                 .data = a };
   if (tmds_start (a->loop, &tc, &prov, a->services->creds, a->docker, &a->services->tmds, err) < 0)
     return -1;

@@ -23,6 +23,7 @@ tmds_answer_clear (struct tmds_answer *a)
   free (a->stats_ids);
   free (a->subject);
   free (a->creds_task_arn);
+  free (a->tags_task_arn);
   memset (a, 0, sizeof *a);
 }
 
@@ -282,6 +283,103 @@ tmds_stats_answer (struct tmds_answer *a, const char *const *raws,
   answer_json (a, 200, m);
 }
 
+/* ---- ...WithTags ---- */
+
+static void
+want_tags (struct tmds_answer *a, int version, const struct task *t)
+{
+  a->want_tags = true;
+  a->version = version;
+  a->tags_task_arn = xstrdup (t->arn);
+}
+
+/* {"tags":[{"key":..,"value":..}]} -> {key: value}; NULL if malformed. */
+static json_t *
+parse_tags (const char *body, size_t len)
+{
+  json_t *root = json_loadb (body, len, 0, NULL);
+  json_t *tags = json_object_get (root, "tags");
+  json_t *m = NULL;
+  if (json_is_object (root) && (json_is_array (tags) || !tags))
+    {
+      m = json_object ();
+      size_t i;
+      json_t *e;
+      json_array_foreach (tags, i, e)
+      {
+        json_t *k = json_object_get (e, "key"), *val = json_object_get (e, "value");
+        if (!json_is_string (k) || (val && !json_is_string (val) && !json_is_null (val)))
+          {
+            json_decref (m);
+            m = NULL;
+            break;
+          }
+        json_object_set_new (m, json_string_value (k),
+                             json_string (json_is_string (val) ? json_string_value (val) : ""));
+      }
+    }
+  json_decref (root);
+  return m;
+}
+
+/* An Errors entry of a failed call: "<op>: <Code>: <message>" split as
+   upstream's awserr (Code and Message). */
+static json_t *
+tags_error (const char *field, const struct tmds_tags_result *r, const char *fallback)
+{
+  const char *msg = r->error ? r->error : fallback;
+  if (strncmp (msg, "ListTagsForResource: ", 21) == 0)
+    msg = msg + 21;
+  const char *sep = strstr (msg, ": ");
+  cleanup_free char *code = NULL;
+  if (sep && !memchr (msg, ' ', (size_t) (sep - msg)))
+    {
+      code = xstrndup (msg, (size_t) (sep - msg));
+      msg = sep + 2;
+    }
+  json_t *e = json_pack ("{s:s,s:s}", "ErrorField", field, "ErrorMessage", msg);
+  if (code && *code)
+    json_object_set_new (e, "ErrorCode", json_string (code));
+  if (r->status)
+    json_object_set_new (e, "StatusCode", json_integer (r->status));
+  if (r->resource_arn && *r->resource_arn)
+    json_object_set_new (e, "ResourceARN", json_string (r->resource_arn));
+  return e;
+}
+
+void
+tmds_tags_answer (struct tmds_answer *a, const struct tmds_tags_result r[2])
+{
+  static const char *const fields[2] = { "ContainerInstanceTags", "TaskTags" };
+  json_t *o = a->body ? json_loads (a->body, 0, NULL) : NULL;
+  a->want_tags = false;
+  if (!json_is_object (o))
+    {
+      json_decref (o);
+      return;
+    }
+  json_t *errors = json_array ();
+  for (int i = 0; i < 2; i++)
+    {
+      json_t *m = r[i].body ? parse_tags (r[i].body, r[i].len) : NULL;
+      if (m && json_object_size (m) > 0)
+        json_object_set_new (o, fields[i], m);
+      else if (m)
+        json_decref (m);
+      else
+        json_array_append_new (errors, tags_error (fields[i], &r[i],
+                                                   r[i].body ? "malformed ListTagsForResource response"
+                                                             : "ListTagsForResource failed"));
+    }
+  if (a->version >= 4 && json_array_size (errors) > 0)
+    json_object_set_new (o, "Errors", errors);
+  else
+    json_decref (errors);
+  free (a->body);
+  a->body = NULL;
+  answer_json (a, 200, o);
+}
+
 /* ---- v3 / v4 ---- */
 
 static void
@@ -319,7 +417,10 @@ route_v34 (const struct tmds_view *v, int version, const char *eid, const char *
         return version >= 4
                    ? answer_error (a, 500, "Unable to generate metadata for v4 task: '%s'", t->arn)
                    : answer_error (a, 500, "Unable to generate metadata for task: '%s'", t->arn);
-      return answer_json (a, 200, j);
+      answer_json (a, 200, j);
+      if (a->status == 200 && strcmp (rest, "/taskWithTags") == 0)
+        want_tags (a, version, t);
+      return;
     }
   json_t *j = tmds_container_json (v, c, version);
   if (!j)
@@ -366,6 +467,8 @@ route_v2 (const struct tmds_view *v, const char *rest, const char *peer_ip, stru
   if (!j)
     return answer_error (a, 400, "Unable to generate metadata for task: '%s'", t->arn);
   answer_json (a, 200, j);
+  if (a->status == 200 && with_tags)
+    want_tags (a, 2, t);
 }
 
 void

@@ -5,7 +5,9 @@
 #include "tmds/tmds_int.h"
 #include "docker/stats.h"
 #include "introspection/introspection.h"
+#include "core/util.h"
 #include "core/xmalloc.h"
+#include <jansson.h>
 #include "log/log.h"
 #include <stdio.h>
 #include <time.h>
@@ -54,6 +56,31 @@ struct stats_req
 
 TAILQ_HEAD (stats_list, stats_req);
 
+struct tags_req;
+
+struct tags_item
+{
+  struct tags_req *req;
+  ecs_call_t *call;
+  char *arn;
+  char *body; /* NULL: failed */
+  size_t len;
+  char *error;
+  int status;
+};
+
+struct tags_req
+{
+  TAILQ_ENTRY (tags_req) link;
+  struct tmds_server *s;
+  struct introspection_reply *reply;
+  struct tmds_answer a;
+  struct tags_item items[2]; /* container instance, task */
+  int outstanding;
+};
+
+TAILQ_HEAD (tags_list, tags_req);
+
 struct tmds_server
 {
   uv_loop_t *loop;
@@ -66,6 +93,7 @@ struct tmds_server
   struct icache_list cache;
   struct stats_list stats;
   size_t stats_inflight;
+  struct tags_list tags;
   struct tmds_throttle *throttle;
   char rate_header[32]; /* X-Rate-Limit-Limit */
   void (*done_cb) (void *);
@@ -295,6 +323,121 @@ stats_start (struct tmds_server *s, struct tmds_answer *a, struct introspection_
   return a->status;
 }
 
+/* ---- ...WithTags: ListTagsForResource of the instance and the task ---- */
+
+static void
+tags_req_free (struct tags_req *r)
+{
+  TAILQ_REMOVE (&r->s->tags, r, link);
+  for (int i = 0; i < 2; i++)
+    {
+      if (r->items[i].call)
+        ecs_call_cancel (r->items[i].call);
+      free (r->items[i].arn);
+      free (r->items[i].body);
+      free (r->items[i].error);
+    }
+  tmds_answer_clear (&r->a);
+  free (r);
+}
+
+static void
+tags_answer (struct tags_req *r)
+{
+  struct tmds_tags_result res[2];
+  for (int i = 0; i < 2; i++)
+    res[i] = (struct tmds_tags_result){ .resource_arn = r->items[i].arn,
+                                        .body = r->items[i].body,
+                                        .len = r->items[i].len,
+                                        .error = r->items[i].error,
+                                        .status = r->items[i].status };
+  tmds_tags_answer (&r->a, res);
+}
+
+static void
+tags_finish (struct tags_req *r)
+{
+  tags_answer (r);
+  char *body = r->a.body;
+  r->a.body = NULL;
+  introspection_reply_send (r->reply, r->a.status, body, r->a.ctype);
+  tags_req_free (r);
+}
+
+static void
+tags_cb (const char *body, size_t len, agent_error_t err, void *data)
+{
+  struct tags_item *it = data;
+  it->call = NULL;
+  if (err)
+    {
+      it->error = xstrdup (error_msg (&err));
+      it->status = err->status;
+      log_debug (MOD, "ListTagsForResource %s: %s", it->arn ? it->arn : "-", error_msg (&err));
+    }
+  else
+    {
+      it->body = xmalloc (len + 1);
+      memcpy (it->body, body ? body : "", len);
+      it->body[len] = 0;
+      it->len = len;
+    }
+  if (--it->req->outstanding == 0)
+    tags_finish (it->req);
+}
+
+static void
+tags_cancel_cb (void *arg)
+{
+  tags_req_free (arg);
+}
+
+/* Ask for both tag sets: 0 when the reply is kept until they are in,
+   else (no call could be made) the status, the answer in a. */
+static int
+tags_start (struct tmds_server *s, struct tmds_answer *a, struct introspection_reply *reply)
+{
+  struct tags_req *r = xcalloc (1, sizeof *r);
+  r->s = s;
+  r->reply = reply;
+  r->a = *a;
+  memset (a, 0, sizeof *a);
+  TAILQ_INSERT_TAIL (&s->tags, r, link);
+  const char *ci = s->prov.container_instance_arn ? s->prov.container_instance_arn (s->prov.data)
+                                                  : NULL;
+  ecs_client_t *ecs = s->prov.ecs ? s->prov.ecs (s->prov.data) : NULL;
+  const char *arns[2] = { ci, r->a.tags_task_arn };
+  /* each call counts until its callback (which never runs inside
+     ecs_call_raw), so none finishes the request early */
+  r->outstanding = 3;
+  for (int i = 0; i < 2; i++)
+    {
+      struct tags_item *it = &r->items[i];
+      it->req = r;
+      it->arn = arns[i] ? xstrdup (arns[i]) : NULL;
+      if (!arns[i] || !*arns[i] || !ecs)
+        {
+          it->error = xstrdup (!ecs ? "no ECS client" : "the container instance is not registered");
+          r->outstanding--;
+          continue;
+        }
+      json_t *j = json_pack ("{s:s}", "resourceArn", arns[i]);
+      cleanup_free char *req = json_dumps (j, JSON_COMPACT);
+      json_decref (j);
+      it->call = ecs_call_raw (ecs, "ListTagsForResource", req, tags_cb, it);
+    }
+  if (--r->outstanding == 0)
+    {
+      tags_answer (r);
+      *a = r->a;
+      memset (&r->a, 0, sizeof r->a);
+      tags_req_free (r);
+      return a->status;
+    }
+  introspection_reply_on_cancel (reply, tags_cancel_cb, r);
+  return 0;
+}
+
 /* ---- requests ---- */
 
 static int64_t
@@ -349,6 +492,8 @@ tmds_handle (void *data, const struct introspection_request *rq, struct introspe
   else
     log_debug (MOD, "request method=%s path=%s status=%d peer=%s", rq->method, rq->path,
                a.body ? a.status : 0, rq->peer_ip);
+  if (a.want_tags && tags_start (s, &a, reply) == 0)
+    return 0;
   if (!a.body && stats_start (s, &a, reply) == 0)
     return 0;
   *body = a.body;
@@ -389,6 +534,7 @@ tmds_start (uv_loop_t *loop, const struct tmds_config *cfg, const struct tmds_pr
   s->docker = docker;
   TAILQ_INIT (&s->cache);
   TAILQ_INIT (&s->stats);
+  TAILQ_INIT (&s->tags);
   unsigned rate = cfg->rps_steady ? cfg->rps_steady : 40, burst = cfg->rps_burst ? cfg->rps_burst : 60;
   s->throttle = tmds_throttle_new (rate, burst, TMDS_THROTTLE_MAX_BUCKETS);
   snprintf (s->rate_header, sizeof s->rate_header, "%.2f", (double) rate);
@@ -429,6 +575,8 @@ tmds_http_stopped_cb (void *arg)
   struct tmds_server *s = arg;
   while (!TAILQ_EMPTY (&s->stats))
     stats_req_free (TAILQ_FIRST (&s->stats));
+  while (!TAILQ_EMPTY (&s->tags))
+    tags_req_free (TAILQ_FIRST (&s->tags));
   while (!TAILQ_EMPTY (&s->cache))
     cache_free (s, TAILQ_FIRST (&s->cache));
   void (*done) (void *) = s->done_cb;

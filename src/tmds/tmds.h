@@ -30,6 +30,10 @@
  *    (at most TMDS_MAX_STATS_INFLIGHT at once; beyond that a container's
  *    stats are unavailable); nothing streams in between.  Stats of a
  *    container that is not running, or of a stopped task, are unavailable.
+ *  - /v4/<eid>/taskWithTags, /v3/<eid>/taskWithTags, /v2/metadataWithTags:
+ *    the task object plus TaskTags and ContainerInstanceTags from ECS
+ *    ListTagsForResource on the task and instance ARNs, asked at each
+ *    request as upstream does (no cache); v4 lists failed calls in Errors.
  *  - Every request first passes the limiter: one token bucket per (caller
  *    address, path), rps_steady per second up to rps_burst
  *    (ECS_TASK_METADATA_RPS_LIMIT); beyond it 429 "You have reached maximum
@@ -55,6 +59,7 @@
 #include <uv.h>
 #include "core/error.h"
 #include "docker/docker.h"
+#include "ecs/ecs.h"
 #include "task/task.h"
 #include "task/task_creds.h"
 
@@ -79,8 +84,12 @@ struct tmds_provider
 {
   size_t (*task_count) (void *data);
   const struct task *(*task_at) (void *data, size_t i);
-  /* For the audit lines; optional (NULL or NULL answer: "-"). */
+  /* For the audit lines and the ...WithTags routes; optional (NULL or
+     NULL answer: "-", no instance tags). */
   const char *(*container_instance_arn) (void *data);
+  /* The ECS client the ...WithTags routes call ListTagsForResource with
+     (the instance's credentials); optional (NULL: tags fail). */
+  ecs_client_t *(*ecs) (void *data);
   void *data;
 };
 
@@ -116,6 +125,11 @@ struct tmds_answer
   const char *creds_path; /* "/v1/credentials" or "/v2/credentials" */
   char *creds_task_arn;
   const char *creds_event; /* "GetCredentials" / "GetCredentialsExecutionRole" */
+  /* ...WithTags routes: body holds the task object; the tags of the
+     container instance and of tags_task_arn are to be fetched and
+     tmds_tags_answer() then finishes the answer. */
+  bool want_tags;
+  char *tags_task_arn;
 };
 
 /* Upstream's credentials audit entry (log/log.h log_audit): "<time>
@@ -149,6 +163,20 @@ struct tmds_net_rate tmds_net_rate_between (int64_t prev_read_ns, uint64_t prev_
    added to the sample when a->net_rates. */
 void tmds_stats_answer (struct tmds_answer *a, const char *const *raws,
                         const struct tmds_net_rate *rates);
+/* One ListTagsForResource of a ...WithTags answer. */
+struct tmds_tags_result
+{
+  const char *resource_arn;
+  const char *body; /* the response body, NULL when the call failed */
+  size_t len;
+  const char *error; /* the failure ("<Code>: <message>" for ECS errors) */
+  int status;        /* its HTTP status, 0 = none */
+};
+/* Finish a ...WithTags answer: ContainerInstanceTags from r[0], TaskTags
+   from r[1] ({key: value}, omitted when empty); in v4 each failed call
+   (or malformed body) adds an Errors entry (ErrorField, ErrorCode,
+   ErrorMessage, StatusCode, ResourceARN) and the answer stays 200. */
+void tmds_tags_answer (struct tmds_answer *a, const struct tmds_tags_result r[2]);
 void tmds_answer_clear (struct tmds_answer *a);
 
 /* ---- server ---- */

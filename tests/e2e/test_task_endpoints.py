@@ -195,6 +195,14 @@ def test_bridge_container_credentials_and_metadata(rig, test_image):
     assert set(rates) == {"rx_bytes_per_sec", "tx_bytes_per_sec"} and rates["rx_bytes_per_sec"] >= 0
     ts = wget_json(main, "$ECS_CONTAINER_METADATA_URI_V4/task/stats")
     assert set(ts) == {main, sib} and ts[main]["id"] == main and ts[sib] == {}
+    # ...WithTags: ECS ListTagsForResource on the task and the instance, asked by the agent
+    cp.ecs.tag_resource(resourceArn=arn, tags=[{"key": "team", "value": "blue"}])
+    cp.ecs.tag_resource(resourceArn=agent.instance_arn(), tags=[{"key": "rack", "value": "r7"}])
+    tt = wget_json(main, "$ECS_CONTAINER_METADATA_URI_V4/taskWithTags")
+    assert tt["TaskTags"] == {"team": "blue"} and tt["ContainerInstanceTags"] == {"rack": "r7"}, tt
+    assert tt["TaskARN"] == arn and "Errors" not in tt and tt["Containers"]
+    assert wget_json(main, "$ECS_CONTAINER_METADATA_URI/taskWithTags")["TaskTags"] == {"team": "blue"}
+    assert wget_json(main, "http://169.254.170.2/v2/metadataWithTags")["ContainerInstanceTags"] == {"rack": "r7"}
     # v3
     c3 = wget_json(main, "$ECS_CONTAINER_METADATA_URI")
     assert c3["DockerId"] == main and "LogDriver" not in c3 and c3["Networks"]

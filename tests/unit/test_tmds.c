@@ -648,6 +648,89 @@ test_fields_checkpointed (void **state)
   json_decref (j);
 }
 
+/* ...WithTags: the task object, then the two tag sets (v4 lists failed
+   calls in Errors, v2/v3 just leave the tags out). */
+static void
+test_with_tags (void **state)
+{
+  struct fx *f = *state;
+  int st;
+  struct tmds_answer a;
+  json_t *j = get (f, "/v4/eid-a/task", "x", &st, &a);
+  assert_false (a.want_tags);
+  tmds_answer_clear (&a);
+  json_decref (j);
+  j = get (f, "/v4/eid-a/taskWithTags", "x", &st, &a);
+  json_decref (j);
+  assert_true (a.want_tags);
+  assert_string_equal (a.tags_task_arn, f->t->arn);
+  struct tmds_tags_result r[2] = {
+    { .resource_arn = "arn:ci", .body = "{\"tags\":[{\"key\":\"team\",\"value\":\"a\"}]}" },
+    { .resource_arn = f->t->arn, .body = "{\"tags\":[{\"key\":\"env\",\"value\":\"prod\"},{\"key\":\"x\"}]}" },
+  };
+  r[0].len = strlen (r[0].body);
+  r[1].len = strlen (r[1].body);
+  tmds_tags_answer (&a, r);
+  assert_int_equal (a.status, 200);
+  j = json_loads (a.body, 0, NULL);
+  assert_string_equal (str (json_object_get (j, "ContainerInstanceTags"), "team"), "a");
+  assert_string_equal (str (json_object_get (j, "TaskTags"), "env"), "prod");
+  assert_string_equal (str (json_object_get (j, "TaskTags"), "x"), "");
+  assert_null (json_object_get (j, "Errors"));
+  assert_string_equal (str (j, "TaskARN"), f->t->arn); /* the task object itself */
+  assert_non_null (json_object_get (j, "Containers"));
+  json_decref (j);
+  tmds_answer_clear (&a);
+  /* failures: v4 Errors with upstream's fields, 200 still; empty tags omitted */
+  j = get (f, "/v4/eid-a/taskWithTags", "x", &st, &a);
+  json_decref (j);
+  struct tmds_tags_result bad[2] = {
+    { .resource_arn = "arn:ci",
+      .error = "ListTagsForResource: AccessDeniedException: not allowed",
+      .status = 400 },
+    { .resource_arn = f->t->arn, .body = "{\"tags\":[]}" },
+  };
+  bad[1].len = strlen (bad[1].body);
+  tmds_tags_answer (&a, bad);
+  assert_int_equal (a.status, 200);
+  j = json_loads (a.body, 0, NULL);
+  assert_null (json_object_get (j, "TaskTags"));
+  assert_null (json_object_get (j, "ContainerInstanceTags"));
+  json_t *e = json_array_get (json_object_get (j, "Errors"), 0);
+  assert_int_equal (json_array_size (json_object_get (j, "Errors")), 1);
+  assert_string_equal (str (e, "ErrorField"), "ContainerInstanceTags");
+  assert_string_equal (str (e, "ErrorCode"), "AccessDeniedException");
+  assert_string_equal (str (e, "ErrorMessage"), "not allowed");
+  assert_int_equal (json_integer_value (json_object_get (e, "StatusCode")), 400);
+  assert_string_equal (str (e, "ResourceARN"), "arn:ci");
+  json_decref (j);
+  tmds_answer_clear (&a);
+  /* v3 and v2: no Errors; a malformed body is a failure */
+  j = get (f, "/v3/eid-a/taskWithTags", "x", &st, &a);
+  json_decref (j);
+  struct tmds_tags_result mal[2] = {
+    { .resource_arn = "arn:ci", .body = "{\"tags\":[{\"key\":1}]}" },
+    { .resource_arn = f->t->arn, .error = "no ECS client" },
+  };
+  mal[0].len = strlen (mal[0].body);
+  tmds_tags_answer (&a, mal);
+  j = json_loads (a.body, 0, NULL);
+  assert_null (json_object_get (j, "Errors"));
+  assert_null (json_object_get (j, "ContainerInstanceTags"));
+  assert_string_equal (str (j, "TaskARN"), f->t->arn);
+  json_decref (j);
+  tmds_answer_clear (&a);
+  j = get (f, "/v2/metadataWithTags", "172.17.0.5", &st, &a);
+  json_decref (j);
+  assert_true (a.want_tags);
+  tmds_answer_clear (&a);
+  j = get (f, "/v4/nope/taskWithTags", "x", &st, &a);
+  assert_int_equal (st, 404);
+  assert_false (a.want_tags);
+  json_decref (j);
+  tmds_answer_clear (&a);
+}
+
 /* The limiter: a bucket per (address, path) starting with burst tokens,
    refilled at rate per second, never above burst; the table bounded. */
 static void
@@ -734,6 +817,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_health, setup, teardown),
     cmocka_unit_test_setup_teardown (test_v4_rates_and_task_fields, setup, teardown),
     cmocka_unit_test_setup_teardown (test_fields_checkpointed, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_with_tags, setup, teardown),
     cmocka_unit_test (test_throttle),
     cmocka_unit_test (test_audit_entry),
   };
