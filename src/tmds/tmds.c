@@ -601,13 +601,22 @@ tmds_stop (tmds_server_t *s, void (*done_cb) (void *arg), void *arg)
     }
   s->done_cb = done_cb;
   s->done_arg = arg;
-  /* Docker calls end now; pending replies are cancelled by the server */
+  /* Docker and ECS calls end now (the ECS client may go before the
+     server is released); pending replies are cancelled by the server */
   struct icache *e;
   TAILQ_FOREACH (e, &s->cache, link)
   {
     docker_op_cancel (e->op);
     e->op = NULL;
   }
+  struct tags_req *t;
+  TAILQ_FOREACH (t, &s->tags, link)
+  for (int i = 0; i < 2; i++)
+    {
+      if (t->items[i].call)
+        ecs_call_cancel (t->items[i].call);
+      t->items[i].call = NULL;
+    }
   introspection_stop (s->http, tmds_http_stopped_cb, s);
 }
 
