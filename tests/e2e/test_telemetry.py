@@ -71,7 +71,9 @@ def test_metrics_of_three_tasks_match_docker_stats(controlplane, make_agent, clu
     def burner_agrees():
         ours = tcs(cp)["tasks"][arns["burn"]]["containers"]["burn"]["latest"]["cpuAvg"] * ncpu()
         theirs = docker_stats(arns["burn"])["burn"][0]
-        return (ours, theirs) if ours > 30 and abs(ours - theirs) < 40 else None
+        # a loaded machine (CI) may give the burner well under a core: an idle
+        # container reads ~0, so 15 % tells the burner apart
+        return (ours, theirs) if ours > 15 and abs(ours - theirs) < 40 else None
     print("burner CPU (ours x ncpu, docker):", wait_for(burner_agrees, 60, interval=1,
                                                         what="burner CPU agrees with docker stats"))
 
