@@ -380,6 +380,9 @@ agent_step_register (struct agent *a)
       versions[nv++] = xasprintf ("1.%d", m);
   const char *drivers[TASK_LOG_DRIVERS_MAX];
   size_t n_drivers = ecs_option_drivers (&a->gates, maxminor, drivers, ARRAY_SIZE (drivers));
+  /* only what holds on the runtime (Podman: ecs/attributes_runtime.c) */
+  const struct ecs_runtime rt = { .podman = docker_client_is_podman (a->docker) };
+  n_drivers = ecs_runtime_log_drivers (&rt, drivers, n_drivers);
   size_t n_user = a->cfg->n_instance_attributes;
   struct ecs_attribute *user = xcalloc (n_user + 1, sizeof *user);
   for (size_t i = 0; i < n_user; i++)
@@ -395,6 +398,7 @@ agent_step_register (struct agent *a)
     {
       size_t n_opt = 0;
       struct ecs_attribute *opt = ecs_option_attributes (&a->gates, maxminor, true, &n_opt);
+      ecs_runtime_attributes_filter (&rt, opt, &n_opt);
       char mach[65];
       struct ecs_attribute arch = { "ecs.cpu-architecture",
                                     ecs_cpu_architecture (ecs_host_machine (mach, sizeof mach)) };
@@ -475,6 +479,7 @@ agent_step_run (struct agent *a)
     .pull_behavior = a->cfg->images.pull_behavior,
     .launch_concurrency = a->cfg->images.launch_concurrency,
     .pull_dependent_upfront = a->cfg->images.pull_dependent_upfront,
+    .links_by_address = docker_client_is_podman (a->docker),
     .images = &a->cfg->images,
   };
   struct engine_label extra[8];

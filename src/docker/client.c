@@ -138,6 +138,7 @@ op_destroy (docker_op_t *op)
       uv_timer_stop (op->begin_timer);
       uv_close ((uv_handle_t *) op->begin_timer, timer_free_cb);
     }
+  docker_links_op_free (op);
   free (op->layers);
   free (op->auth); /* stays registered as a log secret (dedup'd there) */
   free (op->method);
@@ -572,6 +573,8 @@ docker_op_send (docker_op_t *op)
       op_start_negotiation (c);
       return;
     }
+  if (op->kind == DOCKER_OP_CREATE && c->podman && !op->links_checked && docker_links_begin (op))
+    return; /* Podman has no links: hosts entries instead (docker/links.h) */
   char *url = docker_url (c, op->versioned, op->path);
   struct http_header hdr[2];
   size_t nh = 0;
@@ -710,6 +713,12 @@ const char *
 docker_client_api_version (const docker_client_t *c)
 {
   return c->api;
+}
+
+bool
+docker_client_is_podman (const docker_client_t *c)
+{
+  return c->podman;
 }
 
 size_t

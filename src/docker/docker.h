@@ -245,6 +245,9 @@ void docker_client_get_timeouts (const docker_client_t *c, struct docker_timeout
 void docker_client_set_timeouts (docker_client_t *c, const struct docker_timeouts *t);
 /* Negotiated API version ("1.41") or NULL before negotiation. */
 const char *docker_client_api_version (const docker_client_t *c);
+/* The daemon of the last negotiation is Podman (false before one).  On
+   Podman a create's links become /etc/hosts entries (docker/links.h). */
+bool docker_client_is_podman (const docker_client_t *c);
 /* Operations in flight (tests). */
 size_t docker_client_active (const docker_client_t *c);
 

@@ -174,6 +174,10 @@ struct docker_op
   docker_progress_cb on_progress;
   struct docker_pull_layers *layers; /* pull: layer sizes being downloaded */
   uint64_t started_ns;               /* util_now_ns () at creation (metrics) */
+  /* create on Podman: its links checked (links.c), and the inspects of
+     their targets in flight before the create is sent */
+  bool links_checked;
+  struct docker_links_job *links_job;
   TAILQ_ENTRY (docker_op) link;
 };
 
@@ -215,6 +219,13 @@ char *docker_escape (const char *s, const char *keep);
 bool docker_api_version_valid (const char *v);
 /* Cancel event streams (client free). */
 void docker_events_detach_all (docker_client_t *c);
+
+/* links.c (docker/links.h): a create on Podman whose body links
+   containers.  true: the op is taken over (its link targets are inspected,
+   then it is sent with ExtraHosts, or it fails); false: send it as it is.
+   docker_links_op_free (from op_destroy) cancels the inspects in flight. */
+bool docker_links_begin (docker_op_t *op);
+void docker_links_op_free (docker_op_t *op);
 
 /* inspect_extra.c: the networking and logging members of a container
    inspect (root: the parsed body) into i; their free. */

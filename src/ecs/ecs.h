@@ -227,6 +227,26 @@ struct ecs_attribute *ecs_registry_auth_attributes (int api_minor, size_t *n);
    into g or static). */
 size_t ecs_option_drivers (const struct task_option_gates *g, int api_minor, const char **out,
                            size_t max);
+/* The container runtime the agent detected at start-up (docker/docker.h,
+   docker_client_is_podman; its API version is the api_minor above). */
+struct ecs_runtime
+{
+  bool podman;
+};
+/* Whether a capability attribute computed for Docker holds on rt
+   (ecs/attributes_runtime.c): on Docker every one; on Podman not the
+   logging drivers other than json-file, journald and none (its
+   compatible API refuses them at create), nor container-health-check
+   (Podman runs health checks from systemd timers, never through the API
+   service alone).  The docker-remote-api versions hold: Podman 4.3
+   reports API 1.41 and serves the older paths. */
+bool ecs_runtime_capability_holds (const struct ecs_runtime *rt, const char *name);
+/* Keep, in order, the drivers (logging driver names) rt serves; returns
+   how many. */
+size_t ecs_runtime_log_drivers (const struct ecs_runtime *rt, const char **drivers, size_t n);
+/* Drop (and free) the attributes of a[*n] that do not hold on rt. */
+void ecs_runtime_attributes_filter (const struct ecs_runtime *rt, struct ecs_attribute *a,
+                                    size_t *n);
 /* Append the attributes of extra whose name *a does not hold yet (copies). */
 void ecs_attributes_add_missing (struct ecs_attribute **a, size_t *n,
                                  const struct ecs_attribute *extra, size_t n_extra);

@@ -96,6 +96,7 @@ engine_new (uv_loop_t *loop, const struct engine_options *opts, agent_error_t *e
   e->auth = opts->auth;
   e->pull_behavior = opts->pull_behavior;
   e->pull_upfront = opts->pull_dependent_upfront;
+  e->links_by_address = opts->links_by_address;
   e->launch_limit = opts->launch_concurrency > 0 ? opts->launch_concurrency : 0;
   e->images_cfg = opts->images;
   if (opts->n_extra_labels)

@@ -143,6 +143,10 @@ struct engine_options
   /* Bridge-mode mappings without a host port get one the agent picks in
      gates->port_range (engine/ports.h); false = Docker picks (tests). */
   bool pick_host_ports;
+  /* The runtime has no links (Podman, docker_client_is_podman): the Docker
+     client makes each link an /etc/hosts entry with the target's address,
+     so a create waits for its link targets to run (engine/plan.h). */
+  bool links_by_address;
 };
 
 /* state_load() must have run on opts->state.  A checkpointed task that

@@ -123,6 +123,7 @@ struct engine
   struct image_records images; /* images the agent pulled (task/image_record.h) */
   int launch_limit;            /* pulls + creates + starts in flight; 0 = unlimited */
   bool pull_upfront;           /* ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT (each task's pull_upfront) */
+  bool links_by_address;       /* opts->links_by_address (each task's) */
   bool launch_deferred;        /* an action waits for a launch slot */
   uv_timer_t launch_timer;     /* wakes deferred actions once a slot frees */
   const struct config_images *images_cfg; /* cleanup and pre-caching, NULL = neither */

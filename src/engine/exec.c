@@ -667,6 +667,7 @@ engine_task_step (engine_t *e, struct task *t)
       dirty |= engine_plan_update_desired (t);
       t->hold = task_held (e, t);
       t->pull_upfront = e->pull_upfront;
+      t->links_by_address = e->links_by_address;
       for (size_t i = 0; i < t->n_containers; i++)
         again |= act (e, t, i, engine_plan_container_action (t, i), &dirty);
       enum task_status k = engine_plan_task_known (t);

@@ -186,7 +186,9 @@ engine_plan_container_action (const struct task *t, size_t idx)
     case TASK_STATUS_NONE:
       return deps_created (t, c) ? TASK_ACTION_PULL : TASK_ACTION_NONE;
     case TASK_STATUS_PULLED:
-      return deps_created (t, c) ? TASK_ACTION_CREATE : TASK_ACTION_NONE;
+      return deps_created (t, c) && (!t->links_by_address || deps_running (t, c))
+                 ? TASK_ACTION_CREATE
+                 : TASK_ACTION_NONE;
     case TASK_STATUS_CREATED:
       return deps_running (t, c) ? TASK_ACTION_START : TASK_ACTION_NONE;
     default:

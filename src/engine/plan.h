@@ -20,6 +20,9 @@
  *      PULLED -> CREATE once dependsOn is met and link and volumesFrom
  *          targets are created (known CREATED/RUNNING/STOPPED with a
  *          Docker id)
+ *          and, with t->links_by_address (a runtime without links,
+ *          Podman: the client writes a link as an /etc/hosts entry with the
+ *          target's address, docker/links.h), link targets are RUNNING
  *      CREATED -> START once link targets are RUNNING and run
  *          dependencies are >= RUNNING
  *  - Task known = min over containers (PULLED counts as NONE), only raised.

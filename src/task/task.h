@@ -210,6 +210,7 @@ struct task
   struct task_role_credentials *payload_exec_creds;
   bool hold;        /* waiting for earlier stops (a stop with a lower ACS sequence number is still running) */
   bool pull_upfront; /* ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT: pulls do not wait for dependencies (engine/plan.h) */
+  bool links_by_address; /* the runtime links by address (Podman): creates wait for link targets to run (engine/plan.h) */
   bool cleanup_due; /* cleanup wait elapsed: remove containers and drop task */
   bool removing;
   bool removal_failed;            /* a removal of this round failed: retry, keep the task */

@@ -16,8 +16,10 @@ run once per engine (the `runtime` fixture).  Here:
     back: the agent's event stream resumes with since= and the task stops
     with the exit code;
   - links: Podman 4.3 refuses HostConfig.Links (400 "link is not
-    supported"): the task stops with that reason instead of running
-    half-wired (README, Podman).
+    supported"); the client makes each link /etc/hosts entries with the
+    running target's address, and a container reaches its link by alias;
+  - capabilities: the registered attributes leave out what Podman does not
+    do (logging drivers its API refuses, health checks).
 Podman missing or unable to run a container here: the fixture SKIPS with
 the exact failure (counted as skipped), never passes silently."""
 import json
@@ -93,16 +95,50 @@ def test_telemetry_stats_on_podman(runtime, make_agent, test_image):
     assert "stats of container" not in agent.all_logs() or "are back" in agent.all_logs()
 
 
-def test_links_refused_on_podman(runtime, make_agent, test_image):
+def test_links_reach_the_target_by_alias_on_podman(runtime, make_agent, test_image):
+    """Podman refuses HostConfig.Links: the client writes each link as
+    /etc/hosts entries (alias and the target's name) with the address of the
+    running target (docker/links.h).  app reaches db's httpd by the alias and
+    by db's name, and the two entries are all Links became."""
     agent = make_agent()
     agent.wait_connected()
+    probe = ("i=0; while [ $i -lt 150 ]; do "
+             "if [ \"$(wget -qO- http://database:8080/id)\" = linked-db ]; then "
+             "n=$(awk '$2 ~ /^ecs-.*-db-/ {print $2; exit}' /etc/hosts); "
+             "[ -n \"$n\" ] && [ \"$(wget -qO- http://$n:8080/id)\" = linked-db ] && exit 7; exit 3; fi; "
+             "i=$((i+1)); sleep 0.2; done; exit 1")
     td = register_task_def(agent.cp, "podman-links", test_image, containers=[
-        {"name": "db", "essential": True, "command": ["sleep", "3600"]},
-        {"name": "app", "essential": True, "links": ["db:database"], "command": ["sleep", "3600"]}])
+        {"name": "db", "essential": True,
+         "command": ["sh", "-c", "mkdir -p /www && echo linked-db > /www/id && exec httpd -f -p 8080 -h /www"]},
+        {"name": "app", "essential": True, "links": ["db:database"], "command": ["sh", "-c", probe]}])
     arn = agent.cp.ecs.run_task(cluster=agent.cluster, taskDefinition=td)["tasks"][0]["taskArn"]
-    t = wait_task_status(agent.cp, agent.cluster, arn, "STOPPED", timeout=90)
-    logs = agent.all_logs()
-    assert "link is not supported" in logs, (t, logs[-4000:])
+    try:
+        wait_task_status(agent.cp, agent.cluster, arn, "STOPPED", timeout=90)
+        t = wait_for(lambda: (lambda t: t if "exitCode" in container(t, "app") else None)(
+            agent.cp.ecs.describe_tasks(cluster=agent.cluster, tasks=[arn])["tasks"][0]), 20, what="exit code")
+    except AssertionError as e:
+        raise AssertionError("%s\n%s" % (e, agent.all_logs()[-6000:])) from None
+    assert container(t, "app")["exitCode"] == 7, (t, agent.all_logs()[-4000:])
+    assert "link is not supported" not in agent.all_logs()
+
+
+def test_capabilities_on_podman(runtime, make_agent):
+    """Only what holds on Podman is registered (ecs/attributes_runtime.c):
+    of the configured logging drivers those its compatible API takes, no
+    container-health-check (Podman runs health checks from systemd timers);
+    privileged containers and the API versions stay."""
+    drivers = ["json-file", "syslog", "awslogs", "gelf", "journald", "none"]
+    agent = make_agent(env={"ECS_AVAILABLE_LOGGING_DRIVERS": json.dumps(drivers)})
+    agent.wait_connected()
+    ci = agent.cp.ecs.describe_container_instances(cluster=agent.cluster,
+                                                   containerInstances=[agent.instance_arn()])
+    attrs = {a["name"] for a in ci["containerInstances"][0]["attributes"]}
+    cap = "com.amazonaws.ecs.capability."
+    logging = {a[len(cap + "logging-driver."):] for a in attrs if a.startswith(cap + "logging-driver.")}
+    assert logging == {"json-file", "journald", "none"}, sorted(attrs)
+    assert "ecs.capability.container-health-check" not in attrs, sorted(attrs)
+    assert cap + "privileged-container" in attrs, sorted(attrs)
+    assert {cap + "docker-remote-api.1.17", cap + "docker-remote-api.1.32"} <= attrs, sorted(attrs)
 
 
 def test_pull_with_registry_auth_on_podman(runtime, podman_service, make_agent):

@@ -212,6 +212,39 @@ linked (void)
   return t;
 }
 
+/* A runtime that links by address (Podman, t->links_by_address): web's
+   create waits for db (linked) to RUNNING, not only created; data
+   (volumesFrom only) need not run.  Table over db's and data's known
+   status, web PULLED. */
+static void
+test_links_by_address (void **st)
+{
+  (void) st;
+  static const struct
+  {
+    bool by_address;
+    enum task_status db, data;
+    enum task_action want;
+  } rows[] = {
+    { false, C, C, TASK_ACTION_CREATE }, /* Docker: created targets suffice */
+    { true, C, C, TASK_ACTION_NONE },    /* Podman: db has no address yet */
+    { true, R, C, TASK_ACTION_CREATE },  /* data need not run */
+    { true, R, N, TASK_ACTION_NONE },    /* volumesFrom still needs data created */
+    { true, N, R, TASK_ACTION_NONE },
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+    {
+      struct task *t = linked ();
+      t->links_by_address = rows[i].by_address;
+      t->containers[0].known_status = P;
+      set (&t->containers[1], R, rows[i].db);
+      set (&t->containers[2], R, rows[i].data);
+      if (engine_plan_container_action (t, 0) != rows[i].want)
+        fail_msg ("row %zu: got %s", i, engine_action_str (engine_plan_container_action (t, 0)));
+      task_free (t);
+    }
+}
+
 static void
 test_dependency_ordering (void **st)
 {
@@ -583,6 +616,7 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_single_container_table),
+    cmocka_unit_test (test_links_by_address),
     cmocka_unit_test (test_inflight_blocks),
     cmocka_unit_test (test_accept_change),
     cmocka_unit_test (test_update_desired),
