@@ -3,8 +3,9 @@
  * connections closed mid-stream, stalls (time limits), API version
  * negotiation for Docker 20.10 / 28.x style daemons, the X-Registry-Auth
  * header, event-stream reconnects with since= and de-duplication, cancel /
- * free from inside callbacks.  Needs no Docker; run it under SAN=1 for the
- * leak check (every uv handle must be closed at the end of each test).
+ * free from inside callbacks, Podman's links as /etc/hosts entries.  Needs
+ * no Docker; run it under SAN=1 for the leak check (every uv handle must
+ * be closed at the end of each test).
  */
 #include "test_docker_util.h"
 #include <unistd.h>
@@ -1133,6 +1134,119 @@ test_fake_cancel_free_timeouts (void **state)
   res_reset (&r2);
 }
 
+/* ---- Podman: links as /etc/hosts entries (docker/links.h) -------------- */
+
+static void
+podman_handler (struct fake *f, struct fconn *c, const struct freq *r)
+{
+  (void) f;
+  const char *p = r->path;
+  if (strcmp (p, "/version") == 0)
+    fconn_json (c, 200, "{\"Version\":\"4.3.1\",\"ApiVersion\":\"1.41\",\"MinAPIVersion\":\"1.24\","
+                        "\"Components\":[{\"Name\":\"Podman Engine\",\"Version\":\"4.3.1\"}]}");
+  else if (strstr (p, "/containers/db1/json"))
+    fconn_json (c, 200, "{\"Id\":\"d1\",\"Name\":\"/db1\",\"State\":{\"Status\":\"running\",\"Running\":true},"
+                        "\"NetworkSettings\":{\"IPAddress\":\"10.88.0.5\"}}");
+  else if (strstr (p, "/containers/host1/json"))
+    fconn_json (c, 200, "{\"Id\":\"h1\",\"Name\":\"/host1\",\"NetworkSettings\":{\"IPAddress\":\"\"}}");
+  else if (strstr (p, "/containers/create"))
+    {
+      if (strstr (r->body, "\"Links\""))
+        fconn_json (c, 400, "{\"message\":\"bad parameter: link is not supported\"}");
+      else
+        fconn_json (c, 201, "{\"Id\":\"new\",\"Warnings\":[]}");
+    }
+  else if (strstr (p, "/containers/slow/json"))
+    return; /* never answers */
+  else
+    fconn_json (c, 404, "{\"message\":\"no such container\"}");
+}
+
+/* The last create request's body, or NULL. */
+static const char *
+last_create_body (const struct fake *f, int from)
+{
+  for (int i = f->n_reqs - 1; i >= from; i--)
+    if (strstr (f->reqs[i].path, "/containers/create"))
+      return f->reqs[i].body;
+  return NULL;
+}
+
+static void
+test_fake_podman_links (void **state)
+{
+  struct fx *x = *state;
+  fx_start (x, podman_handler);
+  struct res r = { 0 };
+  docker_version (x->c, res_version_cb, &r);
+  WAIT_RES (&x->l, &r, 3000);
+  ASSERT_OK (&r);
+  assert_true (docker_client_is_podman (x->c));
+  res_reset (&r);
+
+  /* the target inspected, then the create with ExtraHosts and no Links */
+  const char *links[] = { "db1:database", NULL };
+  struct docker_create_opts o = { .name = "app", .image = "busybox", .links = links };
+  int from = x->f->n_reqs;
+  docker_container_create (x->c, &o, res_create_cb, &r);
+  WAIT_RES (&x->l, &r, 3000);
+  ASSERT_OK (&r);
+  assert_string_equal (r.id, "new");
+  assert_true (fake_saw (x->f, from, "/containers/db1/json"));
+  const char *body = last_create_body (x->f, from);
+  assert_non_null (body);
+  assert_null (strstr (body, "Links"));
+  assert_non_null (strstr (body, "\"ExtraHosts\":[\"database:10.88.0.5\",\"db1:10.88.0.5\"]"));
+  res_reset (&r);
+
+  /* no links: straight to the create */
+  from = x->f->n_reqs;
+  struct docker_create_opts plain = { .image = "busybox" };
+  docker_container_create (x->c, &plain, res_create_cb, &r);
+  WAIT_RES (&x->l, &r, 3000);
+  ASSERT_OK (&r);
+  assert_int_equal (x->f->n_reqs - from, 1);
+  res_reset (&r);
+
+  /* a target without an address, a missing target: no create, a reason */
+  const char *nohost[] = { "host1:x", NULL }, *missing[] = { "db1:a", "gone:b", NULL };
+  const struct
+  {
+    const char *const *links;
+    const char *want;
+  } bad[] = { { nohost, "link to host1: the container has no IP address" },
+              { missing, "link to gone (on Podman an /etc/hosts entry with its address): " } };
+  for (size_t i = 0; i < 2; i++)
+    {
+      from = x->f->n_reqs;
+      o.links = bad[i].links;
+      docker_container_create (x->c, &o, res_create_cb, &r);
+      WAIT_RES (&x->l, &r, 3000);
+      assert_int_equal (r.kind, ERR_CLIENT);
+      assert_true (has_prefix (r.msg, bad[i].want));
+      assert_null (last_create_body (x->f, from));
+      res_reset (&r);
+    }
+
+  /* cancelled while its target is being inspected: no callback, the
+     inspect's connection closed; and the client freed in the same state */
+  const char *slow[] = { "slow:s", NULL };
+  o.links = slow;
+  from = x->f->n_reqs;
+  docker_op_t *op = docker_container_create (x->c, &o, res_create_cb, &r);
+  WAIT_FOR (&x->l, fake_saw (x->f, from, "/containers/slow/json"), 3000);
+  docker_op_cancel (op);
+  assert_int_equal (docker_client_active (x->c), 0);
+  WAIT_FOR (&x->l, fake_idle (x->f), 3000);
+  from = x->f->n_reqs;
+  docker_container_create (x->c, &o, res_create_cb, &r);
+  WAIT_FOR (&x->l, fake_saw (x->f, from, "/containers/slow/json"), 3000);
+  docker_client_free (x->c);
+  x->c = NULL;
+  WAIT_FOR (&x->l, fake_idle (x->f), 3000);
+  assert_false (r.done);
+}
+
 int
 main (void)
 {
@@ -1147,6 +1261,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_fake_pull_streams, setup, teardown),
     cmocka_unit_test_setup_teardown (test_fake_events_reconnect, setup, teardown),
     cmocka_unit_test_setup_teardown (test_fake_cancel_free_timeouts, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_fake_podman_links, setup, teardown),
   };
   int rc = cmocka_run_group_tests (tests, NULL, NULL);
   log_close ();
