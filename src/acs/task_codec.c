@@ -4,6 +4,7 @@
 #include "task/lifecycle_decode.h"
 #include "task/restart_decode.h"
 #include "task/registry_auth_decode.h"
+#include "task/secrets_decode.h"
 #include "task/options_decode.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
@@ -143,7 +144,8 @@ acs_task_from_json (json_t *j, struct task **out, agent_error_t *err)
           || task_json_container_lifecycle (cj, path, false, &c->life, err) < 0
           || task_json_container_restart (cj, path, false, &c->restart, err) < 0
           || task_json_container_registry_auth (cj, path, &c->registry_auth, err) < 0
-          || task_json_string (cj, "containerArn", path, false, &c->container_arn, err) < 0)
+          || task_json_string (cj, "containerArn", path, false, &c->container_arn, err) < 0
+          || task_json_container_secrets (cj, path, &c->secrets, err) < 0)
         return error_wrap (err, "task %s", t->arn);
       if (!c->image || !*c->image)
         return error_set (err, ERR_INVALID, "task %s: %s.image is required", t->arn, path);

@@ -5,6 +5,7 @@
 #include "task/lifecycle_decode.h"
 #include "task/restart_decode.h"
 #include "task/registry_auth_decode.h"
+#include "task/secrets_decode.h"
 #include "core/time.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
@@ -103,6 +104,7 @@ container_to_json (const struct task_container *c)
   task_json_container_lifecycle_put (o, &c->life, true);
   task_json_container_restart_put (o, &c->restart, true);
   task_json_container_registry_auth_put (o, &c->registry_auth);
+  task_json_container_secrets_put (o, &c->secrets);
   return o;
 }
 
@@ -203,7 +205,8 @@ parse_checkpoint_container (json_t *cj, const char *path, struct task_container 
   if (task_json_container_common (cj, path, c, err) < 0
       || task_json_container_lifecycle (cj, path, true, &c->life, err) < 0
       || task_json_container_restart (cj, path, true, &c->restart, err) < 0
-      || task_json_container_registry_auth (cj, path, &c->registry_auth, err) < 0)
+      || task_json_container_registry_auth (cj, path, &c->registry_auth, err) < 0
+      || task_json_container_secrets (cj, path, &c->secrets, err) < 0)
     return -ERR_INVALID;
   if (get_status (cj, "desiredStatus", path, &c->desired_status, err) < 0
       || get_status (cj, "KnownStatus", path, &c->known_status, err) < 0

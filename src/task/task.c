@@ -142,6 +142,7 @@ container_clear (struct task_container *c)
   task_container_lifecycle_free (&c->life);
   task_container_restart_free (&c->restart);
   task_registry_auth_free (&c->registry_auth);
+  task_container_secrets_free (&c->secrets);
   memset (c, 0, sizeof *c);
 }
 
@@ -171,6 +172,8 @@ task_free (struct task *t)
   task_role_credentials_free (t->payload_role_creds);
   task_role_credentials_free (t->payload_exec_creds);
   task_options_free (&t->opts);
+  for (size_t p = 0; p < TASK_SECRET_N_PROVIDERS; p++)
+    task_secret_resource_clear (&t->secret_res[p]);
   free (t);
 }
 

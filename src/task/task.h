@@ -32,6 +32,7 @@
 #include "task/lifecycle.h"
 #include "task/restart.h"
 #include "task/registry_auth.h"
+#include "task/secrets.h"
 
 enum task_status
 {
@@ -135,6 +136,7 @@ struct task_container
   struct task_container_lifecycle life; /* dependsOn, timeouts, start time, health (task/lifecycle.h) */
   struct task_container_restart restart; /* restartPolicy and its tracker (task/restart.h) */
   struct task_registry_auth registry_auth; /* registryAuthentication (task/registry_auth.h) */
+  struct task_container_secrets secrets; /* secrets (task/secrets.h) */
 
   /* --- legacy (checkpoints of 1.1.0): empty-volume helper --- */
   bool is_internal;        /* never reported, hidden from introspection */
@@ -220,6 +222,8 @@ struct task
      change is queued (the launch latency metric); 0 = not measured
      (restored from the checkpoint, or measured already). */
   uint64_t launch_started_ms;
+  /* Values of the secrets, per provider (task/secrets.h): never persisted. */
+  struct task_secret_resource secret_res[TASK_SECRET_N_PROVIDERS];
 };
 
 void task_free (struct task *t);
