@@ -412,6 +412,9 @@ agent_step_register (struct agent *a)
       struct ecs_attribute *ra = ecs_registry_auth_attributes (maxminor, &n_opt);
       ecs_attributes_add_missing (&attrs, &n_attrs, ra, n_opt);
       ecs_attributes_free (ra, n_opt);
+      struct ecs_attribute *sec = ecs_secret_attributes (&n_opt);
+      ecs_attributes_add_missing (&attrs, &n_attrs, sec, n_opt);
+      ecs_attributes_free (sec, n_opt);
     }
   free (user);
   for (size_t i = 0; i < nv; i++)
@@ -481,6 +484,7 @@ agent_step_run (struct agent *a)
     .pull_dependent_upfront = a->cfg->images.pull_dependent_upfront,
     .links_by_address = docker_client_is_podman (a->docker),
     .images = &a->cfg->images,
+    .http = a->http, /* secrets from SSM and Secrets Manager (engine/secrets.h) */
   };
   struct engine_label extra[8];
   size_t n_extra = 0;

@@ -319,6 +319,7 @@ agent_creds_start (struct agent *a)
   engine_set_change_cb (a->engine, agent_task_change_cb, a);
   /* ECR / Secrets Manager registry credentials of pulls */
   engine_set_pull_credentials (a->engine, a->http, a->creds, sv->creds);
+  engine_set_task_creds (a->engine, sv->creds);
 }
 
 static void

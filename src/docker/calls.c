@@ -152,7 +152,8 @@ create_opts_utf8_ok (const struct docker_create_opts *o)
       || !utf8_ok (o->pid_mode) || !utf8_ok (o->ipc_mode) || !utf8_ok (o->cgroup_parent)
       || !strv_utf8_ok (o->cmd) || !strv_utf8_ok (o->entrypoint) || !strv_utf8_ok (o->env)
       || !strv_utf8_ok (o->links) || !strv_utf8_ok (o->binds) || !strv_utf8_ok (o->volumes_from)
-      || !strv_utf8_ok (o->volumes) || !labels_utf8_ok (o->labels, o->n_labels))
+      || !strv_utf8_ok (o->volumes) || !labels_utf8_ok (o->labels, o->n_labels)
+      || !labels_utf8_ok (o->log_options, o->n_log_options))
     return false;
   for (size_t i = 0; i < o->n_ports; i++)
     if (!utf8_ok (o->ports[i].proto) || !utf8_ok (o->ports[i].host_ip))
@@ -161,7 +162,8 @@ create_opts_utf8_ok (const struct docker_create_opts *o)
 }
 
 /* What the agent sets after the dockerConfig overlay: its labels over the
-   user's, the task cgroup parent, the network / PID / IPC modes. */
+   user's, the task cgroup parent, the network / PID / IPC modes, log
+   options when there is a log driver. */
 static void
 apply_overrides (json_t *cfg, json_t *hc, const struct docker_create_opts *o)
 {
@@ -186,6 +188,19 @@ apply_overrides (json_t *cfg, json_t *hc, const struct docker_create_opts *o)
     json_object_set_new (hc, "PidMode", json_string (o->pid_mode));
   if (o->ipc_mode)
     json_object_set_new (hc, "IpcMode", json_string (o->ipc_mode));
+  json_t *lc = json_object_get (hc, "LogConfig");
+  json_t *lt = json_object_get (lc, "Type");
+  if (o->n_log_options && json_is_string (lt) && json_string_length (lt) > 0)
+    {
+      json_t *lo = json_object_get (lc, "Config");
+      if (!json_is_object (lo))
+        {
+          lo = json_object ();
+          json_object_set_new (lc, "Config", lo);
+        }
+      for (size_t i = 0; i < o->n_log_options; i++)
+        json_object_set_new (lo, o->log_options[i].key, json_string (o->log_options[i].value));
+    }
   json_t *l = json_object_get (cfg, "Labels");
   json_t *sig = json_is_object (l) ? json_object_get (l, DOCKER_LABEL_STOP_SIGNAL) : NULL;
   if (json_is_string (sig) && json_string_length (sig) > 0 && !json_object_get (cfg, "StopSignal"))

@@ -353,6 +353,10 @@ struct docker_create_opts
   const char *pid_mode;
   const char *ipc_mode;
   const char *cgroup_parent;
+  /* Set after the overlay: LogConfig.Config[key] = value for each, when
+     LogConfig.Type is set (secrets whose target is the log driver). */
+  const struct docker_label *log_options;
+  size_t n_log_options;
 };
 /* The label (the project's own namespace; ECS task definitions have no
    stop-signal field) whose value becomes Config.StopSignal when the

@@ -223,6 +223,11 @@ struct ecs_attribute *ecs_endpoint_attributes (bool task_iam_role, bool task_iam
    ecs.capability.execution-role-ecr-pull with Docker API 1.19 or later.
    Free with ecs_attributes_free. */
 struct ecs_attribute *ecs_registry_auth_attributes (int api_minor, size_t *n);
+/* The secrets capabilities, always advertised (engine/secrets.h fetches
+   them, engine/create_opts.c injects them): ecs.capability.secrets.ssm.
+   and ecs.capability.secrets.asm. environment-variables and
+   bootstrap.log-driver.  Free with ecs_attributes_free. */
+struct ecs_attribute *ecs_secret_attributes (size_t *n);
 /* The configured logging drivers the daemon serves (at most max, pointers
    into g or static). */
 size_t ecs_option_drivers (const struct task_option_gates *g, int api_minor, const char **out,

@@ -42,6 +42,7 @@ engine_create_req_free (struct engine_create_req *r)
   sv_free (&r->vfrom);
   free (r->ports);
   free (r->labels);
+  free (r->log_opts);
   memset (r, 0, sizeof *r);
 }
 
@@ -109,7 +110,50 @@ env_has (const struct task_container *c, const char *key)
   for (size_t i = 0; i < c->n_environment; i++)
     if (strcmp (c->environment[i].key, key) == 0)
       return true;
+  for (size_t i = 0; i < c->secrets.n; i++)
+    if (task_secret_is_env (&c->secrets.v[i]) && strcmp (c->secrets.v[i].name, key) == 0)
+      return true;
   return false;
+}
+
+/* A secret's value from its task resource ("" when the resource lacks it,
+   as upstream: a parameter SSM did not return is empty). */
+static const char *
+secret_value (const struct task *t, const struct task_secret *s)
+{
+  cleanup_free char *key = task_secret_key (s);
+  const char *v = task_secret_resource_get (&t->secret_res[s->provider], key);
+  return v ? v : "";
+}
+
+/* Secrets of type ENVIRONMENT_VARIABLE over same-named variables; those
+   whose target is LOG_DRIVER, when not empty, become log options. */
+static void
+add_secrets (const struct task *t, const struct task_container *c, struct engine_create_req *r)
+{
+  for (size_t i = 0; i < c->secrets.n; i++)
+    {
+      const struct task_secret *s = &c->secrets.v[i];
+      const char *v = secret_value (t, s);
+      if (task_secret_is_env (s))
+        {
+          size_t n = strlen (s->name), k = 0;
+          while (k < r->env.n && !(strncmp (r->env.v[k], s->name, n) == 0 && r->env.v[k][n] == '='))
+            k++;
+          if (k < r->env.n)
+            {
+              free (r->env.v[k]);
+              r->env.v[k] = xasprintf ("%s=%s", s->name, v);
+            }
+          else
+            sv_add (&r->env, xasprintf ("%s=%s", s->name, v));
+        }
+      if (task_secret_is_log_driver (s) && *v)
+        {
+          r->log_opts = xrealloc (r->log_opts, (r->n_log_opts + 1) * sizeof *r->log_opts);
+          r->log_opts[r->n_log_opts++] = (struct docker_label){ .key = s->name, .value = v };
+        }
+    }
 }
 
 static void
@@ -179,7 +223,10 @@ engine_create_req_build_region (const struct task *t, const struct task_containe
   if (c->entry_point && c->entry_point[0])
     o->entrypoint = (const char *const *) c->entry_point;
   add_env (t, c, region, r);
+  add_secrets (t, c, r);
   o->env = r->env.n ? sv_get (&r->env) : NULL;
+  o->log_options = r->log_opts;
+  o->n_log_options = r->n_log_opts;
   /* a containerPortRange expands to one binding per port, host port 0
      (Docker picks) unless in host mode, where host = container port */
   size_t np = 0;

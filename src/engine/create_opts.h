@@ -8,7 +8,10 @@
  * the task has a task role, written over same-named task-definition
  * values as upstream does; AWS_REGION / AWS_DEFAULT_REGION with
  * engine_create_req_build_region), port mappings (host IP
- * 0.0.0.0), links and volumesFrom by the targets' Docker names, binds for
+ * 0.0.0.0), the container's secrets (task/secrets.h) with the values of
+ * the task's resources: type ENVIRONMENT_VARIABLE as variables written
+ * over same-named ones (a value the resource lacks is ""), target
+ * LOG_DRIVER with a non-empty value as log options, links and volumesFrom by the targets' Docker names, binds for
  * mount points (host path or the empty volume's Docker name), CPU shares
  * (at least 2), memory (MiB -> bytes, at least 6 MiB), labels as given.
  * A target or volume that cannot be resolved: -1 and *errmsg (malloc'd).
@@ -38,6 +41,8 @@ struct engine_create_req
   struct engine_strv env, links, binds, vfrom;
   struct docker_port_spec *ports;
   struct docker_label *labels;
+  struct docker_label *log_opts; /* pointing into the task's secret values */
+  size_t n_log_opts;
 };
 
 /* labels (n_labels) is taken over by r, whatever the result. */

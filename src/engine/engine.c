@@ -99,6 +99,7 @@ engine_new (uv_loop_t *loop, const struct engine_options *opts, agent_error_t *e
   e->links_by_address = opts->links_by_address;
   e->launch_limit = opts->launch_concurrency > 0 ? opts->launch_concurrency : 0;
   e->images_cfg = opts->images;
+  engine_secrets_init (e, opts);
   if (opts->n_extra_labels)
     {
       e->extra_labels = xcalloc (opts->n_extra_labels, sizeof *e->extra_labels);

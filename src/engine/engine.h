@@ -53,6 +53,7 @@
 #include <stdint.h>
 #include <uv.h>
 #include "aws/credentials.h"
+#include "aws/secrets_fetch.h"
 #include "config/config.h"
 #include "core/error.h"
 #include "docker/docker.h"
@@ -96,6 +97,15 @@ struct engine_docker_ops
 
 /* The default ops: ctx is a docker_client_t*. */
 extern const struct engine_docker_ops engine_docker_ops_default;
+
+/* How a task's secrets of one provider are fetched (engine/secrets.h):
+   fetch returns an opaque handle and calls cb exactly once, later on the
+   loop, unless cancel(handle) came first. */
+struct engine_secrets_ops
+{
+  void *(*fetch) (void *ctx, const struct aws_secrets_fetch_req *req, aws_secrets_done_cb cb, void *data);
+  void (*cancel) (void *ctx, void *handle);
+};
 
 /* ---- engine ------------------------------------------------------------ */
 
@@ -147,6 +157,11 @@ struct engine_options
      client makes each link an /etc/hosts entry with the target's address,
      so a create waits for its link targets to run (engine/plan.h). */
   bool links_by_address;
+  /* Secret resources (engine/secrets.h): secrets_ops + secrets_ctx (tests),
+     else aws/secrets_fetch.h over http; neither: a task with secrets stops. */
+  const struct engine_secrets_ops *secrets_ops;
+  void *secrets_ctx;
+  http_client_t *http;
 };
 
 /* state_load() must have run on opts->state.  A checkpointed task that
@@ -194,6 +209,10 @@ int engine_task_set_credentials_id (engine_t *e, const char *arn, bool execution
    engine.  Until this is called such pulls fail. */
 void engine_set_pull_credentials (engine_t *e, http_client_t *http, aws_creds_provider_t *instance,
                                   const task_creds_store_t *task_creds);
+/* The task IAM role credentials store (task/task_creds.h): secrets are
+   fetched with a task's execution-role credentials from it.  Borrowed;
+   NULL = none (a task with secrets stops). */
+void engine_set_task_creds (engine_t *e, const task_creds_store_t *creds);
 
 /* Observer (one): called after a task's or a container's known status
    changed (c NULL for a task change), and with c NULL once more when the

@@ -12,6 +12,7 @@
  *   cleanup.c    removal of stopped tasks after the wait
  *   reconcile.c  start-up reconciliation with Docker
  *   restart_exec.c  the restart policy: save the tracker, start in place
+ *   secrets.c    secret resources: fetched before the creates that need them
  */
 #ifndef ENGINE_ENGINE_INTERNAL_H
 #define ENGINE_ENGINE_INTERNAL_H
@@ -60,6 +61,7 @@ enum op_kind
   OP_VOLUME_REMOVE,
   OP_RESTART_SAVE, /* restart policy: waiting for the save of the tracker */
   OP_RESTART,      /* restart policy: docker start of the stopped container */
+  OP_SECRETS,      /* a secret resource's fetch (ci: the provider; engine/secrets.h) */
 };
 
 /* One Docker call (or save) in flight; the callback's data. */
@@ -145,6 +147,12 @@ struct engine
   engine_change_cb change_cb;
   void *change_data;
   struct engine_pull_auth *pull_auth; /* registryAuthentication pulls (pull_auth.c), NULL = none yet */
+
+  /* secret resources (secrets.c) */
+  const struct engine_secrets_ops *secrets_ops; /* NULL = cannot fetch */
+  void *secrets_ctx;
+  http_client_t *http;
+  const task_creds_store_t *creds;
 };
 
 /* ---- naming.c ---- */
@@ -194,7 +202,6 @@ void engine_issue_inspect (engine_t *e, struct task *t, size_t ci, enum task_sta
 void engine_container_idle (engine_t *e, struct task *t, size_t ci);
 void engine_task_step (engine_t *e, struct task *t);
 void engine_step_all (engine_t *e);
-void engine_arm_retry (engine_t *e);
 /* ---- lifecycle.c ---- */
 /* dependsOn: stop (without starting) each container whose dependency can
    never be met; arm the wake-up for the nearest start timeout.  True if a
@@ -212,6 +219,8 @@ bool engine_health_event (engine_t *e, struct task *t, size_t ci, const char *ac
 void engine_health_inspected (engine_t *e, struct task *t, size_t ci,
                               const struct docker_container_info *info);
 void engine_retry_timer_cb (uv_timer_t *h);
+/* (Re)arm the retry timer for the nearest retry_at_ms / wake_at_ms. */
+void engine_arm_retry (engine_t *e);
 void engine_create_continue (engine_t *e, struct task *t, size_t ci);
 /* Ops that hold a launch slot (pulls, creates, starts). */
 bool engine_op_is_launch (enum op_kind k);
@@ -280,6 +289,14 @@ bool engine_precache_in_flight (const engine_t *e, const char *image);
 void engine_issue_image_record (engine_t *e, const char *image, bool pull_succeeded);
 /* Stamp last-used on the records of a task's images (it is being removed). */
 void engine_images_task_removed (engine_t *e, const struct task *t);
+
+/* ---- secrets.c ---- */
+void engine_secrets_init (engine_t *e, const struct engine_options *o);
+void engine_secrets_cancel (engine_t *e, void *handle);
+/* Start the fetches the task needs now (engine/secrets.h); true if a
+   resource changed. */
+bool engine_secrets_step (engine_t *e, struct task *t);
+void engine_secrets_done_cb (struct task_secret_resource *values, const char *err_text, void *data);
 
 /* ---- reconcile.c ---- */
 void engine_reconcile_start (engine_t *e);

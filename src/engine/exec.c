@@ -141,6 +141,8 @@ engine_op_cancel (struct op *op)
     state_save_cancel (e->state, engine_create_saved_cb, op);
   else if (op->kind == OP_RESTART_SAVE)
     state_save_cancel (e->state, engine_restart_saved_cb, op);
+  else if (op->kind == OP_SECRETS)
+    engine_secrets_cancel (e, op->handle);
   else if (op->handle)
     e->ops->cancel (e->ops_ctx, op->handle);
   launch_slot_freed (e, op->kind);
@@ -664,6 +666,7 @@ engine_task_step (engine_t *e, struct task *t)
     {
       bool again = false;
       dirty |= engine_dependency_failures (e, t);
+      dirty |= engine_secrets_step (e, t);
       dirty |= engine_plan_update_desired (t);
       t->hold = task_held (e, t);
       t->pull_upfront = e->pull_upfront;
@@ -713,48 +716,4 @@ engine_step_all (engine_t *e)
   /* task_step never removes tasks, so indices stay valid. */
   for (size_t i = 0; i < e->n_tasks; i++)
     engine_task_step (e, e->tasks[i]);
-}
-
-/* ---- retries (stops) -------------------------------------------------------------- */
-
-void
-engine_retry_timer_cb (uv_timer_t *h)
-{
-  engine_t *e = h->data;
-  if (e->stopped)
-    return;
-  uint64_t now = uv_now (e->loop);
-  for (size_t i = 0; i < e->n_tasks; i++)
-    for (size_t k = 0; k < e->tasks[i]->n_containers; k++)
-      {
-        struct task_container *c = &e->tasks[i]->containers[k];
-        if (c->retry_at_ms && c->retry_at_ms <= now)
-          c->retry_at_ms = 0;
-        if (c->wake_at_ms && c->wake_at_ms <= now)
-          c->wake_at_ms = 0;
-      }
-  engine_step_all (e);
-  engine_arm_retry (e);
-}
-
-void
-engine_arm_retry (engine_t *e)
-{
-  if (e->stopped || e->freeing)
-    return;
-  uint64_t best = UINT64_MAX;
-  for (size_t i = 0; i < e->n_tasks; i++)
-    for (size_t k = 0; k < e->tasks[i]->n_containers; k++)
-      {
-        const struct task_container *c = &e->tasks[i]->containers[k];
-        if (c->retry_at_ms && c->retry_at_ms < best)
-          best = c->retry_at_ms;
-        if (c->wake_at_ms && c->wake_at_ms < best)
-          best = c->wake_at_ms;
-      }
-  uv_timer_stop (&e->retry_timer);
-  if (best == UINT64_MAX)
-    return;
-  uint64_t now = uv_now (e->loop);
-  uv_timer_start (&e->retry_timer, engine_retry_timer_cb, best > now ? best - now : 0, 0);
 }

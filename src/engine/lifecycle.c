@@ -2,7 +2,8 @@
  * of engine/depends.h to a task (a dependent whose dependency can never be
  * met is stopped without starting) and keeps a wake-up for the nearest
  * dependency start timeout; keeps each container's health record from
- * Docker's health_status events and from every inspect.  No Docker call
+ * Docker's health_status events and from every inspect; runs the retry
+ * timer that serves those wake-ups and failed stops.  No Docker call
  * here. */
 #include "core/xmalloc.h"
 #include "engine/depends.h"
@@ -87,4 +88,48 @@ engine_health_inspected (engine_t *e, struct task *t, size_t ci,
               task_health_str (before), task_health_str (c->life.health));
   engine_notify (e, t, c);
   state_save (e->state, NULL, NULL);
+}
+
+/* ---- the retry timer: failed stops, wake-ups (retry_at_ms, wake_at_ms) ---------------- */
+
+void
+engine_retry_timer_cb (uv_timer_t *h)
+{
+  engine_t *e = h->data;
+  if (e->stopped)
+    return;
+  uint64_t now = uv_now (e->loop);
+  for (size_t i = 0; i < e->n_tasks; i++)
+    for (size_t k = 0; k < e->tasks[i]->n_containers; k++)
+      {
+        struct task_container *c = &e->tasks[i]->containers[k];
+        if (c->retry_at_ms && c->retry_at_ms <= now)
+          c->retry_at_ms = 0;
+        if (c->wake_at_ms && c->wake_at_ms <= now)
+          c->wake_at_ms = 0;
+      }
+  engine_step_all (e);
+  engine_arm_retry (e);
+}
+
+void
+engine_arm_retry (engine_t *e)
+{
+  if (e->stopped || e->freeing)
+    return;
+  uint64_t best = UINT64_MAX;
+  for (size_t i = 0; i < e->n_tasks; i++)
+    for (size_t k = 0; k < e->tasks[i]->n_containers; k++)
+      {
+        const struct task_container *c = &e->tasks[i]->containers[k];
+        if (c->retry_at_ms && c->retry_at_ms < best)
+          best = c->retry_at_ms;
+        if (c->wake_at_ms && c->wake_at_ms < best)
+          best = c->wake_at_ms;
+      }
+  uv_timer_stop (&e->retry_timer);
+  if (best == UINT64_MAX)
+    return;
+  uint64_t now = uv_now (e->loop);
+  uv_timer_start (&e->retry_timer, engine_retry_timer_cb, best > now ? best - now : 0, 0);
 }

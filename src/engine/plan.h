@@ -17,12 +17,14 @@
  *          met, link and volumesFrom targets created), as upstream gates
  *          pulls by default; with t->pull_upfront
  *          (ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT) at once, in parallel
- *      PULLED -> CREATE once dependsOn is met and link and volumesFrom
+ *      PULLED -> CREATE once dependsOn is met, link and volumesFrom
  *          targets are created (known CREATED/RUNNING/STOPPED with a
  *          Docker id)
  *          and, with t->links_by_address (a runtime without links,
  *          Podman: the client writes a link as an /etc/hosts entry with the
  *          target's address, docker/links.h), link targets are RUNNING
+ *          and the task's secret resources the container uses are CREATED
+ *          (engine/secrets.h; a fetch in flight is no stuck task)
  *      CREATED -> START once link targets are RUNNING and run
  *          dependencies are >= RUNNING
  *  - Task known = min over containers (PULLED counts as NONE), only raised.

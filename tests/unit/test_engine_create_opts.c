@@ -191,6 +191,49 @@ test_unresolved (void **st)
     }
 }
 
+/* Secrets at create: ENVIRONMENT_VARIABLE values written over same-named
+   variables (a region secret keeps the agent's region out), a value the
+   resource lacks as "", LOG_DRIVER values as log options when not empty. */
+static void
+test_secrets_injected (void **st)
+{
+  (void) st;
+  agent_error_t err = NULL;
+  struct task *t = teu_task (
+      "{\"arn\":\"t\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"web\",\"image\":\"busybox\","
+      "\"environment\":{\"A\":\"1\",\"PASS\":\"plain\"},\"secrets\":["
+      "{\"name\":\"PASS\",\"valueFrom\":\"/p\",\"provider\":\"ssm\",\"region\":\"r\",\"type\":\"ENVIRONMENT_VARIABLE\"},"
+      "{\"name\":\"AWS_REGION\",\"valueFrom\":\"/reg\",\"provider\":\"ssm\",\"region\":\"r\",\"type\":\"ENVIRONMENT_VARIABLE\"},"
+      "{\"name\":\"GONE\",\"valueFrom\":\"/gone\",\"provider\":\"ssm\",\"region\":\"r\",\"type\":\"ENVIRONMENT_VARIABLE\"},"
+      "{\"name\":\"KEY\",\"valueFrom\":\"arn:aws:secretsmanager:r:1:secret:s:k::\",\"provider\":\"asm\",\"region\":\"r\",\"type\":\"ENVIRONMENT_VARIABLE\"},"
+      "{\"name\":\"splunk-token\",\"valueFrom\":\"arn:aws:secretsmanager:r:1:secret:s:k::\",\"provider\":\"asm\",\"region\":\"r\",\"target\":\"LOG_DRIVER\"},"
+      "{\"name\":\"empty\",\"valueFrom\":\"/gone\",\"provider\":\"ssm\",\"region\":\"r\",\"target\":\"LOG_DRIVER\"}]}]}",
+      &err);
+  if (!t)
+    fail_msg ("%s", error_msg (&err));
+  t->containers[0].docker_name = xstrdup ("ecs-web");
+  task_secret_resource_put (&t->secret_res[TASK_SECRET_SSM], "/p_r", "ssm-pass");
+  task_secret_resource_put (&t->secret_res[TASK_SECRET_SSM], "/reg_r", "eu-north-1");
+  task_secret_resource_put (&t->secret_res[TASK_SECRET_ASM], "arn:aws:secretsmanager:r:1:secret:s:k::_r", "asm-key");
+  struct engine_create_req r;
+  char *msg = NULL;
+  assert_int_equal (engine_create_req_build_region (t, &t->containers[0], "us-west-2", NULL, 0, &r, &msg), 0);
+  struct sbuf b = { 0 };
+  for (size_t i = 0; r.opts.env[i]; i++)
+    sbuf_printf (&b, "%s|", r.opts.env[i]);
+  cleanup_free char *env = sbuf_steal (&b);
+  assert_non_null (strstr (env, "A=1|PASS=ssm-pass|"));
+  assert_null (strstr (env, "plain"));
+  assert_non_null (strstr (env, "|AWS_REGION=eu-north-1|GONE=|KEY=asm-key|"));
+  assert_null (strstr (env, "AWS_DEFAULT_REGION"));
+  assert_null (strstr (env, "us-west-2"));
+  assert_int_equal (r.opts.n_log_options, 1);
+  assert_string_equal (r.opts.log_options[0].key, "splunk-token");
+  assert_string_equal (r.opts.log_options[0].value, "asm-key");
+  engine_create_req_free (&r);
+  task_free (t);
+}
+
 int
 main (void)
 {
@@ -198,6 +241,7 @@ main (void)
     cmocka_unit_test (test_translation),
     cmocka_unit_test (test_role_environment),
     cmocka_unit_test (test_unresolved),
+    cmocka_unit_test (test_secrets_injected),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 #include "engine/plan.h"
 #include "docker/auth.h"
 #include "helpers/child.h"
+#include "docker/overlay.h"
 #include "state/state.h"
 #include "log/log.h"
 #include "test_engine_util.h"
@@ -56,6 +57,7 @@ struct fctr
   bool test_label;
   const char *health, *health_output; /* State.Health.Status and its last log entry, or NULL */
   int health_exit_code;
+  char *body; /* the create request's JSON body */
 };
 
 /* The callback of a queued call, with its real type (one member set). */
@@ -492,6 +494,9 @@ fake_create (void *ctx, const struct docker_create_opts *o, docker_create_cb cb,
       k->binds = dupv (o->binds);
       k->vfrom = dupv (o->volumes_from);
       k->env = dupv (o->env);
+      agent_error_t berr = NULL;
+      k->body = docker_create_body (o, &berr);
+      error_free (&berr);
       k->cpu = o->cpu_shares;
       k->mem = o->memory;
       for (size_t i = 0; i < o->n_ports && i < 4; i++)
@@ -658,6 +663,9 @@ struct fx
   enum config_pull_behavior pull_behavior;
   int launch_limit;
   const struct config_images *images;
+  const struct engine_secrets_ops *secrets_ops; /* secret resources (test_secrets_*) */
+  void *secrets_ctx;
+  task_creds_store_t *creds;
 };
 
 static void
@@ -675,6 +683,7 @@ fake_free (struct fake *f)
       task_strv_free (k->binds);
       task_strv_free (k->vfrom);
       task_strv_free (k->env);
+      free (k->body);
     }
   for (size_t i = 0; i < f->n_images; i++)
     free (f->images[i]);
@@ -707,9 +716,12 @@ engine_up (struct fx *x)
     .pull_behavior = x->pull_behavior,
     .launch_concurrency = x->launch_limit,
     .images = x->images,
+    .secrets_ops = x->secrets_ops,
+    .secrets_ctx = x->secrets_ctx,
   };
   x->e = engine_new (&x->loop, &o, &err);
   assert_non_null (x->e);
+  engine_set_task_creds (x->e, x->creds);
   assert_int_equal (engine_start (x->e, &err), 0);
   for (int i = 0; i < 1000 && !engine_ready (x->e); i++)
     uv_run (&x->loop, UV_RUN_ONCE);
@@ -2143,6 +2155,311 @@ test_pull_auth_fetch (void **st)
   test_child_stop (&srv);
 }
 
+/* ---- secret resources (engine/secrets.h) ------------------------------------ */
+
+/* A fake fetcher: each fetch waits until the test answers it. */
+struct fsec_fetch
+{
+  enum task_secret_provider provider;
+  size_t n_secrets;
+  char names[256];     /* valueFrom of each secret, ' '-separated */
+  char akid[64];       /* the credentials' access key id */
+  aws_secrets_done_cb cb;
+  void *data;
+  bool open, cancelled;
+};
+
+struct fsec
+{
+  struct fsec_fetch f[8];
+  size_t n;
+};
+
+static void *
+fsec_fetch (void *ctx, const struct aws_secrets_fetch_req *req, aws_secrets_done_cb cb, void *data)
+{
+  struct fsec *s = ctx;
+  assert_true (s->n < ARRAY_SIZE (s->f));
+  struct fsec_fetch *f = &s->f[s->n++];
+  memset (f, 0, sizeof *f);
+  f->provider = req->provider;
+  for (size_t i = 0; i < req->n; i++)
+    if (req->secrets[i]->provider == req->provider)
+      {
+        size_t l = strlen (f->names);
+        snprintf (f->names + l, sizeof f->names - l, "%s%s", l ? " " : "", req->secrets[i]->value_from);
+        f->n_secrets++;
+      }
+  snprintf (f->akid, sizeof f->akid, "%s", req->creds && req->creds->access_key_id ? req->creds->access_key_id : "");
+  f->cb = cb;
+  f->data = data;
+  f->open = true;
+  return f;
+}
+
+static void
+fsec_cancel (void *ctx, void *handle)
+{
+  (void) ctx;
+  struct fsec_fetch *f = handle;
+  f->open = false;
+  f->cancelled = true;
+}
+
+static const struct engine_secrets_ops fsec_ops = { fsec_fetch, fsec_cancel };
+
+/* Answer fetch i with key=value pairs (NULL-terminated), or with error. */
+static void
+fsec_answer (struct fsec *s, size_t i, const char *const *kv, const char *error)
+{
+  assert_true (i < s->n && s->f[i].open);
+  s->f[i].open = false;
+  struct task_secret_resource r = { 0 };
+  for (size_t k = 0; kv && kv[k]; k += 2)
+    task_secret_resource_put (&r, kv[k], kv[k + 1]);
+  s->f[i].cb (error ? NULL : &r, error, s->f[i].data);
+  task_secret_resource_clear (&r);
+}
+
+static void
+secrets_fixture (struct fx *x, struct fsec *s, const char *arn)
+{
+  x->secrets_ops = &fsec_ops;
+  x->secrets_ctx = s;
+  x->creds = task_creds_store_new ();
+  if (!arn)
+    return;
+  struct task_role_credentials *c = xcalloc (1, sizeof *c);
+  c->credentials_id = xstrdup ("exec-1");
+  c->role_arn = xstrdup ("arn:aws:iam::1:role/exec");
+  c->access_key_id = xstrdup ("AKIDEXEC");
+  c->secret_access_key = xstrdup ("exec-secret-key");
+  c->session_token = xstrdup ("exec-token");
+  agent_error_t err = NULL;
+  assert_int_equal (task_creds_store_put (x->creds, arn, TASK_CREDS_EXECUTION_ROLE, c, &err), 0);
+}
+
+#define SECRET_TASK(arn, exec)                                                                          \
+  "{\"arn\":\"" arn "\",\"family\":\"sec\",\"version\":\"1\",\"desiredStatus\":\"RUNNING\"," exec         \
+  "\"containers\":[{\"name\":\"app\",\"image\":\"busybox\",\"essential\":true,"                           \
+  "\"environment\":{\"A\":\"1\",\"DB\":\"plain\"},"                                                      \
+  "\"dockerConfig\":{\"hostConfig\":\"{\\\"LogConfig\\\":{\\\"Type\\\":\\\"json-file\\\","                  \
+  "\\\"Config\\\":{\\\"tag\\\":\\\"x\\\"}}}\"},"                                                         \
+  "\"secrets\":[{\"name\":\"DB\",\"valueFrom\":\"/db\",\"provider\":\"ssm\",\"region\":\"r1\","          \
+  "\"type\":\"ENVIRONMENT_VARIABLE\"},"                                                                  \
+  "{\"name\":\"MISSING\",\"valueFrom\":\"/none\",\"provider\":\"ssm\",\"region\":\"r1\","                \
+  "\"type\":\"ENVIRONMENT_VARIABLE\"},"                                                                  \
+  "{\"name\":\"fluentd-token\",\"valueFrom\":\"arn:aws:secretsmanager:r1:1:secret:tok\","                \
+  "\"provider\":\"asm\",\"region\":\"r1\",\"target\":\"LOG_DRIVER\"},"                                  \
+  "{\"name\":\"empty-opt\",\"valueFrom\":\"/empty\",\"provider\":\"ssm\",\"region\":\"r1\","             \
+  "\"target\":\"LOG_DRIVER\"}]},"                                                                        \
+  "{\"name\":\"side\",\"image\":\"busybox\",\"essential\":false}]}"
+
+#define EXEC_CREDS                                                                                      \
+  "\"executionRoleCredentials\":{\"credentialsId\":\"exec-1\",\"accessKeyId\":\"AKIDEXEC\","             \
+  "\"secretAccessKey\":\"exec-secret-key\",\"sessionToken\":\"exec-token\"},"
+
+static void
+secrets_teardown (struct fx *x)
+{
+  teardown_engine (x);
+  task_creds_store_free (x->creds);
+  x->creds = NULL;
+}
+
+/* Both resources are fetched with the execution role while the images are
+   pulled; the container using them is created only once both are there,
+   with the values injected; nothing of them reaches the checkpoint. */
+static void
+test_secrets_injected (void **st)
+{
+  struct fx *x = *st;
+  struct fsec s = { 0 };
+  secrets_fixture (x, &s, "arn:sec1");
+  engine_up (x);
+  add (x, SECRET_TASK ("arn:sec1", EXEC_CREDS));
+  for (int i = 0; i < 5000 && task_of (x, "arn:sec1")->containers[1].known_status < TASK_STATUS_RUNNING; i++)
+    uv_run (&x->loop, UV_RUN_ONCE);
+  run_turns (x, 100);
+  assert_int_equal (s.n, 2);
+  assert_int_equal (s.f[0].provider, TASK_SECRET_SSM);
+  assert_string_equal (s.f[0].names, "/db /none /empty");
+  assert_string_equal (s.f[0].akid, "AKIDEXEC");
+  assert_int_equal (s.f[1].provider, TASK_SECRET_ASM);
+  assert_string_equal (s.f[1].names, "arn:aws:secretsmanager:r1:1:secret:tok");
+  /* the side container runs; app is pulled and waits */
+  const struct task *t = task_of (x, "arn:sec1");
+  assert_int_equal (t->containers[1].known_status, TASK_STATUS_RUNNING);
+  assert_int_equal (t->containers[0].known_status, TASK_STATUS_PULLED);
+  assert_int_equal (x->fake.n_create, 1);
+  fsec_answer (&s, 0, (const char *const[]){ "/db_r1", "db-secret-value", "/empty_r1", "", NULL }, NULL);
+  run_turns (x, 100);
+  assert_int_equal (x->fake.n_create, 1);
+  fsec_answer (&s, 1, (const char *const[]){ "arn:aws:secretsmanager:r1:1:secret:tok_r1", "tok-secret-value", NULL },
+               NULL);
+  assert_true (spin_task (x, "arn:sec1", TASK_STATUS_RUNNING));
+  struct fctr *k = fake_by_cname (&x->fake, "app");
+  assert_non_null (k);
+  cleanup_free char *env = NULL;
+  {
+    struct sbuf b = { 0 };
+    for (size_t i = 0; k->env[i]; i++)
+      sbuf_printf (&b, "%s|", k->env[i]);
+    env = sbuf_steal (&b);
+  }
+  assert_non_null (strstr (env, "|DB=db-secret-value|"));
+  assert_null (strstr (env, "DB=plain"));
+  assert_non_null (strstr (env, "MISSING=|"));
+  assert_true (strncmp (env, "A=1|", 4) == 0);
+  json_t *body = json_loads (k->body, 0, NULL);
+  json_t *lc = json_object_get (json_object_get (json_object_get (body, "HostConfig"), "LogConfig"), "Config");
+  assert_string_equal (json_string_value (json_object_get (lc, "fluentd-token")), "tok-secret-value");
+  assert_string_equal (json_string_value (json_object_get (lc, "tag")), "x");
+  assert_null (json_object_get (lc, "empty-opt")); /* empty values are not log options */
+  json_decref (body);
+  /* never in the checkpoint */
+  for (int i = 0; i < 200; i++)
+    run_turns (x, 1);
+  char *text = NULL;
+  size_t len;
+  agent_error_t err = NULL;
+  cleanup_free char *path = xasprintf ("%s/%s", x->dir, STATE_FILE_NAME);
+  assert_int_equal (util_read_file (path, &text, &len, &err), 0);
+  assert_null (strstr (text, "db-secret-value"));
+  assert_null (strstr (text, "tok-secret-value"));
+  assert_non_null (strstr (text, "arn:aws:secretsmanager:r1:1:secret:tok"));
+  free (text);
+  /* held as log secrets */
+  char *line = log_redact (xstrdup ("v=db-secret-value"));
+  assert_null (strstr (line, "db-secret-value"));
+  free (line);
+  /* dropped with the task at cleanup */
+  add (x, "{\"arn\":\"arn:sec1\",\"desiredStatus\":\"STOPPED\"}");
+  assert_true (spin_task (x, "arn:sec1", TASK_STATUS_STOPPED));
+  secrets_teardown (x);
+}
+
+/* A failed fetch stops the task with the reason; the container that needs
+   the secrets is never created and reports STOPPED without a reason. */
+static void
+test_secrets_failure (void **st)
+{
+  struct fx *x = *st;
+  struct fsec s = { 0 };
+  secrets_fixture (x, &s, "arn:sec2");
+  engine_up (x);
+  add (x, SECRET_TASK ("arn:sec2", EXEC_CREDS));
+  run_turns (x, 200);
+  assert_int_equal (s.n, 2);
+  fsec_answer (&s, 0, NULL, "fetching secret data from SSM Parameter Store in r1: invalid parameters: /none");
+  assert_true (spin_task (x, "arn:sec2", TASK_STATUS_STOPPED));
+  const struct task *t = task_of (x, "arn:sec2");
+  assert_string_equal (t->reason,
+                       "Fetching secret data from SSM Parameter Store in r1: invalid parameters: /none");
+  assert_null (t->containers[0].reason);
+  assert_int_equal (t->containers[0].known_status, TASK_STATUS_STOPPED);
+  assert_null (t->containers[0].docker_id);
+  assert_null (fake_by_cname (&x->fake, "app"));
+  /* the other fetch may still answer: nothing happens */
+  fsec_answer (&s, 1, NULL, "secret x: AccessDeniedException: no: AccessDeniedException: no");
+  run_turns (x, 50);
+  assert_string_equal (task_of (x, "arn:sec2")->reason,
+                       "Fetching secret data from SSM Parameter Store in r1: invalid parameters: /none");
+  bool seen = false;
+  for (size_t i = 0; i < state_change_count (x->state); i++)
+    {
+      const struct state_change *c = state_change_peek (x->state, i);
+      if (c->kind == STATE_CHANGE_CONTAINER && strcmp (c->container_name, "app") == 0)
+        assert_null (c->reason);
+      if (c->kind == STATE_CHANGE_TASK && strcmp (c->status, "STOPPED") == 0)
+        {
+          seen = true;
+          assert_string_equal (c->reason,
+                               "Fetching secret data from SSM Parameter Store in r1: invalid parameters: /none");
+        }
+    }
+  assert_true (seen);
+  secrets_teardown (x);
+}
+
+/* Without execution-role credentials the task stops at once. */
+static void
+test_secrets_no_execution_role (void **st)
+{
+  struct fx *x = *st;
+  struct fsec s = { 0 };
+  secrets_fixture (x, &s, NULL);
+  engine_up (x);
+  add (x, SECRET_TASK ("arn:sec3", ""));
+  assert_true (spin_task (x, "arn:sec3", TASK_STATUS_STOPPED));
+  assert_int_equal (s.n, 0);
+  assert_string_equal (task_of (x, "arn:sec3")->reason,
+                       "Ssm secret resource: unable to find execution role credentials");
+  assert_null (fake_by_cname (&x->fake, "app"));
+  secrets_teardown (x);
+}
+
+/* After an agent restart, a task not yet CREATED fetches again (values are
+   never saved); a restored task whose credentials ACS has not re-sent waits
+   for them. */
+static void
+test_secrets_refetched_after_restart (void **st)
+{
+  struct fx *x = *st;
+  struct fsec s = { 0 };
+  secrets_fixture (x, &s, "arn:sec4");
+  engine_up (x);
+  add (x, SECRET_TASK ("arn:sec4", EXEC_CREDS));
+  run_turns (x, 200);
+  assert_int_equal (s.n, 2);
+  fsec_answer (&s, 0, (const char *const[]){ "/db_r1", "db-secret-value", NULL }, NULL);
+  cleanup_free char *path = xasprintf ("%s/%s", x->dir, STATE_FILE_NAME);
+  bool saved = false;
+  for (int i = 0; i < 5000 && !saved; i++)
+    {
+      char *text = NULL;
+      size_t len;
+      agent_error_t err = NULL;
+      saved = util_read_file (path, &text, &len, &err) == 0 && strstr (text, "arn:sec4");
+      if (saved)
+        assert_null (strstr (text, "db-secret-value"));
+      free (text);
+      error_free (&err);
+      uv_run (&x->loop, UV_RUN_ONCE);
+    }
+  assert_true (saved);
+  teardown_engine (x); /* the agent stops: the open fetch is cancelled */
+  assert_true (s.f[1].cancelled);
+  /* restarted: the credentials are expected only, then arrive */
+  task_creds_store_free (x->creds);
+  x->creds = task_creds_store_new ();
+  task_creds_store_expect (x->creds, "arn:sec4", TASK_CREDS_EXECUTION_ROLE, "exec-1");
+  state_up (x);
+  engine_up (x);
+  run_turns (x, 200);
+  assert_int_equal (s.n, 2);
+  const struct task *t = task_of (x, "arn:sec4");
+  assert_int_equal (t->secret_res[TASK_SECRET_SSM].status, TASK_RES_PENDING);
+  assert_int_equal (t->secret_res[TASK_SECRET_SSM].n_values, 0);
+  assert_int_equal (t->containers[0].known_status < TASK_STATUS_CREATED, true);
+  struct task_role_credentials *c = xcalloc (1, sizeof *c);
+  c->credentials_id = xstrdup ("exec-1");
+  c->access_key_id = xstrdup ("AKIDEXEC2");
+  c->secret_access_key = xstrdup ("exec-secret-key2");
+  agent_error_t err = NULL;
+  assert_int_equal (task_creds_store_put (x->creds, "arn:sec4", TASK_CREDS_EXECUTION_ROLE, c, &err), 0);
+  for (int i = 0; i < 5000 && s.n < 4; i++)
+    uv_run (&x->loop, UV_RUN_ONCE);
+  assert_int_equal (s.n, 4);
+  assert_string_equal (s.f[2].akid, "AKIDEXEC2");
+  fsec_answer (&s, 2, (const char *const[]){ "/db_r1", "db-secret-value", NULL }, NULL);
+  fsec_answer (&s, 3, (const char *const[]){ "arn:aws:secretsmanager:r1:1:secret:tok_r1", "tok", NULL }, NULL);
+  assert_true (spin_task (x, "arn:sec4", TASK_STATUS_RUNNING));
+  add (x, "{\"arn\":\"arn:sec4\",\"desiredStatus\":\"STOPPED\"}");
+  assert_true (spin_task (x, "arn:sec4", TASK_STATUS_STOPPED));
+  secrets_teardown (x);
+}
+
 int
 main (void)
 {
@@ -2178,6 +2495,10 @@ main (void)
     cmocka_unit_test_setup_teardown (test_reconcile_retried_after_list_failure, setup, teardown),
     cmocka_unit_test_setup_teardown (test_save_failure_backs_off, setup, teardown),
     cmocka_unit_test_setup_teardown (test_restart_in_place, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_secrets_injected, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_secrets_failure, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_secrets_no_execution_role, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_secrets_refetched_after_restart, setup, teardown),
     cmocka_unit_test_setup_teardown (test_restart_period_and_failure, setup, teardown),
     cmocka_unit_test_setup_teardown (test_restart_redo_after_crash, setup, teardown),
     cmocka_unit_test_setup_teardown (test_pull_auth_no_credentials, setup, teardown),
