@@ -58,6 +58,25 @@ kv_object (const struct docker_kv *kv, size_t n)
   return o;
 }
 
+/* The log options Docker holds, without those a secret of the container
+   set (target LOG_DRIVER, task/secrets.h): their values are secrets.
+   Upstream answers the task definition's options, which never hold them. */
+static json_t *
+log_options_json (const struct task_container *c, const struct docker_kv *kv, size_t n)
+{
+  json_t *o = json_object ();
+  for (size_t i = 0; i < n; i++)
+    {
+      bool secret = false;
+      for (size_t k = 0; k < c->secrets.n && !secret; k++)
+        secret = task_secret_is_log_driver (&c->secrets.v[k]) && kv[i].key
+                 && strcmp (c->secrets.v[k].name, kv[i].key) == 0;
+      if (!secret)
+        json_object_set_new (o, kv[i].key, json_string (kv[i].value ? kv[i].value : ""));
+    }
+  return o;
+}
+
 static json_t *
 ports_json (const struct task_container *c, int version)
 {
@@ -201,7 +220,7 @@ container_json (const struct tmds_view *v, const struct task_container *c, int v
     {
       json_object_set_new (o, "LogDriver", json_string (info->log_driver));
       if (info->n_log_options)
-        json_object_set_new (o, "LogOptions", kv_object (info->log_options, info->n_log_options));
+        json_object_set_new (o, "LogOptions", log_options_json (c, info->log_options, info->n_log_options));
     }
   return o;
 }

@@ -33,7 +33,9 @@ static const char *const TASK_JSON
       "\"cpu\":0.5,\"memory\":1024,\"containers\":["
       "{\"name\":\"app\",\"image\":\"busybox:1\",\"cpu\":256,\"memory\":64,"
       "\"containerArn\":\"arn:aws:ecs:us-west-2:1:container/c/t1/5e6f\","
-      "\"portMappings\":[{\"containerPort\":80,\"hostPort\":8080}]},"
+      "\"portMappings\":[{\"containerPort\":80,\"hostPort\":8080}],"
+      "\"secrets\":[{\"name\":\"splunk-token\",\"valueFrom\":\"/tok\",\"provider\":\"ssm\","
+      "\"region\":\"us-west-2\",\"target\":\"LOG_DRIVER\"}]},"
       "{\"name\":\"init\",\"image\":\"busybox:1\",\"essential\":false,"
       "\"restartPolicy\":{\"enabled\":true,\"restartAttemptPeriod\":60}},"
       "{\"name\":\"late\",\"image\":\"busybox:1\"}]}";
@@ -45,7 +47,7 @@ static const char *const INSPECT_A
       "\"State\":{\"Status\":\"running\",\"Running\":true,\"StartedAt\":\"2024-05-01T10:00:04.9Z\","
       "\"FinishedAt\":\"0001-01-01T00:00:00Z\"},"
       "\"HostConfig\":{\"NetworkMode\":\"bridge\",\"LogConfig\":{\"Type\":\"json-file\","
-      "\"Config\":{\"max-size\":\"10m\"}}},"
+      "\"Config\":{\"max-size\":\"10m\",\"splunk-token\":\"tok-secret-value\"}}},"
       "\"NetworkSettings\":{\"IPAddress\":\"172.17.0.5\",\"Networks\":{\"bridge\":"
       "{\"IPAddress\":\"172.17.0.5\"}}},"
       "\"Mounts\":[{\"Type\":\"volume\",\"Name\":\"v1\",\"Source\":\"/var/lib/v1\","
@@ -325,6 +327,8 @@ check_v4_container_a (json_t *c)
   assert_int_equal (json_object_size (c), sizeof keys / sizeof *keys);
   for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
     assert_non_null (json_object_get (c, keys[i]));
+  /* an option a secret set is not answered (its value is the secret's) */
+  assert_null (json_object_get (json_object_get (c, "LogOptions"), "splunk-token"));
 }
 
 static void
