@@ -288,3 +288,60 @@ def test_task_role_credentials_never_leak(test_image):
         check_modes(rig)
     finally:
         rig.close()
+
+
+def test_ssm_and_secrets_manager_values_never_leak():
+    """Values fetched from SSM Parameter Store and Secrets Manager (an
+    environment SecureString, a plain and a JSON-key secret, a log-driver
+    option) reach the containers only: never stdout, the debug log, the
+    checkpoint, introspection or the task metadata endpoints' answers (v4
+    LogOptions leave out the option a secret set)."""
+    from test_secrets_env import SYSLOG_ENV, aws, container_id, logger_container, put_secrets, run_task
+    env = dict(SYSLOG_ENV, ECS_LOGLEVEL="debug")
+    rig = harness.Rig(agent_env=env)
+    port = rig.agent.tmds_port
+
+    def get(path):
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
+                return r.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as e:
+            return e.read().decode("utf-8", "replace")
+
+    try:
+        rig.start_agent()
+        v, param, plain, js = put_secrets(rig.cp, rig.cluster)
+        v["syslog address"] = "udp://127.0.0.1:%d" % (20000 + uuid.uuid4().int % 20000)
+        log_param = "/e2e/%s/syslog-address" % rig.cluster
+        aws(rig.cp, "ssm", "put-parameter", "--name", log_param, "--type", "SecureString", "--value",
+            v["syslog address"])
+        arn = run_task(rig.cp, rig.cluster, rig.cluster + "-leak", rig.image, [
+            {"name": "DB_PASSWORD", "valueFrom": param}, {"name": "PLAIN", "valueFrom": plain},
+            {"name": "JSON_PASS", "valueFrom": js + ":pass::"}], "exec sleep 3600",
+            extra=[logger_container(rig.image, log_param)])
+        harness.wait_for(lambda: rig.cp_tasks()[arn]["lastStatus"] == "RUNNING", 120,
+                         what="secrets task RUNNING\n" + rig.agent.output()[-3000:])
+        texts = introspection_texts(rig, [arn])
+        for name in ("main", "logger"):
+            cid = container_id(rig.cluster, arn, name)
+            cenv = dict(e.split("=", 1) for e in json.loads(subprocess.check_output(
+                ["docker", "inspect", cid], timeout=60))[0]["Config"]["Env"])
+            eid = cenv["ECS_CONTAINER_METADATA_URI_V4"].rsplit("/", 1)[1]
+            for p in ("/v4/%s" % eid, "/v4/%s/task" % eid, "/v3/%s" % eid, "/v3/%s/task" % eid,
+                      "/v4/%s/taskWithTags" % eid):
+                texts["metadata %s %s" % (name, p)] = get(p)
+        assert "syslog" in texts["metadata logger /v4/%s" % eid]  # LogDriver is answered
+        ck = os.path.join(rig.agent.data_dir, "ecs_agent_data.json")
+        with open(ck, errors="replace") as f:
+            texts["checkpoint (running)"] = f.read()
+        assert param in texts["checkpoint (running)"]  # the definitions are kept, not the values
+        finish(rig, arn)
+        assert rig.agent.stop() == 0
+        texts.update(file_texts(rig))
+        with open(ck, errors="replace") as f:
+            texts["checkpoint (stopped)"] = f.read()
+        found = leaks(texts, v)
+        assert not found, "secret values leaked: %s" % found
+        check_modes(rig)
+    finally:
+        rig.close()
