@@ -527,6 +527,7 @@ agent_services_stop (struct agent *a)
     {
       engine_set_change_cb (a->engine, NULL, NULL);
       engine_set_pull_credentials (a->engine, a->http, a->creds, NULL); /* the store goes */
+      engine_set_task_creds (a->engine, NULL);
     }
   task_creds_store_free (s->creds);
   free (s->hash);
