@@ -91,8 +91,10 @@ def test_apt_sources(tmp_path):
 def test_contents(debs):
     listing = run(["dpkg-deb", "-c", os.path.join(debs["dir"], "v1.deb")])
     for path in ("./usr/bin/amazon-ecs-agent", "." + UNIT, "./etc/ecs/ecs.config",
-                 "./usr/share/doc/amazon-ecs-agent/copyright", "./usr/share/man/man8/amazon-ecs-agent.8.gz"):
+                 "./usr/share/doc/amazon-ecs-agent/copyright", "./usr/share/man/man8/amazon-ecs-agent.8.gz",
+                 "./usr/sbin/ecs-task-endpoints-net", "./usr/share/man/man8/ecs-task-endpoints-net.8.gz"):
         assert path in listing, path
+    assert "-rwxr-xr-x root/root" in [l for l in listing.splitlines() if "ecs-task-endpoints-net\n" in l + "\n"][0]
     assert run(["dpkg-deb", "-f", os.path.join(debs["dir"], "v1.deb"), "Version"]).strip() == debs["version"]
     ctl = run(["dpkg-deb", "--ctrl-tarfile", os.path.join(debs["dir"], "v1.deb")], encoding="latin-1")
     assert "conffiles" in ctl
@@ -139,6 +141,9 @@ def test_install_verify_run_upgrade_purge(debs, debroot, controlplane, cluster_n
         # enabled as debhelper enables units; data and log directories exist
         root.sh("test -L /etc/systemd/system/multi-user.target.wants/amazon-ecs-agent.service")
         root.sh("test -d /var/lib/ecs/data && test -d /var/log/ecs")
+        # the 169.254.170.2 forwarding runs around the agent, as ecs-init does it
+        root.sh("test -x /usr/sbin/ecs-task-endpoints-net && grep -qx 'ExecStartPre=-+/usr/sbin/ecs-task-endpoints-net "
+                "setup' %s && grep -qx 'ExecStopPost=-+/usr/sbin/ecs-task-endpoints-net remove' %s" % (UNIT, UNIT))
         r = root.sh("systemd-analyze verify %s" % UNIT, check=False)
         assert r.returncode == 0 and r.stderr.strip() == "", r.stdout + r.stderr
 
