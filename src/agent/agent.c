@@ -137,6 +137,23 @@ agent_retry_later (struct agent *a, void (*fn) (struct agent *), struct backoff 
 
 static void agent_step_docker (struct agent *a);
 
+/* The cgroup driver names the task cgroups (engine/cgroup.h); without an
+   answer the agent keeps cgroupfs names. */
+static void
+agent_docker_info_cb (const struct docker_info *info, agent_error_t err, void *data)
+{
+  struct agent *a = data;
+  a->docker_op = NULL;
+  if (err)
+    log_warn (MOD, "docker info: %s (task cgroups named for the cgroupfs driver)", error_msg (&err));
+  else
+    {
+      a->cgroup_systemd = info->cgroup_driver && strcmp (info->cgroup_driver, "systemd") == 0;
+      log_info (MOD, "Docker cgroup driver: %s", info->cgroup_driver ? info->cgroup_driver : "?");
+    }
+  agent_maybe_register (a);
+}
+
 static void
 agent_docker_version_cb (const struct docker_version_info *v, agent_error_t err, void *data)
 {
@@ -148,10 +165,11 @@ agent_docker_version_cb (const struct docker_version_info *v, agent_error_t err,
       agent_retry_later (a, agent_step_docker, &a->docker_backoff);
       return;
     }
+  free (a->docker_version);
   a->docker_version = xstrdup (v->version);
   log_info (MOD, "container runtime: %s %s, API %s", v->podman ? "podman" : "docker", v->version,
             docker_client_api_version (a->docker) ? docker_client_api_version (a->docker) : "?");
-  agent_maybe_register (a);
+  a->docker_op = docker_info (a->docker, agent_docker_info_cb, a);
 }
 
 static void
@@ -478,6 +496,7 @@ agent_step_run (struct agent *a)
     .auth = a->auth,
     .gates = &a->gates,
     .cgroup_root = a->gates.task_cpu_mem_limit ? a->cfg->cgroup_path : NULL,
+    .cgroup_systemd = a->cgroup_systemd,
     .pick_host_ports = true,
     .pull_behavior = a->cfg->images.pull_behavior,
     .launch_concurrency = a->cfg->images.launch_concurrency,

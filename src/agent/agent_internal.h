@@ -61,6 +61,7 @@ struct agent
   uv_signal_t signals[AGENT_N_SIGNALS]; /* signals.c */
 
   char *docker_version;
+  bool cgroup_systemd; /* Docker's /info CgroupDriver is systemd */
   char *region;
   struct imds_identity ident;
 

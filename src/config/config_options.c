@@ -100,7 +100,11 @@ config_load_options (struct config_options_ctx *x, config_getenv_fn env, void *d
       || env_bool (env, d, "ECS_SELINUX_CAPABLE", &g->selinux_capable, err) < 0
       || env_bool (env, d, "ECS_APPARMOR_CAPABLE", &g->apparmor_capable, err) < 0
       || env_bool (env, d, "ECS_ENABLE_TASK_CPU_MEM_LIMIT", &g->task_cpu_mem_limit, err) < 0
-      || env_bool (env, d, "ECS_DISABLE_DOCKER_HEALTH_CHECK", &g->disable_health_check, err) < 0)
+      || env_bool (env, d, "ECS_DISABLE_DOCKER_HEALTH_CHECK", &g->disable_health_check, err) < 0
+      || env_bool (env, d, "ECS_EXCLUDE_IPV6_PORTBINDING", &g->exclude_ipv6_portbinding, err) < 0
+      || env_bool (env, d, "ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE", &g->awslogs_execrole, err) < 0
+      || env_bool (env, d, "ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2", &g->propagate_task_memory,
+                   err) < 0)
     return -1;
   g->task_cpu_mem_limit_set = env_value (env, d, "ECS_ENABLE_TASK_CPU_MEM_LIMIT") != NULL;
   const char *v = env_value (env, d, "ECS_AVAILABLE_LOGGING_DRIVERS");

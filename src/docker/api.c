@@ -70,6 +70,25 @@ docker_api_version_negotiate (const char *daemon_api, const char *daemon_min, ch
   return 0;
 }
 
+int
+docker_api_version_for (const char *want, const char *daemon_min, const char *negotiated,
+                        char **out, agent_error_t *err)
+{
+  *out = NULL;
+  if (!docker_api_version_valid (want))
+    return error_set (err, ERR_INVALID, DOCKER_API_VERSION_MSG_PREFIX "\"%.20s\" is not a version",
+                      want ? want : "");
+  if (negotiated && docker_api_version_cmp (want, negotiated) > 0)
+    return error_set (err, ERR_INVALID,
+                      DOCKER_API_VERSION_MSG_PREFIX "%s is not served by the daemon (at most %s)",
+                      want, negotiated);
+  const char *v = docker_api_version_cmp (want, DOCKER_API_MIN) < 0 ? DOCKER_API_MIN : want;
+  if (docker_api_version_valid (daemon_min) && docker_api_version_cmp (v, daemon_min) < 0)
+    v = daemon_min;
+  *out = xstrdup (v);
+  return 0;
+}
+
 char *
 docker_image_ref_normalize (const char *image)
 {

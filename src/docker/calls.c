@@ -199,7 +199,9 @@ apply_overrides (json_t *cfg, json_t *hc, const struct docker_create_opts *o)
           json_object_set_new (lc, "Config", lo);
         }
       for (size_t i = 0; i < o->n_log_options; i++)
-        json_object_set_new (lo, o->log_options[i].key, json_string (o->log_options[i].value));
+        if (o->log_options[i].key)
+          json_object_set_new (lo, o->log_options[i].key,
+                               json_string (o->log_options[i].value ? o->log_options[i].value : ""));
     }
   json_t *l = json_object_get (cfg, "Labels");
   json_t *sig = json_is_object (l) ? json_object_get (l, DOCKER_LABEL_STOP_SIGNAL) : NULL;
@@ -318,6 +320,8 @@ docker_container_create (docker_client_t *c, const struct docker_create_opts *o,
                                    docker_op_cb_create (cb), data);
   op->what = "created";
   op->body = body;
+  if (o->api_version && o->api_version[0])
+    op->api_want = xstrdup (o->api_version);
   docker_op_send (op);
   return op;
 }

@@ -144,6 +144,7 @@ op_destroy (docker_op_t *op)
   free (op->method);
   free (op->path);
   free (op->body);
+  free (op->api_want);
   error_free (&op->err);
   error_free (&op->stream_err);
   docker_json_stream_free (&op->js);
@@ -359,6 +360,8 @@ negotiate_from (docker_client_t *c, const struct docker_version_info *v, agent_e
       free (c->api);
       c->api = api;
       api = NULL;
+      free (c->api_min);
+      c->api_min = v->min_api_version ? xstrdup (v->min_api_version) : NULL;
       c->podman = v->podman;
     }
   free (api);
@@ -575,7 +578,21 @@ docker_op_send (docker_op_t *op)
     }
   if (op->kind == DOCKER_OP_CREATE && c->podman && !op->links_checked && docker_links_begin (op))
     return; /* Podman has no links: hosts entries instead (docker/links.h) */
-  char *url = docker_url (c, op->versioned, op->path);
+  char *url;
+  if (op->api_want) /* a create with the payload's API version */
+    {
+      char *v = NULL;
+      agent_error_t verr = NULL;
+      if (docker_api_version_for (op->api_want, c->api_min, c->api, &v, &verr) < 0)
+        {
+          docker_op_fail_later (op, &verr);
+          return;
+        }
+      url = xasprintf ("%s/v%s%s", c->base_url, v, op->path);
+      free (v);
+    }
+  else
+    url = docker_url (c, op->versioned, op->path);
   struct http_header hdr[2];
   size_t nh = 0;
   if (op->body)
@@ -694,6 +711,7 @@ docker_client_free (docker_client_t *c)
   if (c->stats_cache)
     docker_stats_cache_clear (c->stats_cache);
   free (c->stats_cache);
+  free (c->api_min);
   free (c);
 }
 

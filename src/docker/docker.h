@@ -48,6 +48,9 @@
    DockerTimeoutError text; the engine names it so from the kind, or from
    this prefix once only the text was kept). */
 #define DOCKER_TIMEOUT_MSG_PREFIX "Could not transition to "
+/* A create whose dockerConfig.version the daemon does not serve fails with
+   a message that starts so (upstream's CannotGetDockerClientVersionError). */
+#define DOCKER_API_VERSION_MSG_PREFIX "Docker API version "
 
 typedef struct docker_client docker_client_t;
 typedef struct docker_op docker_op_t;
@@ -353,10 +356,15 @@ struct docker_create_opts
   const char *pid_mode;
   const char *ipc_mode;
   const char *cgroup_parent;
-  /* Set after the overlay: LogConfig.Config[key] = value for each, when
-     LogConfig.Type is set (secrets whose target is the log driver). */
+  /* Set in HostConfig.LogConfig.Config after the overlay, when
+     LogConfig.Type is set: the agent's own log options
+     (engine/log_opts.h), then the secrets whose target is the log driver. */
   const struct docker_label *log_options;
   size_t n_log_options;
+  /* dockerConfig.version (NULL/"" = the negotiated version): the create
+     asks for max(it, daemon's MinAPIVersion, DOCKER_API_MIN), as upstream
+     (docker_api_version_for). */
+  const char *api_version;
 };
 /* The label (the project's own namespace; ECS task definitions have no
    stop-signal field) whose value becomes Config.StopSignal when the
@@ -467,6 +475,12 @@ int docker_api_version_cmp (const char *a, const char *b);
    daemon's range [daemon_min, daemon_api] does not meet ours. */
 int docker_api_version_negotiate (const char *daemon_api, const char *daemon_min, char **out,
                                   agent_error_t *err);
+/* The version a create with dockerConfig.version want uses, as upstream:
+   max(want, daemon_min, DOCKER_API_MIN) into *out (malloc'd).  want not a
+   version, or above negotiated (what the daemon serves, up to
+   DOCKER_API_MAX): < 0, ERR_INVALID, message DOCKER_API_VERSION_MSG_PREFIX... */
+int docker_api_version_for (const char *want, const char *daemon_min, const char *negotiated,
+                            char **out, agent_error_t *err);
 /* Image reference with ":latest" added when it has neither tag nor digest. */
 char *docker_image_ref_normalize (const char *image);
 /* Map an error response (status + body) to a typed error; returns -kind. */

@@ -25,6 +25,7 @@ struct docker_client
   char *unix_socket; /* NULL for tcp */
   char *base_url;    /* "http://localhost" or "http://h:p" */
   char *api;         /* negotiated version, NULL before */
+  char *api_min;     /* the daemon's MinAPIVersion (NULL if it gave none) */
   docker_op_t *neg_op; /* negotiation in flight */
   /* The engine is Podman (from its /version).  Where its compatible API
      differs, the client adapts: a presence-only label filter ("key") of
@@ -155,6 +156,7 @@ struct docker_op
   char *method;
   char *path;
   char *body;
+  char *api_want; /* create: dockerConfig.version (docker_api_version_for at send) */
   char *auth; /* X-Registry-Auth value (secret) */
   long timeout_ms;
   bool versioned;

@@ -40,7 +40,7 @@ int docker_overlay_check (const char *text, enum docker_overlay_target target, j
 /* The JSON body of POST /containers/create for o (malloc'd): the generated
    Config / HostConfig, then the overlays, then the agent's overrides
    (labels merged over the user's, CgroupParent, NetworkMode, PidMode,
-   IpcMode).  NULL with ERR_INVALID on a string that is not UTF-8 or an
+   IpcMode, the agent's LogConfig.Config options).  NULL with ERR_INVALID on a string that is not UTF-8 or an
    overlay that does not decode ("DockerClientConfigError: Unable decode
    given docker config: ..." / "HostConfigError: Unable to decode given host
    config: ..."). */

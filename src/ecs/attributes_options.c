@@ -108,6 +108,9 @@ ecs_option_attributes (const struct task_option_gates *g, int api_minor, bool po
   /* container health reaches ECS over TCS (tcs/collector.h) */
   if (!g->disable_health_check)
     add (&a, n, ECAP "container-health-check", NULL);
+  /* logsAuthStrategy ExecutionRole (engine/log_opts.h) */
+  if (g->awslogs_execrole)
+    add (&a, n, ECAP "execution-role-awslogs", NULL);
   return a;
 }
 

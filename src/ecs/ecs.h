@@ -204,7 +204,9 @@ void ecs_attributes_free (struct ecs_attribute *a, size_t n);
    minimum API); selinux / apparmor when enabled;
    ecs.capability.network.container-port-range when port_ranges;
    ecs.capability.task-cpu-mem-limit with ECS_ENABLE_TASK_CPU_MEM_LIMIT and
-   API 1.22 (the agent then gives each task its cgroup).  The
+   API 1.22 (the agent then gives each task its cgroup);
+   ecs.capability.execution-role-awslogs with
+   ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE.  The
    caller adds them to the standard ones (ECS_INSTANCE_ATTRIBUTES last). */
 struct ecs_attribute *ecs_option_attributes (const struct task_option_gates *g, int api_minor,
                                              bool port_ranges, size_t *n);

@@ -244,8 +244,18 @@ container_change_members (json_t *o, const struct ecs_container_state_change *c,
       const struct task_port_binding *b = &c->bindings[i];
       json_t *e = json_object ();
       json_object_set_new (e, "bindIP", jstr (b->bind_ip ? b->bind_ip : "0.0.0.0"));
-      json_object_set_new (e, "containerPort", json_integer (b->container_port));
-      json_object_set_new (e, "hostPort", json_integer (b->host_port));
+      if (b->container_port_end) /* a range (task_port_bindings_report) */
+        {
+          json_object_set_new (e, "containerPortRange",
+                               json_sprintf ("%u-%u", b->container_port, b->container_port_end));
+          json_object_set_new (e, "hostPortRange",
+                               json_sprintf ("%u-%u", b->host_port, b->host_port_end));
+        }
+      else
+        {
+          json_object_set_new (e, "containerPort", json_integer (b->container_port));
+          json_object_set_new (e, "hostPort", json_integer (b->host_port));
+        }
       json_object_set_new (e, "protocol", json_string (task_protocol_str (b->protocol)));
       json_array_append_new (nb, e);
     }

@@ -1,5 +1,6 @@
 /* engine/cgroup.c - the per-task cgroup (see cgroup.h). */
 #include "engine/cgroup.h"
+#include "docker/docker.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
 #include <dirent.h>
@@ -11,8 +12,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* systemd's folder of slice name ("a-b.slice" -> "/a.slice/a-b.slice"). */
+static void
+slice_path (char *out, size_t len, const char *name)
+{
+  size_t stem = strlen (name) - strlen (".slice"), k = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i <= stem && k < len; i++)
+    if (i == stem || name[i] == '-')
+      k += (size_t) snprintf (out + k, len - k, "/%.*s.slice", (int) i, name);
+}
+
 int
-engine_cgroup_spec (const struct task *t, struct engine_cgroup_spec *out, agent_error_t *err)
+engine_cgroup_spec (const struct task *t, bool systemd, struct engine_cgroup_spec *out,
+                    agent_error_t *err)
 {
   memset (out, 0, sizeof *out);
   const char *slash = t->arn ? strrchr (t->arn, '/') : NULL;
@@ -21,7 +34,17 @@ engine_cgroup_spec (const struct task *t, struct engine_cgroup_spec *out, agent_
   if (n == 0 || n > 128 || strspn (id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
                                != n)
     return error_set (err, ERR_INVALID, "task %s: no task id usable as a cgroup name", t->arn ? t->arn : "");
-  snprintf (out->path, sizeof out->path, "/ecs/%s", id);
+  out->systemd = systemd;
+  if (systemd)
+    {
+      snprintf (out->parent, sizeof out->parent, "ecstasks-%s.slice", id);
+      slice_path (out->path, sizeof out->path, out->parent);
+    }
+  else
+    {
+      snprintf (out->path, sizeof out->path, "/ecs/%s", id);
+      snprintf (out->parent, sizeof out->parent, "/ecs/%s", id);
+    }
   if (t->opts.cpu > 0)
     {
       int64_t q = (int64_t) (t->opts.cpu * ENGINE_CGROUP_CPU_PERIOD_US);
@@ -71,12 +94,13 @@ is_v2 (const char *root)
   return access (p, F_OK) == 0;
 }
 
-int
-engine_cgroup_init (const char *root, agent_error_t *err)
+/* The tasks' parent folder (dir: "ecs" or "ecstasks.slice"). */
+static int
+init_parent (const char *root, const char *dir, agent_error_t *err)
 {
   if (is_v2 (root))
     {
-      cleanup_free char *ecs = xasprintf ("%s/ecs", root);
+      cleanup_free char *ecs = xasprintf ("%s/%s", root, dir);
       if (mkdir_p (ecs, err) < 0 || write_file (root, "cgroup.subtree_control", "+cpu +memory", err) < 0
           || write_file (ecs, "cgroup.subtree_control", "+cpu +memory", err) < 0)
         return -ERR_IO;
@@ -88,7 +112,7 @@ engine_cgroup_init (const char *root, agent_error_t *err)
       cleanup_free char *c = xasprintf ("%s/%s", root, ctl[i]);
       if (access (c, F_OK) < 0) /* never create a controller (or the root) */
         return error_set (err, ERR_IO, "no %s cgroup controller at %s", ctl[i], c);
-      cleanup_free char *ecs = xasprintf ("%s/ecs", c);
+      cleanup_free char *ecs = xasprintf ("%s/%s", c, dir);
       if (mkdir_p (ecs, err) < 0)
         return -ERR_IO;
     }
@@ -96,12 +120,19 @@ engine_cgroup_init (const char *root, agent_error_t *err)
 }
 
 int
-engine_cgroup_create (const char *root, const struct engine_cgroup_spec *s, agent_error_t *err)
+engine_cgroup_init (const char *root, agent_error_t *err)
+{
+  return init_parent (root, "ecs", err);
+}
+
+int
+engine_cgroup_create (const char *root, struct engine_cgroup_spec *s, agent_error_t *err)
 {
   char num[64];
-  if (engine_cgroup_init (root, err) < 0)
+  if (init_parent (root, s->systemd ? "ecstasks.slice" : "ecs", err) < 0)
     return -ERR_IO;
-  if (is_v2 (root))
+  s->v2 = is_v2 (root);
+  if (s->v2)
     {
       cleanup_free char *dir = xasprintf ("%s%s", root, s->path);
       if (mkdir_p (dir, err) < 0)
@@ -199,17 +230,29 @@ engine_cgroup_remove (const char *root, const struct engine_cgroup_spec *s, agen
 }
 
 int
-engine_cgroup_prepare (const char *root, const struct task *t, struct engine_cgroup_spec *s, char **errmsg)
+engine_cgroup_prepare (const char *root, bool systemd, const struct task *t,
+                       struct engine_cgroup_spec *s, char **errmsg)
 {
   agent_error_t err = NULL;
   memset (s, 0, sizeof *s);
   if (!root)
     return 0;
-  if (engine_cgroup_spec (t, s, &err) < 0 || engine_cgroup_create (root, s, &err) < 0)
+  if (engine_cgroup_spec (t, systemd, s, &err) < 0 || engine_cgroup_create (root, s, &err) < 0)
     {
       *errmsg = xstrdup (error_msg (&err));
       error_free (&err);
       return -1;
     }
   return 0;
+}
+
+void
+engine_cgroup_apply (const struct engine_cgroup_spec *s, bool propagate_memory,
+                     struct docker_create_opts *o)
+{
+  if (!s->parent[0])
+    return;
+  o->cgroup_parent = s->parent;
+  if (propagate_memory && s->v2 && o->memory == 0 && s->memory_bytes > 0)
+    o->memory = s->memory_bytes;
 }

@@ -2,17 +2,23 @@
  * memory (ECS_ENABLE_TASK_CPU_MEM_LIMIT), as upstream's task cgroup root.
  *
  * Contract:
- *  - engine_cgroup_spec() (pure): the task's cgroup path "/ecs/<task id>"
- *    (the ARN's last component), its CPU quota (task vCPU x the 100 ms CFS
+ *  - engine_cgroup_spec() (pure): the task's cgroup, named after the task
+ *    id (the ARN's last component) by Docker's cgroup driver: cgroupfs
+ *    "/ecs/<task id>" (a path below each controller), systemd the slice
+ *    "ecstasks-<task id>.slice" as upstream (systemd nests a slice under
+ *    the one its name's '-' prefixes name: the folder is
+ *    "/ecstasks.slice/ecstasks-<id>.slice", one level more per '-' of an
+ *    old dashed task id); its CPU quota (task vCPU x the 100 ms CFS
  *    period; none when the task has no cpu) and memory limit (task MiB in
  *    bytes; none when 0).  Every container of the task gets it as Docker's
- *    CgroupParent (cgroupfs driver: a path below each controller).
+ *    CgroupParent (engine_cgroup_apply).
  *  - engine_cgroup_init() makes the tasks' parent, root/ecs (v2, with the
  *    cpu and memory controllers enabled for it) or root/cpu/ecs and
  *    root/memory/ecs (v1): the agent calls it once at start and turns task
  *    limits off when it fails (a read-only /sys/fs/cgroup in a container),
  *    as upstream does unless the key was set explicitly.
- *  - engine_cgroup_create() makes it under root ("/sys/fs/cgroup" in the
+ *  - engine_cgroup_create() makes it (and its parent: root/ecs, or
+ *    root/ecstasks.slice for systemd) under root ("/sys/fs/cgroup" in the
  *    agent; a test folder in tests) and writes the limits: cgroup v2 when
  *    root holds cgroup.controllers (root/ecs/<id>: cpu.max, memory.max, the
  *    cpu and memory controllers enabled for root/ecs), else v1
@@ -27,6 +33,7 @@
 #ifndef ENGINE_CGROUP_H
 #define ENGINE_CGROUP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "core/error.h"
 #include "task/task.h"
@@ -35,20 +42,31 @@
 
 struct engine_cgroup_spec
 {
-  char path[160];       /* "/ecs/<task id>" */
+  char path[480];       /* below root (or each v1 controller): "/ecs/<task id>" */
+  char parent[160];     /* Docker's CgroupParent: path (cgroupfs) or the slice (systemd) */
+  bool systemd;         /* Docker uses the systemd cgroup driver */
+  bool v2;              /* set by engine_cgroup_create: root is cgroup v2 */
   int64_t cpu_quota_us; /* 0 = no quota */
   int64_t memory_bytes; /* 0 = no limit */
 };
 
-/* < 0 (ERR_INVALID) when the ARN has no usable task id. */
-int engine_cgroup_spec (const struct task *t, struct engine_cgroup_spec *out, agent_error_t *err);
+/* systemd: Docker's cgroup driver is systemd (its /info CgroupDriver).
+   < 0 (ERR_INVALID) when the ARN has no usable task id. */
+int engine_cgroup_spec (const struct task *t, bool systemd, struct engine_cgroup_spec *out,
+                        agent_error_t *err);
 int engine_cgroup_init (const char *root, agent_error_t *err);
-int engine_cgroup_create (const char *root, const struct engine_cgroup_spec *s, agent_error_t *err);
+int engine_cgroup_create (const char *root, struct engine_cgroup_spec *s, agent_error_t *err);
 int engine_cgroup_remove (const char *root, const struct engine_cgroup_spec *s, agent_error_t *err);
 
 /* Both steps for a container create: nothing when root is NULL; else the
    spec into *s and the cgroup made, or -1 with *errmsg (malloc'd). */
-int engine_cgroup_prepare (const char *root, const struct task *t, struct engine_cgroup_spec *s,
-                           char **errmsg);
+int engine_cgroup_prepare (const char *root, bool systemd, const struct task *t,
+                           struct engine_cgroup_spec *s, char **errmsg);
+/* What a prepared s (nothing when not made) sets in a create: CgroupParent,
+   and, with propagate_memory (ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2) on
+   cgroup v2, the task memory as the limit of a container without one. */
+struct docker_create_opts;
+void engine_cgroup_apply (const struct engine_cgroup_spec *s, bool propagate_memory,
+                          struct docker_create_opts *o);
 
 #endif

@@ -43,6 +43,8 @@ engine_create_req_free (struct engine_create_req *r)
   free (r->ports);
   free (r->labels);
   free (r->log_opts);
+  engine_log_opts_free (&r->log);
+  free (r->log_all);
   memset (r, 0, sizeof *r);
 }
 
@@ -228,7 +230,8 @@ engine_create_req_build_region (const struct task *t, const struct task_containe
   o->log_options = r->log_opts;
   o->n_log_options = r->n_log_opts;
   /* a containerPortRange expands to one binding per port, host port 0
-     (Docker picks) unless in host mode, where host = container port */
+     (Docker picks) unless in host mode, where host = container port; no
+     HostIp: Docker publishes on every address, as upstream asks */
   size_t np = 0;
   for (size_t i = 0; i < c->n_port_mappings; i++)
     {
@@ -247,7 +250,6 @@ engine_create_req_build_region (const struct task *t, const struct task_containe
         {
           r->ports[k].container_port = (uint16_t) p;
           r->ports[k].proto = task_protocol_str (m->protocol);
-          r->ports[k].host_ip = "0.0.0.0";
           r->ports[k].host_port = m->range_start ? (host_net ? (uint16_t) p : 0) : m->host_port;
         }
     }
@@ -258,8 +260,10 @@ engine_create_req_build_region (const struct task *t, const struct task_containe
   o->links = r->links.v ? sv_get (&r->links) : NULL;
   o->binds = r->binds.v ? sv_get (&r->binds) : NULL;
   o->volumes_from = r->vfrom.v ? sv_get (&r->vfrom) : NULL;
-  if (c->cpu)
-    o->cpu_shares = c->cpu < ENGINE_MIN_CPU_SHARES ? ENGINE_MIN_CPU_SHARES : c->cpu;
+  /* always sent, clamped (a cpu of 0 gives the minimum, as upstream) */
+  o->cpu_shares = c->cpu < ENGINE_MIN_CPU_SHARES   ? ENGINE_MIN_CPU_SHARES
+                  : c->cpu > ENGINE_MAX_CPU_SHARES ? ENGINE_MAX_CPU_SHARES
+                                                   : c->cpu;
   if (c->memory)
     {
       int64_t bytes = (int64_t) c->memory * 1024 * 1024;
@@ -277,5 +281,16 @@ engine_create_req_build_region (const struct task *t, const struct task_containe
     o->pid_mode = t->opts.pid_mode;
   if (t->opts.ipc_mode && *t->opts.ipc_mode)
     o->ipc_mode = t->opts.ipc_mode;
+  /* the agent's log options first, then the log-driver secrets (upstream's order) */
+  if (engine_log_options (t, c, region, &r->log, errmsg) < 0)
+    return -1;
+  size_t nl = r->log.n + r->n_log_opts;
+  r->log_all = xcalloc (nl ? nl : 1, sizeof *r->log_all);
+  memcpy (r->log_all, r->log.kv, r->log.n * sizeof *r->log_all);
+  if (r->n_log_opts)
+    memcpy (r->log_all + r->log.n, r->log_opts, r->n_log_opts * sizeof *r->log_all);
+  o->log_options = r->log_all;
+  o->n_log_options = nl;
+  o->api_version = c->opts.dc_version;
   return 0;
 }

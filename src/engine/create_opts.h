@@ -7,13 +7,17 @@
  * container's endpoint id, and AWS_CONTAINER_CREDENTIALS_RELATIVE_URI when
  * the task has a task role, written over same-named task-definition
  * values as upstream does; AWS_REGION / AWS_DEFAULT_REGION with
- * engine_create_req_build_region), port mappings (host IP
- * 0.0.0.0), the container's secrets (task/secrets.h) with the values of
+ * engine_create_req_build_region), port mappings (no host IP: every
+ * address), the container's secrets (task/secrets.h) with the values of
  * the task's resources: type ENVIRONMENT_VARIABLE as variables written
  * over same-named ones (a value the resource lacks is ""), target
  * LOG_DRIVER with a non-empty value as log options, links and volumesFrom by the targets' Docker names, binds for
  * mount points (host path or the empty volume's Docker name), CPU shares
- * (at least 2), memory (MiB -> bytes, at least 6 MiB), labels as given.
+ * (always sent, clamped to 2..262144 as upstream: a cpu of 0 sends 2),
+ * memory (MiB -> bytes; 0 = no limit; else at least 6 MiB: upstream's
+ * floor is 4 MiB, which today's Docker refuses), labels as given, the
+ * log options of engine/log_opts.h (region as below) and the create's
+ * Docker API version from dockerConfig.version.
  * A target or volume that cannot be resolved: -1 and *errmsg (malloc'd).
  * The request owns every string and array it points to; free it with
  * engine_create_req_free() (also after an error). */
@@ -21,11 +25,13 @@
 #define ENGINE_CREATE_OPTS_H
 
 #include "docker/docker.h"
+#include "engine/log_opts.h"
 #include "task/task.h"
 
 /* Docker refuses less memory than this. */
 #define ENGINE_MIN_MEMORY_BYTES (6LL * 1024 * 1024)
 #define ENGINE_MIN_CPU_SHARES 2
+#define ENGINE_MAX_CPU_SHARES 262144
 /* Where containers reach the task metadata and credentials endpoints. */
 #define ENGINE_TASK_ENDPOINT "http://169.254.170.2"
 
@@ -43,6 +49,8 @@ struct engine_create_req
   struct docker_label *labels;
   struct docker_label *log_opts; /* pointing into the task's secret values */
   size_t n_log_opts;
+  struct engine_log_opts log; /* the agent's own (engine/log_opts.h) */
+  struct docker_label *log_all; /* log, then log_opts: what the create gets */
 };
 
 /* labels (n_labels) is taken over by r, whatever the result. */

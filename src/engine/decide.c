@@ -105,6 +105,8 @@ engine_error_name (int err_kind, const char *msg, const char *fallback)
   if (err_kind == ERR_TIMEOUT
       || (msg && strncmp (msg, DOCKER_TIMEOUT_MSG_PREFIX, strlen (DOCKER_TIMEOUT_MSG_PREFIX)) == 0))
     return "DockerTimeoutError";
+  if (msg && strncmp (msg, DOCKER_API_VERSION_MSG_PREFIX, strlen (DOCKER_API_VERSION_MSG_PREFIX)) == 0)
+    return "CannotGetDockerClientVersionError";
   return fallback;
 }
 

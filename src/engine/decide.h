@@ -124,7 +124,9 @@ struct engine_outcome
 
 /* The error name of a failed Docker call: "DockerTimeoutError" when the
    agent's deadline expired (err_kind ERR_TIMEOUT, or a kept text that is
-   the client's timeout text, docker.h), else fallback. */
+   the client's timeout text, docker.h), "CannotGetDockerClientVersionError"
+   for a dockerConfig.version the daemon does not serve (docker.h), else
+   fallback. */
 const char *engine_error_name (int err_kind, const char *msg, const char *fallback);
 /* A failed start (error name and text) after which the container may be
    running anyway, so a docker stop is forced (as upstream does):

@@ -150,6 +150,9 @@ struct engine_options
      of engine/cgroup.h as its containers' CgroupParent, removed at cleanup.
      NULL = no task cgroups (ECS_ENABLE_TASK_CPU_MEM_LIMIT=false, tests). */
   const char *cgroup_root;
+  /* Docker's cgroup driver is systemd (its /info): task cgroups are the
+     slices engine/cgroup.h names. */
+  bool cgroup_systemd;
   /* Bridge-mode mappings without a host port get one the agent picks in
      gates->port_range (engine/ports.h); false = Docker picks (tests). */
   bool pick_host_ports;

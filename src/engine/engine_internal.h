@@ -109,6 +109,7 @@ struct engine
   size_t n_extra_labels;
   struct task_option_gates gates;
   char *cgroup_root; /* NULL = no task cgroups */
+  bool cgroup_systemd;
   bool pick_host_ports;
   struct engine_port_alloc port_alloc;
 

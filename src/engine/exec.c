@@ -430,7 +430,7 @@ engine_do_create (engine_t *e, struct task *t, size_t ci)
   char *errmsg = NULL;
   size_t nl;
   struct engine_cgroup_spec cg; /* task-level cpu / memory (engine/cgroup.h) */
-  if (engine_cgroup_prepare (e->cgroup_root, t, &cg, &errmsg) < 0)
+  if (engine_cgroup_prepare (e->cgroup_root, e->cgroup_systemd, t, &cg, &errmsg) < 0)
     {
       transition_failed (t, ci, "CgroupError", errmsg);
       free (errmsg);
@@ -447,7 +447,7 @@ engine_do_create (engine_t *e, struct task *t, size_t ci)
     }
   else
     {
-      r.opts.cgroup_parent = e->cgroup_root ? cg.path : NULL;
+      engine_cgroup_apply (&cg, e->gates.propagate_task_memory, &r.opts);
       struct op *op = engine_op_new (e, OP_CREATE, t, ci);
       log_info (MOD, "task %s container %s: creating %s", t->arn, c->name, c->docker_name);
       op->handle = e->ops->create (e->ops_ctx, &r.opts, engine_create_done_cb, op);

@@ -7,11 +7,26 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Docker publishes a port on every address, IPv6 too: the probe binds a
+   dual-stack socket (as upstream's listen on ":<port>"), or an IPv4 one
+   where the host has no IPv6. */
 bool
 engine_port_probe_bind (uint16_t port, enum task_protocol proto, void *data)
 {
   (void) data;
-  int fd = socket (AF_INET, (proto == TASK_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+  int type = (proto == TASK_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC;
+  int fd = socket (AF_INET6, type, 0);
+  if (fd >= 0)
+    {
+      int off = 0;
+      struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_port = htons (port),
+                                  .sin6_addr = IN6ADDR_ANY_INIT };
+      bool ok = setsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) == 0
+                && bind (fd, (struct sockaddr *) &sa6, sizeof sa6) == 0;
+      close (fd);
+      return ok;
+    }
+  fd = socket (AF_INET, type, 0);
   if (fd < 0)
     return false;
   struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons (port),

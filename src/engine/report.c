@@ -57,11 +57,9 @@ engine_emit_container_change (engine_t *e, struct task *t, struct task_container
       ch->has_exit_code = true;
       ch->exit_code = c->exit_code;
     }
-  if (c->n_known_bindings)
-    {
-      ch->bindings = task_port_bindings_dup (c->known_bindings, c->n_known_bindings);
-      ch->n_bindings = c->n_known_bindings;
-    }
+  /* as upstream reports them: ranges as one binding, "::" left out by default */
+  ch->bindings = task_port_bindings_report (c, c->known_bindings, c->n_known_bindings,
+                                            e->gates.exclude_ipv6_portbinding, &ch->n_bindings);
   ch->runtime_id = c->docker_id ? xstrdup (c->docker_id) : NULL;
   ch->image_digest = c->image_digest ? xstrdup (c->image_digest) : NULL;
   ch->task_status = xstrdup (task_status_ecs_str (t->known_status));

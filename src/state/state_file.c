@@ -34,11 +34,18 @@ change_to_json (const struct state_change *c)
     json_object_set_new (o, "ExitCode", json_integer (c->exit_code));
   json_t *b = json_array ();
   for (size_t i = 0; i < c->n_bindings; i++)
-    json_array_append_new (b, json_pack ("{s:s,s:i,s:i,s:s}", "bindIP",
-                                         c->bindings[i].bind_ip ? c->bindings[i].bind_ip : "",
-                                         "containerPort", c->bindings[i].container_port, "hostPort",
-                                         c->bindings[i].host_port, "protocol",
-                                         task_protocol_str (c->bindings[i].protocol)));
+    {
+      const struct task_port_binding *x = &c->bindings[i];
+      json_t *e = json_pack ("{s:s,s:i,s:i,s:s}", "bindIP", x->bind_ip ? x->bind_ip : "",
+                             "containerPort", x->container_port, "hostPort", x->host_port,
+                             "protocol", task_protocol_str (x->protocol));
+      if (x->container_port_end) /* a reported range: its ends */
+        {
+          json_object_set_new (e, "containerPortEnd", json_integer (x->container_port_end));
+          json_object_set_new (e, "hostPortEnd", json_integer (x->host_port_end));
+        }
+      json_array_append_new (b, e);
+    }
   json_object_set_new (o, "NetworkBindings", b);
   if (c->runtime_id)
     json_object_set_new (o, "RuntimeId", json_string (c->runtime_id));

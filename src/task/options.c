@@ -13,7 +13,14 @@ task_container_options_free (struct task_container_options *o)
   free (o->dc_host_config);
   free (o->dc_version);
   free (o->health_check_type);
+  free (o->logs_auth_strategy);
   memset (o, 0, sizeof *o);
+}
+
+bool
+task_options_logs_execution_role (const struct task_container_options *o)
+{
+  return o->logs_auth_strategy && strcasecmp (o->logs_auth_strategy, "ExecutionRole") == 0;
 }
 
 bool
@@ -54,6 +61,7 @@ task_option_gates_default (struct task_option_gates *g)
   g->port_range_start = 49153;
   g->port_range_end = 65535;
   g->task_cpu_mem_limit = true;
+  g->exclude_ipv6_portbinding = true;
 }
 
 static const char *const known_drivers[] = { "json-file", "syslog",    "journald", "gelf",

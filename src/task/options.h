@@ -4,8 +4,8 @@
  * Contract:
  *  - struct task_container_options: per container, the dockerConfig member
  *    kept verbatim (config and hostConfig are JSON object texts, decoded
- *    only when the create body is built: docker/overlay.h) and
- *    healthCheckType.  struct task_options: per task, networkMode, pidMode,
+ *    only when the create body is built: docker/overlay.h),
+ *    healthCheckType and logsAuthStrategy.  struct task_options: per task, networkMode, pidMode,
  *    ipcMode and the task-level cpu (vCPU) / memory (MiB).
  *  - Decoded from the ACS form and the checkpoint form by
  *    task_json_container_options() / task_json_task_options()
@@ -13,8 +13,11 @@
  *  - struct task_option_gates: what this instance accepts (config keys
  *    ECS_DISABLE_PRIVILEGED, ECS_SELINUX_CAPABLE, ECS_APPARMOR_CAPABLE,
  *    ECS_AVAILABLE_LOGGING_DRIVERS, ECS_DYNAMIC_HOST_PORT_RANGE,
- *    ECS_ENABLE_TASK_CPU_MEM_LIMIT, ECS_DISABLE_DOCKER_HEALTH_CHECK); the
- *    engine refuses a task asking for more (engine/options_check.h).
+ *    ECS_ENABLE_TASK_CPU_MEM_LIMIT, ECS_DISABLE_DOCKER_HEALTH_CHECK) and
+ *    how it reports and sizes containers (ECS_EXCLUDE_IPV6_PORTBINDING,
+ *    ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE,
+ *    ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2); the engine refuses a task
+ *    asking for more than it accepts (engine/options_check.h).
  */
 #ifndef TASK_OPTIONS_H
 #define TASK_OPTIONS_H
@@ -34,7 +37,12 @@ struct task_container_options
   char *dc_host_config; /* dockerConfig.hostConfig */
   char *dc_version;     /* dockerConfig.version, e.g. "1.25" */
   char *health_check_type; /* "docker" or NULL */
+  char *logs_auth_strategy; /* logsAuthStrategy: "ExecutionRole" or NULL */
 };
+
+/* logsAuthStrategy "ExecutionRole" (any case): the log driver gets the
+   execution role's credentials endpoint (engine/log_opts.h). */
+bool task_options_logs_execution_role (const struct task_container_options *o);
 
 /* healthCheckType "docker" (any case): the container's Docker health is
    tracked and reported (TCS, task metadata, introspection). */
@@ -61,6 +69,9 @@ struct task_option_gates
   bool task_cpu_mem_limit;     /* ECS_ENABLE_TASK_CPU_MEM_LIMIT (default true) */
   bool task_cpu_mem_limit_set; /* ... given explicitly: no cgroup root is fatal */
   bool disable_health_check;   /* ECS_DISABLE_DOCKER_HEALTH_CHECK: capability not advertised (nothing refused) */
+  bool exclude_ipv6_portbinding; /* ECS_EXCLUDE_IPV6_PORTBINDING (default true): "::" bindings not reported */
+  bool awslogs_execrole;         /* ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE: advertise execution-role-awslogs */
+  bool propagate_task_memory;    /* ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2 */
 };
 
 void task_container_options_free (struct task_container_options *o);
@@ -69,7 +80,7 @@ void task_option_gates_free (struct task_option_gates *g);
 /* Deep copy (the engine keeps its own). */
 void task_option_gates_copy (struct task_option_gates *dst, const struct task_option_gates *src);
 /* Defaults: logging drivers json-file + none, port range 49153-65535,
-   task cpu/mem limit on, everything else off. */
+   task cpu/mem limit on, IPv6 bindings excluded, everything else off. */
 void task_option_gates_default (struct task_option_gates *g);
 
 /* The names upstream accepts in ECS_AVAILABLE_LOGGING_DRIVERS. */

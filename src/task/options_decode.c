@@ -10,7 +10,8 @@ int
 task_json_container_options (json_t *obj, const char *path, struct task_container_options *o,
                              agent_error_t *err)
 {
-  if (task_json_string (obj, "healthCheckType", path, false, &o->health_check_type, err) < 0)
+  if (task_json_string (obj, "healthCheckType", path, false, &o->health_check_type, err) < 0
+      || task_json_string (obj, "logsAuthStrategy", path, false, &o->logs_auth_strategy, err) < 0)
     return -ERR_INVALID;
   json_t *dc = task_json_get (obj, "dockerConfig");
   if (task_json_null (dc))
@@ -59,6 +60,7 @@ void
 task_json_container_options_put (json_t *obj, const struct task_container_options *o)
 {
   put_str (obj, "healthCheckType", o->health_check_type);
+  put_str (obj, "logsAuthStrategy", o->logs_auth_strategy);
   if (!o->has_docker_config)
     return;
   json_t *dc = json_object ();

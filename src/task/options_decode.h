@@ -14,8 +14,8 @@
 #include "core/error.h"
 #include "task/options.h"
 
-/* dockerConfig {config, hostConfig, version} (strings or null) and
-   healthCheckType of one container object. */
+/* dockerConfig {config, hostConfig, version} (strings or null),
+   healthCheckType and logsAuthStrategy of one container object. */
 int task_json_container_options (json_t *obj, const char *path, struct task_container_options *o,
                                  agent_error_t *err);
 /* networkMode, pidMode, ipcMode (strings), cpu (number >= 0, vCPU) and

@@ -272,3 +272,87 @@ task_assign_endpoint_ids (struct task *t)
         t->containers[i].v3_endpoint_id = task_new_endpoint_id ();
       }
 }
+
+static bool
+binding_ip_eq (const struct task_port_binding *x, const struct task_port_binding *y)
+{
+  return strcmp (x->bind_ip ? x->bind_ip : "", y->bind_ip ? y->bind_ip : "") == 0;
+}
+
+/* The binding of container port cp in used-free b[] on the same address
+   and protocol as like, bound to host port hp; -1 when there is none. */
+static long
+binding_find (const struct task_port_binding *b, size_t n, const bool *skip,
+              const struct task_port_binding *like, unsigned cp, unsigned hp)
+{
+  for (size_t j = 0; j < n; j++)
+    if (!skip[j] && b[j].container_port == cp && b[j].host_port == hp
+        && b[j].protocol == like->protocol && binding_ip_eq (&b[j], like))
+      return (long) j;
+  return -1;
+}
+
+struct task_port_binding *
+task_port_bindings_report (const struct task_container *c, const struct task_port_binding *b,
+                           size_t n, bool exclude_ipv6, size_t *n_out)
+{
+  *n_out = 0;
+  if (n == 0)
+    return NULL;
+  bool *skip = xcalloc (n, sizeof *skip);
+  for (size_t i = 0; i < n; i++)
+    skip[i] = exclude_ipv6 && b[i].bind_ip && strcmp (b[i].bind_ip, "::") == 0;
+  struct task_port_binding *ranges = xcalloc (n, sizeof *ranges);
+  size_t nr = 0;
+  for (size_t m = 0; c && m < c->n_port_mappings; m++)
+    {
+      const struct task_port_mapping *pm = &c->port_mappings[m];
+      if (!pm->range_start || pm->range_end < pm->range_start)
+        continue;
+      unsigned width = (unsigned) pm->range_end - pm->range_start;
+      cleanup_free long *idx = xcalloc (width + 1, sizeof *idx);
+      for (size_t i = 0; i < n; i++)
+        {
+          if (skip[i] || b[i].container_port != pm->range_start || b[i].protocol != pm->protocol
+              || !b[i].host_port || (unsigned) b[i].host_port + width > 65535)
+            continue;
+          /* every port of the range on the next host port, same address */
+          bool whole = true;
+          for (unsigned k = 0; k <= width && whole; k++)
+            {
+              idx[k] = binding_find (b, n, skip, &b[i], pm->range_start + k, b[i].host_port + k);
+              whole = idx[k] >= 0;
+            }
+          if (!whole)
+            continue;
+          ranges[nr] = b[i];
+          ranges[nr].bind_ip = b[i].bind_ip ? xstrdup (b[i].bind_ip) : NULL;
+          ranges[nr].container_port_end = pm->range_end;
+          ranges[nr].host_port_end = (uint16_t) (b[i].host_port + width);
+          nr++;
+          for (unsigned k = 0; k <= width; k++)
+            skip[idx[k]] = true;
+        }
+    }
+  struct task_port_binding *out = xcalloc (n, sizeof *out);
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!skip[i])
+      {
+        out[k] = b[i];
+        out[k].bind_ip = b[i].bind_ip ? xstrdup (b[i].bind_ip) : NULL;
+        out[k].container_port_end = out[k].host_port_end = 0;
+        k++;
+      }
+  memcpy (out + k, ranges, nr * sizeof *ranges);
+  k += nr;
+  free (ranges);
+  free (skip);
+  if (k == 0)
+    {
+      free (out);
+      return NULL;
+    }
+  *n_out = k;
+  return out;
+}

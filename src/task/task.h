@@ -99,6 +99,9 @@ struct task_port_binding
   uint16_t host_port;
   char *bind_ip;
   enum task_protocol protocol;
+  /* A reported range (task_port_bindings_report): container_port ..
+     container_port_end bound to host_port .. host_port_end; 0 = one port. */
+  uint16_t container_port_end, host_port_end;
 };
 
 struct task_volume
@@ -118,7 +121,7 @@ struct task_container
   char *image;
   char **command;     /* NULL = image default */
   char **entry_point; /* NULL or empty = image default */
-  uint32_t cpu;       /* CPU units -> CpuShares (min 2); 0 = not sent */
+  uint32_t cpu;       /* CPU units -> CpuShares (clamped 2..262144: 0 sends 2) */
   uint32_t memory;    /* MiB; 0 = no limit */
   bool essential;
   struct task_kv *environment;
@@ -245,6 +248,17 @@ int task_protocol_parse (const char *s, enum task_protocol *out, agent_error_t *
 /* Copy n bindings (bind_ip duplicated); free with task_port_bindings_free. */
 struct task_port_binding *task_port_bindings_dup (const struct task_port_binding *b, size_t n);
 void task_port_bindings_free (struct task_port_binding *b, size_t n);
+/* The network bindings reported to ECS for container c, from the n
+   bindings Docker made (b), as upstream reports them: bindings on "::"
+   left out when exclude_ipv6 (ECS_EXCLUDE_IPV6_PORTBINDING); the ports of
+   a containerPortRange that Docker bound to contiguous host ports in the
+   same order (per bind address) become one binding with the container
+   and host port ranges; every other binding is reported as it is.  A new
+   array (*n_out entries, NULL when none); free with
+   task_port_bindings_free. */
+struct task_port_binding *task_port_bindings_report (const struct task_container *c,
+                                                     const struct task_port_binding *b, size_t n,
+                                                     bool exclude_ipv6, size_t *n_out);
 
 struct task_container *task_find_container (const struct task *t, const char *name);
 struct task_volume *task_find_volume (const struct task *t, const char *name);

@@ -279,14 +279,20 @@ static int
 parse_port_binding (json_t *m, const char *ipath, bool ports_required, struct task_port_binding *b,
                     agent_error_t *err)
 {
-  int64_t cp, hp;
+  int64_t cp, hp, cpe = 0, hpe = 0;
   if (task_json_int_range (m, "containerPort", ipath, 0, 65535, ports_required, &cp, err) < 0
       || task_json_int_range (m, "hostPort", ipath, 0, 65535, ports_required, &hp, err) < 0
+      || task_json_int_range (m, "containerPortEnd", ipath, 0, 65535, false, &cpe, err) < 0
+      || task_json_int_range (m, "hostPortEnd", ipath, 0, 65535, false, &hpe, err) < 0
       || task_json_string (m, "bindIP", ipath, false, &b->bind_ip, err) < 0
       || task_json_protocol (m, ipath, &b->protocol, err) < 0)
     return -ERR_INVALID;
   b->container_port = (uint16_t) cp;
   b->host_port = (uint16_t) hp;
+  if (cpe && (cpe < cp || !hpe || hpe - hp != cpe - cp))
+    return error_set (err, ERR_INVALID, "%s: port range ends do not match", ipath);
+  b->container_port_end = (uint16_t) cpe;
+  b->host_port_end = (uint16_t) hpe;
   return 0;
 }
 

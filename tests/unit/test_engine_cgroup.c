@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "core/xmalloc.h"
+#include "docker/docker.h"
 #include "engine/cgroup.h"
 
 static void
@@ -21,17 +22,27 @@ test_spec (void **st)
   struct
   {
     const char *arn;
+    bool systemd;
     double cpu;
     int64_t mem;
-    const char *path;
+    const char *path, *parent;
     int64_t quota, bytes;
   } cases[] = {
-    { "arn:aws:ecs:us-west-2:1:task/c/abc123", 0.25, 128, "/ecs/abc123", 25000, 128LL << 20 },
-    { "arn:aws:ecs:us-west-2:1:task/abc", 2, 0, "/ecs/abc", 200000, 0 },
-    { "arn:aws:ecs:us-west-2:1:task/c/x", 0, 0, "/ecs/x", 0, 0 },
-    { "arn:aws:ecs:us-west-2:1:task/c/x", 0.001, 0, "/ecs/x", 1000, 0 }, /* kernel minimum */
-    { "arn:aws:ecs:us-west-2:1:task/c/..", 1, 0, NULL, 0, 0 },
-    { "arn:aws:ecs:us-west-2:1:task/c/", 1, 0, NULL, 0, 0 },
+    { "arn:aws:ecs:us-west-2:1:task/c/abc123", false, 0.25, 128, "/ecs/abc123", "/ecs/abc123", 25000,
+      128LL << 20 },
+    { "arn:aws:ecs:us-west-2:1:task/abc", false, 2, 0, "/ecs/abc", "/ecs/abc", 200000, 0 },
+    { "arn:aws:ecs:us-west-2:1:task/c/x", false, 0, 0, "/ecs/x", "/ecs/x", 0, 0 },
+    { "arn:aws:ecs:us-west-2:1:task/c/x", false, 0.001, 0, "/ecs/x", "/ecs/x", 1000, 0 }, /* kernel minimum */
+    { "arn:aws:ecs:us-west-2:1:task/c/..", false, 1, 0, NULL, NULL, 0, 0 },
+    { "arn:aws:ecs:us-west-2:1:task/c/", false, 1, 0, NULL, NULL, 0, 0 },
+    /* Docker's systemd driver: a slice per task, as upstream names it */
+    { "arn:aws:ecs:us-west-2:1:task/c/0123456789abcdef0123456789abcdef", true, 1, 256,
+      "/ecstasks.slice/ecstasks-0123456789abcdef0123456789abcdef.slice",
+      "ecstasks-0123456789abcdef0123456789abcdef.slice", 100000, 256LL << 20 },
+    /* an old dashed task id: systemd nests one slice per '-' */
+    { "arn:aws:ecs:us-west-2:1:task/1b2c-3d", true, 0, 0,
+      "/ecstasks.slice/ecstasks-1b2c.slice/ecstasks-1b2c-3d.slice", "ecstasks-1b2c-3d.slice", 0, 0 },
+    { "arn:aws:ecs:us-west-2:1:task/c/..", true, 1, 0, NULL, NULL, 0, 0 },
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
     {
@@ -40,7 +51,7 @@ test_spec (void **st)
       t.opts.memory_mib = cases[i].mem;
       struct engine_cgroup_spec s;
       agent_error_t err = NULL;
-      int rc = engine_cgroup_spec (&t, &s, &err);
+      int rc = engine_cgroup_spec (&t, cases[i].systemd, &s, &err);
       if (!cases[i].path)
         {
           assert_true (rc < 0);
@@ -49,6 +60,7 @@ test_spec (void **st)
         }
       assert_int_equal (rc, 0);
       assert_string_equal (s.path, cases[i].path);
+      assert_string_equal (s.parent, cases[i].parent);
       assert_int_equal (s.cpu_quota_us, cases[i].quota);
       assert_int_equal (s.memory_bytes, cases[i].bytes);
     }
@@ -96,7 +108,7 @@ test_v1_and_v2 (void **st)
   t.opts.memory_mib = 64;
   struct engine_cgroup_spec s;
   agent_error_t err = NULL;
-  assert_int_equal (engine_cgroup_spec (&t, &s, &err), 0);
+  assert_int_equal (engine_cgroup_spec (&t, false, &s, &err), 0);
   for (int v2 = 0; v2 < 2; v2++)
     {
       char root[] = "/tmp/test_engine_cgroup_XXXXXX";
@@ -121,6 +133,7 @@ test_v1_and_v2 (void **st)
         }
       assert_int_equal (engine_cgroup_create (root, &s, &err), 0);
       assert_int_equal (engine_cgroup_create (root, &s, &err), 0); /* idempotent */
+      assert_int_equal (s.v2, v2);
       if (v2)
         {
           expect_file (root, "ecs/t1/cpu.max", "50000 100000");
@@ -158,12 +171,68 @@ test_v1_and_v2 (void **st)
   error_free (&err);
 }
 
+/* systemd driver on cgroup v2: the slice's folder gets the limits; the
+   create gets the slice name; ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2 gives
+   a container without a limit the task's (v2 only, never over one set). */
+static void
+test_systemd_and_apply (void **st)
+{
+  (void) st;
+  struct task t = { .arn = "arn:aws:ecs:us-west-2:1:task/c/t2" };
+  t.opts.cpu = 1;
+  t.opts.memory_mib = 32;
+  char root[] = "/tmp/test_engine_cgroup_XXXXXX";
+  assert_non_null (mkdtemp (root));
+  char *p = xasprintf ("%s/cgroup.controllers", root);
+  FILE *f = fopen (p, "w");
+  fputs ("cpu memory\n", f);
+  fclose (f);
+  free (p);
+  struct engine_cgroup_spec s;
+  char *errmsg = NULL;
+  assert_int_equal (engine_cgroup_prepare (root, true, &t, &s, &errmsg), 0);
+  expect_file (root, "ecstasks.slice/ecstasks-t2.slice/cpu.max", "100000 100000");
+  expect_file (root, "ecstasks.slice/ecstasks-t2.slice/memory.max", "33554432");
+  expect_file (root, "ecstasks.slice/cgroup.subtree_control", "+cpu +memory");
+  struct
+  {
+    bool propagate, v2;
+    int64_t mem, want;
+  } cases[] = {
+    { false, true, 0, 0 },
+    { true, true, 0, 32LL << 20 },
+    { true, true, 8LL << 20, 8LL << 20 },
+    { true, false, 0, 0 }, /* cgroup v1: not propagated */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+    {
+      struct docker_create_opts o = { .memory = cases[i].mem };
+      s.v2 = cases[i].v2;
+      engine_cgroup_apply (&s, cases[i].propagate, &o);
+      assert_string_equal (o.cgroup_parent, "ecstasks-t2.slice");
+      assert_int_equal (o.memory, cases[i].want);
+    }
+  agent_error_t err = NULL;
+  assert_int_equal (engine_cgroup_remove (root, &s, &err), 0);
+  assert_false (exists (root, "ecstasks.slice/ecstasks-t2.slice"));
+  /* no task cgroups: nothing set */
+  assert_int_equal (engine_cgroup_prepare (NULL, true, &t, &s, &errmsg), 0);
+  struct docker_create_opts o = { 0 };
+  engine_cgroup_apply (&s, true, &o);
+  assert_null (o.cgroup_parent);
+  assert_int_equal (o.memory, 0);
+  char *cmd = xasprintf ("rm -rf %s", root);
+  assert_int_equal (system (cmd), 0);
+  free (cmd);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_spec),
     cmocka_unit_test (test_v1_and_v2),
+    cmocka_unit_test (test_systemd_and_apply),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

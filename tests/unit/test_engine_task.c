@@ -377,7 +377,7 @@ test_checkpoint_round_trip (void **st)
   c->docker_id = xstrdup ("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
   c->docker_name = xstrdup ("ecs-fam-7-web-00");
   c->known_bindings = xcalloc (1, sizeof *c->known_bindings);
-  c->known_bindings[0] = (struct task_port_binding){ 80, 32768, xstrdup ("0.0.0.0"), TASK_PROTO_TCP };
+  c->known_bindings[0] = (struct task_port_binding){ 80, 32768, xstrdup ("0.0.0.0"), TASK_PROTO_TCP, 0, 0 };
   c->n_known_bindings = 1;
   c->restopped = true;
   t->known_status = TASK_STATUS_RUNNING;

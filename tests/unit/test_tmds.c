@@ -127,7 +127,7 @@ setup (void **state)
   a->docker_name = xstrdup ("ecs-web-7-app");
   a->known_status = a->desired_status = TASK_STATUS_RUNNING;
   a->known_bindings = xcalloc (1, sizeof *a->known_bindings);
-  a->known_bindings[0] = (struct task_port_binding){ 80, 8080, xstrdup ("0.0.0.0"), TASK_PROTO_TCP };
+  a->known_bindings[0] = (struct task_port_binding){ 80, 8080, xstrdup ("0.0.0.0"), TASK_PROTO_TCP, 0, 0 };
   a->n_known_bindings = 1;
   b->docker_id = xstrdup (ID_B);
   b->docker_name = xstrdup ("ecs-web-7-init");
