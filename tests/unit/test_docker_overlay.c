@@ -159,6 +159,36 @@ test_create_body_order (void **st)
   assert_string_equal (json_string_value (json_object_get (hc, "IpcMode")), "none");
   json_decref (b);
 
+  /* the agent's log options land in the overlay's LogConfig.Config, over
+     same-named ones; without a LogConfig one is made */
+  struct docker_label lo[] = { { "max-buffer-size", "10m" },
+                               { "awslogs-credentials-endpoint", "/v2/credentials/x" } };
+  o.log_options = lo;
+  o.n_log_options = 2;
+  o.extra_host_config_json = "{\"LogConfig\":{\"Type\":\"awslogs\",\"Config\":{\"mode\":"
+                             "\"non-blocking\",\"awslogs-credentials-endpoint\":\"/mine\"}}}";
+  b = body_of (&o, &err);
+  assert_non_null (b);
+  json_t *lc = json_object_get (json_object_get (b, "HostConfig"), "LogConfig");
+  assert_string_equal (json_string_value (json_object_get (lc, "Type")), "awslogs");
+  json_t *lcc = json_object_get (lc, "Config");
+  assert_int_equal (json_object_size (lcc), 3);
+  assert_string_equal (json_string_value (json_object_get (lcc, "mode")), "non-blocking");
+  assert_string_equal (json_string_value (json_object_get (lcc, "max-buffer-size")), "10m");
+  assert_string_equal (json_string_value (json_object_get (lcc, "awslogs-credentials-endpoint")),
+                       "/v2/credentials/x");
+  json_decref (b);
+  o.extra_host_config_json = NULL;
+  o.n_log_options = 1;
+  b = body_of (&o, &err);
+  lc = json_object_get (json_object_get (b, "HostConfig"), "LogConfig");
+  assert_null (json_object_get (lc, "Type"));
+  assert_string_equal (json_string_value (json_object_get (json_object_get (lc, "Config"),
+                                                           "max-buffer-size")),
+                       "10m");
+  json_decref (b);
+  o.n_log_options = 0;
+
   /* an overlay that does not decode fails the body with upstream's names */
   o.extra_host_config_json = "{\"Privileged\":\"yes\"}";
   assert_null (body_of (&o, &err));

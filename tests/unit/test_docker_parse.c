@@ -469,6 +469,39 @@ test_version_negotiation (void **state)
   assert_int_equal (docker_api_version_negotiate ("1.41", NULL, &v, &err), 0);
   free (v);
 
+  /* a create with dockerConfig.version: max(version, daemon minimum, ours) */
+  struct
+  {
+    const char *want, *daemon_min, *negotiated, *got; /* got NULL: refused */
+  } vc[] = {
+    { "1.17", "1.12", "1.41", "1.24" }, /* below the agent's own minimum */
+    { "1.25", "1.12", "1.41", "1.25" },
+    { "1.19", "1.24", "1.50", "1.24" }, /* Docker >= 25: no difference */
+    { "1.30", "1.40", "1.50", "1.40" }, /* daemon minimum above */
+    { "1.41", "1.12", "1.41", "1.41" },
+    { "1.25", NULL, "1.41", "1.25" },   /* no minimum given */
+    { "1.44", "1.12", "1.41", NULL },   /* the daemon does not serve it */
+    { "latest", "1.12", "1.41", NULL },
+    { "", "1.12", "1.41", NULL },
+  };
+  for (size_t i = 0; i < sizeof vc / sizeof *vc; i++)
+    {
+      int rc = docker_api_version_for (vc[i].want, vc[i].daemon_min, vc[i].negotiated, &v, &err);
+      if (vc[i].got)
+        {
+          assert_int_equal (rc, 0);
+          assert_string_equal (v, vc[i].got);
+          free (v);
+          continue;
+        }
+      assert_true (rc < 0);
+      assert_null (v);
+      assert_int_equal (strncmp (error_msg (&err), DOCKER_API_VERSION_MSG_PREFIX,
+                                 strlen (DOCKER_API_VERSION_MSG_PREFIX)),
+                        0);
+      error_free (&err);
+    }
+
   const char *ver = "{\"Version\":\"28.0.1\",\"ApiVersion\":\"1.48\",\"MinAPIVersion\":\"1.24\","
                     "\"Os\":\"linux\",\"Arch\":\"amd64\",\"KernelVersion\":\"6.1\"}";
   struct docker_version_info *vi = NULL;

@@ -234,10 +234,153 @@ test_secrets_injected (void **st)
   task_free (t);
 }
 
+/* CpuShares always sent, clamped to upstream's 2..262144; memory 0 stays
+   0 (no limit), else at least the floor. */
+static void
+test_cpu_memory_floors (void **st)
+{
+  (void) st;
+  struct
+  {
+    uint32_t cpu;
+    int mem_mib;
+    int64_t shares, bytes;
+  } cases[] = {
+    { 0, 0, 2, 0 },
+    { 1, 1, 2, ENGINE_MIN_MEMORY_BYTES },
+    { 2, 5, 2, ENGINE_MIN_MEMORY_BYTES },
+    { 3, 6, 3, 6LL << 20 },
+    { 1024, 512, 1024, 512LL << 20 },
+    { 262144, 7, 262144, 7LL << 20 },
+    { 300000, 8, 262144, 8LL << 20 },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (cases); i++)
+    {
+      struct task *t = task_fixture ();
+      struct task_container *c = &t->containers[1];
+      c->cpu = cases[i].cpu;
+      c->memory = cases[i].mem_mib;
+      struct engine_create_req r;
+      char *errmsg = NULL;
+      size_t nl;
+      struct docker_label *l = labels (&nl);
+      assert_int_equal (engine_create_req_build (t, c, l, nl, &r, &errmsg), 0);
+      assert_int_equal (r.opts.cpu_shares, cases[i].shares);
+      assert_int_equal (r.opts.memory, cases[i].bytes);
+      engine_create_req_free (&r);
+      task_free (t);
+    }
+}
+
+static const char *
+opt (const struct engine_log_opts *l, const char *key)
+{
+  for (size_t i = 0; i < l->n; i++)
+    if (strcmp (l->kv[i].key, key) == 0)
+      return l->kv[i].value;
+  return NULL;
+}
+
+/* The log options the agent adds after the overlay (engine/log_opts.h),
+   and the create's API version from dockerConfig.version. */
+static void
+test_log_options (void **st)
+{
+  (void) st;
+  struct
+  {
+    const char *host_config, *strategy, *exec_id, *region;
+    const char *endpoint, *creds, *buffer; /* NULL: not added */
+    bool fails;
+  } cases[] = {
+    { NULL, NULL, NULL, "us-west-2", NULL, NULL, NULL, false },
+    { "{\"LogConfig\":{\"Type\":\"awslogs\",\"Config\":{\"awslogs-group\":\"g\"}}}",
+      "ExecutionRole", "exec-1", "us-west-2", NULL, "/v2/credentials/exec-1", NULL, false },
+    { "{\"LogConfig\":{\"Type\":\"awslogs\"}}", "executionrole", NULL, "us-west-2", NULL, NULL,
+      NULL, true },
+    { "{\"logconfig\":{\"type\":\"awslogs\"}}", NULL, NULL, "us-iso-east-1",
+      "https://logs.us-iso-east-1.c2s.ic.gov", NULL, NULL, false },
+    { "{\"LogConfig\":{\"Type\":\"awslogs\"}}", NULL, NULL, "us-isob-east-1",
+      "https://logs.us-isob-east-1.sc2s.sgov.gov", NULL, NULL, false },
+    { "{\"LogConfig\":{\"Type\":\"awslogs\"}}", NULL, NULL, "eusc-de-east-1",
+      "https://logs.eusc-de-east-1.amazonaws.eu", NULL, NULL, false },
+    { "{\"LogConfig\":{\"Type\":\"json-file\"}}", NULL, NULL, "us-iso-east-1", NULL, NULL, NULL,
+      false },
+    { "{\"LogConfig\":{\"Type\":\"json-file\",\"Config\":{\"mode\":\"non-blocking\"}}}",
+      NULL, NULL, "us-west-2", NULL, NULL, "10m", false },
+    { "{\"LogConfig\":{\"Type\":\"json-file\",\"Config\":{\"mode\":\"non-blocking\","
+      "\"max-buffer-size\":\"4m\"}}}",
+      NULL, NULL, "us-west-2", NULL, NULL, NULL, false },
+    { "{\"LogConfig\":{\"Type\":\"json-file\",\"Config\":{\"mode\":\"blocking\"}}}", NULL,
+      NULL, "us-west-2", NULL, NULL, NULL, false },
+    { "{\"LogConfig\":{\"Type\":7}}", NULL, NULL, "us-iso-east-1", NULL, NULL, NULL, false },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (cases); i++)
+    {
+      struct task *t = task_fixture ();
+      struct task_container *c = &t->containers[1];
+      c->opts.dc_host_config = cases[i].host_config ? xstrdup (cases[i].host_config) : NULL;
+      c->opts.logs_auth_strategy = cases[i].strategy ? xstrdup (cases[i].strategy) : NULL;
+      c->opts.dc_version = xstrdup ("1.25");
+      t->execution_credentials_id = cases[i].exec_id ? xstrdup (cases[i].exec_id) : NULL;
+      struct engine_log_opts lo;
+      char *errmsg = NULL;
+      int rc = engine_log_options (t, c, cases[i].region, &lo, &errmsg);
+      if (cases[i].fails)
+        {
+          assert_int_equal (rc, -1);
+          assert_string_equal (errmsg, "No execution credentials set for the task");
+          free (errmsg);
+        }
+      else
+        {
+          assert_int_equal (rc, 0);
+          const char *got = opt (&lo, "awslogs-endpoint");
+          if (cases[i].endpoint)
+            assert_string_equal (got, cases[i].endpoint);
+          else
+            assert_null (got);
+          got = opt (&lo, "awslogs-credentials-endpoint");
+          if (cases[i].creds)
+            assert_string_equal (got, cases[i].creds);
+          else
+            assert_null (got);
+          got = opt (&lo, "max-buffer-size");
+          if (cases[i].buffer)
+            assert_string_equal (got, cases[i].buffer);
+          else
+            assert_null (got);
+          engine_log_opts_free (&lo);
+        }
+      /* the same through the create options */
+      struct engine_create_req r;
+      size_t nl;
+      struct docker_label *l = labels (&nl);
+      rc = engine_create_req_build_region (t, c, cases[i].region, l, nl, &r, &errmsg);
+      if (cases[i].fails)
+        {
+          assert_int_equal (rc, -1);
+          free (errmsg);
+        }
+      else
+        {
+          assert_int_equal (rc, 0);
+          assert_int_equal (r.opts.n_log_options, (cases[i].endpoint != NULL)
+                                                      + (cases[i].creds != NULL)
+                                                      + (cases[i].buffer != NULL));
+          assert_string_equal (r.opts.api_version, "1.25");
+        }
+      engine_create_req_free (&r);
+      task_free (t);
+    }
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_cpu_memory_floors),
+    cmocka_unit_test (test_log_options),
     cmocka_unit_test (test_translation),
     cmocka_unit_test (test_role_environment),
     cmocka_unit_test (test_unresolved),

@@ -444,6 +444,9 @@ test_start_errors (void **st)
   assert_string_equal (engine_error_name (0, "Could not transition to created; timed out after waiting 4m0s", "X"),
                        "DockerTimeoutError");
   assert_string_equal (engine_error_name (ERR_SERVER, "boom", "X"), "X");
+  assert_string_equal (engine_error_name (ERR_INVALID, DOCKER_API_VERSION_MSG_PREFIX "1.44 is not served "
+                                                       "by the daemon (at most 1.41)", "X"),
+                       "CannotGetDockerClientVersionError");
   assert_string_equal (engine_error_name (0, NULL, "X"), "X");
   /* a create that timed out and was not found afterwards: named from its kept text */
   struct task *t = single (false);

@@ -16,14 +16,14 @@
 
 struct env
 {
-  const char *kv[8][2];
+  const char *kv[12][2];
 };
 
 static const char *
 env_get (const char *name, void *data)
 {
   struct env *e = data;
-  for (size_t i = 0; i < 8 && e->kv[i][0]; i++)
+  for (size_t i = 0; i < 12 && e->kv[i][0]; i++)
     if (strcmp (e->kv[i][0], name) == 0)
       return e->kv[i][1];
   return NULL;
@@ -51,6 +51,8 @@ test_config_keys (void **st)
   assert_int_equal (load (&e0, "/nonexistent", &g, &w, &err), 0);
   assert_false (g.disable_privileged || g.selinux_capable || g.apparmor_capable || g.disable_health_check);
   assert_true (g.task_cpu_mem_limit);
+  assert_true (g.exclude_ipv6_portbinding);
+  assert_false (g.awslogs_execrole || g.propagate_task_memory);
   assert_int_equal (g.n_log_drivers, 0);
   assert_true (task_log_driver_available (&g, "json-file"));
   assert_true (task_log_driver_available (&g, "none"));
@@ -101,6 +103,19 @@ test_config_keys (void **st)
   assert_int_equal (g.port_range_start, 32768);
   free (w);
   task_option_gates_free (&g);
+  /* how containers are reported and sized */
+  struct env e5 = { { { "ECS_EXCLUDE_IPV6_PORTBINDING", "false" },
+                      { "ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE", "true" },
+                      { "ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2", "true" } } };
+  assert_int_equal (load (&e5, path, &g, &w, &err), 0);
+  assert_false (g.exclude_ipv6_portbinding);
+  assert_true (g.awslogs_execrole && g.propagate_task_memory);
+  task_option_gates_free (&g);
+  struct env e6 = { { { "ECS_EXCLUDE_IPV6_PORTBINDING", "nope" } } };
+  assert_true (load (&e6, path, &g, &w, &err) < 0);
+  assert_non_null (strstr (error_msg (&err), "ECS_EXCLUDE_IPV6_PORTBINDING"));
+  error_free (&err);
+  task_option_gates_free (&g);
   struct env e4 = { { { "ECS_DISABLE_PRIVILEGED", "maybe" } } };
   assert_true (load (&e4, path, &g, &w, &err) < 0);
   assert_non_null (strstr (error_msg (&err), "ECS_DISABLE_PRIVILEGED"));
@@ -144,10 +159,13 @@ test_attributes (void **st)
   assert_true (has (a, n, "ecs.capability.container-health-check"));
   assert_true (has (a, n, "ecs.capability.container-restart-policy"));
   assert_true (has (a, n, "ecs.capability.task-cpu-mem-limit"));
+  assert_false (has (a, n, "ecs.capability.execution-role-awslogs"));
   ecs_attributes_free (a, n);
   g.task_cpu_mem_limit = false;
+  g.awslogs_execrole = true;
   a = ecs_option_attributes (&g, 41, true, &n);
   assert_false (has (a, n, "ecs.capability.task-cpu-mem-limit"));
+  assert_true (has (a, n, "ecs.capability.execution-role-awslogs"));
   ecs_attributes_free (a, n);
 
   g.disable_privileged = g.selinux_capable = g.apparmor_capable = g.disable_health_check = true;

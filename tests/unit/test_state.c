@@ -177,9 +177,14 @@ test_round_trip (void **st)
                                              "CannotStartContainerError: x");
   c->has_exit_code = true;
   c->exit_code = 137;
-  c->bindings = xcalloc (1, sizeof *c->bindings);
+  c->bindings = xcalloc (2, sizeof *c->bindings);
   c->bindings[0] = (struct task_port_binding){ .container_port = 80, .host_port = 32768, .bind_ip = xstrdup ("0.0.0.0") };
-  c->n_bindings = 1;
+  /* a reported port range keeps its ends */
+  c->bindings[1] = (struct task_port_binding){ .container_port = 9000, .container_port_end = 9002,
+                                               .host_port = 40000, .host_port_end = 40002,
+                                               .bind_ip = xstrdup ("0.0.0.0"),
+                                               .protocol = TASK_PROTO_UDP };
+  c->n_bindings = 2;
   c->runtime_id = xstrdup ("0123abcd");
   c->image_digest = xstrdup ("sha256:beef");
   c->task_status = xstrdup ("RUNNING");
@@ -220,8 +225,13 @@ test_round_trip (void **st)
   assert_string_equal (c0->reason, "CannotStartContainerError: x");
   assert_true (c0->has_exit_code);
   assert_int_equal (c0->exit_code, 137);
-  assert_int_equal (c0->n_bindings, 1);
+  assert_int_equal (c0->n_bindings, 2);
   assert_int_equal (c0->bindings[0].host_port, 32768);
+  assert_int_equal (c0->bindings[0].container_port_end, 0);
+  assert_int_equal (c0->bindings[1].container_port, 9000);
+  assert_int_equal (c0->bindings[1].container_port_end, 9002);
+  assert_int_equal (c0->bindings[1].host_port_end, 40002);
+  assert_int_equal (c0->bindings[1].protocol, TASK_PROTO_UDP);
   assert_string_equal (c0->bindings[0].bind_ip, "0.0.0.0");
   assert_int_equal (c0->bindings[0].protocol, TASK_PROTO_TCP);
   assert_string_equal (c0->runtime_id, "0123abcd");
