@@ -586,6 +586,63 @@ test_fake_negotiation (void **state)
     }
 }
 
+/* A create with dockerConfig.version asks for max(it, daemon minimum,
+   DOCKER_API_MIN); a version the daemon does not serve fails before any
+   request, with the text the engine names CannotGetDockerClientVersionError.
+   Other calls keep the negotiated version. */
+static void
+test_fake_create_api_version (void **state)
+{
+  struct fx *x = *state;
+  fx_start (x, neg_handler);
+  x->f->api = "1.41";
+  x->f->min_api = "1.12";
+  struct
+  {
+    const char *want, *path; /* path NULL = refused */
+  } cases[] = {
+    { NULL, "/v1.41/containers/create" },
+    { "1.17", "/v1.24/containers/create" },
+    { "1.25", "/v1.25/containers/create" },
+    { "1.41", "/v1.41/containers/create" },
+    { "1.44", NULL },
+  };
+  for (size_t k = 0; k < ARRAY_SIZE (cases); k++)
+    {
+      struct docker_create_opts o = { .image = "busybox", .api_version = cases[k].want };
+      int before = x->f->n_reqs;
+      struct res r = { 0 };
+      docker_container_create (x->c, &o, res_create_cb, &r);
+      WAIT_RES (&x->l, &r, 5000);
+      int ncreate = 0;
+      for (int i = before; i < x->f->n_reqs; i++)
+        if (strstr (x->f->reqs[i].path, "/containers/create"))
+          {
+            ncreate++;
+            assert_string_equal (x->f->reqs[i].path, cases[k].path);
+          }
+      if (cases[k].path)
+        {
+          ASSERT_OK (&r);
+          assert_int_equal (ncreate, 1);
+        }
+      else
+        {
+          assert_int_equal (ncreate, 0);
+          assert_int_equal (strncmp (r.msg, DOCKER_API_VERSION_MSG_PREFIX,
+                                     strlen (DOCKER_API_VERSION_MSG_PREFIX)),
+                            0);
+        }
+      res_reset (&r);
+    }
+  struct res r = { 0 };
+  int before = x->f->n_reqs;
+  docker_container_inspect (x->c, "abc", res_inspect_cb, &r);
+  WAIT_RES (&x->l, &r, 5000);
+  assert_string_equal (x->f->reqs[before].path, "/v1.41/containers/abc/json");
+  res_reset (&r);
+}
+
 /* ---- pull streams ------------------------------------------------------ */
 
 static void
@@ -1258,6 +1315,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown (test_fake_garbage, setup, teardown),
     cmocka_unit_test_setup_teardown (test_fake_negotiation, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_fake_create_api_version, setup, teardown),
     cmocka_unit_test_setup_teardown (test_fake_pull_streams, setup, teardown),
     cmocka_unit_test_setup_teardown (test_fake_events_reconnect, setup, teardown),
     cmocka_unit_test_setup_teardown (test_fake_cancel_free_timeouts, setup, teardown),
