@@ -614,7 +614,7 @@ docker_op_send (docker_op_t *op)
   };
   if (op->kind == DOCKER_OP_PULL)
     req.on_data = pull_data_cb;
-  log_debug ("docker", "%s %s", op->method, op->path);
+  log_debug ("docker", "%s %s", op->method, url + strlen (c->base_url)); /* with the API version */
   agent_error_t err = NULL;
   op->call = http_call_start (c->http, &req, &err);
   free (url);

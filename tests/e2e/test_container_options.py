@@ -142,6 +142,10 @@ def test_every_option_reaches_docker(make_agent, controlplane, cluster_name, tes
     # host ports picked by the agent inside ECS_DYNAMIC_HOST_PORT_RANGE
     assert all(41000 <= b["hostPort"] <= 41999 for b in nb), nb
     assert i["NetworkSettings"]["Ports"]["5353/udp"][0]["HostPort"] == str(udp["hostPort"])
+    # bindings Docker made on "::" are not reported (ECS_EXCLUDE_IPV6_PORTBINDING defaults to true)
+    assert all(b["bindIP"] != "::" for b in nb), nb
+    # the create asked Docker for the payload's dockerConfig.version (1.25: initProcessEnabled)
+    assert "POST /v1.25/containers/create?name=" + i["Name"].lstrip("/") in a.all_logs()
 
     # host and none network modes, PID / IPC host
     for mode in ("host", "none"):
@@ -155,6 +159,7 @@ def test_every_option_reaches_docker(make_agent, controlplane, cluster_name, tes
         wait_task_status(cp, cluster_name, marn, "RUNNING")
         mi = inspect(task_containers(cluster_name, marn)[0])
         assert mi["HostConfig"]["NetworkMode"] == mode
+        assert mi["HostConfig"]["CpuShares"] == 2          # no cpu: upstream's minimum is sent
         if mode == "host":
             assert mi["HostConfig"]["PidMode"] == "host" and mi["HostConfig"]["IpcMode"] == "host"
 
@@ -165,6 +170,72 @@ def test_every_option_reaches_docker(make_agent, controlplane, cluster_name, tes
          "logConfiguration": {"logDriver": "syslog"}}]})
     r = cli_run(cp, cluster_name, fam)
     assert r["tasks"] == [] and r["failures"] == [{"arn": a.instance_arn(), "reason": "ATTRIBUTE"}], r
+    stop_clean(a)
+
+
+def ecs_with_port_ranges(cp, tmp_path):
+    """A botocore ECS client whose model knows containerPortRange (Debian's
+    botocore predates it): PortMapping.containerPortRange and
+    NetworkBinding.containerPortRange / hostPortRange added to a copy of the
+    installed model."""
+    import botocore.session
+    from conftest import AKID, REGION, SECRET
+    base = botocore.session.get_session().get_component("data_loader")
+    api = base.determine_latest_version("ecs", "service-2")
+    model = base.load_service_model("ecs", "service-2", api)
+    model["shapes"]["PortMapping"]["members"]["containerPortRange"] = {"shape": "String"}
+    for k in ("containerPortRange", "hostPortRange"):
+        model["shapes"]["NetworkBinding"]["members"][k] = {"shape": "String"}
+    d = tmp_path / "models" / "ecs" / api
+    d.mkdir(parents=True)
+    (d / "service-2.json").write_text(json.dumps(model))
+    s = botocore.session.get_session()
+    s.get_component("data_loader").search_paths.insert(0, str(tmp_path / "models"))
+    return s.create_client("ecs", region_name=REGION, endpoint_url=cp.url, aws_access_key_id=AKID,
+                           aws_secret_access_key=SECRET)
+
+
+def test_port_range_reported_as_one_binding(make_agent, controlplane, cluster_name, test_image, tmp_path):
+    """A containerPortRange gets contiguous host ports the agent picks in
+    ECS_DYNAMIC_HOST_PORT_RANGE, one Docker binding per port, and is reported
+    to ECS as one network binding with both ranges, as upstream does; a
+    single port mapping next to it is reported on its own."""
+    a = start(make_agent, {"ECS_DYNAMIC_HOST_PORT_RANGE": "42000-42999"})
+    ecs = ecs_with_port_ranges(controlplane, tmp_path)
+    attrs = {x["name"] for x in ecs.describe_container_instances(
+        cluster=cluster_name, containerInstances=[a.instance_arn()])["containerInstances"][0]["attributes"]}
+    assert "ecs.capability.network.container-port-range" in attrs
+    fam = "range-" + uuid.uuid4().hex[:6]
+    ecs.register_task_definition(family=fam, networkMode="bridge", containerDefinitions=[
+        {"name": "main", "image": test_image, "memory": 32, "command": ["sleep", "3600"],
+         "portMappings": [{"containerPortRange": "9000-9002", "protocol": "udp"},
+                          {"containerPort": 8080, "protocol": "tcp"}]}])
+    r = ecs.run_task(cluster=cluster_name, taskDefinition=fam)
+    assert r["failures"] == [], r
+    arn = r["tasks"][0]["taskArn"]
+    wait_task_status(controlplane, cluster_name, arn, "RUNNING")
+    t = ecs.describe_tasks(cluster=cluster_name, tasks=[arn])["tasks"][0]
+    nb = t["containers"][0]["networkBindings"]
+    ranges = [b for b in nb if "containerPortRange" in b]
+    singles = [b for b in nb if "containerPortRange" not in b]
+    assert len(ranges) == 1 and len(singles) == 1, nb
+    rb = ranges[0]
+    assert rb["containerPortRange"] == "9000-9002" and rb["protocol"] == "udp", rb
+    lo, hi = (int(x) for x in rb["hostPortRange"].split("-"))
+    assert hi - lo == 2 and 42000 <= lo and hi <= 42999, rb
+    assert "containerPort" not in rb and "hostPort" not in rb, rb
+    assert singles[0]["containerPort"] == 8080 and singles[0]["protocol"] == "tcp"
+    assert 42000 <= singles[0]["hostPort"] <= 42999
+    assert all(b["bindIP"] != "::" for b in nb), nb
+    # Docker has one binding per port of the range, on the reported host ports, and no HostIp asked
+    i = inspect(task_containers(cluster_name, arn)[0])
+    ports = i["NetworkSettings"]["Ports"]
+    for k in range(3):
+        got = {p["HostPort"] for p in ports["%d/udp" % (9000 + k)]}
+        assert got == {str(lo + k)}, ports
+    assert all(b.get("HostIp", "") == "" for bs in i["HostConfig"]["PortBindings"].values() for b in bs)
+    ecs.stop_task(cluster=cluster_name, task=arn, reason="done")
+    wait_task_status(controlplane, cluster_name, arn, "STOPPED")
     stop_clean(a)
 
 
