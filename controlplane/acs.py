@@ -160,7 +160,7 @@ class AcsHub:
             secrets = aws_services.payload_secrets(cd, b.region)
             if secrets:
                 c["secrets"] = secrets
-            if td.get("executionRoleArn") and (cd.get("logConfiguration") or {}).get("logDriver") == "awslogs":
+            if container_options.logs_execution_role(cd, td):
                 c["logsAuthStrategy"] = "ExecutionRole"
             containers.append(c)
         vols = []

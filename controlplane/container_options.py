@@ -149,6 +149,14 @@ def docker_config(cd, td):
             "hostConfig": json.dumps(host, separators=(",", ":")), "version": version}
 
 
+def logs_execution_role(cd, td):
+    """ECS sends logsAuthStrategy ExecutionRole for an awslogs container of a
+    task definition with an execution role (the log driver then gets the
+    execution role's credentials endpoint from the agent)."""
+    lc = cd.get("logConfiguration") or {}
+    return bool(td.get("executionRoleArn")) and lc.get("logDriver") == "awslogs"
+
+
 def requires_attributes(td):
     """requiresAttributes of a task definition, as ECS computes them."""
     names = []

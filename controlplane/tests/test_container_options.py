@@ -94,3 +94,21 @@ def test_placement_and_payload(cp):
     assert host["ExtraHosts"] == ["db:10.0.0.5"] and host["Init"] is True
     assert host["Sysctls"] == {"net.core.somaxconn": "1024"}
     assert host["Tmpfs"] == {"/scratch": "size=16m,noexec"}
+
+
+def test_awslogs_with_execution_role(cp):
+    """An awslogs container of a task definition with an execution role
+    travels with logsAuthStrategy ExecutionRole (the agent then points the
+    driver at the execution role's credentials); without the role it does
+    not (the attribute it needs: controlplane/query.py)."""
+    from controlplane import container_options as co
+    cd = {"name": "web", "image": "busybox", "memory": 32,
+          "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "g"}}}
+    with_role = {"family": "l", "executionRoleArn": "arn:aws:iam::123456789012:role/exec",
+                 "containerDefinitions": [cd]}
+    assert CAP + "logging-driver.awslogs" in [a["name"] for a in co.requires_attributes(with_role)]
+    assert co.logs_execution_role(cd, with_role)
+    without = {"family": "l", "containerDefinitions": [cd]}
+    assert not co.logs_execution_role(cd, without)
+    json_file = dict(cd, logConfiguration={"logDriver": "json-file"})
+    assert not co.logs_execution_role(json_file, with_role)

@@ -239,6 +239,53 @@ def test_port_range_reported_as_one_binding(make_agent, controlplane, cluster_na
     stop_clean(a)
 
 
+def test_log_options_the_agent_adds(make_agent, controlplane, cluster_name, test_image, tmp_path):
+    """After the task definition's log configuration the agent adds, as
+    upstream: awslogs-credentials-endpoint (the execution role's credentials)
+    for logsAuthStrategy ExecutionRole, which ECS sends for an awslogs
+    container of a task with an execution role; max-buffer-size 10m to a
+    non-blocking log mode without one."""
+    a = start(make_agent, {"ECS_AVAILABLE_LOGGING_DRIVERS": '["json-file","awslogs","none"]',
+                           "ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE": "true"})
+    cp = controlplane
+    attrs = {x["name"] for x in cp.ecs.describe_container_instances(
+        cluster=cluster_name, containerInstances=[a.instance_arn()])["containerInstances"][0]["attributes"]}
+    assert "ecs.capability.execution-role-awslogs" in attrs
+    fam = "logs-" + uuid.uuid4().hex[:6]
+    td = cli_register(cp, tmp_path, {
+        "family": fam, "executionRoleArn": "arn:aws:iam::123456789012:role/exec", "containerDefinitions": [
+            {"name": "aw", "image": test_image, "memory": 32, "command": ["sleep", "3600"],
+             "logConfiguration": {"logDriver": "awslogs", "options": {
+                 "awslogs-group": "/ecs/test", "awslogs-region": "us-west-2", "mode": "non-blocking"}}},
+            {"name": "js", "image": test_image, "memory": 32, "command": ["sleep", "3600"],
+             "logConfiguration": {"logDriver": "json-file", "options": {"mode": "non-blocking"}}},
+            {"name": "own", "image": test_image, "memory": 32, "command": ["sleep", "3600"],
+             "logConfiguration": {"logDriver": "json-file", "options": {
+                 "mode": "non-blocking", "max-buffer-size": "2m"}}}]})
+    assert "ecs.capability.execution-role-awslogs" in [x["name"] for x in td["requiresAttributes"]]
+    r = cli_run(cp, cluster_name, fam)
+    assert r["failures"] == [], r
+    arn = r["tasks"][0]["taskArn"]
+    # every container created (the awslogs one may not start: there is no CloudWatch here)
+    wait_for(lambda: len(task_containers(cluster_name, arn)) == 3, 60, what="three containers created")
+    logs = {}
+    for cid in task_containers(cluster_name, arn):
+        i = inspect(cid)
+        logs[i["Config"]["Labels"]["com.amazonaws.ecs.container-name"]] = i["HostConfig"]["LogConfig"]
+    assert logs["aw"]["Type"] == "awslogs"
+    aw = logs["aw"]["Config"]
+    assert aw["awslogs-credentials-endpoint"].startswith("/v2/credentials/"), aw
+    assert len(aw["awslogs-credentials-endpoint"]) > len("/v2/credentials/")
+    assert aw["max-buffer-size"] == "10m" and aw["awslogs-group"] == "/ecs/test"
+    assert "awslogs-endpoint" not in aw                         # us-west-2 is not an isolated region
+    # (the daemon may add its own default options for json-file)
+    assert logs["js"]["Config"]["mode"] == "non-blocking" and logs["js"]["Config"]["max-buffer-size"] == "10m"
+    assert logs["own"]["Config"]["max-buffer-size"] == "2m"
+    cp.ecs.stop_task(cluster=cluster_name, task=arn, reason="done")
+    wait_task_status(cp, cluster_name, arn, "STOPPED")
+    stop_clean(a)
+
+
 def test_refused_options_stop_the_task_before_anything_is_created(make_agent, controlplane, cluster_name,
                                                                    test_image, tmp_path):
     # The instance claims (as custom attributes) capabilities its gates refuse,
