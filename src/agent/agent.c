@@ -151,6 +151,7 @@ agent_docker_info_cb (const struct docker_info *info, agent_error_t err, void *d
       a->cgroup_systemd = info->cgroup_driver && strcmp (info->cgroup_driver, "systemd") == 0;
       log_info (MOD, "Docker cgroup driver: %s", info->cgroup_driver ? info->cgroup_driver : "?");
     }
+  a->docker_ready = true;
   agent_maybe_register (a);
 }
 
@@ -284,7 +285,7 @@ agent_start_client_token (struct agent *a)
 static void
 agent_maybe_register (struct agent *a)
 {
-  if (a->finished || a->docker_version == NULL || !a->identity_done || a->token_saving
+  if (a->finished || !a->docker_ready || !a->identity_done || a->token_saving
       || (a->cfg->propagate_tags_ec2 && !a->tags_done))
     return;
   if (agent_start_client_token (a))

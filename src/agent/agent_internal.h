@@ -62,6 +62,7 @@ struct agent
 
   char *docker_version;
   bool cgroup_systemd; /* Docker's /info CgroupDriver is systemd */
+  bool docker_ready;   /* /version and then /info answered: registration may go on */
   char *region;
   struct imds_identity ident;
 

@@ -110,6 +110,22 @@ config_load_options (struct config_options_ctx *x, config_getenv_fn env, void *d
   const char *v = env_value (env, d, "ECS_AVAILABLE_LOGGING_DRIVERS");
   if (v && log_drivers (x, v, err) < 0)
     return -1;
+  /* as upstream: a period outside 8ms..100ms (or unparsable) keeps 100ms */
+  v = env_value (env, d, "ECS_CGROUP_CPU_PERIOD");
+  if (v)
+    {
+      agent_error_t perr = NULL;
+      uint64_t ms = 0;
+      if (config_parse_duration (v, &ms, &perr) < 0 || ms < 8 || ms > 100)
+        {
+          free (x->warning);
+          x->warning = xasprintf ("ECS_CGROUP_CPU_PERIOD: %s; using 100ms",
+                                  perr ? error_msg (&perr) : "outside 8ms..100ms");
+          error_free (&perr);
+        }
+      else
+        g->cgroup_cpu_period_ms = (uint32_t) ms;
+    }
   v = env_value (env, d, "ECS_DYNAMIC_HOST_PORT_RANGE");
   if (v)
     {

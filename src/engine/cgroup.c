@@ -24,9 +24,10 @@ slice_path (char *out, size_t len, const char *name)
 }
 
 int
-engine_cgroup_spec (const struct task *t, bool systemd, struct engine_cgroup_spec *out,
-                    agent_error_t *err)
+engine_cgroup_spec (const struct task *t, const struct engine_cgroup_cfg *cfg,
+                    struct engine_cgroup_spec *out, agent_error_t *err)
 {
+  bool systemd = cfg && cfg->systemd;
   memset (out, 0, sizeof *out);
   const char *slash = t->arn ? strrchr (t->arn, '/') : NULL;
   const char *id = slash ? slash + 1 : t->arn;
@@ -35,6 +36,7 @@ engine_cgroup_spec (const struct task *t, bool systemd, struct engine_cgroup_spe
                                != n)
     return error_set (err, ERR_INVALID, "task %s: no task id usable as a cgroup name", t->arn ? t->arn : "");
   out->systemd = systemd;
+  out->cpu_period_us = cfg && cfg->cpu_period_us > 0 ? cfg->cpu_period_us : ENGINE_CGROUP_CPU_PERIOD_US;
   if (systemd)
     {
       snprintf (out->parent, sizeof out->parent, "ecstasks-%s.slice", id);
@@ -47,7 +49,7 @@ engine_cgroup_spec (const struct task *t, bool systemd, struct engine_cgroup_spe
     }
   if (t->opts.cpu > 0)
     {
-      int64_t q = (int64_t) (t->opts.cpu * ENGINE_CGROUP_CPU_PERIOD_US);
+      int64_t q = (int64_t) (t->opts.cpu * (double) out->cpu_period_us);
       out->cpu_quota_us = q < 1000 ? 1000 : q; /* the kernel's minimum quota */
     }
   out->memory_bytes = t->opts.memory_mib * 1024 * 1024;
@@ -138,7 +140,7 @@ engine_cgroup_create (const char *root, struct engine_cgroup_spec *s, agent_erro
       if (mkdir_p (dir, err) < 0)
         return -ERR_IO;
       if (s->cpu_quota_us)
-        snprintf (num, sizeof num, "%lld %d", (long long) s->cpu_quota_us, ENGINE_CGROUP_CPU_PERIOD_US);
+        snprintf (num, sizeof num, "%lld %lld", (long long) s->cpu_quota_us, (long long) s->cpu_period_us);
       if (s->cpu_quota_us && write_file (dir, "cpu.max", num, err) < 0)
         return -ERR_IO;
       snprintf (num, sizeof num, "%lld", (long long) s->memory_bytes);
@@ -152,7 +154,7 @@ engine_cgroup_create (const char *root, struct engine_cgroup_spec *s, agent_erro
     return -ERR_IO;
   if (s->cpu_quota_us)
     {
-      snprintf (num, sizeof num, "%d", ENGINE_CGROUP_CPU_PERIOD_US);
+      snprintf (num, sizeof num, "%lld", (long long) s->cpu_period_us);
       if (write_file (cpu, "cpu.cfs_period_us", num, err) < 0)
         return -ERR_IO;
       snprintf (num, sizeof num, "%lld", (long long) s->cpu_quota_us);
@@ -230,14 +232,14 @@ engine_cgroup_remove (const char *root, const struct engine_cgroup_spec *s, agen
 }
 
 int
-engine_cgroup_prepare (const char *root, bool systemd, const struct task *t,
+engine_cgroup_prepare (const char *root, const struct engine_cgroup_cfg *cfg, const struct task *t,
                        struct engine_cgroup_spec *s, char **errmsg)
 {
   agent_error_t err = NULL;
   memset (s, 0, sizeof *s);
   if (!root)
     return 0;
-  if (engine_cgroup_spec (t, systemd, s, &err) < 0 || engine_cgroup_create (root, s, &err) < 0)
+  if (engine_cgroup_spec (t, cfg, s, &err) < 0 || engine_cgroup_create (root, s, &err) < 0)
     {
       *errmsg = xstrdup (error_msg (&err));
       error_free (&err);

@@ -8,8 +8,9 @@
  *    "ecstasks-<task id>.slice" as upstream (systemd nests a slice under
  *    the one its name's '-' prefixes name: the folder is
  *    "/ecstasks.slice/ecstasks-<id>.slice", one level more per '-' of an
- *    old dashed task id); its CPU quota (task vCPU x the 100 ms CFS
- *    period; none when the task has no cpu) and memory limit (task MiB in
+ *    old dashed task id); its CPU quota (task vCPU x the CFS period,
+ *    ECS_CGROUP_CPU_PERIOD, 100 ms by default; at least the kernel's 1 ms;
+ *    none when the task has no cpu) and memory limit (task MiB in
  *    bytes; none when 0).  Every container of the task gets it as Docker's
  *    CgroupParent (engine_cgroup_apply).
  *  - engine_cgroup_init() makes the tasks' parent, root/ecs (v2, with the
@@ -46,21 +47,28 @@ struct engine_cgroup_spec
   char parent[160];     /* Docker's CgroupParent: path (cgroupfs) or the slice (systemd) */
   bool systemd;         /* Docker uses the systemd cgroup driver */
   bool v2;              /* set by engine_cgroup_create: root is cgroup v2 */
+  int64_t cpu_period_us; /* CFS period */
   int64_t cpu_quota_us; /* 0 = no quota */
   int64_t memory_bytes; /* 0 = no limit */
 };
 
-/* systemd: Docker's cgroup driver is systemd (its /info CgroupDriver).
-   < 0 (ERR_INVALID) when the ARN has no usable task id. */
-int engine_cgroup_spec (const struct task *t, bool systemd, struct engine_cgroup_spec *out,
-                        agent_error_t *err);
+/* How the task cgroups are made. */
+struct engine_cgroup_cfg
+{
+  bool systemd;           /* Docker's cgroup driver is systemd (its /info CgroupDriver) */
+  int64_t cpu_period_us;  /* CFS period (ECS_CGROUP_CPU_PERIOD); 0 = 100 ms */
+};
+
+/* < 0 (ERR_INVALID) when the ARN has no usable task id. */
+int engine_cgroup_spec (const struct task *t, const struct engine_cgroup_cfg *cfg,
+                        struct engine_cgroup_spec *out, agent_error_t *err);
 int engine_cgroup_init (const char *root, agent_error_t *err);
 int engine_cgroup_create (const char *root, struct engine_cgroup_spec *s, agent_error_t *err);
 int engine_cgroup_remove (const char *root, const struct engine_cgroup_spec *s, agent_error_t *err);
 
 /* Both steps for a container create: nothing when root is NULL; else the
    spec into *s and the cgroup made, or -1 with *errmsg (malloc'd). */
-int engine_cgroup_prepare (const char *root, bool systemd, const struct task *t,
+int engine_cgroup_prepare (const char *root, const struct engine_cgroup_cfg *cfg, const struct task *t,
                            struct engine_cgroup_spec *s, char **errmsg);
 /* What a prepared s (nothing when not made) sets in a create: CgroupParent,
    and, with propagate_memory (ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2) on

@@ -25,7 +25,7 @@ drop_task (engine_t *e, struct task *t)
       }
   struct engine_cgroup_spec cg;
   agent_error_t cgerr = NULL;
-  if (e->cgroup_root && engine_cgroup_spec (t, e->cgroup_systemd, &cg, &cgerr) == 0
+  if (e->cgroup_root && engine_cgroup_spec (t, &e->cgroup_cfg, &cg, &cgerr) == 0
       && engine_cgroup_remove (e->cgroup_root, &cg, &cgerr) < 0)
     log_warn (MOD, "task %s: task cgroup not removed: %s", t->arn, error_msg (&cgerr));
   error_free (&cgerr);

@@ -81,12 +81,13 @@ engine_new (uv_loop_t *loop, const struct engine_options *opts, agent_error_t *e
   e->cluster = xstrdup (opts->cluster && *opts->cluster ? opts->cluster : "default");
   e->region = opts->region && *opts->region ? xstrdup (opts->region) : NULL;
   e->cgroup_root = opts->cgroup_root ? xstrdup (opts->cgroup_root) : NULL;
-  e->cgroup_systemd = opts->cgroup_systemd;
+  e->cgroup_cfg.systemd = opts->cgroup_systemd;
   e->pick_host_ports = opts->pick_host_ports;
   if (opts->gates)
     task_option_gates_copy (&e->gates, opts->gates);
   else
     task_option_gates_default (&e->gates);
+  e->cgroup_cfg.cpu_period_us = (int64_t) e->gates.cgroup_cpu_period_ms * 1000;
   e->cleanup_wait_ms = opts->cleanup_wait_ms ? opts->cleanup_wait_ms
                                              : CONFIG_DEFAULT_TASK_CLEANUP_WAIT_MS;
   e->stop_timeout_ms = opts->stop_timeout_ms ? opts->stop_timeout_ms

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include "engine/cgroup.h"
 #include "engine/decide.h"
 #include "engine/engine.h"
 #include "engine/ports.h"
@@ -109,7 +110,7 @@ struct engine
   size_t n_extra_labels;
   struct task_option_gates gates;
   char *cgroup_root; /* NULL = no task cgroups */
-  bool cgroup_systemd;
+  struct engine_cgroup_cfg cgroup_cfg;
   bool pick_host_ports;
   struct engine_port_alloc port_alloc;
 

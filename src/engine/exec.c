@@ -430,7 +430,7 @@ engine_do_create (engine_t *e, struct task *t, size_t ci)
   char *errmsg = NULL;
   size_t nl;
   struct engine_cgroup_spec cg; /* task-level cpu / memory (engine/cgroup.h) */
-  if (engine_cgroup_prepare (e->cgroup_root, e->cgroup_systemd, t, &cg, &errmsg) < 0)
+  if (engine_cgroup_prepare (e->cgroup_root, &e->cgroup_cfg, t, &cg, &errmsg) < 0)
     {
       transition_failed (t, ci, "CgroupError", errmsg);
       free (errmsg);

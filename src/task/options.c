@@ -62,6 +62,7 @@ task_option_gates_default (struct task_option_gates *g)
   g->port_range_end = 65535;
   g->task_cpu_mem_limit = true;
   g->exclude_ipv6_portbinding = true;
+  g->cgroup_cpu_period_ms = 100;
 }
 
 static const char *const known_drivers[] = { "json-file", "syslog",    "journald", "gelf",

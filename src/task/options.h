@@ -16,7 +16,7 @@
  *    ECS_ENABLE_TASK_CPU_MEM_LIMIT, ECS_DISABLE_DOCKER_HEALTH_CHECK) and
  *    how it reports and sizes containers (ECS_EXCLUDE_IPV6_PORTBINDING,
  *    ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE,
- *    ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2); the engine refuses a task
+ *    ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2, ECS_CGROUP_CPU_PERIOD); the engine refuses a task
  *    asking for more than it accepts (engine/options_check.h).
  */
 #ifndef TASK_OPTIONS_H
@@ -72,6 +72,7 @@ struct task_option_gates
   bool exclude_ipv6_portbinding; /* ECS_EXCLUDE_IPV6_PORTBINDING (default true): "::" bindings not reported */
   bool awslogs_execrole;         /* ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE: advertise execution-role-awslogs */
   bool propagate_task_memory;    /* ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2 */
+  uint32_t cgroup_cpu_period_ms; /* ECS_CGROUP_CPU_PERIOD: task CFS period, 8..100 (default 100) */
 };
 
 void task_container_options_free (struct task_container_options *o);
@@ -80,7 +81,8 @@ void task_option_gates_free (struct task_option_gates *g);
 /* Deep copy (the engine keeps its own). */
 void task_option_gates_copy (struct task_option_gates *dst, const struct task_option_gates *src);
 /* Defaults: logging drivers json-file + none, port range 49153-65535,
-   task cpu/mem limit on, IPv6 bindings excluded, everything else off. */
+   task cpu/mem limit on with a 100 ms CPU period, IPv6 bindings
+   excluded, everything else off. */
 void task_option_gates_default (struct task_option_gates *g);
 
 /* The names upstream accepts in ECS_AVAILABLE_LOGGING_DRIVERS. */

@@ -341,7 +341,7 @@ def cgroup_file(task_id, v1_ctl, v1_name, v2_name):
 
 
 def test_task_cpu_memory_through_the_task_cgroup(make_agent, controlplane, cluster_name, test_image):
-    a = start(make_agent, {})
+    a = start(make_agent, {"ECS_CGROUP_CPU_PERIOD": "50ms"})
     cp = controlplane
     attrs = {x["name"] for x in cp.ecs.describe_container_instances(
         cluster=cluster_name, containerInstances=[a.instance_arn()])["containerInstances"][0]["attributes"]}
@@ -356,7 +356,12 @@ def test_task_cpu_memory_through_the_task_cgroup(make_agent, controlplane, clust
     assert i["HostConfig"]["CgroupParent"] == "/ecs/" + task_id
     quota = cgroup_file(task_id, "cpu", "cpu.cfs_quota_us", "cpu.max")
     limit = cgroup_file(task_id, "memory", "memory.limit_in_bytes", "memory.max")
-    assert open(quota).read().split()[0] == "25000"                 # 0.25 vCPU of a 100 ms period
+    # 0.25 vCPU of the 50 ms CFS period ECS_CGROUP_CPU_PERIOD asks for
+    if quota.endswith("cpu.max"):
+        assert open(quota).read().split() == ["12500", "50000"]
+    else:
+        assert open(quota).read().strip() == "12500"
+        assert open(os.path.join(os.path.dirname(quota), "cpu.cfs_period_us")).read().strip() == "50000"
     assert open(limit).read().strip() == str(128 * MIB)
     cp.ecs.stop_task(cluster=cluster_name, task=arn, reason="done")
     wait_task_status(cp, cluster_name, arn, "STOPPED")

@@ -23,26 +23,30 @@ test_spec (void **st)
   {
     const char *arn;
     bool systemd;
+    int64_t period; /* 0 = the default 100 ms */
     double cpu;
     int64_t mem;
     const char *path, *parent;
     int64_t quota, bytes;
   } cases[] = {
-    { "arn:aws:ecs:us-west-2:1:task/c/abc123", false, 0.25, 128, "/ecs/abc123", "/ecs/abc123", 25000,
+    { "arn:aws:ecs:us-west-2:1:task/c/abc123", false, 0, 0.25, 128, "/ecs/abc123", "/ecs/abc123", 25000,
       128LL << 20 },
-    { "arn:aws:ecs:us-west-2:1:task/abc", false, 2, 0, "/ecs/abc", "/ecs/abc", 200000, 0 },
-    { "arn:aws:ecs:us-west-2:1:task/c/x", false, 0, 0, "/ecs/x", "/ecs/x", 0, 0 },
-    { "arn:aws:ecs:us-west-2:1:task/c/x", false, 0.001, 0, "/ecs/x", "/ecs/x", 1000, 0 }, /* kernel minimum */
-    { "arn:aws:ecs:us-west-2:1:task/c/..", false, 1, 0, NULL, NULL, 0, 0 },
-    { "arn:aws:ecs:us-west-2:1:task/c/", false, 1, 0, NULL, NULL, 0, 0 },
+    { "arn:aws:ecs:us-west-2:1:task/abc", false, 0, 2, 0, "/ecs/abc", "/ecs/abc", 200000, 0 },
+    { "arn:aws:ecs:us-west-2:1:task/c/x", false, 0, 0, 0, "/ecs/x", "/ecs/x", 0, 0 },
+    { "arn:aws:ecs:us-west-2:1:task/c/x", false, 0, 0.001, 0, "/ecs/x", "/ecs/x", 1000, 0 }, /* kernel minimum */
+    { "arn:aws:ecs:us-west-2:1:task/c/..", false, 0, 1, 0, NULL, NULL, 0, 0 },
+    { "arn:aws:ecs:us-west-2:1:task/c/", false, 0, 1, 0, NULL, NULL, 0, 0 },
     /* Docker's systemd driver: a slice per task, as upstream names it */
-    { "arn:aws:ecs:us-west-2:1:task/c/0123456789abcdef0123456789abcdef", true, 1, 256,
+    { "arn:aws:ecs:us-west-2:1:task/c/0123456789abcdef0123456789abcdef", true, 0, 1, 256,
       "/ecstasks.slice/ecstasks-0123456789abcdef0123456789abcdef.slice",
       "ecstasks-0123456789abcdef0123456789abcdef.slice", 100000, 256LL << 20 },
     /* an old dashed task id: systemd nests one slice per '-' */
-    { "arn:aws:ecs:us-west-2:1:task/1b2c-3d", true, 0, 0,
+    { "arn:aws:ecs:us-west-2:1:task/1b2c-3d", true, 0, 0, 0,
       "/ecstasks.slice/ecstasks-1b2c.slice/ecstasks-1b2c-3d.slice", "ecstasks-1b2c-3d.slice", 0, 0 },
-    { "arn:aws:ecs:us-west-2:1:task/c/..", true, 1, 0, NULL, NULL, 0, 0 },
+    { "arn:aws:ecs:us-west-2:1:task/c/..", true, 0, 1, 0, NULL, NULL, 0, 0 },
+    /* ECS_CGROUP_CPU_PERIOD: the quota follows the period */
+    { "arn:aws:ecs:us-west-2:1:task/c/p", false, 10000, 0.5, 0, "/ecs/p", "/ecs/p", 5000, 0 },
+    { "arn:aws:ecs:us-west-2:1:task/c/p", false, 8000, 0.05, 0, "/ecs/p", "/ecs/p", 1000, 0 },
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
     {
@@ -51,7 +55,8 @@ test_spec (void **st)
       t.opts.memory_mib = cases[i].mem;
       struct engine_cgroup_spec s;
       agent_error_t err = NULL;
-      int rc = engine_cgroup_spec (&t, cases[i].systemd, &s, &err);
+      struct engine_cgroup_cfg cfg = { cases[i].systemd, cases[i].period };
+      int rc = engine_cgroup_spec (&t, &cfg, &s, &err);
       if (!cases[i].path)
         {
           assert_true (rc < 0);
@@ -108,7 +113,8 @@ test_v1_and_v2 (void **st)
   t.opts.memory_mib = 64;
   struct engine_cgroup_spec s;
   agent_error_t err = NULL;
-  assert_int_equal (engine_cgroup_spec (&t, false, &s, &err), 0);
+  struct engine_cgroup_cfg cfg = { false, 50000 };
+  assert_int_equal (engine_cgroup_spec (&t, &cfg, &s, &err), 0);
   for (int v2 = 0; v2 < 2; v2++)
     {
       char root[] = "/tmp/test_engine_cgroup_XXXXXX";
@@ -136,14 +142,14 @@ test_v1_and_v2 (void **st)
       assert_int_equal (s.v2, v2);
       if (v2)
         {
-          expect_file (root, "ecs/t1/cpu.max", "50000 100000");
+          expect_file (root, "ecs/t1/cpu.max", "25000 50000");
           expect_file (root, "ecs/t1/memory.max", "67108864");
           expect_file (root, "ecs/cgroup.subtree_control", "+cpu +memory");
         }
       else
         {
-          expect_file (root, "cpu/ecs/t1/cpu.cfs_quota_us", "50000");
-          expect_file (root, "cpu/ecs/t1/cpu.cfs_period_us", "100000");
+          expect_file (root, "cpu/ecs/t1/cpu.cfs_quota_us", "25000");
+          expect_file (root, "cpu/ecs/t1/cpu.cfs_period_us", "50000");
           expect_file (root, "memory/ecs/t1/memory.limit_in_bytes", "67108864");
           /* Docker makes the task folder in the other controllers it uses */
           char *p = xasprintf ("%s/pids/ecs/t1", root);
@@ -190,7 +196,8 @@ test_systemd_and_apply (void **st)
   free (p);
   struct engine_cgroup_spec s;
   char *errmsg = NULL;
-  assert_int_equal (engine_cgroup_prepare (root, true, &t, &s, &errmsg), 0);
+  struct engine_cgroup_cfg sd = { true, 0 };
+  assert_int_equal (engine_cgroup_prepare (root, &sd, &t, &s, &errmsg), 0);
   expect_file (root, "ecstasks.slice/ecstasks-t2.slice/cpu.max", "100000 100000");
   expect_file (root, "ecstasks.slice/ecstasks-t2.slice/memory.max", "33554432");
   expect_file (root, "ecstasks.slice/cgroup.subtree_control", "+cpu +memory");
@@ -216,7 +223,7 @@ test_systemd_and_apply (void **st)
   assert_int_equal (engine_cgroup_remove (root, &s, &err), 0);
   assert_false (exists (root, "ecstasks.slice/ecstasks-t2.slice"));
   /* no task cgroups: nothing set */
-  assert_int_equal (engine_cgroup_prepare (NULL, true, &t, &s, &errmsg), 0);
+  assert_int_equal (engine_cgroup_prepare (NULL, &sd, &t, &s, &errmsg), 0);
   struct docker_create_opts o = { 0 };
   engine_cgroup_apply (&s, true, &o);
   assert_null (o.cgroup_parent);

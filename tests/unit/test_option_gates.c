@@ -53,6 +53,7 @@ test_config_keys (void **st)
   assert_true (g.task_cpu_mem_limit);
   assert_true (g.exclude_ipv6_portbinding);
   assert_false (g.awslogs_execrole || g.propagate_task_memory);
+  assert_int_equal (g.cgroup_cpu_period_ms, 100);
   assert_int_equal (g.n_log_drivers, 0);
   assert_true (task_log_driver_available (&g, "json-file"));
   assert_true (task_log_driver_available (&g, "none"));
@@ -106,11 +107,25 @@ test_config_keys (void **st)
   /* how containers are reported and sized */
   struct env e5 = { { { "ECS_EXCLUDE_IPV6_PORTBINDING", "false" },
                       { "ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE", "true" },
-                      { "ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2", "true" } } };
+                      { "ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2", "true" },
+                      { "ECS_CGROUP_CPU_PERIOD", "10ms" } } };
   assert_int_equal (load (&e5, path, &g, &w, &err), 0);
+  assert_int_equal (g.cgroup_cpu_period_ms, 10);
+  assert_null (w);
   assert_false (g.exclude_ipv6_portbinding);
   assert_true (g.awslogs_execrole && g.propagate_task_memory);
   task_option_gates_free (&g);
+  /* a period outside 8ms..100ms or unparsable: 100ms and a warning, as upstream */
+  const char *bad_periods[] = { "7ms", "101ms", "1s", "soon" };
+  for (size_t i = 0; i < 4; i++)
+    {
+      struct env ep = { { { "ECS_CGROUP_CPU_PERIOD", bad_periods[i] } } };
+      assert_int_equal (load (&ep, path, &g, &w, &err), 0);
+      assert_int_equal (g.cgroup_cpu_period_ms, 100);
+      assert_non_null (strstr (w, "ECS_CGROUP_CPU_PERIOD"));
+      free (w);
+      task_option_gates_free (&g);
+    }
   struct env e6 = { { { "ECS_EXCLUDE_IPV6_PORTBINDING", "nope" } } };
   assert_true (load (&e6, path, &g, &w, &err) < 0);
   assert_non_null (strstr (error_msg (&err), "ECS_EXCLUDE_IPV6_PORTBINDING"));
