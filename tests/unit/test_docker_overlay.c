@@ -160,7 +160,7 @@ test_create_body_order (void **st)
   json_decref (b);
 
   /* the agent's log options land in the overlay's LogConfig.Config, over
-     same-named ones; without a LogConfig one is made */
+     same-named ones; without a log driver (no LogConfig.Type) none is added */
   struct docker_label lo[] = { { "max-buffer-size", "10m" },
                                { "awslogs-credentials-endpoint", "/v2/credentials/x" } };
   o.log_options = lo;
@@ -181,11 +181,7 @@ test_create_body_order (void **st)
   o.extra_host_config_json = NULL;
   o.n_log_options = 1;
   b = body_of (&o, &err);
-  lc = json_object_get (json_object_get (b, "HostConfig"), "LogConfig");
-  assert_null (json_object_get (lc, "Type"));
-  assert_string_equal (json_string_value (json_object_get (json_object_get (lc, "Config"),
-                                                           "max-buffer-size")),
-                       "10m");
+  assert_null (json_object_get (json_object_get (b, "HostConfig"), "LogConfig"));
   json_decref (b);
   o.n_log_options = 0;
 
