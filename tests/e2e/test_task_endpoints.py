@@ -351,3 +351,49 @@ def test_request_limit(make_agent):
     # a token comes back after a second
     wait_for(lambda: host_get(agent, "/v4/some-eid/task")[0] == 404, 10, what="the bucket refilled")
     assert agent.alive()
+
+
+def test_net_script_ipv6_only_namespace():
+    """The setup script in a fresh network namespace (no IPv4 default route,
+    so an IPv6-only host; a docker0 of its own): setup twice leaves one copy
+    of each rule, the introspection rules in ip6tables too, and the lo route
+    to 169.254.170.2; status agrees; remove takes all of it away and a
+    second remove is not an error."""
+    ns = "ecs-tenet-%d" % os.getpid()
+    port = "51998"
+    subprocess.run(["ip", "netns", "add", ns], check=True, timeout=30)
+    try:
+        def nsrun(*cmd):
+            return subprocess.run(["ip", "netns", "exec", ns] + list(cmd), capture_output=True, text=True, timeout=60)
+
+        assert nsrun("ip", "link", "set", "lo", "up").returncode == 0
+        r = nsrun("ip", "link", "add", "docker0", "type", "bridge")
+        assert r.returncode == 0, r.stderr
+        for _ in range(2):
+            r = nsrun(NET, "setup", port)
+            assert r.returncode == 0, r.stderr
+        v6 = nsrun("ip6tables", "-w", "-S", "INPUT").stdout.splitlines()
+        assert v6.count("-A INPUT ! -i lo -p tcp -m tcp --dport 51678 -j DROP") == 1, v6
+        assert v6.count("-A INPUT -i docker0 -p tcp -m tcp --dport 51678 -j ACCEPT") == 1, v6
+        assert len([l for l in v6 if l.startswith("-A")]) == 2, v6
+        v4 = nsrun("iptables", "-w", "-S", "INPUT").stdout.splitlines()
+        assert len([l for l in v4 if l.startswith("-A")]) == 3, v4
+        nat = nsrun("iptables", "-w", "-t", "nat", "-S").stdout
+        assert nat.count("--to-destination 127.0.0.1:%s" % port) == 1, nat
+        assert nat.count("--to-ports %s" % port) == 1, nat
+        routes = nsrun("ip", "route", "show", "169.254.170.2/32", "dev", "lo").stdout.splitlines()
+        assert len(routes) == 1 and "scope link" in routes[0], routes
+        assert nsrun("sysctl", "-n", "net.ipv4.conf.all.route_localnet").stdout.strip() == "1"
+        assert nsrun("sysctl", "-n", "net.ipv6.conf.docker0.accept_ra").stdout.strip() == "0"
+        r = nsrun(NET, "status", port)
+        assert r.returncode == 0 and "present: ip6tables" in r.stdout and "present: route" in r.stdout, r.stdout
+        for _ in range(2):
+            r = nsrun(NET, "remove", port)
+            assert r.returncode == 0, r.stderr
+            assert [l for l in nsrun("ip6tables", "-w", "-S").stdout.splitlines() if l.startswith("-A")] == []
+            assert [l for l in nsrun("iptables", "-w", "-S").stdout.splitlines() if l.startswith("-A")] == []
+            assert [l for l in nsrun("iptables", "-w", "-t", "nat", "-S").stdout.splitlines() if l.startswith("-A")] == []
+            assert nsrun("ip", "route", "show", "169.254.170.2/32", "dev", "lo").stdout.strip() == ""
+        assert nsrun(NET, "status", port).returncode != 0
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], timeout=30)
