@@ -140,6 +140,7 @@ main (int argc, char **argv)
   enum log_level lvl;
   if (flags.loglevel && log_level_parse (flags.loglevel, &lvl) == 0)
     cfg.log_level = lvl; /* a valid -loglevel overrides ECS_LOGLEVEL; an invalid one is ignored */
+  log_set_rollover (cfg.log_rollover, cfg.log_max_file_size_mb, cfg.log_max_roll_count);
   if (log_init (cfg.log_level, cfg.log_file, &err) < 0)
     {
       log_crit ("log", "ECS_LOGFILE: %s", error_msg (&err));
@@ -150,6 +151,8 @@ main (int argc, char **argv)
     }
   if (flags.loglevel && log_level_parse (flags.loglevel, &lvl) < 0)
     log_warn ("config", "ignoring invalid -loglevel \"%s\"", flags.loglevel);
+  if (cfg.log_warning)
+    log_warn ("config", "%s", cfg.log_warning);
   /* the credentials audit log: stdout, and its file unless disabled (a
      file that cannot be opened now is tried again at each entry) */
   if (log_audit_init (cfg.audit_log_disabled ? NULL : cfg.audit_log_file, &err) < 0)

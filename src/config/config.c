@@ -216,6 +216,52 @@ config_file_ports (json_t *root, const char *name, int **ports, size_t *n, bool 
   return 0;
 }
 
+/* Upstream reads these three when it sets up its logger and ignores (with
+   an error line) a value it cannot parse. */
+static void
+config_log_rollover (struct agent_config *cfg, config_getenv_fn env, void *d)
+{
+  cfg->log_rollover = LOG_ROLL_HOURLY;
+  cfg->log_max_file_size_mb = 5;
+  cfg->log_max_roll_count = 24;
+  const char *v;
+  struct sbuf warn = { 0 };
+  if ((v = config_env (env, d, "ECS_LOG_ROLLOVER_TYPE")) && *v)
+    {
+      if (strcmp (v, "size") == 0)
+        cfg->log_rollover = LOG_ROLL_SIZE;
+      else if (strcmp (v, "hourly") != 0)
+        sbuf_printf (&warn, "%sECS_LOG_ROLLOVER_TYPE: \"%s\" is neither size nor hourly, using hourly",
+                     warn.len ? "; " : "", v);
+    }
+  if ((v = config_env (env, d, "ECS_LOG_MAX_FILE_SIZE_MB")) && *v)
+    {
+      char *end;
+      errno = 0;
+      double mb = strtod (v, &end);
+      if (*end || errno || !(mb > 0) || mb > 1e6)
+        sbuf_printf (&warn, "%sECS_LOG_MAX_FILE_SIZE_MB: \"%s\" is not a positive number, using 5",
+                     warn.len ? "; " : "", v);
+      else
+        cfg->log_max_file_size_mb = mb;
+    }
+  if ((v = config_env (env, d, "ECS_LOG_MAX_ROLL_COUNT")) && *v)
+    {
+      char *end;
+      errno = 0;
+      long n = strtol (v, &end, 10);
+      if (*end || errno || n <= 0 || n > 100000)
+        sbuf_printf (&warn, "%sECS_LOG_MAX_ROLL_COUNT: \"%s\" is not a positive integer, using 24",
+                     warn.len ? "; " : "", v);
+      else
+        cfg->log_max_roll_count = (int) n;
+    }
+  free (cfg->log_warning);
+  cfg->log_warning = NULL;
+  if (warn.len)
+    cfg->log_warning = sbuf_steal (&warn);
+}
+
 struct config_set
 {
   bool checkpoint, updates, ports, ports_udp, cleanup, stop_timeout, memory;
@@ -408,6 +454,7 @@ config_load (struct agent_config *cfg, config_getenv_fn env, void *d, agent_erro
   log_secret_add (cfg->session_token);
   log_secret_add (cfg->engine_auth_data);
 
+  config_log_rollover (cfg, env, d);
   if ((v = config_env (env, d, "ECS_LOGLEVEL")) && log_level_parse (v, &cfg->log_level) < 0)
     return error_set (err, ERR_TERMINAL, "ECS_LOGLEVEL: unknown log level \"%s\" (expected crit, error, warn, info or debug)", v);
   if ((v = config_env (env, d, "ECS_RESERVED_PORTS")))
@@ -643,6 +690,7 @@ config_free (struct agent_config *cfg)
   free (cfg->instance_tags);
   task_option_gates_free (&cfg->gates);
   free (cfg->gates_warning);
+  free (cfg->log_warning);
   config_images_free (&cfg->images);
   memset (cfg, 0, sizeof *cfg);
 }

@@ -84,6 +84,14 @@ struct agent_config
   char *update_download_dir; /* ECS_UPDATE_DOWNLOAD_DIR, default "." */
   enum log_level log_level;  /* ECS_LOGLEVEL, then -loglevel */
   char *log_file;            /* ECS_LOGFILE */
+  /* ECS_LOG_ROLLOVER_TYPE (size | hourly, default hourly),
+     ECS_LOG_MAX_FILE_SIZE_MB (default 5), ECS_LOG_MAX_ROLL_COUNT (default
+     24): how the log file and the audit log file roll (log_set_rollover);
+     a malformed value keeps its default and leaves log_warning */
+  enum log_rollover log_rollover;
+  double log_max_file_size_mb;
+  int log_max_roll_count;
+  char *log_warning; /* for main to log; NULL = none */
   uint64_t task_cleanup_wait_ms;   /* ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION, default 3h */
   uint64_t container_stop_timeout_ms; /* ECS_CONTAINER_STOP_TIMEOUT, default 30s */
   uint64_t container_start_timeout_ms;  /* ECS_CONTAINER_START_TIMEOUT, 3m (0 = 3m, at least 45s) */

@@ -13,7 +13,13 @@
 #include <unistd.h>
 #include <dirent.h>
 
-#define LOG_KEEP_FILES 24
+/* how both files roll (log_set_rollover) */
+static struct
+{
+  enum log_rollover type;
+  long long max_bytes;
+  size_t keep;
+} log_roll = { LOG_ROLL_HOURLY, 5000000, 24 };
 
 static struct
 {
@@ -102,14 +108,44 @@ log_get_level (void)
   return log_state.level;
 }
 
-static int
-log_cmp_str (const void *a, const void *b)
+void
+log_set_rollover (enum log_rollover type, double max_file_size_mb, int max_roll_count)
 {
-  return strcmp (*(char *const *) a, *(char *const *) b);
+  log_roll.type = type;
+  log_roll.max_bytes = max_file_size_mb > 0 ? (long long) (max_file_size_mb * 1000000) : 5000000;
+  if (log_roll.max_bytes < 1)
+    log_roll.max_bytes = 1;
+  log_roll.keep = max_roll_count > 0 ? (size_t) max_roll_count : 24;
 }
 
-/* Remove the oldest rotated files of file so at most LOG_KEEP_FILES remain. */
-static void
+/* Rolled names sort by length, then bytes: the hourly suffixes all have one
+   length, the numbered ones have no leading zeros. */
+static int
+log_cmp_rolled (const void *a, const void *b)
+{
+  const char *x = *(char *const *) a, *y = *(char *const *) b;
+  size_t lx = strlen (x), ly = strlen (y);
+  return lx != ly ? (lx < ly ? -1 : 1) : strcmp (x, y);
+}
+
+static bool
+log_is_rolled_suffix (const char *suffix)
+{
+  size_t n = strlen (suffix);
+  if (log_roll.type == LOG_ROLL_HOURLY)
+    return n == 13;
+  if (n == 0 || n > 9 || suffix[0] == '0')
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (!isdigit ((unsigned char) suffix[i]))
+      return false;
+  return true;
+}
+
+/* Remove the oldest rolled files of file (file.<YYYY-MM-DD-HH> hourly,
+   file.<N> by size) so at most log_roll.keep remain; the highest number
+   left by size, 0 if none. */
+static long
 log_prune (const char *file)
 {
   cleanup_free char *dircopy = xstrdup (file);
@@ -128,33 +164,39 @@ log_prune (const char *file)
   DIR *d = NULL;
   d = opendir (dir);
   if (d == NULL)
-    return;
+    return 0;
   struct dirent *de;
   while ((de = readdir (d)))
     if (strncmp (de->d_name, base, blen) == 0 && de->d_name[blen] == '.'
-        && strlen (de->d_name + blen + 1) == 13)
+        && log_is_rolled_suffix (de->d_name + blen + 1))
       {
         names = xrealloc (names, (n + 1) * sizeof *names);
-        names[n++] = xasprintf ("%s/%s", dir, de->d_name);
+        names[n++] = xstrdup (de->d_name + blen + 1);
       }
   closedir (d);
-  qsort (names, n, sizeof *names, log_cmp_str);
+  if (n > 0)
+    qsort (names, n, sizeof *names, log_cmp_rolled);
+  long highest = 0;
   for (size_t i = 0; i < n; i++)
     {
-      if (n - i > LOG_KEEP_FILES)
-        unlink (names[i]);
+      if (n - i > log_roll.keep)
+        {
+          cleanup_free char *path = xasprintf ("%s/%s.%s", dir, base, names[i]);
+          unlink (path);
+        }
+      else if (i + 1 == n && log_roll.type == LOG_ROLL_SIZE)
+        highest = strtol (names[i], NULL, 10);
       free (names[i]);
     }
   free (names);
+  return highest;
 }
 
 /* An hourly-rotated file: file.<YYYY-MM-DD-HH>, file itself a link to the
-   current one.  Shared by the agent log and the audit log. */
+   current one. */
 static void
-log_rotate_file (const char *file, int *fd, char hour_open[16], time_t now)
+log_rotate_hourly (const char *file, int *fd, char hour_open[16], time_t now)
 {
-  if (file == NULL)
-    return;
   struct tm tm;
   gmtime_r (&now, &tm);
   char hour[16];
@@ -179,6 +221,43 @@ log_rotate_file (const char *file, int *fd, char hour_open[16], time_t now)
         unlink (tmp);
     }
   log_prune (file);
+}
+
+/* A size-rotated file (upstream's seelog "size" rolling file): lines go to
+   file itself; once it holds max_bytes or more, it is renamed file.<N+1>
+   (N the highest number there, so the newest roll has the highest number)
+   and a new file is started; the newest log_roll.keep rolls are kept. */
+static void
+log_rotate_size (const char *file, int *fd)
+{
+  struct stat st;
+  if (*fd >= 0)
+    {
+      if (fstat (*fd, &st) < 0 || st.st_size < log_roll.max_bytes)
+        return;
+      close (*fd);
+      *fd = -1;
+      cleanup_free char *rolled = xasprintf ("%s.%ld", file, log_prune (file) + 1);
+      if (rename (file, rolled) == 0)
+        log_prune (file);
+    }
+  /* the hourly mode's link to an hour's file is not where lines go now */
+  if (lstat (file, &st) == 0 && S_ISLNK (st.st_mode))
+    unlink (file);
+  *fd = open (file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+}
+
+/* Shared by the agent log and the audit log: the file to write the next
+   line to, rolled first if its time (hourly) or its size has come. */
+static void
+log_rotate_file (const char *file, int *fd, char hour_open[16], time_t now)
+{
+  if (file == NULL)
+    return;
+  if (log_roll.type == LOG_ROLL_SIZE)
+    log_rotate_size (file, fd);
+  else
+    log_rotate_hourly (file, fd, hour_open, now);
 }
 
 static void

@@ -3,7 +3,8 @@
  * Lines look like:  level=info time=2026-11-29T06:50:02Z module=acs msg="connected" key=value
  * stdout gets lines at or above the configured level; the ECS_LOGFILE file
  * gets every line down to debug, rotated hourly as <file>.<YYYY-MM-DD-HH>
- * (the seed's names), keeping the newest 24 rotated files.  Secrets are
+ * (the seed's names) or by size (log_set_rollover), keeping the newest 24
+ * rotated files unless configured otherwise.  Secrets are
  * redacted here, at the one place every line passes: values registered
  * with log_secret_add() and the values of secret-looking keys
  * (Authorization, X-Amz-Security-Token, X-Registry-Auth, password, ...)
@@ -44,10 +45,25 @@ void log_close (void);
    later line tries again; stdout still gets its lines). */
 int log_reopen (agent_error_t *err);
 
+/* How the log file and the audit log file roll (ECS_LOG_ROLLOVER_TYPE,
+   ECS_LOG_MAX_FILE_SIZE_MB, ECS_LOG_MAX_ROLL_COUNT; as upstream's seelog
+   configuration): LOG_ROLL_HOURLY (the default) writes <file>.<YYYY-MM-DD-HH>
+   with <file> a link to it; LOG_ROLL_SIZE writes <file> itself and, once it
+   holds max_file_size_mb * 1000000 bytes or more, renames it <file>.<N>
+   (1, 2, ...; the newest has the highest number) before the next line.
+   Either way only the newest max_roll_count rolled files are kept (<= 0:
+   24; max_file_size_mb <= 0: 5).  Call before log_init / log_audit_init. */
+enum log_rollover
+{
+  LOG_ROLL_HOURLY,
+  LOG_ROLL_SIZE,
+};
+void log_set_rollover (enum log_rollover type, double max_file_size_mb, int max_roll_count);
+
 /* The credentials audit log (upstream's, see tmds/tmds.h for its lines):
    after log_audit_init each log_audit entry is written as one line, as it
-   is, to stdout and, when file is given, to file (rotated hourly like the
-   agent log, the newest 24 kept).  Without init, log_audit does nothing. */
+   is, to stdout and, when file is given, to file (rolled like the agent
+   log file, log_set_rollover).  Without init, log_audit does nothing. */
 int log_audit_init (const char *file, agent_error_t *err);
 void log_audit (const char *entry);
 void log_audit_close (void);

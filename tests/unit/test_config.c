@@ -77,6 +77,44 @@ test_defaults (void **state)
 
 /* ECS_CONTAINER_START_TIMEOUT / ECS_CONTAINER_CREATE_TIMEOUT: upstream's
    defaults (3m / 4m), 0 = default, below the minimum (45s / 1m) = the minimum. */
+/* ECS_LOG_ROLLOVER_TYPE / ECS_LOG_MAX_FILE_SIZE_MB / ECS_LOG_MAX_ROLL_COUNT:
+   hourly, 5 and 24 by default; a malformed value keeps its default and is
+   reported in log_warning (upstream logs it and goes on). */
+static void
+test_log_rollover (void **state)
+{
+  (void) state;
+  struct agent_config cfg;
+  agent_error_t err = NULL;
+  struct fake_env e = { { "ECS_AGENT_CONFIG_FILE_PATH", "/nonexistent/config.json", NULL } };
+  assert_int_equal (load (&cfg, &e, &err), 0);
+  assert_int_equal (cfg.log_rollover, LOG_ROLL_HOURLY);
+  assert_true (cfg.log_max_file_size_mb == 5);
+  assert_int_equal (cfg.log_max_roll_count, 24);
+  assert_null (cfg.log_warning);
+  config_free (&cfg);
+  struct fake_env e2 = { { "ECS_AGENT_CONFIG_FILE_PATH", "/nonexistent/config.json",
+                           "ECS_LOG_ROLLOVER_TYPE", "size", "ECS_LOG_MAX_FILE_SIZE_MB", "0.5",
+                           "ECS_LOG_MAX_ROLL_COUNT", "3", NULL } };
+  assert_int_equal (load (&cfg, &e2, &err), 0);
+  assert_int_equal (cfg.log_rollover, LOG_ROLL_SIZE);
+  assert_true (cfg.log_max_file_size_mb == 0.5);
+  assert_int_equal (cfg.log_max_roll_count, 3);
+  assert_null (cfg.log_warning);
+  config_free (&cfg);
+  struct fake_env e3 = { { "ECS_AGENT_CONFIG_FILE_PATH", "/nonexistent/config.json",
+                           "ECS_LOG_ROLLOVER_TYPE", "daily", "ECS_LOG_MAX_FILE_SIZE_MB", "-1",
+                           "ECS_LOG_MAX_ROLL_COUNT", "x", NULL } };
+  assert_int_equal (load (&cfg, &e3, &err), 0);
+  assert_int_equal (cfg.log_rollover, LOG_ROLL_HOURLY);
+  assert_true (cfg.log_max_file_size_mb == 5);
+  assert_int_equal (cfg.log_max_roll_count, 24);
+  assert_non_null (strstr (cfg.log_warning, "ECS_LOG_ROLLOVER_TYPE"));
+  assert_non_null (strstr (cfg.log_warning, "ECS_LOG_MAX_FILE_SIZE_MB"));
+  assert_non_null (strstr (cfg.log_warning, "ECS_LOG_MAX_ROLL_COUNT"));
+  config_free (&cfg);
+}
+
 /* ECS_TASK_METADATA_RPS_LIMIT: "<steady>,<burst>", spaces trimmed; any
    malformed or non-positive value gives upstream's default 40,60.  The
    audit log file: ECS_AUDIT_LOGFILE, else beside ECS_LOGFILE. */
@@ -626,6 +664,7 @@ main (void)
     cmocka_unit_test (test_image_keys),
     cmocka_unit_test (test_image_keys_file),
     cmocka_unit_test (test_env_errors),
+    cmocka_unit_test (test_log_rollover),
     cmocka_unit_test (test_file_errors),
     cmocka_unit_test (test_duration_and_bool),
   };

@@ -1,5 +1,5 @@
 /* Unit tests for log/: levels, logfmt lines, the file sink with hourly
- * rotation and pruning, secret redaction, and the escaping of control bytes
+ * or size rotation and pruning, secret redaction, and the escaping of control bytes
  * and invalid UTF-8 in messages. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -309,6 +309,113 @@ test_reopen_after_move (void **state)
   log_set_clock (NULL);
 }
 
+static size_t
+count_prefix (const char *dir, const char *prefix)
+{
+  DIR *d = opendir (dir);
+  assert_non_null (d);
+  struct dirent *de;
+  size_t n = 0;
+  while ((de = readdir (d)))
+    if (strncmp (de->d_name, prefix, strlen (prefix)) == 0)
+      n++;
+  closedir (d);
+  return n;
+}
+
+/* ECS_LOG_ROLLOVER_TYPE=size: the audit log and the agent log write their
+   file itself, roll it to <file>.<N> (the newest highest) once it holds the
+   size, keep the newest ECS_LOG_MAX_ROLL_COUNT rolls, go on numbering after
+   a restart, and replace the hourly mode's link by a regular file. */
+static void
+test_size_rotation (void **state)
+{
+  (void) state;
+  cleanup_free char *dir = tmpdir ();
+  cleanup_free char *file = xasprintf ("%s/audit.log", dir);
+  agent_error_t err = NULL;
+  log_set_rollover (LOG_ROLL_SIZE, 0.0001, 3); /* 100 bytes, 3 rolls */
+  assert_int_equal (log_audit_init (file, &err), 0);
+  /* 40 bytes a line: a file takes 3 lines (120 >= 100), then rolls */
+  char line[64];
+  for (int i = 0; i < 16; i++)
+    {
+      snprintf (line, sizeof line, "entry %02d ..............................", i);
+      log_audit (line);
+    }
+  log_audit_close ();
+  assert_int_equal (count_prefix (dir, "audit.log"), 4); /* the file and 3 rolls */
+  const char *want[][2] = { { "audit.log.3", "entry 06" }, { "audit.log.4", "entry 09" },
+                            { "audit.log.5", "entry 12" }, { "audit.log", "entry 15" } };
+  for (size_t i = 0; i < 4; i++)
+    {
+      cleanup_free char *p = xasprintf ("%s/%s", dir, want[i][0]);
+      cleanup_free char *t = read_all (p);
+      assert_non_null (t);
+      assert_true (strncmp (t, want[i][1], 8) == 0);
+      assert_int_equal (strlen (t), i == 3 ? 40 : 120);
+    }
+  /* after a restart the next roll is number 6, and the oldest goes */
+  assert_int_equal (log_audit_init (file, &err), 0);
+  for (int i = 16; i < 19; i++)
+    {
+      snprintf (line, sizeof line, "entry %02d ..............................", i);
+      log_audit (line);
+    }
+  log_audit_close ();
+  cleanup_free char *p6 = xasprintf ("%s/audit.log.6", dir);
+  cleanup_free char *t6 = read_all (p6);
+  assert_non_null (t6);
+  assert_true (strncmp (t6, "entry 15", 8) == 0);
+  cleanup_free char *p3 = xasprintf ("%s/audit.log.3", dir);
+  assert_int_not_equal (access (p3, F_OK), 0);
+
+  /* the agent log: its ECS_LOGFILE link from the hourly mode becomes the file */
+  cleanup_free char *agent = xasprintf ("%s/agent.log", dir);
+  assert_int_equal (symlink ("agent.log.2023-11-14-22", agent), 0);
+  assert_int_equal (log_init (LOG_NONE, agent, &err), 0);
+  for (int i = 0; i < 10; i++)
+    log_info ("t", "line %d", i);
+  log_close ();
+  struct stat st;
+  assert_int_equal (lstat (agent, &st), 0);
+  assert_true (S_ISREG (st.st_mode));
+  assert_int_equal (count_prefix (dir, "agent.log."), 3);
+  cleanup_free char *a1 = xasprintf ("%s/agent.log.1", dir);
+  assert_int_not_equal (access (a1, F_OK), 0); /* rolled away: at most 3 kept */
+  cleanup_free char *cur = read_all (agent);
+  assert_non_null (strstr (cur, "line 9"));
+  rm_rf (dir);
+  log_set_rollover (LOG_ROLL_HOURLY, 5, 24);
+}
+
+/* ECS_LOG_MAX_ROLL_COUNT applies to the hourly files too. */
+static void
+test_hourly_roll_count (void **state)
+{
+  (void) state;
+  cleanup_free char *dir = tmpdir ();
+  cleanup_free char *file = xasprintf ("%s/audit.log", dir);
+  agent_error_t err = NULL;
+  log_set_clock (fake_clock);
+  fake_now = 1700000000;
+  log_set_rollover (LOG_ROLL_HOURLY, 5, 2);
+  assert_int_equal (log_audit_init (file, &err), 0);
+  for (int h = 0; h < 5; h++)
+    {
+      log_audit ("x");
+      fake_now += 3600;
+    }
+  log_audit_close ();
+  assert_int_equal (count_prefix (dir, "audit.log."), 2);
+  cleanup_free char *last = xasprintf ("%s/audit.log.2023-11-15-02", dir);
+  assert_int_equal (access (last, F_OK), 0);
+  rm_rf (dir);
+  log_set_rollover (LOG_ROLL_HOURLY, 5, 24);
+  log_set_clock (NULL);
+  fake_now = 1700000000;
+}
+
 /* The audit log: nothing before init; after, each entry as one line in
    its hourly file (stdout too, not checked here). */
 static void
@@ -344,6 +451,8 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_audit_file),
+    cmocka_unit_test (test_size_rotation),
+    cmocka_unit_test (test_hourly_roll_count),
     cmocka_unit_test (test_level_parse),
     cmocka_unit_test (test_file_gets_debug_and_logfmt),
     cmocka_unit_test (test_hourly_rotation_and_pruning),
