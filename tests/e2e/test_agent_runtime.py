@@ -245,6 +245,28 @@ def test_sighup_reopens_the_log_file(make_agent, tmp_path):
     assert "Received SIGTERM, shutting down" in file_log(a)
 
 
+def test_size_rollover_of_the_log_file(make_agent):
+    """ECS_LOG_ROLLOVER_TYPE=size: the agent writes ECS_LOGFILE itself (a
+    regular file), rolls it to ecs-agent.log.<N> once it holds
+    ECS_LOG_MAX_FILE_SIZE_MB, keeps ECS_LOG_MAX_ROLL_COUNT rolls."""
+    a = make_agent(env={"ECS_LOG_ROLLOVER_TYPE": "size", "ECS_LOG_MAX_FILE_SIZE_MB": "0.0003",
+                        "ECS_LOG_MAX_ROLL_COUNT": "2"})
+    a.wait_connected()
+    base = os.path.join(a.log_dir, "ecs-agent.log")
+
+    def rolls():
+        return sorted(glob.glob(base + ".*"), key=lambda f: int(f.rsplit(".", 1)[1]))
+    # the start writes well over 1 kB at debug level: rolls 1, 2, 3... with the oldest gone
+    wait_for(lambda: len(rolls()) == 2 and not os.path.exists(base + ".1"), 30,
+             what="two rolls, the first pruned: %s" % rolls())
+    assert os.path.isfile(base) and not os.path.islink(base)
+    for f in rolls():
+        assert 300 <= os.path.getsize(f) < 300 + 4096, (f, os.path.getsize(f))
+    assert a.stop(signal.SIGTERM, timeout=30) == 0
+    text = "".join(open(f, errors="replace").read() for f in rolls() + [base])
+    assert "Received SIGTERM, shutting down" in text and "exiting cleanly" in text
+
+
 @pytest.mark.parametrize("sig,name", [(signal.SIGUSR2, "SIGUSR2"), (signal.SIGALRM, "SIGALRM")])
 def test_ignored_signals_are_logged_and_survived(make_agent, sig, name):
     a = make_agent()
