@@ -10,7 +10,8 @@
  *     {...}                  the rest: a Docker inspect body for container "app"
  *
  * A fixed task (two containers, endpoint ids "eid-a" / "eid-b", one with
- * task role credentials "cid-1", one id only expected) is served.
+ * task role credentials "cid-1", one id only expected, one Elastic
+ * Inference association "dev1" of container "app") is served.
  * Checked: the status is one upstream uses; JSON answers parse; the secret
  * key appears only in a 200 of a credentials route (or when the input
  * itself carries it); a stats route lists
@@ -63,7 +64,10 @@ init (void)
 {
   log_init (LOG_NONE, NULL, NULL);
   const char *tj = "{\"arn\":\"arn:t\",\"family\":\"f\",\"version\":\"1\",\"containers\":["
-                   "{\"name\":\"app\",\"image\":\"i\"},{\"name\":\"b\",\"image\":\"i\"}]}";
+                   "{\"name\":\"app\",\"image\":\"i\"},{\"name\":\"b\",\"image\":\"i\"}],"
+                   "\"associations\":[{\"name\":\"dev1\",\"type\":\"elastic-inference\","
+                   "\"content\":{\"value\":\"{\\\"d\\\":1}\",\"encoding\":\"identity\"},"
+                   "\"containers\":[\"app\"]}]}";
   json_t *j = json_loads (tj, 0, NULL);
   agent_error_t err = NULL;
   if (acs_task_from_json (j, &task, &err) < 0)

@@ -1,5 +1,6 @@
 /* task/options.c - container options and gates (see options.h). */
 #include "task/options.h"
+#include "task/task.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
 #include <stdlib.h>
@@ -35,6 +36,16 @@ task_options_free (struct task_options *o)
   free (o->network_mode);
   free (o->pid_mode);
   free (o->ipc_mode);
+  for (size_t i = 0; i < o->n_associations; i++)
+    {
+      struct task_association *as = &o->associations[i];
+      free (as->name);
+      free (as->type);
+      free (as->content);
+      free (as->encoding);
+      task_strv_free (as->containers);
+    }
+  free (o->associations);
   memset (o, 0, sizeof *o);
 }
 

@@ -6,7 +6,10 @@
  *    kept verbatim (config and hostConfig are JSON object texts, decoded
  *    only when the create body is built: docker/overlay.h),
  *    healthCheckType and logsAuthStrategy.  struct task_options: per task, networkMode, pidMode,
- *    ipcMode and the task-level cpu (vCPU) / memory (MiB).
+ *    ipcMode, the task-level cpu (vCPU) / memory (MiB) and the payload's
+ *    associations (Elastic Inference accelerators: name, type, content
+ *    value, containers; served by the task metadata server's legacy
+ *    associations routes, tmds/tmds.h).
  *  - Decoded from the ACS form and the checkpoint form by
  *    task_json_container_options() / task_json_task_options()
  *    (task/task_decode.h), written back by task_options_*_to_json().
@@ -48,6 +51,16 @@ bool task_options_logs_execution_role (const struct task_container_options *o);
    tracked and reported (TCS, task metadata, introspection). */
 bool task_options_docker_health_check (const struct task_container_options *o);
 
+/* One entry of the payload's associations (ACS Association). */
+struct task_association
+{
+  char *name;
+  char *type;     /* e.g. "elastic-inference" */
+  char *content;  /* content.value, served as it is */
+  char *encoding; /* content.encoding ("identity", "base64"), kept for the checkpoint */
+  char **containers; /* names of the task's containers it belongs to; NULL-terminated or NULL */
+};
+
 struct task_options
 {
   char *network_mode; /* bridge (NULL/"" = bridge), host, none, awsvpc */
@@ -55,6 +68,8 @@ struct task_options
   char *ipc_mode;     /* NULL, host, none, task */
   double cpu;         /* task cpu in vCPU (ACS: cpu units / 1024); 0 = none */
   int64_t memory_mib; /* task memory; 0 = none */
+  struct task_association *associations;
+  size_t n_associations;
 };
 
 struct task_option_gates

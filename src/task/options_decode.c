@@ -27,6 +27,45 @@ task_json_container_options (json_t *obj, const char *path, struct task_containe
   return 0;
 }
 
+/* obj.associations: a list of {name, type, content: {value, encoding},
+   containers: [names]} or null. */
+static int
+task_json_associations (json_t *obj, const char *path, struct task_options *o, agent_error_t *err)
+{
+  json_t *list = task_json_get (obj, "associations");
+  if (task_json_null (list))
+    return 0;
+  cleanup_free char *lpath = xasprintf ("%s%sassociations", path, *path ? "." : "");
+  if (!json_is_array (list))
+    return error_set (err, ERR_INVALID, "%s must be a list", lpath);
+  size_t n = json_array_size (list);
+  if (n > 1024)
+    return error_set (err, ERR_INVALID, "%s has more than 1024 entries", lpath);
+  o->associations = xcalloc (n ? n : 1, sizeof *o->associations);
+  for (size_t i = 0; i < n; i++)
+    {
+      json_t *e = json_array_get (list, i);
+      cleanup_free char *ep = xasprintf ("%s[%zu]", lpath, i);
+      if (!json_is_object (e))
+        return error_set (err, ERR_INVALID, "%s must be an object", ep);
+      struct task_association *as = &o->associations[o->n_associations++];
+      if (task_json_string (e, "name", ep, false, &as->name, err) < 0
+          || task_json_string (e, "type", ep, false, &as->type, err) < 0
+          || task_json_strv (e, "containers", ep, &as->containers, err) < 0)
+        return -ERR_INVALID;
+      json_t *content = task_json_get (e, "content");
+      if (task_json_null (content))
+        continue;
+      cleanup_free char *cp = xasprintf ("%s.content", ep);
+      if (!json_is_object (content))
+        return error_set (err, ERR_INVALID, "%s must be an object", cp);
+      if (task_json_string (content, "value", cp, false, &as->content, err) < 0
+          || task_json_string (content, "encoding", cp, false, &as->encoding, err) < 0)
+        return -ERR_INVALID;
+    }
+  return 0;
+}
+
 int
 task_json_task_options (json_t *obj, const char *path, struct task_options *o, agent_error_t *err)
 {
@@ -37,6 +76,8 @@ task_json_task_options (json_t *obj, const char *path, struct task_options *o, a
       || task_json_int_range (obj, "memory", path, 0, INT64_C (1) << 40, false, &mem, err) < 0)
     return -ERR_INVALID;
   o->memory_mib = mem;
+  if (task_json_associations (obj, path, o, err) < 0)
+    return -ERR_INVALID;
   json_t *cpu = task_json_get (obj, "cpu");
   if (!task_json_null (cpu))
     {
@@ -80,4 +121,27 @@ task_json_task_options_put (json_t *obj, const struct task_options *o)
     json_object_set_new (obj, "cpu", json_real (o->cpu));
   if (o->memory_mib > 0)
     json_object_set_new (obj, "memory", json_integer (o->memory_mib));
+  if (o->n_associations == 0)
+    return;
+  json_t *list = json_array ();
+  for (size_t i = 0; i < o->n_associations; i++)
+    {
+      const struct task_association *as = &o->associations[i];
+      json_t *e = json_object ();
+      put_str (e, "name", as->name);
+      put_str (e, "type", as->type);
+      if (as->content || as->encoding)
+        {
+          json_t *c = json_object ();
+          put_str (c, "value", as->content);
+          put_str (c, "encoding", as->encoding);
+          json_object_set_new (e, "content", c);
+        }
+      json_t *names = json_array ();
+      for (char **p = as->containers; p && *p; p++)
+        json_array_append_new (names, json_string (*p));
+      json_object_set_new (e, "containers", names);
+      json_array_append_new (list, e);
+    }
+  json_object_set_new (obj, "associations", list);
 }

@@ -382,11 +382,74 @@ tmds_tags_answer (struct tmds_answer *a, const struct tmds_tags_result r[2])
 
 /* ---- v3 / v4 ---- */
 
+/* The legacy associations routes (Elastic Inference), rest after
+   "/associations/": "<type>" lists the names of the task's associations of
+   that type that name this container ({"Associations":null} when none, as
+   Go writes an empty list), "<type>/<name>" answers that association's
+   content value as it is.  Every failure is a 400 with a JSON string. */
+static void
+route_associations (const struct tmds_view *v, const char *V, const char *eid, const char *rest,
+                    struct tmds_answer *a)
+{
+  const char *slash = strchr (rest, '/');
+  if (slash && strchr (slash + 1, '/'))
+    return not_found (a);
+  cleanup_free char *type = slash ? xstrndup (rest, (size_t) (slash - rest)) : xstrdup (rest);
+  const struct task_container *c = NULL;
+  const struct task *t = task_by_endpoint (v, eid, &c);
+  if (!slash)
+    {
+      if (!t)
+        return answer_error (a, 400,
+                             "%s container associations handler: unable to get container id from "
+                             "request: unable to get docker ID from v3 endpoint ID: %s",
+                             V, eid);
+      json_t *names = json_array ();
+      for (size_t i = 0; i < t->opts.n_associations; i++)
+        {
+          const struct task_association *as = &t->opts.associations[i];
+          if (!as->type || strcmp (as->type, type) != 0)
+            continue;
+          for (char **p = as->containers; p && *p; p++)
+            if (c->name && strcmp (*p, c->name) == 0)
+              json_array_append_new (names, json_string (as->name ? as->name : ""));
+        }
+      json_t *o = json_object ();
+      json_object_set_new (o, "Associations", json_array_size (names) ? names : json_null ());
+      if (!json_array_size (names))
+        json_decref (names);
+      return answer_json (a, 200, o);
+    }
+  const char *name = slash + 1;
+  if (!t)
+    return answer_error (a, 400,
+                         "%s container associations handler: unable to get task arn from "
+                         "request: unable to get task Arn from v3 endpoint ID: %s",
+                         V, eid);
+  for (size_t i = 0; i < t->opts.n_associations; i++)
+    {
+      const struct task_association *as = &t->opts.associations[i];
+      if (as->type && as->name && strcmp (as->type, type) == 0 && strcmp (as->name, name) == 0)
+        {
+          a->status = 200;
+          a->ctype = JSON_TYPE;
+          a->body = xstrdup (as->content ? as->content : "");
+          return;
+        }
+    }
+  answer_error (a, 400,
+                "Unable to write container association response: unable to get association from "
+                "association type %s and association name %s",
+                type, name);
+}
+
 static void
 route_v34 (const struct tmds_view *v, int version, const char *eid, const char *rest,
            struct tmds_answer *a)
 {
   const char *V = version >= 4 ? "V4" : "V3";
+  if (strncmp (rest, "/associations/", 14) == 0)
+    return route_associations (v, V, eid, rest + 14, a);
   const struct task_container *c = NULL;
   const struct task *t = task_by_endpoint (v, eid, &c);
   bool task_route = strcmp (rest, "/task") == 0 || strcmp (rest, "/taskWithTags") == 0;

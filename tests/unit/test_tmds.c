@@ -38,7 +38,11 @@ static const char *const TASK_JSON
       "\"region\":\"us-west-2\",\"target\":\"LOG_DRIVER\"}]},"
       "{\"name\":\"init\",\"image\":\"busybox:1\",\"essential\":false,"
       "\"restartPolicy\":{\"enabled\":true,\"restartAttemptPeriod\":60}},"
-      "{\"name\":\"late\",\"image\":\"busybox:1\"}]}";
+      "{\"name\":\"late\",\"image\":\"busybox:1\"}],"
+      "\"associations\":[{\"name\":\"dev1\",\"type\":\"elastic-inference\","
+      "\"content\":{\"value\":\"{\\\"acc\\\":1}\",\"encoding\":\"identity\"},\"containers\":[\"app\",\"init\"]},"
+      "{\"name\":\"dev2\",\"type\":\"elastic-inference\",\"content\":{\"value\":\"[2]\"},"
+      "\"containers\":[\"app\"]},{\"name\":\"g\",\"type\":\"gpu\",\"containers\":[\"app\"]}]}";
 
 static const char *const INSPECT_A
     = "{\"Id\":\"" ID_A "\",\"Name\":\"/ecs-web-7-app\",\"Image\":\"sha256:1111\","
@@ -652,6 +656,70 @@ test_fields_checkpointed (void **state)
   json_decref (j);
 }
 
+/* The legacy associations routes: the names of this container's
+   associations of a type (null when none, as upstream's Go writes an empty
+   list), one association's content as it is, 400 with upstream's strings,
+   and the associations kept by the checkpoint. */
+static void
+test_associations (void **state)
+{
+  struct fx *f = *state;
+  int st;
+  json_t *j = get (f, "/v4/eid-a/associations/elastic-inference", "1.2.3.4", &st, NULL);
+  assert_int_equal (st, 200);
+  char *s = json_dumps (j, JSON_COMPACT);
+  assert_string_equal (s, "{\"Associations\":[\"dev1\",\"dev2\"]}");
+  free (s);
+  json_decref (j);
+  j = get (f, "/v3/eid-b/associations/elastic-inference", "1.2.3.4", &st, NULL);
+  s = json_dumps (j, JSON_COMPACT);
+  assert_string_equal (s, "{\"Associations\":[\"dev1\"]}");
+  free (s);
+  json_decref (j);
+  j = get (f, "/v4/eid-b/associations/gpu", "1.2.3.4", &st, NULL);
+  assert_int_equal (st, 200);
+  assert_true (json_is_null (json_object_get (j, "Associations")));
+  json_decref (j);
+  struct tmds_answer a;
+  tmds_route (&f->v, "/v4/eid-a/associations/elastic-inference/dev1", NULL, 0, "1.2.3.4", &a);
+  assert_int_equal (a.status, 200);
+  assert_string_equal (a.ctype, "application/json");
+  assert_string_equal (a.body, "{\"acc\":1}");
+  tmds_answer_clear (&a);
+  tmds_route (&f->v, "/v3/eid-b/associations/elastic-inference/dev2", NULL, 0, "1.2.3.4", &a);
+  assert_string_equal (a.body, "[2]"); /* by task: any container of it */
+  tmds_answer_clear (&a);
+  expect_error (f, "/v3/eid-a/associations/elastic-inference/nope", 400,
+                "Unable to write container association response: unable to get association from "
+                "association type elastic-inference and association name nope");
+  expect_error (f, "/v4/nope/associations/elastic-inference", 400,
+                "V4 container associations handler: unable to get container id from request: "
+                "unable to get docker ID from v3 endpoint ID: nope");
+  expect_error (f, "/v3/nope/associations/gpu/g", 400,
+                "V3 container associations handler: unable to get task arn from request: "
+                "unable to get task Arn from v3 endpoint ID: nope");
+  tmds_route (&f->v, "/v4/eid-a/associations/gpu/g/x", NULL, 0, "1.2.3.4", &a);
+  assert_int_equal (a.status, 404);
+  tmds_answer_clear (&a);
+  tmds_route (&f->v, "/v4/eid-a/associations", NULL, 0, "1.2.3.4", &a);
+  assert_int_equal (a.status, 404);
+  tmds_answer_clear (&a);
+
+  json_t *cj = state_task_to_json (f->t);
+  struct task *back = NULL;
+  agent_error_t err = NULL;
+  assert_int_equal (state_task_from_json (cj, &back, &err), 0);
+  assert_int_equal (back->opts.n_associations, 3);
+  assert_string_equal (back->opts.associations[0].name, "dev1");
+  assert_string_equal (back->opts.associations[0].type, "elastic-inference");
+  assert_string_equal (back->opts.associations[0].content, "{\"acc\":1}");
+  assert_string_equal (back->opts.associations[0].encoding, "identity");
+  assert_string_equal (back->opts.associations[0].containers[1], "init");
+  assert_null (back->opts.associations[2].content);
+  task_free (back);
+  json_decref (cj);
+}
+
 /* ...WithTags: the task object, then the two tag sets (v4 lists failed
    calls in Errors, v2/v3 just leave the tags out). */
 static void
@@ -822,6 +890,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_v4_rates_and_task_fields, setup, teardown),
     cmocka_unit_test_setup_teardown (test_fields_checkpointed, setup, teardown),
     cmocka_unit_test_setup_teardown (test_with_tags, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_associations, setup, teardown),
     cmocka_unit_test (test_throttle),
     cmocka_unit_test (test_audit_entry),
   };
