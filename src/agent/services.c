@@ -282,7 +282,10 @@ agent_tmds_start (struct agent *a, agent_error_t *err)
     .port = a->cfg->tmds_port,
     .cluster = a->cfg->cluster,
     /* the zone ECS answered at registration (upstream's), else the identity document's */
-    .availability_zone = a->availability_zone ? a->availability_zone : a->ident.availability_zone,
+    .availability_zone = a->cfg->disable_task_metadata_az ? NULL
+                         : a->availability_zone                ? a->availability_zone
+                                                               : a->ident.availability_zone,
+    .no_stats = a->cfg->disable_metrics,
     .rps_steady = a->cfg->tmds_rps_steady,
     .rps_burst = a->cfg->tmds_rps_burst,
   };

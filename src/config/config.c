@@ -266,7 +266,7 @@ struct config_set
 {
   bool checkpoint, updates, ports, ports_udp, cleanup, stop_timeout, memory;
   bool health; /* any ECS_HEALTH_* bound given (unset ones stay 0: the defaults) */
-  bool metrics_off, poll_metrics, poll_wait, spot;
+  bool metrics_off, poll_metrics, poll_wait, spot, metadata_az_off;
 };
 
 /* *root_out: the file's object for the readers of other keys
@@ -477,6 +477,8 @@ config_load (struct agent_config *cfg, config_getenv_fn env, void *d, agent_erro
       || config_env_duration (env, d, "ECS_HEALTH_DOCKER_INTERVAL", &cfg->health_docker_interval_ms, &set.health, err) < 0
       || config_env_duration (env, d, "ECS_HEALTH_QUEUE_STALL", &cfg->health_queue_stall_ms, &set.health, err) < 0
       || config_env_bool (env, d, "ECS_DISABLE_METRICS", &cfg->disable_metrics, &set.metrics_off, err) < 0
+      || config_env_bool (env, d, "ECS_DISABLE_TASK_METADATA_AZ", &cfg->disable_task_metadata_az,
+                          &set.metadata_az_off, err) < 0
       || config_env_bool (env, d, "ECS_ENABLE_SPOT_INSTANCE_DRAINING", &cfg->spot_instance_draining, &set.spot, err) < 0
       || config_env_bool (env, d, "ECS_POLL_METRICS", &cfg->poll_metrics, &set.poll_metrics, err) < 0
       || config_env_duration (env, d, "ECS_POLLING_METRICS_WAIT_DURATION", &cfg->polling_metrics_wait_ms, &set.poll_wait, err) < 0)

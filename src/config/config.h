@@ -133,7 +133,10 @@ struct agent_config
   char *session_token;      /* AWS_SESSION_TOKEN (secret) */
   bool insecure;            /* -k */
   bool spot_instance_draining; /* ECS_ENABLE_SPOT_INSTANCE_DRAINING */
-  bool disable_metrics;     /* ECS_DISABLE_METRICS: no CPU/memory telemetry (idle reports) */
+  bool disable_metrics;     /* ECS_DISABLE_METRICS: no CPU/memory telemetry (idle reports),
+                               and the task metadata stats routes fail as upstream's */
+  bool disable_task_metadata_az; /* ECS_DISABLE_TASK_METADATA_AZ: no AvailabilityZone in
+                                    the task metadata answers */
   bool poll_metrics;        /* ECS_POLL_METRICS (accepted; the agent always polls) */
   uint64_t polling_metrics_wait_ms; /* ECS_POLLING_METRICS_WAIT_DURATION, 10 s, clamped 5..20 s */
   char *config_file;        /* the file that was read, NULL if none */

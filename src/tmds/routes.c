@@ -204,8 +204,8 @@ route_credentials (const struct tmds_view *v, const char *id, bool v1, struct tm
 /* ---- stats (answered once the samples are in) ---- */
 
 static void
-want_stats (struct tmds_answer *a, int version, bool task_stats, const char *subject,
-            const struct task *t, const struct task_container *only)
+want_stats (const struct tmds_view *v, struct tmds_answer *a, int version, bool task_stats,
+            const char *subject, const struct task *t, const struct task_container *only)
 {
   a->version = version;
   a->task_stats = task_stats;
@@ -219,9 +219,10 @@ want_stats (struct tmds_answer *a, int version, bool task_stats, const char *sub
       const struct task_container *c = &t->containers[k];
       if (!c->docker_id || (only && c != only))
         continue;
-      /* tracked while running and the task is not terminal; an id listed
+      /* tracked while running and the task is not terminal (never with
+         ECS_DISABLE_METRICS); an id listed
          with no sample to fetch is "unavailable" */
-      bool tracked = c->known_status == TASK_STATUS_RUNNING
+      bool tracked = !v->cfg->no_stats && c->known_status == TASK_STATUS_RUNNING
                      && t->known_status < TASK_STATUS_STOPPED;
       a->stats_ids[a->n_stats_ids++] = tracked ? xstrdup (c->docker_id)
                                                : xasprintf ("!%s", c->docker_id);
@@ -471,7 +472,7 @@ route_v34 (const struct tmds_view *v, int version, const char *eid, const char *
                            V, stats ? "stats" : "metadata", eid);
     }
   if (stats)
-    return want_stats (a, version, task_stats, task_stats ? t->arn : c->docker_id, t,
+    return want_stats (v, a, version, task_stats, task_stats ? t->arn : c->docker_id, t,
                        task_stats ? NULL : c);
   if (task_route)
     {
@@ -511,7 +512,7 @@ route_v2 (const struct tmds_view *v, const char *rest, const char *peer_ip, stru
       if (!t)
         return answer_error (a, 400, "Unable to get task arn from docker id: %s", id);
       if (stats)
-        return want_stats (a, 2, false, id, t, c);
+        return want_stats (v, a, 2, false, id, t, c);
       json_t *j = tmds_container_json (v, c, 2);
       if (!j)
         return answer_error (a, 400, "Unable to generate metadata for container '%s'", id);
@@ -525,7 +526,7 @@ route_v2 (const struct tmds_view *v, const char *rest, const char *peer_ip, stru
                          "Unable to get task arn from request: unable to associate '%s' with task",
                          peer_ip ? peer_ip : "");
   if (stats)
-    return want_stats (a, 2, true, t->arn, t, NULL);
+    return want_stats (v, a, 2, true, t->arn, t, NULL);
   json_t *j = tmds_task_json (v, t, 2);
   if (!j)
     return answer_error (a, 400, "Unable to generate metadata for task: '%s'", t->arn);

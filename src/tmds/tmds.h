@@ -76,6 +76,8 @@ struct tmds_config
   unsigned max_connections;      /* 0 = 1024 */
   unsigned read_timeout_s;       /* 0 = 5 */
   unsigned rps_steady, rps_burst; /* request limit per (caller, path); 0 = 40, 60 */
+  bool no_stats;                 /* ECS_DISABLE_METRICS: no container is tracked for stats
+                                    (container stats fail, task stats list null / {}) */
 };
 
 /* How the server reads the tasks (the agent wires it to engine/);

@@ -530,6 +530,55 @@ test_stats (void **state)
   tmds_answer_clear (&a);
 }
 
+/* ECS_DISABLE_METRICS: no container is tracked, as upstream's stats engine
+   tracks none: container stats fail (v4 500, v3/v2 400), task stats list
+   every container as unavailable. */
+static void
+test_stats_metrics_disabled (void **state)
+{
+  struct fx *f = *state;
+  int st;
+  struct tmds_answer a;
+  f->cfg.no_stats = true;
+  assert_null (get (f, "/v4/eid-a/stats", "x", &st, &a));
+  assert_int_equal (a.n_stats_ids, 1);
+  assert_string_equal (a.stats_ids[0], "!" ID_A);
+  const char *raws[2] = { NULL, NULL };
+  tmds_stats_answer (&a, raws, NULL);
+  assert_int_equal (a.status, 500);
+  tmds_answer_clear (&a);
+  assert_null (get (f, "/v3/eid-a/stats", "x", &st, &a));
+  tmds_stats_answer (&a, raws, NULL);
+  assert_int_equal (a.status, 400);
+  tmds_answer_clear (&a);
+  assert_null (get (f, "/v4/eid-a/task/stats", "x", &st, &a));
+  assert_int_equal (a.n_stats_ids, 2);
+  assert_string_equal (a.stats_ids[0], "!" ID_A);
+  tmds_stats_answer (&a, raws, NULL);
+  assert_int_equal (a.status, 200);
+  json_t *j = json_loads (a.body, 0, NULL);
+  assert_int_equal (json_object_size (json_object_get (j, ID_A)), 0);
+  json_decref (j);
+  tmds_answer_clear (&a);
+  f->cfg.no_stats = false;
+}
+
+/* ECS_DISABLE_TASK_METADATA_AZ: the agent passes no zone; the answers then
+   carry no AvailabilityZone. */
+static void
+test_no_availability_zone (void **state)
+{
+  struct fx *f = *state;
+  int st;
+  const char *az = f->cfg.availability_zone;
+  f->cfg.availability_zone = NULL;
+  json_t *t = get (f, "/v4/eid-a/task", "x", &st, NULL);
+  assert_int_equal (st, 200);
+  assert_null (json_object_get (t, "AvailabilityZone"));
+  json_decref (t);
+  f->cfg.availability_zone = az;
+}
+
 /* Health: only containers with a Docker health check, every version, from
    the container's health record (status omitted while UNKNOWN). */
 static void
@@ -886,6 +935,8 @@ main (void)
     cmocka_unit_test_setup_teardown (test_v3_and_not_inspected, setup, teardown),
     cmocka_unit_test_setup_teardown (test_v2, setup, teardown),
     cmocka_unit_test_setup_teardown (test_stats, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_stats_metrics_disabled, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_no_availability_zone, setup, teardown),
     cmocka_unit_test_setup_teardown (test_health, setup, teardown),
     cmocka_unit_test_setup_teardown (test_v4_rates_and_task_fields, setup, teardown),
     cmocka_unit_test_setup_teardown (test_fields_checkpointed, setup, teardown),
