@@ -263,16 +263,21 @@ agent_token_saved_cb (agent_error_t err, void *data)
    moved to another EC2 instance right after a crash between registering
    and saving the ARN would bring the token to an instance it was not made
    on; on the same instance, or off EC2, the guarantee is the same. */
+/* A random token in the UUID version 4 layout, as upstream's. */
+static char *
+agent_new_token (void)
+{
+  char hex[33];
+  util_random_hex (hex, 16);
+  return xasprintf ("%.8s-%.4s-4%.3s-a%.3s-%.12s", hex, hex + 8, hex + 13, hex + 17, hex + 20);
+}
+
 static bool
 agent_start_client_token (struct agent *a)
 {
   if (state_client_token (a->state) || state_container_instance_arn (a->state))
     return false;
-  char hex[33];
-  util_random_hex (hex, 16);
-  /* UUID version 4 layout, as upstream's token */
-  cleanup_free char *tok = xasprintf ("%.8s-%.4s-4%.3s-a%.3s-%.12s", hex, hex + 8, hex + 13,
-                                      hex + 17, hex + 20);
+  cleanup_free char *tok = agent_new_token ();
   state_set_client_token (a->state, tok);
   a->token_saving = true;
   state_save (a->state, agent_token_saved_cb, a);
@@ -463,8 +468,11 @@ agent_step_register (struct agent *a)
     .docker_version = a->docker_version,
     .attributes = attrs,
     .n_attributes = n_attrs,
-    .client_token = state_container_instance_arn (a->state) ? NULL : state_client_token (a->state),
   };
+  /* A re-registration names its instance, which makes it idempotent; it
+     carries a fresh token all the same, as upstream's every registration. */
+  cleanup_free char *rereg_token = state_container_instance_arn (a->state) ? agent_new_token () : NULL;
+  req.client_token = rereg_token ? rereg_token : state_client_token (a->state);
   struct ecs_attribute *tags = agent_registration_tags (a, &req.n_tags);
   req.tags = tags;
   a->ecs_op = ecs_register_container_instance (a->ecs, &req, agent_register_cb, a);

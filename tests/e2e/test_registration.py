@@ -2,7 +2,7 @@
 control plane: the container instance's tags (ECS_CONTAINER_INSTANCE_TAGS, and
 with ECS_CONTAINER_INSTANCE_PROPAGATE_TAGS_FROM=ec2_instance the EC2 instance's
 tags read from the instance metadata, configured ones winning, aws: ones left
-out), the client token of a first registration, the availability zone learned
+out), the client token of every registration, the availability zone learned
 from the answer, the same ARN and the tags again on re-registration, and the
 DiscoverPollEndpoint members (zoneId) upstream sends."""
 
@@ -45,6 +45,8 @@ def test_tags_token_zone_and_reregistration(controlplane, make_agent):
     wait_for(lambda: len(requests(cp, "RegisterContainerInstance")) >= 2, 60, what="re-registration")
     again = requests(cp, "RegisterContainerInstance")[1]
     assert again.get("containerInstanceArn") == arn, again
+    # a token on every registration, as upstream; a fresh one for the re-registration
+    assert again.get("clientToken") and again["clientToken"] != reg[0]["clientToken"], again
     assert {t["key"]: t["value"] for t in again["tags"]} == want, again
     agent.wait_connected()
     assert agent.instance_arn() == arn
