@@ -285,8 +285,6 @@ job_done (struct auth_job *j, const struct aws_registry_creds *rc, const char *e
   j->waiters = NULL;
   j->n_waiters = 0;
   bool ecr = j->ecr;
-  cleanup_free char *secret_id = j->secret_id;
-  j->secret_id = NULL;
   job_free (j);
   for (size_t i = 0; i < n; i++)
     {
