@@ -200,6 +200,9 @@ def test_agent_killed_no_double_restart(make_agent, controlplane, cluster_name, 
     a.wait_connected()
     wait_for(lambda: introspected(a, arn, "app") is not None, 60, what="task restored")
     assert restart_count(a, arn, "app") == 2
+    # the container runs on (CI once found it not running here: the logs say why)
+    st = state(ids[0])
+    assert st["Running"], "%s\n%s" % (st, a.all_logs()[-8000:])
     assert docker("exec", ids[0], "cat", "/tmp/n").strip() == "3"
     assert_never_stopped(cp, cluster_name, arn)
     cp.aws_cli("stop-task", "--cluster", cluster_name, "--task", arn)
