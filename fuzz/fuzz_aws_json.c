@@ -47,9 +47,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     {
       agent_error_t err = NULL;
       long status = 100 + (long) (unsigned char) d[0] * 2;
-      int rc = aws_json_classify (status, d + 1, n - 1, &err);
+      char *type = NULL;
+      int rc = aws_json_classify (status, d + 1, n - 1, &type, &err);
       if ((rc == 0) != (status >= 200 && status < 300) || (rc < 0) != (err != NULL))
         abort ();
+      /* the type handed back is the one the message starts with */
+      if (type && (rc == 0 || !*type || strncmp (error_msg (&err), type, strlen (type)) != 0))
+        abort ();
+      free (type);
       if (rc < 0)
         {
           int k = error_kind (&err);

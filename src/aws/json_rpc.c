@@ -63,8 +63,12 @@ status_text (long status)
   switch (status)
     {
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
     case 413: return "Request Entity Too Large";
     case 429: return "Too Many Requests";
     case 500: return "Internal Server Error";
@@ -76,8 +80,10 @@ status_text (long status)
 }
 
 int
-aws_json_classify (long status, const char *body, size_t len, agent_error_t *err)
+aws_json_classify (long status, const char *body, size_t len, char **type_out, agent_error_t *err)
 {
+  if (type_out)
+    *type_out = NULL;
   if (status >= 200 && status < 300)
     return 0;
   cleanup_free char *type = NULL, *msg = NULL;
@@ -110,10 +116,18 @@ aws_json_classify (long status, const char *body, size_t len, agent_error_t *err
     kind = ERR_SERVER;
   else
     kind = ERR_CLIENT;
+  int rc;
   if (type && *type)
-    return error_set_status (err, kind, (int) status, "%s: %s", type, msg ? msg : "");
-  return error_set_status (err, kind, (int) status, "HTTP %ld: %s", status,
+    rc = error_set_status (err, kind, (int) status, "%s: %s", type, msg ? msg : "");
+  else
+    rc = error_set_status (err, kind, (int) status, "HTTP %ld: %s", status,
                            msg && *msg ? msg : status_text (status));
+  if (type_out && type && *type)
+    {
+      *type_out = type;
+      type = NULL;
+    }
+  return rc;
 }
 
 static const char *
@@ -186,7 +200,7 @@ call_http_done_cb (const struct http_response *resp, agent_error_t herr, void *d
   if (herr)
     error_set_status (&err, error_kind (&herr), herr->status, "%s", error_msg (&herr));
   else
-    aws_json_classify (resp->status, resp->body, resp->body_len, &err);
+    aws_json_classify (resp->status, resp->body, resp->body_len, NULL, &err);
   if (err)
     call->cb (NULL, 0, err, call->data);
   else

@@ -69,8 +69,12 @@ char *aws_service_endpoint (const char *service_id, const char *region);
 /* Pure: 0 for a 2xx status; else < 0 with err set as described for
    aws_json_done_cb from the status and the JSON error body ("__type" or
    "code", with any "namespace#" prefix and ":suffix" dropped; "message" or
-   "Message"; control characters replaced, long texts cut). */
-int aws_json_classify (long status, const char *body, size_t len, agent_error_t *err);
+   "Message"; control characters replaced, long texts cut).  When type is
+   not NULL it gets that error type (malloc'd, the caller frees) or NULL when
+   the body names none, so a service client can refine the kind (ecs/ maps
+   ClientException and ExpiredTokenException). */
+int aws_json_classify (long status, const char *body, size_t len, char **type,
+                       agent_error_t *err);
 
 /* Is the error type a throttling one (retriable)? */
 bool aws_json_is_throttle (const char *type);

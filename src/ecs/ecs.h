@@ -163,8 +163,10 @@ void ecs_discover_resp_clear (struct ecs_discover_resp *r);
 /* CreateCluster response: cluster.clusterName (malloc'd). */
 int ecs_parse_cluster_name (const char *body, size_t len, char **out, agent_error_t *err);
 /* Classify a finished HTTP exchange: returns 0 for 2xx, else < 0 with *err
-   set as described at the top (code taken after '#' of "__type", message
-   from "message"/"Message"; empty body -> code "" and the status line). */
+   set by aws_json_classify ("<Code>: <message>", or "HTTP <status>:
+   <reason>" when the body names no code) and the kind refined as described
+   at the top (ClientException always ERR_CLIENT, ExpiredTokenException on a
+   4xx ERR_AUTH). */
 int ecs_classify_response (long status, const char *body, size_t len, agent_error_t *err);
 /* Whether an error kind is retriable (ERR_SERVER, ERR_UNREACHABLE, ERR_TIMEOUT, ERR_AUTH). */
 bool ecs_error_retriable (int kind);

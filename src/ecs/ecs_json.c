@@ -1,6 +1,7 @@
 /* ecs/ecs_json.c - pure parts of the ECS client: endpoints, user agent,
  * request JSON builders, response parsers, error classification, host
  * resources and capability attributes (see ecs.h). */
+#include "aws/json_rpc.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
 #include "ecs/ecs.h"
@@ -430,97 +431,24 @@ ecs_parse_cluster_name (const char *body, size_t len, char **out, agent_error_t 
   return 0;
 }
 
-static const char *
-reason_phrase (long status)
-{
-  switch (status)
-    {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Request Entity Too Large";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "";
-    }
-}
-
-static bool
-is_throttle (const char *code)
-{
-  static const char *const t[] = { "Throttling", "ThrottlingException", "ThrottledException",
-                                   "ProvisionedThroughputExceededException", "RequestLimitExceeded",
-                                   "TooManyRequestsException", "RequestThrottled",
-                                   "RequestThrottledException", "SlowDown", "LimitExceededException" };
-  for (size_t i = 0; i < ARRAY_SIZE (t); i++)
-    if (strcmp (code, t[i]) == 0)
-      return true;
-  return false;
-}
-
-static bool
-is_expired_creds (const char *code)
-{
-  return strcmp (code, "ExpiredTokenException") == 0 || strcmp (code, "ExpiredToken") == 0;
-}
-
+/* The ECS-specific refinements of aws_json_classify's kind: ClientException
+   is the caller's mistake whatever the status; an expired token (4xx) means
+   fresh credentials and a retry. */
 int
 ecs_classify_response (long status, const char *body, size_t len, agent_error_t *err)
 {
-  if (status >= 200 && status < 300)
-    return 0;
-  cleanup_free char *code = NULL, *msg = NULL;
-  json_error_t je;
-  json_t *root = body && len ? json_loadb (body, len, 0, &je) : NULL;
-  if (json_is_object (root))
-    {
-      cleanup_free char *type = get_str (root, "__type");
-      if (!type)
-        type = get_str (root, "code");
-      if (type)
-        {
-          const char *h = strchr (type, '#');
-          code = xstrdup (h ? h + 1 : type);
-          /* some services append ":http://..." */
-          char *colon = strchr (code, ':');
-          if (colon)
-            *colon = '\0';
-        }
-      msg = get_str (root, "message");
-      if (!msg)
-        msg = get_str (root, "Message");
-    }
-  json_decref (root);
-  if (!code)
-    code = xstrdup ("");
-  /* sanitize for one-line messages */
-  for (char *p = code; *p; p++)
-    if ((unsigned char) *p < 0x20)
-      *p = ' ';
-  if (msg)
-    for (char *p = msg; *p; p++)
-      if ((unsigned char) *p < 0x20)
-        *p = ' ';
-  int kind;
-  if (strcmp (code, "ClientException") == 0)
+  cleanup_free char *type = NULL;
+  int rc = aws_json_classify (status, body, len, &type, err);
+  if (rc >= 0 || !type)
+    return rc;
+  int kind = (*err)->kind;
+  if (strcmp (type, "ClientException") == 0)
     kind = ERR_CLIENT;
-  else if (is_throttle (code) || status == 429 || status >= 500 || status < 400)
-    kind = ERR_SERVER;
-  else if (is_expired_creds (code))
+  else if (kind == ERR_CLIENT
+           && (strcmp (type, "ExpiredTokenException") == 0 || strcmp (type, "ExpiredToken") == 0))
     kind = ERR_AUTH;
-  else
-    kind = ERR_CLIENT;
-  if (*code)
-    return error_set_status (err, kind, (int) status, "%s: %s", code, msg ? msg : "");
-  return error_set_status (err, kind, (int) status, "%ld %s", status,
-                           msg && *msg ? msg : reason_phrase (status));
+  (*err)->kind = kind;
+  return -kind;
 }
 
 bool

@@ -26,32 +26,44 @@ test_classify (void **state)
     const char *body;
     int kind; /* 0 = success */
     const char *msg;
+    const char *type; /* handed back to the caller, NULL = none */
   } t[] = {
-    { 200, "{}", 0, NULL },
-    { 204, "", 0, NULL },
+    { 200, "{}", 0, NULL, NULL },
+    { 204, "", 0, NULL, NULL },
     { 400, "{\"__type\":\"AccessDeniedException\",\"message\":\"no way\"}", ERR_CLIENT,
-      "AccessDeniedException: no way" },
+      "AccessDeniedException: no way", "AccessDeniedException" },
     { 400, "{\"__type\":\"com.amazonaws.ecr#RepositoryNotFoundException\",\"Message\":\"gone\"}",
-      ERR_CLIENT, "RepositoryNotFoundException: gone" },
+      ERR_CLIENT, "RepositoryNotFoundException: gone", "RepositoryNotFoundException" },
     { 400, "{\"code\":\"InvalidParameterException:http://x/y\",\"message\":\"bad\"}", ERR_CLIENT,
-      "InvalidParameterException: bad" },
+      "InvalidParameterException: bad", "InvalidParameterException" },
     { 400, "{\"__type\":\"ThrottlingException\",\"message\":\"slow down\"}", ERR_SERVER,
-      "ThrottlingException: slow down" },
-    { 400, "{\"__type\":\"ResourceNotFoundException\"}", ERR_CLIENT, "ResourceNotFoundException: " },
-    { 403, "not json", ERR_CLIENT, "HTTP 403: Forbidden" },
-    { 404, "", ERR_CLIENT, "HTTP 404: Not Found" },
-    { 429, "{}", ERR_SERVER, "HTTP 429: Too Many Requests" },
-    { 500, "{\"__type\":\"InternalFailure\",\"message\":\"oops\"}", ERR_SERVER, "InternalFailure: oops" },
-    { 503, "[1,2]", ERR_SERVER, "HTTP 503: Service Unavailable" },
-    { 302, "", ERR_SERVER, "HTTP 302: unexpected status" },
-    { 400, "{\"message\":\"only a message\"}", ERR_CLIENT, "HTTP 400: only a message" },
+      "ThrottlingException: slow down", "ThrottlingException" },
+    { 400, "{\"__type\":\"ResourceNotFoundException\"}", ERR_CLIENT, "ResourceNotFoundException: ",
+      "ResourceNotFoundException" },
+    { 403, "not json", ERR_CLIENT, "HTTP 403: Forbidden", NULL },
+    { 404, "", ERR_CLIENT, "HTTP 404: Not Found", NULL },
+    { 429, "{}", ERR_SERVER, "HTTP 429: Too Many Requests", NULL },
+    { 500, "{\"__type\":\"InternalFailure\",\"message\":\"oops\"}", ERR_SERVER, "InternalFailure: oops",
+      "InternalFailure" },
+    { 503, "[1,2]", ERR_SERVER, "HTTP 503: Service Unavailable", NULL },
+    { 302, "", ERR_SERVER, "HTTP 302: unexpected status", NULL },
+    { 409, "", ERR_CLIENT, "HTTP 409: Conflict", NULL },
+    { 400, "{\"__type\":\"\",\"message\":\"empty type\"}", ERR_CLIENT, "HTTP 400: empty type", NULL },
+    { 400, "{\"message\":\"only a message\"}", ERR_CLIENT, "HTTP 400: only a message", NULL },
     /* control characters never reach a log line */
-    { 400, "{\"__type\":\"X\\nY\",\"message\":\"a\\r\\nb\\tc\"}", ERR_CLIENT, "X Y: a  b c" },
+    { 400, "{\"__type\":\"X\\nY\",\"message\":\"a\\r\\nb\\tc\"}", ERR_CLIENT, "X Y: a  b c", "X Y" },
   };
   for (size_t i = 0; i < ARRAY_SIZE (t); i++)
     {
       agent_error_t err = NULL;
-      int rc = aws_json_classify (t[i].status, t[i].body, strlen (t[i].body), &err);
+      char unset[] = "unset"; /* must be overwritten, also on success */
+      char *type = unset;
+      int rc = aws_json_classify (t[i].status, t[i].body, strlen (t[i].body), &type, &err);
+      if (t[i].type)
+        assert_string_equal (type, t[i].type);
+      else
+        assert_null (type);
+      free (type);
       if (t[i].kind == 0)
         {
           assert_int_equal (rc, 0);
@@ -70,7 +82,7 @@ test_classify (void **state)
   big[9999] = '\0';
   char *body = xasprintf ("{\"__type\":\"T\",\"message\":\"%s\"}", big);
   agent_error_t err = NULL;
-  assert_true (aws_json_classify (400, body, strlen (body), &err) < 0);
+  assert_true (aws_json_classify (400, body, strlen (body), NULL, &err) < 0);
   assert_true (strlen (error_msg (&err)) <= 1024 + 3);
   error_free (&err);
   free (body);

@@ -409,22 +409,34 @@ test_classify (void **state)
   check_classify (400, "{\"__type\":\"Throttling\",\"message\":\"slow\"}", ERR_SERVER, "Throttling: slow");
   check_classify (400, "{\"__type\":\"ProvisionedThroughputExceededException\"}", ERR_SERVER,
                   "ProvisionedThroughputExceededException: ");
-  check_classify (429, "", ERR_SERVER, "429 Too Many Requests");
+  check_classify (429, "", ERR_SERVER, "HTTP 429: Too Many Requests");
   check_classify (500, "{\"__type\":\"com.amazonaws.ecs#ServerException\",\"message\":\"x\"}", ERR_SERVER,
                   "ServerException: x");
-  check_classify (503, "", ERR_SERVER, "503 Service Unavailable");
-  check_classify (502, "<html>bad gateway</html>", ERR_SERVER, "502 Bad Gateway");
+  check_classify (503, "", ERR_SERVER, "HTTP 503: Service Unavailable");
+  check_classify (502, "<html>bad gateway</html>", ERR_SERVER, "HTTP 502: Bad Gateway");
   check_classify (403, "{\"__type\":\"com.amazon.coral.service#ExpiredTokenException\",\"message\":\"e\"}",
                   ERR_AUTH, "ExpiredTokenException: e");
   check_classify (403,
                   "{\"__type\":\"com.amazon.coral.service#InvalidSignatureException\",\"message\":\"sig\"}",
                   ERR_CLIENT, "InvalidSignatureException: sig");
-  check_classify (404, NULL, ERR_CLIENT, "404 Not Found");
-  check_classify (418, "", ERR_CLIENT, "418 ");
+  check_classify (404, NULL, ERR_CLIENT, "HTTP 404: Not Found");
+  check_classify (418, "", ERR_CLIENT, "HTTP 418: unexpected status");
   check_classify (400, "{\"__type\":\"a:b#Code:http://internal\",\"message\":\"m\\nline\"}", ERR_CLIENT,
                   "Code: m line");
-  check_classify (400, "[1,2]", ERR_CLIENT, "400 Bad Request");
-  check_classify (0, "", ERR_SERVER, "0 ");
+  check_classify (400, "[1,2]", ERR_CLIENT, "HTTP 400: Bad Request");
+  check_classify (0, "", ERR_SERVER, "HTTP 0: unexpected status");
+  /* the ECS-specific refinements of aws_json_classify's kind */
+  check_classify (403, "{\"__type\":\"ExpiredToken\",\"message\":\"old\"}", ERR_AUTH, "ExpiredToken: old");
+  check_classify (400, "{\"code\":\"ExpiredTokenException\"}", ERR_AUTH, "ExpiredTokenException: ");
+  check_classify (500, "{\"__type\":\"ExpiredTokenException\",\"message\":\"e\"}", ERR_SERVER,
+                  "ExpiredTokenException: e");
+  check_classify (429, "{\"__type\":\"x#ClientException\",\"message\":\"c\"}", ERR_CLIENT,
+                  "ClientException: c");
+  check_classify (400, "{\"__type\":\"x#AccessDeniedException\",\"message\":\"no\"}", ERR_CLIENT,
+                  "AccessDeniedException: no");
+  check_classify (401, "", ERR_CLIENT, "HTTP 401: Unauthorized");
+  check_classify (409, "{\"message\":\"busy\"}", ERR_CLIENT, "HTTP 409: busy");
+  assert_true (ecs_error_retriable (ERR_AUTH));
   assert_true (ecs_error_retriable (ERR_SERVER));
   assert_true (ecs_error_retriable (ERR_TIMEOUT));
   assert_true (ecs_error_retriable (ERR_UNREACHABLE));
