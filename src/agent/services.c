@@ -320,9 +320,8 @@ agent_creds_start (struct agent *a)
                                t->execution_credentials_id);
     }
   engine_set_change_cb (a->engine, agent_task_change_cb, a);
-  /* ECR / Secrets Manager registry credentials of pulls */
-  engine_set_pull_credentials (a->engine, a->http, a->creds, sv->creds);
-  engine_set_task_creds (a->engine, sv->creds);
+  /* ECR / Secrets Manager registry credentials of pulls, secrets */
+  engine_set_aws_credentials (a->engine, a->creds, sv->creds);
 }
 
 static void
@@ -529,8 +528,7 @@ agent_services_stop (struct agent *a)
   if (a->engine)
     {
       engine_set_change_cb (a->engine, NULL, NULL);
-      engine_set_pull_credentials (a->engine, a->http, a->creds, NULL); /* the store goes */
-      engine_set_task_creds (a->engine, NULL);
+      engine_set_aws_credentials (a->engine, a->creds, NULL); /* the store goes */
     }
   task_creds_store_free (s->creds);
   free (s->hash);

@@ -405,6 +405,14 @@ engine_find_task_by_docker_id (const engine_t *e, const char *id, const struct t
 }
 
 void
+engine_set_aws_credentials (engine_t *e, aws_creds_provider_t *instance,
+                            const task_creds_store_t *task_creds)
+{
+  e->instance_creds = instance;
+  e->creds = task_creds;
+}
+
+void
 engine_set_change_cb (engine_t *e, engine_change_cb cb, void *data)
 {
   e->change_cb = cb;

@@ -164,6 +164,9 @@ struct engine_options
      else aws/secrets_fetch.h over http; neither: a task with secrets stops. */
   const struct engine_secrets_ops *secrets_ops;
   void *secrets_ctx;
+  /* The HTTP client of the engine's AWS calls: secrets (unless
+     secrets_ops) and the registry credentials of pulls (engine/pull_auth.h);
+     NULL: pulls with registryAuthentication fail. */
   http_client_t *http;
 };
 
@@ -205,17 +208,16 @@ const struct task *engine_find_task_by_docker_id (const engine_t *e, const char 
 int engine_task_set_credentials_id (engine_t *e, const char *arn, bool execution_role,
                                     const char *id, agent_error_t *err);
 
-/* What pulls with registryAuthentication (ECR, Secrets Manager) use
-   (engine/pull_auth.h): the HTTP client for the AWS calls, the instance's
-   credentials (ECR without the execution role; NULL = none) and the task
-   credentials store (execution roles); all borrowed, they must outlive the
-   engine.  Until this is called such pulls fail. */
-void engine_set_pull_credentials (engine_t *e, http_client_t *http, aws_creds_provider_t *instance,
-                                  const task_creds_store_t *task_creds);
-/* The task IAM role credentials store (task/task_creds.h): secrets are
-   fetched with a task's execution-role credentials from it.  Borrowed;
-   NULL = none (a task with secrets stops). */
-void engine_set_task_creds (engine_t *e, const task_creds_store_t *creds);
+/* The credentials of the engine's AWS calls (made over opts->http):
+   instance: the agent's own credentials provider, for ECR pulls without the
+   execution role (NULL = none); task_creds: the task IAM role credentials
+   store (task/task_creds.h), whose execution-role credentials fetch the
+   registry credentials of pulls with registryAuthentication
+   (engine/pull_auth.h) and the secrets of a task (engine/secrets.h).  Both
+   borrowed, they must outlive the engine (or be replaced first).  Until a
+   store is set such pulls fail and a task with secrets waits for it. */
+void engine_set_aws_credentials (engine_t *e, aws_creds_provider_t *instance,
+                                 const task_creds_store_t *task_creds);
 
 /* Observer (one): called after a task's or a container's known status
    changed (c NULL for a task change), and with c NULL once more when the

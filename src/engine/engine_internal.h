@@ -150,11 +150,12 @@ struct engine
   void *change_data;
   struct engine_pull_auth *pull_auth; /* registryAuthentication pulls (pull_auth.c), NULL = none yet */
 
-  /* secret resources (secrets.c) */
+  /* AWS calls: secret resources (secrets.c), registry credentials (pull_auth.c) */
   const struct engine_secrets_ops *secrets_ops; /* NULL = cannot fetch */
   void *secrets_ctx;
-  http_client_t *http;
-  const task_creds_store_t *creds;
+  http_client_t *http;                     /* opts->http */
+  aws_creds_provider_t *instance_creds;    /* engine_set_aws_credentials */
+  const task_creds_store_t *creds;         /* engine_set_aws_credentials */
 };
 
 /* ---- naming.c ---- */

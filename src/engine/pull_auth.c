@@ -91,9 +91,6 @@ struct asm_result
 
 struct engine_pull_auth
 {
-  http_client_t *http;
-  aws_creds_provider_t *instance;
-  const task_creds_store_t *store;
   aws_ecr_cache_t *ecr;
   LIST_HEAD (, asm_result) asm_results;
   LIST_HEAD (, auth_job) jobs;
@@ -120,9 +117,8 @@ struct auth_job
   LIST_ENTRY (auth_job) link;
 };
 
-void
-engine_set_pull_credentials (engine_t *e, http_client_t *http, aws_creds_provider_t *instance,
-                             const task_creds_store_t *task_creds)
+static struct engine_pull_auth *
+pull_auth_of (engine_t *e)
 {
   if (!e->pull_auth)
     {
@@ -131,9 +127,7 @@ engine_set_pull_credentials (engine_t *e, http_client_t *http, aws_creds_provide
       LIST_INIT (&e->pull_auth->asm_results);
       LIST_INIT (&e->pull_auth->jobs);
     }
-  e->pull_auth->http = http;
-  e->pull_auth->instance = instance;
-  e->pull_auth->store = task_creds;
+  return e->pull_auth;
 }
 
 static void instance_creds_cb (const struct aws_credentials *creds, agent_error_t err, void *data);
@@ -147,10 +141,9 @@ fail_timer_closed_cb (uv_handle_t *h)
 static void
 job_free (struct auth_job *j)
 {
-  struct engine_pull_auth *pa = j->e->pull_auth;
   LIST_REMOVE (j, link);
   if (j->waiting_instance)
-    aws_creds_fetch_cancel (pa->instance, instance_creds_cb, j);
+    aws_creds_fetch_cancel (j->e->instance_creds, instance_creds_cb, j);
   aws_json_call_cancel (j->call);
   if (j->fail_timer)
     {
@@ -386,8 +379,8 @@ wait_tick_cb (uv_timer_t *t)
   engine_t *e = j->e;
   struct op *op = j->n_waiters ? j->waiters[0] : NULL;
   const struct task_role_credentials *c
-      = op && e->pull_auth->store
-            ? task_creds_store_for_task (e->pull_auth->store, op->t->arn, TASK_CREDS_EXECUTION_ROLE)
+      = op && e->creds
+            ? task_creds_store_for_task (e->creds, op->t->arn, TASK_CREDS_EXECUTION_ROLE)
             : NULL;
   if (op && exec_creds_present (c))
     {
@@ -420,11 +413,11 @@ job_wait_exec_creds (struct auth_job *j, const char *fail_msg)
 /* The task's execution-role credentials are known by id but have not come
    (yet) from ACS. */
 static bool
-exec_creds_expected (const struct engine_pull_auth *pa, const struct task *t)
+exec_creds_expected (const engine_t *e, const struct task *t)
 {
-  if (!pa->store || !t->execution_credentials_id || !*t->execution_credentials_id)
+  if (!e->creds || !t->execution_credentials_id || !*t->execution_credentials_id)
     return false;
-  const struct task_creds_entry *en = task_creds_store_get (pa->store, t->execution_credentials_id);
+  const struct task_creds_entry *en = task_creds_store_get (e->creds, t->execution_credentials_id);
   return en && !en->creds;
 }
 
@@ -438,7 +431,7 @@ job_call (struct auth_job *j, const struct aws_credentials *creds)
     .timeout_ms = j->ecr ? ENGINE_ECR_CALL_TIMEOUT_MS : ENGINE_ASM_CALL_TIMEOUT_MS,
   };
   agent_error_t err = NULL;
-  j->call = aws_json_call_start (j->e->pull_auth->http, &req, call_done_cb, j, &err);
+  j->call = aws_json_call_start (j->e->http, &req, call_done_cb, j, &err);
   if (!j->call)
     {
       cleanup_free char *msg = j->ecr ? xstrdup (error_msg (&err))
@@ -539,18 +532,16 @@ engine_op_pull (engine_t *e, struct op *op)
       pull_with (e, op, auth);
       return;
     }
-  if (!e->pull_auth)
-    engine_set_pull_credentials (e, NULL, NULL, NULL);
-  struct engine_pull_auth *pa = e->pull_auth;
+  struct engine_pull_auth *pa = pull_auth_of (e);
   bool ecr = ra->type == TASK_REGISTRY_AUTH_ECR;
   const struct task_role_credentials *exec
-      = pa->store ? task_creds_store_for_task (pa->store, t->arn, TASK_CREDS_EXECUTION_ROLE) : NULL;
-  struct engine_pull_auth_choice ch = engine_pull_auth_choose (ra, exec, pa->instance != NULL);
+      = e->creds ? task_creds_store_for_task (e->creds, t->arn, TASK_CREDS_EXECUTION_ROLE) : NULL;
+  struct engine_pull_auth_choice ch = engine_pull_auth_choose (ra, exec, e->instance_creds != NULL);
   const char *fail = ch.err_msg;
-  if (!fail && !pa->http)
+  if (!fail && !e->http)
     fail = "no AWS client to fetch registry credentials";
   bool by_exec_role = !ecr || ra->use_execution_role;
-  if (fail && ch.err_msg && by_exec_role && exec_creds_expected (pa, t))
+  if (fail && ch.err_msg && by_exec_role && exec_creds_expected (e, t))
     {
       cleanup_free char *wkey = xasprintf ("!wait%p", (void *) op);
       struct auth_job *w = job_new (e, ecr, wkey, t, ra);
@@ -624,7 +615,7 @@ engine_op_pull (engine_t *e, struct op *op)
   if (!by_exec)
     {
       j->waiting_instance = true;
-      aws_creds_fetch (pa->instance, instance_creds_cb, j); /* may answer at once */
+      aws_creds_fetch (e->instance_creds, instance_creds_cb, j); /* may answer at once */
       return;
     }
   j->creds = role_creds (exec);

@@ -69,6 +69,7 @@ static const struct engine_secrets_ops default_ops = { .fetch = default_fetch, .
 void
 engine_secrets_init (engine_t *e, const struct engine_options *o)
 {
+  e->http = o->http;
   if (o->secrets_ops)
     {
       e->secrets_ops = o->secrets_ops;
@@ -76,16 +77,9 @@ engine_secrets_init (engine_t *e, const struct engine_options *o)
     }
   else if (o->http)
     {
-      e->http = o->http;
       e->secrets_ops = &default_ops;
       e->secrets_ctx = e;
     }
-}
-
-void
-engine_set_task_creds (engine_t *e, const task_creds_store_t *creds)
-{
-  e->creds = creds;
 }
 
 void

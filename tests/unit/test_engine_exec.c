@@ -666,6 +666,7 @@ struct fx
   const struct engine_secrets_ops *secrets_ops; /* secret resources (test_secrets_*) */
   void *secrets_ctx;
   task_creds_store_t *creds;
+  http_client_t *http; /* the engine's AWS calls (test_pull_auth_fetch) */
 };
 
 static void
@@ -718,10 +719,11 @@ engine_up (struct fx *x)
     .images = x->images,
     .secrets_ops = x->secrets_ops,
     .secrets_ctx = x->secrets_ctx,
+    .http = x->http,
   };
   x->e = engine_new (&x->loop, &o, &err);
   assert_non_null (x->e);
-  engine_set_task_creds (x->e, x->creds);
+  engine_set_aws_credentials (x->e, NULL, x->creds);
   assert_int_equal (engine_start (x->e, &err), 0);
   for (int i = 0; i < 1000 && !engine_ready (x->e); i++)
     uv_run (&x->loop, UV_RUN_ONCE);
@@ -1985,7 +1987,7 @@ test_pull_auth_no_credentials (void **st)
   struct fx *x = *st;
   engine_up (x);
   task_creds_store_t *store = task_creds_store_new ();
-  engine_set_pull_credentials (x->e, NULL, NULL, store);
+  engine_set_aws_credentials (x->e, NULL, store);
   add (x, AUTH_TASK ("arn:ecr0", "ecr-missing", ECR_EXEC));
   assert_true (spin_task (x, "arn:ecr0", TASK_STATUS_STOPPED));
   const struct task *t = task_of (x, "arn:ecr0");
@@ -2064,10 +2066,10 @@ test_pull_auth_fetch (void **st)
     }
   cleanup_free char *base = xasprintf ("http://%s", srv.line);
   setenv ("AWS_ENDPOINT_URL_SECRETS_MANAGER", base, 1);
+  x->http = http_client_new (&x->loop);
   engine_up (x);
-  http_client_t *http = http_client_new (&x->loop);
   task_creds_store_t *store = task_creds_store_new ();
-  engine_set_pull_credentials (x->e, http, NULL, store);
+  engine_set_aws_credentials (x->e, NULL, store);
   const char *arns[] = { "arn:e1", "arn:d1", "arn:s1", "arn:s2", "arn:s3" };
   for (size_t i = 0; i < ARRAY_SIZE (arns); i++)
     {
@@ -2148,7 +2150,8 @@ test_pull_auth_fetch (void **st)
   assert_null (strstr (x->fake.log, "pw-1"));
   assert_null (strstr (x->fake.log, "priv-pass"));
   teardown_engine (x);
-  http_client_free (http);
+  http_client_free (x->http);
+  x->http = NULL;
   uv_run (&x->loop, UV_RUN_DEFAULT);
   task_creds_store_free (store);
   unsetenv ("AWS_ENDPOINT_URL_SECRETS_MANAGER");
