@@ -338,10 +338,22 @@ ctr_path (const char *id, const char *suffix)
 docker_op_t *
 docker_container_start (docker_client_t *c, const char *id, docker_done_cb cb, void *data)
 {
+  return docker_container_start_version (c, id, NULL, cb, data);
+}
+
+docker_op_t *
+docker_container_start_version (docker_client_t *c, const char *id, const char *api_version,
+                                docker_done_cb cb, void *data)
+{
   if (id == NULL || id[0] == '\0')
     return invalid (c, DOCKER_OP_START, docker_op_cb_done (cb), data, "container start: no id");
-  return simple (c, DOCKER_OP_START, "POST", ctr_path (id, "/start"), c->t.start_ms, "started",
-                 docker_op_cb_done (cb), data);
+  docker_op_t *op = docker_op_new (c, DOCKER_OP_START, "POST", ctr_path (id, "/start"), c->t.start_ms,
+                                   docker_op_cb_done (cb), data);
+  op->what = "started";
+  if (api_version && api_version[0])
+    op->api_want = xstrdup (api_version);
+  docker_op_send (op);
+  return op;
 }
 
 docker_op_t *

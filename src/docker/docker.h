@@ -380,6 +380,13 @@ docker_op_t *docker_container_create (docker_client_t *c, const struct docker_cr
 /* 304 (already started) is success. */
 docker_op_t *docker_container_start (docker_client_t *c, const char *id, docker_done_cb cb,
                                      void *data);
+/* The same with the container's dockerConfig.version (NULL/"" = the
+   negotiated version): upstream's startContainer asks for the version its
+   createContainer asked for (docker_api_version_for; a version the daemon
+   does not serve fails before any request, as for the create). */
+docker_op_t *docker_container_start_version (docker_client_t *c, const char *id,
+                                             const char *api_version, docker_done_cb cb,
+                                             void *data);
 /* POST /containers/<id>/stop?t=grace.  304 (already stopped) is success.
    HTTP time limit = grace + stop_margin_ms. */
 docker_op_t *docker_container_stop (docker_client_t *c, const char *id, int grace_s,

@@ -156,7 +156,7 @@ struct docker_op
   char *method;
   char *path;
   char *body;
-  char *api_want; /* create: dockerConfig.version (docker_api_version_for at send) */
+  char *api_want; /* create, start: dockerConfig.version (docker_api_version_for at send) */
   char *auth; /* X-Registry-Auth value (secret) */
   long timeout_ms;
   bool versioned;

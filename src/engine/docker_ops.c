@@ -22,9 +22,9 @@ op_create (void *ctx, const struct docker_create_opts *o, docker_create_cb cb, v
 }
 
 static void *
-op_start (void *ctx, const char *id, docker_done_cb cb, void *data)
+op_start (void *ctx, const char *id, const char *api_version, docker_done_cb cb, void *data)
 {
-  return docker_container_start (ctx, id, cb, data);
+  return docker_container_start_version (ctx, id, api_version, cb, data);
 }
 
 static void *

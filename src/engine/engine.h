@@ -75,7 +75,10 @@ struct engine_docker_ops
   void *(*pull) (void *ctx, const struct docker_pull_opts *o, docker_done_cb cb, void *data);
   void *(*inspect_image) (void *ctx, const char *image, docker_image_cb cb, void *data);
   void *(*create) (void *ctx, const struct docker_create_opts *o, docker_create_cb cb, void *data);
-  void *(*start) (void *ctx, const char *id, docker_done_cb cb, void *data);
+  /* api_version: the container's dockerConfig.version (NULL = negotiated),
+     used for the start as for the create, as upstream */
+  void *(*start) (void *ctx, const char *id, const char *api_version, docker_done_cb cb,
+                  void *data);
   void *(*stop) (void *ctx, const char *id, int grace_s, docker_done_cb cb, void *data);
   void *(*inspect) (void *ctx, const char *id_or_name, docker_inspect_cb cb, void *data);
   void *(*remove) (void *ctx, const char *id, docker_done_cb cb, void *data); /* -v, force */

@@ -538,7 +538,7 @@ issue_start (engine_t *e, struct task *t, size_t ci)
   c->inflight = TASK_ACTION_START;
   struct op *op = engine_op_new (e, OP_START, t, ci);
   log_info (MOD, "task %s container %s: starting %s", t->arn, c->name, c->docker_name);
-  op->handle = e->ops->start (e->ops_ctx, c->docker_id, engine_start_done_cb, op);
+  op->handle = e->ops->start (e->ops_ctx, c->docker_id, c->opts.dc_version, engine_start_done_cb, op);
 }
 
 void

@@ -72,7 +72,8 @@ engine_restart_saved_cb (agent_error_t err, void *data)
       return;
     }
   op->kind = OP_RESTART;
-  op->handle = e->ops->start (e->ops_ctx, c->docker_id, engine_restart_started_cb, op);
+  op->handle = e->ops->start (e->ops_ctx, c->docker_id, c->opts.dc_version, engine_restart_started_cb,
+                              op);
 }
 
 void

@@ -589,7 +589,8 @@ test_fake_negotiation (void **state)
 /* A create with dockerConfig.version asks for max(it, daemon minimum,
    DOCKER_API_MIN); a version the daemon does not serve fails before any
    request, with the text the engine names CannotGetDockerClientVersionError.
-   Other calls keep the negotiated version. */
+   Other calls keep the negotiated version; the start of the container asks
+   for what its create asked for. */
 static void
 test_fake_create_api_version (void **state)
 {
@@ -641,6 +642,30 @@ test_fake_create_api_version (void **state)
   WAIT_RES (&x->l, &r, 5000);
   assert_string_equal (x->f->reqs[before].path, "/v1.41/containers/abc/json");
   res_reset (&r);
+  /* the start of such a container asks for the version its create asked
+     for (upstream's startContainer: WithVersion of the payload's version) */
+  for (size_t k = 0; k < ARRAY_SIZE (cases); k++)
+    {
+      const char *v = cases[k].path ? strchr (cases[k].path + 1, '/') : NULL;
+      cleanup_free char *want = v ? xasprintf ("%.*s/containers/s304/start", (int) (v - cases[k].path),
+                                               cases[k].path)
+                                  : NULL;
+      before = x->f->n_reqs;
+      docker_container_start_version (x->c, "s304", cases[k].want, res_done_cb, &r);
+      WAIT_RES (&x->l, &r, 5000);
+      int nstart = 0;
+      for (int i = before; i < x->f->n_reqs; i++)
+        if (strstr (x->f->reqs[i].path, "/start"))
+          {
+            nstart++;
+            assert_string_equal (x->f->reqs[i].path, want);
+          }
+      assert_int_equal (nstart, want ? 1 : 0);
+      if (!want)
+        assert_int_equal (strncmp (r.msg, DOCKER_API_VERSION_MSG_PREFIX, strlen (DOCKER_API_VERSION_MSG_PREFIX)),
+                          0);
+      res_reset (&r);
+    }
 }
 
 /* ---- pull streams ------------------------------------------------------ */

@@ -38,12 +38,12 @@ w_create (void *ctx, const struct docker_create_opts *o, docker_create_cb cb, vo
   return engine_docker_ops_default.create (w->docker, o, cb, data);
 }
 static void *
-w_start (void *ctx, const char *id, docker_done_cb cb, void *data)
+w_start (void *ctx, const char *id, const char *v, docker_done_cb cb, void *data)
 {
   struct crash_ops *w = ctx;
   if (++w->starts == w->crash_on_start)
     w->crash = true;
-  return engine_docker_ops_default.start (w->docker, id, cb, data);
+  return engine_docker_ops_default.start (w->docker, id, v, cb, data);
 }
 static void *
 w_stop (void *ctx, const char *id, int g, docker_done_cb cb, void *data)

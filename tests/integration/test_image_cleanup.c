@@ -178,9 +178,9 @@ s_create (void *ctx, const struct docker_create_opts *o, docker_create_cb cb, vo
   return engine_docker_ops_default.create (D (ctx), o, cb, data);
 }
 static void *
-s_start (void *ctx, const char *id, docker_done_cb cb, void *data)
+s_start (void *ctx, const char *id, const char *v, docker_done_cb cb, void *data)
 {
-  return engine_docker_ops_default.start (D (ctx), id, cb, data);
+  return engine_docker_ops_default.start (D (ctx), id, v, cb, data);
 }
 static void *
 s_stop (void *ctx, const char *id, int g, docker_done_cb cb, void *data)

@@ -113,6 +113,7 @@ struct fake
   /* A start of a container that ran before (a restart): the checkpoint's
      "RestartCount" text at that moment, when state_path is set. */
   char restart_on_disk_at_start[64];
+  char create_api[16], start_api[16]; /* the last create's / start's API version ("-" = none) */
   int launch_now, launch_max; /* pulls, creates and starts queued, and their most at once */
   int inspect_now, inspect_max, n_inspect; /* container inspects queued, their most at once, all */
   char *last_auth; /* X-Registry-Auth of the last pull, NULL = none */
@@ -459,6 +460,7 @@ fake_create (void *ctx, const struct docker_create_opts *o, docker_create_cb cb,
   struct fake *f = ctx;
   f->n_create++;
   flog (f, "create", o->name);
+  snprintf (f->create_api, sizeof f->create_api, "%s", o->api_version ? o->api_version : "-");
   if (f->state_path)
     {
       char *text = NULL;
@@ -512,11 +514,12 @@ fake_create (void *ctx, const struct docker_create_opts *o, docker_create_cb cb,
 }
 
 static void *
-fake_start (void *ctx, const char *id, docker_done_cb cb, void *data)
+fake_start (void *ctx, const char *id, const char *api_version, docker_done_cb cb, void *data)
 {
   struct fake *f = ctx;
   struct fctr *k = fctr_find (f, id);
   flog (f, "start", k ? k->cname : id);
+  snprintf (f->start_api, sizeof f->start_api, "%s", api_version ? api_version : "-");
   if (f->state_path && k && k->started_once)
     {
       char *text = NULL;
@@ -1576,6 +1579,35 @@ test_resync_after_reconnect (void **st)
   assert_int_equal (t->known_status, TASK_STATUS_RUNNING);
 }
 
+/* The start asks Docker for the container's dockerConfig.version as the
+   create does (upstream's startContainer: WithVersion of the payload's
+   version); without one both use the negotiated version. */
+static void
+test_start_uses_payload_api_version (void **st)
+{
+  struct fx *x = *st;
+  engine_up (x);
+  struct
+  {
+    const char *arn, *dc, *want;
+  } rows[] = {
+    { "arn:V1", ",\"dockerConfig\":{\"version\":\"1.25\"}", "1.25" },
+    { "arn:V2", ",\"dockerConfig\":{\"version\":\"1.17\"}", "1.17" },
+    { "arn:V3", "", "-" },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (rows); i++)
+    {
+      agent_error_t err = NULL;
+      cleanup_free char *json = xasprintf ("{\"arn\":\"%s\",\"desiredStatus\":\"RUNNING\",\"containers\":["
+                                           "{\"name\":\"v%zu\",\"image\":\"busybox\",\"essential\":true%s}]}",
+                                           rows[i].arn, i, rows[i].dc);
+      assert_int_equal (engine_task_add (x->e, teu_task (json, &err), &err), 0);
+      assert_true (spin_task (x, rows[i].arn, TASK_STATUS_RUNNING));
+      assert_string_equal (x->fake.create_api, rows[i].want);
+      assert_string_equal (x->fake.start_api, rows[i].want);
+    }
+}
+
 /* Steady-state inspects are bounded: after a reconnect every live
    container is inspected, never more than ENGINE_STEADY_MAX_INFLIGHT at
    once; each inspect feeds the health record of a container with a
@@ -2506,6 +2538,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_restart_redo_after_crash, setup, teardown),
     cmocka_unit_test_setup_teardown (test_pull_auth_no_credentials, setup, teardown),
     cmocka_unit_test_setup_teardown (test_pull_auth_fetch, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_start_uses_payload_api_version, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
