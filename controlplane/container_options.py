@@ -19,6 +19,12 @@ MIB = 1024 * 1024
 NS = 1000000000
 
 
+# The task cpu (units) the agent took before ecs.capability.increased-task-cpu-limit
+# (upstream's old maxTaskVCPULimit, 10 vCPU); above it ECS requires that attribute.
+TASK_CPU_OLD_LIMIT = 10 * 1024
+# ECS's limit on containerPortRange mappings per container (the model's documentation).
+PORT_RANGES_MAX = 100
+
 RESTART_PERIOD_MIN, RESTART_PERIOD_MAX, RESTART_PERIOD_DEFAULT = 60, 1800, 300
 RESTART_IGNORED_MAX = 50
 
@@ -165,6 +171,8 @@ def requires_attributes(td):
         if n not in names:
             names.append(n)
 
+    if td.get("cpu") and int(float(td["cpu"])) > TASK_CPU_OLD_LIMIT:
+        add(ECAP + "increased-task-cpu-limit")
     if td.get("networkMode") == "awsvpc":
         add(ECAP + "task-eni")
     for cd in td.get("containerDefinitions") or []:
@@ -190,6 +198,55 @@ def requires_attributes(td):
     for n in roles.required_attributes(td):  # a task role needs task-iam-role
         add(n)
     return [{"name": n} for n in names]
+
+
+def _range(text):
+    """ "a-b" -> (a, b), or None when not a range of 1..65535 with a < b."""
+    parts = text.split("-") if isinstance(text, str) else []
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        return None
+    a, b = int(parts[0]), int(parts[1])
+    return (a, b) if 1 <= a < b <= 65535 else None
+
+
+def check_port_ranges(cd, network_mode):
+    """ECS's rules for containerPortRange (the PortMapping model's documentation):
+    bridge or awsvpc network mode only, at most 100 ranges per container, each
+    "a-b" with 1 <= a < b <= 65535, no hostPort or containerPort beside it, and
+    a port in one mapping only (ranges do not overlap each other or a single
+    containerPort).  Raises ClientException naming the container."""
+    maps = cd.get("portMappings") or []
+    ranges = [pm for pm in maps if pm.get("containerPortRange") is not None]
+    if not ranges:
+        return
+    name = cd.get("name")
+    if (network_mode or "bridge") not in ("bridge", "awsvpc"):
+        raise client_error("Invalid 'containerPortRange' setting for container '%s'. Port ranges are supported "
+                           "only with the bridge and awsvpc network modes." % name)
+    if len(ranges) > PORT_RANGES_MAX:
+        raise client_error("Invalid 'portMappings' setting for container '%s'. A container can have at most "
+                           "%d port ranges; it has %d." % (name, PORT_RANGES_MAX, len(ranges)))
+    seen = []
+    for pm in maps:
+        if pm.get("containerPortRange") is None:
+            cp = pm.get("containerPort")
+            if cp is not None:
+                seen.append((cp, cp))
+            continue
+        r = _range(pm["containerPortRange"])
+        if r is None:
+            raise client_error("Invalid 'containerPortRange' setting for container '%s': '%s'. A range is "
+                               "'<first>-<last>' with 1 <= first < last <= 65535."
+                               % (name, pm["containerPortRange"]))
+        if pm.get("containerPort") is not None or pm.get("hostPort") is not None:
+            raise client_error("Invalid 'portMappings' setting for container '%s'. Specify either "
+                               "'containerPortRange' or 'containerPort' and 'hostPort', not both." % name)
+        seen.append(r)
+    seen.sort()
+    for (a, b), (c, d) in zip(seen, seen[1:]):
+        if c <= b:
+            raise client_error("Invalid 'portMappings' setting for container '%s'. Port %d is in more than one "
+                               "port mapping." % (name, c))
 
 
 def missing_attribute(td, ci):

@@ -521,6 +521,8 @@ class EcsBackend(ServiceOps, MoreOps):
                 if v is None:
                     raise client_error("Invalid '%s' setting for task." % key)
                 req[key] = v
+        for cd in cds:
+            container_options.check_port_ranges(cd, req.get("networkMode"))
         vol_names = {v.get("name") for v in req.get("volumes") or []}
         for cd in cds:
             for mp in cd.get("mountPoints") or []:

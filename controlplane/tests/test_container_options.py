@@ -112,3 +112,49 @@ def test_awslogs_with_execution_role(cp):
     assert not co.logs_execution_role(cd, without)
     json_file = dict(cd, logConfiguration={"logDriver": "json-file"})
     assert not co.logs_execution_role(json_file, with_role)
+
+
+def test_increased_task_cpu_limit_required_above_ten_vcpu(cp):
+    """ECS requires ecs.capability.increased-task-cpu-limit for a task cpu
+    above the agent's old 10 vCPU maximum (10240 units), up to 192 vCPU."""
+    ecs = cp.client()
+    rows = [("10240", False), ("10 vCPU", False), ("16384", True), ("196608", True), ("256", False), (None, False)]
+    for n, (cpu, needed) in enumerate(rows):
+        kw = {"cpu": cpu} if cpu else {}
+        td = ecs.register_task_definition(family="bigcpu%d" % n, containerDefinitions=[
+            {"name": "c", "image": "busybox", "memory": 32}], **kw)["taskDefinition"]
+        names = [a["name"] for a in td["requiresAttributes"]]
+        assert ("ecs.capability.increased-task-cpu-limit" in names) == needed, (cpu, names)
+
+
+def test_port_range_rules(cp):
+    """containerPortRange as ECS's model documents it: at most 100 ranges per
+    container, bridge/awsvpc only, 1 <= first < last <= 65535, no port in two
+    mappings, no containerPort/hostPort beside a range."""
+    def reg(maps, mode="bridge"):
+        return cp.raw_call("RegisterTaskDefinition", {
+            "family": "ranges", "networkMode": mode, "containerDefinitions": [
+                {"name": "c", "image": "busybox", "memory": 32, "portMappings": maps}]})
+
+    hundred = [{"containerPortRange": "%d-%d" % (10000 + 2 * i, 10001 + 2 * i)} for i in range(100)]
+    st, body = reg(hundred)
+    assert st == 200, body
+    names = [a["name"] for a in body["taskDefinition"]["requiresAttributes"]]
+    assert "ecs.capability.network.container-port-range" in names
+    refused = [
+        (hundred + [{"containerPortRange": "20000-20001"}], None, "at most 100 port ranges"),
+        ([{"containerPortRange": "9000-9002"}], "host", "only with the bridge and awsvpc"),
+        ([{"containerPortRange": "9002-9000"}], None, "1 <= first < last <= 65535"),
+        ([{"containerPortRange": "0-10"}], None, "1 <= first < last <= 65535"),
+        ([{"containerPortRange": "9000-70000"}], None, "1 <= first < last <= 65535"),
+        ([{"containerPortRange": "abc"}], None, "1 <= first < last <= 65535"),
+        ([{"containerPortRange": "9000-9010"}, {"containerPortRange": "9010-9020"}], None, "Port 9010"),
+        ([{"containerPortRange": "9000-9010"}, {"containerPort": 9005}], None, "Port 9005"),
+        ([{"containerPortRange": "9000-9010", "hostPort": 9000}], None, "not both"),
+    ]
+    for maps, mode, text in refused:
+        st, body = reg(maps, mode or "bridge")
+        assert st == 400 and body["__type"].endswith("ClientException"), (maps, body)
+        assert text in body["message"], body
+    st, body = reg([{"containerPortRange": "9000-9002"}, {"containerPort": 8080}], "awsvpc")
+    assert st == 200, body

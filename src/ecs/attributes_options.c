@@ -100,7 +100,11 @@ ecs_option_attributes (const struct task_option_gates *g, int api_minor, bool po
   if (port_ranges)
     add (&a, n, ECAP "network.container-port-range", NULL);
   if (g->task_cpu_mem_limit && api_minor >= 22)
-    add (&a, n, ECAP "task-cpu-mem-limit", NULL);
+    {
+      add (&a, n, ECAP "task-cpu-mem-limit", NULL);
+      /* task cpu above upstream's old 10 vCPU maximum (engine/cgroup.h has none) */
+      add (&a, n, ECAP "increased-task-cpu-limit", NULL);
+    }
   /* dependsOn (engine/depends.h) */
   add (&a, n, ECAP "container-ordering", NULL);
   /* restartPolicy (engine/restart.h), always */

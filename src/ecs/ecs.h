@@ -205,8 +205,9 @@ void ecs_attributes_free (struct ecs_attribute *a, size_t n);
    logging-driver.<d> for each configured driver the daemon serves (its
    minimum API); selinux / apparmor when enabled;
    ecs.capability.network.container-port-range when port_ranges;
-   ecs.capability.task-cpu-mem-limit with ECS_ENABLE_TASK_CPU_MEM_LIMIT and
-   API 1.22 (the agent then gives each task its cgroup);
+   ecs.capability.task-cpu-mem-limit and ecs.capability.increased-task-cpu-limit
+   with ECS_ENABLE_TASK_CPU_MEM_LIMIT and API 1.22 (the agent then gives
+   each task its cgroup, with no vCPU maximum);
    ecs.capability.execution-role-awslogs with
    ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE.  The
    caller adds them to the standard ones (ECS_INSTANCE_ATTRIBUTES last). */

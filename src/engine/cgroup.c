@@ -56,6 +56,24 @@ engine_cgroup_spec (const struct task *t, const struct engine_cgroup_cfg *cfg,
   return 0;
 }
 
+int
+engine_cgroup_check (const struct task *t, char **reason)
+{
+  *reason = NULL;
+  if (t->opts.memory_mib <= 0)
+    return 0;
+  for (size_t i = 0; i < t->n_containers; i++)
+    if ((int64_t) t->containers[i].memory > t->opts.memory_mib)
+      {
+        *reason = xasprintf ("resource cannot be initialized for task %s: cgroup resource: unable to build "
+                             "resource spec for task: task memory spec builder: container memory "
+                             "limit(%u) greater than task memory limit(%lld)",
+                             t->arn ? t->arn : "", t->containers[i].memory, (long long) t->opts.memory_mib);
+        return -1;
+      }
+  return 0;
+}
+
 static int
 mkdir_p (const char *path, agent_error_t *err)
 {

@@ -59,6 +59,19 @@ struct engine_cgroup_cfg
   int64_t cpu_period_us;  /* CFS period (ECS_CGROUP_CPU_PERIOD); 0 = 100 ms */
 };
 
+/* Whether the task's limits fit its cgroup (pure), as upstream's
+   buildLinuxMemorySpec: with a task memory, a container whose memory
+   (hard limit, MiB) is above it refuses the whole task: -1 and *reason
+   (malloc'd) "resource cannot be initialized for task <arn>: cgroup
+   resource: unable to build resource spec for task: task memory spec
+   builder: container memory limit(<c>) greater than task memory
+   limit(<t>)", upstream's ResourceInitError text.  The engine asks it when
+   a task is added with task limits on (a cgroup root), before anything is
+   created.  Task cpu has no agent-side maximum (upstream dropped its
+   10 vCPU one when it started advertising
+   ecs.capability.increased-task-cpu-limit): the quota is cpu x period. */
+int engine_cgroup_check (const struct task *t, char **reason);
+
 /* < 0 (ERR_INVALID) when the ARN has no usable task id. */
 int engine_cgroup_spec (const struct task *t, const struct engine_cgroup_cfg *cfg,
                         struct engine_cgroup_spec *out, agent_error_t *err);

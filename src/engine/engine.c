@@ -333,9 +333,13 @@ engine_task_add (engine_t *e, struct task *task, agent_error_t *err)
   add_task_array (e, t);
   char *reason = NULL;
   /* (A stop for a task never seen carries no containers: nothing to refuse.) */
-  int rc = t->desired_status == TASK_STATUS_STOPPED && t->n_containers == 0
-               ? 0
-               : engine_plan_check_task (t, &reason);
+  int rc = 0;
+  /* task limits on: the task's cgroup spec first, as upstream's
+     PostUnmarshalTask builds it before anything else */
+  if (e->cgroup_root && t->desired_status != TASK_STATUS_STOPPED)
+    rc = engine_cgroup_check (t, &reason);
+  if (rc == 0 && !(t->desired_status == TASK_STATUS_STOPPED && t->n_containers == 0))
+    rc = engine_plan_check_task (t, &reason);
   if (rc == 0 && t->desired_status != TASK_STATUS_STOPPED)
     rc = engine_options_check (t, &e->gates, &reason);
   if (rc < 0)

@@ -234,6 +234,26 @@ def test_port_range_reported_as_one_binding(make_agent, controlplane, cluster_na
         got = {p["HostPort"] for p in ports["%d/udp" % (9000 + k)]}
         assert got == {str(lo + k)}, ports
     assert all(b.get("HostIp", "") == "" for bs in i["HostConfig"]["PortBindings"].values() for b in bs)
+    # a range wider than ECS_DYNAMIC_HOST_PORT_RANGE (1001 ports for 1000): placed
+    # (ECS does not know the agent's range), refused by the agent before anything is made
+    wide = "wide-" + uuid.uuid4().hex[:6]
+    ecs.register_task_definition(family=wide, networkMode="bridge", containerDefinitions=[
+        {"name": "main", "image": test_image, "memory": 32, "command": ["sleep", "3600"],
+         "portMappings": [{"containerPortRange": "10000-11000"}]}])
+    r = ecs.run_task(cluster=cluster_name, taskDefinition=wide)
+    assert r["failures"] == [], r
+    warn = r["tasks"][0]["taskArn"]
+    t = wait_task_status(controlplane, cluster_name, warn, "STOPPED")
+    assert "needs 1001 host ports; ECS_DYNAMIC_HOST_PORT_RANGE 42000-42999 has 1000" in t["stoppedReason"], t
+    assert task_containers(cluster_name, warn) == []
+    # ECS takes at most 100 port ranges per container (RegisterTaskDefinition refuses more)
+    many = [{"containerPortRange": "%d-%d" % (20000 + 2 * k, 20001 + 2 * k)} for k in range(101)]
+    try:
+        ecs.register_task_definition(family=wide, networkMode="bridge", containerDefinitions=[
+            {"name": "main", "image": test_image, "memory": 32, "portMappings": many}])
+        raise AssertionError("101 port ranges registered")
+    except ecs.exceptions.ClientException as e:
+        assert "at most 100 port ranges" in str(e), e
     ecs.stop_task(cluster=cluster_name, task=arn, reason="done")
     wait_task_status(controlplane, cluster_name, arn, "STOPPED")
     stop_clean(a)
@@ -346,6 +366,7 @@ def test_task_cpu_memory_through_the_task_cgroup(make_agent, controlplane, clust
     attrs = {x["name"] for x in cp.ecs.describe_container_instances(
         cluster=cluster_name, containerInstances=[a.instance_arn()])["containerInstances"][0]["attributes"]}
     assert "ecs.capability.task-cpu-mem-limit" in attrs
+    assert "ecs.capability.increased-task-cpu-limit" in attrs
     fam = "cg-" + uuid.uuid4().hex[:6]
     cp.ecs.register_task_definition(family=fam, cpu="256", memory="128", containerDefinitions=[
         {"name": "main", "image": test_image, "memory": 32, "command": ["sleep", "3600"]}])
@@ -368,6 +389,20 @@ def test_task_cpu_memory_through_the_task_cgroup(make_agent, controlplane, clust
     # removed with the task at cleanup (ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION=10s in these tests)
     wait_for(lambda: not os.path.exists(os.path.dirname(quota)) and not os.path.exists(os.path.dirname(limit)),
              90, what="task cgroup removed at cleanup")
+    # a container's memory above the task's: the task stops with upstream's
+    # ResourceInitError text before anything is created; the agent goes on
+    big = "cgbig-" + uuid.uuid4().hex[:6]
+    cp.ecs.register_task_definition(family=big, cpu="256", memory="128", containerDefinitions=[
+        {"name": "ok", "image": test_image, "memory": 64, "command": ["sleep", "3600"]},
+        {"name": "main", "image": test_image, "memory": 256, "command": ["sleep", "3600"]}])
+    barn = cp.ecs.run_task(cluster=cluster_name, taskDefinition=big)["tasks"][0]["taskArn"]
+    t = wait_task_status(cp, cluster_name, barn, "STOPPED")
+    assert t["stoppedReason"] == (
+        "resource cannot be initialized for task %s: cgroup resource: unable to build resource spec for task: "
+        "task memory spec builder: container memory limit(256) greater than task memory limit(128)" % barn), t
+    assert task_containers(cluster_name, barn) == []
+    assert not os.path.exists(os.path.dirname(cgroup_file(barn.rsplit("/", 1)[1], "memory", "x", "x")))
+    assert a.alive()
     stop_clean(a)
 
 
@@ -385,10 +420,13 @@ def test_no_task_cgroup_root_turns_task_limits_off_unless_asked_for(make_agent, 
     attrs = {x["name"] for x in cp.ecs.describe_container_instances(
         cluster=cluster_name, containerInstances=[a.instance_arn()])["containerInstances"][0]["attributes"]}
     assert "ecs.capability.task-cpu-mem-limit" not in attrs
+    assert "ecs.capability.increased-task-cpu-limit" not in attrs
     assert "task cpu and memory limits disabled" in a.all_logs()
     fam = "nocg-" + uuid.uuid4().hex[:6]
-    cp.ecs.register_task_definition(family=fam, containerDefinitions=[
-        {"name": "main", "image": test_image, "memory": 32, "command": ["sleep", "3600"]}])
+    # task limits off: task memory is ignored, as upstream, so a container
+    # above it is no reason to refuse the task
+    cp.ecs.register_task_definition(family=fam, memory="128", containerDefinitions=[
+        {"name": "main", "image": test_image, "memory": 256, "command": ["sleep", "3600"]}])
     arn = cp.ecs.run_task(cluster=cluster_name, taskDefinition=fam)["tasks"][0]["taskArn"]
     wait_task_status(cp, cluster_name, arn, "RUNNING")
     assert inspect(task_containers(cluster_name, arn)[0])["HostConfig"].get("CgroupParent", "") == ""

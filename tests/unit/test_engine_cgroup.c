@@ -47,6 +47,11 @@ test_spec (void **st)
     /* ECS_CGROUP_CPU_PERIOD: the quota follows the period */
     { "arn:aws:ecs:us-west-2:1:task/c/p", false, 10000, 0.5, 0, "/ecs/p", "/ecs/p", 5000, 0 },
     { "arn:aws:ecs:us-west-2:1:task/c/p", false, 8000, 0.05, 0, "/ecs/p", "/ecs/p", 1000, 0 },
+    /* no agent-side vCPU maximum (upstream's old one was 10): 16 and 192
+       vCPU (ECS's largest task, ecs.capability.increased-task-cpu-limit) */
+    { "arn:aws:ecs:us-west-2:1:task/c/big", false, 0, 16, 0, "/ecs/big", "/ecs/big", 1600000, 0 },
+    { "arn:aws:ecs:us-west-2:1:task/c/big", false, 0, 192, 0, "/ecs/big", "/ecs/big", 19200000, 0 },
+    { "arn:aws:ecs:us-west-2:1:task/c/big", false, 10000, 192, 0, "/ecs/big", "/ecs/big", 1920000, 0 },
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
     {
@@ -68,6 +73,51 @@ test_spec (void **st)
       assert_string_equal (s.parent, cases[i].parent);
       assert_int_equal (s.cpu_quota_us, cases[i].quota);
       assert_int_equal (s.memory_bytes, cases[i].bytes);
+    }
+}
+
+/* A container's memory above the task's refuses the task, upstream's
+   buildLinuxMemorySpec text; equal, below, reservation only (memory 0) or
+   no task memory pass. */
+static void
+test_check_memory (void **st)
+{
+  (void) st;
+  struct
+  {
+    int64_t task_mib;
+    uint32_t c1, c2;
+    const char *reason; /* NULL = accepted */
+  } cases[] = {
+    { 0, 4096, 0, NULL },
+    { 512, 256, 512, NULL },
+    { 512, 0, 0, NULL },
+    { 512, 256, 513,
+      "resource cannot be initialized for task arn:aws:ecs:us-west-2:1:task/c/m: cgroup resource: unable to "
+      "build resource spec for task: task memory spec builder: container memory limit(513) greater than task "
+      "memory limit(512)" },
+    { 128, 1024, 64,
+      "resource cannot be initialized for task arn:aws:ecs:us-west-2:1:task/c/m: cgroup resource: unable to "
+      "build resource spec for task: task memory spec builder: container memory limit(1024) greater than task "
+      "memory limit(128)" },
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+    {
+      struct task_container c[2] = { { .name = (char *) "a", .memory = cases[i].c1 },
+                                     { .name = (char *) "b", .memory = cases[i].c2 } };
+      struct task t = { .arn = (char *) "arn:aws:ecs:us-west-2:1:task/c/m", .containers = c, .n_containers = 2 };
+      t.opts.memory_mib = cases[i].task_mib;
+      char *reason = (char *) "unset";
+      int rc = engine_cgroup_check (&t, &reason);
+      if (!cases[i].reason)
+        {
+          assert_int_equal (rc, 0);
+          assert_null (reason);
+          continue;
+        }
+      assert_int_equal (rc, -1);
+      assert_string_equal (reason, cases[i].reason);
+      free (reason);
     }
 }
 
@@ -238,6 +288,7 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_spec),
+    cmocka_unit_test (test_check_memory),
     cmocka_unit_test (test_v1_and_v2),
     cmocka_unit_test (test_systemd_and_apply),
   };

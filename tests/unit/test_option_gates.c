@@ -174,12 +174,14 @@ test_attributes (void **st)
   assert_true (has (a, n, "ecs.capability.container-health-check"));
   assert_true (has (a, n, "ecs.capability.container-restart-policy"));
   assert_true (has (a, n, "ecs.capability.task-cpu-mem-limit"));
+  assert_true (has (a, n, "ecs.capability.increased-task-cpu-limit"));
   assert_false (has (a, n, "ecs.capability.execution-role-awslogs"));
   ecs_attributes_free (a, n);
   g.task_cpu_mem_limit = false;
   g.awslogs_execrole = true;
   a = ecs_option_attributes (&g, 41, true, &n);
   assert_false (has (a, n, "ecs.capability.task-cpu-mem-limit"));
+  assert_false (has (a, n, "ecs.capability.increased-task-cpu-limit"));
   assert_true (has (a, n, "ecs.capability.execution-role-awslogs"));
   ecs_attributes_free (a, n);
 
