@@ -10,7 +10,7 @@ CC ?= gcc
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GITREV := $(shell git rev-parse --short=7 HEAD 2>/dev/null || echo UNKNOWN)
 GITDIRTY := $(shell test -n "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo 1 || echo 0)
-PKGS := libuv libcurl jansson libwebsockets openssl
+PKGS := libuv libcurl jansson libwebsockets openssl dbus-1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 n=${1:-20}
 out=out/docker-bench
 make -s O=$out $out/libagent.a
-pkgs="libuv libcurl jansson libwebsockets openssl"
+pkgs="libuv libcurl jansson libwebsockets openssl dbus-1"
 ${CC:-gcc} -std=gnu11 -O2 -g -D_GNU_SOURCE -Isrc $(pkg-config --cflags $pkgs) \
   -o $out/docker_roundtrip bench/docker_roundtrip.c $out/libagent.a $(pkg-config --libs $pkgs) -lm
 image=$(tests/lib/test-image.sh)

@@ -10,15 +10,19 @@
 #   - libcurl.a is built with GSS-API (MIT krb5), LDAP (OpenLDAP + SASL),
 #     RTMP (GnuTLS), SSH, PSL, nghttp2 and zstd, and Debian ships no static
 #     archive for krb5, libldap/liblber, libsasl2, libp11-kit (needed by
-#     libgnutls.a), librtmp, libssh2, libpsl, libnghttp2 or libzstd.
-# So this script rebuilds exactly those two libraries from Debian's own
+#     libgnutls.a), librtmp, libssh2, libpsl, libnghttp2 or libzstd;
+#   - libdbus-1.a (systemd's D-Bus API, src/systemd/) is built with systemd
+#     socket activation: it needs sd_listen_fds/sd_is_socket from libsystemd,
+#     of which Debian ships no static archive.
+# So this script rebuilds exactly those three libraries from Debian's own
 # source packages (`apt-get source`, with a private deb-src list and cache in
 # OUTDIR/static - the system apt configuration is not touched), with the
 # features the agent uses and nothing else, and links them with the static
 # archives Debian does ship: libuv_a.a, libjansson.a, libssl.a, libcrypto.a,
 # libz.a, libcap.a and glibc's libc.a.
 # Needs: network access to the Debian archive named in /etc/apt (its deb-src
-# twin, see scripts/apt-sources.sh), dpkg-dev, cmake, gcc, make.
+# twin, see scripts/apt-sources.sh), dpkg-dev, cmake, gcc, make, and
+# libexpat1-dev (dbus' configure looks for it; the library does not use it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -42,6 +46,7 @@ done
 for a in libuv_a.a libjansson.a libssl.a libcrypto.a libz.a libcap.a; do
   ls /usr/lib/*/"$a" >/dev/null 2>&1 || die "/usr/lib/<arch>/$a missing (apt-get install libuv1-dev libjansson-dev libssl-dev zlib1g-dev libcap-dev)"
 done
+[ -f /usr/include/expat.h ] || die "expat.h missing (apt-get install libexpat1-dev: dbus' configure needs it)"
 [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || ls /usr/lib/*/libc.a >/dev/null 2>&1 || die "libc.a missing (apt-get install libc6-dev)"
 
 # --- 1. Debian source packages (same versions as the installed -dev packages when available)
@@ -54,17 +59,23 @@ fetch_sources() {
   scripts/apt-sources.sh --deb-src >"$apt_dir/sources.list" ||
     die "no Debian source to fetch libwebsockets and curl from (see scripts/apt-sources.sh)"
   apt-get "${APT[@]}" -qq update || die "apt-get update of the private deb-src list failed (network?)"
-  (cd "$src" && apt-get "${APT[@]}" -qq source libwebsockets curl) || die "apt-get source libwebsockets curl failed"
+  (cd "$src" && apt-get "${APT[@]}" -qq source "$@") || die "apt-get source $* failed"
 }
 lws_dir=$(ls -d "$src"/libwebsockets-*/ 2>/dev/null | head -1 || true)
 curl_dir=$(ls -d "$src"/curl-*/ 2>/dev/null | head -1 || true)
-if [ -z "$lws_dir" ] || [ -z "$curl_dir" ]; then
-  say "fetching Debian sources of libwebsockets and curl"
-  fetch_sources
+dbus_dir=$(ls -d "$src"/dbus-*/ 2>/dev/null | head -1 || true)
+if [ -z "$lws_dir" ] || [ -z "$curl_dir" ] || [ -z "$dbus_dir" ]; then
+  want=()
+  [ -n "$lws_dir" ] || want+=(libwebsockets)
+  [ -n "$curl_dir" ] || want+=(curl)
+  [ -n "$dbus_dir" ] || want+=(dbus)
+  say "fetching Debian sources of ${want[*]}"
+  fetch_sources "${want[@]}"
   lws_dir=$(ls -d "$src"/libwebsockets-*/ | head -1)
   curl_dir=$(ls -d "$src"/curl-*/ | head -1)
+  dbus_dir=$(ls -d "$src"/dbus-*/ | head -1)
 fi
-say "sources: $(basename "$lws_dir") $(basename "$curl_dir")"
+say "sources: $(basename "$lws_dir") $(basename "$curl_dir") $(basename "$dbus_dir")"
 
 # --- 2. libwebsockets: static, libuv event loop built in (no evlib plugins)
 if [ ! -f "$prefix/lib/libwebsockets.a" ]; then
@@ -122,14 +133,36 @@ if [ ! -f "$prefix/lib/libcurl.a" ]; then
     { tail -n 30 "$work"/curl-*.log; die "curl build failed (logs in $work)"; }
 fi
 
-# --- 4. the agent, compiled against these headers, linked -static
+# --- 4. libdbus-1: static, without systemd (socket activation is for servers;
+# the agent is a client), SELinux, AppArmor, audit, X11 or tests
+if [ ! -f "$prefix/lib/libdbus-1.a" ]; then
+  say "building libdbus-1 (static, no systemd/SELinux/AppArmor/audit/X11)"
+  rm -rf "$work/dbus-build"
+  cp -a "$dbus_dir" "$work/dbus-build"
+  (cd "$work/dbus-build" &&
+    ./configure --prefix="$prefix" --libdir="$prefix/lib" --disable-shared --enable-static \
+      --disable-dependency-tracking --disable-systemd --disable-selinux --disable-apparmor \
+      --disable-libaudit --without-x --disable-tests --disable-modular-tests --disable-installed-tests \
+      --disable-embedded-tests --disable-asserts --disable-user-session --disable-doxygen-docs \
+      --disable-xml-docs --disable-ducktype-docs \
+      >"$work/dbus-configure.log" 2>&1 &&
+    make -j"$jobs" -C dbus libdbus-1.la >"$work/dbus-make.log" 2>&1 &&
+    make -C dbus install-libLTLIBRARIES install-dbusincludeHEADERS install-nodist_dbusarchincludeHEADERS \
+      >>"$work/dbus-make.log" 2>&1 &&
+    make install-pkgconfigDATA >>"$work/dbus-make.log" 2>&1) ||
+    { tail -n 30 "$work"/dbus-*.log; die "libdbus-1 build failed (logs in $work)"; }
+fi
+nm "$prefix/lib/libdbus-1.a" 2>/dev/null | grep -q ' U sd_' && die "libdbus-1.a still needs libsystemd"
+
+# --- 5. the agent, compiled against these headers, linked -static
 say "compiling the agent against the static libraries"
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
-# objects must see the lws_config.h of the library they link with
+# objects must see the lws_config.h of the library they link with (and
+# dbus-1.pc's -DDBUS_STATIC_BUILD)
 make -s -j"$jobs" O="$obj" PKG_CONFIG_PATH="$PKG_CONFIG_PATH" "$obj/obj/src/main.o" "$obj/libagent.a"
 bin=$out/amazon-ecs-agent-static
 gcc -static -o "$bin" "$obj/obj/src/main.o" "$obj/libagent.a" \
-  "$prefix/lib/libwebsockets.a" "$prefix/lib/libcurl.a" \
+  "$prefix/lib/libwebsockets.a" "$prefix/lib/libcurl.a" "$prefix/lib/libdbus-1.a" \
   -Wl,-Bstatic -luv_a -ljansson -lssl -lcrypto -lz -lcap -lm -lpthread -ldl -lrt \
   2>"$work/link.log" || { cat "$work/link.log"; die "static link failed"; }
 grep -v 'statically linked applications requires at runtime' "$work/link.log" | grep -v 'in function' >&2 || true

@@ -2,7 +2,7 @@
 # check-tree.sh - the tree's structural rules, checked on the sources (no build):
 #   1. no file in src/ over 800 lines
 #   2. dependencies run one way:
-#        core <- log <- task <- config/docker/state/aws <- engine/ecs
+#        core <- log <- task <- config/docker/state/aws/systemd <- engine/ecs
 #             <- acs/update/introspection/tcs/tmds <- agent <- main
 #      a file in src/<module>/ includes "<other>/..." only from a lower level;
 #      modules on the same level do not include each other, except the edges
@@ -25,7 +25,7 @@ MAX_LINES=800
 # level of each module of src/ (a lower number is a lower level)
 declare -A LEVEL=(
   [core]=0 [log]=1 [task]=2
-  [config]=3 [docker]=3 [state]=3 [aws]=3
+  [config]=3 [docker]=3 [state]=3 [aws]=3 [systemd]=3
   [engine]=4 [ecs]=4
   [acs]=5 [update]=5 [introspection]=5 [tcs]=5 [tmds]=5
   [agent]=6

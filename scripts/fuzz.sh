@@ -19,7 +19,7 @@ if ! make -s -j"$(nproc)" O="$out" CC=clang FUZZ=1 "$out/libagent.a"; then
   echo "0 1 0 fuzz-build" >>"${TEST_RESULTS:-/dev/null}"
   exit 1
 fi
-pkgs="libuv libcurl jansson libwebsockets openssl"
+pkgs="libuv libcurl jansson libwebsockets openssl dbus-1"
 rc=0
 for src in $targets; do
   name=$(basename "$src" .c)

@@ -13,7 +13,7 @@ if [ "${1:-}" = "-t" ]; then secs=$2; shift 2; fi
 out=out/rel-fuzz
 mkdir -p "$out/bin" "$out/crashes" "$out/corpus" "$out/logs"
 make -s -j"$(nproc)" O="$out" CC=clang FUZZ=1 "$out/libagent.a" || exit 1
-pkgs="libuv libcurl jansson libwebsockets openssl"
+pkgs="libuv libcurl jansson libwebsockets openssl dbus-1"
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=($(ls fuzz/fuzz_*.c | sed 's|fuzz/fuzz_||; s|\.c$||'))
 summary=$out/summary.txt

@@ -1,0 +1,714 @@
+/* systemd/client.c - libdbus-1 on the uv loop, and the systemd Manager
+ * calls (see systemd.h).
+ *
+ * libdbus asks for watches (one per fd and direction: a read and a write
+ * watch share the fd, while libuv allows one uv_poll per fd, so each fd has
+ * one poll whose events are the union of its enabled watches) and timeouts
+ * (uv_timer); dispatching runs from a uv_idle, never from inside a libdbus
+ * callback.  Every handle lives in its own allocation, freed by its close
+ * callback, so the client can go at once. */
+#include "systemd/systemd.h"
+#include "core/util.h"
+#include "core/xmalloc.h"
+#include "log/log.h"
+#include <dbus/dbus.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <unistd.h>
+
+#define MOD "systemd"
+#define SD_DEST "org.freedesktop.systemd1"
+#define SD_PATH "/org/freedesktop/systemd1"
+#define SD_MANAGER "org.freedesktop.systemd1.Manager"
+#define JOB_MATCH "type='signal',interface='org.freedesktop.systemd1.Manager',member='JobRemoved'"
+
+enum call_kind
+{
+  CALL_START,
+  CALL_STOP,
+  CALL_RESET,
+  CALL_VERSION,
+};
+
+struct systemd_call
+{
+  systemd_client_t *c;
+  enum call_kind kind;
+  char *unit;
+  DBusPendingCall *pending; /* the method call in flight, NULL after its reply */
+  char *job;                /* the job waited for (JobRemoved), NULL = none */
+  uv_timer_t *timer;        /* job wait limit */
+  systemd_done_cb cb;
+  systemd_version_cb vcb;
+  void *data;
+  TAILQ_ENTRY (systemd_call) link;
+};
+
+TAILQ_HEAD (call_list, systemd_call);
+
+struct fd_poll
+{
+  uv_poll_t poll;
+  systemd_client_t *c;
+  int fd;
+  DBusWatch *w[2]; /* the watches on this fd */
+  int events;      /* uv events polled */
+  LIST_ENTRY (fd_poll) link;
+};
+
+LIST_HEAD (fd_list, fd_poll);
+
+struct systemd_client
+{
+  uv_loop_t *loop;
+  char *address; /* NULL = default */
+  DBusConnection *conn;
+  bool bus;      /* a message bus (not systemd's private socket) */
+  uv_idle_t *idle;
+  struct fd_list fds;
+  struct call_list calls;
+};
+
+/* ---- loop glue ------------------------------------------------------------------ */
+
+/* Every handle here is the first member of its allocation. */
+static void
+handle_free_cb (uv_handle_t *h)
+{
+  free (h);
+}
+
+static void
+idle_cb (uv_idle_t *h)
+{
+  systemd_client_t *c = h->data;
+  uv_idle_stop (h);
+  if (!c->conn)
+    return;
+  DBusConnection *conn = dbus_connection_ref (c->conn);
+  while (dbus_connection_dispatch (conn) == DBUS_DISPATCH_DATA_REMAINS)
+    ;
+  dbus_connection_unref (conn);
+}
+
+static void
+want_dispatch (systemd_client_t *c)
+{
+  if (c->conn && dbus_connection_get_dispatch_status (c->conn) == DBUS_DISPATCH_DATA_REMAINS)
+    uv_idle_start (c->idle, idle_cb);
+}
+
+static void
+dispatch_status_fn (DBusConnection *conn, DBusDispatchStatus st, void *data)
+{
+  (void) conn;
+  systemd_client_t *c = data;
+  if (st == DBUS_DISPATCH_DATA_REMAINS)
+    uv_idle_start (c->idle, idle_cb);
+}
+
+static void poll_cb (uv_poll_t *h, int status, int events);
+
+static void
+fd_poll_update (struct fd_poll *p)
+{
+  int ev = 0;
+  for (int i = 0; i < 2; i++)
+    if (p->w[i] && dbus_watch_get_enabled (p->w[i]))
+      {
+        unsigned fl = dbus_watch_get_flags (p->w[i]);
+        ev |= (fl & DBUS_WATCH_READABLE ? UV_READABLE : 0) | (fl & DBUS_WATCH_WRITABLE ? UV_WRITABLE : 0);
+      }
+  if (ev == p->events)
+    return;
+  p->events = ev;
+  if (ev)
+    uv_poll_start (&p->poll, ev, poll_cb);
+  else
+    uv_poll_stop (&p->poll);
+}
+
+static void
+poll_cb (uv_poll_t *h, int status, int events)
+{
+  struct fd_poll *p = h->data;
+  systemd_client_t *c = p->c;
+  /* One watch per wake-up: handling it may remove the other (and this
+     poll); the loop is level-triggered and wakes again for the rest. */
+  DBusWatch *w = NULL;
+  unsigned fl = 0;
+  for (int i = 0; i < 2 && !w; i++)
+    {
+      if (!p->w[i] || !dbus_watch_get_enabled (p->w[i]))
+        continue;
+      unsigned wf = dbus_watch_get_flags (p->w[i]);
+      if (status < 0)
+        fl = DBUS_WATCH_ERROR | DBUS_WATCH_HANGUP;
+      else
+        fl = ((wf & DBUS_WATCH_READABLE) && (events & (UV_READABLE | UV_DISCONNECT)) ? DBUS_WATCH_READABLE : 0)
+             | ((wf & DBUS_WATCH_WRITABLE) && (events & UV_WRITABLE) ? DBUS_WATCH_WRITABLE : 0);
+      if (fl)
+        w = p->w[i];
+    }
+  if (!w)
+    return;
+  dbus_watch_handle (w, fl);
+  want_dispatch (c);
+}
+
+static struct fd_poll *
+fd_poll_find (systemd_client_t *c, int fd)
+{
+  struct fd_poll *p;
+  LIST_FOREACH (p, &c->fds, link)
+  if (p->fd == fd)
+    return p;
+  return NULL;
+}
+
+static dbus_bool_t
+add_watch_fn (DBusWatch *w, void *data)
+{
+  systemd_client_t *c = data;
+  int fd = dbus_watch_get_unix_fd (w);
+  struct fd_poll *p = fd_poll_find (c, fd);
+  if (!p)
+    {
+      p = xcalloc (1, sizeof *p);
+      if (uv_poll_init (c->loop, &p->poll, fd) < 0)
+        {
+          free (p);
+          return FALSE;
+        }
+      p->poll.data = p;
+      p->c = c;
+      p->fd = fd;
+      LIST_INSERT_HEAD (&c->fds, p, link);
+    }
+  int slot = p->w[0] ? 1 : 0;
+  if (p->w[slot])
+    return FALSE;
+  p->w[slot] = w;
+  dbus_watch_set_data (w, p, NULL);
+  fd_poll_update (p);
+  return TRUE;
+}
+
+static void
+fd_poll_close (struct fd_poll *p)
+{
+  LIST_REMOVE (p, link);
+  p->poll.data = NULL;
+  uv_close ((uv_handle_t *) &p->poll, handle_free_cb);
+}
+
+static void
+remove_watch_fn (DBusWatch *w, void *data)
+{
+  (void) data;
+  struct fd_poll *p = dbus_watch_get_data (w);
+  if (!p)
+    return;
+  dbus_watch_set_data (w, NULL, NULL);
+  for (int i = 0; i < 2; i++)
+    if (p->w[i] == w)
+      p->w[i] = NULL;
+  if (!p->w[0] && !p->w[1])
+    fd_poll_close (p);
+  else
+    fd_poll_update (p);
+}
+
+static void
+toggle_watch_fn (DBusWatch *w, void *data)
+{
+  (void) data;
+  struct fd_poll *p = dbus_watch_get_data (w);
+  if (p)
+    fd_poll_update (p);
+}
+
+static void
+timeout_cb (uv_timer_t *h)
+{
+  DBusTimeout *t = h->data;
+  if (t)
+    dbus_timeout_handle (t);
+}
+
+static void
+timer_sync (DBusTimeout *t, uv_timer_t *tm)
+{
+  uv_timer_stop (tm);
+  if (dbus_timeout_get_enabled (t))
+    {
+      uint64_t ms = (uint64_t) dbus_timeout_get_interval (t);
+      uv_timer_start (tm, timeout_cb, ms, ms);
+    }
+}
+
+static dbus_bool_t
+add_timeout_fn (DBusTimeout *t, void *data)
+{
+  systemd_client_t *c = data;
+  uv_timer_t *tm = xcalloc (1, sizeof *tm);
+  uv_timer_init (c->loop, tm);
+  tm->data = t;
+  dbus_timeout_set_data (t, tm, NULL);
+  timer_sync (t, tm);
+  return TRUE;
+}
+
+static void
+remove_timeout_fn (DBusTimeout *t, void *data)
+{
+  (void) data;
+  uv_timer_t *tm = dbus_timeout_get_data (t);
+  if (!tm)
+    return;
+  dbus_timeout_set_data (t, NULL, NULL);
+  tm->data = NULL;
+  uv_close ((uv_handle_t *) tm, handle_free_cb);
+}
+
+static void
+toggle_timeout_fn (DBusTimeout *t, void *data)
+{
+  (void) data;
+  uv_timer_t *tm = dbus_timeout_get_data (t);
+  if (tm)
+    timer_sync (t, tm);
+}
+
+/* ---- calls ------------------------------------------------------------------------ */
+
+static void
+call_free (struct systemd_call *k)
+{
+  if (k->pending)
+    {
+      dbus_pending_call_cancel (k->pending);
+      dbus_pending_call_unref (k->pending);
+    }
+  if (k->timer)
+    {
+      k->timer->data = NULL;
+      uv_close ((uv_handle_t *) k->timer, handle_free_cb);
+    }
+  free (k->unit);
+  free (k->job);
+  free (k);
+}
+
+/* The call is over: it leaves the list, its callback runs, it is freed. */
+static void
+call_end (struct systemd_call *k, int version, const char *err_name, const char *err_msg)
+{
+  TAILQ_REMOVE (&k->c->calls, k, link);
+  if (k->kind == CALL_VERSION)
+    k->vcb (version, err_name, err_msg, k->data);
+  else
+    k->cb (err_name, err_msg, k->data);
+  call_free (k);
+}
+
+void
+systemd_call_cancel (struct systemd_call *k)
+{
+  if (!k)
+    return;
+  TAILQ_REMOVE (&k->c->calls, k, link);
+  call_free (k);
+}
+
+static void
+drop_connection (systemd_client_t *c, const char *why)
+{
+  if (c->conn)
+    {
+      DBusConnection *conn = c->conn;
+      c->conn = NULL;
+      dbus_connection_close (conn);
+      dbus_connection_unref (conn);
+    }
+  while (!TAILQ_EMPTY (&c->calls))
+    call_end (TAILQ_FIRST (&c->calls), -1, SYSTEMD_ERR_DISCONNECTED, why);
+}
+
+static void
+job_timer_cb (uv_timer_t *h)
+{
+  struct systemd_call *k = h->data;
+  cleanup_free char *msg
+      = xasprintf ("timed out while waiting for %s(%s) completion signal from dbus after %ds",
+                   k->kind == CALL_START ? "StartTransientUnit" : "StopUnit", k->unit,
+                   SYSTEMD_JOB_TIMEOUT_MS / 1000);
+  call_end (k, -1, SYSTEMD_ERR_JOB_TIMEOUT, msg);
+}
+
+static void
+job_removed (systemd_client_t *c, DBusMessage *m)
+{
+  dbus_uint32_t id;
+  const char *job, *unit, *result;
+  if (!dbus_message_get_args (m, NULL, DBUS_TYPE_UINT32, &id, DBUS_TYPE_OBJECT_PATH, &job, DBUS_TYPE_STRING,
+                              &unit, DBUS_TYPE_STRING, &result, DBUS_TYPE_INVALID))
+    return;
+  struct systemd_call *k;
+  TAILQ_FOREACH (k, &c->calls, link)
+  if (k->job && strcmp (k->job, job) == 0)
+    {
+      if (k->kind == CALL_START && strcmp (result, "done") != 0)
+        {
+          cleanup_free char *msg = xasprintf ("error creating systemd unit `%s`: got `%s`", k->unit, result);
+          call_end (k, -1, SYSTEMD_ERR_JOB, msg);
+        }
+      else
+        call_end (k, -1, NULL, NULL);
+      return;
+    }
+}
+
+static DBusHandlerResult
+filter_fn (DBusConnection *conn, DBusMessage *m, void *data)
+{
+  (void) conn;
+  systemd_client_t *c = data;
+  if (dbus_message_is_signal (m, DBUS_INTERFACE_LOCAL, "Disconnected"))
+    {
+      log_warn (MOD, "D-Bus connection to systemd lost");
+      drop_connection (c, "the D-Bus connection was closed");
+      return DBUS_HANDLER_RESULT_HANDLED;
+    }
+  if (dbus_message_is_signal (m, SD_MANAGER, "JobRemoved"))
+    job_removed (c, m);
+  return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+}
+
+static void
+hello_notify (DBusPendingCall *pc, void *data)
+{
+  systemd_client_t *c = data;
+  DBusMessage *r = dbus_pending_call_steal_reply (pc);
+  dbus_pending_call_unref (pc);
+  const char *name = NULL;
+  if (r && c->conn && dbus_message_get_type (r) == DBUS_MESSAGE_TYPE_METHOD_RETURN
+      && dbus_message_get_args (r, NULL, DBUS_TYPE_STRING, &name, DBUS_TYPE_INVALID))
+    dbus_bus_set_unique_name (c->conn, name);
+  if (r)
+    dbus_message_unref (r);
+}
+
+static int
+open_one (systemd_client_t *c, const char *address, bool bus, char **errmsg)
+{
+  DBusError de;
+  dbus_error_init (&de);
+  DBusConnection *conn = dbus_connection_open_private (address, &de);
+  if (!conn)
+    {
+      *errmsg = xasprintf ("%s: %s", address, de.message ? de.message : "cannot connect");
+      dbus_error_free (&de);
+      return -1;
+    }
+  c->conn = conn;
+  c->bus = bus;
+  dbus_connection_set_exit_on_disconnect (conn, FALSE);
+  dbus_connection_set_watch_functions (conn, add_watch_fn, remove_watch_fn, toggle_watch_fn, c, NULL);
+  dbus_connection_set_timeout_functions (conn, add_timeout_fn, remove_timeout_fn, toggle_timeout_fn, c, NULL);
+  dbus_connection_set_dispatch_status_function (conn, dispatch_status_fn, c, NULL);
+  dbus_connection_add_filter (conn, filter_fn, c, NULL);
+  if (bus)
+    {
+      DBusMessage *hello = dbus_message_new_method_call (DBUS_SERVICE_DBUS, DBUS_PATH_DBUS, DBUS_INTERFACE_DBUS,
+                                                         "Hello");
+      DBusPendingCall *pc = NULL;
+      if (dbus_connection_send_with_reply (conn, hello, &pc, DBUS_TIMEOUT_USE_DEFAULT) && pc)
+        dbus_pending_call_set_notify (pc, hello_notify, c, NULL);
+      dbus_message_unref (hello);
+      const char *rule = JOB_MATCH;
+      DBusMessage *add = dbus_message_new_method_call (DBUS_SERVICE_DBUS, DBUS_PATH_DBUS, DBUS_INTERFACE_DBUS,
+                                                       "AddMatch");
+      dbus_message_append_args (add, DBUS_TYPE_STRING, &rule, DBUS_TYPE_INVALID);
+      dbus_connection_send (conn, add, NULL);
+      dbus_message_unref (add);
+    }
+  log_info (MOD, "connected to %s (%s)", address, bus ? "system bus" : "systemd's private socket");
+  return 0;
+}
+
+static int
+ensure_connected (systemd_client_t *c, char **errmsg)
+{
+  if (c->conn && dbus_connection_get_is_connected (c->conn))
+    return 0;
+  if (c->conn)
+    drop_connection (c, "the D-Bus connection was closed");
+  if (c->address)
+    return open_one (c, c->address, true, errmsg);
+  const char *env = getenv ("DBUS_SYSTEM_BUS_ADDRESS");
+  const char *sys = env && *env ? env : SYSTEMD_DEFAULT_SYSTEM_BUS;
+  if (open_one (c, sys, true, errmsg) == 0)
+    return 0;
+  if (geteuid () != 0)
+    return -1;
+  char *first = *errmsg;
+  *errmsg = NULL;
+  if (open_one (c, SYSTEMD_PRIVATE_SOCKET, false, errmsg) == 0)
+    {
+      free (first);
+      return 0;
+    }
+  char *both = xasprintf ("%s; %s", first, *errmsg);
+  free (first);
+  free (*errmsg);
+  *errmsg = both;
+  return -1;
+}
+
+static void
+fail_later_cb (uv_timer_t *h)
+{
+  struct systemd_call *k = h->data;
+  char *msg = k->job; /* the connect error, kept here until now */
+  k->job = NULL;
+  call_end (k, -1, SYSTEMD_ERR_CONNECT, msg);
+  free (msg);
+}
+
+static void reply_notify (DBusPendingCall *pc, void *data);
+
+/* Send m (consumed) for call k; a failure is reported on the next loop turn. */
+static struct systemd_call *
+call_send (systemd_client_t *c, struct systemd_call *k, DBusMessage *m)
+{
+  k->c = c;
+  TAILQ_INSERT_TAIL (&c->calls, k, link);
+  char *errmsg = NULL;
+  if (ensure_connected (c, &errmsg) < 0 || !dbus_connection_send_with_reply (c->conn, m, &k->pending, -1)
+      || !k->pending)
+    {
+      if (!errmsg)
+        errmsg = xstrdup ("the D-Bus connection is closed");
+      k->job = errmsg; /* carried to fail_later_cb */
+      k->timer = xcalloc (1, sizeof *k->timer);
+      uv_timer_init (c->loop, k->timer);
+      k->timer->data = k;
+      uv_timer_start (k->timer, fail_later_cb, 0, 0);
+    }
+  else
+    dbus_pending_call_set_notify (k->pending, reply_notify, k, NULL);
+  dbus_message_unref (m);
+  return k;
+}
+
+static void
+reply_notify (DBusPendingCall *pc, void *data)
+{
+  struct systemd_call *k = data;
+  DBusMessage *r = dbus_pending_call_steal_reply (pc);
+  dbus_pending_call_unref (pc);
+  k->pending = NULL;
+  if (!r)
+    {
+      call_end (k, -1, SYSTEMD_ERR_REPLY, "no reply");
+      return;
+    }
+  if (dbus_message_get_type (r) == DBUS_MESSAGE_TYPE_ERROR)
+    {
+      const char *name = dbus_message_get_error_name (r), *text = NULL;
+      dbus_message_get_args (r, NULL, DBUS_TYPE_STRING, &text, DBUS_TYPE_INVALID);
+      if (k->kind == CALL_START && name && strcmp (name, "org.freedesktop.systemd1.UnitExists") == 0)
+        call_end (k, -1, NULL, NULL); /* asked without a pid: the unit is there */
+      else
+        call_end (k, -1, name ? name : SYSTEMD_ERR_REPLY, text ? text : "");
+      dbus_message_unref (r);
+      return;
+    }
+  const char *job = NULL;
+  switch (k->kind)
+    {
+    case CALL_START:
+    case CALL_STOP:
+      if (!dbus_message_get_args (r, NULL, DBUS_TYPE_OBJECT_PATH, &job, DBUS_TYPE_INVALID))
+        call_end (k, -1, SYSTEMD_ERR_REPLY, "the reply carries no job");
+      else
+        {
+          k->job = xstrdup (job);
+          k->timer = xcalloc (1, sizeof *k->timer);
+          uv_timer_init (k->c->loop, k->timer);
+          k->timer->data = k;
+          uv_timer_start (k->timer, job_timer_cb, SYSTEMD_JOB_TIMEOUT_MS, 0);
+        }
+      break;
+    case CALL_RESET:
+      call_end (k, -1, NULL, NULL);
+      break;
+    case CALL_VERSION:
+      {
+        DBusMessageIter it, v;
+        const char *s = NULL;
+        if (dbus_message_iter_init (r, &it) && dbus_message_iter_get_arg_type (&it) == DBUS_TYPE_VARIANT)
+          {
+            dbus_message_iter_recurse (&it, &v);
+            if (dbus_message_iter_get_arg_type (&v) == DBUS_TYPE_STRING)
+              dbus_message_iter_get_basic (&v, &s);
+          }
+        int ver = s ? systemd_version_parse (s) : -1;
+        if (ver < 0)
+          call_end (k, -1, SYSTEMD_ERR_REPLY, "can't parse version");
+        else
+          call_end (k, ver, NULL, NULL);
+        break;
+      }
+    }
+  dbus_message_unref (r);
+}
+
+static struct systemd_call *
+call_new (enum call_kind kind, const char *unit, systemd_done_cb cb, void *data)
+{
+  struct systemd_call *k = xcalloc (1, sizeof *k);
+  k->kind = kind;
+  k->unit = unit ? xstrdup (unit) : NULL;
+  k->cb = cb;
+  k->data = data;
+  return k;
+}
+
+static DBusMessage *
+manager_call (const char *method)
+{
+  return dbus_message_new_method_call (SD_DEST, SD_PATH, SD_MANAGER, method);
+}
+
+static void
+append_prop (DBusMessageIter *arr, const struct systemd_prop *p)
+{
+  DBusMessageIter st, var, sub;
+  static const char *const sig[] = { "b", "t", "s", "as" };
+  dbus_message_iter_open_container (arr, DBUS_TYPE_STRUCT, NULL, &st);
+  dbus_message_iter_append_basic (&st, DBUS_TYPE_STRING, &p->name);
+  dbus_message_iter_open_container (&st, DBUS_TYPE_VARIANT, sig[p->type], &var);
+  dbus_bool_t b = p->b;
+  dbus_uint64_t t = p->u64;
+  switch (p->type)
+    {
+    case SYSTEMD_PROP_BOOL:
+      dbus_message_iter_append_basic (&var, DBUS_TYPE_BOOLEAN, &b);
+      break;
+    case SYSTEMD_PROP_U64:
+      dbus_message_iter_append_basic (&var, DBUS_TYPE_UINT64, &t);
+      break;
+    case SYSTEMD_PROP_STRING:
+      dbus_message_iter_append_basic (&var, DBUS_TYPE_STRING, &p->s);
+      break;
+    case SYSTEMD_PROP_STRINGS:
+      dbus_message_iter_open_container (&var, DBUS_TYPE_ARRAY, "s", &sub);
+      for (size_t i = 0; i < p->n_strings && i < SYSTEMD_PROP_MAX_STRINGS; i++)
+        dbus_message_iter_append_basic (&sub, DBUS_TYPE_STRING, &p->strings[i]);
+      dbus_message_iter_close_container (&var, &sub);
+      break;
+    }
+  dbus_message_iter_close_container (&st, &var);
+  dbus_message_iter_close_container (arr, &st);
+}
+
+struct systemd_call *
+systemd_start_transient_unit (systemd_client_t *c, const char *name, const struct systemd_prop *props, size_t n,
+                              systemd_done_cb cb, void *data)
+{
+  DBusMessage *m = manager_call ("StartTransientUnit");
+  const char *mode = "replace";
+  DBusMessageIter it, arr, aux;
+  dbus_message_iter_init_append (m, &it);
+  dbus_message_iter_append_basic (&it, DBUS_TYPE_STRING, &name);
+  dbus_message_iter_append_basic (&it, DBUS_TYPE_STRING, &mode);
+  dbus_message_iter_open_container (&it, DBUS_TYPE_ARRAY, "(sv)", &arr);
+  for (size_t i = 0; i < n; i++)
+    append_prop (&arr, &props[i]);
+  dbus_message_iter_close_container (&it, &arr);
+  dbus_message_iter_open_container (&it, DBUS_TYPE_ARRAY, "(sa(sv))", &aux);
+  dbus_message_iter_close_container (&it, &aux);
+  return call_send (c, call_new (CALL_START, name, cb, data), m);
+}
+
+struct systemd_call *
+systemd_stop_unit (systemd_client_t *c, const char *name, systemd_done_cb cb, void *data)
+{
+  DBusMessage *m = manager_call ("StopUnit");
+  const char *mode = "replace";
+  dbus_message_append_args (m, DBUS_TYPE_STRING, &name, DBUS_TYPE_STRING, &mode, DBUS_TYPE_INVALID);
+  return call_send (c, call_new (CALL_STOP, name, cb, data), m);
+}
+
+struct systemd_call *
+systemd_reset_failed_unit (systemd_client_t *c, const char *name, systemd_done_cb cb, void *data)
+{
+  DBusMessage *m = manager_call ("ResetFailedUnit");
+  dbus_message_append_args (m, DBUS_TYPE_STRING, &name, DBUS_TYPE_INVALID);
+  return call_send (c, call_new (CALL_RESET, name, cb, data), m);
+}
+
+struct systemd_call *
+systemd_manager_version (systemd_client_t *c, systemd_version_cb cb, void *data)
+{
+  DBusMessage *m = dbus_message_new_method_call (SD_DEST, SD_PATH, DBUS_INTERFACE_PROPERTIES, "Get");
+  const char *iface = SD_MANAGER, *prop = "Version";
+  dbus_message_append_args (m, DBUS_TYPE_STRING, &iface, DBUS_TYPE_STRING, &prop, DBUS_TYPE_INVALID);
+  struct systemd_call *k = call_new (CALL_VERSION, NULL, NULL, data);
+  k->vcb = cb;
+  return call_send (c, k, m);
+}
+
+int
+systemd_version_parse (const char *s)
+{
+  while (*s == '"' || *s == 'v')
+    s++;
+  if (*s < '0' || *s > '9')
+    return -1;
+  long v = 0;
+  for (; *s >= '0' && *s <= '9' && v < 1000000; s++)
+    v = v * 10 + (*s - '0');
+  return (int) v;
+}
+
+/* ---- the client ------------------------------------------------------------------------ */
+
+systemd_client_t *
+systemd_client_new (uv_loop_t *loop, const char *address)
+{
+  systemd_client_t *c = xcalloc (1, sizeof *c);
+  c->loop = loop;
+  c->address = address ? xstrdup (address) : NULL;
+  c->idle = xcalloc (1, sizeof *c->idle);
+  uv_idle_init (loop, c->idle);
+  c->idle->data = c;
+  LIST_INIT (&c->fds);
+  TAILQ_INIT (&c->calls);
+  return c;
+}
+
+void
+systemd_client_free (systemd_client_t *c)
+{
+  if (!c)
+    return;
+  while (!TAILQ_EMPTY (&c->calls))
+    systemd_call_cancel (TAILQ_FIRST (&c->calls));
+  if (c->conn)
+    {
+      DBusConnection *conn = c->conn;
+      c->conn = NULL;
+      dbus_connection_close (conn);
+      dbus_connection_unref (conn);
+    }
+  while (!LIST_EMPTY (&c->fds)) /* closing removed them already, unless libdbus kept some */
+    fd_poll_close (LIST_FIRST (&c->fds));
+  c->idle->data = NULL;
+  uv_close ((uv_handle_t *) c->idle, handle_free_cb);
+  free (c->address);
+  free (c);
+}
