@@ -495,6 +495,10 @@ static void
 agent_step_run (struct agent *a)
 {
   agent_error_t err = NULL;
+  /* systemd makes the task slices (engine/slice.h); the connection is
+     made by the first one */
+  if (a->cgroup_systemd && a->gates.task_cpu_mem_limit && !a->systemd)
+    a->systemd = systemd_client_new (a->loop, NULL);
   struct engine_options eo = {
     .cluster = a->cfg->cluster,
     .region = a->region,
@@ -506,6 +510,7 @@ agent_step_run (struct agent *a)
     .gates = &a->gates,
     .cgroup_root = a->gates.task_cpu_mem_limit ? a->cfg->cgroup_path : NULL,
     .cgroup_systemd = a->cgroup_systemd,
+    .systemd = a->systemd,
     .pick_host_ports = true,
     .pull_behavior = a->cfg->images.pull_behavior,
     .launch_concurrency = a->cfg->images.launch_concurrency,
@@ -735,6 +740,7 @@ agent_teardown (struct agent *a)
     ecs_submitter_free (a->submitter);
   if (a->engine)
     engine_free (a->engine);
+  systemd_client_free (a->systemd);
   if (a->ecs)
     ecs_client_free (a->ecs);
   if (a->creds)

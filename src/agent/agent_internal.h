@@ -13,6 +13,7 @@
 #include "core/util.h"
 #include "docker/docker.h"
 #include "ecs/ecs.h"
+#include "systemd/systemd.h"
 #include "ecs/submitter.h"
 #include "engine/engine.h"
 #include "state/state.h"
@@ -62,6 +63,7 @@ struct agent
 
   char *docker_version;
   bool cgroup_systemd; /* Docker's /info CgroupDriver is systemd */
+  systemd_client_t *systemd; /* then, with task limits: systemd's D-Bus API (engine/slice.h) */
   bool docker_ready;   /* /version and then /info answered: registration may go on */
   char *region;
   struct imds_identity ident;

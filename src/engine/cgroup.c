@@ -114,7 +114,7 @@ is_v2 (const char *root)
   return access (p, F_OK) == 0;
 }
 
-/* The tasks' parent folder (dir: "ecs" or "ecstasks.slice"). */
+/* The tasks' parent folder root/dir. */
 static int
 init_parent (const char *root, const char *dir, agent_error_t *err)
 {
@@ -149,7 +149,7 @@ int
 engine_cgroup_create (const char *root, struct engine_cgroup_spec *s, agent_error_t *err)
 {
   char num[64];
-  if (init_parent (root, s->systemd ? "ecstasks.slice" : "ecs", err) < 0)
+  if (init_parent (root, "ecs", err) < 0)
     return -ERR_IO;
   s->v2 = is_v2 (root);
   if (s->v2)
@@ -257,7 +257,12 @@ engine_cgroup_prepare (const char *root, const struct engine_cgroup_cfg *cfg, co
   memset (s, 0, sizeof *s);
   if (!root)
     return 0;
-  if (engine_cgroup_spec (t, cfg, s, &err) < 0 || engine_cgroup_create (root, s, &err) < 0)
+  if (engine_cgroup_spec (t, cfg, s, &err) == 0 && s->systemd)
+    { /* systemd made the slice (engine/slice.h): nothing to write */
+      s->v2 = is_v2 (root);
+      return 0;
+    }
+  if (err || engine_cgroup_create (root, s, &err) < 0)
     {
       *errmsg = xstrdup (error_msg (&err));
       error_free (&err);

@@ -18,8 +18,12 @@
  *    root/memory/ecs (v1): the agent calls it once at start and turns task
  *    limits off when it fails (a read-only /sys/fs/cgroup in a container),
  *    as upstream does unless the key was set explicitly.
- *  - engine_cgroup_create() makes it (and its parent: root/ecs, or
- *    root/ecstasks.slice for systemd) under root ("/sys/fs/cgroup" in the
+ *  - Under the systemd driver the slice is systemd's to make and remove
+ *    (engine/slice.h, through D-Bus): nothing below is written for it, and
+ *    engine_cgroup_prepare() only computes the spec (and whether root is
+ *    cgroup v2).
+ *  - engine_cgroup_create() (cgroupfs driver) makes it (and its parent
+ *    root/ecs) under root ("/sys/fs/cgroup" in the
  *    agent; a test folder in tests) and writes the limits: cgroup v2 when
  *    root holds cgroup.controllers (root/ecs/<id>: cpu.max, memory.max, the
  *    cpu and memory controllers enabled for root/ecs), else v1
@@ -80,7 +84,8 @@ int engine_cgroup_create (const char *root, struct engine_cgroup_spec *s, agent_
 int engine_cgroup_remove (const char *root, const struct engine_cgroup_spec *s, agent_error_t *err);
 
 /* Both steps for a container create: nothing when root is NULL; else the
-   spec into *s and the cgroup made, or -1 with *errmsg (malloc'd). */
+   spec into *s and (cgroupfs driver) the cgroup made, or -1 with *errmsg
+   (malloc'd). */
 int engine_cgroup_prepare (const char *root, const struct engine_cgroup_cfg *cfg, const struct task *t,
                            struct engine_cgroup_spec *s, char **errmsg);
 /* What a prepared s (nothing when not made) sets in a create: CgroupParent,

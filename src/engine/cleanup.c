@@ -25,8 +25,10 @@ drop_task (engine_t *e, struct task *t)
       }
   struct engine_cgroup_spec cg;
   agent_error_t cgerr = NULL;
-  if (e->cgroup_root && engine_cgroup_spec (t, &e->cgroup_cfg, &cg, &cgerr) == 0
-      && engine_cgroup_remove (e->cgroup_root, &cg, &cgerr) < 0)
+  if (e->cgroup_root && e->cgroup_cfg.systemd)
+    engine_slice_stop (e, t); /* systemd removes the slice (engine/slice.h) */
+  else if (e->cgroup_root && engine_cgroup_spec (t, &e->cgroup_cfg, &cg, &cgerr) == 0
+           && engine_cgroup_remove (e->cgroup_root, &cg, &cgerr) < 0)
     log_warn (MOD, "task %s: task cgroup not removed: %s", t->arn, error_msg (&cgerr));
   error_free (&cgerr);
   log_info (MOD, "task %s: removed from state", t->arn);

@@ -82,6 +82,8 @@ engine_new (uv_loop_t *loop, const struct engine_options *opts, agent_error_t *e
   e->region = opts->region && *opts->region ? xstrdup (opts->region) : NULL;
   e->cgroup_root = opts->cgroup_root ? xstrdup (opts->cgroup_root) : NULL;
   e->cgroup_cfg.systemd = opts->cgroup_systemd;
+  e->systemd = opts->systemd;
+  e->systemd_version = ENGINE_SYSTEMD_VERSION_UNASKED;
   e->pick_host_ports = opts->pick_host_ports;
   if (opts->gates)
     task_option_gates_copy (&e->gates, opts->gates);

@@ -62,6 +62,7 @@
 #include "task/task_creds.h"
 
 struct state_store;
+struct systemd_client;
 struct docker_auth_config;
 
 /* ---- Docker operations used by the engine ------------------------------ */
@@ -156,6 +157,10 @@ struct engine_options
   /* Docker's cgroup driver is systemd (its /info): task cgroups are the
      slices engine/cgroup.h names. */
   bool cgroup_systemd;
+  /* With cgroup_systemd: systemd's D-Bus API, which makes each task's slice
+     (engine/slice.h); NULL = every task with the systemd driver stops with
+     the cgroup reason. */
+  struct systemd_client *systemd;
   /* Bridge-mode mappings without a host port get one the agent picks in
      gates->port_range (engine/ports.h); false = Docker picks (tests). */
   bool pick_host_ports;

@@ -13,6 +13,7 @@
  *   reconcile.c  start-up reconciliation with Docker
  *   restart_exec.c  the restart policy: save the tracker, start in place
  *   secrets.c    secret resources: fetched before the creates that need them
+ *   slice.c      the task's systemd slice: started before its creates, stopped at cleanup
  */
 #ifndef ENGINE_ENGINE_INTERNAL_H
 #define ENGINE_ENGINE_INTERNAL_H
@@ -24,6 +25,7 @@
 #include "engine/decide.h"
 #include "engine/engine.h"
 #include "engine/ports.h"
+#include "engine/slice.h"
 #include "engine/images.h"
 #include "task/image_record.h"
 #include "state/state.h"
@@ -63,6 +65,8 @@ enum op_kind
   OP_RESTART_SAVE, /* restart policy: waiting for the save of the tracker */
   OP_RESTART,      /* restart policy: docker start of the stopped container */
   OP_SECRETS,      /* a secret resource's fetch (ci: the provider; engine/secrets.h) */
+  OP_SLICE,        /* the task's systemd slice being started (engine/slice.h); handle: the D-Bus call */
+  OP_SLICE_STOP,   /* engine-level: a slice stopped at cleanup, or reset after a failed start (msg: unit) */
 };
 
 /* One Docker call (or save) in flight; the callback's data. */
@@ -111,6 +115,8 @@ struct engine
   struct task_option_gates gates;
   char *cgroup_root; /* NULL = no task cgroups */
   struct engine_cgroup_cfg cgroup_cfg;
+  struct systemd_client *systemd; /* task slices (engine/slice.h), NULL = none */
+  int systemd_version;            /* the Manager's Version: ENGINE_SYSTEMD_VERSION_UNASKED, -1 = unknown */
   bool pick_host_ports;
   struct engine_port_alloc port_alloc;
 
@@ -300,6 +306,14 @@ void engine_secrets_cancel (engine_t *e, void *handle);
    resource changed. */
 bool engine_secrets_step (engine_t *e, struct task *t);
 void engine_secrets_done_cb (struct task_secret_resource *values, const char *err_text, void *data);
+
+/* ---- slice.c ---- */
+/* Start the task's systemd slice when it needs one now (engine/slice.h);
+   true if its status changed. */
+bool engine_slice_step (engine_t *e, struct task *t);
+/* The task is dropped at cleanup: its slice is stopped (reply logged). */
+void engine_slice_stop (engine_t *e, const struct task *t);
+void engine_slice_cancel (struct op *op);
 
 /* ---- reconcile.c ---- */
 void engine_reconcile_start (engine_t *e);

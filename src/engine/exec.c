@@ -143,6 +143,8 @@ engine_op_cancel (struct op *op)
     state_save_cancel (e->state, engine_restart_saved_cb, op);
   else if (op->kind == OP_SECRETS)
     engine_secrets_cancel (e, op->handle);
+  else if (op->kind == OP_SLICE || op->kind == OP_SLICE_STOP)
+    engine_slice_cancel (op);
   else if (op->handle)
     e->ops->cancel (e->ops_ctx, op->handle);
   launch_slot_freed (e, op->kind);
@@ -667,6 +669,7 @@ engine_task_step (engine_t *e, struct task *t)
       bool again = false;
       dirty |= engine_dependency_failures (e, t);
       dirty |= engine_secrets_step (e, t);
+      dirty |= engine_slice_step (e, t);
       dirty |= engine_plan_update_desired (t);
       t->hold = task_held (e, t);
       t->pull_upfront = e->pull_upfront;

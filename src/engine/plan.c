@@ -4,6 +4,7 @@
 #include "engine/plan.h"
 #include "engine/depends.h"
 #include "engine/secrets.h"
+#include "engine/slice.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
 #include <stdlib.h>
@@ -186,8 +187,9 @@ engine_plan_container_action (const struct task *t, size_t idx)
     {
     case TASK_STATUS_NONE:
       return deps_created (t, c) ? TASK_ACTION_PULL : TASK_ACTION_NONE;
-    case TASK_STATUS_PULLED: /* and its secrets fetched (engine/secrets.h) */
+    case TASK_STATUS_PULLED: /* and its secrets fetched (engine/secrets.h), its slice made (engine/slice.h) */
       return deps_created (t, c) && (!t->links_by_address || deps_running (t, c)) && engine_secrets_ready (t, c)
+                     && engine_slice_ready (t)
                  ? TASK_ACTION_CREATE
                  : TASK_ACTION_NONE;
     case TASK_STATUS_CREATED:
@@ -255,7 +257,7 @@ engine_plan_stuck (const struct task *t)
   for (size_t i = 0; i < t->n_containers; i++)
     if (engine_plan_container_action (t, i) != TASK_ACTION_NONE)
       return ENGINE_PLAN_NOT_STUCK;
-  if (engine_secrets_pending (t)) /* its end steps the task */
+  if (engine_secrets_pending (t) || t->slice_res == TASK_RES_PENDING) /* its end steps the task */
     return ENGINE_PLAN_NOT_STUCK;
   /* Waiting on a dependsOn condition is not being stuck: an event (exit,
      health) or the dependency's start timeout ends the wait. */

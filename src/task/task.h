@@ -227,6 +227,9 @@ struct task
   uint64_t launch_started_ms;
   /* Values of the secrets, per provider (task/secrets.h): never persisted. */
   struct task_secret_resource secret_res[TASK_SECRET_N_PROVIDERS];
+  /* Its systemd slice (engine/slice.h): NONE = none asked for (cgroupfs
+     driver, limits off, or not needed yet), never persisted. */
+  enum task_resource_status slice_res;
 };
 
 void task_free (struct task *t);

@@ -41,6 +41,9 @@ struct it
   const struct docker_auth_config *auth;
   const struct config_images *images; /* image cleanup / pre-caching, NULL = off */
   char *extra_cleanup; /* shell command run at teardown */
+  const char *cgroup_root;         /* task cgroups (engine.h), NULL = off */
+  bool cgroup_systemd;             /* Docker's driver taken as systemd */
+  struct systemd_client *systemd;  /* its slices (engine/slice.h) */
 };
 
 static inline void
@@ -102,6 +105,9 @@ it_engine_up (struct it *x)
     .n_extra_labels = 2,
     .auth = x->auth,
     .images = x->images,
+    .cgroup_root = x->cgroup_root,
+    .cgroup_systemd = x->cgroup_systemd,
+    .systemd = x->systemd,
   };
   x->e = engine_new (&x->loop, &o, &err);
   if (!x->e)
