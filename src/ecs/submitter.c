@@ -258,6 +258,11 @@ build_batch (ecs_submitter_t *s, size_t i, const char *task_arn, uint64_t now, u
           if (e.queued_ms < oldest)
             oldest = e.queued_ms;
           last_task_status = e.task_status;
+          /* the task's time stamps as the newest container change saw them
+             (a task change later in the batch replaces them) */
+          b->pull_started_ms = e.pull_started_ms;
+          b->pull_stopped_ms = e.pull_stopped_ms;
+          b->execution_stopped_ms = e.execution_stopped_ms;
           free (task_status);
           task_status = last_task_status ? xstrdup (last_task_status) : NULL;
           continue;

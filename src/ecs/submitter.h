@@ -61,7 +61,7 @@ struct ecs_state_change
   size_t n_bindings;
   const char *runtime_id, *image_digest; /* container changes, may be NULL */
   const char *task_status;    /* container changes: the task's status then, may be NULL */
-  int64_t pull_started_ms, pull_stopped_ms, execution_stopped_ms; /* task changes, 0 = none */
+  int64_t pull_started_ms, pull_stopped_ms, execution_stopped_ms; /* the task's, 0 = none */
 };
 
 /* The queue as the submitter sees it.  peek's result is copied by the

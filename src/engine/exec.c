@@ -391,6 +391,16 @@ issue_pull (engine_t *e, struct task *t, size_t ci)
               : engine_decide_pull (&e->pulls, c->image, pull_in_flight (e, c->image), uv_now (e->loop)))
     {
     case ENGINE_PULL_REUSE:
+      /* where upstream would pull again (behaviour default / always), the
+         shared pull stands for this task's: its pull time stamps are set
+         as for a pull that took no time, so its task changes carry them */
+      if (engine_decide_pull_policy (e->pull_behavior, true) == ENGINE_POLICY_PULL)
+        {
+          int64_t now = engine_wall_ms ();
+          if (!t->pull_started_ms)
+            t->pull_started_ms = now;
+          t->pull_stopped_ms = now;
+        }
       engine_record (e, t, ci, TASK_STATUS_PULLED, NULL);
       return true;
     case ENGINE_PULL_WAIT:

@@ -2,7 +2,8 @@
  * queue, drained by ecs/submitter.c): container and task changes in
  * today's form - PENDING once a task's images are there with a digest,
  * RUNNING, STOPPED - with the Docker id, the image digest and the task's
- * pull / execution-stopped timestamps.  Each status is queued once (the
+ * pull / execution-stopped timestamps (on container changes too: a batch
+ * without a task change carries them).  Each status is queued once (the
  * sent status), in the order the engine records them. */
 #include "core/metrics.h"
 #include "core/util.h"
@@ -63,6 +64,12 @@ engine_emit_container_change (engine_t *e, struct task *t, struct task_container
   ch->runtime_id = c->docker_id ? xstrdup (c->docker_id) : NULL;
   ch->image_digest = c->image_digest ? xstrdup (c->image_digest) : NULL;
   ch->task_status = xstrdup (task_status_ecs_str (t->known_status));
+  /* the task's time stamps as they are now: a batch of container changes
+     sent without a task change carries them, as upstream's every task
+     change does (its periodic drain sets them too) */
+  ch->pull_started_ms = t->pull_started_ms;
+  ch->pull_stopped_ms = t->pull_stopped_ms;
+  ch->execution_stopped_ms = t->execution_stopped_ms;
   c->sent_status = c->known_status;
   state_change_push (e->state, ch);
 }

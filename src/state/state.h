@@ -180,8 +180,8 @@ struct state_change
   /* CONTAINER: the task's ECS status when recorded: the status a task
      change made only to carry this container change is sent with. */
   char *task_status;
-  /* TASK: unix ms, 0 = unset (pullStartedAt, pullStoppedAt,
-     executionStoppedAt) */
+  /* the task's unix ms, 0 = unset (pullStartedAt, pullStoppedAt,
+     executionStoppedAt); CONTAINER: the task's as they were when queued */
   int64_t pull_started_ms, pull_stopped_ms, execution_stopped_ms;
   uint64_t queued_ms; /* loop ms when pushed (loaded ones: when loaded); not persisted */
   bool durable; /* saved: may be submitted */

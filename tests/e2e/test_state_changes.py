@@ -6,7 +6,8 @@ does: every submission is one SubmitTaskStateChange (no SubmitContainerStateChan
 the container changes ride in its containers[]; PENDING is reported once the
 images are there (with the registry digest), then RUNNING (the Docker ids as
 runtimeId), then STOPPED with executionStoppedAt.  describe-tasks shows the
-pull timestamps and each container's runtimeId / imageDigest.  The number of
+pull timestamps and each container's runtimeId / imageDigest; a second task of
+the same image, sharing the first one's pull, has pull timestamps too.  The number of
 calls is compared with the one-call-per-change form (the test prints both).
 """
 
@@ -67,6 +68,19 @@ def test_task_and_container_changes_batched_with_ids_digests_and_timestamps(make
                  "--filter", "label=com.amazonaws.ecs.container-name=" + c["name"]], text=True).split()
             assert c.get("runtimeId") == ids[0], (c, ids)
             assert c.get("imageDigest") == digest, c
+
+        # a second task of the same image at once shares the first one's pull
+        # (no second pull); upstream would pull again, so its task changes
+        # still carry pullStartedAt / pullStoppedAt, as every task change does
+        td2 = register_task_def(cp, "todays-form-2", image, [
+            {"name": "solo", "cpu": 10, "memory": 32, "essential": True, "command": ["sleep", "3600"]}])
+        arn2 = cp.ecs.run_task(cluster=agent.cluster, taskDefinition=td2)["tasks"][0]["taskArn"]
+        wait_task_status(cp, agent.cluster, arn2, "RUNNING")
+        subs2 = wait_for(lambda: (lambda s: s if len(s) >= 2 else None)(submissions(cp, arn2)), 30,
+                         what="the second task's PENDING and RUNNING")
+        for _, r in subs2:
+            assert r.get("pullStartedAt") and r["pullStartedAt"] <= r.get("pullStoppedAt", 0), r
+        cp.ecs.stop_task(cluster=agent.cluster, task=arn2)
 
         cp.ecs.stop_task(cluster=agent.cluster, task=arn)
         wait_task_status(cp, agent.cluster, arn, "STOPPED")

@@ -338,6 +338,49 @@ test_drain_lone_containers (void **state)
   env_free (e);
 }
 
+/* A batch of container changes without a task change carries the task's
+   pull time stamps as the newest of them saw them (upstream sets them on
+   every task change, its periodic drain of batched container changes too);
+   with a task change in the batch, the task change's own go out. */
+static void
+test_lone_containers_carry_task_timestamps (void **state)
+{
+  struct env *e = env_new ();
+  e->drain_ms = 10;
+  struct fq_item *it = fq_push (&e->q, ECS_CHANGE_CONTAINER, "t1", "side", "STOPPED", true);
+  it->c.pull_started_ms = 1000;
+  it->c.pull_stopped_ms = 0; /* still pulling then */
+  it->c.queued_ms = uv_now (&e->loop);
+  it = fq_push (&e->q, ECS_CHANGE_CONTAINER, "t1", "init", "STOPPED", true);
+  it->c.pull_started_ms = 1000;
+  it->c.pull_stopped_ms = 2000;
+  it->c.queued_ms = uv_now (&e->loop);
+  env_start (e);
+  run (e);
+  assert_int_equal (e->f.n_log, 1);
+  assert_string_equal (e->f.log[0].what, "task t1 RUNNING [side STOPPED,init STOPPED]");
+  assert_int_equal (e->f.pull_started_ms, 1000);
+  assert_int_equal (e->f.pull_stopped_ms, 2000);
+  assert_int_equal (e->f.execution_stopped_ms, 0);
+  env_free (e);
+
+  e = env_new ();
+  it = fq_push (&e->q, ECS_CHANGE_CONTAINER, "t1", "main", "STOPPED", true);
+  it->c.pull_started_ms = 1000;
+  it->c.pull_stopped_ms = 2000;
+  it = fq_push (&e->q, ECS_CHANGE_TASK, "t1", NULL, "STOPPED", true);
+  it->c.pull_started_ms = 1000;
+  it->c.pull_stopped_ms = 2000;
+  it->c.execution_stopped_ms = 3000;
+  env_start (e);
+  run (e);
+  assert_int_equal (e->f.n_log, 1);
+  assert_string_equal (e->f.log[0].what, "task t1 STOPPED [main STOPPED]");
+  assert_int_equal (e->f.pull_stopped_ms, 2000);
+  assert_int_equal (e->f.execution_stopped_ms, 3000);
+  env_free (e);
+}
+
 /* The task change's timestamps and reason go out with it. */
 static void
 test_task_fields (void **state)
@@ -568,7 +611,8 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_batching),          cmocka_unit_test (test_interleaved_tasks),
-    cmocka_unit_test (test_drain_lone_containers), cmocka_unit_test (test_task_fields),
+    cmocka_unit_test (test_drain_lone_containers),
+    cmocka_unit_test (test_lone_containers_carry_task_timestamps), cmocka_unit_test (test_task_fields),
     cmocka_unit_test (test_durability_gate),
     cmocka_unit_test (test_retry_until_acked), cmocka_unit_test (test_long_outage),
     cmocka_unit_test (test_drop_non_retriable), cmocka_unit_test (test_status_filter),

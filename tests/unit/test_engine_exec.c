@@ -955,6 +955,12 @@ test_pending_and_fields (void **st)
   assert_true (tp->pull_started_ms > 0 && tp->pull_stopped_ms >= tp->pull_started_ms);
   assert_int_equal (tr->pull_started_ms, tp->pull_started_ms);
   assert_int_equal (tr->execution_stopped_ms, 0);
+  /* container changes carry the task's time stamps as they were (a batch
+     without a task change sends them, as upstream's drain does) */
+  assert_int_equal (cp->pull_started_ms, tp->pull_started_ms);
+  assert_int_equal (cp->pull_stopped_ms, tp->pull_stopped_ms);
+  assert_int_equal (cr->pull_stopped_ms, tp->pull_stopped_ms);
+  assert_int_equal (cr->execution_stopped_ms, 0);
   assert_int_equal (t->sent_status, TASK_STATUS_RUNNING);
   fake_exit (&x->fake, "app", 1);
   assert_true (spin_task (x, "arn:tp", TASK_STATUS_STOPPED));
@@ -962,6 +968,8 @@ test_pending_and_fields (void **st)
   assert_string_equal (q2, "C:app:PENDING T:PENDING C:app:RUNNING T:RUNNING C:app:STOPPED:1 T:STOPPED ");
   const struct state_change *ts = state_change_peek (x->state, 5);
   assert_true (ts->execution_stopped_ms >= tr->pull_stopped_ms);
+  /* the essential container's stop set executionStoppedAt before its change */
+  assert_int_equal (state_change_peek (x->state, 4)->execution_stopped_ms, t->execution_stopped_ms);
   assert_int_equal (ts->execution_stopped_ms, t->execution_stopped_ms);
 }
 
@@ -1407,6 +1415,52 @@ test_pull_behaviour_once (void **st)
   add (x, "{\"arn\":\"arn:o2\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"img-once\",\"essential\":true}]}");
   assert_true (spin_task (x, "arn:o2", TASK_STATUS_RUNNING));
   assert_int_equal (x->fake.n_pull, 1);
+}
+
+/* A task whose image another task pulled moments ago shares that pull;
+   with the default behaviour (upstream pulls again) its task changes still
+   carry pullStartedAt / pullStoppedAt.  With "once" (upstream does not
+   pull a pulled image) they carry none. */
+static void
+test_pull_shared_timestamps (void **st)
+{
+  struct fx *x = *st;
+  engine_up (x);
+  add (x, "{\"arn\":\"arn:r1\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"img-shared\",\"essential\":true}]}");
+  assert_true (spin_task (x, "arn:r1", TASK_STATUS_RUNNING));
+  add (x, "{\"arn\":\"arn:r2\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"img-shared\",\"essential\":true}]}");
+  assert_true (spin_task (x, "arn:r2", TASK_STATUS_RUNNING));
+  assert_int_equal (x->fake.n_pull, 1);
+  const struct task *t1 = task_of (x, "arn:r1"), *t2 = task_of (x, "arn:r2");
+  assert_true (t2->pull_started_ms >= t1->pull_stopped_ms && t2->pull_stopped_ms >= t2->pull_started_ms);
+  bool seen = false;
+  for (size_t i = 0; i < state_change_count (x->state); i++)
+    {
+      const struct state_change *ch = state_change_peek (x->state, i);
+      if (ch->kind == STATE_CHANGE_TASK && strcmp (ch->task_arn, "arn:r2") == 0)
+        {
+          assert_int_equal (ch->pull_started_ms, t2->pull_started_ms);
+          assert_int_equal (ch->pull_stopped_ms, t2->pull_stopped_ms);
+          seen = true;
+        }
+    }
+  assert_true (seen);
+}
+
+static void
+test_pull_once_no_timestamps (void **st)
+{
+  struct fx *x = *st;
+  x->pull_behavior = CONFIG_PULL_ONCE;
+  engine_up (x);
+  add (x, "{\"arn\":\"arn:q1\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"img-q\",\"essential\":true}]}");
+  assert_true (spin_task (x, "arn:q1", TASK_STATUS_RUNNING));
+  add (x, "{\"arn\":\"arn:q2\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"img-q\",\"essential\":true}]}");
+  assert_true (spin_task (x, "arn:q2", TASK_STATUS_RUNNING));
+  assert_int_equal (x->fake.n_pull, 1);
+  assert_true (task_of (x, "arn:q1")->pull_started_ms > 0);
+  assert_int_equal (task_of (x, "arn:q2")->pull_started_ms, 0);
+  assert_int_equal (task_of (x, "arn:q2")->pull_stopped_ms, 0);
 }
 
 /* prefer-cached: a local copy is used without pulling; none -> pull. */
@@ -2517,6 +2571,8 @@ main (void)
     cmocka_unit_test_setup_teardown (test_precache_launch_limit, setup, teardown),
     cmocka_unit_test_setup_teardown (test_pull_behaviour_always, setup, teardown),
     cmocka_unit_test_setup_teardown (test_pull_behaviour_once, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_pull_shared_timestamps, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_pull_once_no_timestamps, setup, teardown),
     cmocka_unit_test_setup_teardown (test_pull_behaviour_prefer_cached, setup, teardown),
     cmocka_unit_test_setup_teardown (test_sequence_hold, setup, teardown),
     cmocka_unit_test_setup_teardown (test_restop_once, setup, teardown),
