@@ -415,9 +415,12 @@ agent_step_register (struct agent *a)
       user[i].value = a->cfg->instance_attributes[i].value;
     }
   size_t n_attrs = 0;
-  struct ecs_attribute *attrs = ecs_standard_attributes ((const char *const *) versions, nv, drivers,
-                                                         n_drivers, user, n_user, &n_attrs,
-                                                         &err);
+  struct ecs_attribute *attrs = NULL;
+  const char *ci_arn = state_container_instance_arn (a->state);
+  int n_sent = ecs_custom_attributes_sent (user, n_user, ci_arn && *ci_arn, &err);
+  if (n_sent >= 0)
+    attrs = ecs_standard_attributes ((const char *const *) versions, nv, drivers, n_drivers, user,
+                                     (size_t) n_sent, &n_attrs, &err);
   if (attrs)
     {
       size_t n_opt = 0;

@@ -197,6 +197,13 @@ struct ecs_attribute *ecs_standard_attributes (const char *const *docker_api_ver
                                                size_t n_drivers, const struct ecs_attribute *user,
                                                size_t n_user, size_t *n, agent_error_t *err);
 void ecs_attributes_free (struct ecs_attribute *a, size_t n);
+/* How many of the n_user ECS_INSTANCE_ATTRIBUTES a registration carries:
+   all on the first one, none on a re-registration (a container instance
+   ARN restored), as upstream's registerContainerInstance (custom attributes
+   only on the initial registration; ECS keeps them on the instance).  Each
+   is checked either way: -1 + ERR_INVALID as ecs_standard_attributes. */
+int ecs_custom_attributes_sent (const struct ecs_attribute *user, size_t n_user, bool reregistration,
+                                agent_error_t *err);
 
 /* Capabilities of the container options (ecs/attributes_options.c), for a
    daemon serving Docker API 1.<api_minor>: privileged-container unless

@@ -515,6 +515,20 @@ user_attribute_valid (const struct ecs_attribute *u)
   return true;
 }
 
+int
+ecs_custom_attributes_sent (const struct ecs_attribute *user, size_t n_user, bool reregistration,
+                            agent_error_t *err)
+{
+  for (size_t i = 0; i < n_user; i++)
+    if (!user_attribute_valid (&user[i]))
+      {
+        error_set (err, ERR_INVALID, "ECS_INSTANCE_ATTRIBUTES: invalid attribute %s",
+                   user[i].name ? user[i].name : "");
+        return -1;
+      }
+  return reregistration ? 0 : (int) n_user;
+}
+
 struct ecs_attribute *
 ecs_standard_attributes (const char *const *docker_api_versions, size_t n_versions,
                          const char *const *logging_drivers, size_t n_drivers,

@@ -3,7 +3,9 @@ control plane: the container instance's tags (ECS_CONTAINER_INSTANCE_TAGS, and
 with ECS_CONTAINER_INSTANCE_PROPAGATE_TAGS_FROM=ec2_instance the EC2 instance's
 tags read from the instance metadata, configured ones winning, aws: ones left
 out), the client token of every registration, the availability zone learned
-from the answer, the same ARN and the tags again on re-registration, and the
+from the answer, the same ARN and the tags again on re-registration, the
+custom attributes (ECS_INSTANCE_ATTRIBUTES) on the first registration only
+(upstream's registerContainerInstance; the instance keeps them), and the
 DiscoverPollEndpoint members (zoneId) upstream sends."""
 
 import json
@@ -20,7 +22,8 @@ def test_tags_token_zone_and_reregistration(controlplane, make_agent):
     cp.admin("/_local/imds/tags", {"tags": {"Name": "web-1", "team": "infra",
                                             "aws:cloudformation:stack-name": "s1"}})
     agent = make_agent(env={"ECS_CONTAINER_INSTANCE_TAGS": json.dumps({"team": "platform", "env": "dev"}),
-                            "ECS_CONTAINER_INSTANCE_PROPAGATE_TAGS_FROM": "ec2_instance"})
+                            "ECS_CONTAINER_INSTANCE_PROPAGATE_TAGS_FROM": "ec2_instance",
+                            "ECS_INSTANCE_ATTRIBUTES": json.dumps({"stack": "blue"})})
     agent.wait_connected()
     arn = agent.instance_arn()
     want = {"team": "platform", "env": "dev", "Name": "web-1"}
@@ -28,6 +31,7 @@ def test_tags_token_zone_and_reregistration(controlplane, make_agent):
     assert len(reg) == 1, reg
     assert {t["key"]: t["value"] for t in reg[0]["tags"]} == want, reg[0]["tags"]
     assert reg[0].get("clientToken"), reg[0]
+    assert {"name": "stack", "value": "blue"} in reg[0]["attributes"], reg[0]["attributes"]
     ci = cp.ecs.describe_container_instances(cluster=agent.cluster, containerInstances=[arn])
     ci = ci["containerInstances"][0]
     assert {t["key"]: t["value"] for t in ci["tags"]} == want, ci["tags"]
@@ -48,8 +52,13 @@ def test_tags_token_zone_and_reregistration(controlplane, make_agent):
     # a token on every registration, as upstream; a fresh one for the re-registration
     assert again.get("clientToken") and again["clientToken"] != reg[0]["clientToken"], again
     assert {t["key"]: t["value"] for t in again["tags"]} == want, again
+    # custom attributes: the first registration only, as upstream; the instance keeps them
+    assert not [a for a in again["attributes"] if a["name"] == "stack"], again["attributes"]
+    assert any(a["name"] == "ecs.os-type" for a in again["attributes"]), again["attributes"]
     agent.wait_connected()
     assert agent.instance_arn() == arn
+    ci = cp.ecs.describe_container_instances(cluster=agent.cluster, containerInstances=[arn])
+    assert {"name": "stack", "value": "blue"} in ci["containerInstances"][0]["attributes"], ci
     assert agent.stop() == 0
     assert "Sanitizer" not in agent.output()
 
@@ -59,7 +68,8 @@ def test_ec2_tags_unavailable_registers_with_configured_tags(controlplane, make_
     configured tags alone, as upstream when DescribeTags fails."""
     cp = controlplane
     agent = make_agent(env={"ECS_CONTAINER_INSTANCE_TAGS": '{"env":"dev"}',
-                            "ECS_CONTAINER_INSTANCE_PROPAGATE_TAGS_FROM": "ec2_instance"})
+                            "ECS_CONTAINER_INSTANCE_PROPAGATE_TAGS_FROM": "ec2_instance",
+                            "ECS_INSTANCE_ATTRIBUTES": json.dumps({"stack": "blue"})})
     agent.wait_connected()
     reg = requests(cp, "RegisterContainerInstance")
     assert [(t["key"], t["value"]) for t in reg[0]["tags"]] == [("env", "dev")], reg[0]

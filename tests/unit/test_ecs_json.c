@@ -547,7 +547,17 @@ test_attributes (void **state)
       assert_null (a);
       assert_int_equal (error_kind (&err), ERR_INVALID);
       error_free (&err);
+      /* checked on a re-registration too, though none is sent then */
+      assert_int_equal (ecs_custom_attributes_sent (&bad[i], 1, true, &err), -1);
+      assert_int_equal (error_kind (&err), ERR_INVALID);
+      error_free (&err);
     }
+  /* ECS_INSTANCE_ATTRIBUTES go with the first registration only, as upstream */
+  const struct ecs_attribute custom[] = { { "stack", "blue" }, { "rack", "r1" } };
+  assert_int_equal (ecs_custom_attributes_sent (custom, 2, false, &err), 2);
+  assert_int_equal (ecs_custom_attributes_sent (custom, 2, true, &err), 0);
+  assert_int_equal (ecs_custom_attributes_sent (NULL, 0, false, &err), 0);
+  assert_null (err);
 }
 
 static void
