@@ -382,7 +382,8 @@ engine_decide_pull (const struct engine_pull_cache *c, const char *image, bool p
 }
 
 void
-engine_pull_cache_remember (struct engine_pull_cache *c, const char *image, uint64_t now_ms)
+engine_pull_cache_remember (struct engine_pull_cache *c, const char *image, const char *digest,
+                            uint64_t now_ms)
 {
   size_t slot = 0;
   for (size_t i = 0; i < ENGINE_PULL_CACHE_SIZE; i++)
@@ -397,7 +398,18 @@ engine_pull_cache_remember (struct engine_pull_cache *c, const char *image, uint
     }
   free (c->e[slot].image);
   c->e[slot].image = xstrdup (image);
+  free (c->e[slot].digest);
+  c->e[slot].digest = digest ? xstrdup (digest) : NULL;
   c->e[slot].at_ms = now_ms;
+}
+
+const char *
+engine_pull_cache_digest (const struct engine_pull_cache *c, const char *image)
+{
+  for (size_t i = 0; i < ENGINE_PULL_CACHE_SIZE; i++)
+    if (c->e[i].image && strcmp (c->e[i].image, image) == 0)
+      return c->e[i].digest;
+  return NULL;
 }
 
 void
@@ -406,7 +418,8 @@ engine_pull_cache_free (struct engine_pull_cache *c)
   for (size_t i = 0; i < ENGINE_PULL_CACHE_SIZE; i++)
     {
       free (c->e[i].image);
-      c->e[i].image = NULL;
+      free (c->e[i].digest);
+      c->e[i].image = c->e[i].digest = NULL;
     }
 }
 

@@ -206,6 +206,7 @@ struct engine_pull_cache
   struct
   {
     char *image; /* owned */
+    char *digest; /* owned, the registry digest the pull reported; NULL = none */
     uint64_t at_ms;
   } e[ENGINE_PULL_CACHE_SIZE];
 };
@@ -219,8 +220,13 @@ enum engine_pull_verdict
 
 enum engine_pull_verdict engine_decide_pull (const struct engine_pull_cache *c, const char *image,
                                              bool pull_in_flight, uint64_t now_ms);
-/* Remember image as pulled at now_ms (replaces the oldest entry). */
-void engine_pull_cache_remember (struct engine_pull_cache *c, const char *image, uint64_t now_ms);
+/* Remember image as pulled at now_ms with its digest (NULL = none known;
+   replaces the oldest entry). */
+void engine_pull_cache_remember (struct engine_pull_cache *c, const char *image, const char *digest,
+                                 uint64_t now_ms);
+/* The digest remembered with image's pull, NULL if none: a container that
+   shares the pull takes it (upstream pulls again and learns it). */
+const char *engine_pull_cache_digest (const struct engine_pull_cache *c, const char *image);
 void engine_pull_cache_free (struct engine_pull_cache *c);
 
 /* ---- retries and deadlines ------------------------------------------------ */

@@ -324,7 +324,7 @@ engine_apply_outcome (engine_t *e, struct op *op, struct task *t, size_t ci,
       if (out->warn)
         log_warn (MOD, "task %s container %s: pull of %s failed (%s); using the local image", t->arn,
                   c->name, c->image, out->warn);
-      engine_pull_cache_remember (&e->pulls, c->image, uv_now (e->loop));
+      engine_pull_cache_remember (&e->pulls, c->image, c->image_digest, uv_now (e->loop));
       if (c->image)
         engine_issue_image_record (e, c->image, o->source == ENGINE_OBS_PULL && !o->err_kind);
     }
@@ -401,6 +401,10 @@ issue_pull (engine_t *e, struct task *t, size_t ci)
             t->pull_started_ms = now;
           t->pull_stopped_ms = now;
         }
+      /* and its digest (PENDING, imageDigest), as the pull reported it */
+      const char *digest = engine_pull_cache_digest (&e->pulls, c->image);
+      if (digest && !c->image_digest)
+        c->image_digest = xstrdup (digest);
       engine_record (e, t, ci, TASK_STATUS_PULLED, NULL);
       return true;
     case ENGINE_PULL_WAIT:

@@ -302,7 +302,7 @@ precache_done_cb (agent_error_t err, void *data)
     {
       log_info (MOD, "pre-cached %s in %.1f s (%zu layers, %lld bytes downloaded)", image,
                 (double) (uv_now (e->loop) - started) / 1000.0, sum.layers, (long long) sum.bytes_done);
-      engine_pull_cache_remember (&e->pulls, image, uv_now (e->loop));
+      engine_pull_cache_remember (&e->pulls, image, NULL, uv_now (e->loop));
       engine_issue_image_record (e, image, true);
     }
   engine_step_all (e); /* containers that waited for this pull */

@@ -328,20 +328,23 @@ test_pull_reuse (void **st)
   struct engine_pull_cache pc = { 0 };
   assert_int_equal (engine_decide_pull (&pc, "busybox", false, 1000), ENGINE_PULL_ISSUE);
   assert_int_equal (engine_decide_pull (&pc, "busybox", true, 1000), ENGINE_PULL_WAIT);
-  engine_pull_cache_remember (&pc, "busybox", 1000);
+  engine_pull_cache_remember (&pc, "busybox", "sha256:b1", 1000);
+  assert_string_equal (engine_pull_cache_digest (&pc, "busybox"), "sha256:b1");
+  assert_null (engine_pull_cache_digest (&pc, "other"));
   assert_int_equal (engine_decide_pull (&pc, "busybox", false, 1000), ENGINE_PULL_REUSE);
   assert_int_equal (engine_decide_pull (&pc, "busybox", false, 1000 + ENGINE_PULL_REUSE_MS - 1), ENGINE_PULL_REUSE);
   assert_int_equal (engine_decide_pull (&pc, "busybox", false, 1000 + ENGINE_PULL_REUSE_MS), ENGINE_PULL_ISSUE);
   assert_int_equal (engine_decide_pull (&pc, "busybox", true, 1000 + ENGINE_PULL_REUSE_MS), ENGINE_PULL_WAIT);
   assert_int_equal (engine_decide_pull (&pc, "other", false, 1000), ENGINE_PULL_ISSUE);
   /* Remembering again refreshes the same entry; a full cache drops the oldest. */
-  engine_pull_cache_remember (&pc, "busybox", 50000);
+  engine_pull_cache_remember (&pc, "busybox", NULL, 50000);
+  assert_null (engine_pull_cache_digest (&pc, "busybox")); /* a pull without one forgets it */
   assert_int_equal (engine_decide_pull (&pc, "busybox", false, 55000), ENGINE_PULL_REUSE);
   for (int i = 0; i < ENGINE_PULL_CACHE_SIZE; i++)
     {
       char img[16];
       snprintf (img, sizeof img, "img%d", i);
-      engine_pull_cache_remember (&pc, img, 60000 + (uint64_t) i);
+      engine_pull_cache_remember (&pc, img, "sha256:i", 60000 + (uint64_t) i);
     }
   assert_int_equal (engine_decide_pull (&pc, "busybox", false, 60100), ENGINE_PULL_ISSUE);
   assert_int_equal (engine_decide_pull (&pc, "img0", false, 60100), ENGINE_PULL_REUSE);

@@ -1419,32 +1419,45 @@ test_pull_behaviour_once (void **st)
 
 /* A task whose image another task pulled moments ago shares that pull;
    with the default behaviour (upstream pulls again) its task changes still
-   carry pullStartedAt / pullStoppedAt.  With "once" (upstream does not
-   pull a pulled image) they carry none. */
+   carry pullStartedAt / pullStoppedAt, and its containers the digest the
+   pull reported (so PENDING is sent), even once the first task is gone.
+   With "once" (upstream does not pull a pulled image) they carry none. */
 static void
 test_pull_shared_timestamps (void **st)
 {
   struct fx *x = *st;
+  x->cleanup_ms = 100;
   engine_up (x);
-  add (x, "{\"arn\":\"arn:r1\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"img-shared\",\"essential\":true}]}");
+  add (x, "{\"arn\":\"arn:r1\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"registry.test/shared:1\",\"essential\":true}]}");
   assert_true (spin_task (x, "arn:r1", TASK_STATUS_RUNNING));
-  add (x, "{\"arn\":\"arn:r2\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"img-shared\",\"essential\":true}]}");
+  int64_t r1_stopped = task_of (x, "arn:r1")->pull_stopped_ms;
+  fake_exit (&x->fake, "c", 0);
+  assert_true (spin_task (x, "arn:r1", TASK_STATUS_STOPPED));
+  spin_until_no_tasks (x); /* r1 is gone: no container to borrow the digest from */
+  assert_int_equal (engine_task_count (x->e), 0);
+  add (x, "{\"arn\":\"arn:r2\",\"desiredStatus\":\"RUNNING\",\"containers\":[{\"name\":\"c\",\"image\":\"registry.test/shared:1\",\"essential\":true}]}");
   assert_true (spin_task (x, "arn:r2", TASK_STATUS_RUNNING));
   assert_int_equal (x->fake.n_pull, 1);
-  const struct task *t1 = task_of (x, "arn:r1"), *t2 = task_of (x, "arn:r2");
-  assert_true (t2->pull_started_ms >= t1->pull_stopped_ms && t2->pull_stopped_ms >= t2->pull_started_ms);
-  bool seen = false;
+  const struct task *t2 = task_of (x, "arn:r2");
+  assert_true (t2->pull_started_ms >= r1_stopped && t2->pull_stopped_ms >= t2->pull_started_ms);
+  assert_string_equal (t2->containers[0].image_digest,
+                       "sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+  int tasks = 0, pending = 0;
   for (size_t i = 0; i < state_change_count (x->state); i++)
     {
       const struct state_change *ch = state_change_peek (x->state, i);
-      if (ch->kind == STATE_CHANGE_TASK && strcmp (ch->task_arn, "arn:r2") == 0)
+      if (strcmp (ch->task_arn, "arn:r2") != 0)
+        continue;
+      if (ch->kind == STATE_CHANGE_TASK)
         {
           assert_int_equal (ch->pull_started_ms, t2->pull_started_ms);
           assert_int_equal (ch->pull_stopped_ms, t2->pull_stopped_ms);
-          seen = true;
+          tasks++;
+          pending += strcmp (ch->status, "PENDING") == 0;
         }
     }
-  assert_true (seen);
+  assert_int_equal (tasks, 2); /* PENDING, RUNNING */
+  assert_int_equal (pending, 1);
 }
 
 static void
