@@ -598,33 +598,6 @@ agent_trim_timer_cb (uv_timer_t *t)
 
 /* ---- run ---- */
 
-/* Task-level cpu and memory limits need the tasks' parent cgroup: when it
-   cannot be made (a read-only /sys/fs/cgroup in a container, no cpu or
-   memory controller), the limits are turned off with a warning and the
-   capability is not advertised, as upstream does; only an explicit
-   ECS_ENABLE_TASK_CPU_MEM_LIMIT=true makes that fatal (terminal). */
-static int
-agent_task_cgroups_init (struct agent *a, agent_error_t *err)
-{
-  a->gates = a->cfg->gates;
-  if (!a->gates.task_cpu_mem_limit)
-    return 0;
-  agent_error_t cerr = NULL;
-  if (engine_cgroup_init (a->cfg->cgroup_path, &cerr) == 0)
-    return 0;
-  if (a->gates.task_cpu_mem_limit_set)
-    {
-      error_move (err, &cerr);
-      error_wrap (err, "ECS_ENABLE_TASK_CPU_MEM_LIMIT is true but the task cgroup root cannot be made");
-      (*err)->kind = ERR_TERMINAL;
-      return -1;
-    }
-  log_warn (MOD, "task cpu and memory limits disabled: %s", error_msg (&cerr));
-  error_free (&cerr);
-  a->gates.task_cpu_mem_limit = false;
-  return 0;
-}
-
 static int
 agent_init (struct agent *a, const struct agent_config *cfg, agent_error_t *err)
 {
@@ -658,6 +631,7 @@ agent_init (struct agent *a, const struct agent_config *cfg, agent_error_t *err)
 
   if (agent_task_cgroups_init (a, err) < 0)
     return -1;
+  agent_ip_compat_init (a);
   if (docker_auth_parse (cfg->engine_auth_type, cfg->engine_auth_data, &a->auth, err) < 0)
     {
       error_wrap (err, "ECS_ENGINE_AUTH_DATA");

@@ -126,4 +126,11 @@ void agent_health_verdict (struct agent *a, struct health_verdict *v);
 /* signals.c: what each signal does (see there); handles on a->loop. */
 void agent_signals_start (struct agent *a);
 
+/* host.c, at start, before the engine exists: a->gates from the config,
+   task limits turned off when no task cgroup root can be made (< 0,
+   terminal, when ECS_ENABLE_TASK_CPU_MEM_LIMIT was set true); then
+   a->gates.ipv6_only from the default routes (config/ipcompat.h). */
+int agent_task_cgroups_init (struct agent *a, agent_error_t *err);
+void agent_ip_compat_init (struct agent *a);
+
 #endif

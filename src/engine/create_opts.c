@@ -216,6 +216,14 @@ engine_create_req_build_region (const struct task *t, const struct task_containe
                                 const char *region, struct docker_label *labels, size_t n_labels,
                                 struct engine_create_req *r, char **errmsg)
 {
+  return engine_create_req_build_host (t, c, region, false, labels, n_labels, r, errmsg);
+}
+
+int
+engine_create_req_build_host (const struct task *t, const struct task_container *c,
+                              const char *region, bool ipv6_only, struct docker_label *labels,
+                              size_t n_labels, struct engine_create_req *r, char **errmsg)
+{
   memset (r, 0, sizeof *r);
   r->labels = labels;
   struct docker_create_opts *o = &r->opts;
@@ -282,7 +290,7 @@ engine_create_req_build_region (const struct task *t, const struct task_containe
   if (t->opts.ipc_mode && *t->opts.ipc_mode)
     o->ipc_mode = t->opts.ipc_mode;
   /* the agent's log options first, then the log-driver secrets (upstream's order) */
-  if (engine_log_options (t, c, region, &r->log, errmsg) < 0)
+  if (engine_log_options (t, c, region, ipv6_only, &r->log, errmsg) < 0)
     return -1;
   size_t nl = r->log.n + r->n_log_opts;
   r->log_all = xcalloc (nl ? nl : 1, sizeof *r->log_all);

@@ -63,6 +63,11 @@ int engine_create_req_build (const struct task *t, const struct task_container *
 int engine_create_req_build_region (const struct task *t, const struct task_container *c,
                                     const char *region, struct docker_label *labels,
                                     size_t n_labels, struct engine_create_req *r, char **errmsg);
+/* The same with what the engine knows of its host: region as above, and
+   ipv6_only for the awslogs endpoint (engine/log_opts.h). */
+int engine_create_req_build_host (const struct task *t, const struct task_container *c,
+                                  const char *region, bool ipv6_only, struct docker_label *labels,
+                                  size_t n_labels, struct engine_create_req *r, char **errmsg);
 void engine_create_req_free (struct engine_create_req *r);
 
 #endif

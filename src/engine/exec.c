@@ -454,7 +454,7 @@ engine_do_create (engine_t *e, struct task *t, size_t ci)
       return;
     }
   struct docker_label *labels = engine_labels (e, t, c, &nl);
-  if (engine_create_req_build_region (t, c, e->region, labels, nl, &r, &errmsg) < 0
+  if (engine_create_req_build_host (t, c, e->region, e->gates.ipv6_only, labels, nl, &r, &errmsg) < 0
       || engine_ports_pick_for (&e->port_alloc, e->pick_host_ports ? &e->gates : NULL, t, c, &r, &errmsg) < 0)
     {
       transition_failed (t, ci, "HostConfigError", errmsg);

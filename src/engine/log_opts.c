@@ -44,9 +44,19 @@ engine_log_opts_free (struct engine_log_opts *l)
   memset (l, 0, sizeof *l);
 }
 
+char *
+engine_awslogs_endpoint (const char *region, bool ipv6_only)
+{
+  char *iso = engine_awslogs_isolated_endpoint (region);
+  if (iso || !ipv6_only || !region || !*region)
+    return iso;
+  return xasprintf ("https://logs.%s.%s", region,
+                    strncmp (region, "cn-", 3) == 0 ? "api.amazonwebservices.com.cn" : "api.aws");
+}
+
 int
 engine_log_options (const struct task *t, const struct task_container *c, const char *region,
-                    struct engine_log_opts *l, char **errmsg)
+                    bool ipv6_only, struct engine_log_opts *l, char **errmsg)
 {
   memset (l, 0, sizeof *l);
   json_t *hc = NULL;
@@ -69,7 +79,7 @@ engine_log_options (const struct task *t, const struct task_container *c, const 
       add (l, "awslogs-credentials-endpoint",
            xasprintf ("/v2/credentials/%s", t->execution_credentials_id));
     }
-  char *endpoint = type && strcmp (type, "awslogs") == 0 ? engine_awslogs_isolated_endpoint (region)
+  char *endpoint = type && strcmp (type, "awslogs") == 0 ? engine_awslogs_endpoint (region, ipv6_only)
                                                           : NULL;
   if (endpoint)
     add (l, "awslogs-endpoint", endpoint);

@@ -88,6 +88,7 @@ struct task_option_gates
   bool awslogs_execrole;         /* ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE: advertise execution-role-awslogs */
   bool propagate_task_memory;    /* ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2 */
   uint32_t cgroup_cpu_period_ms; /* ECS_CGROUP_CPU_PERIOD: task CFS period, 8..100 (default 100) */
+  bool ipv6_only;                /* detected at start (config/ipcompat.h), not a key */
 };
 
 void task_container_options_free (struct task_container_options *o);

@@ -14,7 +14,7 @@ import os
 import subprocess
 import uuid
 
-from conftest import wait_for, wait_task_status
+from conftest import REGION, wait_for, wait_task_status
 
 MIB = 1024 * 1024
 NS = 10 ** 9
@@ -259,6 +259,17 @@ def test_port_range_reported_as_one_binding(make_agent, controlplane, cluster_na
     stop_clean(a)
 
 
+def host_default_routes():
+    """(IPv4, IPv6) default routes with a gateway, read as the agent reads them."""
+    v4 = any(f[1] == "00000000" and f[7] == "00000000" and f[2] != "00000000"
+             for f in (line.split() for line in open("/proc/net/route").read().splitlines()[1:]) if len(f) >= 8)
+    v6 = False
+    if os.path.exists("/proc/net/ipv6_route"):
+        v6 = any(f[0] == "0" * 32 and f[1] == "00" and f[4] != "0" * 32
+                 for f in (line.split() for line in open("/proc/net/ipv6_route")) if len(f) >= 5)
+    return v4, v6
+
+
 def test_log_options_the_agent_adds(make_agent, controlplane, cluster_name, test_image, tmp_path):
     """After the task definition's log configuration the agent adds, as
     upstream: awslogs-credentials-endpoint (the execution role's credentials)
@@ -297,7 +308,15 @@ def test_log_options_the_agent_adds(make_agent, controlplane, cluster_name, test
     assert aw["awslogs-credentials-endpoint"].startswith("/v2/credentials/"), aw
     assert len(aw["awslogs-credentials-endpoint"]) > len("/v2/credentials/")
     assert aw["max-buffer-size"] == "10m" and aw["awslogs-group"] == "/ecs/test"
-    assert "awslogs-endpoint" not in aw                         # us-west-2 is not an isolated region
+    # us-west-2 is not an isolated region: an endpoint only on an IPv6-only host
+    # (default routes, as upstream detects it), the dual-stack one of the agent's region
+    v4, v6 = host_default_routes()
+    assert "instance IP compatibility: IPv4 %s, IPv6 %s" % ("yes" if v4 else "no", "yes" if v6 else "no") \
+        in a.all_logs()
+    if v6 and not v4:
+        assert aw["awslogs-endpoint"] == "https://logs.%s.api.aws" % REGION, aw
+    else:
+        assert "awslogs-endpoint" not in aw, aw
     # (the daemon may add its own default options for json-file)
     assert logs["js"]["Config"]["mode"] == "non-blocking" and logs["js"]["Config"]["max-buffer-size"] == "10m"
     assert logs["own"]["Config"]["max-buffer-size"] == "2m"

@@ -292,28 +292,38 @@ test_log_options (void **st)
     const char *host_config, *strategy, *exec_id, *region;
     const char *endpoint, *creds, *buffer; /* NULL: not added */
     bool fails;
+    bool ipv6_only; /* the host (config/ipcompat.h) */
   } cases[] = {
-    { NULL, NULL, NULL, "us-west-2", NULL, NULL, NULL, false },
+    { NULL, NULL, NULL, "us-west-2", NULL, NULL, NULL, false, false },
     { "{\"LogConfig\":{\"Type\":\"awslogs\",\"Config\":{\"awslogs-group\":\"g\"}}}",
-      "ExecutionRole", "exec-1", "us-west-2", NULL, "/v2/credentials/exec-1", NULL, false },
+      "ExecutionRole", "exec-1", "us-west-2", NULL, "/v2/credentials/exec-1", NULL, false, false },
     { "{\"LogConfig\":{\"Type\":\"awslogs\"}}", "executionrole", NULL, "us-west-2", NULL, NULL,
-      NULL, true },
+      NULL, true, false },
     { "{\"logconfig\":{\"type\":\"awslogs\"}}", NULL, NULL, "us-iso-east-1",
-      "https://logs.us-iso-east-1.c2s.ic.gov", NULL, NULL, false },
+      "https://logs.us-iso-east-1.c2s.ic.gov", NULL, NULL, false, false },
     { "{\"LogConfig\":{\"Type\":\"awslogs\"}}", NULL, NULL, "us-isob-east-1",
-      "https://logs.us-isob-east-1.sc2s.sgov.gov", NULL, NULL, false },
+      "https://logs.us-isob-east-1.sc2s.sgov.gov", NULL, NULL, false, false },
     { "{\"LogConfig\":{\"Type\":\"awslogs\"}}", NULL, NULL, "eusc-de-east-1",
-      "https://logs.eusc-de-east-1.amazonaws.eu", NULL, NULL, false },
+      "https://logs.eusc-de-east-1.amazonaws.eu", NULL, NULL, false, false },
     { "{\"LogConfig\":{\"Type\":\"json-file\"}}", NULL, NULL, "us-iso-east-1", NULL, NULL, NULL,
-      false },
+      false, false },
     { "{\"LogConfig\":{\"Type\":\"json-file\",\"Config\":{\"mode\":\"non-blocking\"}}}",
-      NULL, NULL, "us-west-2", NULL, NULL, "10m", false },
+      NULL, NULL, "us-west-2", NULL, NULL, "10m", false, false },
     { "{\"LogConfig\":{\"Type\":\"json-file\",\"Config\":{\"mode\":\"non-blocking\","
       "\"max-buffer-size\":\"4m\"}}}",
-      NULL, NULL, "us-west-2", NULL, NULL, NULL, false },
+      NULL, NULL, "us-west-2", NULL, NULL, NULL, false, false },
     { "{\"LogConfig\":{\"Type\":\"json-file\",\"Config\":{\"mode\":\"blocking\"}}}", NULL,
-      NULL, "us-west-2", NULL, NULL, NULL, false },
-    { "{\"LogConfig\":{\"Type\":7}}", NULL, NULL, "us-iso-east-1", NULL, NULL, NULL, false },
+      NULL, "us-west-2", NULL, NULL, NULL, false, false },
+    { "{\"LogConfig\":{\"Type\":7}}", NULL, NULL, "us-iso-east-1", NULL, NULL, NULL, false, false },
+    /* IPv6-only host: the dual-stack endpoint for awslogs, nothing for other drivers */
+    { "{\"LogConfig\":{\"Type\":\"awslogs\"}}", NULL, NULL, "us-west-2", "https://logs.us-west-2.api.aws",
+      NULL, NULL, false, true },
+    { "{\"LogConfig\":{\"Type\":\"awslogs\",\"Config\":{\"mode\":\"non-blocking\"}}}", "ExecutionRole",
+      "exec-2", "cn-north-1", "https://logs.cn-north-1.api.amazonwebservices.com.cn", "/v2/credentials/exec-2",
+      "10m", false, true },
+    { "{\"LogConfig\":{\"Type\":\"json-file\"}}", NULL, NULL, "us-west-2", NULL, NULL, NULL, false, true },
+    { "{\"LogConfig\":{\"Type\":\"awslogs\"}}", NULL, NULL, "us-iso-east-1",
+      "https://logs.us-iso-east-1.c2s.ic.gov", NULL, NULL, false, true },
   };
   for (size_t i = 0; i < ARRAY_SIZE (cases); i++)
     {
@@ -325,7 +335,7 @@ test_log_options (void **st)
       t->execution_credentials_id = cases[i].exec_id ? xstrdup (cases[i].exec_id) : NULL;
       struct engine_log_opts lo;
       char *errmsg = NULL;
-      int rc = engine_log_options (t, c, cases[i].region, &lo, &errmsg);
+      int rc = engine_log_options (t, c, cases[i].region, cases[i].ipv6_only, &lo, &errmsg);
       if (cases[i].fails)
         {
           assert_int_equal (rc, -1);
@@ -356,7 +366,7 @@ test_log_options (void **st)
       struct engine_create_req r;
       size_t nl;
       struct docker_label *l = labels (&nl);
-      rc = engine_create_req_build_region (t, c, cases[i].region, l, nl, &r, &errmsg);
+      rc = engine_create_req_build_host (t, c, cases[i].region, cases[i].ipv6_only, l, nl, &r, &errmsg);
       if (cases[i].fails)
         {
           assert_int_equal (rc, -1);
@@ -375,12 +385,47 @@ test_log_options (void **st)
     }
 }
 
+/* engine_awslogs_endpoint: the isolated regions' own endpoints always;
+   elsewhere the dual-stack one (upstream's SDK resolver with UseDualStack)
+   on an IPv6-only host, none otherwise (Docker's driver picks it). */
+static void
+test_awslogs_endpoint (void **st)
+{
+  (void) st;
+  struct
+  {
+    const char *region;
+    bool ipv6_only;
+    const char *want;
+  } cases[] = {
+    { "us-east-1", false, NULL },
+    { "us-east-1", true, "https://logs.us-east-1.api.aws" },
+    { "sa-east-1", true, "https://logs.sa-east-1.api.aws" },
+    { "us-gov-west-1", true, "https://logs.us-gov-west-1.api.aws" },
+    { "cn-northwest-1", true, "https://logs.cn-northwest-1.api.amazonwebservices.com.cn" },
+    { "cn-north-1", false, NULL },
+    { "us-iso-west-1", false, "https://logs.us-iso-west-1.c2s.ic.gov" },
+    { "eu-isoe-west-1", true, "https://logs.eu-isoe-west-1.cloud.adc-e.uk" },
+    { "", true, NULL },
+    { NULL, true, NULL },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (cases); i++)
+    {
+      cleanup_free char *got = engine_awslogs_endpoint (cases[i].region, cases[i].ipv6_only);
+      if (cases[i].want)
+        assert_string_equal (got, cases[i].want);
+      else
+        assert_null (got);
+    }
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_cpu_memory_floors),
     cmocka_unit_test (test_log_options),
+    cmocka_unit_test (test_awslogs_endpoint),
     cmocka_unit_test (test_translation),
     cmocka_unit_test (test_role_environment),
     cmocka_unit_test (test_unresolved),
