@@ -17,14 +17,7 @@
 #include "aws/secrets_wire.h"
 #include "core/xmalloc.h"
 #include "log/log.h"
-
-static void
-check (int rc, agent_error_t *err)
-{
-  if ((rc < 0) != (*err != NULL))
-    abort ();
-  error_free (err);
-}
+#include "fuzz_util.h"
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
@@ -45,7 +38,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         int rc = aws_ssm_parse_response (d, n, &r, &err);
         if (rc < 0 && (r.n_params || r.n_invalid))
           abort ();
-        check (rc, &err);
+        fuzz_check_err (rc, &err);
         struct task_secret_resource res = { 0 };
         char *e = aws_ssm_apply (&r, "us-east-1", &res);
         if ((e != NULL) != (r.n_invalid > 0))
@@ -61,7 +54,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         int rc = aws_asm_parse_response (d, n, &ss, &err);
         if ((rc == 0) != (ss != NULL))
           abort ();
-        check (rc, &err);
+        fuzz_check_err (rc, &err);
         free (ss);
         break;
       }

@@ -8,14 +8,7 @@
 #include <string.h>
 #include "core/xmalloc.h"
 #include "docker/links.h"
-
-#define CHECK(c)                                                                              \
-  do                                                                                          \
-    {                                                                                         \
-      if (!(c))                                                                               \
-        abort ();                                                                             \
-    }                                                                                         \
-  while (0)
+#include "fuzz_util.h"
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)

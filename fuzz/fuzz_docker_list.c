@@ -5,14 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "docker/docker.h"
-
-#define CHECK(c)                                                                              \
-  do                                                                                          \
-    {                                                                                         \
-      if (!(c))                                                                               \
-        abort ();                                                                             \
-    }                                                                                         \
-  while (0)
+#include "fuzz_util.h"
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)

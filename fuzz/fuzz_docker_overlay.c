@@ -11,14 +11,7 @@
 #include "docker/docker.h"
 #include "docker/overlay.h"
 #include "engine/options_check.h"
-
-#define CHECK(c)                                                                              \
-  do                                                                                          \
-    {                                                                                         \
-      if (!(c))                                                                               \
-        abort ();                                                                             \
-    }                                                                                         \
-  while (0)
+#include "fuzz_util.h"
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)

@@ -6,14 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "docker/docker.h"
-
-#define CHECK(c)                                                                              \
-  do                                                                                          \
-    {                                                                                         \
-      if (!(c))                                                                               \
-        abort ();                                                                             \
-    }                                                                                         \
-  while (0)
+#include "fuzz_util.h"
 
 static int
 on_line (const char *json, size_t len, void *data)

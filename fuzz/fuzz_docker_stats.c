@@ -9,14 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "docker/stats.h"
-
-#define CHECK(c)                                                                              \
-  do                                                                                          \
-    {                                                                                         \
-      if (!(c))                                                                               \
-        abort ();                                                                             \
-    }                                                                                         \
-  while (0)
+#include "fuzz_util.h"
 
 static void
 podman_one (const uint8_t *data, size_t size)

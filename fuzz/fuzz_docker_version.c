@@ -7,14 +7,7 @@
 #include "core/time.h"
 #include "core/xmalloc.h"
 #include "docker/docker.h"
-
-#define CHECK(c)                                                                              \
-  do                                                                                          \
-    {                                                                                         \
-      if (!(c))                                                                               \
-        abort ();                                                                             \
-    }                                                                                         \
-  while (0)
+#include "fuzz_util.h"
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)

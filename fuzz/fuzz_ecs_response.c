@@ -16,16 +16,7 @@
 #include <string.h>
 #include "core/xmalloc.h"
 #include "ecs/ecs.h"
-
-static void
-check (int rc, agent_error_t *err)
-{
-  if ((rc < 0) != (*err != NULL))
-    abort ();
-  if (rc < 0 && !error_msg (err))
-    abort ();
-  error_free (err);
-}
+#include "fuzz_util.h"
 
 static void
 builders (const char *d, size_t n)
@@ -102,7 +93,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
           abort ();
         if (rc < 0 && r.container_instance_arn)
           abort ();
-        check (rc, &err);
+        fuzz_check_err (rc, &err);
         ecs_register_resp_clear (&r);
         break;
       }
@@ -114,7 +105,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
           abort ();
         if (rc < 0 && (r.endpoint || r.telemetry_endpoint))
           abort ();
-        check (rc, &err);
+        fuzz_check_err (rc, &err);
         ecs_discover_resp_clear (&r);
         break;
       }
@@ -124,7 +115,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         int rc = ecs_parse_cluster_name (d, n, &name, &err);
         if ((rc == 0) != (name != NULL))
           abort ();
-        check (rc, &err);
+        fuzz_check_err (rc, &err);
         free (name);
         break;
       }
@@ -145,7 +136,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             if (strchr (error_msg (&err), '\n'))
               abort ();
           }
-        check (rc, &err);
+        fuzz_check_err (rc, &err);
         break;
       }
     case 4:

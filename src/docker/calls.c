@@ -411,19 +411,10 @@ docker_container_remove (docker_client_t *c, const char *id, bool remove_volumes
 docker_op_t *
 docker_container_list (docker_client_t *c, const char *label_filter, docker_list_cb cb, void *data)
 {
-  char *path;
-  if (label_filter && label_filter[0])
-    {
-      json_t *f = json_pack ("{s:[s]}", "label", label_filter);
-      char *fs = json_dumps (f, JSON_COMPACT);
-      json_decref (f);
-      char *e = docker_escape (fs, NULL);
-      free (fs);
-      path = xasprintf ("/containers/json?all=1&filters=%s", e);
-      free (e);
-    }
-  else
-    path = xstrdup ("/containers/json?all=1");
+  char *path = docker_label_filter_path ("/containers/json?all=1", label_filter);
+  if (!path)
+    return invalid (c, DOCKER_OP_LIST, docker_op_cb_list (cb), data,
+                    "container list: the label filter is not valid UTF-8");
   return simple (c, DOCKER_OP_LIST, "GET", path, c->t.other_ms, "listed", docker_op_cb_list (cb),
                  data);
 }

@@ -30,6 +30,23 @@ static const struct docker_timeouts default_timeouts = {
 /* ---- helpers ----------------------------------------------------------- */
 
 char *
+docker_label_filter_path (const char *base, const char *label_filter)
+{
+  if (!label_filter || !label_filter[0])
+    return xstrdup (base);
+  json_t *f = json_pack ("{s:[s]}", "label", label_filter);
+  if (f == NULL) /* not UTF-8 */
+    return NULL;
+  char *fs = json_dumps (f, JSON_COMPACT);
+  json_decref (f);
+  char *esc = docker_escape (fs, NULL);
+  free (fs);
+  char *path = xasprintf ("%s%cfilters=%s", base, strchr (base, '?') ? '&' : '?', esc);
+  free (esc);
+  return path;
+}
+
+char *
 docker_escape (const char *s, const char *keep)
 {
   struct sbuf b = { 0 };

@@ -217,6 +217,10 @@ int docker_transport_error (const docker_client_t *c, agent_error_t *err, const 
 /* Percent-encode with libcurl (RFC 3986 unreserved kept), leaving the
    characters in keep (NULL = none) as they are. */
 char *docker_escape (const char *s, const char *keep);
+/* A list path: base with filters={"label":[label_filter]} (escaped) added
+   to its query, or base alone when label_filter is NULL or empty;
+   malloc'd.  NULL when label_filter is not UTF-8. */
+char *docker_label_filter_path (const char *base, const char *label_filter);
 /* "1.41": digits and dots, starting with a digit, shorter than 16 (api.c). */
 bool docker_api_version_valid (const char *v);
 /* Cancel event streams (client free). */

@@ -106,27 +106,15 @@ docker_op_t *
 docker_image_list (docker_client_t *c, const char *label_filter, docker_image_list_cb cb,
                    void *data)
 {
-  char *path;
-  if (label_filter && label_filter[0])
+  char *path = docker_label_filter_path ("/images/json", label_filter);
+  if (!path)
     {
-      json_t *f = json_pack ("{s:[s]}", "label", label_filter);
-      if (f == NULL) /* not UTF-8 */
-        {
-          docker_op_t *op = docker_op_new (c, DOCKER_OP_LIST, "GET", xstrdup (""), 0,
-                                           docker_op_cb_image_list (cb), data);
-          agent_error_t err = NULL;
-          error_set (&err, ERR_INVALID, "image list: the label filter is not valid UTF-8");
-          return docker_op_fail_later (op, &err);
-        }
-      char *fs = json_dumps (f, JSON_COMPACT);
-      json_decref (f);
-      char *esc = docker_escape (fs, NULL);
-      free (fs);
-      path = xasprintf ("/images/json?filters=%s", esc);
-      free (esc);
+      docker_op_t *op = docker_op_new (c, DOCKER_OP_LIST, "GET", xstrdup (""), 0,
+                                       docker_op_cb_image_list (cb), data);
+      agent_error_t err = NULL;
+      error_set (&err, ERR_INVALID, "image list: the label filter is not valid UTF-8");
+      return docker_op_fail_later (op, &err);
     }
-  else
-    path = xstrdup ("/images/json");
   docker_op_t *op = docker_op_new (c, DOCKER_OP_LIST, "GET", path, c->t.other_ms,
                                    docker_op_cb_image_list (cb), data);
   op->what = "listed images";

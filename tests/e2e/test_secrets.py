@@ -24,26 +24,25 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reliability"))
 
 import harness  # noqa: E402
-from conftest import ROOT, SECRET  # noqa: E402
+from conftest import SECRET, local_registry  # noqa: E402
 
 ENV_MARKER = "envvalue-" + uuid.uuid4().hex  # a task environment value: never in introspection
 
 
-def registry_info():
-    path = os.environ.get("REGISTRY_INFO")
-    if not path or not os.path.exists(path):
-        r = subprocess.run([os.path.join(ROOT, "tests/lib/registry.sh"), "start"], capture_output=True,
-                           text=True, timeout=300)
-        if r.returncode != 0:
-            pytest.fail("registry.sh start failed: " + r.stderr[-2000:])
-        path = r.stdout.strip().splitlines()[-1]
-    info = {}
-    with open(path) as f:
-        for line in f:
-            k, _, v = line.strip().partition("=")
-            if k:
-                info[k] = v
-    return info
+def tmds_text(port, path):
+    """The agent's task metadata / credentials endpoint's answer to GET path
+    (an error answer's body too)."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
+            return r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.read().decode("utf-8", "replace")
+
+
+def container_env(cid):
+    """A container's environment as Docker reports it: {name: value}."""
+    out = subprocess.check_output(["docker", "inspect", cid], timeout=60)
+    return dict(e.split("=", 1) for e in json.loads(out)[0]["Config"]["Env"])
 
 
 def encodings(secret):
@@ -163,7 +162,7 @@ def drop_pulled(image):
 
 
 def test_registry_auth_docker_and_session_token_never_leak():
-    reg = registry_info()
+    reg = local_registry()
     token = "FQoGZXIvYXdzE" + uuid.uuid4().hex + uuid.uuid4().hex
     server = "127.0.0.1:%s" % reg["port"]
     auth = {server: {"username": reg["user"], "password": reg["password"], "email": "ci@example.com"}}
@@ -192,7 +191,7 @@ def test_registry_auth_docker_and_session_token_never_leak():
 
 
 def test_registry_auth_dockercfg_and_imds_role_credentials_never_leak():
-    reg = registry_info()
+    reg = local_registry()
     server = "127.0.0.1:%s" % reg["port"]
     b64 = base64.b64encode(("%s:%s" % (reg["user"], reg["password"])).encode()).decode()
     auth = {server: {"auth": b64, "email": "ci@example.com"}}
@@ -239,11 +238,7 @@ def test_task_role_credentials_never_leak(test_image):
     port = rig.agent.tmds_port
 
     def get(path):
-        try:
-            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
-                return r.read().decode("utf-8", "replace")
-        except urllib.error.HTTPError as e:
-            return e.read().decode("utf-8", "replace")
+        return tmds_text(port, path)
 
     try:
         rig.start_agent()
@@ -257,8 +252,7 @@ def test_task_role_credentials_never_leak(test_image):
         harness.wait_for(lambda: rig.cp_tasks()[arn]["lastStatus"] == "RUNNING", 120, what="role task RUNNING")
         cid = subprocess.run(["docker", "ps", "-q", "--no-trunc", "--filter", "label=com.amazonaws.ecs.task-arn=" + arn],
                              capture_output=True, text=True, timeout=60).stdout.split()[0]
-        env = dict(e.split("=", 1) for e in json.loads(subprocess.check_output(
-            ["docker", "inspect", cid], timeout=60))[0]["Config"]["Env"])
+        env = container_env(cid)
         rel = env["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]
         eid = env["ECS_CONTAINER_METADATA_URI_V4"].rsplit("/", 1)[1]
         served = [json.loads(get(rel))]
@@ -302,11 +296,7 @@ def test_ssm_and_secrets_manager_values_never_leak():
     port = rig.agent.tmds_port
 
     def get(path):
-        try:
-            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
-                return r.read().decode("utf-8", "replace")
-        except urllib.error.HTTPError as e:
-            return e.read().decode("utf-8", "replace")
+        return tmds_text(port, path)
 
     try:
         rig.start_agent()
@@ -324,8 +314,7 @@ def test_ssm_and_secrets_manager_values_never_leak():
         texts = introspection_texts(rig, [arn])
         for name in ("main", "logger"):
             cid = container_id(rig.cluster, arn, name)
-            cenv = dict(e.split("=", 1) for e in json.loads(subprocess.check_output(
-                ["docker", "inspect", cid], timeout=60))[0]["Config"]["Env"])
+            cenv = container_env(cid)
             eid = cenv["ECS_CONTAINER_METADATA_URI_V4"].rsplit("/", 1)[1]
             for p in ("/v4/%s" % eid, "/v4/%s/task" % eid, "/v3/%s" % eid, "/v3/%s/task" % eid,
                       "/v4/%s/taskWithTags" % eid):

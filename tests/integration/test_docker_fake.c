@@ -478,6 +478,13 @@ test_fake_garbage (void **state)
     if (strstr (x->f->reqs[i].path, "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22a%3Db%22%5D%7D"))
       seen = true;
   assert_true (seen);
+  /* a label filter that is not UTF-8 fails the list, no request goes out */
+  res_reset (&r);
+  int n_before = x->f->n_reqs;
+  docker_container_list (x->c, "a=\xff", res_list_cb, &r);
+  WAIT_RES (&x->l, &r, 5000);
+  assert_int_equal (r.kind, ERR_INVALID);
+  assert_int_equal (x->f->n_reqs, n_before);
 
   res_reset (&r);
   struct docker_create_opts o = { .name = "n", .image = "img" };

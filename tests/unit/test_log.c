@@ -52,6 +52,47 @@ rm_rf (const char *dir)
   assert_int_equal (system (cmd), 0);
 }
 
+/* A test with files: a fresh directory with the agent log's and the audit
+   log's paths in it, the fake clock at its start; the teardown closes both
+   logs, removes the directory and puts back the clock and the hourly
+   rollover, also when the test failed. */
+struct logfx
+{
+  char *dir, *agent_log, *audit_log;
+  agent_error_t err;
+};
+
+static int
+files_setup (void **state)
+{
+  struct logfx *x = xcalloc (1, sizeof *x);
+  x->dir = tmpdir ();
+  x->agent_log = xasprintf ("%s/agent.log", x->dir);
+  x->audit_log = xasprintf ("%s/audit.log", x->dir);
+  fake_now = 1700000000;
+  log_set_clock (fake_clock);
+  *state = x;
+  return 0;
+}
+
+static int
+files_teardown (void **state)
+{
+  struct logfx *x = *state;
+  log_close ();
+  log_audit_close ();
+  rm_rf (x->dir);
+  log_set_clock (NULL);
+  fake_now = 1700000000;
+  log_set_rollover (LOG_ROLL_HOURLY, 5, 24);
+  error_free (&x->err);
+  free (x->dir);
+  free (x->agent_log);
+  free (x->audit_log);
+  free (x);
+  return 0;
+}
+
 static void
 test_level_parse (void **state)
 {
@@ -77,12 +118,10 @@ test_level_parse (void **state)
 static void
 test_file_gets_debug_and_logfmt (void **state)
 {
-  (void) state;
-  cleanup_free char *dir = tmpdir ();
-  cleanup_free char *file = xasprintf ("%s/agent.log", dir);
-  agent_error_t err = NULL;
-  log_set_clock (fake_clock);
-  assert_int_equal (log_init (LOG_ERROR, file, &err), 0);
+  struct logfx *x = *state;
+  const char *dir = x->dir;
+  const char *file = x->agent_log;
+  assert_int_equal (log_init (LOG_ERROR, file, &x->err), 0);
   log_debug ("engine", "a \"quoted\" debug line\nwith newline");
   log_info ("acs", "info line");
   log_close ();
@@ -98,20 +137,15 @@ test_file_gets_debug_and_logfmt (void **state)
   struct stat st;
   assert_int_equal (stat (hourly, &st), 0);
   assert_int_equal (st.st_mode & 0007, 0); /* not world-readable */
-  rm_rf (dir);
-  log_set_clock (NULL);
 }
 
 static void
 test_hourly_rotation_and_pruning (void **state)
 {
-  (void) state;
-  cleanup_free char *dir = tmpdir ();
-  cleanup_free char *file = xasprintf ("%s/agent.log", dir);
-  agent_error_t err = NULL;
-  log_set_clock (fake_clock);
-  fake_now = 1700000000;
-  assert_int_equal (log_init (LOG_NONE, file, &err), 0);
+  struct logfx *x = *state;
+  const char *dir = x->dir;
+  const char *file = x->agent_log;
+  assert_int_equal (log_init (LOG_NONE, file, &x->err), 0);
   for (int h = 0; h < 30; h++)
     {
       log_info ("t", "hour %d", h);
@@ -133,9 +167,6 @@ test_hourly_rotation_and_pruning (void **state)
   assert_non_null (strstr (text, "hour 29"));
   cleanup_free char *first = xasprintf ("%s/agent.log.2023-11-14-22", dir);
   assert_int_not_equal (access (first, F_OK), 0);
-  rm_rf (dir);
-  log_set_clock (NULL);
-  fake_now = 1700000000;
 }
 
 static void
@@ -167,11 +198,9 @@ test_redaction (void **state)
 static void
 test_secret_never_reaches_file (void **state)
 {
-  (void) state;
-  cleanup_free char *dir = tmpdir ();
-  cleanup_free char *file = xasprintf ("%s/agent.log", dir);
-  agent_error_t err = NULL;
-  assert_int_equal (log_init (LOG_NONE, file, &err), 0);
+  struct logfx *x = *state;
+  const char *file = x->agent_log;
+  assert_int_equal (log_init (LOG_NONE, file, &x->err), 0);
   log_secret_add ("SessionTokenValue12345");
   log_error ("aws", "request failed with token SessionTokenValue12345 in it");
   cleanup_free char *text = read_all (file);
@@ -179,7 +208,6 @@ test_secret_never_reaches_file (void **state)
   assert_non_null (text);
   assert_null (strstr (text, "SessionTokenValue12345"));
   assert_non_null (strstr (text, "[REDACTED]"));
-  rm_rf (dir);
 }
 
 static void
@@ -244,12 +272,10 @@ test_escape_control_bytes (void **state)
 static void
 test_file_line_has_no_control_bytes (void **state)
 {
-  (void) state;
-  cleanup_free char *dir = tmpdir ();
-  cleanup_free char *file = xasprintf ("%s/agent.log", dir);
-  agent_error_t err = NULL;
-  log_set_clock (fake_clock);
-  assert_int_equal (log_init (LOG_NONE, file, &err), 0);
+  struct logfx *x = *state;
+  const char *dir = x->dir;
+  const char *file = x->agent_log;
+  assert_int_equal (log_init (LOG_NONE, file, &x->err), 0);
   char hostile[256];
   size_t n = 0;
   for (int c = 1; c < 256; c++)
@@ -271,8 +297,6 @@ test_file_line_has_no_control_bytes (void **state)
   assert_non_null (strstr (text, "\\x1b"));
   assert_non_null (strstr (text, "\\x9b"));
   assert_non_null (strstr (text, "\\x7f"));
-  rm_rf (dir);
-  log_set_clock (NULL);
 }
 
 /* A rotation tool moved the file away: after log_reopen (SIGHUP) lines go
@@ -280,18 +304,16 @@ test_file_line_has_no_control_bytes (void **state)
 static void
 test_reopen_after_move (void **state)
 {
-  (void) state;
-  cleanup_free char *dir = tmpdir ();
-  cleanup_free char *file = xasprintf ("%s/agent.log", dir);
+  struct logfx *x = *state;
+  const char *dir = x->dir;
+  const char *file = x->agent_log;
   cleanup_free char *hourly = xasprintf ("%s/agent.log.2023-11-14-22", dir);
   cleanup_free char *moved = xasprintf ("%s/moved.log", dir);
-  agent_error_t err = NULL;
-  log_set_clock (fake_clock);
-  assert_int_equal (log_reopen (&err), 0); /* no file: nothing to do */
-  assert_int_equal (log_init (LOG_NONE, file, &err), 0);
+  assert_int_equal (log_reopen (&x->err), 0); /* no file: nothing to do */
+  assert_int_equal (log_init (LOG_NONE, file, &x->err), 0);
   log_info ("agent", "before the move");
   assert_int_equal (rename (hourly, moved), 0);
-  assert_int_equal (log_reopen (&err), 0);
+  assert_int_equal (log_reopen (&x->err), 0);
   log_info ("agent", "after the move");
   log_close ();
   cleanup_free char *old_text = read_all (moved);
@@ -305,8 +327,6 @@ test_reopen_after_move (void **state)
   assert_null (strstr (new_text, "before the move"));
   assert_non_null (via_link);
   assert_string_equal (via_link, new_text);
-  rm_rf (dir);
-  log_set_clock (NULL);
 }
 
 static size_t
@@ -330,12 +350,11 @@ count_prefix (const char *dir, const char *prefix)
 static void
 test_size_rotation (void **state)
 {
-  (void) state;
-  cleanup_free char *dir = tmpdir ();
-  cleanup_free char *file = xasprintf ("%s/audit.log", dir);
-  agent_error_t err = NULL;
+  struct logfx *x = *state;
+  const char *dir = x->dir;
+  const char *file = x->audit_log;
   log_set_rollover (LOG_ROLL_SIZE, 0.0001, 3); /* 100 bytes, 3 rolls */
-  assert_int_equal (log_audit_init (file, &err), 0);
+  assert_int_equal (log_audit_init (file, &x->err), 0);
   /* 40 bytes a line: a file takes 3 lines (120 >= 100), then rolls */
   char line[64];
   for (int i = 0; i < 16; i++)
@@ -356,7 +375,7 @@ test_size_rotation (void **state)
       assert_int_equal (strlen (t), i == 3 ? 40 : 120);
     }
   /* after a restart the next roll is number 6, and the oldest goes */
-  assert_int_equal (log_audit_init (file, &err), 0);
+  assert_int_equal (log_audit_init (file, &x->err), 0);
   for (int i = 16; i < 19; i++)
     {
       snprintf (line, sizeof line, "entry %02d ..............................", i);
@@ -371,9 +390,9 @@ test_size_rotation (void **state)
   assert_int_not_equal (access (p3, F_OK), 0);
 
   /* the agent log: its ECS_LOGFILE link from the hourly mode becomes the file */
-  cleanup_free char *agent = xasprintf ("%s/agent.log", dir);
+  const char *agent = x->agent_log;
   assert_int_equal (symlink ("agent.log.2023-11-14-22", agent), 0);
-  assert_int_equal (log_init (LOG_NONE, agent, &err), 0);
+  assert_int_equal (log_init (LOG_NONE, agent, &x->err), 0);
   for (int i = 0; i < 10; i++)
     log_info ("t", "line %d", i);
   log_close ();
@@ -385,22 +404,17 @@ test_size_rotation (void **state)
   assert_int_not_equal (access (a1, F_OK), 0); /* rolled away: at most 3 kept */
   cleanup_free char *cur = read_all (agent);
   assert_non_null (strstr (cur, "line 9"));
-  rm_rf (dir);
-  log_set_rollover (LOG_ROLL_HOURLY, 5, 24);
 }
 
 /* ECS_LOG_MAX_ROLL_COUNT applies to the hourly files too. */
 static void
 test_hourly_roll_count (void **state)
 {
-  (void) state;
-  cleanup_free char *dir = tmpdir ();
-  cleanup_free char *file = xasprintf ("%s/audit.log", dir);
-  agent_error_t err = NULL;
-  log_set_clock (fake_clock);
-  fake_now = 1700000000;
+  struct logfx *x = *state;
+  const char *dir = x->dir;
+  const char *file = x->audit_log;
   log_set_rollover (LOG_ROLL_HOURLY, 5, 2);
-  assert_int_equal (log_audit_init (file, &err), 0);
+  assert_int_equal (log_audit_init (file, &x->err), 0);
   for (int h = 0; h < 5; h++)
     {
       log_audit ("x");
@@ -410,10 +424,6 @@ test_hourly_roll_count (void **state)
   assert_int_equal (count_prefix (dir, "audit.log."), 2);
   cleanup_free char *last = xasprintf ("%s/audit.log.2023-11-15-02", dir);
   assert_int_equal (access (last, F_OK), 0);
-  rm_rf (dir);
-  log_set_rollover (LOG_ROLL_HOURLY, 5, 24);
-  log_set_clock (NULL);
-  fake_now = 1700000000;
 }
 
 /* The audit log: nothing before init; after, each entry as one line in
@@ -421,14 +431,11 @@ test_hourly_roll_count (void **state)
 static void
 test_audit_file (void **state)
 {
-  (void) state;
-  cleanup_free char *dir = tmpdir ();
-  cleanup_free char *file = xasprintf ("%s/audit.log", dir);
-  agent_error_t err = NULL;
-  log_set_clock (fake_clock);
-  fake_now = 1700000000;
+  struct logfx *x = *state;
+  const char *dir = x->dir;
+  const char *file = x->audit_log;
   log_audit ("before init");
-  assert_int_equal (log_audit_init (file, &err), 0);
+  assert_int_equal (log_audit_init (file, &x->err), 0);
   log_audit ("2023-11-14T22:13:20Z 200 1.2.3.4:5 \"/v2/credentials\" \"-\" arn GetCredentials 2 c -");
   fake_now += 3600;
   log_audit ("next hour");
@@ -441,27 +448,24 @@ test_audit_file (void **state)
   assert_non_null (t1);
   assert_string_equal (t1, "2023-11-14T22:13:20Z 200 1.2.3.4:5 \"/v2/credentials\" \"-\" arn GetCredentials 2 c -\n");
   assert_string_equal (t2, "next hour\n");
-  rm_rf (dir);
-  log_set_clock (NULL);
-  fake_now = 1700000000;
 }
 
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_audit_file),
-    cmocka_unit_test (test_size_rotation),
-    cmocka_unit_test (test_hourly_roll_count),
+    cmocka_unit_test_setup_teardown (test_audit_file, files_setup, files_teardown),
+    cmocka_unit_test_setup_teardown (test_size_rotation, files_setup, files_teardown),
+    cmocka_unit_test_setup_teardown (test_hourly_roll_count, files_setup, files_teardown),
     cmocka_unit_test (test_level_parse),
-    cmocka_unit_test (test_file_gets_debug_and_logfmt),
-    cmocka_unit_test (test_hourly_rotation_and_pruning),
+    cmocka_unit_test_setup_teardown (test_file_gets_debug_and_logfmt, files_setup, files_teardown),
+    cmocka_unit_test_setup_teardown (test_hourly_rotation_and_pruning, files_setup, files_teardown),
     cmocka_unit_test (test_redaction),
-    cmocka_unit_test (test_secret_never_reaches_file),
+    cmocka_unit_test_setup_teardown (test_secret_never_reaches_file, files_setup, files_teardown),
     cmocka_unit_test (test_unwritable_file_is_error),
     cmocka_unit_test (test_escape_control_bytes),
-    cmocka_unit_test (test_file_line_has_no_control_bytes),
-    cmocka_unit_test (test_reopen_after_move),
+    cmocka_unit_test_setup_teardown (test_file_line_has_no_control_bytes, files_setup, files_teardown),
+    cmocka_unit_test_setup_teardown (test_reopen_after_move, files_setup, files_teardown),
   };
   int r = cmocka_run_group_tests (tests, NULL, NULL);
   log_close ();

@@ -23,22 +23,7 @@
 #include "state/checkpoint_tasks.h"
 #include "task/secrets.h"
 #include "task/secrets_decode.h"
-
-static int
-setup (void **state)
-{
-  (void) state;
-  log_init (LOG_NONE, NULL, NULL);
-  return 0;
-}
-
-static int
-teardown (void **state)
-{
-  (void) state;
-  log_close ();
-  return 0;
-}
+#include "helpers/log_quiet.h"
 
 static struct task *
 acs_task (const char *secrets_json, agent_error_t *err)
@@ -481,15 +466,15 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown (test_decode, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_decode_errors, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_resource_values, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_ssm_plan, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_ssm_response, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_asm_value_from, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_asm_plan, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_asm_response_and_extract, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_error_texts, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_decode, test_log_quiet_setup, test_log_quiet_teardown),
+    cmocka_unit_test_setup_teardown (test_decode_errors, test_log_quiet_setup, test_log_quiet_teardown),
+    cmocka_unit_test_setup_teardown (test_resource_values, test_log_quiet_setup, test_log_quiet_teardown),
+    cmocka_unit_test_setup_teardown (test_ssm_plan, test_log_quiet_setup, test_log_quiet_teardown),
+    cmocka_unit_test_setup_teardown (test_ssm_response, test_log_quiet_setup, test_log_quiet_teardown),
+    cmocka_unit_test_setup_teardown (test_asm_value_from, test_log_quiet_setup, test_log_quiet_teardown),
+    cmocka_unit_test_setup_teardown (test_asm_plan, test_log_quiet_setup, test_log_quiet_teardown),
+    cmocka_unit_test_setup_teardown (test_asm_response_and_extract, test_log_quiet_setup, test_log_quiet_teardown),
+    cmocka_unit_test_setup_teardown (test_error_texts, test_log_quiet_setup, test_log_quiet_teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -26,6 +26,7 @@
 #include "log/log.h"
 #include "state/checkpoint_tasks.h"
 #include "task/task_creds.h"
+#include "helpers/log_quiet.h"
 
 static struct task_role_credentials *
 creds (const char *id, const char *key)
@@ -49,22 +50,6 @@ redacted (const char *s)
   bool r = strstr (line, s) == NULL;
   free (line);
   return r;
-}
-
-static int
-setup (void **state)
-{
-  (void) state;
-  log_init (LOG_NONE, NULL, NULL);
-  return 0;
-}
-
-static int
-teardown (void **state)
-{
-  (void) state;
-  log_close ();
-  return 0;
 }
 
 static void
@@ -418,12 +403,12 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown (test_store, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_store_bound, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_payload_task_credentials, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_payload_handler_credentials, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_rotation_message, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_checkpoint_ids_only, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_store, test_log_quiet_setup, test_log_quiet_teardown),
+    cmocka_unit_test_setup_teardown (test_store_bound, test_log_quiet_setup, test_log_quiet_teardown),
+    cmocka_unit_test_setup_teardown (test_payload_task_credentials, test_log_quiet_setup, test_log_quiet_teardown),
+    cmocka_unit_test_setup_teardown (test_payload_handler_credentials, test_log_quiet_setup, test_log_quiet_teardown),
+    cmocka_unit_test_setup_teardown (test_rotation_message, test_log_quiet_setup, test_log_quiet_teardown),
+    cmocka_unit_test_setup_teardown (test_checkpoint_ids_only, test_log_quiet_setup, test_log_quiet_teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -211,6 +211,34 @@ expect_error (struct fx *f, const char *path, int status, const char *msg)
   json_decref (j);
 }
 
+/* The answer to path as it is: its status, and its content type and body
+   unless NULL. */
+static void
+expect_raw (struct fx *f, const char *path, int status, const char *ctype, const char *body)
+{
+  struct tmds_answer a;
+  tmds_route (&f->v, path, NULL, 0, "1.2.3.4", &a);
+  assert_int_equal (a.status, status);
+  if (ctype)
+    assert_string_equal (a.ctype, ctype);
+  if (body)
+    assert_string_equal (a.body, body);
+  tmds_answer_clear (&a);
+}
+
+/* A 200 answer to path whose JSON, compact, is want. */
+static void
+expect_compact (struct fx *f, const char *path, const char *want)
+{
+  int st;
+  json_t *j = get (f, path, "1.2.3.4", &st, NULL);
+  assert_int_equal (st, 200);
+  char *s = json_dumps (j, JSON_COMPACT);
+  assert_string_equal (s, want);
+  free (s);
+  json_decref (j);
+}
+
 static const char *
 str (json_t *o, const char *k)
 {
@@ -276,12 +304,7 @@ test_credentials (void **state)
       json_decref (j);
     }
   /* unknown path */
-  struct tmds_answer u;
-  tmds_route (&f->v, "/v2/credentials", NULL, 0, "1.2.3.4", &u);
-  assert_int_equal (u.status, 404);
-  assert_string_equal (u.body, "404 page not found\n");
-  assert_string_equal (u.ctype, "text/plain; charset=utf-8");
-  tmds_answer_clear (&u);
+  expect_raw (f, "/v2/credentials", 404, "text/plain; charset=utf-8", "404 page not found\n");
 }
 
 /* Every key of the v4 container object, with its JSON type. */
@@ -402,16 +425,9 @@ test_v4 (void **state)
                 "V4 task stats handler: unable to get task arn from request: unable to get task Arn "
                 "from v3 endpoint ID: nope");
   /* the pulled container has no Docker id yet: its endpoint is unknown */
-  char *late = xasprintf ("/v4/%s", f->t->containers[2].v3_endpoint_id);
-  int lst;
-  json_t *lj = get (f, late, "x", &lst, NULL);
-  assert_int_equal (lst, 404);
-  json_decref (lj);
-  free (late);
-  struct tmds_answer u;
-  tmds_route (&f->v, "/v4/eid-a/nothing", NULL, 0, "x", &u);
-  assert_int_equal (u.status, 404);
-  tmds_answer_clear (&u);
+  cleanup_free char *late = xasprintf ("/v4/%s", f->t->containers[2].v3_endpoint_id);
+  expect_raw (f, late, 404, NULL, NULL);
+  expect_raw (f, "/v4/eid-a/nothing", 404, NULL, NULL);
 }
 
 static void
@@ -713,31 +729,13 @@ static void
 test_associations (void **state)
 {
   struct fx *f = *state;
-  int st;
-  json_t *j = get (f, "/v4/eid-a/associations/elastic-inference", "1.2.3.4", &st, NULL);
-  assert_int_equal (st, 200);
-  char *s = json_dumps (j, JSON_COMPACT);
-  assert_string_equal (s, "{\"Associations\":[\"dev1\",\"dev2\"]}");
-  free (s);
-  json_decref (j);
-  j = get (f, "/v3/eid-b/associations/elastic-inference", "1.2.3.4", &st, NULL);
-  s = json_dumps (j, JSON_COMPACT);
-  assert_string_equal (s, "{\"Associations\":[\"dev1\"]}");
-  free (s);
-  json_decref (j);
-  j = get (f, "/v4/eid-b/associations/gpu", "1.2.3.4", &st, NULL);
-  assert_int_equal (st, 200);
-  assert_true (json_is_null (json_object_get (j, "Associations")));
-  json_decref (j);
-  struct tmds_answer a;
-  tmds_route (&f->v, "/v4/eid-a/associations/elastic-inference/dev1", NULL, 0, "1.2.3.4", &a);
-  assert_int_equal (a.status, 200);
-  assert_string_equal (a.ctype, "application/json");
-  assert_string_equal (a.body, "{\"acc\":1}");
-  tmds_answer_clear (&a);
-  tmds_route (&f->v, "/v3/eid-b/associations/elastic-inference/dev2", NULL, 0, "1.2.3.4", &a);
-  assert_string_equal (a.body, "[2]"); /* by task: any container of it */
-  tmds_answer_clear (&a);
+  expect_compact (f, "/v4/eid-a/associations/elastic-inference",
+                  "{\"Associations\":[\"dev1\",\"dev2\"]}");
+  expect_compact (f, "/v3/eid-b/associations/elastic-inference", "{\"Associations\":[\"dev1\"]}");
+  expect_compact (f, "/v4/eid-b/associations/gpu", "{\"Associations\":null}");
+  expect_raw (f, "/v4/eid-a/associations/elastic-inference/dev1", 200, "application/json", "{\"acc\":1}");
+  /* by task: any container of it */
+  expect_raw (f, "/v3/eid-b/associations/elastic-inference/dev2", 200, NULL, "[2]");
   expect_error (f, "/v3/eid-a/associations/elastic-inference/nope", 400,
                 "Unable to write container association response: unable to get association from "
                 "association type elastic-inference and association name nope");
@@ -747,12 +745,8 @@ test_associations (void **state)
   expect_error (f, "/v3/nope/associations/gpu/g", 400,
                 "V3 container associations handler: unable to get task arn from request: "
                 "unable to get task Arn from v3 endpoint ID: nope");
-  tmds_route (&f->v, "/v4/eid-a/associations/gpu/g/x", NULL, 0, "1.2.3.4", &a);
-  assert_int_equal (a.status, 404);
-  tmds_answer_clear (&a);
-  tmds_route (&f->v, "/v4/eid-a/associations", NULL, 0, "1.2.3.4", &a);
-  assert_int_equal (a.status, 404);
-  tmds_answer_clear (&a);
+  expect_raw (f, "/v4/eid-a/associations/gpu/g/x", 404, NULL, NULL);
+  expect_raw (f, "/v4/eid-a/associations", 404, NULL, NULL);
 
   json_t *cj = state_task_to_json (f->t);
   struct task *back = NULL;
