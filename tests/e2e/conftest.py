@@ -144,13 +144,41 @@ def controlplane(tmpdir_path):
     cp.stop()
 
 
-def docker_cleanup(cluster=None):
+def docker_cleanup(cluster=None, timeout=120):
+    """Removes the suite's containers (of one cluster when given) and, without a
+    cluster, its volumes.  A container Docker is removing already (409 "removal of
+    container ... is already in progress", status "Removal In Progress", e.g. an
+    agent's cleanup stopped half-way) is waited on, one whose removal failed
+    ("Dead") is removed again, until timeout: then AssertionError names what is
+    left and what Docker said."""
     flt = ["--filter", "label=" + TEST_LABEL]
     if cluster:
         flt += ["--filter", "label=com.amazonaws.ecs.cluster=" + cluster]
-    ids = subprocess.run(["docker", "ps", "-aq"] + flt, capture_output=True, text=True, timeout=120).stdout.split()
-    if ids:
-        subprocess.run(["docker", "rm", "-fv"] + ids, capture_output=True, timeout=180)
+
+    def listed():
+        return subprocess.run(["docker", "ps", "-aq"] + flt, capture_output=True, text=True,
+                              timeout=120).stdout.split()
+
+    first = set(listed())  # others' tests may be making more: those are theirs to remove
+
+    def left():
+        return [i for i in listed() if i in first]
+
+    said = []
+
+    def removed():
+        ids = left()
+        if ids:
+            r = subprocess.run(["docker", "rm", "-fv"] + ids, capture_output=True, text=True, timeout=180)
+            said[:] = [r.stderr.strip()[-2000:]]
+            ids = left()
+        return not ids
+
+    try:
+        wait_for(removed, timeout, interval=1.0, what="the test containers removed")
+    except AssertionError:
+        raise AssertionError("containers left after %ds: %s; docker rm said: %s"
+                             % (timeout, left(), said[0] if said else "")) from None
     vols = subprocess.run(["docker", "volume", "ls", "-q"] + ["--filter", "label=" + TEST_LABEL],
                           capture_output=True, text=True, timeout=120).stdout.split()
     if vols and cluster is None:

@@ -204,11 +204,16 @@ class Fleet:
             self.close()
 
     def close(self):
-        for a in self.agents:
-            if a.alive():
-                a.stop()
-        self.cp.stop()
-        docker_cleanup(self.cluster)
+        """Stops the agents and the control plane, then removes the fleet's containers
+        (conftest.docker_cleanup: one Docker is removing already, 409 "Removal In
+        Progress", is waited on, bounded), also when a stop failed."""
+        try:
+            for a in self.agents:
+                if a.alive():
+                    a.stop()
+            self.cp.stop()
+        finally:
+            docker_cleanup(self.cluster)
 
 
 def summary(values):
