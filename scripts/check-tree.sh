@@ -13,6 +13,9 @@
 #      every function-pointer typedef of src/)
 #   4. no file names a *.md document that is not in the repository, and no
 #      comment in src/ cites a document section with "§"
+#   5. a sleep in the code of tests/ or controlplane/tests (not inside a
+#      string: a container's command, a peer's behaviour) carries a comment
+#      on its line saying what it is: tests wait on conditions
 # Prints every violation as "check-tree: <rule>: <file>:<line>: <detail>",
 # then "check-tree: N violation(s)".  Exit status 0 only when there is none.
 # With $TEST_RESULTS set (scripts/test-all.sh), appends one result line
@@ -123,6 +126,23 @@ done < <(find src tests fuzz bench scripts controlplane packaging .ci Makefile \
 while IFS= read -r hit; do
   violation "doc: $hit: cites a document section"
 done < <(grep -rn '§' src 2>/dev/null | cut -d: -f1,2)
+
+# ---------------------------------------------------------------- 5. sleeps
+# tests wait on conditions: a sleep in a test's own code (not a container's
+# command or a peer's behaviour inside a string) says on its line what it is
+# (the poll interval of a wait, a measurement window, a fault instant...)
+while IFS= read -r hit; do
+  violation "sleep: $hit: a sleep without a comment saying what it is (tests wait on conditions)"
+done < <(find tests controlplane/tests -type f \( -name '*.py' -o -name '*.c' -o -name '*.h' -o -name '*.sh' \) -print0 2>/dev/null |
+  sort -z | xargs -0 perl -ne '
+    my $l = $_;
+    next if $l =~ /^\s*"/;                 # inside a C string: a peer or a command
+    next if $l =~ /^\s*(#|\/\/|\*)/;       # a comment line
+    if ($l =~ /\b(?:time\.sleep|asyncio\.sleep|usleep|nanosleep)\s*\(|^\s*sleep\s+[0-9.]+/ && $l !~ /#|\/\*|\/\//) {
+      print "$ARGV:$.\n";
+    }
+    close ARGV if eof;
+  ')
 
 echo "check-tree: $nviol violation(s)"
 if [ -n "${TEST_RESULTS:-}" ]; then

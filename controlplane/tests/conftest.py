@@ -312,4 +312,4 @@ def wait_until(fn, timeout=5.0, interval=0.05):
             return v
         if time.time() > deadline:
             raise AssertionError("condition not met within %.1fs" % timeout)
-        time.sleep(interval)
+        time.sleep(interval)  # poll interval of this wait

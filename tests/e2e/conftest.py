@@ -48,7 +48,7 @@ def wait_for(pred, timeout=30.0, interval=0.1, what="condition"):
                 return last
         except Exception as e:  # noqa: BLE001 - retried until the deadline
             last = e
-        time.sleep(interval)
+        time.sleep(interval)  # poll interval of this wait
     raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
 
 

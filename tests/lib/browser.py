@@ -100,7 +100,7 @@ class Browser:
                 return v
             if time.time() > deadline:
                 raise AssertionError("browser: %s not true within %.0fs" % (what or expr, timeout))
-            time.sleep(0.1)
+            time.sleep(0.1)  # poll interval of this wait
 
     def screenshot(self, path):
         r = self.call("Page.captureScreenshot", format="png")

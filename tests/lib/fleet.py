@@ -62,7 +62,7 @@ class FleetControlPlane:
             self.proc.wait(10)
             if time.time() > deadline:
                 raise RuntimeError("control plane did not start: " + open(self.log_path).read()[-3000:])
-            time.sleep(0.2)
+            time.sleep(0.2)  # retry interval of this bounded wait for the port to be free
         self.started_at = time.time()
 
     def cpu_seconds(self):

@@ -96,7 +96,7 @@ test_child_stop (struct test_child *c)
           if (waitpid (c->pid, &st, WNOHANG) == c->pid)
             c->pid = 0;
           else
-            usleep (100000);
+            usleep (100000); /* poll interval of this bounded wait for the exit */
         }
       if (c->pid > 0)
         {
