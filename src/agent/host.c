@@ -52,6 +52,6 @@ agent_ip_compat_init (struct agent *a)
       error_free (&ierr);
       return;
     }
-  a->gates.ipv6_only = config_ip_compat_ipv6_only (&ipc);
+  config_ip_compat_apply (&ipc, &a->gates);
   log_info (MOD, "instance IP compatibility: IPv4 %s, IPv6 %s", ipc.ipv4 ? "yes" : "no", ipc.ipv6 ? "yes" : "no");
 }

@@ -107,6 +107,7 @@ config_load_options (struct config_options_ctx *x, config_getenv_fn env, void *d
                    err) < 0)
     return -1;
   g->task_cpu_mem_limit_set = env_value (env, d, "ECS_ENABLE_TASK_CPU_MEM_LIMIT") != NULL;
+  g->exclude_ipv6_portbinding_set = env_value (env, d, "ECS_EXCLUDE_IPV6_PORTBINDING") != NULL;
   const char *v = env_value (env, d, "ECS_AVAILABLE_LOGGING_DRIVERS");
   if (v && log_drivers (x, v, err) < 0)
     return -1;

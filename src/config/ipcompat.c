@@ -86,3 +86,11 @@ config_ip_compat_detect (const char *proc_net, struct config_ip_compat *out, age
   config_ip_compat_parse (v4, v6, out);
   return 0;
 }
+
+void
+config_ip_compat_apply (const struct config_ip_compat *c, struct task_option_gates *g)
+{
+  g->ipv6_only = config_ip_compat_ipv6_only (c);
+  if (g->ipv6_only && !g->exclude_ipv6_portbinding_set)
+    g->exclude_ipv6_portbinding = false;
+}

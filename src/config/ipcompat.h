@@ -15,12 +15,17 @@
  *  - IPv6-only = IPv6 compatible and not IPv4 compatible: the agent then
  *    gives awslogs containers the dual-stack CloudWatch Logs endpoint
  *    (engine/log_opts.h).
+ *  - config_ip_compat_apply() (pure) puts that into the gates: ipv6_only,
+ *    and ECS_EXCLUDE_IPV6_PORTBINDING's default false on an IPv6-only host
+ *    (upstream's setIPv6PortBindingDefault: there the "::" bindings are the
+ *    ones reported); a value given explicitly stays.
  */
 #ifndef CONFIG_IPCOMPAT_H
 #define CONFIG_IPCOMPAT_H
 
 #include <stdbool.h>
 #include "core/error.h"
+#include "task/options.h"
 
 struct config_ip_compat
 {
@@ -36,5 +41,7 @@ config_ip_compat_ipv6_only (const struct config_ip_compat *c)
 {
   return c->ipv6 && !c->ipv4;
 }
+
+void config_ip_compat_apply (const struct config_ip_compat *c, struct task_option_gates *g);
 
 #endif

@@ -84,7 +84,8 @@ struct task_option_gates
   bool task_cpu_mem_limit;     /* ECS_ENABLE_TASK_CPU_MEM_LIMIT (default true) */
   bool task_cpu_mem_limit_set; /* ... given explicitly: no cgroup root is fatal */
   bool disable_health_check;   /* ECS_DISABLE_DOCKER_HEALTH_CHECK: capability not advertised (nothing refused) */
-  bool exclude_ipv6_portbinding; /* ECS_EXCLUDE_IPV6_PORTBINDING (default true): "::" bindings not reported */
+  bool exclude_ipv6_portbinding; /* ECS_EXCLUDE_IPV6_PORTBINDING (default true; false on an IPv6-only host): "::" bindings not reported */
+  bool exclude_ipv6_portbinding_set; /* ... given explicitly */
   bool awslogs_execrole;         /* ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE: advertise execution-role-awslogs */
   bool propagate_task_memory;    /* ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2 */
   uint32_t cgroup_cpu_period_ms; /* ECS_CGROUP_CPU_PERIOD: task CFS period, 8..100 (default 100) */

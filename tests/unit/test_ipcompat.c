@@ -66,6 +66,37 @@ test_parse (void **st)
     }
 }
 
+/* IPv6-only: ipv6_only set and "::" bindings reported unless
+   ECS_EXCLUDE_IPV6_PORTBINDING was given; otherwise the gates stay. */
+static void
+test_apply (void **st)
+{
+  (void) st;
+  struct
+  {
+    bool ipv4, ipv6, key_set, key_value;
+    bool ipv6_only, exclude;
+  } cases[] = {
+    { true, false, false, true, false, true },  { true, true, false, true, false, true },
+    { false, true, false, true, true, false },  { false, true, true, true, true, true },
+    { false, true, true, false, true, false },  { true, false, true, false, false, false },
+    { false, false, false, true, false, true },
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+    {
+      struct task_option_gates g;
+      task_option_gates_default (&g);
+      g.exclude_ipv6_portbinding_set = cases[i].key_set;
+      if (cases[i].key_set)
+        g.exclude_ipv6_portbinding = cases[i].key_value;
+      struct config_ip_compat c = { cases[i].ipv4, cases[i].ipv6 };
+      config_ip_compat_apply (&c, &g);
+      assert_int_equal (g.ipv6_only, cases[i].ipv6_only);
+      assert_int_equal (g.exclude_ipv6_portbinding, cases[i].exclude);
+      task_option_gates_free (&g);
+    }
+}
+
 static void
 put (const char *dir, const char *name, const char *text)
 {
@@ -109,6 +140,7 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_parse),
+    cmocka_unit_test (test_apply),
     cmocka_unit_test (test_detect),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
