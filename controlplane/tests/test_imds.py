@@ -75,18 +75,20 @@ def test_imds_credentials_accepted_and_rotation(cp):
 
 
 def test_imds_credentials_expire(fresh_cp):
-    c = fresh_cp("--imds-cred-lifetime", "1.5")
+    # 4 s: long enough that a loaded machine still makes the first call and
+    # the last one (with the renewed triple) inside their lifetimes
+    c = fresh_cp("--imds-cred-lifetime", "4")
     c1 = role_creds(c)
     ecs = c.client(c1["AccessKeyId"], c1["SecretAccessKey"], c1["Token"])
     assert "clusterArns" in ecs.list_clusters()
     # past 80% of the lifetime the metadata service hands out new ones
-    c2 = wait_until(lambda: (lambda n: n if n["AccessKeyId"] != c1["AccessKeyId"] else None)(role_creds(c)))
+    c2 = wait_until(lambda: (lambda n: n if n["AccessKeyId"] != c1["AccessKeyId"] else None)(role_creds(c)), timeout=15)
     # past the lifetime the old ones are refused as expired
     def old_refused():
         st, e = c.raw_call("ListClusters", {}, akid=c1["AccessKeyId"], secret=c1["SecretAccessKey"],
                            token=c1["Token"])
         return (st, e) if st != 200 else None
-    st, e = wait_until(old_refused)
+    st, e = wait_until(old_refused, timeout=15)
     assert st == 400 and e["__type"].endswith("ExpiredTokenException")
     st, e = c.raw_call("ListClusters", {}, akid=c2["AccessKeyId"], secret=c2["SecretAccessKey"], token=c2["Token"])
     assert st == 200
