@@ -10,6 +10,9 @@ controls the proxy from its own process (it runs in a thread):
     p.cut()                   # close every connection
     p.refuse(5.0)             # for 5 s: stop listening (connect() fails)
     p.blackhole(5.0)          # for 5 s: accept, read, never answer
+    p.rewrite("/info", old, new)  # the engine's answers to requests whose
+                              # path contains /info: old bytes -> new (same
+                              # length: Content-Length stays true)
     p.stats()                 # counters
     p.stop()
 
@@ -65,6 +68,7 @@ class DockerProxy:
                          "upstream_errors": 0, "blackholed": 0}
         self.requests = []  # (time, method, path), bounded
         self._pending = []  # callables to run on the proxy thread
+        self.rewrites = []  # (path part, old bytes, new bytes)
 
     # ------------------------------------------------------------ control
     def start(self):
@@ -168,6 +172,15 @@ class DockerProxy:
             self.counters["blackholed"] += 1
             self._note("blackhole for %.1fs" % seconds)
         self._call(do)
+
+    def rewrite(self, match, old, new):
+        """Replace old by new (bytes of the same length) in the engine's
+        answers on connections whose last request path contains match."""
+        if len(old) != len(new):
+            raise ValueError("a rewrite keeps the length (Content-Length)")
+        with self.lock:
+            self.rewrites.append((match, old, new))
+        return self
 
     def stats(self):
         with self.lock:
@@ -323,6 +336,11 @@ class DockerProxy:
                     if data:
                         if kind == "client":
                             self._sniff(c, data)
+                        if kind == "upstream":
+                            with self.lock:
+                                for match, old, new in self.rewrites:
+                                    if match in c.last_path:
+                                        data = data.replace(old, new)
                         if c.blackholed and kind == "upstream":
                             c.held.extend(data)
                             continue
