@@ -38,7 +38,11 @@ struct systemd_call
   char *unit;
   DBusPendingCall *pending; /* the method call in flight, NULL after its reply */
   char *job;                /* the job waited for (JobRemoved), NULL = none */
-  uv_timer_t *timer;        /* job wait limit */
+  uv_timer_t *timer;        /* job wait limit, or the failure reported on the next turn */
+  const char *err_name;     /* that failure: its name (static) and text */
+  char *err;
+  DBusMessage *msg;         /* the call, kept until its reply: sent again once on a new connection */
+  bool resent;
   systemd_done_cb cb;
   systemd_version_cb vcb;
   void *data;
@@ -65,6 +69,7 @@ struct systemd_client
   char *address; /* NULL = default */
   DBusConnection *conn;
   bool bus;      /* a message bus (not systemd's private socket) */
+  DBusPendingCall *hello; /* the Hello in flight, NULL = none */
   uv_idle_t *idle;
   struct fd_list fds;
   struct call_list calls;
@@ -129,31 +134,37 @@ fd_poll_update (struct fd_poll *p)
     uv_poll_stop (&p->poll);
 }
 
+/* The flags to hand watch w for what the poll saw (0 = nothing for it). */
+static unsigned
+watch_flags (DBusWatch *w, int status, int events)
+{
+  if (!w || !dbus_watch_get_enabled (w))
+    return 0;
+  if (status < 0)
+    return DBUS_WATCH_ERROR | DBUS_WATCH_HANGUP;
+  unsigned wf = dbus_watch_get_flags (w);
+  return ((wf & DBUS_WATCH_READABLE) && (events & (UV_READABLE | UV_DISCONNECT)) ? DBUS_WATCH_READABLE : 0)
+         | ((wf & DBUS_WATCH_WRITABLE) && (events & UV_WRITABLE) ? DBUS_WATCH_WRITABLE : 0);
+}
+
 static void
 poll_cb (uv_poll_t *h, int status, int events)
 {
   struct fd_poll *p = h->data;
-  systemd_client_t *c = p->c;
-  /* One watch per wake-up: handling it may remove the other (and this
-     poll); the loop is level-triggered and wakes again for the rest. */
-  DBusWatch *w = NULL;
-  unsigned fl = 0;
-  for (int i = 0; i < 2 && !w; i++)
-    {
-      if (!p->w[i] || !dbus_watch_get_enabled (p->w[i]))
-        continue;
-      unsigned wf = dbus_watch_get_flags (p->w[i]);
-      if (status < 0)
-        fl = DBUS_WATCH_ERROR | DBUS_WATCH_HANGUP;
-      else
-        fl = ((wf & DBUS_WATCH_READABLE) && (events & (UV_READABLE | UV_DISCONNECT)) ? DBUS_WATCH_READABLE : 0)
-             | ((wf & DBUS_WATCH_WRITABLE) && (events & UV_WRITABLE) ? DBUS_WATCH_WRITABLE : 0);
-      if (fl)
-        w = p->w[i];
-    }
-  if (!w)
+  if (!p)
     return;
-  dbus_watch_handle (w, fl);
+  systemd_client_t *c = p->c;
+  /* Both watches of the fd, each once; handling one may remove the other,
+     or close this poll (its memory stays until the close callback). */
+  DBusWatch *w[2] = { p->w[0], p->w[1] };
+  for (int i = 0; i < 2; i++)
+    {
+      if (!p->poll.data || p->w[i] != w[i])
+        continue;
+      unsigned fl = watch_flags (w[i], status, events);
+      if (fl)
+        dbus_watch_handle (w[i], fl);
+    }
   want_dispatch (c);
 }
 
@@ -296,8 +307,11 @@ call_free (struct systemd_call *k)
       k->timer->data = NULL;
       uv_close ((uv_handle_t *) k->timer, handle_free_cb);
     }
+  if (k->msg)
+    dbus_message_unref (k->msg);
   free (k->unit);
   free (k->job);
+  free (k->err);
   free (k);
 }
 
@@ -323,8 +337,45 @@ systemd_call_cancel (struct systemd_call *k)
 }
 
 static void
-drop_connection (systemd_client_t *c, const char *why)
+fail_later_cb (uv_timer_t *h)
 {
+  struct systemd_call *k = h->data;
+  call_end (k, -1, k->err_name, k->err ? k->err : "");
+}
+
+/* k fails on the next loop turn (never from inside the caller's call);
+   msg is taken. */
+static void
+call_fail_later (struct systemd_call *k, const char *name, char *msg)
+{
+  if (k->pending)
+    {
+      dbus_pending_call_cancel (k->pending);
+      dbus_pending_call_unref (k->pending);
+      k->pending = NULL;
+    }
+  free (k->err);
+  k->err = msg;
+  k->err_name = name;
+  if (!k->timer)
+    {
+      k->timer = xcalloc (1, sizeof *k->timer);
+      uv_timer_init (k->c->loop, k->timer);
+      k->timer->data = k;
+    }
+  uv_timer_start (k->timer, fail_later_cb, 0, 0);
+}
+
+/* Close and release the connection (no call of ours left on it). */
+static void
+close_connection (systemd_client_t *c)
+{
+  if (c->hello)
+    {
+      dbus_pending_call_cancel (c->hello);
+      dbus_pending_call_unref (c->hello);
+      c->hello = NULL;
+    }
   if (c->conn)
     {
       DBusConnection *conn = c->conn;
@@ -332,8 +383,36 @@ drop_connection (systemd_client_t *c, const char *why)
       dbus_connection_close (conn);
       dbus_connection_unref (conn);
     }
-  while (!TAILQ_EMPTY (&c->calls))
-    call_end (TAILQ_FIRST (&c->calls), -1, SYSTEMD_ERR_DISCONNECTED, why);
+}
+
+/* The connection is gone: every call fails (a callback may start a new
+   call, on a new connection). */
+static void call_transmit (systemd_client_t *c, struct systemd_call *k);
+
+static void
+drop_connection (systemd_client_t *c, const char *why)
+{
+  close_connection (c);
+  /* A call not answered yet is sent once more on a new connection (a peer
+     that restarted, as go-systemd's connection per call would see it);
+     one waiting for its job, or sent again already, fails.  Both on the
+     next loop turn at the earliest. */
+  struct systemd_call *k;
+  TAILQ_FOREACH (k, &c->calls, link)
+  {
+    if (k->err || (!k->pending && !k->job))
+      continue; /* failing already, or being sent now */
+    if (k->pending && k->msg && !k->resent)
+      {
+        dbus_pending_call_cancel (k->pending);
+        dbus_pending_call_unref (k->pending);
+        k->pending = NULL;
+        k->resent = true;
+        call_transmit (c, k);
+      }
+    else
+      call_fail_later (k, SYSTEMD_ERR_DISCONNECTED, xstrdup (why));
+  }
 }
 
 static void
@@ -392,6 +471,7 @@ hello_notify (DBusPendingCall *pc, void *data)
   systemd_client_t *c = data;
   DBusMessage *r = dbus_pending_call_steal_reply (pc);
   dbus_pending_call_unref (pc);
+  c->hello = NULL;
   const char *name = NULL;
   if (r && c->conn && dbus_message_get_type (r) == DBUS_MESSAGE_TYPE_METHOD_RETURN
       && dbus_message_get_args (r, NULL, DBUS_TYPE_STRING, &name, DBUS_TYPE_INVALID))
@@ -423,9 +503,8 @@ open_one (systemd_client_t *c, const char *address, bool bus, char **errmsg)
     {
       DBusMessage *hello = dbus_message_new_method_call (DBUS_SERVICE_DBUS, DBUS_PATH_DBUS, DBUS_INTERFACE_DBUS,
                                                          "Hello");
-      DBusPendingCall *pc = NULL;
-      if (dbus_connection_send_with_reply (conn, hello, &pc, DBUS_TIMEOUT_USE_DEFAULT) && pc)
-        dbus_pending_call_set_notify (pc, hello_notify, c, NULL);
+      if (dbus_connection_send_with_reply (conn, hello, &c->hello, DBUS_TIMEOUT_USE_DEFAULT) && c->hello)
+        dbus_pending_call_set_notify (c->hello, hello_notify, c, NULL);
       dbus_message_unref (hello);
       const char *rule = JOB_MATCH;
       DBusMessage *add = dbus_message_new_method_call (DBUS_SERVICE_DBUS, DBUS_PATH_DBUS, DBUS_INTERFACE_DBUS,
@@ -444,7 +523,11 @@ ensure_connected (systemd_client_t *c, char **errmsg)
   if (c->conn && dbus_connection_get_is_connected (c->conn))
     return 0;
   if (c->conn)
-    drop_connection (c, "the D-Bus connection was closed");
+    { /* closed before its Disconnected was dispatched: the calls on it fail */
+      drop_connection (c, "the D-Bus connection was closed");
+      if (c->conn && dbus_connection_get_is_connected (c->conn))
+        return 0; /* made again for a call sent once more */
+    }
   if (c->address)
     return open_one (c, c->address, true, errmsg);
   const char *env = getenv ("DBUS_SYSTEM_BUS_ADDRESS");
@@ -467,39 +550,36 @@ ensure_connected (systemd_client_t *c, char **errmsg)
   return -1;
 }
 
-static void
-fail_later_cb (uv_timer_t *h)
-{
-  struct systemd_call *k = h->data;
-  char *msg = k->job; /* the connect error, kept here until now */
-  k->job = NULL;
-  call_end (k, -1, SYSTEMD_ERR_CONNECT, msg);
-  free (msg);
-}
-
 static void reply_notify (DBusPendingCall *pc, void *data);
 
 /* Send m (consumed) for call k; a failure is reported on the next loop turn. */
+/* Send k->msg on the connection (made if needed); a failure is reported
+   on the next loop turn. */
+static void
+call_transmit (systemd_client_t *c, struct systemd_call *k)
+{
+  char *errmsg = NULL;
+  int rc = ensure_connected (c, &errmsg);
+  if (rc < 0 || !dbus_connection_send_with_reply (c->conn, k->msg, &k->pending, -1) || !k->pending)
+    call_fail_later (k, rc < 0 ? SYSTEMD_ERR_CONNECT : SYSTEMD_ERR_DISCONNECTED,
+                     errmsg ? errmsg : xstrdup ("the D-Bus connection is closed"));
+  else
+    {
+      free (errmsg);
+      dbus_pending_call_set_notify (k->pending, reply_notify, k, NULL);
+    }
+  /* a send may find the peer gone (a write fails): libdbus then queues its
+     Disconnected without telling the dispatch status function */
+  want_dispatch (c);
+}
+
 static struct systemd_call *
 call_send (systemd_client_t *c, struct systemd_call *k, DBusMessage *m)
 {
   k->c = c;
+  k->msg = m;
   TAILQ_INSERT_TAIL (&c->calls, k, link);
-  char *errmsg = NULL;
-  if (ensure_connected (c, &errmsg) < 0 || !dbus_connection_send_with_reply (c->conn, m, &k->pending, -1)
-      || !k->pending)
-    {
-      if (!errmsg)
-        errmsg = xstrdup ("the D-Bus connection is closed");
-      k->job = errmsg; /* carried to fail_later_cb */
-      k->timer = xcalloc (1, sizeof *k->timer);
-      uv_timer_init (c->loop, k->timer);
-      k->timer->data = k;
-      uv_timer_start (k->timer, fail_later_cb, 0, 0);
-    }
-  else
-    dbus_pending_call_set_notify (k->pending, reply_notify, k, NULL);
-  dbus_message_unref (m);
+  call_transmit (c, k);
   return k;
 }
 
@@ -510,6 +590,11 @@ reply_notify (DBusPendingCall *pc, void *data)
   DBusMessage *r = dbus_pending_call_steal_reply (pc);
   dbus_pending_call_unref (pc);
   k->pending = NULL;
+  if (k->msg)
+    {
+      dbus_message_unref (k->msg);
+      k->msg = NULL;
+    }
   if (!r)
     {
       call_end (k, -1, SYSTEMD_ERR_REPLY, "no reply");
@@ -698,15 +783,16 @@ systemd_client_free (systemd_client_t *c)
     return;
   while (!TAILQ_EMPTY (&c->calls))
     systemd_call_cancel (TAILQ_FIRST (&c->calls));
-  if (c->conn)
+  close_connection (c);
+  /* closing removed the watches already, unless libdbus kept some */
+  while (!LIST_EMPTY (&c->fds))
     {
-      DBusConnection *conn = c->conn;
-      c->conn = NULL;
-      dbus_connection_close (conn);
-      dbus_connection_unref (conn);
+      struct fd_poll *p = LIST_FIRST (&c->fds);
+      for (int i = 0; i < 2; i++)
+        if (p->w[i])
+          dbus_watch_set_data (p->w[i], NULL, NULL);
+      fd_poll_close (p);
     }
-  while (!LIST_EMPTY (&c->fds)) /* closing removed them already, unless libdbus kept some */
-    fd_poll_close (LIST_FIRST (&c->fds));
   c->idle->data = NULL;
   uv_close ((uv_handle_t *) c->idle, handle_free_cb);
   free (c->address);

@@ -12,7 +12,10 @@
  *    reached and the agent is root, systemd's private socket
  *    unix:path=/run/systemd/private (no bus there: no Hello, no AddMatch).
  *    On a bus the client says Hello and asks for the Manager's JobRemoved
- *    signals before its first call (messages keep their order).
+ *    signals before its first call (messages keep their order).  When the
+ *    connection drops (the bus or systemd restarted), a call not answered
+ *    yet is sent once more on a new connection; one waiting for its job
+ *    fails with SYSTEMD_ERR_DISCONNECTED.
  *  - Every call returns a handle (never NULL) and calls its callback exactly
  *    once, later on the loop, unless systemd_call_cancel(handle) came
  *    first.  err_name is NULL on success, else the D-Bus error name

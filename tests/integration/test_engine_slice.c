@@ -211,6 +211,53 @@ test_slice_failed_stops_task (void **st)
   fake_down (x, &s);
 }
 
+static void
+fake_start_at (struct sx *s, const char *sock)
+{
+  char *argv[] = { "/usr/bin/python3", "tests/lib/fake_systemd.py", s->records, (char *) sock, NULL };
+  if (test_child_start (&s->fake, argv) < 0 || !s->fake.line)
+    fail_msg ("tests/lib/fake_systemd.py did not start");
+}
+
+/* systemd's bus goes away and comes back: the client sees the connection
+   drop and the next slice is asked for on a new connection. */
+static void
+test_bus_restart (void **st)
+{
+  struct it *x = *st;
+  struct sx s = { 0 };
+  snprintf (s.records, sizeof s.records, "%s/systemd-calls.jsonl", x->dir);
+  cleanup_free char *sock = xasprintf ("%s/bus", x->dir);
+  fake_start_at (&s, sock);
+  cleanup_free char *addr = xasprintf ("unix:path=%s", sock);
+  x->systemd = systemd_client_new (&x->loop, addr);
+  x->cgroup_root = "/sys/fs/cgroup";
+  x->cgroup_systemd = true;
+  cleanup_free char *a1 = arn_of (x, "first");
+  cleanup_free char *a2 = arn_of (x, "second");
+  x->extra_cleanup = xasprintf ("for d in /sys/fs/cgroup/*/ecstasks-%sfirst.slice /sys/fs/cgroup/*/ecstasks-%ssecond.slice "
+                                "/sys/fs/cgroup/ecstasks-%s*.slice; do [ -d $d ] && rmdir $d; done; true",
+                                x->run, x->run, x->run);
+  it_engine_up (x);
+  const char *fmt = "{\"arn\":\"%s\",\"family\":\"slice\",\"version\":\"1\",\"desiredStatus\":\"RUNNING\","
+                    "\"memory\":64,\"containers\":[{\"name\":\"app\",\"image\":\"%s\",\"essential\":true,"
+                    "\"command\":[\"sleep\",\"600\"]}]}";
+  cleanup_free char *j1 = xasprintf (fmt, a1, x->image);
+  it_add (x, j1);
+  assert_true (it_wait_task (x, a1, TASK_STATUS_RUNNING, 30000));
+  test_child_stop (&s.fake); /* the bus goes away... */
+  fake_start_at (&s, sock);  /* ...and comes back (a new systemd knows no unit) */
+  cleanup_free char *j2 = xasprintf (fmt, a2, x->image);
+  it_add (x, j2);
+  assert_true (it_wait_task (x, a2, TASK_STATUS_RUNNING, 30000));
+  assert_int_equal (it_task (x, a2)->slice_res, TASK_RES_CREATED);
+  cleanup_free char *u2 = xasprintf ("ecstasks-%ssecond.slice", x->run);
+  json_t *starts = records (&s, "StartTransientUnit", u2);
+  assert_int_equal (json_array_size (starts), 1);
+  json_decref (starts);
+  fake_down (x, &s);
+}
+
 /* No bus at the address: the task stops the same way. */
 static void
 test_no_bus_stops_task (void **st)
@@ -244,6 +291,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_slice_started_and_stopped, it_setup, it_teardown),
     cmocka_unit_test_setup_teardown (test_slice_failed_stops_task, it_setup, it_teardown),
     cmocka_unit_test_setup_teardown (test_no_bus_stops_task, it_setup, it_teardown),
+    cmocka_unit_test_setup_teardown (test_bus_restart, it_setup, it_teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

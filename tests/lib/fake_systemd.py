@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""fake_systemd.py RECORDS - a private D-Bus bus (dbus-daemon) with a small
+"""fake_systemd.py RECORDS [SOCKET] - a private D-Bus bus (dbus-daemon) with a small
 org.freedesktop.systemd1 on it, for tests on hosts where systemd does not
-run.  Prints the bus address as its first stdout line, then serves until
+run.  The bus listens on SOCKET (default: a new temporary
+folder's "bus").  Prints the bus address as its first stdout line, then serves until
 SIGTERM (which also ends its dbus-daemon).
 
 The Manager object (/org/freedesktop/systemd1) answers what the agent calls
@@ -114,8 +115,12 @@ class Manager(dbus.service.Object):
 
 def main():
     records = sys.argv[1]
-    d = tempfile.mkdtemp(prefix="fake-systemd-")
-    sock = os.path.join(d, "bus")
+    d = None
+    if len(sys.argv) > 2:
+        sock = sys.argv[2]
+    else:
+        d = tempfile.mkdtemp(prefix="fake-systemd-")
+        sock = os.path.join(d, "bus")
     daemon = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--nopidfile", "--print-address=1",
                                "--address=unix:path=" + sock], stdout=subprocess.PIPE, text=True)
     address = daemon.stdout.readline().strip()
@@ -142,7 +147,8 @@ def main():
             os.unlink(sock)
         except OSError:
             pass
-        os.rmdir(d)
+        if d:
+            os.rmdir(d)
 
 
 if __name__ == "__main__":
