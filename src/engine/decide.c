@@ -309,8 +309,8 @@ engine_event_relevant (enum docker_event_action kind)
 }
 
 enum engine_event_verdict
-engine_decide_event (const struct task *t, size_t ci, enum docker_event_action kind,
-                     int exit_code, bool ready, enum task_status *reported)
+engine_decide_event (const struct task *t, size_t ci, enum docker_event_action kind, int exit_code,
+                     int64_t time_ns, bool ready, enum task_status *reported)
 {
   const struct task_container *c = &t->containers[ci];
   switch (kind)
@@ -321,11 +321,22 @@ engine_decide_event (const struct task *t, size_t ci, enum docker_event_action k
     case DOCKER_EV_OOM: *reported = TASK_STATUS_NONE; return ENGINE_EVENT_OOM;
     default: return ENGINE_EVENT_IGNORE; /* kill/stop precede die; die tells it exited */
     }
+  /* Before reconciliation is done every container is inspected anyway: an
+     event (the stream replays the last second at start-up) is looked at
+     once that inspect is in, never with a second inspect of its own
+     beside it. */
+  if (!ready)
+    {
+      enum engine_event_verdict v = engine_decide_pending (t, ci, *reported);
+      return v == ENGINE_EVENT_INSPECT ? ENGINE_EVENT_PENDING : v;
+    }
   /* An inspect of a container that has just died waits for dockerd to
-     finish the exit (tens to hundreds of ms): report from the event.  Only
-     once reconciliation is done (a die replayed at start-up may be for a
-     container removed since). */
-  if (kind == DOCKER_EV_DIE && ready && exit_code >= 0 && c->inflight == TASK_ACTION_NONE
+     finish the exit (tens to hundreds of ms): report from the event.  Not
+     a die older than the container's last restart in place (the stream's
+     replay after an agent restart): that run has ended already, and the
+     inspect tells whether the present one runs. */
+  bool stale = c->restart.last_restart_at_ns > 0 && (time_ns <= 0 || time_ns < c->restart.last_restart_at_ns);
+  if (kind == DOCKER_EV_DIE && exit_code >= 0 && !stale && c->inflight == TASK_ACTION_NONE
       && c->known_status == TASK_STATUS_RUNNING && c->docker_id)
     return ENGINE_EVENT_DIED;
   return engine_decide_pending (t, ci, *reported);

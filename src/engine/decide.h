@@ -151,12 +151,16 @@ enum engine_event_verdict
 };
 
 /* A container event for container ci (ready: start-up reconciliation is
-   done; exit_code < 0 when the event carries none).  The die shortcut: a
+   done; exit_code < 0 when the event carries none; time_ns: the event's
+   timeNano, 0 = none).  Before reconciliation is done an event is only
+   remembered (PENDING: reconciliation inspects every container; the
+   remembered status is looked at once it is done).  The die shortcut: a
    die of a RUNNING idle container after reconciliation carries everything
-   a STOPPED report needs. */
+   a STOPPED report needs, unless it may predate the container's last
+   restart in place (then the inspect tells). */
 enum engine_event_verdict engine_decide_event (const struct task *t, size_t ci,
                                                enum docker_event_action kind, int exit_code,
-                                               bool ready, enum task_status *reported);
+                                               int64_t time_ns, bool ready, enum task_status *reported);
 /* Does the engine act on this kind of container event at all?  (create,
    start, die, oom; kill and stop precede a die, which tells the exit.) */
 bool engine_event_relevant (enum docker_event_action kind);

@@ -299,7 +299,7 @@ engine_docker_event_cb (const struct docker_event *ev, void *data)
       return;
     }
   enum task_status reported = TASK_STATUS_NONE;
-  switch (engine_decide_event (t, ci, ev->kind, ev->exit_code, e->ready, &reported))
+  switch (engine_decide_event (t, ci, ev->kind, ev->exit_code, ev->time_ns, e->ready, &reported))
     {
     case ENGINE_EVENT_IGNORE:
       break;

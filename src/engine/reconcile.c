@@ -18,6 +18,13 @@ reconcile_done_one (engine_t *e)
     return;
   log_info (MOD, "reconciliation with Docker done (%zu tasks)", e->n_tasks);
   e->ready = true;
+  /* Events remembered meanwhile (decide.c: engine_decide_event) are
+     looked at now, each against what its reconcile inspect recorded. */
+  for (size_t i = 0; i < e->n_tasks; i++)
+    for (size_t k = 0; k < e->tasks[i]->n_containers; k++)
+      if (e->tasks[i]->containers[k].inflight == TASK_ACTION_NONE
+          && e->tasks[i]->containers[k].pending_event != TASK_STATUS_NONE)
+        engine_container_idle (e, e->tasks[i], k);
   engine_step_all (e);
   engine_arm_cleanup (e);
   state_save (e->state, NULL, NULL);

@@ -246,28 +246,41 @@ test_decide_event (void **st)
     bool has_id;
     enum engine_event_verdict want;
     enum task_status reported;
+    int64_t time_ns;         /* the event's timeNano (0: none) */
+    int64_t last_restart_ns; /* the container's last restart in place (0: none) */
   } rows[] = {
     /* the die shortcut: ready, idle, RUNNING, with an exit code */
-    { DOCKER_EV_DIE, 0, true, R, TASK_ACTION_NONE, true, ENGINE_EVENT_DIED, S },
-    { DOCKER_EV_DIE, 137, true, R, TASK_ACTION_NONE, true, ENGINE_EVENT_DIED, S },
-    { DOCKER_EV_DIE, -1, true, R, TASK_ACTION_NONE, true, ENGINE_EVENT_INSPECT, S },
-    { DOCKER_EV_DIE, 0, false, R, TASK_ACTION_NONE, true, ENGINE_EVENT_INSPECT, S }, /* reconciling */
-    { DOCKER_EV_DIE, 0, true, C, TASK_ACTION_NONE, true, ENGINE_EVENT_INSPECT, S },
-    { DOCKER_EV_DIE, 0, true, R, TASK_ACTION_STOP, true, ENGINE_EVENT_PENDING, S },
-    { DOCKER_EV_DIE, 0, true, S, TASK_ACTION_NONE, true, ENGINE_EVENT_IGNORE, S },
+    { DOCKER_EV_DIE, 0, true, R, TASK_ACTION_NONE, true, ENGINE_EVENT_DIED, S, 0, 0 },
+    { DOCKER_EV_DIE, 137, true, R, TASK_ACTION_NONE, true, ENGINE_EVENT_DIED, S, 0, 0 },
+    { DOCKER_EV_DIE, -1, true, R, TASK_ACTION_NONE, true, ENGINE_EVENT_INSPECT, S, 0, 0 },
+    /* reconciling: remembered, looked at once the reconcile inspect is in
+       (never a second inspect beside it) */
+    { DOCKER_EV_DIE, 0, false, R, TASK_ACTION_NONE, true, ENGINE_EVENT_PENDING, S, 0, 0 },
+    { DOCKER_EV_DIE, 0, false, R, TASK_ACTION_INSPECT, true, ENGINE_EVENT_PENDING, S, 0, 0 },
+    { DOCKER_EV_START, -1, false, C, TASK_ACTION_NONE, true, ENGINE_EVENT_PENDING, R, 0, 0 },
+    { DOCKER_EV_START, -1, false, R, TASK_ACTION_NONE, true, ENGINE_EVENT_IGNORE, R, 0, 0 },
+    /* a die older than the last restart in place (replayed after an agent
+       restart) is not the present run's: the inspect tells */
+    { DOCKER_EV_DIE, 1, true, R, TASK_ACTION_NONE, true, ENGINE_EVENT_INSPECT, S, 100, 200 },
+    { DOCKER_EV_DIE, 1, true, R, TASK_ACTION_NONE, true, ENGINE_EVENT_INSPECT, S, 0, 200 },
+    { DOCKER_EV_DIE, 1, true, R, TASK_ACTION_NONE, true, ENGINE_EVENT_DIED, S, 300, 200 },
+    { DOCKER_EV_DIE, 1, true, R, TASK_ACTION_NONE, true, ENGINE_EVENT_DIED, S, 100, 0 },
+    { DOCKER_EV_DIE, 0, true, C, TASK_ACTION_NONE, true, ENGINE_EVENT_INSPECT, S, 0, 0 },
+    { DOCKER_EV_DIE, 0, true, R, TASK_ACTION_STOP, true, ENGINE_EVENT_PENDING, S, 0, 0 },
+    { DOCKER_EV_DIE, 0, true, S, TASK_ACTION_NONE, true, ENGINE_EVENT_IGNORE, S, 0, 0 },
     /* start / create: inspect when newer, remember when busy */
-    { DOCKER_EV_START, -1, true, C, TASK_ACTION_NONE, true, ENGINE_EVENT_INSPECT, R },
-    { DOCKER_EV_START, -1, true, C, TASK_ACTION_START, true, ENGINE_EVENT_PENDING, R },
-    { DOCKER_EV_START, -1, true, R, TASK_ACTION_NONE, true, ENGINE_EVENT_IGNORE, R },
-    { DOCKER_EV_START, -1, true, S, TASK_ACTION_NONE, true, ENGINE_EVENT_INSPECT, R }, /* the one re-stop */
-    { DOCKER_EV_START, -1, true, C, TASK_ACTION_NONE, false, ENGINE_EVENT_IGNORE, R },
-    { DOCKER_EV_CREATE, -1, true, P, TASK_ACTION_NONE, true, ENGINE_EVENT_INSPECT, C },
-    { DOCKER_EV_CREATE, -1, true, P, TASK_ACTION_CREATE, true, ENGINE_EVENT_PENDING, C },
+    { DOCKER_EV_START, -1, true, C, TASK_ACTION_NONE, true, ENGINE_EVENT_INSPECT, R, 0, 0 },
+    { DOCKER_EV_START, -1, true, C, TASK_ACTION_START, true, ENGINE_EVENT_PENDING, R, 0, 0 },
+    { DOCKER_EV_START, -1, true, R, TASK_ACTION_NONE, true, ENGINE_EVENT_IGNORE, R, 0, 0 },
+    { DOCKER_EV_START, -1, true, S, TASK_ACTION_NONE, true, ENGINE_EVENT_INSPECT, R, 0, 0 }, /* the one re-stop */
+    { DOCKER_EV_START, -1, true, C, TASK_ACTION_NONE, false, ENGINE_EVENT_IGNORE, R, 0, 0 },
+    { DOCKER_EV_CREATE, -1, true, P, TASK_ACTION_NONE, true, ENGINE_EVENT_INSPECT, C, 0, 0 },
+    { DOCKER_EV_CREATE, -1, true, P, TASK_ACTION_CREATE, true, ENGINE_EVENT_PENDING, C, 0, 0 },
     /* the rest */
-    { DOCKER_EV_OOM, -1, true, R, TASK_ACTION_NONE, true, ENGINE_EVENT_OOM, N },
-    { DOCKER_EV_KILL, -1, true, R, TASK_ACTION_NONE, true, ENGINE_EVENT_IGNORE, N },
-    { DOCKER_EV_STOP, -1, true, R, TASK_ACTION_NONE, true, ENGINE_EVENT_IGNORE, N },
-    { DOCKER_EV_DESTROY, -1, true, R, TASK_ACTION_NONE, true, ENGINE_EVENT_IGNORE, N },
+    { DOCKER_EV_OOM, -1, true, R, TASK_ACTION_NONE, true, ENGINE_EVENT_OOM, N, 0, 0 },
+    { DOCKER_EV_KILL, -1, true, R, TASK_ACTION_NONE, true, ENGINE_EVENT_IGNORE, N, 0, 0 },
+    { DOCKER_EV_STOP, -1, true, R, TASK_ACTION_NONE, true, ENGINE_EVENT_IGNORE, N, 0, 0 },
+    { DOCKER_EV_DESTROY, -1, true, R, TASK_ACTION_NONE, true, ENGINE_EVENT_IGNORE, N, 0, 0 },
   };
   for (size_t i = 0; i < ARRAY_SIZE (rows); i++)
     {
@@ -277,10 +290,12 @@ test_decide_event (void **st)
       c->inflight = rows[i].inflight;
       if (rows[i].has_id)
         c->docker_id = xstrdup ("id");
+      c->restart.last_restart_at_ns = rows[i].last_restart_ns;
       enum task_status reported = N;
       assert_int_equal (engine_event_relevant (rows[i].kind), rows[i].want != ENGINE_EVENT_IGNORE
                                                                  || rows[i].reported != N);
-      enum engine_event_verdict v = engine_decide_event (t, 0, rows[i].kind, rows[i].exit_code, rows[i].ready, &reported);
+      enum engine_event_verdict v = engine_decide_event (t, 0, rows[i].kind, rows[i].exit_code, rows[i].time_ns,
+                                                         rows[i].ready, &reported);
       if (v != rows[i].want || (rows[i].reported != N && reported != rows[i].reported))
         fail_msg ("row %zu: verdict %d (want %d) reported %d", i, v, rows[i].want, reported);
       task_free (t);

@@ -442,6 +442,90 @@ test_restart_redo_after_crash (void **st)
   assert_string_equal (k->state, "running");
 }
 
+static int64_t
+wall_now_ns (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_REALTIME, &ts);
+  return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* After an agent restart the event stream replays the last second: the die
+   of the run a restart in place replaced, delivered once reconciliation is
+   done, is not the present run's exit (e2e test_agent_killed_no_double_restart
+   once found the container stopped after the second agent start). */
+static void
+test_restart_stale_die_replayed (void **st)
+{
+  struct fx *x = *st;
+  engine_up (x);
+  add (x, RESTARTER ("arn:sd", "0"));
+  assert_true (spin_task (x, "arn:sd", TASK_STATUS_RUNNING));
+  run_turns (x, 50);
+  struct fctr *k = fake_by_cname (&x->fake, "r");
+  int64_t died = wall_now_ns ();
+  fake_exit (&x->fake, "r", 1);
+  for (int i = 0; i < 200 && count_in_log (x, "start:r ") < 2; i++)
+    uv_run (&x->loop, UV_RUN_ONCE);
+  run_turns (x, 100);
+  assert_int_equal (task_of (x, "arn:sd")->containers[0].restart.count, 1);
+  teardown_engine (x);
+  x->fake.events_on = false;
+  state_up (x);
+  engine_up (x);
+  run_turns (x, 100); /* reconciliation done */
+  emit_event_replayed (&x->fake, k->id, DOCKER_EV_DIE, 1, died, false);
+  run_turns (x, 200);
+  const struct task *t = task_of (x, "arn:sd");
+  assert_int_equal (count_in_log (x, "start:r "), 2);
+  assert_int_equal (count_in_log (x, "stop:r "), 0);
+  assert_int_equal (t->containers[0].restart.count, 1);
+  assert_int_equal (t->containers[0].known_status, TASK_STATUS_RUNNING);
+  assert_int_equal (t->desired_status, TASK_STATUS_RUNNING);
+  assert_string_equal (k->state, "running");
+  /* A die of the present run is its exit, as ever. */
+  fake_exit (&x->fake, "r", 1);
+  for (int i = 0; i < 200 && count_in_log (x, "start:r ") < 3; i++)
+    uv_run (&x->loop, UV_RUN_ONCE);
+  run_turns (x, 100);
+  assert_int_equal (task_of (x, "arn:sd")->containers[0].restart.count, 2);
+}
+
+/* The container exited while the agent was down and the stream replays its
+   die before the container list is in: the die waits for the reconcile
+   inspect (no inspect of its own beside it), and the container is started
+   once, counted once. */
+static void
+test_restart_die_replayed_while_reconciling (void **st)
+{
+  struct fx *x = *st;
+  engine_up (x);
+  add (x, RESTARTER ("arn:dr", "0"));
+  assert_true (spin_task (x, "arn:dr", TASK_STATUS_RUNNING));
+  run_turns (x, 100);
+  teardown_engine (x);
+  x->fake.events_on = false;
+  struct fctr *k = fake_by_cname (&x->fake, "r");
+  k->state = "exited";
+  k->exit_code = 1;
+  int starts = count_in_log (x, "start:r ");
+  int inspects = x->fake.n_inspect;
+  state_up (x);
+  engine_up_start (x); /* the container list is queued */
+  emit_event_replayed (&x->fake, k->id, DOCKER_EV_DIE, 1, wall_now_ns (), true);
+  for (int i = 0; i < 200 && count_in_log (x, "start:r ") < starts + 1; i++)
+    uv_run (&x->loop, UV_RUN_ONCE);
+  run_turns (x, 200);
+  const struct task *t = task_of (x, "arn:dr");
+  assert_int_equal (count_in_log (x, "start:r "), starts + 1);
+  assert_int_equal (t->containers[0].restart.count, 1);
+  assert_int_equal (t->containers[0].known_status, TASK_STATUS_RUNNING);
+  assert_int_equal (t->desired_status, TASK_STATUS_RUNNING);
+  assert_string_equal (k->state, "running");
+  /* the reconcile inspect, then the remembered die's once the restart is done */
+  assert_int_equal (x->fake.n_inspect - inspects, 2);
+}
+
 int
 main (void)
 {
@@ -460,6 +544,8 @@ main (void)
     cmocka_unit_test_setup_teardown (test_restart_in_place, setup, teardown),
     cmocka_unit_test_setup_teardown (test_restart_period_and_failure, setup, teardown),
     cmocka_unit_test_setup_teardown (test_restart_redo_after_crash, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_restart_stale_die_replayed, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_restart_die_replayed_while_reconciling, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -79,6 +79,8 @@ struct fcall
   void *data;
   char *arg;
   int grace;
+  int ev_exit;     /* F_EVENT: the die's exitCode, -1 = none */
+  int64_t ev_time; /* F_EVENT: timeNano, 0 = none */
   bool cancelled;
   struct fcall *next;
 };
@@ -180,6 +182,30 @@ emit_event (struct fake *f, const char *id, enum docker_event_action kind)
     {
       struct fcall *c = enqueue (f, F_EVENT, (struct fcb){ 0 }, NULL, id);
       c->grace = kind;
+      c->ev_exit = -1;
+    }
+}
+
+/* An event as the stream replays it after a (re)connect: with its exit
+   code and time; first: delivered before every call already queued. */
+static inline void
+emit_event_replayed (struct fake *f, const char *id, enum docker_event_action kind, int exit_code,
+                     int64_t time_ns, bool first)
+{
+  assert_true (f->events_on);
+  struct fcall *c = enqueue (f, F_EVENT, (struct fcb){ 0 }, NULL, id);
+  c->grace = kind;
+  c->ev_exit = exit_code;
+  c->ev_time = time_ns;
+  if (first && f->head != c)
+    {
+      struct fcall **p = &f->head;
+      while (*p != c)
+        p = &(*p)->next;
+      *p = NULL; /* c was last */
+      f->tail = p;
+      c->next = f->head;
+      f->head = c;
     }
 }
 
@@ -418,7 +444,8 @@ fake_tick (uv_timer_t *t)
           if (f->events_on && f->ev_cb)
             {
               struct docker_event ev = { .kind = (enum docker_event_action) c->grace, .id = c->arg,
-                                         .action = "event", .type = "container", .exit_code = -1 };
+                                         .action = "event", .type = "container", .exit_code = c->ev_exit,
+                                         .time_ns = c->ev_time };
               f->ev_cb (&ev, f->ev_data);
             }
           break;

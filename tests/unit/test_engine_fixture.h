@@ -57,8 +57,9 @@ fake_free (struct fake *f)
     }
 }
 
+/* The engine, started: its container list (reconciliation) queued. */
 static inline void
-engine_up (struct fx *x)
+engine_up_start (struct fx *x)
 {
   agent_error_t err = NULL;
   struct engine_label extra[] = { { "ecs-agent-c-test", "1" } };
@@ -82,6 +83,13 @@ engine_up (struct fx *x)
   assert_non_null (x->e);
   engine_set_aws_credentials (x->e, NULL, x->creds);
   assert_int_equal (engine_start (x->e, &err), 0);
+}
+
+/* The engine, started, reconciliation done. */
+static inline void
+engine_up (struct fx *x)
+{
+  engine_up_start (x);
   for (int i = 0; i < 1000 && !engine_ready (x->e); i++)
     uv_run (&x->loop, UV_RUN_ONCE);
   assert_true (engine_ready (x->e));
