@@ -336,6 +336,9 @@ metrics_write (struct sbuf *out, const struct metrics_snapshot *snap)
       sample_u (out, "ecs_agent_tcs_connects_total", NULL, NULL, NULL, NULL, snap->tcs_connects);
       family (out, "ecs_agent_tcs_disconnects_total", "counter", "TCS sessions that ended.");
       sample_u (out, "ecs_agent_tcs_disconnects_total", NULL, NULL, NULL, NULL, snap->tcs_disconnects);
+      family (out, "ecs_agent_stats_streams", "gauge",
+              "Docker stats streams open: one per container sampled (0 when polling).");
+      sample_d (out, "ecs_agent_stats_streams", reg.gauges[METRIC_STATS_STREAMS]);
     }
 
   family (out, "ecs_agent_docker_api_calls_total", "counter",

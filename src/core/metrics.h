@@ -47,6 +47,7 @@ enum metrics_counter
 enum metrics_gauge
 {
   METRIC_ACS_CONNECTED, /* 1 while the ACS session is up */
+  METRIC_STATS_STREAMS, /* Docker stats streams open (telemetry, streaming mode) */
   METRIC_N_GAUGES,
 };
 

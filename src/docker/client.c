@@ -706,6 +706,7 @@ docker_client_new (uv_loop_t *loop, const char *docker_host, agent_error_t *err)
   c->defer->data = c;
   TAILQ_INIT (&c->ops);
   LIST_INIT (&c->events);
+  LIST_INIT (&c->stats_streams);
   return c;
 }
 
@@ -715,6 +716,7 @@ docker_client_free (docker_client_t *c)
   if (c == NULL)
     return;
   docker_events_detach_all (c);
+  docker_stats_streams_detach_all (c);
   while (!TAILQ_EMPTY (&c->ops))
     docker_op_cancel (TAILQ_FIRST (&c->ops));
   http_client_free (c->http);

@@ -498,6 +498,10 @@ int docker_error_from_response (agent_error_t *err, long status, const char *bod
    json_stream.c. */
 struct docker_json_stream
 {
+  /* settings (zero = defaults), set before the first feed */
+  size_t max_value; /* largest value accepted (bytes); 0 = 1 MiB */
+  bool unchecked;   /* values handed on without a jansson check (the
+                       consumer parses them itself); framing still applies */
   char *buf;
   size_t len, cap;
   /* framing scan state (private) */
@@ -507,7 +511,9 @@ struct docker_json_stream
 };
 /* Feed a chunk; calls on_value for each complete JSON value (as text,
    NUL-terminated).  on_value returns < 0 to stop (that return is passed up).
-   Returns < 0 with ERR_MALFORMED on garbage or a value over 1 MiB. */
+   Returns < 0 with ERR_MALFORMED on garbage or a value over max_value
+   (1 MiB by default): the buffer holds at most max_value + one chunk.
+   docker_json_stream_free keeps the settings. */
 typedef int (*docker_json_value_cb) (const char *json, size_t len, void *data);
 int docker_json_stream_feed (struct docker_json_stream *s, const char *chunk, size_t len,
                              docker_json_value_cb on_value, void *data, agent_error_t *err);

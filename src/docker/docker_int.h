@@ -37,6 +37,8 @@ struct docker_client
   struct docker_stats_cache *stats_cache;
   TAILQ_HEAD (docker_op_list, docker_op) ops; /* every live op, oldest first */
   LIST_HEAD (docker_events_list, docker_events) events; /* every live event stream */
+  /* every live stats stream (stats_stream.c) */
+  LIST_HEAD (docker_stats_stream_list, docker_stats_stream) stats_streams;
   uv_timer_t *defer;   /* completes deferred ops on the next loop turn */
   struct docker_timeouts t;
 };
@@ -225,6 +227,8 @@ char *docker_label_filter_path (const char *base, const char *label_filter);
 bool docker_api_version_valid (const char *v);
 /* Cancel event streams (client free). */
 void docker_events_detach_all (docker_client_t *c);
+/* Stop stats streams (client free). */
+void docker_stats_streams_detach_all (docker_client_t *c);
 
 /* links.c (docker/links.h): a create on Podman whose body links
    containers.  true: the op is taken over (its link targets are inspected,

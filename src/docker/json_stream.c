@@ -6,8 +6,9 @@
  * finds where each top-level object ends: it follows strings, escapes and
  * bracket depth, resuming its scan where the last chunk ended, so each byte
  * is looked at once.  jansson then parses the span, so a value handed on is
- * always valid JSON.  A value may be at most STREAM_MAX_VALUE bytes; the
- * buffer is compacted after every chunk.
+ * always valid JSON (unless the stream is `unchecked`: its consumer parses
+ * each value anyway).  A value may be at most max_value bytes (1 MiB by
+ * default); the buffer is compacted after every chunk.
  */
 #include "core/xmalloc.h"
 #include "docker/docker.h"
@@ -93,11 +94,16 @@ docker_json_stream_feed (struct docker_json_stream *s, const char *chunk, size_t
       if (end == 0)
         {
           s->scan = i;
-          if (s->len - off > STREAM_MAX_VALUE)
+          if (s->len - off > (s->max_value ? s->max_value : STREAM_MAX_VALUE))
             rc = error_set (err, ERR_MALFORMED, "invalid JSON stream: value too large");
           break;
         }
       size_t vlen = end - off;
+      if (vlen > (s->max_value ? s->max_value : STREAM_MAX_VALUE))
+        {
+          rc = error_set (err, ERR_MALFORMED, "invalid JSON stream: value too large");
+          break;
+        }
       s->scan = 0;
       s->depth = 0;
       if (memchr (s->buf + off, '\0', vlen))
@@ -105,18 +111,23 @@ docker_json_stream_feed (struct docker_json_stream *s, const char *chunk, size_t
           rc = error_set (err, ERR_MALFORMED, "invalid JSON stream: NUL byte in a value");
           break;
         }
-      json_error_t jerr;
-      json_t *v = json_loadb (s->buf + off, vlen, 0, &jerr);
-      if (v == NULL)
+      if (!s->unchecked)
         {
-          rc = error_set (err, ERR_MALFORMED, "invalid JSON stream: %s", jerr.text);
-          break;
+          json_error_t jerr;
+          json_t *v = json_loadb (s->buf + off, vlen, 0, &jerr);
+          if (v == NULL)
+            {
+              rc = error_set (err, ERR_MALFORMED, "invalid JSON stream: %s", jerr.text);
+              break;
+            }
+          json_decref (v);
         }
-      json_decref (v);
-      char *text = xstrndup (s->buf + off, vlen);
+      /* handed on in place, NUL-terminated (the byte after it is saved) */
+      char saved = s->buf[end];
+      s->buf[end] = '\0';
       off = end;
-      int r = on_value ? on_value (text, vlen, data) : 0;
-      free (text);
+      int r = on_value ? on_value (s->buf + off - vlen, vlen, data) : 0;
+      s->buf[end] = saved;
       if (r < 0)
         {
           rc = r;
@@ -149,5 +160,5 @@ void
 docker_json_stream_free (struct docker_json_stream *s)
 {
   free (s->buf);
-  memset (s, 0, sizeof *s);
+  *s = (struct docker_json_stream){ .max_value = s->max_value, .unchecked = s->unchecked };
 }

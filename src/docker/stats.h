@@ -1,4 +1,5 @@
-/* docker/stats.h - one-shot container stats (GET /containers/<id>/stats).
+/* docker/stats.h - container stats (GET /containers/<id>/stats): one-shot
+ * samples and per-container sample streams.
  *
  * Contract:
  *  - docker_container_stats asks the daemon for ONE sample of a container's
@@ -107,5 +108,64 @@ int docker_parse_stats_podman (struct docker_stats_cache *cache, const char *s, 
    present and smaller (cgroup v2), else usage - cache when present and
    smaller (cgroup v1), else usage. */
 uint64_t docker_stats_memory_bytes (const struct docker_stats *st);
+
+/* ---- sample streams (stats_stream.c) ----------------------------------
+
+ * Contract:
+ *  - docker_stats_stream_start opens GET /containers/<id>/stats?stream=true
+ *    (one transfer of the client's libcurl multi handle, on the loop) on the
+ *    next loop turn and hands each sample to on_sample (parsed by
+ *    docker_parse_stats; BORROWED for the duration of the callback).
+ *    Docker writes one sample a second.  The stream is split by the client's
+ *    JSON stream framer with a bounded buffer: a sample over max_sample_bytes
+ *    ends the stream (ERR_MALFORMED).
+ *  - A stream that delivered no sample for silence_ms (18 s, upstream's
+ *    inactivity timeout) is abandoned.  Any end of the stream (error
+ *    answer, transport error, undecodable sample, silence, the daemon
+ *    closing it) calls on_error with the reason and reopens after a
+ *    back-off (docker_stats_stream_backoff_ms: 1 s doubling to 10 s, +0-50 %
+ *    jitter), forever, until docker_stats_stream_stop; a sample resets the
+ *    back-off.  The caller decides when a stream is no longer wanted (a
+ *    stopped container's stream stays open on Docker, streaming zeroed
+ *    samples whose read_ns is 0).
+ *  - docker_stats_stream_stop: no callback runs afterwards (safe from inside
+ *    one, and on NULL); the memory is released on a later loop turn.
+ *    Freeing the client stops its streams.
+ */
+typedef struct docker_stats_stream docker_stats_stream_t;
+typedef void (*docker_stats_sample_cb) (const struct docker_stats *st, void *data);
+typedef void (*docker_stats_error_cb) (agent_error_t err, void *data);
+
+#define DOCKER_STATS_STREAM_SILENCE_MS 18000
+#define DOCKER_STATS_STREAM_BACKOFF_MIN_MS 1000
+#define DOCKER_STATS_STREAM_BACKOFF_MAX_MS 10000
+#define DOCKER_STATS_STREAM_MAX_SAMPLE (256 * 1024)
+
+struct docker_stats_stream_opts
+{
+  docker_stats_sample_cb on_sample;
+  docker_stats_error_cb on_error; /* optional */
+  void *data;
+  uint64_t silence_ms;           /* 0 = DOCKER_STATS_STREAM_SILENCE_MS */
+  uint64_t backoff_min_ms, backoff_max_ms; /* 0 = 1 s, 10 s */
+  size_t max_sample_bytes;       /* 0 = DOCKER_STATS_STREAM_MAX_SAMPLE */
+};
+
+docker_stats_stream_t *docker_stats_stream_start (docker_client_t *c, const char *id,
+                                                  const struct docker_stats_stream_opts *o);
+void docker_stats_stream_stop (docker_stats_stream_t *s);
+/* Streams of the client open now (transfer in flight), for tests. */
+size_t docker_stats_streams_open (const docker_client_t *c);
+
+/* Pure: the delay before reopening after the failures-th consecutive
+   failure (>= 1): min_ms x 2^(failures-1) capped at max_ms, plus
+   jitter_unit (0..1) x 50 % of it. */
+uint64_t docker_stats_stream_backoff_ms (unsigned failures, uint64_t min_ms, uint64_t max_ms,
+                                         double jitter_unit);
+/* Pure: whether a stream whose last sample (or opening, before the first)
+   was at last_ms is silent at now_ms; else *rearm_ms is when to look
+   again (ms from now). */
+bool docker_stats_stream_silent (uint64_t now_ms, uint64_t last_ms, uint64_t silence_ms,
+                                 uint64_t *rearm_ms);
 
 #endif

@@ -1,7 +1,12 @@
-/* test_docker_stats.c - one-shot container stats against the real Docker
- * Engine: a container burning CPU shows its usage growing between two
+/* test_docker_stats.c - container stats against the real Docker Engine:
+ * one-shot: a container burning CPU shows its usage growing between two
  * samples, one holding 32 MiB shows it in memory, a stopped or unknown
  * container answers as Docker does, and no transfer stays open.
+ * streams (docker_stats_stream_*): samples arrive about once a second from
+ * a running container, a stopped container's stream carries zero-time
+ * samples and closes when stopped (no leak under ASan), an unknown
+ * container's stream fails and is reopened with back-off, and a sample
+ * larger than the stream's bound ends the stream.
  *
  * Expects a Docker daemon at $DOCKER_HOST (default unix socket) and the test
  * image ($TEST_IMAGE, else tests/lib/test-image.sh).  Containers carry
@@ -195,6 +200,137 @@ test_unknown_and_invalid (void **state)
   assert_int_equal (r.kind, ERR_INVALID);
 }
 
+/* ---- streams ---- */
+
+struct sstream
+{
+  int samples, zero_samples, errors, last_kind;
+  int64_t first_read_ns, last_read_ns;
+  uint64_t first_ms, last_ms;
+  char last_err[256];
+  bool stop_in_cb;
+  docker_stats_stream_t *s;
+};
+
+static void
+sstream_sample_cb (const struct docker_stats *st, void *data)
+{
+  struct sstream *r = data;
+  if (st->read_ns == 0)
+    {
+      r->zero_samples++;
+      return;
+    }
+  if (r->samples++ == 0)
+    {
+      r->first_read_ns = st->read_ns;
+      r->first_ms = util_now_ms ();
+    }
+  r->last_read_ns = st->read_ns;
+  r->last_ms = util_now_ms ();
+  if (r->stop_in_cb)
+    {
+      docker_stats_stream_stop (r->s);
+      r->s = NULL;
+    }
+}
+
+static void
+sstream_error_cb (agent_error_t err, void *data)
+{
+  struct sstream *r = data;
+  r->errors++;
+  r->last_kind = error_kind (&err);
+  snprintf (r->last_err, sizeof r->last_err, "%s", error_msg (&err));
+}
+
+static void
+test_stream_samples_then_stop (void **state)
+{
+  struct it *x = *state;
+  char *id = run_container (x, "while :; do :; done");
+  struct sstream r = { 0 };
+  struct docker_stats_stream_opts o = { sstream_sample_cb, sstream_error_cb, &r, 0, 0, 0, 0 };
+  r.s = docker_stats_stream_start (x->c, id, &o);
+  assert_int_equal (r.samples, 0); /* nothing inside the start call */
+  WAIT_FOR (&x->l, r.samples >= 6, 30000);
+  assert_int_equal (r.errors, 0);
+  assert_int_equal (docker_stats_streams_open (x->c), 1);
+  /* about one sample a second: Docker's own period */
+  double per_s = (double) (r.samples - 1) * 1e9 / (double) (r.last_read_ns - r.first_read_ns);
+  assert_true (per_s > 0.5 && per_s < 2.0);
+  assert_true (r.last_ms - r.first_ms >= 3000);
+  /* Docker keeps a stopped container's stream open with zero-time samples */
+  struct res d = { 0 };
+  docker_container_stop (x->c, id, 1, res_done_cb, &d);
+  WAIT_RES (&x->l, &d, 60000);
+  ASSERT_OK (&d);
+  WAIT_FOR (&x->l, r.zero_samples >= 1, 15000);
+  assert_int_equal (docker_stats_streams_open (x->c), 1);
+  /* the caller closes it: the transfer ends, nothing else runs */
+  docker_stats_stream_stop (r.s);
+  int samples = r.samples, zeros = r.zero_samples;
+  assert_int_equal (docker_stats_streams_open (x->c), 0);
+  WAIT_FOR (&x->l, docker_client_active (x->c) == 0, 5000);
+  tloop_poll_pause (&x->l, 1500);
+  assert_int_equal (r.samples, samples);
+  assert_int_equal (r.zero_samples, zeros);
+  free (id);
+}
+
+static void
+test_stream_stop_inside_callback (void **state)
+{
+  struct it *x = *state;
+  char *id = run_container (x, "while :; do sleep 1; done");
+  struct sstream r = { .stop_in_cb = true };
+  struct docker_stats_stream_opts o = { sstream_sample_cb, sstream_error_cb, &r, 0, 0, 0, 0 };
+  r.s = docker_stats_stream_start (x->c, id, &o);
+  WAIT_FOR (&x->l, r.samples == 1, 30000);
+  tloop_poll_pause (&x->l, 2500);
+  assert_int_equal (r.samples, 1);
+  assert_int_equal (docker_stats_streams_open (x->c), 0);
+  free (id);
+}
+
+static void
+test_stream_unknown_container_backs_off (void **state)
+{
+  struct it *x = *state;
+  struct sstream r = { 0 };
+  struct docker_stats_stream_opts o = { .on_sample = sstream_sample_cb, .on_error = sstream_error_cb,
+                                        .data = &r, .backoff_min_ms = 100, .backoff_max_ms = 400 };
+  r.s = docker_stats_stream_start (x->c, "ecs-agent-c-test-no-such-container", &o);
+  WAIT_FOR (&x->l, r.errors >= 3, 10000);
+  assert_int_equal (r.last_kind, ERR_NOT_FOUND);
+  assert_int_equal (r.samples, 0);
+  /* back-off 100, 200, 400, 400 ms (+0..50 %): not a busy loop */
+  uint64_t t0 = util_now_ms ();
+  int e0 = r.errors;
+  tloop_poll_pause (&x->l, 1300);
+  assert_true (r.errors - e0 <= (int) ((util_now_ms () - t0) / 400) + 1);
+  docker_stats_stream_stop (r.s);
+}
+
+static void
+test_stream_oversized_sample_ends_stream (void **state)
+{
+  struct it *x = *state;
+  char *id = run_container (x, "while :; do sleep 1; done");
+  struct sstream r = { 0 };
+  struct docker_stats_stream_opts o = { .on_sample = sstream_sample_cb, .on_error = sstream_error_cb,
+                                        .data = &r, .max_sample_bytes = 256,
+                                        .backoff_min_ms = 5000 };
+  r.s = docker_stats_stream_start (x->c, id, &o);
+  WAIT_FOR (&x->l, r.errors >= 1, 30000);
+  assert_int_equal (r.samples, 0);
+  assert_int_equal (r.last_kind, ERR_MALFORMED);
+  assert_non_null (strstr (r.last_err, "larger than 256 bytes"));
+  assert_int_equal (docker_stats_streams_open (x->c), 0); /* waiting to reopen */
+  docker_stats_stream_stop (r.s);
+  free (id);
+}
+
 int
 main (void)
 {
@@ -202,6 +338,10 @@ main (void)
     cmocka_unit_test_setup_teardown (test_cpu_burner, setup, teardown),
     cmocka_unit_test_setup_teardown (test_memory_holder, setup, teardown),
     cmocka_unit_test_setup_teardown (test_unknown_and_invalid, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_stream_samples_then_stop, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_stream_stop_inside_callback, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_stream_unknown_container_backs_off, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_stream_oversized_sample_ends_stream, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -339,6 +339,65 @@ test_json_stream (void **state)
   free (big);
 }
 
+/* A stream with its own bound (stats streams): a value up to max_value
+   passes, one byte more ends the stream, the buffer never holds more than
+   max_value + one chunk; the settings survive docker_json_stream_free;
+   unchecked streams hand on the framed text without a jansson parse. */
+static void
+test_json_stream_bound (void **state)
+{
+  (void) state;
+  struct
+  {
+    size_t max, value_len, chunk;
+    bool ok;
+  } t[] = {
+    { 64, 64, 7, true },   { 64, 65, 7, false }, { 64, 65, 1, false },
+    { 64, 10, 64, true },  { 4096, 4096, 1000, true }, { 4096, 5000, 1000, false },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (t); i++)
+    {
+      struct docker_json_stream s = { .max_value = t[i].max };
+      struct collect c = { 0 };
+      agent_error_t err = NULL;
+      /* {"a":"xxx..."} of value_len bytes */
+      char *v = xmalloc (t[i].value_len + 1);
+      memset (v, 'x', t[i].value_len);
+      memcpy (v, "{\"a\":\"", 6);
+      v[t[i].value_len - 2] = '"';
+      v[t[i].value_len - 1] = '}';
+      v[t[i].value_len] = '\0';
+      int rc = 0;
+      for (size_t off = 0; off < t[i].value_len && rc == 0; off += t[i].chunk)
+        {
+          size_t n = t[i].value_len - off < t[i].chunk ? t[i].value_len - off : t[i].chunk;
+          rc = docker_json_stream_feed (&s, v + off, n, collect_cb, &c, &err);
+          if (s.len > t[i].max + t[i].chunk)
+            fail_msg ("row %zu: %zu bytes buffered", i, s.len);
+        }
+      if ((rc == 0) != t[i].ok || (t[i].ok && c.n != 1))
+        fail_msg ("row %zu: rc %d, %d values", i, rc, c.n);
+      if (!t[i].ok)
+        assert_int_equal (error_kind (&err), ERR_MALFORMED);
+      error_free (&err);
+      docker_json_stream_free (&s);
+      assert_int_equal (s.max_value, t[i].max);
+      collect_free (&c);
+      free (v);
+    }
+  /* unchecked: framed but not validated (the consumer parses) */
+  struct docker_json_stream s = { .unchecked = true };
+  struct collect c = { 0 };
+  agent_error_t err = NULL;
+  assert_int_equal (docker_json_stream_feed (&s, "{\"a\" 1}{\"b\":2}", 14, collect_cb, &c, &err), 0);
+  assert_int_equal (c.n, 2);
+  assert_string_equal (c.v[0], "{\"a\" 1}");
+  assert_string_equal (c.v[1], "{\"b\":2}");
+  collect_free (&c);
+  docker_json_stream_free (&s);
+  assert_true (s.unchecked);
+}
+
 static void
 test_pull_lines (void **state)
 {
@@ -705,6 +764,7 @@ main (void)
     cmocka_unit_test (test_list),
     cmocka_unit_test (test_events),
     cmocka_unit_test (test_json_stream),
+    cmocka_unit_test (test_json_stream_bound),
     cmocka_unit_test (test_pull_lines),
     cmocka_unit_test (test_pull_samples),
     cmocka_unit_test (test_version_negotiation),

@@ -397,11 +397,63 @@ test_podman_empty_and_refusals (void **state)
   docker_stats_cache_clear (&cache);
 }
 
+/* Reopening a stats stream: 1 s doubling to 10 s, +0..50 % jitter. */
+static void
+test_stream_backoff_table (void **state)
+{
+  (void) state;
+  struct
+  {
+    unsigned failures;
+    double jitter;
+    uint64_t want;
+  } t[] = {
+    { 1, 0, 1000 },  { 2, 0, 2000 },  { 3, 0, 4000 },   { 4, 0, 8000 },
+    { 5, 0, 10000 }, { 9, 0, 10000 }, { 200, 0, 10000 }, { 1, 1, 1500 },
+    { 3, 0.5, 5000 }, { 5, 1, 15000 }, { 0, 0, 1000 },  { 2, 2, 3000 }, /* jitter clamped to 1 */
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (t); i++)
+    {
+      uint64_t got = docker_stats_stream_backoff_ms (t[i].failures, DOCKER_STATS_STREAM_BACKOFF_MIN_MS,
+                                                     DOCKER_STATS_STREAM_BACKOFF_MAX_MS, t[i].jitter);
+      if (got != t[i].want)
+        fail_msg ("row %zu: %llu ms, want %llu", i, (unsigned long long) got,
+                  (unsigned long long) t[i].want);
+    }
+}
+
+/* The silence watchdog: abandoned after 18 s without a sample, else looked
+   at again when the 18 s would be up. */
+static void
+test_stream_silence_table (void **state)
+{
+  (void) state;
+  struct
+  {
+    uint64_t now, last;
+    bool silent;
+    uint64_t rearm;
+  } t[] = {
+    { 18000, 0, true, 0 },      { 17999, 0, false, 1 },    { 20000, 5000, false, 3000 },
+    { 23000, 5000, true, 0 },   { 5000, 5000, false, 18000 }, { 4000, 5000, false, 18000 },
+    { 100000, 0, true, 0 },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (t); i++)
+    {
+      uint64_t rearm = 0;
+      bool s = docker_stats_stream_silent (t[i].now, t[i].last, DOCKER_STATS_STREAM_SILENCE_MS, &rearm);
+      if (s != t[i].silent || (!s && rearm != t[i].rearm))
+        fail_msg ("row %zu: silent %d rearm %llu", i, s, (unsigned long long) rearm);
+    }
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_upstream_linux_sample),
+    cmocka_unit_test (test_stream_backoff_table),
+    cmocka_unit_test (test_stream_silence_table),
     cmocka_unit_test (test_upstream_mixed_case_and_memory),
     cmocka_unit_test (test_cgroup_v2_one_shot),
     cmocka_unit_test (test_real_engine_cgroup_v1),
