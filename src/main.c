@@ -162,6 +162,8 @@ main (int argc, char **argv)
     }
   if (cfg.gates_warning)
     log_warn ("config", "%s", cfg.gates_warning);
+  if (cfg.metrics_warning)
+    log_warn ("config", "%s", cfg.metrics_warning);
   if (cfg.config_file)
     log_info ("config", "read configuration file %s", cfg.config_file);
 

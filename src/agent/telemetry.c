@@ -55,6 +55,8 @@ agent_telemetry_start (struct agent *a, agent_error_t *err)
     .engine = a->engine,
     .docker = a->docker,
     .disable_metrics = a->cfg->disable_metrics,
+    .poll_metrics = a->cfg->poll_metrics,
+    .stream_silence_ms = env_ms ("ECS_TCS_TEST_STREAM_SILENCE_MS"),
     .cgroup_v1 = !agent_cgroup_v2 (),
     .poll_interval_ms = poll_ms ? poll_ms : a->cfg->polling_metrics_wait_ms,
     .publish_interval_ms = publish_ms,
@@ -87,7 +89,12 @@ agent_telemetry_start (struct agent *a, agent_error_t *err)
   tcs_collector_start (t->collector);
   if (tcs_session_start (t->tcs, err) < 0)
     return error_wrap (err, "TCS session");
-  log_info (MOD, "telemetry started (metrics %s)", a->cfg->disable_metrics ? "disabled" : "on");
+  log_info (MOD, "telemetry started (metrics %s)",
+            a->cfg->disable_metrics ? "disabled"
+            : docker_client_is_podman (a->docker)
+                ? "polled: Podman's stats stream writes a sample every 5 s"
+            : a->cfg->poll_metrics ? "polled (ECS_POLL_METRICS)"
+                                   : "streamed");
   return 0;
 }
 

@@ -90,6 +90,38 @@ config_parse_duration (const char *s, uint64_t *ms, agent_error_t *err)
   return 0;
 }
 
+uint64_t
+config_polling_metrics_wait (const char *value, bool poll_metrics, char **warning)
+{
+  static const char key[] = "ECS_POLLING_METRICS_WAIT_DURATION";
+  uint64_t ms = 0;
+  *warning = NULL;
+  cleanup_free char *t = value ? config_trim_dup (value) : NULL;
+  if (t && *t)
+    {
+      agent_error_t err = NULL;
+      if (config_parse_duration (t, &ms, &err) < 0)
+        {
+          *warning = xasprintf ("Could not parse duration value: %s for Environment Variable %s: "
+                                "%s; using 10s", t, key, error_msg (&err));
+          ms = 0;
+        }
+      error_free (&err);
+    }
+  if (ms == 0) /* unset, "0" or unparsable: upstream's default */
+    return CONFIG_POLLING_METRICS_WAIT_DEFAULT_MS;
+  if (!poll_metrics) /* upstream clamps only when polling */
+    return ms;
+  uint64_t clamped = ms < CONFIG_POLLING_METRICS_WAIT_MIN_MS   ? CONFIG_POLLING_METRICS_WAIT_MIN_MS
+                     : ms > CONFIG_POLLING_METRICS_WAIT_MAX_MS ? CONFIG_POLLING_METRICS_WAIT_MAX_MS
+                                                               : ms;
+  if (clamped != ms)
+    *warning = xasprintf ("%s parsed value (%s) is %s of %llus. Setting polling interval to %s.",
+                          key, t, ms < clamped ? "less than the minimum" : "greater than the maximum",
+                          (unsigned long long) clamped / 1000, ms < clamped ? "minimum" : "maximum");
+  return clamped;
+}
+
 static int
 config_parse_ports (const char *key, const char *s, int **out, size_t *n, agent_error_t *err)
 {
@@ -266,7 +298,7 @@ struct config_set
 {
   bool checkpoint, updates, ports, ports_udp, cleanup, stop_timeout, memory;
   bool health; /* any ECS_HEALTH_* bound given (unset ones stay 0: the defaults) */
-  bool metrics_off, poll_metrics, poll_wait, spot, metadata_az_off;
+  bool metrics_off, poll_metrics, spot, metadata_az_off;
 };
 
 /* *root_out: the file's object for the readers of other keys
@@ -480,8 +512,7 @@ config_load (struct agent_config *cfg, config_getenv_fn env, void *d, agent_erro
       || config_env_bool (env, d, "ECS_DISABLE_TASK_METADATA_AZ", &cfg->disable_task_metadata_az,
                           &set.metadata_az_off, err) < 0
       || config_env_bool (env, d, "ECS_ENABLE_SPOT_INSTANCE_DRAINING", &cfg->spot_instance_draining, &set.spot, err) < 0
-      || config_env_bool (env, d, "ECS_POLL_METRICS", &cfg->poll_metrics, &set.poll_metrics, err) < 0
-      || config_env_duration (env, d, "ECS_POLLING_METRICS_WAIT_DURATION", &cfg->polling_metrics_wait_ms, &set.poll_wait, err) < 0)
+      || config_env_bool (env, d, "ECS_POLL_METRICS", &cfg->poll_metrics, &set.poll_metrics, err) < 0)
     return -1;
   if ((v = config_env (env, d, "ECS_RESERVED_MEMORY")))
     {
@@ -603,13 +634,11 @@ config_load (struct agent_config *cfg, config_getenv_fn env, void *d, agent_erro
     cfg->task_cleanup_wait_ms = CONFIG_DEFAULT_TASK_CLEANUP_WAIT_MS;
   if (!set.stop_timeout)
     cfg->container_stop_timeout_ms = CONFIG_DEFAULT_CONTAINER_STOP_TIMEOUT_MS;
-  /* upstream: 10 s by default, clamped to 5..20 s */
-  if (!set.poll_wait)
-    cfg->polling_metrics_wait_ms = 10000;
-  else if (cfg->polling_metrics_wait_ms < 5000)
-    cfg->polling_metrics_wait_ms = 5000;
-  else if (cfg->polling_metrics_wait_ms > 20000)
-    cfg->polling_metrics_wait_ms = 20000;
+  free (cfg->metrics_warning);
+  cfg->metrics_warning = NULL;
+  cfg->polling_metrics_wait_ms
+      = config_polling_metrics_wait (config_env (env, d, "ECS_POLLING_METRICS_WAIT_DURATION"),
+                                     cfg->poll_metrics, &cfg->metrics_warning);
   if (cfg->introspection_addr == NULL)
     cfg->introspection_addr = xstrdup ("0.0.0.0");
   if (cfg->tmds_addr == NULL)
@@ -692,6 +721,7 @@ config_free (struct agent_config *cfg)
   free (cfg->instance_tags);
   task_option_gates_free (&cfg->gates);
   free (cfg->gates_warning);
+  free (cfg->metrics_warning);
   free (cfg->log_warning);
   config_images_free (&cfg->images);
   memset (cfg, 0, sizeof *cfg);

@@ -137,8 +137,9 @@ struct agent_config
                                and the task metadata stats routes fail as upstream's */
   bool disable_task_metadata_az; /* ECS_DISABLE_TASK_METADATA_AZ: no AvailabilityZone in
                                     the task metadata answers */
-  bool poll_metrics;        /* ECS_POLL_METRICS (accepted; the agent always polls) */
-  uint64_t polling_metrics_wait_ms; /* ECS_POLLING_METRICS_WAIT_DURATION, 10 s, clamped 5..20 s */
+  bool poll_metrics;        /* ECS_POLL_METRICS: poll stats instead of streaming them */
+  uint64_t polling_metrics_wait_ms; /* ECS_POLLING_METRICS_WAIT_DURATION (config_polling_metrics_wait) */
+  char *metrics_warning;    /* that value ignored or clamped, for main to log; NULL = none */
   char *config_file;        /* the file that was read, NULL if none */
   /* Container option gates (config_options.c): ECS_DISABLE_PRIVILEGED,
      ECS_SELINUX_CAPABLE, ECS_APPARMOR_CAPABLE, ECS_AVAILABLE_LOGGING_DRIVERS
@@ -149,6 +150,15 @@ struct agent_config
   char *gates_warning; /* a value ignored for its default, for main to log; NULL = none */
   struct config_images images;
 };
+
+/* ECS_POLLING_METRICS_WAIT_DURATION as upstream reads it (pure): a Go
+   duration; unset, 0 or unparsable (*warning says so) -> 10 s; with
+   poll_metrics clamped to 5..20 s (*warning says so; upstream clamps only
+   when polling).  *warning is malloc'd or NULL. */
+#define CONFIG_POLLING_METRICS_WAIT_DEFAULT_MS 10000
+#define CONFIG_POLLING_METRICS_WAIT_MIN_MS 5000
+#define CONFIG_POLLING_METRICS_WAIT_MAX_MS 20000
+uint64_t config_polling_metrics_wait (const char *value, bool poll_metrics, char **warning);
 
 /* getenv-like lookup, so tests can feed a fixed environment. */
 typedef const char *(*config_getenv_fn) (const char *name, void *data);

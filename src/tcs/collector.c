@@ -23,7 +23,8 @@ struct tracked
   char *task_arn;
   char *name;
   struct tcs_queue q;
-  docker_op_t *op;
+  docker_op_t *op;                /* polling: the stats call in flight */
+  docker_stats_stream_t *stream;  /* streaming: the container's stream */
   bool seen;
   bool failing; /* last poll failed (logged once) */
   bool metrics; /* sampled for metrics (not with disable_metrics) */
@@ -36,9 +37,9 @@ struct tcs_collector
   uv_loop_t *loop;
   struct tcs_collector_options o;
   char *cluster, *instance_arn;
-  uv_timer_t poll_timer;
+  uv_timer_t poll_timer; /* polls, or (streaming) the reconcile of the streams */
+  enum tcs_sampler_mode mode; /* how the tracked containers are sampled now */
   bool started, freeing;
-  size_t queue_cap;
   LIST_HEAD (, tracked) tracked;
   size_t n_tracked, n_metrics;
   /* instance status */
@@ -73,6 +74,7 @@ tracked_free (struct tracked *t)
   LIST_REMOVE (t, link);
   t->c->n_tracked--;
   docker_op_cancel (t->op);
+  docker_stats_stream_stop (t->stream);
   free (t->docker_id);
   free (t->task_arn);
   free (t->name);
@@ -89,21 +91,21 @@ tracked_find (tcs_collector_t *c, const char *id)
   return NULL;
 }
 
+/* A poll failed or a stream ended: logged when the condition changes. */
 static void
-stats_cb (const struct docker_stats *st, agent_error_t err, void *data)
+sample_failed (struct tracked *t, agent_error_t err)
 {
-  struct tracked *t = data;
-  t->op = NULL;
+  t->c->stats.poll_errors++;
+  if (!t->failing)
+    log_info (MOD, "stats of container %s (%s): %s%s", t->name, t->docker_id,
+              err ? error_msg (&err) : "no answer", t->stream ? " (reopening with back-off)" : "");
+  t->failing = true;
+}
+
+static void
+sample_got (struct tracked *t, const struct docker_stats *st)
+{
   tcs_collector_t *c = t->c;
-  if (!st)
-    {
-      c->stats.poll_errors++;
-      if (!t->failing)
-        log_info (MOD, "stats of container %s (%s): %s", t->name, t->docker_id,
-                  err ? error_msg (&err) : "no answer");
-      t->failing = true;
-      return;
-    }
   if (t->failing)
     log_info (MOD, "stats of container %s are back", t->name);
   t->failing = false;
@@ -121,6 +123,54 @@ stats_cb (const struct docker_stats *st, agent_error_t err, void *data)
     c->stats.samples++;
 }
 
+static void
+stats_cb (const struct docker_stats *st, agent_error_t err, void *data)
+{
+  struct tracked *t = data;
+  t->op = NULL;
+  if (!st)
+    sample_failed (t, err);
+  else
+    sample_got (t, st);
+}
+
+static void
+stream_sample_cb (const struct docker_stats *st, void *data)
+{
+  struct tracked *t = data;
+  /* Docker keeps a stopped container's stream open with zeroed samples
+     ("read" is the zero time) until it is closed: not a sample (with a
+     restart policy, tcs_sample_reject refuses it as upstream does) */
+  if (st->read_ns == 0 && !t->restart_policy)
+    return;
+  sample_got (t, st);
+}
+
+static void
+stream_error_cb (agent_error_t err, void *data)
+{
+  sample_failed (data, err);
+}
+
+enum tcs_sampler_mode
+tcs_sampler_mode_of (bool disable_metrics, bool poll_metrics, bool podman)
+{
+  if (disable_metrics)
+    return TCS_SAMPLER_NONE;
+  if (poll_metrics || podman)
+    return TCS_SAMPLER_POLL;
+  return TCS_SAMPLER_STREAM;
+}
+
+size_t
+tcs_sampler_queue_cap (enum tcs_sampler_mode mode, uint64_t publish_ms, uint64_t poll_ms)
+{
+  if (mode == TCS_SAMPLER_STREAM || poll_ms == 0)
+    return TCS_QUEUE_MAX;
+  size_t cap = (size_t) (publish_ms / poll_ms) * 4;
+  return cap < 4 ? 4 : cap > TCS_QUEUE_MAX ? TCS_QUEUE_MAX : cap;
+}
+
 static bool
 task_tracked (const struct task *task)
 {
@@ -133,6 +183,9 @@ poll_cb (uv_timer_t *h)
 {
   tcs_collector_t *c = h->data;
   struct tracked *t, *tmp;
+  /* Podman is known from the client's /version, read before telemetry starts */
+  c->mode = tcs_sampler_mode_of (c->o.disable_metrics, c->o.poll_metrics,
+                                 docker_client_is_podman (c->o.docker));
   LIST_FOREACH (t, &c->tracked, link)
     t->seen = false;
   size_t nt = engine_task_count (c->o.engine);
@@ -145,7 +198,7 @@ poll_cb (uv_timer_t *h)
         {
           const struct task_container *ct = &task->containers[k];
           if (ct->is_internal || !ct->docker_id || ct->known_status != TASK_STATUS_RUNNING
-              || c->o.disable_metrics)
+              || c->mode == TCS_SAMPLER_NONE)
             continue;
           t = tracked_find (c, ct->docker_id);
           if (!t)
@@ -157,7 +210,8 @@ poll_cb (uv_timer_t *h)
               t->docker_id = xstrdup (ct->docker_id);
               t->task_arn = xstrdup (task->arn);
               t->name = xstrdup (ct->name);
-              tcs_queue_init (&t->q, c->queue_cap);
+              tcs_queue_init (&t->q, tcs_sampler_queue_cap (c->mode, c->o.publish_interval_ms,
+                                                            c->o.poll_interval_ms));
               t->metrics = true;
               LIST_INSERT_HEAD (&c->tracked, t, link);
               c->n_tracked++;
@@ -177,7 +231,16 @@ poll_cb (uv_timer_t *h)
   LIST_FOREACH (t, &c->tracked, link)
     {
       c->n_metrics += t->metrics;
-      if (t->metrics && !t->op)
+      if (t->metrics && c->mode == TCS_SAMPLER_STREAM && !t->stream)
+        {
+          c->stats.streams_opened++;
+          struct docker_stats_stream_opts so = { .on_sample = stream_sample_cb,
+                                                 .on_error = stream_error_cb,
+                                                 .data = t,
+                                                 .silence_ms = c->o.stream_silence_ms };
+          t->stream = docker_stats_stream_start (c->o.docker, t->docker_id, &so);
+        }
+      else if (t->metrics && c->mode == TCS_SAMPLER_POLL && !t->op)
         {
           c->stats.polls++;
           t->op = docker_container_stats (c->o.docker, t->docker_id, true, stats_cb, t);
@@ -200,13 +263,13 @@ tcs_collector_new (uv_loop_t *loop, const struct tcs_collector_options *o, agent
     c->o.poll_interval_ms = 10000;
   if (!c->o.publish_interval_ms)
     c->o.publish_interval_ms = 20000;
+  if (!c->o.reconcile_interval_ms)
+    c->o.reconcile_interval_ms = 1000;
   if (!c->o.ncpu)
     {
       cpu_set_t set;
       c->o.ncpu = sched_getaffinity (0, sizeof set, &set) == 0 ? (unsigned) CPU_COUNT (&set) : 1;
     }
-  size_t cap = (size_t) (c->o.publish_interval_ms / c->o.poll_interval_ms) * 4;
-  c->queue_cap = cap < 4 ? 4 : cap > TCS_QUEUE_MAX ? TCS_QUEUE_MAX : cap;
   c->cluster = xstrdup (o->cluster ? o->cluster : "default");
   c->instance_arn = xstrdup (o->container_instance_arn ? o->container_instance_arn : "");
   c->o.cluster = c->o.container_instance_arn = NULL;
@@ -225,6 +288,13 @@ tcs_collector_start (tcs_collector_t *c)
   if (c->started)
     return;
   c->started = true;
+  c->mode = tcs_sampler_mode_of (c->o.disable_metrics, c->o.poll_metrics,
+                                 docker_client_is_podman (c->o.docker));
+  if (c->mode == TCS_SAMPLER_STREAM)
+    { /* streams open as soon as a container runs, close when it stops */
+      uv_timer_start (&c->poll_timer, poll_cb, 0, c->o.reconcile_interval_ms);
+      return;
+    }
   uint64_t first = (uint64_t) (util_random_unit () * 0.8 * (double) c->o.poll_interval_ms);
   uv_timer_start (&c->poll_timer, poll_cb, first, c->o.poll_interval_ms);
 }

@@ -2,12 +2,18 @@
 control plane, which verifies every signature and keeps the metrics.
 
 Short periods for the tests: ECS_TCS_TEST_PUBLISH_INTERVAL_MS (publish round)
-and ECS_TCS_TEST_POLL_INTERVAL_MS (stats polls); the production values are
-20 s and ECS_POLLING_METRICS_WAIT_DURATION (10 s).
+and ECS_TCS_TEST_POLL_INTERVAL_MS (stats polls with ECS_POLL_METRICS=true); the
+production values are 20 s and ECS_POLLING_METRICS_WAIT_DURATION (10 s).  By
+default the agent streams stats (one Docker stats stream per container, ~1
+sample/s): the metrics test runs in both modes.
 """
 import json
 import os
+import re
 import subprocess
+import urllib.request
+
+import pytest
 
 from conftest import register_task_def, wait_for, wait_task_status
 
@@ -46,7 +52,17 @@ def ncpu():
     return len(os.sched_getaffinity(0))
 
 
-def test_metrics_of_three_tasks_match_docker_stats(controlplane, make_agent, cluster_name):
+def stats_streams(agent):
+    """ecs_agent_stats_streams from the agent's /metrics."""
+    url = "http://127.0.0.1:%d/metrics" % agent.introspection_port
+    with urllib.request.urlopen(url, timeout=5) as r:
+        m = re.search(r"^ecs_agent_stats_streams (\S+)$", r.read().decode(), re.M)
+    assert m, "no ecs_agent_stats_streams in /metrics"
+    return float(m.group(1))
+
+
+@pytest.mark.parametrize("sampling", ["stream", "poll"])
+def test_metrics_of_three_tasks_match_docker_stats(controlplane, make_agent, cluster_name, sampling):
     cp = controlplane
     img = os.environ.get("TEST_IMAGE") or "ecs-agent-c-test/busybox:latest"
     burn = register_task_def(cp, "burn", img, [{"name": "burn", "command": ["sh", "-c", "while :; do :; done"],
@@ -55,7 +71,7 @@ def test_metrics_of_three_tasks_match_docker_stats(controlplane, make_agent, clu
                                                  "command": ["sh", "-c", "x=$(head -c 33554432 /dev/zero | tr '\\0' a); "
                                                              "while :; do sleep 600; done"]}])
     idle = register_task_def(cp, "idle", img)
-    agent = make_agent(env=FAST)
+    agent = make_agent(env=dict(FAST, ECS_POLL_METRICS="true") if sampling == "poll" else FAST)
     agent.wait_connected()
     arns = {n: run(cp, cluster_name, td) for n, td in (("burn", burn), ("hold", hold), ("idle", idle))}
     for a in arns.values():
@@ -99,6 +115,13 @@ def test_metrics_of_three_tasks_match_docker_stats(controlplane, make_agent, clu
     assert int(stats["tasksWithMetricsCount"]) >= 3 and float(stats["CPUUtilization"]) > 0, stats
     counts = tcs(cp)["counts"]
     assert counts.get("badSignature", 0) == 0 and counts.get("undecodable", 0) == 0, counts
+    # one stats stream per running container when streaming, none when polling;
+    # a stopped task's stream closes
+    assert stats_streams(agent) == (3 if sampling == "stream" else 0)
+    cp.ecs.stop_task(cluster=cluster_name, task=arns["idle"])
+    wait_task_status(cp, cluster_name, arns["idle"], "STOPPED")
+    want = 2 if sampling == "stream" else 0
+    wait_for(lambda: stats_streams(agent) == want, 10, interval=0.2, what="%d stats streams open" % want)
     assert agent.alive()
     # a clean stop with both sessions up: exit 0, nothing leaked (ASan builds check leaks at exit)
     rc = agent.stop()

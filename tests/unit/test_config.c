@@ -612,6 +612,48 @@ test_file_errors (void **state)
     }
 }
 
+/* ECS_POLLING_METRICS_WAIT_DURATION as upstream: Go durations, 10 s when
+   unset / 0 / unparsable (with a warning), clamped to 5..20 s only when
+   polling (with upstream's warning). */
+static void
+test_polling_metrics_wait_table (void **state)
+{
+  (void) state;
+  struct
+  {
+    const char *v;
+    bool poll;
+    uint64_t want;
+    const char *warning; /* substring, NULL = none */
+  } t[] = {
+    { NULL, true, 10000, NULL },
+    { "", true, 10000, NULL },
+    { "0", true, 10000, NULL },
+    { "0s", false, 10000, NULL },
+    { "15s", true, 15000, NULL },
+    { " 7s ", true, 7000, NULL },
+    { "1m", true, 20000, "greater than the maximum of 20s. Setting polling interval to maximum." },
+    { "1s", true, 5000, "(1s) is less than the minimum of 5s. Setting polling interval to minimum." },
+    { "1m", false, 60000, NULL }, /* streaming: not clamped (upstream) */
+    { "1s", false, 1000, NULL },
+    { "500ms", true, 5000, "less than the minimum" },
+    { "20s", true, 20000, NULL },
+    { "5s", true, 5000, NULL },
+    { "1m30", true, 10000, "Could not parse duration value: 1m30 for Environment Variable "
+                           "ECS_POLLING_METRICS_WAIT_DURATION" },
+    { "ten", false, 10000, "using 10s" },
+  };
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+    {
+      char *w = NULL;
+      uint64_t ms = config_polling_metrics_wait (t[i].v, t[i].poll, &w);
+      if (ms != t[i].want || (t[i].warning == NULL) != (w == NULL)
+          || (w && !strstr (w, t[i].warning)))
+        fail_msg ("row %zu: %llu ms, warning %s", i, (unsigned long long) ms, w ? w : "(none)");
+      free (w);
+    }
+}
+
 static void
 test_duration_and_bool (void **state)
 {
@@ -667,6 +709,7 @@ main (void)
     cmocka_unit_test (test_log_rollover),
     cmocka_unit_test (test_file_errors),
     cmocka_unit_test (test_duration_and_bool),
+    cmocka_unit_test (test_polling_metrics_wait_table),
   };
   int r = cmocka_run_group_tests (tests, NULL, NULL);
   log_close ();

@@ -17,6 +17,7 @@
 #include "core/xmalloc.h"
 #include "helpers/fixture.h"
 #include "tcs/codec.h"
+#include "tcs/collector.h"
 #include "tcs/metrics.h"
 
 #define SAMPLES "protocol/samples/"
@@ -184,6 +185,40 @@ test_sample_reject_table (void **state)
       if (t[i].rejected != (why != NULL))
         fail_msg ("row %zu: %s", i, why ? why : "accepted");
     }
+}
+
+/* How containers are sampled, and their queue sizes (upstream: ECS_POLL_METRICS, ECS_DISABLE_METRICS). */
+static void
+test_sampler_mode_table (void **state)
+{
+  (void) state;
+  struct
+  {
+    bool disable, poll, podman;
+    enum tcs_sampler_mode want;
+  } t[] = {
+    { false, false, false, TCS_SAMPLER_STREAM }, { false, true, false, TCS_SAMPLER_POLL },
+    { false, false, true, TCS_SAMPLER_POLL },    { false, true, true, TCS_SAMPLER_POLL },
+    { true, false, false, TCS_SAMPLER_NONE },    { true, true, false, TCS_SAMPLER_NONE },
+    { true, false, true, TCS_SAMPLER_NONE },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (t); i++)
+    if (tcs_sampler_mode_of (t[i].disable, t[i].poll, t[i].podman) != t[i].want)
+      fail_msg ("row %zu", i);
+  struct
+  {
+    enum tcs_sampler_mode mode;
+    uint64_t publish, poll;
+    size_t want;
+  } q[] = {
+    { TCS_SAMPLER_STREAM, 20000, 10000, 80 }, { TCS_SAMPLER_STREAM, 2000, 700, 80 },
+    { TCS_SAMPLER_POLL, 20000, 10000, 8 },    { TCS_SAMPLER_POLL, 20000, 5000, 16 },
+    { TCS_SAMPLER_POLL, 20000, 20000, 4 },    { TCS_SAMPLER_POLL, 2000, 700, 8 },
+    { TCS_SAMPLER_POLL, 20000, 100, 80 },     { TCS_SAMPLER_POLL, 1000, 5000, 4 },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (q); i++)
+    if (tcs_sampler_queue_cap (q[i].mode, q[i].publish, q[i].poll) != q[i].want)
+      fail_msg ("queue row %zu: %zu", i, tcs_sampler_queue_cap (q[i].mode, q[i].publish, q[i].poll));
 }
 
 /* networkStatsSet: counters summed by Docker's parser, ULong sets over the
@@ -499,6 +534,7 @@ main (void)
     cmocka_unit_test (test_batch_size_limit),   cmocka_unit_test (test_health_and_status),
     cmocka_unit_test (test_signed_frame),       cmocka_unit_test (test_decode),
     cmocka_unit_test (test_sample_reject_table), cmocka_unit_test (test_network_sets),
+    cmocka_unit_test (test_sampler_mode_table),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
