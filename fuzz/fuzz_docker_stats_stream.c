@@ -1,11 +1,12 @@
 /* fuzz_docker_stats_stream.c - libFuzzer target for the stats stream's
  * framing (docker/stats_stream.c): Docker's streamed body split by the JSON
  * stream framer with a small bound and no jansson check (unchecked: each
- * value goes to docker_parse_stats, as the stream does), fed in chunks
+ * value goes to docker_parse_stats_view, as the stream does), fed in chunks
  * whose size comes from the first input byte.  Checks: the buffer never
  * holds more than the bound plus one chunk, every value handed on is
  * NUL-terminated, at most the bound and starts with '{', a failed feed
- * sets ERR_MALFORMED, docker_parse_stats keeps its contract on each value. */
+ * sets ERR_MALFORMED, docker_parse_stats_view keeps its contract on each
+ * value (the body borrowed, nothing left allocated on failure). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,16 +28,17 @@ value_cb (const char *json, size_t len, void *data)
 {
   (void) data;
   CHECK (len > 0 && len <= BOUND && json[0] == '{' && json[len] == '\0');
-  struct docker_stats *st = NULL;
+  struct docker_stats st;
   agent_error_t err = NULL;
-  if (docker_parse_stats (json, len, &st, &err) < 0)
+  if (docker_parse_stats_view (json, len, &st, &err) < 0)
     {
-      CHECK (st == NULL && err != NULL && err->kind == ERR_MALFORMED);
+      CHECK (st.id == NULL && st.raw == NULL && err != NULL && err->kind == ERR_MALFORMED);
       error_free (&err);
       return 0;
     }
-  CHECK (err == NULL && st->raw_len == len && memcmp (st->raw, json, len) == 0);
-  docker_stats_free (st);
+  CHECK (err == NULL && st.raw == json && st.raw_len == len);
+  CHECK (docker_stats_memory_bytes (&st) <= st.mem_usage);
+  docker_stats_clear_view (&st);
   return 0;
 }
 

@@ -140,9 +140,9 @@ parse_networks (json_t *nets, struct docker_stats *st, agent_error_t *err)
 }
 
 int
-docker_parse_stats (const char *s, size_t len, struct docker_stats **out, agent_error_t *err)
+docker_parse_stats_view (const char *s, size_t len, struct docker_stats *st, agent_error_t *err)
 {
-  *out = NULL;
+  memset (st, 0, sizeof *st);
   if (s == NULL)
     return error_set (err, ERR_MALFORMED, "container stats: empty response");
   json_error_t jerr;
@@ -154,7 +154,6 @@ docker_parse_stats (const char *s, size_t len, struct docker_stats **out, agent_
       json_decref (root);
       return error_set (err, ERR_MALFORMED, "container stats: expected a JSON object");
     }
-  struct docker_stats *st = xcalloc (1, sizeof *st);
   json_t *pids = ci_get (root, "pids_stats");
   json_t *id = ci_get (root, "id");
   if (json_is_string (id))
@@ -174,7 +173,29 @@ docker_parse_stats (const char *s, size_t len, struct docker_stats **out, agent_
   json_decref (root);
   if (r < 0)
     {
-      docker_stats_free (st);
+      docker_stats_clear_view (st);
+      return -1;
+    }
+  st->raw = (char *) s; /* borrowed */
+  st->raw_len = len;
+  return 0;
+}
+
+void
+docker_stats_clear_view (struct docker_stats *st)
+{
+  free (st->id);
+  memset (st, 0, sizeof *st);
+}
+
+int
+docker_parse_stats (const char *s, size_t len, struct docker_stats **out, agent_error_t *err)
+{
+  *out = NULL;
+  struct docker_stats *st = xcalloc (1, sizeof *st);
+  if (docker_parse_stats_view (s, len, st, err) < 0)
+    {
+      free (st);
       return -1;
     }
   st->raw = xmalloc (len + 1);

@@ -79,6 +79,12 @@ docker_op_t *docker_container_stats (docker_client_t *c, const char *id, bool on
    not a JSON object or a number has the wrong type. */
 int docker_parse_stats (const char *s, size_t len, struct docker_stats **out, agent_error_t *err);
 void docker_stats_free (struct docker_stats *st);
+/* The same parse into *st without copying the body (the stats streams: no
+   allocation the size of a sample per sample): st->raw points into s, kept
+   by the caller while it uses st; release with docker_stats_clear_view. */
+int docker_parse_stats_view (const char *s, size_t len, struct docker_stats *st,
+                             agent_error_t *err);
+void docker_stats_clear_view (struct docker_stats *st);
 
 /* Podman: the last sample's CPU numbers of a few containers (plain data;
    docker_stats_cache_clear frees what the entries hold).  Bounded: a new

@@ -159,9 +159,9 @@ static int
 sample_cb (const char *json, size_t len, void *data)
 {
   docker_stats_stream_t *s = data;
-  struct docker_stats *st = NULL;
+  struct docker_stats st;
   agent_error_t err = NULL;
-  if (docker_parse_stats (json, len, &st, &err) < 0)
+  if (docker_parse_stats_view (json, len, &st, &err) < 0)
     {
       error_move (&s->stream_err, &err);
       return -1;
@@ -169,8 +169,8 @@ sample_cb (const char *json, size_t len, void *data)
   s->last_ms = uv_now (s->loop);
   s->failures = 0;
   if (s->o.on_sample)
-    s->o.on_sample (st, s->o.data);
-  docker_stats_free (st);
+    s->o.on_sample (&st, s->o.data);
+  docker_stats_clear_view (&st);
   return s->stopped ? -1 : 0;
 }
 
