@@ -91,6 +91,8 @@ struct docker_image_info
   int64_t size;
   struct docker_kv *labels; /* Config.Labels */
   size_t n_labels;
+  char **env;               /* Config.Env ("KEY=value"), n_env */
+  size_t n_env;
 };
 
 struct docker_mount

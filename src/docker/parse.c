@@ -21,9 +21,7 @@ static char *
 jstr (json_t *o, const char *key)
 {
   json_t *v = json_object_get (o, key);
-  if (json_is_string (v))
-    return xstrndup (json_string_value (v), json_string_length (v));
-  return NULL;
+  return json_is_string (v) ? xstrndup (json_string_value (v), json_string_length (v)) : NULL;
 }
 
 /* Non-empty string or NULL. */
@@ -330,6 +328,7 @@ docker_image_info_free (struct docker_image_info *i)
   strv_free (i->repo_digests, i->n_repo_digests);
   free (i->created);
   kv_free (i->labels, i->n_labels);
+  strv_free (i->env, i->n_env);
   free (i);
 }
 
@@ -353,8 +352,8 @@ docker_parse_image_inspect (const char *s, size_t len, struct docker_image_info 
   i->repo_digests = jstrv (json_object_get (root, "RepoDigests"), &i->n_repo_digests);
   i->created = jstr (root, "Created");
   i->size = jint (root, "Size");
-  json_t *cfg = json_object_get (root, "Config");
-  i->labels = jkv (json_object_get (cfg, "Labels"), &i->n_labels);
+  i->labels = jkv (json_object_get (json_object_get (root, "Config"), "Labels"), &i->n_labels);
+  i->env = jstrv (json_object_get (json_object_get (root, "Config"), "Env"), &i->n_env);
   json_decref (root);
   *out = i;
   return 0;

@@ -158,8 +158,14 @@ add_secrets (const struct task *t, const struct task_container *c, struct engine
     }
 }
 
+bool
+engine_create_region_wanted (const struct task_container *c, const char *region)
+{
+  return region && !c->is_internal && !env_has (c, "AWS_REGION") && !env_has (c, "AWS_DEFAULT_REGION");
+}
+
 static void
-add_env (const struct task *t, const struct task_container *c, const char *region,
+add_env (const struct task *t, const struct task_container *c, const char *region, unsigned image_env,
          struct engine_create_req *r)
 {
   const char *keys[6] = { 0 };
@@ -179,9 +185,9 @@ add_env (const struct task *t, const struct task_container *c, const char *regio
       keys[n] = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
       vals[n++] = xasprintf ("/v2/credentials/%s", t->credentials_id);
     }
-  /* the region, unless the task definition set either name (upstream
-     also looks at the image's ENV, which the agent does not read) */
-  if (region && !c->is_internal && !env_has (c, "AWS_REGION") && !env_has (c, "AWS_DEFAULT_REGION"))
+  /* the region, unless the task definition (or an env secret) or the
+     image's own ENV sets either name */
+  if (engine_create_region_wanted (c, region) && image_env == 0)
     {
       keys[n] = "AWS_REGION";
       vals[n++] = xstrdup (region);
@@ -208,21 +214,22 @@ engine_create_req_build (const struct task *t, const struct task_container *c,
                          struct docker_label *labels, size_t n_labels, struct engine_create_req *r,
                          char **errmsg)
 {
-  return engine_create_req_build_region (t, c, NULL, labels, n_labels, r, errmsg);
+  return engine_create_req_build_region (t, c, NULL, 0, labels, n_labels, r, errmsg);
 }
 
 int
 engine_create_req_build_region (const struct task *t, const struct task_container *c,
-                                const char *region, struct docker_label *labels, size_t n_labels,
-                                struct engine_create_req *r, char **errmsg)
+                                const char *region, unsigned image_env, struct docker_label *labels,
+                                size_t n_labels, struct engine_create_req *r, char **errmsg)
 {
-  return engine_create_req_build_host (t, c, region, false, labels, n_labels, r, errmsg);
+  return engine_create_req_build_host (t, c, region, image_env, false, labels, n_labels, r, errmsg);
 }
 
 int
 engine_create_req_build_host (const struct task *t, const struct task_container *c,
-                              const char *region, bool ipv6_only, struct docker_label *labels,
-                              size_t n_labels, struct engine_create_req *r, char **errmsg)
+                              const char *region, unsigned image_env, bool ipv6_only,
+                              struct docker_label *labels, size_t n_labels,
+                              struct engine_create_req *r, char **errmsg)
 {
   memset (r, 0, sizeof *r);
   r->labels = labels;
@@ -232,7 +239,7 @@ engine_create_req_build_host (const struct task *t, const struct task_container 
   o->cmd = (const char *const *) task_container_effective_command (c);
   if (c->entry_point && c->entry_point[0])
     o->entrypoint = (const char *const *) c->entry_point;
-  add_env (t, c, region, r);
+  add_env (t, c, region, image_env, r);
   add_secrets (t, c, r);
   o->env = r->env.n ? sv_get (&r->env) : NULL;
   o->log_options = r->log_opts;

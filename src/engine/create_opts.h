@@ -58,16 +58,25 @@ int engine_create_req_build (const struct task *t, const struct task_container *
                              struct docker_label *labels, size_t n_labels,
                              struct engine_create_req *r, char **errmsg);
 /* The same, and (region not NULL) AWS_REGION and AWS_DEFAULT_REGION = region
-   for a non-internal container whose task definition sets neither (the
-   engine passes its configured region). */
+   for a non-internal container when neither name is set by its task
+   definition (environment or an env secret) nor by the image's own ENV
+   (image_env: the IMAGE_ENV_* bits of its record's ManagedEnvKeys, 0 when
+   it sets neither); the engine passes its configured region.  Either name
+   set anywhere keeps both out, as upstream. */
 int engine_create_req_build_region (const struct task *t, const struct task_container *c,
-                                    const char *region, struct docker_label *labels,
-                                    size_t n_labels, struct engine_create_req *r, char **errmsg);
-/* The same with what the engine knows of its host: region as above, and
-   ipv6_only for the awslogs endpoint (engine/log_opts.h). */
+                                    const char *region, unsigned image_env,
+                                    struct docker_label *labels, size_t n_labels,
+                                    struct engine_create_req *r, char **errmsg);
+/* The same with what the engine knows of its host: region and image_env as
+   above, and ipv6_only for the awslogs endpoint (engine/log_opts.h). */
 int engine_create_req_build_host (const struct task *t, const struct task_container *c,
-                                  const char *region, bool ipv6_only, struct docker_label *labels,
-                                  size_t n_labels, struct engine_create_req *r, char **errmsg);
+                                  const char *region, unsigned image_env, bool ipv6_only,
+                                  struct docker_label *labels, size_t n_labels,
+                                  struct engine_create_req *r, char **errmsg);
+/* Would the agent inject the region into c, as far as the task definition
+   tells (region set, not internal, neither name in its environment or env
+   secrets)?  The image's ENV is the other half (engine/images.h). */
+bool engine_create_region_wanted (const struct task_container *c, const char *region);
 void engine_create_req_free (struct engine_create_req *r);
 
 #endif

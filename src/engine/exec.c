@@ -454,7 +454,10 @@ engine_do_create (engine_t *e, struct task *t, size_t ci)
       return;
     }
   struct docker_label *labels = engine_labels (e, t, c, &nl);
-  if (engine_create_req_build_host (t, c, e->region, e->gates.ipv6_only, labels, nl, &r, &errmsg) < 0
+  const struct image_record *img = c->image ? image_records_find_name (&e->images, c->image) : NULL;
+  unsigned image_env = img && img->env_known ? img->managed_env : 0;
+  if (engine_create_req_build_host (t, c, e->region, image_env, e->gates.ipv6_only, labels, nl, &r,
+                                    &errmsg) < 0
       || engine_ports_pick_for (&e->port_alloc, e->pick_host_ports ? &e->gates : NULL, t, c, &r, &errmsg) < 0)
     {
       transition_failed (t, ci, "HostConfigError", errmsg);
@@ -624,6 +627,42 @@ task_became_stopped (engine_t *e, struct task *t)
     }
 }
 
+static bool
+image_record_in_flight (const engine_t *e, const char *image)
+{
+  const struct op *o;
+  TAILQ_FOREACH (o, &e->ops_list, link)
+  if (o->kind == OP_IMAGE_RECORD && o->msg && strcmp (o->msg, image) == 0)
+    return true;
+  return false;
+}
+
+/* Is the image's ManagedEnvKeys known (or not needed) before container i's
+   create?  If not, its record inspect is issued or awaited; the record's
+   callback steps the tasks again (engine/images.h). */
+static bool
+create_image_known (engine_t *e, struct task *t, size_t i)
+{
+  struct task_container *c = &t->containers[i];
+  if (!c->image)
+    return true;
+  switch (engine_decide_create_image (engine_create_region_wanted (c, e->region),
+                                      image_records_find_name (&e->images, c->image),
+                                      image_record_in_flight (e, c->image), c->image_env_failed))
+    {
+    case ENGINE_CREATE_IMAGE_READY:
+      return true;
+    case ENGINE_CREATE_IMAGE_INSPECT:
+      log_info (MOD, "task %s container %s: reading the environment of %s before the create", t->arn,
+                c->name, c->image);
+      engine_issue_image_record (e, c->image, false);
+      return false;
+    case ENGINE_CREATE_IMAGE_WAIT:
+      return false;
+    }
+  return false;
+}
+
 /* Issue action a for container i; true when the step should run again. */
 static bool
 act (engine_t *e, struct task *t, size_t i, enum task_action a, bool *dirty)
@@ -642,7 +681,7 @@ act (engine_t *e, struct task *t, size_t i, enum task_action a, bool *dirty)
       *dirty = true;
       return issue_pull (e, t, i);
     case TASK_ACTION_CREATE:
-      if (!launch_slot (e))
+      if (!create_image_known (e, t, i) || !launch_slot (e))
         return false;
       issue_create (e, t, i);
       *dirty = true;

@@ -308,3 +308,16 @@ engine_repo_digest_for (const char *image, char *const *digests, size_t n)
     }
   return valid == 1 ? only : NULL;
 }
+
+enum engine_create_image
+engine_decide_create_image (bool region_wanted, const struct image_record *r, bool record_in_flight,
+                            bool inspect_failed)
+{
+  if (!region_wanted)
+    return ENGINE_CREATE_IMAGE_READY;
+  if (record_in_flight) /* a pull step's inspect: the record may move to a new id */
+    return ENGINE_CREATE_IMAGE_WAIT;
+  if ((r && r->env_known) || inspect_failed)
+    return ENGINE_CREATE_IMAGE_READY;
+  return ENGINE_CREATE_IMAGE_INSPECT;
+}

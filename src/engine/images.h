@@ -14,6 +14,13 @@
  *  - Progress: one line per pull at most every ENGINE_PULL_PROGRESS_LOG_MS
  *    (layers done / known, bytes downloaded / announced), never per chunk;
  *    at most ENGINE_PULL_LAYERS_MAX layers are followed.
+ *  - A create waits for its image's record (ManagedEnvKeys, the keys of
+ *    AWS_REGION / AWS_DEFAULT_REGION the image's Config.Env sets) when the
+ *    agent would inject the region: a record inspect in flight for that
+ *    image string (the one after every pull step) is waited for, a record
+ *    that knows its ManagedEnvKeys lets the create go, a missing one asks
+ *    for an inspect first; an inspect that failed lets the create go (Docker
+ *    reports the missing image).
  *  - Cleanup (upstream's cycle, step 3): among records none of whose names
  *    is excluded, not used by any container, and pulled longer than the
  *    minimum age ago, the least recently used goes first.
@@ -51,6 +58,22 @@ enum engine_pull_policy engine_decide_pull_policy (enum config_pull_behavior b, 
    or does the task stop (always, once)? */
 bool engine_pull_failure_falls_back (enum config_pull_behavior b);
 const char *engine_pull_behavior_name (enum config_pull_behavior b);
+
+/* ---- the image record before a create -------------------------------------- */
+
+enum engine_create_image
+{
+  ENGINE_CREATE_IMAGE_READY,   /* create now */
+  ENGINE_CREATE_IMAGE_INSPECT, /* inspect the image into its record first */
+  ENGINE_CREATE_IMAGE_WAIT,    /* a record inspect of this image is in flight */
+};
+
+/* region_wanted: the agent would inject the region (engine/create_opts.h);
+   r: the record listing the container's image string (NULL: none);
+   record_in_flight: an image record inspect of that string is running;
+   inspect_failed: the last one failed for this container. */
+enum engine_create_image engine_decide_create_image (bool region_wanted, const struct image_record *r,
+                                                     bool record_in_flight, bool inspect_failed);
 
 /* ---- pull progress ------------------------------------------------------- */
 

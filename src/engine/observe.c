@@ -109,14 +109,29 @@ engine_image_recorded_cb (const struct docker_image_info *img, agent_error_t err
 {
   struct op *op = data;
   engine_t *e = op->e;
+  struct image_record *r = NULL;
   if (err || !img || !img->id)
     log_warn (MOD, "image %s: cannot inspect it for the image records: %s", op->msg,
               err ? err->msg : "no image id");
-  else if (image_records_add (&e->images, img->id, op->msg, img->size, engine_wall_ns (), op->flag) == NULL)
+  else if ((r = image_records_add (&e->images, img->id, op->msg, img->size, engine_wall_ns (), op->flag))
+           == NULL)
     log_warn (MOD, "image %s: %d image records already: not recorded", op->msg, IMAGE_RECORDS_MAX);
   else
-    state_save (e->state, NULL, NULL);
+    {
+      image_record_set_env (r, img->env, img->n_env);
+      state_save (e->state, NULL, NULL);
+    }
+  /* Creates waiting for this image's ManagedEnvKeys (engine/images.h) go
+     now; without a record they go without it (Docker names the problem). */
+  for (size_t i = 0; i < e->n_tasks; i++)
+    for (size_t k = 0; k < e->tasks[i]->n_containers; k++)
+      {
+        struct task_container *c = &e->tasks[i]->containers[k];
+        if (c->image && strcmp (c->image, op->msg) == 0)
+          c->image_env_failed = r == NULL;
+      }
   engine_op_finish (op);
+  engine_step_all (e);
 }
 
 void

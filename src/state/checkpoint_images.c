@@ -8,6 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const struct
+{
+  const char *name;
+  unsigned bit;
+} managed_keys[] = { { "AWS_REGION", IMAGE_ENV_AWS_REGION },
+                     { "AWS_DEFAULT_REGION", IMAGE_ENV_AWS_DEFAULT_REGION } };
+
 json_t *
 state_images_to_json (const struct image_records *l)
 {
@@ -21,9 +28,18 @@ state_images_to_json (const struct image_records *l)
       char pulled[TIME_RFC3339_LEN], used[TIME_RFC3339_LEN];
       time_rfc3339_format (r->pulled_at_ns, pulled, sizeof pulled);
       time_rfc3339_format (r->last_used_at_ns, used, sizeof used);
-      json_array_append_new (arr, json_pack ("{s:{s:s,s:o,s:I},s:s,s:s,s:b}", "Image", "ImageID", r->id,
-                                             "Names", names, "Size", (json_int_t) r->size, "PulledAt",
-                                             pulled, "LastUsedAt", used, "PullSucceeded", r->pull_succeeded));
+      json_t *o = json_pack ("{s:{s:s,s:o,s:I},s:s,s:s,s:b}", "Image", "ImageID", r->id, "Names", names,
+                             "Size", (json_int_t) r->size, "PulledAt", pulled, "LastUsedAt", used,
+                             "PullSucceeded", r->pull_succeeded);
+      if (r->env_known) /* absent: not read yet (an inspect before the next create reads it) */
+        {
+          json_t *keys = json_array ();
+          for (size_t k = 0; k < ARRAY_SIZE (managed_keys); k++)
+            if (r->managed_env & managed_keys[k].bit)
+              json_array_append_new (keys, json_string (managed_keys[k].name));
+          json_object_set_new (o, "ManagedEnvKeys", keys);
+        }
+      json_array_append_new (arr, o);
     }
   return json_pack ("{s:o}", "ImageStates", arr);
 }
@@ -59,6 +75,24 @@ read_one (json_t *o, const char *path, struct image_record *r, agent_error_t *er
       return -1;
     }
   r->size = size;
+  json_t *keys = task_json_get (o, "ManagedEnvKeys");
+  if (!task_json_null (keys)) /* a checkpoint from before the field: unknown */
+    {
+      if (!json_is_array (keys))
+        {
+          task_strv_free (names);
+          return error_set (err, ERR_INVALID, "%s.ManagedEnvKeys: expected an array of names", path);
+        }
+      r->env_known = true;
+      size_t k;
+      json_t *v;
+      json_array_foreach (keys, k, v)
+      {
+        for (size_t m = 0; m < ARRAY_SIZE (managed_keys); m++)
+          if (json_is_string (v) && strcmp (json_string_value (v), managed_keys[m].name) == 0)
+            r->managed_env |= managed_keys[m].bit;
+      }
+    }
   for (size_t k = 0; names && names[k]; k++)
     if (r->n_names < IMAGE_RECORD_NAMES_MAX)
       {

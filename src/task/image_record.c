@@ -31,6 +31,29 @@ image_records_find_name (const struct image_records *l, const char *name)
   return NULL;
 }
 
+unsigned
+image_env_managed_keys (char *const *env, size_t n)
+{
+  unsigned m = 0;
+  for (size_t i = 0; env && i < n; i++)
+    {
+      if (env[i] == NULL)
+        continue;
+      if (strncmp (env[i], "AWS_REGION=", 11) == 0)
+        m |= IMAGE_ENV_AWS_REGION;
+      else if (strncmp (env[i], "AWS_DEFAULT_REGION=", 19) == 0)
+        m |= IMAGE_ENV_AWS_DEFAULT_REGION;
+    }
+  return m;
+}
+
+void
+image_record_set_env (struct image_record *r, char *const *env, size_t n)
+{
+  r->managed_env = image_env_managed_keys (env, n);
+  r->env_known = true;
+}
+
 void
 image_record_drop_name (struct image_record *r, const char *name)
 {

@@ -8,6 +8,10 @@
  *    succeeded (ECS_IMAGE_PULL_BEHAVIOR=once).
  *  - A name belongs to one record at a time: recording a name under a new
  *    ID (a moved tag) removes it from the record of the old ID.
+ *  - ManagedEnvKeys: which of AWS_REGION / AWS_DEFAULT_REGION the image's
+ *    own Config.Env sets (IMAGE_ENV_* bits), known once an inspect of the
+ *    image read its Env (env_known; a record from a checkpoint written
+ *    before the field existed does not know it yet).
  *  - Which containers use an image is not stored: the engine derives it
  *    from its tasks (every container of a task not yet removed).
  *  - At most IMAGE_RECORDS_MAX records and IMAGE_RECORD_NAMES_MAX names
@@ -24,6 +28,10 @@
 #define IMAGE_RECORDS_MAX 4096
 #define IMAGE_RECORD_NAMES_MAX 64
 
+/* ManagedEnvKeys bits */
+#define IMAGE_ENV_AWS_REGION 0x1u
+#define IMAGE_ENV_AWS_DEFAULT_REGION 0x2u
+
 struct image_record
 {
   char *id;      /* "sha256:..." */
@@ -32,6 +40,8 @@ struct image_record
   int64_t size;
   int64_t pulled_at_ns, last_used_at_ns;
   bool pull_succeeded;
+  bool env_known;       /* managed_env is the image's (read by an inspect) */
+  unsigned managed_env; /* IMAGE_ENV_* the image's Config.Env sets */
 };
 
 struct image_records
@@ -49,6 +59,11 @@ struct image_record *image_records_find_name (const struct image_records *l, con
    leaves any other record.  Returns the record (NULL when the list is full). */
 struct image_record *image_records_add (struct image_records *l, const char *id, const char *name,
                                         int64_t size, int64_t now_ns, bool pull_succeeded);
+/* The IMAGE_ENV_* keys an image's Config.Env ("KEY=value" strings, n)
+   sets: "KEY=..." (an empty value counts; a bare name sets nothing). */
+unsigned image_env_managed_keys (char *const *env, size_t n);
+/* Record r's ManagedEnvKeys from the image's Config.Env (env_known). */
+void image_record_set_env (struct image_record *r, char *const *env, size_t n);
 /* Remove one name from record r (the record stays, possibly nameless). */
 void image_record_drop_name (struct image_record *r, const char *name);
 /* Forget record r (pointer into l->v); later records move down. */

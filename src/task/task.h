@@ -157,6 +157,9 @@ struct task_container
   struct task_port_binding *known_bindings;
   size_t n_known_bindings;
   bool restopped; /* the one "STOPPED but reports RUNNING: stop again" used */
+  /* The image's record could not be read (inspect failed): the create goes
+     ahead without the image's ManagedEnvKeys (engine/images.h).  Not saved. */
+  bool image_env_failed;
   /* Task metadata endpoint id (UUIDv4, upstream's V3EndpointID): made once
      when the task is accepted, persisted, shared by the v3, v4 and /api
      URIs of the container's environment. */

@@ -693,13 +693,16 @@ test_misc_parsers (void **state)
   error_free (&err);
 
   const char *img = "{\"Id\":\"sha256:1\",\"RepoTags\":[\"a:b\",7],\"RepoDigests\":[],\"Size\":42,"
-                    "\"Config\":{\"Labels\":{\"ecs-agent-c-test\":\"1\"}}}";
+                    "\"Config\":{\"Labels\":{\"ecs-agent-c-test\":\"1\"},"
+                    "\"Env\":[\"PATH=/bin\",3,\"AWS_REGION=xx-image-1\"]}}";
   struct docker_image_info *ii = NULL;
   assert_int_equal (docker_parse_image_inspect (img, strlen (img), &ii, &err), 0);
   assert_string_equal (ii->id, "sha256:1");
   assert_int_equal (ii->n_repo_tags, 1);
   assert_true (ii->size == 42);
   assert_int_equal (ii->n_labels, 1);
+  assert_int_equal (ii->n_env, 2); /* Config.Env, non-strings skipped */
+  assert_string_equal (ii->env[1], "AWS_REGION=xx-image-1");
   docker_image_info_free (ii);
   assert_true (docker_parse_image_inspect ("{}", 2, &ii, &err) < 0);
   error_free (&err);

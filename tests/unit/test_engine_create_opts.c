@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "engine/create_opts.h"
+#include "task/image_record.h"
 #include "test_engine_util.h"
 
 #define TASK_JSON                                                                                  \
@@ -136,7 +137,7 @@ test_role_environment (void **st)
   /* with the agent's region: AWS_REGION and AWS_DEFAULT_REGION, unless the
      task definition sets either */
   l = labels (&nl);
-  assert_int_equal (engine_create_req_build_region (t, c, "eu-west-1", l, nl, &r, &errmsg), 0);
+  assert_int_equal (engine_create_req_build_region (t, c, "eu-west-1", 0, l, nl, &r, &errmsg), 0);
   assert_string_equal (r.opts.env[4], "AWS_REGION=eu-west-1");
   assert_string_equal (r.opts.env[5], "AWS_DEFAULT_REGION=eu-west-1");
   assert_null (r.opts.env[6]);
@@ -144,11 +145,91 @@ test_role_environment (void **st)
   free (c->environment[0].key);
   c->environment[0].key = xstrdup ("AWS_DEFAULT_REGION");
   l = labels (&nl);
-  assert_int_equal (engine_create_req_build_region (t, c, "eu-west-1", l, nl, &r, &errmsg), 0);
+  assert_int_equal (engine_create_req_build_region (t, c, "eu-west-1", 0, l, nl, &r, &errmsg), 0);
   assert_string_equal (r.opts.env[0], "AWS_DEFAULT_REGION=1");
   assert_null (r.opts.env[5]);
   engine_create_req_free (&r);
   task_free (t);
+}
+
+/* The region against the image's ManagedEnvKeys and the task definition
+   (container-options §2 step 10): either name set by the task definition
+   or by the image's ENV keeps both out; the task definition's value wins. */
+static void
+test_region_image_env (void **st)
+{
+  (void) st;
+  static const struct
+  {
+    const char *td_key; /* the task definition's variable, NULL: none */
+    unsigned image_env; /* IMAGE_ENV_* */
+    bool internal;
+    const char *region;
+    const char *want_region, *want_default; /* NULL: absent */
+  } cases[] = {
+    { NULL, 0, false, "eu-west-1", "eu-west-1", "eu-west-1" },
+    { NULL, IMAGE_ENV_AWS_REGION, false, "eu-west-1", NULL, NULL },
+    { NULL, IMAGE_ENV_AWS_DEFAULT_REGION, false, "eu-west-1", NULL, NULL },
+    { NULL, IMAGE_ENV_AWS_REGION | IMAGE_ENV_AWS_DEFAULT_REGION, false, "eu-west-1", NULL, NULL },
+    { "AWS_REGION", 0, false, "eu-west-1", "td", NULL },
+    { "AWS_REGION", IMAGE_ENV_AWS_DEFAULT_REGION, false, "eu-west-1", "td", NULL },
+    { "AWS_DEFAULT_REGION", IMAGE_ENV_AWS_DEFAULT_REGION, false, "eu-west-1", NULL, "td" },
+    { NULL, 0, true, "eu-west-1", NULL, NULL },
+    { NULL, 0, false, NULL, NULL, NULL },
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    {
+      struct task *t = task_fixture ();
+      struct task_container *c = &t->containers[0];
+      for (size_t k = 0; k < c->n_environment; k++)
+        {
+          free (c->environment[k].key);
+          free (c->environment[k].value);
+        }
+      c->n_environment = 0;
+      free (c->environment);
+      c->environment = xcalloc (1, sizeof *c->environment);
+      if (cases[i].td_key)
+        {
+          c->environment[0].key = xstrdup (cases[i].td_key);
+          c->environment[0].value = xstrdup ("td");
+          c->n_environment = 1;
+        }
+      c->is_internal = cases[i].internal;
+      assert_int_equal (engine_create_region_wanted (c, cases[i].region),
+                        cases[i].region && !cases[i].internal && !cases[i].td_key);
+      struct engine_create_req r;
+      char *errmsg = NULL;
+      size_t nl;
+      struct docker_label *l = labels (&nl);
+      assert_int_equal (engine_create_req_build_region (t, c, cases[i].region, cases[i].image_env, l, nl, &r,
+                                                        &errmsg),
+                        0);
+      const char *got_region = NULL, *got_default = NULL;
+      for (size_t k = 0; r.opts.env && r.opts.env[k]; k++)
+        {
+          if (strncmp (r.opts.env[k], "AWS_REGION=", 11) == 0)
+            {
+              assert_null (got_region); /* once */
+              got_region = r.opts.env[k] + 11;
+            }
+          if (strncmp (r.opts.env[k], "AWS_DEFAULT_REGION=", 19) == 0)
+            {
+              assert_null (got_default);
+              got_default = r.opts.env[k] + 19;
+            }
+        }
+      if (cases[i].want_region)
+        assert_string_equal (got_region, cases[i].want_region);
+      else
+        assert_null (got_region);
+      if (cases[i].want_default)
+        assert_string_equal (got_default, cases[i].want_default);
+      else
+        assert_null (got_default);
+      engine_create_req_free (&r);
+      task_free (t);
+    }
 }
 
 static void
@@ -217,7 +298,7 @@ test_secrets_injected (void **st)
   task_secret_resource_put (&t->secret_res[TASK_SECRET_ASM], "arn:aws:secretsmanager:r:1:secret:s:k::_r", "asm-key");
   struct engine_create_req r;
   char *msg = NULL;
-  assert_int_equal (engine_create_req_build_region (t, &t->containers[0], "us-west-2", NULL, 0, &r, &msg), 0);
+  assert_int_equal (engine_create_req_build_region (t, &t->containers[0], "us-west-2", 0, NULL, 0, &r, &msg), 0);
   struct sbuf b = { 0 };
   for (size_t i = 0; r.opts.env[i]; i++)
     sbuf_printf (&b, "%s|", r.opts.env[i]);
@@ -366,7 +447,7 @@ test_log_options (void **st)
       struct engine_create_req r;
       size_t nl;
       struct docker_label *l = labels (&nl);
-      rc = engine_create_req_build_host (t, c, cases[i].region, cases[i].ipv6_only, l, nl, &r, &errmsg);
+      rc = engine_create_req_build_host (t, c, cases[i].region, 0, cases[i].ipv6_only, l, nl, &r, &errmsg);
       if (cases[i].fails)
         {
           assert_int_equal (rc, -1);
@@ -428,6 +509,7 @@ main (void)
     cmocka_unit_test (test_awslogs_endpoint),
     cmocka_unit_test (test_translation),
     cmocka_unit_test (test_role_environment),
+    cmocka_unit_test (test_region_image_env),
     cmocka_unit_test (test_unresolved),
     cmocka_unit_test (test_secrets_injected),
   };

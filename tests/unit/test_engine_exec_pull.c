@@ -1,6 +1,7 @@
 /* Unit tests of the engine against a fake Docker (test_engine_fixture.h):
  * image pulls - shared pulls, launch limits, pull behaviours and their
- * timestamps, image cleanup, registry authentication (engine/pull_auth.h). */
+ * timestamps, image cleanup, registry authentication (engine/pull_auth.h),
+ * the image's ENV against the agent's region (engine/images.h). */
 #include "test_engine_fixture.h"
 #include "helpers/child.h"
 
@@ -443,6 +444,73 @@ test_pull_auth_fetch (void **st)
   test_child_stop (&srv);
 }
 
+static const char *
+env_of (const struct fctr *k, const char *key)
+{
+  size_t n = strlen (key);
+  for (size_t i = 0; k->env && k->env[i]; i++)
+    if (strncmp (k->env[i], key, n) == 0 && k->env[i][n] == '=')
+      return k->env[i] + n + 1;
+  return NULL;
+}
+
+/* The agent's region against the image's ENV (ManagedEnvKeys): the create
+   waits for the image record after the pull; an image that sets AWS_REGION
+   gets neither name from the agent, a plain one both.  After a restart from
+   a checkpoint whose record lacks ManagedEnvKeys (written before the field)
+   and no pull (once, pulled before), the image is inspected before the
+   create. */
+static void
+test_region_image_env (void **st)
+{
+  struct fx *x = *st;
+  x->region = "eu-west-1";
+  x->pull_behavior = CONFIG_PULL_ONCE;
+  x->fake.image_env = "AWS_REGION=xx-image-1";
+  engine_up (x);
+  add (x, SLEEP5);
+  assert_true (spin_task (x, "arn:t1", TASK_STATUS_RUNNING));
+  struct fctr *k = fake_by_cname (&x->fake, "sleep5");
+  assert_null (env_of (k, "AWS_REGION"));
+  assert_null (env_of (k, "AWS_DEFAULT_REGION"));
+  assert_string_equal (env_of (k, "A"), "1");
+  assert_int_equal (x->fake.n_img, 1); /* the pull step's record inspect, waited for */
+  /* a plain image: both from the agent */
+  x->fake.image_env = NULL;
+  add (x, "{\"arn\":\"arn:t2\",\"family\":\"plain\",\"version\":\"1\",\"desiredStatus\":\"RUNNING\","
+          "\"containers\":[{\"name\":\"plain\",\"image\":\"busybox:plain\",\"essential\":true}]}");
+  assert_true (spin_task (x, "arn:t2", TASK_STATUS_RUNNING));
+  k = fake_by_cname (&x->fake, "plain");
+  assert_string_equal (env_of (k, "AWS_REGION"), "eu-west-1");
+  assert_string_equal (env_of (k, "AWS_DEFAULT_REGION"), "eu-west-1");
+  run_turns (x, 50);
+  teardown_engine (x);
+  /* the checkpoint has ManagedEnvKeys; take it out as an older agent wrote it */
+  state_up (x);
+  char *text = NULL;
+  size_t len;
+  agent_error_t err = NULL;
+  assert_int_equal (util_read_file (state_path (x->state), &text, &len, &err), 0);
+  char *p = strstr (text, "\"ManagedEnvKeys\":[\"AWS_REGION\"]");
+  assert_non_null (p);
+  memcpy (p, "\"OldAgentIgnore\"", strlen ("\"ManagedEnvKeys\"")); /* same length */
+  assert_int_equal (util_write_file_atomic (state_path (x->state), text, len, 0600, &err), 0);
+  free (text);
+  state_store_free (x->state);
+  state_up (x);
+  x->fake.image_env = "AWS_REGION=xx-image-1";
+  int pulls = x->fake.n_pull, imgs = x->fake.n_img;
+  engine_up (x);
+  add (x, "{\"arn\":\"arn:t3\",\"family\":\"again\",\"version\":\"1\",\"desiredStatus\":\"RUNNING\","
+          "\"containers\":[{\"name\":\"again\",\"image\":\"busybox\",\"essential\":true}]}");
+  assert_true (spin_task (x, "arn:t3", TASK_STATUS_RUNNING));
+  assert_int_equal (x->fake.n_pull, pulls); /* once: pulled before */
+  assert_true (x->fake.n_img > imgs);       /* the record was read before the create */
+  k = fake_by_cname (&x->fake, "again");
+  assert_null (env_of (k, "AWS_REGION"));
+  assert_null (env_of (k, "AWS_DEFAULT_REGION"));
+}
+
 int
 main (void)
 {
@@ -460,6 +528,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_pull_behaviour_prefer_cached, setup, teardown),
     cmocka_unit_test_setup_teardown (test_pull_auth_no_credentials, setup, teardown),
     cmocka_unit_test_setup_teardown (test_pull_auth_fetch, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_region_image_env, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

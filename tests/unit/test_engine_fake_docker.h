@@ -120,6 +120,8 @@ struct fake
   int launch_now, launch_max; /* pulls, creates and starts queued, and their most at once */
   int inspect_now, inspect_max, n_inspect; /* container inspects queued, their most at once, all */
   char *last_auth; /* X-Registry-Auth of the last pull, NULL = none */
+  const char *image_env; /* one Config.Env entry of every image, NULL = none */
+  int n_img;             /* image inspects answered */
 };
 
 static inline void
@@ -279,7 +281,10 @@ fake_tick (uv_timer_t *t)
           {
             char id[128];
             snprintf (id, sizeof id, "sha256:%s", c->arg); /* one id per image string */
-            struct docker_image_info img = { .id = id, .size = 1000 };
+            char *env[] = { (char *) f->image_env };
+            struct docker_image_info img = { .id = id, .size = 1000, .env = env,
+                                             .n_env = f->image_env != NULL };
+            f->n_img++;
             if (!has_image (f, c->arg))
               error_set (&err, ERR_NOT_FOUND, "No such image: %s", c->arg);
             c->cb.image (err ? NULL : &img, err, c->data);

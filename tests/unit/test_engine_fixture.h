@@ -24,6 +24,7 @@ struct fx
   void *secrets_ctx;
   task_creds_store_t *creds;
   http_client_t *http; /* the engine's AWS calls (test_pull_auth_fetch) */
+  const char *region;  /* the agent's region for the containers */
 };
 
 static inline void
@@ -78,6 +79,7 @@ engine_up_start (struct fx *x)
     .secrets_ops = x->secrets_ops,
     .secrets_ctx = x->secrets_ctx,
     .http = x->http,
+    .region = x->region,
   };
   x->e = engine_new (&x->loop, &o, &err);
   assert_non_null (x->e);

@@ -306,6 +306,49 @@ test_untracked_order (void **st)
   assert_string_equal (refs[0], "sha256:dangling");
 }
 
+/* The image's environment before a create: a record inspect in flight is
+   waited for (the tag may have moved), a known ManagedEnvKeys lets the
+   create go, a missing or never-read one asks for an inspect, a failed
+   inspect lets the create go; no region to inject needs nothing. */
+static void
+test_create_image (void **st)
+{
+  (void) st;
+  struct image_record known = { .env_known = true, .managed_env = IMAGE_ENV_AWS_REGION };
+  struct image_record known_none = { .env_known = true };
+  struct image_record unread = { .env_known = false }; /* an old checkpoint's */
+  static const struct
+  {
+    bool wanted;
+    int rec; /* 0 none, 1 known, 2 known without keys, 3 unread */
+    bool in_flight, failed;
+    enum engine_create_image want;
+  } cases[] = {
+    { false, 0, false, false, ENGINE_CREATE_IMAGE_READY },
+    { false, 0, true, false, ENGINE_CREATE_IMAGE_READY },
+    { true, 0, false, false, ENGINE_CREATE_IMAGE_INSPECT },
+    { true, 3, false, false, ENGINE_CREATE_IMAGE_INSPECT },
+    { true, 0, true, false, ENGINE_CREATE_IMAGE_WAIT },
+    { true, 1, true, false, ENGINE_CREATE_IMAGE_WAIT },
+    { true, 1, false, false, ENGINE_CREATE_IMAGE_READY },
+    { true, 2, false, false, ENGINE_CREATE_IMAGE_READY },
+    { true, 0, false, true, ENGINE_CREATE_IMAGE_READY },
+    { true, 3, false, true, ENGINE_CREATE_IMAGE_READY },
+  };
+  const struct image_record *recs[] = { NULL, &known, &known_none, &unread };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    if (engine_decide_create_image (cases[i].wanted, recs[cases[i].rec], cases[i].in_flight, cases[i].failed)
+        != cases[i].want)
+      fail_msg ("case %zu", i);
+  /* ManagedEnvKeys from Config.Env */
+  char *env[] = { (char *) "PATH=/bin", (char *) "AWS_REGION=xx-image-1", (char *) "AWS_DEFAULT_REGIONX=1",
+                  (char *) "AWS_DEFAULT_REGION", (char *) "MY_AWS_REGION=1" };
+  assert_int_equal (image_env_managed_keys (env, 5), IMAGE_ENV_AWS_REGION);
+  char *env2[] = { (char *) "AWS_DEFAULT_REGION=", (char *) "AWS_REGION=a" };
+  assert_int_equal (image_env_managed_keys (env2, 2), IMAGE_ENV_AWS_REGION | IMAGE_ENV_AWS_DEFAULT_REGION);
+  assert_int_equal (image_env_managed_keys (NULL, 0), 0);
+}
+
 int
 main (void)
 {
@@ -315,6 +358,7 @@ main (void)
     cmocka_unit_test (test_launch_slot),
     cmocka_unit_test (test_digests),
     cmocka_unit_test (test_records),
+    cmocka_unit_test (test_create_image),
     cmocka_unit_test (test_cleanup_choice),
     cmocka_unit_test (test_untracked_containers),
     cmocka_unit_test (test_untracked_budget),

@@ -480,6 +480,13 @@ test_image_records (void **st)
       = 1700000100000000000LL;
   image_records_add (&l, "sha256:aa", "busybox:latest", 0, 1, false);
   image_records_add (&l, "sha256:bb", "reg:5000/x:2", 5, 1700000000000000000LL, false);
+  char *aa_env[] = { (char *) "PATH=/bin", (char *) "AWS_REGION=xx-image-1" };
+  image_record_set_env (image_records_find (&l, "sha256:aa"), aa_env, 2);
+  char *cc_env[] = { (char *) "AWS_DEFAULT_REGION=", (char *) "AWS_REGION=b" };
+  image_records_add (&l, "sha256:cc", "both:1", 5, 1700000000000000000LL, false);
+  image_record_set_env (image_records_find (&l, "sha256:cc"), cc_env, 2);
+  image_records_add (&l, "sha256:dd", "none:1", 5, 1700000000000000000LL, false);
+  image_record_set_env (image_records_find (&l, "sha256:dd"), NULL, 0);
   state_store_t *s = store (f, true);
   state_set_image_provider (s, image_provider, &l);
   agent_error_t err = NULL;
@@ -499,7 +506,7 @@ test_image_records (void **st)
         }
       struct image_records got = { 0 };
       state_take_images (s, &got);
-      assert_int_equal (got.n, 2);
+      assert_int_equal (got.n, 4);
       const struct image_record *a = image_records_find (&got, "sha256:aa");
       assert_non_null (a);
       assert_int_equal (a->n_names, 2);
@@ -509,13 +516,43 @@ test_image_records (void **st)
       assert_int_equal (a->last_used_at_ns, 1700000100000000000LL);
       assert_true (a->pull_succeeded);
       assert_false (image_records_find (&got, "sha256:bb")->pull_succeeded);
+      /* ManagedEnvKeys: known (possibly none) or, never read, absent */
+      assert_true (a->env_known);
+      assert_int_equal (a->managed_env, IMAGE_ENV_AWS_REGION);
+      assert_false (image_records_find (&got, "sha256:bb")->env_known);
+      assert_true (image_records_find (&got, "sha256:cc")->env_known);
+      assert_int_equal (image_records_find (&got, "sha256:cc")->managed_env,
+                        IMAGE_ENV_AWS_REGION | IMAGE_ENV_AWS_DEFAULT_REGION);
+      assert_true (image_records_find (&got, "sha256:dd")->env_known);
+      assert_int_equal (image_records_find (&got, "sha256:dd")->managed_env, 0);
       struct image_records none = { 0 };
       state_take_images (s, &none); /* taken: the store holds none */
       assert_int_equal (none.n, 0);
       image_records_free (&got);
       state_store_free (s);
     }
+  /* a checkpoint written before ManagedEnvKeys existed loads, not known;
+     unknown names in the list are ignored */
+  static const char old_format[]
+      = "{\"Version\":100,\"Data\":{\"ImageManager\":{\"ImageStates\":["
+        "{\"Image\":{\"ImageID\":\"sha256:old\",\"Names\":[\"busybox:1\"],\"Size\":7},"
+        "\"PulledAt\":\"2024-01-02T03:04:05Z\",\"LastUsedAt\":\"2024-01-02T03:04:05Z\",\"PullSucceeded\":true},"
+        "{\"Image\":{\"ImageID\":\"sha256:new\",\"Names\":[\"x:1\"],\"Size\":7},"
+        "\"ManagedEnvKeys\":[\"AWS_DEFAULT_REGION\",\"OTHER\"]}]}}}";
+  write_file (f->path, old_format, strlen (old_format));
+  s = store (f, true);
+  assert_int_equal (state_load (s, &err), 0);
+  struct image_records got = { 0 };
+  state_take_images (s, &got);
+  assert_int_equal (got.n, 2);
+  assert_false (image_records_find (&got, "sha256:old")->env_known);
+  assert_true (image_records_find (&got, "sha256:old")->pull_succeeded);
+  assert_true (image_records_find (&got, "sha256:new")->env_known);
+  assert_int_equal (image_records_find (&got, "sha256:new")->managed_env, IMAGE_ENV_AWS_DEFAULT_REGION);
+  image_records_free (&got);
+  state_store_free (s);
   const char *bad[][2] = {
+    { "{\"Version\":100,\"Data\":{\"ImageManager\":{\"ImageStates\":[{\"Image\":{\"ImageID\":\"x\"},\"ManagedEnvKeys\":\"AWS_REGION\"}]}}}", "ManagedEnvKeys" },
     { "{\"Version\":100,\"Data\":{\"ImageManager\":[]}}", "ImageManager" },
     { "{\"Version\":100,\"Data\":{\"ImageManager\":{\"ImageStates\":[{\"Image\":{}}]}}}", "ImageStates[0].Image.ImageID" },
     { "{\"Version\":100,\"Data\":{\"ImageManager\":{\"ImageStates\":[{\"Image\":{\"ImageID\":\"x\"},\"PulledAt\":\"yesterday\"}]}}}", "PulledAt" },
