@@ -247,15 +247,11 @@ tmds_task_json (const struct tmds_view *v, const struct task *t, int version)
       const struct task_container *c = &t->containers[i];
       if (!tmds_container_listed (c, version))
         continue;
-      /* v4 lists a container without network settings, without Networks */
+      /* v4 lists a container without network settings, without Networks;
+         v3 leaves it out (upstream's v3 task handler skips it with a warning) */
       json_t *cj = container_json (v, c, version, version < 4);
-      if (!cj)
-        {
-          json_decref (cs);
-          json_decref (o);
-          return NULL;
-        }
-      json_array_append_new (cs, cj);
+      if (cj)
+        json_array_append_new (cs, cj);
     }
   set_nonempty_array (o, "Containers", cs);
   json_t *limits = json_object ();

@@ -384,17 +384,19 @@ tmds_tags_answer (struct tmds_answer *a, const struct tmds_tags_result r[2])
 /* ---- v3 / v4 ---- */
 
 /* The legacy associations routes (Elastic Inference), rest after
-   "/associations/": "<type>" lists the names of the task's associations of
-   that type that name this container ({"Associations":null} when none, as
-   Go writes an empty list), "<type>/<name>" answers that association's
-   content value as it is.  Every failure is a 400 with a JSON string. */
+   "/associations/", as upstream's routes match them (agent/handlers/v3 and
+   v4 container_association_handler.go): "<type>" (no slash) lists the names
+   of the task's associations of that type that name this container
+   ({"Associations":null} when none, as Go writes an empty list);
+   "<type>/<name>" answers that association's content value as it is, the
+   name being everything after the first slash (upstream's ".+", slashes
+   included); "<type>/" is that route without a name.  Every failure is a
+   400 with a JSON string, the endpoint id checked first. */
 static void
 route_associations (const struct tmds_view *v, const char *V, const char *eid, const char *rest,
                     struct tmds_answer *a)
 {
   const char *slash = strchr (rest, '/');
-  if (slash && strchr (slash + 1, '/'))
-    return not_found (a);
   cleanup_free char *type = slash ? xstrndup (rest, (size_t) (slash - rest)) : xstrdup (rest);
   const struct task_container *c = NULL;
   const struct task *t = task_by_endpoint (v, eid, &c);
@@ -427,6 +429,11 @@ route_associations (const struct tmds_view *v, const char *V, const char *eid, c
                          "%s container associations handler: unable to get task arn from "
                          "request: unable to get task Arn from v3 endpoint ID: %s",
                          V, eid);
+  if (!*name)
+    return answer_error (a, 400,
+                         "%s container associations handler: unable to get association name from "
+                         "request",
+                         V);
   for (size_t i = 0; i < t->opts.n_associations; i++)
     {
       const struct task_association *as = &t->opts.associations[i];
@@ -461,15 +468,17 @@ route_v34 (const struct tmds_view *v, int version, const char *eid, const char *
   if (!t)
     {
       int st = version >= 4 ? 404 : stats ? 400 : 500;
-      if (task_route || task_stats)
+      /* the task is looked up first (container stats too), then the container */
+      const char *h = task_route ? "task metadata" : task_stats ? "task stats" : "container stats";
+      if (task_route || stats)
         return answer_error (a, st,
-                             "%s task %s handler: unable to get task arn from request: unable to "
+                             "%s %s handler: unable to get task arn from request: unable to "
                              "get task Arn from v3 endpoint ID: %s",
-                             V, stats ? "stats" : "metadata", eid);
+                             V, h, eid);
       return answer_error (a, st,
-                           "%s container %s handler: unable to get container ID from request: "
-                           "unable to get docker ID from v3 endpoint ID: %s",
-                           V, stats ? "stats" : "metadata", eid);
+                           "%s container metadata handler: unable to get container ID from "
+                           "request: unable to get docker ID from v3 endpoint ID: %s",
+                           V, eid);
     }
   if (stats)
     return want_stats (v, a, version, task_stats, task_stats ? t->arn : c->docker_id, t,
@@ -487,8 +496,12 @@ route_v34 (const struct tmds_view *v, int version, const char *eid, const char *
       return;
     }
   json_t *j = tmds_container_json (v, c, version);
+  /* no network settings known yet: upstream's GetContainerNetworkMetadata */
+  const char *id = c->docker_id;
+  if (!j && version >= 4)
+    return answer_error (a, 500, "unable to generate network response for container '%s'", id);
   if (!j)
-    return answer_error (a, 500, "unable to generate metadata for container '%s'", c->docker_id);
+    return answer_error (a, 500, "Unable to generate network response for container '%s'", id);
   answer_json (a, 200, j);
 }
 

@@ -18,14 +18,16 @@
  *    the container has a Docker id and until its task leaves state; v2
  *    finds the task by the caller's address among its containers' Docker
  *    network addresses.  Unknown ids: v4 404, v3 metadata 500, v3 stats
- *    400, v2 400, each with upstream's message as a JSON string.  Unknown
- *    paths: 404 "404 page not found\n" (text/plain).
+ *    400, v2 400, each with upstream's message as a JSON string (the task
+ *    is looked up before the container, so container stats name the task
+ *    lookup).  Unknown paths: 404 "404 page not found\n" (text/plain).
  *  - Container details (image id, times, labels, networks, volumes, log
  *    configuration) come from a Docker inspect the server makes when a
  *    container's known status changes (and at start for every container
  *    with a Docker id); a container not inspected yet has no network
- *    settings, which fails the v3 routes and v4 container route with 500
- *    as upstream does.  Stats are one Docker one-shot stats call per
+ *    settings: the v3 and v4 container routes fail with 500 ("unable to
+ *    generate network response ..."), the v3 task route leaves it out and
+ *    the v4 task route lists it without Networks, as upstream does.  Stats are one Docker one-shot stats call per
  *    container per request (docker/stats.h), made only while someone asks
  *    (at most TMDS_MAX_STATS_INFLIGHT at once; beyond that a container's
  *    stats are unavailable); nothing streams in between.  Stats of a

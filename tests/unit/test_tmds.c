@@ -418,9 +418,13 @@ test_v4 (void **state)
   expect_error (f, "/v4/nope/task", 404,
                 "V4 task metadata handler: unable to get task arn from request: unable to get task "
                 "Arn from v3 endpoint ID: nope");
+  /* container stats: the task is looked up first (upstream's tmdsstate.go) */
   expect_error (f, "/v4/nope/stats", 404,
-                "V4 container stats handler: unable to get container ID from request: unable to get "
-                "docker ID from v3 endpoint ID: nope");
+                "V4 container stats handler: unable to get task arn from request: unable to get task "
+                "Arn from v3 endpoint ID: nope");
+  expect_error (f, "/v4/nope/taskWithTags", 404,
+                "V4 task metadata handler: unable to get task arn from request: unable to get task "
+                "Arn from v3 endpoint ID: nope");
   expect_error (f, "/v4/nope/task/stats", 404,
                 "V4 task stats handler: unable to get task arn from request: unable to get task Arn "
                 "from v3 endpoint ID: nope");
@@ -458,15 +462,25 @@ test_v3_and_not_inspected (void **state)
                 "V3 task metadata handler: unable to get task arn from request: unable to get task "
                 "Arn from v3 endpoint ID: nope");
   expect_error (f, "/v3/nope/stats", 400,
-                "V3 container stats handler: unable to get container ID from request: unable to get "
-                "docker ID from v3 endpoint ID: nope");
-  /* no Docker details yet: v3 500, v4 container 500, v4 task lists the
-     container without Networks */
+                "V3 container stats handler: unable to get task arn from request: unable to get task "
+                "Arn from v3 endpoint ID: nope");
+  expect_error (f, "/v3/nope/task/stats", 400,
+                "V3 task stats handler: unable to get task arn from request: unable to get task "
+                "Arn from v3 endpoint ID: nope");
+  expect_error (f, "/v3/nope/taskWithTags", 500,
+                "V3 task metadata handler: unable to get task arn from request: unable to get task "
+                "Arn from v3 endpoint ID: nope");
+  /* no Docker network settings yet (upstream's GetContainerNetworkMetadata):
+     v3 and v4 container 500 with their texts, v3 task leaves the container
+     out, v4 task lists it without Networks */
   f->inspected = false;
-  expect_error (f, "/v3/eid-a", 500, "unable to generate metadata for container '" ID_A "'");
-  expect_error (f, "/v3/eid-a/task", 500,
-                "Unable to generate metadata for task: 'arn:aws:ecs:us-west-2:1:task/c/t1'");
-  expect_error (f, "/v4/eid-a", 500, "unable to generate metadata for container '" ID_A "'");
+  expect_error (f, "/v3/eid-a", 500, "Unable to generate network response for container '" ID_A "'");
+  expect_error (f, "/v4/eid-a", 500, "unable to generate network response for container '" ID_A "'");
+  t = get (f, "/v3/eid-a/task", "x", &st, NULL);
+  assert_int_equal (st, 200);
+  assert_null (json_object_get (t, "Containers"));
+  assert_string_equal (str (t, "TaskARN"), "arn:aws:ecs:us-west-2:1:task/c/t1");
+  json_decref (t);
   t = get (f, "/v4/eid-a/task", "x", &st, NULL);
   assert_int_equal (st, 200);
   json_t *a = json_array_get (json_object_get (t, "Containers"), 0);
@@ -745,7 +759,18 @@ test_associations (void **state)
   expect_error (f, "/v3/nope/associations/gpu/g", 400,
                 "V3 container associations handler: unable to get task arn from request: "
                 "unable to get task Arn from v3 endpoint ID: nope");
-  expect_raw (f, "/v4/eid-a/associations/gpu/g/x", 404, NULL, NULL);
+  /* the name is everything after the type (upstream's ".+"); an empty one
+     is the route without a name, after the endpoint id */
+  expect_error (f, "/v4/eid-a/associations/gpu/g/x", 400,
+                "Unable to write container association response: unable to get association from "
+                "association type gpu and association name g/x");
+  expect_error (f, "/v4/eid-a/associations/gpu/", 400,
+                "V4 container associations handler: unable to get association name from request");
+  expect_error (f, "/v3/eid-b/associations/elastic-inference/", 400,
+                "V3 container associations handler: unable to get association name from request");
+  expect_error (f, "/v3/nope/associations/gpu/", 400,
+                "V3 container associations handler: unable to get task arn from request: "
+                "unable to get task Arn from v3 endpoint ID: nope");
   expect_raw (f, "/v4/eid-a/associations", 404, NULL, NULL);
 
   json_t *cj = state_task_to_json (f->t);
