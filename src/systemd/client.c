@@ -1,5 +1,5 @@
 /* systemd/client.c - libdbus-1 on the uv loop, and the systemd Manager
- * calls (see systemd.h).
+ * calls' lifecycle (see systemd.h; the messages are built in calls.c).
  *
  * libdbus asks for watches (one per fd and direction: a read and a write
  * watch share the fd, while libuv allows one uv_poll per fd, so each fd has
@@ -8,6 +8,7 @@
  * callback.  Every handle lives in its own allocation, freed by its close
  * callback, so the client can go at once. */
 #include "systemd/systemd.h"
+#include "systemd/systemd_int.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
 #include "log/log.h"
@@ -18,38 +19,6 @@
 #include <unistd.h>
 
 #define MOD "systemd"
-#define SD_DEST "org.freedesktop.systemd1"
-#define SD_PATH "/org/freedesktop/systemd1"
-#define SD_MANAGER "org.freedesktop.systemd1.Manager"
-#define JOB_MATCH "type='signal',interface='org.freedesktop.systemd1.Manager',member='JobRemoved'"
-
-enum call_kind
-{
-  CALL_START,
-  CALL_STOP,
-  CALL_RESET,
-  CALL_VERSION,
-};
-
-struct systemd_call
-{
-  systemd_client_t *c;
-  enum call_kind kind;
-  char *unit;
-  DBusPendingCall *pending; /* the method call in flight, NULL after its reply */
-  char *job;                /* the job waited for (JobRemoved), NULL = none */
-  uv_timer_t *timer;        /* job wait limit, or the failure reported on the next turn */
-  const char *err_name;     /* that failure: its name (static) and text */
-  char *err;
-  DBusMessage *msg;         /* the call, kept until its reply: sent again once on a new connection */
-  bool resent;
-  systemd_done_cb cb;
-  systemd_version_cb vcb;
-  void *data;
-  TAILQ_ENTRY (systemd_call) link;
-};
-
-TAILQ_HEAD (call_list, systemd_call);
 
 struct fd_poll
 {
@@ -573,8 +542,8 @@ call_transmit (systemd_client_t *c, struct systemd_call *k)
   want_dispatch (c);
 }
 
-static struct systemd_call *
-call_send (systemd_client_t *c, struct systemd_call *k, DBusMessage *m)
+struct systemd_call *
+systemd_call_send (systemd_client_t *c, struct systemd_call *k, DBusMessage *m)
 {
   k->c = c;
   k->msg = m;
@@ -649,115 +618,6 @@ reply_notify (DBusPendingCall *pc, void *data)
       }
     }
   dbus_message_unref (r);
-}
-
-static struct systemd_call *
-call_new (enum call_kind kind, const char *unit, systemd_done_cb cb, void *data)
-{
-  struct systemd_call *k = xcalloc (1, sizeof *k);
-  k->kind = kind;
-  k->unit = unit ? xstrdup (unit) : NULL;
-  k->cb = cb;
-  k->data = data;
-  return k;
-}
-
-static DBusMessage *
-manager_call (const char *method)
-{
-  return dbus_message_new_method_call (SD_DEST, SD_PATH, SD_MANAGER, method);
-}
-
-static void
-append_prop (DBusMessageIter *arr, const struct systemd_prop *p)
-{
-  DBusMessageIter st, var, sub;
-  static const char *const sig[] = { "b", "t", "s", "as" };
-  dbus_message_iter_open_container (arr, DBUS_TYPE_STRUCT, NULL, &st);
-  dbus_message_iter_append_basic (&st, DBUS_TYPE_STRING, &p->name);
-  dbus_message_iter_open_container (&st, DBUS_TYPE_VARIANT, sig[p->type], &var);
-  dbus_bool_t b = p->b;
-  dbus_uint64_t t = p->u64;
-  switch (p->type)
-    {
-    case SYSTEMD_PROP_BOOL:
-      dbus_message_iter_append_basic (&var, DBUS_TYPE_BOOLEAN, &b);
-      break;
-    case SYSTEMD_PROP_U64:
-      dbus_message_iter_append_basic (&var, DBUS_TYPE_UINT64, &t);
-      break;
-    case SYSTEMD_PROP_STRING:
-      dbus_message_iter_append_basic (&var, DBUS_TYPE_STRING, &p->s);
-      break;
-    case SYSTEMD_PROP_STRINGS:
-      dbus_message_iter_open_container (&var, DBUS_TYPE_ARRAY, "s", &sub);
-      for (size_t i = 0; i < p->n_strings && i < SYSTEMD_PROP_MAX_STRINGS; i++)
-        dbus_message_iter_append_basic (&sub, DBUS_TYPE_STRING, &p->strings[i]);
-      dbus_message_iter_close_container (&var, &sub);
-      break;
-    }
-  dbus_message_iter_close_container (&st, &var);
-  dbus_message_iter_close_container (arr, &st);
-}
-
-struct systemd_call *
-systemd_start_transient_unit (systemd_client_t *c, const char *name, const struct systemd_prop *props, size_t n,
-                              systemd_done_cb cb, void *data)
-{
-  DBusMessage *m = manager_call ("StartTransientUnit");
-  const char *mode = "replace";
-  DBusMessageIter it, arr, aux;
-  dbus_message_iter_init_append (m, &it);
-  dbus_message_iter_append_basic (&it, DBUS_TYPE_STRING, &name);
-  dbus_message_iter_append_basic (&it, DBUS_TYPE_STRING, &mode);
-  dbus_message_iter_open_container (&it, DBUS_TYPE_ARRAY, "(sv)", &arr);
-  for (size_t i = 0; i < n; i++)
-    append_prop (&arr, &props[i]);
-  dbus_message_iter_close_container (&it, &arr);
-  dbus_message_iter_open_container (&it, DBUS_TYPE_ARRAY, "(sa(sv))", &aux);
-  dbus_message_iter_close_container (&it, &aux);
-  return call_send (c, call_new (CALL_START, name, cb, data), m);
-}
-
-struct systemd_call *
-systemd_stop_unit (systemd_client_t *c, const char *name, systemd_done_cb cb, void *data)
-{
-  DBusMessage *m = manager_call ("StopUnit");
-  const char *mode = "replace";
-  dbus_message_append_args (m, DBUS_TYPE_STRING, &name, DBUS_TYPE_STRING, &mode, DBUS_TYPE_INVALID);
-  return call_send (c, call_new (CALL_STOP, name, cb, data), m);
-}
-
-struct systemd_call *
-systemd_reset_failed_unit (systemd_client_t *c, const char *name, systemd_done_cb cb, void *data)
-{
-  DBusMessage *m = manager_call ("ResetFailedUnit");
-  dbus_message_append_args (m, DBUS_TYPE_STRING, &name, DBUS_TYPE_INVALID);
-  return call_send (c, call_new (CALL_RESET, name, cb, data), m);
-}
-
-struct systemd_call *
-systemd_manager_version (systemd_client_t *c, systemd_version_cb cb, void *data)
-{
-  DBusMessage *m = dbus_message_new_method_call (SD_DEST, SD_PATH, DBUS_INTERFACE_PROPERTIES, "Get");
-  const char *iface = SD_MANAGER, *prop = "Version";
-  dbus_message_append_args (m, DBUS_TYPE_STRING, &iface, DBUS_TYPE_STRING, &prop, DBUS_TYPE_INVALID);
-  struct systemd_call *k = call_new (CALL_VERSION, NULL, NULL, data);
-  k->vcb = cb;
-  return call_send (c, k, m);
-}
-
-int
-systemd_version_parse (const char *s)
-{
-  while (*s == '"' || *s == 'v')
-    s++;
-  if (*s < '0' || *s > '9')
-    return -1;
-  long v = 0;
-  for (; *s >= '0' && *s <= '9' && v < 1000000; s++)
-    v = v * 10 + (*s - '0');
-  return (int) v;
 }
 
 /* ---- the client ------------------------------------------------------------------------ */
