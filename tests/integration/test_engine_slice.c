@@ -20,6 +20,10 @@ struct sx
   char records[96];
 };
 
+/* The fake of the running test, stopped by the teardown too (a failed
+   assertion skips the test's own end). */
+static struct sx *running_fake;
+
 static char *
 arn_of (struct it *x, const char *name)
 {
@@ -31,6 +35,7 @@ fake_up (struct it *x, struct sx *s)
 {
   snprintf (s->records, sizeof s->records, "%s/systemd-calls.jsonl", x->dir);
   char *argv[] = { "/usr/bin/python3", "tests/lib/fake_systemd.py", s->records, NULL };
+  running_fake = s;
   if (test_child_start (&s->fake, argv) < 0 || !s->fake.line)
     fail_msg ("tests/lib/fake_systemd.py did not start (python3-dbus, python3-gi, dbus-daemon installed?)");
   x->systemd = systemd_client_new (&x->loop, s->fake.line);
@@ -47,6 +52,24 @@ fake_down (struct it *x, struct sx *s)
   for (int i = 0; i < 20; i++)
     uv_run (&x->loop, UV_RUN_NOWAIT);
   test_child_stop (&s->fake);
+  running_fake = NULL;
+}
+
+/* it_teardown, after what a failed test left: the D-Bus client (its
+   handles must be closed before the loop is) and the fake; then the
+   containers and the cgroup folders as always. */
+static int
+slice_teardown (void **st)
+{
+  struct it *x = *st;
+  if (x->e || x->state)
+    it_engine_down (x);
+  systemd_client_free (x->systemd);
+  x->systemd = NULL;
+  if (running_fake)
+    test_child_stop (&running_fake->fake);
+  running_fake = NULL;
+  return it_teardown (st);
 }
 
 /* Every record of the given method (and unit, NULL = any), as one array. */
@@ -105,7 +128,8 @@ static void
 test_slice_started_and_stopped (void **st)
 {
   struct it *x = *st;
-  struct sx s = { 0 };
+  static struct sx s; /* static: the teardown may stop its fake after a failed assertion */
+  memset (&s, 0, sizeof s);
   fake_up (x, &s);
   x->cleanup_ms = 1500;
   cleanup_free char *a = arn_of (x, "limits");
@@ -180,7 +204,8 @@ static void
 test_slice_failed_stops_task (void **st)
 {
   struct it *x = *st;
-  struct sx s = { 0 };
+  static struct sx s; /* static: the teardown may stop its fake after a failed assertion */
+  memset (&s, 0, sizeof s);
   fake_up (x, &s);
   it_engine_up (x);
   cleanup_free char *a = arn_of (x, "failjob");
@@ -215,6 +240,7 @@ static void
 fake_start_at (struct sx *s, const char *sock)
 {
   char *argv[] = { "/usr/bin/python3", "tests/lib/fake_systemd.py", s->records, (char *) sock, NULL };
+  running_fake = s;
   if (test_child_start (&s->fake, argv) < 0 || !s->fake.line)
     fail_msg ("tests/lib/fake_systemd.py did not start");
 }
@@ -225,7 +251,8 @@ static void
 test_bus_restart (void **st)
 {
   struct it *x = *st;
-  struct sx s = { 0 };
+  static struct sx s; /* static: the teardown may stop its fake after a failed assertion */
+  memset (&s, 0, sizeof s);
   snprintf (s.records, sizeof s.records, "%s/systemd-calls.jsonl", x->dir);
   cleanup_free char *sock = xasprintf ("%s/bus", x->dir);
   fake_start_at (&s, sock);
@@ -288,10 +315,10 @@ main (void)
 {
   log_set_level (LOG_INFO);
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown (test_slice_started_and_stopped, it_setup, it_teardown),
-    cmocka_unit_test_setup_teardown (test_slice_failed_stops_task, it_setup, it_teardown),
-    cmocka_unit_test_setup_teardown (test_no_bus_stops_task, it_setup, it_teardown),
-    cmocka_unit_test_setup_teardown (test_bus_restart, it_setup, it_teardown),
+    cmocka_unit_test_setup_teardown (test_slice_started_and_stopped, it_setup, slice_teardown),
+    cmocka_unit_test_setup_teardown (test_slice_failed_stops_task, it_setup, slice_teardown),
+    cmocka_unit_test_setup_teardown (test_no_bus_stops_task, it_setup, slice_teardown),
+    cmocka_unit_test_setup_teardown (test_bus_restart, it_setup, slice_teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
