@@ -22,12 +22,6 @@
 #define DEFAULT_INACTIVE_WAIT_MS (3600 * 1000)
 #define DEFAULT_CONNECT_TIMEOUT_MS 30000
 
-uint64_t
-acs_sess_jitter (uint64_t base, uint64_t range)
-{
-  return base + (uint64_t) (util_random_unit () * (double) range);
-}
-
 void
 acs_sess_set_last_error (acs_session_t *s, const char *msg)
 {

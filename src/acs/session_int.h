@@ -130,7 +130,6 @@ struct acs_session
 
 /* session.c */
 void acs_sess_kick (acs_session_t *s);
-uint64_t acs_sess_jitter (uint64_t base, uint64_t range);
 void acs_sess_set_last_error (acs_session_t *s, const char *msg);
 
 /* session_queue.c */

@@ -1,35 +1,11 @@
 /* acs/session_lws.c - the ACS connection on libwebsockets: protocol callback,
    client vhosts and the signed connect (see session_int.h). */
 #include "acs/session_int.h"
-#include "aws/sigv4.h"
+#include "aws/ws_client.h"
 #include "core/xmalloc.h"
 #include "log/log.h"
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#define ACS_LWS_WRITE_CLOSE 4 /* lws' internal LWS_WRITE_CLOSE, see write_close_frame() */
-#define CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
-
-static int
-append_handshake_headers (struct acs_conn *c, struct lws *wsi, unsigned char **p, size_t len)
-{
-  unsigned char *end = (*p) + len;
-  for (size_t i = 0; i < c->n_hs_headers; i++)
-    {
-      char *name = xasprintf ("%s:", c->hs_headers[i].name);
-      const char *v = c->hs_headers[i].value;
-      int rc = lws_add_http_header_by_name (wsi, (unsigned char *) name, (const unsigned char *) v,
-                                            (int) strlen (v), p, end);
-      free (name);
-      if (rc)
-        {
-          acs_conn_set_err (c, ERR_GENERIC, "handshake headers do not fit");
-          return -1;
-        }
-    }
-  return 0;
-}
 
 static void
 receive (struct acs_conn *c, struct lws *wsi, const void *in, size_t len)
@@ -78,45 +54,6 @@ receive (struct acs_conn *c, struct lws *wsi, const void *in, size_t len)
   c->rx_overflow = false;
 }
 
-/* libwebsockets 4.1.6 drops the close frame prepared with lws_close_reason()
-   when a client callback returns -1 (the peer sees 1006), so the close frame
-   is written explicitly; lws frames it (write type 4 = its internal
-   LWS_WRITE_CLOSE) and closes when the peer answers, or at the timeout set
-   in acs_conn_request_close(). */
-static int
-write_close_frame (struct acs_conn *c, struct lws *wsi)
-{
-  if (c->close_sent)
-    return 0;
-  const char *r = c->want_close_reason ? c->want_close_reason : "";
-  size_t rl = strlen (r);
-  if (rl > 123)
-    rl = 123;
-  unsigned char buf[LWS_PRE + 125];
-  buf[LWS_PRE] = (unsigned char) ((c->want_close_code >> 8) & 0xff);
-  buf[LWS_PRE + 1] = (unsigned char) (c->want_close_code & 0xff);
-  memcpy (buf + LWS_PRE + 2, r, rl);
-  c->close_sent = true;
-  if (lws_write (wsi, buf + LWS_PRE, rl + 2, (enum lws_write_protocol) ACS_LWS_WRITE_CLOSE) < 0)
-    return -1;
-  return 0;
-}
-
-static void
-peer_close (struct acs_conn *c, const void *in, size_t len)
-{
-  log_debug (ACS_MOD, "peer close frame (%zu bytes)", len);
-  if (len >= 2 && in)
-    {
-      const unsigned char *b = in;
-      c->close_code = (b[0] << 8) | b[1];
-      free (c->close_reason);
-      c->close_reason = xstrndup ((const char *) b + 2, len - 2);
-    }
-  else
-    c->close_code = LWS_CLOSE_STATUS_NO_STATUS;
-}
-
 int
 acs_lws_cb (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
@@ -127,7 +64,13 @@ acs_lws_cb (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
   switch (reason)
     {
     case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-      return append_handshake_headers (c, wsi, (unsigned char **) in, len);
+      if (aws_ws_append_headers (wsi, c->hs_headers, c->n_hs_headers, (unsigned char **) in, len)
+          < 0)
+        {
+          acs_conn_set_err (c, ERR_GENERIC, "handshake headers do not fit");
+          return -1;
+        }
+      return 0;
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
       c->http_status = lws_http_client_http_response (wsi);
       if (c->http_status >= 400)
@@ -145,10 +88,11 @@ acs_lws_cb (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
       break;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
       if (c->want_close_code)
-        return write_close_frame (c, wsi);
+        return aws_ws_write_close (wsi, c->want_close_code, c->want_close_reason, &c->close_sent);
       return acs_queue_write (c, wsi);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-      peer_close (c, in, len);
+      log_debug (ACS_MOD, "peer close frame (%zu bytes)", len);
+      aws_ws_peer_close (in, len, &c->close_code, &c->close_reason);
       break;
     case LWS_CALLBACK_WSI_DESTROY:
       c->wsi = NULL;
@@ -172,55 +116,16 @@ acs_lws_log_emit_cb (int level, const char *line)
     log_debug ("lws", "%.*s", (int) n, line);
 }
 
-/* The client vhost for a scheme, created on first use.  Only the TLS one
-   loads the CA store (the configured CA file, else Debian's bundle). */
-static struct lws_vhost *
-session_vhost (acs_session_t *s, bool tls)
-{
-  struct lws_vhost **slot = tls ? &s->vh_tls : &s->vh_plain;
-  if (*slot)
-    return *slot;
-  struct lws_context_creation_info info;
-  memset (&info, 0, sizeof info);
-  info.port = CONTEXT_PORT_NO_LISTEN;
-  info.protocols = s->protocols;
-  info.vhost_name = tls ? "acs-tls" : "acs";
-  info.user = s;
-  info.connect_timeout_secs = (unsigned) ((s->o.connect_timeout_ms + 999) / 1000);
-  info.timeout_secs = info.connect_timeout_secs;
-  /* lws makes a vhost's client TLS context only with DO_SSL_GLOBAL_INIT. */
-  if (!tls)
-    info.options = LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
-  else
-    {
-      info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-      if (s->ca_file)
-        info.client_ssl_ca_filepath = s->ca_file;
-      else if (access (CA_BUNDLE, R_OK) == 0)
-        info.client_ssl_ca_filepath = CA_BUNDLE;
-    }
-  *slot = lws_util_vhost_create (s->ctx, s->loop, &info, &s->lws_track);
-  return *slot;
-}
-
 static struct acs_conn *
-conn_new (acs_session_t *s, const char *http_url, const struct aws_sigv4_output *out)
+conn_new (acs_session_t *s, const char *http_url, struct http_header *hs, size_t n_hs)
 {
   struct acs_conn *c = xcalloc (1, sizeof *c);
   c->s = s;
   STAILQ_INIT (&c->out);
   STAILQ_INIT (&c->rxq);
   c->url = xstrdup (http_url);
-  c->hs_headers = xcalloc (out->n_headers + 1, sizeof *c->hs_headers);
-  for (size_t i = 0; i < out->n_headers; i++)
-    {
-      c->hs_headers[i].name = xstrdup (out->headers[i].name);
-      c->hs_headers[i].value = xstrdup (out->headers[i].value);
-    }
-  /* unsigned, as upstream's websocket dialer adds it */
-  c->hs_headers[out->n_headers].name = xstrdup ("User-Agent");
-  c->hs_headers[out->n_headers].value = ecs_user_agent (AGENT_VERSION, AGENT_GITREV, AGENT_GITDIRTY);
-  c->n_hs_headers = out->n_headers + 1;
+  c->hs_headers = hs;
+  c->n_hs_headers = n_hs;
   return c;
 }
 
@@ -245,7 +150,17 @@ acs_lws_connect (acs_session_t *s, const struct aws_credentials *creds)
       acs_reconnect_connect_failed (s, &err);
       return;
     }
-  struct lws_vhost *vh = session_vhost (s, u.tls);
+  struct aws_ws_vhost_params vp = {
+    .ctx = s->ctx,
+    .loop = s->loop,
+    .track = &s->lws_track,
+    .protocols = s->protocols,
+    .name = u.tls ? "acs-tls" : "acs",
+    .connect_timeout_ms = s->o.connect_timeout_ms,
+    .ca_file = s->ca_file,
+    .user = s,
+  };
+  struct lws_vhost *vh = aws_ws_vhost (&vp, u.tls, u.tls ? &s->vh_tls : &s->vh_plain);
   if (!vh)
     {
       error_set (&err, ERR_GENERIC, "cannot create the libwebsockets %s client vhost",
@@ -254,42 +169,30 @@ acs_lws_connect (acs_session_t *s, const struct aws_credentials *creds)
       acs_reconnect_connect_failed (s, &err);
       return;
     }
-  struct aws_sigv4_input in = {
-    .method = "GET",
-    .url = u.http_url,
-    .region = s->region,
-    .service = "ecs",
-    .now = s->o.now ? s->o.now () : time (NULL),
-    .flags = AWS_SIGV4_HOST_DATE,
-  };
-  struct aws_sigv4_output out = { 0 };
-  if (aws_sigv4_sign (&in, creds, &out, &err) < 0)
+  cleanup_free char *ua = ecs_user_agent (AGENT_VERSION, AGENT_GITREV, AGENT_GITDIRTY);
+  struct http_header *hs = NULL;
+  size_t n_hs = 0;
+  if (aws_ws_sign_handshake (u.http_url, s->region, s->o.now ? s->o.now () : time (NULL), creds,
+                             ua, &hs, &n_hs, &err)
+      < 0)
     {
       acs_url_free (&u);
       error_wrap (&err, "signing the ACS handshake");
       acs_reconnect_connect_failed (s, &err);
       return;
     }
-  struct acs_conn *c = conn_new (s, u.http_url, &out);
-  aws_sigv4_output_free (&out);
+  struct acs_conn *c = conn_new (s, u.http_url, hs, n_hs);
 
   struct lws_client_connect_info ci;
-  memset (&ci, 0, sizeof ci);
-  ci.context = s->ctx;
-  ci.vhost = vh;
-  ci.address = u.host;
-  ci.port = u.port;
-  ci.path = u.path;
-  ci.host = u.authority;
-  ci.local_protocol_name = s->protocols[0].name;
-  ci.opaque_user_data = c;
-  if (u.tls)
-    {
-      ci.ssl_connection = LCCSCF_USE_SSL;
-      if (s->o.insecure)
-        ci.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK
-                             | LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
-    }
+  struct aws_ws_target t = {
+    .host = u.host,
+    .path = u.path,
+    .authority = u.authority,
+    .port = u.port,
+    .tls = u.tls,
+    .insecure = s->o.insecure,
+  };
+  aws_ws_connect_info (&ci, s->ctx, vh, s->protocols[0].name, &t, c);
   s->conn = c;
   s->stats.connect_attempts++;
   log_info (ACS_MOD, "connecting to ACS %s://%s/ws", u.tls ? "wss" : "ws", u.authority);

@@ -2,6 +2,7 @@
    back-off and reconnect, discovery and credentials, the handshake error
    body (see session_int.h). */
 #include "acs/session_int.h"
+#include "aws/ws_client.h"
 #include "core/xmalloc.h"
 #include "log/log.h"
 #include <stdarg.h>
@@ -10,7 +11,6 @@
 #include <string.h>
 
 #define ERROR_BODY_TIMEOUT_MS 10000
-#define CLOSE_FRAME_TIMEOUT_S 3 /* a close frame that cannot be written */
 
 void
 acs_conn_free (struct acs_conn *c)
@@ -19,12 +19,7 @@ acs_conn_free (struct acs_conn *c)
     return;
   acs_rx_clear (c);
   acs_queue_clear (c);
-  for (size_t i = 0; i < c->n_hs_headers; i++)
-    {
-      free ((char *) c->hs_headers[i].name);
-      free ((char *) c->hs_headers[i].value);
-    }
-  free (c->hs_headers);
+  aws_ws_headers_free (c->hs_headers, c->n_hs_headers);
   free (c->url);
   free (c->close_reason);
   free (c->want_close_reason);
@@ -52,20 +47,10 @@ acs_conn_set_err (struct acs_conn *c, int kind, const char *fmt, ...)
 void
 acs_conn_request_close (struct acs_conn *c, int code, const char *reason)
 {
-  if (!c || !c->wsi || c->ended)
+  if (!c || c->ended)
     return;
-  if (!c->established)
-    {
-      lws_set_timeout (c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-      return;
-    }
-  if (c->want_close_code)
-    return;
-  c->want_close_code = code;
-  c->want_close_reason = xstrdup (reason ? reason : "");
-  lws_callback_on_writable (c->wsi);
-  /* Fallback if the close frame cannot be written. */
-  lws_set_timeout (c->wsi, PENDING_TIMEOUT_USER_OK, CLOSE_FRAME_TIMEOUT_S);
+  aws_ws_request_close (c->wsi, c->established, &c->want_close_code, &c->want_close_reason, code,
+                        reason);
 }
 
 /* ---- timers ---- */
@@ -94,7 +79,7 @@ hb_timer_cb (uv_timer_t *t)
 void
 acs_reconnect_rearm_heartbeat (acs_session_t *s)
 {
-  uint64_t ms = acs_sess_jitter (s->o.heartbeat_timeout_ms, s->o.heartbeat_jitter_ms);
+  uint64_t ms = aws_ws_jitter (s->o.heartbeat_timeout_ms, s->o.heartbeat_jitter_ms, util_random_unit ());
   uv_timer_start (&s->hb_timer, hb_timer_cb, ms, 0);
 }
 
@@ -160,21 +145,14 @@ acs_conn_established (struct acs_conn *c, struct lws *wsi)
   lws_set_timeout (wsi, NO_PENDING_TIMEOUT, 0);
   acs_reconnect_rearm_heartbeat (s);
   uv_timer_start (&s->ttl_timer, ttl_timer_cb,
-                  acs_sess_jitter (s->o.connection_ttl_ms, s->o.connection_ttl_jitter_ms), 0);
+                  aws_ws_jitter (s->o.connection_ttl_ms, s->o.connection_ttl_jitter_ms,
+                                 util_random_unit ()), 0);
   log_info (ACS_MOD, "connected to ACS at %s", s->endpoint ? s->endpoint : "");
   if (s->h.on_connected)
     s->h.on_connected (s, s->h.data);
 }
 
 /* ---- connection end and reconnect ---- */
-
-static bool
-close_code_clean (int code)
-{
-  return code == 0 || code == LWS_CLOSE_STATUS_NORMAL || code == LWS_CLOSE_STATUS_GOINGAWAY
-         || code == LWS_CLOSE_STATUS_ABNORMAL_CLOSE || code == LWS_CLOSE_STATUS_NO_STATUS
-         || code == 1011;
-}
 
 /* Called from WSI_DESTROY (inside lws): record and defer the rest. */
 void
@@ -317,7 +295,7 @@ fetch_error_body (acs_session_t *s, struct acs_conn *c)
 static void
 conn_settle (struct acs_conn *c)
 {
-  if (c->established && !c->err && !c->close_clean && !close_code_clean (c->close_code))
+  if (c->established && !c->err && !c->close_clean && !aws_ws_close_code_clean (c->close_code))
     acs_conn_set_err (c, ERR_UNREACHABLE, "ACS closed the connection: %d %s", c->close_code,
                       c->close_reason ? c->close_reason : "");
   if (!c->established && !c->err)

@@ -2,24 +2,20 @@
    signed connect, heartbeat / TTL / connect / write timers, the end of a
    connection and the reconnect (see session_int.h). */
 #include "acs/url.h"
-#include "aws/sigv4.h"
+#include "aws/ws_client.h"
 #include "core/xmalloc.h"
 #include "log/log.h"
 #include "tcs/codec.h"
 #include "tcs/session_int.h"
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#define LWS_WRITE_CLOSE_FRAME 4 /* lws' internal LWS_WRITE_CLOSE (acs/session_lws.c explains) */
-#define CLOSE_FRAME_TIMEOUT_S 3
-#define CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 #define EXPIRED_REASON "ConnectionExpired: Reconnect to continue"
 
 static uint64_t
 jitter (uint64_t base, uint64_t range)
 {
-  return base + (uint64_t) (util_random_unit () * (double) range);
+  return aws_ws_jitter (base, range, util_random_unit ());
 }
 
 static void
@@ -27,12 +23,7 @@ conn_free (struct tcs_conn *c)
 {
   if (!c)
     return;
-  for (size_t i = 0; i < c->n_hs; i++)
-    {
-      free ((char *) c->hs[i].name);
-      free ((char *) c->hs[i].value);
-    }
-  free (c->hs);
+  aws_ws_headers_free (c->hs, c->n_hs);
   free (c->url);
   free (c->close_reason);
   free (c->want_close_reason);
@@ -51,19 +42,10 @@ tcs_conn_set_err (struct tcs_conn *c, int kind, const char *msg)
 void
 tcs_conn_request_close (struct tcs_conn *c, int code, const char *reason)
 {
-  if (!c || !c->wsi || c->ended)
+  if (!c || c->ended)
     return;
-  if (!c->established)
-    {
-      lws_set_timeout (c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-      return;
-    }
-  if (c->want_close_code)
-    return;
-  c->want_close_code = code;
-  c->want_close_reason = xstrdup (reason ? reason : "");
-  lws_callback_on_writable (c->wsi);
-  lws_set_timeout (c->wsi, PENDING_TIMEOUT_USER_OK, CLOSE_FRAME_TIMEOUT_S);
+  aws_ws_request_close (c->wsi, c->established, &c->want_close_code, &c->want_close_reason, code,
+                        reason);
 }
 
 /* ---- timers ---- */
@@ -149,19 +131,7 @@ write_one (struct tcs_conn *c, struct lws *wsi)
 {
   tcs_session_t *s = c->s;
   if (c->want_close_code)
-    {
-      if (c->close_sent)
-        return 0;
-      const char *r = c->want_close_reason ? c->want_close_reason : "";
-      size_t rl = strlen (r) > 123 ? 123 : strlen (r);
-      unsigned char buf[LWS_PRE + 125];
-      buf[LWS_PRE] = (unsigned char) ((c->want_close_code >> 8) & 0xff);
-      buf[LWS_PRE + 1] = (unsigned char) (c->want_close_code & 0xff);
-      memcpy (buf + LWS_PRE + 2, r, rl);
-      c->close_sent = true;
-      return lws_write (wsi, buf + LWS_PRE, rl + 2,
-                        (enum lws_write_protocol) LWS_WRITE_CLOSE_FRAME) < 0 ? -1 : 0;
-    }
+    return aws_ws_write_close (wsi, c->want_close_code, c->want_close_reason, &c->close_sent);
   if (lws_partial_buffered (wsi))
     {
       lws_callback_on_writable (wsi);
@@ -311,20 +281,7 @@ tcs_lws_cb (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
   switch (reason)
     {
     case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-      {
-        unsigned char **p = (unsigned char **) in, *end = (*p) + len;
-        for (size_t i = 0; i < c->n_hs; i++)
-          {
-            char *name = xasprintf ("%s:", c->hs[i].name);
-            int rc = lws_add_http_header_by_name (wsi, (unsigned char *) name,
-                                                  (const unsigned char *) c->hs[i].value,
-                                                  (int) strlen (c->hs[i].value), p, end);
-            free (name);
-            if (rc)
-              return -1;
-          }
-        return 0;
-      }
+      return aws_ws_append_headers (wsi, c->hs, c->n_hs, (unsigned char **) in, len);
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
       {
         c->http_status = lws_http_client_http_response (wsi);
@@ -345,15 +302,7 @@ tcs_lws_cb (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
     case LWS_CALLBACK_CLIENT_WRITEABLE:
       return write_one (c, wsi);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-      if (len >= 2 && in)
-        {
-          const unsigned char *b = in;
-          c->close_code = (b[0] << 8) | b[1];
-          free (c->close_reason);
-          c->close_reason = xstrndup ((const char *) b + 2, len - 2);
-        }
-      else
-        c->close_code = LWS_CLOSE_STATUS_NO_STATUS;
+      aws_ws_peer_close (in, len, &c->close_code, &c->close_reason);
       break;
     case LWS_CALLBACK_WSI_DESTROY:
       c->wsi = NULL;
@@ -380,14 +329,6 @@ conn_end (struct tcs_conn *c)
       s->ended_conn = c;
     }
   tcs_sess_kick (s);
-}
-
-static bool
-close_code_clean (int code)
-{
-  return code == 0 || code == LWS_CLOSE_STATUS_NORMAL || code == LWS_CLOSE_STATUS_GOINGAWAY
-         || code == LWS_CLOSE_STATUS_ABNORMAL_CLOSE || code == LWS_CLOSE_STATUS_NO_STATUS
-         || code == 1011;
 }
 
 static void
@@ -417,7 +358,7 @@ tcs_conn_process_ended (tcs_session_t *s)
   if (!c)
     return;
   s->ended_conn = NULL;
-  if (c->established && !c->err && !c->close_clean && !close_code_clean (c->close_code))
+  if (c->established && !c->err && !c->close_clean && !aws_ws_close_code_clean (c->close_code))
     {
       char *m = xasprintf ("TCS closed the connection: %d", c->close_code);
       tcs_conn_set_err (c, ERR_UNREACHABLE, m);
@@ -445,34 +386,6 @@ connect_failed (tcs_session_t *s, agent_error_t *err)
   error_free (err);
 }
 
-static struct lws_vhost *
-vhost (tcs_session_t *s, bool tls)
-{
-  struct lws_vhost **slot = tls ? &s->vh_tls : &s->vh_plain;
-  if (*slot)
-    return *slot;
-  struct lws_context_creation_info info;
-  memset (&info, 0, sizeof info);
-  info.port = CONTEXT_PORT_NO_LISTEN;
-  info.protocols = s->protocols;
-  info.vhost_name = tls ? "tcs-tls" : "tcs";
-  info.user = s;
-  info.connect_timeout_secs = (unsigned) ((s->o.connect_timeout_ms + 999) / 1000);
-  info.timeout_secs = info.connect_timeout_secs;
-  if (!tls)
-    info.options = LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
-  else
-    {
-      info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-      if (s->ca_file)
-        info.client_ssl_ca_filepath = s->ca_file;
-      else if (access (CA_BUNDLE, R_OK) == 0)
-        info.client_ssl_ca_filepath = CA_BUNDLE;
-    }
-  *slot = lws_util_vhost_create (s->ctx, s->loop, &info, &s->track);
-  return *slot;
-}
-
 static void
 do_connect (tcs_session_t *s, const struct aws_credentials *creds)
 {
@@ -489,17 +402,26 @@ do_connect (tcs_session_t *s, const struct aws_credentials *creds)
   struct acs_url u;
   if (acs_url_resolve (&up, &u, &err) < 0)
     return connect_failed (s, &err);
-  struct lws_vhost *vh = vhost (s, u.tls);
-  struct aws_sigv4_input in = { .method = "GET",
-                                .url = u.http_url,
-                                .region = s->region,
-                                .service = "ecs",
-                                .now = s->o.now ? s->o.now () : time (NULL),
-                                .flags = AWS_SIGV4_HOST_DATE };
-  struct aws_sigv4_output out = { 0 };
+  struct aws_ws_vhost_params vp = {
+    .ctx = s->ctx,
+    .loop = s->loop,
+    .track = &s->track,
+    .protocols = s->protocols,
+    .name = u.tls ? "tcs-tls" : "tcs",
+    .connect_timeout_ms = s->o.connect_timeout_ms,
+    .ca_file = s->ca_file,
+    .user = s,
+  };
+  struct lws_vhost *vh = aws_ws_vhost (&vp, u.tls, u.tls ? &s->vh_tls : &s->vh_plain);
+  cleanup_free char *ua = ecs_user_agent (AGENT_VERSION, AGENT_GITREV, AGENT_GITDIRTY);
+  struct http_header *hs = NULL;
+  size_t n_hs = 0;
   if (!vh)
     error_set (&err, ERR_GENERIC, "cannot create the libwebsockets TCS client vhost");
-  if (!vh || aws_sigv4_sign (&in, creds, &out, &err) < 0)
+  if (!vh
+      || aws_ws_sign_handshake (u.http_url, s->region, s->o.now ? s->o.now () : time (NULL),
+                                creds, ua, &hs, &n_hs, &err)
+             < 0)
     {
       acs_url_free (&u);
       return connect_failed (s, &err);
@@ -507,33 +429,19 @@ do_connect (tcs_session_t *s, const struct aws_credentials *creds)
   struct tcs_conn *c = xcalloc (1, sizeof *c);
   c->s = s;
   c->url = xstrdup (u.http_url);
-  c->hs = xcalloc (out.n_headers + 1, sizeof *c->hs);
-  for (size_t i = 0; i < out.n_headers; i++)
-    c->hs[i] = (struct http_header){ xstrdup (out.headers[i].name),
-                                     xstrdup (out.headers[i].value) };
-  c->hs[out.n_headers] = (struct http_header){
-    xstrdup ("User-Agent"), ecs_user_agent (AGENT_VERSION, AGENT_GITREV, AGENT_GITDIRTY)
-  };
-  c->n_hs = out.n_headers + 1;
-  aws_sigv4_output_free (&out);
+  c->hs = hs;
+  c->n_hs = n_hs;
 
   struct lws_client_connect_info ci;
-  memset (&ci, 0, sizeof ci);
-  ci.context = s->ctx;
-  ci.vhost = vh;
-  ci.address = u.host;
-  ci.port = u.port;
-  ci.path = u.path;
-  ci.host = u.authority;
-  ci.local_protocol_name = s->protocols[0].name;
-  ci.opaque_user_data = c;
-  if (u.tls)
-    {
-      ci.ssl_connection = LCCSCF_USE_SSL;
-      if (s->o.insecure)
-        ci.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK
-                             | LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
-    }
+  struct aws_ws_target t = {
+    .host = u.host,
+    .path = u.path,
+    .authority = u.authority,
+    .port = u.port,
+    .tls = u.tls,
+    .insecure = s->o.insecure,
+  };
+  aws_ws_connect_info (&ci, s->ctx, vh, s->protocols[0].name, &t, c);
   s->conn = c;
   s->stats.connect_attempts++;
   log_debug (TCS_MOD, "connecting to TCS %s://%s/ws", u.tls ? "wss" : "ws", u.authority);
