@@ -42,7 +42,7 @@ session_release (acs_session_t *s)
   free (s->agent_hash);
   free (s->docker_version);
   free (s->ca_file);
-  free (s->endpoint);
+  ecs_ws_dial_clear (&s->dial);
   lws_util_handles_free (&s->lws_track);
   free (s->stats.last_error);
   acs_queue_free_waiters (s);
@@ -192,6 +192,17 @@ acs_session_new (uv_loop_t *loop, const struct acs_session_options *opts, agent_
                                    : xasprintf ("%s%s", AGENT_GITDIRTY ? "*" : "", AGENT_GITREV);
   s->docker_version = xstrdup (opts->docker_version);
   s->ca_file = xstrdup (opts->ca_file);
+  s->dial = (struct ecs_ws_dial){
+    .ecs = opts->ecs,
+    .creds = opts->creds,
+    .instance_arn = s->instance_arn,
+    .cluster = s->cluster,
+    .endpoint_fixed = s->endpoint_fixed,
+    .what = "ACS",
+    .stopping = &s->stopping,
+    .cb = acs_reconnect_dial_cb,
+    .data = s,
+  };
   s->o.endpoint = s->o.cluster = s->o.region = s->o.container_instance_arn = NULL;
   s->o.agent_version = s->o.agent_hash = s->o.docker_version = s->o.ca_file = NULL;
   options_defaults (&s->o);
@@ -325,5 +336,5 @@ acs_session_seq_num (const acs_session_t *s)
 const char *
 acs_session_endpoint (const acs_session_t *s)
 {
-  return s->endpoint;
+  return s->dial.endpoint;
 }

@@ -10,8 +10,10 @@
  *      session_lws.c       the libwebsockets protocol callback, client vhosts,
  *                          the connect itself
  *      session_reconnect.c timers (heartbeat, TTL, connect, retry), end of a
- *                          connection, back-off, discovery and credentials,
- *                          the handshake error body
+ *                          connection, back-off, the handshake error body;
+ *                          discovery and credentials run in ecs/ws_dial.c,
+ *                          the websocket plumbing shared with TCS in
+ *                          aws/ws_client.c
  *  - A struct acs_conn is one connection attempt.  libwebsockets ends it with
  *    WSI_DESTROY (acs_conn_end), which only records and kicks: the kick runs
  *    the rest on the next loop turn, outside libwebsockets' callbacks.
@@ -35,6 +37,7 @@
 #include "acs/session.h"
 #include "core/lws_util.h"
 #include "core/util.h"
+#include "ecs/ws_dial.h"
 
 #define ACS_MOD "acs"
 #define ACS_CLOSE_GRACE_MS 2000 /* stop: wait this long for the close handshake */
@@ -110,10 +113,8 @@ struct acs_session
   struct backoff backoff;
   int64_t seq_num;
   bool sent_credentials_ok; /* sendCredentials=true until first success */
-  char *endpoint;           /* last discovered */
+  struct ecs_ws_dial dial;  /* endpoint and credentials before a connect */
 
-  ecs_call_t *ecs_op;
-  bool creds_pending;
   http_call_t *body_call;
   struct acs_conn *body_conn; /* the ended connection whose error body is read */
   struct acs_conn *conn;
@@ -174,8 +175,8 @@ void acs_reconnect_connect_failed (acs_session_t *s, agent_error_t *err);
 /* The kick's part: finish the ended connection (maybe after its error body). */
 void acs_reconnect_process_ended (acs_session_t *s);
 void acs_reconnect_cancel (acs_session_t *s);
+void acs_reconnect_dial_cb (const struct aws_credentials *creds, agent_error_t *err, void *data);
 void acs_reconnect_retry_cb (uv_timer_t *t);
 void acs_reconnect_conn_timer_cb (uv_timer_t *t);
-void acs_reconnect_creds_cb (const struct aws_credentials *creds, agent_error_t err, void *data);
 
 #endif

@@ -134,7 +134,7 @@ acs_lws_connect (acs_session_t *s, const struct aws_credentials *creds)
 {
   agent_error_t err = NULL;
   struct acs_url_params up = {
-    .endpoint = s->endpoint,
+    .endpoint = s->dial.endpoint,
     .cluster = s->cluster,
     .container_instance_arn = s->instance_arn,
     .agent_hash = s->agent_hash,

@@ -147,7 +147,7 @@ acs_conn_established (struct acs_conn *c, struct lws *wsi)
   uv_timer_start (&s->ttl_timer, ttl_timer_cb,
                   aws_ws_jitter (s->o.connection_ttl_ms, s->o.connection_ttl_jitter_ms,
                                  util_random_unit ()), 0);
-  log_info (ACS_MOD, "connected to ACS at %s", s->endpoint ? s->endpoint : "");
+  log_info (ACS_MOD, "connected to ACS at %s", s->dial.endpoint ? s->dial.endpoint : "");
   if (s->h.on_connected)
     s->h.on_connected (s, s->h.data);
 }
@@ -334,75 +334,30 @@ acs_reconnect_connect_failed (acs_session_t *s, agent_error_t *err)
 }
 
 void
-acs_reconnect_creds_cb (const struct aws_credentials *creds, agent_error_t err, void *data)
+acs_reconnect_dial_cb (const struct aws_credentials *creds, agent_error_t *err, void *data)
 {
   acs_session_t *s = data;
-  s->creds_pending = false;
-  if (s->stopping)
-    return;
   if (!creds)
     {
-      agent_error_t e = NULL;
-      error_set (&e, ERR_AUTH, "no credentials for the ACS handshake: %s",
-                 err ? error_msg (&err) : "unknown error");
-      acs_reconnect_connect_failed (s, &e);
+      acs_reconnect_connect_failed (s, err);
       return;
     }
   acs_lws_connect (s, creds);
 }
 
 static void
-discover_cb (const char *endpoint, const char *telemetry_endpoint, agent_error_t err, void *data)
-{
-  (void) telemetry_endpoint;
-  acs_session_t *s = data;
-  s->ecs_op = NULL;
-  if (s->stopping)
-    return;
-  if (err || !endpoint || !*endpoint)
-    {
-      agent_error_t e = NULL;
-      error_set (&e, err ? error_kind (&err) : ERR_MALFORMED, "DiscoverPollEndpoint: %s",
-                 err ? error_msg (&err) : "no endpoint");
-      acs_reconnect_connect_failed (s, &e);
-      return;
-    }
-  free (s->endpoint);
-  s->endpoint = xstrdup (endpoint);
-  s->creds_pending = true;
-  aws_creds_fetch (s->o.creds, acs_reconnect_creds_cb, s);
-}
-
-static void
 begin_connect (acs_session_t *s)
 {
-  if (s->stopping || s->conn || s->ecs_op || s->creds_pending)
+  if (s->stopping || s->conn)
     return;
-  if (s->endpoint_fixed)
-    {
-      free (s->endpoint);
-      s->endpoint = xstrdup (s->endpoint_fixed);
-      s->creds_pending = true;
-      aws_creds_fetch (s->o.creds, acs_reconnect_creds_cb, s);
-      return;
-    }
-  s->ecs_op = ecs_discover_poll_endpoint (s->o.ecs, s->instance_arn, s->cluster, discover_cb, s);
+  ecs_ws_dial_start (&s->dial);
 }
 
 /* stop(): cancel discovery, the credentials fetch and an error-body read. */
 void
 acs_reconnect_cancel (acs_session_t *s)
 {
-  if (s->ecs_op)
-    {
-      ecs_call_cancel (s->ecs_op);
-      s->ecs_op = NULL;
-    }
-  if (s->creds_pending)
-    {
-      aws_creds_fetch_cancel (s->o.creds, acs_reconnect_creds_cb, s);
-      s->creds_pending = false;
-    }
+  ecs_ws_dial_cancel (&s->dial);
   if (s->body_call)
     {
       http_call_cancel (s->body_call);

@@ -123,7 +123,7 @@ session_release (tcs_session_t *s)
   free (s->agent_hash);
   free (s->docker_version);
   free (s->ca_file);
-  free (s->endpoint);
+  ecs_ws_dial_clear (&s->dial);
   lws_util_handles_free (&s->track);
   free (s);
 }
@@ -230,6 +230,18 @@ tcs_session_new (uv_loop_t *loop, const struct tcs_session_options *o, agent_err
   s->agent_hash = xstrdup (o->agent_hash ? o->agent_hash : AGENT_GITREV);
   s->docker_version = xstrdup (o->docker_version);
   s->ca_file = xstrdup (o->ca_file);
+  s->dial = (struct ecs_ws_dial){
+    .ecs = o->ecs,
+    .creds = o->creds,
+    .instance_arn = s->instance_arn,
+    .cluster = s->cluster,
+    .endpoint_fixed = s->endpoint_fixed,
+    .telemetry = true,
+    .what = "TCS",
+    .stopping = &s->stopping,
+    .cb = tcs_conn_dial_cb,
+    .data = s,
+  };
   s->o.endpoint = s->o.cluster = s->o.region = s->o.container_instance_arn = NULL;
   s->o.agent_version = s->o.agent_hash = s->o.docker_version = s->o.ca_file = NULL;
   options_defaults (&s->o);

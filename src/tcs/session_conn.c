@@ -267,7 +267,7 @@ established (struct tcs_conn *c, struct lws *wsi)
   rearm_heartbeat (s);
   uv_timer_start (&s->ttl_timer, ttl_timer_cb,
                   jitter (s->o.connection_ttl_ms, s->o.connection_ttl_jitter_ms), 0);
-  log_info (TCS_MOD, "connected to TCS at %s", s->endpoint ? s->endpoint : "");
+  log_info (TCS_MOD, "connected to TCS at %s", s->dial.endpoint ? s->dial.endpoint : "");
   tcs_conn_want_write (s);
 }
 
@@ -391,7 +391,7 @@ do_connect (tcs_session_t *s, const struct aws_credentials *creds)
 {
   agent_error_t err = NULL;
   struct acs_url_params up = {
-    .endpoint = s->endpoint,
+    .endpoint = s->dial.endpoint,
     .cluster = s->cluster,
     .container_instance_arn = s->instance_arn,
     .agent_hash = s->agent_hash,
@@ -461,74 +461,28 @@ do_connect (tcs_session_t *s, const struct aws_credentials *creds)
     c->wsi = wsi;
 }
 
-static void
-creds_cb (const struct aws_credentials *creds, agent_error_t err, void *data)
+void
+tcs_conn_dial_cb (const struct aws_credentials *creds, agent_error_t *err, void *data)
 {
   tcs_session_t *s = data;
-  s->creds_pending = false;
-  if (s->stopping)
-    return;
   if (!creds)
-    {
-      agent_error_t e = NULL;
-      error_set (&e, ERR_AUTH, "no credentials for the TCS handshake: %s",
-                 err ? error_msg (&err) : "unknown error");
-      return connect_failed (s, &e);
-    }
+    return connect_failed (s, err);
   do_connect (s, creds);
-}
-
-static void
-discover_cb (const char *endpoint, const char *telemetry_endpoint, agent_error_t err, void *data)
-{
-  (void) endpoint;
-  tcs_session_t *s = data;
-  s->ecs_op = NULL;
-  if (s->stopping)
-    return;
-  if (err || !telemetry_endpoint || !*telemetry_endpoint)
-    {
-      agent_error_t e = NULL;
-      error_set (&e, err ? error_kind (&err) : ERR_MALFORMED, "DiscoverPollEndpoint: %s",
-                 err ? error_msg (&err) : "no telemetryEndpoint");
-      return connect_failed (s, &e);
-    }
-  free (s->endpoint);
-  s->endpoint = xstrdup (telemetry_endpoint);
-  s->creds_pending = true;
-  aws_creds_fetch (s->o.creds, creds_cb, s);
 }
 
 void
 tcs_conn_retry_cb (uv_timer_t *t)
 {
   tcs_session_t *s = t->data;
-  if (s->stopping || s->conn || s->ended_conn || s->ecs_op || s->creds_pending)
+  if (s->stopping || s->conn || s->ended_conn)
     return;
-  if (s->endpoint_fixed)
-    {
-      free (s->endpoint);
-      s->endpoint = xstrdup (s->endpoint_fixed);
-      s->creds_pending = true;
-      aws_creds_fetch (s->o.creds, creds_cb, s);
-      return;
-    }
-  s->ecs_op = ecs_discover_poll_endpoint (s->o.ecs, s->instance_arn, s->cluster, discover_cb, s);
+  ecs_ws_dial_start (&s->dial);
 }
 
 void
 tcs_conn_cancel_connecting (tcs_session_t *s)
 {
-  if (s->ecs_op)
-    {
-      ecs_call_cancel (s->ecs_op);
-      s->ecs_op = NULL;
-    }
-  if (s->creds_pending)
-    {
-      aws_creds_fetch_cancel (s->o.creds, creds_cb, s);
-      s->creds_pending = false;
-    }
+  ecs_ws_dial_cancel (&s->dial);
   uv_timer_stop (&s->retry_timer);
   uv_timer_stop (&s->hb_timer);
   uv_timer_stop (&s->ttl_timer);

@@ -3,8 +3,9 @@
  *   session.c      public API, options, the outbound queue, publish timer,
  *                  teardown
  *   session_conn.c one connection: libwebsockets callback, signed connect,
- *                  timers (heartbeat, TTL, connect, write), end, back-off,
- *                  discovery and credentials
+ *                  timers (heartbeat, TTL, connect, write), end, back-off;
+ *                  discovery and credentials run in ecs/ws_dial.c, the
+ *                  websocket plumbing shared with ACS in aws/ws_client.c
  *
  * A struct tcs_conn is one connection attempt; libwebsockets ends it with
  * WSI_DESTROY (tcs_conn_end), which records and kicks: the rest runs on the
@@ -21,6 +22,7 @@
 #include <uv.h>
 #include "core/lws_util.h"
 #include "core/util.h"
+#include "ecs/ws_dial.h"
 #include "tcs/session.h"
 
 #define TCS_MOD "tcs"
@@ -57,7 +59,7 @@ struct tcs_session
   uv_loop_t *loop;
   struct tcs_session_options o;
   char *endpoint_fixed, *region, *cluster, *instance_arn, *agent_version, *agent_hash,
-      *docker_version, *ca_file, *endpoint;
+      *docker_version, *ca_file;
   struct lws_context *ctx;
   struct lws_protocols protocols[2];
   struct lws_util_handles track;
@@ -65,8 +67,7 @@ struct tcs_session
   uv_timer_t retry_timer, hb_timer, ttl_timer, conn_timer, kick_timer, write_timer, publish_timer;
   int open_handles;
   struct backoff backoff;
-  ecs_call_t *ecs_op;
-  bool creds_pending;
+  struct ecs_ws_dial dial; /* endpoint and credentials before a connect */
   struct tcs_conn *conn, *ended_conn;
   STAILQ_HEAD (, tcs_msg) q;
   size_t qn, qbytes;
@@ -91,6 +92,7 @@ void tcs_conn_set_err (struct tcs_conn *c, int kind, const char *msg);
 /* The kick's part: finish an ended connection and schedule the reconnect. */
 void tcs_conn_process_ended (tcs_session_t *s);
 void tcs_conn_cancel_connecting (tcs_session_t *s);
+void tcs_conn_dial_cb (const struct aws_credentials *creds, agent_error_t *err, void *data);
 void tcs_conn_retry_cb (uv_timer_t *t);
 void tcs_conn_grace_cb (uv_timer_t *t);
 /* Ask for a writable callback when there is something to send. */
