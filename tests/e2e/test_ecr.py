@@ -20,9 +20,8 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reliability"))
 
 import harness  # noqa: E402
-from conftest import AKID, REGION, SECRET, ecr_args  # noqa: E402
-from test_secrets import (drop_pulled, file_texts, introspection_texts, leaks,  # noqa: E402
-                          registry_info)
+from conftest import AKID, REGION, SECRET, ecr_args, registry_info  # noqa: E402
+from test_secrets import drop_pulled, file_texts, introspection_texts, leaks  # noqa: E402
 
 EXEC_ROLE = "arn:aws:iam::123456789012:role/ecr-exec"
 CAPS = ["com.amazonaws.ecs.capability.ecr-auth", "ecs.capability.execution-role-ecr-pull",

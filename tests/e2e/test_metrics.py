@@ -18,8 +18,7 @@ import uuid
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import TEST_LABEL, register_task_def, wait_for, wait_task_status
-from test_secrets import registry_info
+from conftest import TEST_LABEL, register_task_def, registry_info, wait_for, wait_task_status
 
 NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*$")
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\["\\n])*)"')

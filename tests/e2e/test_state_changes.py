@@ -14,10 +14,9 @@ calls is compared with the one-call-per-change form (the test prints both).
 import json
 import subprocess
 
-from conftest import describe_task, register_task_def, wait_for, wait_task_status
+from conftest import describe_task, register_task_def, registry_info, wait_for, wait_task_status
 from test_ecs_flow import events, stop_clean
 from test_metrics import unique_registry_image
-from test_secrets import registry_info
 
 
 def submissions(cp, arn, since=0):
