@@ -93,6 +93,9 @@ def test_telemetry_stats_on_podman(runtime, make_agent, test_image):
     # a busy loop (on a loaded machine: some of a core) holding an 8 MiB string
     assert c["cpuAvg"] > 1 and c["memoryAvgMiB"] >= 8, c
     assert "stats of container" not in agent.all_logs() or "are back" in agent.all_logs()
+    # Podman's stats stream writes a sample every 5 s (4.3.1): telemetry polls it even with
+    # ECS_POLL_METRICS=false (the default)
+    assert "metrics polled: Podman's stats stream" in agent.all_logs()
 
 
 def test_links_reach_the_target_by_alias_on_podman(runtime, make_agent, test_image):
