@@ -52,8 +52,25 @@ engine_cgroup_spec (const struct task *t, const struct engine_cgroup_cfg *cfg,
       int64_t q = (int64_t) (t->opts.cpu * (double) out->cpu_period_us);
       out->cpu_quota_us = q < 1000 ? 1000 : q; /* the kernel's minimum quota */
     }
+  else
+    {
+      for (size_t i = 0; i < t->n_containers; i++)
+        out->cpu_shares += t->containers[i].cpu < 2 ? 2 : t->containers[i].cpu;
+      if (out->cpu_shares > 262144)
+        out->cpu_shares = 262144;
+    }
   out->memory_bytes = t->opts.memory_mib * 1024 * 1024;
   return 0;
+}
+
+uint64_t
+engine_cgroup_cpu_weight (int64_t shares)
+{
+  if (shares < 2)
+    shares = 2;
+  if (shares > 262144)
+    shares = 262144;
+  return 1 + (uint64_t) (shares - 2) * 9999 / 262142;
 }
 
 int
@@ -161,6 +178,9 @@ engine_cgroup_create (const char *root, struct engine_cgroup_spec *s, agent_erro
         snprintf (num, sizeof num, "%lld %lld", (long long) s->cpu_quota_us, (long long) s->cpu_period_us);
       if (s->cpu_quota_us && write_file (dir, "cpu.max", num, err) < 0)
         return -ERR_IO;
+      snprintf (num, sizeof num, "%llu", (unsigned long long) engine_cgroup_cpu_weight (s->cpu_shares));
+      if (!s->cpu_quota_us && s->cpu_shares && write_file (dir, "cpu.weight", num, err) < 0)
+        return -ERR_IO;
       snprintf (num, sizeof num, "%lld", (long long) s->memory_bytes);
       if (s->memory_bytes && write_file (dir, "memory.max", num, err) < 0)
         return -ERR_IO;
@@ -177,6 +197,12 @@ engine_cgroup_create (const char *root, struct engine_cgroup_spec *s, agent_erro
         return -ERR_IO;
       snprintf (num, sizeof num, "%lld", (long long) s->cpu_quota_us);
       if (write_file (cpu, "cpu.cfs_quota_us", num, err) < 0)
+        return -ERR_IO;
+    }
+  else if (s->cpu_shares)
+    {
+      snprintf (num, sizeof num, "%lld", (long long) s->cpu_shares);
+      if (write_file (cpu, "cpu.shares", num, err) < 0)
         return -ERR_IO;
     }
   if (s->memory_bytes)

@@ -10,8 +10,10 @@
  *    "/ecstasks.slice/ecstasks-<id>.slice", one level more per '-' of an
  *    old dashed task id); its CPU quota (task vCPU x the CFS period,
  *    ECS_CGROUP_CPU_PERIOD, 100 ms by default; at least the kernel's 1 ms;
- *    none when the task has no cpu) and memory limit (task MiB in
- *    bytes; none when 0).  Every container of the task gets it as Docker's
+ *    none when the task has no cpu; then, as upstream's implicit CPU spec,
+ *    CPU shares: the sum of its containers' cpu, each at least 2, at most
+ *    the kernel's 262144 in all) and memory limit (task MiB in bytes; none
+ *    when 0).  Every container of the task gets it as Docker's
  *    CgroupParent (engine_cgroup_apply).
  *  - engine_cgroup_init() makes the tasks' parent, root/ecs (v2, with the
  *    cpu and memory controllers enabled for it) or root/cpu/ecs and
@@ -25,9 +27,9 @@
  *  - engine_cgroup_create() (cgroupfs driver) makes it (and its parent
  *    root/ecs) under root ("/sys/fs/cgroup" in the
  *    agent; a test folder in tests) and writes the limits: cgroup v2 when
- *    root holds cgroup.controllers (root/ecs/<id>: cpu.max, memory.max, the
+ *    root holds cgroup.controllers (root/ecs/<id>: cpu.max or cpu.weight, memory.max, the
  *    cpu and memory controllers enabled for root/ecs), else v1
- *    (root/cpu/ecs/<id>: cpu.cfs_period_us, cpu.cfs_quota_us;
+ *    (root/cpu/ecs/<id>: cpu.cfs_period_us, cpu.cfs_quota_us or cpu.shares;
  *    root/memory/ecs/<id>: memory.limit_in_bytes).  Idempotent: called
  *    before each container create of the task.  A few mkdir/write calls on
  *    cgroupfs, done on the loop.
@@ -53,6 +55,7 @@ struct engine_cgroup_spec
   bool v2;              /* set by engine_cgroup_create: root is cgroup v2 */
   int64_t cpu_period_us; /* CFS period */
   int64_t cpu_quota_us; /* 0 = no quota */
+  int64_t cpu_shares;   /* without a task cpu: the containers' shares (0 with a quota) */
   int64_t memory_bytes; /* 0 = no limit */
 };
 
@@ -75,6 +78,11 @@ struct engine_cgroup_cfg
    10 vCPU one when it started advertising
    ecs.capability.increased-task-cpu-limit): the quota is cpu x period. */
 int engine_cgroup_check (const struct task *t, char **reason);
+
+/* cgroup v2's cpu.weight (1..10000) for cgroup v1 CPU shares (2..262144),
+   the conversion runc and systemd's CPUWeight use: 1 + (shares - 2) x
+   9999 / 262142. */
+uint64_t engine_cgroup_cpu_weight (int64_t shares);
 
 /* < 0 (ERR_INVALID) when the ARN has no usable task id. */
 int engine_cgroup_spec (const struct task *t, const struct engine_cgroup_cfg *cfg,

@@ -34,7 +34,7 @@ prop_u64 (struct engine_slice_props *o, const char *name, uint64_t v)
 }
 
 void
-engine_slice_props (const struct engine_cgroup_spec *s, const struct task *t, int version,
+engine_slice_props (const struct engine_cgroup_spec *s, int version,
                     struct engine_slice_props *o)
 {
   o->n = 0;
@@ -60,14 +60,8 @@ engine_slice_props (const struct engine_cgroup_spec *s, const struct task *t, in
         per_sec = (per_sec / 10000 + 1) * 10000;
       prop_u64 (o, "CPUQuotaPerSecUSec", per_sec);
     }
-  else
-    {
-      uint64_t shares = 0;
-      for (size_t i = 0; i < t->n_containers; i++)
-        shares += t->containers[i].cpu < 2 ? 2 : t->containers[i].cpu;
-      if (shares >= 2)
-        prop_u64 (o, "CPUWeight", 1 + (shares - 2) * 9999 / 262142);
-    }
+  else if (s->cpu_shares > 0)
+    prop_u64 (o, "CPUWeight", engine_cgroup_cpu_weight (s->cpu_shares));
 }
 
 /* ---- the executor ------------------------------------------------------------------ */
@@ -175,7 +169,7 @@ slice_start (engine_t *e, struct op *op)
       return;
     }
   struct engine_slice_props p;
-  engine_slice_props (&s, t, e->systemd_version, &p);
+  engine_slice_props (&s, e->systemd_version, &p);
   log_info (MOD, "task %s: starting systemd slice %s (%zu properties)", t->arn, s.parent, p.n);
   op->handle = systemd_start_transient_unit (e->systemd, s.parent, p.v, p.n, slice_started_cb, op);
 }

@@ -13,9 +13,9 @@
  *    bytes) when the task has memory; with task cpu, CPUQuotaPeriodUSec
  *    (the CFS period, only when systemd's Version is >= 242) and
  *    CPUQuotaPerSecUSec (quota x 1 s / period, rounded up to 10 ms);
- *    without, CPUWeight from the containers' cpu shares (each at least 2,
- *    summed; 1 + (shares - 2) x 9999 / 262142), as upstream's resource
- *    spec asks.  No Delegate: the library sends it only when its
+ *    without, CPUWeight from the spec's CPU shares (engine/cgroup.h:
+ *    the containers' cpu, each at least 2, summed) through
+ *    engine_cgroup_cpu_weight, as upstream's resource spec asks.  No Delegate: the library sends it only when its
  *    canDelegate is set, which it never is (and systemd refuses it on
  *    slices).
  *  - The slice is started once a container of the task is still to be
@@ -56,7 +56,7 @@ struct engine_slice_props
 
 /* s: the task's spec (engine_cgroup_spec, systemd driver); version: the
    Manager's Version, -1 when unknown. */
-void engine_slice_props (const struct engine_cgroup_spec *s, const struct task *t, int version,
+void engine_slice_props (const struct engine_cgroup_spec *s, int version,
                          struct engine_slice_props *out);
 
 /* Pure: the planner's gate for creates. */

@@ -421,6 +421,21 @@ def test_task_cpu_memory_through_the_task_cgroup(make_agent, controlplane, clust
         "task memory spec builder: container memory limit(256) greater than task memory limit(128)" % barn), t
     assert task_containers(cluster_name, barn) == []
     assert not os.path.exists(os.path.dirname(cgroup_file(barn.rsplit("/", 1)[1], "memory", "x", "x")))
+    # no task cpu: the task cgroup gets the containers' CPU shares (upstream's
+    # implicit CPU spec; each at least 2), no quota
+    sh = "cgsh-" + uuid.uuid4().hex[:6]
+    cp.ecs.register_task_definition(family=sh, memory="128", containerDefinitions=[
+        {"name": "main", "image": test_image, "cpu": 512, "memory": 32, "command": ["sleep", "3600"]},
+        {"name": "side", "image": test_image, "memory": 32, "command": ["sleep", "3600"]}])
+    sarn = cp.ecs.run_task(cluster=cluster_name, taskDefinition=sh)["tasks"][0]["taskArn"]
+    wait_task_status(cp, cluster_name, sarn, "RUNNING")
+    shares = cgroup_file(sarn.rsplit("/", 1)[1], "cpu", "cpu.shares", "cpu.weight")
+    want = "20" if shares.endswith("cpu.weight") else "514"  # 1 + (514 - 2) x 9999 / 262142 on v2
+    assert open(shares).read().strip() == want
+    quota_sh = os.path.join(os.path.dirname(shares), "cpu.max" if shares.endswith("cpu.weight") else "cpu.cfs_quota_us")
+    assert open(quota_sh).read().split()[0] in ("max", "-1")
+    cp.ecs.stop_task(cluster=cluster_name, task=sarn, reason="done")
+    wait_task_status(cp, cluster_name, sarn, "STOPPED")
     assert a.alive()
     stop_clean(a)
 

@@ -227,6 +227,72 @@ test_v1_and_v2 (void **st)
   error_free (&err);
 }
 
+/* Without a task cpu the task cgroup gets CPU shares, as upstream's
+   implicit CPU spec: each container's cpu, at least 2, summed (held to the
+   kernel's 262144); written as cpu.shares (v1) or the converted cpu.weight
+   (v2); with a task cpu only the quota is written. */
+static void
+test_implicit_shares (void **st)
+{
+  (void) st;
+  struct
+  {
+    double cpu;
+    uint32_t c1, c2;
+    int64_t shares;
+    const char *weight; /* cpu.weight written on v2 */
+  } cases[] = {
+    { 0, 0, 0, 4, "1" },
+    { 0, 1024, 0, 1026, "40" },
+    { 0, 512, 512, 1024, "39" },
+    { 0, 1, 10240, 10242, "391" },
+    { 0, 262144, 262144, 262144, "10000" },
+    { 0.5, 1024, 1024, 0, NULL },
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+    {
+      struct task_container c[2] = { { .name = (char *) "a", .cpu = cases[i].c1 },
+                                     { .name = (char *) "b", .cpu = cases[i].c2 } };
+      struct task t = { .arn = (char *) "arn:aws:ecs:us-west-2:1:task/c/sh", .containers = c, .n_containers = 2 };
+      t.opts.cpu = cases[i].cpu;
+      struct engine_cgroup_spec s;
+      agent_error_t err = NULL;
+      struct engine_cgroup_cfg cfg = { false, 0 };
+      assert_int_equal (engine_cgroup_spec (&t, &cfg, &s, &err), 0);
+      assert_int_equal (s.cpu_shares, cases[i].shares);
+      for (int v2 = 0; v2 < 2; v2++)
+        {
+          char root[] = "/tmp/test_engine_cgroup_XXXXXX";
+          assert_non_null (mkdtemp (root));
+          char *p = v2 ? xasprintf ("%s/cgroup.controllers", root) : xasprintf ("%s/cpu", root);
+          if (v2)
+            {
+              FILE *f = fopen (p, "w");
+              fputs ("cpu memory\n", f);
+              fclose (f);
+            }
+          else
+            {
+              assert_int_equal (mkdir (p, 0755), 0);
+              char *m = xasprintf ("%s/memory", root);
+              assert_int_equal (mkdir (m, 0755), 0);
+              free (m);
+            }
+          free (p);
+          assert_int_equal (engine_cgroup_create (root, &s, &err), 0);
+          char want[32];
+          snprintf (want, sizeof want, "%lld", (long long) cases[i].shares);
+          if (cases[i].weight)
+            expect_file (root, v2 ? "ecs/sh/cpu.weight" : "cpu/ecs/sh/cpu.shares", v2 ? cases[i].weight : want);
+          else
+            assert_false (exists (root, v2 ? "ecs/sh/cpu.weight" : "cpu/ecs/sh/cpu.shares"));
+          char *cmd = xasprintf ("rm -rf %s", root);
+          assert_int_equal (system (cmd), 0);
+          free (cmd);
+        }
+    }
+}
+
 /* systemd driver on cgroup v2: nothing is written below root (systemd makes
    the slice, engine/slice.h); the create gets the slice name;
    ECS_PROPAGATE_TASK_MEMORY_LIMIT_CGROUPV2 gives a container without a
@@ -289,6 +355,7 @@ main (void)
     cmocka_unit_test (test_spec),
     cmocka_unit_test (test_check_memory),
     cmocka_unit_test (test_v1_and_v2),
+    cmocka_unit_test (test_implicit_shares),
     cmocka_unit_test (test_systemd_and_apply),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
