@@ -25,7 +25,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench as B  # noqa: E402
+import bench_lib as B  # noqa: E402
 
 N = B.env_int("BENCH_ENDPOINTS_TASKS", 50)
 IDLE = B.env_int("BENCH_ENDPOINTS_IDLE_SECONDS", 30)

@@ -20,7 +20,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench as B  # noqa: E402
+import bench_lib as B  # noqa: E402
 
 N = int(os.environ.get("BENCH_SCRAPE_TASKS", "10"))
 REQUESTS = int(os.environ.get("BENCH_SCRAPE_REQUESTS", "1000"))

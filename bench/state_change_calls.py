@@ -44,7 +44,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench as B  # noqa: E402
+import bench_lib as B  # noqa: E402
 
 KINDS = ("SubmitTaskStateChange", "SubmitContainerStateChange")
 
