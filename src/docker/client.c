@@ -77,6 +77,32 @@ docker_url (const docker_client_t *c, bool versioned, const char *path)
   return xasprintf ("%s%s", c->base_url, path);
 }
 
+http_call_t *
+docker_stream_get (docker_client_t *c, const char *path, http_data_cb on_data, http_headers_cb on_headers,
+                   http_done_cb on_done, void *data, agent_error_t *err)
+{
+  char *url = docker_url (c, true, path);
+  struct http_request req = {
+    .method = "GET",
+    .url = url,
+    .unix_socket = c->unix_socket,
+    .connect_timeout_ms = c->t.connect_ms,
+    .on_data = on_data,
+    .on_headers = on_headers,
+    .on_done = on_done,
+    .data = data,
+  };
+  agent_error_t herr = NULL;
+  http_call_t *call = http_call_start (c->http, &req, &herr);
+  free (url);
+  if (call == NULL)
+    {
+      docker_transport_error (c, err, &herr);
+      error_free (&herr);
+    }
+  return call;
+}
+
 int
 docker_transport_error (const docker_client_t *c, agent_error_t *err, const agent_error_t *in)
 {

@@ -214,6 +214,12 @@ docker_op_t *docker_op_fail_later (docker_op_t *op, agent_error_t *err);
 
 /* "http://localhost/v1.41/containers/json" (versioned) or unversioned. */
 char *docker_url (const docker_client_t *c, bool versioned, const char *path);
+/* Start a long-lived versioned GET of path (the event and stats streams),
+   its body streamed to on_data: the call, or NULL with *err in the
+   client's wording (docker_transport_error) when it cannot start. */
+http_call_t *docker_stream_get (docker_client_t *c, const char *path, http_data_cb on_data,
+                                http_headers_cb on_headers, http_done_cb on_done, void *data,
+                                agent_error_t *err);
 /* Map a transport error (http layer) to the client's message/kind. */
 int docker_transport_error (const docker_client_t *c, agent_error_t *err, const agent_error_t *in);
 /* Percent-encode with libcurl (RFC 3986 unreserved kept), leaving the

@@ -341,28 +341,13 @@ events_connect (docker_events_t *ev)
   /* after the first attempt, a reconnect must replay from here at least */
   if (ev->since_ns == 0)
     ev->since_ns = wall_ns ();
-  char *url = docker_url (c, true, path);
-  free (path);
-  struct http_request req = {
-    .method = "GET",
-    .url = url,
-    .unix_socket = c->unix_socket,
-    .connect_timeout_ms = c->t.connect_ms,
-    .on_data = events_data_cb,
-    .on_headers = events_headers_cb,
-    .on_done = events_done_cb,
-    .data = ev,
-  };
   agent_error_t err = NULL;
-  ev->call = http_call_start (c->http, &req, &err);
-  free (url);
+  ev->call = docker_stream_get (c, path, events_data_cb, events_headers_cb, events_done_cb, ev, &err);
+  free (path);
   if (ev->call == NULL)
     {
-      agent_error_t e2 = NULL;
-      docker_transport_error (c, &e2, &err);
+      events_down (ev, &err);
       error_free (&err);
-      events_down (ev, &e2);
-      error_free (&e2);
     }
 }
 

@@ -236,29 +236,14 @@ stream_open (docker_stats_stream_t *s)
   char *e = docker_escape (s->id, NULL);
   char *path = xasprintf ("/containers/%s/stats?stream=true", e);
   free (e);
-  char *url = docker_url (c, true, path);
-  free (path);
-  struct http_request req = {
-    .method = "GET",
-    .url = url,
-    .unix_socket = c->unix_socket,
-    .connect_timeout_ms = c->t.connect_ms,
-    .on_data = stream_data_cb,
-    .on_headers = stream_headers_cb,
-    .on_done = stream_done_cb,
-    .data = s,
-  };
   agent_error_t err = NULL;
   s->status = 0;
-  s->call = http_call_start (c->http, &req, &err);
-  free (url);
+  s->call = docker_stream_get (c, path, stream_data_cb, stream_headers_cb, stream_done_cb, s, &err);
+  free (path);
   if (s->call == NULL)
     {
-      agent_error_t e2 = NULL;
-      docker_transport_error (c, &e2, &err);
+      stream_down (s, &err);
       error_free (&err);
-      stream_down (s, &e2);
-      error_free (&e2);
       return;
     }
   s->last_ms = uv_now (s->loop);

@@ -22,32 +22,6 @@ struct it
   char run[17];
 };
 
-static char image[256];
-
-static const char *
-test_image (void)
-{
-  if (image[0])
-    return image;
-  const char *env = getenv ("TEST_IMAGE");
-  if (env && *env)
-    snprintf (image, sizeof image, "%s", env);
-  else
-    {
-      FILE *p = popen ("sh tests/lib/test-image.sh 2>/dev/null || sh ../tests/lib/test-image.sh", "r");
-      if (p)
-        {
-          if (!fgets (image, sizeof image, p))
-            image[0] = '\0';
-          pclose (p);
-        }
-      image[strcspn (image, "\n")] = '\0';
-      if (!image[0])
-        snprintf (image, sizeof image, "ecs-agent-c-test/busybox:latest");
-    }
-  return image;
-}
-
 static int
 setup (void **state)
 {

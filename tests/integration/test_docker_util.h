@@ -24,6 +24,33 @@ struct tloop
   uv_timer_t tick;
 };
 
+/* The test image: $TEST_IMAGE, else what tests/lib/test-image.sh prints
+   (it builds the image when missing), read once. */
+static inline const char *
+test_image (void)
+{
+  static char image[256];
+  if (image[0])
+    return image;
+  const char *env = getenv ("TEST_IMAGE");
+  if (env && *env)
+    snprintf (image, sizeof image, "%s", env);
+  else
+    {
+      FILE *p = popen ("sh tests/lib/test-image.sh 2>/dev/null || sh ../tests/lib/test-image.sh", "r");
+      if (p)
+        {
+          if (!fgets (image, sizeof image, p))
+            image[0] = '\0';
+          pclose (p);
+        }
+      image[strcspn (image, "\n")] = '\0';
+      if (!image[0])
+        snprintf (image, sizeof image, "ecs-agent-c-test/busybox:latest");
+    }
+  return image;
+}
+
 static inline void
 tloop_tick_cb (uv_timer_t *t)
 {
